@@ -1,0 +1,132 @@
+// Search spaces and samplers. A space maps a hyperparameter path (the lead's business, e.g.
+// "train.optimizer.lr") to a distribution. `sample` draws one configuration from an Rng,
+// `gridPoints` enumerates the Cartesian grid, `trialSeed` derives trial i's seed from the search
+// seed so that every trial can be rerun alone. Nothing here touches the file system.
+
+import { hash3, Rng, streamId } from "../../runtime/rng";
+import { DnncError } from "../../runtime/errors";
+
+export type Dist =
+  | { kind: "uniform"; low: number; high: number }
+  | { kind: "loguniform"; low: number; high: number }
+  | { kind: "int"; low: number; high: number; log?: boolean }
+  | { kind: "choice"; values: (string | number)[] };
+
+export type Space = { [path: string]: Dist };
+export type Value = string | number;
+export type Config = { [path: string]: Value };
+
+const TRIAL_STREAM = streamId("search:trial");
+const SAMPLE_STREAM = streamId("search:sample");
+
+/** The seed of trial i: a pure function of (baseSeed, i), independent of every other trial. */
+export function trialSeed(baseSeed: number, i: number): number {
+  return hash3(baseSeed >>> 0, TRIAL_STREAM, i >>> 0);
+}
+
+/** The Rng a random-search / halving trial samples its configuration from. */
+export function trialRng(baseSeed: number, i: number): Rng {
+  return new Rng(trialSeed(baseSeed, i), SAMPLE_STREAM);
+}
+
+/** Throws a DnncError naming the path for every ill-formed distribution. */
+export function validateSpace(space: Space): void {
+  const paths = Object.keys(space);
+  if (paths.length === 0) throw new DnncError("search: the search space is empty");
+  for (const p of paths) {
+    const d = space[p];
+    const bad = (why: string) => new DnncError(`search: ${p}: ${why}`);
+    if (d.kind === "choice") {
+      if (!Array.isArray(d.values) || d.values.length === 0) throw bad("choice() needs at least one value");
+      continue;
+    }
+    if (d.kind !== "uniform" && d.kind !== "loguniform" && d.kind !== "int")
+      throw bad(`unknown distribution '${(d as { kind: string }).kind}'`);
+    if (!Number.isFinite(d.low) || !Number.isFinite(d.high)) throw bad("bounds must be finite numbers");
+    if (!(d.low < d.high) && !(d.kind === "int" && d.low === d.high))
+      throw bad(`${d.kind}(${d.low}, ${d.high}): low must be below high`);
+    if (d.kind === "loguniform" && d.low <= 0) throw bad(`loguniform(${d.low}, ${d.high}): bounds must be positive`);
+    if (d.kind === "int") {
+      if (!Number.isInteger(d.low) || !Number.isInteger(d.high)) throw bad(`int(${d.low}, ${d.high}): bounds must be integers`);
+      if (d.log && d.low <= 0) throw bad(`int(${d.low}, ${d.high}, log): bounds must be positive`);
+    }
+  }
+}
+
+/** Maps u in [0, 1) to a value of d. Log-uniform is uniform in log10; int bounds are inclusive. */
+export function fromUnit(d: Dist, u: number): Value {
+  switch (d.kind) {
+    case "uniform":
+      return d.low + (d.high - d.low) * u;
+    case "loguniform": {
+      const a = Math.log10(d.low);
+      const b = Math.log10(d.high);
+      return Math.min(d.high, Math.max(d.low, 10 ** (a + (b - a) * u)));
+    }
+    case "int": {
+      if (d.log) {
+        // uniform in log over [low, high + 1), floored: each integer k gets log((k+1)/k) of the mass
+        const a = Math.log(d.low);
+        const b = Math.log(d.high + 1);
+        return Math.min(d.high, Math.floor(Math.exp(a + (b - a) * u)));
+      }
+      return Math.min(d.high, d.low + Math.floor(u * (d.high - d.low + 1)));
+    }
+    case "choice":
+      return d.values[Math.min(d.values.length - 1, Math.floor(u * d.values.length))];
+  }
+}
+
+/** One configuration: one draw per path, in the space's key order. */
+export function sample(space: Space, rng: Rng): Config {
+  const out: Config = {};
+  for (const p of Object.keys(space)) out[p] = fromUnit(space[p], rng.uniform());
+  return out;
+}
+
+/** The values one axis takes on a grid of `steps` points (endpoints included). */
+export function axisPoints(d: Dist, steps: number): Value[] {
+  if (d.kind === "choice") return d.values.slice();
+  const n = Math.max(1, Math.floor(steps));
+  const t = (i: number) => (n === 1 ? 0.5 : i / (n - 1));
+  if (d.kind === "uniform") return Array.from({ length: n }, (_, i) => d.low + (d.high - d.low) * t(i));
+  if (d.kind === "loguniform") {
+    const a = Math.log10(d.low);
+    const b = Math.log10(d.high);
+    return Array.from({ length: n }, (_, i) => (i === 0 ? d.low : i === n - 1 && n > 1 ? d.high : 10 ** (a + (b - a) * t(i))));
+  }
+  // int: evenly spaced (in log if d.log), rounded, duplicates dropped
+  const vals: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = d.log
+      ? Math.round(Math.exp(Math.log(d.low) + (Math.log(d.high) - Math.log(d.low)) * t(i)))
+      : Math.round(d.low + (d.high - d.low) * t(i));
+    if (vals[vals.length - 1] !== v) vals.push(v);
+  }
+  return vals;
+}
+
+/**
+ * The Cartesian grid, first path varying slowest. `steps` is points per numeric axis (one number
+ * for all, or per path); choice axes always take all their values.
+ */
+export function gridPoints(space: Space, steps: number | { [path: string]: number }): Config[] {
+  const paths = Object.keys(space);
+  const axes = paths.map((p) => axisPoints(space[p], typeof steps === "number" ? steps : (steps[p] ?? 3)));
+  let out: Config[] = [{}];
+  for (let k = 0; k < paths.length; k++) {
+    const next: Config[] = [];
+    for (const c of out) for (const v of axes[k]) next.push({ ...c, [paths[k]]: v });
+    out = next;
+  }
+  return out;
+}
+
+/** Where v lies in d's range, in [0, 1] (in log10 space for loguniform and int log); null for choice. */
+export function unitPosition(d: Dist, v: Value): number | null {
+  if (d.kind === "choice" || typeof v !== "number") return null;
+  if (d.high === d.low) return 0.5;
+  if (d.kind === "loguniform" || (d.kind === "int" && d.log))
+    return (Math.log10(v) - Math.log10(d.low)) / (Math.log10(d.high) - Math.log10(d.low));
+  return (v - d.low) / (d.high - d.low);
+}
