@@ -1,0 +1,187 @@
+// 2-D pooling, NCHW, PyTorch semantics (ceil_mode=False):
+// - max pooling pads with -inf, stores the argmax of each window as a float flat index
+//   ih*W + iw into its input plane (as PyTorch's `indices`), ties go to the FIRST maximum in
+//   row-major window order, NaN propagates (a NaN wins, as in PyTorch);
+// - average pooling with count_include_pad (PyTorch's default: divide by kh*kw even where the
+//   window covers padding) or without it;
+// - global average pooling (n, C, H, W) -> (n, C).
+// Backward kernels OVERWRITE dx. Windows are small, so these are direct loops (no reference
+// duplicate: the PyTorch cases in test/reference/conv_norm are their oracle).
+
+export interface PoolConfig {
+  C: number;
+  H: number;
+  W: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  OH: number;
+  OW: number;
+  /** average pooling only: count padded cells in the divisor (PyTorch default true) */
+  countIncludePad: boolean;
+}
+
+type Pair = number | readonly [number, number];
+const pair = (p: Pair): [number, number] => (typeof p === "number" ? [p, p] : [p[0], p[1]]);
+
+/** Pool configuration; stride defaults to the kernel; padding is at most half the kernel. */
+export function poolConfig(o: {
+  C: number;
+  H: number;
+  W: number;
+  kernel: Pair;
+  stride?: Pair;
+  padding?: Pair;
+  countIncludePad?: boolean;
+}): PoolConfig {
+  const [kh, kw] = pair(o.kernel);
+  const [sh, sw] = pair(o.stride ?? o.kernel);
+  const [ph, pw] = pair(o.padding ?? 0);
+  if (2 * ph > kh || 2 * pw > kw)
+    throw new Error(`pool2d: padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw}`);
+  const OH = Math.floor((o.H + 2 * ph - kh) / sh) + 1;
+  const OW = Math.floor((o.W + 2 * pw - kw) / sw) + 1;
+  if (OH < 1 || OW < 1) throw new Error(`pool2d: input ${o.H}x${o.W} too small for kernel ${kh}x${kw}`);
+  return { C: o.C, H: o.H, W: o.W, kh, kw, sh, sw, ph, pw, OH, OW, countIncludePad: o.countIncludePad ?? true };
+}
+
+// x is (n, C, H, W), y is (n, C, OH, OW), idx is (n, C, OH, OW): argmax ih*W+iw as a float.
+export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: number, idx: number, n: number): void {
+  const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, OH, OW } = c;
+  const HW = IH * IW;
+  const OHW = OH * OW;
+  const planes = n * c.C;
+  for (let p = 0; p < planes; p++) {
+    const xp = x + p * HW;
+    const yp = y + p * OHW;
+    const ip = idx + p * OHW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = Math.max(oh * sh - ph, 0);
+      const h1 = Math.min(oh * sh - ph + kh, IH);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = Math.max(ow * sw - pw, 0);
+        const w1 = Math.min(ow * sw - pw + kw, IW);
+        let m = -Infinity;
+        let mi = h0 * IW + w0;
+        for (let ih = h0; ih < h1; ih++)
+          for (let iw = w0; iw < w1; iw++) {
+            const v = H[xp + ih * IW + iw];
+            if (v > m || v !== v) {
+              m = v;
+              mi = ih * IW + iw;
+            }
+          }
+        H[yp + oh * OW + ow] = m;
+        H[ip + oh * OW + ow] = mi;
+      }
+    }
+  }
+}
+
+// dy is (n, C, OH, OW), idx from the forward, dx is (n, C, H, W) (overwritten; overlapping
+// windows that pick the same cell add up).
+export function maxPool2dBackward(H: Float32Array, c: PoolConfig, dy: number, idx: number, dx: number, n: number): void {
+  const HW = c.H * c.W;
+  const OHW = c.OH * c.OW;
+  const planes = n * c.C;
+  H.fill(0, dx, dx + planes * HW);
+  for (let p = 0; p < planes; p++) {
+    const dxp = dx + p * HW;
+    const o = p * OHW;
+    for (let j = 0; j < OHW; j++) H[dxp + H[idx + o + j]] += H[dy + o + j];
+  }
+}
+
+// Divisor of the window at (oh, ow), as PyTorch's avg_pool2d computes it.
+function avgDivisor(c: PoolConfig, oh: number, ow: number): number {
+  let h0 = oh * c.sh - c.ph;
+  let w0 = ow * c.sw - c.pw;
+  let h1 = Math.min(h0 + c.kh, c.H + c.ph);
+  let w1 = Math.min(w0 + c.kw, c.W + c.pw);
+  if (c.countIncludePad) return (h1 - h0) * (w1 - w0);
+  h0 = Math.max(h0, 0);
+  w0 = Math.max(w0, 0);
+  h1 = Math.min(h1, c.H);
+  w1 = Math.min(w1, c.W);
+  return (h1 - h0) * (w1 - w0);
+}
+
+// x is (n, C, H, W), y is (n, C, OH, OW).
+export function avgPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: number, n: number): void {
+  const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, OH, OW } = c;
+  const HW = IH * IW;
+  const OHW = OH * OW;
+  const planes = n * c.C;
+  for (let p = 0; p < planes; p++) {
+    const xp = x + p * HW;
+    const yp = y + p * OHW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = Math.max(oh * sh - ph, 0);
+      const h1 = Math.min(oh * sh - ph + kh, IH);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = Math.max(ow * sw - pw, 0);
+        const w1 = Math.min(ow * sw - pw + kw, IW);
+        let s = 0;
+        for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) s += H[xp + ih * IW + iw];
+        H[yp + oh * OW + ow] = s / avgDivisor(c, oh, ow);
+      }
+    }
+  }
+}
+
+// dy is (n, C, OH, OW), dx is (n, C, H, W) (overwritten).
+export function avgPool2dBackward(H: Float32Array, c: PoolConfig, dy: number, dx: number, n: number): void {
+  const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, OH, OW } = c;
+  const HW = IH * IW;
+  const OHW = OH * OW;
+  const planes = n * c.C;
+  H.fill(0, dx, dx + planes * HW);
+  for (let p = 0; p < planes; p++) {
+    const dxp = dx + p * HW;
+    const dyp = dy + p * OHW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = Math.max(oh * sh - ph, 0);
+      const h1 = Math.min(oh * sh - ph + kh, IH);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = Math.max(ow * sw - pw, 0);
+        const w1 = Math.min(ow * sw - pw + kw, IW);
+        const d = H[dyp + oh * OW + ow] / avgDivisor(c, oh, ow);
+        for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) H[dxp + ih * IW + iw] += d;
+      }
+    }
+  }
+}
+
+// x is (n, C, H, W), y is (n, C): the mean of each plane.
+export function globalAvgPoolForward(
+  H: Float32Array,
+  c: { C: number; H: number; W: number },
+  x: number,
+  y: number,
+  n: number,
+): void {
+  const S = c.H * c.W;
+  const planes = n * c.C;
+  for (let p = 0; p < planes; p++) {
+    let s = 0;
+    const b = x + p * S;
+    for (let j = 0; j < S; j++) s += H[b + j];
+    H[y + p] = s / S;
+  }
+}
+
+// dy is (n, C), dx is (n, C, H, W) (overwritten): dy / (H*W) spread over each plane.
+export function globalAvgPoolBackward(
+  H: Float32Array,
+  c: { C: number; H: number; W: number },
+  dy: number,
+  dx: number,
+  n: number,
+): void {
+  const S = c.H * c.W;
+  const planes = n * c.C;
+  for (let p = 0; p < planes; p++) H.fill(H[dy + p] / S, dx + p * S, dx + (p + 1) * S);
+}
