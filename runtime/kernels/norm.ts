@@ -1,0 +1,408 @@
+// Normalization layers, PyTorch semantics. Activations are viewed as (n, C, S): S = H*W for
+// images, S = 1 for dense (n, F) activations (C = F).
+//
+// - batch norm (nn.BatchNorm1d / 2d): statistics per channel over n*S values. Training forward
+//   uses the batch mean and the BIASED batch variance, saves mean and invstd = 1/sqrt(var+eps)
+//   for backward, and updates the running buffers with momentum eta:
+//     run_mean = (1-eta) run_mean + eta mean,  run_var = (1-eta) run_var + eta var * m/(m-1)
+//   i.e. the running variance holds the UNBIASED estimate, as PyTorch does (m = n*S).
+//   Eval forward uses the running buffers. Backward is the full-batch formula.
+// - layer norm (nn.LayerNorm(D)): per sample over its D features, per-element affine (D).
+// - group norm (nn.GroupNorm(G, C)): per sample over C/G channels x S, per-channel affine.
+//   Instance norm (nn.InstanceNorm2d(C, affine=True)) is group norm with G = C
+//   (`instanceNormConfig`); layer norm without affine is group norm with G = 1.
+// - weight normalization (torch.nn.utils.weight_norm, dim=0): w = g * v / ||v|| per output row.
+//
+// Conventions: gamma/beta = -1 means no affine transform; running buffers = -1 means no
+// tracking; dx = -1 skips the input gradient. All gradients (dx, dgamma, dbeta, dg, dv) are
+// OVERWRITTEN with the gradient of the whole batch, never accumulated into. Statistics are
+// accumulated in float64 locals (two passes: mean, then squared deviations).
+
+export interface BatchNormConfig {
+  /** channels (features for dense) */
+  C: number;
+  /** spatial size H*W per channel (1 for dense) */
+  S: number;
+  eps: number;
+  /** running-average momentum eta (PyTorch default 0.1) */
+  momentum: number;
+}
+
+export interface LayerNormConfig {
+  /** normalized features per sample (F, or C*H*W) */
+  D: number;
+  eps: number;
+}
+
+export interface GroupNormConfig {
+  C: number;
+  /** spatial size H*W per channel */
+  S: number;
+  /** groups; C % G == 0 */
+  G: number;
+  eps: number;
+}
+
+/** Instance norm is group norm with one channel per group. */
+export function instanceNormConfig(C: number, S: number, eps = 1e-5): GroupNormConfig {
+  return { C, S, G: C, eps };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch norm
+
+// x, y are (n, C, S); gamma, beta, mean, invstd, runMean, runVar are (C).
+export function batchNormForwardTrain(
+  H: Float32Array,
+  c: BatchNormConfig,
+  x: number,
+  gamma: number,
+  beta: number,
+  y: number,
+  mean: number,
+  invstd: number,
+  runMean: number,
+  runVar: number,
+  n: number,
+): void {
+  const { C, S, eps, momentum: eta } = c;
+  const m = n * S;
+  const CS = C * S;
+  for (let ch = 0; ch < C; ch++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const r = x + i * CS + ch * S;
+      for (let j = 0; j < S; j++) s += H[r + j];
+    }
+    const mu = s / m;
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      const r = x + i * CS + ch * S;
+      for (let j = 0; j < S; j++) {
+        const d = H[r + j] - mu;
+        q += d * d;
+      }
+    }
+    const v = q / m;
+    const is = 1 / Math.sqrt(v + eps);
+    H[mean + ch] = mu;
+    H[invstd + ch] = is;
+    if (runMean >= 0) H[runMean + ch] = (1 - eta) * H[runMean + ch] + eta * mu;
+    if (runVar >= 0) H[runVar + ch] = (1 - eta) * H[runVar + ch] + eta * (m > 1 ? (q / (m - 1)) : v);
+    const scale = gamma >= 0 ? is * H[gamma + ch] : is;
+    const shift = (beta >= 0 ? H[beta + ch] : 0) - mu * scale;
+    for (let i = 0; i < n; i++) {
+      const r = i * CS + ch * S;
+      for (let j = 0; j < S; j++) H[y + r + j] = H[x + r + j] * scale + shift;
+    }
+  }
+}
+
+// x, y are (n, C, S); y = gamma (x - run_mean) / sqrt(run_var + eps) + beta.
+export function batchNormForwardEval(
+  H: Float32Array,
+  c: BatchNormConfig,
+  x: number,
+  gamma: number,
+  beta: number,
+  runMean: number,
+  runVar: number,
+  y: number,
+  n: number,
+): void {
+  const { C, S, eps } = c;
+  const CS = C * S;
+  for (let ch = 0; ch < C; ch++) {
+    const is = 1 / Math.sqrt(H[runVar + ch] + eps);
+    const scale = gamma >= 0 ? is * H[gamma + ch] : is;
+    const shift = (beta >= 0 ? H[beta + ch] : 0) - H[runMean + ch] * scale;
+    for (let i = 0; i < n; i++) {
+      const r = i * CS + ch * S;
+      for (let j = 0; j < S; j++) H[y + r + j] = H[x + r + j] * scale + shift;
+    }
+  }
+}
+
+// x, dy, dx are (n, C, S); mean, invstd saved by the training forward; dgamma, dbeta are (C).
+// With xhat = (x - mean) invstd, m = n*S:
+//   dbeta = sum dy, dgamma = sum dy xhat, dx = gamma invstd / m (m dy - dbeta - xhat dgamma).
+export function batchNormBackward(
+  H: Float32Array,
+  c: BatchNormConfig,
+  x: number,
+  gamma: number,
+  mean: number,
+  invstd: number,
+  dy: number,
+  dx: number,
+  dgamma: number,
+  dbeta: number,
+  n: number,
+): void {
+  const { C, S } = c;
+  const m = n * S;
+  const CS = C * S;
+  for (let ch = 0; ch < C; ch++) {
+    const mu = H[mean + ch];
+    const is = H[invstd + ch];
+    let sdy = 0;
+    let sdyx = 0;
+    for (let i = 0; i < n; i++) {
+      const r = i * CS + ch * S;
+      for (let j = 0; j < S; j++) {
+        const d = H[dy + r + j];
+        sdy += d;
+        sdyx += d * (H[x + r + j] - mu);
+      }
+    }
+    sdyx *= is;
+    if (dgamma >= 0) H[dgamma + ch] = sdyx;
+    if (dbeta >= 0) H[dbeta + ch] = sdy;
+    if (dx < 0) continue;
+    const k = (gamma >= 0 ? H[gamma + ch] : 1) * is;
+    const a = sdy / m;
+    const b = (sdyx * is) / m;
+    for (let i = 0; i < n; i++) {
+      const r = i * CS + ch * S;
+      for (let j = 0; j < S; j++) H[dx + r + j] = k * (H[dy + r + j] - a - (H[x + r + j] - mu) * b);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared: statistics of contiguous blocks (one per sample for layer norm, one per (sample, group)
+// for group norm).
+
+// x is (blocks, len); writes mean[blocks], invstd[blocks].
+function blockStats(H: Float32Array, x: number, len: number, blocks: number, eps: number, mean: number, invstd: number): void {
+  for (let b = 0; b < blocks; b++) {
+    const r = x + b * len;
+    let s = 0;
+    for (let j = 0; j < len; j++) s += H[r + j];
+    const mu = s / len;
+    let q = 0;
+    for (let j = 0; j < len; j++) {
+      const d = H[r + j] - mu;
+      q += d * d;
+    }
+    H[mean + b] = mu;
+    H[invstd + b] = 1 / Math.sqrt(q / len + eps);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer norm
+
+// x, y are (n, D); gamma, beta are (D) or -1; mean, invstd are (n).
+export function layerNormForward(
+  H: Float32Array,
+  c: LayerNormConfig,
+  x: number,
+  gamma: number,
+  beta: number,
+  y: number,
+  mean: number,
+  invstd: number,
+  n: number,
+): void {
+  const { D } = c;
+  blockStats(H, x, D, n, c.eps, mean, invstd);
+  for (let i = 0; i < n; i++) {
+    const mu = H[mean + i];
+    const is = H[invstd + i];
+    const r = i * D;
+    if (gamma >= 0 || beta >= 0) {
+      for (let j = 0; j < D; j++) {
+        const xh = (H[x + r + j] - mu) * is;
+        H[y + r + j] = (gamma >= 0 ? H[gamma + j] * xh : xh) + (beta >= 0 ? H[beta + j] : 0);
+      }
+    } else {
+      for (let j = 0; j < D; j++) H[y + r + j] = (H[x + r + j] - mu) * is;
+    }
+  }
+}
+
+// x, dy, dx are (n, D); dgamma, dbeta are (D) or -1. With g = dy*gamma:
+//   dx = invstd (g - mean(g) - xhat mean(g xhat)), dgamma = sum_i dy xhat, dbeta = sum_i dy.
+export function layerNormBackward(
+  H: Float32Array,
+  c: LayerNormConfig,
+  x: number,
+  gamma: number,
+  mean: number,
+  invstd: number,
+  dy: number,
+  dx: number,
+  dgamma: number,
+  dbeta: number,
+  n: number,
+): void {
+  const { D } = c;
+  if (dgamma >= 0) H.fill(0, dgamma, dgamma + D);
+  if (dbeta >= 0) H.fill(0, dbeta, dbeta + D);
+  for (let i = 0; i < n; i++) {
+    const mu = H[mean + i];
+    const is = H[invstd + i];
+    const r = i * D;
+    let s1 = 0;
+    let s2 = 0;
+    for (let j = 0; j < D; j++) {
+      const d = H[dy + r + j];
+      const xh = (H[x + r + j] - mu) * is;
+      if (dgamma >= 0) H[dgamma + j] += d * xh;
+      if (dbeta >= 0) H[dbeta + j] += d;
+      const gd = gamma >= 0 ? d * H[gamma + j] : d;
+      s1 += gd;
+      s2 += gd * xh;
+    }
+    if (dx < 0) continue;
+    s1 /= D;
+    s2 /= D;
+    for (let j = 0; j < D; j++) {
+      const gd = gamma >= 0 ? H[dy + r + j] * H[gamma + j] : H[dy + r + j];
+      const xh = (H[x + r + j] - mu) * is;
+      H[dx + r + j] = is * (gd - s1 - xh * s2);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group norm (and instance norm with G = C)
+
+// x, y are (n, C, S); gamma, beta are (C) or -1; mean, invstd are (n, G).
+export function groupNormForward(
+  H: Float32Array,
+  c: GroupNormConfig,
+  x: number,
+  gamma: number,
+  beta: number,
+  y: number,
+  mean: number,
+  invstd: number,
+  n: number,
+): void {
+  const { C, S, G } = c;
+  const Cg = C / G;
+  blockStats(H, x, Cg * S, n * G, c.eps, mean, invstd);
+  for (let i = 0; i < n; i++)
+    for (let ch = 0; ch < C; ch++) {
+      const gi = i * G + Math.floor(ch / Cg);
+      const is = H[invstd + gi];
+      const scale = gamma >= 0 ? is * H[gamma + ch] : is;
+      const shift = (beta >= 0 ? H[beta + ch] : 0) - H[mean + gi] * scale;
+      const r = (i * C + ch) * S;
+      for (let j = 0; j < S; j++) H[y + r + j] = H[x + r + j] * scale + shift;
+    }
+}
+
+// x, dy, dx are (n, C, S); gamma, dgamma, dbeta are (C) or -1; mean, invstd are (n, G).
+// Per (sample, group) block of m = C/G*S values, with g = dy*gamma[ch]:
+//   dx = invstd (g - mean(g) - xhat mean(g xhat)).
+export function groupNormBackward(
+  H: Float32Array,
+  c: GroupNormConfig,
+  x: number,
+  gamma: number,
+  mean: number,
+  invstd: number,
+  dy: number,
+  dx: number,
+  dgamma: number,
+  dbeta: number,
+  n: number,
+): void {
+  const { C, S, G } = c;
+  const Cg = C / G;
+  const m = Cg * S;
+  if (dgamma >= 0) H.fill(0, dgamma, dgamma + C);
+  if (dbeta >= 0) H.fill(0, dbeta, dbeta + C);
+  for (let i = 0; i < n; i++)
+    for (let g = 0; g < G; g++) {
+      const gi = i * G + g;
+      const mu = H[mean + gi];
+      const is = H[invstd + gi];
+      let s1 = 0;
+      let s2 = 0;
+      for (let cc = 0; cc < Cg; cc++) {
+        const ch = g * Cg + cc;
+        const r = (i * C + ch) * S;
+        const gm = gamma >= 0 ? H[gamma + ch] : 1;
+        let sd = 0;
+        let sdx = 0;
+        for (let j = 0; j < S; j++) {
+          const d = H[dy + r + j];
+          sd += d;
+          sdx += d * (H[x + r + j] - mu);
+        }
+        sdx *= is;
+        if (dgamma >= 0) H[dgamma + ch] += sdx;
+        if (dbeta >= 0) H[dbeta + ch] += sd;
+        s1 += gm * sd;
+        s2 += gm * sdx;
+      }
+      if (dx < 0) continue;
+      s1 /= m;
+      s2 /= m;
+      for (let cc = 0; cc < Cg; cc++) {
+        const ch = g * Cg + cc;
+        const r = (i * C + ch) * S;
+        const k = (gamma >= 0 ? H[gamma + ch] : 1) * is;
+        for (let j = 0; j < S; j++) {
+          const xh = (H[x + r + j] - mu) * is;
+          H[dx + r + j] = k * H[dy + r + j] - is * (s1 + xh * s2);
+        }
+      }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight normalization (dim 0): w[o,:] = g[o] v[o,:] / ||v[o,:]||
+
+export interface WeightNormConfig {
+  /** output rows: `out` for dense (out, in), K for conv (K, C/g, kh, kw) */
+  out: number;
+  /** elements per row: `in` for dense, C/g*kh*kw for conv */
+  inn: number;
+}
+
+// g is (out), v and w are (out, inn), norm is (out): writes w and the saved row norms.
+export function weightNormForward(H: Float32Array, c: WeightNormConfig, g: number, v: number, w: number, norm: number): void {
+  const { out, inn } = c;
+  for (let o = 0; o < out; o++) {
+    const r = o * inn;
+    let q = 0;
+    for (let j = 0; j < inn; j++) q += H[v + r + j] * H[v + r + j];
+    const nv = Math.sqrt(q);
+    H[norm + o] = nv;
+    const s = H[g + o] / nv;
+    for (let j = 0; j < inn; j++) H[w + r + j] = s * H[v + r + j];
+  }
+}
+
+// dw is (out, inn), the gradient with respect to the effective weight w; dg is (out), dv is
+// (out, inn), both OVERWRITTEN (dg = -1 or dv = -1 skips it):
+//   dg = (dw . v) / ||v||,  dv = (g / ||v||) (dw - (dg / ||v||) v).
+export function weightNormBackward(
+  H: Float32Array,
+  c: WeightNormConfig,
+  g: number,
+  v: number,
+  norm: number,
+  dw: number,
+  dg: number,
+  dv: number,
+): void {
+  const { out, inn } = c;
+  for (let o = 0; o < out; o++) {
+    const r = o * inn;
+    const nv = H[norm + o];
+    let s = 0;
+    for (let j = 0; j < inn; j++) s += H[dw + r + j] * H[v + r + j];
+    const gg = s / nv;
+    if (dg >= 0) H[dg + o] = gg;
+    if (dv < 0) continue;
+    const a = H[g + o] / nv;
+    const b = gg / nv;
+    for (let j = 0; j < inn; j++) H[dv + r + j] = a * (H[dw + r + j] - b * H[v + r + j]);
+  }
+}
