@@ -1,0 +1,483 @@
+// Input normalization fitted on the training split: standardize, PCA, PCA whitening, ZCA.
+//
+// Fitting sees ONLY training rows: the fit functions take a `TrainingRows` view, built from the
+// data and the caller's training indices, that can read row i of the training set and nothing
+// else (there is no way from it to the raw array or to other indices). The fit streams over the
+// training rows in chunks of ~64K values, accumulating in Float64, so memory stays O(d^2) for
+// the covariance and O(chunk) for the data. The result is a plain object of Float32Arrays (to be
+// stored with the model) and is applied to a batch in H in place, without allocating.
+//
+// Conventions (all statistics are POPULATION statistics over the m training rows, i.e. divide
+// by m, the same convention as batch norm's biased variance and numpy's default):
+// - standardize: x' = (x - mu) / sigma, sigma = sqrt(mean((x - mu)^2)). No eps is added: a
+//   feature (or channel) with sigma <= eps (default 1e-6) is constant on the training set and
+//   gets divisor 1 (x' = x - mu), as scikit-learn's StandardScaler does; every other feature is
+//   divided by its exact sigma, so the training features have mean 0 and variance exactly 1.
+//   mode "feature": one (mu, sigma) per input value; mode "channel": one per image channel,
+//   pooled over all pixels of that channel (the input is (C, H, W) per row).
+// - pca(k): Sigma = (1/m) Xc^T Xc = V diag(lambda) V^T, lambda descending. x' = V_k^T (x - mu),
+//   the coordinates on the top-k principal directions (the right singular vectors of Xc; the
+//   lecture's "rotate with U^T" names the same matrix for data stored as columns).
+// - whiten(k, eps): x' = diag(1/sqrt(lambda + eps)) V_k^T (x - mu)  (CS231n's convention,
+//   default eps 1e-5). We scale by the COVARIANCE eigenvalues lambda, not by the singular
+//   values s of Xc (s^2 = m * lambda, so they differ by sqrt(m)): with lambda the whitened
+//   training features have covariance diag(lambda / (lambda + eps)) ~ I whatever the size of the
+//   training set, and eps keeps one meaning (a variance in input units^2), whereas 1/(s + eps)
+//   would give variance 1/m and make eps's effect depend on m.
+// - zca(eps): x' = V diag(1/sqrt(lambda + eps)) V^T (x - mu): whitening rotated back to the
+//   input axes (sign-free, the whitening closest to the identity). Output dim = input dim.
+// Eigenvector signs: the largest-magnitude entry of each principal direction is positive.
+// Zero-variance directions (e.g. always-black pixels) get 1/sqrt(eps) in whiten/zca; pick eps
+// (or k) accordingly, e.g. eps 0.1 or k < d for raw pixels.
+
+import { DnncError } from "./errors";
+import { symEig } from "./linalg";
+
+export type PreprocessKind = "standardize" | "pca" | "whiten" | "zca";
+
+export type PreprocessSpec =
+  | { kind: "standardize"; mode?: "feature" | "channel"; eps?: number }
+  | { kind: "pca"; k?: number }
+  | { kind: "whiten"; k?: number; eps?: number }
+  | { kind: "zca"; eps?: number };
+
+export interface ImageShape {
+  C: number;
+  H: number;
+  W: number;
+}
+
+/** Where the data lives: bytes times a scale (plus shift), or float features; one row = one sample. */
+export type RowSource =
+  | { kind: "u8"; data: Uint8Array; rowLength: number; scale?: number; shift?: number; name?: string }
+  | { kind: "f32"; data: Float32Array; rowLength: number; name?: string };
+
+/** Read access to the training rows only: row i (0 <= i < count) is the i-th training index. */
+export interface TrainingRows {
+  readonly count: number;
+  readonly rowLength: number;
+  /** Copy training row i, as floats, into out[outOff, outOff + rowLength). */
+  read(i: number, out: Float64Array, outOff: number): void;
+}
+
+export interface FittedPreprocess {
+  kind: PreprocessKind;
+  mode: "feature" | "channel";
+  /** Number of values per input row, and per output row (outDim < inDim for pca/whiten with k < d). */
+  inDim: number;
+  outDim: number;
+  /** Channels and pixels per channel (channel mode; 1 and inDim otherwise). */
+  channels: number;
+  plane: number;
+  eps: number;
+  /** Number of training rows the statistics came from. */
+  rows: number;
+  /**
+   * standardize: mean, std (length inDim, or C in channel mode; std is the divisor used, 1 for
+   * constant features). pca/whiten/zca: mean (inDim), matrix (outDim, inDim) row-major, the map
+   * applied to x - mean, and eigenvalues (the covariance eigenvalues, descending; length outDim
+   * for pca/whiten, inDim for zca).
+   */
+  tensors: Record<string, Float32Array>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The training view.
+
+/**
+ * A view on the training rows of `source`: the indices are copied (later edits of `trainIdx` do
+ * not leak into the fit) and checked. Fitting code receives only this view.
+ */
+export function trainingRows(source: RowSource, trainIdx: ArrayLike<number>): TrainingRows {
+  const name = source.name ?? "data";
+  const d = source.rowLength;
+  if (!Number.isInteger(d) || d <= 0) throw new DnncError(`${name}: row length must be a positive integer, got ${d}`);
+  const total = Math.floor(source.data.length / d);
+  const idx = Int32Array.from(trainIdx);
+  if (idx.length === 0) throw new DnncError(`${name}: cannot fit preprocessing on an empty training set`);
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    if (r !== trainIdx[i] || r < 0 || r >= total)
+      throw new DnncError(`${name}: training index ${trainIdx[i]} (position ${i}) is outside 0..${total - 1}`);
+  }
+  const check = (i: number) => {
+    if (!(i >= 0 && i < idx.length)) throw new RangeError(`training row ${i} outside 0..${idx.length - 1}`);
+  };
+  if (source.kind === "u8") {
+    const { data } = source;
+    const scale = source.scale ?? 1;
+    const shift = source.shift ?? 0;
+    return {
+      count: idx.length,
+      rowLength: d,
+      read(i, out, outOff) {
+        check(i);
+        const base = idx[i] * d;
+        for (let j = 0; j < d; j++) out[outOff + j] = data[base + j] * scale + shift;
+      },
+    };
+  }
+  const { data } = source;
+  return {
+    count: idx.length,
+    rowLength: d,
+    read(i, out, outOff) {
+      check(i);
+      const base = idx[i] * d;
+      for (let j = 0; j < d; j++) out[outOff + j] = data[base + j];
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fitting.
+
+/** Fit on the rows the view exposes. `shape` is required for standardize mode "channel". */
+export function fitPreprocess(spec: PreprocessSpec, rows: TrainingRows, shape?: ImageShape): FittedPreprocess {
+  const d = rows.rowLength;
+  const m = rows.count;
+  const mean = meanOf(rows);
+  if (spec.kind === "standardize") {
+    const eps = spec.eps ?? 1e-6;
+    const mode = spec.mode ?? "feature";
+    let C = 1;
+    let plane = d;
+    if (mode === "channel") {
+      if (!shape) throw new DnncError(`standardize: mode "channel" needs the image shape (C, H, W)`);
+      if (shape.C * shape.H * shape.W !== d)
+        throw new DnncError(`standardize: image shape ${shape.C}x${shape.H}x${shape.W} does not match row length ${d}`);
+      C = shape.C;
+      plane = shape.H * shape.W;
+    }
+    const groups = mode === "channel" ? C : d;
+    const mu = new Float64Array(groups);
+    if (mode === "channel") {
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let j = 0; j < plane; j++) s += mean[c * plane + j];
+        mu[c] = s / plane;
+      }
+    } else mu.set(mean);
+    const ss = new Float64Array(groups);
+    forChunks(rows, (buf, r) => {
+      for (let i = 0; i < r; i++) {
+        const o = i * d;
+        if (mode === "channel") {
+          for (let c = 0; c < C; c++) {
+            const u = mu[c];
+            let s = 0;
+            for (let j = 0; j < plane; j++) {
+              const t = buf[o + c * plane + j] - u;
+              s += t * t;
+            }
+            ss[c] += s;
+          }
+        } else {
+          for (let j = 0; j < d; j++) {
+            const t = buf[o + j] - mu[j];
+            ss[j] += t * t;
+          }
+        }
+      }
+    });
+    const std = new Float32Array(groups);
+    const per = mode === "channel" ? m * plane : m;
+    for (let g = 0; g < groups; g++) {
+      const s = Math.sqrt(ss[g] / per);
+      std[g] = s <= eps ? 1 : s;
+    }
+    return {
+      kind: "standardize",
+      mode,
+      inDim: d,
+      outDim: d,
+      channels: C,
+      plane,
+      eps,
+      rows: m,
+      tensors: { mean: Float32Array.from(mu), std },
+    };
+  }
+
+  const cov = covarianceOf(rows, mean);
+  const { values, vectors } = symEig(cov, d);
+  for (let i = 0; i < d; i++) if (values[i] < 0) values[i] = 0; // round-off below zero
+  const base = { mode: "feature" as const, inDim: d, channels: 1, plane: d, rows: m };
+  if (spec.kind === "zca") {
+    const eps = spec.eps ?? 1e-5;
+    const matrix = new Float32Array(d * d);
+    const s = new Float64Array(d);
+    for (let k = 0; k < d; k++) s[k] = 1 / Math.sqrt(values[k] + eps);
+    const acc = new Float64Array(d);
+    for (let i = 0; i < d; i++) {
+      // row i of V diag(s) V^T = sum_k V[i][k] s_k V^T[k] = sum_k vectors[k*d+i] s_k vectors[k*d + :]
+      acc.fill(0);
+      for (let k = 0; k < d; k++) {
+        const a = vectors[k * d + i] * s[k];
+        const rk = k * d;
+        for (let j = 0; j < d; j++) acc[j] += a * vectors[rk + j];
+      }
+      for (let j = 0; j < d; j++) matrix[i * d + j] = acc[j];
+    }
+    return {
+      ...base,
+      kind: "zca",
+      outDim: d,
+      eps,
+      tensors: { mean: Float32Array.from(mean), matrix, eigenvalues: Float32Array.from(values) },
+    };
+  }
+  const k = spec.k ?? d;
+  if (!Number.isInteger(k) || k < 1 || k > d) throw new DnncError(`${spec.kind}: k must be an integer in 1..${d}, got ${k}`);
+  const eps = spec.kind === "whiten" ? (spec.eps ?? 1e-5) : 0;
+  const matrix = new Float32Array(k * d);
+  for (let r = 0; r < k; r++) {
+    const s = spec.kind === "whiten" ? 1 / Math.sqrt(values[r] + eps) : 1;
+    for (let j = 0; j < d; j++) matrix[r * d + j] = vectors[r * d + j] * s;
+  }
+  return {
+    ...base,
+    kind: spec.kind,
+    outDim: k,
+    eps,
+    tensors: { mean: Float32Array.from(mean), matrix, eigenvalues: Float32Array.from(values.subarray(0, k)) },
+  };
+}
+
+/** Convenience: fit on `source` restricted to `trainIdx` (the view is built here). */
+export function fitPreprocessOn(
+  spec: PreprocessSpec,
+  source: RowSource,
+  trainIdx: ArrayLike<number>,
+  shape?: ImageShape,
+): FittedPreprocess {
+  return fitPreprocess(spec, trainingRows(source, trainIdx), shape);
+}
+
+// Calls fn(buf, r) with consecutive chunks of r training rows, (r, d) row-major in buf.
+function forChunks(rows: TrainingRows, fn: (buf: Float64Array, r: number) => void): void {
+  const d = rows.rowLength;
+  const R = Math.max(4, Math.min(rows.count, Math.floor(65536 / d)));
+  const buf = new Float64Array(R * d);
+  for (let start = 0; start < rows.count; start += R) {
+    const r = Math.min(R, rows.count - start);
+    for (let i = 0; i < r; i++) rows.read(start + i, buf, i * d);
+    fn(buf, r);
+  }
+}
+
+// Per-feature mean over the training rows; rejects non-finite values (they would poison every
+// statistic silently).
+function meanOf(rows: TrainingRows): Float64Array {
+  const d = rows.rowLength;
+  const sum = new Float64Array(d);
+  let seen = 0;
+  forChunks(rows, (buf, r) => {
+    for (let i = 0; i < r; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) {
+        const v = buf[o + j];
+        if (!Number.isFinite(v))
+          throw new DnncError(`preprocess: training row ${seen + i} has a non-finite value (${v}) at feature ${j}`);
+        sum[j] += v;
+      }
+    }
+    seen += r;
+  });
+  for (let j = 0; j < d; j++) sum[j] /= rows.count;
+  return sum;
+}
+
+// Population covariance (d, d) of the training rows, two-pass (centered with the exact mean).
+// Each chunk is transposed to (d, R) so that every entry is a contiguous dot product over the
+// chunk's rows; only the upper triangle is accumulated, then mirrored.
+function covarianceOf(rows: TrainingRows, mean: Float64Array): Float64Array {
+  const d = rows.rowLength;
+  const cov = new Float64Array(d * d);
+  let XT = new Float64Array(0);
+  forChunks(rows, (buf, r) => {
+    if (XT.length < d * r) XT = new Float64Array(d * r);
+    for (let i = 0; i < r; i++) for (let j = 0; j < d; j++) XT[j * r + i] = buf[i * d + j] - mean[j];
+    for (let a = 0; a < d; a++) {
+      const ra = a * r;
+      let b = a;
+      for (; b + 3 < d; b += 4) {
+        const r0 = b * r;
+        const r1 = r0 + r;
+        const r2 = r1 + r;
+        const r3 = r2 + r;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let t = 0; t < r; t++) {
+          const x = XT[ra + t];
+          s0 += x * XT[r0 + t];
+          s1 += x * XT[r1 + t];
+          s2 += x * XT[r2 + t];
+          s3 += x * XT[r3 + t];
+        }
+        const o = a * d + b;
+        cov[o] += s0;
+        cov[o + 1] += s1;
+        cov[o + 2] += s2;
+        cov[o + 3] += s3;
+      }
+      for (; b < d; b++) {
+        const rb = b * r;
+        let s = 0;
+        for (let t = 0; t < r; t++) s += XT[ra + t] * XT[rb + t];
+        cov[a * d + b] += s;
+      }
+    }
+  });
+  const inv = 1 / rows.count;
+  for (let a = 0; a < d; a++)
+    for (let b = a; b < d; b++) {
+      const v = cov[a * d + b] * inv;
+      cov[a * d + b] = v;
+      cov[b * d + a] = v;
+    }
+  return cov;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Application (per batch; no allocation).
+
+/** Length of the Float32Array scratch that applyPreprocess needs (0 for standardize). */
+export function preprocessScratchSize(p: FittedPreprocess): number {
+  return p.kind === "standardize" ? 0 : 4 * p.inDim;
+}
+
+/**
+ * Apply in place to a batch: x is (n, inDim) at H[off], y is (n, outDim) written at H[off]
+ * (rows packed with stride outDim; outDim <= inDim so row i is written only over rows <= i,
+ * which have already been read). `scratch` has at least preprocessScratchSize(p) floats and must
+ * not alias the batch.
+ */
+export function applyPreprocess(p: FittedPreprocess, H: Float32Array, off: number, n: number, scratch: Float32Array): void {
+  const d = p.inDim;
+  if (p.kind === "standardize") {
+    const mean = p.tensors.mean;
+    const std = p.tensors.std;
+    if (p.mode === "channel") {
+      const C = p.channels;
+      const plane = p.plane;
+      for (let i = 0; i < n; i++)
+        for (let c = 0; c < C; c++) {
+          const o = off + i * d + c * plane;
+          const u = mean[c];
+          const inv = 1 / std[c];
+          for (let j = 0; j < plane; j++) H[o + j] = (H[o + j] - u) * inv;
+        }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const o = off + i * d;
+        for (let j = 0; j < d; j++) H[o + j] = (H[o + j] - mean[j]) / std[j];
+      }
+    }
+    return;
+  }
+  if (scratch.length < 4 * d) throw new Error(`applyPreprocess: scratch has ${scratch.length} floats, needs ${4 * d}`);
+  const mean = p.tensors.mean;
+  const M = p.tensors.matrix;
+  const k = p.outDim;
+  let i = 0;
+  // Four rows at a time: each matrix row is loaded once for four samples.
+  for (; i + 3 < n; i += 4) {
+    for (let q = 0; q < 4; q++) {
+      const o = off + (i + q) * d;
+      for (let j = 0; j < d; j++) scratch[q * d + j] = H[o + j] - mean[j];
+    }
+    const out = off + i * k;
+    for (let r = 0; r < k; r++) {
+      const mr = r * d;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let j = 0; j < d; j++) {
+        const w = M[mr + j];
+        s0 += w * scratch[j];
+        s1 += w * scratch[d + j];
+        s2 += w * scratch[2 * d + j];
+        s3 += w * scratch[3 * d + j];
+      }
+      H[out + r] = s0;
+      H[out + k + r] = s1;
+      H[out + 2 * k + r] = s2;
+      H[out + 3 * k + r] = s3;
+    }
+  }
+  for (; i < n; i++) {
+    const o = off + i * d;
+    for (let j = 0; j < d; j++) scratch[j] = H[o + j] - mean[j];
+    const out = off + i * k;
+    for (let r = 0; r < k; r++) {
+      const mr = r * d;
+      let s = 0;
+      for (let j = 0; j < d; j++) s += M[mr + j] * scratch[j];
+      H[out + r] = s;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage with the model (safetensors entries + string metadata) and back.
+
+/** The tensors to store, named `${prefix}${name}`, with their shapes. */
+export function preprocessTensors(
+  p: FittedPreprocess,
+  prefix = "preprocess.",
+): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, data] of Object.entries(p.tensors)) {
+    const shape = name === "matrix" ? [p.outDim, p.inDim] : [data.length];
+    out[prefix + name] = { shape, data };
+  }
+  return out;
+}
+
+/** The scalar settings, as safetensors `__metadata__` strings. */
+export function preprocessMetadata(p: FittedPreprocess, prefix = "preprocess."): Record<string, string> {
+  return {
+    [prefix + "kind"]: p.kind,
+    [prefix + "mode"]: p.mode,
+    [prefix + "in_dim"]: String(p.inDim),
+    [prefix + "out_dim"]: String(p.outDim),
+    [prefix + "channels"]: String(p.channels),
+    [prefix + "eps"]: String(p.eps),
+    [prefix + "rows"]: String(p.rows),
+  };
+}
+
+/** Rebuild a FittedPreprocess from what preprocessTensors/preprocessMetadata stored. */
+export function preprocessFromStored(
+  meta: Record<string, string>,
+  tensors: Record<string, Float32Array>,
+  prefix = "preprocess.",
+): FittedPreprocess {
+  const kind = meta[prefix + "kind"] as PreprocessKind;
+  if (!["standardize", "pca", "whiten", "zca"].includes(kind))
+    throw new DnncError(`model file: unknown preprocessing kind "${kind}"`);
+  const inDim = Number(meta[prefix + "in_dim"]);
+  const channels = Number(meta[prefix + "channels"]);
+  const names = kind === "standardize" ? ["mean", "std"] : ["mean", "matrix", "eigenvalues"];
+  const t: Record<string, Float32Array> = {};
+  for (const nm of names) {
+    const v = tensors[prefix + nm];
+    if (!v) throw new DnncError(`model file: preprocessing tensor "${prefix + nm}" is missing`);
+    t[nm] = v;
+  }
+  return {
+    kind,
+    mode: meta[prefix + "mode"] === "channel" ? "channel" : "feature",
+    inDim,
+    outDim: Number(meta[prefix + "out_dim"]),
+    channels,
+    plane: inDim / channels,
+    eps: Number(meta[prefix + "eps"]),
+    rows: Number(meta[prefix + "rows"]),
+    tensors: t,
+  };
+}
