@@ -1,0 +1,238 @@
+// Optimizer step over the parameter arena (docs/architecture.md, "Parameter arena").
+//
+// Parameters live at H[P, P+N), their gradients at H[G, G+N) in the same order, optimizer state
+// slot k at H[S + k*N, S + (k+1)*N). A parameter tensor is a `Segment`: its offset (relative to
+// P, and the same offset is used inside G and inside every state slot) and its per-tensor
+// settings (decay, L1, learning-rate scale, max-norm). `optimizerStep` is one sweep over the
+// segments, element by element, with no allocation; the update rules are PyTorch 1.13's
+// (`torch/optim/*.py`, `_single_tensor_*`), checked against it in test/optim.test.ts.
+//
+// Order of operations for one element, with lr' = lr * segment.lrScale:
+//   g' = g + weightDecay * p + l1 * sign(p)      (coupled L2 and L1, on the pre-step p; sign(0)=0)
+//   p  = p * (1 - lr' * decoupledDecay)          (decoupled decay, AdamW-style)
+//   p  = p - lr' * update(g', state)             (the optimizer's own rule)
+// The gradient slot H[G..] is left untouched (as PyTorch leaves p.grad).
+
+/** One parameter tensor in the arena. `offset` is relative to P (and to G, and to each state slot). */
+export interface Segment {
+  /** Optional, for diagnostics only. */
+  name?: string;
+  offset: number;
+  size: number;
+  /** For max-norm: rows = output units (dim 0 of the PyTorch layout), cols = size / rows. */
+  rows: number;
+  cols: number;
+  /**
+   * Coupled L2 (PyTorch's `weight_decay`): g += weightDecay * p before the optimizer's rule.
+   * Equal to adding the penalty (weightDecay / 2) * ||p||^2 to the loss. With Adam/RMSprop/Adagrad
+   * it is rescaled by the adaptive denominator like any gradient (this is Adam(weight_decay=),
+   * NOT AdamW).
+   */
+  weightDecay: number;
+  /**
+   * Decoupled weight decay (Loshchilov & Hutter, AdamW): p *= 1 - lr * lrScale * decoupledDecay,
+   * applied before the optimizer's rule and independent of the gradient. Usable with EVERY
+   * optimizer (SGD, Adagrad, RMSprop, Adam), not only "adamw". PyTorch's AdamW(weight_decay=w)
+   * is `{kind:"adamw"}` with decoupledDecay = w (and weightDecay = 0).
+   */
+  decoupledDecay: number;
+  /** L1: g += l1 * sign(p), sign(0) = 0 (subgradient of l1 * ||p||_1). */
+  l1: number;
+  /** Multiplies the scheduled learning rate for this tensor (PyTorch param-group lr). 1 = none. */
+  lrScale: number;
+  /** Max-norm constraint c on each row (see regularize.ts `applyMaxNorm`); 0 = none. */
+  maxNorm: number;
+}
+
+/** The arena: params at [P, P+N), grads at [G, G+N), state slot k at [S + k*N, S + (k+1)*N). */
+export interface OptimLayout {
+  P: number;
+  G: number;
+  S: number;
+  N: number;
+  segments: Segment[];
+}
+
+/** torch.optim.SGD. momentum 0 = plain SGD. On step 1 the momentum buffer is set to g' (as PyTorch). */
+export interface SgdConfig {
+  kind: "sgd";
+  momentum?: number; // default 0
+  dampening?: number; // default 0
+  nesterov?: boolean; // default false (needs momentum > 0 and dampening 0, as PyTorch requires)
+}
+/** torch.optim.Adagrad: sum += g'^2; p -= clr * g' / (sqrt(sum) + eps), clr = lr / (1 + (t-1) lrDecay). */
+export interface AdagradConfig {
+  kind: "adagrad";
+  lrDecay?: number; // default 0
+  initialAccumulatorValue?: number; // default 0
+  eps?: number; // default 1e-10
+}
+/** torch.optim.RMSprop (alpha is the decay of the squared-gradient average, eps is added outside the sqrt). */
+export interface RmspropConfig {
+  kind: "rmsprop";
+  alpha?: number; // default 0.99
+  eps?: number; // default 1e-8
+  momentum?: number; // default 0
+  centered?: boolean; // default false
+}
+/**
+ * torch.optim.Adam / AdamW. The two kinds run the same rule here; what makes AdamW is the
+ * segment's `decoupledDecay` (the compiler maps `adamw(weight_decay=w)` to it). Bias-corrected,
+ * eps added outside the sqrt, after the bias correction (PyTorch's placement).
+ */
+export interface AdamConfig {
+  kind: "adam" | "adamw";
+  beta1?: number; // default 0.9
+  beta2?: number; // default 0.999
+  eps?: number; // default 1e-8
+  amsgrad?: boolean; // default false
+}
+export type OptimizerConfig = SgdConfig | AdagradConfig | RmspropConfig | AdamConfig;
+
+/** How many N-float state slots the optimizer needs (the arena reserves stateSlots * N floats at S). */
+export function stateSlots(opt: OptimizerConfig): number {
+  switch (opt.kind) {
+    case "sgd":
+      return (opt.momentum ?? 0) !== 0 ? 1 : 0;
+    case "adagrad":
+      return 1;
+    case "rmsprop":
+      return 1 + ((opt.momentum ?? 0) > 0 ? 1 : 0) + (opt.centered ? 1 : 0);
+    case "adam":
+    case "adamw":
+      return 2 + (opt.amsgrad ? 1 : 0);
+  }
+}
+
+/**
+ * One optimizer step over every segment. `lr` is the scheduled learning rate for this step,
+ * `t` the 1-based step count (t = 1 on the first step). On t = 1 the state slots are treated as
+ * fresh (whatever they hold), exactly as PyTorch creates its state on the first step, so the
+ * arena needs no separate initialisation; to resume from a checkpoint restore the state slots
+ * and pass the next t. No allocation.
+ */
+export function optimizerStep(
+  H: Float32Array,
+  layout: OptimLayout,
+  opt: OptimizerConfig,
+  lr: number,
+  t: number,
+): void {
+  if (!(t >= 1)) throw new RangeError(`optimizerStep: t must be >= 1 (1-based step count), got ${t}`);
+  const segs = layout.segments;
+  for (let s = 0; s < segs.length; s++) {
+    const seg = segs[s];
+    switch (opt.kind) {
+      case "sgd":
+        sgdSegment(H, layout, seg, opt, lr, t);
+        break;
+      case "adagrad":
+        adagradSegment(H, layout, seg, opt, lr, t);
+        break;
+      case "rmsprop":
+        rmspropSegment(H, layout, seg, opt, lr, t);
+        break;
+      case "adam":
+      case "adamw":
+        adamSegment(H, layout, seg, opt, lr, t);
+        break;
+    }
+  }
+}
+
+// Each *Segment function: p, g, state are (size,) vectors at P+off, G+off, S+k*N+off.
+
+function sgdSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: SgdConfig, lr0: number, t: number): void {
+  const lr = lr0 * seg.lrScale;
+  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
+  const mu = o.momentum ?? 0, damp = 1 - (o.dampening ?? 0), nesterov = o.nesterov === true;
+  const p0 = L.P + seg.offset, g0 = L.G + seg.offset, b0 = L.S + seg.offset, n = seg.size;
+  for (let i = 0; i < n; i++) {
+    const p = H[p0 + i];
+    let g = H[g0 + i] + wd * p;
+    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
+    if (mu !== 0) {
+      const buf = t === 1 ? g : mu * H[b0 + i] + damp * g;
+      H[b0 + i] = buf;
+      g = nesterov ? g + mu * buf : buf;
+    }
+    H[p0 + i] = p * keep - lr * g;
+  }
+}
+
+function adagradSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: AdagradConfig, lr0: number, t: number): void {
+  const lr = lr0 * seg.lrScale;
+  const clr = lr / (1 + (t - 1) * (o.lrDecay ?? 0));
+  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
+  const eps = o.eps ?? 1e-10, init = o.initialAccumulatorValue ?? 0;
+  const p0 = L.P + seg.offset, g0 = L.G + seg.offset, s0 = L.S + seg.offset, n = seg.size;
+  for (let i = 0; i < n; i++) {
+    const p = H[p0 + i];
+    let g = H[g0 + i] + wd * p;
+    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
+    const sum = (t === 1 ? init : H[s0 + i]) + g * g;
+    H[s0 + i] = sum;
+    H[p0 + i] = p * keep - (clr * g) / (Math.sqrt(H[s0 + i]) + eps);
+  }
+}
+
+function rmspropSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: RmspropConfig, lr0: number, t: number): void {
+  const lr = lr0 * seg.lrScale;
+  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
+  const alpha = o.alpha ?? 0.99, eps = o.eps ?? 1e-8, mu = o.momentum ?? 0, centered = o.centered === true;
+  const N = L.N, n = seg.size;
+  const p0 = L.P + seg.offset, g0 = L.G + seg.offset;
+  const sq0 = L.S + seg.offset; // slot 0: square_avg
+  const buf0 = sq0 + N; // slot 1 if momentum > 0: momentum_buffer
+  const ga0 = sq0 + (mu > 0 ? 2 : 1) * N; // next slot if centered: grad_avg
+  const fresh = t === 1;
+  for (let i = 0; i < n; i++) {
+    const p = H[p0 + i];
+    let g = H[g0 + i] + wd * p;
+    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
+    const sq = alpha * (fresh ? 0 : H[sq0 + i]) + (1 - alpha) * g * g;
+    H[sq0 + i] = sq;
+    let v = H[sq0 + i];
+    if (centered) {
+      const ga = alpha * (fresh ? 0 : H[ga0 + i]) + (1 - alpha) * g;
+      H[ga0 + i] = ga;
+      const gaf = H[ga0 + i];
+      v = Math.fround(v - gaf * gaf);
+    }
+    const avg = Math.sqrt(v) + eps;
+    if (mu > 0) {
+      const buf = mu * (fresh ? 0 : H[buf0 + i]) + g / avg;
+      H[buf0 + i] = buf;
+      H[p0 + i] = p * keep - lr * H[buf0 + i];
+    } else {
+      H[p0 + i] = p * keep - (lr * g) / avg;
+    }
+  }
+}
+
+function adamSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: AdamConfig, lr0: number, t: number): void {
+  const lr = lr0 * seg.lrScale;
+  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
+  const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-8, ams = o.amsgrad === true;
+  const stepSize = lr / (1 - Math.pow(b1, t));
+  const bc2sqrt = Math.sqrt(1 - Math.pow(b2, t));
+  const N = L.N, n = seg.size;
+  const p0 = L.P + seg.offset, g0 = L.G + seg.offset;
+  const m0 = L.S + seg.offset, v0 = m0 + N, vmax0 = m0 + 2 * N; // exp_avg, exp_avg_sq, max_exp_avg_sq
+  const fresh = t === 1;
+  for (let i = 0; i < n; i++) {
+    const p = H[p0 + i];
+    let g = H[g0 + i] + wd * p;
+    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
+    H[m0 + i] = b1 * (fresh ? 0 : H[m0 + i]) + (1 - b1) * g;
+    H[v0 + i] = b2 * (fresh ? 0 : H[v0 + i]) + (1 - b2) * g * g;
+    let v = H[v0 + i];
+    if (ams) {
+      const vmax = fresh ? v : Math.max(H[vmax0 + i], v);
+      H[vmax0 + i] = vmax;
+      v = vmax;
+    }
+    const denom = Math.sqrt(v) / bc2sqrt + eps;
+    H[p0 + i] = p * keep - (stepSize * H[m0 + i]) / denom;
+  }
+}
