@@ -1,0 +1,17 @@
+// The only Node-specific piece of the WASM backend, imported lazily (dynamic import) by threads.ts
+// when threads > 1 under Node: starts a worker_threads Worker from a source string.
+import type { WorkerHandle } from "./threads";
+
+export async function startNodeWorker(source: string, data: unknown): Promise<WorkerHandle> {
+  const { Worker } = await import("node:worker_threads");
+  const w = new Worker(source, { eval: true, workerData: data });
+  await new Promise<void>((resolve, reject) => {
+    w.once("message", () => resolve());
+    w.once("error", reject);
+    w.once("exit", (code) => reject(new Error(`wasm gemm worker exited (code ${code}) before starting`)));
+  });
+  w.removeAllListeners();
+  w.on("error", () => {}); // errors inside a job are reported through the control slots
+  w.unref(); // an idle worker never keeps the process alive
+  return { terminate: () => void w.terminate() };
+}
