@@ -1,16 +1,23 @@
 // A small worker_threads pool so CPU-bound trials use every core. Each worker imports `modulePath`
 // once and calls its export `exportName(job)` (sync or async) for each job it is given; jobs and
 // results cross the thread boundary by structured clone. A worker that dies (crash, exit) fails
-// its job and is replaced. Workers inherit the parent's execArgv, so a parent started with
-// `node --import tsx` can run a .ts module; pass `execArgv` to override.
+// its job and is replaced.
+//
+// A .ts/.mts/.cts module is loaded through tsx's CommonJS hook (Node 20 does not apply ESM loader
+// hooks such as `--import tsx` inside worker threads: nodejs/node#47747), so such a module may not
+// use top-level await or import.meta; production callers should pass an esbuild-built .mjs.
 
 import { Worker } from "node:worker_threads";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import * as path from "node:path";
+import { createRequire } from "node:module";
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-let fnP = import(workerData.url).then((m) => {
+let fnP = (workerData.tsx
+  ? Promise.resolve().then(() => { require(workerData.tsx).register(); return require(workerData.file); })
+  : import(workerData.url)
+).then((m) => {
   const f = m[workerData.exportName] ?? (m.default && m.default[workerData.exportName]);
   if (typeof f !== "function") throw new Error(workerData.url + " has no exported function " + workerData.exportName);
   return f;
@@ -47,7 +54,16 @@ export function createWorkerPool<J, R>(
   size: number,
   options: WorkerPoolOptions = {},
 ): WorkerPool<J, R> {
-  const url = modulePath.startsWith("file:") ? modulePath : pathToFileURL(path.resolve(modulePath)).href;
+  const file = modulePath.startsWith("file:") ? fileURLToPath(modulePath) : path.resolve(modulePath);
+  const url = pathToFileURL(file).href;
+  let tsx: string | null = null;
+  if (/\.[mc]?ts$/.test(file)) {
+    try {
+      tsx = createRequire(import.meta.url).resolve("tsx/cjs/api");
+    } catch {
+      throw new Error(`createWorkerPool: ${file} is TypeScript and tsx is not installed; pass a built .mjs`);
+    }
+  }
   const n = Math.max(1, Math.floor(size));
   const queue: { job: J; resolve: (r: R) => void; reject: (e: Error) => void }[] = [];
   const slots: Slot[] = [];
@@ -57,7 +73,7 @@ export function createWorkerPool<J, R>(
   const spawn = (): Slot => {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { url, exportName },
+      workerData: { url, file, tsx, exportName },
       ...(options.execArgv ? { execArgv: options.execArgv } : {}),
     });
     const slot: Slot = { worker, busy: null };
