@@ -74,7 +74,12 @@ describe("pooling gradients match central finite differences", () => {
     fc.assert(
       fc.property(arbPool, (r) => {
         const c = poolConfig({
-          C: r.C, H: r.H, W: r.W, kernel: [r.kh, r.kw], stride: [r.sh, r.sw], padding: [r.ph, r.pw],
+          C: r.C,
+          H: r.H,
+          W: r.W,
+          kernel: [r.kh, r.kw],
+          stride: [r.sh, r.sw],
+          padding: [r.ph, r.pw],
           countIncludePad: r.kind !== "avg-exclude",
         });
         const xs = r.n * r.C * r.H * r.W;

@@ -3,7 +3,15 @@
 // finite differences (float64 heap, tiny shapes).
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { convConfig, convScratchSize, convWeightSize, conv2dForward, conv2dBackward, type ConvConfig, type ConvOptions } from "../runtime/kernels/conv";
+import {
+  convConfig,
+  convScratchSize,
+  convWeightSize,
+  conv2dForward,
+  conv2dBackward,
+  type ConvConfig,
+  type ConvOptions,
+} from "../runtime/kernels/conv";
 import { conv2dForwardNaive, conv2dBackwardNaive } from "../runtime/kernels/reference";
 import { Rng } from "../runtime/rng";
 import { Heap, naiveGemm, expectClose } from "./reference/conv_norm/harness";
@@ -184,7 +192,11 @@ function finiteDifferenceCheck(o: ConvOptions & { n: number }, fast: boolean): v
   if (fast) conv2dBackward(hp.H, gemm, cfg, x, w, r, dx, dw, db, col, n);
   else conv2dBackwardNaive(hp.H, cfg, x, w, r, dx, dw, db, n);
   const h = 1e-4;
-  for (const [param, grad, len] of [[x, dx, xs], [w, dw, ws], [b, db, cfg.K]]) {
+  for (const [param, grad, len] of [
+    [x, dx, xs],
+    [w, dw, ws],
+    [b, db, cfg.K],
+  ]) {
     const got: number[] = [];
     const want: number[] = [];
     for (let i = 0; i < len; i++) {
@@ -204,7 +216,18 @@ function finiteDifferenceCheck(o: ConvOptions & { n: number }, fast: boolean): v
 describe("conv2d gradients match central finite differences", () => {
   const cases: (ConvOptions & { n: number })[] = [
     { n: 2, C: 2, H: 4, W: 5, K: 2, kernel: 3, padding: 1 },
-    { n: 1, C: 4, H: 5, W: 4, K: 2, kernel: [2, 3], stride: 2, dilation: [2, 1], groups: 2, padding: { top: 0, bottom: 1, left: 1, right: 0 } },
+    {
+      n: 1,
+      C: 4,
+      H: 5,
+      W: 4,
+      K: 2,
+      kernel: [2, 3],
+      stride: 2,
+      dilation: [2, 1],
+      groups: 2,
+      padding: { top: 0, bottom: 1, left: 1, right: 0 },
+    },
     { n: 1, C: 2, H: 4, W: 3, K: 3, kernel: 4, padding: "same" },
   ];
   for (const [i, o] of cases.entries())

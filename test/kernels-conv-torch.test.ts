@@ -42,8 +42,15 @@ describe("conv2d vs PyTorch", () => {
     for (const impl of ["im2col+gemm", "naive"] as const) {
       it(`${t.name} (${impl})`, () => {
         const cfg = convConfig({
-          C: t.C, H: t.H, W: t.W, K: t.K, kernel: t.kernel, stride: t.stride,
-          padding: t.padding as ConvPadding, dilation: t.dilation, groups: t.groups,
+          C: t.C,
+          H: t.H,
+          W: t.W,
+          K: t.K,
+          kernel: t.kernel,
+          stride: t.stride,
+          padding: t.padding as ConvPadding,
+          dilation: t.dilation,
+          groups: t.groups,
         });
         expect([t.n, cfg.K, cfg.OH, cfg.OW]).toEqual(t.yShape);
         const hp = new Heap(1 << 16);
@@ -105,7 +112,12 @@ describe("pooling vs PyTorch", () => {
         globalAvgPoolBackward(hp.H, t, dy, dx, t.n);
       } else {
         const cfg = poolConfig({
-          C: t.C, H: t.H, W: t.W, kernel: t.kernel!, stride: t.stride!, padding: t.padding,
+          C: t.C,
+          H: t.H,
+          W: t.W,
+          kernel: t.kernel!,
+          stride: t.stride!,
+          padding: t.padding,
           countIncludePad: t.countIncludePad,
         });
         expect([t.n, t.C, cfg.OH, cfg.OW]).toEqual(t.yShape);

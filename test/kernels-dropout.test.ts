@@ -97,7 +97,9 @@ describe("dropout", () => {
 
 describe("spatial dropout (dropout2d)", () => {
   it("draws once per (sample, channel) and keeps or drops whole planes", () => {
-    const n = 40, C = 25, S = 6;
+    const n = 40,
+      C = 25,
+      S = 6;
     const len = n * C * S;
     const { hp, x, y, mask } = setup(len);
     const p = 0.3;

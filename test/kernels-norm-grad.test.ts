@@ -90,10 +90,22 @@ describe("norm gradients match central finite differences", () => {
         const bt = affine ? beta : -1;
         checkFiniteDifferences(
           {
-            hp, y, ylen: len, r,
+            hp,
+            y,
+            ylen: len,
+            r,
             forward: () => batchNormForwardTrain(hp.H, cfg, x, gm, bt, y, mean, invstd, -1, -1, n),
-            backward: () => batchNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
-            wrt: [["x", x, dx, len], ...(affine ? ([["gamma", gamma, dgamma, C], ["beta", beta, dbeta, C]] as [string, number, number, number][]) : [])],
+            backward: () =>
+              batchNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
+            wrt: [
+              ["x", x, dx, len],
+              ...(affine
+                ? ([
+                    ["gamma", gamma, dgamma, C],
+                    ["beta", beta, dbeta, C],
+                  ] as [string, number, number, number][])
+                : []),
+            ],
           },
           `BN n=${n} C=${C} S=${S}`,
         );
@@ -124,10 +136,22 @@ describe("norm gradients match central finite differences", () => {
         const bt = affine ? beta : -1;
         checkFiniteDifferences(
           {
-            hp, y, ylen: len, r,
+            hp,
+            y,
+            ylen: len,
+            r,
             forward: () => layerNormForward(hp.H, cfg, x, gm, bt, y, mean, invstd, n),
-            backward: () => layerNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
-            wrt: [["x", x, dx, len], ...(affine ? ([["gamma", gamma, dgamma, D], ["beta", beta, dbeta, D]] as [string, number, number, number][]) : [])],
+            backward: () =>
+              layerNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
+            wrt: [
+              ["x", x, dx, len],
+              ...(affine
+                ? ([
+                    ["gamma", gamma, dgamma, D],
+                    ["beta", beta, dbeta, D],
+                  ] as [string, number, number, number][])
+                : []),
+            ],
           },
           `LN n=${n} D=${D}`,
         );
@@ -159,10 +183,22 @@ describe("norm gradients match central finite differences", () => {
         const bt = affine ? beta : -1;
         checkFiniteDifferences(
           {
-            hp, y, ylen: len, r,
+            hp,
+            y,
+            ylen: len,
+            r,
             forward: () => groupNormForward(hp.H, cfg, x, gm, bt, y, mean, invstd, n),
-            backward: () => groupNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
-            wrt: [["x", x, dx, len], ...(affine ? ([["gamma", gamma, dgamma, C], ["beta", beta, dbeta, C]] as [string, number, number, number][]) : [])],
+            backward: () =>
+              groupNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
+            wrt: [
+              ["x", x, dx, len],
+              ...(affine
+                ? ([
+                    ["gamma", gamma, dgamma, C],
+                    ["beta", beta, dbeta, C],
+                  ] as [string, number, number, number][])
+                : []),
+            ],
           },
           `GN n=${n} C=${C} G=${G} S=${S}`,
         );
@@ -173,28 +209,39 @@ describe("norm gradients match central finite differences", () => {
 
   it("weight norm (g and v)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 1 << 20 }), (out, inn, seed) => {
-        const len = out * inn;
-        const hp = new Heap(8 * len + 8 * out, true);
-        const rng = new Rng(seed, 4);
-        const cfg = { out, inn };
-        const g = hp.alloc(out);
-        const v = hp.alloc(len);
-        const r = hp.alloc(len);
-        fillNormal(hp, g, out, rng, 0.5, 1);
-        fillNormal(hp, v, len, rng, 1, 0.3);
-        fillNormal(hp, r, len, rng);
-        const [w, norm, dg, dv] = [hp.alloc(len), hp.alloc(out), hp.alloc(out), hp.alloc(len)];
-        checkFiniteDifferences(
-          {
-            hp, y: w, ylen: len, r,
-            forward: () => weightNormForward(hp.H, cfg, g, v, w, norm),
-            backward: () => weightNormBackward(hp.H, cfg, g, v, norm, r, dg, dv),
-            wrt: [["g", g, dg, out], ["v", v, dv, len]],
-          },
-          `WN ${out}x${inn}`,
-        );
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 1 << 20 }),
+        (out, inn, seed) => {
+          const len = out * inn;
+          const hp = new Heap(8 * len + 8 * out, true);
+          const rng = new Rng(seed, 4);
+          const cfg = { out, inn };
+          const g = hp.alloc(out);
+          const v = hp.alloc(len);
+          const r = hp.alloc(len);
+          fillNormal(hp, g, out, rng, 0.5, 1);
+          fillNormal(hp, v, len, rng, 1, 0.3);
+          fillNormal(hp, r, len, rng);
+          const [w, norm, dg, dv] = [hp.alloc(len), hp.alloc(out), hp.alloc(out), hp.alloc(len)];
+          checkFiniteDifferences(
+            {
+              hp,
+              y: w,
+              ylen: len,
+              r,
+              forward: () => weightNormForward(hp.H, cfg, g, v, w, norm),
+              backward: () => weightNormBackward(hp.H, cfg, g, v, norm, r, dg, dv),
+              wrt: [
+                ["g", g, dg, out],
+                ["v", v, dv, len],
+              ],
+            },
+            `WN ${out}x${inn}`,
+          );
+        },
+      ),
       { numRuns: 40, seed: 4 },
     );
   });
@@ -231,7 +278,9 @@ describe("norm identities", () => {
   });
 
   it("batch norm training output has zero mean and unit biased variance per channel", () => {
-    const n = 5, C = 3, S = 4;
+    const n = 5,
+      C = 3,
+      S = 4;
     const hp = new Heap(1024);
     const rng = new Rng(9, 9);
     const x = hp.alloc(n * C * S);
@@ -240,7 +289,8 @@ describe("norm identities", () => {
     const [mean, invstd] = [hp.alloc(C), hp.alloc(C)];
     batchNormForwardTrain(hp.H, { C, S, eps: 0, momentum: 0.1 }, x, -1, -1, y, mean, invstd, -1, -1, n);
     for (let c = 0; c < C; c++) {
-      let s = 0, q = 0;
+      let s = 0,
+        q = 0;
       for (let i = 0; i < n; i++) for (let j = 0; j < S; j++) s += hp.H[y + (i * C + c) * S + j];
       for (let i = 0; i < n; i++) for (let j = 0; j < S; j++) q += hp.H[y + (i * C + c) * S + j] ** 2;
       expect(Math.abs(s / (n * S))).toBeLessThan(1e-6);

@@ -37,11 +37,7 @@ export interface ConvConfig {
 
 export type Pair = number | readonly [number, number];
 /** Padding: symmetric per axis, explicit [[top,bottom],[left,right]], "valid" (0) or "same". */
-export type ConvPadding =
-  | Pair
-  | "valid"
-  | "same"
-  | { top: number; bottom: number; left: number; right: number };
+export type ConvPadding = Pair | "valid" | "same" | { top: number; bottom: number; left: number; right: number };
 
 export interface ConvOptions {
   C: number;
@@ -99,8 +95,9 @@ export function convConfig(o: ConvOptions): ConvConfig {
 
 /** True when x itself is the column matrix (1x1 kernel, stride 1, no padding). */
 export function convIsPointwise(c: ConvConfig): boolean {
-  return c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0 &&
-    c.OH === c.H && c.OW === c.W;
+  return (
+    c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0 && c.OH === c.H && c.OW === c.W
+  );
 }
 
 /** Floats of the `col` scratch buffer: one group of one sample, (C/g*kh*kw, OH*OW). */

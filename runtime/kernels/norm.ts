@@ -88,7 +88,7 @@ export function batchNormForwardTrain(
     H[mean + ch] = mu;
     H[invstd + ch] = is;
     if (runMean >= 0) H[runMean + ch] = (1 - eta) * H[runMean + ch] + eta * mu;
-    if (runVar >= 0) H[runVar + ch] = (1 - eta) * H[runVar + ch] + eta * (m > 1 ? (q / (m - 1)) : v);
+    if (runVar >= 0) H[runVar + ch] = (1 - eta) * H[runVar + ch] + eta * (m > 1 ? q / (m - 1) : v);
     const scale = gamma >= 0 ? is * H[gamma + ch] : is;
     const shift = (beta >= 0 ? H[beta + ch] : 0) - mu * scale;
     for (let i = 0; i < n; i++) {
@@ -174,7 +174,15 @@ export function batchNormBackward(
 // for group norm).
 
 // x is (blocks, len); writes mean[blocks], invstd[blocks].
-function blockStats(H: Float32Array, x: number, len: number, blocks: number, eps: number, mean: number, invstd: number): void {
+function blockStats(
+  H: Float32Array,
+  x: number,
+  len: number,
+  blocks: number,
+  eps: number,
+  mean: number,
+  invstd: number,
+): void {
   for (let b = 0; b < blocks; b++) {
     const r = x + b * len;
     let s = 0;
@@ -366,7 +374,14 @@ export interface WeightNormConfig {
 }
 
 // g is (out), v and w are (out, inn), norm is (out): writes w and the saved row norms.
-export function weightNormForward(H: Float32Array, c: WeightNormConfig, g: number, v: number, w: number, norm: number): void {
+export function weightNormForward(
+  H: Float32Array,
+  c: WeightNormConfig,
+  g: number,
+  v: number,
+  w: number,
+  norm: number,
+): void {
   const { out, inn } = c;
   for (let o = 0; o < out; o++) {
     const r = o * inn;

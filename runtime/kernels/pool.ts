@@ -83,7 +83,14 @@ export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: n
 
 // dy is (n, C, OH, OW), idx from the forward, dx is (n, C, H, W) (overwritten; overlapping
 // windows that pick the same cell add up).
-export function maxPool2dBackward(H: Float32Array, c: PoolConfig, dy: number, idx: number, dx: number, n: number): void {
+export function maxPool2dBackward(
+  H: Float32Array,
+  c: PoolConfig,
+  dy: number,
+  idx: number,
+  dx: number,
+  n: number,
+): void {
   const HW = c.H * c.W;
   const OHW = c.OH * c.OW;
   const planes = n * c.C;
