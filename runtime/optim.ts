@@ -111,13 +111,7 @@ export function stateSlots(opt: OptimizerConfig): number {
  * arena needs no separate initialisation; to resume from a checkpoint restore the state slots
  * and pass the next t. No allocation.
  */
-export function optimizerStep(
-  H: Float32Array,
-  layout: OptimLayout,
-  opt: OptimizerConfig,
-  lr: number,
-  t: number,
-): void {
+export function optimizerStep(H: Float32Array, layout: OptimLayout, opt: OptimizerConfig, lr: number, t: number): void {
   if (!(t >= 1)) throw new RangeError(`optimizerStep: t must be >= 1 (1-based step count), got ${t}`);
   const segs = layout.segments;
   for (let s = 0; s < segs.length; s++) {
@@ -144,9 +138,16 @@ export function optimizerStep(
 
 function sgdSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: SgdConfig, lr0: number, t: number): void {
   const lr = lr0 * seg.lrScale;
-  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
-  const mu = o.momentum ?? 0, damp = 1 - (o.dampening ?? 0), nesterov = o.nesterov === true;
-  const p0 = L.P + seg.offset, g0 = L.G + seg.offset, b0 = L.S + seg.offset, n = seg.size;
+  const wd = seg.weightDecay,
+    l1 = seg.l1,
+    keep = 1 - lr * seg.decoupledDecay;
+  const mu = o.momentum ?? 0,
+    damp = 1 - (o.dampening ?? 0),
+    nesterov = o.nesterov === true;
+  const p0 = L.P + seg.offset,
+    g0 = L.G + seg.offset,
+    b0 = L.S + seg.offset,
+    n = seg.size;
   for (let i = 0; i < n; i++) {
     const p = H[p0 + i];
     let g = H[g0 + i] + wd * p;
@@ -163,9 +164,15 @@ function sgdSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: SgdConfig,
 function adagradSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: AdagradConfig, lr0: number, t: number): void {
   const lr = lr0 * seg.lrScale;
   const clr = lr / (1 + (t - 1) * (o.lrDecay ?? 0));
-  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
-  const eps = o.eps ?? 1e-10, init = o.initialAccumulatorValue ?? 0;
-  const p0 = L.P + seg.offset, g0 = L.G + seg.offset, s0 = L.S + seg.offset, n = seg.size;
+  const wd = seg.weightDecay,
+    l1 = seg.l1,
+    keep = 1 - lr * seg.decoupledDecay;
+  const eps = o.eps ?? 1e-10,
+    init = o.initialAccumulatorValue ?? 0;
+  const p0 = L.P + seg.offset,
+    g0 = L.G + seg.offset,
+    s0 = L.S + seg.offset,
+    n = seg.size;
   for (let i = 0; i < n; i++) {
     const p = H[p0 + i];
     let g = H[g0 + i] + wd * p;
@@ -178,10 +185,17 @@ function adagradSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: Adagra
 
 function rmspropSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: RmspropConfig, lr0: number, t: number): void {
   const lr = lr0 * seg.lrScale;
-  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
-  const alpha = o.alpha ?? 0.99, eps = o.eps ?? 1e-8, mu = o.momentum ?? 0, centered = o.centered === true;
-  const N = L.N, n = seg.size;
-  const p0 = L.P + seg.offset, g0 = L.G + seg.offset;
+  const wd = seg.weightDecay,
+    l1 = seg.l1,
+    keep = 1 - lr * seg.decoupledDecay;
+  const alpha = o.alpha ?? 0.99,
+    eps = o.eps ?? 1e-8,
+    mu = o.momentum ?? 0,
+    centered = o.centered === true;
+  const N = L.N,
+    n = seg.size;
+  const p0 = L.P + seg.offset,
+    g0 = L.G + seg.offset;
   const sq0 = L.S + seg.offset; // slot 0: square_avg
   const buf0 = sq0 + N; // slot 1 if momentum > 0: momentum_buffer
   const ga0 = sq0 + (mu > 0 ? 2 : 1) * N; // next slot if centered: grad_avg
@@ -212,13 +226,22 @@ function rmspropSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: Rmspro
 
 function adamSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: AdamConfig, lr0: number, t: number): void {
   const lr = lr0 * seg.lrScale;
-  const wd = seg.weightDecay, l1 = seg.l1, keep = 1 - lr * seg.decoupledDecay;
-  const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-8, ams = o.amsgrad === true;
+  const wd = seg.weightDecay,
+    l1 = seg.l1,
+    keep = 1 - lr * seg.decoupledDecay;
+  const b1 = o.beta1 ?? 0.9,
+    b2 = o.beta2 ?? 0.999,
+    eps = o.eps ?? 1e-8,
+    ams = o.amsgrad === true;
   const stepSize = lr / (1 - Math.pow(b1, t));
   const bc2sqrt = Math.sqrt(1 - Math.pow(b2, t));
-  const N = L.N, n = seg.size;
-  const p0 = L.P + seg.offset, g0 = L.G + seg.offset;
-  const m0 = L.S + seg.offset, v0 = m0 + N, vmax0 = m0 + 2 * N; // exp_avg, exp_avg_sq, max_exp_avg_sq
+  const N = L.N,
+    n = seg.size;
+  const p0 = L.P + seg.offset,
+    g0 = L.G + seg.offset;
+  const m0 = L.S + seg.offset,
+    v0 = m0 + N,
+    vmax0 = m0 + 2 * N; // exp_avg, exp_avg_sq, max_exp_avg_sq
   const fresh = t === 1;
   for (let i = 0; i < n; i++) {
     const p = H[p0 + i];

@@ -18,7 +18,8 @@ export function clipGradNorm(H: Float32Array, layout: OptimLayout, maxNorm: numb
   let total = 0;
   if (normType === Infinity) {
     for (let s = 0; s < segs.length; s++) {
-      const g0 = layout.G + segs[s].offset, n = segs[s].size;
+      const g0 = layout.G + segs[s].offset,
+        n = segs[s].size;
       for (let i = 0; i < n; i++) {
         const a = Math.abs(H[g0 + i]);
         if (a > total || a !== a) total = a;
@@ -27,7 +28,8 @@ export function clipGradNorm(H: Float32Array, layout: OptimLayout, maxNorm: numb
   } else {
     // Per-tensor norms combined as PyTorch does (norm of the stacked norms): the same total.
     for (let s = 0; s < segs.length; s++) {
-      const g0 = layout.G + segs[s].offset, n = segs[s].size;
+      const g0 = layout.G + segs[s].offset,
+        n = segs[s].size;
       let acc = 0;
       if (normType === 2) for (let i = 0; i < n; i++) acc += H[g0 + i] * H[g0 + i];
       else if (normType === 1) for (let i = 0; i < n; i++) acc += Math.abs(H[g0 + i]);
@@ -39,7 +41,8 @@ export function clipGradNorm(H: Float32Array, layout: OptimLayout, maxNorm: numb
   const coef = maxNorm / (total + 1e-6);
   if (coef < 1) {
     for (let s = 0; s < segs.length; s++) {
-      const g0 = layout.G + segs[s].offset, n = segs[s].size;
+      const g0 = layout.G + segs[s].offset,
+        n = segs[s].size;
       for (let i = 0; i < n; i++) H[g0 + i] *= coef;
     }
   }
@@ -50,7 +53,8 @@ export function clipGradNorm(H: Float32Array, layout: OptimLayout, maxNorm: numb
 export function clipGradValue(H: Float32Array, layout: OptimLayout, v: number): void {
   const segs = layout.segments;
   for (let s = 0; s < segs.length; s++) {
-    const g0 = layout.G + segs[s].offset, n = segs[s].size;
+    const g0 = layout.G + segs[s].offset,
+      n = segs[s].size;
     for (let i = 0; i < n; i++) {
       const g = H[g0 + i];
       if (g > v) H[g0 + i] = v;
@@ -72,7 +76,8 @@ export function applyMaxNorm(H: Float32Array, layout: OptimLayout): void {
     const seg = segs[s];
     const c = seg.maxNorm;
     if (!(c > 0)) continue;
-    const rows = seg.rows, cols = seg.cols;
+    const rows = seg.rows,
+      cols = seg.cols;
     for (let r = 0; r < rows; r++) {
       // row r is H[p0 .. p0 + cols)
       const p0 = layout.P + seg.offset + r * cols;
@@ -99,8 +104,10 @@ export function penaltyValue(H: Float32Array, layout: OptimLayout): number {
   for (let s = 0; s < segs.length; s++) {
     const seg = segs[s];
     if (seg.weightDecay === 0 && seg.l1 === 0) continue;
-    const p0 = layout.P + seg.offset, n = seg.size;
-    let sq = 0, abs = 0;
+    const p0 = layout.P + seg.offset,
+      n = seg.size;
+    let sq = 0,
+      abs = 0;
     for (let i = 0; i < n; i++) {
       const p = H[p0 + i];
       sq += p * p;

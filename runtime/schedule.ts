@@ -119,8 +119,10 @@ function afterWarmup(s: Schedule, k: number, state?: ScheduleState): number {
       return etaMin + ((lr0 - etaMin) * (1 + Math.cos((Math.PI * k) / s.tMax))) / 2;
     }
     case "cosine_restarts": {
-      const etaMin = s.etaMin ?? 0, mult = s.tMult ?? 1;
-      let tCur = k, tI = s.t0;
+      const etaMin = s.etaMin ?? 0,
+        mult = s.tMult ?? 1;
+      let tCur = k,
+        tI = s.t0;
       if (mult === 1) tCur = k % s.t0;
       else
         while (tCur >= tI) {
@@ -142,7 +144,9 @@ function afterWarmup(s: Schedule, k: number, state?: ScheduleState): number {
  */
 export function observeMetric(s: Schedule, state: ScheduleState, value: number): boolean {
   if (s.kind !== "plateau") return false;
-  const mode = s.mode ?? "min", th = s.threshold ?? 1e-4, rel = (s.thresholdMode ?? "rel") === "rel";
+  const mode = s.mode ?? "min",
+    th = s.threshold ?? 1e-4,
+    rel = (s.thresholdMode ?? "rel") === "rel";
   let better: boolean;
   if (state.best === null) better = !Number.isNaN(value) && value !== (mode === "min" ? Infinity : -Infinity);
   else {

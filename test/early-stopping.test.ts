@@ -7,7 +7,12 @@ import { EarlyStopping as TfjsEarlyStopping } from "@tensorflow/tfjs-layers/dist
 
 /** Stop position (index of the evaluation after which training stops) per tfjs, or -1. */
 async function tfjsStopAt(opts: EarlyStoppingOptions, values: number[]): Promise<number> {
-  const cb = new TfjsEarlyStopping({ monitor: "val_loss", mode: opts.mode, patience: opts.patience, minDelta: opts.minDelta });
+  const cb = new TfjsEarlyStopping({
+    monitor: "val_loss",
+    mode: opts.mode,
+    patience: opts.patience,
+    minDelta: opts.minDelta,
+  });
   const model = { stopTraining: false };
   (cb as unknown as { model: typeof model }).model = model; // setModel insists on a real LayersModel
   await cb.onTrainBegin();

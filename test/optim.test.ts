@@ -24,17 +24,20 @@ const segment = (s: SegShape, r: Partial<Regs> & { maxNorm?: number } = {}): Seg
 /** float32 closeness: relative 1e-5, with an absolute floor of 1e-5 * (typical magnitude 1). */
 function expectClose(got: ArrayLike<number>, want: number[], what: string, rel = 1e-5): void {
   expect(got.length, what).toBe(want.length);
-  let worst = 0, at = -1;
+  let worst = 0,
+    at = -1;
   for (let i = 0; i < want.length; i++) {
     const err = Math.abs(got[i] - want[i]) / Math.max(Math.abs(want[i]), 1);
-    if (!(err <= worst)) (worst = err), (at = i);
+    if (!(err <= worst)) ((worst = err), (at = i));
   }
   if (!(worst <= rel)) throw new Error(`${what}: element ${at} is ${got[at]}, PyTorch ${want[at]} (rel err ${worst})`);
 }
 
 /** An arena with P, G, S away from 0 and garbage in the state slots (step 1 must ignore it). */
 function arena(N: number, segments: Segment[], slots: number, p: ArrayLike<number>) {
-  const P = 5, G = P + N + 3, S = G + N + 7;
+  const P = 5,
+    G = P + N + 3,
+    S = G + N + 7;
   const H = new Float32Array(S + Math.max(slots, 1) * N + 4).fill(123.5);
   H.set(p, P);
   H.fill(0, G, G + N);
@@ -43,7 +46,13 @@ function arena(N: number, segments: Segment[], slots: number, p: ArrayLike<numbe
 }
 
 describe("optimizerStep equals torch.optim (5 steps, two tensors)", () => {
-  for (const c of OPT.cases as { name: string; opt: OptimizerConfig; regs: Regs[]; lrs: number[]; after: number[][] }[]) {
+  for (const c of OPT.cases as {
+    name: string;
+    opt: OptimizerConfig;
+    regs: Regs[];
+    lrs: number[];
+    after: number[][];
+  }[]) {
     it(c.name, () => {
       const segs = (OPT.segments as SegShape[]).map((s, i) => segment(s, c.regs[i]));
       const { H, layout } = arena(OPT.N, segs, stateSlots(c.opt), OPT.p0);
@@ -78,19 +87,24 @@ const smallFloat = fc.float({ min: -4, max: 4, noNaN: true, noDefaultInfinity: t
 describe("optimizer properties", () => {
   it("plain SGD is p -= lr * g, and decoupled decay with a zero gradient is p *= (1 - lr wd)^t", () => {
     fc.assert(
-      fc.property(fc.array(smallFloat, { minLength: 1, maxLength: 20 }), fc.double({ min: 0.001, max: 0.5, noNaN: true }), (p, lr) => {
-        const N = p.length;
-        const seg = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N }, { decoupledDecay: 0.5 });
-        const { H, layout } = arena(N, [seg], 0, p);
-        for (let t = 1; t <= 3; t++) optimizerStep(H, layout, { kind: "sgd" }, lr, t);
-        for (let i = 0; i < N; i++) expect(H[layout.P + i]).toBeCloseTo(p[i] * Math.pow(1 - lr * 0.5, 3), 5);
-        const g = p.map((_, i) => Math.sin(i + 1));
-        const seg0 = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N });
-        const a = arena(N, [seg0], 0, p);
-        a.H.set(g, a.layout.G);
-        optimizerStep(a.H, a.layout, { kind: "sgd" }, lr, 1);
-        for (let i = 0; i < N; i++) expect(a.H[a.layout.P + i]).toBe(Math.fround(Math.fround(p[i]) - lr * Math.fround(g[i])));
-      }),
+      fc.property(
+        fc.array(smallFloat, { minLength: 1, maxLength: 20 }),
+        fc.double({ min: 0.001, max: 0.5, noNaN: true }),
+        (p, lr) => {
+          const N = p.length;
+          const seg = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N }, { decoupledDecay: 0.5 });
+          const { H, layout } = arena(N, [seg], 0, p);
+          for (let t = 1; t <= 3; t++) optimizerStep(H, layout, { kind: "sgd" }, lr, t);
+          for (let i = 0; i < N; i++) expect(H[layout.P + i]).toBeCloseTo(p[i] * Math.pow(1 - lr * 0.5, 3), 5);
+          const g = p.map((_, i) => Math.sin(i + 1));
+          const seg0 = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N });
+          const a = arena(N, [seg0], 0, p);
+          a.H.set(g, a.layout.G);
+          optimizerStep(a.H, a.layout, { kind: "sgd" }, lr, 1);
+          for (let i = 0; i < N; i++)
+            expect(a.H[a.layout.P + i]).toBe(Math.fround(Math.fround(p[i]) - lr * Math.fround(g[i])));
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -127,7 +141,9 @@ describe("optimizer properties", () => {
   it("segments are independent: one sweep over two segments equals two sweeps over one each", () => {
     fc.assert(
       fc.property(fc.array(smallFloat, { minLength: 4, maxLength: 16 }), fc.integer({ min: 1, max: 3 }), (p, split) => {
-        const N = p.length, a = split, b = N - split;
+        const N = p.length,
+          a = split,
+          b = N - split;
         const opt: OptimizerConfig = { kind: "adam", amsgrad: true };
         const s1 = segment({ name: "a", offset: 0, size: a, rows: 1, cols: a }, { weightDecay: 0.1 });
         const s2 = segment({ name: "b", offset: a, size: b, rows: 1, cols: b }, { l1: 0.2, lrScale: 3 });
@@ -187,24 +203,32 @@ describe("clipping and max-norm equal torch", () => {
 
   it("after clipGradNorm the global norm is at most maxNorm; after applyMaxNorm every row is at most c", () => {
     fc.assert(
-      fc.property(fc.array(smallFloat, { minLength: 6, maxLength: 6 * 5 }), fc.double({ min: 0.1, max: 5, noNaN: true }), (x, c) => {
-        const rows = 6, cols = Math.floor(x.length / 6), n = rows * cols;
-        const seg = segment({ name: "w", offset: 0, size: n, rows, cols }, { maxNorm: c });
-        const { H, layout } = arena(n, [seg], 0, x.slice(0, n));
-        H.set(x.slice(0, n), layout.G);
-        clipGradNorm(H, layout, c);
-        let ss = 0;
-        for (let i = 0; i < n; i++) ss += H[layout.G + i] ** 2;
-        expect(Math.sqrt(ss)).toBeLessThanOrEqual(c * (1 + 1e-6));
-        applyMaxNorm(H, layout);
-        for (let r = 0; r < rows; r++) {
-          let rs = 0, orig = 0;
-          for (let j = 0; j < cols; j++) (rs += H[layout.P + r * cols + j] ** 2), (orig += Math.fround(x[r * cols + j]) ** 2);
-          expect(Math.sqrt(rs)).toBeLessThanOrEqual(c * (1 + 1e-6));
-          if (Math.sqrt(orig) <= c)
-            for (let j = 0; j < cols; j++) expect(H[layout.P + r * cols + j]).toBe(Math.fround(x[r * cols + j]));
-        }
-      }),
+      fc.property(
+        fc.array(smallFloat, { minLength: 6, maxLength: 6 * 5 }),
+        fc.double({ min: 0.1, max: 5, noNaN: true }),
+        (x, c) => {
+          const rows = 6,
+            cols = Math.floor(x.length / 6),
+            n = rows * cols;
+          const seg = segment({ name: "w", offset: 0, size: n, rows, cols }, { maxNorm: c });
+          const { H, layout } = arena(n, [seg], 0, x.slice(0, n));
+          H.set(x.slice(0, n), layout.G);
+          clipGradNorm(H, layout, c);
+          let ss = 0;
+          for (let i = 0; i < n; i++) ss += H[layout.G + i] ** 2;
+          expect(Math.sqrt(ss)).toBeLessThanOrEqual(c * (1 + 1e-6));
+          applyMaxNorm(H, layout);
+          for (let r = 0; r < rows; r++) {
+            let rs = 0,
+              orig = 0;
+            for (let j = 0; j < cols; j++)
+              ((rs += H[layout.P + r * cols + j] ** 2), (orig += Math.fround(x[r * cols + j]) ** 2));
+            expect(Math.sqrt(rs)).toBeLessThanOrEqual(c * (1 + 1e-6));
+            if (Math.sqrt(orig) <= c)
+              for (let j = 0; j < cols; j++) expect(H[layout.P + r * cols + j]).toBe(Math.fround(x[r * cols + j]));
+          }
+        },
+      ),
       { numRuns: 50 },
     );
   });

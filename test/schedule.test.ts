@@ -43,27 +43,38 @@ describe("schedule properties", () => {
 
   it("warm-up rises linearly from startFactor to lr0, then the schedule starts from its own k = 0", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 40 }), (W, f0, k) => {
-        const main: Schedule = { kind: "step", lr: 0.3, every: 3, gamma: 0.5 };
-        const s: Schedule = { ...main, warmup: { length: W, startFactor: f0 } };
-        const lr = learningRate(s, 0, k);
-        if (k < W) {
-          expect(lr).toBeCloseTo(0.3 * (f0 + ((1 - f0) * k) / W), 12);
-          expect(lr).toBeLessThanOrEqual(0.3 + 1e-15);
-        } else expect(lr).toBe(learningRate(main, 0, k - W));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 40 }),
+        (W, f0, k) => {
+          const main: Schedule = { kind: "step", lr: 0.3, every: 3, gamma: 0.5 };
+          const s: Schedule = { ...main, warmup: { length: W, startFactor: f0 } };
+          const lr = learningRate(s, 0, k);
+          if (k < W) {
+            expect(lr).toBeCloseTo(0.3 * (f0 + ((1 - f0) * k) / W), 12);
+            expect(lr).toBeLessThanOrEqual(0.3 + 1e-15);
+          } else expect(lr).toBe(learningRate(main, 0, k - W));
+        },
+      ),
     );
   });
 
   it("cosine with warm restarts: T_mult > 1 matches PyTorch's closed form (the log formula)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 0, max: 2000 }), (t0, m, k) => {
-        const n = Math.floor(Math.log((k / t0) * (m - 1) + 1) / Math.log(m) + 1e-12);
-        const tCur = k - (t0 * (Math.pow(m, n) - 1)) / (m - 1), tI = t0 * Math.pow(m, n);
-        const want = 0.01 + ((0.2 - 0.01) * (1 + Math.cos((Math.PI * tCur) / tI))) / 2;
-        const got = learningRate({ kind: "cosine_restarts", lr: 0.2, t0, tMult: m, etaMin: 0.01 }, 0, k);
-        expect(got).toBeCloseTo(want, 10);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 2, max: 4 }),
+        fc.integer({ min: 0, max: 2000 }),
+        (t0, m, k) => {
+          const n = Math.floor(Math.log((k / t0) * (m - 1) + 1) / Math.log(m) + 1e-12);
+          const tCur = k - (t0 * (Math.pow(m, n) - 1)) / (m - 1),
+            tI = t0 * Math.pow(m, n);
+          const want = 0.01 + ((0.2 - 0.01) * (1 + Math.cos((Math.PI * tCur) / tI))) / 2;
+          const got = learningRate({ kind: "cosine_restarts", lr: 0.2, t0, tMult: m, etaMin: 0.01 }, 0, k);
+          expect(got).toBeCloseTo(want, 10);
+        },
+      ),
     );
   });
 
