@@ -14,6 +14,8 @@ import {
 } from "../runtime/kernels/conv";
 import { conv2dForwardNaive, conv2dBackwardNaive } from "../runtime/kernels/reference";
 import { Rng } from "../runtime/rng";
+import { makeGemm } from "../runtime/kernels/gemm";
+import type { GemmFn } from "../runtime/backend";
 import { Heap, naiveGemm, expectClose } from "./reference/conv_norm/harness";
 
 describe("convConfig", () => {
@@ -91,7 +93,11 @@ function randomFill(hp: Heap, o: number, len: number, rng: Rng): void {
 }
 
 describe("conv2d im2col+GEMM equals the naive oracle", () => {
-  it("on random configurations (forward, dx, dw, db), writing nothing else", () => {
+  const gemms: [string, (H: Float32Array) => GemmFn][] = [
+    ["the test's naive gemm", naiveGemm],
+    ["gemmBlocked", (H) => makeGemm(H, "blocked")],
+  ];
+  it.each(gemms)("on random configurations (forward, dx, dw, db), writing nothing else, with %s", (_, mk) => {
     let seed = 0;
     fc.assert(
       fc.property(arbConv, (o) => {
@@ -130,7 +136,7 @@ describe("conv2d im2col+GEMM equals the naive oracle", () => {
         const col = hp.alloc(convScratchSize(cfg), NaN);
         const g5 = hp.alloc(1, 7);
         const before = hp.get(0, inputsEnd);
-        const gemm = naiveGemm(hp.H);
+        const gemm = mk(hp.H);
         conv2dForward(hp.H, gemm, cfg, x, w, b, y, col, n);
         conv2dBackward(hp.H, gemm, cfg, x, w, dy, dx, dw, b >= 0 ? db : -1, col, n);
         const tag = JSON.stringify(cfg);
