@@ -3,7 +3,7 @@
 // run time. Two builds of the same text: one importing a plain memory (single thread, or a
 // browser without cross-origin isolation) and one importing a shared memory (worker threads).
 // Also a tiny SIMD128 probe module, used by createBackend("auto") with WebAssembly.validate.
-// Run: node scripts/build-wasm.mjs   (needs only the `wabt` npm package, wat2wasm in JS)
+// Run: node scripts/build-wasm.mjs [--check]   (needs only the `wabt` npm package: wat2wasm in JS)
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import initWabt from "wabt";
@@ -43,5 +43,13 @@ export const GEMM_WASM_SHARED =
 /** A tiny module using SIMD128: WebAssembly.validate accepts it iff the engine has SIMD. */
 export const SIMD_PROBE_WASM = "${probe.toString("base64")}";
 `;
+if (process.argv.includes("--check")) {
+  // used by the tests: the committed module must be the build of the committed source
+  if (readFileSync(dir + "gemm-module.ts", "utf8") !== out) {
+    console.error("runtime/wasm/gemm-module.ts is stale: run node scripts/build-wasm.mjs");
+    process.exit(1);
+  }
+  process.exit(0);
+}
 writeFileSync(dir + "gemm-module.ts", out);
 console.log(`gemm-module.ts: ${plain.length} + ${shared.length} bytes of wasm, probe ${probe.length}`);

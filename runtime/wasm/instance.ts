@@ -44,7 +44,7 @@ export function wasmLayout(floats: number, threads: number, scratchBytes: number
   return { floats, ctrlByte, scratchByte, pages: Math.max(1, Math.ceil(top / PAGE)) };
 }
 
-export function base64Bytes(s: string): Uint8Array {
+export function base64Bytes(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -67,10 +67,11 @@ export function gemmModule(shared: boolean): Promise<WebAssembly.Module> {
 export function checkGemmArgs(
   floats: number, M: number, N: number, K: number, a: number, b: number, c: number,
 ): void {
+  // (x | 0) === x: an integer in [-2^31, 2^31), as the module's i32 parameters need
+  const ints = (M | 0) === M && (N | 0) === N && (K | 0) === K && (a | 0) === a && (b | 0) === b && (c | 0) === c;
   if (
-    !(M >= 0 && N >= 0 && K >= 0 && a >= 0 && b >= 0 && c >= 0) ||
-    a + M * K > floats || b + K * N > floats || c + M * N > floats ||
-    (M | N | K | a | b | c) < 0 // non-integers or values >= 2^31 (ToInt32 wraps them)
+    !ints || M < 0 || N < 0 || K < 0 || a < 0 || b < 0 || c < 0 ||
+    a + M * K > floats || b + K * N > floats || c + M * N > floats
   ) {
     throw new Error(`wasm gemm: M=${M} N=${N} K=${K} a=${a} b=${b} c=${c} reaches outside H[${floats}]`);
   }

@@ -1,6 +1,6 @@
 // The only Node-specific piece of the WASM backend, imported lazily (dynamic import) by threads.ts
 // when threads > 1 under Node: starts a worker_threads Worker from a source string.
-import type { WorkerHandle } from "./threads";
+import type { WorkerHandle } from "./wasm-backend";
 
 export async function startNodeWorker(source: string, data: unknown): Promise<WorkerHandle> {
   const { Worker } = await import("node:worker_threads");

@@ -44,9 +44,19 @@ async function startWorker(data: Record<string, unknown>): Promise<WorkerHandle>
   return { terminate: () => w.terminate() };
 }
 
+export interface WasmBackendOptions {
+  /** GEMMs with fewer multiply-adds stay on the calling thread (default PARALLEL_MIN_MACS). */
+  minParallelMacs?: number;
+}
+
 /** The WASM SIMD backend with a heap of `floats` floats, on `threads` threads (>= 1). */
-export async function createWasmBackend(floats: number, threads = 1): Promise<WasmBackend> {
+export async function createWasmBackend(
+  floats: number,
+  threads = 1,
+  opts: WasmBackendOptions = {},
+): Promise<WasmBackend> {
   const T = Math.max(1, Math.floor(threads));
+  const minMacs = opts.minParallelMacs ?? PARALLEL_MIN_MACS;
   const shared = T > 1;
   const module = await gemmModule(shared);
   // the scratch size is a constant of the module; instantiate once on a 1-page memory to read it
@@ -107,7 +117,7 @@ export async function createWasmBackend(floats: number, threads = 1): Promise<Wa
 
   const gemm: GemmFn = (tA, tB, M, N, K, a, b, c, beta) => {
     checkGemmArgs(floats, M, N, K, a, b, c);
-    if (T === 1 || M * N * K < PARALLEL_MIN_MACS || closed) {
+    if (T === 1 || M * N * K < minMacs || closed) {
       wasmGemm(tA, tB, M, N, K, a, b, c, beta, 0, M, 0, N, scratch0);
       return;
     }
