@@ -123,6 +123,19 @@ describe("gridPoints", () => {
     expect(axisPoints({ kind: "choice", values: ["sgd", "adam"] }, 7)).toEqual(["sgd", "adam"]);
   });
 
+  it("centred placement puts one point in the middle of each equal cell (in log10 for loguniform)", () => {
+    const lg = axisPoints({ kind: "loguniform", low: 1e-4, high: 1e-1 }, 3, "centred") as number[];
+    lg.forEach((p, i) => expect(Math.log10(p)).toBeCloseTo(-3.5 + i, 12));
+    expect(axisPoints({ kind: "uniform", low: 0, high: 0.6 }, 3, "centred").map((v) => +(v as number).toFixed(12))).toEqual([0.1, 0.3, 0.5]);
+    expect(axisPoints({ kind: "int", low: 1, high: 9 }, 3, "centred")).toEqual([2, 5, 8]);
+    expect(gridPoints({ a: { kind: "uniform", low: 0, high: 1 }, b: { kind: "choice", values: [1, 2] } }, 2, "centred")).toEqual([
+      { a: 0.25, b: 1 },
+      { a: 0.25, b: 2 },
+      { a: 0.75, b: 1 },
+      { a: 0.75, b: 2 },
+    ]);
+  });
+
   it("is the Cartesian product of the axes, first path slowest (property against nested loops)", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 3 }), (sa, sb, nc) => {

@@ -84,23 +84,37 @@ export function sample(space: Space, rng: Rng): Config {
   return out;
 }
 
-/** The values one axis takes on a grid of `steps` points (endpoints included). */
-export function axisPoints(d: Dist, steps: number): Value[] {
+/**
+ * How grid points sit on a numeric axis: "endpoints" (default, like numpy's linspace/logspace:
+ * both bounds included) or "centred" (one point in the middle of each of `steps` equal cells,
+ * which wastes no trial on a bound; see docs/search-experiment.md).
+ */
+export type GridPlacement = "endpoints" | "centred";
+
+/** The values one axis takes on a grid of `steps` points. */
+export function axisPoints(d: Dist, steps: number, placement: GridPlacement = "endpoints"): Value[] {
   if (d.kind === "choice") return d.values.slice();
   const n = Math.max(1, Math.floor(steps));
-  const t = (i: number) => (n === 1 ? 0.5 : i / (n - 1));
+  const centred = placement === "centred";
+  const t = (i: number) => (centred ? (i + 0.5) / n : n === 1 ? 0.5 : i / (n - 1));
   if (d.kind === "uniform") return Array.from({ length: n }, (_, i) => d.low + (d.high - d.low) * t(i));
   if (d.kind === "loguniform") {
     const a = Math.log10(d.low);
     const b = Math.log10(d.high);
-    return Array.from({ length: n }, (_, i) => (i === 0 ? d.low : i === n - 1 && n > 1 ? d.high : 10 ** (a + (b - a) * t(i))));
+    // exact bounds at the ends of an endpoint grid (10 ** log10(x) need not give x back)
+    return Array.from({ length: n }, (_, i) =>
+      !centred && i === 0 ? d.low : !centred && i === n - 1 && n > 1 ? d.high : 10 ** (a + (b - a) * t(i)),
+    );
   }
-  // int: evenly spaced (in log if d.log), rounded, duplicates dropped
+  // int: evenly spaced (in log if d.log), rounded, duplicates dropped; centred cells split the
+  // integers low..high the way sampling does, i.e. the interval [low, high + 1)
   const vals: number[] = [];
+  const top = centred ? d.high + 1 : d.high;
+  const snap = centred ? Math.floor : Math.round;
   for (let i = 0; i < n; i++) {
     const v = d.log
-      ? Math.round(Math.exp(Math.log(d.low) + (Math.log(d.high) - Math.log(d.low)) * t(i)))
-      : Math.round(d.low + (d.high - d.low) * t(i));
+      ? snap(Math.exp(Math.log(d.low) + (Math.log(top) - Math.log(d.low)) * t(i)))
+      : snap(d.low + (top - d.low) * t(i));
     if (vals[vals.length - 1] !== v) vals.push(v);
   }
   return vals;
@@ -110,9 +124,13 @@ export function axisPoints(d: Dist, steps: number): Value[] {
  * The Cartesian grid, first path varying slowest. `steps` is points per numeric axis (one number
  * for all, or per path); choice axes always take all their values.
  */
-export function gridPoints(space: Space, steps: number | { [path: string]: number }): Config[] {
+export function gridPoints(
+  space: Space,
+  steps: number | { [path: string]: number },
+  placement: GridPlacement = "endpoints",
+): Config[] {
   const paths = Object.keys(space);
-  const axes = paths.map((p) => axisPoints(space[p], typeof steps === "number" ? steps : (steps[p] ?? 3)));
+  const axes = paths.map((p) => axisPoints(space[p], typeof steps === "number" ? steps : (steps[p] ?? 3), placement));
   let out: Config[] = [{}];
   for (let k = 0; k < paths.length; k++) {
     const next: Config[] = [];

@@ -9,12 +9,12 @@
 // The runner tells runTrial the previous budget (`info.previousBudget`) so a caller that keeps
 // checkpoints can resume instead.
 
-import { gridPoints, sample, trialRng, trialSeed, type Config, type Space } from "./space";
+import { gridPoints, sample, trialRng, trialSeed, type Config, type GridPlacement, type Space } from "./space";
 import { DnncError } from "../../runtime/errors";
 
 export type Strategy =
   | { kind: "random"; trials: number; budget?: number }
-  | { kind: "grid"; steps: number | { [path: string]: number }; budget?: number }
+  | { kind: "grid"; steps: number | { [path: string]: number }; placement?: GridPlacement; budget?: number }
   | { kind: "halving"; trials: number; maxBudget: number; eta?: number; minBudget?: number };
 
 /** One run of one trial at one budget. `key` identifies it in results.jsonl. */
@@ -64,7 +64,7 @@ export function flatTrials(space: Space, strategy: Strategy, seed: number): Tria
   if (strategy.kind === "halving") throw new Error("flatTrials: halving has rungs");
   const configs =
     strategy.kind === "grid"
-      ? gridPoints(space, strategy.steps)
+      ? gridPoints(space, strategy.steps, strategy.placement)
       : Array.from({ length: strategy.trials }, (_, i) => sample(space, trialRng(seed, i)));
   return configs.map((config, i) => ({
     key: trialKey(i, 0),
