@@ -228,7 +228,8 @@ export function fitPreprocess(spec: PreprocessSpec, rows: TrainingRows, shape?: 
     };
   }
   const k = spec.k ?? d;
-  if (!Number.isInteger(k) || k < 1 || k > d) throw new DnncError(`${spec.kind}: k must be an integer in 1..${d}, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > d)
+    throw new DnncError(`${spec.kind}: k must be an integer in 1..${d}, got ${k}`);
   const eps = spec.kind === "whiten" ? (spec.eps ?? 1e-5) : 0;
   const matrix = new Float32Array(k * d);
   for (let r = 0; r < k; r++) {
@@ -355,7 +356,13 @@ export function preprocessScratchSize(p: FittedPreprocess): number {
  * which have already been read). `scratch` has at least preprocessScratchSize(p) floats and must
  * not alias the batch.
  */
-export function applyPreprocess(p: FittedPreprocess, H: Float32Array, off: number, n: number, scratch: Float32Array): void {
+export function applyPreprocess(
+  p: FittedPreprocess,
+  H: Float32Array,
+  off: number,
+  n: number,
+  scratch: Float32Array,
+): void {
   const d = p.inDim;
   if (p.kind === "standardize") {
     const mean = p.tensors.mean;

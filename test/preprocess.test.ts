@@ -55,8 +55,7 @@ describe("linalg.symEig", () => {
       fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 1e6 }), (n, seed) => {
         const r = new Rng(seed, 5);
         const A = new Float64Array(n * n);
-        for (let i = 0; i < n; i++)
-          for (let j = i; j < n; j++) A[i * n + j] = A[j * n + i] = r.range(-2, 2);
+        for (let i = 0; i < n; i++) for (let j = i; j < n; j++) A[i * n + j] = A[j * n + i] = r.range(-2, 2);
         const E = symEig(A, n);
         const J = symEigJacobi(A, n);
         for (let k = 0; k < n; k++) expect(E.values[k]).toBeCloseTo(J.values[k], 9);
@@ -200,9 +199,9 @@ describe("fitting sees only training rows", () => {
     expect(() => trainingRows(s, [0, 50])).toThrow(/train.csv: training index 50/);
     expect(() => trainingRows(s, [1.5])).toThrow(DnncError);
     expect(() => trainingRows(s, [])).toThrow(DnncError);
-    expect(() => fitPreprocess({ kind: "pca" }, trainingRows({ kind: "f32", data: poisoned, rowLength: d }, [0, 1, 2]))).toThrow(
-      /non-finite/,
-    );
+    expect(() =>
+      fitPreprocess({ kind: "pca" }, trainingRows({ kind: "f32", data: poisoned, rowLength: d }, [0, 1, 2])),
+    ).toThrow(/non-finite/);
     expect(() => fitPreprocessOn({ kind: "pca", k: 7 }, s, dense.train)).toThrow(/k must be/);
   });
 });
