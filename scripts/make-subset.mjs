@@ -8,14 +8,10 @@
 // gives byte-identical files.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { gunzipSync, gzipSync, constants } from "node:zlib";
-import { join, dirname } from "node:path";
+import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const src = process.argv[2] ?? "/usr/share/datasets/fashion-mnist";
-const out = process.argv[3] ?? join(root, "specs/data/fashion-mnist-small");
-
-const CUTS = [
+export const CUTS = [
   { name: "train-images-idx3-ubyte", keep: 6000 },
   { name: "train-labels-idx1-ubyte", keep: 6000 },
   { name: "t10k-images-idx3-ubyte", keep: 1000 },
@@ -23,7 +19,7 @@ const CUTS = [
 ];
 
 /** The first `keep` items of an IDX file (big-endian header: 0, 0, dtype, ndim, then ndim u32 dims). */
-function cutIdx(bytes, keep, file) {
+export function cutIdx(bytes, keep, file) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08) throw new Error(`${file}: not a ubyte IDX file`);
   const ndim = bytes[3];
@@ -39,12 +35,23 @@ function cutIdx(bytes, keep, file) {
   return outBytes;
 }
 
-mkdirSync(out, { recursive: true });
-for (const { name, keep } of CUTS) {
-  const raw = gunzipSync(readFileSync(join(src, `${name}.gz`)));
-  const cut = cutIdx(raw, keep, name);
-  // Node's gzip header has mtime 0 and no file name unless asked; level and strategy are fixed.
-  const gz = gzipSync(cut, { level: 9, memLevel: 9, strategy: constants.Z_DEFAULT_STRATEGY });
-  writeFileSync(join(out, `${name}.gz`), gz);
-  console.log(`${name}.gz: ${keep} items, ${cut.length} bytes raw, ${gz.length} gzipped`);
+/** Gzip with fixed settings: Node writes mtime 0 and no file name, so equal input gives equal bytes. */
+export function gzipFixed(bytes) {
+  return gzipSync(bytes, { level: 9, memLevel: 9, strategy: constants.Z_DEFAULT_STRATEGY });
 }
+
+function main() {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const src = process.argv[2] ?? "/usr/share/datasets/fashion-mnist";
+  const out = process.argv[3] ?? join(root, "specs/data/fashion-mnist-small");
+  mkdirSync(out, { recursive: true });
+  for (const { name, keep } of CUTS) {
+    const raw = gunzipSync(readFileSync(join(src, `${name}.gz`)));
+    const cut = cutIdx(raw, keep, name);
+    const gz = gzipFixed(cut);
+    writeFileSync(join(out, `${name}.gz`), gz);
+    console.log(`${name}.gz: ${keep} items, ${cut.length} bytes raw, ${gz.length} gzipped`);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

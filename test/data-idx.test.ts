@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { parseIdx, idxDataset } from "../runtime/data/idx";
+import { featureSize } from "../runtime/data/dataset";
+import { loadIdxDir, loadIdxPair } from "../runtime/node/load-idx";
+import { readMaybeGzip } from "../runtime/node/files";
+import { DnncError } from "../runtime/errors";
+
+const SUBSET = join(__dirname, "../specs/data/fashion-mnist-small");
+const ref = JSON.parse(readFileSync(join(__dirname, "reference/data/reference.json"), "utf8"));
+
+/** An IDX file built by hand: zero, zero, dtype, rank, big-endian dims, then the payload. */
+function idx(code: number, dims: number[], payload: number[]): Uint8Array {
+  const b = new Uint8Array(4 + 4 * dims.length + payload.length);
+  b[2] = code;
+  b[3] = dims.length;
+  const v = new DataView(b.buffer);
+  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
+  b.set(payload, 4 + 4 * dims.length);
+  return b;
+}
+
+function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
+  let err: unknown;
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(DnncError);
+  for (const p of parts) expect((err as Error).message).toMatch(p);
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "dnnc-idx-"));
+}
+
+describe("parseIdx", () => {
+  it("reads ubyte as a view, without copying", () => {
+    const bytes = idx(0x08, [2, 3], [1, 2, 3, 4, 5, 6]);
+    const a = parseIdx(bytes, "t.idx");
+    expect(a.dtype).toBe("u8");
+    expect(a.dims).toEqual([2, 3]);
+    expect(Array.from(a.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((a.data as Uint8Array).buffer).toBe(bytes.buffer);
+  });
+
+  it("converts the other dtypes exactly as NumPy wrote them (big-endian)", () => {
+    for (const t of ref.typed_idx) {
+      const bytes = Uint8Array.from(Buffer.from(t.hex, "hex"));
+      const a = parseIdx(bytes, "typed.idx");
+      expect(a.dims).toEqual(t.dims);
+      expect(a.data).toBeInstanceOf(Float32Array);
+      expect(Array.from(a.data)).toEqual(t.values);
+    }
+  });
+
+  it("names the file and the problem", () => {
+    expectDnnc(() => parseIdx(new Uint8Array(0), "a.idx"), "a.idx", "empty file");
+    expectDnnc(() => parseIdx(Uint8Array.of(0, 0), "a.idx"), "a.idx", "truncated IDX header");
+    expectDnnc(() => parseIdx(Uint8Array.of(0x50, 0x4b, 3, 4, 0, 0), "a.zip"), "a.zip", "bad magic 50 4b 03 04");
+    expectDnnc(() => parseIdx(idx(0x07, [1], [0]), "a.idx"), "a.idx", "unsupported IDX dtype code 0x07");
+    expectDnnc(() => parseIdx(Uint8Array.of(0, 0, 8, 3, 0, 0, 0, 1), "a.idx"), "truncated IDX header", "expected 16");
+    expectDnnc(() => parseIdx(idx(0x08, [2, 3], [1, 2, 3, 4]), "a.idx"), "a.idx", "truncated data", "needs 18 bytes", "has 16");
+    expectDnnc(() => parseIdx(idx(0x0d, [2], [0, 0, 0, 0]), "f.idx"), "truncated data", "needs 16 bytes", "has 12");
+    expectDnnc(() => parseIdx(idx(0x08, [1], [1, 2]), "a.idx"), "1 unexpected trailing bytes");
+    expectDnnc(() => parseIdx(gzipSync(idx(0x08, [1], [1])), "a.idx.gz"), "a.idx.gz", "gzip-compressed");
+  });
+});
+
+describe("idxDataset", () => {
+  const images = parseIdx(idx(0x08, [3, 2, 2], [...Array(12).keys()]), "img");
+  it("pairs images with labels; rank-3 images get one channel", () => {
+    const ds = idxDataset(images, parseIdx(idx(0x08, [3], [2, 0, 1]), "lab"), { images: "img", labels: "lab" });
+    expect(ds.n).toBe(3);
+    expect(ds.shape).toEqual([1, 2, 2]);
+    expect(featureSize(ds)).toBe(4);
+    expect(ds.classes).toBe(3);
+    expect(Array.from(ds.y)).toEqual([2, 0, 1]);
+  });
+  it("reports count mismatches and labels out of range with their index", () => {
+    const names = { images: "img.idx", labels: "lab.idx" };
+    expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [2], [0, 1]), "lab"), names), "count mismatch", "img.idx has 3 images", "lab.idx has 2 labels");
+    expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [3], [0, 10, 1]), "lab"), names, { classes: 10 }), "lab.idx", "label out of range at index 1: 10", "0..9");
+    expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [3, 1], [0, 1, 1]), "lab"), names), "labels need rank 1");
+  });
+});
+
+describe("the shipped Fashion-MNIST subset", () => {
+  const { train, test } = loadIdxDir(SUBSET);
+
+  it("matches what PyTorch reads from the same files", () => {
+    for (const [ds, r] of [[train, ref.train], [test, ref.test]] as const) {
+      expect([ds.n, ...ds.shape.slice(1)]).toEqual(r.dims);
+      expect(ds.shape).toEqual([1, 28, 28]);
+      expect(ds.classes).toBe(10);
+      expect(ds.x).toBeInstanceOf(Uint8Array);
+      const counts = new Array(10).fill(0);
+      for (let i = 0; i < ds.n; i++) counts[ds.y[i]]++;
+      expect(counts).toEqual(r.label_counts);
+      expect(Array.from(ds.y.subarray(0, 20))).toEqual(r.first_labels);
+      for (const [row, sum] of Object.entries(r.pixel_sums)) {
+        const i = Number(row);
+        let s = 0;
+        for (let j = i * 784; j < (i + 1) * 784; j++) s += ds.x[j];
+        expect(s).toBe(sum);
+      }
+      let m = 0;
+      for (let j = 0; j < ds.x.length; j++) m += ds.x[j] / 255;
+      m /= ds.x.length;
+      let v = 0;
+      for (let j = 0; j < ds.x.length; j++) v += (ds.x[j] / 255 - m) ** 2;
+      expect(m).toBeCloseTo(r.mean, 9);
+      expect(Math.sqrt(v / ds.x.length)).toBeCloseTo(r.std, 9);
+    }
+  });
+
+  it("loads plain (uncompressed) files and the dotted file names too", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "train-images.idx3-ubyte"), gunzipSync(readFileSync(join(SUBSET, "train-images-idx3-ubyte.gz"))));
+    writeFileSync(join(dir, "train-labels-idx1-ubyte"), gunzipSync(readFileSync(join(SUBSET, "train-labels-idx1-ubyte.gz"))));
+    copyFileSync(join(SUBSET, "t10k-images-idx3-ubyte.gz"), join(dir, "t10k-images-idx3-ubyte.gz"));
+    copyFileSync(join(SUBSET, "t10k-labels-idx1-ubyte.gz"), join(dir, "t10k-labels-idx1-ubyte.gz"));
+    const again = loadIdxDir(dir);
+    expect(again.train.n).toBe(6000);
+    expect(Buffer.compare(Buffer.from(again.train.x), Buffer.from(train.x))).toBe(0);
+    expect(Array.from(again.test.y)).toEqual(Array.from(test.y));
+  });
+
+  it("is what scripts/make-subset.mjs writes, byte for byte (deterministic gzip)", async () => {
+    const script: string = join(__dirname, "../scripts/make-subset.mjs");
+    const { cutIdx, gzipFixed, CUTS } = await import(script);
+    // The small files only (the 4.7 MB image file takes seconds to deflate at level 9).
+    for (const { name, keep } of CUTS.filter((c: { name: string }) => !c.name.startsWith("train-images"))) {
+      const committed = readFileSync(join(SUBSET, `${name}.gz`));
+      const again = gzipFixed(cutIdx(gunzipSync(committed), keep, name));
+      expect(Buffer.compare(again, committed), name).toBe(0);
+    }
+  });
+});
+
+describe("loader errors", () => {
+  it("names missing files, corrupt gzip, empty files and count mismatches", () => {
+    const dir = tempDir();
+    expectDnnc(() => loadIdxDir(join(dir, "nope")), "no such directory");
+    expectDnnc(() => loadIdxDir(dir), dir, "missing train-images-idx3-ubyte.gz");
+    const gz = readFileSync(join(SUBSET, "t10k-labels-idx1-ubyte.gz"));
+    writeFileSync(join(dir, "bad.gz"), gz.subarray(0, gz.length - 20));
+    expectDnnc(() => readMaybeGzip(join(dir, "bad.gz")), "bad.gz", "corrupt gzip");
+    writeFileSync(join(dir, "empty"), "");
+    expectDnnc(() => readMaybeGzip(join(dir, "empty")), "empty", "empty file");
+    expectDnnc(() => loadIdxPair(join(SUBSET, "train-images-idx3-ubyte.gz"), join(SUBSET, "t10k-labels-idx1-ubyte.gz")),
+      "count mismatch", "6000 images", "1000 labels");
+    const labels = gunzipSync(gz);
+    labels[8 + 17] = 12;
+    writeFileSync(join(dir, "labels"), labels);
+    expectDnnc(() => loadIdxPair(join(SUBSET, "t10k-images-idx3-ubyte.gz"), join(dir, "labels"), { classes: 10 }),
+      "label out of range at index 17: 12");
+  });
+});
