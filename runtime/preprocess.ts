@@ -430,19 +430,19 @@ export function applyPreprocess(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Storage with the model (safetensors entries + string metadata) and back.
+// Storage with the model (safetensors entries + string metadata) and back. The entries have the
+// shape of runtime/safetensors.ts's NamedTensor, so they go straight into encodeSafetensors.
 
 /** The tensors to store, named `${prefix}${name}`, with their shapes. */
 export function preprocessTensors(
   p: FittedPreprocess,
   prefix = "preprocess.",
-): Record<string, { shape: number[]; data: Float32Array }> {
-  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const [name, data] of Object.entries(p.tensors)) {
-    const shape = name === "matrix" ? [p.outDim, p.inDim] : [data.length];
-    out[prefix + name] = { shape, data };
-  }
-  return out;
+): { name: string; shape: number[]; data: Float32Array }[] {
+  return Object.entries(p.tensors).map(([name, data]) => ({
+    name: prefix + name,
+    shape: name === "matrix" ? [p.outDim, p.inDim] : [data.length],
+    data,
+  }));
 }
 
 /** The scalar settings, as safetensors `__metadata__` strings. */
@@ -458,33 +458,50 @@ export function preprocessMetadata(p: FittedPreprocess, prefix = "preprocess."):
   };
 }
 
-/** Rebuild a FittedPreprocess from what preprocessTensors/preprocessMetadata stored. */
+/** Rebuild a FittedPreprocess from what preprocessTensors/preprocessMetadata stored (null if none). */
 export function preprocessFromStored(
   meta: Record<string, string>,
-  tensors: Record<string, Float32Array>,
+  tensors: readonly { name: string; shape: number[]; data: Float32Array }[],
   prefix = "preprocess.",
-): FittedPreprocess {
-  const kind = meta[prefix + "kind"] as PreprocessKind;
+): FittedPreprocess | null {
+  const kind = meta[prefix + "kind"] as PreprocessKind | undefined;
+  if (kind === undefined) return null;
   if (!["standardize", "pca", "whiten", "zca"].includes(kind))
     throw new DnncError(`model file: unknown preprocessing kind "${kind}"`);
-  const inDim = Number(meta[prefix + "in_dim"]);
-  const channels = Number(meta[prefix + "channels"]);
-  const names = kind === "standardize" ? ["mean", "std"] : ["mean", "matrix", "eigenvalues"];
+  const num = (key: string) => {
+    const v = Number(meta[prefix + key]);
+    if (!Number.isFinite(v))
+      throw new DnncError(`model file: preprocessing setting "${prefix + key}" is missing or bad`);
+    return v;
+  };
+  const inDim = num("in_dim");
+  const outDim = num("out_dim");
+  const channels = num("channels");
+  const mode = meta[prefix + "mode"] === "channel" ? "channel" : "feature";
+  const groups = kind === "standardize" ? (mode === "channel" ? channels : inDim) : inDim;
+  const expected: Record<string, number> =
+    kind === "standardize"
+      ? { mean: groups, std: groups }
+      : { mean: inDim, matrix: outDim * inDim, eigenvalues: kind === "zca" ? inDim : outDim };
   const t: Record<string, Float32Array> = {};
-  for (const nm of names) {
-    const v = tensors[prefix + nm];
+  for (const [nm, len] of Object.entries(expected)) {
+    const v = tensors.find((x) => x.name === prefix + nm);
     if (!v) throw new DnncError(`model file: preprocessing tensor "${prefix + nm}" is missing`);
-    t[nm] = v;
+    if (v.data.length !== len)
+      throw new DnncError(
+        `model file: preprocessing tensor "${prefix + nm}" has ${v.data.length} values, expected ${len}`,
+      );
+    t[nm] = v.data;
   }
   return {
     kind,
-    mode: meta[prefix + "mode"] === "channel" ? "channel" : "feature",
+    mode,
     inDim,
-    outDim: Number(meta[prefix + "out_dim"]),
+    outDim,
     channels,
     plane: inDim / channels,
-    eps: Number(meta[prefix + "eps"]),
-    rows: Number(meta[prefix + "rows"]),
+    eps: num("eps"),
+    rows: num("rows"),
     tensors: t,
   };
 }

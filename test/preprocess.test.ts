@@ -208,15 +208,27 @@ describe("fitting sees only training rows", () => {
 
 describe("storage round trip", () => {
   it("tensors + metadata rebuild an equivalent preprocessor", () => {
-    for (const spec of [{ kind: "standardize" }, { kind: "whiten", k: 3 }] as PreprocessSpec[]) {
+    const specs: PreprocessSpec[] = [{ kind: "standardize" }, { kind: "whiten", k: 3 }, { kind: "zca" }];
+    for (const spec of specs) {
       const p = fitPreprocessOn(spec, src(dense.x, dense.d), dense.train);
       const stored = preprocessTensors(p, "pre.");
-      if (spec.kind === "whiten") expect(stored["pre.matrix"].shape).toEqual([3, 6]);
-      const flat = Object.fromEntries(Object.entries(stored).map(([k, v]) => [k, v.data]));
-      const q = preprocessFromStored(preprocessMetadata(p, "pre."), flat, "pre.");
+      if (spec.kind === "whiten") expect(stored.find((t) => t.name === "pre.matrix")!.shape).toEqual([3, 6]);
+      for (const t of stored) expect(t.data.length).toBe(t.shape.reduce((a, b) => a * b, 1));
+      const q = preprocessFromStored(preprocessMetadata(p, "pre."), stored, "pre.");
       expect(q).toEqual(p);
     }
-    expect(() => preprocessFromStored({ "preprocess.kind": "nope" }, {})).toThrow(DnncError);
+  });
+
+  it("no stored preprocessing gives null; damaged entries give DnncError", () => {
+    expect(preprocessFromStored({}, [])).toBeNull();
+    expect(() => preprocessFromStored({ "preprocess.kind": "nope" }, [])).toThrow(DnncError);
+    const p = fitPreprocessOn({ kind: "pca", k: 2 }, src(dense.x, dense.d), dense.train);
+    const meta = preprocessMetadata(p);
+    const stored = preprocessTensors(p);
+    expect(() => preprocessFromStored(meta, stored.slice(1))).toThrow(/"preprocess.mean" is missing/);
+    const short = stored.map((t) => (t.name === "preprocess.matrix" ? { ...t, data: t.data.subarray(1) } : t));
+    expect(() => preprocessFromStored(meta, short)).toThrow(/has 11 values, expected 12/);
+    expect(() => preprocessFromStored({ ...meta, "preprocess.in_dim": "x" }, stored)).toThrow(DnncError);
   });
 });
 
