@@ -2,6 +2,8 @@
 // results.jsonl (one line per finished trial run, fsync'ed after each line, the source of truth)
 // and results.csv (rewritten after each line, for spreadsheets). On open, finished runs are read
 // back; a torn last line (a crash mid-write) is cut off so that run is simply done again.
+// search.lock holds the pid of the process using the directory; a lock left by a dead process
+// (killed, crashed) is taken over, a live one is refused.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -130,6 +132,16 @@ export class ResultsStore {
   /** Opens (or creates) a results directory; reads back finished runs; cuts a torn last line. */
   static open(dir: string, header: SearchHeader, metricName: string): ResultsStore {
     fs.mkdirSync(dir, { recursive: true });
+    takeLock(dir);
+    try {
+      return ResultsStore.read(dir, header, metricName);
+    } catch (e) {
+      releaseLock(dir);
+      throw e;
+    }
+  }
+
+  private static read(dir: string, header: SearchHeader, metricName: string): ResultsStore {
     const headerPath = path.join(dir, "search.json");
     const headerText = JSON.stringify({ version: 1, ...header }, null, 2) + "\n";
     if (fs.existsSync(headerPath)) {
@@ -167,8 +179,46 @@ export class ResultsStore {
   }
 
   close(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd);
+      releaseLock(this.dir);
+    }
     this.fd = -1;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function takeLock(dir: string): void {
+  const lock = path.join(dir, "search.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(fs.readFileSync(lock, "utf8"));
+      if (Number.isInteger(pid) && pid > 0 && alive(pid))
+        throw new DnncError(`${dir}: another search (pid ${pid}) is using this results directory`);
+      fs.rmSync(lock, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new DnncError(`${dir}: could not lock the results directory`);
+}
+
+function releaseLock(dir: string): void {
+  const lock = path.join(dir, "search.lock");
+  try {
+    if (Number(fs.readFileSync(lock, "utf8")) === process.pid) fs.rmSync(lock);
+  } catch {
+    // already gone
   }
 }
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The dnnc command. Runs the bundled CLI in dist/ (built by `npm ci` through the prepare script,
+// or on first use if missing). No stack traces for user errors.
+import { existsSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const cli = join(root, "dist", "cli.mjs");
+if (!existsSync(cli)) {
+  const { build } = await import(pathToFileURL(join(root, "scripts", "build.mjs")).href);
+  await build();
+}
+const { run } = await import(pathToFileURL(cli).href);
+await run(process.argv.slice(2));

@@ -1,0 +1,587 @@
+// Pass 1 — check: AST → Spec. Validates every block, setting, layer and argument (layer arguments
+// with the ajv schemas of ops.ts, settings with the small schemas below), fills defaults and
+// reports every error at once as a diagnostic with a span. Shapes are checked later, in lowering.
+import { createHash } from "node:crypto";
+import type { Arg, Element, SpecFile, Span, Statement, Value } from "../grammar/ast";
+import { diag, didYouMean, type Diagnostic } from "./diagnostics";
+import { ajv, OPS, OP_VALIDATORS } from "./ops";
+import type {
+  DataSpec,
+  EarlyStoppingSpec,
+  Json,
+  LayerSpec,
+  LossSpec,
+  OptimizerSpec,
+  ScheduleSpec,
+  Spec,
+  TrainSpec,
+} from "./spec";
+import type { ErrorObject, ValidateFunction } from "ajv";
+
+export function valueToJson(v: Value): Json {
+  switch (v.kind) {
+    case "number":
+      return v.value;
+    case "string":
+      return v.value;
+    case "ident":
+      return v.name === "true" ? true : v.name === "false" ? false : v.name;
+    case "list":
+      return v.items.map(valueToJson);
+    case "call":
+      return { call: v.name, args: Object.fromEntries(v.args.map((a, i) => [a.key ?? `$${i}`, valueToJson(a.value)])) };
+  }
+}
+
+function describeSchema(s: Record<string, unknown>): string | undefined {
+  if (s.enum) return `expected one of: ${(s.enum as unknown[]).join(", ")}`;
+  if (s.anyOf) return (s.anyOf as Record<string, unknown>[]).map((x) => describeSchema(x) ?? String(x.type)).join(", or ");
+  const parts: string[] = [];
+  const t = s.type === "integer" ? "an integer" : s.type === "number" ? "a number" : s.type === "boolean" ? "true or false" : s.type === "array" ? "a list" : s.type === "string" ? "a name" : undefined;
+  if (t) parts.push(t);
+  if (s.minimum !== undefined && s.maximum !== undefined) parts.push(`in [${s.minimum}, ${s.maximum}]`);
+  else if (s.minimum !== undefined) parts.push(`>= ${s.minimum}`);
+  else if (s.maximum !== undefined) parts.push(`<= ${s.maximum}`);
+  if (s.exclusiveMinimum !== undefined) parts.push(`> ${s.exclusiveMinimum}`);
+  if (s.type === "array" && s.minItems !== undefined) parts.push(`of ${s.minItems} items`);
+  return parts.length > 0 ? `expected ${parts.join(" ")}` : undefined;
+}
+
+/**
+ * Bind positional and named arguments to an object, validate it with `validate`, and report
+ * problems at the span of the offending argument. Returns the object with defaults filled.
+ */
+export function bindArgs(
+  what: string,
+  args: Arg[],
+  positional: string[],
+  schema: { properties: Record<string, unknown>; required?: string[] },
+  validate: ValidateFunction,
+  whereSpan: Span,
+  diags: Diagnostic[],
+): Record<string, Json> | undefined {
+  const obj: Record<string, Json> = {};
+  const spans: Record<string, Span> = {};
+  let ok = true;
+  let pos = 0;
+  for (const a of args) {
+    let key = a.key;
+    if (key === undefined) {
+      if (pos >= positional.length) {
+        diags.push(
+          diag("E0203", a.span, { name: what, max: positional.length, got: args.filter((x) => !x.key).length },
+            positional.length > 0 ? `positional arguments: ${positional.join(", ")}` : "name the argument: key=value"),
+        );
+        ok = false;
+        continue;
+      }
+      key = positional[pos++];
+    } else if (!(key in schema.properties)) {
+      diags.push(diag("E0202", a.keySpan ?? a.span, { arg: key, name: what }, didYouMean(key, Object.keys(schema.properties))));
+      ok = false;
+      continue;
+    }
+    if (key in obj) {
+      diags.push(diag("E0206", a.span, { arg: key }));
+      ok = false;
+      continue;
+    }
+    obj[key] = valueToJson(a.value);
+    spans[key] = a.value.span;
+  }
+  for (const r of schema.required ?? []) {
+    if (!(r in obj)) {
+      diags.push(diag("E0204", whereSpan, { name: what, arg: r }, positional.includes(r) ? `write \`${what}(${r}=...)\`` : undefined));
+      ok = false;
+    }
+  }
+  if (!ok) return undefined;
+  if (!validate(obj)) {
+    const seen = new Set<string>();
+    for (const e of (validate.errors ?? []) as ErrorObject[]) {
+      const key = e.instancePath.split("/")[1] ?? "";
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const propSchema = (schema.properties[key] ?? {}) as Record<string, unknown>;
+      const detail = key ? `${JSON.stringify(obj[key])} ${e.message ?? "is invalid"}` : e.message ?? "invalid";
+      diags.push(diag("E0205", spans[key] ?? whereSpan, { arg: key, name: what, detail }, describeSchema(propSchema)));
+    }
+    return undefined;
+  }
+  return obj;
+}
+
+// ---- settings -------------------------------------------------------------------------------
+
+interface CallDef {
+  positional: string[];
+  schema: { type: "object"; properties: Record<string, unknown>; required?: string[]; additionalProperties: false };
+  validate: ValidateFunction;
+}
+function callDef(positional: string[], properties: Record<string, unknown>, required?: string[]): CallDef {
+  const schema = { type: "object" as const, properties, additionalProperties: false as const, ...(required ? { required } : {}) };
+  return { positional, schema, validate: ajv.compile(schema) };
+}
+
+const num = (extra: Record<string, unknown> = {}) => ({ type: "number", ...extra });
+const OPTIMIZERS: Record<string, CallDef> = {
+  sgd: callDef(["lr"], {
+    lr: num({ exclusiveMinimum: 0 }),
+    momentum: num({ minimum: 0, maximum: 1, default: 0 }),
+    dampening: num({ minimum: 0, maximum: 1, default: 0 }),
+    nesterov: { type: "boolean", default: false },
+  }, ["lr"]),
+  adam: callDef(["lr"], {
+    lr: num({ exclusiveMinimum: 0, default: 0.001 }),
+    beta1: num({ minimum: 0, maximum: 0.999999, default: 0.9 }),
+    beta2: num({ minimum: 0, maximum: 0.9999999, default: 0.999 }),
+    eps: num({ exclusiveMinimum: 0, default: 1e-8 }),
+    amsgrad: { type: "boolean", default: false },
+  }),
+  adamw: callDef(["lr"], {
+    lr: num({ exclusiveMinimum: 0, default: 0.001 }),
+    beta1: num({ minimum: 0, maximum: 0.999999, default: 0.9 }),
+    beta2: num({ minimum: 0, maximum: 0.9999999, default: 0.999 }),
+    eps: num({ exclusiveMinimum: 0, default: 1e-8 }),
+    weight_decay: num({ minimum: 0, default: 0.01 }),
+    amsgrad: { type: "boolean", default: false },
+  }),
+  adagrad: callDef(["lr"], {
+    lr: num({ exclusiveMinimum: 0, default: 0.01 }),
+    eps: num({ exclusiveMinimum: 0, default: 1e-10 }),
+    initial_accumulator: num({ minimum: 0, default: 0 }),
+  }),
+  rmsprop: callDef(["lr"], {
+    lr: num({ exclusiveMinimum: 0, default: 0.01 }),
+    alpha: num({ minimum: 0, maximum: 1, default: 0.99 }),
+    eps: num({ exclusiveMinimum: 0, default: 1e-8 }),
+    momentum: num({ minimum: 0, maximum: 1, default: 0 }),
+    centered: { type: "boolean", default: false },
+  }),
+};
+
+const LOSSES: Record<string, CallDef> = {
+  softmax_cross_entropy: callDef(["label_smoothing"], { label_smoothing: num({ minimum: 0, maximum: 1, default: 0 }) }),
+  mse: callDef([], {}),
+  bce_with_logits: callDef([], {}),
+  l1: callDef([], {}),
+  huber: callDef(["delta"], { delta: num({ exclusiveMinimum: 0, default: 1 }) }),
+};
+
+const SCHEDULES: Record<string, CallDef> = {
+  constant: callDef([], {}),
+  inverse_time: callDef(["decay"], { decay: num({ minimum: 0 }) }, ["decay"]),
+  exponential: callDef(["gamma"], { gamma: num({ exclusiveMinimum: 0, maximum: 1 }) }, ["gamma"]),
+  step: callDef(["every", "factor"], { every: { type: "integer", minimum: 1 }, factor: num({ exclusiveMinimum: 0, maximum: 1, default: 0.1 }) }, ["every"]),
+  multistep: callDef(["milestones", "gamma"], {
+    milestones: { type: "array", items: { type: "integer", minimum: 1 }, minItems: 1 },
+    gamma: num({ exclusiveMinimum: 0, maximum: 1, default: 0.1 }),
+  }, ["milestones"]),
+  cosine: callDef(["t_max"], { t_max: { type: "integer", minimum: 1 }, eta_min: num({ minimum: 0, default: 0 }) }),
+  cosine_restarts: callDef(["t_0"], {
+    t_0: { type: "integer", minimum: 1 },
+    t_mult: { type: "integer", minimum: 1, default: 1 },
+    eta_min: num({ minimum: 0, default: 0 }),
+  }, ["t_0"]),
+  plateau: callDef(["factor", "patience"], {
+    factor: num({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.1 }),
+    patience: { type: "integer", minimum: 0, default: 10 },
+    threshold: num({ minimum: 0, default: 1e-4 }),
+    cooldown: { type: "integer", minimum: 0, default: 0 },
+    min_lr: num({ minimum: 0, default: 0 }),
+    monitor: { type: "string", enum: ["val_loss", "val_acc"], default: "val_loss" },
+  }),
+};
+
+const EARLY = callDef(["patience"], {
+  monitor: { type: "string", enum: ["val_loss", "val_acc"], default: "val_loss" },
+  mode: { type: "string", enum: ["auto", "min", "max"], default: "auto" },
+  patience: { type: "integer", minimum: 1, default: 5 },
+  min_delta: num({ minimum: 0, default: 0 }),
+  every: { type: "integer", minimum: 1, default: 1 },
+});
+
+const SOURCES: Record<string, CallDef> = {
+  idx: callDef(["path"], { path: { type: "string", minLength: 1 } }, ["path"]),
+  csv: callDef(["path", "label"], {
+    path: { type: "string", minLength: 1 },
+    label: { anyOf: [{ type: "string" }, { type: "integer", minimum: 0 }], default: "label" },
+  }, ["path"]),
+};
+
+// ---- the checker ----------------------------------------------------------------------------
+
+class Checker {
+  diags: Diagnostic[] = [];
+  constructor(private f: SpecFile) {}
+
+  /** The single value of `key value` settings, with arity errors. */
+  single(el: Element, expected: string): Value | undefined {
+    if (el.args !== undefined || el.body || el.values.length !== 1 || el.values[0].key !== undefined) {
+      this.diags.push(diag("E0106", el.span, { name: el.name, expected }, `write \`${el.name} <value>\``));
+      return undefined;
+    }
+    return el.values[0].value;
+  }
+
+  number(el: Element, opts: { min?: number; max?: number; int?: boolean; exclusiveMin?: boolean }): number | undefined {
+    const range = `${opts.int ? "an integer" : "a number"}${opts.min !== undefined ? ` ${opts.exclusiveMin ? ">" : ">="} ${opts.min}` : ""}${opts.max !== undefined ? ` and <= ${opts.max}` : ""}`;
+    const v = this.single(el, range);
+    if (!v) return undefined;
+    if (v.kind !== "number") {
+      this.diags.push(diag("E0106", v.span, { name: el.name, expected: range }));
+      return undefined;
+    }
+    const x = v.value;
+    const bad =
+      !Number.isFinite(x) ||
+      (opts.int && !Number.isInteger(x)) ||
+      (opts.min !== undefined && (opts.exclusiveMin ? x <= opts.min : x < opts.min)) ||
+      (opts.max !== undefined && x > opts.max);
+    if (bad) {
+      this.diags.push(diag("E0402", v.span, { name: el.name, detail: `${v.text} is out of range` }, `expected ${range}`));
+      return undefined;
+    }
+    return x;
+  }
+
+  bool(el: Element): boolean | undefined {
+    const v = this.single(el, "true or false");
+    if (!v) return undefined;
+    if (v.kind !== "ident" || (v.name !== "true" && v.name !== "false")) {
+      this.diags.push(diag("E0106", v.span, { name: el.name, expected: "true or false" }));
+      return undefined;
+    }
+    return v.name === "true";
+  }
+
+  /** A setting whose value is `name` or `name(args)` from a table of call definitions. */
+  call(el: Element, what: string, table: Record<string, CallDef>): { name: string; args: Record<string, Json>; span: Span } | undefined {
+    const v = this.single(el, `a ${what}, e.g. \`${el.name} ${Object.keys(table)[0]}(...)\``);
+    if (!v) return undefined;
+    let name: string;
+    let args: Arg[] = [];
+    let nameSpan: Span;
+    if (v.kind === "ident") {
+      name = v.name;
+      nameSpan = v.span;
+    } else if (v.kind === "call") {
+      name = v.name;
+      args = v.args;
+      nameSpan = v.nameSpan;
+    } else {
+      this.diags.push(diag("E0106", v.span, { name: el.name, expected: `a ${what}` }, `expected one of: ${Object.keys(table).join(", ")}`));
+      return undefined;
+    }
+    const def = table[name];
+    if (!def) {
+      this.diags.push(diag("E0401", nameSpan, { what, name }, didYouMean(name, Object.keys(table))));
+      return undefined;
+    }
+    const bound = bindArgs(name, args, def.positional, def.schema, def.validate, v.span, this.diags);
+    return bound ? { name, args: bound, span: v.span } : undefined;
+  }
+
+  /** Map `key value` statements of a block to handlers, reporting unknown and repeated keys. */
+  settings(
+    block: string,
+    body: Statement[],
+    handlers: Record<string, (el: Element) => void>,
+    other?: (st: Statement) => boolean,
+  ): void {
+    const seen = new Map<string, Span>();
+    for (const st of body) {
+      if (other && other(st)) continue;
+      const el = st.elements[0];
+      if (st.elements.length > 1) {
+        const name = st.elements[1].name;
+        this.diags.push(diag("E0209", st.elements[1].nameSpan, { name }, `chains (\`->\`) belong in the model block`));
+        continue;
+      }
+      const h = handlers[el.name];
+      if (!h) {
+        this.diags.push(diag("E0104", el.nameSpan, { name: el.name, block }, didYouMean(el.name, Object.keys(handlers))));
+        continue;
+      }
+      if (seen.has(el.name)) {
+        this.diags.push(diag("E0105", el.nameSpan, { name: el.name }));
+        continue;
+      }
+      seen.set(el.name, el.nameSpan);
+      h(el);
+    }
+  }
+
+  // -- model --
+  layer(el: Element): LayerSpec | undefined {
+    const def = OPS[el.name];
+    if (!def) {
+      const known = Object.keys(OPS);
+      this.diags.push(diag("E0201", el.nameSpan, { name: el.name }, didYouMean(el.name, known)));
+      return undefined;
+    }
+    if (el.values.length > 0) {
+      this.diags.push(diag("E0208", el.values[0].span, { name: el.name }));
+      return undefined;
+    }
+    if (el.body && !def.body) {
+      this.diags.push(diag("E0207", el.span, { name: el.name }));
+      return undefined;
+    }
+    const args = bindArgs(el.name, el.args ?? [], def.positional, def.schema, OP_VALIDATORS[el.name], el.nameSpan, this.diags);
+    if (!args) return undefined;
+    const layer: LayerSpec = { op: el.name, args, span: el.span };
+    if (def.body) {
+      if (!el.body || el.body.length === 0) {
+        this.diags.push(diag("E0403", el.span, { detail: `\`${el.name}\` needs a body: ${el.name} { dense(64) -> relu }` }));
+        return undefined;
+      }
+      layer.body = this.chainBody(el.body);
+    }
+    return layer;
+  }
+
+  chainBody(body: Statement[]): LayerSpec[] {
+    const out: LayerSpec[] = [];
+    for (const st of body) for (const el of st.elements) {
+      const l = this.layer(el);
+      if (l) out.push(l);
+    }
+    return out;
+  }
+
+  run(): Spec | undefined {
+    const blocks = new Map<string, (typeof this.f.blocks)[number]>();
+    const known = ["model", "data", "train", "search"];
+    for (const b of this.f.blocks) {
+      if (!known.includes(b.kind)) {
+        this.diags.push(diag("E0101", b.kindSpan, { name: b.kind }, didYouMean(b.kind, known)));
+        continue;
+      }
+      if (blocks.has(b.kind)) {
+        this.diags.push(diag("E0102", b.kindSpan, { name: b.kind }));
+        continue;
+      }
+      if (b.kind !== "model" && b.name !== undefined) this.diags.push(diag("E0110", b.nameSpan!, { block: b.kind }));
+      blocks.set(b.kind, b);
+    }
+    const fileStart: Span = { file: this.f.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: 0, endOffset: 1 };
+    for (const req of ["model", "data", "train"]) if (!blocks.has(req)) this.diags.push(diag("E0103", fileStart, { name: req }, `add \`${req} { ... }\``));
+
+    // model
+    const mb = blocks.get("model");
+    let input: number[] | undefined;
+    let loss: LossSpec | undefined;
+    const layers: LayerSpec[] = [];
+    if (mb) {
+      for (const st of mb.body) {
+        const head = st.elements[0];
+        if (st.elements.length === 1 && (head.name === "input" || head.name === "loss")) {
+          if (head.name === "input") {
+            const v = this.single(head, "a shape like [1, 28, 28]");
+            if (v) {
+              const j = valueToJson(v);
+              if (!Array.isArray(j) || j.length === 0 || !j.every((x) => typeof x === "number" && Number.isInteger(x) && x > 0))
+                this.diags.push(diag("E0305", v.span));
+              else input = j as number[];
+            }
+          } else {
+            const c = this.call(head, "loss", LOSSES);
+            if (c)
+              loss = {
+                kind: c.name as LossSpec["kind"],
+                labelSmoothing: (c.args.label_smoothing as number) ?? 0,
+                delta: (c.args.delta as number) ?? 1,
+                span: c.span,
+              };
+          }
+          continue;
+        }
+        for (const el of st.elements) {
+          if (el.name === "input" || el.name === "loss") {
+            this.diags.push(diag("E0209", el.nameSpan, { name: el.name }, "put it on its own line"));
+            continue;
+          }
+          const l = this.layer(el);
+          if (l) layers.push(l);
+        }
+      }
+      if (!input) this.diags.push(diag("E0306", mb.kindSpan, {}, "add `input [1, 28, 28]` (channels, height, width) or `input [features]`"));
+      if (!loss) this.diags.push(diag("E0307", mb.kindSpan, {}, "add `loss softmax_cross_entropy`"));
+    }
+
+    // data
+    const data: Partial<DataSpec> & { preprocess: DataSpec["preprocess"]; augment: DataSpec["augment"] } = {
+      validation: 0,
+      scale: 1,
+      shift: 0,
+      preprocess: [],
+      augment: [],
+    };
+    const db = blocks.get("data");
+    if (db) {
+      this.settings("data", db.body, {
+        source: (el) => {
+          const c = this.call(el, "data source", SOURCES);
+          if (c) data.source = { kind: c.name as "idx" | "csv", path: c.args.path as string, span: c.span, label: c.args.label as string | number | undefined };
+        },
+        validation: (el) => {
+          const x = this.number(el, { min: 0, max: 0.9 });
+          if (x !== undefined) data.validation = x;
+        },
+        scale: (el) => {
+          const x = this.number(el, { min: 0, exclusiveMin: true });
+          if (x !== undefined) data.scale = x;
+        },
+        shift: (el) => {
+          const x = this.number(el, {});
+          if (x !== undefined) data.shift = x;
+        },
+      });
+      if (!data.source) this.diags.push(diag("E0107", db.kindSpan, { name: "source", block: "data" }, 'add `source idx("path/to/dir")`'));
+    }
+
+    // train
+    const tb = blocks.get("train");
+    const train: Partial<TrainSpec> = {
+      seed: 0,
+      epochs: 10,
+      batch: 32,
+      weightDecay: 0,
+      l1: 0,
+      decayBias: false,
+      decayNorm: false,
+      clipNorm: 0,
+      clipValue: 0,
+      schedule: { kind: "constant", args: {}, warmup: 0, per: "epoch" },
+    };
+    let schedulePer: "epoch" | "step" = "epoch";
+    let warmup = 0;
+    if (tb) {
+      this.settings("train", tb.body, {
+        seed: (el) => {
+          const x = this.number(el, { min: 0, max: 4294967295, int: true });
+          if (x !== undefined) train.seed = x;
+        },
+        batch: (el) => {
+          const x = this.number(el, { min: 1, max: 65536, int: true });
+          if (x !== undefined) train.batch = x;
+        },
+        epochs: (el) => {
+          const x = this.number(el, { min: 1, max: 100000, int: true });
+          if (x !== undefined) train.epochs = x;
+        },
+        optimizer: (el) => {
+          const c = this.call(el, "optimizer", OPTIMIZERS);
+          if (c) train.optimizer = optimizerFrom(c.name, c.args);
+        },
+        weight_decay: (el) => {
+          const x = this.number(el, { min: 0 });
+          if (x !== undefined) train.weightDecay = x;
+        },
+        l1: (el) => {
+          const x = this.number(el, { min: 0 });
+          if (x !== undefined) train.l1 = x;
+        },
+        decay_bias: (el) => {
+          const x = this.bool(el);
+          if (x !== undefined) train.decayBias = x;
+        },
+        decay_norm: (el) => {
+          const x = this.bool(el);
+          if (x !== undefined) train.decayNorm = x;
+        },
+        clip_norm: (el) => {
+          const x = this.number(el, { min: 0, exclusiveMin: true });
+          if (x !== undefined) train.clipNorm = x;
+        },
+        clip_value: (el) => {
+          const x = this.number(el, { min: 0, exclusiveMin: true });
+          if (x !== undefined) train.clipValue = x;
+        },
+        schedule: (el) => {
+          const c = this.call(el, "schedule", SCHEDULES);
+          if (c) train.schedule = { kind: c.name as ScheduleSpec["kind"], args: c.args, warmup: 0, per: "epoch" };
+        },
+        schedule_per: (el) => {
+          const v = this.single(el, "epoch or step");
+          if (v && v.kind === "ident" && (v.name === "epoch" || v.name === "step")) schedulePer = v.name;
+          else if (v) this.diags.push(diag("E0106", v.span, { name: "schedule_per", expected: "epoch or step" }));
+        },
+        warmup: (el) => {
+          const x = this.number(el, { min: 0, int: true });
+          if (x !== undefined) warmup = x;
+        },
+        early_stopping: (el) => {
+          const v = this.single(el, "early_stopping(patience=5, monitor=val_loss, min_delta=0, every=1)");
+          if (!v) return;
+          const args = v.kind === "call" ? v.args : [];
+          if (v.kind !== "call" && !(v.kind === "ident" && v.name === "on")) {
+            this.diags.push(diag("E0106", v.span, { name: "early_stopping", expected: "on, or (patience=..., monitor=..., min_delta=..., every=...)" }));
+            return;
+          }
+          const b = bindArgs("early_stopping", args, EARLY.positional, EARLY.schema, EARLY.validate, v.span, this.diags);
+          if (!b) return;
+          const monitor = b.monitor as EarlyStoppingSpec["monitor"];
+          const mode = b.mode === "auto" ? (monitor === "val_acc" ? "max" : "min") : (b.mode as "min" | "max");
+          train.earlyStopping = { monitor, mode, patience: b.patience as number, minDelta: b.min_delta as number, every: b.every as number };
+        },
+      });
+    }
+    const ts = train.schedule!;
+    ts.per = schedulePer;
+    ts.warmup = warmup;
+    if (!train.optimizer) train.optimizer = optimizerFrom("sgd", { lr: 0.01, momentum: 0, dampening: 0, nesterov: false });
+
+    if (tb && train.earlyStopping && data.validation === 0)
+      this.diags.push(
+        diag("E0403", tb.kindSpan, { detail: "early stopping needs a validation split" }, "add `validation 0.1` to the data block"),
+      );
+    if (tb && train.optimizer.kind === "adamw" && train.weightDecay > 0)
+      this.diags.push(
+        diag("E0403", tb.kindSpan, { detail: "both coupled L2 (`weight_decay`) and AdamW's decoupled decay apply to the same tensors" },
+          "use adamw(weight_decay=...) alone, or adam with weight_decay"),
+      );
+
+    if (this.diags.some((d) => d.severity === "error")) return undefined;
+    if (layers.length === 0) {
+      this.diags.push(diag("E0303", mb!.kindSpan));
+      return undefined;
+    }
+    return {
+      file: this.f.file,
+      name: mb!.name ?? "model",
+      input: input!,
+      layers,
+      loss: loss!,
+      data: data as DataSpec,
+      train: train as TrainSpec,
+      hash: createHash("sha256").update(this.f.source).digest("hex"),
+    };
+  }
+}
+
+function optimizerFrom(kind: string, a: Record<string, Json>): OptimizerSpec {
+  const n = (k: string, d: number) => (typeof a[k] === "number" ? (a[k] as number) : d);
+  return {
+    kind: kind as OptimizerSpec["kind"],
+    lr: n("lr", 0.01),
+    momentum: n("momentum", 0),
+    dampening: n("dampening", 0),
+    nesterov: a.nesterov === true,
+    beta1: n("beta1", 0.9),
+    beta2: n("beta2", 0.999),
+    eps: n("eps", kind === "adagrad" ? 1e-10 : 1e-8),
+    alpha: n("alpha", 0.99),
+    centered: a.centered === true,
+    amsgrad: a.amsgrad === true,
+    weightDecay: kind === "adamw" ? n("weight_decay", 0.01) : 0,
+    initialAccumulator: n("initial_accumulator", 0),
+  };
+}
+
+export function check(f: SpecFile): { spec?: Spec; diagnostics: Diagnostic[] } {
+  const c = new Checker(f);
+  const spec = c.run();
+  return { spec, diagnostics: c.diags };
+}

@@ -1,0 +1,182 @@
+// The IR: plain JSON, validated by its own schema after every pass (verifyIr), printable as
+// stable text (printIr) for goldens and `dnnc compile --emit ir`.
+import { irAjv as ajv } from "./ops";
+import type { DataSpec, Json, LossSpec, TrainSpec } from "./spec";
+
+export interface TailOp {
+  op: string;
+  id: string;
+  attrs: Record<string, Json>;
+}
+
+export interface IRNode {
+  id: string;
+  op: string;
+  inputs: string[];
+  output: string;
+  /** Per-sample shapes (no batch dimension). */
+  inShape: number[];
+  outShape: number[];
+  attrs: Record<string, Json>;
+  params: string[];
+  stats: string[];
+  line: number;
+  col: number;
+  /** Elementwise ops fused into this node's epilogue (fuse-elementwise). */
+  tail: TailOp[];
+  /** A name that says what the fused kernel holds, e.g. fused_dense_relu. */
+  kernel: string;
+}
+
+export interface IRParam {
+  name: string;
+  shape: number[];
+  size: number;
+  init: Record<string, Json>;
+  /** "weight" tensors are decayed by default; "bias" and "norm" only when the spec says so. */
+  group: "weight" | "bias" | "norm";
+  weightDecay: number;
+  l1: number;
+  maxNorm: number;
+  decoupledDecay: number;
+}
+
+export interface IRStat {
+  name: string;
+  shape: number[];
+  size: number;
+  fill: number;
+}
+
+export interface IRLayout {
+  heapFloats: number;
+  /** Parameter arena: params at P, grads at G, optimizer state slot k at S + k*N. */
+  P: number;
+  G: number;
+  S: number;
+  N: number;
+  slots: number;
+  /** Element offset of every named buffer in the heap. */
+  offsets: Record<string, number>;
+  sizes: Record<string, number>;
+}
+
+export interface IR {
+  version: 1;
+  name: string;
+  file: string;
+  specHash: string;
+  batch: number;
+  input: { shape: number[]; size: number };
+  output: { shape: number[]; size: number };
+  nodes: IRNode[];
+  params: IRParam[];
+  stats: IRStat[];
+  loss: Omit<LossSpec, "span">;
+  train: TrainSpec;
+  data: Omit<DataSpec, "source" | "preprocess" | "augment"> & {
+    source: { kind: string; path: string; label?: string | number };
+    preprocess: { kind: string; args: Record<string, Json> }[];
+    augment: { kind: string; args: Record<string, Json> }[];
+  };
+  layout?: IRLayout;
+}
+
+const intArr = { type: "array", items: { type: "integer", minimum: 0 } };
+const irSchema = {
+  type: "object",
+  required: ["version", "name", "batch", "input", "output", "nodes", "params", "stats", "loss", "train", "data"],
+  properties: {
+    version: { const: 1 },
+    name: { type: "string" },
+    batch: { type: "integer", minimum: 1 },
+    input: { type: "object", required: ["shape", "size"] },
+    output: { type: "object", required: ["shape", "size"] },
+    nodes: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        required: ["id", "op", "inputs", "output", "inShape", "outShape", "attrs", "params", "stats", "tail", "kernel"],
+        properties: {
+          id: { type: "string", pattern: "^[a-z_][a-z0-9_]*$" },
+          op: { type: "string" },
+          inputs: { type: "array", items: { type: "string" }, minItems: 1 },
+          output: { type: "string" },
+          inShape: intArr,
+          outShape: { ...intArr, minItems: 1 },
+          params: { type: "array", items: { type: "string" } },
+          tail: { type: "array", items: { type: "object", required: ["op", "id", "attrs"] } },
+        },
+      },
+    },
+    params: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["name", "shape", "size", "init", "group"],
+        properties: { name: { type: "string", pattern: "^[a-z_][a-z0-9_.]*$" }, size: { type: "integer", minimum: 1 } },
+      },
+    },
+    layout: {
+      type: "object",
+      required: ["heapFloats", "P", "G", "S", "N", "slots", "offsets"],
+      properties: { heapFloats: { type: "integer", minimum: 1 } },
+    },
+  },
+};
+const validateIr = ajv.compile(irSchema);
+
+/**
+ * Check the IR's schema and its invariants: every input is defined before use, every param a
+ * node names exists, shapes are positive, sizes agree with shapes. Throws on violation (a compiler
+ * bug, not a user error).
+ */
+export function verifyIr(ir: IR, after: string): IR {
+  if (!validateIr(ir)) throw new Error(`IR invalid after ${after}: ${ajv.errorsText(validateIr.errors)}`);
+  const defined = new Set<string>(["x"]);
+  const params = new Set(ir.params.map((p) => p.name));
+  for (const n of ir.nodes) {
+    for (const i of n.inputs) if (!defined.has(i)) throw new Error(`IR invalid after ${after}: ${n.id} reads ${i} before it is defined`);
+    for (const p of n.params) if (!params.has(p)) throw new Error(`IR invalid after ${after}: ${n.id} names unknown param ${p}`);
+    if (n.outShape.some((d) => d <= 0)) throw new Error(`IR invalid after ${after}: ${n.id} has shape ${n.outShape}`);
+    defined.add(n.output);
+  }
+  for (const p of ir.params) if (p.size !== p.shape.reduce((a, b) => a * b, 1)) throw new Error(`IR invalid after ${after}: size of ${p.name}`);
+  return ir;
+}
+
+function attrText(a: Record<string, Json>): string {
+  const keys = Object.keys(a).sort();
+  return keys.map((k) => `${k}=${JSON.stringify(a[k])}`).join(", ");
+}
+
+/** Stable text form of the IR: one line per node, then params and layout. */
+export function printIr(ir: IR): string {
+  const lines: string[] = [];
+  lines.push(`ir ${ir.name} (batch ${ir.batch}, input [${ir.input.shape.join(", ")}], output [${ir.output.shape.join(", ")}])`);
+  lines.push(`loss ${ir.loss.kind}${ir.loss.kind === "softmax_cross_entropy" ? `(label_smoothing=${ir.loss.labelSmoothing})` : ir.loss.kind === "huber" ? `(delta=${ir.loss.delta})` : ""}`);
+  for (const n of ir.nodes) {
+    const tail = n.tail.length > 0 ? ` +[${n.tail.map((t) => t.op + (Object.keys(t.attrs).length ? `(${attrText(t.attrs)})` : "")).join(", ")}]` : "";
+    lines.push(
+      `  ${n.output} = ${n.kernel}(${n.inputs.join(", ")}${n.params.length ? "; " + n.params.join(", ") : ""})${tail}  ` +
+        `[${n.inShape.join(",")}] -> [${n.outShape.join(",")}]${Object.keys(n.attrs).length ? "  {" + attrText(n.attrs) + "}" : ""}  @${n.line}:${n.col}`,
+    );
+  }
+  lines.push("params");
+  for (const p of ir.params)
+    lines.push(
+      `  ${p.name} [${p.shape.join(", ")}] init=${attrText(p.init)} group=${p.group} wd=${p.weightDecay} l1=${p.l1}${p.maxNorm ? ` max_norm=${p.maxNorm}` : ""}${p.decoupledDecay ? ` decoupled=${p.decoupledDecay}` : ""}`,
+    );
+  if (ir.stats.length > 0) {
+    lines.push("stats");
+    for (const s of ir.stats) lines.push(`  ${s.name} [${s.shape.join(", ")}] fill=${s.fill}`);
+  }
+  if (ir.layout) {
+    const L = ir.layout;
+    lines.push(`layout heap=${L.heapFloats} floats (${((L.heapFloats * 4) / 1048576).toFixed(2)} MiB) P=${L.P} G=${L.G} S=${L.S} N=${L.N} slots=${L.slots}`);
+    for (const k of Object.keys(L.offsets).sort((a, b) => L.offsets[a] - L.offsets[b] || a.localeCompare(b)))
+      lines.push(`  ${String(L.offsets[k]).padStart(9)} ${k} (${L.sizes[k]})`);
+  }
+  return lines.join("\n") + "\n";
+}

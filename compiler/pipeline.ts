@@ -1,0 +1,32 @@
+// The whole compiler, top to bottom. Each pass lives in its own file, named after what it does;
+// the IR is verified after every pass. `dnnc compile --emit ir` prints the IR after the last one.
+import { parseSpec } from "../grammar/to-ast";
+import { check } from "./check";
+import type { Diagnostic } from "./diagnostics";
+import { verifyIr, type IR } from "./ir";
+import { lower } from "./lower";
+import { fuseElementwise } from "./fuse-elementwise";
+import { planMemory } from "./plan-memory";
+import type { Spec } from "./spec";
+
+export interface FrontEndResult {
+  spec?: Spec;
+  ir?: IR;
+  diagnostics: Diagnostic[];
+}
+
+/** Source text → checked spec → IR after all passes (or diagnostics). */
+export function compileToIr(source: string, file: string, opts: { passes?: "all" | "lower" } = {}): FrontEndResult {
+  const parsed = parseSpec(source, file);
+  if (!parsed.ast) return { diagnostics: parsed.diagnostics };
+  const checked = check(parsed.ast);
+  if (!checked.spec) return { diagnostics: checked.diagnostics };
+  const lowered = lower(checked.spec);
+  if (!lowered.ir) return { spec: checked.spec, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
+  let ir = verifyIr(lowered.ir, "lower");
+  if (opts.passes !== "lower") {
+    ir = verifyIr(fuseElementwise(ir), "fuseElementwise");
+    ir = verifyIr(planMemory(ir), "planMemory");
+  }
+  return { spec: checked.spec, ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
+}

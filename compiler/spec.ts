@@ -1,0 +1,93 @@
+// The checked, typed form of a spec: what `check` produces from the AST and `lower` consumes.
+// Every value has its default filled in; every layer keeps its source span for later diagnostics.
+import type { Span } from "../grammar/ast";
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export interface LayerSpec {
+  op: string;
+  args: Record<string, Json>;
+  span: Span;
+  /** Residual bodies. */
+  body?: LayerSpec[];
+}
+
+export interface LossSpec {
+  kind: "softmax_cross_entropy" | "mse" | "bce_with_logits" | "l1" | "huber";
+  labelSmoothing: number;
+  delta: number;
+  span: Span;
+}
+
+export interface OptimizerSpec {
+  kind: "sgd" | "adam" | "adamw" | "adagrad" | "rmsprop";
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  alpha: number;
+  centered: boolean;
+  amsgrad: boolean;
+  /** AdamW's decoupled decay (0 for the others). */
+  weightDecay: number;
+  initialAccumulator: number;
+}
+
+export interface ScheduleSpec {
+  kind: "constant" | "inverse_time" | "exponential" | "step" | "multistep" | "cosine" | "cosine_restarts" | "plateau";
+  args: Record<string, Json>;
+  warmup: number;
+  per: "epoch" | "step";
+}
+
+export interface EarlyStoppingSpec {
+  monitor: "val_loss" | "val_acc";
+  mode: "min" | "max";
+  patience: number;
+  minDelta: number;
+  every: number;
+}
+
+export interface DataSpec {
+  source: { kind: "idx" | "csv"; path: string; span: Span; label?: string | number };
+  validation: number;
+  scale: number;
+  shift: number;
+  preprocess: { kind: "standardize" | "pca" | "whiten" | "zca"; args: Record<string, Json>; span: Span }[];
+  augment: { kind: string; args: Record<string, Json>; span: Span }[];
+}
+
+export interface TrainSpec {
+  seed: number;
+  batch: number;
+  epochs: number;
+  optimizer: OptimizerSpec;
+  /** Coupled L2 (gradient += wd·W), PyTorch's weight_decay. */
+  weightDecay: number;
+  l1: number;
+  decayBias: boolean;
+  decayNorm: boolean;
+  clipNorm: number;
+  clipValue: number;
+  schedule: ScheduleSpec;
+  earlyStopping?: EarlyStoppingSpec;
+  jacobianPenalty?: { lambda: number; projections: number };
+  inputGradPenalty?: { lambda: number };
+  golden?: { steps: number; tolerance: number };
+}
+
+export interface Spec {
+  file: string;
+  name: string;
+  input: number[];
+  layers: LayerSpec[];
+  loss: LossSpec;
+  data: DataSpec;
+  train: TrainSpec;
+  search?: { entries: { path: string; dist: Json; span: Span }[]; settings: Record<string, Json> };
+  /** sha256 of the spec source. */
+  hash: string;
+}

@@ -1,0 +1,30 @@
+// The runtime a generated trainer imports as `dnnc/runtime` (platform-neutral; the Node entry
+// point is `dnnc/runtime/node`).
+export type { Backend, GemmFn } from "./backend";
+export type { Model, Program, ProgramTensor } from "./program";
+export type { Segment } from "./optim";
+export { hash3, uniformAt, streamId, Rng } from "./rng";
+export { initTensor } from "./init";
+export { gelu, geluGrad } from "./kernels/activations";
+export { conv2dForward, conv2dBackward } from "./kernels/conv";
+export {
+  maxPool2dForward,
+  maxPool2dBackward,
+  avgPool2dForward,
+  avgPool2dBackward,
+  globalAvgPoolForward,
+  globalAvgPoolBackward,
+} from "./kernels/pool";
+export {
+  batchNormForwardTrain,
+  batchNormForwardEval,
+  batchNormBackward,
+  layerNormForward,
+  layerNormBackward,
+  groupNormForward,
+  groupNormBackward,
+  weightNormForward,
+  weightNormBackward,
+} from "./kernels/norm";
+export { train, evaluate } from "./train-loop";
+export { DnncError } from "./errors";

@@ -1,0 +1,57 @@
+// The loss of a program's output against the batch targets, dispatched on the spec's loss kind.
+// Returns the batch's mean loss; writes its gradient into layout.gradOut when `withGrad`; leaves
+// the number of correct predictions in `lossStats.correct` (no allocation per step).
+import { bceWithLogits, huber, l1Loss, lossStats, mse, softmaxCrossEntropy } from "./kernels/losses";
+import type { Program } from "./program";
+
+export { lossStats };
+
+export function lossForward(H: Float32Array, p: Program, n: number, withGrad: boolean): { loss: number; correct: number } {
+  const L = p.layout;
+  const k = p.meta.outputSize;
+  const d = withGrad ? L.gradOut : -1;
+  let loss: number;
+  lossStats.correct = 0;
+  switch (p.loss.kind) {
+    case "softmax_cross_entropy":
+      loss = softmaxCrossEntropy(H, L.out, L.labels, d, n, k, p.loss.labelSmoothing);
+      break;
+    case "bce_with_logits":
+      loss = bceWithLogits(H, L.out, L.labels, d, n, k);
+      break;
+    case "mse":
+      loss = mse(H, L.out, L.labels, d, n, k);
+      lossStats.correct = countArgmax(H, p, n);
+      break;
+    case "l1":
+      loss = l1Loss(H, L.out, L.labels, d, n, k);
+      lossStats.correct = countArgmax(H, p, n);
+      break;
+    case "huber":
+      loss = huber(H, L.out, L.labels, d, n, k, p.loss.delta);
+      lossStats.correct = countArgmax(H, p, n);
+      break;
+  }
+  result.loss = loss;
+  result.correct = lossStats.correct;
+  return result;
+}
+
+const result = { loss: 0, correct: 0 };
+
+/** For one-hot targets: rows whose output argmax equals the target's argmax. */
+function countArgmax(H: Float32Array, p: Program, n: number): number {
+  const k = p.meta.outputSize;
+  if (k < 2) return 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    let a = 0;
+    let b = 0;
+    for (let j = 1; j < k; j++) {
+      if (H[p.layout.out + i * k + j] > H[p.layout.out + i * k + a]) a = j;
+      if (H[p.layout.labels + i * k + j] > H[p.layout.labels + i * k + b]) b = j;
+    }
+    if (a === b) c++;
+  }
+  return c;
+}

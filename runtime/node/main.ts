@@ -1,0 +1,231 @@
+// The command line of a generated trainer (Node): parse flags, load the data, create the backend,
+// train, and write DIR/metrics.jsonl and DIR/model.safetensors (atomically). Every user error is
+// one line on stderr and exit code 1 (2 for a bad flag), never a stack trace.
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createBackend, type BackendKind } from "../backend-create";
+import type { Dataset } from "../data/dataset";
+import { DnncError } from "../errors";
+import type { Program } from "../program";
+import { encodeSafetensors } from "../safetensors";
+import { train, type EpochMetrics, type TrainResult } from "../train-loop";
+import { writeFileAtomicSync } from "./atomic";
+import { loadCsvFile } from "./load-csv";
+import { loadIdxDir } from "./load-idx";
+
+export interface TrainerArgs {
+  data?: string;
+  epochs?: number;
+  seed?: number;
+  out?: string;
+  threads: number;
+  backend: BackendKind;
+  bench: boolean;
+  quiet: boolean;
+  json: boolean;
+  maxSteps?: number;
+}
+
+const USAGE = `usage: node TRAINER.mjs [options]
+  --data DIR        data directory (default: the spec's data source)
+  --epochs N        number of epochs (default: the spec's)
+  --seed N          random seed (default: the spec's)
+  --out DIR         write DIR/metrics.jsonl and DIR/model.safetensors
+  --threads N       GEMM threads (default 1)
+  --backend KIND    auto | wasm | ts (default auto)
+  --max-steps N     stop after N optimizer steps
+  --bench           print throughput windows as JSON lines
+  --json            print epoch metrics as JSON lines
+  --quiet           print nothing but errors
+  --help            this text`;
+
+function intFlag(name: string, v: string | undefined, min: number): number {
+  if (v === undefined) throw new DnncError(`${name} needs a value\n${USAGE}`, 2);
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min) throw new DnncError(`${name}: expected an integer >= ${min}, got "${v}"`, 2);
+  return x;
+}
+
+export function parseTrainerArgs(argv: string[]): TrainerArgs | "help" {
+  const a: TrainerArgs = { threads: 1, backend: "auto", bench: false, quiet: false, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    const [flag, inline] = f.startsWith("--") && f.includes("=") ? [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)] : [f, undefined];
+    const val = () => (inline !== undefined ? inline : argv[++i]);
+    switch (flag) {
+      case "--help":
+      case "-h":
+        return "help";
+      case "--data": {
+        const v = val();
+        if (!v) throw new DnncError(`--data needs a directory`, 2);
+        a.data = v;
+        break;
+      }
+      case "--out": {
+        const v = val();
+        if (!v) throw new DnncError(`--out needs a directory`, 2);
+        a.out = v;
+        break;
+      }
+      case "--epochs":
+        a.epochs = intFlag("--epochs", val(), 1);
+        break;
+      case "--seed":
+        a.seed = intFlag("--seed", val(), 0);
+        break;
+      case "--threads":
+        a.threads = intFlag("--threads", val(), 1);
+        break;
+      case "--max-steps":
+        a.maxSteps = intFlag("--max-steps", val(), 1);
+        break;
+      case "--backend": {
+        const v = val();
+        if (v !== "auto" && v !== "wasm" && v !== "ts") throw new DnncError(`--backend: expected auto, wasm or ts, got "${v}"`, 2);
+        a.backend = v;
+        break;
+      }
+      case "--bench":
+        a.bench = true;
+        break;
+      case "--json":
+        a.json = true;
+        break;
+      case "--quiet":
+        a.quiet = true;
+        break;
+      default:
+        throw new DnncError(`unknown option "${f}"\n${USAGE}`, 2);
+    }
+  }
+  return a;
+}
+
+/** Load the training and test splits named by the program (or --data). */
+export function loadData(p: Program, dataDir: string): { train: Dataset; test?: Dataset } {
+  if (p.data.source.kind === "idx") return loadIdxDir(dataDir);
+  // csv: a directory with train.csv (and optionally test.csv), or a single file
+  const label = p.data.source.label ?? "label";
+  const regression = p.loss.kind !== "softmax_cross_entropy" && p.meta.outputSize === 1 && p.loss.kind !== "bce_with_logits";
+  if (existsSync(dataDir) && statSync(dataDir).isDirectory()) {
+    const trainSet = loadCsvFile(join(dataDir, "train.csv"), { label, regression });
+    const testPath = join(dataDir, "test.csv");
+    const test = existsSync(testPath) ? loadCsvFile(testPath, { label, regression, classes: trainSet.classes }) : undefined;
+    return { train: trainSet, test };
+  }
+  return { train: loadCsvFile(dataDir, { label, regression }) };
+}
+
+export function defaultDataDir(p: Program, trainerUrl: string): string {
+  const path = p.meta.dataPath;
+  if (isAbsolute(path)) return path;
+  return resolve(dirname(fileURLToPath(trainerUrl)), path);
+}
+
+export function modelTensors(p: Program, H: Float32Array) {
+  return p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: H.subarray(t.offset, t.offset + t.size) }));
+}
+
+export function modelMetadata(p: Program, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    format: "dnnc",
+    dnnc_version: p.meta.dnncVersion,
+    spec: p.meta.file,
+    spec_name: p.meta.name,
+    spec_sha256: p.meta.specHash,
+    input_shape: JSON.stringify(p.meta.inputShape),
+    ...extra,
+  };
+}
+
+function fmt(x: number | null, d = 4): string {
+  return x === null || Number.isNaN(x) ? "-" : x.toFixed(d);
+}
+
+export async function runTrainer(p: Program, argv: string[], trainerUrl: string): Promise<TrainResult | undefined> {
+  const args = parseTrainerArgs(argv);
+  if (args === "help") {
+    process.stdout.write(`${p.meta.name}: trainer compiled by dnnc ${p.meta.dnncVersion} from ${p.meta.file}\n${USAGE}\n`);
+    return undefined;
+  }
+  const dataDir = args.data ?? defaultDataDir(p, trainerUrl);
+  const data = loadData(p, dataDir);
+  const be = await createBackend(p.meta.heapFloats, { backend: args.backend, threads: args.threads });
+  try {
+    const seed = args.seed ?? p.train.seed;
+    const model = p.create(be, seed);
+    model.init();
+    const out = args.out;
+    if (out) mkdirSync(out, { recursive: true });
+    const lines: string[] = [];
+    const say = (s: string) => {
+      if (!args.quiet && !args.bench) process.stdout.write(s + "\n");
+    };
+    say(`${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`);
+    let winStart = performance.now();
+    let winSamples = 0;
+    const t0 = performance.now();
+    const result = train(p, be, model, data, {
+      epochs: args.epochs,
+      seed,
+      maxSteps: args.maxSteps,
+      onStep: (_step, _loss, _done, _total) => {
+        if (!args.bench) return;
+        winSamples += p.meta.batch;
+        const now = performance.now();
+        if (now - winStart >= 1000) {
+          process.stdout.write(JSON.stringify({ event: "window", samples: winSamples, seconds: (now - winStart) / 1000 }) + "\n");
+          winStart = now;
+          winSamples = 0;
+        }
+      },
+      onEpoch: (m: EpochMetrics) => {
+        lines.push(JSON.stringify(m));
+        if (args.json) process.stdout.write(JSON.stringify(m) + "\n");
+        else
+          say(
+            `epoch ${m.epoch}: train_loss ${fmt(m.train_loss)} train_acc ${fmt(m.train_acc)} val_loss ${fmt(m.val_loss)} val_acc ${fmt(m.val_acc)} lr ${m.lr.toPrecision(3)} (${m.seconds.toFixed(1)} s)`,
+          );
+        if (out) writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
+      },
+    });
+    const final = { test_loss: result.test_loss, test_acc: result.test_acc };
+    lines.push(JSON.stringify(final));
+    if (args.bench)
+      process.stdout.write(
+        JSON.stringify({ event: "done", test_acc: result.test_acc, test_loss: result.test_loss, max_rss_kb: process.resourceUsage().maxRSS, seconds: (performance.now() - t0) / 1000 }) + "\n",
+      );
+    else if (args.json) process.stdout.write(JSON.stringify(final) + "\n");
+    else say(`test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`);
+    if (out) {
+      writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
+      writeFileAtomicSync(
+        join(out, "model.safetensors"),
+        encodeSafetensors(modelTensors(p, be.H), modelMetadata(p, { seed: String(seed), steps: String(result.steps) })),
+      );
+      say(`wrote ${join(out, "metrics.jsonl")} and ${join(out, "model.safetensors")}`);
+    }
+    return result;
+  } finally {
+    be.close();
+  }
+}
+
+/** Run the trainer when its file is the process's entry point; print user errors without a stack. */
+export function runMain(p: Program, trainerUrl: string): void {
+  const entry = process.argv[1];
+  if (!entry || pathToFileURL(resolve(entry)).href !== trainerUrl) return;
+  runTrainer(p, process.argv.slice(2), trainerUrl).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      if (e instanceof DnncError) {
+        process.stderr.write(`error: ${e.message}\n`);
+        process.exit(e.exitCode);
+      }
+      process.stderr.write(`internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exit(70);
+    },
+  );
+}

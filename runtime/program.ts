@@ -1,0 +1,81 @@
+// What a generated trainer exports: its constants (meta, layout, tensors, optimizer segments, the
+// spec's training settings) and `create`, which binds the straight-line forward/backward code to
+// a backend's heap. Everything else (the loop, evaluation, files) is shared runtime code.
+import type { Backend } from "./backend";
+import type { Segment } from "./optim";
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export interface ProgramTensor {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+  kind: "param" | "stat";
+}
+
+export interface ProgramMeta {
+  name: string;
+  /** The spec file as given to the compiler. */
+  file: string;
+  specHash: string;
+  dnncVersion: string;
+  batch: number;
+  inputShape: number[];
+  inputSize: number;
+  outputShape: number[];
+  outputSize: number;
+  heapFloats: number;
+  /** Default data location, relative to the trainer file's directory (or absolute). */
+  dataPath: string;
+}
+
+export interface LossConfig {
+  kind: "softmax_cross_entropy" | "mse" | "bce_with_logits" | "l1" | "huber";
+  labelSmoothing: number;
+  delta: number;
+}
+
+export interface ProgramLayout {
+  P: number;
+  G: number;
+  S: number;
+  N: number;
+  slots: number;
+  x: number;
+  labels: number;
+  out: number;
+  gradOut: number;
+  scratch: number;
+}
+
+export interface Program {
+  meta: ProgramMeta;
+  loss: LossConfig;
+  /** The spec's train block, with defaults (see compiler/spec.ts TrainSpec). */
+  train: Record<string, Json> & {
+    seed: number;
+    epochs: number;
+    batch: number;
+    optimizer: Record<string, Json> & { kind: string; lr: number };
+    clipNorm: number;
+    clipValue: number;
+    schedule: { kind: string; args: Record<string, Json>; warmup: number; per: "epoch" | "step" };
+    earlyStopping?: { monitor: string; mode: "min" | "max"; patience: number; minDelta: number; every: number };
+  };
+  /** The spec's data block (source, validation fraction, scale, shift). */
+  data: Record<string, Json> & { validation: number; scale: number; shift: number; source: { kind: string; path: string; label?: string | number } };
+  layout: ProgramLayout;
+  tensors: ProgramTensor[];
+  segments: Segment[];
+  create(be: Backend, seed: number): Model;
+}
+
+export interface Model {
+  /** Initialize parameters and running statistics from the seed. */
+  init(): void;
+  /** Forward pass over the first n rows of the batch at layout.x; writes layout.out. */
+  forward(n: number, train: boolean, step: number): void;
+  /** Backward pass, from the gradient at layout.gradOut into every parameter gradient. */
+  backward(n: number, step: number): void;
+}

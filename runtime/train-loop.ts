@@ -1,0 +1,262 @@
+// The training loop shared by every generated trainer: epochs of shuffled mini-batches (gathered
+// from bytes into the heap, no allocation per step), loss and its gradient, backward, clipping,
+// the optimizer sweep, max-norm projection, the learning-rate schedule, evaluation on the
+// validation and test splits, early stopping with best-weights restore (always, also when it did
+// not stop early), and divergence detection. Platform-neutral: files and the CLI live in node/main.ts.
+import type { Backend } from "./backend";
+import type { Dataset } from "./data/dataset";
+import { gatherBatch, splitValidation } from "./data/batch";
+import { EarlyStopping } from "./early-stopping";
+import { DnncError } from "./errors";
+import { lossForward } from "./loss";
+import { optimizerStep, type OptimLayout, type OptimizerConfig } from "./optim";
+import { applyMaxNorm, clipGradNorm, clipGradValue } from "./regularize";
+import { Rng, streamId } from "./rng";
+import { learningRate, observeMetric, initialScheduleState, type Schedule } from "./schedule";
+import type { Model, Program } from "./program";
+
+export interface EpochMetrics {
+  epoch: number;
+  train_loss: number;
+  train_acc: number | null;
+  val_loss: number | null;
+  val_acc: number | null;
+  lr: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  epochs: EpochMetrics[];
+  test_loss: number | null;
+  test_acc: number | null;
+  /** Mean training loss of every step (for golden loss traces). */
+  lossTrace: number[];
+  stoppedEarly: boolean;
+  bestEpoch: number | null;
+  steps: number;
+}
+
+export interface TrainOptions {
+  epochs?: number;
+  seed?: number;
+  /** Stop after this many optimizer steps (golden tests, quick runs). */
+  maxSteps?: number;
+  onEpoch?: (m: EpochMetrics) => void;
+  onStep?: (step: number, loss: number, samplesInEpoch: number, epochSamples: number) => void;
+}
+
+export function optimLayout(p: Program): OptimLayout {
+  return { P: p.layout.P, G: p.layout.G, S: p.layout.S, N: p.layout.N, segments: p.segments };
+}
+
+export function optimizerConfig(p: Program): OptimizerConfig {
+  const o = p.train.optimizer as Record<string, unknown>;
+  switch (o.kind) {
+    case "sgd":
+      return { kind: "sgd", momentum: o.momentum as number, dampening: o.dampening as number, nesterov: o.nesterov as boolean };
+    case "adagrad":
+      return { kind: "adagrad", eps: o.eps as number, initialAccumulatorValue: o.initialAccumulator as number };
+    case "rmsprop":
+      return { kind: "rmsprop", alpha: o.alpha as number, eps: o.eps as number, momentum: o.momentum as number, centered: o.centered as boolean };
+    default:
+      return { kind: o.kind as "adam" | "adamw", beta1: o.beta1 as number, beta2: o.beta2 as number, eps: o.eps as number, amsgrad: o.amsgrad as boolean };
+  }
+}
+
+export function scheduleConfig(p: Program): Schedule {
+  const s = p.train.schedule;
+  const a = s.args as Record<string, number & number[]>;
+  const lr = p.train.optimizer.lr;
+  const common = { lr, per: s.per, ...(s.warmup > 0 ? { warmup: { length: s.warmup } } : {}) };
+  switch (s.kind) {
+    case "inverse_time":
+      return { ...common, kind: "inverse_time", decay: a.decay };
+    case "exponential":
+      return { ...common, kind: "exponential", gamma: a.gamma };
+    case "step":
+      return { ...common, kind: "step", every: a.every, gamma: a.factor };
+    case "multistep":
+      return { ...common, kind: "multistep", milestones: a.milestones, gamma: a.gamma };
+    case "cosine":
+      return { ...common, kind: "cosine", tMax: a.t_max ?? p.train.epochs, etaMin: a.eta_min };
+    case "cosine_restarts":
+      return { ...common, kind: "cosine_restarts", t0: a.t_0, tMult: a.t_mult, etaMin: a.eta_min };
+    case "plateau":
+      return {
+        ...common,
+        kind: "plateau",
+        mode: (s.args.monitor as string) === "val_acc" ? "max" : "min",
+        factor: a.factor,
+        patience: a.patience,
+        threshold: a.threshold,
+        cooldown: a.cooldown,
+        minLr: a.min_lr,
+      };
+    default:
+      return { ...common, kind: "constant" };
+  }
+}
+
+/** Evaluate (loss, accuracy) on rows `order` of `ds` in eval mode. */
+export function evaluate(p: Program, be: Backend, model: Model, ds: Dataset, order: Int32Array): { loss: number; acc: number | null } {
+  const B = p.meta.batch;
+  const H = be.H;
+  let lossSum = 0;
+  let correct = 0;
+  for (let s = 0; s < order.length; s += B) {
+    const n = Math.min(B, order.length - s);
+    gatherBatch(H, ds, order, s, n, p.layout.x, p.layout.labels, p.data.scale, p.data.shift);
+    prepareTargets(p, H, n, ds);
+    model.forward(n, false, 0);
+    const r = lossForward(H, p, n, false);
+    lossSum += r.loss * n;
+    correct += r.correct;
+  }
+  const count = order.length;
+  return { loss: count > 0 ? lossSum / count : NaN, acc: ds.classes !== undefined && count > 0 ? correct / count : null };
+}
+
+/** For losses other than softmax cross-entropy on class data, expand labels to one-hot rows in place. */
+export function prepareTargets(p: Program, H: Float32Array, n: number, ds: Dataset): void {
+  if (p.loss.kind === "softmax_cross_entropy" || ds.classes === undefined) return;
+  const k = p.meta.outputSize;
+  const y = p.layout.labels;
+  if (k === 1) return; // binary with one logit: the label itself (0/1) is the target
+  for (let i = n - 1; i >= 0; i--) {
+    const c = H[y + i];
+    H.fill(0, y + i * k, y + (i + 1) * k);
+    H[y + i * k + c] = 1;
+  }
+}
+
+function range(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
+
+export function checkDataFits(p: Program, ds: Dataset, what: string): void {
+  const want = p.meta.inputShape.join("x");
+  const got = ds.shape.join("x");
+  if (ds.shape.reduce((a, b) => a * b, 1) !== p.meta.inputSize)
+    throw new DnncError(`${what}: samples have shape [${ds.shape.join(", ")}] but the model's input is [${p.meta.inputShape.join(", ")}]`);
+  void want;
+  void got;
+  if (p.loss.kind === "softmax_cross_entropy") {
+    if (ds.classes === undefined) throw new DnncError(`${what}: softmax_cross_entropy needs class labels, but the targets are real values`);
+    if (ds.classes > p.meta.outputSize)
+      throw new DnncError(`${what}: the data has ${ds.classes} classes but the model outputs ${p.meta.outputSize} logits`);
+  }
+}
+
+export function train(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions = {}): TrainResult {
+  const H = be.H;
+  const B = p.meta.batch;
+  const seed = opts.seed ?? p.train.seed;
+  const epochs = opts.epochs ?? p.train.epochs;
+  checkDataFits(p, data.train, "training data");
+  if (data.test) checkDataFits(p, data.test, "test data");
+  const split = splitValidation(data.train.n, p.data.validation, seed);
+  const order = split.train;
+  if (order.length === 0) throw new DnncError("training data: no training samples");
+  const layout = optimLayout(p);
+  const opt = optimizerConfig(p);
+  const sched = scheduleConfig(p);
+  const schedState = initialScheduleState(sched);
+  const es = p.train.earlyStopping;
+  const stopper = es ? new EarlyStopping({ monitor: es.monitor, mode: es.mode, patience: es.patience, minDelta: es.minDelta }) : undefined;
+  // best weights: parameters and running statistics, copied into buffers allocated once
+  const statTensors = p.tensors.filter((t) => t.kind === "stat");
+  const best = stopper ? new Float32Array(p.layout.N + statTensors.reduce((a, t) => a + t.size, 0)) : undefined;
+  const snapshot = (to: boolean) => {
+    if (!best) return;
+    let o = p.layout.N;
+    if (to) best.set(H.subarray(p.layout.P, p.layout.P + p.layout.N), 0);
+    else H.set(best.subarray(0, p.layout.N), p.layout.P);
+    for (const t of statTensors) {
+      if (to) best.set(H.subarray(t.offset, t.offset + t.size), o);
+      else H.set(best.subarray(o, o + t.size), t.offset);
+      o += t.size;
+    }
+  };
+  const lossTrace: number[] = [];
+  const result: TrainResult = { epochs: [], test_loss: null, test_acc: null, lossTrace, stoppedEarly: false, bestEpoch: null, steps: 0 };
+  let step = 0;
+  let lr = learningRate(sched, 0, 0, schedState);
+  const shuffleStream = streamId("data:shuffle");
+  outer: for (let epoch = 1; epoch <= epochs; epoch++) {
+    const t0 = Date.now();
+    new Rng(seed, shuffleStream ^ epoch).shuffle(order);
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    if (sched.per !== "step") lr = learningRate(sched, step, epoch - 1, schedState);
+    for (let s = 0; s + 1 <= order.length; s += B) {
+      const n = Math.min(B, order.length - s);
+      if (n < 2 && p.tensors.some((t) => t.name.endsWith(".running_mean"))) break; // BN cannot train on one sample
+      if (sched.per === "step") lr = learningRate(sched, step, epoch - 1, schedState);
+      gatherBatch(H, data.train, order, s, n, p.layout.x, p.layout.labels, p.data.scale, p.data.shift);
+      prepareTargets(p, H, n, data.train);
+      model.forward(n, true, step);
+      const r = lossForward(H, p, n, true);
+      if (!Number.isFinite(r.loss))
+        throw new DnncError(`training diverged: the loss is ${r.loss} at step ${step + 1} (epoch ${epoch}); lower the learning rate or add clip_norm`);
+      model.backward(n, step);
+      if (p.train.clipValue > 0) clipGradValue(H, layout, p.train.clipValue);
+      if (p.train.clipNorm > 0) {
+        const norm = clipGradNorm(H, layout, p.train.clipNorm);
+        if (!Number.isFinite(norm)) throw new DnncError(`training diverged: the gradient norm is ${norm} at step ${step + 1} (epoch ${epoch})`);
+      }
+      step++;
+      optimizerStep(H, layout, opt, lr, step);
+      applyMaxNorm(H, layout);
+      lossTrace.push(r.loss);
+      lossSum += r.loss * n;
+      correct += r.correct;
+      seen += n;
+      opts.onStep?.(step, r.loss, s + n, order.length);
+      if (opts.maxSteps !== undefined && step >= opts.maxSteps) {
+        result.steps = step;
+        break outer;
+      }
+    }
+    const m: EpochMetrics = {
+      epoch,
+      train_loss: lossSum / Math.max(1, seen),
+      train_acc: data.train.classes !== undefined ? correct / Math.max(1, seen) : null,
+      val_loss: null,
+      val_acc: null,
+      lr,
+      seconds: 0,
+    };
+    if (split.val.length > 0) {
+      const v = evaluate(p, be, model, data.train, split.val);
+      m.val_loss = v.loss;
+      m.val_acc = v.acc;
+      if (sched.kind === "plateau") observeMetric(sched, schedState, sched.mode === "max" ? (v.acc ?? 0) : v.loss);
+    }
+    m.seconds = (Date.now() - t0) / 1000;
+    result.epochs.push(m);
+    opts.onEpoch?.(m);
+    if (stopper && es && epoch % es.every === 0) {
+      const value = es.monitor === "val_acc" ? (m.val_acc ?? NaN) : (m.val_loss ?? NaN);
+      const u = stopper.update(value, epoch);
+      if (u.improved) {
+        snapshot(true);
+        result.bestEpoch = epoch;
+      }
+      if (u.stop) {
+        result.stoppedEarly = true;
+        break;
+      }
+    }
+  }
+  result.steps = step;
+  if (stopper && result.bestEpoch !== null) snapshot(false); // restore the best weights, always
+  if (data.test) {
+    const t = evaluate(p, be, model, data.test, range(data.test.n));
+    result.test_loss = t.loss;
+    result.test_acc = t.acc;
+  }
+  return result;
+}

@@ -1,0 +1,24 @@
+// Build dist/cli.mjs: the compiler bundled with esbuild (ts-morph, prettier and esbuild stay
+// external and are loaded lazily). The runtime stays as TypeScript source: compiled trainers
+// bundle the parts they use.
+import { build as esbuild } from "esbuild";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export async function build() {
+  await esbuild({
+    entryPoints: [join(root, "compiler", "entry.ts")],
+    outfile: join(root, "dist", "cli.mjs"),
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
+    define: { "import.meta.dirnameOfSource": "undefined" },
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await build();
