@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { threadId } from "node:worker_threads";
 import { createWorkerPool, runInWorkers } from "../compiler/search/pool";
+import { runSearch } from "../compiler/search/runner";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dnnc-pool-"));
 const mjs = path.join(dir, "trial.mjs");
@@ -15,6 +16,10 @@ export function square(job) {
   if (job.exit) process.exit(3);
   const t = Date.now(); while (Date.now() - t < (job.ms ?? 0)) {}   // CPU-bound, like training
   return { y: job.x * job.x, threadId };
+}
+export function trial({ config, budget }) {
+  const t = Date.now(); while (Date.now() - t < 10) {}
+  return { metric: (Math.log10(config.lr) + 2) ** 2 + 1 / budget, threadId };
 }
 export async function later(job) { await new Promise((r) => setTimeout(r, 5)); return job + 1; }
 `,
@@ -62,5 +67,31 @@ describe("createWorkerPool", () => {
     await expect(pool.run({ x: 1, exit: true })).rejects.toThrow(/died: exit code 3/);
     const ys = await Promise.all([3, 4, 5].map((x) => pool.run({ x })));
     expect(ys.map((r) => r.y)).toEqual([9, 16, 25]);
+  });
+});
+
+describe("runSearch on a worker pool", () => {
+  it("runs CPU-bound trials on 2 threads and records their results", async () => {
+    const pool = createWorkerPool<object, { metric: number; threadId: number }>(mjs, "trial", 2);
+    const threads = new Set<number>();
+    try {
+      const res = await runSearch({
+        space: { lr: { kind: "loguniform", low: 1e-4, high: 1e-1 } },
+        strategy: { kind: "random", trials: 6, budget: 4 },
+        seed: 1,
+        parallel: 2,
+        objective: { metric: "val_loss", mode: "min" },
+        runTrial: async (config, seed, budget, trialIndex) => {
+          const r = await pool.run({ config, seed, budget, trialIndex });
+          threads.add(r.threadId);
+          return { metric: r.metric };
+        },
+      });
+      expect(res.records.length).toBe(6);
+      for (const r of res.records) expect(r.metric).toBeCloseTo((Math.log10(r.config.lr as number) + 2) ** 2 + 0.25, 12);
+      expect(threads.size).toBe(2);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -188,6 +188,18 @@ describe("runSearch", () => {
     expect(records.map((r) => r.trial).sort()).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it("refuses a directory locked by a live process, takes over the lock of a dead one, and unlocks when done", async () => {
+    const dir = tmp();
+    const base = { space, seed: 1, resultsDir: dir, runTrial: fake, objective: { metric: "val_loss", mode: "min" as const } };
+    const lock = path.join(dir, "search.lock");
+    fs.writeFileSync(lock, String(process.ppid)); // the test runner's parent: alive
+    await expect(runSearch({ ...base, strategy: { kind: "random", trials: 2 } })).rejects.toThrow(/another search \(pid \d+\)/);
+    fs.writeFileSync(lock, "2147483646"); // no such process
+    const res = await runSearch({ ...base, strategy: { kind: "random", trials: 2 } });
+    expect(res.ran).toBe(2);
+    expect(fs.existsSync(lock)).toBe(false);
+  });
+
   it("refuses a results directory that holds a different search", async () => {
     const dir = tmp();
     const base = { space, seed: 1, resultsDir: dir, runTrial: fake, objective: { metric: "val_loss", mode: "min" as const } };
