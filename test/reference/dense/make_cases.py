@@ -118,3 +118,50 @@ losses = {
     ],
 }
 dump("losses.json", losses)
+
+
+# Initializers: PyTorch's own sample statistics (std, mean, min, max) on large tensors, and its
+# fans and gains; test/init.test.ts draws ours and compares statistics.
+def init_case(name, shape, fn, spec):
+    t = torch.empty(*shape)
+    fn(t)
+    fan_in, fan_out = (torch.nn.init._calculate_fan_in_and_fan_out(t) if len(shape) >= 2 else (None, None))
+    return {"name": name, "shape": list(shape), "spec": spec, "fanIn": fan_in, "fanOut": fan_out,
+            "std": float(t.std()), "mean": float(t.mean()), "min": float(t.min()), "max": float(t.max())}
+
+
+I = torch.nn.init
+inits = [
+    init_case("xavier_normal gain 2", (200, 300), lambda t: I.xavier_normal_(t, gain=2.0),
+              {"kind": "xavier_normal", "gain": 2.0}),
+    init_case("xavier_uniform", (300, 200), I.xavier_uniform_, {"kind": "xavier_uniform"}),
+    init_case("xavier_uniform conv", (64, 8, 3, 3), I.xavier_uniform_, {"kind": "xavier_uniform"}),
+    init_case("kaiming_normal fan_out relu conv", (64, 16, 3, 3),
+              lambda t: I.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"),
+              {"kind": "kaiming_normal", "mode": "fan_out", "nonlinearity": "relu"}),
+    init_case("kaiming_normal default", (256, 784), I.kaiming_normal_, {"kind": "kaiming_normal"}),
+    init_case("kaiming_uniform leaky 0.2", (256, 784), lambda t: I.kaiming_uniform_(t, a=0.2),
+              {"kind": "kaiming_uniform", "a": 0.2}),
+    init_case("kaiming_uniform tanh fan_out", (100, 400),
+              lambda t: I.kaiming_uniform_(t, mode="fan_out", nonlinearity="tanh"),
+              {"kind": "kaiming_uniform", "mode": "fan_out", "nonlinearity": "tanh"}),
+    init_case("kaiming_normal sigmoid", (100, 400), lambda t: I.kaiming_normal_(t, nonlinearity="sigmoid"),
+              {"kind": "kaiming_normal", "nonlinearity": "sigmoid"}),
+    init_case("nn.Linear default weight", (256, 784), lambda t: t.copy_(torch.nn.Linear(784, 256).weight),
+              {"kind": "torch_default_linear"}),
+    init_case("nn.Linear default bias", (256,), lambda t: t.copy_(torch.nn.Linear(784, 256).bias),
+              {"kind": "torch_default_bias", "fanIn": 784}),
+    init_case("nn.Conv2d default weight (groups 2)", (64, 8, 3, 3),
+              lambda t: t.copy_(torch.nn.Conv2d(16, 64, 3, groups=2).weight), {"kind": "torch_default_linear"}),
+    init_case("nn.Conv2d default bias (groups 2)", (64,),
+              lambda t: t.copy_(torch.nn.Conv2d(16, 64, 3, groups=2).bias), {"kind": "torch_default_bias", "fanIn": 72}),
+    init_case("normal", (100, 1000), lambda t: I.normal_(t, 0.5, 0.02), {"kind": "normal", "mean": 0.5, "std": 0.02}),
+    init_case("uniform", (100, 1000), lambda t: I.uniform_(t, -0.3, 0.7), {"kind": "uniform", "low": -0.3, "high": 0.7}),
+    init_case("orthogonal gain 1.5 wide", (64, 128), lambda t: I.orthogonal_(t, gain=1.5),
+              {"kind": "orthogonal", "gain": 1.5}),
+    init_case("orthogonal tall", (300, 40), I.orthogonal_, {"kind": "orthogonal"}),
+    init_case("orthogonal conv", (16, 4, 3, 3), I.orthogonal_, {"kind": "orthogonal"}),
+]
+gains = {k: I.calculate_gain(k) for k in ["linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]}
+gains["leaky_relu_0.2"] = I.calculate_gain("leaky_relu", 0.2)
+dump("init.json", {"torch": torch.__version__, "cases": inits, "gains": gains})
