@@ -17,6 +17,8 @@ export interface BackendOptions {
   backend?: BackendKind;
   /** GEMM threads for the wasm backend (1 or 2 are the measured cases); the ts backend uses 1. */
   threads?: number;
+  /** wasm only: use relaxed SIMD's fused multiply-add when available (runtime/wasm/wasm-backend.ts). */
+  relaxed?: boolean;
 }
 export type ClosableBackend = Backend & { close(): void };
 
@@ -57,9 +59,9 @@ export async function createBackend(floats: number, opts: BackendOptions = {}): 
       if (kind === "wasm") {
         throw new DnncError("wasm threads need shared WebAssembly memory (SharedArrayBuffer); use --threads 1");
       }
-      return createWasmBackend(floats, 1);
+      return createWasmBackend(floats, 1, { relaxed: opts.relaxed });
     }
-    return createWasmBackend(floats, threads);
+    return createWasmBackend(floats, threads, { relaxed: opts.relaxed });
   }
   const H = new Float32Array(floats);
   return { H, gemm: makeGemm(H, "blocked"), name: "ts-blocked", threads: 1, close: () => {} };

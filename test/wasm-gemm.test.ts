@@ -121,6 +121,26 @@ describe("wasm gemm", () => {
     }
   });
 
+  it("the relaxed-SIMD build (fused multiply-add) matches too, and 1 vs 2 threads bit for bit", async () => {
+    const r1 = await createWasmBackend(FLOATS, 1, { relaxed: true });
+    const r2 = await createWasmBackend(FLOATS, 2, { relaxed: true, minParallelMacs: 0 });
+    try {
+      expect(r1.relaxed).toBe(true); // Node 20 on x86-64: enabled through the V8 flag
+      expect(r2.name).toBe("wasm-relaxed-simd x2");
+      fc.assert(
+        fc.property(caseArb, (c) => {
+          check(r1, c);
+          const x = runCase(r1, c).got, y = runCase(r2, c).got;
+          expect(Buffer.from(y.buffer).equals(Buffer.from(x.buffer))).toBe(true);
+        }),
+        { numRuns: 40, seed: 31337 },
+      );
+    } finally {
+      r1.close();
+      r2.close();
+    }
+  });
+
   it("K = 0 gives beta*C", () => {
     for (const be of [one, two]) {
       be.H.fill(5, 0, 100);

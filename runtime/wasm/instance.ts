@@ -3,7 +3,9 @@
 // per thread used by the dispatcher (threads.ts, worker-source.ts); then one packing scratch area per thread (the module's
 // scratch_bytes() each, 64-byte aligned). The memory is sized once and never grows, so H (a
 // Float32Array view of it) stays valid for the life of the trainer: zero copies.
-import { GEMM_WASM, GEMM_WASM_SHARED } from "./gemm-module";
+import {
+  GEMM_WASM, GEMM_WASM_RELAXED, GEMM_WASM_SHARED, GEMM_WASM_SHARED_RELAXED, RELAXED_PROBE_WASM,
+} from "./gemm-module";
 
 /** The module's exported GEMM: offsets in floats, restricted to rows [i0,i1) x columns [j0,j1) of C. */
 export type WasmGemmExport = (
@@ -51,16 +53,29 @@ export function base64Bytes(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
-/** The compiled GEMM module (plain-memory or shared-memory build), compiled once per process. */
-export function gemmModule(shared: boolean): Promise<WebAssembly.Module> {
-  let m = compiled.get(shared);
+/** The compiled GEMM module (plain- or shared-memory, plain or relaxed SIMD), compiled once. */
+export function gemmModule(shared: boolean, relaxed = false): Promise<WebAssembly.Module> {
+  const key = `${shared}/${relaxed}`;
+  let m = compiled.get(key);
   if (!m) {
-    m = WebAssembly.compile(base64Bytes(shared ? GEMM_WASM_SHARED : GEMM_WASM));
-    compiled.set(shared, m);
+    const src = relaxed
+      ? (shared ? GEMM_WASM_SHARED_RELAXED : GEMM_WASM_RELAXED)
+      : (shared ? GEMM_WASM_SHARED : GEMM_WASM);
+    m = WebAssembly.compile(base64Bytes(src));
+    compiled.set(key, m);
   }
   return m;
+}
+
+/** True when this engine accepts relaxed SIMD now (Node 20: after enableRelaxedSimd()). */
+export function relaxedSimdValid(): boolean {
+  try {
+    return WebAssembly.validate(base64Bytes(RELAXED_PROBE_WASM));
+  } catch {
+    return false;
+  }
 }
 
 /** Throws if op(A), op(B) or C of this call would reach outside H (the module would not notice). */

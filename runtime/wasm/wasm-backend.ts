@@ -8,7 +8,7 @@
 // Atomics.wait (PERF_NOTES.md: a pure spin collapses when another process takes the core).
 import type { Backend, GemmFn } from "../backend";
 import {
-  checkGemmArgs, createMemory, gemmModule, instantiate, wasmLayout,
+  checkGemmArgs, createMemory, gemmModule, instantiate, relaxedSimdValid, wasmLayout,
 } from "./instance";
 import {
   CTRL_ARGS, CTRL_DONE, CTRL_ERROR, CTRL_INTS, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE, WEB_WORKER_SOURCE,
@@ -18,7 +18,7 @@ export interface WorkerHandle {
   terminate(): void;
 }
 
-export type WasmBackend = Backend & { memory: WebAssembly.Memory; close(): void };
+export type WasmBackend = Backend & { memory: WebAssembly.Memory; relaxed: boolean; close(): void };
 
 /** Below this many multiply-adds (M*N*K) a GEMM stays on the calling thread (bench/gemm-wasm.mjs). */
 export const PARALLEL_MIN_MACS = 1 << 18;
@@ -29,7 +29,7 @@ const isNode = () =>
 
 async function startWorker(data: Record<string, unknown>): Promise<WorkerHandle> {
   if (isNode()) {
-    const { startNodeWorker } = await import("./node-worker");
+    const { startNodeWorker } = await import("./node-adapter");
     return startNodeWorker(NODE_WORKER_SOURCE, data);
   }
   // Browser (bonus, needs cross-origin isolation for SharedArrayBuffer): a Blob-URL Web Worker.
@@ -47,6 +47,22 @@ async function startWorker(data: Record<string, unknown>): Promise<WorkerHandle>
 export interface WasmBackendOptions {
   /** GEMMs with fewer multiply-adds stay on the calling thread (default PARALLEL_MIN_MACS). */
   minParallelMacs?: number;
+  /**
+   * Use f32x4.relaxed_madd (fused multiply-add on x86 FMA) when the engine has relaxed SIMD,
+   * enabling it in Node 20. Results stay deterministic on one machine but differ in the last
+   * bits from the plain build (and may differ between machines). Default false.
+   */
+  relaxed?: boolean;
+}
+
+/** Whether relaxed SIMD is usable, after trying to enable it (Node 20 keeps it behind a flag). */
+export async function enableRelaxedSimd(): Promise<boolean> {
+  if (relaxedSimdValid()) return true;
+  if (isNode()) {
+    const { enableNodeRelaxedSimd } = await import("./node-adapter");
+    await enableNodeRelaxedSimd();
+  }
+  return relaxedSimdValid();
 }
 
 /** The WASM SIMD backend with a heap of `floats` floats, on `threads` threads (>= 1). */
@@ -58,7 +74,8 @@ export async function createWasmBackend(
   const T = Math.max(1, Math.floor(threads));
   const minMacs = opts.minParallelMacs ?? PARALLEL_MIN_MACS;
   const shared = T > 1;
-  const module = await gemmModule(shared);
+  const relaxed = opts.relaxed === true && (await enableRelaxedSimd());
+  const module = await gemmModule(shared, relaxed);
   // the scratch size is a constant of the module; instantiate once on a 1-page memory to read it
   const probe = await instantiate(module, createMemory({ floats: 0, ctrlByte: 0, scratchByte: [], pages: 1 }, shared));
   const layout = wasmLayout(floats, T, probe.scratch_bytes());
@@ -138,5 +155,6 @@ export async function createWasmBackend(
     for (let w = 0; w < ctls.length; w++) join(ctls[w]);
   };
 
-  return { H, gemm, name: T > 1 ? `wasm-simd128 x${T}` : "wasm-simd128", threads: T, memory, close };
+  const name = (relaxed ? "wasm-relaxed-simd" : "wasm-simd128") + (T > 1 ? ` x${T}` : "");
+  return { H, gemm, name, threads: T, relaxed, memory, close };
 }

@@ -1,5 +1,6 @@
-// The only Node-specific piece of the WASM backend, imported lazily (dynamic import) by threads.ts
-// when threads > 1 under Node: starts a worker_threads Worker from a source string.
+// The only Node-specific piece of the WASM backend, imported lazily (dynamic import) by
+// wasm-backend.ts under Node: starts a worker_threads Worker from a source string, and turns on
+// relaxed SIMD (a V8 flag in Node 20; NODE_OPTIONS refuses it, setFlagsFromString works).
 import type { WorkerHandle } from "./wasm-backend";
 
 export async function startNodeWorker(source: string, data: unknown): Promise<WorkerHandle> {
@@ -14,4 +15,10 @@ export async function startNodeWorker(source: string, data: unknown): Promise<Wo
   w.on("error", () => {}); // errors inside a job are reported through the control slots
   w.unref(); // an idle worker never keeps the process alive
   return { terminate: () => void w.terminate() };
+}
+
+/** Sets --experimental-wasm-relaxed-simd (process-wide, workers included) before compiling. */
+export async function enableNodeRelaxedSimd(): Promise<void> {
+  const v8 = await import("node:v8");
+  v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 }

@@ -1,0 +1,73 @@
+// GFLOP/s of the GEMM backends: TypeScript gemmBlocked vs the wasm SIMD128 module on 1 and 2
+// threads, on the shapes of a 784->256 dense layer (batch 128 and 16) in the three layouts a
+// training step uses, and 1024^3. Best of several timed windows after a warm-up (the baseline
+// wasm tier is slow until tier-up; the machine may be shared). Not a test:
+//   npx tsx bench/gemm-wasm.mjs [--sweep]     (--sweep: 1 vs 2 threads on growing sizes, for
+//                                              PARALLEL_MIN_MACS in runtime/wasm/wasm-backend.ts)
+import { gemmBlocked } from "../runtime/kernels/gemm.ts";
+import { createWasmBackend } from "../runtime/wasm/wasm-backend.ts";
+
+const FLOATS = 3 << 20; // three 1M-float operands: A at 0, B at 1M, C at 2M
+const [A, B, C] = [0, 1 << 20, 2 << 20];
+const shapes = [
+  // [label, tA, tB, M, N, K]
+  ["NT fwd   128x256x784", 0, 1, 128, 256, 784],
+  ["NN dx    128x784x256", 0, 0, 128, 784, 256],
+  ["TN dW    256x784x128", 1, 0, 256, 784, 128],
+  ["NT fwd    16x256x784", 0, 1, 16, 256, 784],
+  ["NN dx     16x784x256", 0, 0, 16, 784, 256],
+  ["TN dW     256x784x16", 1, 0, 256, 784, 16],
+  ["NN      1024x1024x1024", 0, 0, 1024, 1024, 1024],
+];
+
+function fill(H) {
+  let s = 12345;
+  for (let i = 0; i < H.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    H[i] = s / 2 ** 32 - 0.5;
+  }
+}
+
+/** Best GFLOP/s over `windows` windows of ~`ms` ms each, after a warm-up of the same length. */
+function gflops(f, M, N, K, ms = 60, windows = 7) {
+  const flop = 2 * M * N * K;
+  let reps = 1;
+  for (let t = 0; t < ms; reps *= 2) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    t = performance.now() - t0;
+  }
+  let best = Infinity;
+  for (let w = 0; w < windows; w++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  return flop / best / 1e6;
+}
+
+const ts = new Float32Array(FLOATS);
+const w1 = await createWasmBackend(FLOATS, 1);
+const w2 = await createWasmBackend(FLOATS, 2);
+const w2all = await createWasmBackend(FLOATS, 2, { minParallelMacs: 0 });
+for (const H of [ts, w1.H, w2.H, w2all.H]) fill(H);
+
+if (process.argv.includes("--sweep")) {
+  console.log("M x N x K (NT)         MACs      1 thread  2 threads (forced)  GFLOP/s");
+  for (const [M, N, K] of [[16, 10, 256], [16, 64, 256], [16, 128, 256], [32, 128, 256], [16, 256, 784],
+    [64, 256, 256], [128, 256, 256], [128, 256, 784]]) {
+    const g1 = gflops(() => w1.gemm(0, 1, M, N, K, A, B, C, 0), M, N, K, 30, 9);
+    const g2 = gflops(() => w2all.gemm(0, 1, M, N, K, A, B, C, 0), M, N, K, 30, 9);
+    console.log(`${`${M}x${N}x${K}`.padEnd(20)} ${String(M * N * K).padStart(9)}  ${g1.toFixed(1).padStart(8)}  ${g2.toFixed(1).padStart(8)}`);
+  }
+} else {
+  console.log("shape                      ts-blocked  wasm x1  wasm x2   GFLOP/s");
+  for (const [label, tA, tB, M, N, K] of shapes) {
+    const big = M * N * K > 1e8;
+    const gt = gflops(() => gemmBlocked(ts, tA, tB, M, N, K, A, B, C, 0), M, N, K, big ? 300 : 60, big ? 2 : 5);
+    const g1 = gflops(() => w1.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K);
+    const g2 = gflops(() => w2.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K);
+    console.log(`${label.padEnd(24)} ${gt.toFixed(1).padStart(10)} ${g1.toFixed(1).padStart(8)} ${g2.toFixed(1).padStart(8)}`);
+  }
+}
+for (const be of [w1, w2, w2all]) be.close();
