@@ -162,6 +162,9 @@ describe("runSearch", () => {
     expect(calls).toBe(0);
     expect(again.resumed).toBe(13);
     expect(again.summary.best).toEqual(first.summary.best);
+    const board = fs.readFileSync(path.join(dir, "leaderboard.txt"), "utf8").split("\n");
+    expect(board[0]).toMatch(/^rank +trial +budget +val_loss +lr +wd$/);
+    expect(board[1].startsWith(`1     ${first.summary.best!.trial} `)).toBe(true);
   });
 
   it("re-runs the trial whose line was torn by a crash, and only that one", async () => {

@@ -59,6 +59,26 @@ describe("sample", () => {
     for (const c of counts) expect(Math.abs(c - 2000)).toBeLessThan(185);
   });
 
+  // Kolmogorov-Smirnov against the analytic CDF; 1.63/sqrt(n) is the 1% critical value
+  const ks = (xs: number[], cdf: (x: number) => number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    let d = 0;
+    s.forEach((x, i) => (d = Math.max(d, Math.abs(cdf(x) - i / s.length), Math.abs(cdf(x) - (i + 1) / s.length))));
+    return d;
+  };
+  it("matches the log-uniform CDF (KS test), and would fail a linear-uniform one", () => {
+    const xs = draws({ kind: "loguniform", low: 1e-6, high: 1e-2 }, 4000, 11);
+    const logCdf = (x: number) => (Math.log10(x) + 6) / 4;
+    const linCdf = (x: number) => (x - 1e-6) / (1e-2 - 1e-6);
+    expect(ks(xs, logCdf)).toBeLessThan(1.63 / Math.sqrt(4000));
+    expect(ks(xs, linCdf)).toBeGreaterThan(0.5);
+  });
+
+  it("matches the uniform CDF (KS test)", () => {
+    const xs = draws({ kind: "uniform", low: -2, high: 5 }, 4000, 12);
+    expect(ks(xs, (x) => (x + 2) / 7)).toBeLessThan(1.63 / Math.sqrt(4000));
+  });
+
   it("draws uniform with a flat histogram", () => {
     const xs = draws({ kind: "uniform", low: 0, high: 0.7 }, 7000);
     const counts = new Array(7).fill(0);

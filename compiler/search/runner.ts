@@ -14,7 +14,9 @@ import {
   type TrialSpec,
 } from "./strategies";
 import { ResultsStore, type TrialRecord } from "./results";
-import { summarize, type Objective, type SearchSummary } from "./summary";
+import { formatLeaderboard, summarize, type Objective, type SearchSummary } from "./summary";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { DnncError } from "../../runtime/errors";
 
 export interface TrialResult {
@@ -55,7 +57,7 @@ export interface SearchOptions {
   seed: number;
   /** Concurrent trials (default 1). */
   parallel?: number;
-  /** Where results.jsonl / results.csv / search.json live; omit for an in-memory search. */
+  /** Where search.json, results.jsonl, results.csv and (at the end) leaderboard.txt live; omit for an in-memory search. */
   resultsDir?: string;
   runTrial: RunTrial;
   objective: Objective;
@@ -185,5 +187,8 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
   } finally {
     store?.close();
   }
-  return { records, ran, resumed, summary: summarize(records, space, objective, opts.top ?? 10) };
+  const summary = summarize(records, space, objective, opts.top ?? 10);
+  if (opts.resultsDir)
+    fs.writeFileSync(path.join(opts.resultsDir, "leaderboard.txt"), formatLeaderboard(summary, space).join("\n") + "\n");
+  return { records, ran, resumed, summary };
 }
