@@ -23,8 +23,13 @@ export function readMaybeGzip(path: string): Uint8Array {
   const raw = readBytes(path);
   if (raw.length === 0) throw new DnncError(`${path}: empty file`);
   if (!isGzip(raw)) return raw;
+  // The gzip trailer holds the output size mod 2^32: decompressing into one chunk of that size
+  // avoids holding the chunks and their concatenation at once (47 MB for Fashion-MNIST's images).
+  // A wrong or wrapped size only costs extra chunks; the output is the same.
+  const isize = raw.length >= 18 ? new DataView(raw.buffer, raw.byteOffset + raw.length - 4, 4).getUint32(0, true) : 0;
+  const chunkSize = Math.min(Math.max(isize + 64, 64 * 1024), 1 << 30);
   try {
-    const b = gunzipSync(raw);
+    const b = gunzipSync(raw, { chunkSize });
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (e) {
     throw new DnncError(`${path}: corrupt gzip data (${(e as Error).message})`);
