@@ -106,10 +106,10 @@ export function stateSlots(opt: OptimizerConfig): number {
 
 /**
  * One optimizer step over every segment. `lr` is the scheduled learning rate for this step,
- * `t` the 1-based step count (t = 1 on the first step). On t = 1 the state slots are treated as
- * fresh (whatever they hold), exactly as PyTorch creates its state on the first step, so the
- * arena needs no separate initialisation; to resume from a checkpoint restore the state slots
- * and pass the next t. No allocation.
+ * `t` the 1-based step count (t = 1 on the first step). On t = 1 the state slots are overwritten
+ * with PyTorch's initial state (whatever they held, NaN included), so the arena needs no separate
+ * initialisation; to resume from a checkpoint restore the state slots and pass the next t.
+ * No allocation.
  */
 export function optimizerStep(H: Float32Array, layout: OptimLayout, opt: OptimizerConfig, lr: number, t: number): void {
   if (!(t >= 1)) throw new RangeError(`optimizerStep: t must be >= 1 (1-based step count), got ${t}`);
@@ -134,7 +134,15 @@ export function optimizerStep(H: Float32Array, layout: OptimLayout, opt: Optimiz
   }
 }
 
-// Each *Segment function: p, g, state are (size,) vectors at P+off, G+off, S+k*N+off.
+// Each *Segment function: p, g and every state slot are (size,) vectors at P+off, G+off, S+k*N+off.
+// On t = 1 the segment's state slots are first overwritten with PyTorch's initial state (zeros, or
+// Adagrad's initial accumulator), so the loops below never branch on the step number. Values that
+// PyTorch keeps in float32 tensors (buffers, averages) are rounded with Math.fround before reuse.
+
+/** sign(p) with sign(0) = 0, as torch.sign. */
+function sign(p: number): number {
+  return p > 0 ? 1 : p < 0 ? -1 : 0;
+}
 
 function sgdSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: SgdConfig, lr0: number, t: number): void {
   const lr = lr0 * seg.lrScale;
@@ -142,22 +150,29 @@ function sgdSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: SgdConfig,
     l1 = seg.l1,
     keep = 1 - lr * seg.decoupledDecay;
   const mu = o.momentum ?? 0,
-    damp = 1 - (o.dampening ?? 0),
     nesterov = o.nesterov === true;
   const p0 = L.P + seg.offset,
     g0 = L.G + seg.offset,
     b0 = L.S + seg.offset,
     n = seg.size;
+  if (mu === 0) {
+    for (let i = 0; i < n; i++) {
+      const p = H[p0 + i];
+      const g = H[g0 + i] + wd * p + l1 * sign(p);
+      H[p0 + i] = p * keep - lr * g;
+    }
+    return;
+  }
+  // buf = cMu * buf + cG * g': step 1 sets buf = g' (PyTorch clones the first gradient, no dampening)
+  if (t === 1) H.fill(0, b0, b0 + n);
+  const cMu = t === 1 ? 0 : mu,
+    cG = t === 1 ? 1 : 1 - (o.dampening ?? 0);
   for (let i = 0; i < n; i++) {
     const p = H[p0 + i];
-    let g = H[g0 + i] + wd * p;
-    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
-    if (mu !== 0) {
-      const buf = t === 1 ? g : mu * H[b0 + i] + damp * g;
-      H[b0 + i] = buf;
-      g = nesterov ? g + mu * buf : buf;
-    }
-    H[p0 + i] = p * keep - lr * g;
+    const g = H[g0 + i] + wd * p + l1 * sign(p);
+    const buf = Math.fround(cMu * H[b0 + i] + cG * g);
+    H[b0 + i] = buf;
+    H[p0 + i] = p * keep - lr * (nesterov ? g + mu * buf : buf);
   }
 }
 
@@ -167,19 +182,18 @@ function adagradSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: Adagra
   const wd = seg.weightDecay,
     l1 = seg.l1,
     keep = 1 - lr * seg.decoupledDecay;
-  const eps = o.eps ?? 1e-10,
-    init = o.initialAccumulatorValue ?? 0;
+  const eps = o.eps ?? 1e-10;
   const p0 = L.P + seg.offset,
     g0 = L.G + seg.offset,
     s0 = L.S + seg.offset,
     n = seg.size;
+  if (t === 1) H.fill(o.initialAccumulatorValue ?? 0, s0, s0 + n);
   for (let i = 0; i < n; i++) {
     const p = H[p0 + i];
-    let g = H[g0 + i] + wd * p;
-    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
-    const sum = (t === 1 ? init : H[s0 + i]) + g * g;
+    const g = H[g0 + i] + wd * p + l1 * sign(p);
+    const sum = Math.fround(H[s0 + i] + g * g);
     H[s0 + i] = sum;
-    H[p0 + i] = p * keep - (clr * g) / (Math.sqrt(H[s0 + i]) + eps);
+    H[p0 + i] = p * keep - (clr * g) / (Math.sqrt(sum) + eps);
   }
 }
 
@@ -199,25 +213,27 @@ function rmspropSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: Rmspro
   const sq0 = L.S + seg.offset; // slot 0: square_avg
   const buf0 = sq0 + N; // slot 1 if momentum > 0: momentum_buffer
   const ga0 = sq0 + (mu > 0 ? 2 : 1) * N; // next slot if centered: grad_avg
-  const fresh = t === 1;
+  if (t === 1) {
+    H.fill(0, sq0, sq0 + n);
+    if (mu > 0) H.fill(0, buf0, buf0 + n);
+    if (centered) H.fill(0, ga0, ga0 + n);
+  }
   for (let i = 0; i < n; i++) {
     const p = H[p0 + i];
-    let g = H[g0 + i] + wd * p;
-    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
-    const sq = alpha * (fresh ? 0 : H[sq0 + i]) + (1 - alpha) * g * g;
+    const g = H[g0 + i] + wd * p + l1 * sign(p);
+    const sq = Math.fround(alpha * H[sq0 + i] + (1 - alpha) * g * g);
     H[sq0 + i] = sq;
-    let v = H[sq0 + i];
+    let v = sq;
     if (centered) {
-      const ga = alpha * (fresh ? 0 : H[ga0 + i]) + (1 - alpha) * g;
+      const ga = Math.fround(alpha * H[ga0 + i] + (1 - alpha) * g);
       H[ga0 + i] = ga;
-      const gaf = H[ga0 + i];
-      v = Math.fround(v - gaf * gaf);
+      v = Math.fround(sq - ga * ga);
     }
     const avg = Math.sqrt(v) + eps;
     if (mu > 0) {
-      const buf = mu * (fresh ? 0 : H[buf0 + i]) + g / avg;
+      const buf = Math.fround(mu * H[buf0 + i] + g / avg);
       H[buf0 + i] = buf;
-      H[p0 + i] = p * keep - lr * H[buf0 + i];
+      H[p0 + i] = p * keep - lr * buf;
     } else {
       H[p0 + i] = p * keep - (lr * g) / avg;
     }
@@ -231,8 +247,7 @@ function adamSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: AdamConfi
     keep = 1 - lr * seg.decoupledDecay;
   const b1 = o.beta1 ?? 0.9,
     b2 = o.beta2 ?? 0.999,
-    eps = o.eps ?? 1e-8,
-    ams = o.amsgrad === true;
+    eps = o.eps ?? 1e-8;
   const stepSize = lr / (1 - Math.pow(b1, t));
   const bc2sqrt = Math.sqrt(1 - Math.pow(b2, t));
   const N = L.N,
@@ -242,20 +257,32 @@ function adamSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: AdamConfi
   const m0 = L.S + seg.offset,
     v0 = m0 + N,
     vmax0 = m0 + 2 * N; // exp_avg, exp_avg_sq, max_exp_avg_sq
-  const fresh = t === 1;
-  for (let i = 0; i < n; i++) {
-    const p = H[p0 + i];
-    let g = H[g0 + i] + wd * p;
-    if (l1 !== 0) g += l1 * (p > 0 ? 1 : p < 0 ? -1 : 0);
-    H[m0 + i] = b1 * (fresh ? 0 : H[m0 + i]) + (1 - b1) * g;
-    H[v0 + i] = b2 * (fresh ? 0 : H[v0 + i]) + (1 - b2) * g * g;
-    let v = H[v0 + i];
-    if (ams) {
-      const vmax = fresh ? v : Math.max(H[vmax0 + i], v);
+  if (t === 1) {
+    H.fill(0, m0, m0 + n);
+    H.fill(0, v0, v0 + n);
+    if (o.amsgrad) H.fill(0, vmax0, vmax0 + n);
+  }
+  if (o.amsgrad) {
+    for (let i = 0; i < n; i++) {
+      const p = H[p0 + i];
+      const g = H[g0 + i] + wd * p + l1 * sign(p);
+      const m = Math.fround(b1 * H[m0 + i] + (1 - b1) * g);
+      const v = Math.fround(b2 * H[v0 + i] + (1 - b2) * g * g);
+      const vmax = Math.max(H[vmax0 + i], v);
+      H[m0 + i] = m;
+      H[v0 + i] = v;
       H[vmax0 + i] = vmax;
-      v = vmax;
+      H[p0 + i] = p * keep - (stepSize * m) / (Math.sqrt(vmax) / bc2sqrt + eps);
     }
-    const denom = Math.sqrt(v) / bc2sqrt + eps;
-    H[p0 + i] = p * keep - (stepSize * H[m0 + i]) / denom;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const p = H[p0 + i];
+      const g = H[g0 + i] + wd * p + l1 * sign(p);
+      const m = Math.fround(b1 * H[m0 + i] + (1 - b1) * g);
+      const v = Math.fround(b2 * H[v0 + i] + (1 - b2) * g * g);
+      H[m0 + i] = m;
+      H[v0 + i] = v;
+      H[p0 + i] = p * keep - (stepSize * m) / (Math.sqrt(v) / bc2sqrt + eps);
+    }
   }
 }

@@ -33,12 +33,12 @@ function expectClose(got: ArrayLike<number>, want: number[], what: string, rel =
   if (!(worst <= rel)) throw new Error(`${what}: element ${at} is ${got[at]}, PyTorch ${want[at]} (rel err ${worst})`);
 }
 
-/** An arena with P, G, S away from 0 and garbage in the state slots (step 1 must ignore it). */
+/** An arena with P, G, S away from 0 and NaN everywhere else, state slots included (step 1 must ignore them). */
 function arena(N: number, segments: Segment[], slots: number, p: ArrayLike<number>) {
   const P = 5,
     G = P + N + 3,
     S = G + N + 7;
-  const H = new Float32Array(S + Math.max(slots, 1) * N + 4).fill(123.5);
+  const H = new Float32Array(S + Math.max(slots, 1) * N + 4).fill(NaN);
   H.set(p, P);
   H.fill(0, G, G + N);
   const layout: OptimLayout = { P, G, S, N, segments };
@@ -63,9 +63,9 @@ describe("optimizerStep equals torch.optim (5 steps, two tensors)", () => {
         expectClose(H.subarray(layout.G, layout.G + OPT.N), OPT.grads[t], "gradients untouched", 0);
       }
       // nothing outside [P, P+N), [G, G+N), [S, S + slots*N) was written
-      expect(H[layout.P - 1]).toBe(123.5);
-      expect(H[layout.P + OPT.N]).toBe(123.5);
-      expect(H[layout.S + stateSlots(c.opt) * OPT.N]).toBe(123.5);
+      expect(H[layout.P - 1]).toBeNaN();
+      expect(H[layout.P + OPT.N]).toBeNaN();
+      expect(H[layout.S + stateSlots(c.opt) * OPT.N]).toBeNaN();
     });
   }
 });
