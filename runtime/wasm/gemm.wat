@@ -262,6 +262,15 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl))))
 
+  ;; --- ceil(n / ceil(n / max)) rounded up to a multiple of mask+1 (a power of 2 dividing max) --
+  (func $balance (param $n i32) (param $max i32) (param $mask i32) (result i32)
+    (local $blocks i32)
+    (local.set $blocks (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $max) (i32.const 1))) (local.get $max)))
+    (i32.and
+      (i32.add (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $blocks) (i32.const 1))) (local.get $blocks))
+               (local.get $mask))
+      (i32.xor (local.get $mask) (i32.const -1))))
+
   ;; --- the GEMM restricted to rows [i0, i1) and columns [j0, j1) of C ----------------------
   ;; All offsets (a, b, c) in floats; scratch is a byte address of $scratch_bytes bytes.
   (func (export "gemm")
@@ -271,7 +280,8 @@
     (local $sai i32) (local $sak i32) (local $sbk i32) (local $sbj i32) (local $ldc i32)
     (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
     (local $jr i32) (local $ir i32) (local $bet i32) (local $bufA i32) (local $bufB i32)
-    (local $tile i32) (local $pa i32) (local $pb i32) (local $cp i32) (local $p i32) (local $end i32)
+    (local $tile i32) (local $pa i32) (local $pb i32) (local $cp i32) (local $p i32)
+    (local $kcb i32) (local $mcb i32) (local $ncb i32)
     (if (i32.or (i32.ge_s (local.get $i0) (local.get $i1)) (i32.ge_s (local.get $j0) (local.get $j1)))
       (then (return)))
     (local.set $a (i32.shl (local.get $a) (i32.const 2)))
@@ -299,6 +309,12 @@
     (if (local.get $tB)
       (then (local.set $sbk (i32.const 4)) (local.set $sbj (i32.shl (local.get $K) (i32.const 2))))
       (else (local.set $sbk (i32.shl (local.get $N) (i32.const 2))) (local.set $sbj (i32.const 4))))
+    ;; block sizes balanced over the blocks (784 = 4 x 196, not 3 x 256 + 16), rounded up to the
+    ;; tile/transpose granularity: kcb <= 256 (multiple of 4), mcb <= 128 (of 4), ncb <= 1024 (of 8).
+    ;; kcb depends on K alone, so every thread sums each element of C in the same order.
+    (local.set $kcb (call $balance (local.get $K) (i32.const 256) (i32.const 3)))
+    (local.set $mcb (call $balance (i32.sub (local.get $i1) (local.get $i0)) (i32.const 128) (i32.const 3)))
+    (local.set $ncb (call $balance (i32.sub (local.get $j1) (local.get $j0)) (i32.const 1024) (i32.const 7)))
     (local.set $bufA (local.get $scratch))
     (local.set $bufB (i32.add (local.get $scratch) (i32.const 131072)))
     (local.set $tile (i32.add (local.get $scratch) (i32.const 1179648)))
@@ -306,12 +322,12 @@
     (block $jcd (loop $jcl
       (br_if $jcd (i32.ge_s (local.get $jc) (local.get $j1)))
       (local.set $nc (i32.sub (local.get $j1) (local.get $jc)))
-      (if (i32.gt_s (local.get $nc) (i32.const 1024)) (then (local.set $nc (i32.const 1024))))
+      (if (i32.gt_s (local.get $nc) (local.get $ncb)) (then (local.set $nc (local.get $ncb))))
       (local.set $pc (i32.const 0))
       (block $pcd (loop $pcl
         (br_if $pcd (i32.ge_s (local.get $pc) (local.get $K)))
         (local.set $kc (i32.sub (local.get $K) (local.get $pc)))
-        (if (i32.gt_s (local.get $kc) (i32.const 256)) (then (local.set $kc (i32.const 256))))
+        (if (i32.gt_s (local.get $kc) (local.get $kcb)) (then (local.set $kc (local.get $kcb))))
         (local.set $bet (if (result i32) (local.get $pc) (then (i32.const 1)) (else (local.get $beta))))
         (call $packB (local.get $tB)
           (i32.add (local.get $b) (i32.add (i32.mul (local.get $pc) (local.get $sbk))
@@ -321,7 +337,7 @@
         (block $icd (loop $icl
           (br_if $icd (i32.ge_s (local.get $ic) (local.get $i1)))
           (local.set $mc (i32.sub (local.get $i1) (local.get $ic)))
-          (if (i32.gt_s (local.get $mc) (i32.const 128)) (then (local.set $mc (i32.const 128))))
+          (if (i32.gt_s (local.get $mc) (local.get $mcb)) (then (local.set $mc (local.get $mcb))))
           (call $packA (local.get $tA)
             (i32.add (local.get $a) (i32.add (i32.mul (local.get $ic) (local.get $sai))
                                              (i32.mul (local.get $pc) (local.get $sak))))
