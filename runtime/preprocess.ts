@@ -31,6 +31,7 @@
 // (or k) accordingly, e.g. eps 0.1 or k < d for raw pixels.
 
 import { DnncError } from "./errors";
+import type { GemmFn } from "./backend";
 import { symEig } from "./linalg";
 
 export type PreprocessKind = "standardize" | "pca" | "whiten" | "zca";
@@ -290,52 +291,83 @@ function meanOf(rows: TrainingRows): Float64Array {
 }
 
 // Population covariance (d, d) of the training rows, two-pass (centered with the exact mean).
-// Each chunk is transposed to (d, R) so that every entry is a contiguous dot product over the
-// chunk's rows; only the upper triangle is accumulated, then mirrored.
+// Each chunk is transposed to (dp, R) (dp = d rounded up to 4, zero rows after d) so that every
+// entry is a contiguous dot product over the chunk's rows; 4x4 tiles on and above the diagonal
+// (16 accumulators, 8 loads per 16 multiply-adds: ~1.4x the 1x4 version), then mirrored.
 function covarianceOf(rows: TrainingRows, mean: Float64Array): Float64Array {
   const d = rows.rowLength;
-  const cov = new Float64Array(d * d);
+  const dp = (d + 3) & ~3;
+  const acc = new Float64Array(dp * dp);
   let XT = new Float64Array(0);
   forChunks(rows, (buf, r) => {
-    if (XT.length < d * r) XT = new Float64Array(d * r);
+    if (XT.length !== dp * r) XT = new Float64Array(dp * r); // zero rows d..dp stay zero
     for (let i = 0; i < r; i++) for (let j = 0; j < d; j++) XT[j * r + i] = buf[i * d + j] - mean[j];
-    for (let a = 0; a < d; a++) {
-      const ra = a * r;
-      let b = a;
-      for (; b + 3 < d; b += 4) {
-        const r0 = b * r;
-        const r1 = r0 + r;
-        const r2 = r1 + r;
-        const r3 = r2 + r;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
+    for (let a = 0; a < dp; a += 4) {
+      const a0 = a * r;
+      const a1 = a0 + r;
+      const a2 = a1 + r;
+      const a3 = a2 + r;
+      for (let b = a; b < dp; b += 4) {
+        const b0 = b * r;
+        const b1 = b0 + r;
+        const b2 = b1 + r;
+        const b3 = b2 + r;
+        let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0; // prettier-ignore
+        let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0; // prettier-ignore
         for (let t = 0; t < r; t++) {
-          const x = XT[ra + t];
-          s0 += x * XT[r0 + t];
-          s1 += x * XT[r1 + t];
-          s2 += x * XT[r2 + t];
-          s3 += x * XT[r3 + t];
+          const x0 = XT[a0 + t];
+          const x1 = XT[a1 + t];
+          const x2 = XT[a2 + t];
+          const x3 = XT[a3 + t];
+          const y0 = XT[b0 + t];
+          const y1 = XT[b1 + t];
+          const y2 = XT[b2 + t];
+          const y3 = XT[b3 + t];
+          s00 += x0 * y0;
+          s01 += x0 * y1;
+          s02 += x0 * y2;
+          s03 += x0 * y3; // prettier-ignore
+          s10 += x1 * y0;
+          s11 += x1 * y1;
+          s12 += x1 * y2;
+          s13 += x1 * y3; // prettier-ignore
+          s20 += x2 * y0;
+          s21 += x2 * y1;
+          s22 += x2 * y2;
+          s23 += x2 * y3; // prettier-ignore
+          s30 += x3 * y0;
+          s31 += x3 * y1;
+          s32 += x3 * y2;
+          s33 += x3 * y3; // prettier-ignore
         }
-        const o = a * d + b;
-        cov[o] += s0;
-        cov[o + 1] += s1;
-        cov[o + 2] += s2;
-        cov[o + 3] += s3;
-      }
-      for (; b < d; b++) {
-        const rb = b * r;
-        let s = 0;
-        for (let t = 0; t < r; t++) s += XT[ra + t] * XT[rb + t];
-        cov[a * d + b] += s;
+        let o = a * dp + b;
+        acc[o] += s00;
+        acc[o + 1] += s01;
+        acc[o + 2] += s02;
+        acc[o + 3] += s03; // prettier-ignore
+        o += dp;
+        acc[o] += s10;
+        acc[o + 1] += s11;
+        acc[o + 2] += s12;
+        acc[o + 3] += s13; // prettier-ignore
+        o += dp;
+        acc[o] += s20;
+        acc[o + 1] += s21;
+        acc[o + 2] += s22;
+        acc[o + 3] += s23; // prettier-ignore
+        o += dp;
+        acc[o] += s30;
+        acc[o + 1] += s31;
+        acc[o + 2] += s32;
+        acc[o + 3] += s33; // prettier-ignore
       }
     }
   });
+  const cov = new Float64Array(d * d);
   const inv = 1 / rows.count;
   for (let a = 0; a < d; a++)
     for (let b = a; b < d; b++) {
-      const v = cov[a * d + b] * inv;
+      const v = acc[a * dp + b] * inv; // upper triangle (a <= b) is always inside a computed tile
       cov[a * d + b] = v;
       cov[b * d + a] = v;
     }
@@ -426,6 +458,50 @@ export function applyPreprocess(
       for (let j = 0; j < d; j++) s += M[mr + j] * scratch[j];
       H[out + r] = s;
     }
+  }
+}
+
+/**
+ * For the GEMM path (pca/whiten/zca): the (outDim, inDim) matrix M and the bias M·mean, to be
+ * copied into H once (e.g. at load). Standardize has no matrix: use applyPreprocess.
+ */
+export function preprocessAffine(p: FittedPreprocess): { matrix: Float32Array; bias: Float32Array } {
+  if (p.kind === "standardize") throw new Error("preprocessAffine: standardize has no matrix; use applyPreprocess");
+  const M = p.tensors.matrix;
+  const mean = p.tensors.mean;
+  const d = p.inDim;
+  const bias = new Float32Array(p.outDim);
+  for (let r = 0; r < p.outDim; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += M[r * d + j] * mean[j];
+    bias[r] = s;
+  }
+  return { matrix: M, bias };
+}
+
+/**
+ * The same map as applyPreprocess for pca/whiten/zca, as one GEMM on the backend plus a bias
+ * sweep: y = x M^T - M·mean, x (n, inDim) at xOff, y (n, outDim) at yOff (must not overlap x),
+ * M (outDim, inDim) at matOff and M·mean (outDim) at biasOff, both placed by the caller from
+ * preprocessAffine. Note that x M^T - M·mean loses a little float32 precision against M (x - mean)
+ * when |mean| is large next to the spread of x (not the case for pixels in [0, 1]).
+ */
+export function applyPreprocessGemm(
+  gemm: GemmFn,
+  H: Float32Array,
+  xOff: number,
+  yOff: number,
+  n: number,
+  inDim: number,
+  outDim: number,
+  matOff: number,
+  biasOff: number,
+): void {
+  // x is (n, inDim), M is (outDim, inDim), y is (n, outDim)
+  gemm(0, 1, n, outDim, inDim, xOff, matOff, yOff, 0);
+  for (let i = 0; i < n; i++) {
+    const o = yOff + i * outDim;
+    for (let r = 0; r < outDim; r++) H[o + r] -= H[biasOff + r];
   }
 }
 

@@ -2,8 +2,11 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import cases from "./reference/preprocess/cases.json";
 import { symEig, symEigJacobi } from "../runtime/linalg";
+import { makeGemm } from "../runtime/kernels/gemm";
 import {
   applyPreprocess,
+  applyPreprocessGemm,
+  preprocessAffine,
   fitPreprocess,
   fitPreprocessOn,
   preprocessFromStored,
@@ -159,6 +162,49 @@ describe("pca / whiten / zca against PyTorch", () => {
       const part = applyAll(p, dense.x.slice(6 * d, (6 + bn) * d), bn);
       expectClose(part, all.slice(6 * 4, (6 + bn) * 4), 1e-6);
     }
+  });
+});
+
+describe("GEMM path and covariance on random shapes", () => {
+  it("applyPreprocessGemm equals applyPreprocess (pca, whiten, zca)", () => {
+    const d = dense.d;
+    const n = dense.rows;
+    for (const spec of [{ kind: "pca", k: 3 }, { kind: "whiten", k: 5 }, { kind: "zca" }] as PreprocessSpec[]) {
+      const p = fitPreprocessOn(spec, src(dense.x, d), dense.train);
+      const ref = applyAll(p, dense.x, n);
+      const { matrix, bias } = preprocessAffine(p);
+      const H = new Float32Array(n * d + n * p.outDim + matrix.length + bias.length + 1);
+      const xOff = 1;
+      const yOff = xOff + n * d;
+      const matOff = yOff + n * p.outDim;
+      const biasOff = matOff + matrix.length;
+      H.set(dense.x, xOff);
+      H.set(matrix, matOff);
+      H.set(bias, biasOff);
+      applyPreprocessGemm(makeGemm(H), H, xOff, yOff, n, d, p.outDim, matOff, biasOff);
+      expectClose(H.subarray(yOff, yOff + n * p.outDim), ref, 1e-4);
+    }
+    expect(() => preprocessAffine(fitPreprocessOn({ kind: "standardize" }, src(dense.x, d), dense.train))).toThrow();
+  });
+
+  it("whitened training rows have identity covariance for every row length 1..9 (covariance tiles + padding)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 1e6 }), (d, seed) => {
+        const m = 3 * d + 5;
+        const r = new Rng(seed, 21);
+        const x = Float32Array.from({ length: m * d }, (_, i) => r.normal() * (1 + (i % d)) + (i % 3));
+        const rows = Array.from({ length: m }, (_, i) => i);
+        const p = fitPreprocessOn({ kind: "whiten", eps: 1e-9 }, { kind: "f32", data: x, rowLength: d }, rows);
+        const y = applyAll(p, x, m);
+        for (let a = 0; a < d; a++)
+          for (let b = 0; b < d; b++) {
+            let s = 0;
+            for (let i = 0; i < m; i++) s += y[i * d + a] * y[i * d + b];
+            expect(s / m).toBeCloseTo(a === b ? 1 : 0, 3);
+          }
+      }),
+      { numRuns: 40 },
+    );
   });
 });
 
