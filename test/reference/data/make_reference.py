@@ -110,8 +110,27 @@ for mode, img, pix in (("1", Image.fromarray(bits), bits.astype(np.uint8) * 255)
     pngs.append({"mode": mode, "width": pix.shape[1], "height": pix.shape[0], "channels": 1,
                  "base64": base64.b64encode(buf.getvalue()).decode(), "pixels": pix.reshape(-1).tolist()})
 
+# A safetensors file written by hand from the format description (the safetensors package is not
+# installed): u64 little-endian header length, compact JSON header with __metadata__ first and the
+# tensors in data order, spaces up to a multiple of 8, then little-endian f32 data.
+import struct
+torch.manual_seed(0)
+st_tensors = [("dense1.weight", torch.randn(3, 2)), ("dense1.bias", torch.randn(3)), ("0", torch.randn(1, 1, 2)), ("scalar", torch.tensor(2.5))]
+st_meta = {"format": "dnnc", "epoch": "3"}
+hdr = {"__metadata__": dict(sorted(st_meta.items()))}
+off = 0
+for name, t in st_tensors:
+    hdr[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + 4 * t.numel()]}
+    off += 4 * t.numel()
+hjson = json.dumps(hdr, separators=(",", ":")).encode()
+hjson += b" " * ((8 - (8 + len(hjson)) % 8) % 8)
+st_bytes = struct.pack("<Q", len(hjson)) + hjson + b"".join(t.contiguous().numpy().astype("<f4").tobytes() for _, t in st_tensors)
+safetensors = {"hex": st_bytes.hex(), "metadata": st_meta,
+               "tensors": [{"name": n, "shape": list(t.shape), "data": [float(v) for v in t.reshape(-1)]} for n, t in st_tensors]}
+
 out = {"generated_by": "test/reference/data/make_reference.py", "torch": torch.__version__,
-       "train": train, "test": test, "batch": batch, "typed_idx": typed, "moons": moons, "png": pngs}
+       "train": train, "test": test, "batch": batch, "typed_idx": typed, "moons": moons, "png": pngs,
+       "safetensors": safetensors}
 with open(os.path.join(HERE, "reference.json"), "w") as f:
     json.dump(out, f, indent=1)
     f.write("\n")
