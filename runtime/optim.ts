@@ -286,3 +286,72 @@ function adamSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: AdamConfi
     }
   }
 }
+
+/**
+ * What is wrong with an optimizer configuration, as messages naming the field (empty when valid).
+ * The same constraints PyTorch 1.13 enforces in its constructors (e.g. Nesterov needs momentum > 0
+ * and dampening 0), so that a spec PyTorch would reject is rejected here too.
+ */
+export function optimizerConfigErrors(opt: OptimizerConfig): string[] {
+  const errs: string[] = [];
+  const nonNeg = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(v >= 0 && Number.isFinite(v))) errs.push(`${opt.kind}: ${name} must be >= 0, got ${v}`);
+  };
+  const unit = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(v >= 0 && v < 1)) errs.push(`${opt.kind}: ${name} must be in [0, 1), got ${v}`);
+  };
+  switch (opt.kind) {
+    case "sgd":
+      nonNeg("momentum", opt.momentum);
+      nonNeg("dampening", opt.dampening);
+      if (opt.nesterov && (!((opt.momentum ?? 0) > 0) || (opt.dampening ?? 0) !== 0))
+        errs.push("sgd: nesterov needs momentum > 0 and dampening 0");
+      break;
+    case "adagrad":
+      nonNeg("lrDecay", opt.lrDecay);
+      nonNeg("initialAccumulatorValue", opt.initialAccumulatorValue);
+      nonNeg("eps", opt.eps);
+      break;
+    case "rmsprop":
+      nonNeg("alpha", opt.alpha);
+      nonNeg("eps", opt.eps);
+      nonNeg("momentum", opt.momentum);
+      break;
+    case "adam":
+    case "adamw":
+      unit("beta1", opt.beta1);
+      unit("beta2", opt.beta2);
+      nonNeg("eps", opt.eps);
+      break;
+    default:
+      errs.push(`unknown optimizer kind ${JSON.stringify((opt as { kind: unknown }).kind)}`);
+  }
+  return errs;
+}
+
+/**
+ * What is wrong with an arena layout for this optimizer (empty when valid): segments inside
+ * [0, N) without overlap, rows * cols = size, non-negative settings, and the grads and state
+ * regions not overlapping the parameters.
+ */
+export function layoutErrors(layout: OptimLayout, opt: OptimizerConfig): string[] {
+  const errs: string[] = [];
+  const { P, G, S, N } = layout;
+  const slots = stateSlots(opt);
+  const overlap = (a: number, an: number, b: number, bn: number) => an > 0 && bn > 0 && a < b + bn && b < a + an;
+  if (overlap(P, N, G, N)) errs.push("params [P, P+N) and grads [G, G+N) overlap");
+  if (overlap(P, N, S, slots * N) || overlap(G, N, S, slots * N))
+    errs.push(`optimizer state [S, S+${slots}N) overlaps params or grads`);
+  const byOffset = [...layout.segments].sort((a, b) => a.offset - b.offset);
+  let end = 0;
+  for (const s of byOffset) {
+    const name = s.name ?? `segment at ${s.offset}`;
+    if (s.offset < end) errs.push(`${name} overlaps the previous segment`);
+    if (s.offset < 0 || s.offset + s.size > N) errs.push(`${name} lies outside [0, N=${N})`);
+    if (s.rows * s.cols !== s.size) errs.push(`${name}: rows*cols = ${s.rows * s.cols} but size = ${s.size}`);
+    for (const k of ["weightDecay", "decoupledDecay", "l1", "lrScale", "maxNorm"] as const)
+      if (!(s[k] >= 0 && Number.isFinite(s[k]))) errs.push(`${name}: ${k} must be >= 0, got ${s[k]}`);
+    end = Math.max(end, s.offset + s.size);
+  }
+  return errs;
+}

@@ -174,3 +174,58 @@ export function observeMetric(s: Schedule, state: ScheduleState, value: number):
   }
   return false;
 }
+
+/** What is wrong with a schedule, as messages naming the field (empty when valid). */
+export function scheduleConfigErrors(s: Schedule): string[] {
+  const errs: string[] = [];
+  const need = (ok: boolean, msg: string) => {
+    if (!ok) errs.push(`${s.kind}: ${msg}`);
+  };
+  const posInt = (v: number) => Number.isInteger(v) && v > 0;
+  need(s.lr >= 0 && Number.isFinite(s.lr), `lr must be >= 0, got ${s.lr}`);
+  if (s.per !== undefined) need(s.per === "epoch" || s.per === "step", `per must be "epoch" or "step"`);
+  if (s.warmup) {
+    need(Number.isInteger(s.warmup.length) && s.warmup.length >= 0, `warm-up length must be an integer >= 0`);
+    const f0 = s.warmup.startFactor ?? 0;
+    need(f0 >= 0 && f0 <= 1, `warm-up startFactor must be in [0, 1], got ${f0}`);
+  }
+  switch (s.kind) {
+    case "constant":
+      break;
+    case "inverse_time":
+      need(s.decay >= 0, `decay must be >= 0, got ${s.decay}`);
+      break;
+    case "exponential":
+      need((s.gamma === undefined) !== (s.beta === undefined), "give exactly one of gamma and beta");
+      if (s.gamma !== undefined) need(s.gamma > 0, `gamma must be > 0, got ${s.gamma}`);
+      break;
+    case "step":
+      need(posInt(s.every), `every must be a positive integer, got ${s.every}`);
+      need(!(s.gamma !== undefined && s.factor !== undefined), "give gamma or factor, not both");
+      if (s.factor !== undefined) need(s.factor > 0, `factor must be > 0, got ${s.factor}`);
+      break;
+    case "multistep":
+      need(
+        s.milestones.every((m, i) => Number.isInteger(m) && m >= 0 && (i === 0 || m > s.milestones[i - 1])),
+        "milestones must be increasing integers >= 0",
+      );
+      break;
+    case "cosine":
+      need(s.tMax > 0, `tMax must be > 0, got ${s.tMax}`);
+      break;
+    case "cosine_restarts":
+      need(posInt(s.t0), `t0 must be a positive integer, got ${s.t0}`);
+      need(posInt(s.tMult ?? 1), `tMult must be an integer >= 1, got ${s.tMult}`);
+      break;
+    case "plateau":
+      need((s.factor ?? 0.1) < 1 && (s.factor ?? 0.1) >= 0, `factor must be in [0, 1), got ${s.factor}`);
+      need(Number.isInteger(s.patience ?? 10) && (s.patience ?? 10) >= 0, "patience must be an integer >= 0");
+      need(Number.isInteger(s.cooldown ?? 0) && (s.cooldown ?? 0) >= 0, "cooldown must be an integer >= 0");
+      need((s.threshold ?? 1e-4) >= 0, "threshold must be >= 0");
+      need((s.minLr ?? 0) >= 0, "minLr must be >= 0");
+      break;
+    default:
+      errs.push(`unknown schedule kind ${JSON.stringify((s as { kind: unknown }).kind)}`);
+  }
+  return errs;
+}

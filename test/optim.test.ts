@@ -3,7 +3,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { optimizerStep, stateSlots, type OptimLayout, type OptimizerConfig, type Segment } from "../runtime/optim";
+import {
+  layoutErrors,
+  optimizerConfigErrors,
+  optimizerStep,
+  stateSlots,
+  type OptimLayout,
+  type OptimizerConfig,
+  type Segment,
+} from "../runtime/optim";
 import { applyMaxNorm, clipGradNorm, clipGradValue, penaltyValue } from "../runtime/regularize";
 
 const load = (f: string) => JSON.parse(readFileSync(new URL(`./reference/optim/${f}`, import.meta.url), "utf8"));
@@ -231,5 +239,33 @@ describe("clipping and max-norm equal torch", () => {
       ),
       { numRuns: 50 },
     );
+  });
+});
+
+describe("configuration checks", () => {
+  it("every PyTorch reference case is a valid configuration and layout", () => {
+    for (const c of OPT.cases as { opt: OptimizerConfig; regs: Regs[] }[]) {
+      expect(optimizerConfigErrors(c.opt)).toEqual([]);
+      const segs = (OPT.segments as SegShape[]).map((s, i) => segment(s, c.regs[i]));
+      expect(layoutErrors(arena(OPT.N, segs, stateSlots(c.opt), OPT.p0).layout, c.opt)).toEqual([]);
+    }
+  });
+  it("rejects what PyTorch's constructors reject, and broken layouts", () => {
+    expect(optimizerConfigErrors({ kind: "sgd", nesterov: true })).toEqual([
+      "sgd: nesterov needs momentum > 0 and dampening 0",
+    ]);
+    expect(optimizerConfigErrors({ kind: "sgd", momentum: 0.9, dampening: 0.1, nesterov: true })).toHaveLength(1);
+    expect(optimizerConfigErrors({ kind: "adam", beta2: 1 })).toEqual(["adam: beta2 must be in [0, 1), got 1"]);
+    expect(optimizerConfigErrors({ kind: "rmsprop", momentum: -1 })).toHaveLength(1);
+    const w = segment({ name: "W", offset: 0, size: 12, rows: 3, cols: 4 }, { l1: -1 });
+    const b = segment({ name: "b", offset: 10, size: 3, rows: 3, cols: 2 });
+    const errs = layoutErrors({ P: 0, G: 10, S: 30, N: 12, segments: [w, b] }, { kind: "adam" });
+    expect(errs).toEqual([
+      "params [P, P+N) and grads [G, G+N) overlap",
+      "W: l1 must be >= 0, got -1",
+      "b overlaps the previous segment",
+      "b lies outside [0, N=12)",
+      "b: rows*cols = 6 but size = 3",
+    ]);
   });
 });

@@ -3,7 +3,13 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { initialScheduleState, learningRate, observeMetric, type Schedule } from "../runtime/schedule";
+import {
+  initialScheduleState,
+  learningRate,
+  observeMetric,
+  scheduleConfigErrors,
+  type Schedule,
+} from "../runtime/schedule";
 
 const REF = JSON.parse(readFileSync(new URL("./reference/optim/schedule.json", import.meta.url), "utf8"));
 
@@ -101,5 +107,20 @@ describe("schedule properties", () => {
     expect(observeMetric(p, ps, NaN)).toBe(true); // first evaluation NaN: a bad epoch, patience 0
     expect(ps.best).toBe(null);
     expect(ps.lr).toBeCloseTo(0.01, 15);
+  });
+});
+
+describe("scheduleConfigErrors", () => {
+  it("accepts every reference schedule and rejects what PyTorch rejects", () => {
+    for (const c of REF.cases as { schedule: Schedule }[]) expect(scheduleConfigErrors(c.schedule)).toEqual([]);
+    expect(scheduleConfigErrors({ kind: "cosine_restarts", lr: 0.1, t0: 3, tMult: 1.5 })).toEqual([
+      "cosine_restarts: tMult must be an integer >= 1, got 1.5",
+    ]);
+    expect(scheduleConfigErrors({ kind: "plateau", lr: 0.1, factor: 1 })).toHaveLength(1);
+    expect(scheduleConfigErrors({ kind: "multistep", lr: 0.1, milestones: [5, 3], gamma: 0.1 })).toHaveLength(1);
+    expect(scheduleConfigErrors({ kind: "exponential", lr: 0.1, gamma: 0.9, beta: 0.1 })).toHaveLength(1);
+    expect(
+      scheduleConfigErrors({ kind: "step", lr: 0.1, every: 0, warmup: { length: 2, startFactor: 2 } }),
+    ).toHaveLength(2);
   });
 });
