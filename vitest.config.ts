@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    reporters: ["default", "json"],
+    outputFile: { json: ".ci/vitest-report.json" },
   },
 });

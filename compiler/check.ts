@@ -90,7 +90,7 @@ export function bindArgs(
     spans[key] = a.value.span;
   }
   for (const r of schema.required ?? []) {
-    if (!(r in obj)) {
+    if (ok && !(r in obj)) {
       diags.push(diag("E0204", whereSpan, { name: what, arg: r }, positional.includes(r) ? `write \`${what}(${r}=...)\`` : undefined));
       ok = false;
     }
@@ -456,6 +456,8 @@ class Checker {
       schedule: { kind: "constant", args: {}, warmup: 0, per: "epoch" },
     };
     let schedulePer: "epoch" | "step" = "epoch";
+    let esSpan: Span | undefined;
+    let wdSpan: Span | undefined;
     let warmup = 0;
     if (tb) {
       this.settings("train", tb.body, {
@@ -476,6 +478,7 @@ class Checker {
           if (c) train.optimizer = optimizerFrom(c.name, c.args);
         },
         weight_decay: (el) => {
+          wdSpan = el.span;
           const x = this.number(el, { min: 0 });
           if (x !== undefined) train.weightDecay = x;
         },
@@ -513,7 +516,11 @@ class Checker {
           if (x !== undefined) warmup = x;
         },
         early_stopping: (el) => {
-          const v = this.single(el, "early_stopping(patience=5, monitor=val_loss, min_delta=0, every=1)");
+          esSpan = el.span;
+          const v: Value | undefined =
+            el.args !== undefined && el.values.length === 0 && !el.body
+              ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
+              : this.single(el, "early_stopping(patience=5, monitor=val_loss, min_delta=0, every=1)");
           if (!v) return;
           const args = v.kind === "call" ? v.args : [];
           if (v.kind !== "call" && !(v.kind === "ident" && v.name === "on")) {
@@ -535,11 +542,11 @@ class Checker {
 
     if (tb && train.earlyStopping && data.validation === 0)
       this.diags.push(
-        diag("E0403", tb.kindSpan, { detail: "early stopping needs a validation split" }, "add `validation 0.1` to the data block"),
+        diag("E0403", esSpan ?? tb.kindSpan, { detail: "early stopping needs a validation split" }, "add `validation 0.1` to the data block"),
       );
     if (tb && train.optimizer.kind === "adamw" && train.weightDecay > 0)
       this.diags.push(
-        diag("E0403", tb.kindSpan, { detail: "both coupled L2 (`weight_decay`) and AdamW's decoupled decay apply to the same tensors" },
+        diag("E0403", wdSpan ?? tb.kindSpan, { detail: "both coupled L2 (`weight_decay`) and AdamW's decoupled decay apply to the same tensors" },
           "use adamw(weight_decay=...) alone, or adam with weight_decay"),
       );
 

@@ -65,7 +65,11 @@ export function parseSpec(source: string, file: string): ParseResult {
     } else span = tokSpan(file, t);
     let detail = `unexpected ${describe(t)}`;
     const ctx = e.context?.ruleStack?.[e.context.ruleStack.length - 1];
-    if (ctx === "block" && t.tokenType.name !== "LBrace") detail += " (a block is `name { ... }`)";
+    const open = t.tokenType.name === "EOF" ? unclosed(lexed.tokens) : undefined;
+    if (open) {
+      span = tokSpan(file, open);
+      detail = `\`${open.image}\` is never closed`;
+    } else if (ctx === "block" && t.tokenType.name !== "LBrace") detail += " (a block is `name { ... }`)";
     diagnostics.push(diag("E0002", span, { detail }, hintFor(e.name, t)));
     break; // without recovery only the first parse error is meaningful
   }
@@ -75,9 +79,21 @@ export function parseSpec(source: string, file: string): ParseResult {
   return diagnostics.length > 0 ? { diagnostics } : { ast, diagnostics };
 }
 
+/** The innermost bracket left open at the end of the file. */
+function unclosed(tokens: IToken[]): IToken | undefined {
+  const stack: IToken[] = [];
+  const pairs: Record<string, string> = { RBrace: "LBrace", RParen: "LParen", RBracket: "LBracket" };
+  for (const t of tokens) {
+    const n = t.tokenType.name;
+    if (n === "LBrace" || n === "LParen" || n === "LBracket") stack.push(t);
+    else if (pairs[n] && stack.length > 0 && stack[stack.length - 1].tokenType.name === pairs[n]) stack.pop();
+  }
+  return stack[stack.length - 1];
+}
+
 function hintFor(_errName: string, t: IToken): string | undefined {
   if (t.tokenType.name === "RBrace") return "is a `{` or `(` missing, or one `}` too many?";
-  if (t.tokenType.name === "EOF") return "a block or a parenthesis is not closed";
+  if (t.tokenType.name === "EOF") return "add the closing bracket";
   if (t.tokenType.name === "Equals") return "named arguments go inside parentheses: `name(key=value)`";
   return undefined;
 }

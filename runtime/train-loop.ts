@@ -184,7 +184,8 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
   let step = 0;
   let lr = learningRate(sched, 0, 0, schedState);
   const shuffleStream = streamId("data:shuffle");
-  outer: for (let epoch = 1; epoch <= epochs; epoch++) {
+  let reachedMax = false;
+  for (let epoch = 1; epoch <= epochs && !reachedMax; epoch++) {
     const t0 = Date.now();
     new Rng(seed, shuffleStream ^ epoch).shuffle(order);
     let lossSum = 0;
@@ -216,8 +217,8 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
       seen += n;
       opts.onStep?.(step, r.loss, s + n, order.length);
       if (opts.maxSteps !== undefined && step >= opts.maxSteps) {
-        result.steps = step;
-        break outer;
+        reachedMax = true;
+        break;
       }
     }
     const m: EpochMetrics = {
