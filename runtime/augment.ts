@@ -431,7 +431,7 @@ export interface Grid {
  * Tile images (each (C, Hh, W) floats, C = 1 or 3) into a grid of `cols` columns with `pad`
  * pixels between and around them. Values are clamped to [0, 1] (NaN -> 0) then rounded to bytes;
  * padding has value `background` (default 0.5, mid grey). Images come as separate arrays or as
- * offsets into H.
+ * offsets into H. `cols` is capped at the number of images; rows = ceil(count / cols).
  */
 export function makeGrid(
   images: Float32Array[] | { H: Float32Array; offsets: ArrayLike<number> },
