@@ -255,3 +255,61 @@ with open(os.path.join(HERE, "regularize.json"), "w") as f:
                "maxNorm": max_norm,
                "penalty": {"regs": [{"weightDecay": WD, "l1": L1}, {"weightDecay": 0.1, "l1": 0.0}], "value": penalty}}, f)
 print("wrote", len(cases), "optimizer cases,", len(sched_cases), "schedules")
+
+# ---------------------------------------------------------------------------------------------
+# Training loops as a trainer runs them: linear model, MSE, real gradients; per step
+# clip -> optimizer step -> max-norm, the scheduler stepped per step (plateau: fed the loss).
+X = torch.randn(16, 5)
+Y = torch.randn(16, 3)
+LW0 = torch.randn(3, 5)
+Lb0 = torch.zeros(3)
+
+
+def run_loop(name, opt_ts, make_opt, sched_ts, make_sched, clip, max_norm, steps=12):
+    W = LW0.clone().requires_grad_(True)
+    b = Lb0.clone().requires_grad_(True)
+    o = make_opt(W, b)
+    sc = make_sched(o)
+    losses, lrs = [], []
+    for t in range(steps):
+        o.zero_grad()
+        loss = torch.nn.functional.mse_loss(X @ W.t() + b, Y)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_([W, b], clip)
+        lrs.append(o.param_groups[0]["lr"])
+        o.step()
+        if max_norm:
+            with torch.no_grad():
+                W.copy_(torch.renorm(W, 2, 0, max_norm))
+        if sched_ts["kind"] == "plateau":
+            sc.step(float(loss))
+        else:
+            sc.step()
+        losses.append(float(loss))
+    return {"name": name, "opt": opt_ts, "schedule": sched_ts, "clip": clip, "maxNorm": max_norm,
+            "losses": losses, "lrs": lrs, "final": flat([W, b])}
+
+
+loops = [
+    run_loop("sgd nesterov, decay W only, step schedule, clip 1.0",
+             {"kind": "sgd", "momentum": 0.9, "nesterov": True},
+             lambda W, b: torch.optim.SGD([{"params": [W], "weight_decay": 0.01}, {"params": [b], "weight_decay": 0.0}],
+                                          lr=0.2, momentum=0.9, nesterov=True),
+             {"kind": "step", "lr": 0.2, "every": 4, "gamma": 0.5, "per": "step"},
+             lambda o: S.StepLR(o, step_size=4, gamma=0.5), 1.0, 0.0),
+    run_loop("adamw, warm-up + cosine, clip 0.5, max-norm 1.2",
+             {"kind": "adamw"},
+             lambda W, b: torch.optim.AdamW([{"params": [W], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}], lr=0.1),
+             {"kind": "cosine", "lr": 0.1, "tMax": 9, "per": "step", "warmup": {"length": 3, "startFactor": 0.2}},
+             lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.2, total_iters=3), S.CosineAnnealingLR(o, T_max=9)],
+                                      milestones=[3]), 0.5, 1.2),
+    run_loop("rmsprop centered, reduce-on-plateau on the training loss",
+             {"kind": "rmsprop", "centered": True, "momentum": 0.5},
+             lambda W, b: torch.optim.RMSprop([W, b], lr=0.3, centered=True, momentum=0.5),
+             {"kind": "plateau", "lr": 0.3, "patience": 0, "factor": 0.5, "per": "step"},
+             lambda o: S.ReduceLROnPlateau(o, patience=0, factor=0.5), 0.0, 0.0, steps=20),
+]
+with open(os.path.join(HERE, "loop.json"), "w") as f:
+    json.dump({"X": flat([X]), "Y": flat([Y]), "W0": flat([LW0]), "b0": flat([Lb0]), "loops": loops}, f)
+print("wrote", len(loops), "training loops;", "lrs:", [[round(x, 4) for x in l["lrs"]] for l in loops])
