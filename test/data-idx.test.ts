@@ -7,6 +7,7 @@ import { parseIdx, idxDataset } from "../runtime/data/idx";
 import { featureSize } from "../runtime/data/dataset";
 import { loadIdxDir, loadIdxPair } from "../runtime/node/load-idx";
 import { readMaybeGzip } from "../runtime/node/files";
+import { gunzipIfNeeded } from "../runtime/data/gzip";
 import { DnncError } from "../runtime/errors";
 
 const SUBSET = join(__dirname, "../specs/data/fashion-mnist-small");
@@ -86,6 +87,7 @@ describe("idxDataset", () => {
     expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [2], [0, 1]), "lab"), names), "count mismatch", "img.idx has 3 images", "lab.idx has 2 labels");
     expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [3], [0, 10, 1]), "lab"), names, { classes: 10 }), "lab.idx", "label out of range at index 1: 10", "0..9");
     expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [3, 1], [0, 1, 1]), "lab"), names), "labels need rank 1");
+    expectDnnc(() => idxDataset(parseIdx(idx(0x08, [0, 2, 2], []), "i"), parseIdx(idx(0x08, [0], []), "l"), names), "img.idx", "no samples");
   });
 });
 
@@ -139,6 +141,17 @@ describe("the shipped Fashion-MNIST subset", () => {
       const again = gzipFixed(cutIdx(gunzipSync(committed), keep, name));
       expect(Buffer.compare(again, committed), name).toBe(0);
     }
+  });
+});
+
+describe("gunzipIfNeeded (DecompressionStream, for browsers)", () => {
+  it("gives the same bytes as node:zlib, passes plain bytes through, and names corrupt files", async () => {
+    const gz = readFileSync(join(SUBSET, "t10k-labels-idx1-ubyte.gz"));
+    const viaStream = await gunzipIfNeeded(new Uint8Array(gz), "labels.gz");
+    expect(Buffer.compare(Buffer.from(viaStream), gunzipSync(gz))).toBe(0);
+    const plain = Uint8Array.of(0, 0, 8, 1);
+    expect(await gunzipIfNeeded(plain, "p")).toBe(plain);
+    await expect(gunzipIfNeeded(new Uint8Array(gz.subarray(0, 100)), "cut.gz")).rejects.toThrow(/cut.gz: corrupt gzip data/);
   });
 });
 

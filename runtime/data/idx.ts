@@ -120,6 +120,7 @@ export function idxDataset(
   opts: IdxDatasetOptions = {},
 ): Dataset {
   const n = images.dims[0];
+  if (n === 0) throw new DnncError(`${names.images}: no samples (the header says 0 items)`);
   if (images.dims.length < 2) {
     throw new DnncError(`${names.images}: images need rank >= 2 ([n, features...]), got [${images.dims.join(", ")}]`);
   }
