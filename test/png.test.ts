@@ -5,6 +5,7 @@ import { crc32 as zlibCrc32, inflateSync } from "node:zlib";
 import fc from "fast-check";
 import { decodePng, encodePng, PNG_SIGNATURE } from "../runtime/node/png";
 import { crc32 } from "../runtime/data/crc32";
+import { imageToSample } from "../runtime/data/image";
 import { DnncError } from "../runtime/errors";
 
 const ref = JSON.parse(readFileSync(join(__dirname, "reference/data/reference.json"), "utf8"));
@@ -128,5 +129,30 @@ describe("decodePng", () => {
     expectDnnc(() => decodePng(withHeader((h) => (h[8] = 3)), "d.png"), "bit depth 3 is not valid");
     expectDnnc(() => decodePng(withHeader((h) => (h[9] = 5)), "d.png"), "unknown color type 5");
     expectDnnc(() => decodePng(withHeader((h) => (h[3] = 4)), "s.png"), /image data has \d+ bytes, expected 10/);
+  });
+});
+
+describe("imageToSample", () => {
+  it("converts colour to gray as PIL does and drops alpha", () => {
+    for (const r of ref.to_gray) {
+      const img = { ...r, pixels: Uint8Array.from(r.pixels) };
+      expect(Array.from(imageToSample(img, [1, r.height, r.width], "c.png"))).toEqual(r.gray);
+    }
+  });
+
+  it("makes planar CHW from interleaved pixels, repeating gray for colour models", () => {
+    const rgb = { width: 2, height: 1, channels: 3, pixels: Uint8Array.of(1, 2, 3, 4, 5, 6) };
+    expect(Array.from(imageToSample(rgb, [3, 1, 2], "x.png"))).toEqual([1, 4, 2, 5, 3, 6]);
+    const gray = { width: 2, height: 1, channels: 2, pixels: Uint8Array.of(7, 255, 9, 0) };
+    expect(Array.from(imageToSample(gray, [3, 1, 2], "g.png"))).toEqual([7, 9, 7, 9, 7, 9]);
+    // a PNG round trip feeds it directly
+    const png = decodePng(encodePng(2, 1, 3, rgb.pixels), "x.png");
+    expect(Array.from(imageToSample(png, [1, 1, 2], "x.png"))).toEqual([2, 5]);
+  });
+
+  it("names the file and the sizes when they do not fit", () => {
+    const img = { width: 32, height: 30, channels: 1, pixels: new Uint8Array(960) };
+    expectDnnc(() => imageToSample(img, [1, 28, 28], "big.png"), "big.png", "32x30", "expects 28x28");
+    expectDnnc(() => imageToSample(img, [784], "big.png"), "not an image");
   });
 });

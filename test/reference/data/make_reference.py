@@ -128,9 +128,15 @@ st_bytes = struct.pack("<Q", len(hjson)) + hjson + b"".join(t.contiguous().numpy
 safetensors = {"hex": st_bytes.hex(), "metadata": st_meta,
                "tensors": [{"name": n, "shape": list(t.shape), "data": [float(v) for v in t.reshape(-1)]} for n, t in st_tensors]}
 
+# Colour to gray as PIL converts it (RGB and RGBA to "L"), for imageToSample.
+rgb = gen.integers(0, 256, size=(3, 4, 3), dtype=np.uint8)
+rgba = gen.integers(0, 256, size=(2, 3, 4), dtype=np.uint8)
+to_gray = [{"width": a.shape[1], "height": a.shape[0], "channels": a.shape[2], "pixels": a.reshape(-1).tolist(),
+            "gray": np.array(Image.fromarray(a).convert("L")).reshape(-1).tolist()} for a in (rgb, rgba)]
+
 out = {"generated_by": "test/reference/data/make_reference.py", "torch": torch.__version__,
        "train": train, "test": test, "batch": batch, "typed_idx": typed, "moons": moons, "png": pngs,
-       "safetensors": safetensors}
+       "safetensors": safetensors, "to_gray": to_gray}
 with open(os.path.join(HERE, "reference.json"), "w") as f:
     json.dump(out, f, indent=1)
     f.write("\n")
