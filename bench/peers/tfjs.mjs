@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// Benchmark peer: TensorFlow.js (tfjs-core + tfjs-layers) on the CPU or the WASM backend.
+//
+//   node bench/peers/tfjs.mjs --backend cpu|wasm --model m1 [--samples N] [--test N] [--window S]
+//
+// Trains the model of bench/models.mjs with model.fit (one epoch over the first N training
+// samples, shuffled, SGD with momentum, softmax cross-entropy on logits) and prints JSON lines:
+//   {"event":"info", ...}                      system, backend, threads, model
+//   {"event":"window","samples":N,"seconds":S} one per >= S seconds of training (first = warm-up)
+//   {"event":"done","test_acc":A,"test_loss":L,"max_rss_kb":K,"trained_samples":N,"full_epoch":bool}
+//   {"event":"error","cannot_train":true,"message":...} when the backend lacks a kernel
+// Layout is NHWC (tfjs's native one); flatten order differs from PyTorch's, which changes nothing
+// in cost. Initializers are tfjs's defaults.
+import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
+import { parseArgs } from "node:util";
+import { MODELS } from "../models.mjs";
+import { loadFashionMnist } from "../idx.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    backend: { type: "string", default: "cpu" },
+    model: { type: "string", default: "m1" },
+    samples: { type: "string", default: "60000" },
+    test: { type: "string", default: "10000" },
+    window: { type: "string", default: "1" },
+  },
+});
+const emit = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
+const model = MODELS[args.model];
+if (!model) {
+  emit({ event: "error", message: `unknown model ${args.model}` });
+  process.exit(2);
+}
+
+// Silence tfjs's console advice ("install tfjs-node") so stdout stays JSON lines.
+const log = console.log;
+console.log = (...a) => process.stderr.write(a.join(" ") + "\n");
+console.warn = console.log;
+
+const tf = await import("@tensorflow/tfjs-core");
+await import("@tensorflow/tfjs-backend-cpu");
+const tfl = await import("@tensorflow/tfjs-layers");
+if (args.backend === "wasm") {
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  const require = createRequire(import.meta.url);
+  const dist = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
+  // Local .wasm files; Node gets the single-threaded (SIMD) build: tfjs disables threads on Node.
+  wasm.setWasmPaths(join(dist, "/"));
+}
+if (!(await tf.setBackend(args.backend))) {
+  emit({ event: "error", message: `tfjs backend ${args.backend} did not initialize` });
+  process.exit(1);
+}
+await tf.ready();
+const simd = args.backend === "wasm" ? await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") : false;
+const threads = 1;
+emit({ event: "info", system: `tfjs-${args.backend}`, backend: tf.getBackend(), simd, threads, model: model.name, tfjs: tf.version_core });
+
+/** Builds the model with the functional API (residual blocks need `add`). */
+function build(m) {
+  const [C, H, W] = m.input;
+  const inp = tfl.input({ shape: [H, W, C] });
+  const apply = (layers, x) => {
+    for (const l of layers) {
+      switch (l.op) {
+        case "flatten": x = tfl.layers.flatten().apply(x); break;
+        case "dense": x = tfl.layers.dense({ units: l.units }).apply(x); break;
+        case "conv":
+          x = tfl.layers.conv2d({ filters: l.filters, kernelSize: l.kernel, padding: l.padding }).apply(x);
+          break;
+        case "bn": x = tfl.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(x); break;
+        case "relu": x = tfl.layers.reLU().apply(x); break;
+        case "dropout": x = tfl.layers.dropout({ rate: l.rate }).apply(x); break;
+        case "maxpool": x = tfl.layers.maxPooling2d({ poolSize: l.size, strides: l.size }).apply(x); break;
+        case "residual": x = tfl.layers.add().apply([x, apply(l.body, x)]); break;
+        default: throw new Error(`unknown op ${l.op}`);
+      }
+    }
+    return x;
+  };
+  return tfl.model({ inputs: inp, outputs: apply(m.layers, inp) });
+}
+
+const data = loadFashionMnist();
+const nTrain = Math.min(Number(args.samples), data.train.n);
+const nTest = Math.min(Number(args.test), data.test.n);
+const px = data.rows * data.cols;
+
+function tensors(split, n) {
+  const x = new Float32Array(n * px);
+  for (let i = 0; i < n * px; i++) x[i] = split.images[i] / 255;
+  const y = tf.oneHot(tf.tensor1d(Int32Array.from(split.labels.subarray(0, n)), "int32"), 10);
+  return { x: tf.tensor4d(x, [n, data.rows, data.cols, 1]), y: tf.cast(y, "float32") };
+}
+
+const net = build(model);
+const loss = (yTrue, yPred) => tf.losses.softmaxCrossEntropy(yTrue, yPred);
+net.compile({ optimizer: tf.train.momentum(model.optimizer.lr, model.optimizer.momentum), loss });
+emit({ event: "info", params: net.trainableWeights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0) });
+
+const train = tensors(data.train, nTrain);
+const windowSec = Number(args.window);
+let winStart = performance.now();
+let winSamples = 0;
+let trained = 0;
+try {
+  await net.fit(train.x, train.y, {
+    batchSize: model.batch,
+    epochs: 1,
+    shuffle: true,
+    verbose: 0,
+    yieldEvery: "never",
+    callbacks: {
+      onBatchEnd: async (_batch, logs) => {
+        const n = Math.min(model.batch, nTrain - trained);
+        trained += n;
+        winSamples += n;
+        const now = performance.now();
+        if ((now - winStart) / 1000 >= windowSec) {
+          emit({ event: "window", samples: winSamples, seconds: (now - winStart) / 1000, loss: logs?.loss });
+          winStart = now;
+          winSamples = 0;
+        }
+      },
+    },
+  });
+} catch (e) {
+  const message = String(e?.message ?? e).split("\n")[0];
+  emit({ event: "error", cannot_train: /kernel|not (yet )?(implemented|registered)|gradient/i.test(message), message });
+  process.exit(3);
+}
+if (winSamples > 0) {
+  const now = performance.now();
+  emit({ event: "window", samples: winSamples, seconds: (now - winStart) / 1000, partial: true });
+}
+train.x.dispose();
+train.y.dispose();
+
+// Test accuracy and loss (eval mode: predict runs dropout as identity, bn on running stats).
+let correct = 0;
+let lossSum = 0;
+if (nTest > 0) {
+  const test = tensors(data.test, nTest);
+  for (let s = 0; s < nTest; s += 500) {
+    const e = Math.min(s + 500, nTest);
+    tf.tidy(() => {
+      const logits = net.predict(tf.slice(test.x, [s], [e - s]));
+      const y = tf.slice(test.y, [s], [e - s]);
+      correct += tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), "int32")).dataSync()[0];
+      lossSum += tf.losses.softmaxCrossEntropy(y, logits).dataSync()[0] * (e - s);
+    });
+  }
+}
+emit({
+  event: "done",
+  test_acc: nTest > 0 ? correct / nTest : null,
+  test_loss: nTest > 0 ? lossSum / nTest : null,
+  test_samples: nTest,
+  trained_samples: trained,
+  full_epoch: trained >= data.train.n,
+  max_rss_kb: process.resourceUsage().maxRSS,
+});
+console.log = log;
