@@ -57,20 +57,25 @@ describe("parseCsv", () => {
   it("round-trips random tables", () => {
     const cell = fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 });
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.array(cell, { minLength: 30, maxLength: 30 }), (F, n, vals) => {
-        const header = [...Array.from({ length: F }, (_, k) => `f${k}`), "y"].join(",");
-        const lines = [header];
-        for (let i = 0; i < n; i++) {
-          const feats = Array.from({ length: F }, (_, k) => vals[(i * F + k) % vals.length]);
-          lines.push([...feats.map((v) => String(v)), String(i % 3)].join(","));
-        }
-        const ds = parseCsv(lines.join("\n"), "p.csv", { label: "y" });
-        expect(ds.n).toBe(n);
-        for (let i = 0; i < n; i++) {
-          for (let k = 0; k < F; k++) expect(ds.x[i * F + k]).toBe(Math.fround(vals[(i * F + k) % vals.length]) + 0); // String(-0) is "0"
-          expect(ds.y[i]).toBe(i % 3);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(cell, { minLength: 30, maxLength: 30 }),
+        (F, n, vals) => {
+          const header = [...Array.from({ length: F }, (_, k) => `f${k}`), "y"].join(",");
+          const lines = [header];
+          for (let i = 0; i < n; i++) {
+            const feats = Array.from({ length: F }, (_, k) => vals[(i * F + k) % vals.length]);
+            lines.push([...feats.map((v) => String(v)), String(i % 3)].join(","));
+          }
+          const ds = parseCsv(lines.join("\n"), "p.csv", { label: "y" });
+          expect(ds.n).toBe(n);
+          for (let i = 0; i < n; i++) {
+            for (let k = 0; k < F; k++) expect(ds.x[i * F + k]).toBe(Math.fround(vals[(i * F + k) % vals.length]) + 0); // String(-0) is "0"
+            expect(ds.y[i]).toBe(i % 3);
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -79,15 +84,43 @@ describe("parseCsv", () => {
     expectDnnc(() => parseCsv("", "e.csv", { label: 0 }), "e.csv", "empty file");
     expectDnnc(() => parseCsv("\n \n", "e.csv", { label: 0 }), "empty file");
     expectDnnc(() => parseCsv("a,b\n", "h.csv", { label: "b" }), "h.csv", "no data rows");
-    expectDnnc(() => parseCsv("a,b\n1,2\n3\n", "r.csv", { label: "b" }), "r.csv:3", "ragged row", "1 cells, expected 2");
+    expectDnnc(
+      () => parseCsv("a,b\n1,2\n3\n", "r.csv", { label: "b" }),
+      "r.csv:3",
+      "ragged row",
+      "1 cells, expected 2",
+    );
     expectDnnc(() => parseCsv("a,b\n1,0\n\n1,2,3\n", "r.csv", { label: "b" }), "r.csv:4", "3 cells");
-    expectDnnc(() => parseCsv("a,b\n1,0\n2, NaN\n", "n.csv", { label: "a", regression: true }), "n.csv:3:3", '"NaN" is not a number', 'column "b"');
-    expectDnnc(() => parseCsv("a,b\nabc,0\n", "n.csv", { label: "b" }), "n.csv:2:1", '"abc" is not a number', 'column "a"');
+    expectDnnc(
+      () => parseCsv("a,b\n1,0\n2, NaN\n", "n.csv", { label: "a", regression: true }),
+      "n.csv:3:3",
+      '"NaN" is not a number',
+      'column "b"',
+    );
+    expectDnnc(
+      () => parseCsv("a,b\nabc,0\n", "n.csv", { label: "b" }),
+      "n.csv:2:1",
+      '"abc" is not a number',
+      'column "a"',
+    );
     expectDnnc(() => parseCsv("a,b\n1,\n", "n.csv", { label: "a", regression: true }), "n.csv:2:3", "empty cell");
-    expectDnnc(() => parseCsv("a,b\n1,Infinity\n", "n.csv", { label: "a", regression: true }), '"Infinity" is not a number');
+    expectDnnc(
+      () => parseCsv("a,b\n1,Infinity\n", "n.csv", { label: "a", regression: true }),
+      '"Infinity" is not a number',
+    );
     expectDnnc(() => parseCsv("a,b\n1,0x10\n", "n.csv", { label: "a", regression: true }), '"0x10" is not a number');
-    expectDnnc(() => parseCsv("a,b\n1,0.5\n", "l.csv", { label: "b" }), "l.csv:2:3", "not a class index", "regression: true");
-    expectDnnc(() => parseCsv("a,b\n1,4\n", "l.csv", { label: "b", classes: 3 }), "l.csv:2:3", "label out of range", "0..2");
+    expectDnnc(
+      () => parseCsv("a,b\n1,0.5\n", "l.csv", { label: "b" }),
+      "l.csv:2:3",
+      "not a class index",
+      "regression: true",
+    );
+    expectDnnc(
+      () => parseCsv("a,b\n1,4\n", "l.csv", { label: "b", classes: 3 }),
+      "l.csv:2:3",
+      "label out of range",
+      "0..2",
+    );
     expectDnnc(() => parseCsv("a,b\n1,0\n", "c.csv", { label: "y" }), 'no column named "y"', "columns: a, b");
     expectDnnc(() => parseCsv("1,0\n", "c.csv", { label: "y" }), "has no header row");
     expectDnnc(() => parseCsv("a,b\n1,0\n", "c.csv", { label: 2 }), "index 2 is out of range for 2 columns");
@@ -99,7 +132,10 @@ describe("the shipped two-moons CSV", () => {
   it("matches Python's csv module", () => {
     const train = loadCsvFile(join(MOONS, "train.csv"), { label: "label" });
     const test = loadCsvFile(join(MOONS, "test.csv"), { label: "label", classes: train.classes });
-    for (const [ds, r] of [[train, ref.moons.train], [test, ref.moons.test]] as const) {
+    for (const [ds, r] of [
+      [train, ref.moons.train],
+      [test, ref.moons.test],
+    ] as const) {
       expect([...ds.featureNames, ds.labelName]).toEqual(r.header);
       expect(ds.n).toBe(r.n);
       expect(ds.classes).toBe(2);

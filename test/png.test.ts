@@ -21,7 +21,7 @@ interface Chunk {
 function chunks(png: Uint8Array): Chunk[] {
   const v = new DataView(png.buffer, png.byteOffset, png.byteLength);
   const out: Chunk[] = [];
-  for (let p = 8; p < png.length; ) {
+  for (let p = 8; p < png.length;) {
     const len = v.getUint32(p);
     const type = Buffer.from(png.subarray(p + 4, p + 8)).toString("latin1");
     const crcOk = v.getUint32(p + 8 + len) === zlibCrc32(png.subarray(p + 4, p + 8 + len));
@@ -44,9 +44,11 @@ function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
 
 describe("crc32", () => {
   it("equals zlib's", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
-      expect(crc32(b)).toBe(zlibCrc32(b));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        expect(crc32(b)).toBe(zlibCrc32(b));
+      }),
+    );
     expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926); // the standard check value
   });
 });
@@ -125,10 +127,38 @@ describe("decodePng", () => {
       new DataView(b.buffer).setUint32(29, crc32(b, 12, 29));
       return b;
     };
-    expectDnnc(() => decodePng(withHeader((h) => (h[12] = 1)), "i.png"), "interlaced PNG is not supported");
-    expectDnnc(() => decodePng(withHeader((h) => (h[8] = 3)), "d.png"), "bit depth 3 is not valid");
-    expectDnnc(() => decodePng(withHeader((h) => (h[9] = 5)), "d.png"), "unknown color type 5");
-    expectDnnc(() => decodePng(withHeader((h) => (h[3] = 4)), "s.png"), /image data has \d+ bytes, expected 10/);
+    expectDnnc(
+      () =>
+        decodePng(
+          withHeader((h) => (h[12] = 1)),
+          "i.png",
+        ),
+      "interlaced PNG is not supported",
+    );
+    expectDnnc(
+      () =>
+        decodePng(
+          withHeader((h) => (h[8] = 3)),
+          "d.png",
+        ),
+      "bit depth 3 is not valid",
+    );
+    expectDnnc(
+      () =>
+        decodePng(
+          withHeader((h) => (h[9] = 5)),
+          "d.png",
+        ),
+      "unknown color type 5",
+    );
+    expectDnnc(
+      () =>
+        decodePng(
+          withHeader((h) => (h[3] = 4)),
+          "s.png",
+        ),
+      /image data has \d+ bytes, expected 10/,
+    );
   });
 });
 

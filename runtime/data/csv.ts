@@ -85,7 +85,8 @@ function splitLine(line: string, delim: string, where: string): Cell[] {
 /** Parse CSV text. `fileName` labels error messages. */
 export function parseCsv(text: string, fileName: string, opts: CsvOptions): CsvDataset {
   const delim = opts.delimiter ?? ",";
-  if (delim.length !== 1 || delim === '"') throw new DnncError(`${fileName}: the CSV delimiter must be one character other than '"'`);
+  if (delim.length !== 1 || delim === '"')
+    throw new DnncError(`${fileName}: the CSV delimiter must be one character other than '"'`);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // byte-order mark
   const lines = text.split("\n");
   const rows: { line: number; cells: Cell[] }[] = [];
@@ -103,14 +104,20 @@ export function parseCsv(text: string, fileName: string, opts: CsvOptions): CsvD
   const names = hasHeader ? first.cells.map((c) => c.text) : first.cells.map((_, k) => `c${k}`);
   const data = hasHeader ? rows.slice(1) : rows;
   if (data.length === 0) throw new DnncError(`${fileName}: no data rows (only a header)`);
-  if (width < 2) throw new DnncError(`${fileName}:${first.line}: need at least one feature column and a label column, found ${width} column`);
+  if (width < 2)
+    throw new DnncError(
+      `${fileName}:${first.line}: need at least one feature column and a label column, found ${width} column`,
+    );
 
   let labelCol: number;
   if (typeof opts.label === "string") {
-    if (!hasHeader) throw new DnncError(`${fileName}: label column "${opts.label}" given by name, but the file has no header row`);
+    if (!hasHeader)
+      throw new DnncError(`${fileName}: label column "${opts.label}" given by name, but the file has no header row`);
     labelCol = names.indexOf(opts.label);
     if (labelCol < 0) {
-      throw new DnncError(`${fileName}:${first.line}: no column named "${opts.label}" in the header (columns: ${names.join(", ")})`);
+      throw new DnncError(
+        `${fileName}:${first.line}: no column named "${opts.label}" in the header (columns: ${names.join(", ")})`,
+      );
     }
   } else {
     labelCol = opts.label < 0 ? width + opts.label : opts.label;

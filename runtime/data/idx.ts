@@ -37,7 +37,9 @@ export function parseIdx(bytes: Uint8Array, fileName: string): IdxArray {
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
-    throw new DnncError(`${fileName}: bad magic ${magic}: an IDX file starts with two zero bytes, a dtype code and a rank`);
+    throw new DnncError(
+      `${fileName}: bad magic ${magic}: an IDX file starts with two zero bytes, a dtype code and a rank`,
+    );
   }
   const code = bytes[2];
   const type = DTYPES[code];

@@ -21,7 +21,9 @@ function findFile(dir: string, base: string): string {
     const p = join(dir, name);
     if (existsSync(p)) return p;
   }
-  throw new DnncError(`${dir}: missing ${base}.gz (or ${base}); an IDX dataset directory holds ${Object.values(IDX_FILES).join(", ")}`);
+  throw new DnncError(
+    `${dir}: missing ${base}.gz (or ${base}); an IDX dataset directory holds ${Object.values(IDX_FILES).join(", ")}`,
+  );
 }
 
 /** Load one images file and one labels file (each gzipped or plain) as a Dataset. */
@@ -42,7 +44,9 @@ export function loadIdxDir(dir: string): { train: Dataset; test: Dataset } {
   const testImages = findFile(dir, IDX_FILES.testImages);
   const test = loadIdxPair(testImages, findFile(dir, IDX_FILES.testLabels), { classes: train.classes });
   if (test.shape.join("x") !== train.shape.join("x")) {
-    throw new DnncError(`${testImages}: test samples have shape [${test.shape.join(", ")}] but training samples [${train.shape.join(", ")}]`);
+    throw new DnncError(
+      `${testImages}: test samples have shape [${test.shape.join(", ")}] but training samples [${train.shape.join(", ")}]`,
+    );
   }
   return { train, test };
 }

@@ -66,7 +66,9 @@ export function encodePng(
   if (COLOR_TYPE_OF_CHANNELS[channels] === undefined) throw new DnncError(`PNG: unsupported channel count ${channels}`);
   const stride = width * channels;
   if (pixels.length !== stride * height) {
-    throw new DnncError(`PNG: ${width}x${height}x${channels} needs ${stride * height} bytes of pixels, got ${pixels.length}`);
+    throw new DnncError(
+      `PNG: ${width}x${height}x${channels} needs ${stride * height} bytes of pixels, got ${pixels.length}`,
+    );
   }
   const raw = new Uint8Array((stride + 1) * height);
   const candidate = new Uint8Array(stride + 1);
@@ -94,7 +96,12 @@ export function encodePng(
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOR_TYPE_OF_CHANNELS[channels];
   // compression 0, filter method 0, interlace 0
-  const parts = [PNG_SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw, { level: 9 })), chunk("IEND", new Uint8Array(0))];
+  const parts = [
+    PNG_SIGNATURE,
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw, { level: 9 })),
+    chunk("IEND", new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -125,10 +132,14 @@ export function decodePng(bytes: Uint8Array, fileName = "PNG"): PngImage {
     if (p + 8 > bytes.length) bad(`truncated chunk header at byte ${p}`);
     const len = view.getUint32(p, false);
     const type = String.fromCharCode(bytes[p + 4], bytes[p + 5], bytes[p + 6], bytes[p + 7]);
-    if (p + 12 + len > bytes.length) bad(`truncated ${type} chunk at byte ${p}: needs ${len + 12} bytes, ${bytes.length - p} left`);
+    if (p + 12 + len > bytes.length)
+      bad(`truncated ${type} chunk at byte ${p}: needs ${len + 12} bytes, ${bytes.length - p} left`);
     const stored = view.getUint32(p + 8 + len, false);
     const actual = crc32(bytes, p + 4, p + 8 + len);
-    if (stored !== actual) bad(`CRC mismatch in ${type} chunk at byte ${p} (stored ${stored.toString(16)}, computed ${actual.toString(16)})`);
+    if (stored !== actual)
+      bad(
+        `CRC mismatch in ${type} chunk at byte ${p} (stored ${stored.toString(16)}, computed ${actual.toString(16)})`,
+      );
     const data = bytes.subarray(p + 8, p + 8 + len);
     if (p === 8 && type !== "IHDR") bad(`first chunk is ${type}, expected IHDR`);
     if (type === "IHDR") {
@@ -173,7 +184,9 @@ export function decodePng(bytes: Uint8Array, fileName = "PNG"): PngImage {
     return bad(`corrupt image data (${(e as Error).message})`);
   }
   if (raw.length !== (stride + 1) * height) {
-    bad(`image data has ${raw.length} bytes, expected ${(stride + 1) * height} for ${width}x${height} at ${bitsPerPixel} bits per pixel`);
+    bad(
+      `image data has ${raw.length} bytes, expected ${(stride + 1) * height} for ${width}x${height} at ${bitsPerPixel} bits per pixel`,
+    );
   }
   const un = new Uint8Array(stride * height);
   for (let y = 0; y < height; y++) {
