@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -209,5 +209,38 @@ describe("loader errors", () => {
       () => loadIdxPair(join(SUBSET, "t10k-images-idx3-ubyte.gz"), join(dir, "labels"), { classes: 10 }),
       "label out of range at index 17: 12",
     );
+  });
+});
+
+describe("the full Fashion-MNIST, where installed", () => {
+  const FULL = "/usr/share/datasets/fashion-mnist";
+  it.skipIf(!existsSync(FULL))("loads 60,000 + 10,000 balanced samples as bytes (47 MB + 7.8 MB)", () => {
+    const { train, test } = loadIdxDir(FULL);
+    expect([train.n, test.n]).toEqual([60000, 10000]);
+    expect(train.x.byteLength + test.x.byteLength).toBe(70000 * 784);
+    for (const [ds, per] of [
+      [train, 6000],
+      [test, 1000],
+    ] as const) {
+      const counts = new Array(10).fill(0);
+      for (let i = 0; i < ds.n; i++) counts[ds.y[i]]++;
+      expect(counts).toEqual(new Array(10).fill(per)); // Fashion-MNIST is balanced by construction
+    }
+    // the shipped subset is the first rows
+    const small = loadIdxDir(SUBSET);
+    expect(Buffer.compare(Buffer.from(train.x.subarray(0, 6000 * 784)), Buffer.from(small.train.x))).toBe(0);
+    expect(Buffer.compare(Buffer.from(test.y.subarray(0, 1000)), Buffer.from(small.test.y))).toBe(0);
+  });
+});
+
+describe("platform-neutral data code", () => {
+  it("imports no node:* module and never calls Math.random", () => {
+    const root = join(__dirname, "../runtime");
+    const files = [...readdirSync(join(root, "data")).map((f) => join(root, "data", f)), join(root, "safetensors.ts")];
+    for (const f of files) {
+      const text = readFileSync(f, "utf8");
+      expect(text, f).not.toMatch(/from\s+["']node:/);
+      expect(text, f).not.toMatch(/Math\.random/);
+    }
   });
 });
