@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { MODELS } from "../models.mjs";
 import { loadFashionMnist } from "../idx.mjs";
+import { buildTfjsModel, trainableParams } from "./tfjs-model.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -58,31 +59,6 @@ const simd = args.backend === "wasm" ? await tf.env().getAsync("WASM_HAS_SIMD_SU
 const threads = 1;
 emit({ event: "info", system: `tfjs-${args.backend}`, backend: tf.getBackend(), simd, threads, model: model.name, tfjs: tf.version_core });
 
-/** Builds the model with the functional API (residual blocks need `add`). */
-function build(m) {
-  const [C, H, W] = m.input;
-  const inp = tfl.input({ shape: [H, W, C] });
-  const apply = (layers, x) => {
-    for (const l of layers) {
-      switch (l.op) {
-        case "flatten": x = tfl.layers.flatten().apply(x); break;
-        case "dense": x = tfl.layers.dense({ units: l.units }).apply(x); break;
-        case "conv":
-          x = tfl.layers.conv2d({ filters: l.filters, kernelSize: l.kernel, padding: l.padding }).apply(x);
-          break;
-        case "bn": x = tfl.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(x); break;
-        case "relu": x = tfl.layers.reLU().apply(x); break;
-        case "dropout": x = tfl.layers.dropout({ rate: l.rate }).apply(x); break;
-        case "maxpool": x = tfl.layers.maxPooling2d({ poolSize: l.size, strides: l.size }).apply(x); break;
-        case "residual": x = tfl.layers.add().apply([x, apply(l.body, x)]); break;
-        default: throw new Error(`unknown op ${l.op}`);
-      }
-    }
-    return x;
-  };
-  return tfl.model({ inputs: inp, outputs: apply(m.layers, inp) });
-}
-
 const data = loadFashionMnist();
 const nTrain = Math.min(Number(args.samples), data.train.n);
 const nTest = Math.min(Number(args.test), data.test.n);
@@ -95,10 +71,10 @@ function tensors(split, n) {
   return { x: tf.tensor4d(x, [n, data.rows, data.cols, 1]), y: tf.cast(y, "float32") };
 }
 
-const net = build(model);
+const net = buildTfjsModel(tfl, model);
 const loss = (yTrue, yPred) => tf.losses.softmaxCrossEntropy(yTrue, yPred);
 net.compile({ optimizer: tf.train.momentum(model.optimizer.lr, model.optimizer.momentum), loss });
-emit({ event: "info", params: net.trainableWeights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0) });
+emit({ event: "info", params: trainableParams(net) });
 
 const train = tensors(data.train, nTrain);
 const windowSec = Number(args.window);
