@@ -103,7 +103,7 @@ function budget(system, model) {
     if (system === "pytorch") return { samples: conv ? 2000 : 15000, test: 0, stopAfterWindows: 4 };
     return { samples: Infinity, test: 0, stopAfterWindows: 2 };
   }
-  if (system === "tfjs-cpu") return { samples: conv ? 5 * model.batch : 3000, test: 0, reps: 1 };
+  if (system === "tfjs-cpu") return { samples: conv ? 4 * model.batch : 3000, test: 0, reps: 1 };
   return { samples: Infinity, test: 10000 };
 }
 
