@@ -1,0 +1,370 @@
+// PyTorch target, part 4: the training loop, the same as runtime/train-loop.ts step for step
+// (batches in dnnc's shuffled order, loss, backward, clip value then global norm, L1 and coupled
+// decay added to the gradient, the optimizer step, max-norm projection, the schedule, evaluation,
+// early stopping with best-weights restore always), plus data parallelism: under torchrun every
+// rank takes an interleaved share of each GLOBAL batch (a DistributedSampler over dnnc's order)
+// and scales its loss so that DistributedDataParallel's gradient average equals the one-process
+// gradient of the same global batch. Rank 0 alone logs and writes files.
+// Python source, kept verbatim; no `${` may appear in it.
+
+export const PY_TRAIN = String.raw`
+# ---- initialization, optimizer groups, loss -----------------------------------------------------
+def init_tensor(name, t, tensors):
+    """torch.nn.init with dnnc's initializer names (same distributions as runtime/init.ts; other draws)."""
+    spec = PARAMS[name]["init"]
+    kind = spec["kind"]
+    if kind == "torch_default_linear":
+        nn.init.kaiming_uniform_(t, a=math.sqrt(5))
+    elif kind == "torch_default_bias":
+        bound = 1 / math.sqrt(spec["fanIn"])
+        nn.init.uniform_(t, -bound, bound)
+    elif kind in ("kaiming_normal", "kaiming_uniform"):
+        f = nn.init.kaiming_normal_ if kind == "kaiming_normal" else nn.init.kaiming_uniform_
+        f(t, a=spec.get("a", 0), mode=spec.get("mode", "fan_in"), nonlinearity=spec.get("nonlinearity", "leaky_relu"))
+    elif kind == "xavier_normal":
+        nn.init.xavier_normal_(t, gain=spec.get("gain", 1))
+    elif kind == "xavier_uniform":
+        nn.init.xavier_uniform_(t, gain=spec.get("gain", 1))
+    elif kind == "orthogonal":
+        nn.init.orthogonal_(t, gain=spec.get("gain", 1))
+    elif kind == "normal":
+        nn.init.normal_(t, spec.get("mean", 0), spec.get("std", 1))
+    elif kind == "uniform":
+        nn.init.uniform_(t, spec.get("low", 0), spec.get("high", 1))
+    elif kind in ("zeros", "ones", "constant"):
+        nn.init.constant_(t, {"zeros": 0, "ones": 1}.get(kind, spec.get("value", 0)))
+    elif kind == "weight_norm_g":
+        v = tensors[name[: -len("_g")] + "_v"]
+        t.copy_(v.flatten(1).norm(dim=1).reshape(t.shape))  # g = ||v|| per row: w = v at the start
+    else:
+        fail(f"unknown initializer {kind}")
+
+
+def init_parameters(model):
+    tensors = dict(model.named_parameters())
+    with torch.no_grad():
+        # weight-norm magnitudes g last: they are computed from their direction v
+        for name in sorted(PARAMS, key=lambda k: PARAMS[k]["init"]["kind"] == "weight_norm_g"):
+            init_tensor(name, tensors[name], tensors)
+
+
+def load_initial(model, path):
+    """Load parameters (and running statistics when present) exported by either backend."""
+    found = decode_safetensors(path)
+    state = model.state_dict()
+    with torch.no_grad():
+        for name in list(PARAMS) + STATS:
+            if name not in found:
+                if name in STATS:
+                    continue
+                fail(f'{path}: no tensor "{name}" (this model needs {", ".join(PARAMS)})')
+            if list(found[name].shape) != list(state[name].shape):
+                fail(f'{path}: tensor "{name}" has shape {list(found[name].shape)}, the model needs {list(state[name].shape)}')
+            state[name].copy_(found[name])
+
+
+def model_tensors(model):
+    state = model.state_dict()
+    return [(name, state[name]) for name in list(PARAMS) + STATS]
+
+
+def param_groups(model):
+    """One torch param group per tensor, carrying that tensor's own decay (as dnnc's segments)."""
+    named = dict(model.named_parameters())
+    groups = []
+    for name, p in PARAMS.items():
+        decay = p["decoupled_decay"] if OPTIMIZER["kind"] == "adamw" else p["weight_decay"]
+        groups.append({"params": [named[name]], "weight_decay": decay, "name": name})
+    return groups
+
+
+def add_gradient_terms(model, lr):
+    """What torch's optimizer does not do for us: L1 (g += l1 * sign(p)), coupled L2 under AdamW, and
+    decoupled decay under any other optimizer; all on the pre-step parameters."""
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, s in PARAMS.items():
+            p = named[name]
+            if s["l1"] != 0:
+                p.grad.add_(torch.sign(p), alpha=s["l1"])
+            if OPTIMIZER["kind"] == "adamw" and s["weight_decay"] != 0:
+                p.grad.add_(p, alpha=s["weight_decay"])
+            if OPTIMIZER["kind"] != "adamw" and s["decoupled_decay"] != 0:
+                p.mul_(1 - lr * s["decoupled_decay"])
+
+
+def apply_max_norm(model):
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, s in PARAMS.items():
+            if s["max_norm"] > 0:
+                p = named[name]
+                p.copy_(torch.renorm(p, 2, 0, s["max_norm"]))  # rows with norm > c scaled by c / (norm + 1e-7)
+
+
+def targets(ds, idx, device):
+    y = ds["y"][idx]
+    if LOSS["kind"] == "softmax_cross_entropy":
+        return y.to(device)
+    if ds["classes"] is not None and OUTPUT_SIZE > 1:
+        return F.one_hot(y, OUTPUT_SIZE).to(device, torch.float32)
+    return y.to(device, torch.float32).reshape(-1, 1)
+
+
+def count_correct(out, y):
+    if LOSS["kind"] == "softmax_cross_entropy":
+        return int((out.argmax(dim=1) == y).sum())
+    if LOSS["kind"] == "bce_with_logits":
+        return int(((out > 0) == (y >= 0.5)).sum())  # elementwise, as the TypeScript trainer counts
+    if OUTPUT_SIZE < 2:
+        return 0
+    return int((out.argmax(dim=1) == y.argmax(dim=1)).sum())
+
+
+def batch_x(ds, idx, device):
+    """Samples as float32: x * scale + shift computed in double and rounded once (gatherBatch)."""
+    x = ds["x"][idx].to(torch.float64) * DATA["scale"] + DATA["shift"]
+    return x.to(torch.float32).reshape([len(idx)] + INPUT_SHAPE).to(device)
+
+
+# ---- evaluation and the training loop -----------------------------------------------------------
+def evaluate(model, ds, order, device):
+    """(mean loss, accuracy or None) in eval mode over rows 'order' of ds, in batches of BATCH."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.no_grad():
+        for s in range(0, len(order), BATCH):
+            idx = order[s : s + BATCH]
+            out = model(batch_x(ds, idx, device))
+            y = targets(ds, idx, device)
+            loss_sum += float(loss_sum_of(out, y)) / ELEMS
+            correct += count_correct(out, y)
+    count = len(order)
+    loss = loss_sum / count if count else float("nan")
+    return loss, (correct / count if ds["classes"] is not None and count else None)
+
+
+class EarlyStopping:
+    """Keras EarlyStopping semantics (runtime/early-stopping.ts)."""
+
+    def __init__(self, c):
+        self.mode, self.patience, self.min_delta = c["mode"], c["patience"], abs(c["minDelta"])
+        self.best, self.wait, self.stopped = None, 0, False
+
+    def update(self, value):
+        if math.isnan(value):
+            improved = False
+        elif self.best is None:
+            improved = True
+        else:
+            improved = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        if improved:
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.stopped = True
+        return improved
+
+
+def load_data(directory):
+    if DATA["source"]["kind"] == "idx":
+        train, test = load_idx_dir(directory)
+    else:
+        label = DATA["source"].get("label", "label")
+        regression = LOSS["kind"] not in ("softmax_cross_entropy", "bce_with_logits") and OUTPUT_SIZE == 1
+        if os.path.isdir(directory):
+            train = load_csv(os.path.join(directory, "train.csv"), label, regression)
+            tp = os.path.join(directory, "test.csv")
+            test = load_csv(tp, label, regression, train["classes"]) if os.path.exists(tp) else None
+        elif os.path.exists(directory):
+            train, test = load_csv(directory, label, regression), None
+        else:
+            fail(f"{directory}: no such file or directory")
+    for ds, what in ((train, "training data"), (test, "test data")):
+        if ds is None:
+            continue
+        size = ds["x"][0].numel() if ds["n"] else 0
+        if size != math.prod(INPUT_SHAPE):
+            fail(f"{what}: samples have {size} values but the model's input is {INPUT_SHAPE}")
+        if LOSS["kind"] == "softmax_cross_entropy":
+            if ds["classes"] is None:
+                fail(f"{what}: softmax_cross_entropy needs class labels, but the targets are real values")
+            if ds["classes"] > OUTPUT_SIZE:
+                fail(f"{what}: the data has {ds['classes']} classes but the model outputs {OUTPUT_SIZE} logits")
+    return train, test
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=f"{SPEC['name']}: PyTorch trainer generated by dnnc {SPEC['dnnc_version']} from {SPEC['file']}")
+    ap.add_argument("--data", help="data directory or CSV file (default: the spec's data source)")
+    ap.add_argument("--epochs", type=int, help="number of epochs (default: the spec's)")
+    ap.add_argument("--seed", type=int, help="random seed (default: the spec's)")
+    ap.add_argument("--out", help="write OUT/metrics.jsonl and OUT/model.safetensors")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--init-from", help="initial weights: a .safetensors file written by either dnnc backend")
+    ap.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across ranks (CUDA only in PyTorch 1.13)")
+    ap.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    ap.add_argument("--trace", help="write the loss of every step as JSON to this file")
+    ap.add_argument("--quiet", action="store_true")
+    return ap.parse_args(argv)
+
+
+def json_number(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            fail("--device cuda: CUDA is not available")
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if args.sync_bn and device.type != "cuda":
+        fail("--sync-bn needs --device cuda (SyncBatchNorm in PyTorch 1.13 runs on GPUs only)")
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    lead = rank == 0
+    say = (lambda s: print(s, flush=True)) if lead and not args.quiet else (lambda s: None)
+    seed = SEED if args.seed is None else args.seed
+    epochs = EPOCHS if args.epochs is None else args.epochs
+    data_dir = args.data or (DATA_PATH if os.path.isabs(DATA_PATH) else os.path.join(os.path.dirname(os.path.abspath(__file__)), DATA_PATH))
+    train_ds, test_ds = load_data(data_dir)
+
+    torch.manual_seed(seed)
+    model = Net()
+    init_parameters(model)
+    if args.init_from:
+        load_initial(model, args.init_from)
+    if args.sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model.to(device)
+    net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world > 1 else model
+    torch.manual_seed(seed + 1 + rank)  # dropout masks: torch's generator (not dnnc's masks)
+
+    order, val = split_validation(train_ds["n"], DATA["validation"], seed)
+    if not order:
+        fail("training data: no training samples")
+    opt = make_optimizer(param_groups(model))
+    plateau = Plateau() if Plateau is not None else None
+    stopper = EarlyStopping(EARLY_STOPPING) if EARLY_STOPPING else None
+    best_state, best_epoch, stopped_early = None, None, False
+    lines, trace = [], []
+    say(f"{SPEC['name']}: {train_ds['n']} training samples" + (f", {test_ds['n']} test" if test_ds else "") + f", batch {BATCH}, device {device}, {world} process(es)")
+
+    def sync_buffers():
+        if world > 1:
+            for b in model.buffers():
+                dist.broadcast(b, 0)
+
+    step = 0
+    lr = learning_rate(0, plateau)
+    shuffle_stream = stream_id("data:shuffle")
+    for epoch in range(1, epochs + 1):
+        t0 = time.time()
+        shuffle(order, seed, shuffle_stream ^ epoch)
+        sums = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples (this rank)
+        if SCHEDULE_PER != "step":
+            lr = learning_rate(epoch - 1, plateau)
+        done = False
+        for s in range(0, len(order), BATCH):
+            batch = order[s : s + BATCH]
+            n = len(batch)
+            if n < 2 and HAS_BATCH_NORM:
+                break  # batch norm cannot train on one sample
+            if SCHEDULE_PER == "step":
+                lr = learning_rate(step, plateau)
+            mine = batch[rank::world]  # this rank's share of the global batch
+            net.train()
+            x, y = batch_x(train_ds, mine, device), targets(train_ds, mine, device)
+            out = net(x)
+            total = loss_sum_of(out, y)
+            # scaled so that DDP's average over ranks is the gradient of the global batch's mean loss
+            (total * (world / (n * ELEMS))).backward()
+            batch_loss = total.detach().to(torch.float64) / ELEMS
+            if world > 1 or args.trace:
+                if world > 1:
+                    dist.all_reduce(batch_loss)
+                trace.append(float(batch_loss) / n)
+            if not math.isfinite(float(batch_loss)):
+                fail(f"training diverged: the loss is {float(batch_loss) / n} at step {step + 1} (epoch {epoch}); lower the learning rate or add clip_norm")
+            if CLIP_VALUE > 0:
+                nn.utils.clip_grad_value_(model.parameters(), CLIP_VALUE)
+            if CLIP_NORM > 0:
+                norm = nn.utils.clip_grad_norm_([p for _, p in model.named_parameters()], CLIP_NORM)
+                if not math.isfinite(float(norm)):
+                    fail(f"training diverged: the gradient norm is {float(norm)} at step {step + 1} (epoch {epoch})")
+            step += 1
+            add_gradient_terms(model, lr)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            apply_max_norm(model)
+            sums += torch.tensor([float(total.detach()) / ELEMS, count_correct(out.detach(), y), len(mine)], dtype=torch.float64)
+            if args.max_steps is not None and step >= args.max_steps:
+                done = True
+                break
+        if done:
+            break
+        if world > 1:
+            dist.all_reduce(sums)
+        seen = max(1.0, float(sums[2]))
+        m = {"epoch": epoch, "train_loss": float(sums[0]) / seen, "train_acc": float(sums[1]) / seen if train_ds["classes"] is not None else None,
+             "val_loss": None, "val_acc": None, "lr": lr, "seconds": 0.0}
+        if val:
+            sync_buffers()
+            m["val_loss"], m["val_acc"] = evaluate(model, train_ds, val, device)
+            if plateau is not None:
+                plateau.observe((m["val_acc"] or 0) if PLATEAU["mode"] == "max" else m["val_loss"])
+        m["seconds"] = time.time() - t0
+        lines.append(json.dumps({k: json_number(v) for k, v in m.items()}))
+        fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+        say(f"epoch {epoch}: train_loss {fmt(m['train_loss'])} train_acc {fmt(m['train_acc'])} val_loss {fmt(m['val_loss'])} val_acc {fmt(m['val_acc'])} lr {lr:.3g} ({m['seconds']:.1f} s)")
+        if lead and args.out:
+            os.makedirs(args.out, exist_ok=True)
+            write_atomic(os.path.join(args.out, "metrics.jsonl"), ("\n".join(lines) + "\n").encode())
+        if stopper is not None and epoch % EARLY_STOPPING["every"] == 0:
+            value = m["val_acc"] if EARLY_STOPPING["monitor"] == "val_acc" else m["val_loss"]
+            if stopper.update(float("nan") if value is None else value):
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_epoch = epoch
+            if stopper.stopped:
+                stopped_early = True
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)  # restore the best weights, always
+    sync_buffers()
+    test_loss = test_acc = None
+    if test_ds is not None:
+        test_loss, test_acc = evaluate(model, test_ds, list(range(test_ds["n"])), device)
+    lines.append(json.dumps({"test_loss": json_number(test_loss), "test_acc": json_number(test_acc)}))
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"
+    say(f"test_loss {fmt(test_loss)} test_acc {fmt(test_acc)}" + (f" (stopped early; best epoch {best_epoch} restored)" if stopped_early else f" (best epoch {best_epoch} restored)" if best_epoch else ""))
+    if lead and args.out:
+        os.makedirs(args.out, exist_ok=True)
+        write_atomic(os.path.join(args.out, "metrics.jsonl"), ("\n".join(lines) + "\n").encode())
+        meta = {"format": "dnnc", "dnnc_version": SPEC["dnnc_version"], "spec": SPEC["file"], "spec_name": SPEC["name"],
+                "spec_sha256": SPEC["sha256"], "input_shape": json.dumps(INPUT_SHAPE, separators=(",", ":")),
+                "seed": str(seed), "steps": str(step), "backend": "pytorch"}
+        write_atomic(os.path.join(args.out, "model.safetensors"), encode_safetensors(model_tensors(model), meta))
+        say(f"wrote {os.path.join(args.out, 'metrics.jsonl')} and {os.path.join(args.out, 'model.safetensors')}")
+    if lead and args.trace:
+        write_atomic(args.trace, json.dumps({"loss": trace, "steps": step}).encode())
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+`;
