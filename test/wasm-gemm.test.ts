@@ -100,6 +100,17 @@ describe("wasm gemm", () => {
     fc.assert(fc.property(caseArb, (c) => check(two, c)), { numRuns: 60, seed: 777 });
   });
 
+  it("the worker thread does take chunks of split GEMMs", () => {
+    const before = two.stats.chunks - two.stats.chunksOnMain;
+    // a 4M multiply-add GEMM split in 4 chunks; the main thread takes them all only if the worker
+    // never gets a core in time, so a few hundred tries suffice even on a busy machine
+    for (let i = 0; i < 300 && two.stats.chunks - two.stats.chunksOnMain === before; i++) {
+      two.gemm(0, 1, 64, 256, 256, 0, 20000, 100000, 0);
+    }
+    expect(two.stats.chunks - two.stats.chunksOnMain).toBeGreaterThan(before);
+    expect(one.stats.splitCalls).toBe(0);
+  });
+
   it("gives the same bytes on 1 and 2 threads, and on repeat", () => {
     fc.assert(
       fc.property(caseArb, (c) => {

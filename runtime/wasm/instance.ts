@@ -1,6 +1,6 @@
 // The WASM GEMM on one WebAssembly.Memory: memory layout, module instantiation, bounds checks.
-// Memory layout (bytes): [0, 4*floats) is the trainer's heap H; then 128 bytes of control slots
-// per thread used by the dispatcher (threads.ts, worker-source.ts); then one packing scratch area per thread (the module's
+// Memory layout (bytes): [0, 4*floats) is the trainer's heap H; then a 128-byte control block
+// shared by the threads (wasm-backend.ts, worker-source.ts); then one packing scratch area per thread (the module's
 // scratch_bytes() each, 64-byte aligned). The memory is sized once and never grows, so H (a
 // Float32Array view of it) stays valid for the life of the trainer: zero copies.
 import {
@@ -21,7 +21,7 @@ export interface WasmExports {
 
 export interface WasmLayout {
   floats: number;
-  ctrlByte: number; // byte address of the control slots (128 bytes per thread)
+  ctrlByte: number; // byte address of the 128-byte control block
   scratchByte: number[]; // per-thread scratch byte address
   pages: number;
 }
@@ -35,7 +35,7 @@ export function wasmLayout(floats: number, threads: number, scratchBytes: number
   if (!Number.isInteger(floats) || floats < 0) throw new Error(`wasm backend: bad heap size ${floats}`);
   const ctrlByte = align64(floats * 4);
   const scratchByte: number[] = [];
-  let top = ctrlByte + 128 * threads;
+  let top = ctrlByte + 128;
   for (let t = 0; t < threads; t++) {
     scratchByte.push(top);
     top += align64(scratchBytes);

@@ -1,28 +1,44 @@
 // The WASM backend: H in WebAssembly memory, GEMM by the SIMD128 module, on 1 or more threads.
-// With T > 1 threads, T-1 workers share the memory (and the compiled module); a GEMM large enough
-// (>= PARALLEL_MIN_MACS multiply-adds) is split into T column ranges (multiples of 8 columns), or
-// row ranges (multiples of 4) when C is too narrow; the main thread runs the first range. Every
-// element of C is computed by one thread with the module's fixed summation order, so the result
-// is the same bytes for any thread count. Hand-off: the main thread writes the job into the
-// worker's control slots and bumps its job number; the worker spins briefly, then sleeps in
-// Atomics.wait (PERF_NOTES.md: a pure spin collapses when another process takes the core).
+// With T > 1 threads, T-1 workers share the memory (and the compiled module). A GEMM large enough
+// (>= minParallelMacs multiply-adds) is cut into CHUNKS_PER_THREAD*T chunks: column ranges of C
+// (whole 8-column panels), or row ranges (4-row panels) when C is narrow. The main thread posts the
+// job and then claims chunks itself, like the workers (worker-source.ts), so that a worker that is
+// slow to wake, or whose core another process took, delays nothing: the main thread does its
+// share. Every element of C is computed by one thread with the module's fixed summation order
+// (its K slicing depends on K alone), so the result is the same bytes for any thread count and
+// any claiming order. Waiting: spin briefly, then sleep in Atomics.wait (PERF_NOTES.md: a pure
+// spin collapses when another process takes the core).
 import type { Backend, GemmFn } from "../backend";
 import {
   checkGemmArgs, createMemory, gemmModule, instantiate, relaxedSimdValid, wasmLayout,
 } from "./instance";
 import {
-  CTRL_ARGS, CTRL_DONE, CTRL_ERROR, CTRL_INTS, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE, WEB_WORKER_SOURCE,
+  CTRL_ARGS, CTRL_ERROR, CTRL_FIN, CTRL_INTS, CTRL_LEFT, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE,
+  WEB_WORKER_SOURCE,
 } from "./worker-source";
 
 export interface WorkerHandle {
   terminate(): void;
 }
 
-export type WasmBackend = Backend & { memory: WebAssembly.Memory; relaxed: boolean; close(): void };
+/** Counters of the thread split: GEMMs split, chunks in them, chunks the main thread ran. */
+export interface SplitStats {
+  splitCalls: number;
+  chunks: number;
+  chunksOnMain: number;
+}
+
+export type WasmBackend = Backend & {
+  memory: WebAssembly.Memory;
+  relaxed: boolean;
+  stats: SplitStats;
+  close(): void;
+};
 
 /** Below this many multiply-adds (M*N*K) a GEMM stays on the calling thread (bench/gemm-wasm.mjs). */
 export const PARALLEL_MIN_MACS = 1 << 18;
 const SPIN = 20000; // Atomics.load polls before sleeping (~20-50 us)
+const CHUNKS_PER_THREAD = 2;
 
 const isNode = () =>
   typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
@@ -85,26 +101,23 @@ export async function createWasmBackend(
   const wasmGemm = ex.gemm;
   const scratch0 = layout.scratchByte[0];
 
-  const ctls: Int32Array[] = [];
+  const ctl = new Int32Array(memory.buffer, layout.ctrlByte, CTRL_INTS);
   const workers: WorkerHandle[] = [];
-  let canBlock = isNode(); // browsers forbid Atomics.wait on the main thread: spin there
+  const canBlock = isNode(); // browsers forbid Atomics.wait on the main thread: spin there
   let closed = false;
+  const stats: SplitStats = { splitCalls: 0, chunks: 0, chunksOnMain: 0 };
   const close = () => {
     if (closed) return;
     closed = true;
-    for (let w = 0; w < ctls.length; w++) {
-      Atomics.store(ctls[w], CTRL_QUIT, 1);
-      Atomics.add(ctls[w], CTRL_SEQ, 1);
-      Atomics.notify(ctls[w], CTRL_SEQ);
-    }
+    Atomics.store(ctl, CTRL_QUIT, 1);
+    Atomics.add(ctl, CTRL_SEQ, 1);
+    Atomics.notify(ctl, CTRL_SEQ);
     for (const w of workers) w.terminate();
   };
   try {
     for (let w = 1; w < T; w++) {
-      const ctrlByte = layout.ctrlByte + 128 * w;
-      ctls.push(new Int32Array(memory.buffer, ctrlByte, CTRL_INTS));
       workers.push(
-        await startWorker({ module, memory, ctrlByte, scratchByte: layout.scratchByte[w], spin: SPIN }),
+        await startWorker({ module, memory, ctrlByte: layout.ctrlByte, scratchByte: layout.scratchByte[w], spin: SPIN }),
       );
     }
   } catch (e) {
@@ -112,49 +125,48 @@ export async function createWasmBackend(
     throw e;
   }
 
-  let seq = 0;
-  const post = (ctl: Int32Array, tA: number, tB: number, M: number, N: number, K: number,
-    a: number, b: number, c: number, beta: number, i0: number, i1: number, j0: number, j1: number) => {
-    ctl[CTRL_ARGS] = tA; ctl[CTRL_ARGS + 1] = tB; ctl[CTRL_ARGS + 2] = M; ctl[CTRL_ARGS + 3] = N;
-    ctl[CTRL_ARGS + 4] = K; ctl[CTRL_ARGS + 5] = a; ctl[CTRL_ARGS + 6] = b; ctl[CTRL_ARGS + 7] = c;
-    ctl[CTRL_ARGS + 8] = beta; ctl[CTRL_ARGS + 9] = i0; ctl[CTRL_ARGS + 10] = i1;
-    ctl[CTRL_ARGS + 11] = j0; ctl[CTRL_ARGS + 12] = j1;
-    Atomics.store(ctl, CTRL_SEQ, seq);
-    Atomics.notify(ctl, CTRL_SEQ, 1);
-  };
-  const join = (ctl: Int32Array) => {
-    let d = Atomics.load(ctl, CTRL_DONE);
-    for (let i = 0; d !== seq && i < SPIN; i++) d = Atomics.load(ctl, CTRL_DONE);
-    while (d !== seq) {
-      if (canBlock) Atomics.wait(ctl, CTRL_DONE, d);
-      d = Atomics.load(ctl, CTRL_DONE);
-    }
-    if (Atomics.load(ctl, CTRL_ERROR) !== 0) throw new Error("wasm gemm: a worker thread failed");
-  };
-
   const gemm: GemmFn = (tA, tB, M, N, K, a, b, c, beta) => {
     checkGemmArgs(floats, M, N, K, a, b, c);
     if (T === 1 || M * N * K < minMacs || closed) {
       wasmGemm(tA, tB, M, N, K, a, b, c, beta, 0, M, 0, N, scratch0);
       return;
     }
-    seq = (seq + 1) | 0;
-    // split columns into T ranges of whole 8-column panels, or else rows into 4-row panels
-    const byCols = N >= 8 * T || N >= M;
+    // chunks of whole 8-column panels of C, or of 4-row panels when C is narrow
+    const byCols = N >= 8 * T || N >= M ? 1 : 0;
     const len = byCols ? N : M;
     const unit = byCols ? 8 : 4;
-    const step = Math.ceil(len / T / unit) * unit;
-    for (let w = 1; w < T; w++) {
-      const lo = Math.min(len, w * step), hi = Math.min(len, (w + 1) * step);
-      if (byCols) post(ctls[w - 1], tA, tB, M, N, K, a, b, c, beta, 0, M, lo, hi);
-      else post(ctls[w - 1], tA, tB, M, N, K, a, b, c, beta, lo, hi, 0, N);
+    const size = Math.ceil(len / (CHUNKS_PER_THREAD * T) / unit) * unit;
+    const n = Math.ceil(len / size);
+    const A = CTRL_ARGS;
+    ctl[A] = tA; ctl[A + 1] = tB; ctl[A + 2] = M; ctl[A + 3] = N; ctl[A + 4] = K;
+    ctl[A + 5] = a; ctl[A + 6] = b; ctl[A + 7] = c; ctl[A + 8] = beta;
+    ctl[A + 9] = byCols; ctl[A + 10] = size; ctl[A + 11] = n;
+    Atomics.store(ctl, CTRL_FIN, 0);
+    Atomics.store(ctl, CTRL_LEFT, n);
+    Atomics.add(ctl, CTRL_SEQ, 1);
+    Atomics.notify(ctl, CTRL_SEQ);
+    let mine = 0;
+    for (;;) {
+      const v = Atomics.load(ctl, CTRL_LEFT);
+      if (v <= 0) break;
+      if (Atomics.compareExchange(ctl, CTRL_LEFT, v, v - 1) !== v) continue;
+      const lo = (v - 1) * size, hi = Math.min(len, lo + size);
+      if (byCols) wasmGemm(tA, tB, M, N, K, a, b, c, beta, 0, M, lo, hi, scratch0);
+      else wasmGemm(tA, tB, M, N, K, a, b, c, beta, lo, hi, 0, N, scratch0);
+      mine++;
     }
-    const hi0 = Math.min(len, step);
-    if (byCols) wasmGemm(tA, tB, M, N, K, a, b, c, beta, 0, M, 0, hi0, scratch0);
-    else wasmGemm(tA, tB, M, N, K, a, b, c, beta, 0, hi0, 0, N, scratch0);
-    for (let w = 0; w < ctls.length; w++) join(ctls[w]);
+    stats.splitCalls++;
+    stats.chunks += n;
+    stats.chunksOnMain += mine;
+    let f = Atomics.add(ctl, CTRL_FIN, mine) + mine;
+    for (let i = 0; f < n && i < SPIN; i++) f = Atomics.load(ctl, CTRL_FIN);
+    while (f < n) {
+      if (canBlock) Atomics.wait(ctl, CTRL_FIN, f);
+      f = Atomics.load(ctl, CTRL_FIN);
+    }
+    if (Atomics.load(ctl, CTRL_ERROR) !== 0) throw new Error("wasm gemm: a worker thread failed");
   };
 
   const name = (relaxed ? "wasm-relaxed-simd" : "wasm-simd128") + (T > 1 ? ` x${T}` : "");
-  return { H, gemm, name, threads: T, relaxed, memory, close };
+  return { H, gemm, name, threads: T, relaxed, memory, stats, close };
 }

@@ -1,44 +1,56 @@
 // The code a GEMM worker thread runs, as a source string, so that a single bundled trainer file
 // can start it (Node: new Worker(code, { eval: true }); browsers: a Blob URL) with no file to
 // find at run time. It instantiates the shared GEMM module on the shared memory it is given, then
-// loops: wait for a new job number in its control slots, run the GEMM on its row/column range
-// with its own packing scratch, publish "done". Plain JavaScript, no imports.
+// loops: wait for a new job number, claim chunks of the job (column or row ranges of C) until none
+// is left, running each with its own packing scratch, and count them as finished.
 //
-// Control slots (Int32Array of 32 at ctrlByte, 128 bytes per worker):
-//   0 job number posted by the main thread   1 job number finished by the worker
-//   2 quit flag   3 error flag   4..16 the 13 arguments of the module's gemm (without scratch)
+// Control block (Int32Array of CTRL_INTS at ctrlByte, shared by the main thread and all workers):
+//   SEQ   job number, bumped (and notified) by the main thread for each job
+//   LEFT  chunks not yet claimed; a thread claims chunk LEFT-1 by compare-exchange LEFT -> LEFT-1
+//   FIN   chunks finished; the thread finishing the last one notifies the main thread
+//   QUIT, ERROR flags; ARGS.. the job: tA tB M N K a b c beta byCols size nChunks
+// The main thread writes ARGS and FIN = 0 before it stores LEFT, and starts a new job only after
+// FIN reached nChunks, so a thread holding a claimed chunk always reads the ARGS of that job.
 export const CTRL_INTS = 32;
 export const CTRL_SEQ = 0;
-export const CTRL_DONE = 1;
-export const CTRL_QUIT = 2;
-export const CTRL_ERROR = 3;
-export const CTRL_ARGS = 4;
+export const CTRL_LEFT = 1;
+export const CTRL_FIN = 2;
+export const CTRL_QUIT = 3;
+export const CTRL_ERROR = 4;
+export const CTRL_ARGS = 8;
 
 const body = String.raw`
 async function dnncGemmWorker(d, post) {
   const inst = await WebAssembly.instantiate(d.module, { env: { mem: d.memory } });
   const gemm = inst.exports.gemm;
-  const ctl = new Int32Array(d.memory.buffer, d.ctrlByte, 32);
+  const ctl = new Int32Array(d.memory.buffer, d.ctrlByte, ${CTRL_INTS});
   const scratch = d.scratchByte, spin = d.spin;
-  let seen = Atomics.load(ctl, 0);
+  const SEQ = ${CTRL_SEQ}, LEFT = ${CTRL_LEFT}, FIN = ${CTRL_FIN}, QUIT = ${CTRL_QUIT}, ERROR = ${CTRL_ERROR}, A = ${CTRL_ARGS};
+  let seen = Atomics.load(ctl, SEQ);
   post("ready");
   for (;;) {
-    let s = Atomics.load(ctl, 0);
-    for (let i = 0; s === seen && i < spin; i++) s = Atomics.load(ctl, 0);
+    let s = Atomics.load(ctl, SEQ);
+    for (let i = 0; s === seen && i < spin; i++) s = Atomics.load(ctl, SEQ);
     while (s === seen) {
-      Atomics.wait(ctl, 0, seen);
-      s = Atomics.load(ctl, 0);
+      Atomics.wait(ctl, SEQ, seen);
+      s = Atomics.load(ctl, SEQ);
     }
     seen = s;
-    if (Atomics.load(ctl, 2) !== 0) return;
-    try {
-      gemm(ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12],
-           ctl[13], ctl[14], ctl[15], ctl[16], scratch);
-    } catch (e) {
-      Atomics.store(ctl, 3, 1);
+    if (Atomics.load(ctl, QUIT) !== 0) return;
+    for (;;) {
+      const v = Atomics.load(ctl, LEFT);
+      if (v <= 0) break;
+      if (Atomics.compareExchange(ctl, LEFT, v, v - 1) !== v) continue;
+      const id = v - 1, byCols = ctl[A + 9], size = ctl[A + 10], n = ctl[A + 11];
+      const M = ctl[A + 2], N = ctl[A + 3], lo = id * size, hi = Math.min(byCols ? N : M, lo + size);
+      try {
+        if (byCols) gemm(ctl[A], ctl[A + 1], M, N, ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], 0, M, lo, hi, scratch);
+        else gemm(ctl[A], ctl[A + 1], M, N, ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], lo, hi, 0, N, scratch);
+      } catch (e) {
+        Atomics.store(ctl, ERROR, 1);
+      }
+      if (Atomics.add(ctl, FIN, 1) + 1 === n) Atomics.notify(ctl, FIN);
     }
-    Atomics.store(ctl, 1, s);
-    Atomics.notify(ctl, 1);
   }
 }
 `;
