@@ -2,8 +2,11 @@
 // threads, on the shapes of a 784->256 dense layer (batch 128 and 16) in the three layouts a
 // training step uses, and 1024^3. Best of several timed windows after a warm-up (the baseline
 // wasm tier is slow until tier-up; the machine may be shared). Not a test:
-//   npx tsx bench/gemm-wasm.mjs [--sweep]     (--sweep: 1 vs 2 threads on growing sizes, for
-//                                              PARALLEL_MIN_MACS in runtime/wasm/wasm-backend.ts)
+//   npx tsx bench/gemm-wasm.mjs [--sweep] [--chunks n]
+//   --sweep: 1 vs 2 threads on growing sizes (to set PARALLEL_MIN_MACS in runtime/wasm/wasm-backend.ts)
+//   --chunks n: chunks per thread of a split GEMM (default 2)
+// The 2-thread figures need a second idle core: when another process holds it, the main thread
+// runs every chunk itself and the x2 column shows the x1 figure.
 import { gemmBlocked } from "../runtime/kernels/gemm.ts";
 import { createWasmBackend } from "../runtime/wasm/wasm-backend.ts";
 
@@ -48,10 +51,12 @@ function gflops(f, M, N, K, ms = 60, windows = 7) {
 
 const ts = new Float32Array(FLOATS);
 const w1 = await createWasmBackend(FLOATS, 1);
-const w2 = await createWasmBackend(FLOATS, 2);
-const w2all = await createWasmBackend(FLOATS, 2, { minParallelMacs: 0 });
+const ci = process.argv.indexOf("--chunks");
+const chunksPerThread = ci > 0 ? Number(process.argv[ci + 1]) : undefined;
+const w2 = await createWasmBackend(FLOATS, 2, { chunksPerThread });
+const w2all = await createWasmBackend(FLOATS, 2, { minParallelMacs: 0, chunksPerThread });
 const r1 = await createWasmBackend(FLOATS, 1, { relaxed: true });
-const r2 = await createWasmBackend(FLOATS, 2, { relaxed: true });
+const r2 = await createWasmBackend(FLOATS, 2, { relaxed: true, chunksPerThread });
 for (const H of [ts, w1.H, w2.H, w2all.H, r1.H, r2.H]) fill(H);
 
 if (process.argv.includes("--sweep")) {
@@ -75,4 +80,6 @@ if (process.argv.includes("--sweep")) {
     console.log(`${label.padEnd(24)} ${f(gt, 10)} ${f(g1)} ${f(g2)}  ${f(gr1, 11)} ${f(gr2)}`);
   }
 }
+const share = (be) => (1 - be.stats.chunksOnMain / Math.max(1, be.stats.chunks)) * 100;
+console.log(`chunks run by the worker: ${share(w2).toFixed(0)}% (x2), ${share(w2all).toFixed(0)}% (forced split)`);
 for (const be of [w1, w2, w2all, r1, r2]) be.close();

@@ -1,6 +1,6 @@
 // The WASM backend: H in WebAssembly memory, GEMM by the SIMD128 module, on 1 or more threads.
 // With T > 1 threads, T-1 workers share the memory (and the compiled module). A GEMM large enough
-// (>= minParallelMacs multiply-adds) is cut into CHUNKS_PER_THREAD*T chunks: column ranges of C
+// (>= minParallelMacs multiply-adds) is cut into chunksPerThread*T chunks: column ranges of C
 // (whole 8-column panels), or row ranges (4-row panels) when C is narrow. The main thread posts the
 // job and then claims chunks itself, like the workers (worker-source.ts), so that a worker that is
 // slow to wake, or whose core another process took, delays nothing: the main thread does its
@@ -63,6 +63,8 @@ async function startWorker(data: Record<string, unknown>): Promise<WorkerHandle>
 export interface WasmBackendOptions {
   /** GEMMs with fewer multiply-adds stay on the calling thread (default PARALLEL_MIN_MACS). */
   minParallelMacs?: number;
+  /** Chunks per thread a split GEMM is cut into (default CHUNKS_PER_THREAD = 2). */
+  chunksPerThread?: number;
   /**
    * Use f32x4.relaxed_madd (fused multiply-add on x86 FMA) when the engine has relaxed SIMD,
    * enabling it in Node 20. Results stay deterministic on one machine but differ in the last
@@ -89,6 +91,7 @@ export async function createWasmBackend(
 ): Promise<WasmBackend> {
   const T = Math.max(1, Math.floor(threads));
   const minMacs = opts.minParallelMacs ?? PARALLEL_MIN_MACS;
+  const chunksPerThread = Math.max(1, Math.floor(opts.chunksPerThread ?? CHUNKS_PER_THREAD));
   const shared = T > 1;
   const relaxed = opts.relaxed === true && (await enableRelaxedSimd());
   const module = await gemmModule(shared, relaxed);
@@ -131,11 +134,12 @@ export async function createWasmBackend(
       wasmGemm(tA, tB, M, N, K, a, b, c, beta, 0, M, 0, N, scratch0);
       return;
     }
-    // chunks of whole 8-column panels of C, or of 4-row panels when C is narrow
-    const byCols = N >= 8 * T || N >= M ? 1 : 0;
+    // chunks of whole 8-column panels of C, or of 4-row panels: cut the longer side (each chunk
+    // packs all of op(A) when cutting columns, all of op(B) when cutting rows)
+    const byCols = (N >= M ? N >= 8 * T : M < 4 * T) ? 1 : 0;
     const len = byCols ? N : M;
     const unit = byCols ? 8 : 4;
-    const size = Math.ceil(len / (CHUNKS_PER_THREAD * T) / unit) * unit;
+    const size = Math.ceil(len / (chunksPerThread * T) / unit) * unit;
     const n = Math.ceil(len / size);
     const A = CTRL_ARGS;
     ctl[A] = tA; ctl[A + 1] = tB; ctl[A + 2] = M; ctl[A + 3] = N; ctl[A + 4] = K;
