@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { Arg, Element, SpecFile, Span, Statement, Value } from "../grammar/ast";
 import { diag, didYouMean, type Diagnostic } from "./diagnostics";
 import { ajv, OPS, OP_VALIDATORS } from "./ops";
+import { applyPath } from "./search-apply";
 import type {
   DataSpec,
   EarlyStoppingSpec,
@@ -191,6 +192,27 @@ const SCHEDULES: Record<string, CallDef> = {
     min_lr: num({ minimum: 0, default: 0 }),
     monitor: { type: "string", enum: ["val_loss", "val_acc"], default: "val_loss" },
   }),
+};
+
+const PREPROCESS: Record<string, CallDef> = {
+  standardize: callDef(["mode"], { mode: { type: "string", enum: ["feature", "channel"], default: "feature" }, eps: num({ exclusiveMinimum: 0, default: 1e-6 }) }),
+  pca: callDef(["k"], { k: { type: "integer", minimum: 1 } }),
+  whiten: callDef(["k"], { k: { type: "integer", minimum: 1 }, eps: num({ exclusiveMinimum: 0, default: 1e-5 }) }),
+  zca: callDef(["eps"], { eps: num({ exclusiveMinimum: 0, default: 1e-5 }) }),
+};
+
+const pArg = { p: num({ minimum: 0, maximum: 1 }) };
+const AUGMENTS: Record<string, CallDef> = {
+  flip_h: callDef(["p"], { ...pArg }),
+  flip_v: callDef(["p"], { ...pArg }),
+  translate: callDef(["max", "p"], { max: { type: "integer", minimum: 0 }, ...pArg }, ["max"]),
+  crop: callDef(["pad", "p"], { pad: { type: "integer", minimum: 0 }, ...pArg }, ["pad"]),
+  rotate: callDef(["deg", "p"], { deg: num({ minimum: 0, maximum: 180 }), ...pArg }, ["deg"]),
+  noise: callDef(["std", "p"], { std: num({ minimum: 0 }), ...pArg }, ["std"]),
+  blur: callDef(["sigma", "p"], { sigma: num({ exclusiveMinimum: 0 }), box: { type: "integer", minimum: 1 }, ...pArg }),
+  cutout: callDef(["size", "count", "p"], { size: { type: "integer", minimum: 1 }, count: { type: "integer", minimum: 1, default: 1 }, ...pArg }, ["size"]),
+  brightness: callDef(["delta", "p"], { delta: num({ minimum: 0 }), ...pArg }, ["delta"]),
+  contrast: callDef(["factor", "p"], { factor: num({ minimum: 0 }), ...pArg }, ["factor"]),
 };
 
 const EARLY = callDef(["patience"], {
@@ -437,6 +459,31 @@ class Checker {
           const x = this.number(el, {});
           if (x !== undefined) data.shift = x;
         },
+        preprocess: (el) => {
+          const c = this.call(el, "preprocessing", PREPROCESS);
+          if (c) data.preprocess.push({ kind: c.name as DataSpec["preprocess"][number]["kind"], args: c.args, span: c.span });
+        },
+        augment: (el) => {
+          if (!el.body || el.args !== undefined || el.values.length > 0) {
+            this.diags.push(diag("E0106", el.span, { name: "augment", expected: "a body: augment { flip_h(0.5); translate(2) }" }));
+            return;
+          }
+          for (const st of el.body) {
+            for (const a of st.elements) {
+              const def = AUGMENTS[a.name];
+              if (!def) {
+                this.diags.push(diag("E0401", a.nameSpan, { what: "augmentation", name: a.name }, didYouMean(a.name, Object.keys(AUGMENTS))));
+                continue;
+              }
+              if (a.values.length > 0 || a.body) {
+                this.diags.push(diag("E0208", a.span, { name: a.name }));
+                continue;
+              }
+              const b = bindArgs(a.name, a.args ?? [], def.positional, def.schema, def.validate, a.nameSpan, this.diags);
+              if (b) data.augment.push({ kind: a.name, args: b, span: a.span });
+            }
+          }
+        },
       });
       if (!data.source) this.diags.push(diag("E0107", db.kindSpan, { name: "source", block: "data" }, 'add `source idx("path/to/dir")`'));
     }
@@ -544,11 +591,13 @@ class Checker {
       this.diags.push(
         diag("E0403", esSpan ?? tb.kindSpan, { detail: "early stopping needs a validation split" }, "add `validation 0.1` to the data block"),
       );
-    if (tb && train.optimizer.kind === "adamw" && train.weightDecay > 0)
+    if (tb && train.optimizer.kind === "adamw" && (train.weightDecay ?? 0) > 0)
       this.diags.push(
         diag("E0403", wdSpan ?? tb.kindSpan, { detail: "both coupled L2 (`weight_decay`) and AdamW's decoupled decay apply to the same tensors" },
           "use adamw(weight_decay=...) alone, or adam with weight_decay"),
       );
+
+    const search = blocks.get("search") ? this.searchBlock(blocks.get("search")!) : undefined;
 
     if (this.diags.some((d) => d.severity === "error")) return undefined;
     if (layers.length === 0) {
@@ -564,7 +613,81 @@ class Checker {
       data: data as DataSpec,
       train: train as TrainSpec,
       hash: createHash("sha256").update(this.f.source).digest("hex"),
+      ...(search ? { search } : {}),
     };
+  }
+
+  searchBlock(b: (typeof this.f.blocks)[number]): Spec["search"] {
+    const entries: NonNullable<Spec["search"]>["entries"] = [];
+    const settings: Record<string, Json> = { strategy: "random", trials: 10, steps: 3, eta: 3, parallel: 1, metric: "val_loss", mode: "auto" };
+    const ints: Record<string, [number, number]> = { trials: [1, 100000], steps: [1, 1000], budget: [1, 100000], eta: [2, 100], parallel: [1, 64] };
+    this.settings(
+      "search",
+      b.body,
+      {
+        strategy: (el) => {
+          const v = this.single(el, "random, grid or halving");
+          if (v?.kind === "ident" && ["random", "grid", "halving"].includes(v.name)) settings.strategy = v.name;
+          else if (v) this.diags.push(diag("E0106", v.span, { name: "strategy", expected: "random, grid or halving" }));
+        },
+        metric: (el) => {
+          const v = this.single(el, "val_loss or val_acc");
+          if (v?.kind === "ident" && ["val_loss", "val_acc", "test_acc", "test_loss", "train_loss"].includes(v.name)) settings.metric = v.name;
+          else if (v) this.diags.push(diag("E0106", v.span, { name: "metric", expected: "val_loss or val_acc" }));
+        },
+        mode: (el) => {
+          const v = this.single(el, "min or max");
+          if (v?.kind === "ident" && ["min", "max"].includes(v.name)) settings.mode = v.name;
+          else if (v) this.diags.push(diag("E0106", v.span, { name: "mode", expected: "min or max" }));
+        },
+        ...Object.fromEntries(
+          Object.entries(ints).map(([k, [lo, hi]]) => [
+            k,
+            (el: Element) => {
+              const x = this.number(el, { min: lo, max: hi, int: true });
+              if (x !== undefined) settings[k] = x;
+            },
+          ]),
+        ),
+      },
+      (st) => {
+        const el = st.elements[0];
+        if (st.elements.length !== 1 || !el.name.includes(".")) return false;
+        const v = el.values[0]?.value;
+        const dists: Record<string, number> = { uniform: 2, loguniform: 2, int: 2, choice: -1 };
+        if (el.values.length !== 1 || v.kind !== "call" || !(v.name in dists)) {
+          this.diags.push(diag("E0106", el.span, { name: el.name, expected: "a distribution: uniform(a, b), loguniform(a, b), int(a, b) or choice(x, y, ...)" }));
+          return true;
+        }
+        const vals = v.args.map((a) => valueToJson(a.value));
+        let dist: Json;
+        if (v.name === "choice") {
+          if (vals.length < 1 || !vals.every((x) => typeof x === "number" || typeof x === "string")) {
+            this.diags.push(diag("E0205", v.span, { arg: "values", name: "choice", detail: "needs names or numbers" }));
+            return true;
+          }
+          dist = { kind: "choice", values: vals };
+        } else {
+          const [lo, hi] = vals as number[];
+          const ok = vals.length === 2 && typeof lo === "number" && typeof hi === "number" && lo < hi && (v.name !== "loguniform" || lo > 0) && (v.name !== "int" || (Number.isInteger(lo) && Number.isInteger(hi)));
+          if (!ok) {
+            this.diags.push(diag("E0205", v.span, { arg: "range", name: v.name, detail: "needs two numbers low < high" + (v.name === "loguniform" ? ", both > 0" : v.name === "int" ? ", integers" : "") }));
+            return true;
+          }
+          dist = { kind: v.name, low: lo, high: hi };
+        }
+        const probe = typeof (dist as { low?: number }).low === "number" ? (dist as { low: number }).low : (vals[0] as number | string);
+        const err = applyPath(structuredClone(this.f), el.name, probe as number | string);
+        if (err) {
+          this.diags.push(diag("E0403", el.nameSpan, { detail: `search path: ${err}` }));
+          return true;
+        }
+        entries.push({ path: el.name, dist, span: el.span });
+        return true;
+      },
+    );
+    if (entries.length === 0) this.diags.push(diag("E0403", b.kindSpan, { detail: "the search block names no hyperparameter" }, "add a line like `train.optimizer.lr: loguniform(1e-4, 1e-1)`"));
+    return { entries, settings };
   }
 }
 

@@ -17,6 +17,9 @@ commands:
                                 write DIR/<name>.trainer.ts and DIR/<name>.trainer.mjs (default DIR: out/)
   train SPEC [trainer options]  compile into a temporary directory and train; trainer options:
                                 --data DIR --epochs N --seed N --out DIR --threads N --backend auto|wasm|ts --max-steps N --json --quiet
+  search SPEC [-o DIR] [--parallel N] [--data DIR]
+                                run the spec's search block (random, grid, successive halving) on worker
+                                threads; resumable results in DIR (default runs/search-<spec>/), DIR/best.dnn
   help                          this text
 
 Run \`dnnc <command> --help\` for one command.`;
@@ -154,6 +157,21 @@ export async function main(argv: string[]): Promise<number> {
       // resolve the spec's data path against the spec (the trainer in the temp dir knows it relative to itself)
       await runTrainer(mod.program, args, pathToFileURL(files.mjs!).href);
       return 0;
+    }
+    case "search": {
+      const args = [...rest];
+      const out = takeFlag(args, ["-o", "--out"]);
+      const data = takeFlag(args, ["--data"]);
+      const par = takeFlag(args, ["--parallel"]);
+      const quiet = args.includes("--quiet");
+      const files = args.filter((a) => a !== "--quiet");
+      const unknown = files.find((a) => a.startsWith("-"));
+      if (unknown) throw new DnncError(`search: unknown option "${unknown}"`, 2);
+      if (files.length !== 1) throw new DnncError("search: name exactly one spec file", 2);
+      const parallel = par === undefined ? undefined : Number(par);
+      if (parallel !== undefined && !(Number.isInteger(parallel) && parallel >= 1)) throw new DnncError(`--parallel: expected a positive integer, got "${par}"`, 2);
+      const { searchCommand } = await import("./search-command");
+      return searchCommand(files[0], { out, data, quiet, parallel });
     }
     default:
       throw new DnncError(`unknown command "${cmd}"\n\n${HELP}`, 2);

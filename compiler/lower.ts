@@ -223,6 +223,18 @@ class Lowerer {
         }
         return [n.output, shape];
       }
+      case "repeat": {
+        let cur = input;
+        let s = shape;
+        for (let r = 0; r < (a.n as number); r++) {
+          for (const b of l.body ?? []) {
+            const res = this.layer(b, cur, s);
+            if (!res) return undefined;
+            [cur, s] = res;
+          }
+        }
+        return [cur, s];
+      }
       case "residual": {
         const rid = this.id("residual");
         let cur = input;
@@ -298,6 +310,22 @@ class Lowerer {
       const bn = spec.layers.find((l) => l.op === "bn");
       this.diags.push(diag("E0403", bn?.span ?? spec.loss.span, { detail: "batch norm with batch size 1 in training: the batch variance is 0" }, "use batch >= 2, or layernorm/groupnorm"));
       return undefined;
+    }
+    for (const a of spec.data.augment)
+      if (spec.input.length !== 3) {
+        this.diags.push(diag("E0403", a.span, { detail: `augmentation \`${a.kind}\` needs image input [C, H, W], but the model's input is ${shapeText(spec.input)}` }));
+        return undefined;
+      }
+    for (const p of spec.data.preprocess) {
+      const k = p.args.k as number | undefined;
+      if ((p.kind === "pca" || p.kind === "whiten") && k !== undefined && !(spec.input.length === 1 && spec.input[0] === k)) {
+        this.diags.push(diag("E0403", p.span, { detail: `${p.kind}(k=${k}) gives ${k} features per sample, but the model's input is ${shapeText(spec.input)}` }, `set \`input [${k}]\``));
+        return undefined;
+      }
+      if (p.kind === "standardize" && p.args.mode === "channel" && spec.input.length !== 3) {
+        this.diags.push(diag("E0403", p.span, { detail: "per-channel standardization needs image input [C, H, W]" }, "use standardize(feature)"));
+        return undefined;
+      }
     }
     const { source, preprocess, augment, ...restData } = spec.data;
     return {

@@ -185,6 +185,15 @@ export const OPS: Record<string, OpDef> = {
     elementwise: true,
     doc: "Drops whole channels of a [C,H,W] feature map; p is the drop probability.",
   }),
+  repeat: op({
+    name: "repeat",
+    positional: ["n"],
+    args: { n: { type: "integer", minimum: 1, maximum: 1000 } },
+    required: ["n"],
+    rank: "any",
+    body: true,
+    doc: "The body chain repeated n times (each repetition has its own parameters): depth as a number.",
+  }),
   residual: op({
     name: "residual",
     positional: [],

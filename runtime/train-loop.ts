@@ -12,6 +12,8 @@ import { lossForward } from "./loss";
 import { optimizerStep, type OptimLayout, type OptimizerConfig } from "./optim";
 import { applyMaxNorm, clipGradNorm, clipGradValue } from "./regularize";
 import { Rng, streamId } from "./rng";
+import { Augmenter, type AugmentSpec } from "./augment";
+import { applyPreprocess, fitPreprocessOn, preprocessScratchSize, type FittedPreprocess, type PreprocessSpec } from "./preprocess";
 import { learningRate, observeMetric, initialScheduleState, type Schedule } from "./schedule";
 import type { Model, Program } from "./program";
 
@@ -34,6 +36,8 @@ export interface TrainResult {
   stoppedEarly: boolean;
   bestEpoch: number | null;
   steps: number;
+  /** The input preprocessing fitted on the training rows (stored with the model). */
+  preprocess?: FittedPreprocess;
 }
 
 export interface TrainOptions {
@@ -97,16 +101,76 @@ export function scheduleConfig(p: Program): Schedule {
   }
 }
 
+/**
+ * Moves batches from a dataset into the heap: gather (bytes → floats, scale, shift), augment
+ * (training only), then the fitted preprocessing. When preprocessing changes the number of
+ * features (pca/whiten with k), rows are gathered into a side buffer allocated once and the
+ * result is copied into the heap.
+ */
+export class BatchFeeder {
+  private raw?: Float32Array;
+  private scratch: Float32Array;
+  private augmenter?: Augmenter;
+  constructor(
+    private p: Program,
+    private H: Float32Array,
+    private pre: FittedPreprocess | undefined,
+    dataFeatures: number,
+  ) {
+    const B = p.meta.batch;
+    if (pre && pre.outDim !== p.meta.inputSize)
+      throw new DnncError(`preprocessing ${pre.kind} gives ${pre.outDim} features, but the model's input has ${p.meta.inputSize}`);
+    if (pre && pre.inDim !== p.meta.inputSize) this.raw = new Float32Array(B * Math.max(dataFeatures, pre.outDim));
+    this.scratch = new Float32Array(pre ? preprocessScratchSize(pre) : 0);
+    const aug = (p.data.augment ?? []) as unknown as { kind: string; args: Record<string, unknown> }[];
+    if (aug.length > 0) {
+      const [C, Hh, W] = p.meta.inputShape;
+      this.augmenter = new Augmenter(aug.map((a) => ({ kind: a.kind, ...a.args }) as AugmentSpec), { C, H: Hh, W });
+    }
+  }
+  feed(ds: Dataset, order: Int32Array, s: number, n: number, train: boolean, seed: number, epoch: number): void {
+    const p = this.p;
+    const H = this.H;
+    const target = this.raw ?? H;
+    const xOff = this.raw ? 0 : p.layout.x;
+    gatherBatch(target, ds, order, s, n, xOff, p.layout.labels, p.data.scale, p.data.shift);
+    if (this.raw) for (let i = 0; i < n; i++) H[p.layout.labels + i] = this.raw[p.layout.labels + i];
+    if (train && this.augmenter) {
+      const [C, Hh, W] = p.meta.inputShape;
+      this.augmenter.applyBatch(target, xOff, n, C, Hh, W, seed, epoch, order.subarray(s, s + n));
+    }
+    if (this.pre) {
+      applyPreprocess(this.pre, target, xOff, n, this.scratch);
+      if (this.raw) H.set(this.raw.subarray(0, n * this.pre.outDim), p.layout.x);
+    }
+    prepareTargets(p, H, n, ds);
+  }
+}
+
+/** Fit the spec's preprocessing on the training rows only. */
+export function fitPreprocessing(p: Program, ds: Dataset, trainRows: Int32Array): FittedPreprocess | undefined {
+  const list = (p.data.preprocess ?? []) as unknown as { kind: string; args: Record<string, unknown> }[];
+  if (list.length === 0) return undefined;
+  const spec = { kind: list[0].kind, ...list[0].args } as PreprocessSpec;
+  const F = ds.shape.reduce((a, b) => a * b, 1);
+  const source =
+    ds.x instanceof Uint8Array
+      ? { kind: "u8" as const, data: ds.x, rowLength: F, scale: p.data.scale, shift: p.data.shift }
+      : { kind: "f32" as const, data: ds.x as Float32Array, rowLength: F };
+  const shape = ds.shape.length === 3 ? { C: ds.shape[0], H: ds.shape[1], W: ds.shape[2] } : undefined;
+  return fitPreprocessOn(spec, source, trainRows, shape);
+}
+
 /** Evaluate (loss, accuracy) on rows `order` of `ds` in eval mode. */
-export function evaluate(p: Program, be: Backend, model: Model, ds: Dataset, order: Int32Array): { loss: number; acc: number | null } {
+export function evaluate(p: Program, be: Backend, model: Model, ds: Dataset, order: Int32Array, feeder?: BatchFeeder): { loss: number; acc: number | null } {
   const B = p.meta.batch;
   const H = be.H;
+  const feed = feeder ?? new BatchFeeder(p, H, undefined, ds.shape.reduce((a, b) => a * b, 1));
   let lossSum = 0;
   let correct = 0;
   for (let s = 0; s < order.length; s += B) {
     const n = Math.min(B, order.length - s);
-    gatherBatch(H, ds, order, s, n, p.layout.x, p.layout.labels, p.data.scale, p.data.shift);
-    prepareTargets(p, H, n, ds);
+    feed.feed(ds, order, s, n, false, 0, 0);
     model.forward(n, false, 0);
     const r = lossForward(H, p, n, false);
     lossSum += r.loss * n;
@@ -135,10 +199,10 @@ function range(n: number): Int32Array {
   return a;
 }
 
-export function checkDataFits(p: Program, ds: Dataset, what: string): void {
+export function checkDataFits(p: Program, ds: Dataset, what: string, preprocessedSize?: number): void {
   const want = p.meta.inputShape.join("x");
   const got = ds.shape.join("x");
-  if (ds.shape.reduce((a, b) => a * b, 1) !== p.meta.inputSize)
+  if ((preprocessedSize ?? ds.shape.reduce((a, b) => a * b, 1)) !== p.meta.inputSize)
     throw new DnncError(`${what}: samples have shape [${ds.shape.join(", ")}] but the model's input is [${p.meta.inputShape.join(", ")}]`);
   void want;
   void got;
@@ -154,9 +218,11 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
   const B = p.meta.batch;
   const seed = opts.seed ?? p.train.seed;
   const epochs = opts.epochs ?? p.train.epochs;
-  checkDataFits(p, data.train, "training data");
-  if (data.test) checkDataFits(p, data.test, "test data");
   const split = splitValidation(data.train.n, p.data.validation, seed);
+  const pre = fitPreprocessing(p, data.train, split.train);
+  checkDataFits(p, data.train, "training data", pre?.outDim);
+  if (data.test) checkDataFits(p, data.test, "test data", pre?.outDim);
+  const feeder = new BatchFeeder(p, H, pre, data.train.shape.reduce((a, b) => a * b, 1));
   const order = split.train;
   if (order.length === 0) throw new DnncError("training data: no training samples");
   const layout = optimLayout(p);
@@ -180,7 +246,7 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
     }
   };
   const lossTrace: number[] = [];
-  const result: TrainResult = { epochs: [], test_loss: null, test_acc: null, lossTrace, stoppedEarly: false, bestEpoch: null, steps: 0 };
+  const result: TrainResult = { epochs: [], test_loss: null, test_acc: null, lossTrace, stoppedEarly: false, bestEpoch: null, steps: 0, preprocess: pre };
   let step = 0;
   let lr = learningRate(sched, 0, 0, schedState);
   const shuffleStream = streamId("data:shuffle");
@@ -196,8 +262,7 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
       const n = Math.min(B, order.length - s);
       if (n < 2 && p.tensors.some((t) => t.name.endsWith(".running_mean"))) break; // BN cannot train on one sample
       if (sched.per === "step") lr = learningRate(sched, step, epoch - 1, schedState);
-      gatherBatch(H, data.train, order, s, n, p.layout.x, p.layout.labels, p.data.scale, p.data.shift);
-      prepareTargets(p, H, n, data.train);
+      feeder.feed(data.train, order, s, n, true, seed, epoch);
       model.forward(n, true, step);
       const r = lossForward(H, p, n, true);
       if (!Number.isFinite(r.loss))
@@ -231,7 +296,7 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
       seconds: 0,
     };
     if (split.val.length > 0) {
-      const v = evaluate(p, be, model, data.train, split.val);
+      const v = evaluate(p, be, model, data.train, split.val, feeder);
       m.val_loss = v.loss;
       m.val_acc = v.acc;
       if (sched.kind === "plateau") observeMetric(sched, schedState, sched.mode === "max" ? (v.acc ?? 0) : v.loss);
@@ -255,7 +320,7 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
   result.steps = step;
   if (stopper && result.bestEpoch !== null) snapshot(false); // restore the best weights, always
   if (data.test) {
-    const t = evaluate(p, be, model, data.test, range(data.test.n));
+    const t = evaluate(p, be, model, data.test, range(data.test.n), feeder);
     result.test_loss = t.loss;
     result.test_acc = t.acc;
   }

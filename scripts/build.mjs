@@ -17,7 +17,16 @@ export async function build() {
     target: "node20",
     packages: "external",
     logLevel: "warning",
-    define: { "import.meta.dirnameOfSource": "undefined" },
+  });
+  await esbuild({
+    entryPoints: [join(root, "compiler", "search-worker.ts")],
+    outfile: join(root, "dist", "trial-worker.mjs"),
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
   });
 }
 

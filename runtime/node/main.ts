@@ -9,6 +9,7 @@ import type { Dataset } from "../data/dataset";
 import { DnncError } from "../errors";
 import type { Program } from "../program";
 import { encodeSafetensors } from "../safetensors";
+import { preprocessMetadata, preprocessTensors } from "../preprocess";
 import { train, type EpochMetrics, type TrainResult } from "../train-loop";
 import { writeFileAtomicSync } from "./atomic";
 import { loadCsvFile } from "./load-csv";
@@ -203,7 +204,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
       writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
       writeFileAtomicSync(
         join(out, "model.safetensors"),
-        encodeSafetensors(modelTensors(p, be.H), modelMetadata(p, { seed: String(seed), steps: String(result.steps) })),
+        encodeSafetensors(
+          [...modelTensors(p, be.H), ...(result.preprocess ? preprocessTensors(result.preprocess) : [])],
+          modelMetadata(p, { seed: String(seed), steps: String(result.steps), ...(result.preprocess ? preprocessMetadata(result.preprocess) : {}) }),
+        ),
       );
       say(`wrote ${join(out, "metrics.jsonl")} and ${join(out, "model.safetensors")}`);
     }

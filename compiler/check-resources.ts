@@ -1,0 +1,263 @@
+// Resource check: IR → diagnostics. Estimates what the generated trainer will hold in its one heap
+// (parameters, gradients, optimizer state, running statistics, the batch, every activation and its
+// gradient, per-op scratch), the parameter count and, when the caller knows it, the dataset size,
+// and rejects specs that would not fit the limits, with a diagnostic stating the estimate and the
+// limit at the layer that costs the most. The estimate is computed from the IR's shapes in float
+// arithmetic (no bitwise alignment, so sizes past 2^31 floats or even Infinity are reported, not
+// wrapped), mirroring plan-memory.ts; it therefore works on IR straight out of `lower`, before
+// `planMemory`, which is where the pipeline should call it. `memoryReport` prints the breakdown
+// (exact from `ir.layout` when present). Why 2 GiB by default: docs/reliability.md.
+import type { Span } from "../grammar/ast";
+import type { Diagnostic } from "./diagnostics";
+import type { IR, IRNode } from "./ir";
+import { stateSlots } from "./plan-memory";
+import type { LayerSpec, Spec } from "./spec";
+
+export interface ResourceLimits {
+  /** Bytes of the trainer's heap H (Float32Array or WebAssembly memory). */
+  maxHeapBytes: number;
+  /** Trainable parameters (elements). */
+  maxParams: number;
+  /** Bytes of the training data held in memory (checked only when `datasetBytes` is given). */
+  maxDatasetBytes?: number;
+}
+
+/**
+ * Defaults. 2 GiB of heap: WebAssembly memory (wasm32) caps at 4 GiB, Node 20's ArrayBuffer at
+ * 2^32 bytes, the WASM backend needs room beside H for its packing buffers, and element offsets
+ * then stay far inside int32 range (generated code and kernels index with `| 0`).
+ * 2^27 parameters: params, grads and Adam's two moments alone are then exactly 2 GiB.
+ */
+export const DEFAULT_LIMITS: ResourceLimits = { maxHeapBytes: 2 * 1024 ** 3, maxParams: 2 ** 27 };
+
+/** Diagnostic codes of this pass (for compiler/diagnostics.ts's catalogue). */
+export const RESOURCE_MESSAGES = {
+  E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",
+  E0602: "the model has {estimate} parameters, more than the limit of {limit}",
+  E0603: "the training data takes {estimate}, more than the limit of {limit}",
+} as const;
+
+export interface ResourceOptions {
+  /** The checked spec, for full layer spans (else spans cover the layer's first character). */
+  spec?: Spec;
+  /** Bytes of the training data, when the caller knows it (e.g. from the files' sizes). */
+  datasetBytes?: number;
+}
+
+/** Heap use in floats by category (per compiled batch B). */
+export interface MemoryEstimate {
+  params: number;
+  grads: number;
+  optimizerState: number;
+  slots: number;
+  stats: number;
+  /** Forward tensors: the batch (inputs, labels), every layer's outputs, dropout masks. */
+  activations: number;
+  /** Gradients of the batch input and of every layer output. */
+  activationGrads: number;
+  /** im2col columns, pooling indices, norm statistics, weight-norm buffers, accumulation scratch. */
+  scratch: number;
+  total: number;
+  /** Per node id: parameters and heap floats it is responsible for (to name the largest layer). */
+  perNode: { node: IRNode; params: number; floats: number }[];
+}
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const align = (x: number) => Math.ceil(x / 16) * 16; // planMemory aligns every buffer to 16 floats
+
+/** The estimate from shapes alone (plan-memory.ts's placement, without reuse; exact up to alignment). */
+export function estimateMemory(ir: IR): MemoryEstimate {
+  const B = ir.batch;
+  const N = ir.params.reduce((a, p) => a + p.size, 0);
+  const Npad = align(N);
+  const o = ir.train.optimizer;
+  const slots = stateSlots(o.kind, o);
+  const stats = ir.stats.reduce((a, s) => a + align(s.size), 0);
+  let activations = align(B * ir.input.size) + align(B * (ir.loss.kind === "softmax_cross_entropy" ? 1 : ir.output.size));
+  let activationGrads = align(B * ir.input.size);
+  let scratch = 0;
+  let maxAct = B * ir.input.size;
+  const paramSize = new Map(ir.params.map((p) => [p.name, p.size]));
+  const perNode: MemoryEstimate["perNode"] = [];
+  for (const n of ir.nodes) {
+    const size = B * prod(n.outShape);
+    maxAct = Math.max(maxAct, size);
+    const params = n.params.reduce((a, p) => a + (paramSize.get(p) ?? 0), 0);
+    if (n.op === "flatten") {
+      perNode.push({ node: n, params, floats: 0 });
+      continue;
+    }
+    let act = align(size) * (n.tail.length > 0 ? 2 : 1);
+    for (const t of n.tail) {
+      if (t.op === "dropout") act += align(size);
+      if (t.op === "spatial_dropout") act += align(B * n.outShape[0]);
+    }
+    const grad = align(size);
+    let scr = 0;
+    const a = n.attrs as Record<string, number>;
+    const C = n.inShape[0];
+    switch (n.op) {
+      case "conv2d": {
+        scr += align((C / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2]);
+        const w = a.K * (C / a.groups) * a.kh * a.kw;
+        if (n.attrs.weight_norm) scr += 2 * align(w) + align(a.K);
+        break;
+      }
+      case "dense":
+        if (n.attrs.weight_norm) scr += 2 * align(a.units * C) + align(a.units);
+        break;
+      case "maxpool2d":
+        scr += align(size);
+        break;
+      case "bn":
+        scr += 2 * align(C);
+        break;
+      case "layernorm":
+        scr += 2 * align(B);
+        break;
+      case "groupnorm":
+      case "instancenorm":
+        scr += 2 * align(B * a.groups);
+        break;
+    }
+    activations += act;
+    activationGrads += grad;
+    scratch += scr;
+    perNode.push({ node: n, params, floats: act + grad + scr + 2 * params });
+  }
+  scratch += align(maxAct) + align(B * Math.max(1, ir.output.size));
+  const total = 2 * Npad + slots * Npad + stats + activations + activationGrads + scratch;
+  return { params: N, grads: N, optimizerState: slots * Npad, slots, stats, activations, activationGrads, scratch, total, perNode };
+}
+
+/** "1.50 GiB (402,653,184 floats)"-style sizes. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return "an unbounded amount";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  let u = 0;
+  let x = bytes;
+  while (x >= 1024 && u < units.length - 1) {
+    x /= 1024;
+    u++;
+  }
+  if (x >= 1024) return `${bytes.toExponential(2)} B`;
+  return u === 0 ? `${x} B` : `${x.toFixed(2)} ${units[u]}`;
+}
+
+function formatCount(x: number): string {
+  if (!Number.isFinite(x)) return "infinitely many";
+  return x < 1e15 ? Math.round(x).toLocaleString("en-US") : x.toExponential(2);
+}
+
+/** The spec layer a node came from (by its source position), searched through residual bodies. */
+function findLayer(layers: LayerSpec[], line: number, col: number): LayerSpec | undefined {
+  for (const l of layers) {
+    if (l.span.line === line && l.span.col === col) return l;
+    const inner = l.body ? findLayer(l.body, line, col) : undefined;
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+function nodeSpan(ir: IR, n: IRNode, spec?: Spec): Span {
+  const l = spec ? findLayer(spec.layers, n.line, n.col) : undefined;
+  if (l) return l.span;
+  return { file: ir.file, line: Math.max(1, n.line), col: Math.max(1, n.col), endLine: Math.max(1, n.line), endCol: Math.max(1, n.col), offset: 0, endOffset: 0 };
+}
+
+function error(code: keyof typeof RESOURCE_MESSAGES, span: Span, args: Record<string, string>, hint?: string): Diagnostic {
+  const message = RESOURCE_MESSAGES[code].replace(/\{(\w+)\}/g, (_, k: string) => args[k] ?? `{${k}}`);
+  return { code, severity: "error", message, span, hint };
+}
+
+/** Reject specs whose trainer would not fit the limits. Works on IR with or without a layout. */
+export function checkResources(ir: IR, limits: ResourceLimits = DEFAULT_LIMITS, opts: ResourceOptions = {}): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const est = estimateMemory(ir);
+  const L = ir.layout;
+  // planMemory's own total is exact when it is sane; the estimate covers IR before (or broken by) it
+  const floats = L && Number.isSafeInteger(L.heapFloats) && L.heapFloats > 0 ? Math.max(L.heapFloats, est.total) : est.total;
+  const bytes = floats * 4;
+  const byFloats = [...est.perNode].sort((a, b) => b.floats - a.floats)[0];
+  const byParams = [...est.perNode].sort((a, b) => b.params - a.params)[0];
+  if (!(bytes <= limits.maxHeapBytes)) {
+    const n = byFloats?.node;
+    out.push(
+      error(
+        "E0601",
+        n ? nodeSpan(ir, n, opts.spec) : nodeSpan(ir, ir.nodes[0], opts.spec),
+        { estimate: formatBytes(bytes), limit: formatBytes(limits.maxHeapBytes) },
+        n
+          ? `the largest layer is \`${n.op}\` (${n.id}), ${formatBytes(byFloats.floats * 4)} at batch ${ir.batch}; use a smaller batch, fewer units or filters, or a pooling/stride earlier`
+          : undefined,
+      ),
+    );
+  }
+  if (!(est.params <= limits.maxParams)) {
+    const n = byParams?.node;
+    out.push(
+      error(
+        "E0602",
+        n ? nodeSpan(ir, n, opts.spec) : nodeSpan(ir, ir.nodes[0], opts.spec),
+        { estimate: formatCount(est.params), limit: formatCount(limits.maxParams) },
+        n ? `\`${n.op}\` (${n.id}) has ${formatCount(byParams.params)} of them` : undefined,
+      ),
+    );
+  }
+  if (limits.maxDatasetBytes !== undefined && opts.datasetBytes !== undefined && !(opts.datasetBytes <= limits.maxDatasetBytes)) {
+    const s = opts.spec?.data.source.span ?? nodeSpan(ir, ir.nodes[0], opts.spec);
+    out.push(error("E0603", s, { estimate: formatBytes(opts.datasetBytes), limit: formatBytes(limits.maxDatasetBytes) }, "use a subset of the data"));
+  }
+  return out;
+}
+
+/** A few lines: params, grads, optimizer state, activations, scratch, total (exact from the layout when planned). */
+export function memoryReport(ir: IR): string {
+  const est = estimateMemory(ir);
+  const L = ir.layout;
+  let parts = {
+    params: est.params,
+    grads: est.grads,
+    state: est.optimizerState,
+    stats: est.stats,
+    act: est.activations,
+    actGrad: est.activationGrads,
+    scratch: est.scratch,
+    total: est.total,
+  };
+  if (L && Number.isSafeInteger(L.heapFloats) && L.heapFloats > 0) {
+    // classify every placed buffer by name (views share an offset and are counted once)
+    const paramNames = new Set(ir.params.map((p) => p.name));
+    const statNames = new Set(ir.stats.map((s) => s.name));
+    const seen = new Set<number>();
+    let act = 0;
+    let actGrad = 0;
+    let scratch = 0;
+    let stats = 0;
+    for (const [name, off] of Object.entries(L.offsets)) {
+      const size = L.sizes[name] ?? 0;
+      if (paramNames.has(name) || (name.startsWith("grad:") && paramNames.has(name.slice(5)))) continue;
+      if (seen.has(off) && size > 0) continue;
+      seen.add(off);
+      if (statNames.has(name)) stats += align(size);
+      else if (name.startsWith("grad:")) actGrad += align(size);
+      else if (name === "x" || name === "labels" || name.startsWith("z:") || name.startsWith("mask:") || !name.includes(":")) act += align(size);
+      else scratch += align(size);
+    }
+    parts = { params: est.params, grads: est.grads, state: L.slots * L.N, stats, act, actGrad, scratch, total: L.heapFloats };
+  }
+  const row = (label: string, floats: number, extra = "") =>
+    `  ${label.padEnd(22)} ${formatCount(floats).padStart(14)} floats  ${formatBytes(floats * 4).padStart(11)}${extra}`;
+  const lines = [
+    `memory of ${ir.name} at batch ${ir.batch}${L ? "" : " (estimated before memory planning)"}:`,
+    row("parameters", parts.params),
+    row("gradients", parts.grads),
+    row(`optimizer state (${est.slots})`, parts.state),
+    ...(parts.stats > 0 ? [row("running statistics", parts.stats)] : []),
+    row("activations", parts.act, "  (incl. the batch)"),
+    row("activation gradients", parts.actGrad),
+    row("scratch", parts.scratch),
+    row("total heap", parts.total),
+  ];
+  return lines.join("\n") + "\n";
+}

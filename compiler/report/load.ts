@@ -1,0 +1,176 @@
+// Reading run directories (what a trainer writes with --out) and writing the report files.
+//
+// A run directory holds:
+//   metrics.jsonl   one JSON object per epoch (epoch, train_loss, train_acc, val_loss, val_acc, lr,
+//                   seconds; NaN losses arrive as null) and a last line {test_loss, test_acc}
+//                   (optionally best_epoch, stopped_early).
+//   confusion.json  optional: a square matrix of counts (rows true, columns predicted), or
+//                   {"matrix": [[...]], "classes": ["T-shirt", ...]}.
+//   run.json        optional: {"name", "bestEpoch" (or "best_epoch"), "lrs": [per-step rates],
+//                   "classes": [...]}.
+// Every problem is a DnncError naming the file (and line for metrics.jsonl).
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { basename, join, relative, resolve } from "node:path";
+import { DnncError } from "../../runtime/errors";
+import { writeFileAtomicSync } from "../../runtime/node/atomic";
+import { renderReport, type Run, type RunEpoch } from "./render";
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const numOrNull = (v: unknown) => v === null || (typeof v === "number" && Number.isFinite(v));
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new DnncError(`${path}: cannot read (${(e as Error).message})`);
+  }
+}
+
+function readJson(path: string): unknown {
+  const text = readText(path);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new DnncError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Parse metrics.jsonl text; `file` names it in errors. */
+export function parseMetrics(text: string, file: string): { metrics: RunEpoch[]; final?: Run["final"]; bestEpoch?: number } {
+  const metrics: RunEpoch[] = [];
+  let final: Run["final"];
+  let bestEpoch: number | undefined;
+  const lines = text.split("\n");
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === "") return;
+    const where = `${file}:${i + 1}`;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new DnncError(`${where}: not valid JSON (${(e as Error).message})`);
+    }
+    if (!isObj(v)) throw new DnncError(`${where}: expected a JSON object, got ${JSON.stringify(v).slice(0, 40)}`);
+    if ("epoch" in v) {
+      if (final) throw new DnncError(`${where}: an epoch line after the final test_loss/test_acc line`);
+      if (typeof v.epoch !== "number" || !Number.isInteger(v.epoch) || v.epoch < 1)
+        throw new DnncError(`${where}: "epoch" must be a positive integer, got ${JSON.stringify(v.epoch)}`);
+      const prev = metrics[metrics.length - 1];
+      if (prev && v.epoch <= prev.epoch) throw new DnncError(`${where}: epoch ${v.epoch} does not follow epoch ${prev.epoch}`);
+      for (const k of ["train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"])
+        if (k in v && !numOrNull(v[k])) throw new DnncError(`${where}: "${k}" must be a number or null, got ${JSON.stringify(v[k])}`);
+      if (!("train_loss" in v)) throw new DnncError(`${where}: missing "train_loss"`);
+      const n = (k: string) => (v as Obj)[k] as number | null | undefined;
+      metrics.push({
+        epoch: v.epoch,
+        train_loss: n("train_loss") ?? null,
+        train_acc: n("train_acc") ?? null,
+        val_loss: n("val_loss") ?? null,
+        val_acc: n("val_acc") ?? null,
+        lr: n("lr") ?? null,
+        seconds: n("seconds") ?? null,
+      });
+    } else if ("test_loss" in v || "test_acc" in v) {
+      for (const k of ["test_loss", "test_acc"])
+        if (k in v && !numOrNull(v[k])) throw new DnncError(`${where}: "${k}" must be a number or null, got ${JSON.stringify(v[k])}`);
+      final = { test_loss: (v.test_loss as number | null | undefined) ?? null, test_acc: (v.test_acc as number | null | undefined) ?? null };
+      const b = v.best_epoch ?? v.bestEpoch;
+      if (b !== undefined && b !== null) {
+        if (typeof b !== "number" || !Number.isInteger(b)) throw new DnncError(`${where}: "best_epoch" must be an integer, got ${JSON.stringify(b)}`);
+        bestEpoch = b;
+      }
+    } else throw new DnncError(`${where}: neither an epoch line (with "epoch") nor a final line (with "test_loss", "test_acc")`);
+  });
+  return { metrics, final, bestEpoch };
+}
+
+function checkMatrix(m: unknown, file: string): number[][] {
+  if (!Array.isArray(m) || m.length === 0) throw new DnncError(`${file}: the confusion matrix must be a non-empty list of rows`);
+  m.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== m.length)
+      throw new DnncError(`${file}: row ${i} must be a list of ${m.length} counts (the matrix is square)`);
+    row.forEach((x, j) => {
+      if (typeof x !== "number" || !Number.isFinite(x) || x < 0) throw new DnncError(`${file}: entry [${i}][${j}] must be a count >= 0, got ${JSON.stringify(x)}`);
+    });
+  });
+  return m as number[][];
+}
+
+function checkClasses(c: unknown, k: number | undefined, file: string): string[] {
+  if (!Array.isArray(c) || !c.every((x) => typeof x === "string" || typeof x === "number"))
+    throw new DnncError(`${file}: "classes" must be a list of names`);
+  if (k !== undefined && c.length !== k) throw new DnncError(`${file}: "classes" has ${c.length} names for a ${k}×${k} matrix`);
+  return c.map(String);
+}
+
+/** Read one run directory (see the file comment). */
+export function loadRun(dir: string): Run {
+  const metricsPath = join(dir, "metrics.jsonl");
+  if (!existsSync(dir)) throw new DnncError(`${dir}: no such directory`);
+  if (!existsSync(metricsPath)) throw new DnncError(`${dir}: no metrics.jsonl (is this a directory a trainer wrote with --out?)`);
+  const parsed = parseMetrics(readText(metricsPath), metricsPath);
+  if (parsed.metrics.length === 0) throw new DnncError(`${metricsPath}: no epoch lines`);
+  const run: Run = { name: basename(resolve(dir)), metrics: parsed.metrics, final: parsed.final };
+  if (parsed.bestEpoch !== undefined) run.bestEpoch = parsed.bestEpoch;
+
+  const runPath = join(dir, "run.json");
+  if (existsSync(runPath)) {
+    const r = readJson(runPath);
+    if (!isObj(r)) throw new DnncError(`${runPath}: expected a JSON object`);
+    if (r.name !== undefined) {
+      if (typeof r.name !== "string" || r.name === "") throw new DnncError(`${runPath}: "name" must be a non-empty string`);
+      run.name = r.name;
+    }
+    const b = r.bestEpoch ?? r.best_epoch;
+    if (b !== undefined && b !== null) {
+      if (typeof b !== "number" || !Number.isInteger(b)) throw new DnncError(`${runPath}: "bestEpoch" must be an integer`);
+      run.bestEpoch = b;
+    }
+    if (r.lrs !== undefined) {
+      if (!Array.isArray(r.lrs) || !r.lrs.every((x) => typeof x === "number" && Number.isFinite(x)))
+        throw new DnncError(`${runPath}: "lrs" must be a list of numbers`);
+      run.lrs = r.lrs as number[];
+    }
+    if (r.classes !== undefined) run.classes = checkClasses(r.classes, undefined, runPath);
+  }
+
+  const confPath = join(dir, "confusion.json");
+  if (existsSync(confPath)) {
+    const c = readJson(confPath);
+    if (isObj(c)) {
+      run.confusion = checkMatrix(c.matrix, confPath);
+      if (c.classes !== undefined) run.classes = checkClasses(c.classes, run.confusion.length, confPath);
+    } else run.confusion = checkMatrix(c, confPath);
+    if (run.classes && run.classes.length !== run.confusion.length)
+      throw new DnncError(`${runPath}: "classes" has ${run.classes.length} names for a ${run.confusion.length}×${run.confusion.length} confusion matrix`);
+  }
+  return run;
+}
+
+/**
+ * Load every run directory, render, and write OUT/report.html and OUT/<plot>.svg (atomically).
+ * Runs whose names collide (two directories called `out`) are named by their relative paths.
+ * Returns the paths written.
+ */
+export function writeReport(dirs: string[], outDir: string): { html: string; svgs: string[] } {
+  if (dirs.length === 0) throw new DnncError("report: no run directories given");
+  const runs = dirs.map(loadRun);
+  const counts = new Map<string, number>();
+  for (const r of runs) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+  runs.forEach((r, i) => {
+    if ((counts.get(r.name) ?? 0) > 1) r.name = relative(process.cwd(), resolve(dirs[i])) || r.name;
+  });
+  const rep = renderReport(runs);
+  mkdirSync(outDir, { recursive: true });
+  const html = join(outDir, "report.html");
+  writeFileAtomicSync(html, rep.html);
+  const svgs = Object.entries(rep.svgs).map(([k, s]) => {
+    const p = join(outDir, `${k}.svg`);
+    writeFileAtomicSync(p, `<?xml version="1.0" encoding="UTF-8"?>\n${s}\n`);
+    return p;
+  });
+  return { html, svgs };
+}

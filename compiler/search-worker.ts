@@ -1,0 +1,58 @@
+// One search trial, run inside a worker thread (dist/trial-worker.mjs): compile the concrete spec,
+// train it for the trial's budget of epochs with the trial's seed, and return its metrics.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { compileToIr } from "./pipeline";
+import { renderDiagnostics } from "./diagnostics";
+import { generateTrainer } from "./codegen/emit-trainer";
+import { bundleTrainer } from "./codegen/bundle";
+import { createBackend, type BackendKind } from "../runtime/backend-create";
+import { loadData } from "../runtime/node/main";
+import { train } from "../runtime/train-loop";
+import { DnncError } from "../runtime/errors";
+import type { Program } from "../runtime/program";
+
+export interface TrialJob {
+  specText: string;
+  specPath: string;
+  seed: number;
+  epochs?: number;
+  dataDir: string;
+  backend?: BackendKind;
+}
+
+export async function runTrial(job: TrialJob): Promise<{ metrics: Record<string, number | null> }> {
+  const r = compileToIr(job.specText, job.specPath);
+  if (!r.ir) throw new DnncError(renderDiagnostics(r.diagnostics, job.specText));
+  const ts = (await generateTrainer(r.ir, { dataPath: job.dataDir })).text;
+  const dir = mkdtempSync(join(tmpdir(), "dnnc-trial-"));
+  try {
+    const file = join(dir, "trial.trainer.mjs");
+    writeFileSync(file, await bundleTrainer(ts, "trial.trainer.ts"));
+    const { program } = (await import(pathToFileURL(file).href)) as { program: Program };
+    const data = loadData(program, job.dataDir);
+    const be = await createBackend(program.meta.heapFloats, { backend: job.backend ?? "auto", threads: 1 });
+    try {
+      const model = program.create(be, job.seed);
+      model.init();
+      const res = train(program, be, model, data, { epochs: job.epochs, seed: job.seed });
+      const last = res.epochs[res.epochs.length - 1];
+      return {
+        metrics: {
+          val_loss: last?.val_loss ?? null,
+          val_acc: last?.val_acc ?? null,
+          train_loss: last?.train_loss ?? null,
+          test_loss: res.test_loss,
+          test_acc: res.test_acc,
+          epochs: res.epochs.length,
+        },
+      };
+    } finally {
+      be.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
