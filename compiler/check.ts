@@ -215,6 +215,11 @@ const AUGMENTS: Record<string, CallDef> = {
   contrast: callDef(["factor", "p"], { factor: num({ minimum: 0 }), ...pArg }, ["factor"]),
 };
 
+const JAC = callDef(["lambda", "projections"], {
+  lambda: num({ exclusiveMinimum: 0 }),
+  projections: { type: "integer", minimum: 1, maximum: 64, default: 1 },
+}, ["lambda"]);
+
 const EARLY = callDef(["patience"], {
   monitor: { type: "string", enum: ["val_loss", "val_acc"], default: "val_loss" },
   mode: { type: "string", enum: ["auto", "min", "max"], default: "auto" },
@@ -561,6 +566,23 @@ class Checker {
         warmup: (el) => {
           const x = this.number(el, { min: 0, int: true });
           if (x !== undefined) warmup = x;
+        },
+        input_grad_penalty: (el) => {
+          const x = this.number(el, { min: 0, exclusiveMin: true });
+          if (x !== undefined) train.inputGradPenalty = { lambda: x };
+        },
+        jacobian_penalty: (el) => {
+          const v: Value | undefined =
+            el.args !== undefined && el.values.length === 0
+              ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
+              : this.single(el, "jacobian_penalty(lambda, projections=1)");
+          if (!v) return;
+          if (v.kind !== "call") {
+            this.diags.push(diag("E0106", v.span, { name: "jacobian_penalty", expected: "jacobian_penalty(lambda, projections=1)" }));
+            return;
+          }
+          const b = bindArgs("jacobian_penalty", v.args, JAC.positional, JAC.schema, JAC.validate, v.span, this.diags);
+          if (b) train.jacobianPenalty = { lambda: b.lambda as number, projections: b.projections as number };
         },
         early_stopping: (el) => {
           esSpan = el.span;
