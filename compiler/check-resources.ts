@@ -10,6 +10,7 @@
 import type { Span } from "../grammar/ast";
 import type { Diagnostic } from "./diagnostics";
 import type { IR, IRNode } from "./ir";
+import { OPS } from "./ops";
 import { stateSlots } from "./plan-memory";
 import type { LayerSpec, Spec } from "./spec";
 
@@ -87,8 +88,10 @@ export function estimateMemory(ir: IR): MemoryEstimate {
       perNode.push({ node: n, params, floats: 0 });
       continue;
     }
-    let act = align(size) * (n.tail.length > 0 ? 2 : 1);
-    for (const t of n.tail) {
+    // an elementwise op not yet fused (IR before fuseElementwise) costs what its fused form will
+    const tail = n.tail.length > 0 ? n.tail : Object.hasOwn(OPS, n.op) && OPS[n.op].elementwise ? [{ op: n.op }] : [];
+    let act = align(size) * (tail.length > 0 ? 2 : 1);
+    for (const t of tail) {
       if (t.op === "dropout") act += align(size);
       if (t.op === "spatial_dropout") act += align(B * n.outShape[0]);
     }
@@ -123,7 +126,10 @@ export function estimateMemory(ir: IR): MemoryEstimate {
     activations += act;
     activationGrads += grad;
     scratch += scr;
-    perNode.push({ node: n, params, floats: act + grad + scr + 2 * params });
+    const prev = perNode[perNode.length - 1];
+    // an unfused elementwise op is charged to the layer it will fuse into
+    if (n.tail.length === 0 && tail.length > 0 && prev && prev.node.output === n.inputs[0] && prev.node.op !== "flatten") prev.floats += act + grad;
+    else perNode.push({ node: n, params, floats: act + grad + scr + 2 * params });
   }
   scratch += align(maxAct) + align(B * Math.max(1, ir.output.size));
   const total = 2 * Npad + slots * Npad + stats + activations + activationGrads + scratch;
