@@ -33,7 +33,7 @@ const sharedSource = source.replace(MARK, '(import "env" "mem" (memory 1 65536 s
 const MADD = /\(f32x4\.add \(local\.get (\$c\d\d)\) \(f32x4\.mul \(local\.get \$av\) \(local\.get (\$b\d)\)\)\)/g;
 const relax = (text) => {
   const n = text.match(MADD)?.length ?? 0;
-  if (n !== 8) throw new Error(`gemm.wat: expected 8 multiply-adds in the micro-kernel, found ${n}`);
+  if (n !== 16) throw new Error(`gemm.wat: expected 16 multiply-adds in the micro-kernels, found ${n}`);
   return text.replace(MADD, "(f32x4.relaxed_madd (local.get $av) (local.get $2) (local.get $1))");
 };
 const plain = assemble("gemm.wat", source);
