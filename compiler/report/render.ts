@@ -2,7 +2,7 @@
 // the same plots as standalone SVG documents: loss and accuracy per epoch (training dashed,
 // validation solid, one colour per run, best epoch marked), the learning rate, and a confusion
 // matrix per run that has one. Several runs overlay in the same plots, to compare tricks.
-import { PALETTE, confusionChart, esc, lineChart, type Series, type VLine } from "./svg";
+import { PALETTE, confusionChart, esc, lineChart, type LegendEntry, type Series, type VLine } from "./svg";
 
 /** One epoch's numbers, as the trainer writes them to metrics.jsonl (EpochMetrics). */
 export interface RunEpoch {
@@ -49,6 +49,9 @@ export function slug(name: string, taken: Set<string>): string {
 function metricChart(runs: Run[], title: string, yLabel: string, trainKey: "train_loss" | "train_acc", valKey: "val_loss" | "val_acc"): string | undefined {
   const series: Series[] = [];
   const vlines: VLine[] = [];
+  // one legend entry per run (its colour), then the key to the line styles in grey
+  const legend: LegendEntry[] = runs.map((r, i) => ({ name: r.name, color: PALETTE[i % PALETTE.length], kind: "line" }));
+  legend.push({ name: "training", color: "#777", dash: TRAIN_DASH, kind: "line" }, { name: "validation", color: "#777", kind: "line" });
   runs.forEach((r, i) => {
     const color = PALETTE[i % PALETTE.length];
     const pts = (k: keyof RunEpoch) => r.metrics.map((m) => ({ x: m.epoch, y: (m[k] as number | null | undefined) ?? null }));
@@ -56,7 +59,8 @@ function metricChart(runs: Run[], title: string, yLabel: string, trainKey: "trai
     series.push({ name: `${r.name} — validation`, color, points: pts(valKey) });
     if (r.bestEpoch != null) vlines.push({ x: r.bestEpoch, color, label: `${r.name} — best epoch ${r.bestEpoch}` });
   });
-  return lineChart({ title, xLabel: "epoch", yLabel, series, vlines, xInteger: true });
+  if (vlines.length > 0) legend.push({ name: "best epoch (weights kept)", color: "#777", kind: "vline" });
+  return lineChart({ title, xLabel: "epoch", yLabel, series, vlines, legend, xInteger: true });
 }
 
 function lrChart(runs: Run[]): string | undefined {
@@ -165,7 +169,7 @@ export function renderReport(runs: Run[]): Report {
   body.push(`</div>`);
   if (!loss) body.push(`<p>No finite loss values to plot.</p>`);
   if (confusion.length > 0) {
-    body.push(`<h2>Confusion matrices (test set)</h2>`);
+    body.push(`<h2>Confusion matrices</h2>`);
     body.push(`<div class="grid">`);
     for (const c of confusion) body.push(fig(c.key, "Rows: true class; columns: predicted class; shade: fraction of the row."));
     body.push(`</div>`);

@@ -97,12 +97,22 @@ export interface VLine {
   label: string;
 }
 
+export interface LegendEntry {
+  name: string;
+  color: string;
+  dash?: string;
+  /** A horizontal line sample, or a short dotted vertical one (for markers). */
+  kind: "line" | "vline";
+}
+
 export interface ChartOptions {
   title: string;
   xLabel: string;
   yLabel: string;
   series: Series[];
   vlines?: VLine[];
+  /** Legend entries (default: one per plotted series, then one per vertical line). */
+  legend?: LegendEntry[];
   /** Log-10 y axis (all finite y must be positive). */
   yLog?: boolean;
   /** x ticks at integers only (epochs). */
@@ -113,7 +123,7 @@ export interface ChartOptions {
 const FONT = `font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"`;
 
 /** Legend rows under the plot: a line sample in the series' colour and dash, then the name. */
-function legend(entries: { name: string; color: string; dash?: string; kind: "line" | "vline" }[], x0: number, y0: number, width: number): { svg: string; height: number } {
+function legend(entries: LegendEntry[], x0: number, y0: number, width: number): { svg: string; height: number } {
   const cols = width >= 560 && entries.length > 1 ? 2 : 1;
   const colW = (width - x0) / cols;
   const maxChars = Math.floor((colW - 40) / 6.5);
@@ -160,10 +170,12 @@ export function lineChart(o: ChartOptions): string | undefined {
     ? (y: number) => top + plotH - ((Math.log10(y) - Math.log10(yScale.lo)) / (Math.log10(yScale.hi) - Math.log10(yScale.lo))) * plotH
     : (y: number) => top + plotH - ((y - yScale.lo) / (yScale.hi - yScale.lo)) * plotH;
 
-  const entries: { name: string; color: string; dash?: string; kind: "line" | "vline" }[] = o.series
-    .filter((s) => s.points.some((p) => finite(p.y)))
-    .map((s) => ({ name: s.name, color: s.color, dash: s.dash, kind: "line" }));
-  for (const v of o.vlines ?? []) entries.push({ name: v.label, color: v.color, dash: undefined, kind: "vline" as const });
+  let entries: LegendEntry[];
+  if (o.legend) entries = o.legend;
+  else {
+    entries = o.series.filter((s) => s.points.some((p) => finite(p.y))).map((s) => ({ name: s.name, color: s.color, dash: s.dash, kind: "line" }));
+    for (const v of o.vlines ?? []) entries.push({ name: v.label, color: v.color, kind: "vline" });
+  }
   const legendTop = top + plotH + 52;
   const lg = legend(entries, left, legendTop, W - right);
   const H = legendTop + lg.height + 4;
@@ -240,7 +252,7 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
   const maxLabel = Math.min(14, Math.max(...labels.map((l) => l.length)));
   const cell = k <= 10 ? 40 : k <= 20 ? 26 : Math.max(6, Math.floor(520 / k));
   const left = 40 + maxLabel * 7;
-  const top = 40;
+  const top = 56;
   const size = cell * k;
   // column labels sit under the matrix, rotated by -45° (their height is about 0.71 × their width)
   const labelDepth = cell >= 12 ? Math.ceil(maxLabel * 6.5 * 0.71) + 14 : 4;
@@ -252,13 +264,16 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
     total += m[i][j];
     if (i === j) correct += m[i][j];
   }
-  const acc = total > 0 ? ` — accuracy ${((100 * correct) / total).toFixed(2)}% of ${total}` : "";
+  const acc = total > 0 ? `accuracy ${((100 * correct) / total).toFixed(2)}% of ${total}` : "";
+  const titleChars = Math.floor((W - 24) / 8.5);
+  const shownTitle = title.length > titleChars ? title.slice(0, titleChars - 1) + "…" : title;
   const trunc = (s: string) => (s.length > 14 ? s.slice(0, 13) + "…" : s);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`);
   out.push(`<title>${esc(title)}</title>`);
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="12" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${esc(title)}<tspan font-weight="400" font-size="12" fill="#555">${esc(acc)}</tspan></text>`);
+  out.push(`<text x="12" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${esc(shownTitle)}</text>`);
+  out.push(`<text x="12" y="40" ${FONT} font-size="12" fill="#555">${esc(acc)}</text>`);
   out.push(`<g ${FONT} font-size="${cell >= 26 ? 11 : 9}">`);
   out.push(`<text x="${px(left + size / 2)}" y="${top + size + labelDepth + 16}" text-anchor="middle" font-size="12" fill="#444">predicted</text>`);
   out.push(`<text transform="translate(14 ${px(top + size / 2)}) rotate(-90)" text-anchor="middle" font-size="12" fill="#444">true</text>`);
