@@ -7,6 +7,8 @@
 ;; 8-column micro-panels ([k][8], zero-padded), then for each MC-tall row block A is packed into
 ;; 4-row micro-panels ([k][4], zero-padded), and a 4x8 register-tiled micro-kernel (8 f32x4
 ;; accumulators) walks the panels. Edge tiles go through a 4x8 buffer and are copied back.
+;; One exception: NT with fewer than 16 columns (an output layer) takes dot products of rows of A
+;; and B directly ($gemm_nt_dot), as an 8-wide panel would be mostly padding.
 ;; Each element of C is summed in the same order (k ascending inside KC slices, slices in order)
 ;; whatever row/column range a call covers, so splitting the work between threads by ranges of
 ;; rows or columns gives the same bytes as one thread.
