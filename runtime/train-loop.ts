@@ -213,10 +213,66 @@ export function checkDataFits(p: Program, ds: Dataset, what: string, preprocesse
   }
 }
 
-export function train(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions = {}): TrainResult {
+/** Everything a checkpoint holds besides the heap's parameters, optimizer state and statistics. */
+export interface LoopState {
+  /** The epoch in progress (1-based) and the next batch start within it. */
+  epoch: number;
+  batchStart: number;
+  step: number;
+  lossSum: number;
+  correct: number;
+  seen: number;
+  epochStartMs: number;
+  schedule: ReturnType<typeof initialScheduleState>;
+  earlyStopping: ReturnType<EarlyStopping["toJSON"]> | null;
+  bestEpoch: number | null;
+  metrics: EpochMetrics[];
+  lossTrace: number[];
+  seed: number;
+}
+
+export interface CheckpointHooks {
+  /** Resume from this state (the caller has restored the heap: parameters, optimizer state, statistics, best snapshot). */
+  resume?: LoopState;
+  /** Called with the state at checkpoint points; `best` is the best-weights snapshot (or undefined). */
+  onCheckpoint?: (kind: "epoch" | "steps" | "interrupt" | "best", state: LoopState, best: Float32Array | undefined) => void;
+  checkpointEveryEpochs?: number;
+  checkpointEverySteps?: number;
+  /** Polled after every step: when true, write an "interrupt" checkpoint and stop. */
+  interrupted?: () => boolean;
+  /** Receives the best-weights buffer once allocated, so a resuming caller can fill it. */
+  bestBuffer?: (best: Float32Array) => void;
+}
+
+/** Train to completion synchronously (tests, workers). */
+export function train(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions & CheckpointHooks = {}): TrainResult {
+  const g = trainSteps(p, be, model, data, opts);
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Train, yielding to the event loop every ~50 ms so that signals (SIGINT) are seen between steps. */
+export async function trainAsync(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions & CheckpointHooks = {}): Promise<TrainResult> {
+  const g = trainSteps(p, be, model, data, opts);
+  let last = Date.now();
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+    if (Date.now() - last > 50) {
+      await new Promise<void>((res) => setImmediate(res));
+      last = Date.now();
+    }
+  }
+}
+
+/** The loop itself, as a generator that yields after every optimizer step. */
+export function* trainSteps(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions & CheckpointHooks = {}): Generator<void, TrainResult> {
   const H = be.H;
   const B = p.meta.batch;
-  const seed = opts.seed ?? p.train.seed;
+  const resume = opts.resume;
+  const seed = resume?.seed ?? opts.seed ?? p.train.seed;
   const epochs = opts.epochs ?? p.train.epochs;
   const split = splitValidation(data.train.n, p.data.validation, seed);
   const pre = fitPreprocessing(p, data.train, split.train);
@@ -228,12 +284,14 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
   const layout = optimLayout(p);
   const opt = optimizerConfig(p);
   const sched = scheduleConfig(p);
-  const schedState = initialScheduleState(sched);
+  const schedState = resume ? { ...resume.schedule } : initialScheduleState(sched);
   const es = p.train.earlyStopping;
   const stopper = es ? new EarlyStopping({ monitor: es.monitor, mode: es.mode, patience: es.patience, minDelta: es.minDelta }) : undefined;
+  if (stopper && resume?.earlyStopping) stopper.state = { ...resume.earlyStopping };
   // best weights: parameters and running statistics, copied into buffers allocated once
   const statTensors = p.tensors.filter((t) => t.kind === "stat");
   const best = stopper ? new Float32Array(p.layout.N + statTensors.reduce((a, t) => a + t.size, 0)) : undefined;
+  if (best) opts.bestBuffer?.(best);
   const snapshot = (to: boolean) => {
     if (!best) return;
     let o = p.layout.N;
@@ -245,20 +303,54 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
       o += t.size;
     }
   };
-  const lossTrace: number[] = [];
-  const result: TrainResult = { epochs: [], test_loss: null, test_acc: null, lossTrace, stoppedEarly: false, bestEpoch: null, steps: 0, preprocess: pre };
-  let step = 0;
+  const lossTrace: number[] = resume ? [...resume.lossTrace] : [];
+  const result: TrainResult = {
+    epochs: resume ? [...resume.metrics] : [],
+    test_loss: null,
+    test_acc: null,
+    lossTrace,
+    stoppedEarly: false,
+    bestEpoch: resume?.bestEpoch ?? null,
+    steps: 0,
+    preprocess: pre,
+  };
+  let step = resume?.step ?? 0;
   let lr = learningRate(sched, 0, 0, schedState);
   const shuffleStream = streamId("data:shuffle");
+  const firstEpoch = resume?.epoch ?? 1;
+  // the order is shuffled in place every epoch: replay the shuffles of the epochs before the first
+  for (let e = 1; e < firstEpoch; e++) new Rng(seed, shuffleStream ^ e).shuffle(order);
   let reachedMax = false;
-  for (let epoch = 1; epoch <= epochs && !reachedMax; epoch++) {
-    const t0 = Date.now();
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  let epochStart = Date.now();
+  let batchStart = 0;
+  let epoch = firstEpoch;
+  const state = (): LoopState => ({
+    epoch,
+    batchStart,
+    step,
+    lossSum,
+    correct,
+    seen,
+    epochStartMs: epochStart,
+    schedule: { ...schedState },
+    earlyStopping: stopper ? { ...stopper.state } : null,
+    bestEpoch: result.bestEpoch,
+    metrics: [...result.epochs],
+    lossTrace: [...lossTrace],
+    seed,
+  });
+  for (; epoch <= epochs && !reachedMax; epoch++) {
+    const resuming = resume !== undefined && epoch === firstEpoch;
+    epochStart = Date.now();
     new Rng(seed, shuffleStream ^ epoch).shuffle(order);
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
+    lossSum = resuming ? resume.lossSum : 0;
+    correct = resuming ? resume.correct : 0;
+    seen = resuming ? resume.seen : 0;
     if (sched.per !== "step") lr = learningRate(sched, step, epoch - 1, schedState);
-    for (let s = 0; s + 1 <= order.length; s += B) {
+    for (let s = resuming ? resume.batchStart : 0; s + 1 <= order.length; s += B) {
       const n = Math.min(B, order.length - s);
       if (n < 2 && p.tensors.some((t) => t.name.endsWith(".running_mean"))) break; // BN cannot train on one sample
       if (sched.per === "step") lr = learningRate(sched, step, epoch - 1, schedState);
@@ -280,11 +372,18 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
       lossSum += r.loss * n;
       correct += r.correct;
       seen += n;
+      batchStart = s + B;
       opts.onStep?.(step, r.loss, s + n, order.length);
       if (opts.maxSteps !== undefined && step >= opts.maxSteps) {
         reachedMax = true;
         break;
       }
+      if (opts.interrupted?.()) {
+        opts.onCheckpoint?.("interrupt", state(), best);
+        throw new InterruptedError(step);
+      }
+      if (opts.checkpointEverySteps && step % opts.checkpointEverySteps === 0) opts.onCheckpoint?.("steps", state(), best);
+      yield;
     }
     const m: EpochMetrics = {
       epoch,
@@ -301,20 +400,34 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
       m.val_acc = v.acc;
       if (sched.kind === "plateau") observeMetric(sched, schedState, sched.mode === "max" ? (v.acc ?? 0) : v.loss);
     }
-    m.seconds = (Date.now() - t0) / 1000;
+    m.seconds = (Date.now() - epochStart) / 1000;
     result.epochs.push(m);
     opts.onEpoch?.(m);
+    let stop = false;
+    let improved = false;
     if (stopper && es && epoch % es.every === 0) {
       const value = es.monitor === "val_acc" ? (m.val_acc ?? NaN) : (m.val_loss ?? NaN);
       const u = stopper.update(value, epoch);
       if (u.improved) {
         snapshot(true);
         result.bestEpoch = epoch;
+        improved = true;
       }
-      if (u.stop) {
-        result.stoppedEarly = true;
-        break;
-      }
+      stop = u.stop;
+    }
+    // the state at an epoch boundary: the next epoch starts from its first batch
+    if (!reachedMax) {
+      const at = epoch;
+      epoch = at + 1;
+      batchStart = 0;
+      lossSum = correct = seen = 0;
+      if (improved) opts.onCheckpoint?.("best", state(), best);
+      if (opts.checkpointEveryEpochs && at % opts.checkpointEveryEpochs === 0) opts.onCheckpoint?.("epoch", state(), best);
+      epoch = at;
+    }
+    if (stop) {
+      result.stoppedEarly = true;
+      break;
     }
   }
   result.steps = step;
@@ -325,4 +438,11 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
     result.test_acc = t.acc;
   }
   return result;
+}
+
+/** Thrown after an interrupt checkpoint was written (SIGINT): the CLI exits 130. */
+export class InterruptedError extends DnncError {
+  constructor(public readonly step: number) {
+    super(`interrupted after step ${step}; checkpoint written`, 130);
+  }
 }

@@ -10,7 +10,8 @@ import { DnncError } from "../errors";
 import type { Program } from "../program";
 import { encodeSafetensors } from "../safetensors";
 import { preprocessMetadata, preprocessTensors } from "../preprocess";
-import { train, type EpochMetrics, type TrainResult } from "../train-loop";
+import { trainAsync, type EpochMetrics, type LoopState, type TrainResult } from "../train-loop";
+import { BEST_FILE, CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from "./checkpoint";
 import { writeFileAtomicSync } from "./atomic";
 import { loadCsvFile } from "./load-csv";
 import { loadIdxDir } from "./load-idx";
@@ -26,6 +27,9 @@ export interface TrainerArgs {
   quiet: boolean;
   json: boolean;
   maxSteps?: number;
+  resume?: string;
+  checkpointEvery: number;
+  checkpointSteps?: number;
 }
 
 const USAGE = `usage: node TRAINER.mjs [options]
@@ -36,6 +40,9 @@ const USAGE = `usage: node TRAINER.mjs [options]
   --threads N       GEMM threads (default 1)
   --backend KIND    auto | wasm | ts (default auto)
   --max-steps N     stop after N optimizer steps
+  --resume DIR      continue the run whose checkpoint is in DIR (DIR/checkpoint.safetensors)
+  --checkpoint-every N       write DIR/checkpoint.safetensors every N epochs (default 1; needs --out)
+  --checkpoint-steps N       also every N optimizer steps
   --bench           print throughput windows as JSON lines
   --json            print epoch metrics as JSON lines
   --quiet           print nothing but errors
@@ -49,7 +56,7 @@ function intFlag(name: string, v: string | undefined, min: number): number {
 }
 
 export function parseTrainerArgs(argv: string[]): TrainerArgs | "help" {
-  const a: TrainerArgs = { threads: 1, backend: "auto", bench: false, quiet: false, json: false };
+  const a: TrainerArgs = { threads: 1, backend: "auto", bench: false, quiet: false, json: false, checkpointEvery: 1 };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     const [flag, inline] = f.startsWith("--") && f.includes("=") ? [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)] : [f, undefined];
@@ -82,6 +89,18 @@ export function parseTrainerArgs(argv: string[]): TrainerArgs | "help" {
       case "--max-steps":
         a.maxSteps = intFlag("--max-steps", val(), 1);
         break;
+      case "--checkpoint-every":
+        a.checkpointEvery = intFlag("--checkpoint-every", val(), 1);
+        break;
+      case "--checkpoint-steps":
+        a.checkpointSteps = intFlag("--checkpoint-steps", val(), 1);
+        break;
+      case "--resume": {
+        const v = val();
+        if (!v) throw new DnncError(`--resume needs a run directory`, 2);
+        a.resume = v;
+        break;
+      }
       case "--backend": {
         const v = val();
         if (v !== "auto" && v !== "wasm" && v !== "ts") throw new DnncError(`--backend: expected auto, wasm or ts, got "${v}"`, 2);
@@ -155,12 +174,25 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
   const data = loadData(p, dataDir);
   const be = await createBackend(p.meta.heapFloats, { backend: args.backend, threads: args.threads });
   try {
-    const seed = args.seed ?? p.train.seed;
+    let resume: { state: LoopState; best?: Float32Array } | undefined;
+    const out = args.out ?? args.resume;
+    const seed0 = args.seed ?? p.train.seed;
+    if (args.resume) {
+      // seeds must match the interrupted run: they come from the checkpoint
+      resume = readCheckpoint(args.resume, p, be.H);
+    }
+    const seed = resume?.state.seed ?? seed0;
     const model = p.create(be, seed);
-    model.init();
-    const out = args.out;
+    if (!resume) model.init(); // when resuming, the heap already holds the checkpoint's state
     if (out) mkdirSync(out, { recursive: true });
-    const lines: string[] = [];
+    const lines: string[] = resume ? resume.state.metrics.map((m) => JSON.stringify(m)) : [];
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      if (!args.quiet) process.stderr.write("\ninterrupt: finishing the current step and writing a checkpoint (press Ctrl-C again to quit now)\n");
+    };
+    process.on("SIGINT", onSigint);
     const say = (s: string) => {
       if (!args.quiet && !args.bench) process.stdout.write(s + "\n");
     };
@@ -168,10 +200,21 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
     let winStart = performance.now();
     let winSamples = 0;
     const t0 = performance.now();
-    const result = train(p, be, model, data, {
+    const result = await trainAsync(p, be, model, data, {
       epochs: args.epochs,
       seed,
       maxSteps: args.maxSteps,
+      resume: resume?.state,
+      bestBuffer: (b) => {
+        if (resume?.best && resume.best.length === b.length) b.set(resume.best);
+      },
+      checkpointEveryEpochs: out ? args.checkpointEvery : undefined,
+      checkpointEverySteps: out ? args.checkpointSteps : undefined,
+      interrupted: () => interrupted,
+      onCheckpoint: (kind, state, best) => {
+        if (!out) return;
+        writeCheckpoint(join(out, kind === "best" ? BEST_FILE : CHECKPOINT_FILE), p, be.H, state, best, kind);
+      },
       onStep: (_step, _loss, _done, _total) => {
         if (!args.bench) return;
         winSamples += p.meta.batch;
@@ -211,6 +254,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
       );
       say(`wrote ${join(out, "metrics.jsonl")} and ${join(out, "model.safetensors")}`);
     }
+    process.off("SIGINT", onSigint);
     return result;
   } finally {
     be.close();
