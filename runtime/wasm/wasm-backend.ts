@@ -37,7 +37,7 @@ export type WasmBackend = Backend & {
 
 /** Below this many multiply-adds (M*N*K) a GEMM stays on the calling thread (bench/gemm-wasm.mjs). */
 export const PARALLEL_MIN_MACS = 1 << 18;
-const SPIN = 20000; // Atomics.load polls before sleeping (~20-50 us)
+const SPIN = 20000; // Atomics.load polls before sleeping (~0.1-0.3 ms)
 const CHUNKS_PER_THREAD = 2;
 
 const isNode = () =>
