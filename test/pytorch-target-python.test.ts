@@ -131,6 +131,18 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
     }
   }, 60_000);
 
+  it("user errors are one line on stderr and exit 1: a wrong --init-from file, --sync-bn on the CPU", () => {
+    const run = (args: string[]) => spawnSync(PY, [trainer, ...args], { encoding: "utf8", timeout: 30_000 });
+    const wrong = join(dir, "wrong.safetensors");
+    writeFileSync(wrong, safetensorsOf({ tensors: [{ name: "dense_0.weight", shape: [2, 2], offset: 0, size: 4, kind: "param" }] } as unknown as Program, { "dense_0.weight": [1, 2, 3, 4] }));
+    let r = run(["--init-from", wrong, "--epochs", "1"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`error: ${wrong}: tensor "dense_0.weight" has shape [2, 2], the model needs [16, 4]`);
+    r = run(["--sync-bn", "--epochs", "1"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe("error: --sync-bn needs --device cuda (SyncBatchNorm in PyTorch 1.13 runs on GPUs only)");
+  }, 30_000);
+
   it("schedules and the RNG port equal the TypeScript runtime", () => {
     const kinds = [
       ["constant", "", 0],

@@ -51,6 +51,7 @@ function emitOptimizer(ir: IR): string {
   return [
     `OPTIMIZER = {"kind": ${py(o.kind)}}`,
     ``,
+    ``,
     `def make_optimizer(groups):`,
     `    # groups: one per tensor, weight_decay = its coupled L2 (${o.kind === "adamw" ? "here: its decoupled AdamW decay" : "torch adds wd * p to the gradient"})`,
     `    return ${call}`,
@@ -80,6 +81,7 @@ function emitLoss(ir: IR): string {
   return [
     `LOSS = {"kind": ${py(l.kind)}}`,
     `ELEMS = ${l.kind === "softmax_cross_entropy" ? 1 : ir.output.size}  # loss terms per sample: the mean divides by n * ELEMS (torch's reduction="mean")`,
+    ``,
     ``,
     `def loss_sum_of(out, y):`,
     `    return ${expr}`,

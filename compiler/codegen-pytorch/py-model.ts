@@ -49,7 +49,6 @@ export function emitPyModel(ir: IR): PyModel {
   const init: string[] = [];
   const fwd: string[] = [];
   let hasBatchNorm = false;
-  const pshape = new Map(ir.params.map((p) => [p.name, p.shape]));
   const expectParams = (n: IRNode, names: string[]) => {
     const want = names.map((s) => `${n.id}.${s}`).sort();
     const got = [...n.params].sort();
@@ -129,7 +128,6 @@ export function emitPyModel(ir: IR): PyModel {
     }
     for (const t of n.tail) emitTail(n, t);
   }
-  void pshape;
   const last = ir.nodes[ir.nodes.length - 1].output;
   const text = [
     `class Net(nn.Module):`,

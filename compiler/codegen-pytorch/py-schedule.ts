@@ -58,6 +58,7 @@ export function emitPySchedule(ir: IR): string {
     `SCHEDULE_PER = ${py(s.per)}  # k counts ${unit}, 0-based`,
     `WARMUP = ${s.warmup}`,
     ``,
+    ``,
     `def learning_rate(k, plateau=None):`,
     `    """The rate for counter k (the rate torch's scheduler reports after k calls to step())."""`,
     ...(warm
@@ -74,8 +75,10 @@ export function emitPySchedule(ir: IR): string {
     const monitor = (s.args.monitor as string | undefined) ?? "val_loss";
     lines.push(
       ``,
+      ``,
       `PLATEAU = {"mode": ${py(monitor === "val_acc" ? "max" : "min")}, "monitor": ${py(monitor)}, "factor": ${py(a.factor ?? 0.1)}, ` +
         `"patience": ${py(a.patience ?? 10)}, "threshold": ${py(a.threshold ?? 1e-4)}, "cooldown": ${py(a.cooldown ?? 0)}, "min_lr": ${py(a.min_lr ?? 0)}}`,
+      ``,
       ``,
       `class Plateau:`,
       `    """ReduceLROnPlateau(mode, factor, patience, threshold, threshold_mode="rel", cooldown, min_lr, eps=1e-8)."""`,
@@ -105,7 +108,7 @@ export function emitPySchedule(ir: IR): string {
       `                self.lr = new`,
     );
   } else {
-    lines.push(``, `Plateau = None  # the schedule has no state`);
+    lines.push(``, ``, `Plateau = None  # the schedule has no state`);
   }
   return lines.join("\n");
 }
