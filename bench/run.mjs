@@ -3,7 +3,7 @@
 // full Fashion-MNIST, models M1..M4 of bench/models.mjs, in one session with alternating runs.
 //
 //   node bench/run.mjs [--quick] [--models m1,m2] [--systems dnnc,tfjs-cpu,tfjs-wasm,pytorch]
-//                      [--reps N] [--peak 60 | --peak 1:60,2:110] [--out FILE]
+//                      [--reps N] [--peak 60 | --peak 1:60,2:110] [--run-limit SECONDS] [--out FILE]
 //
 // Every system is a child process speaking JSON lines on stdout ({"event":"window"|"done"|...}).
 // Throughput: median samples/s over the windows after warm-up (the first window of each run is
@@ -33,6 +33,7 @@ const { values: opt } = parseArgs({
     reps: { type: "string" },
     peak: { type: "string" },
     out: { type: "string" },
+    "run-limit": { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -46,6 +47,8 @@ const systems = opt.systems.split(",").map((s) => s.trim()).filter(Boolean);
 for (const m of models) if (!MODELS[m]) fail(`unknown model "${m}" (known: ${MODEL_NAMES.join(", ")})`);
 for (const s of systems) if (!SYSTEMS.includes(s)) fail(`unknown system "${s}" (known: ${SYSTEMS.join(", ")})`);
 const reps = Number(opt.reps ?? (quick ? 1 : 2));
+/** Wall-time cap of one run (s): a run stopped there keeps its windows but reports no accuracy. */
+const runLimit = Number(opt["run-limit"] ?? (quick ? 10 : 150));
 
 function fail(msg) {
   console.error(`bench: ${msg}`);
@@ -159,6 +162,15 @@ function plan(m) {
   return entries;
 }
 
+/** The child running now, stopped with us on Ctrl-C or SIGTERM. */
+let current = null;
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    current?.kill("SIGTERM");
+    process.exit(130);
+  });
+}
+
 function readHwmKb(pid) {
   try {
     const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -174,12 +186,13 @@ function runOne(e) {
     const t0 = performance.now();
     const load = loadavg()[0];
     const child = spawn(e.cmd, e.args, { cwd: root, env: e.env, stdio: ["ignore", "pipe", "pipe"] });
+    current = child;
     let out = "";
     let err = "";
     let hwm = 0;
     let windows = 0;
     let stopped = false;
-    const limitMs = (quick ? 10 : 1200) * 1000;
+    const limitMs = runLimit * 1000;
     const sampler = setInterval(() => (hwm = Math.max(hwm, readHwmKb(child.pid))), 100);
     const timer = setTimeout(() => {
       stopped = "time limit";
@@ -196,6 +209,7 @@ function runOne(e) {
     });
     child.stderr.on("data", (d) => (err += d));
     child.on("close", (code) => {
+      current = null;
       clearInterval(sampler);
       clearTimeout(timer);
       const { events } = parseEvents(out);
@@ -213,6 +227,7 @@ function summarize(e, runs, model) {
   let rss = 0;
   const accs = [];
   let trained = 0;
+  const loads = [];
   for (const r of runs) {
     const wins = r.events.filter((x) => x.event === "window");
     rates.push(...steadyRates(wins, 1));
@@ -223,13 +238,17 @@ function summarize(e, runs, model) {
     if (info) row.blas = info.blas_libs;
     if (error) notes.add(error.cannot_train ? `cannot train: ${error.message}` : `error: ${error.message}`);
     else if (!done && !r.stopped) notes.add(`failed (exit ${r.code}): ${r.stderr}`);
+    if (r.stopped === "time limit") notes.add(`stopped at ${runLimit} s`);
     rss = Math.max(rss, done?.max_rss_kb ?? 0, r.hwm);
     const full = done && (done.full_epoch ?? !Number.isFinite(e.budget?.samples));
     if (full && typeof done.test_acc === "number") accs.push(done.test_acc);
-    if (r.load > cpus().length + 0.5) notes.add(`load ${r.load.toFixed(1)}`);
+    loads.push(r.load);
   }
+  const busy = loads.filter((l) => l > cpus().length + 0.5);
+  if (busy.length) notes.add(`load ${Math.min(...busy).toFixed(1)}${busy.length > 1 ? `-${Math.max(...busy).toFixed(1)}` : ""}`);
   if (rates.length) {
     row.rate = median(rates);
+    row.bestWindow = Math.max(...rates);
     row.gflops = (row.rate * trainFlopsPerSample(model)) / 1e9;
     const p = peak(e.threads);
     row.peakShare = p ? row.gflops / p : null;
