@@ -57,7 +57,8 @@ export const allTokens: TokenType[] = [
   Identifier,
 ];
 
-export const dnnLexer = new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: false });
+// Only "\n" ends a line (renderDiagnostics splits on it too): a bare "\r" is whitespace.
+export const dnnLexer = new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: false, lineTerminatorsPattern: /\n/g, lineTerminatorCharacters: ["\n"] });
 
 const continuesAfter = new Set([Arrow, LParen, LBracket, Comma, Equals, Colon, LBrace]);
 const continuesBefore = new Set([Arrow, RParen, RBracket]);
