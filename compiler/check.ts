@@ -567,6 +567,11 @@ class Checker {
           const x = this.number(el, { min: 0, int: true });
           if (x !== undefined) warmup = x;
         },
+        on_divergence: (el) => {
+          const v = this.single(el, "stop, skip or lower_lr");
+          if (v?.kind === "ident" && ["stop", "skip", "lower_lr"].includes(v.name)) train.onDivergence = v.name as TrainSpec["onDivergence"];
+          else if (v) this.diags.push(diag("E0106", v.span, { name: "on_divergence", expected: "stop, skip or lower_lr" }));
+        },
         input_grad_penalty: (el) => {
           const x = this.number(el, { min: 0, exclusiveMin: true });
           if (x !== undefined) train.inputGradPenalty = { lambda: x };

@@ -13,10 +13,14 @@ usage: dnnc <command> [options]
 
 commands:
   check SPEC...                 report diagnostics only (exit 1 on any error)
-  compile SPEC [-o DIR] [--emit ts|ir|all]
-                                write DIR/<name>.trainer.ts and DIR/<name>.trainer.mjs (default DIR: out/)
-  train SPEC [trainer options]  compile into a temporary directory and train; trainer options:
-                                --data DIR --epochs N --seed N --out DIR --threads N --backend auto|wasm|ts --max-steps N --json --quiet
+  compile SPEC [-o DIR] [--emit ts|ir|all] [--target ts|pytorch]
+                                write DIR/<name>.trainer.ts and DIR/<name>.trainer.mjs (default DIR: out/),
+                                or DIR/<name>.trainer.py for PyTorch (torchrun-ready)
+  train SPEC [options]          compile and train in a run directory (default runs/<spec>-<time>/: the spec,
+                                the trainer, metrics.jsonl, checkpoints, model.safetensors, report.html);
+                                options: --out DIR --data DIR --epochs N --seed N --threads N
+                                --backend auto|wasm|ts --max-steps N --resume DIR --json --quiet --no-report
+  report RUN... [-o DIR]        re-render report.html and SVG plots; several runs are overlaid
   search SPEC [-o DIR] [--parallel N] [--data DIR]
                                 run the spec's search block (random, grid, successive halving) on worker
                                 threads; resumable results in DIR (default runs/search-<spec>/), DIR/best.dnn
@@ -97,6 +101,41 @@ function takeFlag(args: string[], names: string[]): string | undefined {
   return undefined;
 }
 
+/** A per-epoch progress bar with throughput, ETA and running loss (TTY only). */
+async function progressBar() {
+  const cp = (await import("cli-progress")).default;
+  let bar: InstanceType<typeof cp.SingleBar> | undefined;
+  let epoch = 0;
+  let t0 = 0;
+  let lossAvg = 0;
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  return {
+    stop,
+    hooks: {
+      onStep: (e: number, done: number, total: number, loss: number) => {
+        if (e !== epoch || !bar) {
+          stop();
+          epoch = e;
+          t0 = performance.now();
+          lossAvg = loss;
+          bar = new cp.SingleBar(
+            { format: `epoch ${e} [{bar}] {percentage}% | {value}/{total} | {speed} samples/s | eta {eta}s | loss {loss}`, hideCursor: true, clearOnComplete: true },
+            cp.Presets.shades_classic,
+          );
+          bar.start(total, 0, { speed: 0, loss: loss.toFixed(4) });
+        }
+        lossAvg = 0.95 * lossAvg + 0.05 * loss;
+        const secs = (performance.now() - t0) / 1000;
+        bar.update(done, { speed: secs > 0 ? Math.round(done / secs) : 0, loss: lossAvg.toFixed(4) });
+      },
+      onEpoch: () => stop(),
+    },
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") {
@@ -130,6 +169,8 @@ export async function main(argv: string[]): Promise<number> {
       const args = [...rest];
       const out = takeFlag(args, ["-o", "--out"]) ?? "out";
       const emit = (takeFlag(args, ["--emit"]) ?? "all") as "ts" | "ir" | "all";
+      const target = takeFlag(args, ["--target"]) ?? "ts";
+      if (target !== "ts" && target !== "pytorch") throw new DnncError(`--target: expected ts or pytorch, got "${target}"`, 2);
       if (!["ts", "ir", "all"].includes(emit)) throw new DnncError(`--emit: expected ts, ir or all, got "${emit}"`, 2);
       const unknown = args.find((a) => a.startsWith("-"));
       if (unknown) throw new DnncError(`compile: unknown option "${unknown}"`, 2);
@@ -137,6 +178,21 @@ export async function main(argv: string[]): Promise<number> {
       if (emit === "ir") {
         const fe = frontEnd(args[0]);
         process.stdout.write(printIr(fe.ir));
+        return 0;
+      }
+      if (target === "pytorch") {
+        const fe = frontEnd(args[0]);
+        const { generatePytorchTrainer } = await import("./codegen-pytorch/emit-python");
+        let py: string;
+        try {
+          py = generatePytorchTrainer(fe.ir, { dataPath: dataPathFor(args[0], fe.ir.data.source.path, out) });
+        } catch (e) {
+          throw new DnncError(`${args[0]}: cannot compile for PyTorch: ${(e as Error).message}`);
+        }
+        mkdirSync(out, { recursive: true });
+        const f = join(out, `${specStem(args[0])}.trainer.py`);
+        writeFileSync(f, py);
+        process.stdout.write(`wrote ${f}\n`);
         return 0;
       }
       const files = await compileSpec(args[0], out, emit);
@@ -147,15 +203,44 @@ export async function main(argv: string[]): Promise<number> {
       const args = [...rest];
       const spec = args.shift();
       if (!spec || spec.startsWith("-")) throw new DnncError("train: name a spec file first", 2);
-      const { mkdtempSync } = await import("node:fs");
-      const { tmpdir } = await import("node:os");
-      const dir = mkdtempSync(join(tmpdir(), "dnnc-"));
+      const outFlag = takeFlag(args, ["--out", "-o"]);
+      const noReport = args.includes("--no-report");
+      const trainerArgs = args.filter((a) => a !== "--no-report");
+      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+      const runDir = outFlag ?? join("runs", `${specStem(spec)}-${stamp}`);
+      const resumeIdx = trainerArgs.indexOf("--resume");
+      const dir = resumeIdx >= 0 && !outFlag ? trainerArgs[resumeIdx + 1] ?? runDir : runDir;
+      mkdirSync(dir, { recursive: true });
       const files = await compileSpec(spec, dir, "ts");
+      writeFileSync(join(dir, "spec.dnn"), readSpec(spec));
       const { pathToFileURL } = await import("node:url");
       const mod = (await import(pathToFileURL(files.mjs!).href)) as { program: import("../runtime/program").Program };
       const { runTrainer } = await import("../runtime/node/main");
-      // resolve the spec's data path against the spec (the trainer in the temp dir knows it relative to itself)
-      await runTrainer(mod.program, args, pathToFileURL(files.mjs!).href);
+      const quiet = trainerArgs.includes("--quiet") || trainerArgs.includes("--json") || trainerArgs.includes("--bench");
+      const bar = !quiet && process.stdout.isTTY && !process.env.NO_COLOR ? await progressBar() : undefined;
+      const full = resumeIdx >= 0 ? trainerArgs : [...trainerArgs, "--out", dir];
+      try {
+        await runTrainer(mod.program, full, pathToFileURL(files.mjs!).href, bar?.hooks);
+      } finally {
+        bar?.stop();
+      }
+      if (!noReport) {
+        const { writeReport } = await import("./report");
+        writeReport([dir], dir);
+        if (!quiet) process.stdout.write(`report: ${join(dir, "report.html")}\n`);
+      }
+      return 0;
+    }
+    case "report": {
+      const args = [...rest];
+      const out = takeFlag(args, ["-o", "--out"]);
+      const unknown = args.find((a) => a.startsWith("-"));
+      if (unknown) throw new DnncError(`report: unknown option "${unknown}"`, 2);
+      if (args.length === 0) throw new DnncError("report: name at least one run directory", 2);
+      const { writeReport } = await import("./report");
+      const dest = out ?? (args.length === 1 ? args[0] : "report");
+      writeReport(args, dest);
+      process.stdout.write(`wrote ${join(dest, "report.html")}\n`);
       return 0;
     }
     case "search": {

@@ -47,6 +47,9 @@ export const messages = {
   E0403: "{detail}",
   E0501: "arithmetic only works on numbers",
   E0502: "division by zero",
+  E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",
+  E0602: "the model has {estimate} parameters, more than the limit of {limit}",
+  E0603: "the training data takes {estimate}, more than the limit of {limit}",
   W0001: "{detail}",
 } as const;
 

@@ -8,6 +8,7 @@ import { lower } from "./lower";
 import { fuseElementwise } from "./fuse-elementwise";
 import { planMemory } from "./plan-memory";
 import type { Spec } from "./spec";
+import { checkResources } from "./check-resources";
 
 export interface FrontEndResult {
   spec?: Spec;
@@ -24,6 +25,8 @@ export function compileToIr(source: string, file: string, opts: { passes?: "all"
   const lowered = lower(checked.spec);
   if (!lowered.ir) return { spec: checked.spec, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
   let ir = verifyIr(lowered.ir, "lower");
+  const limits = checkResources(ir, undefined, { spec: checked.spec });
+  if (limits.length > 0) return { spec: checked.spec, diagnostics: [...checked.diagnostics, ...limits] };
   if (opts.passes !== "lower") {
     ir = verifyIr(fuseElementwise(ir), "fuseElementwise");
     ir = verifyIr(planMemory(ir), "planMemory");

@@ -77,6 +77,8 @@ export interface TrainSpec {
   jacobianPenalty?: { lambda: number; projections: number };
   inputGradPenalty?: { lambda: number };
   golden?: { steps: number; tolerance: number };
+  /** What a non-finite loss or gradient does: stop (default, naming the tensor), skip the batch, or halve the rate and skip. */
+  onDivergence?: "stop" | "skip" | "lower_lr";
 }
 
 export interface Spec {

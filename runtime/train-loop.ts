@@ -9,6 +9,7 @@ import { gatherBatch, splitValidation } from "./data/batch";
 import { EarlyStopping } from "./early-stopping";
 import { DnncError } from "./errors";
 import { lossForward } from "./loss";
+import { describeNonFinite, findNonFinite } from "./divergence";
 import { optimizerStep, type OptimLayout, type OptimizerConfig } from "./optim";
 import { applyMaxNorm, clipGradNorm, clipGradValue } from "./regularize";
 import { Rng, streamId } from "./rng";
@@ -38,6 +39,10 @@ export interface TrainResult {
   steps: number;
   /** The input preprocessing fitted on the training rows (stored with the model). */
   preprocess?: FittedPreprocess;
+  /** Test-set confusion matrix (rows: true class, columns: predicted), for classification. */
+  confusion?: number[][];
+  /** Steps skipped or learning-rate cuts made because of a non-finite loss or gradient. */
+  divergences: number;
 }
 
 export interface TrainOptions {
@@ -47,6 +52,8 @@ export interface TrainOptions {
   maxSteps?: number;
   onEpoch?: (m: EpochMetrics) => void;
   onStep?: (step: number, loss: number, samplesInEpoch: number, epochSamples: number) => void;
+  /** The path of the last checkpoint written (named when training diverges). */
+  lastCheckpoint?: () => string | undefined;
 }
 
 export function optimLayout(p: Program): OptimLayout {
@@ -162,7 +169,15 @@ export function fitPreprocessing(p: Program, ds: Dataset, trainRows: Int32Array)
 }
 
 /** Evaluate (loss, accuracy) on rows `order` of `ds` in eval mode. */
-export function evaluate(p: Program, be: Backend, model: Model, ds: Dataset, order: Int32Array, feeder?: BatchFeeder): { loss: number; acc: number | null } {
+export function evaluate(
+  p: Program,
+  be: Backend,
+  model: Model,
+  ds: Dataset,
+  order: Int32Array,
+  feeder?: BatchFeeder,
+  confusion?: number[][],
+): { loss: number; acc: number | null } {
   const B = p.meta.batch;
   const H = be.H;
   const feed = feeder ?? new BatchFeeder(p, H, undefined, ds.shape.reduce((a, b) => a * b, 1));
@@ -175,6 +190,15 @@ export function evaluate(p: Program, be: Backend, model: Model, ds: Dataset, ord
     const r = lossForward(H, p, n, false);
     lossSum += r.loss * n;
     correct += r.correct;
+    if (confusion) {
+      const k = p.meta.outputSize;
+      for (let i = 0; i < n; i++) {
+        let a = 0;
+        for (let j = 1; j < k; j++) if (H[p.layout.out + i * k + j] > H[p.layout.out + i * k + a]) a = j;
+        const t = ds.y[order[s + i]];
+        if (confusion[t]) confusion[t][a]++;
+      }
+    }
   }
   const count = order.length;
   return { loss: count > 0 ? lossSum / count : NaN, acc: ds.classes !== undefined && count > 0 ? correct / count : null };
@@ -313,7 +337,12 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
     bestEpoch: resume?.bestEpoch ?? null,
     steps: 0,
     preprocess: pre,
+    divergences: 0,
   };
+  const onDiv = (p.train.onDivergence as string | undefined) ?? "stop";
+  const statTensorsAll = p.tensors.filter((t) => t.kind === "stat");
+  const statsBackup = new Float32Array(statTensorsAll.reduce((a, t) => a + t.size, 0));
+  let lrFactor = 1;
   let step = resume?.step ?? 0;
   let lr = learningRate(sched, 0, 0, schedState);
   const shuffleStream = streamId("data:shuffle");
@@ -355,18 +384,39 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
       if (n < 2 && p.tensors.some((t) => t.name.endsWith(".running_mean"))) break; // BN cannot train on one sample
       if (sched.per === "step") lr = learningRate(sched, step, epoch - 1, schedState);
       feeder.feed(data.train, order, s, n, true, seed, epoch);
+      if (onDiv !== "stop") copyStats(H, statTensorsAll, statsBackup, true);
       model.forward(n, true, step);
       const r = lossForward(H, p, n, true);
-      if (!Number.isFinite(r.loss))
-        throw new DnncError(`training diverged: the loss is ${r.loss} at step ${step + 1} (epoch ${epoch}); lower the learning rate or add clip_norm`);
-      model.backward(n, step);
-      if (p.train.clipValue > 0) clipGradValue(H, layout, p.train.clipValue);
-      if (p.train.clipNorm > 0) {
-        const norm = clipGradNorm(H, layout, p.train.clipNorm);
-        if (!Number.isFinite(norm)) throw new DnncError(`training diverged: the gradient norm is ${norm} at step ${step + 1} (epoch ${epoch})`);
+      let bad: string | undefined;
+      if (!Number.isFinite(r.loss)) {
+        const f = findNonFinite(H, p);
+        bad = `the loss is ${r.loss}${f ? `; ${describeNonFinite(f)}` : ""}`;
+      } else {
+        model.backward(n, step);
+        // a finite loss almost always means finite gradients: scan them every step only when the
+        // spec asks to recover (skip/lower_lr); in stop mode the next step's loss catches it, and
+        // checkpoints are scanned before they are written
+        if (onDiv !== "stop") {
+          const f = findNonFinite(H, p);
+          if (f) bad = describeNonFinite(f);
+        }
       }
+      if (bad !== undefined) {
+        if (onDiv === "stop")
+          throw new DnncError(
+            `training diverged at step ${step + 1} (epoch ${epoch}): ${bad}${opts.lastCheckpoint?.() ? `; the last good checkpoint is ${opts.lastCheckpoint()}` : ""}; lower the learning rate, add clip_norm, or set on_divergence skip`,
+          );
+        // skip this batch: undo the running statistics its forward pass moved; optionally cut the rate
+        copyStats(H, statTensorsAll, statsBackup, false);
+        result.divergences++;
+        if (onDiv === "lower_lr") lrFactor *= 0.5;
+        batchStart = s + B;
+        continue;
+      }
+      if (p.train.clipValue > 0) clipGradValue(H, layout, p.train.clipValue);
+      if (p.train.clipNorm > 0) clipGradNorm(H, layout, p.train.clipNorm);
       step++;
-      optimizerStep(H, layout, opt, lr, step);
+      optimizerStep(H, layout, opt, lr * lrFactor, step);
       applyMaxNorm(H, layout);
       lossTrace.push(r.loss);
       lossSum += r.loss * n;
@@ -433,11 +483,23 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
   result.steps = step;
   if (stopper && result.bestEpoch !== null) snapshot(false); // restore the best weights, always
   if (data.test) {
-    const t = evaluate(p, be, model, data.test, range(data.test.n), feeder);
+    const k = p.meta.outputSize;
+    const confusion = data.test.classes !== undefined && k >= 2 ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
+    const t = evaluate(p, be, model, data.test, range(data.test.n), feeder, confusion);
+    result.confusion = confusion;
     result.test_loss = t.loss;
     result.test_acc = t.acc;
   }
   return result;
+}
+
+function copyStats(H: Float32Array, stats: { offset: number; size: number }[], buf: Float32Array, save: boolean): void {
+  let o = 0;
+  for (const t of stats) {
+    if (save) buf.set(H.subarray(t.offset, t.offset + t.size), o);
+    else H.set(buf.subarray(o, o + t.size), t.offset);
+    o += t.size;
+  }
 }
 
 /** Thrown after an interrupt checkpoint was written (SIGINT): the CLI exits 130. */

@@ -12,6 +12,7 @@ import { encodeSafetensors } from "../safetensors";
 import { preprocessMetadata, preprocessTensors } from "../preprocess";
 import { trainAsync, type EpochMetrics, type LoopState, type TrainResult } from "../train-loop";
 import { BEST_FILE, CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from "./checkpoint";
+import { describeNonFinite, findNonFinite } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { loadCsvFile } from "./load-csv";
 import { loadIdxDir } from "./load-idx";
@@ -164,7 +165,13 @@ function fmt(x: number | null, d = 4): string {
   return x === null || Number.isNaN(x) ? "-" : x.toFixed(d);
 }
 
-export async function runTrainer(p: Program, argv: string[], trainerUrl: string): Promise<TrainResult | undefined> {
+export interface TrainerHooks {
+  /** Called after every step (the CLI draws its progress bar from it). */
+  onStep?: (epoch: number, samplesDone: number, epochSamples: number, loss: number) => void;
+  onEpoch?: (m: EpochMetrics) => void;
+}
+
+export async function runTrainer(p: Program, argv: string[], trainerUrl: string, hooks: TrainerHooks = {}): Promise<TrainResult | undefined> {
   const args = parseTrainerArgs(argv);
   if (args === "help") {
     process.stdout.write(`${p.meta.name}: trainer compiled by dnnc ${p.meta.dnncVersion} from ${p.meta.file}\n${USAGE}\n`);
@@ -187,6 +194,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
     if (out) mkdirSync(out, { recursive: true });
     const lines: string[] = resume ? resume.state.metrics.map((m) => JSON.stringify(m)) : [];
     let interrupted = false;
+    let lastCheckpoint: string | undefined = args.resume ? join(args.resume, CHECKPOINT_FILE) : undefined;
     const onSigint = () => {
       if (interrupted) process.exit(130);
       interrupted = true;
@@ -197,6 +205,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
       if (!args.quiet && !args.bench) process.stdout.write(s + "\n");
     };
     say(`${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`);
+    let curEpoch = resume?.state.epoch ?? 1;
     let winStart = performance.now();
     let winSamples = 0;
     const t0 = performance.now();
@@ -213,9 +222,15 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
       interrupted: () => interrupted,
       onCheckpoint: (kind, state, best) => {
         if (!out) return;
-        writeCheckpoint(join(out, kind === "best" ? BEST_FILE : CHECKPOINT_FILE), p, be.H, state, best, kind);
+        const bad = findNonFinite(be.H, p);
+        if (bad) throw new DnncError(`not writing a poisoned checkpoint at step ${state.step}: ${describeNonFinite(bad)}${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ""}`);
+        const path = join(out, kind === "best" ? BEST_FILE : CHECKPOINT_FILE);
+        writeCheckpoint(path, p, be.H, state, best, kind);
+        if (kind !== "best") lastCheckpoint = path;
       },
-      onStep: (_step, _loss, _done, _total) => {
+      lastCheckpoint: () => lastCheckpoint,
+      onStep: (_step, loss, done, total) => {
+        hooks.onStep?.(curEpoch, done, total, loss);
         if (!args.bench) return;
         winSamples += p.meta.batch;
         const now = performance.now();
@@ -226,6 +241,8 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
         }
       },
       onEpoch: (m: EpochMetrics) => {
+        curEpoch = m.epoch + 1;
+        hooks.onEpoch?.(m);
         lines.push(JSON.stringify(m));
         if (args.json) process.stdout.write(JSON.stringify(m) + "\n");
         else
@@ -245,6 +262,8 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string)
     else say(`test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`);
     if (out) {
       writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
+      if (result.confusion) writeFileAtomicSync(join(out, "confusion.json"), JSON.stringify({ matrix: result.confusion }) + "\n");
+      writeFileAtomicSync(join(out, "run.json"), JSON.stringify({ name: p.meta.name, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, steps: result.steps, seed, divergences: result.divergences }) + "\n");
       writeFileAtomicSync(
         join(out, "model.safetensors"),
         encodeSafetensors(
