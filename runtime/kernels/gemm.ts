@@ -1,6 +1,7 @@
 // Single-precision GEMM on the heap H: C[M,N] = beta*C + op(A)[M,K] · op(B)[K,N].
 // tA=1: A is stored [K,M] (so op(A) = Aᵀ); tB=1: B is stored [N,K]. beta is 0 or 1; with beta=0
-// C is overwritten (its old contents, even NaN, are ignored). a, b, c are element offsets into H.
+// C is overwritten (its old contents, even NaN, are ignored). a, b, c are element offsets into H;
+// C must not overlap A or B.
 // A training step uses three layouts (docs/architecture.md):
 //   forward          gemm(0,1, n,out,in, x,W,y,0)     x is (n, in),  W is (out, in), y is (n, out)
 //   input gradient   gemm(0,0, n,in,out, dy,W,dx,0)   dy is (n, out), W is (out, in), dx is (n, in)
