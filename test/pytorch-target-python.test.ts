@@ -88,10 +88,17 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
   writeFileSync(trainer, generatePytorchTrainer(ir, { dataPath: BLOBS }));
   const init = join(dir, "init.safetensors");
 
+  // our initial weights as init.safetensors, and one epoch of the Python trainer from them in py1/ (made once)
+  let prepared: Promise<Program> | undefined;
+  const prepare = () =>
+    (prepared ??= ourInitialTensors(spec).then(({ program, tensors }) => {
+      writeFileSync(init, safetensorsOf(program, tensors));
+      python([trainer, "--init-from", init, "--epochs", "1", "--out", join(dir, "py1"), "--quiet"]);
+      return program;
+    }));
+
   it("one epoch from our initial weights: the same metrics and the same model.safetensors as our trainer", async () => {
-    const { program, tensors } = await ourInitialTensors(spec);
-    writeFileSync(init, safetensorsOf(program, tensors));
-    python([trainer, "--init-from", init, "--epochs", "1", "--out", join(dir, "py1"), "--quiet"]);
+    const program = await prepare();
     const ours = await runOurs(spec, { epochs: 1 });
     const pm = metrics(join(dir, "py1"));
     expect(pm.length).toBe(2);
@@ -112,17 +119,18 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
   }, 30_000);
 
   it("torchrun --nproc_per_node=2 equals one process with the same global batch", async () => {
+    await prepare();
     const port = await freePort();
-    python([trainer, "--init-from", init, "--out", join(dir, "one"), "--quiet"]);
+    // one process: the run of the first test (same initial weights, 1 epoch)
     // --redirects/--tee 1: torch 1.13's launcher cannot parse the default "0" under Python 3.11 (see docs/scale-out.md)
     const launcher = ["-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2", "--master_addr=127.0.0.1", `--master_port=${port}`, "--redirects", "1", "--tee", "1"];
-    python([...launcher, trainer, "--init-from", init, "--out", join(dir, "two"), "--quiet"], { GLOO_SOCKET_IFNAME: "lo" });
-    const m1 = metrics(join(dir, "one"));
+    python([...launcher, trainer, "--init-from", init, "--epochs", "1", "--out", join(dir, "two"), "--quiet"], { GLOO_SOCKET_IFNAME: "lo" });
+    const m1 = metrics(join(dir, "py1"));
     const m2 = metrics(join(dir, "two"));
     expect(m2.length).toBe(m1.length);
     for (let e = 0; e < m1.length; e++)
       for (const k of Object.keys(m1[e])) if (k !== "seconds") expect(close(m2[e][k], m1[e][k], 1e-5), `line ${e + 1} ${k}: ${m2[e][k]} vs ${m1[e][k]}`).toBe(true);
-    const a = decodeSafetensors(readFileSync(join(dir, "one", "model.safetensors")), "one");
+    const a = decodeSafetensors(readFileSync(join(dir, "py1", "model.safetensors")), "py1");
     const b = decodeSafetensors(readFileSync(join(dir, "two", "model.safetensors")), "two");
     expect(b.tensors.map((t) => t.name)).toEqual(a.tensors.map((t) => t.name));
     for (let i = 0; i < a.tensors.length; i++) {
