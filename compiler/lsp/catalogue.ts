@@ -139,6 +139,41 @@ export const SOURCES: Record<string, CallInfo> = {
   csv: call("data source", "csv", ["path", "label"], [arg("path", "string"), arg("label", "column name or 0-based index", '"label"')], "train.csv (and optionally test.csv) in a directory, or one CSV file."),
 };
 
+export const PREPROCESS: Record<string, CallInfo> = {
+  standardize: call("preprocessing", "standardize", ["mode"], [arg("mode", "feature or channel", "feature", ["feature", "channel"]), arg("eps", "number > 0", "1e-6")],
+    "x' = (x − μ)/σ per feature (or per channel); μ and σ are fitted on the training rows only and stored with the model."),
+  pca: call("preprocessing", "pca", ["k"], [arg("k", "integer ≥ 1", "")], "Center and rotate onto the principal components (the top k when given), fitted on the training rows."),
+  whiten: call("preprocessing", "whiten", ["k"], [arg("k", "integer ≥ 1", ""), arg("eps", "number > 0", "1e-5")], "PCA, then each component scaled to unit variance."),
+  zca: call("preprocessing", "zca", ["eps"], [arg("eps", "number > 0", "1e-5")], "ZCA whitening: PCA-whiten, then rotate back to the input axes."),
+};
+
+const p = arg("p", "probability in [0, 1]", "");
+export const AUGMENTS: Record<string, CallInfo> = {
+  flip_h: call("augmentation", "flip_h", ["p"], [p], "Mirror the image left–right with probability p."),
+  flip_v: call("augmentation", "flip_v", ["p"], [p], "Mirror the image top–bottom with probability p."),
+  translate: call("augmentation", "translate", ["max", "p"], [arg("max", "integer ≥ 0"), p], "Shift by up to max pixels in each direction (zeros fill in)."),
+  crop: call("augmentation", "crop", ["pad", "p"], [arg("pad", "integer ≥ 0"), p], "Pad by pad pixels, then crop back to the original size at a random offset."),
+  rotate: call("augmentation", "rotate", ["deg", "p"], [arg("deg", "number in [0, 180]"), p], "Rotate by a random angle in [−deg, deg]."),
+  noise: call("augmentation", "noise", ["std", "p"], [arg("std", "number ≥ 0"), p], "Add Gaussian noise with standard deviation std."),
+  blur: call("augmentation", "blur", ["sigma", "p"], [arg("sigma", "number > 0", ""), arg("box", "integer ≥ 1", ""), p], "Gaussian (sigma) or box blur."),
+  cutout: call("augmentation", "cutout", ["size", "count", "p"], [arg("size", "integer ≥ 1"), arg("count", "integer ≥ 1", "1"), p], "Zero count random size×size squares."),
+  brightness: call("augmentation", "brightness", ["delta", "p"], [arg("delta", "number ≥ 0"), p], "Add a random offset in [−delta, delta]."),
+  contrast: call("augmentation", "contrast", ["factor", "p"], [arg("factor", "number ≥ 0"), p], "Scale the deviation from the mean by a random factor in [1 − factor, 1 + factor]."),
+};
+
+export const JACOBIAN_PENALTY: CallInfo = call("setting", "jacobian_penalty", ["lambda", "projections"], [arg("lambda", "number > 0"), arg("projections", "integer in [1, 64]", "1")],
+  "Smoothness penalty λ·‖J(x)‖²_F, estimated with random projections (one extra backward pass each).");
+
+export const GOLDEN: CallInfo = call("setting", "golden", ["steps", "tolerance"], [arg("steps", "integer in [1, 100000]", "20"), arg("tolerance", "number in (0, 1]", "1e-4")],
+  "A golden loss-trace check over the first `steps` optimizer steps, compared within `tolerance`.");
+
+export const DISTRIBUTIONS: Record<string, CallInfo> = {
+  uniform: call("search distribution", "uniform", ["low", "high"], [arg("low", "number"), arg("high", "number")], "Uniform on [low, high]."),
+  loguniform: call("search distribution", "loguniform", ["low", "high"], [arg("low", "number > 0"), arg("high", "number > 0")], "Log-uniform on [low, high] (learning rates, decays)."),
+  int: call("search distribution", "int", ["low", "high"], [arg("low", "integer"), arg("high", "integer")], "A uniform integer in [low, high]."),
+  choice: call("search distribution", "choice", [], [], "One of the listed values: choice(64, 128, 256) or choice(relu, gelu)."),
+};
+
 export const EARLY_STOPPING: CallInfo = call("setting", "early_stopping", ["patience"], [
   arg("patience", "integer ≥ 1", "5"),
   monitor,
@@ -171,6 +206,8 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
       validation: setting("validation", "Fraction of the training set held out for validation, 0 ≤ F ≤ 0.9 (default 0), chosen from the seed."),
       scale: setting("scale", "Inputs are multiplied by S (default 1; `1/255` for bytes)."),
       shift: setting("shift", "Then T is added (default 0)."),
+      preprocess: setting("preprocess", "Input preprocessing fitted on the training rows only: standardize, pca, whiten or zca (may be repeated).", PREPROCESS),
+      augment: setting("augment", "Training-time augmentations in a body: `augment { flip_h(0.5); translate(2) }`.", AUGMENTS),
     },
   },
   train: {
@@ -189,15 +226,34 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
       schedule: setting("schedule", "Learning-rate schedule (default constant).", SCHEDULES),
       schedule_per: setting("schedule_per", "What the schedule counts: epoch (default) or step.", ["epoch", "step"]),
       warmup: setting("warmup", "Linear warm-up over N schedule units, then the schedule starts."),
+      golden: setting("golden", GOLDEN.doc),
+      on_divergence: setting("on_divergence", "What to do when the loss becomes non-finite: stop (default), skip the step, or lower_lr.", ["stop", "skip", "lower_lr"]),
+      input_grad_penalty: setting("input_grad_penalty", "Penalty λ·‖∇ₓ loss‖² (double backprop)."),
+      jacobian_penalty: setting("jacobian_penalty", JACOBIAN_PENALTY.doc),
       early_stopping: setting("early_stopping", EARLY_STOPPING.doc),
     },
   },
-  search: { doc: "`search { ... }`: hyperparameter search over paths like `train.optimizer.lr: loguniform(1e-4, 1e-1)`.", settings: {} },
+  search: {
+    doc: "`search { ... }`: hyperparameter search over paths like `train.optimizer.lr: loguniform(1e-4, 1e-1)`.",
+    settings: {
+      strategy: setting("strategy", "random (default), grid or halving (successive halving).", ["random", "grid", "halving"]),
+      metric: setting("metric", "What a trial is ranked by (default val_loss).", ["val_loss", "val_acc", "test_acc", "test_loss", "train_loss"]),
+      mode: setting("mode", "min or max (default: from the metric).", ["min", "max"]),
+      trials: setting("trials", "Number of trials for random search (default 10)."),
+      steps: setting("steps", "Grid points per numeric axis (default 3)."),
+      budget: setting("budget", "Total epochs for successive halving."),
+      eta: setting("eta", "Halving factor: keep 1/eta of the trials each round (default 3)."),
+      parallel: setting("parallel", "Trials run at once on worker threads (default 1)."),
+    },
+  },
 };
 
-/** Every call-like construct by name: layers, optimizers, schedules, losses, sources, early_stopping. */
+/** Every call-like construct by name: layers, optimizers, schedules, losses, sources, preprocessing, augmentations, distributions. */
 export function findCall(name: string): CallInfo | undefined {
-  return LAYERS[name] ?? OPTIMIZERS[name] ?? SCHEDULES[name] ?? LOSSES[name] ?? SOURCES[name] ?? (name === "early_stopping" ? EARLY_STOPPING : undefined);
+  if (name === "early_stopping") return EARLY_STOPPING;
+  if (name === "jacobian_penalty") return JACOBIAN_PENALTY;
+  if (name === "golden") return GOLDEN;
+  return LAYERS[name] ?? OPTIMIZERS[name] ?? SCHEDULES[name] ?? LOSSES[name] ?? SOURCES[name] ?? PREPROCESS[name] ?? AUGMENTS[name] ?? DISTRIBUTIONS[name];
 }
 
 /** `name(positional, ...)` with the required and positional arguments. */

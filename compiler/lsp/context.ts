@@ -18,6 +18,8 @@ export interface CursorContext {
   block?: string;
   /** Inside `residual { ... }` (or another element's braces) within the block. */
   inBody: boolean;
+  /** The element whose braces are innermost when inBody: `residual`, `repeat`, `augment`. */
+  bodyHead?: string;
   /** The innermost open parenthesis belongs to this name, e.g. `dense` in `dense(256, ini|`. */
   call?: string;
   /** Inside `call(...)` right after `key=`. */
@@ -113,7 +115,7 @@ export function contextAt(text: string, offset: number): CursorContext {
   const braces = stack.filter((o) => o.kind === "{");
   const block = braces[0]?.head;
   const inner = stack[stack.length - 1];
-  const ctx: CursorContext = { prefix: numberTail ? "" : prefix, block, inBody: braces.length > 1, givenKeys: [], positionalGiven: 0, statement: [], atHead: false };
+  const ctx: CursorContext = { prefix: numberTail ? "" : prefix, block, inBody: braces.length > 1, bodyHead: braces.length > 1 ? braces[braces.length - 1].head : undefined, givenKeys: [], positionalGiven: 0, statement: [], atHead: false };
   if (inner && inner.kind === "(") {
     ctx.call = inner.head;
     const inside = tokens.slice(inner.at);

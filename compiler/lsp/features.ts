@@ -4,8 +4,9 @@
 import type { Diagnostic as DnnDiagnostic } from "../diagnostics";
 import { compileToIr } from "../pipeline";
 import {
+  AUGMENTS,
   BLOCKS,
-  EARLY_STOPPING,
+  DISTRIBUTIONS,
   LAYERS,
   argMarkdown,
   callMarkdown,
@@ -89,7 +90,8 @@ export function hover(text: string, pos: Position): Hover | undefined {
   const blockInfo = ctx.block !== undefined ? BLOCKS[ctx.block] : undefined;
   // a setting name at the head of a statement in data/train/model
   if (blockInfo && ctx.statement.length === 0 && !ctx.inBody && blockInfo.settings[w.word]) {
-    if (w.word === "early_stopping") return md(callMarkdown(EARLY_STOPPING));
+    const c = findCall(w.word);
+    if (c && c.what === "setting") return md(callMarkdown(c)); // early_stopping(...), golden(...), jacobian_penalty(...)
     return md(settingMarkdown(ctx.block!, blockInfo.settings[w.word]));
   }
   // a layer in the model block, or a named value (optimizer, schedule, loss, source) elsewhere
@@ -150,8 +152,12 @@ export function complete(text: string, pos: Position): CompletionItem[] {
   } else {
     const info = BLOCKS[ctx.block];
     const layersHere = ctx.block === "model";
-    if (ctx.atHead) {
+    const augmentHere = ctx.block === "data" && ctx.bodyHead === "augment";
+    const lastTok = ctx.statement[ctx.statement.length - 1]?.tokenType.name;
+    if (ctx.block === "search" && lastTok === "Colon") items = Object.values(DISTRIBUTIONS).map(callItem);
+    else if (ctx.atHead) {
       if (layersHere) items.push(...Object.values(LAYERS).map(callItem));
+      if (augmentHere) items.push(...Object.values(AUGMENTS).map(callItem));
       if (info && ctx.statement.length === 0 && !ctx.inBody)
         items.push(
           ...Object.values(info.settings).map((s) => ({
