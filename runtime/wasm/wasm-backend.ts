@@ -35,8 +35,13 @@ export type WasmBackend = Backend & {
   close(): void;
 };
 
-/** Below this many multiply-adds (M*N*K) a GEMM stays on the calling thread (bench/gemm-wasm.mjs). */
-export const PARALLEL_MIN_MACS = 1 << 18;
+/**
+ * Below this many multiply-adds (M*N*K) a GEMM stays on the calling thread. Measured with
+ * `bench/gemm-wasm.mjs --sweep --short` (NT, best 1 ms windows, on a busy 2-core machine): a
+ * forced split lost at 0.26M and 0.52M (34 vs 39, 37 vs 40 GFLOP/s) and won from 1M-3M on
+ * (70-78 vs 41-43) when the second core was free.
+ */
+export const PARALLEL_MIN_MACS = 1 << 20;
 const SPIN = 20000; // Atomics.load polls before sleeping (~0.1-0.3 ms)
 const CHUNKS_PER_THREAD = 2;
 
