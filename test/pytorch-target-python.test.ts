@@ -19,7 +19,7 @@ import { hash3, Rng, streamId } from "../runtime/rng";
 import { initialScheduleState, learningRate, observeMetric } from "../runtime/schedule";
 import { scheduleConfig } from "../runtime/train-loop";
 import type { Program } from "../runtime/program";
-import { NETWORKS_DIR, ourInitialTensors, runOurs, safetensorsOf } from "./reference/networks/harness";
+import { NETWORKS_DIR, ourInitialTensors, runOurs, safetensorsOf, type Tensors } from "./reference/networks/harness";
 
 const PY = "/usr/bin/python3";
 const probe = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" });
@@ -89,16 +89,16 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
   const init = join(dir, "init.safetensors");
 
   // our initial weights as init.safetensors, and one epoch of the Python trainer from them in py1/ (made once)
-  let prepared: Promise<Program> | undefined;
+  let prepared: Promise<{ program: Program; tensors: Tensors }> | undefined;
   const prepare = () =>
-    (prepared ??= ourInitialTensors(spec).then(({ program, tensors }) => {
-      writeFileSync(init, safetensorsOf(program, tensors));
+    (prepared ??= ourInitialTensors(spec).then((r) => {
+      writeFileSync(init, safetensorsOf(r.program, r.tensors));
       python([trainer, "--init-from", init, "--epochs", "1", "--out", join(dir, "py1"), "--quiet"]);
-      return program;
+      return r;
     }));
 
   it("one epoch from our initial weights: the same metrics and the same model.safetensors as our trainer", async () => {
-    const program = await prepare();
+    const { program } = await prepare();
     const ours = await runOurs(spec, { epochs: 1 });
     const pm = metrics(join(dir, "py1"));
     expect(pm.length).toBe(2);
@@ -116,6 +116,29 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
       const worst = Math.max(...Array.from(t.data, (v, i) => Math.abs(v - want[i])));
       expect(worst, t.name).toBeLessThan(1e-4);
     }
+  }, 30_000);
+
+  it("reduce-on-plateau and early stopping: the same epochs, rates, stop and restored weights as our trainer", async () => {
+    const { tensors } = await prepare();
+    const esText = SPEC.replace("epochs 2", "epochs 8")
+      .replace("lr=0.05", "lr=0.4")
+      .replace("schedule exponential(0.8)", "schedule plateau(factor=0.5, patience=0)\n  early_stopping(patience=2, monitor=val_loss)");
+    const esSpec = join(dir, "es.dnn");
+    writeFileSync(esSpec, esText);
+    const esTrainer = join(dir, "es.trainer.py");
+    writeFileSync(esTrainer, generatePytorchTrainer(compileToIr(esText, esSpec).ir!, { dataPath: BLOBS }));
+    python([esTrainer, "--init-from", init, "--out", join(dir, "es"), "--quiet"]);
+    const ours = await runOurs(esSpec, { init: tensors });
+    expect(ours.result.stoppedEarly).toBe(true); // the case exercises the stop and the restore
+    expect(ours.result.bestEpoch).toBeLessThan(ours.result.epochs.length);
+    const pm = metrics(join(dir, "es"));
+    expect(pm.length).toBe(ours.result.epochs.length + 1);
+    ours.result.epochs.forEach((m, e) => {
+      for (const k of ["train_loss", "val_loss", "val_acc", "lr"] as const) expect(close(pm[e][k], m[k], 1e-4), `epoch ${e + 1} ${k}: ${pm[e][k]} vs ${m[k]}`).toBe(true);
+    });
+    expect(close(pm[pm.length - 1].test_loss, ours.result.test_loss, 1e-4)).toBe(true);
+    const st = decodeSafetensors(readFileSync(join(dir, "es", "model.safetensors")), "es");
+    for (const t of st.tensors) expect(Math.max(...Array.from(t.data, (v, i) => Math.abs(v - ours.final[t.name][i]))), t.name).toBeLessThan(1e-4);
   }, 30_000);
 
   it("torchrun --nproc_per_node=2 equals one process with the same global batch", async () => {
