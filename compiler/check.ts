@@ -215,6 +215,11 @@ const AUGMENTS: Record<string, CallDef> = {
   contrast: callDef(["factor", "p"], { factor: num({ minimum: 0 }), ...pArg }, ["factor"]),
 };
 
+const GOLDEN = callDef(["steps", "tolerance"], {
+  steps: { type: "integer", minimum: 1, maximum: 100000, default: 20 },
+  tolerance: num({ exclusiveMinimum: 0, maximum: 1, default: 1e-4 }),
+});
+
 const JAC = callDef(["lambda", "projections"], {
   lambda: num({ exclusiveMinimum: 0 }),
   projections: { type: "integer", minimum: 1, maximum: 64, default: 1 },
@@ -566,6 +571,16 @@ class Checker {
         warmup: (el) => {
           const x = this.number(el, { min: 0, int: true });
           if (x !== undefined) warmup = x;
+        },
+        golden: (el) => {
+          const v: Value | undefined =
+            el.args !== undefined && el.values.length === 0
+              ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
+              : this.single(el, "golden(steps=20, tolerance=1e-4)");
+          if (!v) return;
+          const args = v.kind === "call" ? v.args : [];
+          const b = bindArgs("golden", args, GOLDEN.positional, GOLDEN.schema, GOLDEN.validate, v.span, this.diags);
+          if (b) train.golden = { steps: b.steps as number, tolerance: b.tolerance as number };
         },
         on_divergence: (el) => {
           const v = this.single(el, "stop, skip or lower_lr");

@@ -20,6 +20,12 @@ commands:
                                 the trainer, metrics.jsonl, checkpoints, model.safetensors, report.html);
                                 options: --out DIR --data DIR --epochs N --seed N --threads N
                                 --backend auto|wasm|ts --max-steps N --resume DIR --json --quiet --no-report
+  test [SPEC...] [--update]     golden-output tests: train each spec for its golden(steps, tolerance) and compare
+                                the loss trace and test metrics with <spec>.golden.json (default: specs/*.dnn)
+  predict RUN --input FILE [-o FILE]
+                                predict IDX, CSV or PNG inputs with a trained run's weights
+  augment-preview SPEC [-o grid.png] [--samples N]
+                                a PNG grid: originals in the first column, then augmented versions
   report RUN... [-o DIR]        re-render report.html and SVG plots; several runs are overlaid
   search SPEC [-o DIR] [--parallel N] [--data DIR]
                                 run the spec's search block (random, grid, successive halving) on worker
@@ -241,6 +247,41 @@ export async function main(argv: string[]): Promise<number> {
       const dest = out ?? (args.length === 1 ? args[0] : "report");
       writeReport(args, dest);
       process.stdout.write(`wrote ${join(dest, "report.html")}\n`);
+      return 0;
+    }
+    case "test": {
+      const args = [...rest];
+      const update = args.includes("--update");
+      const quiet = args.includes("--quiet");
+      const files = args.filter((a) => a !== "--update" && a !== "--quiet");
+      const unknown = files.find((a) => a.startsWith("-"));
+      if (unknown) throw new DnncError(`test: unknown option "${unknown}"`, 2);
+      const { readdirSync } = await import("node:fs");
+      const specs = files.length > 0 ? files : readdirSync("specs").filter((f) => f.endsWith(".dnn")).sort().map((f) => join("specs", f));
+      const { testCommand } = await import("./test-command");
+      return testCommand(specs, update, quiet);
+    }
+    case "predict": {
+      const args = [...rest];
+      const out = takeFlag(args, ["-o", "--out"]);
+      const inputs: string[] = [];
+      for (let v = takeFlag(args, ["--input", "-i"]); v !== undefined; v = takeFlag(args, ["--input", "-i"])) inputs.push(v);
+      const unknown = args.find((a) => a.startsWith("-"));
+      if (unknown) throw new DnncError(`predict: unknown option "${unknown}"`, 2);
+      if (args.length !== 1) throw new DnncError("predict: name one run directory (written by dnnc train)", 2);
+      if (inputs.length === 0) throw new DnncError("predict: give --input FILE (IDX, CSV, or PNG; repeat for several PNGs)", 2);
+      const { predictCommand } = await import("./predict-command");
+      return predictCommand(args[0], inputs, out);
+    }
+    case "augment-preview": {
+      const args = [...rest];
+      const out = takeFlag(args, ["-o", "--out"]) ?? "augment-preview.png";
+      const count = Number(takeFlag(args, ["--samples"]) ?? "8");
+      if (!(Number.isInteger(count) && count >= 1 && count <= 64)) throw new DnncError("--samples: expected an integer in [1, 64]", 2);
+      if (args.length !== 1 || args[0].startsWith("-")) throw new DnncError("augment-preview: name one spec file", 2);
+      const { augmentPreview } = await import("./augment-preview");
+      await augmentPreview(args[0], out, count);
+      process.stdout.write(`wrote ${out}\n`);
       return 0;
     }
     case "search": {

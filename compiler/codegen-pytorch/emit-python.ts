@@ -138,6 +138,7 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
     `SEED = ${t.seed}`,
     `CLIP_VALUE = ${py(t.clipValue)}  # clip_grad_value_, before the norm clipping (0: off)`,
     `CLIP_NORM = ${py(t.clipNorm)}  # clip_grad_norm_ over ALL gradients (global norm; 0: off)`,
+    `ON_DIVERGENCE = ${py(t.onDivergence ?? "stop")}  # a non-finite loss or gradient: stop, skip the batch, or lower_lr (halve the rate and skip)`,
     `EARLY_STOPPING = ${es ? py(es as never) : "None"}`,
     `HAS_BATCH_NORM = ${py(model.hasBatchNorm)}`,
     `STATS = ${py(ir.stats.map((s) => s.name))}  # running statistics, saved after the parameters`,

@@ -262,6 +262,9 @@ def main(argv=None):
             for b in model.buffers():
                 dist.broadcast(b, 0)
 
+    buffers = dict(model.named_buffers())
+    stat_buffers = [buffers[name] for name in STATS]
+    divergences, lr_factor = 0, 1.0
     step = 0
     lr = learning_rate(0, plateau)
     shuffle_stream = stream_id("data:shuffle")
@@ -280,29 +283,45 @@ def main(argv=None):
             if SCHEDULE_PER == "step":
                 lr = learning_rate(step, plateau)
             mine = batch[rank::world]  # this rank's share of the global batch
+            if ON_DIVERGENCE != "stop":
+                stats_backup = [b.detach().clone() for b in stat_buffers]
             net.train()
             x, y = batch_x(train_ds, mine, device), targets(train_ds, mine, device)
             out = net(x)
             total = loss_sum_of(out, y)
-            # scaled so that DDP's average over ranks is the gradient of the global batch's mean loss
-            (total * (world / (n * ELEMS))).backward()
             batch_loss = total.detach().to(torch.float64) / ELEMS
-            if world > 1 or args.trace:
-                if world > 1:
-                    dist.all_reduce(batch_loss)
-                trace.append(float(batch_loss) / n)
+            if world > 1:
+                dist.all_reduce(batch_loss)  # every rank takes the same decision below
+            bad = None
             if not math.isfinite(float(batch_loss)):
-                fail(f"training diverged: the loss is {float(batch_loss) / n} at step {step + 1} (epoch {epoch}); lower the learning rate or add clip_norm")
+                bad = f"the loss is {float(batch_loss) / n}"
+            else:
+                # scaled so that DDP's average over ranks is the gradient of the global batch's mean loss
+                (total * (world / (n * ELEMS))).backward()
+                if ON_DIVERGENCE != "stop" and not all(bool(torch.isfinite(p.grad).all()) for p in model.parameters() if p.grad is not None):
+                    bad = "a gradient is not finite"
+            if bad is not None:
+                if ON_DIVERGENCE == "stop":
+                    fail(f"training diverged at step {step + 1} (epoch {epoch}): {bad}; lower the learning rate, add clip_norm, or set on_divergence skip")
+                # skip this batch: undo the running statistics its forward pass moved; optionally halve the rate
+                with torch.no_grad():
+                    for b, saved in zip(stat_buffers, stats_backup):
+                        b.copy_(saved)
+                opt.zero_grad(set_to_none=True)
+                divergences += 1
+                if ON_DIVERGENCE == "lower_lr":
+                    lr_factor *= 0.5
+                continue
+            if args.trace:
+                trace.append(float(batch_loss) / n)
             if CLIP_VALUE > 0:
                 nn.utils.clip_grad_value_(model.parameters(), CLIP_VALUE)
             if CLIP_NORM > 0:
-                norm = nn.utils.clip_grad_norm_([p for _, p in model.named_parameters()], CLIP_NORM)
-                if not math.isfinite(float(norm)):
-                    fail(f"training diverged: the gradient norm is {float(norm)} at step {step + 1} (epoch {epoch})")
+                nn.utils.clip_grad_norm_([p for _, p in model.named_parameters()], CLIP_NORM)
             step += 1
-            add_gradient_terms(model, lr)
+            add_gradient_terms(model, lr * lr_factor)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * lr_factor
             opt.step()
             opt.zero_grad(set_to_none=True)
             apply_max_norm(model)

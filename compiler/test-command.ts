@@ -1,0 +1,103 @@
+// `dnnc test [SPECS...]`: golden-output tests for users. For each spec: compile, train the number
+// of steps its `golden(steps, tolerance)` setting names (default 20 steps, tolerance 1e-4) on its
+// data, and compare the loss trace and the final test metrics with `<spec>.golden.json` beside the
+// spec (relative error, floor 1). `--update` writes the goldens. Exit 1 on any mismatch.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { compileToIr } from "./pipeline";
+import { renderDiagnostics } from "./diagnostics";
+import { generateTrainer } from "./codegen/emit-trainer";
+import { bundleTrainer } from "./codegen/bundle";
+import { createBackend } from "../runtime/backend-create";
+import { loadData } from "../runtime/node/main";
+import { train } from "../runtime/train-loop";
+import { DnncError } from "../runtime/errors";
+import type { Program } from "../runtime/program";
+
+export interface Golden {
+  spec: string;
+  steps: number;
+  lossTrace: number[];
+  test_loss: number | null;
+  test_acc: number | null;
+}
+
+export interface SpecTestResult {
+  spec: string;
+  ok: boolean;
+  updated: boolean;
+  message: string;
+  seconds: number;
+}
+
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
+
+export async function runSpecTest(specPath: string, update: boolean, backend: "auto" | "wasm" | "ts" = "auto"): Promise<SpecTestResult> {
+  const t0 = performance.now();
+  const text = readFileSync(specPath, "utf8");
+  const r = compileToIr(text, specPath);
+  if (!r.ir) return { spec: specPath, ok: false, updated: false, message: renderDiagnostics(r.diagnostics, text), seconds: 0 };
+  const steps = r.ir.train.golden?.steps ?? 20;
+  const tol = r.ir.train.golden?.tolerance ?? 1e-4;
+  const src = r.ir.data.source.path;
+  const dataDir = isAbsolute(src) ? src : resolve(dirname(specPath), src);
+  const dir = mkdtempSync(join(tmpdir(), "dnnc-test-"));
+  let got: Golden;
+  try {
+    const file = join(dir, "t.trainer.mjs");
+    writeFileSync(file, await bundleTrainer((await generateTrainer(r.ir, { dataPath: dataDir })).text, "t.trainer.ts"));
+    const { program } = (await import(pathToFileURL(file).href)) as { program: Program };
+    const data = loadData(program, dataDir);
+    const be = await createBackend(program.meta.heapFloats, { backend, threads: 1 });
+    try {
+      const model = program.create(be, program.train.seed);
+      model.init();
+      const res = train(program, be, model, data, { maxSteps: steps, epochs: 1_000_000 });
+      got = { spec: specPath, steps, lossTrace: res.lossTrace, test_loss: res.test_loss, test_acc: res.test_acc };
+    } finally {
+      be.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const goldenPath = specPath.replace(/\.dnn$/, "") + ".golden.json";
+  if (update || !existsSync(goldenPath)) {
+    writeFileSync(goldenPath, JSON.stringify(got, null, 1) + "\n");
+    return { spec: specPath, ok: true, updated: true, message: `wrote ${goldenPath}`, seconds };
+  }
+  let want: Golden;
+  try {
+    want = JSON.parse(readFileSync(goldenPath, "utf8")) as Golden;
+  } catch (e) {
+    throw new DnncError(`${goldenPath}: not valid JSON (${(e as Error).message}); rewrite it with --update`);
+  }
+  if (want.lossTrace.length !== got.lossTrace.length)
+    return { spec: specPath, ok: false, updated: false, message: `golden has ${want.lossTrace.length} steps, the run made ${got.lossTrace.length}`, seconds };
+  for (let i = 0; i < got.lossTrace.length; i++)
+    if (!(rel(got.lossTrace[i], want.lossTrace[i]) <= tol))
+      return { spec: specPath, ok: false, updated: false, message: `step ${i + 1}: loss ${got.lossTrace[i]} vs golden ${want.lossTrace[i]} (tolerance ${tol})`, seconds };
+  for (const k of ["test_loss", "test_acc"] as const) {
+    const a = got[k];
+    const b = want[k];
+    if ((a === null) !== (b === null) || (a !== null && b !== null && !(rel(a, b) <= tol)))
+      return { spec: specPath, ok: false, updated: false, message: `${k}: ${a} vs golden ${b} (tolerance ${tol})`, seconds };
+  }
+  return { spec: specPath, ok: true, updated: false, message: `${steps} steps`, seconds };
+}
+
+export async function testCommand(specs: string[], update: boolean, quiet = false): Promise<number> {
+  let passed = 0;
+  let failed = 0;
+  for (const s of specs) {
+    if (!existsSync(s)) throw new DnncError(`${s}: no such file`);
+    const r = await runSpecTest(s, update);
+    if (r.ok) passed++;
+    else failed++;
+    if (!quiet || !r.ok) process.stdout.write(`${r.ok ? (r.updated ? "u" : "✓") : "✗"} ${r.spec}  ${r.message}  (${r.seconds.toFixed(1)} s)\n`);
+  }
+  process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+  return failed > 0 ? 1 : 0;
+}
