@@ -262,7 +262,7 @@ export function emitPenalty(ir: IR): EmittedPenalty {
         const PP = off("pen:p");
         return [
           `for (let r = 0; r < n; r++) { const p = ${PP} + r * ${k}, t = ${TF} + r * ${k}, o = ${O} + r * ${k}; let s = 0; ` +
-            `for (let c = 0; c < ${k}; c++) s += H[p + c] * H[t + c]; for (let c = 0; c < ${k}; c++) H[o + c] = (H[p + c] * H[t + c]) / n; }`,
+            `for (let c = 0; c < ${k}; c++) s += H[p + c] * H[t + c]; for (let c = 0; c < ${k}; c++) H[o + c] = (H[p + c] * (H[t + c] - s)) / n; }`,
         ];
       }
       case "mse":
