@@ -117,7 +117,8 @@ function peerEnvTorch(threads) {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  if (threads > 1) env.OPENBLAS_NUM_THREADS = "1";
+  // OpenBLAS (pthread build) keeps its own pool; unset, torch at 1 thread still runs 2 GEMM threads.
+  env.OPENBLAS_NUM_THREADS = "1";
   return env;
 }
 
@@ -269,7 +270,7 @@ const date = new Date().toISOString().slice(0, 10);
 console.log(`dnnc bench ${quick ? "(--quick) " : ""}${date}: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${reps} alternating rep(s)`);
 console.log(`SGEMM peak: ${peakSource}${peak(1) ? ` (1 thread ${peak(1)}, 2 threads ${peak(2)} GFLOP/s)` : ""}`);
 if (systems.includes("pytorch")) {
-  console.log(`PyTorch: ${torchOk ? `${PY}, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it, OPENBLAS_NUM_THREADS=1 at 2 threads` : "not available"}; libblas alternative: ${blasAlternative ?? "unknown"}`);
+  console.log(`PyTorch: ${torchOk ? `${PY}, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it, OPENBLAS_NUM_THREADS=1 (torch threads only)` : "not available"}; libblas alternative: ${blasAlternative ?? "unknown"}`);
 }
 const results = { date, quick, reps, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, peak: { source: peakSource, t1: peak(1), t2: peak(2) }, blasAlternative, models: {} };
 

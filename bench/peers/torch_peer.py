@@ -123,6 +123,7 @@ def main():
         "event": "info", "system": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
         "blas_libs": mapped_blas(), "mkldnn": torch.backends.mkldnn.is_available(),
         "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
+        "os_threads": int(open("/proc/self/status").read().split("Threads:")[1].split()[0]),
         "model": spec["name"], "params": sum(p.numel() for p in net.parameters()),
     })
 
