@@ -167,6 +167,24 @@ function sgdSegment(H: Float32Array, L: OptimLayout, seg: Segment, o: SgdConfig,
   if (t === 1) H.fill(0, b0, b0 + n);
   const cMu = t === 1 ? 0 : mu,
     cG = t === 1 ? 1 : 1 - (o.dampening ?? 0);
+  if (l1 === 0 && keep === 1) {
+    // the common case, specialized: no L1, no decoupled decay (the loop is the optimizer's hot path)
+    if (nesterov) {
+      for (let i = 0; i < n; i++) {
+        const p = H[p0 + i];
+        const g = H[g0 + i] + wd * p;
+        H[b0 + i] = cMu * H[b0 + i] + cG * g;
+        H[p0 + i] = p - lr * (g + mu * H[b0 + i]); // re-read: the float32-rounded buffer, as PyTorch
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const p = H[p0 + i];
+        H[b0 + i] = cMu * H[b0 + i] + cG * (H[g0 + i] + wd * p);
+        H[p0 + i] = p - lr * H[b0 + i];
+      }
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const p = H[p0 + i];
     const g = H[g0 + i] + wd * p + l1 * sign(p);
