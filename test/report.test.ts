@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadRun, niceScale, logScale, parseMetrics, renderReport, writeReport, type Run } from "../compiler/report";
+import { disambiguate, loadRun, niceScale, logScale, parseMetrics, renderReport, writeReport, type Run } from "../compiler/report";
 import type { EpochMetrics } from "../runtime/train-loop";
 
 // ---- a small XML well-formedness checker ------------------------------------------------------
@@ -267,16 +267,28 @@ function metricsJsonl(ms: EpochMetrics[], final = { test_loss: 0.5 as number | n
 }
 
 describe("loadRun / writeReport", () => {
+  it("tells runs with the same name apart by their directories", () => {
+    const runs = (names: string[]): Run[] => names.map((name) => ({ name, metrics: [] }));
+    const a = runs(["mlp", "mlp", "cnn"]);
+    disambiguate(a, ["/r/bn", "/r/nobn", "/r/cnn"]);
+    expect(a.map((r) => r.name)).toEqual(["mlp (bn)", "mlp (nobn)", "cnn"]);
+    const b = runs(["mlp", "mlp"]);
+    disambiguate(b, ["/x/a/out", "/x/b/out"]);
+    expect(b.map((r) => r.name)).toEqual(["mlp (a/out)", "mlp (b/out)"]);
+  });
+
   it("reads metrics.jsonl, run.json and confusion.json", () => {
     const ms = epochs(5, (i) => ({ train_loss: i === 4 ? Number.NaN : 1 / (i + 1) }));
     const dir = runDir({
       "metrics.jsonl": metricsJsonl(ms),
-      "run.json": JSON.stringify({ name: "with bn", bestEpoch: 3, lrs: [0.1, 0.1, 0.05] }),
+      "run.json": JSON.stringify({ name: "with bn", bestEpoch: 3, stoppedEarly: true, steps: 40, lrs: [0.1, 0.1, 0.05] }),
       "confusion.json": JSON.stringify({ matrix: [[3, 1], [0, 4]], classes: ["no", "yes"] }),
     });
     const r = loadRun(dir);
     expect(r.name).toBe("with bn");
     expect(r.bestEpoch).toBe(3);
+    expect(r.stoppedEarly).toBe(true);
+    expect(renderReport([r]).html).toContain("<td>3 <small>(stopped early)</small></td>");
     expect(r.lrs).toEqual([0.1, 0.1, 0.05]);
     expect(r.classes).toEqual(["no", "yes"]);
     expect(r.confusion).toEqual([[3, 1], [0, 4]]);
@@ -329,13 +341,11 @@ describe("loadRun / writeReport", () => {
     }
     const html = readFileSync(w.html, "utf8");
     checkWellFormed(html, { html: true });
-    // both directories are called `out`: the runs are named by their paths instead
+    // both directories are called `out`: the runs are named by the shortest tails that differ
     const series = checkWellFormed(readFileSync(join(outDir, "loss.svg"), "utf8"))
       .filter((e) => e.name === "polyline")
       .map((e) => unescapeXml(e.attrs["data-series"]));
-    expect(series.length).toBe(4);
-    expect(series.filter((n) => n.endsWith(`${join("bn", "out")} — training`)).length).toBe(2);
-    expect(series.filter((n) => n.endsWith(`${join("nobn", "out")} — training`)).length).toBe(1);
+    expect(series.sort()).toEqual(["out (bn/out) — training", "out (bn/out) — validation", "out (nobn/out) — training", "out (nobn/out) — validation"]);
     expect(() => writeReport([], outDir)).toThrow(/no run directories/);
   });
 });

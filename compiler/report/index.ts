@@ -1,5 +1,5 @@
 // `dnnc report`: plots of one or more training runs (loss, accuracy, learning rate, confusion
 // matrices) as a self-contained report.html plus standalone SVG files.
 export { renderReport, slug, type Report, type Run, type RunEpoch } from "./render";
-export { loadRun, parseMetrics, writeReport } from "./load";
+export { disambiguate, loadRun, parseMetrics, writeReport } from "./load";
 export { confusionChart, esc, formatTick, lineChart, logScale, niceScale, PALETTE, type ChartOptions, type Scale, type Series, type VLine } from "./svg";

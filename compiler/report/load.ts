@@ -6,11 +6,11 @@
 //                   (optionally best_epoch, stopped_early).
 //   confusion.json  optional: a square matrix of counts (rows true, columns predicted), or
 //                   {"matrix": [[...]], "classes": ["T-shirt", ...]}.
-//   run.json        optional: {"name", "bestEpoch" (or "best_epoch"), "lrs": [per-step rates],
-//                   "classes": [...]}.
+//   run.json        optional: {"name", "bestEpoch" (or "best_epoch"), "stoppedEarly", "lrs": [per-step
+//                   rates], "classes": [...]}; other keys are ignored.
 // Every problem is a DnncError naming the file (and line for metrics.jsonl).
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import { DnncError } from "../../runtime/errors";
 import { writeFileAtomicSync } from "../../runtime/node/atomic";
 import { renderReport, type Run, type RunEpoch } from "./render";
@@ -129,6 +129,7 @@ export function loadRun(dir: string): Run {
       if (typeof b !== "number" || !Number.isInteger(b)) throw new DnncError(`${runPath}: "bestEpoch" must be an integer`);
       run.bestEpoch = b;
     }
+    if (r.stoppedEarly === true) run.stoppedEarly = true;
     if (r.lrs !== undefined) {
       if (!Array.isArray(r.lrs) || !r.lrs.every((x) => typeof x === "number" && Number.isFinite(x)))
         throw new DnncError(`${runPath}: "lrs" must be a list of numbers`);
@@ -150,19 +151,34 @@ export function loadRun(dir: string): Run {
   return run;
 }
 
+/** Make run names unique by appending the shortest distinguishing tail of their directories. */
+export function disambiguate(runs: Run[], dirs: string[]): void {
+  const parts = dirs.map((d) => resolve(d).split(sep).filter((x) => x !== ""));
+  const groups = new Map<string, number[]>();
+  runs.forEach((r, i) => groups.set(r.name, [...(groups.get(r.name) ?? []), i]));
+  for (const [name, idx] of groups) {
+    if (idx.length < 2) continue;
+    const longest = Math.max(...idx.map((i) => parts[i].length));
+    for (let k = 1; k <= longest; k++) {
+      const tails = idx.map((i) => parts[i].slice(-k).join("/"));
+      if (new Set(tails).size === idx.length || k === longest) {
+        idx.forEach((i, j) => (runs[i].name = tails[j] === name ? name : `${name} (${tails[j]})`));
+        break;
+      }
+    }
+  }
+}
+
 /**
  * Load every run directory, render, and write OUT/report.html and OUT/<plot>.svg (atomically).
- * Runs whose names collide (two directories called `out`) are named by their relative paths.
+ * Runs whose names collide (two runs of the same model) get their directory appended, with as
+ * many trailing path components as it takes to tell them apart: `fashion_mlp (bn)`.
  * Returns the paths written.
  */
 export function writeReport(dirs: string[], outDir: string): { html: string; svgs: string[] } {
   if (dirs.length === 0) throw new DnncError("report: no run directories given");
   const runs = dirs.map(loadRun);
-  const counts = new Map<string, number>();
-  for (const r of runs) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
-  runs.forEach((r, i) => {
-    if ((counts.get(r.name) ?? 0) > 1) r.name = relative(process.cwd(), resolve(dirs[i])) || r.name;
-  });
+  disambiguate(runs, dirs);
   const rep = renderReport(runs);
   mkdirSync(outDir, { recursive: true });
   const html = join(outDir, "report.html");

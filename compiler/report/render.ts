@@ -27,6 +27,8 @@ export interface Run {
   lrs?: number[];
   /** The epoch whose weights were kept (early stopping / best-weights restore). */
   bestEpoch?: number | null;
+  /** Early stopping ended the run before its last epoch. */
+  stoppedEarly?: boolean;
 }
 
 export interface Report {
@@ -107,7 +109,7 @@ function summaryTable(runs: Run[]): string {
     const cells = [
       `<span class="swatch" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(r.name)}`,
       String(r.metrics.length),
-      r.bestEpoch != null ? String(r.bestEpoch) : "–",
+      r.bestEpoch != null ? `${r.bestEpoch}${r.stoppedEarly ? " <small>(stopped early)</small>" : ""}` : "–",
       fmtLoss(last?.train_loss),
       fmtAcc(last?.train_acc),
       bl ? `${fmtLoss(bl.val_loss)} <small>(epoch ${bl.epoch})</small>` : "–",
@@ -163,7 +165,8 @@ export function renderReport(runs: Run[]): Report {
   body.push(summaryTable(runs));
   body.push(`<h2>Curves</h2>`);
   body.push(`<div class="grid">`);
-  body.push(fig("loss", "Dashed: training (mean over the epoch's steps); solid: validation (end of epoch). Dotted vertical lines: the epoch whose weights were kept."));
+const marked = plotted.some((r) => r.bestEpoch != null);
+  body.push(fig("loss", `Dashed: training (mean over the epoch's steps); solid: validation (end of epoch).${marked ? " Dotted vertical lines: the epoch whose weights were kept." : ""}`));
   body.push(fig("accuracy", "Dashed: training; solid: validation."));
   body.push(fig("lr", "The learning rate in use at each epoch (or step)."));
   body.push(`</div>`);
