@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Arg, Element, SpecFile, Span, Statement, Value } from "../grammar/ast";
 import { diag, didYouMean, type Diagnostic } from "./diagnostics";
-import { ajv, OPS, OP_VALIDATORS } from "./ops";
+import { lazyValidator, OPS, OP_VALIDATORS } from "./ops";
 import { applyPath } from "./search-apply";
 import type {
   DataSpec,
@@ -121,7 +121,7 @@ interface CallDef {
 }
 function callDef(positional: string[], properties: Record<string, unknown>, required?: string[]): CallDef {
   const schema = { type: "object" as const, properties, additionalProperties: false as const, ...(required ? { required } : {}) };
-  return { positional, schema, validate: ajv.compile(schema) };
+  return { positional, schema, validate: lazyValidator(schema) };
 }
 
 const num = (extra: Record<string, unknown> = {}) => ({ type: "number", ...extra });

@@ -125,7 +125,12 @@ const irSchema = {
     },
   },
 };
-const validateIr = ajv.compile(irSchema);
+let compiledIrSchema: ReturnType<typeof ajv.compile> | undefined;
+/** Validate against the IR schema (compiled once, on first use); returns the error text or undefined. */
+function irSchemaErrors(ir: unknown): string | undefined {
+  compiledIrSchema ??= ajv.compile(irSchema);
+  return compiledIrSchema(ir) ? undefined : ajv.errorsText(compiledIrSchema.errors);
+}
 
 /**
  * Check the IR's schema and its invariants: every input is defined before use, every param a
@@ -133,7 +138,8 @@ const validateIr = ajv.compile(irSchema);
  * bug, not a user error).
  */
 export function verifyIr(ir: IR, after: string): IR {
-  if (!validateIr(ir)) throw new Error(`IR invalid after ${after}: ${ajv.errorsText(validateIr.errors)}`);
+  const schemaErrors = irSchemaErrors(ir);
+  if (schemaErrors) throw new Error(`IR invalid after ${after}: ${schemaErrors}`);
   const defined = new Set<string>(["x"]);
   const params = new Set(ir.params.map((p) => p.name));
   for (const n of ir.nodes) {

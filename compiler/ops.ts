@@ -1,7 +1,7 @@
 // The layer catalogue: for each op, its arguments (as a JSON schema that ajv compiles once, at
 // module load), which arguments may be given by position, and its shape rule. The checker uses it
 // to validate a spec; lowering uses it to infer shapes and to create parameters.
-import AjvModule from "ajv";
+import AjvModule, { type ValidateFunction } from "ajv";
 
 // ajv is CommonJS; its default export arrives wrapped under some loaders.
 const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as typeof AjvModule;
@@ -211,5 +211,20 @@ for (const o of Object.values(OPS)) {
   (o.schema as Record<string, unknown>).additionalProperties = false;
 }
 
-/** Argument validators, compiled once. */
-export const OP_VALIDATORS = Object.fromEntries(Object.entries(OPS).map(([k, o]) => [k, ajv.compile(o.schema)]));
+/**
+ * A validator compiled once, on first use (compiling every schema at start-up cost `dnnc check`
+ * ~250 ms; a spec uses a handful of them).
+ */
+export function lazyValidator(schema: object): ValidateFunction {
+  let compiled: ValidateFunction | undefined;
+  const v = ((data: unknown) => {
+    compiled ??= ajv.compile(schema);
+    const ok = compiled(data) as boolean;
+    v.errors = compiled.errors;
+    return ok;
+  }) as ValidateFunction;
+  return v;
+}
+
+/** Argument validators, each compiled once (lazily). */
+export const OP_VALIDATORS = Object.fromEntries(Object.entries(OPS).map(([k, o]) => [k, lazyValidator(o.schema)]));

@@ -15,7 +15,11 @@ export async function build() {
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
+    // chevrotain (with lodash-es) and ajv are bundled in: opening their hundreds of module files
+    // cost `dnnc check` more than the check itself. The heavy code-generation packages stay
+    // external and are loaded lazily, only by `compile` and `train`.
+    external: ["ts-morph", "prettier", "esbuild", "cli-progress", "wabt"],
+    banner: { js: "import { createRequire as __dnncCreateRequire } from 'node:module'; const require = __dnncCreateRequire(import.meta.url);" },
     logLevel: "warning",
   });
   await esbuild({
