@@ -255,7 +255,9 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
   const top = 56;
   const size = cell * k;
   // column labels sit under the matrix, rotated by -45° (their height is about 0.71 × their width)
-  const labelDepth = cell >= 12 ? Math.ceil(maxLabel * 6.5 * 0.71) + 14 : 4;
+  // labels that fit in a cell stay horizontal
+  const upright = maxLabel * 6.5 <= cell - 4;
+  const labelDepth = cell < 12 ? 4 : upright ? 18 : Math.ceil(maxLabel * 6.5 * 0.71) + 14;
   const W = Math.max(360, left + size + 20);
   const H = top + size + labelDepth + 28;
   let total = 0;
@@ -283,7 +285,8 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
       out.push(`<text x="${left - 6}" y="${px(top + i * cell + cell / 2 + 4)}" text-anchor="end" fill="#444">${esc(trunc(labels[i]))}</text>`);
       const cx = px(left + i * cell + cell / 2 + 3);
       const cy = px(top + size + 10);
-      out.push(`<text transform="translate(${cx} ${cy}) rotate(-45)" text-anchor="end" fill="#444">${esc(trunc(labels[i]))}</text>`);
+      if (upright) out.push(`<text x="${px(left + i * cell + cell / 2)}" y="${px(top + size + 14)}" text-anchor="middle" fill="#444">${esc(labels[i])}</text>`);
+      else out.push(`<text transform="translate(${cx} ${cy}) rotate(-45)" text-anchor="end" fill="#444">${esc(trunc(labels[i]))}</text>`);
     }
     for (let j = 0; j < k; j++) {
       const f = rowSum > 0 ? m[i][j] / rowSum : 0;
