@@ -1,6 +1,5 @@
 // The dnnc language server (LSP over stdio): diagnostics as you type, hover, completion.
-export { startLanguageServer, type LanguageServer } from "./server";
-export { runLanguageServer } from "./main";
+export { runLanguageServer, startLanguageServer, type LanguageServer } from "./server";
 export { complete, diagnose, hover, spanToRange, toLspDiagnostic, type CompletionItem, type Hover, type LspDiagnostic, type Range } from "./features";
 export { contextAt, offsetAt, positionAt, wordAt, type CursorContext, type Position } from "./context";
 export { frame, MessageReader, type Message } from "./jsonrpc";

@@ -1,16 +1,10 @@
-// `dnnc lsp` / `npx tsx compiler/lsp/main.ts`: the language server on stdin/stdout. Nothing else
-// may write to stdout while it runs (it carries the protocol); logs go to the client as
-// window/logMessage. Editors usually pass `--stdio`, which is the only transport and is ignored.
+// `npx tsx compiler/lsp/main.ts`: the language server on stdin/stdout, for running it from a
+// checkout (`dnnc lsp` calls runLanguageServer from ./server the same way). Only this file has a
+// side effect on import, and nothing imports it. Editors often pass `--stdio`: stdio is the only
+// transport, so arguments are ignored.
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { startLanguageServer } from "./server";
-
-/** Serve LSP on this process's stdio until `exit` or end of input; returns the exit code. */
-export async function runLanguageServer(): Promise<number> {
-  const server = startLanguageServer(process.stdin, process.stdout);
-  const { code } = await server.done;
-  return code;
-}
+import { runLanguageServer } from "./server";
 
 const entry = process.argv[1];
 if (entry && pathToFileURL(resolve(entry)).href === import.meta.url) {

@@ -178,3 +178,13 @@ export function startLanguageServer(input: Readable, output: Writable): Language
   input.on("end", onEnd);
   return { done, close: () => stop(shutdown ? 0 : 1) };
 }
+
+/**
+ * Serve LSP on this process's stdin/stdout until `exit` or the end of input; resolves to the exit
+ * code (0 after a `shutdown`, else 1). Nothing else may write to stdout meanwhile. For `dnnc lsp`.
+ */
+export async function runLanguageServer(): Promise<number> {
+  const server = startLanguageServer(process.stdin, process.stdout);
+  const { code } = await server.done;
+  return code;
+}
