@@ -30,6 +30,7 @@ commands:
   search SPEC [-o DIR] [--parallel N] [--data DIR]
                                 run the spec's search block (random, grid, successive halving) on worker
                                 threads; resumable results in DIR (default runs/search-<spec>/), DIR/best.dnn
+  lsp                           the language server (stdio): diagnostics, hover, completion for editors
   help                          this text
 
 Run \`dnnc <command> --help\` for one command.`;
@@ -283,6 +284,10 @@ export async function main(argv: string[]): Promise<number> {
       await augmentPreview(args[0], out, count);
       process.stdout.write(`wrote ${out}\n`);
       return 0;
+    }
+    case "lsp": {
+      const { runLanguageServer } = await import("./lsp");
+      return runLanguageServer();
     }
     case "search": {
       const args = [...rest];
