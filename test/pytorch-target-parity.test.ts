@@ -15,6 +15,8 @@ interface Reference {
   init: Tensors;
   loss: number[];
   final: Tensors;
+  /** The fitted input standardization (mean, std), for specs with `preprocess standardize`. */
+  preprocess?: Tensors;
 }
 
 const cases = readdirSync(NETWORKS_DIR)
@@ -47,6 +49,11 @@ describe("whole-network parity with PyTorch (20 steps from the same weights and 
         if (!(worst <= 1e-3)) badTensors.push(`${name}: max difference ${worst}`);
       }
       expect(badTensors).toEqual([]);
+      if (ref.preprocess) {
+        const fitted = ours.result.preprocess!;
+        for (const [k, want] of Object.entries(ref.preprocess))
+          want.forEach((v, i) => expect(Math.abs(fitted.tensors[k][i] - v), `preprocess.${k}[${i}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
+      }
       // the training moved the weights (the comparison is not between two untouched copies)
       const moved = Object.keys(ref.init).some((k) => ref.init[k].some((v, i) => Math.abs(v - ref.final[k][i]) > 1e-2));
       expect(moved).toBe(true);

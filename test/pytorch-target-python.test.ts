@@ -38,6 +38,7 @@ model ddp_mlp {
 data {
   source csv("${BLOBS}", label="label")
   validation 0.25
+  preprocess standardize(feature)
 }
 train {
   seed 2
@@ -109,9 +110,14 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
     expect(close(pm[1].test_loss, ours.result.test_loss, 1e-4)).toBe(true);
     expect(pm[1].test_acc).toBeCloseTo(ours.result.test_acc!, 10);
     const st = decodeSafetensors(readFileSync(join(dir, "py1", "model.safetensors")), "py1/model.safetensors");
-    expect(st.tensors.map((t) => [t.name, t.shape])).toEqual(program.tensors.map((t) => [t.name, t.shape]));
+    // parameters, running statistics, then the fitted standardization (as our trainer stores it)
+    expect(st.tensors.map((t) => [t.name, t.shape])).toEqual([...program.tensors.map((t) => [t.name, t.shape]), ["preprocess.mean", [4]], ["preprocess.std", [4]]]);
+    const fitted = ours.result.preprocess!;
+    expect(fitted.kind).toBe("standardize");
+    expect(st.metadata).toMatchObject({ "preprocess.kind": "standardize", "preprocess.mode": "feature", "preprocess.rows": String(fitted.rows), "preprocess.eps": String(fitted.eps) });
+    for (const k of ["mean", "std"]) expect(Array.from(st.tensors.find((t) => t.name === `preprocess.${k}`)!.data)).toEqual(Array.from(fitted.tensors[k]));
     expect(st.metadata).toMatchObject({ format: "dnnc", spec_name: "ddp_mlp", spec_sha256: ir.specHash, steps: "7" });
-    for (const t of st.tensors) {
+    for (const t of st.tensors.filter((t) => !t.name.startsWith("preprocess."))) {
       const want = ours.final[t.name];
       const worst = Math.max(...Array.from(t.data, (v, i) => Math.abs(v - want[i])));
       expect(worst, t.name).toBeLessThan(1e-4);
@@ -138,7 +144,7 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
     });
     expect(close(pm[pm.length - 1].test_loss, ours.result.test_loss, 1e-4)).toBe(true);
     const st = decodeSafetensors(readFileSync(join(dir, "es", "model.safetensors")), "es");
-    for (const t of st.tensors) expect(Math.max(...Array.from(t.data, (v, i) => Math.abs(v - ours.final[t.name][i]))), t.name).toBeLessThan(1e-4);
+    for (const t of st.tensors.filter((t) => !t.name.startsWith("preprocess."))) expect(Math.max(...Array.from(t.data, (v, i) => Math.abs(v - ours.final[t.name][i]))), t.name).toBeLessThan(1e-4);
   }, 30_000);
 
   it("torchrun --nproc_per_node=2 equals one process with the same global batch", async () => {

@@ -88,7 +88,8 @@ describe("PyTorch target: the emitted trainer", () => {
     const good = irOfText(base("input [3]\n dense(2)\n loss softmax_cross_entropy"));
     const cases: [string, (i: IR) => void, RegExp][] = [
       ["augmentation", (i) => (i.data.augment = [{ kind: "flip", args: {} }]), /cannot map data augmentation \(`flip`\)/],
-      ["preprocessing", (i) => (i.data.preprocess = [{ kind: "standardize", args: {} }]), /cannot map input preprocessing \(`standardize`\)/],
+      ["pca", (i) => (i.data.preprocess = [{ kind: "pca", args: {} }]), /cannot map input preprocessing `pca` \(only standardize is mapped\)/],
+      ["two steps", (i) => (i.data.preprocess = [{ kind: "standardize", args: {} }, { kind: "standardize", args: {} }]), /more than one preprocessing step/],
       ["jacobian penalty", (i) => (i.train.jacobianPenalty = { lambda: 1, projections: 1 }), /Jacobian penalty/],
       ["input-gradient penalty", (i) => (i.train.inputGradPenalty = { lambda: 1 }), /input-gradient penalty/],
       ["unknown layer", (i) => (i.nodes[0].op = "capsule"), /cannot map the layer `capsule` \(spec line \d+:\d+\)/],

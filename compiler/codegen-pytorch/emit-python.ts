@@ -20,13 +20,22 @@ function refuseUnsupported(ir: IR): void {
     throw new UnsupportedConstruct(`pytorch target: cannot map ${what}`);
   };
   if (ir.data.augment.length > 0) no(`data augmentation (\`${ir.data.augment.map((a) => a.kind).join("`, `")}\`): its per-sample random transforms exist only in the TypeScript runtime`);
-  if (ir.data.preprocess.length > 0) no(`input preprocessing (\`${ir.data.preprocess.map((a) => a.kind).join("`, `")}\`)`);
+  const pre = ir.data.preprocess;
+  if (pre.length > 1) no(`more than one preprocessing step (\`${pre.map((a) => a.kind).join("`, `")}\`)`);
+  if (pre.length === 1 && pre[0].kind !== "standardize") no(`input preprocessing \`${pre[0].kind}\` (only standardize is mapped)`);
   if (ir.train.jacobianPenalty) no("the Jacobian penalty (`jacobian_penalty`)");
   if (ir.train.inputGradPenalty) no("the input-gradient penalty (`input_grad_penalty`)");
   const o = ir.train.optimizer;
   if (!["sgd", "adam", "adamw", "adagrad", "rmsprop"].includes(o.kind)) no(`the optimizer \`${o.kind}\``);
   if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) no("sgd(nesterov=true) without momentum or with dampening (PyTorch refuses it)");
   if (!["softmax_cross_entropy", "mse", "bce_with_logits", "l1", "huber"].includes(ir.loss.kind)) no(`the loss \`${ir.loss.kind}\``);
+}
+
+function preprocessConst(ir: IR): string {
+  const p = ir.data.preprocess[0];
+  if (!p) return "None";
+  const eps = (p.args.eps as number | undefined) ?? 1e-6;
+  return `{"kind": "standardize", "mode": ${py((p.args.mode as string | undefined) ?? "feature")}, "eps": ${py(eps)}, "eps_text": ${py(String(eps))}}`;
 }
 
 function emitOptimizer(ir: IR): string {
@@ -139,6 +148,7 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
     `CLIP_VALUE = ${py(t.clipValue)}  # clip_grad_value_, before the norm clipping (0: off)`,
     `CLIP_NORM = ${py(t.clipNorm)}  # clip_grad_norm_ over ALL gradients (global norm; 0: off)`,
     `ON_DIVERGENCE = ${py(t.onDivergence ?? "stop")}  # a non-finite loss or gradient: stop, skip the batch, or lower_lr (halve the rate and skip)`,
+    `PREPROCESS = ${preprocessConst(ir)}  # fitted on the training rows only`,
     `EARLY_STOPPING = ${es ? py(es as never) : "None"}`,
     `HAS_BATCH_NORM = ${py(model.hasBatchNorm)}`,
     `STATS = ${py(ir.stats.map((s) => s.name))}  # running statistics, saved after the parameters`,

@@ -121,21 +121,53 @@ def count_correct(out, y):
     return int((out.argmax(dim=1) == y.argmax(dim=1)).sum())
 
 
-def batch_x(ds, idx, device):
-    """Samples as float32: x * scale + shift computed in double and rounded once (gatherBatch)."""
-    x = ds["x"][idx].to(torch.float64) * DATA["scale"] + DATA["shift"]
-    return x.to(torch.float32).reshape([len(idx)] + INPUT_SHAPE).to(device)
+def batch_x(ds, idx, device, pre=None):
+    """Samples as float32: x * scale + shift computed in double and rounded once (gatherBatch), then
+    standardized with the training statistics (in double, rounded once, as applyPreprocess)."""
+    x = (ds["x"][idx].to(torch.float64) * DATA["scale"] + DATA["shift"]).to(torch.float32)
+    if pre is not None:
+        x = x.to(torch.float64)
+        if PREPROCESS["mode"] == "channel":
+            c = INPUT_SHAPE[0]
+            x = ((x.reshape(len(idx), c, -1) - pre["mean"].double().reshape(1, c, 1)) * (1 / pre["std"].double()).reshape(1, c, 1)).reshape(len(idx), -1)
+        else:
+            x = (x - pre["mean"].double()) / pre["std"].double()
+        x = x.to(torch.float32)
+    return x.reshape([len(idx)] + INPUT_SHAPE).to(device)
+
+
+def fit_standardize(ds, rows):
+    """standardize fitted on the TRAINING rows only (runtime/preprocess.ts): mean and sigma = sqrt(mean((x - mu)^2))
+    per feature or per channel, in double; sigma <= eps (a constant feature) becomes 1. Image bytes are
+    scaled first; CSV rows are used as read (as the TypeScript trainer does)."""
+    d = ds["x"][0].numel()
+    m = len(rows)
+    def chunks():
+        for s in range(0, m, 4096):
+            x = ds["x"][rows[s : s + 4096]].reshape(-1, d).to(torch.float64)
+            yield x * DATA["scale"] + DATA["shift"] if ds["x"].dtype == torch.uint8 else x
+    mean = sum(x.sum(0) for x in chunks()) / m
+    if PREPROCESS["mode"] == "channel":
+        c = INPUT_SHAPE[0]
+        mu = mean.reshape(c, -1).mean(1)
+        ss = sum(((x.reshape(len(x), c, -1) - mu.reshape(1, c, 1)) ** 2).sum((0, 2)) for x in chunks())
+        sigma = (ss / (m * (d // c))).sqrt()
+    else:
+        mu = mean
+        sigma = (sum(((x - mu) ** 2).sum(0) for x in chunks()) / m).sqrt()
+    sigma = torch.where(sigma <= PREPROCESS["eps"], torch.ones_like(sigma), sigma)
+    return {"mean": mu.to(torch.float32), "std": sigma.to(torch.float32), "rows": m}
 
 
 # ---- evaluation and the training loop -----------------------------------------------------------
-def evaluate(model, ds, order, device):
+def evaluate(model, ds, order, device, pre):
     """(mean loss, accuracy or None) in eval mode over rows 'order' of ds, in batches of BATCH."""
     model.eval()
     loss_sum, correct = 0.0, 0
     with torch.no_grad():
         for s in range(0, len(order), BATCH):
             idx = order[s : s + BATCH]
-            out = model(batch_x(ds, idx, device))
+            out = model(batch_x(ds, idx, device, pre))
             y = targets(ds, idx, device)
             loss_sum += float(loss_sum_of(out, y)) / ELEMS
             correct += count_correct(out, y)
@@ -250,6 +282,7 @@ def main(argv=None):
     order, val = split_validation(train_ds["n"], DATA["validation"], seed)
     if not order:
         fail("training data: no training samples")
+    pre = fit_standardize(train_ds, order) if PREPROCESS is not None else None
     opt = make_optimizer(param_groups(model))
     plateau = Plateau() if Plateau is not None else None
     stopper = EarlyStopping(EARLY_STOPPING) if EARLY_STOPPING else None
@@ -286,7 +319,7 @@ def main(argv=None):
             if ON_DIVERGENCE != "stop":
                 stats_backup = [b.detach().clone() for b in stat_buffers]
             net.train()
-            x, y = batch_x(train_ds, mine, device), targets(train_ds, mine, device)
+            x, y = batch_x(train_ds, mine, device, pre), targets(train_ds, mine, device)
             out = net(x)
             total = loss_sum_of(out, y)
             batch_loss = total.detach().to(torch.float64) / ELEMS
@@ -338,7 +371,7 @@ def main(argv=None):
              "val_loss": None, "val_acc": None, "lr": lr, "seconds": 0.0}
         if val:
             sync_buffers()
-            m["val_loss"], m["val_acc"] = evaluate(model, train_ds, val, device)
+            m["val_loss"], m["val_acc"] = evaluate(model, train_ds, val, device, pre)
             if plateau is not None:
                 plateau.observe((m["val_acc"] or 0) if PLATEAU["mode"] == "max" else m["val_loss"])
         m["seconds"] = time.time() - t0
@@ -361,7 +394,7 @@ def main(argv=None):
     sync_buffers()
     test_loss = test_acc = None
     if test_ds is not None:
-        test_loss, test_acc = evaluate(model, test_ds, list(range(test_ds["n"])), device)
+        test_loss, test_acc = evaluate(model, test_ds, list(range(test_ds["n"])), device, pre)
     lines.append(json.dumps({"test_loss": json_number(test_loss), "test_acc": json_number(test_acc)}))
     fmt = lambda v: "-" if v is None else f"{v:.4f}"
     say(f"test_loss {fmt(test_loss)} test_acc {fmt(test_acc)}" + (f" (stopped early; best epoch {best_epoch} restored)" if stopped_early else f" (best epoch {best_epoch} restored)" if best_epoch else ""))
@@ -371,7 +404,14 @@ def main(argv=None):
         meta = {"format": "dnnc", "dnnc_version": SPEC["dnnc_version"], "spec": SPEC["file"], "spec_name": SPEC["name"],
                 "spec_sha256": SPEC["sha256"], "input_shape": json.dumps(INPUT_SHAPE, separators=(",", ":")),
                 "seed": str(seed), "steps": str(step), "backend": "pytorch"}
-        write_atomic(os.path.join(args.out, "model.safetensors"), encode_safetensors(model_tensors(model), meta))
+        tensors = model_tensors(model)
+        if pre is not None:  # stored with the model, as the TypeScript trainer does
+            tensors += [("preprocess.mean", pre["mean"]), ("preprocess.std", pre["std"])]
+            d = math.prod(INPUT_SHAPE)
+            meta.update({"preprocess.kind": "standardize", "preprocess.mode": PREPROCESS["mode"], "preprocess.in_dim": str(d), "preprocess.out_dim": str(d),
+                         "preprocess.channels": str(INPUT_SHAPE[0] if PREPROCESS["mode"] == "channel" else 1), "preprocess.eps": PREPROCESS["eps_text"],
+                         "preprocess.rows": str(pre["rows"])})
+        write_atomic(os.path.join(args.out, "model.safetensors"), encode_safetensors(tensors, meta))
         say(f"wrote {os.path.join(args.out, 'metrics.jsonl')} and {os.path.join(args.out, 'model.safetensors')}")
     if lead and args.trace:
         write_atomic(args.trace, json.dumps({"loss": trace, "steps": step}).encode())

@@ -12,8 +12,8 @@ Method, for every *.dnn in this folder (tiny data in data/, written by make_data
      with the spec's seed it draws the validation split and each epoch's shuffle with dnnc's counter-based
      RNG (a bit-exact port of runtime/rng.ts), so its batch k holds the same samples, in the same order,
      as our trainer's batch k. Dropout is p = 0 (or absent) and nothing else is random.
-  3. This script records the initial tensors, the 20 per-step mean losses and the final parameters and
-     running statistics as JSON. test/pytorch-target-parity.test.ts starts our trainer from the recorded
+  3. This script records the initial tensors, the 20 per-step mean losses, the final parameters and
+     running statistics, and the fitted input standardization (if any) as JSON. test/pytorch-target-parity.test.ts starts our trainer from the recorded
      initial tensors and compares: loss trace within relative 1e-4, final tensors within 1e-3.
 """
 import glob
@@ -69,6 +69,10 @@ def main():
                 "loss": trace["loss"],
                 "final": read_safetensors(os.path.join(out_dir, "model.safetensors")),
             }
+            # the fitted input standardization, when the spec has one, is stored with the model
+            pre = {k[len("preprocess.") :]: ref["final"].pop(k) for k in list(ref["final"]) if k.startswith("preprocess.")}
+            if pre:
+                ref["preprocess"] = pre
         with open(os.path.join(HERE, f"{stem}.json"), "w") as f:
             json.dump(ref, f, separators=(",", ":"))
             f.write("\n")
