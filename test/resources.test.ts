@@ -8,9 +8,21 @@ import { readFileSync } from "node:fs";
 import { compileToIr } from "../compiler/pipeline";
 import { checkResources, DEFAULT_LIMITS, estimateMemory, formatBytes, memoryReport } from "../compiler/check-resources";
 import { renderDiagnostics } from "../compiler/diagnostics";
+import { parseSpec } from "../grammar/to-ast";
+import { check } from "../compiler/check";
+import { lower } from "../compiler/lower";
 
 const wrap = (model: string, train = "batch 32") =>
   `model m {\n${model}\n}\ndata { source idx("d") }\ntrain {\n${train}\n}\n`;
+
+/** Lowered IR without the pipeline's own resource check (compileToIr rejects these specs itself). */
+function lowered(src: string) {
+  const parsed = parseSpec(src, "r.dnn");
+  const checked = check(parsed.ast!);
+  const l = lower(checked.spec!);
+  if (!l.ir) throw new Error(l.diagnostics.map((d) => d.message).join("\n"));
+  return { ir: l.ir, spec: checked.spec! };
+}
 
 function ir(src: string, passes: "all" | "lower" = "all") {
   const r = compileToIr(src, "r.dnn", { passes });
@@ -115,8 +127,8 @@ describe("checkResources", () => {
 
   it("rejects a model whose activations do not fit, pointing at the largest layer", () => {
     const src = families.mlp.replace("dense(256) -> relu", "dense(100000) -> relu").replace("batch 128", "batch 4096");
-    const { ir: lowered, spec } = ir(src, "lower");
-    const d = checkResources(lowered, DEFAULT_LIMITS, { spec });
+    const { ir: low, spec } = lowered(src);
+    const d = checkResources(low, DEFAULT_LIMITS, { spec });
     expect(d.map((x) => x.code)).toEqual(["E0601"]);
     expect(d[0].message).toMatch(/^the trainer needs \d+\.\d\d GiB of heap memory, more than the limit of 2\.00 GiB$/);
     expect(d[0].span.line).toBe(6);
@@ -125,7 +137,7 @@ describe("checkResources", () => {
 
   it("without the spec, the span is the layer's position in the IR", () => {
     const src = wrap("input [50000]\ndense(50000)\ndense(2)\nloss softmax_cross_entropy");
-    const d = checkResources(ir(src, "lower").ir);
+    const d = checkResources(lowered(src).ir);
     expect(d.map((x) => x.code)).toEqual(["E0601", "E0602"]);
     for (const x of d) expect(x.span).toMatchObject({ file: "r.dnn", line: 3, col: 1 });
   });
@@ -137,11 +149,15 @@ describe("checkResources", () => {
       ["input [784]\ndense(1e308)\ndense(10)", /^the trainer needs an unbounded amount of heap memory/],
     ] as const) {
       const src = wrap(`${model}\nloss softmax_cross_entropy`);
-      const { ir: lowered, spec } = ir(src, "lower");
-      const d = checkResources(lowered, DEFAULT_LIMITS, { spec });
+      const { ir: low, spec } = lowered(src);
+      const d = checkResources(low, DEFAULT_LIMITS, { spec });
       expect(d[0].code).toBe("E0601");
       expect(d[0].message).toMatch(estimate);
       expect(d.every((x) => x.span.line >= 1 && x.span.col >= 1)).toBe(true);
+      // and the pipeline reports the same instead of throwing in planMemory
+      const r = compileToIr(src, "r.dnn");
+      expect(r.ir).toBeUndefined();
+      expect(r.diagnostics.map((x) => x.message)).toContain(d[0].message);
     }
   });
 
