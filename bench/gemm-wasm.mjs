@@ -2,9 +2,10 @@
 // threads, on the shapes of a 784->256 dense layer (batch 128 and 16) in the three layouts a
 // training step uses, and 1024^3. Best of several timed windows after a warm-up (the baseline
 // wasm tier is slow until tier-up; the machine may be shared). Not a test:
-//   npx tsx bench/gemm-wasm.mjs [--sweep] [--chunks n]
+//   npx tsx bench/gemm-wasm.mjs [--sweep] [--short] [--only text] [--chunks n]
 //   --sweep: 1 vs 2 threads on growing sizes (to set PARALLEL_MIN_MACS in runtime/wasm/wasm-backend.ts)
 //   --chunks n: chunks per thread of a split GEMM (default 2)
+//   --only text: only the shapes whose label contains text (e.g. --only 1024)
 //   --short: best of 300 windows of ~1 ms instead of 7 of ~60 ms (on a busy machine, the best
 //            short window is when both cores happened to be free)
 // The 2-thread figures need a second idle core: when another process holds it, the main thread
@@ -72,13 +73,16 @@ if (process.argv.includes("--sweep")) {
   }
 } else {
   console.log(`shape                    ts-blocked  wasm x1  wasm x2  (relaxed SIMD: x1, x2)  GFLOP/s`);
+  const oi = process.argv.indexOf("--only");
   for (const [label, tA, tB, M, N, K] of shapes) {
-    const big = M * N * K > 1e8;
+    if (oi > 0 && !label.includes(process.argv[oi + 1])) continue;
+    const big = M * N * K > 1e8; // 1024^3: one call is a window; fewer windows
     const gt = gflops(() => gemmBlocked(ts, tA, tB, M, N, K, A, B, C, 0), M, N, K, big ? 300 : 60, big ? 2 : 5);
-    const g1 = gflops(() => w1.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K);
-    const g2 = gflops(() => w2.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K);
-    const gr1 = r1.relaxed ? gflops(() => r1.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K) : NaN;
-    const gr2 = r2.relaxed ? gflops(() => r2.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K) : NaN;
+    const w = big ? [1, SHORT ? 15 : 5] : [];
+    const g1 = gflops(() => w1.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K, ...w);
+    const g2 = gflops(() => w2.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K, ...w);
+    const gr1 = r1.relaxed ? gflops(() => r1.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K, ...w) : NaN;
+    const gr2 = r2.relaxed ? gflops(() => r2.gemm(tA, tB, M, N, K, A, B, C, 0), M, N, K, ...w) : NaN;
     const f = (g, w = 8) => g.toFixed(1).padStart(w);
     console.log(`${label.padEnd(24)} ${f(gt, 10)} ${f(g1)} ${f(g2)}  ${f(gr1, 11)} ${f(gr2)}`);
   }
