@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { float64Backend } from "./helpers/compile";
 import { compileWithPenalty, fillBatch, penaltyIr, penaltyModuleSource, spec, type PenaltyProgram } from "./reference/penalty/helpers";
-import { emitPenalty, planPenaltyMemory } from "../compiler/codegen/emit-penalty";
+import { emitPenalty, findPenaltyUnsupported, planPenaltyMemory } from "../compiler/codegen/emit-penalty";
 import { compileToIr } from "../compiler/pipeline";
 import { Rng } from "../runtime/rng";
 
@@ -159,6 +159,7 @@ describe("planPenaltyMemory and emitPenalty", () => {
   ] as const) {
     it(`refuses ${name.source} by name`, () => {
       const ir = compileToIr(spec("[5]", layer, "softmax_cross_entropy", IG), "t.dnn").ir!;
+      expect(findPenaltyUnsupported(ir)?.message).toMatch(name);
       expect(() => planPenaltyMemory(ir)).toThrow(name);
       expect(() => emitPenalty(ir)).toThrow(name);
     });

@@ -53,15 +53,23 @@ function hasPenalty(ir: IR): boolean {
   return ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined;
 }
 
-/** Throws an Error naming the first layer (or loss) the penalties cannot differentiate twice. */
-export function checkPenaltySupport(ir: IR): void {
+/** The first layer the penalties cannot differentiate twice, with a message naming it (for a diagnostic). */
+export function findPenaltyUnsupported(ir: IR): { node: IRNode; message: string } | undefined {
+  if (!hasPenalty(ir)) return undefined;
   const what = ir.train.inputGradPenalty ? "input_grad_penalty" : "jacobian_penalty";
   for (const n of ir.nodes) {
     const where = `${n.id} (spec line ${n.line})`;
-    if (!SUPPORTED.has(n.op)) throw new Error(`${what}: layer ${n.op} of ${where} is not supported (no second derivative)`);
-    if (n.attrs.weight_norm) throw new Error(`${what}: weight_norm of ${where} is not supported`);
-    for (const t of n.tail) if (!TAILS.has(t.op)) throw new Error(`${what}: ${t.op} after ${where} is not supported`);
+    if (!SUPPORTED.has(n.op)) return { node: n, message: `${what}: layer ${n.op} of ${where} is not supported (no second derivative)` };
+    if (n.attrs.weight_norm) return { node: n, message: `${what}: weight_norm of ${where} is not supported` };
+    for (const t of n.tail) if (!TAILS.has(t.op)) return { node: n, message: `${what}: ${t.op} after ${where} is not supported` };
   }
+  return undefined;
+}
+
+/** Throws an Error naming the first layer the penalties cannot differentiate twice. */
+export function checkPenaltySupport(ir: IR): void {
+  const bad = findPenaltyUnsupported(ir);
+  if (bad) throw new Error(bad.message);
 }
 
 /**
