@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { compileToIr } from "../../../compiler/pipeline";
 import type { IR } from "../../../compiler/ir";
 import { generateTrainer } from "../../../compiler/codegen/emit-trainer";
@@ -16,7 +16,7 @@ import { loadData } from "../../../runtime/node/main";
 import { train } from "../../../runtime/train-loop";
 import { encodeSafetensors } from "../../../runtime/safetensors";
 
-export const NETWORKS_DIR = dirname(new URL(import.meta.url).pathname);
+export const NETWORKS_DIR = dirname(fileURLToPath(import.meta.url));
 
 export function irOf(specPath: string): IR {
   const r = compileToIr(readFileSync(specPath, "utf8"), specPath);
