@@ -45,12 +45,18 @@ function locate(H: Float32Array, program: Pick<Program, "segments">, base: numbe
  * The first non-finite parameter (in arena order), else the first non-finite gradient, else
  * undefined. Parameters come first: once a parameter is NaN every later gradient is too, and the
  * parameter names the step that broke it. Call it after `backward` (gradients of this step).
+ * `scope` "grads" halves the cost (a parameter only turns non-finite through a non-finite or
+ * overflowing update, so scanning gradients every step and parameters now and then suffices).
  */
-export function findNonFinite(H: Float32Array, program: Pick<Program, "segments" | "layout">): NonFinite | undefined {
+export function findNonFinite(
+  H: Float32Array,
+  program: Pick<Program, "segments" | "layout">,
+  scope: "all" | "params" | "grads" = "all",
+): NonFinite | undefined {
   const { P, G } = program.layout;
   const len = arenaLength(program);
-  if (!Number.isFinite(sumRange(H, P, P + len))) return locate(H, program, P, "param");
-  if (!Number.isFinite(sumRange(H, G, G + len))) return locate(H, program, G, "grad");
+  if (scope !== "grads" && !Number.isFinite(sumRange(H, P, P + len))) return locate(H, program, P, "param");
+  if (scope !== "params" && !Number.isFinite(sumRange(H, G, G + len))) return locate(H, program, G, "grad");
   return undefined;
 }
 

@@ -103,6 +103,17 @@ describe("findNonFinite", () => {
     expect(findNonFinite(H, p)).toMatchObject({ tensor: "dense_0.weight", index: 1, kind: "param", value: -Infinity });
   });
 
+  it("scope: only gradients, or only parameters", () => {
+    fill(4);
+    const seg = p.segments[1];
+    H[p.layout.P + seg.offset] = NaN;
+    H[p.layout.G + seg.offset + 1] = Infinity;
+    expect(findNonFinite(H, p, "grads")).toEqual({ tensor: seg.name, index: 1, value: Infinity, kind: "grad" });
+    expect(findNonFinite(H, p, "params")).toMatchObject({ tensor: seg.name, index: 0, kind: "param" });
+    H[p.layout.G + seg.offset + 1] = 0;
+    expect(findNonFinite(H, p, "grads")).toBeUndefined();
+  });
+
   it("ignores the padding after the last segment and the running statistics", () => {
     fill(3);
     const used = p.segments.reduce((a, s) => Math.max(a, s.offset + s.size), 0);
