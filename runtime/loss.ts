@@ -18,6 +18,7 @@ export function lossForward(H: Float32Array, p: Program, n: number, withGrad: bo
       break;
     case "bce_with_logits":
       loss = bceWithLogits(H, L.out, L.labels, d, n, k);
+      lossStats.correct /= k; // per-element accuracy, so that correct / n stays in [0, 1]
       break;
     case "mse":
       loss = mse(H, L.out, L.labels, d, n, k);

@@ -160,10 +160,12 @@ export function fitPreprocessing(p: Program, ds: Dataset, trainRows: Int32Array)
   if (list.length === 0) return undefined;
   const spec = { kind: list[0].kind, ...list[0].args } as PreprocessSpec;
   const F = ds.shape.reduce((a, b) => a * b, 1);
+  // fit on what the model sees: x * scale + shift (for float data, a scaled copy made once)
+  const scaled = (x: Float32Array) => (p.data.scale === 1 && p.data.shift === 0 ? x : x.map((v) => v * p.data.scale + p.data.shift));
   const source =
     ds.x instanceof Uint8Array
       ? { kind: "u8" as const, data: ds.x, rowLength: F, scale: p.data.scale, shift: p.data.shift }
-      : { kind: "f32" as const, data: ds.x as Float32Array, rowLength: F };
+      : { kind: "f32" as const, data: scaled(ds.x as Float32Array), rowLength: F };
   const shape = ds.shape.length === 3 ? { C: ds.shape[0], H: ds.shape[1], W: ds.shape[2] } : undefined;
   return fitPreprocessOn(spec, source, trainRows, shape);
 }
