@@ -123,6 +123,29 @@ describe("the combined penalty is the sum of the two", () => {
   });
 });
 
+describe("a short last batch (n < B)", () => {
+  it("gives what a program compiled for n rows gives (input-gradient, and the first projection)", async () => {
+    const body = "  conv2d(2, 3, padding=1) -> tanh\n  maxpool2d(2)\n  flatten\n  dense(3)";
+    for (const pen of ["input_grad_penalty 0.3", "jacobian_penalty(0.2, projections=1)"]) {
+      const out: { v: number; g: Float64Array }[] = [];
+      for (const batch of [5, 3]) {
+        const { program } = await compileWithPenalty(spec("[1, 4, 4]", body, "softmax_cross_entropy", pen, batch));
+        const be = float64Backend(program.meta.heapFloats);
+        const model = program.create(be, 9);
+        model.init();
+        fillBatch(program, be.H, 3);
+        be.H.fill(0, program.layout.G, program.layout.G + program.layout.N);
+        model.forward(3, true, STEP);
+        const v = model.penalty(3, STEP);
+        out.push({ v, g: Float64Array.from(be.H.subarray(program.layout.G, program.layout.G + program.layout.N)) });
+      }
+      expect(out[0].v).toBeGreaterThan(0);
+      expect(out[0].v).toBeCloseTo(out[1].v, 14);
+      for (let i = 0; i < out[0].g.length; i++) expect(out[0].g[i]).toBeCloseTo(out[1].g[i], 14);
+    }
+  });
+});
+
 describe("planPenaltyMemory and emitPenalty", () => {
   const src = spec("[2, 6, 6]", "  conv2d(3, 3, padding=1) -> relu\n  maxpool2d(2)\n  flatten\n  dense(3)", "softmax_cross_entropy", BOTH);
   it("leaves every existing buffer where it was and overlaps nothing", () => {
