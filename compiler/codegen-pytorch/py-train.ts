@@ -138,14 +138,14 @@ def batch_x(ds, idx, device, pre=None):
 
 def fit_standardize(ds, rows):
     """standardize fitted on the TRAINING rows only (runtime/preprocess.ts): mean and sigma = sqrt(mean((x - mu)^2))
-    per feature or per channel, in double; sigma <= eps (a constant feature) becomes 1. Image bytes are
-    scaled first; CSV rows are used as read (as the TypeScript trainer does)."""
+    per feature or per channel, in double; sigma <= eps (a constant feature) becomes 1. Fitted on what
+    the model sees: x * scale + shift (as the TypeScript trainer does)."""
     d = ds["x"][0].numel()
     m = len(rows)
     def chunks():
         for s in range(0, m, 4096):
             x = ds["x"][rows[s : s + 4096]].reshape(-1, d).to(torch.float64)
-            yield x * DATA["scale"] + DATA["shift"] if ds["x"].dtype == torch.uint8 else x
+            yield x * DATA["scale"] + DATA["shift"]
     mean = sum(x.sum(0) for x in chunks()) / m
     if PREPROCESS["mode"] == "channel":
         c = INPUT_SHAPE[0]
