@@ -7,6 +7,8 @@ import { verifyIr, type IR } from "./ir";
 import { lower } from "./lower";
 import { fuseElementwise } from "./fuse-elementwise";
 import { planMemory } from "./plan-memory";
+import { findPenaltyUnsupported, planPenaltyMemory } from "./codegen/emit-penalty";
+import { diag } from "./diagnostics";
 import type { Spec } from "./spec";
 import { checkResources } from "./check-resources";
 
@@ -27,9 +29,23 @@ export function compileToIr(source: string, file: string, opts: { passes?: "all"
   let ir = verifyIr(lowered.ir, "lower");
   const limits = checkResources(ir, undefined, { spec: checked.spec });
   if (limits.length > 0) return { spec: checked.spec, diagnostics: [...checked.diagnostics, ...limits] };
+  const unsupported = findPenaltyUnsupported(fuseElementwise(ir));
+  if (unsupported) {
+    const span = checked.spec.layers.find((l) => l.span.line === unsupported.node.line && l.span.col === unsupported.node.col)?.span ?? {
+      file,
+      line: unsupported.node.line,
+      col: unsupported.node.col,
+      endLine: unsupported.node.line,
+      endCol: unsupported.node.col,
+      offset: 0,
+      endOffset: 1,
+    };
+    return { spec: checked.spec, diagnostics: [diag("E0403", span, { detail: unsupported.message }, "the smoothness penalties support dense, conv2d, pooling and activations")] };
+  }
   if (opts.passes !== "lower") {
     ir = verifyIr(fuseElementwise(ir), "fuseElementwise");
     ir = verifyIr(planMemory(ir), "planMemory");
+    ir = verifyIr(planPenaltyMemory(ir), "planPenaltyMemory");
   }
   return { spec: checked.spec, ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
 }

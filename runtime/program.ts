@@ -78,4 +78,6 @@ export interface Model {
   forward(n: number, train: boolean, step: number): void;
   /** Backward pass, from the gradient at layout.gradOut into every parameter gradient. */
   backward(n: number, step: number): void;
+  /** After forward(n, true, step) and backward: adds the smoothness penalties' gradients, returns their value. */
+  penalty?(n: number, step: number): number;
 }

@@ -395,6 +395,10 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
         bad = `the loss is ${r.loss}${f ? `; ${describeNonFinite(f)}` : ""}`;
       } else {
         model.backward(n, step);
+        if (model.penalty) {
+          const pen = model.penalty(n, step);
+          if (!Number.isFinite(pen)) bad = `the smoothness penalty is ${pen}`;
+        }
         // a finite loss almost always means finite gradients: scan them every step only when the
         // spec asks to recover (skip/lower_lr); in stop mode the next step's loss catches it, and
         // checkpoints are scanned before they are written

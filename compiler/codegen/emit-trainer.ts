@@ -4,6 +4,7 @@
 // for them.
 import type { IR } from "../ir";
 import { emitModel } from "./emit-model";
+import { emitPenalty } from "./emit-penalty";
 
 export const DNNC_VERSION = "0.1.0";
 
@@ -65,8 +66,10 @@ export function programConstants(ir: IR, dataPath: string) {
 /** Generate the trainer's TypeScript source (unformatted assembly, then prettier). */
 export async function generateTrainer(ir: IR, opts: { dataPath: string }): Promise<TrainerSource> {
   const em = emitModel(ir);
+  const hasPenalty = ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined;
+  const pe = hasPenalty ? emitPenalty(ir) : { code: [], uses: new Set<string>(), consts: [] };
   const c = programConstants(ir, opts.dataPath);
-  const runtimeImports = [...em.uses].sort();
+  const runtimeImports = [...new Set([...em.uses, ...pe.uses])].sort();
   const { Project, StructureKind, VariableDeclarationKind } = await import("ts-morph");
   const project = new Project({ useInMemoryFileSystem: true });
   const indent = (xs: string[]) => xs.join("\n");
@@ -80,6 +83,7 @@ export async function generateTrainer(ir: IR, opts: { dataPath: string }): Promi
       },
       { kind: StructureKind.ImportDeclaration, moduleSpecifier: "dnnc/runtime/node", namedImports: ["runMain"] },
       ...em.consts,
+      ...pe.consts,
       {
         kind: StructureKind.VariableStatement,
         isExported: true,
@@ -109,7 +113,14 @@ ${indent(em.forward)}
       backward(n: number, step: number): void {
         void step;
 ${indent(em.backward)}
-      },
+      },${
+        hasPenalty
+          ? `
+      penalty(n: number, step: number): number {
+${indent(pe.code)}
+      },`
+          : ""
+      }
     };
   },
 }`,
