@@ -26,7 +26,7 @@ const arg = (name, def) => {
 const MS = arg("--ms", 40);
 const WINDOWS = arg("--windows", 15);
 const B = 64;
-const batchedSize = convMod.convScratchSizeBatched ?? ((c) => convScratchSize(c));
+const fastSize = convMod.convScratchSizeFast ?? ((c) => convScratchSize(c));
 
 // CPU time of this process in ms (user + system): on a shared machine, wall time mostly
 // measures the other processes; with one thread, CPU time is the work done.
@@ -75,7 +75,7 @@ async function layers(kind) {
     dw1: convWeightSize(conv1), db1: 16, p1: B * 16 * 196, i1: B * 16 * 196, dp1: B * 16 * 196,
     w2: convWeightSize(conv2), b2: 32, y2: B * 32 * 196, dy2: B * 32 * 196, dx2: B * 16 * 196,
     dw2: convWeightSize(conv2), db2: 32, p2: B * 32 * 49, i2: B * 32 * 49, dp2: B * 32 * 49,
-    col1: batchedSize(conv1, B), col2: batchedSize(conv2, B),
+    col1: fastSize(conv1), col2: fastSize(conv2),
   };
   const off = {};
   let top = 0;
@@ -89,7 +89,7 @@ async function layers(kind) {
   for (const [k, s] of Object.entries(sizes)) fillRandom(H, off[k], s, seed++, k.startsWith("w") ? 0.3 : 1);
   const o = off;
   const rows = [];
-  for (const [label, big] of [["per-sample col", false], ["batched col", true]]) {
+  for (const [label, big] of [["per-sample col", false], ["colFloats = convScratchSizeFast", true]]) {
     const c1 = big ? { ...conv1, colFloats: sizes.col1 } : conv1;
     const c2 = big ? { ...conv2, colFloats: sizes.col2 } : conv2;
     const t = {
@@ -142,7 +142,7 @@ async function step(kind, batched) {
     let top = (L.heapFloats + 15) & ~15;
     for (const n of ir.nodes) {
       if (n.op !== "conv2d") continue;
-      const s = batchedSize(convCfg(n), ir.batch);
+      const s = fastSize(convCfg(n));
       offsets[`col:${n.id}`] = top;
       sizes[`col:${n.id}`] = s;
       extra[n.id] = s;
@@ -175,7 +175,7 @@ async function step(kind, batched) {
     model.backward(B, t);
     optimizerStep(H, layout, opt, 0.01, ++t);
   });
-  console.log(`  M2 step, ${be.name}, ${batched ? "batched col (colFloats)" : "as compiled today"}: ${fmt(ms)}   (loss ${loss.toFixed(3)})`);
+  console.log(`  M2 step, ${be.name}, ${batched ? "colFloats = convScratchSizeFast" : "as compiled today"}: ${fmt(ms)}   (loss ${loss.toFixed(3)})`);
   be.close();
 }
 
