@@ -10,7 +10,8 @@
 // spin collapses when another process takes the core).
 import type { Backend, GemmFn } from "../backend";
 import {
-  checkGemmArgs, createMemory, gemmModule, instantiate, relaxedSimdValid, wasmLayout,
+  checkGemmArgs, createMemory, gemmModule, instantiate, instantiateOptim, relaxedSimdValid, wasmLayout,
+  type OptimExports,
 } from "./instance";
 import {
   CTRL_ARGS, CTRL_ERROR, CTRL_FIN, CTRL_INTS, CTRL_LEFT, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE,
@@ -32,6 +33,8 @@ export type WasmBackend = Backend & {
   memory: WebAssembly.Memory;
   relaxed: boolean;
   stats: SplitStats;
+  /** The optimizer sweep on this memory (runtime/optim-fast.ts picks it up). */
+  optim: OptimExports;
   close(): void;
 };
 
@@ -106,6 +109,7 @@ export async function createWasmBackend(
   const memory = createMemory(layout, shared);
   const ex = await instantiate(module, memory);
   const H = new Float32Array(memory.buffer, 0, floats);
+  const optim = await instantiateOptim(memory, shared);
   const wasmGemm = ex.gemm;
   const scratch0 = layout.scratchByte[0];
 
@@ -177,5 +181,5 @@ export async function createWasmBackend(
   };
 
   const name = (relaxed ? "wasm-relaxed-simd" : "wasm-simd128") + (T > 1 ? ` x${T}` : "");
-  return { H, gemm, name, threads: T, relaxed, memory, stats, close };
+  return { H, gemm, name, threads: T, relaxed, memory, stats, optim, close };
 }
