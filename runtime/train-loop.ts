@@ -116,6 +116,7 @@ export function scheduleConfig(p: Program): Schedule {
  */
 export class BatchFeeder {
   private raw?: Float32Array;
+  private rawLabels = 0;
   private scratch: Float32Array;
   private augmenter?: Augmenter;
   constructor(
@@ -127,7 +128,11 @@ export class BatchFeeder {
     const B = p.meta.batch;
     if (pre && pre.outDim !== p.meta.inputSize)
       throw new DnncError(`preprocessing ${pre.kind} gives ${pre.outDim} features, but the model's input has ${p.meta.inputSize}`);
-    if (pre && pre.inDim !== p.meta.inputSize) this.raw = new Float32Array(B * Math.max(dataFeatures, pre.outDim));
+    // features in [0, B*F), labels after them at rawLabels
+    if (pre && pre.inDim !== p.meta.inputSize) {
+      this.rawLabels = B * Math.max(dataFeatures, pre.outDim);
+      this.raw = new Float32Array(this.rawLabels + B);
+    }
     this.scratch = new Float32Array(pre ? preprocessScratchSize(pre) : 0);
     const aug = (p.data.augment ?? []) as unknown as { kind: string; args: Record<string, unknown> }[];
     if (aug.length > 0) {
@@ -140,8 +145,8 @@ export class BatchFeeder {
     const H = this.H;
     const target = this.raw ?? H;
     const xOff = this.raw ? 0 : p.layout.x;
-    gatherBatch(target, ds, order, s, n, xOff, p.layout.labels, p.data.scale, p.data.shift);
-    if (this.raw) for (let i = 0; i < n; i++) H[p.layout.labels + i] = this.raw[p.layout.labels + i];
+    gatherBatch(target, ds, order, s, n, xOff, this.raw ? this.rawLabels : p.layout.labels, p.data.scale, p.data.shift);
+    if (this.raw) for (let i = 0; i < n; i++) H[p.layout.labels + i] = this.raw[this.rawLabels + i];
     if (train && this.augmenter) {
       const [C, Hh, W] = p.meta.inputShape;
       this.augmenter.applyBatch(target, xOff, n, C, Hh, W, seed, epoch, order.subarray(s, s + n));

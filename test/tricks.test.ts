@@ -22,16 +22,8 @@ const SPECS = readdirSync("specs")
   .filter((f) => /^trick-.*\.dnn$/.test(f))
   .sort();
 const STEPS = 20;
-/**
- * Specs that check but do not train yet, with the error they give today (docs/tricks.md, "Known
- * problems"): pca(k)/whiten(k) with k below the input size gather the batch into a side buffer
- * whose pixel rows overlap the label offset (runtime/train-loop.ts BatchFeeder). When this test
- * fails because training now succeeds, delete the entry.
- */
-const KNOWN_BROKEN: Record<string, RegExp> = {
-  "trick-pca.dnn": /is not a class index/,
-  "trick-whitening.dnn": /is not a class index/,
-};
+/** Specs that check but do not train yet, with the error they give today (none at the moment). */
+const KNOWN_BROKEN: Record<string, RegExp> = {};
 const FASHION_ROWS = 1600;
 
 /** The first `n` rows of a dataset (a view, no copy). */
