@@ -202,7 +202,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     };
     process.on("SIGINT", onSigint);
     const say = (s: string) => {
-      if (!args.quiet && !args.bench) process.stdout.write(s + "\n");
+      if (!args.quiet && !args.bench && !args.json) process.stdout.write(s + "\n");
     };
     say(`${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`);
     let curEpoch = resume?.state.epoch ?? 1;
