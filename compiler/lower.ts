@@ -353,8 +353,8 @@ class Lowerer {
 
 function divisors(n: number): number[] {
   const out: number[] = [];
-  for (let i = 1; i <= n; i++) if (n % i === 0) out.push(i);
-  return out;
+  for (let i = 1; i * i <= n && i <= 1e6; i++) if (n % i === 0) out.push(i, n / i); // not 1..n: C can be 2^53
+  return [...new Set(out)].sort((a, b) => a - b);
 }
 
 export function lower(spec: Spec): { ir?: IR; diagnostics: Diagnostic[] } {
