@@ -330,7 +330,7 @@ class Checker {
         this.diags.push(diag("E0209", st.elements[1].nameSpan, { name }, `chains (\`->\`) belong in the model block`));
         continue;
       }
-      const h = handlers[el.name];
+      const h = Object.hasOwn(handlers, el.name) ? handlers[el.name] : undefined;
       if (!h) {
         this.diags.push(diag("E0104", el.nameSpan, { name: el.name, block }, didYouMean(el.name, Object.keys(handlers))));
         continue;
