@@ -346,7 +346,7 @@ class Checker {
 
   // -- model --
   layer(el: Element): LayerSpec | undefined {
-    const def = OPS[el.name];
+    const def = Object.hasOwn(OPS, el.name) ? OPS[el.name] : undefined;
     if (!def) {
       const known = Object.keys(OPS);
       this.diags.push(diag("E0201", el.nameSpan, { name: el.name }, didYouMean(el.name, known)));
