@@ -305,7 +305,7 @@ class Checker {
       this.diags.push(diag("E0106", v.span, { name: el.name, expected: `a ${what}` }, `expected one of: ${Object.keys(table).join(", ")}`));
       return undefined;
     }
-    const def = table[name];
+    const def = Object.hasOwn(table, name) ? table[name] : undefined;
     if (!def) {
       this.diags.push(diag("E0401", nameSpan, { what, name }, didYouMean(name, Object.keys(table))));
       return undefined;
