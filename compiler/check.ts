@@ -480,7 +480,7 @@ class Checker {
           }
           for (const st of el.body) {
             for (const a of st.elements) {
-              const def = AUGMENTS[a.name];
+              const def = Object.hasOwn(AUGMENTS, a.name) ? AUGMENTS[a.name] : undefined;
               if (!def) {
                 this.diags.push(diag("E0401", a.nameSpan, { what: "augmentation", name: a.name }, didYouMean(a.name, Object.keys(AUGMENTS))));
                 continue;
