@@ -77,12 +77,12 @@ export function bindArgs(
         continue;
       }
       key = positional[pos++];
-    } else if (!(key in schema.properties)) {
+    } else if (!Object.hasOwn(schema.properties, key)) {
       diags.push(diag("E0202", a.keySpan ?? a.span, { arg: key, name: what }, didYouMean(key, Object.keys(schema.properties))));
       ok = false;
       continue;
     }
-    if (key in obj) {
+    if (Object.hasOwn(obj, key)) {
       diags.push(diag("E0206", a.span, { arg: key }));
       ok = false;
       continue;
