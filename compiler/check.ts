@@ -397,7 +397,7 @@ class Checker {
       if (b.kind !== "model" && b.name !== undefined) this.diags.push(diag("E0110", b.nameSpan!, { block: b.kind }));
       blocks.set(b.kind, b);
     }
-    const fileStart: Span = { file: this.f.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: 0, endOffset: 1 };
+    const fileStart: Span = { file: this.f.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: 0, endOffset: Math.min(1, this.f.source.length) };
     for (const req of ["model", "data", "train"]) if (!blocks.has(req)) this.diags.push(diag("E0103", fileStart, { name: req }, `add \`${req} { ... }\``));
 
     // model
