@@ -85,16 +85,20 @@ const dnncBin = join(root, "bin", "dnnc.mjs");
 const work = mkdtempSync(join(tmpdir(), "dnnc-bench-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
 
+/** Set when a compile timed out: the other models are not tried. */
+let compilerHung = "";
+
 /** Compiles bench/specs/<m>.dnn; returns the trainer path or a reason why dnnc cannot run. */
 function compileDnnc(m) {
   const spec = join(here, "specs", `${m}.dnn`);
   if (!existsSync(dnncBin)) return { skip: "not built yet (bin/dnnc.mjs missing)" };
   if (!existsSync(spec)) return { skip: `not built yet (bench/specs/${m}.dnn missing)` };
   const out = join(work, m);
+  if (compilerHung) return { skip: compilerHung };
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [dnncBin, "compile", spec, "-o", out], { cwd: root, encoding: "utf8", timeout: 180_000 });
+  const r = spawnSync(process.execPath, [dnncBin, "compile", spec, "-o", out], { cwd: root, encoding: "utf8", timeout: (quick ? 60 : 180) * 1000 });
   process.stderr.write(`  ${m}: dnnc compile ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  if (r.error) return { skip: `compile did not finish: ${r.error.message}` };
+  if (r.error) return { skip: (compilerHung = `compile did not finish (${m}: ${r.error.message})`) };
   if (r.status !== 0) return { skip: `compile failed: ${(r.stderr || r.stdout).trim().split("\n").slice(0, 3).join(" / ")}` };
   const name = existsSync(join(out, `${m}.trainer.mjs`)) ? `${m}.trainer.mjs` : readdirSync(out).find((f) => f.endsWith(".trainer.mjs"));
   return name ? { trainer: join(out, name) } : { skip: `compile wrote no *.trainer.mjs in ${out}` };
