@@ -52,6 +52,9 @@ export function parseSpec(source: string, file: string): ParseResult {
       );
   }
   if (diagnostics.length > 0) return { diagnostics };
+  let depth = 0; // the parser recurses per bracket: ~1,000 nested ones overflow the stack, so stop at 64
+  const deep = lexed.tokens.find((t) => (depth += /^L(Paren|Bracket|Brace)$/.test(t.tokenType.name) ? 1 : /^R(Paren|Bracket|Brace)$/.test(t.tokenType.name) ? -1 : 0) > 64);
+  if (deep) return { diagnostics: [diag("E0002", tokSpan(file, deep), { detail: "brackets nested more than 64 deep" })] };
   parser.input = filterNewlines(lexed.tokens);
   const cst = parser.file();
   for (const e of parser.errors) {
