@@ -1,7 +1,12 @@
 // Fuzzing the front end: random and mutated specs through lex, parse, check, lower, the resource
 // check, fuse, plan and (sampled) code generation. Usage:
 //
-//   npx tsx scripts/fuzz.mjs --n 100000 [--seed 1] [--codegen-every 500] [--write]
+//   npx tsx scripts/fuzz.mjs --n 100000 [--seed 1] [--codegen-every 500] [--write] [--out DIR]
+//                            [--from K] [--hang-ms 10000]
+//
+// --from K replays the campaign of that seed checking only inputs K.. (the inputs depend on the
+// seed and the corpus alone). A watchdog thread ends the run if one input takes over --hang-ms
+// and writes that input to DIR/hang-seed<seed>.dnn.
 //
 // Inputs: a fast-check grammar of .dnn specs (valid-looking models with random layers, arguments,
 // settings and formatting, with extreme numbers now and then), and a mutation fuzzer seeded with
@@ -485,29 +490,84 @@ export async function checkInput(source, { file = "fuzz.dnn", codegen = false } 
 // ---- the campaign -------------------------------------------------------------------------------------
 
 /**
- * `n` inputs from `seed`: 40% from the grammar, 60% mutations (of corpus files and of grammar
- * outputs). Every `codegenEvery`-th input that reaches IR also goes through code generation.
+ * The campaign's inputs, in order, from `seed`: 40% from the grammar, 60% mutations (of corpus
+ * files, or of grammar outputs). Deterministic: input k depends only on the seed and the corpus.
  */
-export async function runCampaign({ n, seed = 1, codegenEvery = 500, corpus = loadCorpus(), onProgress, onFinding } = {}) {
+export function* campaignInputs(seed, corpus) {
   const rng = makeRng(seed);
-  const stats = { inputs: 0, grammar: 0, mutated: 0, reachedIr: 0, codegens: 0, diagnosticsOnly: 0, slowest: 0, ms: 0 };
-  const findings = new Map();
-  const t0 = performance.now();
   const chunk = 500;
   let grammarPool = [];
   let chunkNo = 0;
-  let irSeen = 0;
-  while (stats.inputs < n) {
+  for (;;) {
     if (grammarPool.length === 0) grammarPool = fc.sample(specArbitrary(), { seed: seed * 7919 + chunkNo++, numRuns: chunk });
-    let src;
-    if (rng.chance(0.4)) {
-      src = grammarPool.pop();
-      stats.grammar++;
-    } else {
+    if (rng.chance(0.4)) yield { src: grammarPool.pop(), grammar: true };
+    else {
       const base = rng.chance(0.7) ? rng.pick(corpus).text : grammarPool.pop();
-      src = mutate(base, rng, corpus);
-      stats.mutated++;
+      yield { src: mutate(base, rng, corpus), grammar: false };
     }
+  }
+}
+
+/**
+ * A watchdog on another thread: if one input runs longer than `ms`, it writes the input to
+ * `file`, says so on stderr and ends the process (a synchronous hang cannot be interrupted from
+ * the thread that hangs). `set(index, src)` publishes the input about to run.
+ */
+async function startWatchdog(ms, file) {
+  const { Worker } = await import("node:worker_threads");
+  const cap = 1 << 20;
+  const shared = new SharedArrayBuffer(16 + 2 * cap);
+  const meta = new Int32Array(shared, 0, 4); // [sequence, index, length]
+  const text = new Uint16Array(shared, 16, cap);
+  const code = `
+    const { workerData: { shared, ms, file, cap } } = require("node:worker_threads");
+    const fs = require("node:fs");
+    const meta = new Int32Array(shared, 0, 4), text = new Uint16Array(shared, 16, cap);
+    let last = -1, since = Date.now();
+    setInterval(() => {
+      const seq = Atomics.load(meta, 0);
+      if (seq !== last) { last = seq; since = Date.now(); return; }
+      if (seq === 0 || Date.now() - since < ms) return;
+      const n = Atomics.load(meta, 2);
+      let s = ""; for (let i = 0; i < n; i += 8192) s += String.fromCharCode(...text.subarray(i, Math.min(n, i + 8192)));
+      fs.writeFileSync(file, s);
+      fs.writeSync(2, "fuzz: input #" + Atomics.load(meta, 1) + " has run for over " + ms + " ms: written to " + file + "\\n");
+      process.kill(process.pid, "SIGKILL");
+    }, Math.min(250, ms / 4));`;
+  const w = new Worker(code, { eval: true, workerData: { shared, ms, file, cap } });
+  w.unref();
+  let seq = 0;
+  return {
+    set(index, src) {
+      const n = Math.min(src.length, cap);
+      for (let i = 0; i < n; i++) text[i] = src.charCodeAt(i);
+      Atomics.store(meta, 2, n);
+      Atomics.store(meta, 1, index);
+      Atomics.store(meta, 0, ++seq);
+    },
+    stop: () => w.terminate(),
+  };
+}
+
+/**
+ * `n` inputs of `campaignInputs(seed)`, checked from input `from` on (the earlier ones are only
+ * generated: to replay a stretch). Every `codegenEvery`-th input that reaches IR also goes through
+ * code generation. `hangMs` > 0 starts the watchdog (writing the hanging input to `hangFile`).
+ */
+export async function runCampaign({ n, seed = 1, codegenEvery = 500, corpus = loadCorpus(), from = 0, hangMs = 0, hangFile = "fuzz-hang.dnn", onProgress, onFinding } = {}) {
+  const stats = { inputs: 0, grammar: 0, mutated: 0, reachedIr: 0, codegens: 0, diagnosticsOnly: 0, slowest: 0, ms: 0 };
+  const findings = new Map();
+  const watchdog = hangMs > 0 ? await startWatchdog(hangMs, hangFile) : undefined;
+  const t0 = performance.now();
+  let irSeen = 0;
+  let index = -1;
+  for (const { src, grammar } of campaignInputs(seed, corpus)) {
+    index++;
+    if (index >= n) break;
+    if (index < from) continue;
+    if (grammar) stats.grammar++;
+    else stats.mutated++;
+    watchdog?.set(index, src);
     const r0 = await checkInput(src);
     let r = r0;
     if (r0.outcome === "ir") {
@@ -523,13 +583,14 @@ export async function runCampaign({ n, seed = 1, codegenEvery = 500, corpus = lo
       const f = findings.get(r.finding.signature);
       if (f) f.count++;
       else {
-        const rec = { ...r.finding, input: src, count: 1, index: stats.inputs - 1 };
+        const rec = { ...r.finding, input: src, count: 1, index };
         findings.set(r.finding.signature, rec);
         onFinding?.(rec);
       }
     }
     if (onProgress && stats.inputs % 5000 === 0) onProgress({ ...stats, ms: performance.now() - t0, findings: findings.size });
   }
+  await watchdog?.stop();
   stats.ms = performance.now() - t0;
   return { stats, findings: [...findings.values()] };
 }
@@ -571,11 +632,17 @@ async function main(argv) {
   const codegenEvery = Number(arg("--codegen-every", "500"));
   const write = argv.includes("--write");
   const outDir = arg("--out", "specs/fuzz-regressions");
-  console.log(`fuzz: ${n} inputs, seed ${seed}, code generation for 1 in ${codegenEvery} inputs that reach IR`);
+  const from = Number(arg("--from", "0"));
+  const hangMs = Number(arg("--hang-ms", "10000"));
+  console.log(`fuzz: ${n} inputs, seed ${seed}, code generation for 1 in ${codegenEvery} inputs that reach IR${from ? `, checking from input ${from}` : ""}`);
+  mkdirSync(outDir, { recursive: true });
   const { stats, findings } = await runCampaign({
     n,
     seed,
     codegenEvery,
+    from,
+    hangMs,
+    hangFile: join(outDir, `hang-seed${seed}.dnn`),
     onProgress: (s) => console.log(`  ${s.inputs} inputs, ${(s.ms / 1000).toFixed(1)} s, ${s.reachedIr} reached IR, ${s.findings} distinct findings`),
     onFinding: (f) => console.log(`  FINDING #${f.index} [${f.kind}] ${f.signature}`),
   });
