@@ -2,13 +2,15 @@
 // tensors): runtime/optim.ts's optimizerStep (TypeScript) against the wasm sweep of
 // runtime/optim-fast.ts, both on the wasm backend's heap, for SGD+momentum (M1's optimizer),
 // Nesterov with L1 and decoupled decay (the general loop), Adam, AdamW+amsgrad, RMSprop and
-// Adagrad; and clip_grad_norm. Best and median of timed windows after a warm-up (the machine may
+// Adagrad; and clip_grad_norm; and the dense epilogues of runtime/wasm-kernels.ts on M1's
+// 128 x 256 activations. Best and median of timed windows after a warm-up (the machine may
 // be shared: the best window is the figure least disturbed by other processes). Not a test:
 //   npx tsx bench/optim.mjs [--windows n]
 import { optimizerStep, stateSlots } from "../runtime/optim.ts";
 import { makeClipGradNorm, makeOptimizerStep } from "../runtime/optim-fast.ts";
 import { clipGradNorm } from "../runtime/regularize.ts";
 import { createWasmBackend } from "../runtime/wasm/wasm-backend.ts";
+import { biasAddReluRef, biasGradRef, reluBackwardRef, makeDenseEpilogues } from "../runtime/wasm-kernels.ts";
 
 const WINDOWS = Number(process.argv[process.argv.indexOf("--windows") + 1]) || 15;
 const STEPS = 20; // steps per window
@@ -74,5 +76,21 @@ for (const [label, opt, regs] of CASES) {
   const ts = time(() => clipGradNorm(H, layout, 1e9));
   const wa = time(() => fastClip(H, layout, 1e9));
   console.log(`${"clip_grad_norm (no clipping)".padEnd(32)} ${f3(ts[0])} /${f3(ts[1])}  ${f3(wa[0])} /${f3(wa[1])}   x${(ts[0] / wa[0]).toFixed(1)}`);
+}
+{
+  // dense epilogues at M1's hidden layer: y, z, dy (128, 256) at 0, 32K, 64K; b, db (256) at 96K
+  const E = makeDenseEpilogues(be);
+  const [y, z, dy, b] = [0, 1 << 15, 2 << 15, 3 << 15];
+  const rows = [
+    ["bias add + relu 128x256", () => biasAddReluRef(H, y, b, z, 128, 256), () => E.biasAddRelu(y, b, z, 128, 256)],
+    ["bias grad 128x256", () => biasGradRef(H, dy, b, 128, 256), () => E.biasGrad(dy, b, 128, 256)],
+    ["relu backward 128x256", () => reluBackwardRef(H, y, dy, 128 * 256), () => E.reluBackward(y, dy, 128 * 256)],
+  ];
+  console.log("dense epilogues, microseconds per call");
+  for (const [label, ref, fast] of rows) {
+    const ts = time(ref).map((x) => x * 1000);
+    const wa = time(fast).map((x) => x * 1000);
+    console.log(`${label.padEnd(32)} ${f3(ts[0])} /${f3(ts[1])}  ${f3(wa[0])} /${f3(wa[1])}   x${(ts[0] / wa[0]).toFixed(1)}`);
+  }
 }
 be.close();

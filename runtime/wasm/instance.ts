@@ -130,6 +130,11 @@ export interface OptimExports {
   scale(x: I, n: I, c: F): void;
   /** sum of x[i]^2 in f64 (4 partial sums: not the sequential order). */
   sumsq(x: I, n: I): number;
+  // dense epilogues (runtime/wasm-kernels.ts)
+  bias_add(y: I, b: I, n: I, out: I): void;
+  bias_add_relu(y: I, b: I, z: I, n: I, out: I): void;
+  bias_grad(dy: I, db: I, n: I, out: I): void;
+  relu_backward(v: I, dz: I, len: I): void;
 }
 
 const optimCompiled = new Map<boolean, Promise<WebAssembly.Module>>();

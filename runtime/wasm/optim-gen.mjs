@@ -200,16 +200,124 @@ const SUMSQ = `  ;; sum of x[i]^2 over n floats (f64, 4 partial sums, added pair
       (br $next)))
     (local.get $s))`;
 
+/**
+ * Elementwise epilogues of a dense layer (runtime/wasm-kernels.ts), f32x4, hand-written. They
+ * give the bytes of the TypeScript loops the compiler emits: a float32 add or multiply is
+ * correctly rounded, as the JS double operation rounded to float32 is; `v > 0 ? v : 0` is
+ * f32x4.pmax(0, v) (0 for NaN and -0). Each row's last out % 4 columns go through scalar code.
+ * y, b, z, dy, db, v, dz are float offsets; n rows of `out` columns.
+ */
+const EPILOGUES = `  ;; y[r, j] += b[j]  (y is (n, out), b is (out)); and z = relu(y) when $relu (z is (n, out))
+  (func $bias (param $y i32) (param $b i32) (param $z i32) (param $n i32) (param $out i32) (param $relu i32)
+    (local $r i32) (local $j i32) (local $end i32) (local $row i32) (local $t v128) (local $s f32)
+    (local.set $y (i32.shl (local.get $y) (i32.const 2)))
+    (local.set $b (i32.shl (local.get $b) (i32.const 2)))
+    (local.set $z (i32.shl (local.get $z) (i32.const 2)))
+    (local.set $row (i32.shl (local.get $out) (i32.const 2)))
+    (local.set $end (i32.shl (i32.and (local.get $out) (i32.const -4)) (i32.const 2)))
+    (block $rdone (loop $rows
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $j (i32.const 0))
+      (block $jdone (loop $cols
+        (br_if $jdone (i32.ge_u (local.get $j) (local.get $end)))
+        (local.set $t (f32x4.add (v128.load (i32.add (local.get $y) (local.get $j)))
+                                 (v128.load (i32.add (local.get $b) (local.get $j)))))
+        (v128.store (i32.add (local.get $y) (local.get $j)) (local.get $t))
+        (if (local.get $relu) (then
+          (v128.store (i32.add (local.get $z) (local.get $j)) (f32x4.pmax (v128.const f32x4 0 0 0 0) (local.get $t)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $cols)))
+      (block $tdone (loop $tail
+        (br_if $tdone (i32.ge_u (local.get $j) (local.get $row)))
+        (local.set $s (f32.add (f32.load (i32.add (local.get $y) (local.get $j)))
+                               (f32.load (i32.add (local.get $b) (local.get $j)))))
+        (f32.store (i32.add (local.get $y) (local.get $j)) (local.get $s))
+        (if (local.get $relu) (then
+          (f32.store (i32.add (local.get $z) (local.get $j))
+            (select (local.get $s) (f32.const 0) (f32.gt (local.get $s) (f32.const 0))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $tail)))
+      (local.set $y (i32.add (local.get $y) (local.get $row)))
+      (local.set $z (i32.add (local.get $z) (local.get $row)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+  (func (export "bias_add") (param $y i32) (param $b i32) (param $n i32) (param $out i32)
+    (call $bias (local.get $y) (local.get $b) (i32.const 0) (local.get $n) (local.get $out) (i32.const 0)))
+  (func (export "bias_add_relu") (param $y i32) (param $b i32) (param $z i32) (param $n i32) (param $out i32)
+    (call $bias (local.get $y) (local.get $b) (local.get $z) (local.get $n) (local.get $out) (i32.const 1)))
+
+  ;; db[j] += dy[r, j] for r = 0 .. n-1 in order (dy is (n, out), db is (out)): column sums
+  (func (export "bias_grad") (param $dy i32) (param $db i32) (param $n i32) (param $out i32)
+    (local $r i32) (local $j i32) (local $end i32) (local $row i32) (local $p i32) (local $t v128) (local $s f32)
+    (local.set $dy (i32.shl (local.get $dy) (i32.const 2)))
+    (local.set $db (i32.shl (local.get $db) (i32.const 2)))
+    (local.set $row (i32.shl (local.get $out) (i32.const 2)))
+    (local.set $end (i32.shl (i32.and (local.get $out) (i32.const -4)) (i32.const 2)))
+    ;; 4 columns at a time, down the rows
+    (block $jdone (loop $cols
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $end)))
+      (local.set $t (v128.load (i32.add (local.get $db) (local.get $j))))
+      (local.set $p (i32.add (local.get $dy) (local.get $j)))
+      (local.set $r (i32.const 0))
+      (block $rdone (loop $rows
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $t (f32x4.add (local.get $t) (v128.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (local.get $row)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows)))
+      (v128.store (i32.add (local.get $db) (local.get $j)) (local.get $t))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $cols)))
+    (block $jdone (loop $cols
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $row)))
+      (local.set $s (f32.load (i32.add (local.get $db) (local.get $j))))
+      (local.set $p (i32.add (local.get $dy) (local.get $j)))
+      (local.set $r (i32.const 0))
+      (block $rdone (loop $rows
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $s (f32.add (local.get $s) (f32.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (local.get $row)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows)))
+      (f32.store (i32.add (local.get $db) (local.get $j)) (local.get $s))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $cols))))
+
+  ;; dz[i] *= (v[i] > 0 ? 1 : 0) for i < len (ReLU backward on the pre-activation v)
+  (func (export "relu_backward") (param $v i32) (param $dz i32) (param $len i32)
+    (local $i i32) (local $end i32)
+    (local.set $v (i32.shl (local.get $v) (i32.const 2)))
+    (local.set $dz (i32.shl (local.get $dz) (i32.const 2)))
+    (local.set $end (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (v128.store (i32.add (local.get $dz) (local.get $i))
+        (f32x4.mul (v128.load (i32.add (local.get $dz) (local.get $i)))
+          (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0)
+            (f32x4.gt (v128.load (i32.add (local.get $v) (local.get $i))) (v128.const f32x4 0 0 0 0)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $next)))
+    (local.set $end (i32.shl (local.get $len) (i32.const 2)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (f32.store (i32.add (local.get $dz) (local.get $i))
+        (f32.mul (f32.load (i32.add (local.get $dz) (local.get $i)))
+          (select (f32.const 1) (f32.const 0) (f32.gt (f32.load (i32.add (local.get $v) (local.get $i))) (f32.const 0)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next))))`;
+
 /** The whole module text. `memoryLine` is the memory import (plain or shared). */
 export function optimWat(memoryLine = '(import "env" "mem" (memory 1))') {
   return [
     ";; GENERATED by runtime/wasm/optim-gen.mjs (via scripts/build-wasm.mjs); do not edit.",
     ";; The optimizer sweep of runtime/optim.ts on f64x2 lanes, same bytes as the TypeScript (see the",
     ";; generator's header). Arrays are float offsets into the memory, n a float count, scalars f64.",
+    ";; Then the dense epilogues of runtime/wasm-kernels.ts (f32x4, same bytes as their TS loops).",
     "(module",
     `  ${memoryLine}`,
     ...KERNELS.map(emitKernel),
     SUMSQ,
+    EPILOGUES,
     ")",
     "",
   ].join("\n");

@@ -1,0 +1,96 @@
+// Elementwise epilogues of a dense layer in WebAssembly SIMD (f32x4), with the TypeScript loops
+// the compiler emits today as their references and as the fallback on the ts backend. Each wasm
+// kernel writes the same bytes as its reference (float32 add and multiply are correctly rounded;
+// relu is f32x4.pmax(0, v), which is `v > 0 ? v : 0` for NaN and -0 too): test/wasm-optim-kernels.test.ts.
+// Offsets are float offsets into H; y, z, dy, dz are (n, out) row-major, b and db are (out).
+import type { Backend } from "./backend";
+import { wasmOptimExports } from "./optim-fast";
+
+export interface DenseEpilogues {
+  /** y[r, j] += b[j]. */
+  biasAdd(y: number, b: number, n: number, out: number): void;
+  /** y[r, j] += b[j]; z[r, j] = y[r, j] > 0 ? y[r, j] : 0 (y keeps the pre-activation). */
+  biasAddRelu(y: number, b: number, z: number, n: number, out: number): void;
+  /** db[j] += dy[r, j] for r = 0 .. n-1 in order (the caller zeroes db first, as today). */
+  biasGrad(dy: number, db: number, n: number, out: number): void;
+  /** dz[i] *= v[i] > 0 ? 1 : 0 for i < len (v the pre-activation). */
+  reluBackward(v: number, dz: number, len: number): void;
+}
+
+// ---- references: the loops of the generated trainer -------------------------------------------
+
+/** y is (n, out), b is (out): y += b per row. */
+export function biasAddRef(H: Float32Array, y: number, b: number, n: number, out: number): void {
+  for (let r = 0; r < n; r++) {
+    const o = y + r * out;
+    for (let j = 0; j < out; j++) H[o + j] += H[b + j];
+  }
+}
+
+/** y, z are (n, out), b is (out): y += b, then z = relu(y). */
+export function biasAddReluRef(H: Float32Array, y: number, b: number, z: number, n: number, out: number): void {
+  biasAddRef(H, y, b, n, out);
+  for (let i = 0, e = n * out; i < e; i++) {
+    const v = H[y + i];
+    H[z + i] = v > 0 ? v : 0;
+  }
+}
+
+/** dy is (n, out), db is (out): db += column sums of dy, rows in order. */
+export function biasGradRef(H: Float32Array, dy: number, db: number, n: number, out: number): void {
+  for (let r = 0; r < n; r++) {
+    const o = dy + r * out;
+    for (let j = 0; j < out; j++) H[db + j] += H[o + j];
+  }
+}
+
+/** v, dz are (len): dz *= relu'(v). */
+export function reluBackwardRef(H: Float32Array, v: number, dz: number, len: number): void {
+  for (let i = 0; i < len; i++) H[dz + i] *= H[v + i] > 0 ? 1 : 0;
+}
+
+// ---- choice ---------------------------------------------------------------------------------------
+
+const fits = (H: Float32Array, ...ends: number[]) => {
+  for (const e of ends) if (!(e <= H.length)) throw new RangeError(`dense epilogue reaches outside H[${H.length}]`);
+};
+const ints = (...xs: number[]) => {
+  for (const x of xs) if (!((x | 0) === x && x >= 0)) throw new RangeError(`dense epilogue: bad offset or size ${x}`);
+};
+
+/** The epilogues on `be`'s heap: wasm SIMD on the wasm backend, the references otherwise. */
+export function makeDenseEpilogues(be: Backend): DenseEpilogues {
+  const H = be.H;
+  const k = wasmOptimExports(be);
+  if (!k) {
+    return {
+      biasAdd: (y, b, n, out) => biasAddRef(H, y, b, n, out),
+      biasAddRelu: (y, b, z, n, out) => biasAddReluRef(H, y, b, z, n, out),
+      biasGrad: (dy, db, n, out) => biasGradRef(H, dy, db, n, out),
+      reluBackward: (v, dz, len) => reluBackwardRef(H, v, dz, len),
+    };
+  }
+  // bounds are checked here, once per call (O(1)): the module would write past H unnoticed
+  return {
+    biasAdd(y, b, n, out) {
+      ints(y, b, n, out);
+      fits(H, y + n * out, b + out);
+      k.bias_add(y, b, n, out);
+    },
+    biasAddRelu(y, b, z, n, out) {
+      ints(y, b, z, n, out);
+      fits(H, y + n * out, z + n * out, b + out);
+      k.bias_add_relu(y, b, z, n, out);
+    },
+    biasGrad(dy, db, n, out) {
+      ints(dy, db, n, out);
+      fits(H, dy + n * out, db + out);
+      k.bias_grad(dy, db, n, out);
+    },
+    reluBackward(v, dz, len) {
+      ints(v, dz, len);
+      fits(H, v + len, dz + len);
+      k.relu_backward(v, dz, len);
+    },
+  };
+}
