@@ -26,11 +26,22 @@ const arg = (name, def) => {
 const MS = arg("--ms", 40);
 const WINDOWS = arg("--windows", 15);
 const B = 64;
-const fastSize = convMod.convScratchSizeFast ?? ((c) => convScratchSize(c));
+// scratch variants: [label, floats of col for a conv configuration (undefined: the minimum)]
+const ROOMS = [
+  ["per-sample col (convScratchSize, as compiled today)", () => undefined],
+  ["colFloats = convScratchSizeFast", (c) => convMod.convScratchSizeFast(c)],
+  ["colFloats = convScratchSizeBatched(cfg, 4)", (c) => convMod.convScratchSizeBatched(c, 4)],
+  ["colFloats = convScratchSizeBatched(cfg, 16)", (c) => convMod.convScratchSizeBatched(c, 16)],
+  ["colFloats = convScratchSizeBatched(cfg, 64)", (c) => convMod.convScratchSizeBatched(c, 64)],
+];
+const THREADS = arg("--threads", 1);
 
 // CPU time of this process in ms (user + system): on a shared machine, wall time mostly
 // measures the other processes; with one thread, CPU time is the work done.
+// --wall: wall time instead (for --threads 2, where CPU time counts both threads).
+const WALL = process.argv.includes("--wall");
 const cpuMs = () => {
+  if (WALL) return performance.now();
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
@@ -75,7 +86,8 @@ async function layers(kind) {
     dw1: convWeightSize(conv1), db1: 16, p1: B * 16 * 196, i1: B * 16 * 196, dp1: B * 16 * 196,
     w2: convWeightSize(conv2), b2: 32, y2: B * 32 * 196, dy2: B * 32 * 196, dx2: B * 16 * 196,
     dw2: convWeightSize(conv2), db2: 32, p2: B * 32 * 49, i2: B * 32 * 49, dp2: B * 32 * 49,
-    col1: fastSize(conv1), col2: fastSize(conv2),
+    col1: Math.max(...ROOMS.map(([, f]) => f(conv1) ?? convScratchSize(conv1))),
+    col2: Math.max(...ROOMS.map(([, f]) => f(conv2) ?? convScratchSize(conv2))),
   };
   const off = {};
   let top = 0;
@@ -83,15 +95,16 @@ async function layers(kind) {
     off[k] = top;
     top = (top + s + 15) & ~15;
   }
-  const be = await createBackend(top, { backend: kind, threads: 1 });
+  const be = await createBackend(top, { backend: kind, threads: kind === "wasm" ? THREADS : 1 });
   const { H, gemm } = be;
   let seed = 1;
   for (const [k, s] of Object.entries(sizes)) fillRandom(H, off[k], s, seed++, k.startsWith("w") ? 0.3 : 1);
   const o = off;
   const rows = [];
-  for (const [label, big] of [["per-sample col", false], ["colFloats = convScratchSizeFast", true]]) {
-    const c1 = big ? { ...conv1, colFloats: sizes.col1 } : conv1;
-    const c2 = big ? { ...conv2, colFloats: sizes.col2 } : conv2;
+  for (const [label, room] of ROOMS) {
+    const big = room(conv1) !== undefined;
+    const c1 = { ...conv1, colFloats: room(conv1) };
+    const c2 = { ...conv2, colFloats: room(conv2) };
     const t = {
       "conv1 fwd": bestMs(() => conv2dForward(H, gemm, c1, o.x0, o.w1, o.b1, o.y1, o.col1, B)),
       "conv1 bwd (dw, db)": bestMs(() => conv2dBackward(H, gemm, c1, o.x0, o.w1, o.dy1, -1, o.dw1, o.db1, o.col1, B)),
@@ -120,7 +133,7 @@ async function layers(kind) {
 }
 
 // ---- whole M2 step ----------------------------------------------------------------------------
-async function step(kind, batched) {
+async function step(kind, label, room) {
   const { compileToIr } = await import("../compiler/pipeline.ts");
   const { generateTrainer } = await import("../compiler/codegen/emit-trainer.ts");
   const { bundleTrainer } = await import("../compiler/codegen/bundle.ts");
@@ -133,16 +146,16 @@ async function step(kind, batched) {
   if (!r.ir) throw new Error("m2.dnn did not compile");
   let ir = r.ir;
   const extra = {};
-  if (batched) {
-    // what the compiler emits once it reserves convScratchSizeBatched: bigger col regions
-    // (appended at the end of the heap here) and colFloats in each conv configuration
+  if (room(conv1) !== undefined) {
+    // what the compiler emits once it reserves a larger scratch: bigger col regions (appended
+    // at the end of the heap here) and colFloats in each conv configuration
     const L = ir.layout;
     const offsets = { ...L.offsets };
     const sizes = { ...L.sizes };
     let top = (L.heapFloats + 15) & ~15;
     for (const n of ir.nodes) {
       if (n.op !== "conv2d") continue;
-      const s = fastSize(convCfg(n));
+      const s = room(convCfg(n));
       offsets[`col:${n.id}`] = top;
       sizes[`col:${n.id}`] = s;
       extra[n.id] = s;
@@ -159,7 +172,7 @@ async function step(kind, batched) {
   const js = await bundleTrainer(ts, "m2.trainer.ts");
   const url = `data:text/javascript;base64,${Buffer.from(js).toString("base64")}`;
   const { program: p } = await import(url);
-  const be = await createBackend(p.meta.heapFloats, { backend: kind, threads: 1 });
+  const be = await createBackend(p.meta.heapFloats, { backend: kind, threads: kind === "wasm" ? THREADS : 1 });
   const model = p.create(be, 1);
   model.init();
   const { H } = be;
@@ -175,7 +188,7 @@ async function step(kind, batched) {
     model.backward(B, t);
     optimizerStep(H, layout, opt, 0.01, ++t);
   });
-  console.log(`  M2 step, ${be.name}, ${batched ? "colFloats = convScratchSizeFast" : "as compiled today"}: ${fmt(ms)}   (loss ${loss.toFixed(3)})`);
+  console.log(`  ${be.name}, ${label.padEnd(52)}${fmt(ms)}   (loss ${loss.toFixed(4)})`);
   be.close();
 }
 
@@ -183,8 +196,6 @@ await layers("wasm");
 if (!process.argv.includes("--no-ts")) await layers("ts");
 if (!process.argv.includes("--no-step")) {
   console.log(`\nWhole M2 training step at batch ${B}:`);
-  for (const kind of ["wasm", ...(process.argv.includes("--no-ts") ? [] : ["ts"])]) {
-    await step(kind, false);
-    await step(kind, true);
-  }
+  for (const kind of ["wasm", ...(process.argv.includes("--no-ts") ? [] : ["ts"])])
+    for (const [label, room] of ROOMS) await step(kind, label, room);
 }

@@ -11,6 +11,7 @@ import {
   convConfig,
   convScratchSize,
   convScratchSizeFast,
+  convScratchSizeBatched,
   convWeightSize,
   conv2dForward,
   conv2dBackward,
@@ -25,8 +26,8 @@ import { Rng } from "../runtime/rng";
 import type { GemmFn } from "../runtime/backend";
 import { Heap, naiveGemm, expectClose } from "./reference/conv_norm/harness";
 
-type Room = "minimum" | "fast" | "between";
-const arbConv: fc.Arbitrary<ConvOptions & { n: number; bias: boolean; room: Room; frac: number }> = fc
+type Room = "minimum" | "fast" | "between" | "batched";
+const arbConv: fc.Arbitrary<ConvOptions & { n: number; bias: boolean; room: Room; frac: number; nb: number }> = fc
   .record({
     groups: fc.integer({ min: 1, max: 3 }),
     cg: fc.integer({ min: 1, max: 3 }),
@@ -48,8 +49,9 @@ const arbConv: fc.Arbitrary<ConvOptions & { n: number; bias: boolean; room: Room
     stride1: fc.boolean(),
     n: fc.integer({ min: 1, max: 5 }),
     bias: fc.boolean(),
-    room: fc.constantFrom<Room>("minimum", "fast", "between"),
-    frac: fc.double({ min: 0, max: 1, noNaN: true }),
+    room: fc.constantFrom<Room>("minimum", "fast", "between", "batched"),
+    frac: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })),
+    nb: fc.integer({ min: 2, max: 5 }),
   })
   .map((r) => ({
     C: r.groups * r.cg,
@@ -65,6 +67,7 @@ const arbConv: fc.Arbitrary<ConvOptions & { n: number; bias: boolean; room: Room
     bias: r.bias,
     room: r.room,
     frac: r.frac,
+    nb: r.nb,
   }))
   .filter((o) => {
     try {
@@ -75,12 +78,16 @@ const arbConv: fc.Arbitrary<ConvOptions & { n: number; bias: boolean; room: Room
     }
   });
 
-function withRoom(cfg: ConvConfig, room: Room, frac: number): ConvConfig {
+// minimum: no colFloats; fast: one sample per GEMM with every fast path; between: chunked
+// input gradient; batched: between the fast size and nb samples per GEMM (frac 1: exactly nb)
+function withRoom(cfg: ConvConfig, room: Room, frac: number, nb: number): ConvConfig {
   const lo = convScratchSize(cfg);
   const hi = convScratchSizeFast(cfg);
   if (room === "minimum") return cfg;
   if (room === "fast") return { ...cfg, colFloats: hi };
-  return { ...cfg, colFloats: lo + Math.floor(frac * (hi - lo)) };
+  if (room === "between") return { ...cfg, colFloats: lo + Math.floor(frac * (hi - lo)) };
+  const top = convScratchSizeBatched(cfg, nb);
+  return { ...cfg, colFloats: hi + Math.floor(frac * (top - hi)) };
 }
 
 function randomFill(H: Float32Array, o: number, len: number, rng: Rng): void {
@@ -153,7 +160,7 @@ describe("conv2d fast paths equal the naive oracle", () => {
     let seed = 100;
     fc.assert(
       fc.property(arbConv, (o) => {
-        const cfg = withRoom(convConfig(o), o.room, o.frac);
+        const cfg = withRoom(convConfig(o), o.room, o.frac, o.nb);
         const r = runConv(cfg, o.n, o.bias, ++seed, mk);
         const tag = JSON.stringify({ ...cfg, n: o.n });
         expectClose(r.y, r.want.y, `y ${tag}`);
@@ -163,7 +170,7 @@ describe("conv2d fast paths equal the naive oracle", () => {
         expect(r.inputsChanged, `inputs changed ${tag}`).toBe(false);
         expect(r.guards, `guard words ${tag}`).toEqual(r.guards.map(() => 7));
       }),
-      { numRuns: 120, seed: 20261125 },
+      { numRuns: 160, seed: 20261125 },
     );
   });
 
@@ -182,9 +189,27 @@ describe("conv2d fast paths equal the naive oracle", () => {
     }
   });
 
+  it("covers the batched paths (chunks of nb samples, a shorter last chunk; stride 1 and 2)", () => {
+    for (const o of [
+      { C: 4, H: 6, W: 7, K: 6, kernel: 3, padding: "same" as const, groups: 2 },
+      { C: 3, H: 7, W: 6, K: 4, kernel: [3, 2] as [number, number], stride: 2, padding: 1 },
+    ]) {
+      const cfg = convConfig(o);
+      for (const nb of [2, 3, 5, 8]) {
+        const r = runConv({ ...cfg, colFloats: convScratchSizeBatched(cfg, nb) }, 5, true, nb, naiveGemm);
+        const tag = `${JSON.stringify(o)} nb ${nb}`;
+        expectClose(r.y, r.want.y, `y ${tag}`);
+        expectClose(r.dx, r.want.dx, `dx ${tag}`);
+        expectClose(r.dw, r.want.dw, `dw ${tag}`);
+        expectClose(r.db, r.want.db, `db ${tag}`);
+        expect(r.guards).toEqual([7, 7, 7, 7, 7]);
+      }
+    }
+  });
+
   it("gives the same bytes for the same inputs", () => {
     const cfg = convConfig({ C: 4, H: 9, W: 9, K: 6, kernel: 3, padding: "same", groups: 2 });
-    for (const c of [cfg, { ...cfg, colFloats: convScratchSizeFast(cfg) }]) {
+    for (const c of [cfg, { ...cfg, colFloats: convScratchSizeFast(cfg) }, { ...cfg, colFloats: convScratchSizeBatched(cfg, 2) }]) {
       const a = runConv(c, 3, true, 9, (H) => makeGemm(H, "blocked"));
       const b = runConv(c, 3, true, 9, (H) => makeGemm(H, "blocked"));
       expect(new Float32Array(a.y)).toEqual(new Float32Array(b.y));
@@ -200,7 +225,11 @@ describe("conv2d fast paths equal the naive oracle", () => {
       { C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same" as const },
     ]) {
       const base = convConfig(o);
-      for (const cfg of [base, { ...base, colFloats: convScratchSizeFast(base) }]) {
+      for (const cfg of [
+        base,
+        { ...base, colFloats: convScratchSizeFast(base) },
+        { ...base, colFloats: convScratchSizeBatched(base, 2) },
+      ]) {
         const n = 2;
         const xs = n * cfg.C * 196 * (cfg.H === 28 ? 4 : 1);
         const ys = n * cfg.K * cfg.OH * cfg.OW;

@@ -9,19 +9,26 @@
 //
 // Scratch: kernels that need a column buffer take `col`, an offset of at least
 // `convScratchSize(cfg)` floats (0 for 1x1/stride 1/no padding convs, which use x directly).
-// When the caller reserved more, it says so in `cfg.colFloats` (`convScratchSizeFast(cfg)` is
-// what every fast path wants); the kernels never touch col beyond max(colFloats, that minimum).
-// Nothing is allocated.
+// When the caller reserved more, it says so in `cfg.colFloats`; the kernels never touch col
+// beyond max(colFloats, convScratchSize(cfg)). Nothing is allocated.
+//   convScratchSizeFast(cfg)        every fast path, one sample per GEMM
+//   convScratchSizeBatched(cfg, nb) the same with nb samples per GEMM (im2col of nb samples side
+//                                   by side, columns (C/g*kh*kw, nb*OH*OW), output staged and
+//                                   scattered back to NCHW)
+// The kernels pick the largest chunk of samples the room allows, so any size >= the minimum
+// works, and the same inputs and room give the same bytes.
 //
-// Speed (bench/conv.mjs, M2 at batch 64): the GEMMs run one sample at a time, which the wasm
-// GEMM handles as fast as one batched GEMM (measured: [32,196,144] per sample and [32,12544,144]
-// for the batch both ~35 GFLOP/s), so the work went into what surrounds them:
+// Speed (bench/conv.mjs, M2 at batch 64, wasm GEMM on 1 thread): the GEMMs are as fast one
+// sample at a time as batched (measured: [32,196,144] per sample and [32,12544,144] for the
+// batch both ~35 GFLOP/s), so most of the gain is around them:
 // - im2col copies each kernel tap's shifted input plane with one copyWithin (stride 1, OW = W),
 //   then zeroes the cells that read padding;
 // - the input gradient of a stride-1 conv is a correlation of dy with the rotated weights
-//   (im2col of dy + one GEMM per sample straight into dx), not a GEMM into columns and a
-//   scalar col2im scatter; other strides keep GEMM + col2im;
+//   (the forward kernel run on dy, straight into dx), not a GEMM into columns and a scalar
+//   col2im scatter; other strides keep GEMM + col2im;
 // - the bias gradient is a GEMM of dy against a column of ones (the wasm module's dot path).
+// Batching (room for nb >= 2) makes GEMMs large enough for the wasm backend to split over its
+// threads (runtime/wasm/wasm-backend.ts splits from 1M multiply-adds).
 import type { GemmFn } from "../backend";
 
 export interface ConvConfig {
@@ -136,21 +143,51 @@ function dgradByCorrelation(c: ConvConfig): boolean {
 }
 
 /**
- * Floats of `col` with which every fast path runs at full size (pass it as cfg.colFloats): the
- * per-sample columns, and for a stride-1 conv the rotated weights (rounded up to 16) plus one
- * sample's dy columns for one group, (K/g*kh*kw, H*W). With less (at least convScratchSize),
- * the stride-1 input gradient is cut into GEMMs over fewer output channels, or falls back to
- * GEMM + col2im.
+ * Floats of `col` with which every fast path runs at full size with one sample per GEMM (pass
+ * it as cfg.colFloats): the per-sample columns, and for a stride-1 conv the rotated weights
+ * (rounded up to 16) plus one sample's dy columns for one group, (K/g*kh*kw, H*W). With less
+ * (at least convScratchSize), the stride-1 input gradient is cut into GEMMs over fewer output
+ * channels, or falls back to GEMM + col2im.
  */
 export function convScratchSizeFast(c: ConvConfig): number {
+  return convScratchSizeBatched(c, 1);
+}
+
+/**
+ * Floats of `col` with which every path runs nb samples per GEMM (pass it as cfg.colFloats):
+ * forward and weight gradient nb*OH*OW*(C/g*kh*kw + K/g) (columns and the staged output or dy);
+ * stride-1 input gradient: rotated weights + nb*H*W*(K/g*kh*kw + C/g). For nb = 1, the per-sample
+ * fast size.
+ */
+export function convScratchSizeBatched(c: ConvConfig, nb: number): number {
   const base = convScratchSize(c);
-  if (!dgradByCorrelation(c)) return base;
-  return Math.max(base, align16(convWeightSize(c)) + (c.K / c.groups) * c.kh * c.kw * c.H * c.W);
+  const KK = c.kh * c.kw;
+  const Cg = c.C / c.groups;
+  const Kg = c.K / c.groups;
+  const OHW = c.OH * c.OW;
+  const HW = c.H * c.W;
+  const corr = dgradByCorrelation(c) ? align16(convWeightSize(c)) : 0;
+  if (nb <= 1) return corr > 0 ? Math.max(base, corr + Kg * KK * HW) : base;
+  if (convIsPointwise(c)) return base;
+  const fwd = nb * OHW * (Cg * KK + Kg);
+  return Math.max(base, fwd, corr > 0 ? corr + nb * HW * (Kg * KK + Cg) : 0);
 }
 
 /** Floats the kernels may use at `col`. */
 function colRoom(c: ConvConfig): number {
   return Math.max(c.colFloats ?? 0, convScratchSize(c));
+}
+
+/** Samples per GEMM: the largest nb <= n with convScratchSizeBatched(c, nb) <= room (>= 1). */
+function batchSamples(c: ConvConfig, room: number, n: number): number {
+  if (convIsPointwise(c)) return 1;
+  const Cg = c.C / c.groups;
+  const Kg = c.K / c.groups;
+  const KK = c.kh * c.kw;
+  let nb = Math.floor(room / (c.OH * c.OW * (Cg * KK + Kg)));
+  if (dgradByCorrelation(c))
+    nb = Math.min(nb, Math.floor((room - align16(convWeightSize(c))) / (c.H * c.W * (Kg * KK + Cg))));
+  return Math.max(1, Math.min(n, nb));
 }
 
 // Range of output columns ow whose input column ow*sw + joff lies in [0, W) (also used for rows).
@@ -164,11 +201,11 @@ function colHi(joff: number, sw: number, W: number, OW: number, lo: number): num
 // xs is one sample's channels c0..c0+Cg, (Cg, H, W); col is (Cg*kh*kw, OH*OW), zeros where the
 // window reads padding.
 export function im2col(H: Float32Array, c: ConvConfig, xs: number, Cg: number, col: number): void {
-  im2colRaw(H, xs, Cg, c.H, c.W, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.OH, c.OW, col);
+  im2colRaw(H, xs, Cg, c.H, c.W, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.OH, c.OW, col, c.OH * c.OW);
 }
 
-// im2col on plain numbers (no configuration object, so that a derived configuration, as the
-// correlation form of the input gradient uses, needs no allocation). Padding may be negative.
+// im2col on plain numbers, rows ld floats apart (ld = nb*OH*OW puts nb samples side by side).
+// Padding may be negative (the correlation form of the input gradient).
 // Row (ci, ki, kj) of col is the input plane ci shifted by (ki*dh - ph, kj*dw - pw) and strided:
 // with stride 1 and OW = W (padding 'same'), the valid rows of it are one contiguous run of the
 // plane, copied at once (copyWithin is a memmove), after which the cells that wrapped around a
@@ -190,6 +227,7 @@ function im2colRaw(
   OH: number,
   OW: number,
   col: number,
+  ld: number,
 ): void {
   const OHW = OH * OW;
   const plane = sh === 1 && sw === 1 && OW === IW;
@@ -200,7 +238,7 @@ function im2colRaw(
       const ioff = ki * dh - ph;
       const oh0 = colLo(ioff, sh, OH);
       const oh1 = colHi(ioff, sh, IH, OH, oh0);
-      for (let kj = 0; kj < kw; kj++, r += OHW) {
+      for (let kj = 0; kj < kw; kj++, r += ld) {
         const joff = kj * dw - pw;
         const lo = colLo(joff, sw, OW);
         const hi = colHi(joff, sw, IW, OW, lo);
@@ -239,20 +277,26 @@ function im2colRaw(
 
 // Adjoint of im2col: adds col (Cg*kh*kw, OH*OW) into dxs (Cg, H, W). dxs is not cleared.
 export function col2im(H: Float32Array, c: ConvConfig, col: number, Cg: number, dxs: number): void {
+  col2imLd(H, c, col, c.OH * c.OW, Cg, dxs);
+}
+
+// col2im with col rows ld floats apart.
+function col2imLd(H: Float32Array, c: ConvConfig, col: number, ld: number, Cg: number, dxs: number): void {
   const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW } = c;
-  let r = col;
+  let rr = col;
   for (let ci = 0; ci < Cg; ci++) {
     const xc = dxs + ci * IH * IW;
     for (let ki = 0; ki < kh; ki++) {
       const ioff = ki * dh - ph;
-      for (let kj = 0; kj < kw; kj++) {
+      const oh0 = colLo(ioff, sh, OH);
+      const oh1 = colHi(ioff, sh, IH, OH, oh0);
+      for (let kj = 0; kj < kw; kj++, rr += ld) {
         const joff = kj * dw - pw;
         const lo = colLo(joff, sw, OW);
         const hi = colHi(joff, sw, IW, OW, lo);
-        for (let oh = 0; oh < OH; oh++, r += OW) {
-          const ih = oh * sh + ioff;
-          if (ih < 0 || ih >= IH) continue;
-          const row = xc + ih * IW + joff;
+        for (let oh = oh0; oh < oh1; oh++) {
+          const r = rr + oh * OW;
+          const row = xc + (oh * sh + ioff) * IW + joff;
           if (sw === 1) for (let ow = lo; ow < hi; ow++) H[row + ow] += H[r + ow];
           else for (let ow = lo; ow < hi; ow++) H[row + ow * sw] += H[r + ow];
         }
@@ -262,8 +306,9 @@ export function col2im(H: Float32Array, c: ConvConfig, col: number, Cg: number, 
 }
 
 // x is (n, C, H, W), w is (K, C/g, kh, kw), b is (K) or -1, y is (n, K, OH, OW).
-// Per sample and group: y_g (K/g, OH*OW) = W_g (K/g, C/g*kh*kw) . col_g (C/g*kh*kw, OH*OW),
-// with y pre-filled by the bias so the GEMM accumulates onto it.
+// Per sample (or chunk of nb samples side by side) and group:
+//   y_g (K/g, nb*OH*OW) = W_g (K/g, C/g*kh*kw) . col_g (C/g*kh*kw, nb*OH*OW)
+// with the output pre-filled by the bias so the GEMM accumulates onto it.
 export function conv2dForward(
   H: Float32Array,
   gemm: GemmFn,
@@ -275,38 +320,96 @@ export function conv2dForward(
   col: number,
   n: number,
 ): void {
-  const { C, K, groups, OH, OW } = c;
-  const HW = c.H * c.W;
+  const room = colRoom(c);
+  convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, b, y, col, n);
+}
+
+// The forward convolution with `room` floats at col. Group g's weights are at w + g*Kg*CKK,
+// stored (Kg, CKK) when tA = 0 (the layer's weights) or (CKK, Kg) when tA = 1 (the rotated
+// weights of the input gradient). Chunks of nb >= 2 samples (at most nbMax) when the room holds
+// their columns and the staged output; otherwise one sample at a time, and (tA = 1 only) when
+// even one sample's columns do not fit, input channels in chunks whose GEMMs accumulate.
+function convCore(
+  H: Float32Array,
+  gemm: GemmFn,
+  c: ConvConfig,
+  tA: 0 | 1,
+  room: number,
+  nbMax: number,
+  x: number,
+  w: number,
+  b: number,
+  y: number,
+  col: number,
+  n: number,
+): void {
+  const { C, K, groups, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw } = c;
+  const IH = c.H;
+  const IW = c.W;
+  const HW = IH * IW;
   const OHW = OH * OW;
   const Cg = C / groups;
   const Kg = K / groups;
-  const CKK = Cg * c.kh * c.kw;
+  const KK = kh * kw;
+  const CKK = Cg * KK;
   const direct = convIsPointwise(c);
+  const nb = direct ? 1 : Math.min(nbMax, Math.floor(room / (OHW * (CKK + Kg))));
+  if (nb >= 2) {
+    for (let i0 = 0; i0 < n; i0 += nb) {
+      const m = Math.min(nb, n - i0);
+      const N = m * OHW;
+      const stage = col + CKK * N;
+      for (let g = 0; g < groups; g++) {
+        for (let j = 0; j < m; j++)
+          im2colRaw(H, x + ((i0 + j) * C + g * Cg) * HW, Cg, IH, IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, col + j * OHW, N);
+        if (b >= 0) for (let k = 0; k < Kg; k++) H.fill(H[b + g * Kg + k], stage + k * N, stage + (k + 1) * N);
+        gemm(tA, 0, Kg, N, CKK, w + g * Kg * CKK, col, stage, b >= 0 ? 1 : 0);
+        for (let j = 0; j < m; j++) {
+          const yj = y + ((i0 + j) * K + g * Kg) * OHW;
+          for (let k = 0; k < Kg; k++) {
+            const s0 = stage + k * N + j * OHW;
+            H.copyWithin(yj + k * OHW, s0, s0 + OHW);
+          }
+        }
+      }
+    }
+    return;
+  }
+  const Cc = direct ? Cg : Math.min(Cg, Math.floor(room / (KK * OHW)));
   for (let i = 0; i < n; i++) {
     const xs = x + i * C * HW;
     const ys = y + i * K * OHW;
     if (b >= 0) for (let k = 0; k < K; k++) H.fill(H[b + k], ys + k * OHW, ys + (k + 1) * OHW);
     for (let g = 0; g < groups; g++) {
-      let src = xs + g * Cg * HW;
-      if (!direct) {
-        im2col(H, c, src, Cg, col);
-        src = col;
+      const yg = ys + g * Kg * OHW;
+      const wg = w + g * Kg * CKK;
+      if (direct) {
+        gemm(tA, 0, Kg, OHW, Cg, wg, xs + g * Cg * HW, yg, b >= 0 ? 1 : 0);
+        continue;
       }
-      gemm(0, 0, Kg, OHW, CKK, w + g * Kg * CKK, src, ys + g * Kg * OHW, b >= 0 ? 1 : 0);
+      for (let c0 = 0; c0 < Cg; c0 += Cc) {
+        const cc = Math.min(Cc, Cg - c0);
+        im2colRaw(H, xs + (g * Cg + c0) * HW, cc, IH, IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, col, OHW);
+        gemm(tA, 0, Kg, OHW, cc * KK, wg + c0 * KK * Kg, col, yg, c0 > 0 || b >= 0 ? 1 : 0);
+      }
     }
   }
 }
+
+// The configuration of the input gradient as a forward convolution of dy, filled in place by
+// conv2dBackward (so that nothing is allocated per call; kernels do not run concurrently).
+const dgradCfg: ConvConfig = { C: 0, H: 0, W: 0, K: 0, kh: 0, kw: 0, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, groups: 1, OH: 0, OW: 0 };
 
 // x is (n, C, H, W), w is (K, C/g, kh, kw), dy is (n, K, OH, OW);
 // dx is (n, C, H, W) or -1 (skip), dw is (K, C/g, kh, kw) or -1, db is (K) or -1.
 // dx, dw and db are OVERWRITTEN with the gradient of the whole batch (not accumulated into).
 //   db = sum over samples of dy_i (K, OHW) . 1 (OHW)
-//   dW_g += dy_g (K/g, OHW) . col_g^T (OHW, C/g*kh*kw)      (beta 0 on the first sample)
-//   stride 1: dx_g = Wrot_g^T (C/g, K/g*kh*kw) . dycol_g (K/g*kh*kw, H*W), where
-//     Wrot_g[(k,a,b), c] = w[k, c, kh-1-a, kw-1-b] and dycol is im2col of dy with padding
-//     (dh*(kh-1) - ph, dw*(kw-1) - pw) and output size H x W (a correlation of dy with the
-//     rotated kernel); cut into GEMMs over chunks of k accumulating into dx when col is small;
-//   otherwise: dcol_g = W_g^T (C/g*kh*kw, K/g) . dy_g (K/g, OHW), then col2im into dx
+//   dW_g += dy_g (K/g, nb*OHW) . col_g^T (nb*OHW, C/g*kh*kw)   (beta 0 on the first chunk;
+//     for nb >= 2, dy_g of the chunk is first staged side by side)
+//   stride 1: dx = the forward convolution of dy (K channels, OH x OW) with the rotated weights
+//     Wrot_g[(k,a,b), c] = w[k, c, kh-1-a, kw-1-b] (stored (K/g*kh*kw, C/g) per group at col),
+//     padding (dh*(kh-1) - ph, dw*(kw-1) - pw), dilation (dh, dw), output H x W;
+//   otherwise: dcol_g = W_g^T (C/g*kh*kw, K/g) . dy_g (K/g, nb*OHW), then col2im into dx
 export function conv2dBackward(
   H: Float32Array,
   gemm: GemmFn,
@@ -333,30 +436,62 @@ export function conv2dBackward(
   const room = colRoom(c);
   if (db >= 0) convBiasGrad(H, gemm, K, OHW, dy, db, col, room, n);
   if (dw >= 0 && n === 0) H.fill(0, dw, dw + K * CKK);
-  // stride 1: the input gradient as a correlation of dy with the rotated weights
   const wsz = align16(K * CKK);
-  const Kc = Math.min(Kg, Math.floor((room - wsz) / (KK * HW)));
-  const byCorrelation = dx >= 0 && n > 0 && dgradByCorrelation(c) && Kc >= 1;
+  const byCorrelation = dx >= 0 && n > 0 && dgradByCorrelation(c) && room - wsz >= KK * HW;
   if (byCorrelation) {
     for (let g = 0; g < groups; g++)
       for (let k = 0; k < Kg; k++)
         for (let cc = 0; cc < Cg; cc++) {
           const src = w + ((g * Kg + k) * Cg + cc) * KK + KK - 1;
-          const dst = col + g * Kg * CKK + k * CKK + cc;
+          const dst = col + g * Kg * CKK + k * KK * Cg + cc;
           for (let t = 0; t < KK; t++) H[dst + t * Cg] = H[src - t];
         }
-    const work = col + wsz;
-    const qh = c.dh * (kh - 1) - c.ph;
-    const qw = c.dw * (kw - 1) - c.pw;
-    for (let i = 0; i < n; i++)
+    const t = dgradCfg;
+    t.C = K;
+    t.H = OH;
+    t.W = OW;
+    t.K = C;
+    t.kh = kh;
+    t.kw = kw;
+    t.ph = c.dh * (kh - 1) - c.ph;
+    t.pw = c.dw * (kw - 1) - c.pw;
+    t.dh = c.dh;
+    t.dw = c.dw;
+    t.groups = groups;
+    t.OH = IH;
+    t.OW = IW;
+    convCore(H, gemm, t, 1, room - wsz, n, dy, col, -1, dx, col + wsz, n);
+  }
+  const doDx = dx >= 0 && !byCorrelation;
+  if (dw < 0 && !doDx) return;
+  const nb = batchSamples(c, room, n);
+  if (nb >= 2) {
+    for (let i0 = 0; i0 < n; i0 += nb) {
+      const m = Math.min(nb, n - i0);
+      const N = m * OHW;
+      const dyT = col + CKK * N;
       for (let g = 0; g < groups; g++) {
-        const dxg = dx + (i * C + g * Cg) * HW;
-        for (let k0 = 0; k0 < Kg; k0 += Kc) {
-          const kc = Math.min(Kc, Kg - k0);
-          im2colRaw(H, dy + (i * K + g * Kg + k0) * OHW, kc, OH, OW, kh, kw, 1, 1, qh, qw, c.dh, c.dw, IH, IW, work);
-          gemm(1, 0, Cg, HW, kc * KK, col + g * Kg * CKK + k0 * CKK, work, dxg, k0 > 0 ? 1 : 0);
+        for (let j = 0; j < m; j++)
+          for (let k = 0; k < Kg; k++) {
+            const s0 = dy + ((i0 + j) * K + g * Kg + k) * OHW;
+            H.copyWithin(dyT + k * N + j * OHW, s0, s0 + OHW);
+          }
+        if (dw >= 0) {
+          for (let j = 0; j < m; j++)
+            im2colRaw(H, x + ((i0 + j) * C + g * Cg) * HW, Cg, IH, IW, kh, kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, OH, OW, col + j * OHW, N);
+          gemm(0, 1, Kg, CKK, N, dyT, col, dw + g * Kg * CKK, i0 > 0 ? 1 : 0);
+        }
+        if (doDx) {
+          gemm(1, 0, CKK, N, Kg, w + g * Kg * CKK, dyT, col, 0);
+          for (let j = 0; j < m; j++) {
+            const dxg = dx + ((i0 + j) * C + g * Cg) * HW;
+            H.fill(0, dxg, dxg + Cg * HW);
+            col2imLd(H, c, col + j * OHW, N, Cg, dxg);
+          }
         }
       }
+    }
+    return;
   }
   for (let i = 0; i < n; i++) {
     const xs = x + i * C * HW;
@@ -373,7 +508,7 @@ export function conv2dBackward(
         }
         gemm(0, 1, Kg, CKK, OHW, dyg, src, dw + g * Kg * CKK, i > 0 ? 1 : 0);
       }
-      if (dx >= 0 && !byCorrelation) {
+      if (doDx) {
         const dxg = dxs + g * Cg * HW;
         if (direct) {
           gemm(1, 0, Cg, OHW, Kg, wg, dyg, dxg, 0);
