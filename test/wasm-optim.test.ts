@@ -33,6 +33,25 @@ describe("makeOptimizerStep", () => {
     ts.close();
   });
 
+  it("runs on the shared memory of a 2-thread backend too (the shared build of the module)", async () => {
+    const be2 = await createBackend(8192, { backend: "wasm", threads: 2 });
+    try {
+      const step = makeOptimizerStep(be2);
+      expect(step).not.toBe(optimizerStep);
+      const seg: Segment = { offset: 0, size: 1001, rows: 1, cols: 1001, weightDecay: 0.01, decoupledDecay: 0, l1: 0, lrScale: 1, maxNorm: 0 };
+      const layout: OptimLayout = { P: 1, G: 1003, S: 2005, N: 1001, segments: [seg] };
+      for (let i = 0; i < 8192; i++) be2.H[i] = Math.sin(i);
+      const R = be2.H.slice();
+      for (let t = 1; t <= 3; t++) {
+        step(be2.H, layout, { kind: "adam", amsgrad: true }, 0.01, t);
+        optimizerStep(R, layout, { kind: "adam", amsgrad: true }, 0.01, t);
+      }
+      expectSameBytes(be2.H, R, "2-thread backend");
+    } finally {
+      be2.close();
+    }
+  });
+
   it("refuses a segment outside H instead of writing past it", () => {
     const seg: Segment = { offset: 0, size: 10, rows: 1, cols: 10, weightDecay: 0, decoupledDecay: 0, l1: 0, lrScale: 1, maxNorm: 0 };
     const layout: OptimLayout = { P: 0, G: 10, S: FLOATS - 5, N: 10, segments: [seg] };
