@@ -121,20 +121,15 @@ export function emitModel(ir: IR): Emitted {
   return { forward, backward, init, uses, consts };
 
   // ------------------------------------------------------------------------------------------
-  function tailForward(n: IRNode, size: number, loopVar = "i"): string[] {
-    // One sweep over Z (the producer's output, n*size elements) writing Y, with the tail applied.
-    const Z = off(`z:${n.id}`);
-    const Y = off(n.output);
+  /** Per-step setup of a tail: dropout seeds for this step, spatial-dropout channel masks. */
+  function tailPrelude(n: IRNode): string[] {
     const lines: string[] = [];
-    const hasDropout = n.tail.some((t) => t.op === "dropout" || t.op === "spatial_dropout");
-    const dseeds: string[] = [];
     for (const t of n.tail) {
       if (t.op === "dropout" || t.op === "spatial_dropout") {
         uses.add("hash3").add("uniformAt").add("streamId");
         const st = `S_${t.id}`;
         consts.push(`const ${st} = streamId(${JSON.stringify("dropout:" + t.id)});`);
         lines.push(`const ds_${t.id} = hash3(seed, ${st}, step);`);
-        dseeds.push(t.id);
       }
     }
     // spatial dropout draws once per (sample, channel): precompute the channel masks
@@ -147,25 +142,35 @@ export function emitModel(ir: IR): Emitted {
         `if (train) for (let c = 0; c < n * ${C}; c++) H[${M} + c] = uniformAt(ds_${t.id}, S_${t.id}, c) >= ${lit(p)} ? ${lit(1 / (1 - p))} : 0;`,
       );
     }
-    const body: string[] = [`let v = H[${Z} + ${loopVar}];`];
+    return lines;
+  }
+
+  /** The tail applied to `v` for element `i` (flat index into the (n, size) output), storing Y[i]. */
+  function tailBody(n: IRNode, size: number, i: string): string[] {
+    const Y = off(n.output);
+    const body: string[] = [];
     for (const t of n.tail) {
       if (t.op === "dropout") {
         const p = (t.attrs as Record<string, number>).p;
         if (p === 0) continue; // p = 0 is exactly the identity
         const M = off(`mask:${t.id}`);
-        body.push(`if (train) { const m = uniformAt(ds_${t.id}, S_${t.id}, ${loopVar}) >= ${lit(p)} ? ${lit(1 / (1 - p))} : 0; H[${M} + ${loopVar}] = m; v *= m; }`);
+        body.push(`if (train) { const m = uniformAt(ds_${t.id}, S_${t.id}, ${i}) >= ${lit(p)} ? ${lit(1 / (1 - p))} : 0; H[${M} + ${i}] = m; v *= m; }`);
       } else if (t.op === "spatial_dropout") {
         const p = (t.attrs as Record<string, number>).p;
         if (p === 0) continue;
         const hw = size / n.outShape[0];
         const M = off(`mask:${t.id}`);
-        body.push(`if (train) v *= H[${M} + ((${loopVar} / ${hw}) | 0)];`);
+        body.push(`if (train) v *= H[${M} + ((${i} / ${hw}) | 0)];`);
       } else body.push(`v = ${actExpr(t, "v", uses)};`);
     }
-    body.push(`H[${Y} + ${loopVar}] = v;`);
-    void hasDropout;
-    lines.push(`for (let ${loopVar} = 0, e = n * ${size}; ${loopVar} < e; ${loopVar}++) { ${body.join(" ")} }`);
-    return lines;
+    body.push(`H[${Y} + ${i}] = v;`);
+    return body;
+  }
+
+  function tailForward(n: IRNode, size: number): string[] {
+    // One sweep over Z (the producer's output, n*size elements) writing Y, with the tail applied.
+    const Z = off(`z:${n.id}`);
+    return [...tailPrelude(n), `for (let i = 0, e = n * ${size}; i < e; i++) { let v = H[${Z} + i]; ${tailBody(n, size, "i").join(" ")} }`];
   }
 
   /** Multiply the gradient buffer in place by the tail's derivative (dY → dZ). */
@@ -221,6 +226,15 @@ export function emitModel(ir: IR): Emitted {
         const inn = n.inShape[0];
         if (a.weight_norm) wnForward(out, inn);
         lines.push(`gemm(0, 1, n, ${out}, ${inn}, ${X}, ${weightOf(n)}, ${Z}, 0);`);
+        if (a.bias && n.tail.length > 0) {
+          // the GEMM's epilogue in one sweep: bias, then the tail (the pre-activation stays in Z for backward)
+          const b = off(`${n.id}.bias`);
+          lines.push(...tailPrelude(n));
+          lines.push(
+            `for (let r = 0; r < n; r++) { for (let j = 0; j < ${out}; j++) { const i = r * ${out} + j; let v = H[${Z} + i] + H[${b} + j]; H[${Z} + i] = v; ${tailBody(n, size, "i").join(" ")} } }`,
+          );
+          return lines;
+        }
         if (a.bias) {
           const b = off(`${n.id}.bias`);
           lines.push(`for (let r = 0; r < n; r++) { const o = ${Z} + r * ${out}; for (let j = 0; j < ${out}; j++) H[o + j] += H[${b} + j]; }`);
@@ -254,17 +268,49 @@ export function emitModel(ir: IR): Emitted {
         break;
       }
       case "bn": {
+        // per channel: batch statistics (two passes, float64), running statistics, then ONE sweep
+        // that normalizes, applies gamma/beta and the fused tail (activation, dropout)
         const C = n.inShape[0];
         const S = prod(n.inShape) / C;
         consts.push(`const CFG_${n.id} = { C: ${C}, S: ${S}, eps: ${lit(a.eps as number)}, momentum: ${lit(a.momentum as number)} };`);
         const g = a.affine ? off(`${n.id}.weight`) : -1;
         const b = a.affine ? off(`${n.id}.bias`) : -1;
-        uses.add("batchNormForwardTrain").add("batchNormForwardEval");
+        const mean = off(`mean:${n.id}`);
+        const invstd = off(`invstd:${n.id}`);
+        const rm = off(`${n.id}.running_mean`);
+        const rv = off(`${n.id}.running_var`);
+        const eta = a.momentum as number;
+        const CS = C * S;
+        lines.push(...tailPrelude(n));
+        const sweepBody = n.tail.length > 0 ? tailBody(n, size, "i").join(" ") : `H[${off(n.output)} + i] = v;`;
         lines.push(
-          `if (train) batchNormForwardTrain(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${off(`mean:${n.id}`)}, ${off(`invstd:${n.id}`)}, ${off(`${n.id}.running_mean`)}, ${off(`${n.id}.running_var`)}, n);`,
-          `else batchNormForwardEval(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${off(`${n.id}.running_mean`)}, ${off(`${n.id}.running_var`)}, ${Z}, n);`,
+          `for (let c = 0; c < ${C}; c++) {`,
+          `  let scale: number, shift: number;`,
+          `  if (train) {`,
+          `    const m = n * ${S};`,
+          `    let s = 0;`,
+          `    for (let r = 0; r < n; r++) { const o = ${X} + r * ${CS} + c * ${S}; for (let k = 0; k < ${S}; k++) s += H[o + k]; }`,
+          `    const mu = s / m;`,
+          `    let q = 0;`,
+          `    for (let r = 0; r < n; r++) { const o = ${X} + r * ${CS} + c * ${S}; for (let k = 0; k < ${S}; k++) { const d = H[o + k] - mu; q += d * d; } }`,
+          `    const is = 1 / Math.sqrt(q / m + ${lit(a.eps as number)});`,
+          `    H[${mean} + c] = mu;`,
+          `    H[${invstd} + c] = is;`,
+          `    H[${rm} + c] = ${lit(1 - eta)} * H[${rm} + c] + ${lit(eta)} * mu;`,
+          `    H[${rv} + c] = ${lit(1 - eta)} * H[${rv} + c] + ${lit(eta)} * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch`,
+          `    scale = ${g >= 0 ? `is * H[${g} + c]` : "is"};`,
+          `    shift = ${b >= 0 ? `H[${b} + c]` : "0"} - mu * scale;`,
+          `  } else {`,
+          `    const is = 1 / Math.sqrt(H[${rv} + c] + ${lit(a.eps as number)});`,
+          `    scale = ${g >= 0 ? `is * H[${g} + c]` : "is"};`,
+          `    shift = ${b >= 0 ? `H[${b} + c]` : "0"} - H[${rm} + c] * scale;`,
+          `  }`,
+          `  for (let r = 0; r < n; r++) {`,
+          `    for (let k = 0; k < ${S}; k++) { const i = r * ${CS} + c * ${S} + k; let v = H[${X} + i] * scale + shift; H[${Z} + i] = v; ${sweepBody} }`,
+          `  }`,
+          `}`,
         );
-        break;
+        return lines;
       }
       case "layernorm": {
         uses.add("layerNormForward");
