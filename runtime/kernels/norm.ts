@@ -16,7 +16,9 @@
 // Conventions: gamma/beta = -1 means no affine transform; running buffers = -1 means no
 // tracking; dx = -1 skips the input gradient. All gradients (dx, dgamma, dbeta, dg, dv) are
 // OVERWRITTEN with the gradient of the whole batch, never accumulated into. Statistics are
-// accumulated in float64 locals (two passes: mean, then squared deviations).
+// accumulated in float64 locals: batch norm in one pass over each channel's planes (sums of
+// x - x0 and its square, x0 the channel's first value; two interleaved accumulators), the
+// others in two passes (mean, then squared deviations).
 
 export interface BatchNormConfig {
   /** channels (features for dense) */
@@ -69,20 +71,35 @@ export function batchNormForwardTrain(
   const m = n * S;
   const CS = C * S;
   for (let ch = 0; ch < C; ch++) {
-    let s = 0;
+    // one pass over the channel's planes: sums of d = x - x0 and d^2 (x0 = the channel's first
+    // value, so that d is centred well enough for float64: no cancellation at float32 scale),
+    // two interleaved accumulator pairs so that the adds do not wait on each other
+    const x0 = n > 0 ? H[x + ch * S] : 0;
+    let s0 = 0;
+    let s1 = 0;
+    let q0 = 0;
+    let q1 = 0;
     for (let i = 0; i < n; i++) {
       const r = x + i * CS + ch * S;
-      for (let j = 0; j < S; j++) s += H[r + j];
-    }
-    const mu = s / m;
-    let q = 0;
-    for (let i = 0; i < n; i++) {
-      const r = x + i * CS + ch * S;
-      for (let j = 0; j < S; j++) {
-        const d = H[r + j] - mu;
-        q += d * d;
+      let j = 0;
+      for (; j + 1 < S; j += 2) {
+        const d0 = H[r + j] - x0;
+        const d1 = H[r + j + 1] - x0;
+        s0 += d0;
+        s1 += d1;
+        q0 += d0 * d0;
+        q1 += d1 * d1;
+      }
+      if (j < S) {
+        const d0 = H[r + j] - x0;
+        s0 += d0;
+        q0 += d0 * d0;
       }
     }
+    const sd = s0 + s1;
+    const mu = x0 + sd / m;
+    // sum of squared deviations from the mean; >= 0 up to rounding
+    const q = Math.max(0, q0 + q1 - (sd * sd) / m);
     const v = q / m;
     const is = 1 / Math.sqrt(v + eps);
     H[mean + ch] = mu;
@@ -145,16 +162,29 @@ export function batchNormBackward(
   for (let ch = 0; ch < C; ch++) {
     const mu = H[mean + ch];
     const is = H[invstd + ch];
-    let sdy = 0;
-    let sdyx = 0;
+    let sdy0 = 0;
+    let sdy1 = 0;
+    let sdyx0 = 0;
+    let sdyx1 = 0;
     for (let i = 0; i < n; i++) {
       const r = i * CS + ch * S;
-      for (let j = 0; j < S; j++) {
-        const d = H[dy + r + j];
-        sdy += d;
-        sdyx += d * (H[x + r + j] - mu);
+      let j = 0;
+      for (; j + 1 < S; j += 2) {
+        const d0 = H[dy + r + j];
+        const d1 = H[dy + r + j + 1];
+        sdy0 += d0;
+        sdy1 += d1;
+        sdyx0 += d0 * (H[x + r + j] - mu);
+        sdyx1 += d1 * (H[x + r + j + 1] - mu);
+      }
+      if (j < S) {
+        const d0 = H[dy + r + j];
+        sdy0 += d0;
+        sdyx0 += d0 * (H[x + r + j] - mu);
       }
     }
+    const sdy = sdy0 + sdy1;
+    let sdyx = sdyx0 + sdyx1;
     sdyx *= is;
     if (dgamma >= 0) H[dgamma + ch] = sdyx;
     if (dbeta >= 0) H[dbeta + ch] = sdy;
