@@ -28,3 +28,5 @@ export {
 } from "./kernels/norm";
 export { train, evaluate } from "./train-loop";
 export { DnncError } from "./errors";
+export { makeOptimizerStep, makeClipGradNorm } from "./optim-fast";
+export { makeDenseEpilogues, type DenseEpilogues } from "./wasm-kernels";

@@ -10,8 +10,9 @@ import { EarlyStopping } from "./early-stopping";
 import { DnncError } from "./errors";
 import { lossForward } from "./loss";
 import { describeNonFinite, findNonFinite } from "./divergence";
-import { optimizerStep, type OptimLayout, type OptimizerConfig } from "./optim";
-import { applyMaxNorm, clipGradNorm, clipGradValue } from "./regularize";
+import { type OptimLayout, type OptimizerConfig } from "./optim";
+import { makeClipGradNorm, makeOptimizerStep } from "./optim-fast";
+import { applyMaxNorm, clipGradValue } from "./regularize";
 import { Rng, streamId } from "./rng";
 import { Augmenter, type AugmentSpec } from "./augment";
 import { applyPreprocess, fitPreprocessOn, preprocessScratchSize, type FittedPreprocess, type PreprocessSpec } from "./preprocess";
@@ -301,6 +302,9 @@ export async function trainAsync(p: Program, be: Backend, model: Model, data: { 
 /** The loop itself, as a generator that yields after every optimizer step. */
 export function* trainSteps(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions & CheckpointHooks = {}): Generator<void, TrainResult> {
   const H = be.H;
+  // the optimizer sweep and the global gradient norm run in WebAssembly SIMD on the wasm backend (same bytes)
+  const optimizerStep = makeOptimizerStep(be);
+  const clipGradNorm = makeClipGradNorm(be);
   const B = p.meta.batch;
   const resume = opts.resume;
   const seed = resume?.seed ?? opts.seed ?? p.train.seed;

@@ -178,6 +178,10 @@ export function emitModel(ir: IR): Emitted {
     if (n.tail.length === 0) return [];
     const Z = off(`z:${n.id}`);
     const D = off(`grad:${n.output}`);
+    if (n.tail.length === 1 && n.tail[0].op === "relu") {
+      uses.add("makeDenseEpilogues");
+      return [`E.reluBackward(${Z}, ${D}, n * ${size});`];
+    }
     const body: string[] = [`let v = H[${Z} + i]; let d = 1;`];
     for (const t of n.tail) {
       if (t.op === "dropout") {
@@ -226,6 +230,13 @@ export function emitModel(ir: IR): Emitted {
         const inn = n.inShape[0];
         if (a.weight_norm) wnForward(out, inn);
         lines.push(`gemm(0, 1, n, ${out}, ${inn}, ${X}, ${weightOf(n)}, ${Z}, 0);`);
+        const onlyRelu = n.tail.length === 1 && n.tail[0].op === "relu";
+        if (a.bias && onlyRelu) {
+          // bias + ReLU in one SIMD sweep (the pre-activation stays in Z for backward)
+          uses.add("makeDenseEpilogues");
+          lines.push(`E.biasAddRelu(${Z}, ${off(`${n.id}.bias`)}, ${off(n.output)}, n, ${out});`);
+          return lines;
+        }
         if (a.bias && n.tail.length > 0) {
           // the GEMM's epilogue in one sweep: bias, then the tail (the pre-activation stays in Z for backward)
           const b = off(`${n.id}.bias`);
@@ -236,8 +247,8 @@ export function emitModel(ir: IR): Emitted {
           return lines;
         }
         if (a.bias) {
-          const b = off(`${n.id}.bias`);
-          lines.push(`for (let r = 0; r < n; r++) { const o = ${Z} + r * ${out}; for (let j = 0; j < ${out}; j++) H[o + j] += H[${b} + j]; }`);
+          uses.add("makeDenseEpilogues");
+          lines.push(`E.biasAdd(${Z}, ${off(`${n.id}.bias`)}, n, ${out});`);
         }
         break;
       }
@@ -388,8 +399,9 @@ export function emitModel(ir: IR): Emitted {
         const dW = a.weight_norm ? off(`scratch:wn:${n.id}`) : off(`grad:${n.id}.weight`);
         if (a.bias) {
           const db = off(`grad:${n.id}.bias`);
+          uses.add("makeDenseEpilogues");
           lines.push(`H.fill(0, ${db}, ${db + out});`);
-          lines.push(`for (let r = 0; r < n; r++) { const o = ${D} + r * ${out}; for (let j = 0; j < ${out}; j++) H[${db} + j] += H[o + j]; }`);
+          lines.push(`E.biasGrad(${D}, ${db}, n, ${out});`);
         }
         if (a.weight_norm) {
           // dW lands in scratch first, then flows into g and v (the input gradient is computed first,

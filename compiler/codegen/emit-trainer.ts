@@ -109,7 +109,7 @@ export async function generateTrainer(ir: IR, opts: { dataPath: string }): Promi
   segments: ${JSON.stringify(c.segments)},
   create(be: Backend, seed: number): Model {
     const H = be.H;
-    const gemm = be.gemm;
+    const gemm = be.gemm;${em.uses.has("makeDenseEpilogues") ? "\n    const E = makeDenseEpilogues(be);" : ""}
     return {
       init(): void {
 ${indent(em.init)}

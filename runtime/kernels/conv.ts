@@ -275,14 +275,18 @@ function im2colRaw(
   }
 }
 
-// Adjoint of im2col: adds col (Cg*kh*kw, OH*OW) into dxs (Cg, H, W). dxs is not cleared.
+// Adjoint of im2col: adds col (Cg*kh*kw, OH*OW) into dxs (Cg, H, W). dxs is not cleared; col's
+// cells that im2col would fill with padding zeros may be zeroed (col is scratch).
 export function col2im(H: Float32Array, c: ConvConfig, col: number, Cg: number, dxs: number): void {
   col2imLd(H, c, col, c.OH * c.OW, Cg, dxs);
 }
 
-// col2im with col rows ld floats apart.
+// col2im with col rows ld floats apart. With stride 1 and OW = W, each row of col is added to
+// the shifted plane in one contiguous loop, after zeroing the cells that wrap around a row edge
+// (those read padding: adding +0 leaves dx as it was).
 function col2imLd(H: Float32Array, c: ConvConfig, col: number, ld: number, Cg: number, dxs: number): void {
   const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW } = c;
+  const plane = sh === 1 && sw === 1 && OW === IW;
   let rr = col;
   for (let ci = 0; ci < Cg; ci++) {
     const xc = dxs + ci * IH * IW;
@@ -294,6 +298,20 @@ function col2imLd(H: Float32Array, c: ConvConfig, col: number, ld: number, Cg: n
         const joff = kj * dw - pw;
         const lo = colLo(joff, sw, OW);
         const hi = colHi(joff, sw, IW, OW, lo);
+        if (oh0 >= oh1 || lo >= hi) continue;
+        if (plane) {
+          if (lo > 0 || hi < OW)
+            for (let oh = oh0; oh < oh1; oh++) {
+              const r = rr + oh * OW;
+              for (let ow = 0; ow < lo; ow++) H[r + ow] = 0;
+              for (let ow = hi; ow < OW; ow++) H[r + ow] = 0;
+            }
+          const s0 = rr + oh0 * OW + lo;
+          const d0 = xc + (oh0 + ioff) * IW + joff + lo;
+          const len = (oh1 - oh0 - 1) * OW + hi - lo;
+          for (let p = 0; p < len; p++) H[d0 + p] += H[s0 + p];
+          continue;
+        }
         for (let oh = oh0; oh < oh1; oh++) {
           const r = rr + oh * OW;
           const row = xc + (oh * sh + ioff) * IW + joff;

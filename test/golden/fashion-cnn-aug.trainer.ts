@@ -5,12 +5,11 @@ import {
   type Program,
   Rng,
   batchNormBackward,
-  batchNormForwardEval,
-  batchNormForwardTrain,
   conv2dBackward,
   conv2dForward,
   hash3,
   initTensor,
+  makeDenseEpilogues,
   maxPool2dBackward,
   maxPool2dForward,
   streamId,
@@ -314,6 +313,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -385,26 +385,90 @@ export const program: Program = {
         // conv2d: x -> conv2d_0  [1,28,28] -> [32,28,28]  (spec line 4)
         conv2dForward(H, gemm, CFG_conv2d_0, 1687552, 0, 288, 1787968, 4999232, n);
         // fused_bn_relu: conv2d_0 -> bn_0  [32,28,28] -> [32,28,28]  (spec line 4)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_0, 1787968, 320, 352, 5006288, 9823184, 9823216, 1687360, 1687392, n);
-        else batchNormForwardEval(H, CFG_bn_0, 1787968, 320, 352, 1687360, 1687392, 5006288, n);
-        for (let i = 0, e = n * 25088; i < e; i++) {
-          let v = H[5006288 + i];
-          v = v > 0 ? v : 0;
-          H[6611920 + i] = v;
+        for (let c = 0; c < 32; c++) {
+          let scale: number, shift: number;
+          if (train) {
+            const m = n * 784;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 1787968 + r * 25088 + c * 784;
+              for (let k = 0; k < 784; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 1787968 + r * 25088 + c * 784;
+              for (let k = 0; k < 784; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[9823184 + c] = mu;
+            H[9823216 + c] = is;
+            H[1687360 + c] = 0.9 * H[1687360 + c] + 0.1 * mu;
+            H[1687392 + c] = 0.9 * H[1687392 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[320 + c];
+            shift = H[352 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[1687392 + c] + 0.00001);
+            scale = is * H[320 + c];
+            shift = H[352 + c] - H[1687360 + c] * scale;
+          }
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 784; k++) {
+              const i = r * 25088 + c * 784 + k;
+              let v = H[1787968 + i] * scale + shift;
+              H[5006288 + i] = v;
+              v = v > 0 ? v : 0;
+              H[6611920 + i] = v;
+            }
+          }
         }
         // maxpool2d: bn_0 -> maxpool2d_0  [32,28,28] -> [32,14,14]  (spec line 5)
         maxPool2dForward(H, CFG_maxpool2d_0, 6611920, 9823248, 10626064, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [32,14,14] -> [64,14,14]  (spec line 6)
         conv2dForward(H, gemm, CFG_conv2d_1, 9823248, 384, 18816, 11027472, 12633104, n);
         // fused_bn_relu: conv2d_1 -> bn_1  [64,14,14] -> [64,14,14]  (spec line 6)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_1, 11027472, 18880, 18944, 12689552, 15098000, 15098064, 1687424, 1687488, n);
-        else batchNormForwardEval(H, CFG_bn_1, 11027472, 18880, 18944, 1687424, 1687488, 12689552, n);
-        for (let i = 0, e = n * 12544; i < e; i++) {
-          let v = H[12689552 + i];
-          v = v > 0 ? v : 0;
-          H[13492368 + i] = v;
+        for (let c = 0; c < 64; c++) {
+          let scale: number, shift: number;
+          if (train) {
+            const m = n * 196;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 11027472 + r * 12544 + c * 196;
+              for (let k = 0; k < 196; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 11027472 + r * 12544 + c * 196;
+              for (let k = 0; k < 196; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[15098000 + c] = mu;
+            H[15098064 + c] = is;
+            H[1687424 + c] = 0.9 * H[1687424 + c] + 0.1 * mu;
+            H[1687488 + c] = 0.9 * H[1687488 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[18880 + c];
+            shift = H[18944 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[1687488 + c] + 0.00001);
+            scale = is * H[18880 + c];
+            shift = H[18944 + c] - H[1687424 + c] * scale;
+          }
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 196; k++) {
+              const i = r * 12544 + c * 196 + k;
+              let v = H[11027472 + i] * scale + shift;
+              H[12689552 + i] = v;
+              v = v > 0 ? v : 0;
+              H[13492368 + i] = v;
+            }
+          }
         }
         // maxpool2d: bn_1 -> maxpool2d_1  [64,14,14] -> [64,7,7]  (spec line 7)
         maxPool2dForward(H, CFG_maxpool2d_1, 13492368, 15098128, 15499536, n);
@@ -412,36 +476,30 @@ export const program: Program = {
         // flatten is a view: no code
         // fused_dense_relu_dropout: flatten_0 -> dense_0  [3136] -> [128]  (spec line 9)
         gemm(0, 1, n, 128, 3136, 15098128, 19008, 15700240, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 15700240 + r * 128;
-          for (let j = 0; j < 128; j++) H[o + j] += H[420416 + j];
-        }
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[15700240 + i];
-          v = v > 0 ? v : 0;
-          if (train) {
-            const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.3 ? 1.4285714285714286 : 0;
-            H[15724816 + i] = m;
-            v *= m;
+        for (let r = 0; r < n; r++) {
+          for (let j = 0; j < 128; j++) {
+            const i = r * 128 + j;
+            let v = H[15700240 + i] + H[420416 + j];
+            H[15700240 + i] = v;
+            v = v > 0 ? v : 0;
+            if (train) {
+              const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.3 ? 1.4285714285714286 : 0;
+              H[15724816 + i] = m;
+              v *= m;
+            }
+            H[15708432 + i] = v;
           }
-          H[15708432 + i] = v;
         }
         // dense: dense_0 -> dense_1  [128] -> [10]  (spec line 10)
         gemm(0, 1, n, 10, 128, 15708432, 420544, 15733008, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 15733008 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[421824 + j];
-        }
+        E.biasAdd(15733008, 421824, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_1)
         H.fill(0, 843664, 843674);
-        for (let r = 0; r < n; r++) {
-          const o = 15733648 + r * 10;
-          for (let j = 0; j < 10; j++) H[843664 + j] += H[o + j];
-        }
+        E.biasGrad(15733648, 843664, n, 10);
         gemm(1, 0, 10, 128, n, 15733648, 15708432, 842384, 0);
         gemm(0, 0, n, 128, 10, 15733648, 420544, 15716624, 0);
         // backward of fused_dense_relu_dropout (dense_0)
@@ -456,36 +514,21 @@ export const program: Program = {
           H[15716624 + i] *= d;
         }
         H.fill(0, 842256, 842384);
-        for (let r = 0; r < n; r++) {
-          const o = 15716624 + r * 128;
-          for (let j = 0; j < 128; j++) H[842256 + j] += H[o + j];
-        }
+        E.biasGrad(15716624, 842256, n, 128);
         gemm(1, 0, 128, 3136, n, 15716624, 15098128, 440848, 0);
         gemm(0, 0, n, 3136, 128, 15716624, 19008, 15298832, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_1)
         maxPool2dBackward(H, CFG_maxpool2d_1, 15298832, 15499536, 14295184, n);
         // backward of fused_bn_relu (bn_1)
-        for (let i = 0, e = n * 12544; i < e; i++) {
-          let v = H[12689552 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[14295184 + i] *= d;
-        }
+        E.reluBackward(12689552, 14295184, n * 12544);
         batchNormBackward(H, CFG_bn_1, 11027472, 18880, 15098000, 15098064, 14295184, 11830288, 440720, 440784, n);
         // backward of conv2d (conv2d_1)
         conv2dBackward(H, gemm, CFG_conv2d_1, 9823248, 384, 11830288, 10224656, 422224, 440656, 12633104, n);
         // backward of maxpool2d (maxpool2d_0)
         maxPool2dBackward(H, CFG_maxpool2d_0, 10224656, 10626064, 8217552, n);
         // backward of fused_bn_relu (bn_0)
-        for (let i = 0, e = n * 25088; i < e; i++) {
-          let v = H[5006288 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[8217552 + i] *= d;
-        }
+        E.reluBackward(5006288, 8217552, n * 25088);
         batchNormBackward(H, CFG_bn_0, 1787968, 320, 9823184, 9823216, 8217552, 3393600, 422160, 422192, n);
         // backward of conv2d (conv2d_0)
         conv2dBackward(H, gemm, CFG_conv2d_0, 1687552, 0, 3393600, -1, 421840, 422128, 4999232, n);

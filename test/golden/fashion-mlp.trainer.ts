@@ -5,10 +5,9 @@ import {
   type Program,
   Rng,
   batchNormBackward,
-  batchNormForwardEval,
-  batchNormForwardTrain,
   hash3,
   initTensor,
+  makeDenseEpilogues,
   streamId,
   uniformAt,
 } from "dnnc/runtime";
@@ -190,6 +189,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -238,66 +238,72 @@ export const program: Program = {
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [256]  (spec line 5)
         gemm(0, 1, n, 256, 784, 810032, 0, 1010864, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 1010864 + r * 256;
-          for (let j = 0; j < 256; j++) H[o + j] += H[200704 + j];
-        }
+        E.biasAdd(1010864, 200704, n, 256);
         // fused_bn_relu_dropout: dense_0 -> bn_0  [256] -> [256]  (spec line 5)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_0, 1010864, 200960, 201216, 1076400, 1207472, 1207728, 809520, 809776, n);
-        else batchNormForwardEval(H, CFG_bn_0, 1010864, 200960, 201216, 809520, 809776, 1076400, n);
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
-        for (let i = 0, e = n * 256; i < e; i++) {
-          let v = H[1076400 + i];
-          v = v > 0 ? v : 0;
+        for (let c = 0; c < 256; c++) {
+          let scale: number, shift: number;
           if (train) {
-            const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.5 ? 2 : 0;
-            H[1174704 + i] = m;
-            v *= m;
+            const m = n * 1;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 1010864 + r * 256 + c * 1;
+              for (let k = 0; k < 1; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 1010864 + r * 256 + c * 1;
+              for (let k = 0; k < 1; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[1207472 + c] = mu;
+            H[1207728 + c] = is;
+            H[809520 + c] = 0.9 * H[809520 + c] + 0.1 * mu;
+            H[809776 + c] = 0.9 * H[809776 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[200960 + c];
+            shift = H[201216 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[809776 + c] + 0.00001);
+            scale = is * H[200960 + c];
+            shift = H[201216 + c] - H[809520 + c] * scale;
           }
-          H[1109168 + i] = v;
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 1; k++) {
+              const i = r * 256 + c * 1 + k;
+              let v = H[1010864 + i] * scale + shift;
+              H[1076400 + i] = v;
+              v = v > 0 ? v : 0;
+              if (train) {
+                const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.5 ? 2 : 0;
+                H[1174704 + i] = m;
+                v *= m;
+              }
+              H[1109168 + i] = v;
+            }
+          }
         }
         // fused_dense_relu: bn_0 -> dense_1  [256] -> [256]  (spec line 6)
         gemm(0, 1, n, 256, 256, 1109168, 201472, 1207984, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 1207984 + r * 256;
-          for (let j = 0; j < 256; j++) H[o + j] += H[267008 + j];
-        }
-        for (let i = 0, e = n * 256; i < e; i++) {
-          let v = H[1207984 + i];
-          v = v > 0 ? v : 0;
-          H[1240752 + i] = v;
-        }
+        E.biasAddRelu(1207984, 267008, 1240752, n, 256);
         // dense: dense_1 -> dense_2  [256] -> [10]  (spec line 7)
         gemm(0, 1, n, 10, 256, 1240752, 267264, 1306288, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 1306288 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[269824 + j];
-        }
+        E.biasAdd(1306288, 269824, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 539664, 539674);
-        for (let r = 0; r < n; r++) {
-          const o = 1307568 + r * 10;
-          for (let j = 0; j < 10; j++) H[539664 + j] += H[o + j];
-        }
+        E.biasGrad(1307568, 539664, n, 10);
         gemm(1, 0, 10, 256, n, 1307568, 1240752, 537104, 0);
         gemm(0, 0, n, 256, 10, 1307568, 267264, 1273520, 0);
         // backward of fused_dense_relu (dense_1)
-        for (let i = 0, e = n * 256; i < e; i++) {
-          let v = H[1207984 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[1273520 + i] *= d;
-        }
+        E.reluBackward(1207984, 1273520, n * 256);
         H.fill(0, 536848, 537104);
-        for (let r = 0; r < n; r++) {
-          const o = 1273520 + r * 256;
-          for (let j = 0; j < 256; j++) H[536848 + j] += H[o + j];
-        }
+        E.biasGrad(1273520, 536848, n, 256);
         gemm(1, 0, 256, 256, n, 1273520, 1109168, 471312, 0);
         gemm(0, 0, n, 256, 256, 1273520, 201472, 1141936, 0);
         // backward of fused_bn_relu_dropout (bn_0)
@@ -314,10 +320,7 @@ export const program: Program = {
         batchNormBackward(H, CFG_bn_0, 1010864, 200960, 1207472, 1207728, 1141936, 1043632, 470800, 471056, n);
         // backward of dense (dense_0)
         H.fill(0, 470544, 470800);
-        for (let r = 0; r < n; r++) {
-          const o = 1043632 + r * 256;
-          for (let j = 0; j < 256; j++) H[470544 + j] += H[o + j];
-        }
+        E.biasGrad(1043632, 470544, n, 256);
         gemm(1, 0, 256, 784, n, 1043632, 810032, 269840, 0);
       },
     };

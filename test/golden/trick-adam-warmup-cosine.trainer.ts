@@ -9,6 +9,7 @@ import {
   initTensor,
   layerNormBackward,
   layerNormForward,
+  makeDenseEpilogues,
   streamId,
 } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
@@ -213,6 +214,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -255,10 +257,7 @@ export const program: Program = {
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [128]  (spec line 7)
         gemm(0, 1, n, 128, 784, 439104, 0, 539520, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 539520 + r * 128;
-          for (let j = 0; j < 128; j++) H[o + j] += H[100352 + j];
-        }
+        E.biasAdd(539520, 100352, n, 128);
         // fused_layernorm_gelu: dense_0 -> layernorm_0  [128] -> [128]  (spec line 7)
         layerNormForward(H, CFG_layernorm_0, 539520, 100480, 100608, 555904, 580480, 580544, n);
         for (let i = 0, e = n * 128; i < e; i++) {
@@ -268,10 +267,7 @@ export const program: Program = {
         }
         // dense: layernorm_0 -> dense_1  [128] -> [64]  (spec line 8)
         gemm(0, 1, n, 64, 128, 564096, 100736, 580608, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 580608 + r * 64;
-          for (let j = 0; j < 64; j++) H[o + j] += H[108928 + j];
-        }
+        E.biasAdd(580608, 108928, n, 64);
         // fused_layernorm_gelu: dense_1 -> layernorm_1  [64] -> [64]  (spec line 8)
         layerNormForward(H, CFG_layernorm_1, 580608, 108992, 109056, 588800, 601088, 601152, n);
         for (let i = 0, e = n * 64; i < e; i++) {
@@ -281,19 +277,13 @@ export const program: Program = {
         }
         // dense: layernorm_1 -> dense_2  [64] -> [10]  (spec line 9)
         gemm(0, 1, n, 10, 64, 592896, 109120, 601216, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 601216 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[109760 + j];
-        }
+        E.biasAdd(601216, 109760, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 219536, 219546);
-        for (let r = 0; r < n; r++) {
-          const o = 601856 + r * 10;
-          for (let j = 0; j < 10; j++) H[219536 + j] += H[o + j];
-        }
+        E.biasGrad(601856, 219536, n, 10);
         gemm(1, 0, 10, 64, n, 601856, 592896, 218896, 0);
         gemm(0, 0, n, 64, 10, 601856, 109120, 596992, 0);
         // backward of fused_layernorm_gelu (layernorm_1)
@@ -307,10 +297,7 @@ export const program: Program = {
         layerNormBackward(H, CFG_layernorm_1, 580608, 108992, 601088, 601152, 596992, 584704, 218768, 218832, n);
         // backward of dense (dense_1)
         H.fill(0, 218704, 218768);
-        for (let r = 0; r < n; r++) {
-          const o = 584704 + r * 64;
-          for (let j = 0; j < 64; j++) H[218704 + j] += H[o + j];
-        }
+        E.biasGrad(584704, 218704, n, 64);
         gemm(1, 0, 64, 128, n, 584704, 564096, 210512, 0);
         gemm(0, 0, n, 128, 64, 584704, 100736, 572288, 0);
         // backward of fused_layernorm_gelu (layernorm_0)
@@ -324,10 +311,7 @@ export const program: Program = {
         layerNormBackward(H, CFG_layernorm_0, 539520, 100480, 580480, 580544, 572288, 547712, 210256, 210384, n);
         // backward of dense (dense_0)
         H.fill(0, 210128, 210256);
-        for (let r = 0; r < n; r++) {
-          const o = 547712 + r * 128;
-          for (let j = 0; j < 128; j++) H[210128 + j] += H[o + j];
-        }
+        E.biasGrad(547712, 210128, n, 128);
         gemm(1, 0, 128, 784, n, 547712, 439104, 109776, 0);
       },
     };

@@ -5,9 +5,8 @@ import {
   type Program,
   Rng,
   batchNormBackward,
-  batchNormForwardEval,
-  batchNormForwardTrain,
   initTensor,
+  makeDenseEpilogues,
   streamId,
 } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
@@ -187,6 +186,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(H, 0, [128, 784], { kind: "orthogonal", gain: 1 }, new Rng(seed, streamId("init:dense_0.weight")));
@@ -223,77 +223,74 @@ export const program: Program = {
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [128]  (spec line 7)
         gemm(0, 1, n, 128, 784, 438848, 0, 539264, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 539264 + r * 128;
-          for (let j = 0; j < 128; j++) H[o + j] += H[100352 + j];
-        }
+        E.biasAdd(539264, 100352, n, 128);
         // fused_bn_relu: dense_0 -> bn_0  [128] -> [128]  (spec line 7)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_0, 539264, 100480, 100608, 555648, 580224, 580352, 438592, 438720, n);
-        else batchNormForwardEval(H, CFG_bn_0, 539264, 100480, 100608, 438592, 438720, 555648, n);
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[555648 + i];
-          v = v > 0 ? v : 0;
-          H[563840 + i] = v;
+        for (let c = 0; c < 128; c++) {
+          let scale: number, shift: number;
+          if (train) {
+            const m = n * 1;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 539264 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 539264 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[580224 + c] = mu;
+            H[580352 + c] = is;
+            H[438592 + c] = 0.9 * H[438592 + c] + 0.1 * mu;
+            H[438720 + c] = 0.9 * H[438720 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[100480 + c];
+            shift = H[100608 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[438720 + c] + 0.00001);
+            scale = is * H[100480 + c];
+            shift = H[100608 + c] - H[438592 + c] * scale;
+          }
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 1; k++) {
+              const i = r * 128 + c * 1 + k;
+              let v = H[539264 + i] * scale + shift;
+              H[555648 + i] = v;
+              v = v > 0 ? v : 0;
+              H[563840 + i] = v;
+            }
+          }
         }
         // fused_dense_relu: bn_0 -> dense_1  [128] -> [64]  (spec line 8)
         gemm(0, 1, n, 64, 128, 563840, 100736, 580480, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 580480 + r * 64;
-          for (let j = 0; j < 64; j++) H[o + j] += H[108928 + j];
-        }
-        for (let i = 0, e = n * 64; i < e; i++) {
-          let v = H[580480 + i];
-          v = v > 0 ? v : 0;
-          H[584576 + i] = v;
-        }
+        E.biasAddRelu(580480, 108928, 584576, n, 64);
         // dense: dense_1 -> dense_2  [64] -> [10]  (spec line 9)
         gemm(0, 1, n, 10, 64, 584576, 108992, 592768, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 592768 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[109632 + j];
-        }
+        E.biasAdd(592768, 109632, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 219280, 219290);
-        for (let r = 0; r < n; r++) {
-          const o = 593408 + r * 10;
-          for (let j = 0; j < 10; j++) H[219280 + j] += H[o + j];
-        }
+        E.biasGrad(593408, 219280, n, 10);
         gemm(1, 0, 10, 64, n, 593408, 584576, 218640, 0);
         gemm(0, 0, n, 64, 10, 593408, 108992, 588672, 0);
         // backward of fused_dense_relu (dense_1)
-        for (let i = 0, e = n * 64; i < e; i++) {
-          let v = H[580480 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[588672 + i] *= d;
-        }
+        E.reluBackward(580480, 588672, n * 64);
         H.fill(0, 218576, 218640);
-        for (let r = 0; r < n; r++) {
-          const o = 588672 + r * 64;
-          for (let j = 0; j < 64; j++) H[218576 + j] += H[o + j];
-        }
+        E.biasGrad(588672, 218576, n, 64);
         gemm(1, 0, 64, 128, n, 588672, 563840, 210384, 0);
         gemm(0, 0, n, 128, 64, 588672, 100736, 572032, 0);
         // backward of fused_bn_relu (bn_0)
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[555648 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[572032 + i] *= d;
-        }
+        E.reluBackward(555648, 572032, n * 128);
         batchNormBackward(H, CFG_bn_0, 539264, 100480, 580224, 580352, 572032, 547456, 210128, 210256, n);
         // backward of dense (dense_0)
         H.fill(0, 210000, 210128);
-        for (let r = 0; r < n; r++) {
-          const o = 547456 + r * 128;
-          for (let j = 0; j < 128; j++) H[210000 + j] += H[o + j];
-        }
+        E.biasGrad(547456, 210000, n, 128);
         gemm(1, 0, 128, 784, n, 547456, 438848, 109648, 0);
       },
     };

@@ -5,11 +5,10 @@ import {
   type Program,
   Rng,
   batchNormBackward,
-  batchNormForwardEval,
-  batchNormForwardTrain,
   conv2dBackward,
   conv2dForward,
   initTensor,
+  makeDenseEpilogues,
   maxPool2dBackward,
   maxPool2dForward,
   streamId,
@@ -293,6 +292,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -344,24 +344,90 @@ export const program: Program = {
         // conv2d: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 6)
         conv2dForward(H, gemm, CFG_conv2d_0, 36672, 0, 72, 137088, 939904, n);
         // fused_bn_relu: conv2d_0 -> bn_0  [8,28,28] -> [8,28,28]  (spec line 6)
-        if (train) batchNormForwardTrain(H, CFG_bn_0, 137088, 80, 88, 946960, 2151184, 2151200, 36608, 36624, n);
-        else batchNormForwardEval(H, CFG_bn_0, 137088, 80, 88, 36608, 36624, 946960, n);
-        for (let i = 0, e = n * 6272; i < e; i++) {
-          let v = H[946960 + i];
-          v = v > 0 ? v : 0;
-          H[1348368 + i] = v;
+        for (let c = 0; c < 8; c++) {
+          let scale: number, shift: number;
+          if (train) {
+            const m = n * 784;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 137088 + r * 6272 + c * 784;
+              for (let k = 0; k < 784; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 137088 + r * 6272 + c * 784;
+              for (let k = 0; k < 784; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[2151184 + c] = mu;
+            H[2151200 + c] = is;
+            H[36608 + c] = 0.9 * H[36608 + c] + 0.1 * mu;
+            H[36624 + c] = 0.9 * H[36624 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[80 + c];
+            shift = H[88 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[36624 + c] + 0.00001);
+            scale = is * H[80 + c];
+            shift = H[88 + c] - H[36608 + c] * scale;
+          }
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 784; k++) {
+              const i = r * 6272 + c * 784 + k;
+              let v = H[137088 + i] * scale + shift;
+              H[946960 + i] = v;
+              v = v > 0 ? v : 0;
+              H[1348368 + i] = v;
+            }
+          }
         }
         // maxpool2d: bn_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
         maxPool2dForward(H, CFG_maxpool2d_0, 1348368, 2151216, 2351920, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [8,14,14] -> [16,14,14]  (spec line 8)
         conv2dForward(H, gemm, CFG_conv2d_1, 2151216, 96, 1248, 2452272, 2853680, n);
         // fused_bn_relu: conv2d_1 -> bn_1  [16,14,14] -> [16,14,14]  (spec line 8)
-        if (train) batchNormForwardTrain(H, CFG_bn_1, 2452272, 1264, 1280, 2867792, 3469904, 3469920, 36640, 36656, n);
-        else batchNormForwardEval(H, CFG_bn_1, 2452272, 1264, 1280, 36640, 36656, 2867792, n);
-        for (let i = 0, e = n * 3136; i < e; i++) {
-          let v = H[2867792 + i];
-          v = v > 0 ? v : 0;
-          H[3068496 + i] = v;
+        for (let c = 0; c < 16; c++) {
+          let scale: number, shift: number;
+          if (train) {
+            const m = n * 196;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 2452272 + r * 3136 + c * 196;
+              for (let k = 0; k < 196; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 2452272 + r * 3136 + c * 196;
+              for (let k = 0; k < 196; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[3469904 + c] = mu;
+            H[3469920 + c] = is;
+            H[36640 + c] = 0.9 * H[36640 + c] + 0.1 * mu;
+            H[36656 + c] = 0.9 * H[36656 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[1264 + c];
+            shift = H[1280 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[36656 + c] + 0.00001);
+            scale = is * H[1264 + c];
+            shift = H[1280 + c] - H[36640 + c] * scale;
+          }
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 196; k++) {
+              const i = r * 3136 + c * 196 + k;
+              let v = H[2452272 + i] * scale + shift;
+              H[2867792 + i] = v;
+              v = v > 0 ? v : 0;
+              H[3068496 + i] = v;
+            }
+          }
         }
         // maxpool2d: bn_1 -> maxpool2d_1  [16,14,14] -> [16,7,7]  (spec line 9)
         maxPool2dForward(H, CFG_maxpool2d_1, 3068496, 3469936, 3570288, n);
@@ -369,45 +435,27 @@ export const program: Program = {
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [10]  (spec line 11)
         gemm(0, 1, n, 10, 784, 3469936, 1296, 3620464, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 3620464 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[9136 + j];
-        }
+        E.biasAdd(3620464, 9136, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 18288, 18298);
-        for (let r = 0; r < n; r++) {
-          const o = 3621104 + r * 10;
-          for (let j = 0; j < 10; j++) H[18288 + j] += H[o + j];
-        }
+        E.biasGrad(3621104, 18288, n, 10);
         gemm(1, 0, 10, 784, n, 3621104, 3469936, 10448, 0);
         gemm(0, 0, n, 784, 10, 3621104, 1296, 3520112, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_1)
         maxPool2dBackward(H, CFG_maxpool2d_1, 3520112, 3570288, 3269200, n);
         // backward of fused_bn_relu (bn_1)
-        for (let i = 0, e = n * 3136; i < e; i++) {
-          let v = H[2867792 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[3269200 + i] *= d;
-        }
+        E.reluBackward(2867792, 3269200, n * 3136);
         batchNormBackward(H, CFG_bn_1, 2452272, 1264, 3469904, 3469920, 3269200, 2652976, 10416, 10432, n);
         // backward of conv2d (conv2d_1)
         conv2dBackward(H, gemm, CFG_conv2d_1, 2151216, 96, 2652976, 2251568, 9248, 10400, 2853680, n);
         // backward of maxpool2d (maxpool2d_0)
         maxPool2dBackward(H, CFG_maxpool2d_0, 2251568, 2351920, 1749776, n);
         // backward of fused_bn_relu (bn_0)
-        for (let i = 0, e = n * 6272; i < e; i++) {
-          let v = H[946960 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[1749776 + i] *= d;
-        }
+        E.reluBackward(946960, 1749776, n * 6272);
         batchNormBackward(H, CFG_bn_0, 137088, 80, 2151184, 2151200, 1749776, 538496, 9232, 9240, n);
         // backward of conv2d (conv2d_0)
         conv2dBackward(H, gemm, CFG_conv2d_0, 36672, 0, 538496, -1, 9152, 9224, 939904, n);

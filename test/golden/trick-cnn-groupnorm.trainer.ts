@@ -10,6 +10,7 @@ import {
   groupNormForward,
   hash3,
   initTensor,
+  makeDenseEpilogues,
   maxPool2dBackward,
   maxPool2dForward,
   streamId,
@@ -280,6 +281,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -349,19 +351,13 @@ export const program: Program = {
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [10]  (spec line 12)
         gemm(0, 1, n, 10, 784, 3464240, 1296, 3614768, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 3614768 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[9136 + j];
-        }
+        E.biasAdd(3614768, 9136, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 18288, 18298);
-        for (let r = 0; r < n; r++) {
-          const o = 3615408 + r * 10;
-          for (let j = 0; j < 10; j++) H[18288 + j] += H[o + j];
-        }
+        E.biasGrad(3615408, 18288, n, 10);
         gemm(1, 0, 10, 784, n, 3615408, 3464240, 10448, 0);
         gemm(0, 0, n, 784, 10, 3615408, 1296, 3514416, 0);
         // backward of flatten (flatten_0)
@@ -384,13 +380,7 @@ export const program: Program = {
         // backward of maxpool2d (maxpool2d_0)
         maxPool2dBackward(H, CFG_maxpool2d_0, 2242832, 2343184, 1740560, n);
         // backward of fused_groupnorm_relu (groupnorm_0)
-        for (let i = 0, e = n * 6272; i < e; i++) {
-          let v = H[937744 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[1740560 + i] *= d;
-        }
+        E.reluBackward(937744, 1740560, n * 6272);
         groupNormBackward(H, CFG_groupnorm_0, 127872, 80, 2141968, 2142224, 1740560, 529280, 9232, 9240, n);
         // backward of conv2d (conv2d_0)
         conv2dBackward(H, gemm, CFG_conv2d_0, 27456, 0, 529280, -1, 9152, 9224, 930688, n);

@@ -5,10 +5,9 @@ import {
   type Program,
   Rng,
   batchNormBackward,
-  batchNormForwardEval,
-  batchNormForwardTrain,
   hash3,
   initTensor,
+  makeDenseEpilogues,
   streamId,
   uniformAt,
 } from "dnnc/runtime";
@@ -220,6 +219,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -266,69 +266,111 @@ export const program: Program = {
         // flatten is a view: no code
         // fused_dense_relu: flatten_0 -> dense_0  [784] -> [128]  (spec line 8)
         gemm(0, 1, n, 128, 784, 356912, 0, 457328, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 457328 + r * 128;
-          for (let j = 0; j < 128; j++) H[o + j] += H[100352 + j];
-        }
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[457328 + i];
-          v = v > 0 ? v : 0;
-          H[465520 + i] = v;
-        }
+        E.biasAddRelu(457328, 100352, 465520, n, 128);
         // fused_bn_dropout: dense_0 -> bn_0  [128] -> [128]  (spec line 9)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_0, 465520, 100480, 100608, 481904, 514672, 514800, 356400, 356528, n);
-        else batchNormForwardEval(H, CFG_bn_0, 465520, 100480, 100608, 356400, 356528, 481904, n);
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[481904 + i];
+        for (let c = 0; c < 128; c++) {
+          let scale: number, shift: number;
           if (train) {
-            const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.1 ? 1.1111111111111112 : 0;
-            H[506480 + i] = m;
-            v *= m;
+            const m = n * 1;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 465520 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 465520 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[514672 + c] = mu;
+            H[514800 + c] = is;
+            H[356400 + c] = 0.9 * H[356400 + c] + 0.1 * mu;
+            H[356528 + c] = 0.9 * H[356528 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[100480 + c];
+            shift = H[100608 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[356528 + c] + 0.00001);
+            scale = is * H[100480 + c];
+            shift = H[100608 + c] - H[356400 + c] * scale;
           }
-          H[490096 + i] = v;
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 1; k++) {
+              const i = r * 128 + c * 1 + k;
+              let v = H[465520 + i] * scale + shift;
+              H[481904 + i] = v;
+              if (train) {
+                const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.1 ? 1.1111111111111112 : 0;
+                H[506480 + i] = m;
+                v *= m;
+              }
+              H[490096 + i] = v;
+            }
+          }
         }
         // fused_dense_relu: bn_0 -> dense_1  [128] -> [128]  (spec line 9)
         gemm(0, 1, n, 128, 128, 490096, 100736, 514928, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 514928 + r * 128;
-          for (let j = 0; j < 128; j++) H[o + j] += H[117120 + j];
-        }
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[514928 + i];
-          v = v > 0 ? v : 0;
-          H[523120 + i] = v;
-        }
+        E.biasAddRelu(514928, 117120, 523120, n, 128);
         // fused_bn_dropout: dense_1 -> bn_1  [128] -> [128]  (spec line 10)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_1, 523120, 117248, 117376, 539504, 572272, 572400, 356656, 356784, n);
-        else batchNormForwardEval(H, CFG_bn_1, 523120, 117248, 117376, 356656, 356784, 539504, n);
         const ds_dropout_1 = hash3(seed, S_dropout_1, step);
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[539504 + i];
+        for (let c = 0; c < 128; c++) {
+          let scale: number, shift: number;
           if (train) {
-            const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.1 ? 1.1111111111111112 : 0;
-            H[564080 + i] = m;
-            v *= m;
+            const m = n * 1;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 523120 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 523120 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[572272 + c] = mu;
+            H[572400 + c] = is;
+            H[356656 + c] = 0.9 * H[356656 + c] + 0.1 * mu;
+            H[356784 + c] = 0.9 * H[356784 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[117248 + c];
+            shift = H[117376 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[356784 + c] + 0.00001);
+            scale = is * H[117248 + c];
+            shift = H[117376 + c] - H[356656 + c] * scale;
           }
-          H[547696 + i] = v;
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 1; k++) {
+              const i = r * 128 + c * 1 + k;
+              let v = H[523120 + i] * scale + shift;
+              H[539504 + i] = v;
+              if (train) {
+                const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.1 ? 1.1111111111111112 : 0;
+                H[564080 + i] = m;
+                v *= m;
+              }
+              H[547696 + i] = v;
+            }
+          }
         }
         // dense: bn_1 -> dense_2  [128] -> [10]  (spec line 10)
         gemm(0, 1, n, 10, 128, 547696, 117504, 572528, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 572528 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[118784 + j];
-        }
+        E.biasAdd(572528, 118784, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 237584, 237594);
-        for (let r = 0; r < n; r++) {
-          const o = 573168 + r * 10;
-          for (let j = 0; j < 10; j++) H[237584 + j] += H[o + j];
-        }
+        E.biasGrad(573168, 237584, n, 10);
         gemm(1, 0, 10, 128, n, 573168, 547696, 236304, 0);
         gemm(0, 0, n, 128, 10, 573168, 117504, 555888, 0);
         // backward of fused_bn_dropout (bn_1)
@@ -342,18 +384,9 @@ export const program: Program = {
         }
         batchNormBackward(H, CFG_bn_1, 523120, 117248, 572272, 572400, 555888, 531312, 236048, 236176, n);
         // backward of fused_dense_relu (dense_1)
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[514928 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[531312 + i] *= d;
-        }
+        E.reluBackward(514928, 531312, n * 128);
         H.fill(0, 235920, 236048);
-        for (let r = 0; r < n; r++) {
-          const o = 531312 + r * 128;
-          for (let j = 0; j < 128; j++) H[235920 + j] += H[o + j];
-        }
+        E.biasGrad(531312, 235920, n, 128);
         gemm(1, 0, 128, 128, n, 531312, 490096, 219536, 0);
         gemm(0, 0, n, 128, 128, 531312, 100736, 498288, 0);
         // backward of fused_bn_dropout (bn_0)
@@ -367,18 +400,9 @@ export const program: Program = {
         }
         batchNormBackward(H, CFG_bn_0, 465520, 100480, 514672, 514800, 498288, 473712, 219280, 219408, n);
         // backward of fused_dense_relu (dense_0)
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[457328 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[473712 + i] *= d;
-        }
+        E.reluBackward(457328, 473712, n * 128);
         H.fill(0, 219152, 219280);
-        for (let r = 0; r < n; r++) {
-          const o = 473712 + r * 128;
-          for (let j = 0; j < 128; j++) H[219152 + j] += H[o + j];
-        }
+        E.biasGrad(473712, 219152, n, 128);
         gemm(1, 0, 128, 784, n, 473712, 356912, 118800, 0);
       },
     };

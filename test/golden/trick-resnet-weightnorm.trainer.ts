@@ -9,6 +9,7 @@ import {
   globalAvgPoolBackward,
   globalAvgPoolForward,
   initTensor,
+  makeDenseEpilogues,
   streamId,
   weightNormBackward,
   weightNormForward,
@@ -419,6 +420,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -598,32 +600,20 @@ export const program: Program = {
         // dense: global_avgpool_0 -> dense_0  [16] -> [10]  (spec line 18)
         weightNormForward(H, { out: 10, inn: 16 }, 4912, 4922, 1785168, 1785328);
         gemm(0, 1, n, 10, 16, 1781840, 1785168, 1783888, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 1783888 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[5082 + j];
-        }
+        E.biasAdd(1783888, 5082, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 10186, 10196);
-        for (let r = 0; r < n; r++) {
-          const o = 1784528 + r * 10;
-          for (let j = 0; j < 10; j++) H[10186 + j] += H[o + j];
-        }
+        E.biasGrad(1784528, 10186, n, 10);
         gemm(0, 0, n, 16, 10, 1784528, 1785168, 1782864, 0);
         gemm(1, 0, 10, 16, n, 1784528, 1781840, 1785344, 0);
         weightNormBackward(H, { out: 10, inn: 16 }, 4912, 4922, 1785328, 1785344, 10016, 10026);
         // backward of global_avgpool (global_avgpool_0)
         globalAvgPoolBackward(H, { C: 16, H: 7, W: 7 }, 1782864, 1731664, n);
         // backward of fused_add_relu (residual_1)
-        for (let i = 0, e = n * 784; i < e; i++) {
-          let v = H[1631312 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[1731664 + i] *= d;
-        }
+        E.reluBackward(1631312, 1731664, n * 784);
         H.copyWithin(1468704, 1731664, 1731664 + n * 784);
         H.copyWithin(1580736, 1731664, 1731664 + n * 784);
         // backward of conv2d (conv2d_5)
@@ -632,48 +622,24 @@ export const program: Program = {
         conv2dBackward(H, gemm, CFG_conv2d_4, 1312320, 1525936, 1468704, 1362496, 1528256, 9872, 1518880, n);
         weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1528240, 1528256, 7552, 7568);
         // backward of fused_conv2d_relu (conv2d_3)
-        for (let i = 0, e = n * 784; i < e; i++) {
-          let v = H[1262144 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[1362496 + i] *= d;
-        }
+        E.reluBackward(1262144, 1362496, n * 784);
         conv2dBackward(H, gemm, CFG_conv2d_3, 1061440, 1416208, 1362496, 1785504, 1417376, 7536, 1412672, n);
         weightNormBackward(H, { out: 16, inn: 72 }, 1264, 1280, 1417360, 1417376, 6368, 6384);
         for (let i = 0, e = n * 1568; i < e; i++) H[1161792 + i] += H[1785504 + i];
         // backward of fused_add_relu (residual_0)
-        for (let i = 0, e = n * 1568; i < e; i++) {
-          let v = H[961088 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[1161792 + i] *= d;
-        }
+        E.reluBackward(961088, 1161792, n * 1568);
         H.copyWithin(845456, 1161792, 1161792 + n * 1568);
         H.copyWithin(326640, 1161792, 1161792 + n * 1568);
         // backward of conv2d (conv2d_2)
         conv2dBackward(H, gemm, CFG_conv2d_2, 529120, 959920, 845456, 629472, 960512, 6360, 945808, n);
         weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 960496, 960512, 5776, 5784);
         // backward of fused_conv2d_relu (conv2d_1)
-        for (let i = 0, e = n * 1568; i < e; i++) {
-          let v = H[428768 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[629472 + i] *= d;
-        }
+        E.reluBackward(428768, 629472, n * 1568);
         conv2dBackward(H, gemm, CFG_conv2d_1, 226288, 743936, 629472, 1785504, 744528, 5768, 729824, n);
         weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 744512, 744528, 5184, 5192);
         for (let i = 0, e = n * 1568; i < e; i++) H[326640 + i] += H[1785504 + i];
         // backward of fused_conv2d_relu (conv2d_0)
-        for (let i = 0, e = n * 1568; i < e; i++) {
-          let v = H[125936 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[326640 + i] *= d;
-        }
+        E.reluBackward(125936, 326640, n * 1568);
         conv2dBackward(H, gemm, CFG_conv2d_0, 25520, 0, 326640, -1, 5104, 5176, 426992, n);
       },
     };

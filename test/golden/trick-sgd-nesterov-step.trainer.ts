@@ -5,10 +5,9 @@ import {
   type Program,
   Rng,
   batchNormBackward,
-  batchNormForwardEval,
-  batchNormForwardTrain,
   hash3,
   initTensor,
+  makeDenseEpilogues,
   streamId,
   uniformAt,
 } from "dnnc/runtime";
@@ -220,6 +219,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -266,61 +266,113 @@ export const program: Program = {
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [128]  (spec line 8)
         gemm(0, 1, n, 128, 784, 329712, 0, 430128, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 430128 + r * 128;
-          for (let j = 0; j < 128; j++) H[o + j] += H[100352 + j];
-        }
+        E.biasAdd(430128, 100352, n, 128);
         // fused_bn_relu_dropout: dense_0 -> bn_0  [128] -> [128]  (spec line 8)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_0, 430128, 100480, 100608, 446512, 479280, 479408, 329328, 329456, n);
-        else batchNormForwardEval(H, CFG_bn_0, 430128, 100480, 100608, 329328, 329456, 446512, n);
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
-        for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[446512 + i];
-          v = v > 0 ? v : 0;
+        for (let c = 0; c < 128; c++) {
+          let scale: number, shift: number;
           if (train) {
-            const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.2 ? 1.25 : 0;
-            H[471088 + i] = m;
-            v *= m;
+            const m = n * 1;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 430128 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 430128 + r * 128 + c * 1;
+              for (let k = 0; k < 1; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[479280 + c] = mu;
+            H[479408 + c] = is;
+            H[329328 + c] = 0.9 * H[329328 + c] + 0.1 * mu;
+            H[329456 + c] = 0.9 * H[329456 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[100480 + c];
+            shift = H[100608 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[329456 + c] + 0.00001);
+            scale = is * H[100480 + c];
+            shift = H[100608 + c] - H[329328 + c] * scale;
           }
-          H[454704 + i] = v;
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 1; k++) {
+              const i = r * 128 + c * 1 + k;
+              let v = H[430128 + i] * scale + shift;
+              H[446512 + i] = v;
+              v = v > 0 ? v : 0;
+              if (train) {
+                const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.2 ? 1.25 : 0;
+                H[471088 + i] = m;
+                v *= m;
+              }
+              H[454704 + i] = v;
+            }
+          }
         }
         // dense: bn_0 -> dense_1  [128] -> [64]  (spec line 9)
         gemm(0, 1, n, 64, 128, 454704, 100736, 479536, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 479536 + r * 64;
-          for (let j = 0; j < 64; j++) H[o + j] += H[108928 + j];
-        }
+        E.biasAdd(479536, 108928, n, 64);
         // fused_bn_relu_dropout: dense_1 -> bn_1  [64] -> [64]  (spec line 9)
-        if (train)
-          batchNormForwardTrain(H, CFG_bn_1, 479536, 108992, 109056, 487728, 504112, 504176, 329584, 329648, n);
-        else batchNormForwardEval(H, CFG_bn_1, 479536, 108992, 109056, 329584, 329648, 487728, n);
         const ds_dropout_1 = hash3(seed, S_dropout_1, step);
-        for (let i = 0, e = n * 64; i < e; i++) {
-          let v = H[487728 + i];
-          v = v > 0 ? v : 0;
+        for (let c = 0; c < 64; c++) {
+          let scale: number, shift: number;
           if (train) {
-            const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.2 ? 1.25 : 0;
-            H[500016 + i] = m;
-            v *= m;
+            const m = n * 1;
+            let s = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 479536 + r * 64 + c * 1;
+              for (let k = 0; k < 1; k++) s += H[o + k];
+            }
+            const mu = s / m;
+            let q = 0;
+            for (let r = 0; r < n; r++) {
+              const o = 479536 + r * 64 + c * 1;
+              for (let k = 0; k < 1; k++) {
+                const d = H[o + k] - mu;
+                q += d * d;
+              }
+            }
+            const is = 1 / Math.sqrt(q / m + 0.00001);
+            H[504112 + c] = mu;
+            H[504176 + c] = is;
+            H[329584 + c] = 0.9 * H[329584 + c] + 0.1 * mu;
+            H[329648 + c] = 0.9 * H[329648 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
+            scale = is * H[108992 + c];
+            shift = H[109056 + c] - mu * scale;
+          } else {
+            const is = 1 / Math.sqrt(H[329648 + c] + 0.00001);
+            scale = is * H[108992 + c];
+            shift = H[109056 + c] - H[329584 + c] * scale;
           }
-          H[491824 + i] = v;
+          for (let r = 0; r < n; r++) {
+            for (let k = 0; k < 1; k++) {
+              const i = r * 64 + c * 1 + k;
+              let v = H[479536 + i] * scale + shift;
+              H[487728 + i] = v;
+              v = v > 0 ? v : 0;
+              if (train) {
+                const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.2 ? 1.25 : 0;
+                H[500016 + i] = m;
+                v *= m;
+              }
+              H[491824 + i] = v;
+            }
+          }
         }
         // dense: bn_1 -> dense_2  [64] -> [10]  (spec line 10)
         gemm(0, 1, n, 10, 64, 491824, 109120, 504240, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 504240 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[109760 + j];
-        }
+        E.biasAdd(504240, 109760, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 219536, 219546);
-        for (let r = 0; r < n; r++) {
-          const o = 504880 + r * 10;
-          for (let j = 0; j < 10; j++) H[219536 + j] += H[o + j];
-        }
+        E.biasGrad(504880, 219536, n, 10);
         gemm(1, 0, 10, 64, n, 504880, 491824, 218896, 0);
         gemm(0, 0, n, 64, 10, 504880, 109120, 495920, 0);
         // backward of fused_bn_relu_dropout (bn_1)
@@ -337,10 +389,7 @@ export const program: Program = {
         batchNormBackward(H, CFG_bn_1, 479536, 108992, 504112, 504176, 495920, 483632, 218768, 218832, n);
         // backward of dense (dense_1)
         H.fill(0, 218704, 218768);
-        for (let r = 0; r < n; r++) {
-          const o = 483632 + r * 64;
-          for (let j = 0; j < 64; j++) H[218704 + j] += H[o + j];
-        }
+        E.biasGrad(483632, 218704, n, 64);
         gemm(1, 0, 64, 128, n, 483632, 454704, 210512, 0);
         gemm(0, 0, n, 128, 64, 483632, 100736, 462896, 0);
         // backward of fused_bn_relu_dropout (bn_0)
@@ -357,10 +406,7 @@ export const program: Program = {
         batchNormBackward(H, CFG_bn_0, 430128, 100480, 479280, 479408, 462896, 438320, 210256, 210384, n);
         // backward of dense (dense_0)
         H.fill(0, 210128, 210256);
-        for (let r = 0; r < n; r++) {
-          const o = 438320 + r * 128;
-          for (let j = 0; j < 128; j++) H[210128 + j] += H[o + j];
-        }
+        E.biasGrad(438320, 210128, n, 128);
         gemm(1, 0, 128, 784, n, 438320, 329712, 109776, 0);
       },
     };

@@ -7,6 +7,7 @@ import {
   conv2dBackward,
   conv2dForward,
   initTensor,
+  makeDenseEpilogues,
   maxPool2dBackward,
   maxPool2dForward,
   streamId,
@@ -164,6 +165,7 @@ export const program: Program = {
   create(be: Backend, seed: number): Model {
     const H = be.H;
     const gemm = be.gemm;
+    const E = makeDenseEpilogues(be);
     return {
       init(): void {
         initTensor(
@@ -209,32 +211,20 @@ export const program: Program = {
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [1568] -> [10]  (spec line 9)
         gemm(0, 1, n, 10, 1568, 1371952, 208, 1673008, 0);
-        for (let r = 0; r < n; r++) {
-          const o = 1673008 + r * 10;
-          for (let j = 0; j < 10; j++) H[o + j] += H[15888 + j];
-        }
+        E.biasAdd(1673008, 15888, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 31792, 31802);
-        for (let r = 0; r < n; r++) {
-          const o = 1673648 + r * 10;
-          for (let j = 0; j < 10; j++) H[31792 + j] += H[o + j];
-        }
+        E.biasGrad(1673648, 31792, n, 10);
         gemm(1, 0, 10, 1568, n, 1673648, 1371952, 16112, 0);
         gemm(0, 0, n, 1568, 10, 1673648, 208, 1472304, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_0)
         maxPool2dBackward(H, CFG_maxpool2d_0, 1472304, 1572656, 950944, n);
         // backward of fused_conv2d_relu (conv2d_0)
-        for (let i = 0, e = n * 6272; i < e; i++) {
-          let v = H[148128 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
-          H[950944 + i] *= d;
-        }
+        E.reluBackward(148128, 950944, n * 6272);
         conv2dBackward(H, gemm, CFG_conv2d_0, 47712, 0, 950944, -1, 15904, 16104, 1352352, n);
       },
     };

@@ -8,7 +8,7 @@ import { compileToIr } from "../../../compiler/pipeline";
 import { renderDiagnostics } from "../../../compiler/diagnostics";
 import type { IR } from "../../../compiler/ir";
 import { emitModel } from "../../../compiler/codegen/emit-model";
-import { emitPenalty, planPenaltyMemory } from "../../../compiler/codegen/emit-penalty";
+import { emitPenalty } from "../../../compiler/codegen/emit-penalty";
 import { programConstants } from "../../../compiler/codegen/emit-trainer";
 import { bundleTrainer } from "../../../compiler/codegen/bundle";
 import type { Backend } from "../../../runtime/backend";
@@ -21,7 +21,7 @@ export type PenaltyProgram = Omit<Program, "create"> & { create(be: Backend, see
 export function penaltyIr(source: string): IR {
   const r = compileToIr(source, "t.dnn");
   if (!r.ir) throw new Error(renderDiagnostics(r.diagnostics, source));
-  return planPenaltyMemory(r.ir);
+  return r.ir; // compileToIr already ran planPenaltyMemory
 }
 
 /** The generated module's TypeScript (emitModel + emitPenalty, as emit-trainer assembles them). */
@@ -38,7 +38,7 @@ export function penaltyModuleSource(ir: IR): string {
     `  meta: ${JSON.stringify(c.meta)}, loss: ${JSON.stringify(c.loss)}, train: ${JSON.stringify(c.train)}, data: ${JSON.stringify(c.data)},`,
     `  layout: ${JSON.stringify(c.layout)}, tensors: ${JSON.stringify(c.tensors)}, segments: ${JSON.stringify(c.segments)},`,
     `  create(be: Backend, seed: number) {`,
-    `    const H = be.H; const gemm = be.gemm;`,
+    `    const H = be.H; const gemm = be.gemm;${em.uses.has("makeDenseEpilogues") ? " const E = makeDenseEpilogues(be);" : ""}`,
     `    return {`,
     `      init(): void {`,
     ...em.init,
