@@ -1,16 +1,16 @@
 // Speed of the convolutional path (benchmark model M2, batch 64): the layers' forward and
-// backward kernels (conv1, pool1, conv2, pool2) with the wasm backend's GEMM (1 thread) and the
-// TypeScript blocked one, and a whole M2 training step through the compiler (forward, loss,
-// backward, optimizer on random data). Not a test:
-//   npx tsx bench/conv.mjs [--ms 40] [--windows 15] [--no-ts] [--no-step]
+// backward kernels (conv1, pool1, conv2, pool2) with the wasm backend's GEMM and the TypeScript
+// blocked one, and a whole M2 training step through the compiler (forward, loss, backward,
+// optimizer on random data). Not a test:
+//   npx tsx bench/conv.mjs [--ms 40] [--windows 15] [--no-ts] [--no-step] [--threads 2 --wall]
 // Each figure is the best of several windows of process CPU time after a warm-up (the machine
-// may be shared: wall time would mostly measure the other processes; everything here runs on
-// one thread). Layer rows time the kernels twice: with
-// the per-sample `col` scratch the compiler reserves today (convScratchSize) and with the
-// batched scratch (convScratchSizeBatched(cfg, 64), passed as cfg.colFloats). The step is timed
-// as compiled, and again with the col regions moved to batched-size regions at the end of the
-// heap and colFloats added to the conv configurations (what the compiler emits once
-// compiler/plan-memory.ts reserves convScratchSizeBatched).
+// may be shared: wall time would mostly measure the other processes; with one thread, CPU time
+// is the work done). --wall times by the clock instead (needed with --threads 2).
+// Conv rows and the step are timed for each scratch size in ROOMS: the per-sample `col` the
+// compiler reserves today (convScratchSize), convScratchSizeFast, and convScratchSizeBatched
+// for 4, 16 and 64 samples per GEMM, passed as cfg.colFloats; for the step, the col regions are
+// moved to regions of that size at the end of the heap and colFloats is added to the conv
+// configurations (what the compiler would emit if compiler/plan-memory.ts reserved them).
 import { createBackend } from "../runtime/backend-create.ts";
 import {
   convConfig, convScratchSize, convWeightSize, conv2dForward, conv2dBackward,
