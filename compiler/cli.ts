@@ -20,7 +20,7 @@ commands:
                                 the trainer, metrics.jsonl, checkpoints, model.safetensors, report.html);
                                 options: --out DIR --data DIR --epochs N --seed N --threads N
                                 --backend auto|wasm|ts --max-steps N --resume DIR --json --quiet --no-report
-  test [SPEC...] [--update]     golden-output tests: train each spec for its golden(steps, tolerance) and compare
+  test [SPEC...] [--update]     golden-output tests: train each spec for its golden(steps=10, tolerance=1e-4) and compare
                                 the loss trace and test metrics with <spec>.golden.json (default: specs/*.dnn)
   predict RUN --input FILE [-o FILE]
                                 predict IDX, CSV or PNG inputs with a trained run's weights

@@ -1,5 +1,5 @@
 // `dnnc test [SPECS...]`: golden-output tests for users. For each spec: compile, train the number
-// of steps its `golden(steps, tolerance)` setting names (default 20 steps, tolerance 1e-4) on its
+// of steps its `golden(steps, tolerance)` setting names (default 10 steps, tolerance 1e-4) on its
 // data, and compare the loss trace and the final test metrics with `<spec>.golden.json` beside the
 // spec (relative error, floor 1). `--update` writes the goldens. Exit 1 on any mismatch.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -39,7 +39,7 @@ export async function runSpecTest(specPath: string, update: boolean, backend: "a
   const text = readFileSync(specPath, "utf8");
   const r = compileToIr(text, specPath);
   if (!r.ir) return { spec: specPath, ok: false, updated: false, message: renderDiagnostics(r.diagnostics, text), seconds: 0 };
-  const steps = r.ir.train.golden?.steps ?? 20;
+  const steps = r.ir.train.golden?.steps ?? 10;
   const tol = r.ir.train.golden?.tolerance ?? 1e-4;
   const src = r.ir.data.source.path;
   const dataDir = isAbsolute(src) ? src : resolve(dirname(specPath), src);

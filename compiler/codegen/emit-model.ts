@@ -29,7 +29,7 @@ function actExpr(t: TailOp, v: string, uses: Set<string>): string {
   const a = t.attrs as Record<string, number>;
   switch (t.op) {
     case "relu":
-      return `${v} > 0 ? ${v} : 0`;
+      return `Math.max(${v}, 0)`; // NaN stays NaN (as in PyTorch), so divergence is seen, not masked
     case "leaky_relu":
       return `${v} > 0 ? ${v} : ${lit(a.slope)} * ${v}`;
     case "tanh":

@@ -420,7 +420,7 @@ export const program: Program = {
               const i = r * 25088 + c * 784 + k;
               let v = H[1787968 + i] * scale + shift;
               H[5006288 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               H[6611920 + i] = v;
             }
           }
@@ -465,7 +465,7 @@ export const program: Program = {
               const i = r * 12544 + c * 196 + k;
               let v = H[11027472 + i] * scale + shift;
               H[12689552 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               H[13492368 + i] = v;
             }
           }
@@ -482,7 +482,7 @@ export const program: Program = {
             const i = r * 128 + j;
             let v = H[15700240 + i] + H[420416 + j];
             H[15700240 + i] = v;
-            v = v > 0 ? v : 0;
+            v = Math.max(v, 0);
             if (train) {
               const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.3 ? 1.4285714285714286 : 0;
               H[15724816 + i] = m;
@@ -507,7 +507,7 @@ export const program: Program = {
           let v = H[15700240 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           const m_dropout_0 = H[15724816 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;

@@ -276,7 +276,7 @@ export const program: Program = {
               const i = r * 256 + c * 1 + k;
               let v = H[1010864 + i] * scale + shift;
               H[1076400 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               if (train) {
                 const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.5 ? 2 : 0;
                 H[1174704 + i] = m;
@@ -311,7 +311,7 @@ export const program: Program = {
           let v = H[1076400 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           const m_dropout_0 = H[1174704 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;

@@ -260,7 +260,7 @@ export const program: Program = {
               const i = r * 128 + c * 1 + k;
               let v = H[539264 + i] * scale + shift;
               H[555648 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               H[563840 + i] = v;
             }
           }

@@ -379,7 +379,7 @@ export const program: Program = {
               const i = r * 6272 + c * 784 + k;
               let v = H[137088 + i] * scale + shift;
               H[946960 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               H[1348368 + i] = v;
             }
           }
@@ -424,7 +424,7 @@ export const program: Program = {
               const i = r * 3136 + c * 196 + k;
               let v = H[2452272 + i] * scale + shift;
               H[2867792 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               H[3068496 + i] = v;
             }
           }

@@ -326,7 +326,7 @@ export const program: Program = {
         groupNormForward(H, CFG_groupnorm_0, 127872, 80, 88, 937744, 2141968, 2142224, n);
         for (let i = 0, e = n * 6272; i < e; i++) {
           let v = H[937744 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           H[1339152 + i] = v;
         }
         // maxpool2d: groupnorm_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 8)
@@ -341,7 +341,7 @@ export const program: Program = {
             H[3461168 + c] = uniformAt(ds_spatial_dropout_0, S_spatial_dropout_0, c) >= 0.1 ? 1.1111111111111112 : 0;
         for (let i = 0, e = n * 3136; i < e; i++) {
           let v = H[2859056 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           if (train) v *= H[3461168 + ((i / 196) | 0)];
           H[3059760 + i] = v;
         }
@@ -368,7 +368,7 @@ export const program: Program = {
           let v = H[2859056 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           const m_spatial_dropout_0 = H[3461168 + ((i / 196) | 0)];
           d *= m_spatial_dropout_0;
           v *= m_spatial_dropout_0;

@@ -554,7 +554,7 @@ export const program: Program = {
         conv2dForward(H, gemm, CFG_conv2d_0, 25520, 0, 72, 125936, 426992, n);
         for (let i = 0, e = n * 1568; i < e; i++) {
           let v = H[125936 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           H[226288 + i] = v;
         }
         // fused_conv2d_relu: conv2d_0 -> conv2d_1  [8,14,14] -> [8,14,14]  (spec line 9)
@@ -562,7 +562,7 @@ export const program: Program = {
         conv2dForward(H, gemm, CFG_conv2d_1, 226288, 743936, 664, 428768, 729824, n);
         for (let i = 0, e = n * 1568; i < e; i++) {
           let v = H[428768 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           H[529120 + i] = v;
         }
         // conv2d: conv2d_1 -> conv2d_2  [8,14,14] -> [8,14,14]  (spec line 10)
@@ -572,7 +572,7 @@ export const program: Program = {
         for (let i = 0, e = n * 1568; i < e; i++) H[961088 + i] = H[745104 + i] + H[226288 + i];
         for (let i = 0, e = n * 1568; i < e; i++) {
           let v = H[961088 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           H[1061440 + i] = v;
         }
         // fused_conv2d_relu: residual_0 -> conv2d_3  [8,14,14] -> [16,7,7]  (spec line 14)
@@ -580,7 +580,7 @@ export const program: Program = {
         conv2dForward(H, gemm, CFG_conv2d_3, 1061440, 1416208, 2432, 1262144, 1412672, n);
         for (let i = 0, e = n * 784; i < e; i++) {
           let v = H[1262144 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           H[1312320 + i] = v;
         }
         // conv2d: conv2d_3 -> conv2d_4  [16,7,7] -> [16,7,7]  (spec line 15)
@@ -592,7 +592,7 @@ export const program: Program = {
         for (let i = 0, e = n * 784; i < e; i++) H[1631312 + i] = H[1418528 + i] + H[1530560 + i];
         for (let i = 0, e = n * 784; i < e; i++) {
           let v = H[1631312 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           H[1681488 + i] = v;
         }
         // global_avgpool: residual_1 -> global_avgpool_0  [16,7,7] -> [16]  (spec line 17)

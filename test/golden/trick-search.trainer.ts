@@ -170,7 +170,7 @@ export const program: Program = {
             const i = r * 64 + j;
             let v = H[253104 + i] + H[50176 + j];
             H[253104 + i] = v;
-            v = v > 0 ? v : 0;
+            v = Math.max(v, 0);
             if (train) {
               const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.2 ? 1.25 : 0;
               H[265392 + i] = m;
@@ -195,7 +195,7 @@ export const program: Program = {
           let v = H[253104 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           const m_dropout_0 = H[265392 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;

@@ -304,7 +304,7 @@ export const program: Program = {
               const i = r * 128 + c * 1 + k;
               let v = H[430128 + i] * scale + shift;
               H[446512 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               if (train) {
                 const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.2 ? 1.25 : 0;
                 H[471088 + i] = m;
@@ -354,7 +354,7 @@ export const program: Program = {
               const i = r * 64 + c * 1 + k;
               let v = H[479536 + i] * scale + shift;
               H[487728 + i] = v;
-              v = v > 0 ? v : 0;
+              v = Math.max(v, 0);
               if (train) {
                 const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.2 ? 1.25 : 0;
                 H[500016 + i] = m;
@@ -380,7 +380,7 @@ export const program: Program = {
           let v = H[487728 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           const m_dropout_1 = H[500016 + i];
           d *= m_dropout_1;
           v *= m_dropout_1;
@@ -397,7 +397,7 @@ export const program: Program = {
           let v = H[446512 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           const m_dropout_0 = H[471088 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;

@@ -202,7 +202,7 @@ export const program: Program = {
         conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 148128, 1352352, n);
         for (let i = 0, e = n * 6272; i < e; i++) {
           let v = H[148128 + i];
-          v = v > 0 ? v : 0;
+          v = Math.max(v, 0);
           H[549536 + i] = v;
         }
         // maxpool2d: conv2d_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
