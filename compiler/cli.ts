@@ -204,6 +204,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       const files = await compileSpec(args[0], out, emit);
       for (const f of [files.ts, files.mjs, files.ir]) if (f) process.stdout.write(`wrote ${f}\n`);
+      // the memory the trainer will use (its heap; the data set comes on top)
+      const { memoryReport } = await import("./check-resources");
+      const fe = compileToIr(readSpec(args[0]), args[0]);
+      if (fe.ir) process.stdout.write(memoryReport(fe.ir).trimEnd() + "\n");
       return 0;
     }
     case "train": {
