@@ -532,7 +532,11 @@ class Checker {
         },
         optimizer: (el) => {
           const c = this.call(el, "optimizer", OPTIMIZERS);
-          if (c) train.optimizer = optimizerFrom(c.name, c.args);
+          if (!c) return;
+          train.optimizer = optimizerFrom(c.name, c.args);
+          const o = train.optimizer;
+          if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0))
+            this.diags.push(diag("E0403", c.span, { detail: "Nesterov momentum needs momentum > 0 and dampening 0 (as in PyTorch)" }, "add momentum=0.9, or drop nesterov=true"));
         },
         weight_decay: (el) => {
           wdSpan = el.span;
