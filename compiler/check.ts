@@ -231,6 +231,7 @@ const EARLY = callDef(["patience"], {
   patience: { type: "integer", minimum: 1, default: 5 },
   min_delta: num({ minimum: 0, default: 0 }),
   every: { type: "integer", minimum: 1, default: 1 },
+  every_steps: { type: "integer", minimum: 1 },
 });
 
 const SOURCES: Record<string, CallDef> = {
@@ -624,7 +625,14 @@ class Checker {
           if (!b) return;
           const monitor = b.monitor as EarlyStoppingSpec["monitor"];
           const mode = b.mode === "auto" ? (monitor === "val_acc" ? "max" : "min") : (b.mode as "min" | "max");
-          train.earlyStopping = { monitor, mode, patience: b.patience as number, minDelta: b.min_delta as number, every: b.every as number };
+          train.earlyStopping = {
+            monitor,
+            mode,
+            patience: b.patience as number,
+            minDelta: b.min_delta as number,
+            every: b.every as number,
+            ...(b.every_steps !== undefined ? { everySteps: b.every_steps as number } : {}),
+          };
         },
       });
     }

@@ -74,11 +74,19 @@ class Lowerer {
         return { w: { kind: "torch_default_linear" }, b: { kind: "torch_default_bias", fanIn } };
       case "kaiming_normal":
       case "kaiming_uniform":
-        return { w: { kind, mode: "fan_in", nonlinearity: "relu" }, b: { kind: "zeros" } };
+        return {
+          w: { kind, mode: (layer.args.init_mode as string | undefined) ?? "fan_in", nonlinearity: (layer.args.init_nonlinearity as string | undefined) ?? "relu" },
+          b: { kind: "zeros" },
+        };
       case "xavier_normal":
       case "xavier_uniform":
-      case "orthogonal":
-        return { w: { kind, gain: 1 }, b: { kind: "zeros" } };
+      case "orthogonal": {
+        // gain: explicit, or PyTorch's calculate_gain of the following nonlinearity, else 1
+        const nl = layer.args.init_nonlinearity as string | undefined;
+        const gains: Record<string, number> = { relu: Math.SQRT2, leaky_relu: Math.sqrt(2 / (1 + 0.01 * 0.01)), linear: 1, tanh: 5 / 3, sigmoid: 1, selu: 3 / 4 };
+        const gain = (layer.args.init_gain as number | undefined) ?? (nl ? gains[nl] : 1);
+        return { w: { kind, gain }, b: { kind: "zeros" } };
+      }
       case "normal":
         return { w: { kind, std: 0.01 }, b: { kind: "zeros" } };
       case "uniform":

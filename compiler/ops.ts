@@ -46,6 +46,10 @@ const decayArgs = {
   max_norm: { type: "number", exclusiveMinimum: 0 },
   weight_norm: { type: "boolean" },
   init: initArg,
+  /** fan_in (default) or fan_out for kaiming_*; the nonlinearity that follows, for its gain; an explicit gain. */
+  init_mode: { type: "string", enum: ["fan_in", "fan_out"] },
+  init_nonlinearity: { type: "string", enum: ["relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu"] },
+  init_gain: { type: "number", exclusiveMinimum: 0 },
 } as const;
 
 export interface OpDef {

@@ -48,7 +48,10 @@ export interface EarlyStoppingSpec {
   mode: "min" | "max";
   patience: number;
   minDelta: number;
+  /** Evaluate every N epochs (default 1) ... */
   every: number;
+  /** ... or, when set, every N optimizer steps instead. */
+  everySteps?: number;
 }
 
 export interface DataSpec {

@@ -61,7 +61,7 @@ export interface Program {
     clipNorm: number;
     clipValue: number;
     schedule: { kind: string; args: Record<string, Json>; warmup: number; per: "epoch" | "step" };
-    earlyStopping?: { monitor: string; mode: "min" | "max"; patience: number; minDelta: number; every: number };
+    earlyStopping?: { monitor: string; mode: "min" | "max"; patience: number; minDelta: number; every: number; everySteps?: number };
   };
   /** The spec's data block (source, validation fraction, scale, shift). */
   data: Record<string, Json> & { validation: number; scale: number; shift: number; source: { kind: string; path: string; label?: string | number } };

@@ -37,6 +37,8 @@ export interface TrainResult {
   lossTrace: number[];
   stoppedEarly: boolean;
   bestEpoch: number | null;
+  /** With early stopping every N steps: the step whose weights were kept. */
+  bestStep?: number;
   steps: number;
   /** The input preprocessing fitted on the training rows (stored with the model). */
   preprocess?: FittedPreprocess;
@@ -361,6 +363,7 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
   // the order is shuffled in place every epoch: replay the shuffles of the epochs before the first
   for (let e = 1; e < firstEpoch; e++) new Rng(seed, shuffleStream ^ e).shuffle(order);
   let reachedMax = false;
+  let stopNow = false;
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
@@ -443,6 +446,20 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
         reachedMax = true;
         break;
       }
+      if (stopper && es?.everySteps && step % es.everySteps === 0 && split.val.length > 0) {
+        // early stopping evaluated every N steps (eval mode: running statistics are not touched)
+        const v = evaluate(p, be, model, data.train, split.val, feeder);
+        const u = stopper.update(es.monitor === "val_acc" ? (v.acc ?? NaN) : v.loss, step);
+        if (u.improved) {
+          snapshot(true);
+          result.bestEpoch = epoch;
+          result.bestStep = step;
+        }
+        if (u.stop) {
+          stopNow = true;
+          break;
+        }
+      }
       if (opts.interrupted?.()) {
         opts.onCheckpoint?.("interrupt", state(), best);
         throw new InterruptedError(step);
@@ -470,7 +487,7 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
     opts.onEpoch?.(m);
     let stop = false;
     let improved = false;
-    if (stopper && es && epoch % es.every === 0) {
+    if (stopper && es && !es.everySteps && epoch % es.every === 0) {
       const value = es.monitor === "val_acc" ? (m.val_acc ?? NaN) : (m.val_loss ?? NaN);
       const u = stopper.update(value, epoch);
       if (u.improved) {
@@ -490,7 +507,7 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
       if (opts.checkpointEveryEpochs && at % opts.checkpointEveryEpochs === 0) opts.onCheckpoint?.("epoch", state(), best);
       epoch = at;
     }
-    if (stop) {
+    if (stop || stopNow) {
       result.stoppedEarly = true;
       break;
     }

@@ -180,6 +180,7 @@ export const EARLY_STOPPING: CallInfo = call("setting", "early_stopping", ["pati
   arg("mode", "auto, min or max", "auto", ["auto", "min", "max"]),
   arg("min_delta", "number ≥ 0", "0"),
   arg("every", "integer ≥ 1", "1"),
+  arg("every_steps", "integer ≥ 1 (evaluate every N optimizer steps instead of epochs)"),
 ], "Stop when the monitored validation metric has not improved for `patience` evaluations; the best weights are restored. Needs `validation` in the data block.");
 
 export interface SettingInfo {
