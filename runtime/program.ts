@@ -28,6 +28,8 @@ export interface ProgramMeta {
   heapFloats: number;
   /** Default data location, relative to the trainer file's directory (or absolute). */
   dataPath: string;
+  /** Multiply-adds of the largest GEMM in a step (decides whether a second thread can pay). */
+  maxGemmMacs?: number;
 }
 
 export interface LossConfig {

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createBackend, type BackendKind } from "../backend-create";
+import { PARALLEL_MIN_MACS } from "../wasm/wasm-backend";
 import type { Dataset } from "../data/dataset";
 import { DnncError } from "../errors";
 import type { Program } from "../program";
@@ -179,7 +180,12 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
   }
   const dataDir = args.data ?? defaultDataDir(p, trainerUrl);
   const data = loadData(p, dataDir);
-  const be = await createBackend(p.meta.heapFloats, { backend: args.backend, threads: args.threads });
+  // a second thread only splits GEMMs of >= PARALLEL_MIN_MACS multiply-adds; when the model has none,
+  // shared memory would only slow its JavaScript loops down (measured: conv models), so stay on one
+  const threads = args.threads > 1 && (p.meta.maxGemmMacs ?? Infinity) < PARALLEL_MIN_MACS ? 1 : args.threads;
+  if (threads !== args.threads && !args.quiet && !args.bench && !args.json)
+    process.stdout.write(`note: no GEMM of this model is large enough to split (largest ${p.meta.maxGemmMacs} multiply-adds); training on 1 thread\n`);
+  const be = await createBackend(p.meta.heapFloats, { backend: args.backend, threads });
   try {
     let resume: { state: LoopState; best?: Float32Array } | undefined;
     const out = args.out ?? args.resume;

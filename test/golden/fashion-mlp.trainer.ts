@@ -27,6 +27,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 1410480,
     dataPath: "../specs/data/fashion-mnist-small",
+    maxGemmMacs: 25690112,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {

@@ -28,6 +28,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 653312,
     dataPath: "../specs/data/fashion-mnist-small",
+    maxGemmMacs: 6422528,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0.05, delta: 1 },
   train: {

@@ -29,6 +29,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 624624,
     dataPath: "../specs/data/fashion-mnist-small",
+    maxGemmMacs: 6422528,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {

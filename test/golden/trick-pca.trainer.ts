@@ -14,6 +14,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 71792,
     dataPath: "../specs/data/fashion-mnist-small",
+    maxGemmMacs: 524288,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {

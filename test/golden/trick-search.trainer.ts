@@ -25,6 +25,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 321584,
     dataPath: "../specs/data/fashion-mnist-small",
+    maxGemmMacs: 3211264,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {

@@ -25,6 +25,7 @@ export const program: Program = {
     outputSize: 2,
     heapFloats: 24096,
     dataPath: "../specs/data/fashion-mnist-small",
+    maxGemmMacs: 32768,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {
