@@ -65,11 +65,15 @@ function dataPathFor(specPath: string, sourcePath: string, outDir: string): stri
   return relative(resolve(outDir), abs) || ".";
 }
 
-export async function compileSpec(specPath: string, outDir: string, emit: "ts" | "ir" | "all" = "all"): Promise<{ ts?: string; mjs?: string; ir?: string }> {
+export async function compileSpec(
+  specPath: string,
+  outDir: string,
+  emit: "ts" | "ir" | "all" = "all",
+): Promise<{ ts?: string; mjs?: string; ir?: string; program: import("./ir").IR }> {
   const fe = frontEnd(specPath);
   const stem = specStem(specPath);
   mkdirSync(outDir, { recursive: true });
-  const files: { ts?: string; mjs?: string; ir?: string } = {};
+  const files: { ts?: string; mjs?: string; ir?: string; program: import("./ir").IR } = { program: fe.ir };
   if (emit === "ir") {
     files.ir = join(outDir, `${stem}.ir.txt`);
     writeFileSync(files.ir, printIr(fe.ir));
@@ -206,8 +210,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const f of [files.ts, files.mjs, files.ir]) if (f) process.stdout.write(`wrote ${f}\n`);
       // the memory the trainer will use (its heap; the data set comes on top)
       const { memoryReport } = await import("./check-resources");
-      const fe = compileToIr(readSpec(args[0]), args[0]);
-      if (fe.ir) process.stdout.write(memoryReport(fe.ir).trimEnd() + "\n");
+      process.stdout.write(memoryReport(files.program).trimEnd() + "\n");
       return 0;
     }
     case "train": {

@@ -29,7 +29,8 @@ export function compileToIr(source: string, file: string, opts: { passes?: "all"
   let ir = verifyIr(lowered.ir, "lower");
   const limits = checkResources(ir, undefined, { spec: checked.spec });
   if (limits.length > 0) return { spec: checked.spec, diagnostics: [...checked.diagnostics, ...limits] };
-  const unsupported = findPenaltyUnsupported(fuseElementwise(ir));
+  const fused = fuseElementwise(ir);
+  const unsupported = findPenaltyUnsupported(fused);
   if (unsupported) {
     const span = checked.spec.layers.find((l) => l.span.line === unsupported.node.line && l.span.col === unsupported.node.col)?.span ?? {
       file,
@@ -43,7 +44,7 @@ export function compileToIr(source: string, file: string, opts: { passes?: "all"
     return { spec: checked.spec, diagnostics: [diag("E0403", span, { detail: unsupported.message }, "the smoothness penalties support dense, conv2d, pooling and activations")] };
   }
   if (opts.passes !== "lower") {
-    ir = verifyIr(fuseElementwise(ir), "fuseElementwise");
+    ir = verifyIr(fused, "fuseElementwise");
     ir = verifyIr(planMemory(ir), "planMemory");
     ir = verifyIr(planPenaltyMemory(ir), "planPenaltyMemory");
   }

@@ -354,7 +354,7 @@ export class Augmenter {
     }
   }
 
-  /** Augment n consecutive images (NCHW batch at H[off]); row i is dataset sample indices[i]. */
+  /** Augment n consecutive images (NCHW batch at H[off]); row i is dataset sample indices[start + i]. */
   applyBatch(
     H: Float32Array,
     off: number,
@@ -365,9 +365,10 @@ export class Augmenter {
     seed: number,
     epoch: number,
     indices: ArrayLike<number>,
+    start = 0,
   ): void {
     const len = C * Hh * W;
-    for (let i = 0; i < n; i++) this.apply(H, off + i * len, C, Hh, W, seed, epoch, indices[i]);
+    for (let i = 0; i < n; i++) this.apply(H, off + i * len, C, Hh, W, seed, epoch, indices[start + i]);
   }
 }
 

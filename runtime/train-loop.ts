@@ -152,7 +152,7 @@ export class BatchFeeder {
     if (this.raw) for (let i = 0; i < n; i++) H[p.layout.labels + i] = this.raw[this.rawLabels + i];
     if (train && this.augmenter) {
       const [C, Hh, W] = p.meta.inputShape;
-      this.augmenter.applyBatch(target, xOff, n, C, Hh, W, seed, epoch, order.subarray(s, s + n));
+      this.augmenter.applyBatch(target, xOff, n, C, Hh, W, seed, epoch, order, s); // sample keys: order[s..s+n)
     }
     if (this.pre) {
       applyPreprocess(this.pre, target, xOff, n, this.scratch);
@@ -234,12 +234,8 @@ function range(n: number): Int32Array {
 }
 
 export function checkDataFits(p: Program, ds: Dataset, what: string, preprocessedSize?: number): void {
-  const want = p.meta.inputShape.join("x");
-  const got = ds.shape.join("x");
   if ((preprocessedSize ?? ds.shape.reduce((a, b) => a * b, 1)) !== p.meta.inputSize)
     throw new DnncError(`${what}: samples have shape [${ds.shape.join(", ")}] but the model's input is [${p.meta.inputShape.join(", ")}]`);
-  void want;
-  void got;
   if (p.loss.kind === "softmax_cross_entropy") {
     if (ds.classes === undefined) throw new DnncError(`${what}: softmax_cross_entropy needs class labels, but the targets are real values`);
     if (ds.classes > p.meta.outputSize)

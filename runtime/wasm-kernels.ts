@@ -51,12 +51,12 @@ export function reluBackwardRef(H: Float32Array, v: number, dz: number, len: num
 
 // ---- choice ---------------------------------------------------------------------------------------
 
-const fits = (H: Float32Array, ...ends: number[]) => {
-  for (const e of ends) if (!(e <= H.length)) throw new RangeError(`dense epilogue reaches outside H[${H.length}]`);
-};
-const ints = (...xs: number[]) => {
-  for (const x of xs) if (!((x | 0) === x && x >= 0)) throw new RangeError(`dense epilogue: bad offset or size ${x}`);
-};
+/** Offsets and sizes are non-negative integers and [start, end) lies in H (no allocation: called every step). */
+function check(H: Float32Array, a: number, aEnd: number, b: number, bEnd: number, c = 0, cEnd = 0): void {
+  if (!((a | 0) === a && a >= 0 && (b | 0) === b && b >= 0 && (c | 0) === c && c >= 0 && aEnd >= a && bEnd >= b && cEnd >= c))
+    throw new RangeError(`dense epilogue: bad offset or size (${a}, ${b}, ${c})`);
+  if (!(aEnd <= H.length && bEnd <= H.length && cEnd <= H.length)) throw new RangeError(`dense epilogue reaches outside H[${H.length}]`);
+}
 
 /** The epilogues on `be`'s heap: wasm SIMD on the wasm backend, the references otherwise. */
 export function makeDenseEpilogues(be: Backend): DenseEpilogues {
@@ -73,23 +73,19 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
   // bounds are checked here, once per call (O(1)): the module would write past H unnoticed
   return {
     biasAdd(y, b, n, out) {
-      ints(y, b, n, out);
-      fits(H, y + n * out, b + out);
+      check(H, y, y + n * out, b, b + out);
       k.bias_add(y, b, n, out);
     },
     biasAddRelu(y, b, z, n, out) {
-      ints(y, b, z, n, out);
-      fits(H, y + n * out, z + n * out, b + out);
+      check(H, y, y + n * out, b, b + out, z, z + n * out);
       k.bias_add_relu(y, b, z, n, out);
     },
     biasGrad(dy, db, n, out) {
-      ints(dy, db, n, out);
-      fits(H, dy + n * out, db + out);
+      check(H, dy, dy + n * out, db, db + out);
       k.bias_grad(dy, db, n, out);
     },
     reluBackward(v, dz, len) {
-      ints(v, dz, len);
-      fits(H, v + len, dz + len);
+      check(H, v, v + len, dz, dz + len);
       k.relu_backward(v, dz, len);
     },
   };

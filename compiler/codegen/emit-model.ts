@@ -105,8 +105,6 @@ export function emitModel(ir: IR): Emitted {
   }
   const gradInit = new Set<string>();
 
-  const nodeById = new Map(ir.nodes.map((n) => [n.output, n]));
-  void nodeById;
 
   for (const n of ir.nodes) {
     forward.push(`// ${n.kernel}: ${n.inputs.join(", ")} -> ${n.output}  [${n.inShape.join(",")}] -> [${n.outShape.join(",")}]  (spec line ${n.line})`);
