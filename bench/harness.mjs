@@ -93,7 +93,7 @@ const fmt = (x, d) => (x == null || !Number.isFinite(x) ? "—" : x.toFixed(d));
 export function formatTable(rows) {
   const head = ["system", "thr", "samples/s", "dnnc÷peer", "GFLOP/s", "% SGEMM peak", "peak RSS MB", "test acc", "note"];
   const body = rows.map((r) => [
-    r.system,
+    r.label ?? r.system,
     String(r.threads ?? "—"),
     fmtInt(r.rate),
     r.ratio == null ? "" : `${fmt(r.ratio, 2)}×`,

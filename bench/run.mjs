@@ -244,6 +244,9 @@ function summarize(e, runs, model) {
     const error = r.events.find((x) => x.event === "error");
     const info = r.events.find((x) => x.event === "info" && x.blas_libs);
     if (info) row.blas = info.blas_libs;
+    // a peer that had to be patched to run says so (tfjs-wasm with the JS Conv2DBackpropFilter)
+    const label = r.events.find((x) => x.event === "info" && x.label && x.label !== e.system)?.label;
+    if (label) row.label = label;
     if (error) notes.add(error.cannot_train ? `cannot train: ${error.message}` : `error: ${error.message}`);
     else if (!done && !r.stopped) notes.add(`failed (exit ${r.code}): ${r.stderr}`);
     if (r.stopped === "time limit") notes.add(`stopped at ${runLimit} s`);

@@ -9,6 +9,8 @@
 //   {"event":"window","samples":N,"seconds":S} one per >= S seconds of training (first = warm-up)
 //   {"event":"done","test_acc":A,"test_loss":L,"max_rss_kb":K,"trained_samples":N,"full_epoch":bool}
 //   {"event":"error","cannot_train":true,"message":...} when the backend lacks a kernel
+// On the WASM backend, models with convolutions get a plain-JS Conv2DBackpropFilter kernel (the
+// stock backend has none); the info line's `label` is then "tfjs-wasm (+JS Conv2DBackpropFilter)".
 // Layout is NHWC (tfjs's native one); flatten order differs from PyTorch's, which changes nothing
 // in cost. Initializers are tfjs's defaults.
 import { dirname, join } from "node:path";
@@ -17,6 +19,7 @@ import { parseArgs } from "node:util";
 import { MODELS } from "../models.mjs";
 import { loadFashionMnist } from "../idx.mjs";
 import { buildTfjsModel, trainableParams } from "./tfjs-model.mjs";
+import { registerMissingWasmKernels } from "./tfjs-wasm-kernels.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -50,6 +53,10 @@ if (args.backend === "wasm") {
   // Local .wasm files; Node gets the single-threaded (SIMD) build: tfjs disables threads on Node.
   wasm.setWasmPaths(join(dist, "/"));
 }
+// The stock WASM backend cannot train convolutions (no Conv2DBackpropFilter): add it in plain JS
+// (bench/peers/tfjs-wasm-kernels.mjs) for the models that have one; the label says so.
+const hasConv = JSON.stringify(model.layers).includes('"conv"');
+const added = args.backend === "wasm" && hasConv ? registerMissingWasmKernels(tf) : [];
 if (!(await tf.setBackend(args.backend))) {
   emit({ event: "error", message: `tfjs backend ${args.backend} did not initialize` });
   process.exit(1);
@@ -57,7 +64,8 @@ if (!(await tf.setBackend(args.backend))) {
 await tf.ready();
 const simd = args.backend === "wasm" ? await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") : false;
 const threads = 1;
-emit({ event: "info", system: `tfjs-${args.backend}`, backend: tf.getBackend(), simd, threads, model: model.name, tfjs: tf.version_core });
+const label = `tfjs-${args.backend}${added.length ? ` (+JS ${added.join(", ")})` : ""}`;
+emit({ event: "info", system: `tfjs-${args.backend}`, label, added_kernels: added, backend: tf.getBackend(), simd, threads, model: model.name, tfjs: tf.version_core });
 
 const data = loadFashionMnist();
 const nTrain = Math.min(Number(args.samples), data.train.n);
