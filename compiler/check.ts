@@ -151,6 +151,7 @@ const OPTIMIZERS: Record<string, CallDef> = {
     lr: num({ exclusiveMinimum: 0, default: 0.01 }),
     eps: num({ exclusiveMinimum: 0, default: 1e-10 }),
     initial_accumulator: num({ minimum: 0, default: 0 }),
+    lr_decay: num({ minimum: 0, default: 0 }),
   }),
   rmsprop: callDef(["lr"], {
     lr: num({ exclusiveMinimum: 0, default: 0.01 }),
@@ -761,6 +762,7 @@ function optimizerFrom(kind: string, a: Record<string, Json>): OptimizerSpec {
     amsgrad: a.amsgrad === true,
     weightDecay: kind === "adamw" ? n("weight_decay", 0.01) : 0,
     initialAccumulator: n("initial_accumulator", 0),
+    ...(kind === "adagrad" ? { lrDecay: n("lr_decay", 0) } : {}),
   };
 }
 

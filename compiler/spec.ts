@@ -34,6 +34,8 @@ export interface OptimizerSpec {
   /** AdamW's decoupled decay (0 for the others). */
   weightDecay: number;
   initialAccumulator: number;
+  /** Adagrad's lr_decay: step t uses lr / (1 + (t - 1) lr_decay) (torch.optim.Adagrad); only set for adagrad. */
+  lrDecay?: number;
 }
 
 export interface ScheduleSpec {

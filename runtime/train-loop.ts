@@ -69,7 +69,7 @@ export function optimizerConfig(p: Program): OptimizerConfig {
     case "sgd":
       return { kind: "sgd", momentum: o.momentum as number, dampening: o.dampening as number, nesterov: o.nesterov as boolean };
     case "adagrad":
-      return { kind: "adagrad", eps: o.eps as number, initialAccumulatorValue: o.initialAccumulator as number };
+      return { kind: "adagrad", eps: o.eps as number, initialAccumulatorValue: o.initialAccumulator as number, lrDecay: (o.lrDecay as number | undefined) ?? 0 };
     case "rmsprop":
       return { kind: "rmsprop", alpha: o.alpha as number, eps: o.eps as number, momentum: o.momentum as number, centered: o.centered as boolean };
     default:

@@ -106,7 +106,7 @@ export const OPTIMIZERS: Record<string, CallInfo> = {
     "Adam with bias correction; weight_decay in the train block is coupled L2."),
   adamw: call("optimizer", "adamw", ["lr"], [arg("lr", "number > 0", "1e-3"), arg("beta1", "number in [0, 1)", "0.9"), arg("beta2", "number in [0, 1)", "0.999"), arg("eps", "number > 0", "1e-8"), arg("weight_decay", "number ≥ 0", "0.01"), bool("amsgrad", "false")],
     "Adam with decoupled weight decay: W -= lr·wd·W (do not combine with the train block's weight_decay)."),
-  adagrad: call("optimizer", "adagrad", ["lr"], [arg("lr", "number > 0", "0.01"), arg("eps", "number > 0", "1e-10"), arg("initial_accumulator", "number ≥ 0", "0")],
+  adagrad: call("optimizer", "adagrad", ["lr"], [arg("lr", "number > 0", "0.01"), arg("eps", "number > 0", "1e-10"), arg("initial_accumulator", "number ≥ 0", "0"), arg("lr_decay", "number ≥ 0", "0")],
     "Adagrad: per-parameter rates scaled by the accumulated squared gradients."),
   rmsprop: call("optimizer", "rmsprop", ["lr"], [arg("lr", "number > 0", "0.01"), arg("alpha", "number in [0, 1]", "0.99"), arg("eps", "number > 0", "1e-8"), arg("momentum", "number in [0, 1]", "0"), bool("centered", "false")],
     "RMSprop: gradients scaled by a running mean of their squares (PyTorch's alpha is the decay)."),
