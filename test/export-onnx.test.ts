@@ -1,0 +1,228 @@
+// ONNX export end to end: train a spec a few steps with the real pipeline, write a run directory
+// (spec.dnn + model.safetensors as `dnnc train` does), export it, run the ONNX file with
+// onnxruntime-node on 32 raw test inputs and compare with our own eval-mode forward pass (the
+// path `dnnc predict` takes: x*scale+shift, fitted preprocessing, model.forward(n, false)).
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as ort from "onnxruntime-node";
+import { tsProgram, dataDirOf } from "./reference/networks/harness";
+import { loadData, modelMetadata, modelTensors } from "../runtime/node/main";
+import { createBackend } from "../runtime/backend-create";
+import { train } from "../runtime/train-loop";
+import { encodeSafetensors } from "../runtime/safetensors";
+import { applyPreprocess, preprocessMetadata, preprocessScratchSize, preprocessTensors } from "../runtime/preprocess";
+import { exportRun, exportCommand } from "../compiler/export-command";
+import { exportOnnx } from "../compiler/export/onnx";
+import { compileToIr } from "../compiler/pipeline";
+import type { Dataset } from "../runtime/data/dataset";
+import { DnncError } from "../runtime/errors";
+
+const ROWS = 32;
+const DATA = resolve("specs/data/fashion-mnist-small");
+
+/** The first `n` rows of a dataset (a small training set keeps the validation pass short). */
+function head(ds: Dataset, n: number): Dataset {
+  const F = ds.shape.reduce((a, b) => a * b, 1);
+  return { ...ds, n, x: ds.x.subarray(0, n * F), y: ds.y.subarray(0, n) };
+}
+
+interface Trained {
+  dir: string;
+  raw: Float32Array;
+  rawShape: number[];
+  ours: Float32Array;
+  k: number;
+}
+
+/** Train `steps` steps, write a run directory, and compute our logits on the first 32 test rows. */
+async function trainRun(specPath: string, steps: number): Promise<Trained> {
+  const { ir, program: p } = await tsProgram(specPath);
+  const data = loadData(p, dataDirOf(specPath, ir));
+  const test = data.test!;
+  const be = await createBackend(p.meta.heapFloats, { backend: "ts" });
+  try {
+    const model = p.create(be, p.train.seed);
+    model.init();
+    const result = train(p, be, model, { train: head(data.train, 20 * p.meta.batch) }, { maxSteps: steps });
+    const pre = result.preprocess;
+    const dir = mkdtempSync(join(tmpdir(), "dnnc-export-"));
+    writeFileSync(join(dir, "spec.dnn"), readFileSync(specPath, "utf8"));
+    writeFileSync(
+      join(dir, "model.safetensors"),
+      encodeSafetensors([...modelTensors(p, be.H), ...(pre ? preprocessTensors(pre) : [])], modelMetadata(p, pre ? preprocessMetadata(pre) : {})),
+    );
+    // our eval-mode predictions, as dnnc predict computes them
+    const F = test.shape.reduce((a, b) => a * b, 1);
+    const raw = Float32Array.from(test.x.subarray(0, ROWS * F));
+    const x = Float32Array.from(raw, (v) => v * p.data.scale + p.data.shift);
+    const H = be.H;
+    const k = p.meta.outputSize;
+    const ours = new Float32Array(ROWS * k);
+    const B = p.meta.batch;
+    for (let s = 0; s < ROWS; s += B) {
+      const n = Math.min(B, ROWS - s);
+      const buf = x.slice(s * F, (s + n) * F);
+      if (pre) applyPreprocess(pre, buf, 0, n, new Float32Array(preprocessScratchSize(pre)));
+      H.set(buf.subarray(0, n * p.meta.inputSize), p.layout.x);
+      model.forward(n, false, 0);
+      ours.set(H.subarray(p.layout.out, p.layout.out + n * k), s * k);
+    }
+    return { dir, raw, rawShape: test.shape, ours, k };
+  } finally {
+    be.close();
+  }
+}
+
+async function runOnnx(bytes: Uint8Array, raw: Float32Array, shape: number[]): Promise<Record<string, Float32Array>> {
+  const session = await ort.InferenceSession.create(bytes);
+  const res = await session.run({ input: new ort.Tensor("float32", raw, [ROWS, ...shape]) });
+  return Object.fromEntries(Object.entries(res).map(([k, v]) => [k, v.data as Float32Array]));
+}
+
+function argmax(v: Float32Array, k: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < v.length / k; i++) {
+    let a = 0;
+    for (let j = 1; j < k; j++) if (v[i * k + j] > v[i * k + a]) a = j;
+    out.push(a);
+  }
+  return out;
+}
+
+/** max |a - b| / max(1, |b|) */
+function maxRelErr(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+  return m;
+}
+
+async function checkSpec(run: Trained | Promise<Trained>, expectOps: { has?: string[]; not?: string[] }) {
+  const t = await run;
+  const folded = exportRun(t.dir);
+  const ops = new Set(folded.model.graph.nodes.map((n) => n.opType));
+  for (const o of expectOps.has ?? []) expect(ops, `graph has ${o}`).toContain(o);
+  for (const o of expectOps.not ?? []) expect(ops, `graph has no ${o}`).not.toContain(o);
+  const inShape = folded.inputShape.slice(1) as number[];
+  const onnx = await runOnnx(folded.bytes, t.raw, inShape);
+  expect(maxRelErr(onnx.logits, t.ours)).toBeLessThan(1e-4);
+  expect(argmax(onnx.logits, t.k)).toEqual(argmax(t.ours, t.k));
+  // probabilities: Softmax of the logits (rows sum to 1), or Sigmoid for one logit (bce_with_logits)
+  const p = onnx.probabilities;
+  if (t.k > 1) for (let i = 0; i < ROWS; i++) expect(p.subarray(i * t.k, (i + 1) * t.k).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  else for (let i = 0; i < ROWS; i++) expect(p[i]).toBeCloseTo(1 / (1 + Math.exp(-onnx.logits[i])), 6);
+  // folded vs unfolded batch norm
+  const unfolded = exportRun(t.dir, { fold: false });
+  const u = await runOnnx(unfolded.bytes, t.raw, inShape);
+  expect(maxRelErr(onnx.logits, u.logits)).toBeLessThan(1e-5);
+  // deterministic bytes
+  expect(Buffer.from(exportRun(t.dir).bytes).equals(Buffer.from(folded.bytes))).toBe(true);
+  return { t, folded, unfolded };
+}
+
+// one trained MLP run, shared by the model test and the command test
+let mlp: Promise<Trained> | undefined;
+const mlpRun = () => (mlp ??= trainRun("specs/fashion-mlp.dnn", 5));
+
+describe("ONNX export runs in onnxruntime-node and matches our predictions", () => {
+  it("MLP with batch norm and dropout (specs/fashion-mlp.dnn): BN folded, dropout removed", async () => {
+    const { folded, unfolded } = await checkSpec(mlpRun(), { has: ["Gemm", "Relu", "Softmax", "Flatten", "Mul"], not: ["BatchNormalization", "Dropout", "Add"] });
+    expect(unfolded.model.graph.nodes.some((n) => n.opType === "BatchNormalization")).toBe(true);
+    expect(folded.nodes).toBeLessThan(unfolded.nodes);
+  }, 30_000);
+
+  it("CNN with batch norm and per-channel standardization (specs/fashion-cnn.dnn)", async () => {
+    await checkSpec(trainRun("specs/fashion-cnn.dnn", 2), { has: ["Conv", "MaxPool", "Sub", "Gemm"], not: ["BatchNormalization", "Dropout"] });
+  }, 30_000);
+
+  it("residual blocks with weight norm and a strided 1x1 projection (specs/trick-resnet-weightnorm.dnn)", async () => {
+    await checkSpec(trainRun("specs/trick-resnet-weightnorm.dnn", 3), { has: ["Conv", "Add", "GlobalAveragePool"] });
+  }, 30_000);
+
+  it("every other layer: bn on the input, groups, dilation, pools with padding, group/layer norm, elementwise ops", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnnc-export-zoo-"));
+    const spec = join(dir, "zoo.dnn");
+    writeFileSync(
+      spec,
+      `model zoo {
+  input [1, 28, 28]
+  bn
+  conv2d(4, 3, stride=2, padding=1) -> leaky_relu(0.1)
+  avgpool2d(2, padding=1)
+  conv2d(4, 3, padding=2, dilation=2, groups=2) -> elu(0.5)
+  groupnorm(2) -> tanh -> spatial_dropout(0.2)
+  maxpool2d(3, stride=2, padding=1)
+  instancenorm
+  flatten
+  dense(32) -> layernorm -> gelu -> dropout(0.2)
+  dense(16, bias=false) -> bn -> sigmoid
+  residual { dense(16) -> relu }
+  dense(10)
+  loss softmax_cross_entropy
+}
+data {
+  source idx("${DATA}")
+  validation 0.1
+  scale 1/255
+  preprocess standardize
+}
+train {
+  seed 3
+  batch 32
+  epochs 1
+  optimizer sgd(lr=0.05, momentum=0.9)
+}
+`,
+    );
+    await checkSpec(trainRun(spec, 4), {
+      has: ["LeakyRelu", "AveragePool", "Elu", "InstanceNormalization", "Reshape", "Tanh", "MaxPool", "LayerNormalization", "Erf", "Sigmoid", "Div"],
+      not: ["Dropout"],
+    });
+  }, 30_000);
+});
+
+describe("dnnc export command", () => {
+  it("writes RUN/model.onnx and reports nodes and parameters; bad run directories are one-line errors", async () => {
+    const t = await mlpRun();
+    const out: string[] = [];
+    const err: string[] = [];
+    const w = process.stdout.write.bind(process.stdout);
+    const e = process.stderr.write.bind(process.stderr);
+    process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+    process.stderr.write = ((s: string) => (err.push(s), true)) as typeof process.stderr.write;
+    let codes: number[];
+    try {
+      codes = [
+        await exportCommand({ run: t.dir }),
+        await exportCommand({ run: t.dir, out: join(t.dir, "m.onnx"), json: true }),
+        await exportCommand({ run: join(t.dir, "nope") }),
+        await exportCommand({ run: mkdtempSync(join(tmpdir(), "dnnc-empty-")) }),
+      ];
+    } finally {
+      process.stdout.write = w;
+      process.stderr.write = e;
+    }
+    expect(codes).toEqual([0, 0, 1, 1]);
+    // Mul(scale), Flatten, 3 x (Gemm, Relu) minus the last Relu, Identity(logits), Softmax;
+    // 784*256 + 256 (folded bias) + 256*256 + 256 + 256*10 + 10 weights, plus the scale scalar
+    const params = 784 * 256 + 256 + 256 * 256 + 256 + 2560 + 10 + 1;
+    expect(out[0]).toBe(`wrote ${join(t.dir, "model.onnx")} (9 nodes, ${params} parameters)\n`);
+    expect(existsSync(join(t.dir, "model.onnx"))).toBe(true);
+    expect(JSON.parse(out[1])).toMatchObject({ file: join(t.dir, "m.onnx"), opset: 17, nodes: 9, parameters: params, input: ["N", 1, 28, 28], outputs: ["logits", "probabilities"] });
+    expect(err[0]).toMatch(/^error: .*nope: no such run directory\n$/);
+    expect(err[1]).toMatch(/^error: .*no spec\.dnn/);
+  }, 30_000);
+
+  it("an op the exporter does not know is a DnncError naming the op, its id and its line", () => {
+    const ir = compileToIr(readFileSync("specs/fashion-mlp.dnn", "utf8"), "specs/fashion-mlp.dnn", { passes: "lower" }).ir!;
+    const zeros = [...ir.params, ...ir.stats].map((p) => ({ name: p.name, shape: p.shape, data: new Float32Array(p.size) }));
+    expect(exportOnnx(ir, zeros, {}).nodes).toBe(9);
+    const relu = ir.nodes.find((n) => n.op === "relu")!;
+    const bad = { ...ir, nodes: ir.nodes.map((n) => (n === relu ? { ...n, op: "swish" } : n)) };
+    expect(() => exportOnnx(bad, zeros, {})).toThrow(DnncError);
+    expect(() => exportOnnx(bad, zeros, {})).toThrow(`specs/fashion-mlp.dnn:${relu.line}:${relu.col}: cannot export layer \`swish\` (${relu.id}) to ONNX`);
+    expect(() => exportOnnx(ir, zeros.slice(1), {})).toThrow(/tensor "dense_0.weight" is missing/);
+  });
+});
