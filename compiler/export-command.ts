@@ -40,7 +40,11 @@ export async function exportCommand(opts: ExportOptions): Promise<number> {
     if (format !== "onnx") throw new DnncError(`export: unknown format "${format as string}" (expected onnx)`);
     const out = opts.out ?? join(opts.run, "model.onnx");
     const e = exportRun(opts.run);
-    writeFileSync(out, e.bytes);
+    try {
+      writeFileSync(out, e.bytes);
+    } catch (err) {
+      throw new DnncError(`${out}: cannot write (${(err as Error).message})`);
+    }
     if (opts.json)
       process.stdout.write(
         JSON.stringify({ file: out, format, opset: ONNX_OPSET, nodes: e.nodes, parameters: e.parameters, bytes: e.bytes.length, input: e.inputShape, outputs: e.outputs }) + "\n",

@@ -152,9 +152,9 @@ describe("ONNX export runs in onnxruntime-node and matches our predictions", () 
   conv2d(4, 3, stride=2, padding=1) -> leaky_relu(0.1)
   avgpool2d(2, padding=1)
   conv2d(4, 3, padding=2, dilation=2, groups=2) -> elu(0.5)
-  groupnorm(2) -> tanh -> spatial_dropout(0.2)
+  groupnorm(2, affine=false) -> tanh -> spatial_dropout(0.2)
   maxpool2d(3, stride=2, padding=1)
-  instancenorm
+  instancenorm -> layernorm
   flatten
   dense(32) -> layernorm -> gelu -> dropout(0.2)
   dense(16, bias=false) -> bn -> sigmoid
@@ -199,12 +199,14 @@ describe("dnnc export command", () => {
         await exportCommand({ run: t.dir, out: join(t.dir, "m.onnx"), json: true }),
         await exportCommand({ run: join(t.dir, "nope") }),
         await exportCommand({ run: mkdtempSync(join(tmpdir(), "dnnc-empty-")) }),
+        await exportCommand({ run: t.dir, out: join(t.dir, "no", "such", "m.onnx") }),
+        await exportCommand({ run: t.dir, format: "tflite" as "onnx" }),
       ];
     } finally {
       process.stdout.write = w;
       process.stderr.write = e;
     }
-    expect(codes).toEqual([0, 0, 1, 1]);
+    expect(codes).toEqual([0, 0, 1, 1, 1, 1]);
     // Mul(scale), Flatten, 3 x (Gemm, Relu) minus the last Relu, Identity(logits), Softmax;
     // 784*256 + 256 (folded bias) + 256*256 + 256 + 256*10 + 10 weights, plus the scale scalar
     const params = 784 * 256 + 256 + 256 * 256 + 256 + 2560 + 10 + 1;
@@ -213,6 +215,9 @@ describe("dnnc export command", () => {
     expect(JSON.parse(out[1])).toMatchObject({ file: join(t.dir, "m.onnx"), opset: 17, nodes: 9, parameters: params, input: ["N", 1, 28, 28], outputs: ["logits", "probabilities"] });
     expect(err[0]).toMatch(/^error: .*nope: no such run directory\n$/);
     expect(err[1]).toMatch(/^error: .*no spec\.dnn/);
+    expect(err[2]).toMatch(/^error: .*m\.onnx: cannot write/);
+    expect(err[3]).toBe(`error: export: unknown format "tflite" (expected onnx)\n`);
+    expect(err).toHaveLength(4);
   }, 30_000);
 
   it("an op the exporter does not know is a DnncError naming the op, its id and its line", () => {
