@@ -59,7 +59,8 @@ function loadInputs(files: string[], p: Program): Inputs {
   return { x, n };
 }
 
-export async function predictCommand(runDir: string, inputs: string[], out?: string): Promise<number> {
+/** `opts.json`: one JSON document {ok, run, n, predictions} on stdout (the file, with `out`, stays CSV). */
+export async function predictCommand(runDir: string, inputs: string[], out?: string, opts: { json?: boolean; quiet?: boolean } = {}): Promise<number> {
   if (!existsSync(runDir)) throw new DnncError(`${runDir}: no such run directory`);
   const trainerFile = readdirSync(runDir).find((f) => f.endsWith(".trainer.mjs"));
   if (!trainerFile) throw new DnncError(`${runDir}: no *.trainer.mjs (is this a directory written by dnnc train?)`);
@@ -86,6 +87,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
     const k = p.meta.outputSize;
     const F = p.meta.inputSize;
     const lines: string[] = [k > 1 ? "index,class,probability" : "index,output"];
+    const preds: ({ index: number; class: number; probability: number } | { index: number; output: number })[] = [];
     const raw = pre ? new Float32Array(B * Math.max(pre.inDim, F)) : undefined;
     for (let s = 0; s < inp.n; s += B) {
       const n = Math.min(B, inp.n - s);
@@ -99,6 +101,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
         const o = p.layout.out + i * k;
         if (k === 1) {
           lines.push(`${s + i},${H[o]}`);
+          if (opts.json) preds.push({ index: s + i, output: H[o] });
           continue;
         }
         let a = 0;
@@ -108,12 +111,14 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
         for (let j = 0; j < k; j++) z += Math.exp(H[o + j] - m);
         const prob = p.loss.kind === "softmax_cross_entropy" ? 1 / z : 1 / (1 + Math.exp(-H[o + a]));
         lines.push(`${s + i},${a},${prob.toFixed(6)}`);
+        if (opts.json) preds.push({ index: s + i, class: a, probability: Number(prob.toFixed(6)) });
       }
     }
     const text = lines.join("\n") + "\n";
-    if (out) {
-      writeFileSync(out, text);
-      process.stdout.write(`wrote ${out} (${inp.n} predictions)\n`);
+    if (out) writeFileSync(out, text);
+    if (opts.json) process.stdout.write(JSON.stringify({ ok: true, run: runDir, n: inp.n, ...(out ? { wrote: out } : {}), predictions: preds }) + "\n");
+    else if (out) {
+      if (!opts.quiet) process.stdout.write(`wrote ${out} (${inp.n} predictions)\n`);
     } else process.stdout.write(text);
     return 0;
   } finally {

@@ -26,14 +26,15 @@ function workerModule(): string {
   throw new DnncError("dnnc: dist/trial-worker.mjs is missing; run `npm run build`");
 }
 
-export async function searchCommand(specPath: string, opts: { out?: string; data?: string; quiet?: boolean; parallel?: number }): Promise<number> {
+/** `opts.json`: JSON lines on stdout, {event: "trial", ...} per finished trial, then {event: "summary", ...}. */
+export async function searchCommand(specPath: string, opts: { out?: string; data?: string; quiet?: boolean; parallel?: number; json?: boolean }): Promise<number> {
   const { readFileSync } = await import("node:fs");
   if (!existsSync(specPath)) throw new DnncError(`${specPath}: no such file`);
   const text = readFileSync(specPath, "utf8");
   const parsed = parseSpec(text, specPath);
   const checked = parsed.ast ? check(parsed.ast) : undefined;
   const diags = parsed.ast ? checked!.diagnostics : parsed.diagnostics;
-  if (diags.length > 0) process.stderr.write(renderDiagnostics(diags, text) + "\n");
+  if (diags.length > 0 && !opts.json) process.stderr.write(renderDiagnostics(diags, text) + "\n");
   if (!checked?.spec) return 1;
   const spec = checked.spec;
   if (!spec.search) throw new DnncError(`${specPath}: the spec has no search block`);
@@ -69,19 +70,26 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
       runTrial: (config, seed, b, _i) =>
         pool.run({ specText: concrete(config as Record<string, ConfigValue>), specPath, seed, epochs: b, dataDir }),
       onProgress: (p) => {
-        if (opts.quiet || !p.record) return;
+        if (!p.record) return;
         const r = p.record as unknown as { key: string; metric: number | null; config: Record<string, unknown>; status?: string };
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ event: "trial", done: p.done, total: p.total, ...p.record }) + "\n");
+          return;
+        }
+        if (opts.quiet) return;
         const cfg = Object.entries(r.config).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(4)) : v}`).join(" ");
         process.stdout.write(`[${p.done}/${p.total}] trial ${r.key}: ${metric} ${r.metric === null ? "failed" : Number(r.metric).toFixed(4)}  ${cfg}\n`);
       },
     });
     void records;
-    for (const line of formatLeaderboard(summary, space)) process.stdout.write(line + "\n");
+    if (!opts.json && !opts.quiet) for (const line of formatLeaderboard(summary, space)) process.stdout.write(line + "\n");
     if (summary.best) {
       const best = concrete(summary.best.config as Record<string, ConfigValue>);
       writeFileSync(join(out, "best.dnn"), `# best configuration found by dnnc search over ${specPath}\n` + best);
-      process.stdout.write(`wrote ${join(out, "best.dnn")}\n`);
+      if (!opts.json && !opts.quiet) process.stdout.write(`wrote ${join(out, "best.dnn")}\n`);
     }
+    if (opts.json)
+      process.stdout.write(JSON.stringify({ event: "summary", ok: true, dir: out, ...summary, ...(summary.best ? { wrote: join(out, "best.dnn") } : {}) }) + "\n");
     return 0;
   } finally {
     await pool.close();

@@ -30,6 +30,8 @@ export interface SpecTestResult {
   updated: boolean;
   message: string;
   seconds: number;
+  /** What differed, for --json: the step (1-based) or metric, the values and the tolerance. */
+  diff?: { step?: number; metric?: string; got: number | null; want: number | null; tolerance: number };
 }
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
@@ -78,26 +80,36 @@ export async function runSpecTest(specPath: string, update: boolean, backend: "a
     return { spec: specPath, ok: false, updated: false, message: `golden has ${want.lossTrace.length} steps, the run made ${got.lossTrace.length}`, seconds };
   for (let i = 0; i < got.lossTrace.length; i++)
     if (!(rel(got.lossTrace[i], want.lossTrace[i]) <= tol))
-      return { spec: specPath, ok: false, updated: false, message: `step ${i + 1}: loss ${got.lossTrace[i]} vs golden ${want.lossTrace[i]} (tolerance ${tol})`, seconds };
+      return {
+        spec: specPath,
+        ok: false,
+        updated: false,
+        message: `step ${i + 1}: loss ${got.lossTrace[i]} vs golden ${want.lossTrace[i]} (tolerance ${tol})`,
+        seconds,
+        diff: { step: i + 1, got: got.lossTrace[i], want: want.lossTrace[i], tolerance: tol },
+      };
   for (const k of ["test_loss", "test_acc"] as const) {
     const a = got[k];
     const b = want[k];
     if ((a === null) !== (b === null) || (a !== null && b !== null && !(rel(a, b) <= tol)))
-      return { spec: specPath, ok: false, updated: false, message: `${k}: ${a} vs golden ${b} (tolerance ${tol})`, seconds };
+      return { spec: specPath, ok: false, updated: false, message: `${k}: ${a} vs golden ${b} (tolerance ${tol})`, seconds, diff: { metric: k, got: a, want: b, tolerance: tol } };
   }
   return { spec: specPath, ok: true, updated: false, message: `${steps} steps`, seconds };
 }
 
-export async function testCommand(specs: string[], update: boolean, quiet = false): Promise<number> {
+export async function testCommand(specs: string[], update: boolean, quiet = false, opts: { json?: boolean } = {}): Promise<number> {
   let passed = 0;
   let failed = 0;
+  const results: SpecTestResult[] = [];
   for (const s of specs) {
     if (!existsSync(s)) throw new DnncError(`${s}: no such file`);
     const r = await runSpecTest(s, update);
+    results.push(r);
     if (r.ok) passed++;
     else failed++;
-    if (!quiet || !r.ok) process.stdout.write(`${r.ok ? (r.updated ? "u" : "✓") : "✗"} ${r.spec}  ${r.message}  (${r.seconds.toFixed(1)} s)\n`);
+    if (!opts.json && (!quiet || !r.ok)) process.stdout.write(`${r.ok ? (r.updated ? "u" : "✓") : "✗"} ${r.spec}  ${r.message}  (${r.seconds.toFixed(1)} s)\n`);
   }
-  process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+  if (opts.json) process.stdout.write(JSON.stringify({ ok: failed === 0, passed, failed, results }) + "\n");
+  else if (!quiet || failed > 0) process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
   return failed > 0 ? 1 : 0;
 }

@@ -1,31 +1,44 @@
 // Build dist/cli.mjs (the compiler) and dist/trial-worker.mjs (one search trial, run in a worker
 // thread) with esbuild. chevrotain (with lodash-es) and ajv are bundled in: opening their hundreds
 // of module files cost `dnnc check` more than the check itself. The heavy code-generation packages
-// stay external and are loaded lazily, only by `compile` and `train`. The runtime stays as
-// TypeScript source: compiled trainers bundle the parts they use.
+// stay external and are loaded lazily, only by `compile` and `train`. The CLI is split into chunks
+// (dist/chunk-*.mjs): a verb's code is loaded when the verb runs, so `dnnc check` parses only the
+// front end and the argument parser. The runtime stays as TypeScript
+// source: compiled trainers bundle the parts they use.
 import { build as esbuild } from "esbuild";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
 
-function bundle(entry, out) {
-  return esbuild({
-    entryPoints: [join(root, ...entry.split("/"))],
-    outfile: join(root, "dist", out),
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    external: ["ts-morph", "prettier", "esbuild", "cli-progress", "wabt"],
-    banner: { js: "import { createRequire as __dnncCreateRequire } from 'node:module'; const require = __dnncCreateRequire(import.meta.url);" },
-    logLevel: "warning",
-  });
-}
+const common = {
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  external: ["ts-morph", "prettier", "esbuild", "cli-progress", "wabt"],
+  banner: { js: "import { createRequire as __dnncCreateRequire } from 'node:module'; const require = __dnncCreateRequire(import.meta.url);" },
+  logLevel: "warning",
+};
 
 export async function build() {
-  await bundle("compiler/entry.ts", "cli.mjs");
-  await bundle("compiler/search-worker.ts", "trial-worker.mjs");
+  const r = await esbuild({
+    ...common,
+    entryPoints: { cli: join(root, "compiler", "entry.ts") },
+    outdir: dist,
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "chunk-[hash]",
+    splitting: true,
+    metafile: true,
+  });
+  await esbuild({ ...common, entryPoints: [join(root, "compiler", "search-worker.ts")], outfile: join(dist, "trial-worker.mjs") });
+  // chunks of earlier builds: removed once they are a minute old (a CLI started just before this
+  // build may still be loading them)
+  const current = new Set(Object.keys(r.metafile.outputs).map((p) => basename(p)));
+  for (const f of readdirSync(dist))
+    if (/^chunk-.*\.mjs$/.test(f) && !current.has(f) && Date.now() - statSync(join(dist, f)).mtimeMs > 60_000) rmSync(join(dist, f), { force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await build();
