@@ -46,7 +46,7 @@ async function trainRun(specPath: string, steps: number): Promise<Trained> {
   try {
     const model = p.create(be, p.train.seed);
     model.init();
-    const result = train(p, be, model, { train: head(data.train, 20 * p.meta.batch) }, { maxSteps: steps });
+    const result = train(p, be, model, { train: head(data.train, 8 * p.meta.batch) }, { maxSteps: steps });
     const pre = result.preprocess;
     const dir = mkdtempSync(join(tmpdir(), "dnnc-export-"));
     writeFileSync(join(dir, "spec.dnn"), readFileSync(specPath, "utf8"));
