@@ -35,6 +35,12 @@ const ROOMS = [
   ["colFloats = convScratchSizeBatched(cfg, 64)", (c) => convMod.convScratchSizeBatched(c, 64)],
 ];
 const THREADS = arg("--threads", 1);
+// --rooms 0,1: only these rows of ROOMS (default all)
+const roomsArg = process.argv.indexOf("--rooms");
+if (roomsArg > 0) {
+  const keep = new Set(process.argv[roomsArg + 1].split(",").map(Number));
+  for (let i = ROOMS.length - 1; i >= 0; i--) if (!keep.has(i)) ROOMS.splice(i, 1);
+}
 
 // CPU time of this process in ms (user + system): on a shared machine, wall time mostly
 // measures the other processes; with one thread, CPU time is the work done.
@@ -192,7 +198,7 @@ async function step(kind, label, room) {
   be.close();
 }
 
-await layers("wasm");
+if (!process.argv.includes("--no-layers")) await layers("wasm");
 if (!process.argv.includes("--no-ts")) await layers("ts");
 if (!process.argv.includes("--no-step")) {
   console.log(`\nWhole M2 training step at batch ${B}:`);

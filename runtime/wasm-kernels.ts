@@ -5,6 +5,7 @@
 // Offsets are float offsets into H; y, z, dy, dz are (n, out) row-major, b and db are (out).
 import type { Backend } from "./backend";
 import { wasmOptimExports } from "./optim-fast";
+import { convExportsOf } from "./wasm/conv-kernels";
 
 export interface DenseEpilogues {
   /** y[r, j] += b[j]. */
@@ -15,6 +16,8 @@ export interface DenseEpilogues {
   biasGrad(dy: number, db: number, n: number, out: number): void;
   /** dz[i] *= v[i] > 0 ? 1 : 0 for i < len (v the pre-activation). */
   reluBackward(v: number, dz: number, len: number): void;
+  /** y[i] = Math.max(z[i], 0) for i < len (NaN stays NaN; the lone-ReLU tail of any producer). */
+  relu(z: number, y: number, len: number): void;
 }
 
 // ---- references: the loops of the generated trainer -------------------------------------------
@@ -49,6 +52,11 @@ export function reluBackwardRef(H: Float32Array, v: number, dz: number, len: num
   for (let i = 0; i < len; i++) H[dz + i] *= H[v + i] > 0 ? 1 : 0;
 }
 
+/** z, y are (len): y = Math.max(z, 0) (the loop the compiler emitted for a ReLU tail). */
+export function reluRef(H: Float32Array, z: number, y: number, len: number): void {
+  for (let i = 0; i < len; i++) H[y + i] = Math.max(H[z + i], 0);
+}
+
 // ---- choice ---------------------------------------------------------------------------------------
 
 /** Offsets and sizes are non-negative integers and [start, end) lies in H (no allocation: called every step). */
@@ -68,8 +76,10 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
       biasAddRelu: (y, b, z, n, out) => biasAddReluRef(H, y, b, z, n, out),
       biasGrad: (dy, db, n, out) => biasGradRef(H, dy, db, n, out),
       reluBackward: (v, dz, len) => reluBackwardRef(H, v, dz, len),
+      relu: (z, y, len) => reluRef(H, z, y, len),
     };
   }
+  const cv = convExportsOf(H);
   // bounds are checked here, once per call (O(1)): the module would write past H unnoticed
   return {
     biasAdd(y, b, n, out) {
@@ -87,6 +97,11 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
     reluBackward(v, dz, len) {
       check(H, v, v + len, dz, dz + len);
       k.relu_backward(v, dz, len);
+    },
+    relu(z, y, len) {
+      if (!cv) return reluRef(H, z, y, len);
+      check(H, z, z + len, y, y + len);
+      cv.relu(z, y, len);
     },
   };
 }

@@ -168,6 +168,12 @@ export function emitModel(ir: IR): Emitted {
   function tailForward(n: IRNode, size: number): string[] {
     // One sweep over Z (the producer's output, n*size elements) writing Y, with the tail applied.
     const Z = off(`z:${n.id}`);
+    if (n.tail.length === 1 && n.tail[0].op === "relu") {
+      // a lone ReLU (after a conv, a norm, add, ...): one SIMD sweep on the wasm backend, the
+      // same bytes as Math.max(v, 0) (NaN stays NaN)
+      uses.add("makeDenseEpilogues");
+      return [`E.relu(${Z}, ${off(n.output)}, n * ${size});`];
+    }
     return [...tailPrelude(n), `for (let i = 0, e = n * ${size}; i < e; i++) { let v = H[${Z} + i]; ${tailBody(n, size, "i").join(" ")} }`];
   }
 

@@ -30,6 +30,7 @@
 // Batching (room for nb >= 2) makes GEMMs large enough for the wasm backend to split over its
 // threads (runtime/wasm/wasm-backend.ts splits from 1M multiply-adds).
 import type { GemmFn } from "../backend";
+import { checkRange, convExportsOf } from "../wasm/conv-kernels";
 
 export interface ConvConfig {
   /** input channels, height, width */
@@ -211,6 +212,38 @@ export function im2col(H: Float32Array, c: ConvConfig, xs: number, Cg: number, c
 // plane, copied at once (copyWithin is a memmove), after which the cells that wrapped around a
 // row edge are zeroed.
 function im2colRaw(
+  H: Float32Array,
+  xs: number,
+  Cg: number,
+  IH: number,
+  IW: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+  OH: number,
+  OW: number,
+  col: number,
+  ld: number,
+): void {
+  const OHW = OH * OW;
+  const k = convExportsOf(H);
+  if (k) {
+    // the same copies in wasm (runtime/wasm/conv.wat): same bytes, no shared-memory slowdown
+    checkRange(H, xs, xs + Cg * IH * IW, "im2col input");
+    checkRange(H, col, col + (Cg * kh * kw - 1) * ld + OHW, "im2col columns");
+    k.im2col(xs, Cg, IH, IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, col, ld);
+    return;
+  }
+  im2colTs(H, xs, Cg, IH, IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, col, ld);
+}
+
+/** im2colRaw in TypeScript: the reference of the wasm im2col, and the ts backend's loop. */
+export function im2colTs(
   H: Float32Array,
   xs: number,
   Cg: number,

@@ -8,6 +8,8 @@
 // Backward kernels OVERWRITE dx. Windows are small, so these are direct loops (no reference
 // duplicate: the PyTorch cases in test/reference/conv_norm are their oracle).
 
+import { checkRange, convExportsOf } from "../wasm/conv-kernels";
+
 export interface PoolConfig {
   C: number;
   H: number;
@@ -52,6 +54,16 @@ export function poolConfig(o: {
 export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: number, idx: number, n: number): void {
   const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, OH, OW } = c;
   if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0) {
+    const k = convExportsOf(H);
+    if (k) {
+      // the same comparisons in wasm (runtime/wasm/conv.wat): same bytes
+      const planes = n * c.C;
+      checkRange(H, x, x + planes * IH * IW, "max pool input");
+      checkRange(H, y, y + planes * OH * OW, "max pool output");
+      checkRange(H, idx, idx + planes * OH * OW, "max pool indices");
+      k.maxpool2x2(x, y, idx, planes, IH, IW, OH, OW);
+      return;
+    }
     maxPool2x2Forward(H, IH, IW, OH, OW, x, y, idx, n * c.C);
     return;
   }
@@ -91,7 +103,7 @@ export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: n
 // branches (bench/conv.mjs: pool1 3.4 -> 1.6 ms at batch 64). Ties go to the top row, then the
 // left column: the first maximum in row-major order, as in the general loop. A window with a
 // NaN takes the general rule (the last NaN wins).
-function maxPool2x2Forward(
+export function maxPool2x2Forward(
   H: Float32Array,
   IH: number,
   IW: number,
@@ -145,6 +157,29 @@ export function maxPool2dBackward(
   const HW = c.H * c.W;
   const OHW = c.OH * c.OW;
   const planes = n * c.C;
+  const k = convExportsOf(H);
+  if (k) {
+    // the same adds in the same order in wasm (runtime/wasm/conv.wat); the indices come from
+    // the forward, so they lie inside each plane
+    checkRange(H, dy, dy + planes * OHW, "max pool gradient");
+    checkRange(H, idx, idx + planes * OHW, "max pool indices");
+    checkRange(H, dx, dx + planes * HW, "max pool input gradient");
+    k.maxpool_backward(dy, idx, dx, planes, HW, OHW);
+    return;
+  }
+  maxPool2dBackwardTs(H, HW, OHW, planes, dy, idx, dx);
+}
+
+/** maxPool2dBackward in TypeScript over `planes` planes (the reference of the wasm loop). */
+export function maxPool2dBackwardTs(
+  H: Float32Array,
+  HW: number,
+  OHW: number,
+  planes: number,
+  dy: number,
+  idx: number,
+  dx: number,
+): void {
   H.fill(0, dx, dx + planes * HW);
   for (let p = 0; p < planes; p++) {
     const dxp = dx + p * HW;

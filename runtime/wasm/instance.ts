@@ -7,6 +7,8 @@ import {
   GEMM_WASM, GEMM_WASM_RELAXED, GEMM_WASM_SHARED, GEMM_WASM_SHARED_RELAXED, RELAXED_PROBE_WASM,
 } from "./gemm-module";
 import { OPTIM_WASM, OPTIM_WASM_SHARED } from "./optim-module";
+import { CONV_WASM, CONV_WASM_SHARED } from "./conv-module";
+import type { ConvExports } from "./conv-kernels";
 
 /** The module's exported GEMM: offsets in floats, restricted to rows [i0,i1) x columns [j0,j1) of C. */
 export type WasmGemmExport = (
@@ -148,4 +150,17 @@ export async function instantiateOptim(memory: WebAssembly.Memory, shared: boole
   }
   const inst = await WebAssembly.instantiate(await m, { env: { mem: memory } });
   return inst.exports as unknown as OptimExports;
+}
+
+const convCompiled = new Map<boolean, Promise<WebAssembly.Module>>();
+
+/** The conv loops module (conv.wat) instantiated on `memory` (shared iff the memory is). */
+export async function instantiateConv(memory: WebAssembly.Memory, shared: boolean): Promise<ConvExports> {
+  let m = convCompiled.get(shared);
+  if (!m) {
+    m = WebAssembly.compile(base64Bytes(shared ? CONV_WASM_SHARED : CONV_WASM));
+    convCompiled.set(shared, m);
+  }
+  const inst = await WebAssembly.instantiate(await m, { env: { mem: memory } });
+  return inst.exports as unknown as ConvExports;
 }

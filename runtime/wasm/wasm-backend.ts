@@ -10,9 +10,10 @@
 // spin collapses when another process takes the core).
 import type { Backend, GemmFn } from "../backend";
 import {
-  checkGemmArgs, createMemory, gemmModule, instantiate, instantiateOptim, relaxedSimdValid, wasmLayout,
+  checkGemmArgs, createMemory, gemmModule, instantiate, instantiateConv, instantiateOptim, relaxedSimdValid, wasmLayout,
   type OptimExports,
 } from "./instance";
+import { registerConvExports } from "./conv-kernels";
 import {
   CTRL_ARGS, CTRL_ERROR, CTRL_FIN, CTRL_INTS, CTRL_LEFT, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE,
   WEB_WORKER_SOURCE,
@@ -110,6 +111,8 @@ export async function createWasmBackend(
   const ex = await instantiate(module, memory);
   const H = new Float32Array(memory.buffer, 0, floats);
   const optim = await instantiateOptim(memory, shared);
+  // the loops around the conv GEMMs (im2col, ReLU, max pool) run in wasm on this heap
+  registerConvExports(H, await instantiateConv(memory, shared));
   const wasmGemm = ex.gemm;
   const scratch0 = layout.scratchByte[0];
 

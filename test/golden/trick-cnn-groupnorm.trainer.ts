@@ -325,11 +325,7 @@ export const program: Program = {
         conv2dForward(H, gemm, CFG_conv2d_0, 27456, 0, 72, 127872, 930688, n);
         // fused_groupnorm_relu: conv2d_0 -> groupnorm_0  [8,28,28] -> [8,28,28]  (spec line 7)
         groupNormForward(H, CFG_groupnorm_0, 127872, 80, 88, 937744, 2141968, 2142224, n);
-        for (let i = 0, e = n * 6272; i < e; i++) {
-          let v = H[937744 + i];
-          v = Math.max(v, 0);
-          H[1339152 + i] = v;
-        }
+        E.relu(937744, 1339152, n * 6272);
         // maxpool2d: groupnorm_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 8)
         maxPool2dForward(H, CFG_maxpool2d_0, 1339152, 2142480, 2343184, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [8,14,14] -> [16,14,14]  (spec line 9)

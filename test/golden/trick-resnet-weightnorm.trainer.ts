@@ -553,37 +553,21 @@ export const program: Program = {
       forward(n: number, train: boolean, step: number): void {
         // fused_conv2d_relu: x -> conv2d_0  [1,28,28] -> [8,14,14]  (spec line 7)
         conv2dForward(H, gemm, CFG_conv2d_0, 25520, 0, 72, 125936, 426992, n);
-        for (let i = 0, e = n * 1568; i < e; i++) {
-          let v = H[125936 + i];
-          v = Math.max(v, 0);
-          H[226288 + i] = v;
-        }
+        E.relu(125936, 226288, n * 1568);
         // fused_conv2d_relu: conv2d_0 -> conv2d_1  [8,14,14] -> [8,14,14]  (spec line 9)
         weightNormForward(H, { out: 8, inn: 72 }, 80, 88, 743936, 744512);
         conv2dForward(H, gemm, CFG_conv2d_1, 226288, 743936, 664, 428768, 729824, n);
-        for (let i = 0, e = n * 1568; i < e; i++) {
-          let v = H[428768 + i];
-          v = Math.max(v, 0);
-          H[529120 + i] = v;
-        }
+        E.relu(428768, 529120, n * 1568);
         // conv2d: conv2d_1 -> conv2d_2  [8,14,14] -> [8,14,14]  (spec line 10)
         weightNormForward(H, { out: 8, inn: 72 }, 672, 680, 959920, 960496);
         conv2dForward(H, gemm, CFG_conv2d_2, 529120, 959920, 1256, 745104, 945808, n);
         // fused_add_relu: conv2d_2, conv2d_0 -> residual_0  [8,14,14] -> [8,14,14]  (spec line 8)
         for (let i = 0, e = n * 1568; i < e; i++) H[961088 + i] = H[745104 + i] + H[226288 + i];
-        for (let i = 0, e = n * 1568; i < e; i++) {
-          let v = H[961088 + i];
-          v = Math.max(v, 0);
-          H[1061440 + i] = v;
-        }
+        E.relu(961088, 1061440, n * 1568);
         // fused_conv2d_relu: residual_0 -> conv2d_3  [8,14,14] -> [16,7,7]  (spec line 14)
         weightNormForward(H, { out: 16, inn: 72 }, 1264, 1280, 1416208, 1417360);
         conv2dForward(H, gemm, CFG_conv2d_3, 1061440, 1416208, 2432, 1262144, 1412672, n);
-        for (let i = 0, e = n * 784; i < e; i++) {
-          let v = H[1262144 + i];
-          v = Math.max(v, 0);
-          H[1312320 + i] = v;
-        }
+        E.relu(1262144, 1312320, n * 784);
         // conv2d: conv2d_3 -> conv2d_4  [16,7,7] -> [16,7,7]  (spec line 15)
         weightNormForward(H, { out: 16, inn: 144 }, 2448, 2464, 1525936, 1528240);
         conv2dForward(H, gemm, CFG_conv2d_4, 1312320, 1525936, 4768, 1418528, 1518880, n);
@@ -591,11 +575,7 @@ export const program: Program = {
         conv2dForward(H, gemm, CFG_conv2d_5, 1061440, 4784, -1, 1530560, 1630912, n);
         // fused_add_relu: conv2d_4, conv2d_5 -> residual_1  [16,7,7] -> [16,7,7]  (spec line 13)
         for (let i = 0, e = n * 784; i < e; i++) H[1631312 + i] = H[1418528 + i] + H[1530560 + i];
-        for (let i = 0, e = n * 784; i < e; i++) {
-          let v = H[1631312 + i];
-          v = Math.max(v, 0);
-          H[1681488 + i] = v;
-        }
+        E.relu(1631312, 1681488, n * 784);
         // global_avgpool: residual_1 -> global_avgpool_0  [16,7,7] -> [16]  (spec line 17)
         globalAvgPoolForward(H, { C: 16, H: 7, W: 7 }, 1681488, 1781840, n);
         // dense: global_avgpool_0 -> dense_0  [16] -> [10]  (spec line 18)

@@ -201,11 +201,7 @@ export const program: Program = {
       forward(n: number, train: boolean, step: number): void {
         // fused_conv2d_relu: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 6)
         conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 148128, 1352352, n);
-        for (let i = 0, e = n * 6272; i < e; i++) {
-          let v = H[148128 + i];
-          v = Math.max(v, 0);
-          H[549536 + i] = v;
-        }
+        E.relu(148128, 549536, n * 6272);
         // maxpool2d: conv2d_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
         maxPool2dForward(H, CFG_maxpool2d_0, 549536, 1371952, 1572656, n);
         // flatten: maxpool2d_0 -> flatten_0  [8,14,14] -> [1568]  (spec line 8)

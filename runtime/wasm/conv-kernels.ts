@@ -1,0 +1,33 @@
+// The wasm loops around the convolution GEMMs (conv.wat), found by heap: the wasm backend
+// registers its H with the module instantiated on its memory, and the kernels in
+// runtime/kernels/conv.ts and pool.ts look H up on each call (a WeakMap lookup, no allocation).
+// On the ts backend (or any other Float32Array) nothing is registered and the TypeScript loops
+// run: they are the references, and the wasm loops write the same bytes
+// (test/wasm-conv-kernels.test.ts). Offsets and lengths are in floats.
+export interface ConvExports {
+  im2col(
+    xs: number, Cg: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number,
+    ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, col: number, ld: number,
+  ): void;
+  relu(z: number, y: number, len: number): void;
+  maxpool2x2(x: number, y: number, idx: number, planes: number, IH: number, IW: number, OH: number, OW: number): void;
+  maxpool_backward(dy: number, idx: number, dx: number, planes: number, HW: number, OHW: number): void;
+}
+
+const registry = new WeakMap<Float32Array, ConvExports>();
+
+/** Makes the kernels use `ex` (instantiated on the memory H views, H at byte 0) for H. */
+export function registerConvExports(H: Float32Array, ex: ConvExports): void {
+  registry.set(H, ex);
+}
+
+/** The wasm loops for H, or undefined (run the TypeScript ones). */
+export function convExportsOf(H: Float32Array): ConvExports | undefined {
+  return registry.get(H);
+}
+
+/** Throws unless [a, end) is a range of integer float offsets inside H (the module would not notice). */
+export function checkRange(H: Float32Array, a: number, end: number, what: string): void {
+  if (!((a | 0) === a && a >= 0 && end >= a && end <= H.length))
+    throw new RangeError(`${what}: range [${a}, ${end}) reaches outside H[${H.length}]`);
+}

@@ -1,0 +1,293 @@
+;; The JavaScript loops around the convolution GEMMs, in WebAssembly (runtime/wasm-kernels.ts).
+;; Each export writes the same bytes as its TypeScript reference (runtime/kernels/conv.ts im2colRaw,
+;; runtime/kernels/pool.ts maxPool2x2Forward / maxPool2dBackward, the emitted ReLU sweep):
+;; they only copy, compare and add in the same order. Offsets and lengths are in FLOATS.
+;; Why: on a shared memory (2 threads) V8's loops over the heap run ~30% slower, and these loops
+;; were ~45% of an M2 step (profile of the trainer); in wasm they run the same on either memory.
+;; The line below is rewritten by scripts/build-wasm.mjs for the shared-memory (threads) build.
+(module
+  (import "env" "mem" (memory 1)) ;; @MEMORY@
+
+  ;; --- helpers (byte addresses) ------------------------------------------------------------
+  ;; dst[0..n) = 0 (n floats)
+  (func $zero (param $d i32) (param $n i32)
+    (local $e i32)
+    (local.set $e (i32.add (local.get $d) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done4 (loop $l4
+      (br_if $done4 (i32.gt_u (i32.add (local.get $d) (i32.const 16)) (local.get $e)))
+      (v128.store (local.get $d) (v128.const i32x4 0 0 0 0))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (br $l4)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $d) (local.get $e)))
+      (f32.store (local.get $d) (f32.const 0))
+      (local.set $d (i32.add (local.get $d) (i32.const 4)))
+      (br $l))))
+
+  ;; dst[0..n) = src[0..n) (n floats; no overlap, or dst < src)
+  (func $copy (param $d i32) (param $s i32) (param $n i32)
+    (local $e i32)
+    (local.set $e (i32.add (local.get $d) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done4 (loop $l4
+      (br_if $done4 (i32.gt_u (i32.add (local.get $d) (i32.const 16)) (local.get $e)))
+      (v128.store (local.get $d) (v128.load (local.get $s)))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (br $l4)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $d) (local.get $e)))
+      (f32.store (local.get $d) (f32.load (local.get $s)))
+      (local.set $d (i32.add (local.get $d) (i32.const 4)))
+      (local.set $s (i32.add (local.get $s) (i32.const 4)))
+      (br $l))))
+
+  ;; first output index o (of OW) whose input index o*s + off is >= 0
+  (func $lo (param $off i32) (param $s i32) (param $OW i32) (result i32)
+    (local $v i32)
+    (if (result i32) (i32.ge_s (local.get $off) (i32.const 0))
+      (then (i32.const 0))
+      (else
+        (local.set $v (i32.div_s (i32.sub (i32.add (i32.sub (i32.const 0) (local.get $off)) (local.get $s)) (i32.const 1)) (local.get $s)))
+        (select (local.get $v) (local.get $OW) (i32.lt_s (local.get $v) (local.get $OW))))))
+
+  ;; one past the last output index whose input index o*s + off is < W (at least lo)
+  (func $hi (param $off i32) (param $s i32) (param $W i32) (param $OW i32) (param $lo i32) (result i32)
+    (local $t i32) (local $v i32)
+    (local.set $t (i32.sub (i32.sub (local.get $W) (i32.const 1)) (local.get $off)))
+    (if (i32.lt_s (local.get $t) (i32.const 0)) (then (return (local.get $lo))))
+    (local.set $v (i32.add (i32.div_s (local.get $t) (local.get $s)) (i32.const 1)))
+    (local.set $v (select (local.get $v) (local.get $OW) (i32.lt_s (local.get $v) (local.get $OW))))
+    (select (local.get $v) (local.get $lo) (i32.gt_s (local.get $v) (local.get $lo))))
+
+  ;; --- im2col: xs (Cg, IH, IW) -> col rows (Cg*kh*kw) of OH*OW floats, ld floats apart -------
+  ;; (runtime/kernels/conv.ts im2colRaw; padding may be negative)
+  (func (export "im2col")
+    (param $xs i32) (param $Cg i32) (param $IH i32) (param $IW i32) (param $kh i32) (param $kw i32)
+    (param $sh i32) (param $sw i32) (param $ph i32) (param $pw i32) (param $dh i32) (param $dw i32)
+    (param $OH i32) (param $OW i32) (param $col i32) (param $ld i32)
+    (local $OHW i32) (local $plane i32) (local $r i32) (local $ci i32) (local $xc i32)
+    (local $ki i32) (local $kj i32) (local $ioff i32) (local $joff i32)
+    (local $oh0 i32) (local $oh1 i32) (local $lo i32) (local $hi i32)
+    (local $oh i32) (local $d i32) (local $row i32) (local $ow i32)
+    (local.set $OHW (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $plane (i32.and (i32.and (i32.eq (local.get $sh) (i32.const 1)) (i32.eq (local.get $sw) (i32.const 1)))
+                               (i32.eq (local.get $OW) (local.get $IW))))
+    (local.set $r (local.get $col))
+    (local.set $ci (i32.const 0))
+    (block $cdone (loop $cl
+      (br_if $cdone (i32.ge_s (local.get $ci) (local.get $Cg)))
+      (local.set $xc (i32.add (local.get $xs) (i32.mul (local.get $ci) (i32.mul (local.get $IH) (local.get $IW)))))
+      (local.set $ki (i32.const 0))
+      (block $idone (loop $il
+        (br_if $idone (i32.ge_s (local.get $ki) (local.get $kh)))
+        (local.set $ioff (i32.sub (i32.mul (local.get $ki) (local.get $dh)) (local.get $ph)))
+        (local.set $oh0 (call $lo (local.get $ioff) (local.get $sh) (local.get $OH)))
+        (local.set $oh1 (call $hi (local.get $ioff) (local.get $sh) (local.get $IH) (local.get $OH) (local.get $oh0)))
+        (local.set $kj (i32.const 0))
+        (block $jdone (loop $jl
+          (br_if $jdone (i32.ge_s (local.get $kj) (local.get $kw)))
+          (local.set $joff (i32.sub (i32.mul (local.get $kj) (local.get $dw)) (local.get $pw)))
+          (local.set $lo (call $lo (local.get $joff) (local.get $sw) (local.get $OW)))
+          (local.set $hi (call $hi (local.get $joff) (local.get $sw) (local.get $IW) (local.get $OW) (local.get $lo)))
+          (block $next
+            (if (i32.or (i32.ge_s (local.get $oh0) (local.get $oh1)) (i32.ge_s (local.get $lo) (local.get $hi)))
+              (then
+                (call $zero (i32.shl (local.get $r) (i32.const 2)) (local.get $OHW))
+                (br $next)))
+            (if (i32.gt_s (local.get $oh0) (i32.const 0))
+              (then (call $zero (i32.shl (local.get $r) (i32.const 2)) (i32.mul (local.get $oh0) (local.get $OW)))))
+            (if (i32.lt_s (local.get $oh1) (local.get $OH))
+              (then (call $zero (i32.shl (i32.add (local.get $r) (i32.mul (local.get $oh1) (local.get $OW))) (i32.const 2))
+                                (i32.mul (i32.sub (local.get $OH) (local.get $oh1)) (local.get $OW)))))
+            (if (local.get $plane)
+              (then
+                ;; the valid rows are one contiguous run of the shifted plane
+                (call $copy
+                  (i32.shl (i32.add (local.get $r) (i32.add (i32.mul (local.get $oh0) (local.get $OW)) (local.get $lo))) (i32.const 2))
+                  (i32.shl (i32.add (local.get $xc) (i32.add (i32.add (i32.mul (i32.add (local.get $oh0) (local.get $ioff)) (local.get $IW))
+                                                                     (local.get $joff)) (local.get $lo))) (i32.const 2))
+                  (i32.sub (i32.add (i32.mul (i32.sub (i32.sub (local.get $oh1) (local.get $oh0)) (i32.const 1)) (local.get $OW))
+                                    (local.get $hi)) (local.get $lo)))
+                ;; zero the cells that wrapped around a row edge
+                (if (i32.or (i32.gt_s (local.get $lo) (i32.const 0)) (i32.lt_s (local.get $hi) (local.get $OW)))
+                  (then
+                    (local.set $oh (local.get $oh0))
+                    (block $edone (loop $el
+                      (br_if $edone (i32.ge_s (local.get $oh) (local.get $oh1)))
+                      (local.set $d (i32.add (local.get $r) (i32.mul (local.get $oh) (local.get $OW))))
+                      (call $zero (i32.shl (local.get $d) (i32.const 2)) (local.get $lo))
+                      (call $zero (i32.shl (i32.add (local.get $d) (local.get $hi)) (i32.const 2)) (i32.sub (local.get $OW) (local.get $hi)))
+                      (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+                      (br $el)))))
+                (br $next)))
+            ;; general: row by row
+            (local.set $oh (local.get $oh0))
+            (block $odone (loop $ol
+              (br_if $odone (i32.ge_s (local.get $oh) (local.get $oh1)))
+              (local.set $d (i32.add (local.get $r) (i32.mul (local.get $oh) (local.get $OW))))
+              (local.set $row (i32.add (i32.add (local.get $xc)
+                (i32.mul (i32.add (i32.mul (local.get $oh) (local.get $sh)) (local.get $ioff)) (local.get $IW))) (local.get $joff)))
+              (call $zero (i32.shl (local.get $d) (i32.const 2)) (local.get $lo))
+              (if (i32.eq (local.get $sw) (i32.const 1))
+                (then
+                  (call $copy (i32.shl (i32.add (local.get $d) (local.get $lo)) (i32.const 2))
+                              (i32.shl (i32.add (local.get $row) (local.get $lo)) (i32.const 2))
+                              (i32.sub (local.get $hi) (local.get $lo))))
+                (else
+                  (local.set $ow (local.get $lo))
+                  (block $wdone (loop $wl
+                    (br_if $wdone (i32.ge_s (local.get $ow) (local.get $hi)))
+                    (f32.store (i32.shl (i32.add (local.get $d) (local.get $ow)) (i32.const 2))
+                      (f32.load (i32.shl (i32.add (local.get $row) (i32.mul (local.get $ow) (local.get $sw))) (i32.const 2))))
+                    (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+                    (br $wl)))))
+              (call $zero (i32.shl (i32.add (local.get $d) (local.get $hi)) (i32.const 2)) (i32.sub (local.get $OW) (local.get $hi)))
+              (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+              (br $ol))))
+          (local.set $r (i32.add (local.get $r) (local.get $ld)))
+          (local.set $kj (i32.add (local.get $kj) (i32.const 1)))
+          (br $jl)))
+        (local.set $ki (i32.add (local.get $ki) (i32.const 1)))
+        (br $il)))
+      (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+      (br $cl))))
+
+  ;; --- y[i] = max(z[i], 0) for i < len (Math.max: NaN stays NaN, -0 becomes +0) -------------
+  (func (export "relu") (param $z i32) (param $y i32) (param $len i32)
+    (local $e i32) (local $zero v128)
+    (local.set $z (i32.shl (local.get $z) (i32.const 2)))
+    (local.set $y (i32.shl (local.get $y) (i32.const 2)))
+    (local.set $e (i32.add (local.get $y) (i32.shl (local.get $len) (i32.const 2))))
+    (block $done4 (loop $l4
+      (br_if $done4 (i32.gt_u (i32.add (local.get $y) (i32.const 16)) (local.get $e)))
+      (v128.store (local.get $y) (f32x4.max (v128.load (local.get $z)) (local.get $zero)))
+      (local.set $y (i32.add (local.get $y) (i32.const 16)))
+      (local.set $z (i32.add (local.get $z) (i32.const 16)))
+      (br $l4)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $y) (local.get $e)))
+      (f32.store (local.get $y) (f32.max (f32.load (local.get $z)) (f32.const 0)))
+      (local.set $y (i32.add (local.get $y) (i32.const 4)))
+      (local.set $z (i32.add (local.get $z) (i32.const 4)))
+      (br $l))))
+
+  ;; --- 2x2 max pool, stride 2, no padding: x (planes, IH, IW) -> y, idx (planes, OH, OW) ----
+  ;; (runtime/kernels/pool.ts maxPool2x2Forward: ties to the first maximum in row-major order,
+  ;; a window with a NaN takes its last NaN; idx is the flat index ih*IW + iw as a float)
+  (func (export "maxpool2x2")
+    (param $x i32) (param $y i32) (param $idx i32) (param $planes i32)
+    (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32)
+    (local $p i32) (local $xp i32) (local $o i32) (local $oh i32) (local $i0 i32)
+    (local $r0 i32) (local $r1 i32) (local $ow i32) (local $j i32)
+    (local $a f32) (local $b f32) (local $c f32) (local $d f32)
+    (local $t i32) (local $u i32) (local $s i32) (local $mi i32) (local $IW4 i32)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
+    (local $va v128) (local $vb v128) (local $vc v128) (local $vd v128)
+    (local $mt v128) (local $mu v128) (local $ms v128) (local $vi v128)
+    (local.set $IW4 (i32.shl (local.get $IW) (i32.const 2)))
+    (local.set $y (i32.shl (local.get $y) (i32.const 2)))
+    (local.set $idx (i32.shl (local.get $idx) (i32.const 2)))
+    (local.set $p (i32.const 0))
+    (block $pdone (loop $pl
+      (br_if $pdone (i32.ge_s (local.get $p) (local.get $planes)))
+      (local.set $xp (i32.add (local.get $x) (i32.mul (local.get $p) (i32.mul (local.get $IH) (local.get $IW)))))
+      (local.set $oh (i32.const 0))
+      (block $hdone (loop $hl
+        (br_if $hdone (i32.ge_s (local.get $oh) (local.get $OH)))
+        (local.set $i0 (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $IW)))
+        (local.set $r0 (i32.shl (i32.add (local.get $xp) (local.get $i0)) (i32.const 2)))
+        (local.set $r1 (i32.add (local.get $r0) (local.get $IW4)))
+        (local.set $ow (i32.const 0))
+        (local.set $j (i32.const 0))
+        ;; 4 windows at a time: even/odd columns of both rows, branch-free picks by masks;
+        ;; a group with a NaN goes to the scalar loop below
+        (block $vdone (loop $vl
+          (br_if $vdone (i32.gt_s (i32.add (local.get $ow) (i32.const 4)) (local.get $OW)))
+          (local.set $q0 (v128.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $q1 (v128.load offset=16 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $q2 (v128.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $q3 (v128.load offset=16 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (br_if $vdone (v128.any_true (v128.or
+            (v128.or (f32x4.ne (local.get $q0) (local.get $q0)) (f32x4.ne (local.get $q1) (local.get $q1)))
+            (v128.or (f32x4.ne (local.get $q2) (local.get $q2)) (f32x4.ne (local.get $q3) (local.get $q3))))))
+          ;; va = x[r0 + j + 2l], vb = x[r0 + j + 2l + 1], vc, vd the same on row r1 (lanes l = 0..3)
+          (local.set $va (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $q0) (local.get $q1)))
+          (local.set $vb (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $q0) (local.get $q1)))
+          (local.set $vc (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $q2) (local.get $q3)))
+          (local.set $vd (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $q2) (local.get $q3)))
+          (local.set $mt (f32x4.gt (local.get $vb) (local.get $va)))
+          (local.set $mu (f32x4.gt (local.get $vd) (local.get $vc)))
+          (local.set $va (v128.bitselect (local.get $vb) (local.get $va) (local.get $mt)))
+          (local.set $vc (v128.bitselect (local.get $vd) (local.get $vc) (local.get $mu)))
+          (local.set $ms (f32x4.gt (local.get $vc) (local.get $va)))
+          (v128.store (local.get $y) (v128.bitselect (local.get $vc) (local.get $va) (local.get $ms)))
+          ;; mi = i0 + j + 2l + t + s*(IW + u - t), with masks t, u, s = -1 or 0
+          (local.set $vi (i32x4.add (i32x4.splat (i32.add (local.get $i0) (local.get $j))) (v128.const i32x4 0 2 4 6)))
+          (local.set $vi (i32x4.add (i32x4.sub (local.get $vi) (local.get $mt))
+            (v128.and (local.get $ms)
+              (i32x4.add (i32x4.sub (i32x4.splat (local.get $IW)) (local.get $mu)) (local.get $mt)))))
+          (v128.store (local.get $idx) (f32x4.convert_i32x4_s (local.get $vi)))
+          (local.set $y (i32.add (local.get $y) (i32.const 16)))
+          (local.set $idx (i32.add (local.get $idx) (i32.const 16)))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 4)))
+          (local.set $j (i32.add (local.get $j) (i32.const 8)))
+          (br $vl)))
+        (block $wdone (loop $wl
+          (br_if $wdone (i32.ge_s (local.get $ow) (local.get $OW)))
+          (local.set $a (f32.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $b (f32.load offset=4 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $c (f32.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $d (f32.load offset=4 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (if (i32.or (i32.or (f32.ne (local.get $a) (local.get $a)) (f32.ne (local.get $b) (local.get $b)))
+                      (i32.or (f32.ne (local.get $c) (local.get $c)) (f32.ne (local.get $d) (local.get $d))))
+            (then
+              (local.set $mi
+                (if (result i32) (f32.ne (local.get $d) (local.get $d))
+                  (then (i32.add (i32.add (i32.add (local.get $i0) (local.get $IW)) (local.get $j)) (i32.const 1)))
+                  (else (if (result i32) (f32.ne (local.get $c) (local.get $c))
+                    (then (i32.add (i32.add (local.get $i0) (local.get $IW)) (local.get $j)))
+                    (else (if (result i32) (f32.ne (local.get $b) (local.get $b))
+                      (then (i32.add (i32.add (local.get $i0) (local.get $j)) (i32.const 1)))
+                      (else (i32.add (local.get $i0) (local.get $j))))))))))
+            (else
+              (local.set $t (f32.gt (local.get $b) (local.get $a)))
+              (local.set $u (f32.gt (local.get $d) (local.get $c)))
+              (local.set $s (f32.gt (select (local.get $d) (local.get $c) (local.get $u))
+                                    (select (local.get $b) (local.get $a) (local.get $t))))
+              (local.set $mi (i32.add (i32.add (i32.add (local.get $i0) (local.get $j)) (local.get $t))
+                (i32.mul (local.get $s) (i32.sub (i32.add (local.get $IW) (local.get $u)) (local.get $t)))))))
+          (f32.store (local.get $y) (f32.load (i32.shl (i32.add (local.get $xp) (local.get $mi)) (i32.const 2))))
+          (f32.store (local.get $idx) (f32.convert_i32_s (local.get $mi)))
+          (local.set $y (i32.add (local.get $y) (i32.const 4)))
+          (local.set $idx (i32.add (local.get $idx) (i32.const 4)))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+          (local.set $j (i32.add (local.get $j) (i32.const 2)))
+          (br $wl)))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br $hl)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $pl))))
+
+  ;; --- max pool backward: dx (planes, HW) = 0, then dx[p, idx[p, j]] += dy[p, j] in order ----
+  (func (export "maxpool_backward")
+    (param $dy i32) (param $idx i32) (param $dx i32) (param $planes i32) (param $HW i32) (param $OHW i32)
+    (local $p i32) (local $j i32) (local $dxp i32) (local $a i32)
+    (call $zero (i32.shl (local.get $dx) (i32.const 2)) (i32.mul (local.get $planes) (local.get $HW)))
+    (local.set $dy (i32.shl (local.get $dy) (i32.const 2)))
+    (local.set $idx (i32.shl (local.get $idx) (i32.const 2)))
+    (local.set $p (i32.const 0))
+    (block $pdone (loop $pl
+      (br_if $pdone (i32.ge_s (local.get $p) (local.get $planes)))
+      (local.set $dxp (i32.add (local.get $dx) (i32.mul (local.get $p) (local.get $HW))))
+      (local.set $j (i32.const 0))
+      (block $jdone (loop $jl
+        (br_if $jdone (i32.ge_s (local.get $j) (local.get $OHW)))
+        (local.set $a (i32.shl (i32.add (local.get $dxp) (i32.trunc_f32_s (f32.load (local.get $idx)))) (i32.const 2)))
+        (f32.store (local.get $a) (f32.add (f32.load (local.get $a)) (f32.load (local.get $dy))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+        (local.set $idx (i32.add (local.get $idx) (i32.const 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $jl)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $pl))))
+)
