@@ -1,6 +1,7 @@
 // The PyTorch target's code generation (no Python needed): what the emitted file holds, that it is
 // deterministic, imports only torch and the standard library, names modules after the IR so the
-// state_dict names are dnnc's tensor names, and refuses what it cannot map, naming the construct.
+// state_dict names are dnnc's tensor names, maps preprocessing, augmentation and the smoothness
+// penalties, and refuses what it cannot map, naming the construct.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -87,11 +88,9 @@ describe("PyTorch target: the emitted trainer", () => {
   it("refuses what it cannot map, naming the construct", () => {
     const good = irOfText(base("input [3]\n dense(2)\n loss softmax_cross_entropy"));
     const cases: [string, (i: IR) => void, RegExp][] = [
-      ["augmentation", (i) => (i.data.augment = [{ kind: "flip", args: {} }]), /cannot map data augmentation \(`flip`\)/],
-      ["pca", (i) => (i.data.preprocess = [{ kind: "pca", args: {} }]), /cannot map input preprocessing `pca` \(only standardize is mapped\)/],
+      ["augmentation", (i) => (i.data.augment = [{ kind: "mixup", args: {} }]), /cannot map the augmentation `mixup`/],
+      ["preprocessing", (i) => (i.data.preprocess = [{ kind: "ica", args: {} }]), /cannot map input preprocessing `ica`/],
       ["two steps", (i) => (i.data.preprocess = [{ kind: "standardize", args: {} }, { kind: "standardize", args: {} }]), /more than one preprocessing step/],
-      ["jacobian penalty", (i) => (i.train.jacobianPenalty = { lambda: 1, projections: 1 }), /Jacobian penalty/],
-      ["input-gradient penalty", (i) => (i.train.inputGradPenalty = { lambda: 1 }), /input-gradient penalty/],
       ["unknown layer", (i) => (i.nodes[0].op = "capsule"), /cannot map the layer `capsule` \(spec line \d+:\d+\)/],
       ["unknown tail op", (i) => i.nodes[0].tail.push({ op: "swish", id: "swish_0", attrs: {} }), /cannot map the elementwise op `swish`/],
     ];
@@ -102,5 +101,23 @@ describe("PyTorch target: the emitted trainer", () => {
       expect(() => gen(i), what).toThrow(msg);
     }
     expect(() => gen(good)).not.toThrow();
+  });
+
+  it("maps pca/whiten/zca, every augmentation and the smoothness penalties (no refusal)", () => {
+    const pca = gen(ir("specs/trick-whitening.dnn"));
+    expect(pca).toContain('PREPROCESS = {"kind": "whiten", "mode": "feature", "eps": 0.01, "eps_text": "0.01", "k": 64}');
+    expect(pca).toContain("def fit_preprocess(ds, rows):");
+    expect(pca).not.toContain("def augment_image(");
+    const zca = gen(ir("specs/trick-zca.dnn"));
+    expect(zca).toContain('"kind": "zca", "mode": "feature", "eps": 0.1');
+    const aug = gen(ir("specs/trick-augment.dnn"));
+    for (const k of ["flip_h", "flip_v", "translate", "crop", "rotate", "noise", "blur", "cutout", "brightness", "contrast"]) expect(aug).toContain(`{"kind": "${k}"`);
+    expect(aug).toContain('{"kind": "flip_v", "p": 0.05}');
+    expect(aug).toContain("def augment_image(img, key):");
+    expect(aug).not.toContain("def smoothness_penalty(");
+    const pen = gen(ir("specs/trick-smoothness.dnn"));
+    expect(pen).toContain('PENALTY = {"input_grad": 0.1, "jacobian": {"lambda": 0.01, "projections": 2}}');
+    expect(pen).toContain("torch.autograd.grad(mean_loss, x, create_graph=True)");
+    expect(gen(irOfText(base("input [1, 4, 4]\n flatten\n dense(2)\n loss mse", "augment {\n flip_h\n }")))).toContain('AUGMENT = [\n    {"kind": "flip_h", "p": 0.5},\n]');
   });
 });

@@ -1,7 +1,8 @@
 // The PyTorch target: IR (after lower + fuseElementwise; planMemory's layout is not needed) →
 // ONE readable Python file that trains the same model with torch alone: one nn.Module
 // (py-model.ts), the schedule (py-schedule.ts), dnnc's RNG/readers/safetensors (py-support.ts)
-// and one training loop (py-train.ts) with the TypeScript trainer's conventions, same
+// input preprocessing (py-preprocess.ts), augmentation (py-augment.ts), the smoothness penalties
+// (py-penalty.ts) and one training loop (py-train.ts) with the TypeScript trainer's conventions, same
 // metrics.jsonl keys and the same safetensors names, shapes and order. Runs as
 // `python3 NAME.trainer.py` or under `torchrun` (DDP). Anything it cannot express identically is
 // an UnsupportedConstruct error at compile time naming the construct — never a silent difference.
@@ -11,6 +12,9 @@ import { emitParamTable, emitPyModel, py, UnsupportedConstruct } from "./py-mode
 import { emitPySchedule } from "./py-schedule";
 import { PY_SUPPORT } from "./py-support";
 import { PY_TRAIN } from "./py-train";
+import { PY_PREPROCESS } from "./py-preprocess";
+import { PY_AUGMENT } from "./py-augment";
+import { PY_PENALTY } from "./py-penalty";
 
 export { UnsupportedConstruct };
 
@@ -19,23 +23,46 @@ function refuseUnsupported(ir: IR): void {
   const no = (what: string) => {
     throw new UnsupportedConstruct(`pytorch target: cannot map ${what}`);
   };
-  if (ir.data.augment.length > 0) no(`data augmentation (\`${ir.data.augment.map((a) => a.kind).join("`, `")}\`): its per-sample random transforms exist only in the TypeScript runtime`);
+  for (const a of ir.data.augment) if (!AUGMENT_KINDS.includes(a.kind)) no(`the augmentation \`${a.kind}\``);
+  if (ir.data.augment.length > 0 && ir.input.shape.length !== 3) no(`augmentation on a non-image input [${ir.input.shape.join(", ")}]`);
   const pre = ir.data.preprocess;
+  // the TypeScript runtime fits and applies the first step only (runtime/train-loop.ts)
   if (pre.length > 1) no(`more than one preprocessing step (\`${pre.map((a) => a.kind).join("`, `")}\`)`);
-  if (pre.length === 1 && pre[0].kind !== "standardize") no(`input preprocessing \`${pre[0].kind}\` (only standardize is mapped)`);
-  if (ir.train.jacobianPenalty) no("the Jacobian penalty (`jacobian_penalty`)");
-  if (ir.train.inputGradPenalty) no("the input-gradient penalty (`input_grad_penalty`)");
+  if (pre.length === 1 && !["standardize", "pca", "whiten", "zca"].includes(pre[0].kind)) no(`input preprocessing \`${pre[0].kind}\``);
   const o = ir.train.optimizer;
   if (!["sgd", "adam", "adamw", "adagrad", "rmsprop"].includes(o.kind)) no(`the optimizer \`${o.kind}\``);
   if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) no("sgd(nesterov=true) without momentum or with dampening (PyTorch refuses it)");
   if (!["softmax_cross_entropy", "mse", "bce_with_logits", "l1", "huber"].includes(ir.loss.kind)) no(`the loss \`${ir.loss.kind}\``);
 }
 
+const AUGMENT_KINDS = ["flip_h", "flip_v", "translate", "crop", "rotate", "noise", "blur", "cutout", "brightness", "contrast"];
+
+/** The preprocessing step with runtime/preprocess.ts's defaults filled in (eps_text: JavaScript's String(eps), for the metadata). */
 function preprocessConst(ir: IR): string {
   const p = ir.data.preprocess[0];
   if (!p) return "None";
-  const eps = (p.args.eps as number | undefined) ?? 1e-6;
-  return `{"kind": "standardize", "mode": ${py((p.args.mode as string | undefined) ?? "feature")}, "eps": ${py(eps)}, "eps_text": ${py(String(eps))}}`;
+  const kind = p.kind;
+  const eps = kind === "pca" ? 0 : ((p.args.eps as number | undefined) ?? (kind === "standardize" ? 1e-6 : 1e-5));
+  const mode = kind === "standardize" ? ((p.args.mode as string | undefined) ?? "feature") : "feature";
+  const k = kind === "pca" || kind === "whiten" ? ((p.args.k as number | undefined) ?? null) : null;
+  return `{"kind": ${py(kind)}, "mode": ${py(mode)}, "eps": ${py(eps)}, "eps_text": ${py(String(eps))}, "k": ${py(k)}}`;
+}
+
+/** The augmentation list, each transform with its probability resolved (flips 0.5, others 1: runtime/augment.ts). */
+function augmentConst(ir: IR): string {
+  if (ir.data.augment.length === 0) return "[]";
+  const rows = ir.data.augment.map((a) => {
+    const p = (a.args.p as number | undefined) ?? (a.kind === "flip_h" || a.kind === "flip_v" ? 0.5 : 1);
+    return `    ${py({ kind: a.kind, ...a.args, p } as never)},`;
+  });
+  return ["[", ...rows, "]"].join("\n");
+}
+
+function penaltyConst(ir: IR): string {
+  const ig = ir.train.inputGradPenalty;
+  const jp = ir.train.jacobianPenalty;
+  if (!ig && !jp) return "None";
+  return `{"input_grad": ${ig ? py(ig.lambda) : "None"}, "jacobian": ${jp ? py({ lambda: jp.lambda, projections: jp.projections }) : "None"}}`;
 }
 
 function emitOptimizer(ir: IR): string {
@@ -112,8 +139,10 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
     ``,
     `The same conventions as the TypeScript trainer dnnc compiles from the same spec: dnnc's validation split`,
     `and batch order, batch norm as PyTorch's (momentum, unbiased running variance), dropout p = DROP`,
-    `probability, per-tensor decay, clipping, schedule, early stopping with best-weights restore; the same`,
-    `metrics.jsonl keys and safetensors tensors. Initial weights and dropout masks come from torch's`,
+    `probability, per-tensor decay, clipping, schedule, early stopping with best-weights restore, input`,
+    `preprocessing fitted on the training rows, augmentation and Jacobian / input-gradient penalties (their`,
+    `random draws are dnnc's own); the same metrics.jsonl keys and safetensors tensors (fitted`,
+    `preprocessing included). Initial weights and dropout masks come from torch's`,
     `generator: pass --init-from to start from weights exported by the TypeScript trainer.`,
     `Under torchrun each rank takes an interleaved share of every global batch of ${ir.batch}; results equal one`,
     `process with the same global batch (batch norm: per-rank statistics unless --sync-bn).`,
@@ -149,6 +178,8 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
     `CLIP_NORM = ${py(t.clipNorm)}  # clip_grad_norm_ over ALL gradients (global norm; 0: off)`,
     `ON_DIVERGENCE = ${py(t.onDivergence ?? "stop")}  # a non-finite loss or gradient: stop, skip the batch, or lower_lr (halve the rate and skip)`,
     `PREPROCESS = ${preprocessConst(ir)}  # fitted on the training rows only`,
+    `AUGMENT = ${augmentConst(ir)}  # training batches only, per sample, in this order`,
+    `PENALTY = ${penaltyConst(ir)}  # smoothness penalties (lambda of each; None: off)`,
     `EARLY_STOPPING = ${es ? py(es as never) : "None"}`,
     `HAS_BATCH_NORM = ${py(model.hasBatchNorm)}`,
     `STATS = ${py(ir.stats.map((s) => s.name))}  # running statistics, saved after the parameters`,
@@ -162,6 +193,9 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
     emitPySchedule(ir),
     emitLoss(ir),
     PY_SUPPORT.trim(),
+    ...(ir.data.preprocess.length > 0 ? [PY_PREPROCESS.trim()] : []),
+    ...(ir.data.augment.length > 0 ? [PY_AUGMENT.trim()] : []),
+    ...(ir.train.inputGradPenalty || ir.train.jacobianPenalty ? [PY_PENALTY.trim()] : []),
     PY_TRAIN.trim(),
   ];
   return sections.join("\n\n\n") + "\n";

@@ -43,6 +43,47 @@ def shuffle(a, seed, stream):
         a[i], a[j] = a[j], a[i]
 
 
+def mul32(a, b):
+    """(a * b) mod 2^32 for int64 tensors a < 2^32 and an int b < 2^32, without int64 overflow (Math.imul)."""
+    return ((a & 0xFFFF) * b + ((((a >> 16) * b) & 0xFFFF) << 16)) & M32
+
+
+def hash3_vec(seed, stream, counter):
+    """hash3 for an int64 tensor of counters (seed and stream: ints), equal to hash3 element by element."""
+    seed, stream = seed & M32, stream & M32
+    h = (seed ^ 0x9E3779B9) & M32
+    h = ((h ^ stream) * 0x85EBCA6B) & M32
+    h ^= h >> 13
+    h = mul32(counter ^ h, 0xC2B2AE35)
+    h = h ^ (h >> 16)
+    h = mul32((h + 0x6A09E667) & M32, 0x27D4EB2D)
+    h = h ^ (h >> 15)
+    h = mul32(h ^ (counter >> 16) ^ ((stream << 7) & M32), 0x165667B1)
+    h = h ^ (h >> 13)
+    h = mul32(h, 0xCC9E2D51)
+    return h ^ (h >> 16)
+
+
+class Draws:
+    """rng.ts Rng: sequential draws from one (seed, stream), counter from 0."""
+
+    def __init__(self, seed, stream):
+        self.seed, self.stream, self.counter = seed & M32, stream & M32, 0
+
+    def u32(self):
+        self.counter += 1
+        return hash3(self.seed, self.stream, self.counter - 1)
+
+    def uniform(self):
+        return (self.u32() >> 8) * (1.0 / 16777216)
+
+    def range(self, lo, hi):
+        return lo + (hi - lo) * self.uniform()
+
+    def int(self, n):
+        return int(math.floor(self.uniform() * n))
+
+
 def split_validation(n, fraction, seed):
     """The deterministic train/validation split of runtime/data/batch.ts (both parts sorted)."""
     n_val = int(math.floor(n * fraction + 0.5))  # JavaScript's Math.round

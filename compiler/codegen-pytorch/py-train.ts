@@ -121,42 +121,16 @@ def count_correct(out, y):
     return int((out.argmax(dim=1) == y.argmax(dim=1)).sum())
 
 
-def batch_x(ds, idx, device, pre=None):
+def batch_x(ds, idx, device, pre=None, aug=None):
     """Samples as float32: x * scale + shift computed in double and rounded once (gatherBatch), then
-    standardized with the training statistics (in double, rounded once, as applyPreprocess)."""
+    augmented when aug = (seed, epoch) (training batches only), then preprocessed with the statistics
+    fitted on the training rows (runtime/train-loop.ts BatchFeeder.feed)."""
     x = (ds["x"][idx].to(torch.float64) * DATA["scale"] + DATA["shift"]).to(torch.float32)
+    if aug is not None:
+        x = augment_batch(x.reshape([len(idx)] + INPUT_SHAPE), aug[0], aug[1], idx).reshape(len(idx), -1)
     if pre is not None:
-        x = x.to(torch.float64)
-        if PREPROCESS["mode"] == "channel":
-            c = INPUT_SHAPE[0]
-            x = ((x.reshape(len(idx), c, -1) - pre["mean"].double().reshape(1, c, 1)) * (1 / pre["std"].double()).reshape(1, c, 1)).reshape(len(idx), -1)
-        else:
-            x = (x - pre["mean"].double()) / pre["std"].double()
-        x = x.to(torch.float32)
+        x = apply_preprocess(x.reshape(len(idx), -1), pre)
     return x.reshape([len(idx)] + INPUT_SHAPE).to(device)
-
-
-def fit_standardize(ds, rows):
-    """standardize fitted on the TRAINING rows only (runtime/preprocess.ts): mean and sigma = sqrt(mean((x - mu)^2))
-    per feature or per channel, in double; sigma <= eps (a constant feature) becomes 1. Fitted on what
-    the model sees: x * scale + shift (as the TypeScript trainer does)."""
-    d = ds["x"][0].numel()
-    m = len(rows)
-    def chunks():
-        for s in range(0, m, 4096):
-            x = ds["x"][rows[s : s + 4096]].reshape(-1, d).to(torch.float64)
-            yield x * DATA["scale"] + DATA["shift"]
-    mean = sum(x.sum(0) for x in chunks()) / m
-    if PREPROCESS["mode"] == "channel":
-        c = INPUT_SHAPE[0]
-        mu = mean.reshape(c, -1).mean(1)
-        ss = sum(((x.reshape(len(x), c, -1) - mu.reshape(1, c, 1)) ** 2).sum((0, 2)) for x in chunks())
-        sigma = (ss / (m * (d // c))).sqrt()
-    else:
-        mu = mean
-        sigma = (sum(((x - mu) ** 2).sum(0) for x in chunks()) / m).sqrt()
-    sigma = torch.where(sigma <= PREPROCESS["eps"], torch.ones_like(sigma), sigma)
-    return {"mean": mu.to(torch.float32), "std": sigma.to(torch.float32), "rows": m}
 
 
 # ---- evaluation and the training loop -----------------------------------------------------------
@@ -217,7 +191,11 @@ def load_data(directory):
         if ds is None:
             continue
         size = ds["x"][0].numel() if ds["n"] else 0
-        if size != math.prod(INPUT_SHAPE):
+        if PREPROCESS is not None and PREPROCESS["kind"] in ("pca", "whiten"):
+            # the model sees k features; the rows keep the training data's length (checked at the fit)
+            if ds is test and size != train["x"][0].numel():
+                fail(f"{what}: samples have {size} values but the training samples have {train['x'][0].numel()}")
+        elif size != math.prod(INPUT_SHAPE):
             fail(f"{what}: samples have {size} values but the model's input is {INPUT_SHAPE}")
         if LOSS["kind"] == "softmax_cross_entropy":
             if ds["classes"] is None:
@@ -276,13 +254,19 @@ def main(argv=None):
     if args.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world > 1 else model
+    # the penalties need torch.autograd.grad, which DDP does not support: average the gradients by hand
+    by_hand = world > 1 and PENALTY is not None
+    if by_hand:
+        with torch.no_grad():
+            for t in list(model.parameters()) + list(model.buffers()):
+                dist.broadcast(t, 0)
+    net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world > 1 and not by_hand else model
     torch.manual_seed(seed + 1 + rank)  # dropout masks: torch's generator (not dnnc's masks)
 
     order, val = split_validation(train_ds["n"], DATA["validation"], seed)
     if not order:
         fail("training data: no training samples")
-    pre = fit_standardize(train_ds, order) if PREPROCESS is not None else None
+    pre = fit_preprocess(train_ds, order) if PREPROCESS is not None else None
     opt = make_optimizer(param_groups(model))
     plateau = Plateau() if Plateau is not None else None
     stopper = EarlyStopping(EARLY_STOPPING) if EARLY_STOPPING else None
@@ -319,7 +303,9 @@ def main(argv=None):
             if ON_DIVERGENCE != "stop":
                 stats_backup = [b.detach().clone() for b in stat_buffers]
             net.train()
-            x, y = batch_x(train_ds, mine, device, pre), targets(train_ds, mine, device)
+            x, y = batch_x(train_ds, mine, device, pre, (seed, epoch) if AUGMENT else None), targets(train_ds, mine, device)
+            if PENALTY is not None:
+                x.requires_grad_(True)
             out = net(x)
             total = loss_sum_of(out, y)
             batch_loss = total.detach().to(torch.float64) / ELEMS
@@ -330,8 +316,22 @@ def main(argv=None):
                 bad = f"the loss is {float(batch_loss) / n}"
             else:
                 # scaled so that DDP's average over ranks is the gradient of the global batch's mean loss
-                (total * (world / (n * ELEMS))).backward()
-                if ON_DIVERGENCE != "stop" and not all(bool(torch.isfinite(p.grad).all()) for p in model.parameters() if p.grad is not None):
+                objective = total / (n * ELEMS)
+                if PENALTY is not None:
+                    pen = smoothness_penalty(objective, out, x, n, seed, step, list(range(rank, n, world)))
+                    pen_value = pen.detach().to(torch.float64)
+                    if world > 1:
+                        dist.all_reduce(pen_value)
+                    if not math.isfinite(float(pen_value)):
+                        bad = f"the smoothness penalty is {float(pen_value)}"
+                    objective = objective + pen
+                (objective * world).backward()
+                if by_hand:
+                    for p in model.parameters():
+                        if p.grad is not None:
+                            dist.all_reduce(p.grad)
+                            p.grad.div_(world)
+                if bad is None and ON_DIVERGENCE != "stop" and not all(bool(torch.isfinite(p.grad).all()) for p in model.parameters() if p.grad is not None):
                     bad = "a gradient is not finite"
             if bad is not None:
                 if ON_DIVERGENCE == "stop":
@@ -406,11 +406,8 @@ def main(argv=None):
                 "seed": str(seed), "steps": str(step), "backend": "pytorch"}
         tensors = model_tensors(model)
         if pre is not None:  # stored with the model, as the TypeScript trainer does
-            tensors += [("preprocess.mean", pre["mean"]), ("preprocess.std", pre["std"])]
-            d = math.prod(INPUT_SHAPE)
-            meta.update({"preprocess.kind": "standardize", "preprocess.mode": PREPROCESS["mode"], "preprocess.in_dim": str(d), "preprocess.out_dim": str(d),
-                         "preprocess.channels": str(INPUT_SHAPE[0] if PREPROCESS["mode"] == "channel" else 1), "preprocess.eps": PREPROCESS["eps_text"],
-                         "preprocess.rows": str(pre["rows"])})
+            tensors += pre["tensors"]
+            meta.update(pre["meta"])
         write_atomic(os.path.join(args.out, "model.safetensors"), encode_safetensors(tensors, meta))
         say(f"wrote {os.path.join(args.out, 'metrics.jsonl')} and {os.path.join(args.out, 'model.safetensors')}")
     if lead and args.trace:
