@@ -37,4 +37,9 @@ export default defineConfig({
     reportCompressedSize: false,
   },
   server: { fs: { allow: [here("..")] } },
+  // dev server: pre-bundle the lazily imported compiler dependencies at start-up, or their
+  // discovery on the first Train reloads the page
+  optimizeDeps: {
+    include: ["ts-morph", "prettier/standalone", "prettier/plugins/typescript", "prettier/plugins/estree", "chevrotain", "ajv"],
+  },
 });
