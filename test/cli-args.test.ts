@@ -168,6 +168,13 @@ describe("--json", () => {
     expect(pd.predictions).toHaveLength(1000);
     expect(pd.predictions[0]).toEqual({ index: 0, class: expect.any(Number), probability: expect.any(Number) });
 
+    const rep = dnnc(["report", runDir, "-o", join(tmp, "rep"), "--json"]);
+    expect(rep.status, rep.stderr).toBe(0);
+    const rd = JSON.parse(rep.stdout);
+    expect(rd).toMatchObject({ ok: true, runs: [runDir], html: join(tmp, "rep", "report.html") });
+    expect(rd.svgs.length).toBeGreaterThan(0);
+    for (const f of [rd.html, ...rd.svgs]) expect(existsSync(f), f).toBe(true);
+
     const onnx = join(tmp, "m.onnx");
     const e = dnnc(["export", runDir, "-o", onnx, "--json"]);
     expect(e.status, e.stderr).toBe(0);
@@ -190,6 +197,23 @@ describe("--json", () => {
     expect(doc).toMatchObject({ ok: false, passed: 0, failed: 2 });
     expect(doc.results[0]).toMatchObject({ spec: join(d, "g.dnn"), ok: false, diff: { step: 1, want: 100, tolerance: 1e-5 } });
     expect(doc.results[1].message).toContain("unknown layer");
+  });
+
+  it("search: JSON lines, one per trial, then the summary with the leaderboard", () => {
+    const d = join(tmp, "search");
+    mkdirSync(d, { recursive: true });
+    for (const f of ["train.csv", "test.csv"]) writeFileSync(join(d, f), readFileSync(join("specs/data/two-moons", f)));
+    writeFileSync(
+      join(d, "s.dnn"),
+      `model s {\n input [2]\n dense(4) -> relu\n dense(2)\n loss softmax_cross_entropy\n}\ndata {\n source csv(".")\n validation 0.2\n}\ntrain {\n seed 1\n batch 32\n epochs 1\n optimizer sgd(lr=0.1)\n}\nsearch {\n trials 2\n parallel 1\n train.optimizer.lr: loguniform(1e-3, 1)\n}\n`,
+    );
+    const r = dnnc(["search", join(d, "s.dnn"), "-o", join(d, "out"), "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.event)).toEqual(["trial", "trial", "summary"]);
+    expect(lines[0]).toMatchObject({ done: 1, total: 2, status: "ok", config: { "train.optimizer.lr": expect.any(Number) } });
+    expect(lines[2]).toMatchObject({ ok: true, objective: { metric: "val_loss", mode: "min" }, trials: 2, wrote: join(d, "out", "best.dnn") });
+    expect(lines[2].leaderboard).toHaveLength(2);
   });
 
   it("a user error under --json is still one document on stdout, and the message on stderr", () => {
