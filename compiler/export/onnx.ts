@@ -13,13 +13,14 @@
 // scale/shift. With `fold: false` every batch norm is an ONNX BatchNormalization (the test
 // checks that both graphs agree). Layer norm uses LayerNormalization (opset 17); group norm is
 // Reshape → InstanceNormalization → Reshape → Mul → Add; gelu is decomposed with Erf (Gelu is
-// opset 20). An op the exporter does not know is a DnncError naming the op, its id and its line.
+// opset 20); IterNorm in eval mode (a fixed per-group whitening matrix) is Sub + a 1x1 Conv or
+// a Gemm with a block-diagonal weight. An op the exporter does not know is a DnncError naming the op, its id and its line.
 import type { IR, IRNode } from "../ir";
 import { DnncError } from "../../runtime/errors";
 import type { NamedTensor } from "../../runtime/safetensors";
 import { preprocessFromStored, type FittedPreprocess } from "../../runtime/preprocess";
 import { encodeModel, type AttrValue, type OnnxModel, type OnnxNode, type OnnxTensor } from "./onnx-proto";
-import { bnAffine, linearWeights, type Affine } from "./weights";
+import { bnAffine, iterNormLinear, linearWeights, type Affine } from "./weights";
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
@@ -184,6 +185,18 @@ export function exportOnnx(ir: IR, tensors: readonly NamedTensor[], metadata: Re
         const dims = channelDims(n.outShape);
         const m = g.op("Mul", [inp(n), g.init(`${n.id}.scale`, dims, Float32Array.from(scale))], `${n.id}/scale`);
         out = g.op("Add", [m, g.init(`${n.id}.shift`, dims, Float32Array.from(shift))], n.id);
+        break;
+      }
+      case "iternorm": {
+        // eval: gamma * W_run (x - running_mean) + beta, per group of C/G channels
+        const s = n.outShape;
+        const C = s[0];
+        const { weight, bias } = iterNormLinear(n, get);
+        const centered = g.op("Sub", [inp(n), g.init(`${n.id}.running_mean`, channelDims(s), get(`${n.id}.running_mean`))], `${n.id}/center`);
+        out =
+          s.length === 1
+            ? g.op("Gemm", [centered, g.init(`${n.id}.whiten`, [C, C], weight), g.init(`${n.id}.bias`, [C], bias)], n.id, { transB: int(1) })
+            : g.op("Conv", [centered, g.init(`${n.id}.whiten`, [C, C, 1, 1], weight), g.init(`${n.id}.bias`, [C], bias)], n.id, { kernel_shape: ints([1, 1]) });
         break;
       }
       case "maxpool2d":

@@ -66,3 +66,25 @@ export function linearWeights(n: IRNode, get: TensorLookup, fold?: Affine): { we
   }
   return { weight: Float32Array.from(w), bias: b ? Float32Array.from(b) : undefined };
 }
+
+/**
+ * Eval-mode IterNorm (runtime/kernels/iternorm.ts) applied after centering: y = A (x - running_mean)
+ * + beta with A the block-diagonal (C, C) matrix gamma_c * W_run[group](c, j) (zero across groups).
+ * Exported as Sub + a 1x1 Conv (images) or a Gemm (features).
+ */
+export function iterNormLinear(n: IRNode, get: TensorLookup): { weight: Float32Array; bias: Float32Array } {
+  const C = n.outShape[0];
+  const G = n.attrs.groups as number;
+  const g = C / G;
+  const wm = get(`${n.id}.running_wm`);
+  const gamma = n.attrs.affine ? get(`${n.id}.weight`) : undefined;
+  const beta = n.attrs.affine ? get(`${n.id}.bias`) : undefined;
+  const weight = new Float32Array(C * C);
+  for (let grp = 0; grp < G; grp++)
+    for (let a = 0; a < g; a++) {
+      const row = grp * g + a;
+      const s = gamma ? gamma[row] : 1;
+      for (let b = 0; b < g; b++) weight[row * C + grp * g + b] = s * wm[grp * g * g + a * g + b];
+    }
+  return { weight, bias: beta ? Float32Array.from(beta) : new Float32Array(C) };
+}
