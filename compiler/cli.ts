@@ -9,8 +9,6 @@ import { DnncError } from "../runtime/errors";
 import { collect, intIn } from "./cli/args";
 import { makeOut, usageError, type Out } from "./cli/io";
 
-export { compileSpec } from "./cli/front";
-
 const VERSION = "0.1.0"; // = DNNC_VERSION (compiler/codegen/emit-trainer.ts), without loading the code generator
 
 const example = (lines: string[]) => `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
@@ -157,6 +155,9 @@ export function buildProgram(act: (code: number) => void): Command {
     });
 
   verb("lsp", "the language server on stdio (diagnostics, hover, completion) for editors")
+    .option("--stdio", "talk over stdin/stdout (the only transport; accepted because LSP clients pass it)")
+    .allowUnknownOption() // clients add their own flags (--clientProcessId=N): ignored
+    .allowExcessArguments()
     .addHelpText("after", example(["dnnc lsp   # started by the editor, see docs/editors.md"]))
     .action(async () => {
       const { lspVerb } = await import("./cli/verbs");

@@ -34,11 +34,11 @@ export async function build() {
     metafile: true,
   });
   await esbuild({ ...common, entryPoints: [join(root, "compiler", "search-worker.ts")], outfile: join(dist, "trial-worker.mjs") });
-  // chunks of earlier builds: removed once they are a minute old (a CLI started just before this
-  // build may still be loading them)
+  // chunks of earlier builds: removed after a day (a long `dnnc train` started before this build
+  // may still load one; train loads the ones it needs up front, but other verbs may not)
   const current = new Set(Object.keys(r.metafile.outputs).map((p) => basename(p)));
   for (const f of readdirSync(dist))
-    if (/^chunk-.*\.mjs$/.test(f) && !current.has(f) && Date.now() - statSync(join(dist, f)).mtimeMs > 60_000) rmSync(join(dist, f), { force: true });
+    if (/^chunk-.*\.mjs$/.test(f) && !current.has(f) && Date.now() - statSync(join(dist, f)).mtimeMs > 86_400_000) rmSync(join(dist, f), { force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await build();

@@ -4,13 +4,14 @@
 // Help and usage errors run in process (main() rejects with the DnncError entry.ts prints); the
 // rest spawns the built CLI (bin/dnnc.mjs → dist/cli.mjs; rebuild with `node scripts/build.mjs`).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildProgram, main } from "../compiler/cli";
 import { colorAllowed } from "../compiler/cli/io";
 import { DnncError } from "../runtime/errors";
+import { DNNC_VERSION } from "../compiler/codegen/emit-trainer";
 
 const VERBS = ["check", "compile", "train", "test", "predict", "augment-preview", "report", "search", "export", "lsp"];
 const tmp = mkdtempSync(join(tmpdir(), "dnnc-cli-args-"));
@@ -18,6 +19,19 @@ const ESC = /\x1b\[/;
 
 const dnnc = (args: string[], env: Record<string, string | undefined> = {}) =>
   spawnSync(process.execPath, ["bin/dnnc.mjs", ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+
+/** The same, without blocking: the --json tests run concurrently (each spawns a CLI). */
+function dnncAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const p = spawn(process.execPath, ["bin/dnnc.mjs", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    p.on("error", fail);
+    p.on("close", (status) => done({ status, stdout, stderr }));
+  });
+}
 
 /** main(argv) in process; stdout captured. Resolves to the exit code, or the usage error. */
 async function run(argv: string[]): Promise<{ code: number; out: string; error?: DnncError }> {
@@ -50,7 +64,7 @@ describe("help", () => {
     }
   });
 
-  it.each(VERBS)("dnnc %s --help and dnnc help %s: usage, options, global options, an example; exit 0", async (verb) => {
+  it.each(VERBS)("dnnc %s --help, and dnnc help VERB: usage, options, global options, an example; exit 0", async (verb) => {
     const a = await run([verb, "--help"]);
     expect(a.code).toBe(0);
     expect(a.out).toContain(`Usage: dnnc ${verb}`);
@@ -80,7 +94,7 @@ describe("help", () => {
     expect(stderr).toHaveBeenCalled();
     const v = await run(["--version"]);
     expect(v.code).toBe(0);
-    expect(v.out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(v.out.trim()).toBe(DNNC_VERSION);
   });
 });
 
@@ -105,7 +119,7 @@ describe("usage errors: exit 2, one line naming the value, the hint to the verb'
     [["search", "specs/trick-search.dnn", "--parallel", "0"], /'--parallel <n>' argument '0' is invalid/, "search"],
     [["report"], /missing required argument 'run'/, "report"],
     [["export", "runs/x", "--format", "tflite"], /argument 'tflite' is invalid\. Allowed choices are onnx/, "export"],
-    [["lsp", "extra"], /too many arguments for 'lsp'/, "lsp"],
+    [["predict", "run1", "run2", "--input", "x.csv"], /too many arguments for 'predict'/, "predict"],
   ];
   it.each(cases)("dnnc %j", async (argv, message, verb) => {
     const r = await run(argv);
@@ -116,6 +130,15 @@ describe("usage errors: exit 2, one line naming the value, the hint to the verb'
     expect(r.error!.message).toMatch(new RegExp(`\\(run dnnc ${verb ? verb + " " : ""}--help\\)$`));
   });
 
+  it("lsp accepts the flags LSP clients add", async () => {
+    const program = buildProgram(() => {});
+    const lsp = program.commands.find((c) => c.name() === "lsp")!;
+    lsp.exitOverride();
+    lsp.action(() => {});
+    await program.parseAsync(["lsp", "--stdio", "--clientProcessId=42"], { from: "user" });
+    expect(lsp.opts().stdio).toBe(true);
+  });
+
   it("end to end: exit status 2, the line on stderr with no stack trace, nothing on stdout", () => {
     const r = dnnc(["train", "specs/fashion-mlp.dnn", "--epochs", "-3"]);
     expect(r.status).toBe(2);
@@ -124,9 +147,9 @@ describe("usage errors: exit 2, one line naming the value, the hint to the verb'
   });
 });
 
-describe("--json", () => {
-  it("check: one document with file/line/col/code/message per diagnostic", () => {
-    const bad = dnnc(["check", "--json", "specs/errors/typo-layer.dnn", "specs/fashion-mlp.dnn", "specs/nope.dnn"]);
+describe.concurrent("--json", async () => {
+  it("check: one document with file/line/col/code/message per diagnostic", async () => {
+    const bad = await dnncAsync(["check", "--json", "specs/errors/typo-layer.dnn", "specs/fashion-mlp.dnn", "specs/nope.dnn"]);
     expect(bad.status).toBe(1);
     const doc = JSON.parse(bad.stdout);
     expect(doc.ok).toBe(false);
@@ -135,14 +158,14 @@ describe("--json", () => {
     expect(doc.files[0].diagnostics[0].message).toContain("rellu");
     expect(doc.files[2].error).toContain("no such file");
     expect(bad.stdout.trim().split("\n")).toHaveLength(1);
-    const good = dnnc(["check", "specs/fashion-mlp.dnn", "--json"]);
+    const good = await dnncAsync(["check", "specs/fashion-mlp.dnn", "--json"]);
     expect(good.status).toBe(0);
     expect(JSON.parse(good.stdout)).toEqual({ ok: true, errors: 0, warnings: 0, files: [{ file: "specs/fashion-mlp.dnn", ok: true, diagnostics: [] }] });
   });
 
-  it("compile: the files written and the memory report", () => {
+  it("compile: the files written and the memory report", async () => {
     const out = join(tmp, "compiled");
-    const r = dnnc(["compile", "specs/fashion-mlp.dnn", "-o", out, "--json"]);
+    const r = await dnncAsync(["compile", "specs/fashion-mlp.dnn", "-o", out, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ ok: true, spec: "specs/fashion-mlp.dnn", target: "ts" });
@@ -152,23 +175,23 @@ describe("--json", () => {
     expect(doc.memory.report[0]).toMatch(/^memory of /);
   });
 
-  it("train (JSON lines), then predict and export on its run directory", () => {
+  it("train (JSON lines), then predict and export on its run directory", async () => {
     const runDir = join(tmp, "run");
-    const t = dnnc(["train", "specs/fashion-mlp.dnn", "--epochs", "1", "--max-steps", "3", "--out", runDir, "--no-report", "--json"]);
+    const t = await dnncAsync(["train", "specs/fashion-mlp.dnn", "--epochs", "1", "--max-steps", "3", "--out", runDir, "--no-report", "--json"]);
     expect(t.status, t.stderr).toBe(0);
     const lines = t.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines[0]).toHaveProperty("train_loss");
     expect(lines.at(-2)).toHaveProperty("test_acc");
     expect(lines.at(-1)).toMatchObject({ run: runDir, files: { model: join(runDir, "model.safetensors") } });
 
-    const p = dnnc(["predict", runDir, "--input", "specs/data/fashion-mnist-small/t10k-images-idx3-ubyte.gz", "--json"]);
+    const p = await dnncAsync(["predict", runDir, "--input", "specs/data/fashion-mnist-small/t10k-images-idx3-ubyte.gz", "--json"]);
     expect(p.status, p.stderr).toBe(0);
     const pd = JSON.parse(p.stdout);
     expect(pd).toMatchObject({ ok: true, run: runDir, n: 1000 });
     expect(pd.predictions).toHaveLength(1000);
     expect(pd.predictions[0]).toEqual({ index: 0, class: expect.any(Number), probability: expect.any(Number) });
 
-    const rep = dnnc(["report", runDir, "-o", join(tmp, "rep"), "--json"]);
+    const rep = await dnncAsync(["report", runDir, "-o", join(tmp, "rep"), "--json"]);
     expect(rep.status, rep.stderr).toBe(0);
     const rd = JSON.parse(rep.stdout);
     expect(rd).toMatchObject({ ok: true, runs: [runDir], html: join(tmp, "rep", "report.html") });
@@ -176,14 +199,14 @@ describe("--json", () => {
     for (const f of [rd.html, ...rd.svgs]) expect(existsSync(f), f).toBe(true);
 
     const onnx = join(tmp, "m.onnx");
-    const e = dnnc(["export", runDir, "-o", onnx, "--json"]);
+    const e = await dnncAsync(["export", runDir, "-o", onnx, "--json"]);
     expect(e.status, e.stderr).toBe(0);
     expect(e.stdout.trim().split("\n")).toHaveLength(1);
     expect(JSON.parse(e.stdout)).toMatchObject({ file: onnx, format: "onnx" });
     expect(existsSync(onnx)).toBe(true);
   });
 
-  it("test: per spec pass/fail with the difference", () => {
+  it("test: per spec pass/fail with the difference", async () => {
     const d = join(tmp, "gold");
     mkdirSync(d, { recursive: true });
     const spec = readFileSync("specs/fashion-mlp.dnn", "utf8")
@@ -191,7 +214,7 @@ describe("--json", () => {
       .replace("  seed 42", "  seed 42\n  golden(steps=2, tolerance=1e-5)");
     writeFileSync(join(d, "g.dnn"), spec);
     writeFileSync(join(d, "g.golden.json"), JSON.stringify({ spec: "g.dnn", steps: 2, lossTrace: [100, 100], test_loss: null, test_acc: null }));
-    const r = dnnc(["test", join(d, "g.dnn"), "specs/errors/typo-layer.dnn", "--json"]);
+    const r = await dnncAsync(["test", join(d, "g.dnn"), "specs/errors/typo-layer.dnn", "--json"]);
     expect(r.status).toBe(1);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ ok: false, passed: 0, failed: 2 });
@@ -199,7 +222,7 @@ describe("--json", () => {
     expect(doc.results[1].message).toContain("unknown layer");
   });
 
-  it("search: JSON lines, one per trial, then the summary with the leaderboard", () => {
+  it("search: JSON lines, one per trial, then the summary with the leaderboard", async () => {
     const d = join(tmp, "search");
     mkdirSync(d, { recursive: true });
     for (const f of ["train.csv", "test.csv"]) writeFileSync(join(d, f), readFileSync(join("specs/data/two-moons", f)));
@@ -207,7 +230,7 @@ describe("--json", () => {
       join(d, "s.dnn"),
       `model s {\n input [2]\n dense(4) -> relu\n dense(2)\n loss softmax_cross_entropy\n}\ndata {\n source csv(".")\n validation 0.2\n}\ntrain {\n seed 1\n batch 32\n epochs 1\n optimizer sgd(lr=0.1)\n}\nsearch {\n trials 2\n parallel 1\n train.optimizer.lr: loguniform(1e-3, 1)\n}\n`,
     );
-    const r = dnnc(["search", join(d, "s.dnn"), "-o", join(d, "out"), "--json"]);
+    const r = await dnncAsync(["search", join(d, "s.dnn"), "-o", join(d, "out"), "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event)).toEqual(["trial", "trial", "summary"]);
@@ -216,8 +239,8 @@ describe("--json", () => {
     expect(lines[2].leaderboard).toHaveLength(2);
   });
 
-  it("a user error under --json is still one document on stdout, and the message on stderr", () => {
-    const r = dnnc(["predict", join(tmp, "no-such-run"), "--input", "x.csv", "--json"]);
+  it("a user error under --json is still one document on stdout, and the message on stderr", async () => {
+    const r = await dnncAsync(["predict", join(tmp, "no-such-run"), "--input", "x.csv", "--json"]);
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: `${join(tmp, "no-such-run")}: no such run directory` });
     expect(r.stderr).toContain("no such run directory");

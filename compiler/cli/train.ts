@@ -89,6 +89,8 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   const { pathToFileURL } = await import("node:url");
   const mod = (await out.time("load trainer", () => import(pathToFileURL(files.mjs!).href))) as { program: import("../../runtime/program").Program };
   const { runTrainer } = await import("../../runtime/node/main");
+  // loaded now, not after training: a rebuild of dist/ during a long run may replace its chunk
+  const { writeReport } = await import("../report");
   const quiet = out.quiet || !!o.json || !!o.bench;
   const bar = !quiet && out.bars ? await progressBar() : undefined;
   const argv = trainerArgv(o, dir, out.quiet);
@@ -102,7 +104,6 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   out.info(`training: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   let report: string | undefined;
   if (o.report) {
-    const { writeReport } = await import("../report");
     report = out.time("report", () => writeReport([dir], dir)).html;
     if (!quiet) out.say(`report: ${report}`);
   }
