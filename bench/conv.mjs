@@ -198,6 +198,42 @@ async function step(kind, label, room) {
   be.close();
 }
 
+// --loops: the loops around the conv GEMMs at M2's shapes, TypeScript vs wasm (conv.wat) on the
+// same wasm heap (plain memory, or shared with --threads 2), alternated, best CPU ms per batch
+async function loops() {
+  const { im2colTs } = await import("../runtime/kernels/conv.ts");
+  const { maxPool2x2Forward, maxPool2dBackwardTs } = await import("../runtime/kernels/pool.ts");
+  const { reluRef } = await import("../runtime/wasm-kernels.ts");
+  const { convExportsOf } = await import("../runtime/wasm/conv-kernels.ts");
+  const be = await createBackend(8_000_000, { backend: "wasm", threads: THREADS });
+  const { H } = be;
+  const k = convExportsOf(H);
+  fillRandom(H, 0, 8_000_000, 3);
+  const X = 0, Y = 2_000_000, I = 3_000_000, C = 4_000_000;
+  const im = (f) => () => { for (let s = 0; s < B; s++) f(H, s * 3136, 16, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 14, 14, C, 196); };
+  const pairs = {
+    "im2col conv2 (64 samples)": [im((H, ...a) => im2colTs(H, ...a)), im((H, ...a) => k.im2col(...a))],
+    "relu (64x16x28x28)": [() => reluRef(H, X, Y, B * 12544), () => k.relu(X, Y, B * 12544)],
+    "maxpool1 fwd": [() => maxPool2x2Forward(H, 28, 28, 14, 14, X, Y, I, B * 16), () => k.maxpool2x2(X, Y, I, B * 16, 28, 28, 14, 14)],
+    "maxpool1 bwd": [() => maxPool2dBackwardTs(H, 784, 196, B * 16, Y, I, C), () => k.maxpool_backward(Y, I, C, B * 16, 784, 196)],
+  };
+  k.maxpool2x2(X, Y, I, B * 16, 28, 28, 14, 14);
+  console.log(`\n${be.name}: loops around the conv GEMMs, TypeScript vs wasm (ms per batch of ${B})`);
+  for (const [name, [ts, wa]] of Object.entries(pairs)) {
+    let bt = Infinity, bw = Infinity;
+    for (let r = 0; r < 3; r++) {
+      bt = Math.min(bt, bestMs(ts));
+      bw = Math.min(bw, bestMs(wa));
+    }
+    console.log(`  ${name.padEnd(28)} ts ${bt.toFixed(3)}  wasm ${bw.toFixed(3)}  (${(bt / bw).toFixed(2)}x)`);
+  }
+  be.close();
+}
+if (process.argv.includes("--loops")) {
+  await loops();
+  process.exit(0);
+}
+
 if (!process.argv.includes("--no-layers")) await layers("wasm");
 if (!process.argv.includes("--no-ts")) await layers("ts");
 if (!process.argv.includes("--no-step")) {

@@ -5,12 +5,13 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createBackend } from "../runtime/backend-create";
-import { im2colTs } from "../runtime/kernels/conv";
+import { conv2dBackward, conv2dForward, convConfig, convWeightSize, im2colTs, type ConvOptions } from "../runtime/kernels/conv";
+import type { WasmBackend } from "../runtime/wasm/wasm-backend";
 import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, maxPool2x2Forward, poolConfig } from "../runtime/kernels/pool";
 import { makeDenseEpilogues, reluRef } from "../runtime/wasm-kernels";
 import { convExportsOf } from "../runtime/wasm/conv-kernels";
 
-const FLOATS = 1 << 16;
+const FLOATS = 1 << 20;
 const plain = await createBackend(FLOATS, { backend: "wasm" });
 const shared = await createBackend(FLOATS, { backend: "wasm", threads: 2 });
 afterAll(() => {
@@ -151,5 +152,42 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     expect(H[300 + R[200]]).toBe(R[100]);
     expect(() => maxPool2dForward(H, cfg, FLOATS - 10, 100, 200, 2)).toThrow(RangeError);
     expect(() => makeDenseEpilogues(be).relu(0, FLOATS - 3, 4)).toThrow(RangeError);
+  });
+});
+
+describe("convolutions split between 2 threads", () => {
+  // the same bytes as one thread: samples split for the forward and the stride-1 input gradient,
+  // input channels split for the weight gradient (each element summed in the one-thread order)
+  const cases: [string, ConvOptions, number][] = [
+    ["3x3 same, 16 -> 32 channels (M2's conv2)", { C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same" }, 9],
+    ["3x3 same, 1 -> 16 channels (M2's conv1)", { C: 1, H: 28, W: 28, K: 16, kernel: 3, padding: "same" }, 11],
+    ["5x5, stride 2, padding 1, 6 -> 12 channels", { C: 6, H: 17, W: 15, K: 12, kernel: 5, stride: 2, padding: 1 }, 23],
+    ["3x3 dilation 2, odd channels", { C: 7, H: 13, W: 12, K: 13, kernel: 3, dilation: 2, padding: 2 }, 13],
+  ];
+  it.each(cases)("%s", (_name, o, n) => {
+    const c = convConfig(o);
+    const HW = c.H * c.W, OHW = c.OH * c.OW, CKK = c.C * c.kh * c.kw;
+    expect(n * c.K * OHW * CKK).toBeGreaterThanOrEqual(1 << 20);
+    const x = 0, w = x + n * c.C * HW, b = w + convWeightSize(c), y = b + c.K, dy = y + n * c.K * OHW;
+    const dx = dy + n * c.K * OHW, dw = dx + n * c.C * HW, db = dw + convWeightSize(c), col = db + c.K + 16;
+    const end = col + Math.max(CKK * OHW, 2 * (convWeightSize(c) + c.K * c.kh * c.kw * HW)) + 64;
+    expect(end).toBeLessThan(FLOATS);
+    const out: Float32Array[] = [];
+    for (const be of [plain, shared]) {
+      const H = be.H;
+      H.fill(0);
+      let s = 12345;
+      for (let i = 0; i < col; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        H[i] = (s / 2 ** 32 - 0.5) * (i >= w && i < y ? 0.3 : 1);
+      }
+      const before = (be as WasmBackend).stats.splitCalls;
+      const cfg = { ...c, colFloats: undefined };
+      conv2dForward(H, be.gemm, cfg, x, w, b, y, col, n);
+      conv2dBackward(H, be.gemm, cfg, x, w, dy, c.C > 1 ? dx : -1, dw, db, col, n);
+      if (be === shared) expect((be as WasmBackend).stats.splitCalls - before).toBeGreaterThanOrEqual(c.C > 1 ? 2 : 1);
+      out.push(H.slice(0, col));
+    }
+    sameBytes(out[1], out[0]);
   });
 });

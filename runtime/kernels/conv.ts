@@ -30,7 +30,7 @@
 // Batching (room for nb >= 2) makes GEMMs large enough for the wasm backend to split over its
 // threads (runtime/wasm/wasm-backend.ts splits from 1M multiply-adds).
 import type { GemmFn } from "../backend";
-import { checkRange, convExportsOf } from "../wasm/conv-kernels";
+import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "../wasm/conv-kernels";
 
 export interface ConvConfig {
   /** input channels, height, width */
@@ -427,6 +427,22 @@ function convCore(
     return;
   }
   const Cc = direct ? Cg : Math.min(Cg, Math.floor(room / (KK * OHW)));
+  if (!direct && groups === 1 && Cc === Cg) {
+    const par = convParallelOf(H);
+    if (par && splitPays(par, n * K * OHW * CKK, CKK * OHW)) {
+      // samples split between the threads: each sample's im2col + GEMM is the loop below
+      // (the same bytes), on the thread that claims it, with that thread's column area
+      checkRange(H, x, x + n * C * HW, "conv input");
+      checkRange(H, y, y + n * K * OHW, "conv output");
+      checkRange(H, w, w + K * CKK, "conv weights");
+      checkRange(H, col, col + CKK * OHW, "conv columns");
+      if (b >= 0) checkRange(H, b, b + K, "conv bias");
+      const size = Math.ceil(n / (2 * par.threads));
+      setConvArgs(par.args, 1, n, x, w, b, y, 0, c, tA, size);
+      par.run(Math.ceil(n / size), col);
+      return;
+    }
+  }
   for (let i = 0; i < n; i++) {
     const xs = x + i * C * HW;
     const ys = y + i * K * OHW;
@@ -544,6 +560,23 @@ export function conv2dBackward(
     }
     return;
   }
+  let dwDone = false;
+  if (dw >= 0 && !direct && groups === 1 && n > 0 && C >= 2) {
+    const par = convParallelOf(H);
+    if (par && splitPays(par, n * K * OHW * CKK, CKK * OHW)) {
+      // dW split by input channels: each thread im2cols its channels' rows and computes those
+      // columns of dW over all samples in order (the same sums as the loop below)
+      checkRange(H, x, x + n * C * HW, "conv input");
+      checkRange(H, dy, dy + n * K * OHW, "conv output gradient");
+      checkRange(H, dw, dw + K * CKK, "conv weight gradient");
+      checkRange(H, col, col + CKK * OHW, "conv columns");
+      const size = Math.ceil(C / par.threads);
+      setConvArgs(par.args, 2, n, x, w, -1, dw, dy, c, 0, size);
+      par.run(Math.ceil(C / size), col);
+      dwDone = true;
+      if (!doDx) return;
+    }
+  }
   for (let i = 0; i < n; i++) {
     const xs = x + i * C * HW;
     const dys = dy + i * K * OHW;
@@ -551,7 +584,7 @@ export function conv2dBackward(
     for (let g = 0; g < groups; g++) {
       const dyg = dys + g * Kg * OHW;
       const wg = w + g * Kg * CKK;
-      if (dw >= 0) {
+      if (dw >= 0 && !dwDone) {
         let src = xs + g * Cg * HW;
         if (!direct) {
           im2col(H, c, src, Cg, col);
@@ -571,6 +604,28 @@ export function conv2dBackward(
       }
     }
   }
+}
+
+/**
+ * Whether splitting a convolution of `macs` multiply-adds between the threads pays, and the
+ * threads' column areas hold `colFloats`. Measured (bench/conv.mjs --threads 2): the hand-off
+ * costs ~10 us, a split conv layer of M2 runs ~1.6-1.9x faster.
+ */
+function splitPays(par: ConvParallel, macs: number, colFloats: number): boolean {
+  return macs >= CONV_SPLIT_MIN_MACS && colFloats <= par.colFloats;
+}
+/** Below this many multiply-adds a convolution stays on the calling thread. */
+export const CONV_SPLIT_MIN_MACS = 1 << 20;
+
+// The 23 parameters of conv.wat's conv_chunk (runtime/wasm/conv.wat lists them).
+function setConvArgs(
+  a: Int32Array, kind: number, n: number, x: number, w: number, b: number, y: number, dy: number,
+  c: ConvConfig, tA: number, size: number,
+): void {
+  a[0] = kind; a[1] = n; a[2] = x; a[3] = w; a[4] = b; a[5] = y; a[6] = dy;
+  a[7] = c.C; a[8] = c.H; a[9] = c.W; a[10] = c.K; a[11] = c.kh; a[12] = c.kw;
+  a[13] = c.sh; a[14] = c.sw; a[15] = c.ph; a[16] = c.pw; a[17] = c.dh; a[18] = c.dw;
+  a[19] = c.OH; a[20] = c.OW; a[21] = tA; a[22] = size;
 }
 
 // db (K) = sum over the n samples of dy_i (K, S): with room for a column of ones at col, one

@@ -12,18 +12,40 @@ export interface ConvExports {
   relu(z: number, y: number, len: number): void;
   maxpool2x2(x: number, y: number, idx: number, planes: number, IH: number, IW: number, OH: number, OW: number): void;
   maxpool_backward(dy: number, idx: number, dx: number, planes: number, HW: number, OHW: number): void;
+  /** one chunk of a split convolution; parameters at byte `args` (layout in conv.wat) */
+  conv_chunk(args: number, chunk: number, colT: number, scratch: number): void;
+}
+
+/**
+ * A convolution split between the backend's threads: write the 23 parameters of conv.wat's
+ * conv_chunk into `args`, then run(nChunks, mainCol): every thread (the caller included, with
+ * its column area at float offset mainCol) claims chunks until none is left; returns when all
+ * are done. Each worker's column area holds `colFloats` floats.
+ */
+export interface ConvParallel {
+  threads: number;
+  colFloats: number;
+  args: Int32Array;
+  run(nChunks: number, mainCol: number): void;
 }
 
 const registry = new WeakMap<Float32Array, ConvExports>();
+const parallel = new WeakMap<Float32Array, ConvParallel>();
 
 /** Makes the kernels use `ex` (instantiated on the memory H views, H at byte 0) for H. */
-export function registerConvExports(H: Float32Array, ex: ConvExports): void {
+export function registerConvExports(H: Float32Array, ex: ConvExports, par?: ConvParallel): void {
   registry.set(H, ex);
+  if (par) parallel.set(H, par);
 }
 
 /** The wasm loops for H, or undefined (run the TypeScript ones). */
 export function convExportsOf(H: Float32Array): ConvExports | undefined {
   return registry.get(H);
+}
+
+/** The thread split for convolutions on H (a wasm backend with 2 or more threads), or undefined. */
+export function convParallelOf(H: Float32Array): ConvParallel | undefined {
+  return parallel.get(H);
 }
 
 /** Throws unless [a, end) is a range of integer float offsets inside H (the module would not notice). */

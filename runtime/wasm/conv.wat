@@ -7,6 +7,8 @@
 ;; The line below is rewritten by scripts/build-wasm.mjs for the shared-memory (threads) build.
 (module
   (import "env" "mem" (memory 1)) ;; @MEMORY@
+  ;; the GEMM module's export on the same memory (this thread's instance): conv_chunk calls it
+  (import "env" "gemm" (func $gemm (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
 
   ;; --- helpers (byte addresses) ------------------------------------------------------------
   ;; dst[0..n) = 0 (n floats)
@@ -61,7 +63,7 @@
 
   ;; --- im2col: xs (Cg, IH, IW) -> col rows (Cg*kh*kw) of OH*OW floats, ld floats apart -------
   ;; (runtime/kernels/conv.ts im2colRaw; padding may be negative)
-  (func (export "im2col")
+  (func $im2col (export "im2col")
     (param $xs i32) (param $Cg i32) (param $IH i32) (param $IW i32) (param $kh i32) (param $kw i32)
     (param $sh i32) (param $sw i32) (param $ph i32) (param $pw i32) (param $dh i32) (param $dw i32)
     (param $OH i32) (param $OW i32) (param $col i32) (param $ld i32)
@@ -290,4 +292,107 @@
         (br $jl)))
       (local.set $p (i32.add (local.get $p) (i32.const 1)))
       (br $pl))))
+
+  ;; --- one chunk of a convolution split between threads (runtime/wasm/wasm-backend.ts) -------
+  ;; The job's parameters are i32s at byte $a (the control block):
+  ;;   0 kind (1: forward-like, 2: weight gradient), 1 n, 2 x, 3 w, 4 b (-1: none), 5 y or dW,
+  ;;   6 dy, 7 C, 8 IH, 9 IW, 10 K, 11 kh, 12 kw, 13 sh, 14 sw, 15 ph, 16 pw, 17 dh, 18 dw,
+  ;;   19 OH, 20 OW, 21 tA, 22 size (samples or input channels per chunk)
+  ;; kind 1, samples [chunk*size, +size): y_i = bias, col = im2col(x_i) at $colT,
+  ;;   y_i (+)= op(w) (K, C*kh*kw) . col  (groups 1; the per-sample path of conv.ts convCore);
+  ;; kind 2, input channels [c0, c1) = [chunk*size, +size): for every sample i in order, rows
+  ;;   [c0*kh*kw, c1*kh*kw) of im2col(x_i) at the same rows of $colT, and the same columns of
+  ;;   dW (K, C*kh*kw) (+)= dy_i (K, OH*OW) . col^T (beta 0 for i = 0), as the one-thread loop.
+  ;; Every output element is summed in the one-thread order: the same bytes for any thread count.
+  (func (export "conv_chunk") (param $a i32) (param $chunk i32) (param $colT i32) (param $scratch i32)
+    (local $n i32) (local $x i32) (local $w i32) (local $b i32) (local $y i32) (local $dy i32)
+    (local $C i32) (local $IH i32) (local $IW i32) (local $K i32) (local $kh i32) (local $kw i32)
+    (local $OH i32) (local $OW i32) (local $tA i32) (local $size i32)
+    (local $HW i32) (local $OHW i32) (local $KK i32) (local $CKK i32)
+    (local $i i32) (local $i1 i32) (local $c0 i32) (local $c1 i32) (local $k i32) (local $ys i32)
+    (local $p i32) (local $e i32) (local $v v128)
+    (local.set $n (i32.load offset=4 (local.get $a)))
+    (local.set $x (i32.load offset=8 (local.get $a)))
+    (local.set $w (i32.load offset=12 (local.get $a)))
+    (local.set $b (i32.load offset=16 (local.get $a)))
+    (local.set $y (i32.load offset=20 (local.get $a)))
+    (local.set $dy (i32.load offset=24 (local.get $a)))
+    (local.set $C (i32.load offset=28 (local.get $a)))
+    (local.set $IH (i32.load offset=32 (local.get $a)))
+    (local.set $IW (i32.load offset=36 (local.get $a)))
+    (local.set $K (i32.load offset=40 (local.get $a)))
+    (local.set $kh (i32.load offset=44 (local.get $a)))
+    (local.set $kw (i32.load offset=48 (local.get $a)))
+    (local.set $OH (i32.load offset=76 (local.get $a)))
+    (local.set $OW (i32.load offset=80 (local.get $a)))
+    (local.set $tA (i32.load offset=84 (local.get $a)))
+    (local.set $size (i32.load offset=88 (local.get $a)))
+    (local.set $HW (i32.mul (local.get $IH) (local.get $IW)))
+    (local.set $OHW (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $KK (i32.mul (local.get $kh) (local.get $kw)))
+    (local.set $CKK (i32.mul (local.get $C) (local.get $KK)))
+    (if (i32.eq (i32.load (local.get $a)) (i32.const 1))
+      (then
+        (local.set $i (i32.mul (local.get $chunk) (local.get $size)))
+        (local.set $i1 (i32.add (local.get $i) (local.get $size)))
+        (local.set $i1 (select (local.get $i1) (local.get $n) (i32.lt_s (local.get $i1) (local.get $n))))
+        (block $sdone (loop $sl
+          (br_if $sdone (i32.ge_s (local.get $i) (local.get $i1)))
+          (local.set $ys (i32.add (local.get $y) (i32.mul (local.get $i) (i32.mul (local.get $K) (local.get $OHW)))))
+          (if (i32.ge_s (local.get $b) (i32.const 0))
+            (then
+              (local.set $k (i32.const 0))
+              (block $kdone (loop $kl
+                (br_if $kdone (i32.ge_s (local.get $k) (local.get $K)))
+                (local.set $v (f32x4.splat (f32.load (i32.shl (i32.add (local.get $b) (local.get $k)) (i32.const 2)))))
+                (local.set $p (i32.shl (i32.add (local.get $ys) (i32.mul (local.get $k) (local.get $OHW))) (i32.const 2)))
+                (local.set $e (i32.add (local.get $p) (i32.shl (local.get $OHW) (i32.const 2))))
+                (block $f4 (loop $fl4
+                  (br_if $f4 (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $e)))
+                  (v128.store (local.get $p) (local.get $v))
+                  (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                  (br $fl4)))
+                (block $f1 (loop $fl1
+                  (br_if $f1 (i32.ge_u (local.get $p) (local.get $e)))
+                  (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v)))
+                  (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                  (br $fl1)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $kl)))))
+          (call $im2col
+            (i32.add (local.get $x) (i32.mul (local.get $i) (i32.mul (local.get $C) (local.get $HW))))
+            (local.get $C) (local.get $IH) (local.get $IW) (local.get $kh) (local.get $kw)
+            (i32.load offset=52 (local.get $a)) (i32.load offset=56 (local.get $a))
+            (i32.load offset=60 (local.get $a)) (i32.load offset=64 (local.get $a))
+            (i32.load offset=68 (local.get $a)) (i32.load offset=72 (local.get $a))
+            (local.get $OH) (local.get $OW) (local.get $colT) (local.get $OHW))
+          (call $gemm (local.get $tA) (i32.const 0) (local.get $K) (local.get $OHW) (local.get $CKK)
+            (local.get $w) (local.get $colT) (local.get $ys) (i32.ge_s (local.get $b) (i32.const 0))
+            (i32.const 0) (local.get $K) (i32.const 0) (local.get $OHW) (local.get $scratch))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $sl))))
+      (else
+        (local.set $c0 (i32.mul (local.get $chunk) (local.get $size)))
+        (local.set $c1 (i32.add (local.get $c0) (local.get $size)))
+        (local.set $c1 (select (local.get $c1) (local.get $C) (i32.lt_s (local.get $c1) (local.get $C))))
+        (local.set $i (i32.const 0))
+        (block $ddone (loop $dl
+          (br_if $ddone (i32.ge_s (local.get $i) (local.get $n)))
+          (call $im2col
+            (i32.add (local.get $x) (i32.add (i32.mul (local.get $i) (i32.mul (local.get $C) (local.get $HW)))
+                                             (i32.mul (local.get $c0) (local.get $HW))))
+            (i32.sub (local.get $c1) (local.get $c0)) (local.get $IH) (local.get $IW) (local.get $kh) (local.get $kw)
+            (i32.load offset=52 (local.get $a)) (i32.load offset=56 (local.get $a))
+            (i32.load offset=60 (local.get $a)) (i32.load offset=64 (local.get $a))
+            (i32.load offset=68 (local.get $a)) (i32.load offset=72 (local.get $a))
+            (local.get $OH) (local.get $OW)
+            (i32.add (local.get $colT) (i32.mul (i32.mul (local.get $c0) (local.get $KK)) (local.get $OHW)))
+            (local.get $OHW))
+          (call $gemm (i32.const 0) (i32.const 1) (local.get $K) (local.get $CKK) (local.get $OHW)
+            (i32.add (local.get $dy) (i32.mul (local.get $i) (i32.mul (local.get $K) (local.get $OHW))))
+            (local.get $colT) (local.get $y) (i32.gt_s (local.get $i) (i32.const 0))
+            (i32.const 0) (local.get $K) (i32.mul (local.get $c0) (local.get $KK)) (i32.mul (local.get $c1) (local.get $KK))
+            (local.get $scratch))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $dl))))))
 )

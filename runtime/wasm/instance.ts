@@ -1,7 +1,9 @@
 // The WASM GEMM on one WebAssembly.Memory: memory layout, module instantiation, bounds checks.
-// Memory layout (bytes): [0, 4*floats) is the trainer's heap H; then a 128-byte control block
+// Memory layout (bytes): [0, 4*floats) is the trainer's heap H; then a 256-byte control block
 // shared by the threads (wasm-backend.ts, worker-source.ts); then one packing scratch area per thread (the module's
-// scratch_bytes() each, 64-byte aligned). The memory is sized once and never grows, so H (a
+// scratch_bytes() each, 64-byte aligned); then, with threads > 1, one im2col column area of
+// CONV_COL_FLOATS floats per worker thread (the convolutions split between threads; the main
+// thread uses the layer's own `col` region of H). The memory is sized once and never grows, so H (a
 // Float32Array view of it) stays valid for the life of the trainer: zero copies.
 import {
   GEMM_WASM, GEMM_WASM_RELAXED, GEMM_WASM_SHARED, GEMM_WASM_SHARED_RELAXED, RELAXED_PROBE_WASM,
@@ -24,8 +26,10 @@ export interface WasmExports {
 
 export interface WasmLayout {
   floats: number;
-  ctrlByte: number; // byte address of the 128-byte control block
+  ctrlByte: number; // byte address of the 256-byte control block
   scratchByte: number[]; // per-thread scratch byte address
+  /** float offset of worker w's (w = 1..T-1) column area: colFloat0 + (w-1)*CONV_COL_FLOATS */
+  colFloat0: number;
   pages: number;
 }
 
@@ -34,19 +38,24 @@ const MAX_BYTES = 65535 * PAGE; // keep byte addresses below 2^32
 
 const align64 = (x: number) => Math.ceil(x / 64) * 64;
 
+/** Floats of each worker's im2col area: the largest per-sample column matrix a split conv may use. */
+export const CONV_COL_FLOATS = 1 << 18;
+
 export function wasmLayout(floats: number, threads: number, scratchBytes: number): WasmLayout {
   if (!Number.isInteger(floats) || floats < 0) throw new Error(`wasm backend: bad heap size ${floats}`);
   const ctrlByte = align64(floats * 4);
   const scratchByte: number[] = [];
-  let top = ctrlByte + 128;
+  let top = ctrlByte + 256;
   for (let t = 0; t < threads; t++) {
     scratchByte.push(top);
     top += align64(scratchBytes);
   }
+  const colFloat0 = top / 4;
+  if (threads > 1) top += (threads - 1) * CONV_COL_FLOATS * 4;
   if (top > MAX_BYTES) {
     throw new Error(`wasm backend: heap of ${floats} floats does not fit in 4 GB of WebAssembly memory`);
   }
-  return { floats, ctrlByte, scratchByte, pages: Math.max(1, Math.ceil(top / PAGE)) };
+  return { floats, ctrlByte, scratchByte, colFloat0, pages: Math.max(1, Math.ceil(top / PAGE)) };
 }
 
 export function base64Bytes(s: string): Uint8Array<ArrayBuffer> {
@@ -154,13 +163,20 @@ export async function instantiateOptim(memory: WebAssembly.Memory, shared: boole
 
 const convCompiled = new Map<boolean, Promise<WebAssembly.Module>>();
 
-/** The conv loops module (conv.wat) instantiated on `memory` (shared iff the memory is). */
-export async function instantiateConv(memory: WebAssembly.Memory, shared: boolean): Promise<ConvExports> {
+/** The compiled conv loops module (conv.wat), plain- or shared-memory, compiled once. */
+export function convModule(shared: boolean): Promise<WebAssembly.Module> {
   let m = convCompiled.get(shared);
   if (!m) {
     m = WebAssembly.compile(base64Bytes(shared ? CONV_WASM_SHARED : CONV_WASM));
     convCompiled.set(shared, m);
   }
-  const inst = await WebAssembly.instantiate(await m, { env: { mem: memory } });
+  return m;
+}
+
+/** The conv loops module instantiated on `memory` (shared iff the memory is), calling `gemm`. */
+export async function instantiateConv(
+  memory: WebAssembly.Memory, shared: boolean, gemm: WasmGemmExport,
+): Promise<ConvExports> {
+  const inst = await WebAssembly.instantiate(await convModule(shared), { env: { mem: memory, gemm } });
   return inst.exports as unknown as ConvExports;
 }

@@ -10,12 +10,13 @@
 // spin collapses when another process takes the core).
 import type { Backend, GemmFn } from "../backend";
 import {
-  checkGemmArgs, createMemory, gemmModule, instantiate, instantiateConv, instantiateOptim, relaxedSimdValid, wasmLayout,
+  checkGemmArgs, CONV_COL_FLOATS, convModule, createMemory, gemmModule, instantiate, instantiateConv, instantiateOptim,
+  relaxedSimdValid, wasmLayout,
   type OptimExports,
 } from "./instance";
 import { registerConvExports } from "./conv-kernels";
 import {
-  CTRL_ARGS, CTRL_ERROR, CTRL_FIN, CTRL_INTS, CTRL_LEFT, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE,
+  CTRL_ARGS, CTRL_CONV, CTRL_ERROR, CTRL_FIN, CTRL_INTS, CTRL_KIND, CTRL_LEFT, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE,
   WEB_WORKER_SOURCE,
 } from "./worker-source";
 
@@ -105,14 +106,14 @@ export async function createWasmBackend(
   const relaxed = opts.relaxed === true && (await enableRelaxedSimd());
   const module = await gemmModule(shared, relaxed);
   // the scratch size is a constant of the module; instantiate once on a 1-page memory to read it
-  const probe = await instantiate(module, createMemory({ floats: 0, ctrlByte: 0, scratchByte: [], pages: 1 }, shared));
+  const probe = await instantiate(module, createMemory({ floats: 0, ctrlByte: 0, scratchByte: [], colFloat0: 0, pages: 1 }, shared));
   const layout = wasmLayout(floats, T, probe.scratch_bytes());
   const memory = createMemory(layout, shared);
   const ex = await instantiate(module, memory);
   const H = new Float32Array(memory.buffer, 0, floats);
   const optim = await instantiateOptim(memory, shared);
   // the loops around the conv GEMMs (im2col, ReLU, max pool) run in wasm on this heap
-  registerConvExports(H, await instantiateConv(memory, shared));
+  const convEx = await instantiateConv(memory, shared, ex.gemm);
   const wasmGemm = ex.gemm;
   const scratch0 = layout.scratchByte[0];
 
@@ -132,7 +133,10 @@ export async function createWasmBackend(
   try {
     for (let w = 1; w < T; w++) {
       workers.push(
-        await startWorker({ module, memory, ctrlByte: layout.ctrlByte, scratchByte: layout.scratchByte[w], spin: SPIN }),
+        await startWorker({
+          module, memory, ctrlByte: layout.ctrlByte, scratchByte: layout.scratchByte[w], spin: SPIN,
+          convModule: await convModule(shared), colFloat: layout.colFloat0 + (w - 1) * CONV_COL_FLOATS,
+        }),
       );
     }
   } catch (e) {
@@ -156,7 +160,25 @@ export async function createWasmBackend(
     const A = CTRL_ARGS;
     ctl[A] = tA; ctl[A + 1] = tB; ctl[A + 2] = M; ctl[A + 3] = N; ctl[A + 4] = K;
     ctl[A + 5] = a; ctl[A + 6] = b; ctl[A + 7] = c; ctl[A + 8] = beta;
-    ctl[A + 9] = byCols; ctl[A + 10] = size; ctl[A + 11] = n;
+    ctl[A + 9] = byCols; ctl[A + 10] = size; ctl[A + 11] = n; ctl[CTRL_KIND] = 0;
+    gemmJob.byCols = byCols; gemmJob.size = size; gemmJob.len = len;
+    runJob(n, 0, 0);
+  };
+  // the GEMM job of the call in flight (read by runChunk on the main thread; no allocation per call)
+  const gemmJob = { byCols: 0, size: 0, len: 0 };
+  const runChunk = (kind: number, id: number, mainCol: number) => {
+    if (kind === 1) {
+      convEx.conv_chunk(convArgsByte, id, mainCol, scratch0);
+      return;
+    }
+    const A = CTRL_ARGS;
+    const lo = id * gemmJob.size, hi = Math.min(gemmJob.len, lo + gemmJob.size);
+    if (gemmJob.byCols) wasmGemm(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], 0, ctl[A + 2], lo, hi, scratch0);
+    else wasmGemm(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], lo, hi, 0, ctl[A + 3], scratch0);
+  };
+  // Posts the job whose arguments are in the control block (n chunks), claims chunks like the
+  // workers, waits until all are finished.
+  const runJob = (n: number, kind: number, mainCol: number) => {
     Atomics.store(ctl, CTRL_FIN, 0);
     Atomics.store(ctl, CTRL_LEFT, n);
     Atomics.add(ctl, CTRL_SEQ, 1);
@@ -166,9 +188,7 @@ export async function createWasmBackend(
       const v = Atomics.load(ctl, CTRL_LEFT);
       if (v <= 0) break;
       if (Atomics.compareExchange(ctl, CTRL_LEFT, v, v - 1) !== v) continue;
-      const lo = (v - 1) * size, hi = Math.min(len, lo + size);
-      if (byCols) wasmGemm(tA, tB, M, N, K, a, b, c, beta, 0, M, lo, hi, scratch0);
-      else wasmGemm(tA, tB, M, N, K, a, b, c, beta, lo, hi, 0, N, scratch0);
+      runChunk(kind, v - 1, mainCol);
       mine++;
     }
     stats.splitCalls++;
@@ -180,8 +200,23 @@ export async function createWasmBackend(
       if (canBlock) Atomics.wait(ctl, CTRL_FIN, f);
       f = Atomics.load(ctl, CTRL_FIN);
     }
-    if (Atomics.load(ctl, CTRL_ERROR) !== 0) throw new Error("wasm gemm: a worker thread failed");
+    if (Atomics.load(ctl, CTRL_ERROR) !== 0) throw new Error("wasm backend: a worker thread failed");
   };
+  const convArgsByte = layout.ctrlByte + CTRL_CONV * 4;
+  if (T > 1) {
+    const convArgs = ctl.subarray(CTRL_CONV, CTRL_CONV + 23);
+    registerConvExports(H, convEx, {
+      threads: T,
+      colFloats: CONV_COL_FLOATS,
+      args: convArgs,
+      run(nChunks: number, mainCol: number) {
+        if (closed) throw new Error("wasm backend: closed");
+        ctl[CTRL_ARGS + 11] = nChunks;
+        ctl[CTRL_KIND] = 1;
+        runJob(nChunks, 1, mainCol);
+      },
+    });
+  } else registerConvExports(H, convEx);
 
   const name = (relaxed ? "wasm-relaxed-simd" : "wasm-simd128") + (T > 1 ? ` x${T}` : "");
   return { H, gemm, name, threads: T, relaxed, memory, stats, optim, close };

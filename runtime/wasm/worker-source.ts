@@ -8,21 +8,27 @@
 //   SEQ   job number, bumped (and notified) by the main thread for each job
 //   LEFT  chunks not yet claimed; a thread claims chunk LEFT-1 by compare-exchange LEFT -> LEFT-1
 //   FIN   chunks finished; the thread finishing the last one notifies the main thread
-//   QUIT, ERROR flags; ARGS.. the job: tA tB M N K a b c beta byCols size nChunks
+//   QUIT, ERROR flags; ARGS.. the job: tA tB M N K a b c beta byCols size nChunks kind;
+//   kind 0 is a GEMM, kind 1 a convolution split by chunks (conv.wat conv_chunk, whose
+//   parameters start at CTRL_CONV; each worker runs it with its own im2col area, d.colFloat)
 // The main thread writes ARGS and FIN = 0 before it stores LEFT, and starts a new job only after
 // FIN reached nChunks, so a thread holding a claimed chunk always reads the ARGS of that job.
-export const CTRL_INTS = 32;
+export const CTRL_INTS = 64;
 export const CTRL_SEQ = 0;
 export const CTRL_LEFT = 1;
 export const CTRL_FIN = 2;
 export const CTRL_QUIT = 3;
 export const CTRL_ERROR = 4;
 export const CTRL_ARGS = 8;
+export const CTRL_KIND = CTRL_ARGS + 12;
+export const CTRL_CONV = 24;
 
 const body = String.raw`
 async function dnncGemmWorker(d, post) {
   const inst = await WebAssembly.instantiate(d.module, { env: { mem: d.memory } });
   const gemm = inst.exports.gemm;
+  const conv = (await WebAssembly.instantiate(d.convModule, { env: { mem: d.memory, gemm } })).exports.conv_chunk;
+  const convArgs = d.ctrlByte + ${CTRL_CONV} * 4, colFloat = d.colFloat;
   const ctl = new Int32Array(d.memory.buffer, d.ctrlByte, ${CTRL_INTS});
   const scratch = d.scratchByte, spin = d.spin;
   const SEQ = ${CTRL_SEQ}, LEFT = ${CTRL_LEFT}, FIN = ${CTRL_FIN}, QUIT = ${CTRL_QUIT}, ERROR = ${CTRL_ERROR}, A = ${CTRL_ARGS};
@@ -44,7 +50,8 @@ async function dnncGemmWorker(d, post) {
       const id = v - 1, byCols = ctl[A + 9], size = ctl[A + 10], n = ctl[A + 11];
       const M = ctl[A + 2], N = ctl[A + 3], lo = id * size, hi = Math.min(byCols ? N : M, lo + size);
       try {
-        if (byCols) gemm(ctl[A], ctl[A + 1], M, N, ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], 0, M, lo, hi, scratch);
+        if (ctl[${CTRL_KIND}] === 1) conv(convArgs, id, colFloat, scratch);
+        else if (byCols) gemm(ctl[A], ctl[A + 1], M, N, ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], 0, M, lo, hi, scratch);
         else gemm(ctl[A], ctl[A + 1], M, N, ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], lo, hi, 0, N, scratch);
       } catch (e) {
         Atomics.store(ctl, ERROR, 1);
