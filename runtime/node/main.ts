@@ -16,7 +16,7 @@ import { BEST_FILE, CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from "./c
 import { describeNonFinite, findNonFinite } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { loadCsvFile } from "./load-csv";
-import { loadIdxDir } from "./load-idx";
+import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
 
 export interface TrainerArgs {
   data?: string;
@@ -140,6 +140,16 @@ export function loadData(p: Program, dataDir: string): { train: Dataset; test?: 
   return { train: loadCsvFile(dataDir, { label, regression }) };
 }
 
+/**
+ * loadData for a trainer process: IDX files are inflated as streams, so the compressed bytes are
+ * never held next to the inflated ones (the peak RSS of a Fashion-MNIST run drops by about the
+ * 30 MB of its .gz files). Same datasets as loadData.
+ */
+export async function loadDataStreaming(p: Program, dataDir: string): Promise<{ train: Dataset; test?: Dataset }> {
+  if (p.data.source.kind === "idx") return loadIdxDirStreaming(dataDir);
+  return loadData(p, dataDir);
+}
+
 export function defaultDataDir(p: Program, trainerUrl: string): string {
   const path = p.meta.dataPath;
   if (isAbsolute(path)) return path;
@@ -179,7 +189,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     return undefined;
   }
   const dataDir = args.data ?? defaultDataDir(p, trainerUrl);
-  const data = loadData(p, dataDir);
+  const data = await loadDataStreaming(p, dataDir);
   // a second thread only splits GEMMs of >= PARALLEL_MIN_MACS multiply-adds; when the model has none,
   // shared memory would only slow its JavaScript loops down (measured: conv models), so stay on one
   const threads = args.threads > 1 && (p.meta.maxGemmMacs ?? Infinity) < PARALLEL_MIN_MACS ? 1 : args.threads;
