@@ -115,6 +115,11 @@ export function estimateMemory(ir: IR): MemoryEstimate {
       case "bn":
         scr += 2 * align(C);
         break;
+      case "iternorm": {
+        const g = C / a.groups;
+        scr += align(C + a.groups + a.groups * g * g * (a.iters + 2)) + align(8 * g * g);
+        break;
+      }
       case "layernorm":
         scr += 2 * align(B);
         break;

@@ -46,6 +46,8 @@ export interface IRStat {
   shape: number[];
   size: number;
   fill: number;
+  /** Identity blocks: the stat holds size / eye^2 matrices of eye x eye, initialized to I (IterNorm's running whitening matrix). */
+  eye?: number;
 }
 
 export interface IRLayout {
@@ -176,7 +178,7 @@ export function printIr(ir: IR): string {
     );
   if (ir.stats.length > 0) {
     lines.push("stats");
-    for (const s of ir.stats) lines.push(`  ${s.name} [${s.shape.join(", ")}] fill=${s.fill}`);
+    for (const s of ir.stats) lines.push(`  ${s.name} [${s.shape.join(", ")}] ${s.eye ? `identity ${s.eye}x${s.eye} blocks` : `fill=${s.fill}`}`);
   }
   if (ir.layout) {
     const L = ir.layout;

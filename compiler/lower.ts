@@ -208,6 +208,24 @@ class Lowerer {
         n.stats.push(`${n.id}.running_mean`, `${n.id}.running_var`);
         return [n.output, shape];
       }
+      case "iternorm": {
+        const C = shape[0];
+        const G = a.groups as number;
+        if (C % G !== 0) {
+          this.diags.push(diag("E0301", l.span, { detail: `iternorm(${G}) needs the group count to divide the ${C} channels` }, `divisors of ${C}: ${divisors(C).join(", ")}`));
+          return undefined;
+        }
+        const g = C / G;
+        const n = this.node("iternorm", input, shape, shape, l, { groups: G, iters: a.iters as number, momentum: a.momentum as number, eps: a.eps as number, affine: a.affine as boolean });
+        if (a.affine) {
+          n.params.push(this.param(`${n.id}.weight`, [C], { kind: "ones" }, "norm", l));
+          n.params.push(this.param(`${n.id}.bias`, [C], { kind: "zeros" }, "norm", l));
+        }
+        this.stats.push({ name: `${n.id}.running_mean`, shape: [C], size: C, fill: 0 });
+        this.stats.push({ name: `${n.id}.running_wm`, shape: [G, g, g], size: G * g * g, fill: 0, eye: g });
+        n.stats.push(`${n.id}.running_mean`, `${n.id}.running_wm`);
+        return [n.output, shape];
+      }
       case "layernorm": {
         const n = this.node("layernorm", input, shape, shape, l, { eps: a.eps as number, affine: a.affine as boolean });
         if (a.affine) {
@@ -314,8 +332,8 @@ class Lowerer {
       this.diags.push(diag("E0403", spec.layers[spec.layers.length - 1].span, { detail: "dropout on the output layer drops logits: the loss sees zeros" }, "remove it, or put it before the last dense"));
       return undefined;
     }
-    if (spec.train.batch === 1 && this.nodes.some((n) => n.op === "bn")) {
-      const bn = spec.layers.find((l) => l.op === "bn");
+    if (spec.train.batch === 1 && this.nodes.some((n) => n.op === "bn" || n.op === "iternorm")) {
+      const bn = spec.layers.find((l) => l.op === "bn" || l.op === "iternorm");
       this.diags.push(diag("E0403", bn?.span ?? spec.loss.span, { detail: "batch norm with batch size 1 in training: the batch variance is 0" }, "use batch >= 2, or layernorm/groupnorm"));
       return undefined;
     }

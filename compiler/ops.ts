@@ -127,6 +127,19 @@ export const OPS: Record<string, OpDef> = {
     rank: "any",
     doc: "Batch norm over the batch (per feature) or over N·H·W (per channel).",
   }),
+  iternorm: op({
+    name: "iternorm",
+    positional: ["groups"],
+    args: {
+      groups: { type: "integer", minimum: 1, maximum: 4096, default: 1 },
+      iters: { type: "integer", minimum: 1, maximum: 64, default: 5 },
+      momentum: { type: "number", minimum: 0, maximum: 1, default: 0.1 },
+      eps: { type: "number", exclusiveMinimum: 0, default: 1e-5 },
+      affine: { type: "boolean", default: true },
+    },
+    rank: "any",
+    doc: "Decorrelated batch norm by iterative normalization (IterNorm, Huang et al. 2019): each group of C/G channels is ZCA-whitened over the batch with Σ^-1/2 approximated by `iters` Newton iterations; per-channel affine; running mean and whitening matrix for eval.",
+  }),
   layernorm: op({
     name: "layernorm",
     positional: [],

@@ -108,6 +108,15 @@ export function planMemory(ir: IR): IR {
         put(`mean:${n.id}`, C);
         put(`invstd:${n.id}`, C);
         break;
+      case "iternorm": {
+        const G = n.attrs.groups as number,
+          T = n.attrs.iters as number,
+          g = C / G;
+        // see runtime/kernels/iternorm.ts: iterNormSaveSize / iterNormTmpSize
+        put(`save:${n.id}`, C + G + G * g * g * (T + 2));
+        put(`tmp:${n.id}`, 8 * g * g);
+        break;
+      }
       case "layernorm":
         put(`mean:${n.id}`, B);
         put(`invstd:${n.id}`, B);

@@ -26,6 +26,7 @@ export {
   weightNormForward,
   weightNormBackward,
 } from "./kernels/norm";
+export { iterNormForwardTrain, iterNormForwardEval, iterNormBackward } from "./kernels/iternorm";
 export { train, evaluate } from "./train-loop";
 export { DnncError } from "./errors";
 export { makeOptimizerStep, makeClipGradNorm } from "./optim-fast";

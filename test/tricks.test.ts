@@ -106,7 +106,7 @@ describe("the trick specs cover the lecture checklist", () => {
       "warmup",
       ...["torch_default", "xavier_normal", "xavier_uniform", "kaiming_normal", "kaiming_uniform", "orthogonal"].map((k) => `init:${k}`),
       ...["preprocess:standardize:feature", "preprocess:standardize:channel", "preprocess:pca", "preprocess:whiten", "preprocess:zca"],
-      ...["bn", "layernorm", "groupnorm", "instancenorm", "dropout", "spatial_dropout", "residual"].map((k) => `layer:${k}`),
+      ...["bn", "layernorm", "groupnorm", "instancenorm", "iternorm", "dropout", "spatial_dropout", "residual"].map((k) => `layer:${k}`),
       "bn-before-activation", "ic-layer", "weight_norm",
       "weight_decay", "l1", "decay_bias", "decay_norm", "layer-weight_decay", "layer-l1", "layer-max_norm", "clip_norm", "clip_value",
       "input_grad_penalty", "jacobian_penalty", "early_stopping",

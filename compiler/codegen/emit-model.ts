@@ -96,7 +96,11 @@ export function emitModel(ir: IR): Emitted {
       `for (let r = 0; r < ${rows}; r++) { let s = 0; for (let j = 0; j < ${cols}; j++) { const t = H[${off(v)} + r * ${cols} + j]; s += t * t; } H[${off(p.name)} + r] = Math.sqrt(s); }`,
     );
   }
-  for (const s of ir.stats) init.push(`H.fill(${lit(s.fill)}, ${off(s.name)}, ${off(s.name) + s.size});`);
+  for (const s of ir.stats) {
+    init.push(`H.fill(${lit(s.fill)}, ${off(s.name)}, ${off(s.name) + s.size});`);
+    // identity blocks (IterNorm's running whitening matrix): ones on each block's diagonal
+    if (s.eye) init.push(`for (let i = 0; i < ${s.size}; i += ${s.eye * s.eye}) for (let d = 0; d < ${s.eye}; d++) H[${off(s.name)} + i + d * ${s.eye + 1}] = 1;`);
+  }
 
   // ---- which tensors need gradients: everything downstream of a parameter ----
   const needsGrad = new Set<string>();
@@ -296,6 +300,14 @@ export function emitModel(ir: IR): Emitted {
         const rv = off(`${n.id}.running_var`);
         const eta = a.momentum as number;
         const CS = C * S;
+        const onlyRelu = n.tail.length === 1 && n.tail[0].op === "relu";
+        if (n.tail.length === 0 || onlyRelu) {
+          // the same loop as below in runtime/kernels/norm.ts batchNormNodeForward (wasm SIMD on
+          // the wasm backend, the same bytes)
+          uses.add("makeDenseEpilogues");
+          lines.push(`E.bnForward(CFG_${n.id}, ${X}, ${Z}, ${off(n.output)}, ${g}, ${b}, ${mean}, ${invstd}, ${rm}, ${rv}, ${onlyRelu}, train, n);`);
+          return lines;
+        }
         lines.push(...tailPrelude(n));
         const sweepBody = n.tail.length > 0 ? tailBody(n, size, "i").join(" ") : `H[${off(n.output)} + i] = v;`;
         lines.push(
@@ -326,6 +338,25 @@ export function emitModel(ir: IR): Emitted {
           `}`,
         );
         return lines;
+      }
+      case "iternorm": {
+        // decorrelated batch norm (runtime/kernels/iternorm.ts): batch whitening in training,
+        // the running mean and whitening matrix in evaluation
+        uses.add("iterNormForwardTrain");
+        uses.add("iterNormForwardEval");
+        const C = n.inShape[0];
+        consts.push(
+          `const CFG_${n.id} = { C: ${C}, S: ${size / C}, G: ${a.groups}, T: ${a.iters}, eps: ${lit(a.eps as number)}, momentum: ${lit(a.momentum as number)} };`,
+        );
+        const g = a.affine ? off(`${n.id}.weight`) : -1;
+        const b = a.affine ? off(`${n.id}.bias`) : -1;
+        const rm = off(`${n.id}.running_mean`);
+        const rw = off(`${n.id}.running_wm`);
+        lines.push(
+          `if (train) iterNormForwardTrain(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${off(`save:${n.id}`)}, ${off(`tmp:${n.id}`)}, ${rm}, ${rw}, n);`,
+          `else iterNormForwardEval(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${rm}, ${rw}, n);`,
+        );
+        break;
       }
       case "layernorm": {
         uses.add("layerNormForward");
@@ -493,6 +524,18 @@ export function emitModel(ir: IR): Emitted {
         if (dxT < 0) dxT = off("scratch:grad"); // kernels always write dx; discard it
         lines.push(`${fn}(H, CFG_${n.id}, ${X}, ${g}, ${off(`mean:${n.id}`)}, ${off(`invstd:${n.id}`)}, ${D}, ${dxT}, ${dg}, ${dbeta}, n);`);
         lines.push(...post);
+        break;
+      }
+      case "iternorm": {
+        uses.add("iterNormBackward");
+        const g = a.affine ? off(`${n.id}.weight`) : -1;
+        const dg = a.affine ? off(`grad:${n.id}.weight`) : -1;
+        const dbeta = a.affine ? off(`grad:${n.id}.bias`) : -1;
+        const needDx = needsGrad.has(src) && !isViewOfX(src) && src !== "x";
+        if (!needDx && !a.affine) break;
+        const call = (dx: number) => [`iterNormBackward(H, CFG_${n.id}, ${X}, ${g}, ${D}, ${off(`save:${n.id}`)}, ${off(`tmp:${n.id}`)}, ${dx}, ${dg}, ${dbeta}, n);`];
+        if (needDx) lines.push(...gradInto(src, inSize, call));
+        else lines.push(...call(-1));
         break;
       }
       case "add": {
