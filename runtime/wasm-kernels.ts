@@ -6,6 +6,7 @@
 import type { Backend } from "./backend";
 import { wasmOptimExports } from "./optim-fast";
 import { convExportsOf } from "./wasm/conv-kernels";
+import { batchNormNodeForward, type BatchNormNodeConfig } from "./kernels/norm";
 
 export interface DenseEpilogues {
   /** y[r, j] += b[j]. */
@@ -18,6 +19,14 @@ export interface DenseEpilogues {
   reluBackward(v: number, dz: number, len: number): void;
   /** y[i] = Math.max(z[i], 0) for i < len (NaN stays NaN; the lone-ReLU tail of any producer). */
   relu(z: number, y: number, len: number): void;
+  /**
+   * A batch-norm node with no tail or a lone ReLU (runtime/kernels/norm.ts batchNormNodeForward:
+   * statistics, running statistics, one normalizing sweep; wasm on the wasm backend).
+   */
+  bnForward(
+    cfg: BatchNormNodeConfig, x: number, z: number, y: number, g: number, b: number, mean: number,
+    invstd: number, rm: number, rv: number, relu: boolean, train: boolean, n: number,
+  ): void;
 }
 
 // ---- references: the loops of the generated trainer -------------------------------------------
@@ -77,6 +86,8 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
       biasGrad: (dy, db, n, out) => biasGradRef(H, dy, db, n, out),
       reluBackward: (v, dz, len) => reluBackwardRef(H, v, dz, len),
       relu: (z, y, len) => reluRef(H, z, y, len),
+      bnForward: (cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n) =>
+        batchNormNodeForward(H, cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n),
     };
   }
   const cv = convExportsOf(H);
@@ -102,6 +113,9 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
       if (!cv) return reluRef(H, z, y, len);
       check(H, z, z + len, y, y + len);
       cv.relu(z, y, len);
+    },
+    bnForward(cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n) {
+      batchNormNodeForward(H, cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n);
     },
   };
 }

@@ -9,6 +9,7 @@ import { conv2dBackward, conv2dForward, convConfig, convWeightSize, im2colTs, ty
 import type { WasmBackend } from "../runtime/wasm/wasm-backend";
 import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, maxPool2x2Forward, poolConfig } from "../runtime/kernels/pool";
 import { makeDenseEpilogues, reluRef } from "../runtime/wasm-kernels";
+import { batchNormNodeForwardTs } from "../runtime/kernels/norm";
 import { convExportsOf } from "../runtime/wasm/conv-kernels";
 
 const FLOATS = 1 << 20;
@@ -134,6 +135,41 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
           (R) => {
             maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes);
             maxPool2dBackwardTs(R, c.IH * c.IW, OH * OW, c.planes, dy, idx, dx);
+          },
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("batch-norm node forward (no tail or ReLU, training or evaluation): same bytes as the TypeScript loop", () => {
+    const E = makeDenseEpilogues(be);
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 5 }),
+      C: fc.integer({ min: 1, max: 5 }),
+      S: fc.integer({ min: 1, max: 30 }),
+      affine: fc.boolean(),
+      relu: fc.boolean(),
+      train: fc.boolean(),
+      momentum: fc.constantFrom(0.1, 0.3, 0.01),
+      eps: fc.constantFrom(1e-5, 1e-3),
+      shift: fc.integer({ min: 0, max: 3 }),
+    });
+    fc.assert(
+      fc.property(arb, valuesArb, (c, values) => {
+        const cfg = { C: c.C, S: c.S, eps: c.eps, momentum: c.momentum };
+        const x = 100 + c.shift, z = 1200, y = 2400 + c.shift, g = c.affine ? 3600 : -1, b = c.affine ? 3700 : -1;
+        const mean = 3800, invstd = 3900, rm = 4000, rv = 4100;
+        const finite = values.map((v) => (Number.isFinite(v) ? v : 0.5));
+        check(
+          H, finite,
+          () => {
+            for (let i = rv; i < rv + c.C; i++) H[i] = Math.abs(H[i]) + 0.1; // a variance
+            E.bnForward(cfg, x, z, y, g, b, mean, invstd, rm, rv, c.relu, c.train, c.n);
+          },
+          (R) => {
+            for (let i = rv; i < rv + c.C; i++) R[i] = Math.abs(R[i]) + 0.1;
+            batchNormNodeForwardTs(R, cfg, x, z, y, g, b, mean, invstd, rm, rv, c.relu, c.train, c.n);
           },
         );
       }),

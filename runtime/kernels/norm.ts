@@ -19,6 +19,7 @@
 // accumulated in float64 locals: batch norm in one pass over each channel's planes (sums of
 // x - x0 and its square, x0 the channel's first value; two interleaved accumulators), the
 // others in two passes (mean, then squared deviations).
+import { checkRange, convExportsOf } from "../wasm/conv-kernels";
 
 export interface BatchNormConfig {
   /** channels (features for dense) */
@@ -449,5 +450,117 @@ export function weightNormBackward(
     const a = H[g + o] / nv;
     const b = gg / nv;
     for (let j = 0; j < inn; j++) H[dv + r + j] = a * (H[dw + r + j] - b * H[v + r + j]);
+  }
+}
+
+// ---- the batch-norm node of a generated trainer, with no tail or a lone ReLU ------------------
+// x, z, y are (n, C, S); g, b are (C) or -1 (no affine); mean, invstd (C) are written in
+// training; rm, rv (C) are the running statistics (keep = 1 - momentum, eta = momentum).
+// Per channel, training: the batch statistics in float64 (two passes: s = sum x, then
+// q = sum (x - mu)^2), the running statistics (unbiased variance, as PyTorch); evaluation: the
+// running statistics. Then ONE sweep: z = x*scale + shift (float64, rounded once), y = relu ?
+// max(z, 0) : z (computed from the float64 value). This is the loop the compiler emitted inline
+// (compiler/codegen/emit-model.ts), kept as the reference; on the wasm backend the same float64
+// operations run in runtime/wasm/conv.wat bn_forward (test/wasm-conv-kernels.test.ts: same bytes).
+export interface BatchNormNodeConfig {
+  C: number;
+  S: number;
+  eps: number;
+  momentum: number;
+}
+
+export function batchNormNodeForward(
+  H: Float32Array,
+  cfg: BatchNormNodeConfig,
+  x: number,
+  z: number,
+  y: number,
+  g: number,
+  b: number,
+  mean: number,
+  invstd: number,
+  rm: number,
+  rv: number,
+  relu: boolean,
+  train: boolean,
+  n: number,
+): void {
+  const { C, S, eps, momentum: eta } = cfg;
+  const CS = C * S;
+  const k = convExportsOf(H);
+  if (k) {
+    checkRange(H, x, x + n * CS, "batch norm input");
+    checkRange(H, z, z + n * CS, "batch norm output");
+    checkRange(H, y, y + n * CS, "batch norm output");
+    checkRange(H, mean, mean + C, "batch norm mean");
+    checkRange(H, invstd, invstd + C, "batch norm invstd");
+    checkRange(H, rm, rm + C, "batch norm running mean");
+    checkRange(H, rv, rv + C, "batch norm running variance");
+    if (g >= 0) checkRange(H, g, g + C, "batch norm weight");
+    if (b >= 0) checkRange(H, b, b + C, "batch norm bias");
+    k.bn_forward(x, z, y, n, C, S, g, b, mean, invstd, rm, rv, eps, 1 - eta, eta, relu ? 1 : 0, train ? 1 : 0);
+    return;
+  }
+  batchNormNodeForwardTs(H, cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n);
+}
+
+export function batchNormNodeForwardTs(
+  H: Float32Array,
+  cfg: BatchNormNodeConfig,
+  x: number,
+  z: number,
+  y: number,
+  g: number,
+  b: number,
+  mean: number,
+  invstd: number,
+  rm: number,
+  rv: number,
+  relu: boolean,
+  train: boolean,
+  n: number,
+): void {
+  const { C, S, eps, momentum: eta } = cfg;
+  const CS = C * S;
+  const keep = 1 - eta;
+  for (let c = 0; c < C; c++) {
+    let scale: number, shift: number;
+    if (train) {
+      const m = n * S;
+      let s = 0;
+      for (let r = 0; r < n; r++) {
+        const o = x + r * CS + c * S;
+        for (let k = 0; k < S; k++) s += H[o + k];
+      }
+      const mu = s / m;
+      let q = 0;
+      for (let r = 0; r < n; r++) {
+        const o = x + r * CS + c * S;
+        for (let k = 0; k < S; k++) {
+          const d = H[o + k] - mu;
+          q += d * d;
+        }
+      }
+      const is = 1 / Math.sqrt(q / m + eps);
+      H[mean + c] = mu;
+      H[invstd + c] = is;
+      H[rm + c] = keep * H[rm + c] + eta * mu;
+      H[rv + c] = keep * H[rv + c] + eta * (m > 1 ? q / (m - 1) : q / m);
+      scale = g >= 0 ? is * H[g + c] : is;
+      shift = (b >= 0 ? H[b + c] : 0) - mu * scale;
+    } else {
+      const is = 1 / Math.sqrt(H[rv + c] + eps);
+      scale = g >= 0 ? is * H[g + c] : is;
+      shift = (b >= 0 ? H[b + c] : 0) - H[rm + c] * scale;
+    }
+    for (let r = 0; r < n; r++) {
+      for (let k = 0; k < S; k++) {
+        const i = r * CS + c * S + k;
+        let v = H[x + i] * scale + shift;
+        H[z + i] = v;
+        if (relu) v = Math.max(v, 0);
+        H[y + i] = v;
+      }
+    }
   }
 }

@@ -14,6 +14,12 @@ export interface ConvExports {
   maxpool_backward(dy: number, idx: number, dx: number, planes: number, HW: number, OHW: number): void;
   /** one chunk of a split convolution; parameters at byte `args` (layout in conv.wat) */
   conv_chunk(args: number, chunk: number, colT: number, scratch: number): void;
+  /** batch norm forward with no tail or a lone ReLU (relu 0/1, train 0/1); conv.wat describes it */
+  bn_forward(
+    x: number, z: number, y: number, n: number, C: number, S: number, g: number, b: number,
+    mean: number, invstd: number, rm: number, rv: number, eps: number, keep: number, eta: number,
+    relu: number, train: number,
+  ): void;
 }
 
 /**

@@ -395,4 +395,125 @@
             (local.get $scratch))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $dl))))))
+
+  ;; --- batch norm forward, the fused sweep of a bn node with no tail or a lone ReLU ----------
+  ;; (compiler/codegen/emit-model.ts emitted this loop in TypeScript; the same float64 operations
+  ;; in the same order, so the same bytes.) x, z, y are (n, C, S); g, b (C) or -1; mean, invstd
+  ;; (C) written in training; rm, rv the running statistics (C); keep = 1 - momentum, eta = momentum.
+  ;; Training, per channel: s = sum x (float64, samples then positions in order), mu = s/m,
+  ;; q = sum (x - mu)^2, is = 1/sqrt(q/m + eps); running stats updated (unbiased variance);
+  ;; evaluation: is = 1/sqrt(rv + eps), mu = rm. scale = is*g, shift = b - mu*scale;
+  ;; z = x*scale + shift (float64, rounded once), y = relu ? max(that, 0) : that.
+  (func (export "bn_forward")
+    (param $x i32) (param $z i32) (param $y i32) (param $n i32) (param $C i32) (param $S i32)
+    (param $g i32) (param $b i32) (param $mean i32) (param $invstd i32) (param $rm i32) (param $rv i32)
+    (param $eps f64) (param $keep f64) (param $eta f64) (param $relu i32) (param $train i32)
+    (local $c i32) (local $r i32) (local $o i32) (local $e i32) (local $CS i32) (local $m f64)
+    (local $s f64) (local $q f64) (local $d f64) (local $mu f64) (local $is f64)
+    (local $scale f64) (local $shift f64) (local $off i32) (local $e4 i32)
+    (local $vs v128) (local $vh v128) (local $v v128) (local $lo v128) (local $hi v128) (local $zero v128)
+    (local $t f64)
+    (local.set $CS (i32.mul (local.get $C) (local.get $S)))
+    (local.set $m (f64.convert_i32_s (i32.mul (local.get $n) (local.get $S))))
+    (local.set $c (i32.const 0))
+    (block $cdone (loop $cl
+      (br_if $cdone (i32.ge_s (local.get $c) (local.get $C)))
+      (if (local.get $train)
+        (then
+          (local.set $s (f64.const 0))
+          (local.set $r (i32.const 0))
+          (block $r1 (loop $rl1
+            (br_if $r1 (i32.ge_s (local.get $r) (local.get $n)))
+            (local.set $o (i32.shl (i32.add (local.get $x) (i32.add (i32.mul (local.get $r) (local.get $CS)) (i32.mul (local.get $c) (local.get $S)))) (i32.const 2)))
+            (local.set $e (i32.add (local.get $o) (i32.shl (local.get $S) (i32.const 2))))
+            (block $k1 (loop $kl1
+              (br_if $k1 (i32.ge_u (local.get $o) (local.get $e)))
+              (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32.load (local.get $o)))))
+              (local.set $o (i32.add (local.get $o) (i32.const 4)))
+              (br $kl1)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rl1)))
+          (local.set $mu (f64.div (local.get $s) (local.get $m)))
+          (local.set $q (f64.const 0))
+          (local.set $r (i32.const 0))
+          (block $r2 (loop $rl2
+            (br_if $r2 (i32.ge_s (local.get $r) (local.get $n)))
+            (local.set $o (i32.shl (i32.add (local.get $x) (i32.add (i32.mul (local.get $r) (local.get $CS)) (i32.mul (local.get $c) (local.get $S)))) (i32.const 2)))
+            (local.set $e (i32.add (local.get $o) (i32.shl (local.get $S) (i32.const 2))))
+            (block $k2 (loop $kl2
+              (br_if $k2 (i32.ge_u (local.get $o) (local.get $e)))
+              (local.set $d (f64.sub (f64.promote_f32 (f32.load (local.get $o))) (local.get $mu)))
+              (local.set $q (f64.add (local.get $q) (f64.mul (local.get $d) (local.get $d))))
+              (local.set $o (i32.add (local.get $o) (i32.const 4)))
+              (br $kl2)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rl2)))
+          (local.set $is (f64.div (f64.const 1) (f64.sqrt (f64.add (f64.div (local.get $q) (local.get $m)) (local.get $eps)))))
+          (local.set $off (i32.shl (i32.add (local.get $mean) (local.get $c)) (i32.const 2)))
+          (f32.store (local.get $off) (f32.demote_f64 (local.get $mu)))
+          (local.set $off (i32.shl (i32.add (local.get $invstd) (local.get $c)) (i32.const 2)))
+          (f32.store (local.get $off) (f32.demote_f64 (local.get $is)))
+          (local.set $off (i32.shl (i32.add (local.get $rm) (local.get $c)) (i32.const 2)))
+          (f32.store (local.get $off) (f32.demote_f64 (f64.add
+            (f64.mul (local.get $keep) (f64.promote_f32 (f32.load (local.get $off))))
+            (f64.mul (local.get $eta) (local.get $mu)))))
+          (local.set $t (if (result f64) (f64.gt (local.get $m) (f64.const 1))
+            (then (f64.div (local.get $q) (f64.sub (local.get $m) (f64.const 1))))
+            (else (f64.div (local.get $q) (local.get $m)))))
+          (local.set $off (i32.shl (i32.add (local.get $rv) (local.get $c)) (i32.const 2)))
+          (f32.store (local.get $off) (f32.demote_f64 (f64.add
+            (f64.mul (local.get $keep) (f64.promote_f32 (f32.load (local.get $off))))
+            (f64.mul (local.get $eta) (local.get $t))))))
+        (else
+          (local.set $is (f64.div (f64.const 1) (f64.sqrt (f64.add
+            (f64.promote_f32 (f32.load (i32.shl (i32.add (local.get $rv) (local.get $c)) (i32.const 2)))) (local.get $eps)))))
+          (local.set $mu (f64.promote_f32 (f32.load (i32.shl (i32.add (local.get $rm) (local.get $c)) (i32.const 2)))))))
+      (local.set $scale (local.get $is))
+      (if (i32.ge_s (local.get $g) (i32.const 0))
+        (then (local.set $scale (f64.mul (local.get $is)
+          (f64.promote_f32 (f32.load (i32.shl (i32.add (local.get $g) (local.get $c)) (i32.const 2))))))))
+      (local.set $shift (f64.sub
+        (if (result f64) (i32.ge_s (local.get $b) (i32.const 0))
+          (then (f64.promote_f32 (f32.load (i32.shl (i32.add (local.get $b) (local.get $c)) (i32.const 2)))))
+          (else (f64.const 0)))
+        (f64.mul (local.get $mu) (local.get $scale))))
+      (local.set $vs (f64x2.splat (local.get $scale)))
+      (local.set $vh (f64x2.splat (local.get $shift)))
+      ;; the sweep: 4 at a time in two float64 pairs, then one by one
+      (local.set $r (i32.const 0))
+      (block $r3 (loop $rl3
+        (br_if $r3 (i32.ge_s (local.get $r) (local.get $n)))
+        (local.set $off (i32.shl (i32.add (i32.mul (local.get $r) (local.get $CS)) (i32.mul (local.get $c) (local.get $S))) (i32.const 2)))
+        (local.set $e (i32.add (local.get $off) (i32.shl (local.get $S) (i32.const 2))))
+        (block $k4 (loop $kl4
+          (br_if $k4 (i32.gt_u (i32.add (local.get $off) (i32.const 16)) (local.get $e)))
+          (local.set $v (v128.load (i32.add (i32.shl (local.get $x) (i32.const 2)) (local.get $off))))
+          (local.set $lo (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $vs)) (local.get $vh)))
+          (local.set $hi (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $vs)) (local.get $vh)))
+          (v128.store (i32.add (i32.shl (local.get $z) (i32.const 2)) (local.get $off))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+          (if (local.get $relu)
+            (then
+              (local.set $lo (f64x2.max (local.get $lo) (local.get $zero)))
+              (local.set $hi (f64x2.max (local.get $hi) (local.get $zero)))))
+          (v128.store (i32.add (i32.shl (local.get $y) (i32.const 2)) (local.get $off))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+          (local.set $off (i32.add (local.get $off) (i32.const 16)))
+          (br $kl4)))
+        (block $k5 (loop $kl5
+          (br_if $k5 (i32.ge_u (local.get $off) (local.get $e)))
+          (local.set $t (f64.add (f64.mul (f64.promote_f32 (f32.load (i32.add (i32.shl (local.get $x) (i32.const 2)) (local.get $off))))
+            (local.get $scale)) (local.get $shift)))
+          (f32.store (i32.add (i32.shl (local.get $z) (i32.const 2)) (local.get $off)) (f32.demote_f64 (local.get $t)))
+          (if (local.get $relu) (then (local.set $t (f64.max (local.get $t) (f64.const 0)))))
+          (f32.store (i32.add (i32.shl (local.get $y) (i32.const 2)) (local.get $off)) (f32.demote_f64 (local.get $t)))
+          (local.set $off (i32.add (local.get $off) (i32.const 4)))
+          (br $kl5)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rl3)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cl))))
 )

@@ -383,91 +383,27 @@ export const program: Program = {
         // conv2d: x -> conv2d_0  [1,28,28] -> [32,28,28]  (spec line 4)
         conv2dForward(H, gemm, CFG_conv2d_0, 1687552, 0, 288, 1787968, 4999232, n);
         // fused_bn_relu: conv2d_0 -> bn_0  [32,28,28] -> [32,28,28]  (spec line 4)
-        for (let c = 0; c < 32; c++) {
-          let scale: number, shift: number;
-          if (train) {
-            const m = n * 784;
-            let s = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 1787968 + r * 25088 + c * 784;
-              for (let k = 0; k < 784; k++) s += H[o + k];
-            }
-            const mu = s / m;
-            let q = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 1787968 + r * 25088 + c * 784;
-              for (let k = 0; k < 784; k++) {
-                const d = H[o + k] - mu;
-                q += d * d;
-              }
-            }
-            const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[9823184 + c] = mu;
-            H[9823216 + c] = is;
-            H[1687360 + c] = 0.9 * H[1687360 + c] + 0.1 * mu;
-            H[1687392 + c] = 0.9 * H[1687392 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
-            scale = is * H[320 + c];
-            shift = H[352 + c] - mu * scale;
-          } else {
-            const is = 1 / Math.sqrt(H[1687392 + c] + 0.00001);
-            scale = is * H[320 + c];
-            shift = H[352 + c] - H[1687360 + c] * scale;
-          }
-          for (let r = 0; r < n; r++) {
-            for (let k = 0; k < 784; k++) {
-              const i = r * 25088 + c * 784 + k;
-              let v = H[1787968 + i] * scale + shift;
-              H[5006288 + i] = v;
-              v = Math.max(v, 0);
-              H[6611920 + i] = v;
-            }
-          }
-        }
+        E.bnForward(CFG_bn_0, 1787968, 5006288, 6611920, 320, 352, 9823184, 9823216, 1687360, 1687392, true, train, n);
         // maxpool2d: bn_0 -> maxpool2d_0  [32,28,28] -> [32,14,14]  (spec line 5)
         maxPool2dForward(H, CFG_maxpool2d_0, 6611920, 9823248, 10626064, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [32,14,14] -> [64,14,14]  (spec line 6)
         conv2dForward(H, gemm, CFG_conv2d_1, 9823248, 384, 18816, 11027472, 12633104, n);
         // fused_bn_relu: conv2d_1 -> bn_1  [64,14,14] -> [64,14,14]  (spec line 6)
-        for (let c = 0; c < 64; c++) {
-          let scale: number, shift: number;
-          if (train) {
-            const m = n * 196;
-            let s = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 11027472 + r * 12544 + c * 196;
-              for (let k = 0; k < 196; k++) s += H[o + k];
-            }
-            const mu = s / m;
-            let q = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 11027472 + r * 12544 + c * 196;
-              for (let k = 0; k < 196; k++) {
-                const d = H[o + k] - mu;
-                q += d * d;
-              }
-            }
-            const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[15098000 + c] = mu;
-            H[15098064 + c] = is;
-            H[1687424 + c] = 0.9 * H[1687424 + c] + 0.1 * mu;
-            H[1687488 + c] = 0.9 * H[1687488 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
-            scale = is * H[18880 + c];
-            shift = H[18944 + c] - mu * scale;
-          } else {
-            const is = 1 / Math.sqrt(H[1687488 + c] + 0.00001);
-            scale = is * H[18880 + c];
-            shift = H[18944 + c] - H[1687424 + c] * scale;
-          }
-          for (let r = 0; r < n; r++) {
-            for (let k = 0; k < 196; k++) {
-              const i = r * 12544 + c * 196 + k;
-              let v = H[11027472 + i] * scale + shift;
-              H[12689552 + i] = v;
-              v = Math.max(v, 0);
-              H[13492368 + i] = v;
-            }
-          }
-        }
+        E.bnForward(
+          CFG_bn_1,
+          11027472,
+          12689552,
+          13492368,
+          18880,
+          18944,
+          15098000,
+          15098064,
+          1687424,
+          1687488,
+          true,
+          train,
+          n,
+        );
         // maxpool2d: bn_1 -> maxpool2d_1  [64,14,14] -> [64,7,7]  (spec line 7)
         maxPool2dForward(H, CFG_maxpool2d_1, 13492368, 15098128, 15499536, n);
         // flatten: maxpool2d_1 -> flatten_0  [64,7,7] -> [3136]  (spec line 8)

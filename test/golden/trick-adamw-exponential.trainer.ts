@@ -226,46 +226,7 @@ export const program: Program = {
         gemm(0, 1, n, 128, 784, 438848, 0, 539264, 0);
         E.biasAdd(539264, 100352, n, 128);
         // fused_bn_relu: dense_0 -> bn_0  [128] -> [128]  (spec line 7)
-        for (let c = 0; c < 128; c++) {
-          let scale: number, shift: number;
-          if (train) {
-            const m = n * 1;
-            let s = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 539264 + r * 128 + c * 1;
-              for (let k = 0; k < 1; k++) s += H[o + k];
-            }
-            const mu = s / m;
-            let q = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 539264 + r * 128 + c * 1;
-              for (let k = 0; k < 1; k++) {
-                const d = H[o + k] - mu;
-                q += d * d;
-              }
-            }
-            const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[580224 + c] = mu;
-            H[580352 + c] = is;
-            H[438592 + c] = 0.9 * H[438592 + c] + 0.1 * mu;
-            H[438720 + c] = 0.9 * H[438720 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
-            scale = is * H[100480 + c];
-            shift = H[100608 + c] - mu * scale;
-          } else {
-            const is = 1 / Math.sqrt(H[438720 + c] + 0.00001);
-            scale = is * H[100480 + c];
-            shift = H[100608 + c] - H[438592 + c] * scale;
-          }
-          for (let r = 0; r < n; r++) {
-            for (let k = 0; k < 1; k++) {
-              const i = r * 128 + c * 1 + k;
-              let v = H[539264 + i] * scale + shift;
-              H[555648 + i] = v;
-              v = Math.max(v, 0);
-              H[563840 + i] = v;
-            }
-          }
-        }
+        E.bnForward(CFG_bn_0, 539264, 555648, 563840, 100480, 100608, 580224, 580352, 438592, 438720, true, train, n);
         // fused_dense_relu: bn_0 -> dense_1  [128] -> [64]  (spec line 8)
         gemm(0, 1, n, 64, 128, 563840, 100736, 580480, 0);
         E.biasAddRelu(580480, 108928, 584576, n, 64);

@@ -345,91 +345,13 @@ export const program: Program = {
         // conv2d: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 6)
         conv2dForward(H, gemm, CFG_conv2d_0, 36672, 0, 72, 137088, 939904, n);
         // fused_bn_relu: conv2d_0 -> bn_0  [8,28,28] -> [8,28,28]  (spec line 6)
-        for (let c = 0; c < 8; c++) {
-          let scale: number, shift: number;
-          if (train) {
-            const m = n * 784;
-            let s = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 137088 + r * 6272 + c * 784;
-              for (let k = 0; k < 784; k++) s += H[o + k];
-            }
-            const mu = s / m;
-            let q = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 137088 + r * 6272 + c * 784;
-              for (let k = 0; k < 784; k++) {
-                const d = H[o + k] - mu;
-                q += d * d;
-              }
-            }
-            const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[2151184 + c] = mu;
-            H[2151200 + c] = is;
-            H[36608 + c] = 0.9 * H[36608 + c] + 0.1 * mu;
-            H[36624 + c] = 0.9 * H[36624 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
-            scale = is * H[80 + c];
-            shift = H[88 + c] - mu * scale;
-          } else {
-            const is = 1 / Math.sqrt(H[36624 + c] + 0.00001);
-            scale = is * H[80 + c];
-            shift = H[88 + c] - H[36608 + c] * scale;
-          }
-          for (let r = 0; r < n; r++) {
-            for (let k = 0; k < 784; k++) {
-              const i = r * 6272 + c * 784 + k;
-              let v = H[137088 + i] * scale + shift;
-              H[946960 + i] = v;
-              v = Math.max(v, 0);
-              H[1348368 + i] = v;
-            }
-          }
-        }
+        E.bnForward(CFG_bn_0, 137088, 946960, 1348368, 80, 88, 2151184, 2151200, 36608, 36624, true, train, n);
         // maxpool2d: bn_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
         maxPool2dForward(H, CFG_maxpool2d_0, 1348368, 2151216, 2351920, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [8,14,14] -> [16,14,14]  (spec line 8)
         conv2dForward(H, gemm, CFG_conv2d_1, 2151216, 96, 1248, 2452272, 2853680, n);
         // fused_bn_relu: conv2d_1 -> bn_1  [16,14,14] -> [16,14,14]  (spec line 8)
-        for (let c = 0; c < 16; c++) {
-          let scale: number, shift: number;
-          if (train) {
-            const m = n * 196;
-            let s = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 2452272 + r * 3136 + c * 196;
-              for (let k = 0; k < 196; k++) s += H[o + k];
-            }
-            const mu = s / m;
-            let q = 0;
-            for (let r = 0; r < n; r++) {
-              const o = 2452272 + r * 3136 + c * 196;
-              for (let k = 0; k < 196; k++) {
-                const d = H[o + k] - mu;
-                q += d * d;
-              }
-            }
-            const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[3469904 + c] = mu;
-            H[3469920 + c] = is;
-            H[36640 + c] = 0.9 * H[36640 + c] + 0.1 * mu;
-            H[36656 + c] = 0.9 * H[36656 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
-            scale = is * H[1264 + c];
-            shift = H[1280 + c] - mu * scale;
-          } else {
-            const is = 1 / Math.sqrt(H[36656 + c] + 0.00001);
-            scale = is * H[1264 + c];
-            shift = H[1280 + c] - H[36640 + c] * scale;
-          }
-          for (let r = 0; r < n; r++) {
-            for (let k = 0; k < 196; k++) {
-              const i = r * 3136 + c * 196 + k;
-              let v = H[2452272 + i] * scale + shift;
-              H[2867792 + i] = v;
-              v = Math.max(v, 0);
-              H[3068496 + i] = v;
-            }
-          }
-        }
+        E.bnForward(CFG_bn_1, 2452272, 2867792, 3068496, 1264, 1280, 3469904, 3469920, 36640, 36656, true, train, n);
         // maxpool2d: bn_1 -> maxpool2d_1  [16,14,14] -> [16,7,7]  (spec line 9)
         maxPool2dForward(H, CFG_maxpool2d_1, 3068496, 3469936, 3570288, n);
         // flatten: maxpool2d_1 -> flatten_0  [16,7,7] -> [784]  (spec line 10)
