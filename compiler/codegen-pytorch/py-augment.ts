@@ -87,6 +87,23 @@ def aug_noise(img, std, key, stream):
     return (img.to(torch.float64).reshape(-1) + std * z).to(torch.float32).reshape(img.shape)
 
 
+def aug_cutout(img, cy, cx, size):
+    """Zero the size x size square centred at (cy, cx) (top-left at centre - size // 2), clipped, in every channel."""
+    _, h, w = img.shape
+    img = img.clone()
+    img[:, max(0, cy - (size >> 1)) : min(h, cy - (size >> 1) + size), max(0, cx - (size >> 1)) : min(w, cx - (size >> 1) + size)] = 0
+    return img
+
+
+def aug_contrast(img, f):
+    """x = mean + f (x - mean), the mean over the whole image summed in order as the TypeScript loop."""
+    mean = 0.0
+    for v in img.reshape(-1).tolist():
+        mean += v
+    mean /= img.numel()
+    return (mean + f * (img.to(torch.float64) - mean)).to(torch.float32)
+
+
 def augment_image(img, key):
     """Augment one (C, H, W) float32 image with the per-sample key; returns the new image."""
     c, h, w = img.shape
@@ -121,21 +138,14 @@ def augment_image(img, key):
             if r > 0:
                 img = aug_blur(img, k, r)
         elif kind == "cutout":
-            img = img.clone()
-            size = a["size"]
             for _ in range(a.get("count", 1)):
                 cy, cx = rng.int(h), rng.int(w)
-                img[:, max(0, cy - (size >> 1)) : min(h, cy - (size >> 1) + size), max(0, cx - (size >> 1)) : min(w, cx - (size >> 1) + size)] = 0
+                img = aug_cutout(img, cy, cx, a["size"])
         elif kind == "brightness":
             b = rng.range(-a["delta"], a["delta"])
             img = (img.to(torch.float64) + b).to(torch.float32)
         elif kind == "contrast":
-            f = rng.range(max(0, 1 - a["factor"]), 1 + a["factor"])
-            mean = 0.0
-            for v in img.reshape(-1).tolist():  # in order, as the TypeScript loop sums
-                mean += v
-            mean /= img.numel()
-            img = (mean + f * (img.to(torch.float64) - mean)).to(torch.float32)
+            img = aug_contrast(img, rng.range(max(0, 1 - a["factor"]), 1 + a["factor"]))
         else:
             fail(f"augment: unknown transform {kind}")
     return img
