@@ -1,11 +1,13 @@
 // Single layers exported on their own and run with onnxruntime-node, against our eval-mode kernel
-// on random inputs and statistics. For layers that no spec in specs/ uses yet (IterNorm).
+// on random inputs and statistics, for layers that no spec in specs/ uses yet (IterNorm); and
+// batch norm folding on random weights and statistics, folded against unfolded (BatchNormalization).
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import fc from "fast-check";
 import { exportOnnx } from "../compiler/export/onnx";
 import type { IR, IRNode } from "../compiler/ir";
 import { iterNormForwardEval } from "../runtime/kernels/iternorm";
+import { compileToIr } from "../compiler/pipeline";
 
 /** A one-node IR (regression loss: the graph outputs `logits` only). */
 function oneNodeIr(node: IRNode, tensors: { name: string; data: Float32Array; shape: number[] }[]): IR {
@@ -26,7 +28,7 @@ function oneNodeIr(node: IRNode, tensors: { name: string; data: Float32Array; sh
   };
 }
 
-const floats = (n: number, min = -2, max = 2) => fc.array(fc.float({ min, max, noNaN: true, noDefaultInfinity: true }), { minLength: n, maxLength: n }).map((a) => Float32Array.from(a));
+const floats = (n: number, min = -2, max = 2) => fc.array(fc.float({ min: Math.fround(min), max: Math.fround(max), noNaN: true, noDefaultInfinity: true }), { minLength: n, maxLength: n }).map((a) => Float32Array.from(a));
 
 describe("IterNorm (eval): Sub + block-diagonal 1x1 Conv / Gemm", () => {
   for (const shape of [[4, 3, 3], [6]]) {
@@ -74,6 +76,44 @@ describe("IterNorm (eval): Sub + block-diagonal 1x1 Conv / Gemm", () => {
           for (let i = 0; i < L; i++) expect(Math.abs(got[i] - H[y + i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(H[y + i])));
         }),
         { numRuns: 15 },
+      );
+    });
+  }
+});
+
+describe("batch norm folding: folded and unfolded graphs agree (random weights and statistics)", () => {
+  for (const [bias, wn, affine] of [[true, false, true], [false, true, false], [true, true, true]] as const) {
+    it(`conv2d and dense (bias=${bias}, weight_norm=${wn}) followed by bn(affine=${affine})`, async () => {
+      const src = `model fold {
+  input [2, 5, 5]
+  conv2d(3, 3, padding=1, bias=${bias}, weight_norm=${wn}) -> bn(affine=${affine})
+  flatten
+  dense(4, bias=${bias}, weight_norm=${wn}) -> dropout(0.3) -> bn(affine=${affine})
+  loss mse
+}
+data { source csv("x.csv") }
+train { batch 4 }
+`;
+      const r = compileToIr(src, "fold.dnn", { passes: "lower" });
+      expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+      const ir = r.ir!;
+      const all = [...ir.params, ...ir.stats];
+      const n = 3;
+      await fc.assert(
+        fc.asyncProperty(fc.tuple(...all.map((p) => floats(p.size, p.name.endsWith("running_var") || p.name.endsWith("weight_g") ? 0.05 : -2, 2))), floats(n * 50), async (values, x) => {
+          const tensors = all.map((p, i) => ({ name: p.name, shape: p.shape, data: values[i] }));
+          const run = async (fold: boolean) => {
+            const e = exportOnnx(ir, tensors, {}, { fold });
+            const s = await ort.InferenceSession.create(e.bytes);
+            return { e, y: (await s.run({ input: new ort.Tensor("float32", x, [n, 2, 5, 5]) })).logits.data as Float32Array };
+          };
+          const f = await run(true);
+          const u = await run(false);
+          expect(f.e.model.graph.nodes.map((q) => q.opType)).not.toContain("BatchNormalization");
+          expect(u.e.model.graph.nodes.filter((q) => q.opType === "BatchNormalization")).toHaveLength(2);
+          for (let i = 0; i < u.y.length; i++) expect(Math.abs(f.y[i] - u.y[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(u.y[i])));
+        }),
+        { numRuns: 5 },
       );
     });
   }
