@@ -35,8 +35,14 @@ export interface ConvParallel {
   run(nChunks: number, mainCol: number): void;
 }
 
-const registry = new WeakMap<Float32Array, ConvExports>();
-const parallel = new WeakMap<Float32Array, ConvParallel>();
+// Kept on globalThis (under a registered symbol) so that every copy of this module in a process
+// (a bundled trainer next to the runtime sources, as in bench/conv.mjs) sees the same heaps.
+type Registries = { exports: WeakMap<Float32Array, ConvExports>; parallel: WeakMap<Float32Array, ConvParallel> };
+const KEY = Symbol.for("dnnc.wasm.conv-kernels");
+const g = globalThis as unknown as Record<symbol, Registries | undefined>;
+const regs: Registries = (g[KEY] ??= { exports: new WeakMap(), parallel: new WeakMap() });
+const registry = regs.exports;
+const parallel = regs.parallel;
 
 /** Makes the kernels use `ex` (instantiated on the memory H views, H at byte 0) for H. */
 export function registerConvExports(H: Float32Array, ex: ConvExports, par?: ConvParallel): void {
