@@ -21,11 +21,14 @@ interface Inputs {
   n: number;
 }
 
-function loadInputs(files: string[], p: Program): Inputs {
-  const F = p.meta.inputSize;
+/** `F` is the number of raw values per sample: the model's input size, or the fitted preprocessing's
+ * input size when it changes the dimension (pca/whiten with k < d). */
+function loadInputs(files: string[], p: Program, F: number): Inputs {
   const scale = p.data.scale;
   const shift = p.data.shift;
   if (files.every((f) => f.toLowerCase().endsWith(".png"))) {
+    if (F !== p.meta.inputSize)
+      throw new DnncError(`predict: PNG input needs a model that takes images; this one takes ${p.meta.inputSize} preprocessed features of ${F} raw values: give an IDX or CSV file`);
     const x = new Float32Array(files.length * F);
     files.forEach((f, i) => {
       const img = decodePng(new Uint8Array(readFileSync(f)), f);
@@ -52,7 +55,10 @@ function loadInputs(files: string[], p: Program): Inputs {
   }
   const arr = parseIdx(readMaybeGzip(f), f);
   const per = arr.dims.slice(1).reduce((a, b) => a * b, 1);
-  if (per !== F) throw new DnncError(`${f}: samples have ${per} values, the model takes ${F} ([${p.meta.inputShape.join(", ")}])`);
+  if (per !== F)
+    throw new DnncError(
+      `${f}: samples have ${per} values, the model takes ${F}${F === p.meta.inputSize ? ` ([${p.meta.inputShape.join(", ")}])` : ` (before its fitted preprocessing, which gives [${p.meta.inputShape.join(", ")}])`}`,
+    );
   const n = arr.dims[0];
   const x = new Float32Array(n * F);
   for (let i = 0; i < x.length; i++) x[i] = arr.data[i] * scale + shift;
@@ -70,7 +76,8 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
   const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(weights)), weights);
   if (metadata.spec_sha256 !== p.meta.specHash) throw new DnncError(`${weights}: written by another spec than ${trainerFile}`);
   for (const f of inputs) if (!existsSync(f)) throw new DnncError(`${f}: no such file`);
-  const inp = loadInputs(inputs, p);
+  const pre = preprocessFromStored(metadata, tensors);
+  const inp = loadInputs(inputs, p, pre ? pre.inDim : p.meta.inputSize);
   const be = await createBackend(p.meta.heapFloats, { backend: "auto" });
   try {
     const H = be.H;
@@ -80,7 +87,6 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
       if (!w || w.data.length !== t.size) throw new DnncError(`${weights}: tensor ${t.name} is missing or has the wrong size`);
       H.set(w.data, t.offset);
     }
-    const pre = preprocessFromStored(metadata, tensors);
     const scratch = new Float32Array(pre ? preprocessScratchSize(pre) : 0);
     const model = p.create(be, 0);
     const B = p.meta.batch;
