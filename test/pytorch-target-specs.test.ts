@@ -30,6 +30,10 @@ const EXCLUDED: Record<string, string> = {};
  * - trick-ic-layer: relu -> bn on near-dead units (variance ~ 0, so BN multiplies round-off by up to
  *   1/sqrt(eps)) makes the run chaotic: PyTorch float32 departs from PyTorch float64 by 1.2e-2 in
  *   the loss at step 20 (ours stays within 3e-6 of float64, tensors 4e-5). Checked over 10 steps.
+ * - trick-iternorm: IterNorm's Newton iterations amplify float32 rounding of the whole network:
+ *   PyTorch float32 departs from PyTorch float64 by 2.1e-4 in the loss at step 18 and 8e-3 in the
+ *   tensors at step 20 (ours: 2.3e-5 and 2.2e-4 from float64). Checked over 15 steps, tensors
+ *   at 3e-3 (measured 1.1e-3 at step 15).
  * - trick-resnet-weightnorm: Adam (amsgrad, lr 3e-3) turns round-off in the near-zero gradients of
  *   one almost-dead ReLU channel (conv2d_0 channel 5, conv2d_3 channel 13) into full-size steps;
  *   loss traces agree within 5e-6, tensors within 1.1e-2 (PyTorch float32 vs float64: 1.1e-3).
@@ -41,8 +45,8 @@ const EXCLUDED: Record<string, string> = {};
  * - fashion-cnn(-aug, the same network) bn_1.running_var: PyTorch float32 vs float64 1.09e-3, ours
  *   vs float64 2e-4.
  */
-const STEPS_OF: Record<string, number> = { "trick-ic-layer.dnn": 10 };
-const TENSOR_TOL: Record<string, number> = { "trick-resnet-weightnorm.dnn": 2e-2 };
+const STEPS_OF: Record<string, number> = { "trick-ic-layer.dnn": 10, "trick-iternorm.dnn": 15 };
+const TENSOR_TOL: Record<string, number> = { "trick-resnet-weightnorm.dnn": 2e-2, "trick-iternorm.dnn": 3e-3 };
 const BIAS_BEFORE_BN_TOL = 5e-2;
 const TENSOR_TOL_OF: Record<string, Record<string, number>> = { "fashion-cnn.dnn": { "bn_1.running_var": 3e-3 }, "fashion-cnn-aug.dnn": { "bn_1.running_var": 3e-3 } };
 

@@ -103,7 +103,7 @@ describe("PyTorch target: the emitted trainer", () => {
     expect(() => gen(good)).not.toThrow();
   });
 
-  it("maps pca/whiten/zca, every augmentation and the smoothness penalties (no refusal)", () => {
+  it("maps pca/whiten/zca, every augmentation, the smoothness penalties and iternorm (no refusal)", () => {
     const pca = gen(ir("specs/trick-whitening.dnn"));
     expect(pca).toContain('PREPROCESS = {"kind": "whiten", "mode": "feature", "eps": 0.01, "eps_text": "0.01", "k": 64}');
     expect(pca).toContain("def fit_preprocess(ds, rows):");
@@ -118,6 +118,10 @@ describe("PyTorch target: the emitted trainer", () => {
     const pen = gen(ir("specs/trick-smoothness.dnn"));
     expect(pen).toContain('PENALTY = {"input_grad": 0.1, "jacobian": {"lambda": 0.01, "projections": 2}}');
     expect(pen).toContain("torch.autograd.grad(mean_loss, x, create_graph=True)");
+    const it = gen(ir("specs/trick-iternorm.dnn"));
+    expect(it).toContain("self.iternorm_0 = IterNorm(8, groups=1, iters=5, eps=0.00001, momentum=0.1, affine=True)");
+    expect(it).toContain("class IterNorm(nn.Module):");
+    expect(it).toContain("HAS_BATCH_NORM = True");
     expect(gen(irOfText(base("input [1, 4, 4]\n flatten\n dense(2)\n loss mse", "augment {\n flip_h\n }")))).toContain('AUGMENT = [\n    {"kind": "flip_h", "p": 0.5},\n]');
   });
 });

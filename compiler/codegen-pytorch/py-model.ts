@@ -49,6 +49,7 @@ export function emitPyModel(ir: IR): PyModel {
   const init: string[] = [];
   const fwd: string[] = [];
   let hasBatchNorm = false;
+  let usesIterNorm = false;
   const expectParams = (n: IRNode, names: string[]) => {
     const want = names.map((s) => `${n.id}.${s}`).sort();
     const got = [...n.params].sort();
@@ -106,6 +107,14 @@ export function emitPyModel(ir: IR): PyModel {
         fwd.push(`${n.output} = self.${n.id}(${x})`);
         break;
       }
+      case "iternorm": {
+        hasBatchNorm = true; // running statistics: a one-sample batch cannot train (as batch norm)
+        usesIterNorm = true;
+        expectParams(n, a.affine ? ["weight", "bias"] : []);
+        init.push(`self.${n.id} = IterNorm(${n.inShape[0]}, groups=${a.groups}, iters=${a.iters}, eps=${py(a.eps)}, momentum=${py(a.momentum)}, affine=${py(a.affine)})`);
+        fwd.push(`${n.output} = self.${n.id}(${x})`);
+        break;
+      }
       case "layernorm":
         expectParams(n, a.affine ? ["weight", "bias"] : []);
         init.push(`self.${n.id} = nn.LayerNorm(${py(n.inShape)}, eps=${py(a.eps)}, elementwise_affine=${py(a.affine)})`);
@@ -130,6 +139,7 @@ export function emitPyModel(ir: IR): PyModel {
   }
   const last = ir.nodes[ir.nodes.length - 1].output;
   const text = [
+    ...(usesIterNorm ? [ITER_NORM.trim(), ``, ``] : []),
     `class Net(nn.Module):`,
     `    """${ir.name}: input [${ir.input.shape.join(", ")}] -> output [${ir.output.shape.join(", ")}]. Submodules are named after the`,
     `    IR nodes, so state_dict() names are the dnnc tensor names."""`,
@@ -159,6 +169,56 @@ export function emitPyModel(ir: IR): PyModel {
     fwd.push(`${v} = ${f(a, v)}`);
   }
 }
+
+/** Decorrelated batch norm (runtime/kernels/iternorm.ts); torch has no module for it. Python source. */
+const ITER_NORM = String.raw`
+class IterNorm(nn.Module):
+    """Iterative normalization (Huang et al. 2019), as runtime/kernels/iternorm.ts: per group of g = C/G
+    channels, over the m = n*H*W samples of the batch: xc = x - mu, Sigma = xc xc^T / m + eps I,
+    SigmaN = Sigma / tr(Sigma), P_0 = I, P_k = 1.5 P_(k-1) - 0.5 P_(k-1)^3 SigmaN, W = P_T / sqrt(tr(Sigma)),
+    y = weight * (W xc) + bias. Running mean and running_wm (G, g, g) move by momentum (no unbiased
+    correction); evaluation uses them. The backward is autograd's, the exact gradient of this forward.
+    Computed in float64 and rounded once, as the TypeScript kernel accumulates in double (the Newton
+    iteration amplifies rounding)."""
+
+    def __init__(self, channels, groups, iters, eps, momentum, affine):
+        super().__init__()
+        self.groups, self.iters, self.eps, self.momentum = groups, iters, eps, momentum
+        g = channels // groups
+        self.weight = nn.Parameter(torch.ones(channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(channels)) if affine else None
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_wm", torch.eye(g).repeat(groups, 1, 1))
+
+    def forward(self, x):
+        n, c = x.shape[0], x.shape[1]
+        G = self.groups
+        g = c // G
+        xg = x.reshape(n, c, -1).transpose(0, 1).reshape(G, g, -1).to(torch.float64)  # (G, g, m)
+        if self.training:
+            m = xg.shape[2]
+            mu = xg.mean(2, keepdim=True)
+            xc = xg - mu
+            eye = torch.eye(g, dtype=torch.float64, device=x.device).expand(G, g, g)
+            sigma = xc @ xc.transpose(1, 2) / m + self.eps * eye
+            tr = sigma.diagonal(dim1=1, dim2=2).sum(1).reshape(G, 1, 1)
+            sn = sigma / tr
+            p = eye
+            for _ in range(self.iters):
+                p = 1.5 * p - 0.5 * (p @ p @ p) @ sn
+            w = p / tr.sqrt()
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(mu.reshape(c), alpha=self.momentum)
+                self.running_wm.mul_(1 - self.momentum).add_(w, alpha=self.momentum)
+        else:
+            xc = xg - self.running_mean.reshape(G, g, 1).to(torch.float64)
+            w = self.running_wm.to(torch.float64)
+        y = (w @ xc).to(x.dtype).reshape(c, n, -1).transpose(0, 1).reshape(x.shape)
+        if self.weight is not None:
+            shape = [1, c] + [1] * (x.dim() - 2)
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+`;
 
 /** The per-tensor table: name, shape, init, decay settings (the IR's params, verbatim). */
 export function emitParamTable(params: IRParam[]): string {
