@@ -201,7 +201,10 @@ export async function main(argv: string[]): Promise<number> {
       if (unknown) message = `unknown command "${unknown[1]}"${unknown[2]}`;
       throw usageError(verb, message);
     }
-    if (json && e instanceof DnncError && e.exitCode === 1) process.stdout.write(JSON.stringify({ ok: false, error: e.message }) + "\n");
+    if (json && e instanceof DnncError && e.exitCode === 1) {
+      const diagnostics = (e as DnncError & { diagnostics?: unknown[] }).diagnostics;
+      process.stdout.write(JSON.stringify({ ok: false, error: e.message, ...(diagnostics ? { diagnostics } : {}) }) + "\n");
+    }
     throw e;
   }
   return code;

@@ -244,6 +244,11 @@ describe.concurrent("--json", async () => {
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stdout)).toEqual({ ok: false, error: `${join(tmp, "no-such-run")}: no such run directory` });
     expect(r.stderr).toContain("no such run directory");
+    const c = await dnncAsync(["compile", "specs/errors/typo-layer.dnn", "-o", join(tmp, "never"), "--json"]);
+    expect(c.status).toBe(1);
+    const cd = JSON.parse(c.stdout);
+    expect(cd).toMatchObject({ ok: false, error: "specs/errors/typo-layer.dnn: compilation failed" });
+    expect(cd.diagnostics[0]).toMatchObject({ line: 4, col: 17, code: "E0201" });
   });
 });
 

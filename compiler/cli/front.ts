@@ -26,12 +26,25 @@ function report(out: Out, diags: Diagnostic[], source: string): void {
   if (shown.length > 0) process.stderr.write(renderDiagnostics(shown, source, out.color) + "\n");
 }
 
+export const jsonDiag = (d: Diagnostic) => ({
+  file: d.span.file,
+  line: d.span.line,
+  col: d.span.col,
+  endLine: d.span.endLine,
+  endCol: d.span.endCol,
+  severity: d.severity,
+  code: d.code,
+  message: d.message,
+  ...(d.hint ? { hint: d.hint } : {}),
+});
+
 export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all") {
   const source = readSpec(path);
   out.info(`spec ${resolve(path)} (${source.length} characters)`);
   const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () => compileToIr(source, path, { passes }));
   report(out, r.diagnostics, source);
-  if (!r.ir) throw new DnncError(`${path}: compilation failed`, 1);
+  // under --json the diagnostics travel in the error document (cli.ts)
+  if (!r.ir) throw Object.assign(new DnncError(`${path}: compilation failed`, 1), { diagnostics: r.diagnostics.map(jsonDiag) });
   return { ...r, ir: r.ir, source };
 }
 
@@ -64,9 +77,9 @@ export async function compileSpec(specPath: string, outDir: string, emit: "ts" |
     writeFileSync(files.ir, printIr(fe.ir));
     return files;
   }
-  const { generateTrainer } = await out.time("load code generator", () => import("../codegen/emit-trainer"));
+  const { generateTrainer } = await import("../codegen/emit-trainer");
   const { bundleTrainer } = await import("../codegen/bundle");
-  const src = await out.time("emit trainer.ts (ts-morph, prettier)", () =>
+  const src = await out.time("emit trainer.ts (ts-morph and prettier, loaded on first use)", () =>
     generateTrainer(fe.ir, { dataPath: dataPathFor(specPath, fe.ir.data.source.path, outDir) }),
   );
   files.ts = join(outDir, `${stem}.trainer.ts`);
@@ -82,17 +95,6 @@ export async function compileSpec(specPath: string, outDir: string, emit: "ts" |
   return files;
 }
 
-const jsonDiag = (d: Diagnostic) => ({
-  file: d.span.file,
-  line: d.span.line,
-  col: d.span.col,
-  endLine: d.span.endLine,
-  endCol: d.span.endCol,
-  severity: d.severity,
-  code: d.code,
-  message: d.message,
-  ...(d.hint ? { hint: d.hint } : {}),
-});
 
 /** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). */
 export function checkCommand(files: string[], out: Out): number {
