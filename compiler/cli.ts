@@ -194,7 +194,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
-      if (e.code === "commander.help") return argv.length === 0 ? 2 : 0; // `dnnc` alone prints help: a usage error
+      if (e.code === "commander.help") return e.exitCode === 0 ? 0 : 2; // `dnnc` without a command prints help: a usage error
       const verb = (e as CommanderError & { dnncVerb?: string }).dnncVerb;
       let message = oneLine(e).replace(/\.? ?\(Did you mean (.*)\?\)$/, "; did you mean $1?");
       const unknown = /^unknown command '([^']*)'(.*)$/.exec(message);

@@ -282,6 +282,11 @@ describe("colours, --quiet, --verbose", () => {
     expect(plain).not.toMatch(ESC);
   });
 
+  it("a closed pipe (dnnc --help | true: the reader is gone before dnnc writes) ends quietly, without an EPIPE stack", () => {
+    const r = spawnSync("/bin/sh", ["-c", `"${process.execPath}" bin/dnnc.mjs --help | true`], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+  });
+
   it("--quiet prints nothing on success (before or after the verb), errors still", () => {
     for (const argv of [["--quiet", "check", "specs/fashion-mlp.dnn"], ["check", "specs/fashion-mlp.dnn", "-q"]]) {
       const r = dnnc(argv);
