@@ -2,12 +2,23 @@
 // (compiler/export/onnx.ts; conventions in docs/export.md). The run directory is what
 // `dnnc train` writes: the spec (spec.dnn, or the one *.dnn file) and model.safetensors with the
 // trained parameters, running statistics and fitted preprocessing.
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { DnncError } from "../runtime/errors";
 import { decodeSafetensors } from "../runtime/safetensors";
 import { compileToIr } from "./pipeline";
-import { exportOnnx, ONNX_OPSET, type OnnxExport, type OnnxExportOptions } from "./export/onnx";
+import {
+  exportOnnx,
+  ONNX_OPSET,
+  type OnnxExport,
+  type OnnxExportOptions,
+} from "./export/onnx";
 import { DNNC_VERSION } from "./codegen/emit-trainer";
 
 export interface ExportOptions {
@@ -18,26 +29,59 @@ export interface ExportOptions {
 }
 
 /** Read a run directory and build its ONNX model (throws DnncError on a bad run directory). */
-export function exportRun(run: string, opts: OnnxExportOptions = {}): OnnxExport {
-  if (!existsSync(run) || !statSync(run).isDirectory()) throw new DnncError(`${run}: no such run directory`);
+export function exportRun(
+  run: string,
+  opts: OnnxExportOptions = {},
+): OnnxExport {
+  if (!existsSync(run) || !statSync(run).isDirectory())
+    throw new DnncError(`${run}: no such run directory`);
   const specs = readdirSync(run).filter((f) => f.endsWith(".dnn"));
-  const specFile = specs.includes("spec.dnn") ? "spec.dnn" : specs.length === 1 ? specs[0] : undefined;
-  if (!specFile) throw new DnncError(`${run}: no spec.dnn (is this a directory written by dnnc train?)`);
+  const specFile = specs.includes("spec.dnn")
+    ? "spec.dnn"
+    : specs.length === 1
+      ? specs[0]
+      : undefined;
+  if (!specFile)
+    throw new DnncError(
+      `${run}: no spec.dnn (is this a directory written by dnnc train?)`,
+    );
   const weights = join(run, "model.safetensors");
-  if (!existsSync(weights)) throw new DnncError(`${run}: no model.safetensors (has the run finished training?)`);
+  if (!existsSync(weights))
+    throw new DnncError(
+      `${run}: no model.safetensors (has the run finished training?)`,
+    );
   const specPath = join(run, specFile);
-  const r = compileToIr(readFileSync(specPath, "utf8"), specPath, { passes: "lower" });
-  if (!r.ir) throw new DnncError(`${specPath}: does not compile (${r.diagnostics[0]?.message ?? "unknown error"})`);
-  const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(weights)), weights);
-  if (metadata.spec_sha256 !== undefined && metadata.spec_sha256 !== r.ir.specHash) throw new DnncError(`${weights}: written by another spec than ${specPath}`);
-  return exportOnnx(r.ir, tensors, metadata, { producerVersion: DNNC_VERSION, ...opts });
+  const r = compileToIr(readFileSync(specPath, "utf8"), specPath, {
+    passes: "lower",
+  });
+  if (!r.ir)
+    throw new DnncError(
+      `${specPath}: does not compile (${r.diagnostics[0]?.message ?? "unknown error"})`,
+    );
+  const { tensors, metadata } = decodeSafetensors(
+    new Uint8Array(readFileSync(weights)),
+    weights,
+  );
+  if (
+    metadata.spec_sha256 !== undefined &&
+    metadata.spec_sha256 !== r.ir.specHash
+  )
+    throw new DnncError(`${weights}: written by another spec than ${specPath}`);
+  return exportOnnx(r.ir, tensors, metadata, {
+    producerVersion: DNNC_VERSION,
+    ...opts,
+  });
 }
 
-/** Returns the process exit code (0 written, 1 user error). */
+/** Returns 0 when written; a user error (bad run directory, unwritable output, unknown format) is
+ * thrown as DnncError, which the CLI reports (and, under --json, as its {ok:false} document). */
 export async function exportCommand(opts: ExportOptions): Promise<number> {
   const format = opts.format ?? "onnx";
-  try {
-    if (format !== "onnx") throw new DnncError(`export: unknown format "${format as string}" (expected onnx)`);
+  {
+    if (format !== "onnx")
+      throw new DnncError(
+        `export: unknown format "${format as string}" (expected onnx)`,
+      );
     const out = opts.out ?? join(opts.run, "model.onnx");
     const e = exportRun(opts.run);
     try {
@@ -47,13 +91,22 @@ export async function exportCommand(opts: ExportOptions): Promise<number> {
     }
     if (opts.json)
       process.stdout.write(
-        JSON.stringify({ file: out, format, opset: ONNX_OPSET, nodes: e.nodes, parameters: e.parameters, bytes: e.bytes.length, input: e.inputShape, outputs: e.outputs }) + "\n",
+        JSON.stringify({
+          ok: true,
+          file: out,
+          format,
+          opset: ONNX_OPSET,
+          nodes: e.nodes,
+          parameters: e.parameters,
+          bytes: e.bytes.length,
+          input: e.inputShape,
+          outputs: e.outputs,
+        }) + "\n",
       );
-    else process.stdout.write(`wrote ${out} (${e.nodes} nodes, ${e.parameters} parameters)\n`);
+    else
+      process.stdout.write(
+        `wrote ${out} (${e.nodes} nodes, ${e.parameters} parameters)\n`,
+      );
     return 0;
-  } catch (err) {
-    if (!(err instanceof DnncError)) throw err;
-    process.stderr.write(`error: ${err.message}\n`);
-    return 1;
   }
 }
