@@ -9,7 +9,7 @@ import { conv2dBackward, conv2dForward, convConfig, convWeightSize, im2colTs, ty
 import type { WasmBackend } from "../runtime/wasm/wasm-backend";
 import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, maxPool2x2Forward, poolConfig } from "../runtime/kernels/pool";
 import { makeDenseEpilogues, reluRef } from "../runtime/wasm-kernels";
-import { batchNormNodeForwardTs } from "../runtime/kernels/norm";
+import { batchNormBackward, batchNormBackwardTs, batchNormNodeForwardTs } from "../runtime/kernels/norm";
 import { convExportsOf } from "../runtime/wasm/conv-kernels";
 
 const FLOATS = 1 << 20;
@@ -171,6 +171,32 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
             for (let i = rv; i < rv + c.C; i++) R[i] = Math.abs(R[i]) + 0.1;
             batchNormNodeForwardTs(R, cfg, x, z, y, g, b, mean, invstd, rm, rv, c.relu, c.train, c.n);
           },
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("batch-norm backward: same bytes as the TypeScript loop (odd and even plane sizes, optional outputs)", () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 5 }),
+      C: fc.integer({ min: 1, max: 5 }),
+      S: fc.integer({ min: 1, max: 31 }),
+      gamma: fc.boolean(),
+      dx: fc.boolean(),
+      dg: fc.boolean(),
+      shift: fc.integer({ min: 0, max: 3 }),
+    });
+    fc.assert(
+      fc.property(arb, valuesArb, (c, values) => {
+        const cfg = { C: c.C, S: c.S, eps: 1e-5, momentum: 0.1 };
+        const x = 100 + c.shift, dy = 1200, dx = c.dx ? 2400 + c.shift : -1, gamma = c.gamma ? 3600 : -1;
+        const mean = 3700, invstd = 3800, dg = c.dg ? 3900 : -1, db = c.dg ? 4000 : -1;
+        const finite = values.map((v) => (Number.isFinite(v) ? v : -0.25));
+        check(
+          H, finite,
+          () => batchNormBackward(H, cfg, x, gamma, mean, invstd, dy, dx, dg, db, c.n),
+          (R) => batchNormBackwardTs(R, cfg, x, gamma, mean, invstd, dy, dx, dg, db, c.n),
         );
       }),
       { numRuns: 300 },

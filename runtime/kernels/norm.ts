@@ -158,6 +158,40 @@ export function batchNormBackward(
   n: number,
 ): void {
   const { C, S } = c;
+  const k = convExportsOf(H);
+  if (k && (x !== dx || dx < 0)) {
+    // the same float64 operations in wasm (runtime/wasm/conv.wat bn_backward: the two
+    // accumulators are the lanes of an f64x2)
+    const len = n * C * S;
+    checkRange(H, x, x + len, "batch norm input");
+    checkRange(H, dy, dy + len, "batch norm output gradient");
+    if (dx >= 0) checkRange(H, dx, dx + len, "batch norm input gradient");
+    checkRange(H, mean, mean + C, "batch norm mean");
+    checkRange(H, invstd, invstd + C, "batch norm invstd");
+    if (gamma >= 0) checkRange(H, gamma, gamma + C, "batch norm weight");
+    if (dgamma >= 0) checkRange(H, dgamma, dgamma + C, "batch norm weight gradient");
+    if (dbeta >= 0) checkRange(H, dbeta, dbeta + C, "batch norm bias gradient");
+    k.bn_backward(x, gamma, mean, invstd, dy, dx, dgamma, dbeta, n, C, S);
+    return;
+  }
+  batchNormBackwardTs(H, c, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, n);
+}
+
+/** batchNormBackward in TypeScript: the reference of the wasm loop, and the ts backend's path. */
+export function batchNormBackwardTs(
+  H: Float32Array,
+  c: BatchNormConfig,
+  x: number,
+  gamma: number,
+  mean: number,
+  invstd: number,
+  dy: number,
+  dx: number,
+  dgamma: number,
+  dbeta: number,
+  n: number,
+): void {
+  const { C, S } = c;
   const m = n * S;
   const CS = C * S;
   for (let ch = 0; ch < C; ch++) {

@@ -20,6 +20,11 @@ export interface ConvExports {
     mean: number, invstd: number, rm: number, rv: number, eps: number, keep: number, eta: number,
     relu: number, train: number,
   ): void;
+  /** runtime/kernels/norm.ts batchNormBackward in wasm (the same bytes) */
+  bn_backward(
+    x: number, gamma: number, mean: number, invstd: number, dy: number, dx: number, dgamma: number,
+    dbeta: number, n: number, C: number, S: number,
+  ): void;
 }
 
 /**
