@@ -28,7 +28,11 @@
 //   col2im scatter; other strides keep GEMM + col2im;
 // - the bias gradient is a GEMM of dy against a column of ones (the wasm module's dot path).
 // Batching (room for nb >= 2) makes GEMMs large enough for the wasm backend to split over its
-// threads (runtime/wasm/wasm-backend.ts splits from 1M multiply-adds).
+// threads (runtime/wasm/wasm-backend.ts splits from 1M multiply-adds). On a wasm backend with 2+
+// threads, the per-sample path (groups 1) is itself split (runtime/wasm/conv.wat conv_chunk):
+// samples for the forward and the stride-1 input gradient, input channels for the weight
+// gradient, each thread with its own im2col area; every element is summed as on one thread.
+// On the wasm backend the im2col copies run in wasm (same bytes as im2colTs).
 import type { GemmFn } from "../backend";
 import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "../wasm/conv-kernels";
 
