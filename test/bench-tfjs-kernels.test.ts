@@ -90,7 +90,7 @@ describe("tfjs-wasm Conv2DBackpropFilter (JS) equals tfjs-cpu's", () => {
       const x = tf.tensor4d(values(2 * 10 * 10 * 3, 7), [2, 10, 10, 3]);
       const w = tf.tensor4d(values(3 * 3 * 3 * 8, 8), [3, 3, 3, 8]);
       const t = tf.tensor4d(values(2 * 10 * 10 * 8, 9), [2, 10, 10, 8]);
-      const g = tf.grad((f: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, f, 1, "same"), t)))(w);
+      const g = tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, f as tf.Tensor4D, 1, "same"), t)))(w);
       const out = Float32Array.from(g.dataSync() as Float32Array);
       tf.dispose([x, w, t, g]);
       return out;
