@@ -78,7 +78,7 @@ function emitOptimizer(ir: IR): string {
       call = `torch.optim.${o.kind === "adam" ? "Adam" : "AdamW"}(groups, lr=LR0, betas=(${py(o.beta1)}, ${py(o.beta2)}), eps=${py(o.eps)}, amsgrad=${py(o.amsgrad)})`;
       break;
     case "adagrad":
-      call = `torch.optim.Adagrad(groups, lr=LR0, lr_decay=0, eps=${py(o.eps)}, initial_accumulator_value=${py(o.initialAccumulator)})`;
+      call = `torch.optim.Adagrad(groups, lr=LR0, lr_decay=${py(o.lrDecay ?? 0)}, eps=${py(o.eps)}, initial_accumulator_value=${py(o.initialAccumulator)})`;
       break;
     case "rmsprop":
       call = `torch.optim.RMSprop(groups, lr=LR0, alpha=${py(o.alpha)}, eps=${py(o.eps)}, momentum=${py(o.momentum)}, centered=${py(o.centered)})`;
