@@ -1,6 +1,6 @@
 // The IR: plain JSON, validated by its own schema after every pass (verifyIr), printable as
 // stable text (printIr) for goldens and `dnnc compile --emit ir`.
-import { irAjv as ajv } from "./ops";
+import { errorsText, lazyValidator } from "./ops";
 import type { DataSpec, Json, LossSpec, TrainSpec } from "./spec";
 
 export interface TailOp {
@@ -127,11 +127,10 @@ const irSchema = {
     },
   },
 };
-let compiledIrSchema: ReturnType<typeof ajv.compile> | undefined;
+const irValidator = lazyValidator(irSchema, "ir");
 /** Validate against the IR schema (compiled once, on first use); returns the error text or undefined. */
 function irSchemaErrors(ir: unknown): string | undefined {
-  compiledIrSchema ??= ajv.compile(irSchema);
-  return compiledIrSchema(ir) ? undefined : ajv.errorsText(compiledIrSchema.errors);
+  return irValidator(ir) ? undefined : errorsText(irValidator.errors);
 }
 
 /**

@@ -1,13 +1,9 @@
-// The layer catalogue: for each op, its arguments (as a JSON schema that ajv compiles once, at
-// module load), which arguments may be given by position, and its shape rule. The checker uses it
-// to validate a spec; lowering uses it to infer shapes and to create parameters.
-import AjvModule, { type ValidateFunction } from "ajv";
-
-// ajv is CommonJS; its default export arrives wrapped under some loaders.
-const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as typeof AjvModule;
-export const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
-/** A second instance for the IR schema (no defaults, no strict-mode nags about partial schemas). */
-export const irAjv = new Ajv({ allErrors: true, strict: false });
+// The layer catalogue: for each op, its arguments (as a JSON schema that ajv compiles on first
+// use, or at build time for the bundled CLI: generated/), which arguments may be given by
+// position, and its shape rule. The checker uses it to validate a spec; lowering uses it to infer
+// shapes and to create parameters.
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { compileValidator, type SchemaFlavour } from "./generated/runtime-ajv";
 
 export type ArgSchema = Record<string, unknown> & { description?: string };
 
@@ -228,19 +224,35 @@ for (const o of Object.values(OPS)) {
   (o.schema as Record<string, unknown>).additionalProperties = false;
 }
 
+/** Every schema given to lazyValidator, in order: the build compiles them all ahead of time. */
+export const SCHEMA_REGISTRY: { schema: object; flavour: SchemaFlavour }[] = [];
+
+/** The identity of a schema for the precompiled table (its JSON text, computed on first use). */
+export function schemaKey(schema: object, flavour: SchemaFlavour): string {
+  return flavour + ":" + JSON.stringify(schema);
+}
+
 /**
  * A validator compiled once, on first use (compiling every schema at start-up cost `dnnc check`
- * ~250 ms; a spec uses a handful of them).
+ * ~250 ms; a spec uses a handful of them). In the bundled CLI it is looked up among the validators
+ * compiled at build time instead. `flavour`: "args" fills defaults and is strict, "ir" is not.
  */
-export function lazyValidator(schema: object): ValidateFunction {
+export function lazyValidator(schema: object, flavour: SchemaFlavour = "args"): ValidateFunction {
+  SCHEMA_REGISTRY.push({ schema, flavour });
   let compiled: ValidateFunction | undefined;
   const v = ((data: unknown) => {
-    compiled ??= ajv.compile(schema);
+    compiled ??= compileValidator(schema, flavour);
     const ok = compiled(data) as boolean;
     v.errors = compiled.errors;
     return ok;
   }) as ValidateFunction;
   return v;
+}
+
+/** ajv's `errorsText` with its defaults, without an ajv instance. */
+export function errorsText(errors: ErrorObject[] | null | undefined): string {
+  if (!errors || errors.length === 0) return "No errors";
+  return errors.map((e) => `data${e.instancePath} ${e.message}`).join(", ");
 }
 
 /** Argument validators, each compiled once (lazily). */

@@ -18,21 +18,57 @@ export interface FrontEndResult {
   diagnostics: Diagnostic[];
 }
 
+export interface CompileToIrOptions {
+  /** "lower": stop after lowering and the resource limits (`dnnc check`); default "all". */
+  passes?: "all" | "lower";
+  /**
+   * Called after each named pass with its duration in ms (`dnnc --verbose` prints them). The IR
+   * checks are timed apart: one call `verifyIr` at the end with their total.
+   */
+  onPass?: (name: string, ms: number) => void;
+}
+
 /** Source text → checked spec → IR after all passes (or diagnostics). */
-export function compileToIr(source: string, file: string, opts: { passes?: "all" | "lower" } = {}): FrontEndResult {
-  const parsed = parseSpec(source, file);
+export function compileToIr(source: string, file: string, opts: CompileToIrOptions = {}): FrontEndResult {
+  const onPass = opts.onPass;
+  let verifyMs = 0;
+  let verifies = 0;
+  // run one pass, timed when someone listens
+  const pass = <T>(name: string, f: () => T): T => {
+    if (!onPass) return f();
+    const t0 = performance.now();
+    const r = f();
+    onPass(name, performance.now() - t0);
+    return r;
+  };
+  const verify = (ir: IR, after: string): IR => {
+    if (!onPass) return verifyIr(ir, after);
+    const t0 = performance.now();
+    const r = verifyIr(ir, after);
+    verifyMs += performance.now() - t0;
+    verifies++;
+    return r;
+  };
+  const done = <T>(r: T): T => {
+    if (onPass && verifies > 0) onPass(`verifyIr (${verifies}x)`, verifyMs);
+    return r;
+  };
+  const parsed = pass("parse", () => parseSpec(source, file));
   if (!parsed.ast) return { diagnostics: parsed.diagnostics };
-  const checked = check(parsed.ast);
+  const ast = parsed.ast;
+  const checked = pass("check", () => check(ast));
   if (!checked.spec) return { diagnostics: checked.diagnostics };
-  const lowered = lower(checked.spec);
-  if (!lowered.ir) return { spec: checked.spec, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
-  let ir = verifyIr(lowered.ir, "lower");
-  const limits = checkResources(ir, undefined, { spec: checked.spec });
-  if (limits.length > 0) return { spec: checked.spec, diagnostics: [...checked.diagnostics, ...limits] };
-  const fused = fuseElementwise(ir);
+  const spec = checked.spec;
+  const lowered = pass("lower", () => lower(spec));
+  if (!lowered.ir) return { spec, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
+  let ir = verify(lowered.ir, "lower");
+  const lowIr = ir;
+  const limits = pass("checkResources", () => checkResources(lowIr, undefined, { spec }));
+  if (limits.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...limits] });
+  const fused = pass("fuseElementwise", () => fuseElementwise(lowIr));
   const unsupported = findPenaltyUnsupported(fused);
   if (unsupported) {
-    const span = checked.spec.layers.find((l) => l.span.line === unsupported.node.line && l.span.col === unsupported.node.col)?.span ?? {
+    const span = spec.layers.find((l) => l.span.line === unsupported.node.line && l.span.col === unsupported.node.col)?.span ?? {
       file,
       line: unsupported.node.line,
       col: unsupported.node.col,
@@ -41,12 +77,14 @@ export function compileToIr(source: string, file: string, opts: { passes?: "all"
       offset: 0,
       endOffset: 1,
     };
-    return { spec: checked.spec, diagnostics: [diag("E0403", span, { detail: unsupported.message }, "the smoothness penalties support dense, conv2d, pooling and activations")] };
+    return done({ spec, diagnostics: [diag("E0403", span, { detail: unsupported.message }, "the smoothness penalties support dense, conv2d, pooling and activations")] });
   }
   if (opts.passes !== "lower") {
-    ir = verifyIr(fused, "fuseElementwise");
-    ir = verifyIr(planMemory(ir), "planMemory");
-    ir = verifyIr(planPenaltyMemory(ir), "planPenaltyMemory");
+    ir = verify(fused, "fuseElementwise");
+    const fusedIr = ir;
+    ir = verify(pass("planMemory", () => planMemory(fusedIr)), "planMemory");
+    const planned = ir;
+    ir = verify(pass("planPenaltyMemory", () => planPenaltyMemory(planned)), "planPenaltyMemory");
   }
-  return { spec: checked.spec, ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
+  return done({ spec, ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] });
 }

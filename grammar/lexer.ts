@@ -3,7 +3,7 @@
 // Newlines end statements, except where a statement obviously goes on: inside ( ) and [ ],
 // after `->`, `,` or `=`, and before a line that starts with `->`, `)` or `]`. `filterNewlines`
 // drops those newlines after lexing so that the parser can treat NEWLINE as a plain separator.
-import { createToken, Lexer, type IToken, type TokenType } from "chevrotain";
+import { createToken, Lexer, type ILexerConfig, type IToken, type TokenType } from "chevrotain";
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\f\v]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: "Comment", pattern: /(?:#|\/\/)[^\n]*/, group: Lexer.SKIPPED });
@@ -57,8 +57,13 @@ export const allTokens: TokenType[] = [
   Identifier,
 ];
 
+/** Set by scripts/build.mjs in the bundled CLI only (see skipGrammarValidations in parser.ts). */
+declare const __DNNC_BUNDLE__: boolean | undefined;
+const skipLexerValidations = typeof __DNNC_BUNDLE__ !== "undefined" && __DNNC_BUNDLE__ === true;
+
 // Only "\n" ends a line (renderDiagnostics splits on it too): a bare "\r" is whitespace.
-export const dnnLexer = new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: false, lineTerminatorsPattern: /\n/g, lineTerminatorCharacters: ["\n"] });
+export const lexerConfig: ILexerConfig = { positionTracking: "full", ensureOptimizations: false, lineTerminatorsPattern: /\n/g, lineTerminatorCharacters: ["\n"] };
+export const dnnLexer = new Lexer(allTokens, { ...lexerConfig, skipValidations: skipLexerValidations });
 
 const continuesAfter = new Set([Arrow, LParen, LBracket, Comma, Equals, Colon, LBrace]);
 const continuesBefore = new Set([Arrow, RParen, RBracket]);

@@ -14,9 +14,17 @@
 import { CstParser, type IToken } from "chevrotain";
 import * as T from "./lexer";
 
-class DnnParser extends CstParser {
-  constructor() {
-    super(T.allTokens, { maxLookahead: 3, recoveryEnabled: false });
+/**
+ * Set (to true) by scripts/build.mjs in the bundled CLI only: the grammar is validated when the
+ * parser is built everywhere else (vitest, tsx, the playground), so a grammar error cannot reach a
+ * bundle; skipping chevrotain's self-validation there saves `dnnc check` start-up time.
+ */
+declare const __DNNC_BUNDLE__: boolean | undefined;
+export const skipGrammarValidations = typeof __DNNC_BUNDLE__ !== "undefined" && __DNNC_BUNDLE__ === true;
+
+export class DnnParser extends CstParser {
+  constructor(opts: { skipValidations?: boolean } = {}) {
+    super(T.allTokens, { maxLookahead: 3, recoveryEnabled: false, skipValidations: opts.skipValidations ?? skipGrammarValidations });
     this.performSelfAnalysis();
   }
 

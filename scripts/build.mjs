@@ -5,9 +5,13 @@
 // (dist/chunk-*.mjs): a verb's code is loaded when the verb runs, so `dnnc check` parses only the
 // front end and the argument parser. The runtime stays as TypeScript
 // source: compiled trainers bundle the parts they use.
+// Start-up (docs/performance.md, "Startup"): the schemas are compiled to plain functions here, at
+// build time (compiler/generated/standalone.ts replaces runtime-ajv.ts in the bundle, so ajv is not
+// in it), and `__DNNC_BUNDLE__` tells the grammar to skip chevrotain's self-validation (the tests
+// build the parser with it).
 import { build as esbuild } from "esbuild";
 import { readdirSync, rmSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { basename, dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,11 +25,37 @@ const common = {
   external: ["ts-morph", "prettier", "esbuild", "cli-progress", "wabt"],
   banner: { js: "import { createRequire as __dnncCreateRequire } from 'node:module'; const require = __dnncCreateRequire(import.meta.url);" },
   logLevel: "warning",
+  define: { __DNNC_BUNDLE__: "true" },
 };
 
+/** The source of the precompiled validators (generated/standalone.ts, bundled and run here). */
+async function standaloneValidators() {
+  const tmp = join(dist, `.standalone-${process.pid}.mjs`);
+  await esbuild({ ...common, define: {}, external: [], entryPoints: [join(root, "compiler", "generated", "standalone.ts")], outfile: tmp });
+  try {
+    const { generateStandaloneModule } = await import(pathToFileURL(tmp).href);
+    return generateStandaloneModule();
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** An esbuild plugin: `./generated/runtime-ajv` (ajv at run time) becomes the precompiled module. */
+function precompiledValidators(contents) {
+  return {
+    name: "dnnc-precompiled-validators",
+    setup(b) {
+      b.onResolve({ filter: /(^|\/)generated\/runtime-ajv$/ }, () => ({ path: "precompiled-validators", namespace: "dnnc" }));
+      b.onLoad({ filter: /.*/, namespace: "dnnc" }, () => ({ contents, loader: "js" }));
+    },
+  };
+}
+
 export async function build() {
+  const validators = await standaloneValidators();
   const r = await esbuild({
     ...common,
+    plugins: [precompiledValidators(validators)],
     entryPoints: { cli: join(root, "compiler", "entry.ts") },
     outdir: dist,
     outExtension: { ".js": ".mjs" },
@@ -33,7 +63,7 @@ export async function build() {
     splitting: true,
     metafile: true,
   });
-  await esbuild({ ...common, entryPoints: [join(root, "compiler", "search-worker.ts")], outfile: join(dist, "trial-worker.mjs") });
+  await esbuild({ ...common, plugins: [precompiledValidators(validators)], entryPoints: [join(root, "compiler", "search-worker.ts")], outfile: join(dist, "trial-worker.mjs") });
   // chunks of earlier builds: removed after a day (a long `dnnc train` started before this build
   // may still load one; train loads the ones it needs up front, but other verbs may not)
   const current = new Set(Object.keys(r.metafile.outputs).map((p) => basename(p)));

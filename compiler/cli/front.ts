@@ -38,10 +38,15 @@ export const jsonDiag = (d: Diagnostic) => ({
   ...(d.hint ? { hint: d.hint } : {}),
 });
 
+/** Under --verbose, one line per front-end pass (compileToIr's onPass). */
+function passTimer(out: Out): ((name: string, ms: number) => void) | undefined {
+  return out.verbose ? (name, ms) => out.info(`  pass ${name}: ${ms.toFixed(1)} ms`) : undefined;
+}
+
 export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all") {
   const source = readSpec(path);
   out.info(`spec ${resolve(path)} (${source.length} characters)`);
-  const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () => compileToIr(source, path, { passes }));
+  const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () => compileToIr(source, path, { passes, onPass: passTimer(out) }));
   report(out, r.diagnostics, source);
   // under --json the diagnostics travel in the error document (cli.ts)
   if (!r.ir) throw Object.assign(new DnncError(`${path}: compilation failed`, 1), { diagnostics: r.diagnostics.map(jsonDiag) });
@@ -109,7 +114,7 @@ export function checkCommand(files: string[], out: Out): number {
       results.push({ file: f, ok: false, error: e.message, diagnostics: [] });
       continue;
     }
-    const r = out.time(`check ${f}`, () => compileToIr(source, f, { passes: "lower" }));
+    const r = out.time(`check ${f}`, () => compileToIr(source, f, { passes: "lower", onPass: passTimer(out) }));
     report(out, r.diagnostics, source);
     results.push({ file: f, ok: !!r.ir, diagnostics: r.diagnostics.map(jsonDiag) });
     if (r.ir && r.diagnostics.length === 0) out.say(`${f}: ok`);
