@@ -51,18 +51,21 @@ function precompiledValidators(contents) {
   };
 }
 
-export async function build() {
-  const validators = await standaloneValidators();
-  const r = await esbuild({
+/** The esbuild options of dist/cli.mjs and its chunks (test/startup.test.ts builds them in memory). */
+export function cliBundleOptions(validators) {
+  return {
     ...common,
     plugins: [precompiledValidators(validators)],
     entryPoints: { cli: join(root, "compiler", "entry.ts") },
-    outdir: dist,
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunk-[hash]",
     splitting: true,
-    metafile: true,
-  });
+  };
+}
+
+export async function build() {
+  const validators = await standaloneValidators();
+  const r = await esbuild({ ...cliBundleOptions(validators), outdir: dist, metafile: true });
   await esbuild({ ...common, plugins: [precompiledValidators(validators)], entryPoints: [join(root, "compiler", "search-worker.ts")], outfile: join(dist, "trial-worker.mjs") });
   // chunks of earlier builds: removed after a day (a long `dnnc train` started before this build
   // may still load one; train loads the ones it needs up front, but other verbs may not)
