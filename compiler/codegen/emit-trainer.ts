@@ -40,13 +40,18 @@ export function programConstants(ir: IR, dataPath: string) {
     maxNorm: p.maxNorm,
   }));
   const last = ir.nodes[ir.nodes.length - 1];
-  // the largest single GEMM of a step (multiply-adds): dense layers over the batch, convolutions
-  // per sample; the trainer stays on one thread when none is large enough to split
+  // the largest splittable work of a step (multiply-adds): dense layers over the batch; convolutions
+  // with groups = 1 over the batch too (the wasm backend splits them across threads by samples or
+  // input channels, runtime/wasm conv_chunk), grouped ones per sample and group; the trainer stays
+  // on one thread when none is large enough to split
   let maxGemmMacs = 0;
   for (const n of ir.nodes) {
     const a = n.attrs as Record<string, number>;
     if (n.op === "dense") maxGemmMacs = Math.max(maxGemmMacs, ir.batch * a.units * n.inShape[0]);
-    if (n.op === "conv2d") maxGemmMacs = Math.max(maxGemmMacs, (a.K / a.groups) * n.outShape[1] * n.outShape[2] * (n.inShape[0] / a.groups) * a.kh * a.kw);
+    if (n.op === "conv2d") {
+      const perSample = (a.K / a.groups) * n.outShape[1] * n.outShape[2] * (n.inShape[0] / a.groups) * a.kh * a.kw;
+      maxGemmMacs = Math.max(maxGemmMacs, a.groups === 1 ? ir.batch * perSample : perSample);
+    }
   }
   const meta = {
     name: ir.name,

@@ -94,7 +94,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 17340560,
     dataPath: "../specs/data/fashion-mnist-small",
-    maxGemmMacs: 25690112,
+    maxGemmMacs: 231211008,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {

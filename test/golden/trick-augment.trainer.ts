@@ -91,7 +91,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 4023792,
     dataPath: "../specs/data/fashion-mnist-small",
-    maxGemmMacs: 501760,
+    maxGemmMacs: 14450688,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {

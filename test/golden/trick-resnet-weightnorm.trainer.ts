@@ -130,7 +130,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 1886496,
     dataPath: "../specs/data/fashion-mnist-small",
-    maxGemmMacs: 112896,
+    maxGemmMacs: 7225344,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {

@@ -57,7 +57,7 @@ export const program: Program = {
     outputSize: 10,
     heapFloats: 2076336,
     dataPath: "../specs/data/fashion-mnist-small",
-    maxGemmMacs: 1003520,
+    maxGemmMacs: 10035200,
   },
   loss: { kind: "softmax_cross_entropy", labelSmoothing: 0, delta: 1 },
   train: {
