@@ -242,3 +242,27 @@ describe("the bundled CLI", () => {
     expect(text).not.toContain("__DNNC_BUNDLE__");
   });
 });
+
+describe("compileToIr's onPass", () => {
+  const src = readFileSync(join(root, "specs", "fashion-mlp.dnn"), "utf8");
+  const names = (passes: "all" | "lower", text = src) => {
+    const seen: [string, number][] = [];
+    const r = compileToIr(text, "m.dnn", { passes, onPass: (name, ms) => seen.push([name, ms]) });
+    for (const [, ms] of seen) expect(ms).toBeGreaterThanOrEqual(0);
+    // timing changes nothing
+    const plain = compileToIr(text, "m.dnn", { passes });
+    expect(r.diagnostics).toEqual(plain.diagnostics);
+    expect(r.ir && printIr(r.ir)).toEqual(plain.ir && printIr(plain.ir));
+    return seen.map(([n]) => n);
+  };
+
+  it("names every pass in order, the IR checks last", () => {
+    expect(names("all")).toEqual(["parse", "check", "lower", "checkResources", "fuseElementwise", "planMemory", "planPenaltyMemory", "verifyIr (4x)"]);
+    expect(names("lower")).toEqual(["parse", "check", "lower", "checkResources", "fuseElementwise", "verifyIr (1x)"]);
+  });
+
+  it("stops where the front end stops", () => {
+    expect(names("all", readFileSync(join(root, "specs", "errors", "typo-layer.dnn"), "utf8"))).toEqual(["parse", "check"]);
+    expect(names("all", "model m {")).toEqual(["parse"]);
+  });
+});
