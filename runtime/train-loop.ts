@@ -77,7 +77,9 @@ export function optimizerConfig(p: Program): OptimizerConfig {
   }
 }
 
-export function scheduleConfig(p: Program): Schedule {
+/** `horizon`: the run's length in the schedule's unit (its epochs, --epochs included, or its steps
+ * with schedule_per step); cosine without t_max spans it. */
+export function scheduleConfig(p: Program, horizon = p.train.epochs): Schedule {
   const s = p.train.schedule;
   const a = s.args as Record<string, number & number[]>;
   const lr = p.train.optimizer.lr;
@@ -92,7 +94,7 @@ export function scheduleConfig(p: Program): Schedule {
     case "multistep":
       return { ...common, kind: "multistep", milestones: a.milestones, gamma: a.gamma };
     case "cosine":
-      return { ...common, kind: "cosine", tMax: a.t_max ?? p.train.epochs, etaMin: a.eta_min };
+      return { ...common, kind: "cosine", tMax: a.t_max ?? horizon, etaMin: a.eta_min };
     case "cosine_restarts":
       return { ...common, kind: "cosine_restarts", t0: a.t_0, tMult: a.t_mult, etaMin: a.eta_min };
     case "plateau":
@@ -316,7 +318,7 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
   if (order.length === 0) throw new DnncError("training data: no training samples");
   const layout = optimLayout(p);
   const opt = optimizerConfig(p);
-  const sched = scheduleConfig(p);
+  const sched = scheduleConfig(p, p.train.schedule.per === "step" ? epochs * Math.ceil(order.length / B) : epochs);
   const schedState = resume ? { ...resume.schedule } : initialScheduleState(sched);
   const es = p.train.earlyStopping;
   const stopper = es ? new EarlyStopping({ monitor: es.monitor, mode: es.mode, patience: es.patience, minDelta: es.minDelta }) : undefined;

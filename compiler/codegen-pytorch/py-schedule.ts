@@ -28,9 +28,11 @@ export function emitPySchedule(ir: IR): string {
       body = [`return LR0 * ${py(a.gamma)} ** sum(1 for m in ${py(a.milestones)} if k >= m)  # MultiStepLR`];
       break;
     case "cosine": {
-      const tMax = a.t_max ?? ir.train.epochs;
+      // without t_max the period is the whole run: its epochs (--epochs included), or its steps with
+      // schedule_per step (as runtime/train-loop.ts scheduleConfig)
+      const tMax = a.t_max !== undefined ? py(a.t_max) : "horizon";
       const etaMin = a.eta_min ?? 0;
-      body = [`return ${py(etaMin)} + (LR0 - ${py(etaMin)}) * (1 + math.cos(math.pi * k / ${py(tMax)})) / 2  # CosineAnnealingLR(T_max=${tMax})`];
+      body = [`return ${py(etaMin)} + (LR0 - ${py(etaMin)}) * (1 + math.cos(math.pi * k / ${tMax})) / 2  # CosineAnnealingLR(T_max=${tMax})`];
       break;
     }
     case "cosine_restarts": {
@@ -59,7 +61,7 @@ export function emitPySchedule(ir: IR): string {
     `WARMUP = ${s.warmup}`,
     ``,
     ``,
-    `def learning_rate(k, plateau=None):`,
+    `def learning_rate(k, plateau=None, horizon=EPOCHS):`,
     `    """The rate for counter k (the rate torch's scheduler reports after k calls to step())."""`,
     ...(warm
       ? [

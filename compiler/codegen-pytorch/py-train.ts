@@ -283,14 +283,16 @@ def main(argv=None):
     stat_buffers = [buffers[name] for name in STATS]
     divergences, lr_factor = 0, 1.0
     step = 0
-    lr = learning_rate(0, plateau)
+    # the run's length in the schedule's unit (cosine without t_max spans it)
+    horizon = epochs * math.ceil(len(order) / BATCH) if SCHEDULE_PER == "step" else epochs
+    lr = learning_rate(0, plateau, horizon)
     shuffle_stream = stream_id("data:shuffle")
     for epoch in range(1, epochs + 1):
         t0 = time.time()
         shuffle(order, seed, shuffle_stream ^ epoch)
         sums = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples (this rank)
         if SCHEDULE_PER != "step":
-            lr = learning_rate(epoch - 1, plateau)
+            lr = learning_rate(epoch - 1, plateau, horizon)
         done = False
         for s in range(0, len(order), BATCH):
             batch = order[s : s + BATCH]
@@ -298,7 +300,7 @@ def main(argv=None):
             if n < 2 and HAS_BATCH_NORM:
                 break  # batch norm cannot train on one sample
             if SCHEDULE_PER == "step":
-                lr = learning_rate(step, plateau)
+                lr = learning_rate(step, plateau, horizon)
             mine = batch[rank::world]  # this rank's share of the global batch
             if ON_DIVERGENCE != "stop":
                 stats_backup = [b.detach().clone() for b in stat_buffers]
