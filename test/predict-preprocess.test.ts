@@ -3,7 +3,8 @@
 // a file with another width is refused naming both sizes.
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { encodePng } from "../runtime/node/png";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -25,5 +26,12 @@ describe("predict with pca(k) preprocessing", () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("the model takes 784");
     expect(bad.stderr).not.toMatch(/\n\s+at /);
+    // PNG images cannot feed a model that takes preprocessed features: said, not guessed
+    const png = join(run, "x.png");
+    writeFileSync(png, encodePng(28, 28, 1, new Uint8Array(784)));
+    const img = dnnc("predict", run, "--input", png);
+    expect(img.status).toBe(1);
+    expect(img.stderr).toContain("PNG input needs a model that takes images; this one takes 64 preprocessed features of 784 raw values");
+    expect(img.stderr).not.toMatch(/\n\s+at /);
   });
 });
