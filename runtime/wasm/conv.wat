@@ -113,13 +113,25 @@
                 ;; zero the cells that wrapped around a row edge
                 (if (i32.or (i32.gt_s (local.get $lo) (i32.const 0)) (i32.lt_s (local.get $hi) (local.get $OW)))
                   (then
-                    (local.set $oh (local.get $oh0))
+                    ;; byte addresses: $d walks the rows; cells [0, lo) and [hi, OW) of each row
+                    ;; (1 cell each for a 3x3 "same" kernel: inline stores, not calls)
+                    (local.set $d (i32.shl (i32.add (local.get $r) (i32.mul (local.get $oh0) (local.get $OW))) (i32.const 2)))
+                    (local.set $row (i32.shl (i32.add (local.get $r) (i32.mul (local.get $oh1) (local.get $OW))) (i32.const 2)))
                     (block $edone (loop $el
-                      (br_if $edone (i32.ge_s (local.get $oh) (local.get $oh1)))
-                      (local.set $d (i32.add (local.get $r) (i32.mul (local.get $oh) (local.get $OW))))
-                      (call $zero (i32.shl (local.get $d) (i32.const 2)) (local.get $lo))
-                      (call $zero (i32.shl (i32.add (local.get $d) (local.get $hi)) (i32.const 2)) (i32.sub (local.get $OW) (local.get $hi)))
-                      (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+                      (br_if $edone (i32.ge_u (local.get $d) (local.get $row)))
+                      (local.set $ow (i32.const 0))
+                      (block $e1 (loop $l1
+                        (br_if $e1 (i32.ge_s (local.get $ow) (local.get $lo)))
+                        (f32.store (i32.add (local.get $d) (i32.shl (local.get $ow) (i32.const 2))) (f32.const 0))
+                        (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+                        (br $l1)))
+                      (local.set $ow (local.get $hi))
+                      (block $e2 (loop $l2
+                        (br_if $e2 (i32.ge_s (local.get $ow) (local.get $OW)))
+                        (f32.store (i32.add (local.get $d) (i32.shl (local.get $ow) (i32.const 2))) (f32.const 0))
+                        (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+                        (br $l2)))
+                      (local.set $d (i32.add (local.get $d) (i32.shl (local.get $OW) (i32.const 2))))
                       (br $el)))))
                 (br $next)))
             ;; general: row by row
@@ -203,8 +215,17 @@
         (local.set $j (i32.const 0))
         ;; 4 windows at a time: even/odd columns of both rows, branch-free picks by masks;
         ;; a group with a NaN goes to the scalar loop below
+        ;; (the last group of a row whose width is not a multiple of 4 is moved back to end at
+        ;; OW: it recomputes up to 3 windows, with the same results, instead of the scalar loop)
         (block $vdone (loop $vl
-          (br_if $vdone (i32.gt_s (i32.add (local.get $ow) (i32.const 4)) (local.get $OW)))
+          (if (i32.gt_s (i32.add (local.get $ow) (i32.const 4)) (local.get $OW))
+            (then
+              (br_if $vdone (i32.or (i32.ge_s (local.get $ow) (local.get $OW)) (i32.lt_s (local.get $OW) (i32.const 4))))
+              (local.set $t (i32.sub (local.get $ow) (i32.sub (local.get $OW) (i32.const 4))))
+              (local.set $ow (i32.sub (local.get $OW) (i32.const 4)))
+              (local.set $j (i32.sub (local.get $j) (i32.shl (local.get $t) (i32.const 1))))
+              (local.set $y (i32.sub (local.get $y) (i32.shl (local.get $t) (i32.const 2))))
+              (local.set $idx (i32.sub (local.get $idx) (i32.shl (local.get $t) (i32.const 2))))))
           (local.set $q0 (v128.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
           (local.set $q1 (v128.load offset=16 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
           (local.set $q2 (v128.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
@@ -274,7 +295,8 @@
   (func (export "maxpool_backward")
     (param $dy i32) (param $idx i32) (param $dx i32) (param $planes i32) (param $HW i32) (param $OHW i32)
     (local $p i32) (local $j i32) (local $dxp i32) (local $a i32)
-    (call $zero (i32.shl (local.get $dx) (i32.const 2)) (i32.mul (local.get $planes) (local.get $HW)))
+    (memory.fill (i32.shl (local.get $dx) (i32.const 2)) (i32.const 0)
+      (i32.shl (i32.mul (local.get $planes) (local.get $HW)) (i32.const 2)))
     (local.set $dy (i32.shl (local.get $dy) (i32.const 2)))
     (local.set $idx (i32.shl (local.get $idx) (i32.const 2)))
     (local.set $p (i32.const 0))
