@@ -111,7 +111,7 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     expect(Object.is(H[11], 0)).toBe(true);
   });
 
-  it("2x2 max pool forward and backward: same values, indices and gradients as the TypeScript loops", () => {
+  it("2x2 max pool forward and backward (general and 2x2 backward): same values, indices and gradients as the TypeScript loops", () => {
     const arb = fc.record({
       planes: fc.integer({ min: 1, max: 4 }),
       IH: fc.integer({ min: 2, max: 20 }),
@@ -131,6 +131,18 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
           () => {
             k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW);
             k.maxpool_backward(dy, idx, dx, c.planes, c.IH * c.IW, OH * OW);
+          },
+          (R) => {
+            maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes);
+            maxPool2dBackwardTs(R, c.IH * c.IW, OH * OW, c.planes, dy, idx, dx);
+          },
+        );
+        // the 2x2 backward writes every cell of dx (odd IH/IW: the uncovered row/column is 0)
+        check(
+          H, vals,
+          () => {
+            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW);
+            k.maxpool2x2_backward(dy, idx, dx, c.planes, c.IH, c.IW, OH, OW);
           },
           (R) => {
             maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes);
