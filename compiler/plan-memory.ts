@@ -4,9 +4,29 @@
 // gradient buffer dY (reused in place for dZ), and per-op scratch (conv im2col columns, pool
 // argmax, norm statistics). Everything is sized for the compiled batch B; nothing is allocated
 // later. flatten is a view: its output aliases its input. Next: code generation.
-import type { IR, IRLayout } from "./ir";
+//
+// The arena, the statistics, x and labels have fixed places at the bottom. Every other buffer is
+// live only during part of a training step, and buffers that are never live at the same moment
+// share memory (liveness below, then first-fit placement, largest first). One step is a sequence
+// of moments: the batch is fed, node 0..N-1 run forward, the loss writes dL/d(out), node N-1..0
+// run backward, the penalty (if any) runs last. What the generated code (codegen/emit-model.ts)
+// touches at each moment:
+//   forward of node i: its inputs, Z/Y, its masks and scratch (col, idx, norm statistics, ...);
+//   backward of node i: Z (the tail's derivative), dY in place, the inputs it differentiates by
+//     (dense, conv2d and the norms read their input X), its saved masks and statistics, col,
+//     the gradients of its inputs (written first by the consumer that comes LAST in forward
+//     order, accumulated through scratch:grad by the others: residual skips), scratch:grad;
+//   the loss: the last output and labels; it writes the last output's gradient.
+// A buffer is live from its first to its last moment, except pure scratch (col, scratch:wn,
+// scratch:grad), whose content never survives a moment: it is live only at the moments that use
+// it. With a penalty (emit-penalty), every non-gradient buffer stays live to the end of the step,
+// since the penalty re-reads forward values after backward. Moments are whole: everything a kernel
+// call reads and writes is live at once, so no kernel ever runs in place by accident.
+// `planMemory(ir, { reuse: false })` gives every buffer its own memory (the reference layout).
+import type { IR, IRLayout, IRNode } from "./ir";
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const align16 = (x: number) => (x + 15) & ~15; // 64-byte alignment for SIMD kernels
 
 export function stateSlots(kind: string, o: { momentum: number; centered: boolean; amsgrad: boolean }): number {
   switch (kind) {
@@ -24,7 +44,282 @@ export function stateSlots(kind: string, o: { momentum: number; centered: boolea
   }
 }
 
-export function planMemory(ir: IR): IR {
+/** Ops whose backward reads their input activation X (weight gradients, norm statistics). */
+const READS_X_IN_BACKWARD = new Set(["dense", "conv2d", "bn", "layernorm", "groupnorm", "instancenorm", "iternorm"]);
+const NORMS = new Set(["bn", "layernorm", "groupnorm", "instancenorm"]);
+
+/** A buffer to place: its size and the closed intervals of moments at which it is live (empty: never touched). */
+export interface PlannedBuffer {
+  name: string;
+  size: number;
+  live: [number, number][];
+}
+
+/** The moments of one training step for an IR of N nodes (see the header). */
+export function stepMoments(nodes: number) {
+  return {
+    feed: 0,
+    forward: (i: number) => 1 + i,
+    loss: nodes + 1,
+    backward: (i: number) => nodes + 2 + (nodes - 1 - i),
+    end: 2 * nodes + 2,
+  };
+}
+
+/**
+ * Every non-fixed buffer of the step with its liveness, derived from the IR the way the generated
+ * code uses it. `aliases` maps a flatten output (and its gradient) to the buffer it is a view of.
+ */
+export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map<string, string> } {
+  const B = ir.batch;
+  const N = ir.nodes.length;
+  const t = stepMoments(N);
+  const uses = new Map<string, number[]>();
+  const sizes = new Map<string, number>();
+  const order: string[] = [];
+  const transient = new Set<string>();
+  const def = (name: string, size: number, isScratch = false) => {
+    if (!sizes.has(name)) order.push(name);
+    sizes.set(name, Math.max(sizes.get(name) ?? 0, size));
+    if (!uses.has(name)) uses.set(name, []);
+    if (isScratch) transient.add(name);
+  };
+  const use = (name: string, moment: number) => uses.get(name)!.push(moment);
+
+  // flatten outputs are views of their (resolved) input
+  const base = new Map<string, string>();
+  const baseOf = (s: string) => base.get(s) ?? s;
+  const aliases = new Map<string, string>();
+  const sizeOf = new Map<string, number>();
+  // the buffer holding a node's output: Y when it has a tail, else Z itself
+  const bufOf = new Map<string, string>();
+  for (let i = 0; i < N; i++) {
+    const n = ir.nodes[i];
+    if (n.op === "flatten") {
+      const b = baseOf(n.inputs[0]);
+      base.set(n.output, b);
+      aliases.set(n.output, b);
+      aliases.set(`grad:${n.output}`, `grad:${b}`);
+      continue;
+    }
+    sizeOf.set(n.output, B * prod(n.outShape));
+    bufOf.set(n.output, n.tail.length > 0 ? n.output : `z:${n.id}`);
+  }
+  // which tensors carry a gradient (codegen's needsGrad: downstream of a parameter)
+  const needsGrad = new Set<string>();
+  for (const n of ir.nodes) if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
+  const hasBackward = (n: IRNode) => needsGrad.has(n.output) && n.op !== "flatten";
+  const gradOf = (s: string) => needsGrad.has(s) && baseOf(s) !== "x";
+
+  // declare every buffer in the order the old layout used (stable names and order)
+  def("grad:x", B * ir.input.size);
+  for (const n of ir.nodes) {
+    if (n.op === "flatten") continue;
+    const size = B * prod(n.outShape);
+    def(`z:${n.id}`, size);
+    if (n.tail.length > 0) def(n.output, size);
+    def(`grad:${n.output}`, size);
+    for (const tl of n.tail) {
+      if (tl.op === "dropout") def(`mask:${tl.id}`, size);
+      if (tl.op === "spatial_dropout") def(`mask:${tl.id}`, B * n.outShape[0]);
+    }
+    const C = n.inShape[0];
+    const a = n.attrs as Record<string, number>;
+    switch (n.op) {
+      case "conv2d": {
+        def(`col:${n.id}`, (n.inShape[0] / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2], true);
+        if (n.attrs.weight_norm) {
+          const wsize = prod([a.K, n.inShape[0] / a.groups, a.kh, a.kw]);
+          def(`w:${n.id}`, wsize);
+          def(`wnorm:${n.id}`, a.K);
+          def(`scratch:wn:${n.id}`, wsize, true);
+        }
+        break;
+      }
+      case "dense":
+        if (n.attrs.weight_norm) {
+          def(`w:${n.id}`, a.units * n.inShape[0]);
+          def(`wnorm:${n.id}`, a.units);
+          def(`scratch:wn:${n.id}`, a.units * n.inShape[0], true);
+        }
+        break;
+      case "maxpool2d":
+        def(`idx:${n.id}`, size);
+        break;
+      case "bn":
+        def(`mean:${n.id}`, C);
+        def(`invstd:${n.id}`, C);
+        break;
+      case "iternorm": {
+        const G = a.groups,
+          T = a.iters,
+          g = C / G;
+        // see runtime/kernels/iternorm.ts: iterNormSaveSize / iterNormTmpSize
+        def(`save:${n.id}`, C + G + G * g * g * (T + 2));
+        def(`tmp:${n.id}`, 8 * g * g);
+        break;
+      }
+      case "layernorm":
+        def(`mean:${n.id}`, B);
+        def(`invstd:${n.id}`, B);
+        break;
+      case "groupnorm":
+      case "instancenorm":
+        def(`mean:${n.id}`, B * a.groups);
+        def(`invstd:${n.id}`, B * a.groups);
+        break;
+    }
+  }
+  def("scratch:grad", 0, true);
+  def("scratch:loss", B * Math.max(1, ir.output.size));
+
+  // the activation a node reads: its input's base buffer (x is fixed and not planned)
+  const act = (s: string) => {
+    const b = baseOf(s);
+    return b === "x" ? undefined : bufOf.get(b)!;
+  };
+  // forward
+  for (let i = 0; i < N; i++) {
+    const n = ir.nodes[i];
+    if (n.op === "flatten") continue;
+    const f = t.forward(i);
+    for (const inp of n.inputs) {
+      const b = act(inp);
+      if (b) use(b, f);
+    }
+    use(`z:${n.id}`, f);
+    if (n.tail.length > 0) use(n.output, f);
+    for (const name of nodeState(n)) use(name, f);
+  }
+  // the loss reads the output and writes its gradient (always, also when nothing needs it)
+  const last = baseOf(ir.nodes[N - 1].output);
+  if (last !== "x") {
+    use(bufOf.get(last)!, t.loss);
+    use(`grad:${last}`, t.loss);
+  }
+  // backward, in reverse
+  const writes = new Map<string, number>(); // gradient writes into each tensor (2+: accumulated via scratch:grad)
+  for (const n of ir.nodes) if (hasBackward(n)) for (const inp of n.inputs) if (gradOf(inp)) writes.set(baseOf(inp), (writes.get(baseOf(inp)) ?? 0) + 1);
+  for (let i = N - 1; i >= 0; i--) {
+    const n = ir.nodes[i];
+    if (!hasBackward(n)) continue;
+    const bk = t.backward(i);
+    use(`grad:${n.output}`, bk);
+    if (n.tail.length > 0) use(`z:${n.id}`, bk);
+    for (const name of nodeState(n)) use(name, bk);
+    const readsX = READS_X_IN_BACKWARD.has(n.op) || !KNOWN_OPS.has(n.op);
+    for (const inp of n.inputs) {
+      const b = act(inp);
+      if (b && readsX) use(b, bk);
+      if (gradOf(inp)) {
+        const gb = `grad:${baseOf(inp)}`;
+        use(gb, bk);
+        if ((writes.get(baseOf(inp)) ?? 0) >= 2) {
+          def("scratch:grad", sizeOf.get(baseOf(inp)) ?? 0, true);
+          use("scratch:grad", bk);
+        }
+      } else if (NORMS.has(n.op)) {
+        // the norm kernels always write dx: into scratch:grad when nothing needs it
+        def("scratch:grad", B * prod(n.inShape), true);
+        use("scratch:grad", bk);
+      }
+    }
+  }
+  // the penalty re-reads forward buffers (activations, masks, idx, col, ...) after backward
+  const penalty = ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined;
+  const buffers: PlannedBuffer[] = [];
+  for (const name of order) {
+    const m = uses.get(name)!;
+    if (penalty && !name.startsWith("grad:") && name !== "scratch:grad" && m.length > 0) m.push(t.end);
+    let live: [number, number][];
+    if (m.length === 0) live = [];
+    else if (transient.has(name) && !(penalty && name.startsWith("col:"))) live = [...new Set(m)].sort((x, y) => x - y).map((v) => [v, v]);
+    else live = [[Math.min(...m), Math.max(...m)]];
+    buffers.push({ name, size: sizes.get(name)!, live });
+  }
+  return { buffers, aliases };
+
+  /** A node's own buffers that live from its forward to its backward (masks, saved statistics, scratch). */
+  function nodeState(n: IRNode): string[] {
+    const out: string[] = [];
+    for (const tl of n.tail) if (tl.op === "dropout" || tl.op === "spatial_dropout") out.push(`mask:${tl.id}`);
+    for (const k of ["col", "w", "wnorm", "scratch:wn", "idx", "mean", "invstd", "save", "tmp"]) if (sizes.has(`${k}:${n.id}`)) out.push(`${k}:${n.id}`);
+    return out;
+  }
+}
+
+const KNOWN_OPS = new Set([
+  "identity",
+  "dense",
+  "conv2d",
+  "maxpool2d",
+  "avgpool2d",
+  "global_avgpool",
+  "bn",
+  "layernorm",
+  "groupnorm",
+  "instancenorm",
+  "iternorm",
+  "add",
+]);
+
+/** Two liveness sets share a moment. */
+export function liveTogether(a: [number, number][], b: [number, number][]): boolean {
+  for (const [a0, a1] of a) for (const [b0, b1] of b) if (a0 <= b1 && b0 <= a1) return true;
+  return false;
+}
+
+/**
+ * Place buffers at or above `base` so that no two that are live together overlap: first fit, in
+ * the given order. Returns the offsets and the top (end of the highest buffer, aligned).
+ */
+function placeInOrder(buffers: PlannedBuffer[], base: number): { at: Map<string, number>; top: number } {
+  const at = new Map<string, number>();
+  const placed: PlannedBuffer[] = [];
+  let top = base;
+  for (const b of buffers) {
+    const busy = placed
+      .filter((p) => liveTogether(p.live, b.live))
+      .map((p) => [at.get(p.name)!, at.get(p.name)! + align16(p.size)] as const)
+      .sort((x, y) => x[0] - y[0]);
+    let o = base;
+    for (const [s, e] of busy) {
+      if (o + align16(b.size) <= s) break;
+      o = Math.max(o, e);
+    }
+    at.set(b.name, o);
+    placed.push(b);
+    top = Math.max(top, o + align16(b.size));
+  }
+  return { at, top };
+}
+
+/** The best of two orders (largest first; first use first), deterministic. */
+export function placeBuffers(buffers: PlannedBuffer[], base: number, reuse = true): { at: Map<string, number>; top: number } {
+  if (!reuse) {
+    const at = new Map<string, number>();
+    let top = base;
+    for (const b of buffers) {
+      at.set(b.name, top);
+      top += align16(b.size);
+    }
+    return { at, top };
+  }
+  const first = (b: PlannedBuffer) => (b.live.length ? b.live[0][0] : -1);
+  const idx = new Map(buffers.map((b, i) => [b.name, i]));
+  const bySize = [...buffers].sort((x, y) => align16(y.size) - align16(x.size) || first(x) - first(y) || idx.get(x.name)! - idx.get(y.name)!);
+  const byStart = [...buffers].sort((x, y) => first(x) - first(y) || align16(y.size) - align16(x.size) || idx.get(x.name)! - idx.get(y.name)!);
+  const a = placeInOrder(bySize, base);
+  const b = placeInOrder(byStart, base);
+  return b.top < a.top ? b : a;
+}
+
+export interface PlanOptions {
+  /** Share memory between buffers that are never live together (default true). */
+  reuse?: boolean;
+}
+
+export function planMemory(ir: IR, opts: PlanOptions = {}): IR {
   const offsets: Record<string, number> = {};
   const sizes: Record<string, number> = {};
   let top = 0;
@@ -32,8 +327,7 @@ export function planMemory(ir: IR): IR {
   const put = (name: string, size: number) => {
     offsets[name] = top;
     sizes[name] = size;
-    top += size;
-    top = (top + 15) & ~15; // 64-byte alignment for SIMD kernels
+    top = align16(top + size);
   };
   // parameter arena: params contiguous, then grads in the same order, then state slots
   const P = top;
@@ -43,7 +337,7 @@ export function planMemory(ir: IR): IR {
     sizes[p.name] = p.size;
     N += p.size;
   }
-  const Npad = (N + 15) & ~15;
+  const Npad = align16(N);
   const G = P + Npad;
   for (const p of ir.params) {
     offsets[`grad:${p.name}`] = G + (offsets[p.name] - P);
@@ -56,83 +350,27 @@ export function planMemory(ir: IR): IR {
   for (const s of ir.stats) put(s.name, s.size);
   put("x", B * ir.input.size);
   put("labels", B * (ir.loss.kind === "softmax_cross_entropy" ? 1 : ir.output.size));
-  put("grad:x", B * ir.input.size);
-  const viewOf = new Map<string, string>();
-  for (const n of ir.nodes) {
-    const size = B * prod(n.outShape);
-    if (n.op === "flatten") {
-      const base = viewOf.get(n.inputs[0]) ?? n.inputs[0];
-      viewOf.set(n.output, base);
-      offsets[n.output] = offsets[base];
-      sizes[n.output] = size;
-      offsets[`grad:${n.output}`] = offsets[`grad:${base}`];
-      sizes[`grad:${n.output}`] = size;
-      continue;
-    }
-    put(`z:${n.id}`, size);
-    if (n.tail.length > 0) put(n.output, size);
-    else {
-      offsets[n.output] = offsets[`z:${n.id}`];
-      sizes[n.output] = size;
-    }
-    put(`grad:${n.output}`, size);
-    for (const t of n.tail) {
-      if (t.op === "dropout") put(`mask:${t.id}`, size);
-      if (t.op === "spatial_dropout") put(`mask:${t.id}`, B * n.outShape[0]);
-    }
-    const C = n.inShape[0];
-    switch (n.op) {
-      case "conv2d": {
-        const a = n.attrs as Record<string, number>;
-        const cols = (n.inShape[0] / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2];
-        put(`col:${n.id}`, cols);
-        if (n.attrs.weight_norm) {
-          const wsize = prod([a.K, n.inShape[0] / a.groups, a.kh, a.kw]);
-          put(`w:${n.id}`, wsize);
-          put(`wnorm:${n.id}`, a.K);
-          put(`scratch:wn:${n.id}`, wsize);
-        }
-        break;
-      }
-      case "dense":
-        if (n.attrs.weight_norm) {
-          put(`w:${n.id}`, (n.attrs.units as number) * n.inShape[0]);
-          put(`wnorm:${n.id}`, n.attrs.units as number);
-          put(`scratch:wn:${n.id}`, (n.attrs.units as number) * n.inShape[0]);
-        }
-        break;
-      case "maxpool2d":
-        put(`idx:${n.id}`, size);
-        break;
-      case "bn":
-        put(`mean:${n.id}`, C);
-        put(`invstd:${n.id}`, C);
-        break;
-      case "iternorm": {
-        const G = n.attrs.groups as number,
-          T = n.attrs.iters as number,
-          g = C / G;
-        // see runtime/kernels/iternorm.ts: iterNormSaveSize / iterNormTmpSize
-        put(`save:${n.id}`, C + G + G * g * g * (T + 2));
-        put(`tmp:${n.id}`, 8 * g * g);
-        break;
-      }
-      case "layernorm":
-        put(`mean:${n.id}`, B);
-        put(`invstd:${n.id}`, B);
-        break;
-      case "groupnorm":
-      case "instancenorm":
-        put(`mean:${n.id}`, B * (n.attrs.groups as number));
-        put(`invstd:${n.id}`, B * (n.attrs.groups as number));
-        break;
-    }
+  // everything else: placed by liveness
+  const { buffers, aliases } = bufferLiveness(ir);
+  const placed = placeBuffers(buffers, top, opts.reuse ?? true);
+  for (const b of buffers) {
+    offsets[b.name] = placed.at.get(b.name)!;
+    sizes[b.name] = b.size;
   }
-  // scratch for accumulating a second gradient into a tensor read by two consumers (residuals)
-  let maxAct = B * ir.input.size;
-  for (const n of ir.nodes) maxAct = Math.max(maxAct, B * prod(n.outShape));
-  put("scratch:grad", maxAct);
-  put("scratch:loss", B * Math.max(1, ir.output.size));
-  const layout: IRLayout = { heapFloats: top, P, G, S, N: Npad, slots, offsets, sizes };
+  // a node without a tail writes its output straight into Z
+  for (const n of ir.nodes) {
+    if (n.op === "flatten" || n.tail.length > 0) continue;
+    offsets[n.output] = offsets[`z:${n.id}`];
+    sizes[n.output] = sizes[`z:${n.id}`];
+  }
+  for (const n of ir.nodes) {
+    if (n.op !== "flatten") continue;
+    const size = B * prod(n.outShape);
+    offsets[n.output] = offsets[aliases.get(n.output)!];
+    sizes[n.output] = size;
+    offsets[`grad:${n.output}`] = offsets[aliases.get(`grad:${n.output}`)!];
+    sizes[`grad:${n.output}`] = size;
+  }
+  const layout: IRLayout = { heapFloats: placed.top, P, G, S, N: Npad, slots, offsets, sizes };
   return { ...ir, layout };
 }

@@ -89,7 +89,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 17332368,
+    heapFloats: 8963328,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 231211008,
   },
@@ -137,9 +137,9 @@ export const program: Program = {
     slots: 2,
     x: 1687552,
     labels: 1737728,
-    out: 15724816,
-    gradOut: 15725456,
-    scratch: 15726096,
+    out: 6571072,
+    gradOut: 6579264,
+    scratch: 1737792,
   },
   tensors: [
     { name: "conv2d_0.weight", shape: [32, 1, 3, 3], offset: 0, size: 288, kind: "param" },
@@ -378,23 +378,23 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // conv2d: x -> conv2d_0  [1,28,28] -> [32,28,28]  (spec line 5)
-        conv2dForward(H, gemm, CFG_conv2d_0, 1687552, 0, 288, 1787968, 4999232, n);
+        conv2dForward(H, gemm, CFG_conv2d_0, 1687552, 0, 288, 1737792, 3343424, n);
         // fused_bn_relu: conv2d_0 -> bn_0  [32,28,28] -> [32,28,28]  (spec line 5)
-        E.bnForward(CFG_bn_0, 1787968, 5006288, 6611920, 320, 352, 9823184, 9823216, 1687360, 1687392, true, train, n);
+        E.bnForward(CFG_bn_0, 1737792, 3343424, 4949056, 320, 352, 8963264, 8963296, 1687360, 1687392, true, train, n);
         // maxpool2d: bn_0 -> maxpool2d_0  [32,28,28] -> [32,14,14]  (spec line 6)
-        maxPool2dForward(H, CFG_maxpool2d_0, 6611920, 9823248, 10626064, n);
+        maxPool2dForward(H, CFG_maxpool2d_0, 4949056, 8160320, 8561728, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [32,14,14] -> [64,14,14]  (spec line 7)
-        conv2dForward(H, gemm, CFG_conv2d_1, 9823248, 384, 18816, 11027472, 12633104, n);
+        conv2dForward(H, gemm, CFG_conv2d_1, 8160320, 384, 18816, 4949056, 5751872, n);
         // fused_bn_relu: conv2d_1 -> bn_1  [64,14,14] -> [64,14,14]  (spec line 7)
         E.bnForward(
           CFG_bn_1,
-          11027472,
-          12689552,
-          13492368,
+          4949056,
+          5751872,
+          6554688,
           18880,
           18944,
-          15098000,
-          15098064,
+          8963136,
+          8963200,
           1687424,
           1687488,
           true,
@@ -402,44 +402,44 @@ export const program: Program = {
           n,
         );
         // maxpool2d: bn_1 -> maxpool2d_1  [64,14,14] -> [64,7,7]  (spec line 8)
-        maxPool2dForward(H, CFG_maxpool2d_1, 13492368, 15098128, 15499536, n);
+        maxPool2dForward(H, CFG_maxpool2d_1, 6554688, 7357504, 7558208, n);
         // flatten: maxpool2d_1 -> flatten_0  [64,7,7] -> [3136]  (spec line 9)
         // flatten is a view: no code
         // fused_dense_relu: flatten_0 -> dense_0  [3136] -> [128]  (spec line 10)
-        gemm(0, 1, n, 128, 3136, 15098128, 19008, 15700240, 0);
-        E.biasAddRelu(15700240, 420416, 15708432, n, 128);
+        gemm(0, 1, n, 128, 3136, 7357504, 19008, 6554688, 0);
+        E.biasAddRelu(6554688, 420416, 6562880, n, 128);
         // dense: dense_0 -> dense_1  [128] -> [10]  (spec line 11)
-        gemm(0, 1, n, 10, 128, 15708432, 420544, 15724816, 0);
-        E.biasAdd(15724816, 421824, n, 10);
+        gemm(0, 1, n, 10, 128, 6562880, 420544, 6571072, 0);
+        E.biasAdd(6571072, 421824, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_1)
         H.fill(0, 843664, 843674);
-        E.biasGrad(15725456, 843664, n, 10);
-        gemm(1, 0, 10, 128, n, 15725456, 15708432, 842384, 0);
-        gemm(0, 0, n, 128, 10, 15725456, 420544, 15716624, 0);
+        E.biasGrad(6579264, 843664, n, 10);
+        gemm(1, 0, 10, 128, n, 6579264, 6562880, 842384, 0);
+        gemm(0, 0, n, 128, 10, 6579264, 420544, 6571072, 0);
         // backward of fused_dense_relu (dense_0)
-        E.reluBackward(15700240, 15716624, n * 128);
+        E.reluBackward(6554688, 6571072, n * 128);
         H.fill(0, 842256, 842384);
-        E.biasGrad(15716624, 842256, n, 128);
-        gemm(1, 0, 128, 3136, n, 15716624, 15098128, 440848, 0);
-        gemm(0, 0, n, 3136, 128, 15716624, 19008, 15298832, 0);
+        E.biasGrad(6571072, 842256, n, 128);
+        gemm(1, 0, 128, 3136, n, 6571072, 7357504, 440848, 0);
+        gemm(0, 0, n, 3136, 128, 6571072, 19008, 7758912, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_1)
-        maxPool2dBackward(H, CFG_maxpool2d_1, 15298832, 15499536, 14295184, n);
+        maxPool2dBackward(H, CFG_maxpool2d_1, 7758912, 7558208, 6554688, n);
         // backward of fused_bn_relu (bn_1)
-        E.reluBackward(12689552, 14295184, n * 12544);
-        batchNormBackward(H, CFG_bn_1, 11027472, 18880, 15098000, 15098064, 14295184, 11830288, 440720, 440784, n);
+        E.reluBackward(5751872, 6554688, n * 12544);
+        batchNormBackward(H, CFG_bn_1, 4949056, 18880, 8963136, 8963200, 6554688, 7357504, 440720, 440784, n);
         // backward of conv2d (conv2d_1)
-        conv2dBackward(H, gemm, CFG_conv2d_1, 9823248, 384, 11830288, 10224656, 422224, 440656, 12633104, n);
+        conv2dBackward(H, gemm, CFG_conv2d_1, 8160320, 384, 7357504, 6554688, 422224, 440656, 5751872, n);
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 10224656, 10626064, 8217552, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 6554688, 8561728, 4949056, n);
         // backward of fused_bn_relu (bn_0)
-        E.reluBackward(5006288, 8217552, n * 25088);
-        batchNormBackward(H, CFG_bn_0, 1787968, 320, 9823184, 9823216, 8217552, 3393600, 422160, 422192, n);
+        E.reluBackward(3343424, 4949056, n * 25088);
+        batchNormBackward(H, CFG_bn_0, 1737792, 320, 8963264, 8963296, 4949056, 6554688, 422160, 422192, n);
         // backward of conv2d (conv2d_0)
-        conv2dBackward(H, gemm, CFG_conv2d_0, 1687552, 0, 3393600, -1, 421840, 422128, 4999232, n);
+        conv2dBackward(H, gemm, CFG_conv2d_0, 1687552, 0, 6554688, -1, 421840, 422128, 3343424, n);
       },
     };
   },

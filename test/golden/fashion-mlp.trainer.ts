@@ -25,7 +25,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 1410480,
+    heapFloats: 1141680,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 25690112,
   },
@@ -73,9 +73,9 @@ export const program: Program = {
     slots: 1,
     x: 810032,
     labels: 910384,
-    out: 1306288,
-    gradOut: 1307568,
-    scratch: 1308848,
+    out: 1107120,
+    gradOut: 1139888,
+    scratch: 910512,
   },
   tensors: [
     { name: "dense_0.weight", shape: [256, 784], offset: 0, size: 200704, kind: "param" },
@@ -238,8 +238,8 @@ export const program: Program = {
         // flatten: x -> flatten_0  [1,28,28] -> [784]  (spec line 4)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [256]  (spec line 5)
-        gemm(0, 1, n, 256, 784, 810032, 0, 1010864, 0);
-        E.biasAdd(1010864, 200704, n, 256);
+        gemm(0, 1, n, 256, 784, 810032, 0, 910512, 0);
+        E.biasAdd(910512, 200704, n, 256);
         // fused_bn_relu_dropout: dense_0 -> bn_0  [256] -> [256]  (spec line 5)
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
         for (let c = 0; c < 256; c++) {
@@ -248,21 +248,21 @@ export const program: Program = {
             const m = n * 1;
             let s = 0;
             for (let r = 0; r < n; r++) {
-              const o = 1010864 + r * 256 + c * 1;
+              const o = 910512 + r * 256 + c * 1;
               for (let k = 0; k < 1; k++) s += H[o + k];
             }
             const mu = s / m;
             let q = 0;
             for (let r = 0; r < n; r++) {
-              const o = 1010864 + r * 256 + c * 1;
+              const o = 910512 + r * 256 + c * 1;
               for (let k = 0; k < 1; k++) {
                 const d = H[o + k] - mu;
                 q += d * d;
               }
             }
             const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[1207472 + c] = mu;
-            H[1207728 + c] = is;
+            H[1141168 + c] = mu;
+            H[1141424 + c] = is;
             H[809520 + c] = 0.9 * H[809520 + c] + 0.1 * mu;
             H[809776 + c] = 0.9 * H[809776 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
             scale = is * H[200960 + c];
@@ -275,54 +275,54 @@ export const program: Program = {
           for (let r = 0; r < n; r++) {
             for (let k = 0; k < 1; k++) {
               const i = r * 256 + c * 1 + k;
-              let v = H[1010864 + i] * scale + shift;
-              H[1076400 + i] = v;
+              let v = H[910512 + i] * scale + shift;
+              H[943280 + i] = v;
               v = Math.max(v, 0);
               if (train) {
                 const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.5 ? 2 : 0;
-                H[1174704 + i] = m;
+                H[1008816 + i] = m;
                 v *= m;
               }
-              H[1109168 + i] = v;
+              H[976048 + i] = v;
             }
           }
         }
         // fused_dense_relu: bn_0 -> dense_1  [256] -> [256]  (spec line 6)
-        gemm(0, 1, n, 256, 256, 1109168, 201472, 1207984, 0);
-        E.biasAddRelu(1207984, 267008, 1240752, n, 256);
+        gemm(0, 1, n, 256, 256, 976048, 201472, 1041584, 0);
+        E.biasAddRelu(1041584, 267008, 1074352, n, 256);
         // dense: dense_1 -> dense_2  [256] -> [10]  (spec line 7)
-        gemm(0, 1, n, 10, 256, 1240752, 267264, 1306288, 0);
-        E.biasAdd(1306288, 269824, n, 10);
+        gemm(0, 1, n, 10, 256, 1074352, 267264, 1107120, 0);
+        E.biasAdd(1107120, 269824, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 539664, 539674);
-        E.biasGrad(1307568, 539664, n, 10);
-        gemm(1, 0, 10, 256, n, 1307568, 1240752, 537104, 0);
-        gemm(0, 0, n, 256, 10, 1307568, 267264, 1273520, 0);
+        E.biasGrad(1139888, 539664, n, 10);
+        gemm(1, 0, 10, 256, n, 1139888, 1074352, 537104, 0);
+        gemm(0, 0, n, 256, 10, 1139888, 267264, 1107120, 0);
         // backward of fused_dense_relu (dense_1)
-        E.reluBackward(1207984, 1273520, n * 256);
+        E.reluBackward(1041584, 1107120, n * 256);
         H.fill(0, 536848, 537104);
-        E.biasGrad(1273520, 536848, n, 256);
-        gemm(1, 0, 256, 256, n, 1273520, 1109168, 471312, 0);
-        gemm(0, 0, n, 256, 256, 1273520, 201472, 1141936, 0);
+        E.biasGrad(1107120, 536848, n, 256);
+        gemm(1, 0, 256, 256, n, 1107120, 976048, 471312, 0);
+        gemm(0, 0, n, 256, 256, 1107120, 201472, 1074352, 0);
         // backward of fused_bn_relu_dropout (bn_0)
         for (let i = 0, e = n * 256; i < e; i++) {
-          let v = H[1076400 + i];
+          let v = H[943280 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
           v = Math.max(v, 0);
-          const m_dropout_0 = H[1174704 + i];
+          const m_dropout_0 = H[1008816 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;
-          H[1141936 + i] *= d;
+          H[1074352 + i] *= d;
         }
-        batchNormBackward(H, CFG_bn_0, 1010864, 200960, 1207472, 1207728, 1141936, 1043632, 470800, 471056, n);
+        batchNormBackward(H, CFG_bn_0, 910512, 200960, 1141168, 1141424, 1074352, 976048, 470800, 471056, n);
         // backward of dense (dense_0)
         H.fill(0, 470544, 470800);
-        E.biasGrad(1043632, 470544, n, 256);
-        gemm(1, 0, 256, 784, n, 1043632, 810032, 269840, 0);
+        E.biasGrad(976048, 470544, n, 256);
+        gemm(1, 0, 256, 784, n, 976048, 810032, 269840, 0);
       },
     };
   },

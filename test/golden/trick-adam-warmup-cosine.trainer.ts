@@ -26,7 +26,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 653312,
+    heapFloats: 539520,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 6422528,
   },
@@ -74,9 +74,9 @@ export const program: Program = {
     slots: 2,
     x: 439104,
     labels: 489280,
-    out: 601216,
-    gradOut: 601856,
-    scratch: 602496,
+    out: 526208,
+    gradOut: 530304,
+    scratch: 489344,
   },
   tensors: [
     { name: "dense_0.weight", shape: [128, 784], offset: 0, size: 100352, kind: "param" },
@@ -257,63 +257,63 @@ export const program: Program = {
         // flatten: x -> flatten_0  [1,28,28] -> [784]  (spec line 6)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [128]  (spec line 7)
-        gemm(0, 1, n, 128, 784, 439104, 0, 539520, 0);
-        E.biasAdd(539520, 100352, n, 128);
+        gemm(0, 1, n, 128, 784, 439104, 0, 489344, 0);
+        E.biasAdd(489344, 100352, n, 128);
         // fused_layernorm_gelu: dense_0 -> layernorm_0  [128] -> [128]  (spec line 7)
-        layerNormForward(H, CFG_layernorm_0, 539520, 100480, 100608, 555904, 580480, 580544, n);
+        layerNormForward(H, CFG_layernorm_0, 489344, 100480, 100608, 497536, 530944, 531008, n);
         for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[555904 + i];
+          let v = H[497536 + i];
           v = gelu(v);
-          H[564096 + i] = v;
+          H[505728 + i] = v;
         }
         // dense: layernorm_0 -> dense_1  [128] -> [64]  (spec line 8)
-        gemm(0, 1, n, 64, 128, 564096, 100736, 580608, 0);
-        E.biasAdd(580608, 108928, n, 64);
+        gemm(0, 1, n, 64, 128, 505728, 100736, 513920, 0);
+        E.biasAdd(513920, 108928, n, 64);
         // fused_layernorm_gelu: dense_1 -> layernorm_1  [64] -> [64]  (spec line 8)
-        layerNormForward(H, CFG_layernorm_1, 580608, 108992, 109056, 588800, 601088, 601152, n);
+        layerNormForward(H, CFG_layernorm_1, 513920, 108992, 109056, 518016, 531072, 531136, n);
         for (let i = 0, e = n * 64; i < e; i++) {
-          let v = H[588800 + i];
+          let v = H[518016 + i];
           v = gelu(v);
-          H[592896 + i] = v;
+          H[522112 + i] = v;
         }
         // dense: layernorm_1 -> dense_2  [64] -> [10]  (spec line 9)
-        gemm(0, 1, n, 10, 64, 592896, 109120, 601216, 0);
-        E.biasAdd(601216, 109760, n, 10);
+        gemm(0, 1, n, 10, 64, 522112, 109120, 526208, 0);
+        E.biasAdd(526208, 109760, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 219536, 219546);
-        E.biasGrad(601856, 219536, n, 10);
-        gemm(1, 0, 10, 64, n, 601856, 592896, 218896, 0);
-        gemm(0, 0, n, 64, 10, 601856, 109120, 596992, 0);
+        E.biasGrad(530304, 219536, n, 10);
+        gemm(1, 0, 10, 64, n, 530304, 522112, 218896, 0);
+        gemm(0, 0, n, 64, 10, 530304, 109120, 526208, 0);
         // backward of fused_layernorm_gelu (layernorm_1)
         for (let i = 0, e = n * 64; i < e; i++) {
-          let v = H[588800 + i];
+          let v = H[518016 + i];
           let d = 1;
           d *= geluGrad(v);
           v = gelu(v);
-          H[596992 + i] *= d;
+          H[526208 + i] *= d;
         }
-        layerNormBackward(H, CFG_layernorm_1, 580608, 108992, 601088, 601152, 596992, 584704, 218768, 218832, n);
+        layerNormBackward(H, CFG_layernorm_1, 513920, 108992, 531072, 531136, 526208, 522112, 218768, 218832, n);
         // backward of dense (dense_1)
         H.fill(0, 218704, 218768);
-        E.biasGrad(584704, 218704, n, 64);
-        gemm(1, 0, 64, 128, n, 584704, 564096, 210512, 0);
-        gemm(0, 0, n, 128, 64, 584704, 100736, 572288, 0);
+        E.biasGrad(522112, 218704, n, 64);
+        gemm(1, 0, 64, 128, n, 522112, 505728, 210512, 0);
+        gemm(0, 0, n, 128, 64, 522112, 100736, 513920, 0);
         // backward of fused_layernorm_gelu (layernorm_0)
         for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[555904 + i];
+          let v = H[497536 + i];
           let d = 1;
           d *= geluGrad(v);
           v = gelu(v);
-          H[572288 + i] *= d;
+          H[513920 + i] *= d;
         }
-        layerNormBackward(H, CFG_layernorm_0, 539520, 100480, 580480, 580544, 572288, 547712, 210256, 210384, n);
+        layerNormBackward(H, CFG_layernorm_0, 489344, 100480, 530944, 531008, 513920, 505728, 210256, 210384, n);
         // backward of dense (dense_0)
         H.fill(0, 210128, 210256);
-        E.biasGrad(547712, 210128, n, 128);
-        gemm(1, 0, 128, 784, n, 547712, 439104, 109776, 0);
+        E.biasGrad(505728, 210128, n, 128);
+        gemm(1, 0, 128, 784, n, 505728, 439104, 109776, 0);
       },
     };
   },

@@ -22,7 +22,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 644864,
+    heapFloats: 539264,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 6422528,
   },
@@ -70,9 +70,9 @@ export const program: Program = {
     slots: 2,
     x: 438848,
     labels: 489024,
-    out: 592768,
-    gradOut: 593408,
-    scratch: 594048,
+    out: 517760,
+    gradOut: 518400,
+    scratch: 489088,
   },
   tensors: [
     { name: "dense_0.weight", shape: [128, 784], offset: 0, size: 100352, kind: "param" },
@@ -223,37 +223,37 @@ export const program: Program = {
         // flatten: x -> flatten_0  [1,28,28] -> [784]  (spec line 6)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [128]  (spec line 7)
-        gemm(0, 1, n, 128, 784, 438848, 0, 539264, 0);
-        E.biasAdd(539264, 100352, n, 128);
+        gemm(0, 1, n, 128, 784, 438848, 0, 489088, 0);
+        E.biasAdd(489088, 100352, n, 128);
         // fused_bn_relu: dense_0 -> bn_0  [128] -> [128]  (spec line 7)
-        E.bnForward(CFG_bn_0, 539264, 555648, 563840, 100480, 100608, 580224, 580352, 438592, 438720, true, train, n);
+        E.bnForward(CFG_bn_0, 489088, 497280, 505472, 100480, 100608, 530048, 530176, 438592, 438720, true, train, n);
         // fused_dense_relu: bn_0 -> dense_1  [128] -> [64]  (spec line 8)
-        gemm(0, 1, n, 64, 128, 563840, 100736, 580480, 0);
-        E.biasAddRelu(580480, 108928, 584576, n, 64);
+        gemm(0, 1, n, 64, 128, 505472, 100736, 521856, 0);
+        E.biasAddRelu(521856, 108928, 513664, n, 64);
         // dense: dense_1 -> dense_2  [64] -> [10]  (spec line 9)
-        gemm(0, 1, n, 10, 64, 584576, 108992, 592768, 0);
-        E.biasAdd(592768, 109632, n, 10);
+        gemm(0, 1, n, 10, 64, 513664, 108992, 517760, 0);
+        E.biasAdd(517760, 109632, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 219280, 219290);
-        E.biasGrad(593408, 219280, n, 10);
-        gemm(1, 0, 10, 64, n, 593408, 584576, 218640, 0);
-        gemm(0, 0, n, 64, 10, 593408, 108992, 588672, 0);
+        E.biasGrad(518400, 219280, n, 10);
+        gemm(1, 0, 10, 64, n, 518400, 513664, 218640, 0);
+        gemm(0, 0, n, 64, 10, 518400, 108992, 525952, 0);
         // backward of fused_dense_relu (dense_1)
-        E.reluBackward(580480, 588672, n * 64);
+        E.reluBackward(521856, 525952, n * 64);
         H.fill(0, 218576, 218640);
-        E.biasGrad(588672, 218576, n, 64);
-        gemm(1, 0, 64, 128, n, 588672, 563840, 210384, 0);
-        gemm(0, 0, n, 128, 64, 588672, 100736, 572032, 0);
+        E.biasGrad(525952, 218576, n, 64);
+        gemm(1, 0, 64, 128, n, 525952, 505472, 210384, 0);
+        gemm(0, 0, n, 128, 64, 525952, 100736, 513664, 0);
         // backward of fused_bn_relu (bn_0)
-        E.reluBackward(555648, 572032, n * 128);
-        batchNormBackward(H, CFG_bn_0, 539264, 100480, 580224, 580352, 572032, 547456, 210128, 210256, n);
+        E.reluBackward(497280, 513664, n * 128);
+        batchNormBackward(H, CFG_bn_0, 489088, 100480, 530048, 530176, 513664, 505472, 210128, 210256, n);
         // backward of dense (dense_0)
         H.fill(0, 210000, 210128);
-        E.biasGrad(547456, 210000, n, 128);
-        gemm(1, 0, 128, 784, n, 547456, 438848, 109648, 0);
+        E.biasGrad(505472, 210000, n, 128);
+        gemm(1, 0, 128, 784, n, 505472, 438848, 109648, 0);
       },
     };
   },

@@ -89,7 +89,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 4023792,
+    heapFloats: 1893312,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 14450688,
   },
@@ -148,9 +148,9 @@ export const program: Program = {
     slots: 2,
     x: 36672,
     labels: 86848,
-    out: 3620464,
-    gradOut: 3621104,
-    scratch: 3621744,
+    out: 1291136,
+    gradOut: 1291776,
+    scratch: 86912,
   },
   tensors: [
     { name: "conv2d_0.weight", shape: [8, 1, 3, 3], offset: 0, size: 72, kind: "param" },
@@ -343,45 +343,45 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // conv2d: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 6)
-        conv2dForward(H, gemm, CFG_conv2d_0, 36672, 0, 72, 137088, 939904, n);
+        conv2dForward(H, gemm, CFG_conv2d_0, 36672, 0, 72, 86912, 488320, n);
         // fused_bn_relu: conv2d_0 -> bn_0  [8,28,28] -> [8,28,28]  (spec line 6)
-        E.bnForward(CFG_bn_0, 137088, 946960, 1348368, 80, 88, 2151184, 2151200, 36608, 36624, true, train, n);
+        E.bnForward(CFG_bn_0, 86912, 488320, 889728, 80, 88, 1893248, 1893264, 36608, 36624, true, train, n);
         // maxpool2d: bn_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
-        maxPool2dForward(H, CFG_maxpool2d_0, 1348368, 2151216, 2351920, n);
+        maxPool2dForward(H, CFG_maxpool2d_0, 889728, 1692544, 1792896, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [8,14,14] -> [16,14,14]  (spec line 8)
-        conv2dForward(H, gemm, CFG_conv2d_1, 2151216, 96, 1248, 2452272, 2853680, n);
+        conv2dForward(H, gemm, CFG_conv2d_1, 1692544, 96, 1248, 889728, 1090432, n);
         // fused_bn_relu: conv2d_1 -> bn_1  [16,14,14] -> [16,14,14]  (spec line 8)
-        E.bnForward(CFG_bn_1, 2452272, 2867792, 3068496, 1264, 1280, 3469904, 3469920, 36640, 36656, true, train, n);
+        E.bnForward(CFG_bn_1, 889728, 1090432, 1291136, 1264, 1280, 1893280, 1893296, 36640, 36656, true, train, n);
         // maxpool2d: bn_1 -> maxpool2d_1  [16,14,14] -> [16,7,7]  (spec line 9)
-        maxPool2dForward(H, CFG_maxpool2d_1, 3068496, 3469936, 3570288, n);
+        maxPool2dForward(H, CFG_maxpool2d_1, 1291136, 1491840, 1542016, n);
         // flatten: maxpool2d_1 -> flatten_0  [16,7,7] -> [784]  (spec line 10)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [10]  (spec line 11)
-        gemm(0, 1, n, 10, 784, 3469936, 1296, 3620464, 0);
-        E.biasAdd(3620464, 9136, n, 10);
+        gemm(0, 1, n, 10, 784, 1491840, 1296, 1291136, 0);
+        E.biasAdd(1291136, 9136, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 18288, 18298);
-        E.biasGrad(3621104, 18288, n, 10);
-        gemm(1, 0, 10, 784, n, 3621104, 3469936, 10448, 0);
-        gemm(0, 0, n, 784, 10, 3621104, 1296, 3520112, 0);
+        E.biasGrad(1291776, 18288, n, 10);
+        gemm(1, 0, 10, 784, n, 1291776, 1491840, 10448, 0);
+        gemm(0, 0, n, 784, 10, 1291776, 1296, 1592192, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_1)
-        maxPool2dBackward(H, CFG_maxpool2d_1, 3520112, 3570288, 3269200, n);
+        maxPool2dBackward(H, CFG_maxpool2d_1, 1592192, 1542016, 1291136, n);
         // backward of fused_bn_relu (bn_1)
-        E.reluBackward(2867792, 3269200, n * 3136);
-        batchNormBackward(H, CFG_bn_1, 2452272, 1264, 3469904, 3469920, 3269200, 2652976, 10416, 10432, n);
+        E.reluBackward(1090432, 1291136, n * 3136);
+        batchNormBackward(H, CFG_bn_1, 889728, 1264, 1893280, 1893296, 1291136, 1491840, 10416, 10432, n);
         // backward of conv2d (conv2d_1)
-        conv2dBackward(H, gemm, CFG_conv2d_1, 2151216, 96, 2652976, 2251568, 9248, 10400, 2853680, n);
+        conv2dBackward(H, gemm, CFG_conv2d_1, 1692544, 96, 1491840, 1291136, 9248, 10400, 1090432, n);
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 2251568, 2351920, 1749776, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1291136, 1792896, 889728, n);
         // backward of fused_bn_relu (bn_0)
-        E.reluBackward(946960, 1749776, n * 6272);
-        batchNormBackward(H, CFG_bn_0, 137088, 80, 2151184, 2151200, 1749776, 538496, 9232, 9240, n);
+        E.reluBackward(488320, 889728, n * 6272);
+        batchNormBackward(H, CFG_bn_0, 86912, 80, 1893248, 1893264, 889728, 1291136, 9232, 9240, n);
         // backward of conv2d (conv2d_0)
-        conv2dBackward(H, gemm, CFG_conv2d_0, 36672, 0, 538496, -1, 9152, 9224, 939904, n);
+        conv2dBackward(H, gemm, CFG_conv2d_0, 36672, 0, 1291136, -1, 9152, 9224, 488320, n);
       },
     };
   },

@@ -93,7 +93,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 4018096,
+    heapFloats: 1887616,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 14450688,
   },
@@ -141,9 +141,9 @@ export const program: Program = {
     slots: 1,
     x: 27456,
     labels: 77632,
-    out: 3614768,
-    gradOut: 3615408,
-    scratch: 3616048,
+    out: 1281920,
+    gradOut: 1282560,
+    scratch: 77696,
   },
   tensors: [
     { name: "conv2d_0.weight", shape: [8, 1, 3, 3], offset: 0, size: 72, kind: "param" },
@@ -322,65 +322,65 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // conv2d: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 7)
-        conv2dForward(H, gemm, CFG_conv2d_0, 27456, 0, 72, 127872, 930688, n);
+        conv2dForward(H, gemm, CFG_conv2d_0, 27456, 0, 72, 77696, 479104, n);
         // fused_groupnorm_relu: conv2d_0 -> groupnorm_0  [8,28,28] -> [8,28,28]  (spec line 7)
-        groupNormForward(H, CFG_groupnorm_0, 127872, 80, 88, 937744, 2141968, 2142224, n);
-        E.relu(937744, 1339152, n * 6272);
+        groupNormForward(H, CFG_groupnorm_0, 77696, 80, 88, 479104, 1887104, 1887360, n);
+        E.relu(479104, 880512, n * 6272);
         // maxpool2d: groupnorm_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 8)
-        maxPool2dForward(H, CFG_maxpool2d_0, 1339152, 2142480, 2343184, n);
+        maxPool2dForward(H, CFG_maxpool2d_0, 880512, 1683328, 1783680, n);
         // conv2d: maxpool2d_0 -> conv2d_1  [8,14,14] -> [16,14,14]  (spec line 9)
-        conv2dForward(H, gemm, CFG_conv2d_1, 2142480, 96, 1248, 2443536, 2844944, n);
+        conv2dForward(H, gemm, CFG_conv2d_1, 1683328, 96, 1248, 880512, 1081216, n);
         // fused_instancenorm_relu_spatial_dropout: conv2d_1 -> instancenorm_0  [16,14,14] -> [16,14,14]  (spec line 9)
-        groupNormForward(H, CFG_instancenorm_0, 2443536, 1264, 1280, 2859056, 3462192, 3463216, n);
+        groupNormForward(H, CFG_instancenorm_0, 880512, 1264, 1280, 1081216, 1885056, 1886080, n);
         const ds_spatial_dropout_0 = hash3(seed, S_spatial_dropout_0, step);
         if (train)
           for (let c = 0; c < n * 16; c++)
-            H[3461168 + c] = uniformAt(ds_spatial_dropout_0, S_spatial_dropout_0, c) >= 0.1 ? 1.1111111111111112 : 0;
+            H[1884032 + c] = uniformAt(ds_spatial_dropout_0, S_spatial_dropout_0, c) >= 0.1 ? 1.1111111111111112 : 0;
         for (let i = 0, e = n * 3136; i < e; i++) {
-          let v = H[2859056 + i];
+          let v = H[1081216 + i];
           v = Math.max(v, 0);
-          if (train) v *= H[3461168 + ((i / 196) | 0)];
-          H[3059760 + i] = v;
+          if (train) v *= H[1884032 + ((i / 196) | 0)];
+          H[1281920 + i] = v;
         }
         // maxpool2d: instancenorm_0 -> maxpool2d_1  [16,14,14] -> [16,7,7]  (spec line 10)
-        maxPool2dForward(H, CFG_maxpool2d_1, 3059760, 3464240, 3564592, n);
+        maxPool2dForward(H, CFG_maxpool2d_1, 1281920, 1482624, 1532800, n);
         // flatten: maxpool2d_1 -> flatten_0  [16,7,7] -> [784]  (spec line 11)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [10]  (spec line 12)
-        gemm(0, 1, n, 10, 784, 3464240, 1296, 3614768, 0);
-        E.biasAdd(3614768, 9136, n, 10);
+        gemm(0, 1, n, 10, 784, 1482624, 1296, 1281920, 0);
+        E.biasAdd(1281920, 9136, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 18288, 18298);
-        E.biasGrad(3615408, 18288, n, 10);
-        gemm(1, 0, 10, 784, n, 3615408, 3464240, 10448, 0);
-        gemm(0, 0, n, 784, 10, 3615408, 1296, 3514416, 0);
+        E.biasGrad(1282560, 18288, n, 10);
+        gemm(1, 0, 10, 784, n, 1282560, 1482624, 10448, 0);
+        gemm(0, 0, n, 784, 10, 1282560, 1296, 1582976, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_1)
-        maxPool2dBackward(H, CFG_maxpool2d_1, 3514416, 3564592, 3260464, n);
+        maxPool2dBackward(H, CFG_maxpool2d_1, 1582976, 1532800, 1281920, n);
         // backward of fused_instancenorm_relu_spatial_dropout (instancenorm_0)
         for (let i = 0, e = n * 3136; i < e; i++) {
-          let v = H[2859056 + i];
+          let v = H[1081216 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
           v = Math.max(v, 0);
-          const m_spatial_dropout_0 = H[3461168 + ((i / 196) | 0)];
+          const m_spatial_dropout_0 = H[1884032 + ((i / 196) | 0)];
           d *= m_spatial_dropout_0;
           v *= m_spatial_dropout_0;
-          H[3260464 + i] *= d;
+          H[1281920 + i] *= d;
         }
-        groupNormBackward(H, CFG_instancenorm_0, 2443536, 1264, 3462192, 3463216, 3260464, 2644240, 10416, 10432, n);
+        groupNormBackward(H, CFG_instancenorm_0, 880512, 1264, 1885056, 1886080, 1281920, 1482624, 10416, 10432, n);
         // backward of conv2d (conv2d_1)
-        conv2dBackward(H, gemm, CFG_conv2d_1, 2142480, 96, 2644240, 2242832, 9248, 10400, 2844944, n);
+        conv2dBackward(H, gemm, CFG_conv2d_1, 1683328, 96, 1482624, 1281920, 9248, 10400, 1081216, n);
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 2242832, 2343184, 1740560, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1281920, 1783680, 880512, n);
         // backward of fused_groupnorm_relu (groupnorm_0)
-        E.reluBackward(937744, 1740560, n * 6272);
-        groupNormBackward(H, CFG_groupnorm_0, 127872, 80, 2141968, 2142224, 1740560, 529280, 9232, 9240, n);
+        E.reluBackward(479104, 880512, n * 6272);
+        groupNormBackward(H, CFG_groupnorm_0, 77696, 80, 1887104, 1887360, 880512, 1281920, 9232, 9240, n);
         // backward of conv2d (conv2d_0)
-        conv2dBackward(H, gemm, CFG_conv2d_0, 27456, 0, 529280, -1, 9152, 9224, 930688, n);
+        conv2dBackward(H, gemm, CFG_conv2d_0, 27456, 0, 1281920, -1, 9152, 9224, 479104, n);
       },
     };
   },

@@ -27,7 +27,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 624624,
+    heapFloats: 498416,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 6422528,
   },
@@ -75,9 +75,9 @@ export const program: Program = {
     slots: 1,
     x: 356912,
     labels: 407088,
-    out: 572528,
-    gradOut: 573168,
-    scratch: 573808,
+    out: 489072,
+    gradOut: 497264,
+    scratch: 407152,
   },
   tensors: [
     { name: "dense_0.weight", shape: [128, 784], offset: 0, size: 100352, kind: "param" },
@@ -266,8 +266,8 @@ export const program: Program = {
         // flatten: x -> flatten_0  [1,28,28] -> [784]  (spec line 7)
         // flatten is a view: no code
         // fused_dense_relu: flatten_0 -> dense_0  [784] -> [128]  (spec line 8)
-        gemm(0, 1, n, 128, 784, 356912, 0, 457328, 0);
-        E.biasAddRelu(457328, 100352, 465520, n, 128);
+        gemm(0, 1, n, 128, 784, 356912, 0, 407152, 0);
+        E.biasAddRelu(407152, 100352, 415344, n, 128);
         // fused_bn_dropout: dense_0 -> bn_0  [128] -> [128]  (spec line 9)
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
         for (let c = 0; c < 128; c++) {
@@ -276,21 +276,21 @@ export const program: Program = {
             const m = n * 1;
             let s = 0;
             for (let r = 0; r < n; r++) {
-              const o = 465520 + r * 128 + c * 1;
+              const o = 415344 + r * 128 + c * 1;
               for (let k = 0; k < 1; k++) s += H[o + k];
             }
             const mu = s / m;
             let q = 0;
             for (let r = 0; r < n; r++) {
-              const o = 465520 + r * 128 + c * 1;
+              const o = 415344 + r * 128 + c * 1;
               for (let k = 0; k < 1; k++) {
                 const d = H[o + k] - mu;
                 q += d * d;
               }
             }
             const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[514672 + c] = mu;
-            H[514800 + c] = is;
+            H[497904 + c] = mu;
+            H[498032 + c] = is;
             H[356400 + c] = 0.9 * H[356400 + c] + 0.1 * mu;
             H[356528 + c] = 0.9 * H[356528 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
             scale = is * H[100480 + c];
@@ -303,20 +303,20 @@ export const program: Program = {
           for (let r = 0; r < n; r++) {
             for (let k = 0; k < 1; k++) {
               const i = r * 128 + c * 1 + k;
-              let v = H[465520 + i] * scale + shift;
-              H[481904 + i] = v;
+              let v = H[415344 + i] * scale + shift;
+              H[423536 + i] = v;
               if (train) {
                 const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.1 ? 1.1111111111111112 : 0;
-                H[506480 + i] = m;
+                H[439920 + i] = m;
                 v *= m;
               }
-              H[490096 + i] = v;
+              H[431728 + i] = v;
             }
           }
         }
         // fused_dense_relu: bn_0 -> dense_1  [128] -> [128]  (spec line 9)
-        gemm(0, 1, n, 128, 128, 490096, 100736, 514928, 0);
-        E.biasAddRelu(514928, 117120, 523120, n, 128);
+        gemm(0, 1, n, 128, 128, 431728, 100736, 448112, 0);
+        E.biasAddRelu(448112, 117120, 456304, n, 128);
         // fused_bn_dropout: dense_1 -> bn_1  [128] -> [128]  (spec line 10)
         const ds_dropout_1 = hash3(seed, S_dropout_1, step);
         for (let c = 0; c < 128; c++) {
@@ -325,21 +325,21 @@ export const program: Program = {
             const m = n * 1;
             let s = 0;
             for (let r = 0; r < n; r++) {
-              const o = 523120 + r * 128 + c * 1;
+              const o = 456304 + r * 128 + c * 1;
               for (let k = 0; k < 1; k++) s += H[o + k];
             }
             const mu = s / m;
             let q = 0;
             for (let r = 0; r < n; r++) {
-              const o = 523120 + r * 128 + c * 1;
+              const o = 456304 + r * 128 + c * 1;
               for (let k = 0; k < 1; k++) {
                 const d = H[o + k] - mu;
                 q += d * d;
               }
             }
             const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[572272 + c] = mu;
-            H[572400 + c] = is;
+            H[498160 + c] = mu;
+            H[498288 + c] = is;
             H[356656 + c] = 0.9 * H[356656 + c] + 0.1 * mu;
             H[356784 + c] = 0.9 * H[356784 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
             scale = is * H[117248 + c];
@@ -352,59 +352,59 @@ export const program: Program = {
           for (let r = 0; r < n; r++) {
             for (let k = 0; k < 1; k++) {
               const i = r * 128 + c * 1 + k;
-              let v = H[523120 + i] * scale + shift;
-              H[539504 + i] = v;
+              let v = H[456304 + i] * scale + shift;
+              H[464496 + i] = v;
               if (train) {
                 const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.1 ? 1.1111111111111112 : 0;
-                H[564080 + i] = m;
+                H[480880 + i] = m;
                 v *= m;
               }
-              H[547696 + i] = v;
+              H[472688 + i] = v;
             }
           }
         }
         // dense: bn_1 -> dense_2  [128] -> [10]  (spec line 10)
-        gemm(0, 1, n, 10, 128, 547696, 117504, 572528, 0);
-        E.biasAdd(572528, 118784, n, 10);
+        gemm(0, 1, n, 10, 128, 472688, 117504, 489072, 0);
+        E.biasAdd(489072, 118784, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 237584, 237594);
-        E.biasGrad(573168, 237584, n, 10);
-        gemm(1, 0, 10, 128, n, 573168, 547696, 236304, 0);
-        gemm(0, 0, n, 128, 10, 573168, 117504, 555888, 0);
+        E.biasGrad(497264, 237584, n, 10);
+        gemm(1, 0, 10, 128, n, 497264, 472688, 236304, 0);
+        gemm(0, 0, n, 128, 10, 497264, 117504, 489072, 0);
         // backward of fused_bn_dropout (bn_1)
         for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[539504 + i];
+          let v = H[464496 + i];
           let d = 1;
-          const m_dropout_1 = H[564080 + i];
+          const m_dropout_1 = H[480880 + i];
           d *= m_dropout_1;
           v *= m_dropout_1;
-          H[555888 + i] *= d;
+          H[489072 + i] *= d;
         }
-        batchNormBackward(H, CFG_bn_1, 523120, 117248, 572272, 572400, 555888, 531312, 236048, 236176, n);
+        batchNormBackward(H, CFG_bn_1, 456304, 117248, 498160, 498288, 489072, 472688, 236048, 236176, n);
         // backward of fused_dense_relu (dense_1)
-        E.reluBackward(514928, 531312, n * 128);
+        E.reluBackward(448112, 472688, n * 128);
         H.fill(0, 235920, 236048);
-        E.biasGrad(531312, 235920, n, 128);
-        gemm(1, 0, 128, 128, n, 531312, 490096, 219536, 0);
-        gemm(0, 0, n, 128, 128, 531312, 100736, 498288, 0);
+        E.biasGrad(472688, 235920, n, 128);
+        gemm(1, 0, 128, 128, n, 472688, 431728, 219536, 0);
+        gemm(0, 0, n, 128, 128, 472688, 100736, 456304, 0);
         // backward of fused_bn_dropout (bn_0)
         for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[481904 + i];
+          let v = H[423536 + i];
           let d = 1;
-          const m_dropout_0 = H[506480 + i];
+          const m_dropout_0 = H[439920 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;
-          H[498288 + i] *= d;
+          H[456304 + i] *= d;
         }
-        batchNormBackward(H, CFG_bn_0, 465520, 100480, 514672, 514800, 498288, 473712, 219280, 219408, n);
+        batchNormBackward(H, CFG_bn_0, 415344, 100480, 497904, 498032, 456304, 431728, 219280, 219408, n);
         // backward of fused_dense_relu (dense_0)
-        E.reluBackward(457328, 473712, n * 128);
+        E.reluBackward(407152, 431728, n * 128);
         H.fill(0, 219152, 219280);
-        E.biasGrad(473712, 219152, n, 128);
-        gemm(1, 0, 128, 784, n, 473712, 356912, 118800, 0);
+        E.biasGrad(431728, 219152, n, 128);
+        gemm(1, 0, 128, 784, n, 431728, 356912, 118800, 0);
       },
     };
   },

@@ -60,7 +60,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 3154704,
+    heapFloats: 1961904,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 6422528,
   },
@@ -108,9 +108,9 @@ export const program: Program = {
     slots: 1,
     x: 305056,
     labels: 355232,
-    out: 2751376,
-    gradOut: 2752016,
-    scratch: 2752656,
+    out: 1177648,
+    gradOut: 1183792,
+    scratch: 355296,
   },
   tensors: [
     { name: "conv2d_0.weight", shape: [8, 1, 3, 3], offset: 0, size: 72, kind: "param" },
@@ -299,63 +299,62 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // conv2d: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 8)
-        conv2dForward(H, gemm, CFG_conv2d_0, 305056, 0, 72, 405472, 1208288, n);
+        conv2dForward(H, gemm, CFG_conv2d_0, 305056, 0, 72, 355296, 756704, n);
         // fused_iternorm_relu: conv2d_0 -> iternorm_0  [8,28,28] -> [8,28,28]  (spec line 8)
-        if (train)
-          iterNormForwardTrain(H, CFG_iternorm_0, 405472, 80, 88, 1215344, 2419568, 2420032, 303888, 303904, n);
-        else iterNormForwardEval(H, CFG_iternorm_0, 405472, 80, 88, 1215344, 303888, 303904, n);
-        E.relu(1215344, 1616752, n * 6272);
+        if (train) iterNormForwardTrain(H, CFG_iternorm_0, 355296, 80, 88, 756704, 1961440, 1960928, 303888, 303904, n);
+        else iterNormForwardEval(H, CFG_iternorm_0, 355296, 80, 88, 756704, 303888, 303904, n);
+        E.relu(756704, 1158112, n * 6272);
         // maxpool2d: iternorm_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 9)
-        maxPool2dForward(H, CFG_maxpool2d_0, 1616752, 2420544, 2621248, n);
+        maxPool2dForward(H, CFG_maxpool2d_0, 1158112, 1559520, 1659872, n);
         // flatten: maxpool2d_0 -> flatten_0  [8,14,14] -> [1568]  (spec line 10)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [1568] -> [64]  (spec line 11)
-        gemm(0, 1, n, 64, 1568, 2420544, 96, 2721600, 0);
-        E.biasAdd(2721600, 100448, n, 64);
+        gemm(0, 1, n, 64, 1568, 1559520, 96, 1165360, 0);
+        E.biasAdd(1165360, 100448, n, 64);
         // fused_iternorm_relu: dense_0 -> iternorm_1  [64] -> [64]  (spec line 11)
         if (train)
           iterNormForwardTrain(
             H,
             CFG_iternorm_1,
-            2721600,
+            1165360,
             100512,
             100576,
-            2729792,
-            2742080,
-            2749328,
+            1169456,
+            1158112,
+            1181744,
             303968,
             304032,
             n,
           );
-        else iterNormForwardEval(H, CFG_iternorm_1, 2721600, 100512, 100576, 2729792, 303968, 304032, n);
-        E.relu(2729792, 2733888, n * 64);
+        else iterNormForwardEval(H, CFG_iternorm_1, 1165360, 100512, 100576, 1169456, 303968, 304032, n);
+        E.relu(1169456, 1173552, n * 64);
         // dense: iternorm_1 -> dense_1  [64] -> [10]  (spec line 12)
-        gemm(0, 1, n, 10, 64, 2733888, 100640, 2751376, 0);
-        E.biasAdd(2751376, 101280, n, 10);
+        gemm(0, 1, n, 10, 64, 1173552, 100640, 1177648, 0);
+        E.biasAdd(1177648, 101280, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_1)
         H.fill(0, 202576, 202586);
-        E.biasGrad(2752016, 202576, n, 10);
-        gemm(1, 0, 10, 64, n, 2752016, 2733888, 201936, 0);
-        gemm(0, 0, n, 64, 10, 2752016, 100640, 2737984, 0);
+        E.biasGrad(1183792, 202576, n, 10);
+        gemm(1, 0, 10, 64, n, 1183792, 1173552, 201936, 0);
+        gemm(0, 0, n, 64, 10, 1183792, 100640, 1177648, 0);
         // backward of fused_iternorm_relu (iternorm_1)
-        E.reluBackward(2729792, 2737984, n * 64);
-        iterNormBackward(H, CFG_iternorm_1, 2721600, 100512, 2737984, 2742080, 2749328, 2725696, 201808, 201872, n);
+        E.reluBackward(1169456, 1177648, n * 64);
+        iterNormBackward(H, CFG_iternorm_1, 1165360, 100512, 1177648, 1158112, 1181744, 1173552, 201808, 201872, n);
         // backward of dense (dense_0)
         H.fill(0, 201744, 201808);
-        E.biasGrad(2725696, 201744, n, 64);
-        gemm(1, 0, 64, 1568, n, 2725696, 2420544, 101392, 0);
-        gemm(0, 0, n, 1568, 64, 2725696, 96, 2520896, 0);
+        E.biasGrad(1173552, 201744, n, 64);
+        gemm(1, 0, 64, 1568, n, 1173552, 1559520, 101392, 0);
+        gemm(0, 0, n, 1568, 64, 1173552, 96, 1760224, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 2520896, 2621248, 2018160, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1760224, 1659872, 1158112, n);
         // backward of fused_iternorm_relu (iternorm_0)
-        E.reluBackward(1215344, 2018160, n * 6272);
-        iterNormBackward(H, CFG_iternorm_0, 405472, 80, 2018160, 2419568, 2420032, 806880, 101376, 101384, n);
+        E.reluBackward(756704, 1158112, n * 6272);
+        iterNormBackward(H, CFG_iternorm_0, 355296, 80, 1158112, 1961440, 1960928, 1559520, 101376, 101384, n);
         // backward of conv2d (conv2d_0)
-        conv2dBackward(H, gemm, CFG_conv2d_0, 305056, 0, 806880, -1, 101296, 101368, 1208288, n);
+        conv2dBackward(H, gemm, CFG_conv2d_0, 305056, 0, 1559520, -1, 101296, 101368, 756704, n);
       },
     };
   },

@@ -12,7 +12,7 @@ export const program: Program = {
     inputSize: 64,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 71792,
+    heapFloats: 58224,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 524288,
   },
@@ -60,9 +60,9 @@ export const program: Program = {
     slots: 1,
     x: 28848,
     labels: 32944,
-    out: 61680,
-    gradOut: 62320,
-    scratch: 62960,
+    out: 49392,
+    gradOut: 57584,
+    scratch: 33008,
   },
   tensors: [
     { name: "dense_0.weight", shape: [128, 64], offset: 0, size: 8192, kind: "param" },
@@ -151,24 +151,24 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_dense_relu: x -> dense_0  [64] -> [128]  (spec line 6)
-        gemm(0, 1, n, 128, 64, 28848, 0, 37104, 0);
-        E.biasAddRelu(37104, 8192, 45296, n, 128);
+        gemm(0, 1, n, 128, 64, 28848, 0, 33008, 0);
+        E.biasAddRelu(33008, 8192, 41200, n, 128);
         // dense: dense_0 -> dense_1  [128] -> [10]  (spec line 7)
-        gemm(0, 1, n, 10, 128, 45296, 8320, 61680, 0);
-        E.biasAdd(61680, 9600, n, 10);
+        gemm(0, 1, n, 10, 128, 41200, 8320, 49392, 0);
+        E.biasAdd(49392, 9600, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_1)
         H.fill(0, 19216, 19226);
-        E.biasGrad(62320, 19216, n, 10);
-        gemm(1, 0, 10, 128, n, 62320, 45296, 17936, 0);
-        gemm(0, 0, n, 128, 10, 62320, 8320, 53488, 0);
+        E.biasGrad(57584, 19216, n, 10);
+        gemm(1, 0, 10, 128, n, 57584, 41200, 17936, 0);
+        gemm(0, 0, n, 128, 10, 57584, 8320, 49392, 0);
         // backward of fused_dense_relu (dense_0)
-        E.reluBackward(37104, 53488, n * 128);
+        E.reluBackward(33008, 49392, n * 128);
         H.fill(0, 17808, 17936);
-        E.biasGrad(53488, 17808, n, 128);
-        gemm(1, 0, 128, 64, n, 53488, 28848, 9616, 0);
+        E.biasGrad(49392, 17808, n, 128);
+        gemm(1, 0, 128, 64, n, 49392, 28848, 9616, 0);
       },
     };
   },

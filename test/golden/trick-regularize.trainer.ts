@@ -12,7 +12,7 @@ export const program: Program = {
     inputSize: 2,
     outputShape: [2],
     outputSize: 2,
-    heapFloats: 28176,
+    heapFloats: 23888,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 131072,
   },
@@ -61,9 +61,9 @@ export const program: Program = {
     slots: 1,
     x: 13488,
     labels: 13552,
-    out: 25936,
-    gradOut: 26000,
-    scratch: 26064,
+    out: 21776,
+    gradOut: 23824,
+    scratch: 13584,
   },
   tensors: [
     { name: "dense_0.weight", shape: [64, 2], offset: 0, size: 128, kind: "param" },
@@ -180,33 +180,33 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_dense_relu: x -> dense_0  [2] -> [64]  (spec line 7)
-        gemm(0, 1, n, 64, 2, 13488, 0, 13648, 0);
-        E.biasAddRelu(13648, 128, 15696, n, 64);
+        gemm(0, 1, n, 64, 2, 13488, 0, 13584, 0);
+        E.biasAddRelu(13584, 128, 15632, n, 64);
         // fused_dense_relu: dense_0 -> dense_1  [64] -> [64]  (spec line 8)
-        gemm(0, 1, n, 64, 64, 15696, 192, 19792, 0);
-        E.biasAddRelu(19792, 4288, 21840, n, 64);
+        gemm(0, 1, n, 64, 64, 15632, 192, 17680, 0);
+        E.biasAddRelu(17680, 4288, 19728, n, 64);
         // dense: dense_1 -> dense_2  [64] -> [2]  (spec line 9)
-        gemm(0, 1, n, 2, 64, 21840, 4352, 25936, 0);
-        E.biasAdd(25936, 4480, n, 2);
+        gemm(0, 1, n, 2, 64, 19728, 4352, 21776, 0);
+        E.biasAdd(21776, 4480, n, 2);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 8976, 8978);
-        E.biasGrad(26000, 8976, n, 2);
-        gemm(1, 0, 2, 64, n, 26000, 21840, 8848, 0);
-        gemm(0, 0, n, 64, 2, 26000, 4352, 23888, 0);
+        E.biasGrad(23824, 8976, n, 2);
+        gemm(1, 0, 2, 64, n, 23824, 19728, 8848, 0);
+        gemm(0, 0, n, 64, 2, 23824, 4352, 21776, 0);
         // backward of fused_dense_relu (dense_1)
-        E.reluBackward(19792, 23888, n * 64);
+        E.reluBackward(17680, 21776, n * 64);
         H.fill(0, 8784, 8848);
-        E.biasGrad(23888, 8784, n, 64);
-        gemm(1, 0, 64, 64, n, 23888, 15696, 4688, 0);
-        gemm(0, 0, n, 64, 64, 23888, 192, 17744, 0);
+        E.biasGrad(21776, 8784, n, 64);
+        gemm(1, 0, 64, 64, n, 21776, 15632, 4688, 0);
+        gemm(0, 0, n, 64, 64, 21776, 192, 19728, 0);
         // backward of fused_dense_relu (dense_0)
-        E.reluBackward(13648, 17744, n * 64);
+        E.reluBackward(13584, 19728, n * 64);
         H.fill(0, 4624, 4688);
-        E.biasGrad(17744, 4624, n, 64);
-        gemm(1, 0, 64, 2, n, 17744, 13488, 4496, 0);
+        E.biasGrad(19728, 4624, n, 64);
+        gemm(1, 0, 64, 2, n, 19728, 13488, 4496, 0);
       },
     };
   },

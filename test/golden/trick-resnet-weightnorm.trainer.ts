@@ -128,7 +128,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 1886496,
+    heapFloats: 1084352,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 7225344,
   },
@@ -176,9 +176,9 @@ export const program: Program = {
     slots: 3,
     x: 25520,
     labels: 75696,
-    out: 1783888,
-    gradOut: 1784528,
-    scratch: 1785504,
+    out: 478192,
+    gradOut: 478832,
+    scratch: 778224,
   },
   tensors: [
     { name: "conv2d_0.weight", shape: [8, 1, 3, 3], offset: 0, size: 72, kind: "param" },
@@ -552,76 +552,76 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_conv2d_relu: x -> conv2d_0  [1,28,28] -> [8,14,14]  (spec line 7)
-        conv2dForward(H, gemm, CFG_conv2d_0, 25520, 0, 72, 125936, 426992, n);
-        E.relu(125936, 226288, n * 1568);
+        conv2dForward(H, gemm, CFG_conv2d_0, 25520, 0, 72, 75760, 276464, n);
+        E.relu(75760, 176112, n * 1568);
         // fused_conv2d_relu: conv2d_0 -> conv2d_1  [8,14,14] -> [8,14,14]  (spec line 9)
-        weightNormForward(H, { out: 8, inn: 72 }, 80, 88, 743936, 744512);
-        conv2dForward(H, gemm, CFG_conv2d_1, 226288, 743936, 664, 428768, 729824, n);
-        E.relu(428768, 529120, n * 1568);
+        weightNormForward(H, { out: 8, inn: 72 }, 80, 88, 1082736, 1084288);
+        conv2dForward(H, gemm, CFG_conv2d_1, 176112, 1082736, 664, 276464, 577520, n);
+        E.relu(276464, 376816, n * 1568);
         // conv2d: conv2d_1 -> conv2d_2  [8,14,14] -> [8,14,14]  (spec line 10)
-        weightNormForward(H, { out: 8, inn: 72 }, 672, 680, 959920, 960496);
-        conv2dForward(H, gemm, CFG_conv2d_2, 529120, 959920, 1256, 745104, 945808, n);
+        weightNormForward(H, { out: 8, inn: 72 }, 672, 680, 1083312, 1084304);
+        conv2dForward(H, gemm, CFG_conv2d_2, 376816, 1083312, 1256, 477168, 577520, n);
         // fused_add_relu: conv2d_2, conv2d_0 -> residual_0  [8,14,14] -> [8,14,14]  (spec line 8)
-        for (let i = 0, e = n * 1568; i < e; i++) H[961088 + i] = H[745104 + i] + H[226288 + i];
-        E.relu(961088, 1061440, n * 1568);
+        for (let i = 0, e = n * 1568; i < e; i++) H[577520 + i] = H[477168 + i] + H[176112 + i];
+        E.relu(577520, 677872, n * 1568);
         // fused_conv2d_relu: residual_0 -> conv2d_3  [8,14,14] -> [16,7,7]  (spec line 14)
-        weightNormForward(H, { out: 16, inn: 72 }, 1264, 1280, 1416208, 1417360);
-        conv2dForward(H, gemm, CFG_conv2d_3, 1061440, 1416208, 2432, 1262144, 1412672, n);
-        E.relu(1262144, 1312320, n * 784);
+        weightNormForward(H, { out: 16, inn: 72 }, 1264, 1280, 1081584, 1084320);
+        conv2dForward(H, gemm, CFG_conv2d_3, 677872, 1081584, 2432, 878576, 978928, n);
+        E.relu(878576, 928752, n * 784);
         // conv2d: conv2d_3 -> conv2d_4  [16,7,7] -> [16,7,7]  (spec line 15)
-        weightNormForward(H, { out: 16, inn: 144 }, 2448, 2464, 1525936, 1528240);
-        conv2dForward(H, gemm, CFG_conv2d_4, 1312320, 1525936, 4768, 1418528, 1518880, n);
+        weightNormForward(H, { out: 16, inn: 144 }, 2448, 2464, 1079280, 1084336);
+        conv2dForward(H, gemm, CFG_conv2d_4, 928752, 1079280, 4768, 477168, 778224, n);
         // conv2d: residual_0 -> conv2d_5  [8,14,14] -> [16,7,7]  (spec line 13)
-        conv2dForward(H, gemm, CFG_conv2d_5, 1061440, 4784, -1, 1530560, 1630912, n);
+        conv2dForward(H, gemm, CFG_conv2d_5, 677872, 4784, -1, 527344, 1083888, n);
         // fused_add_relu: conv2d_4, conv2d_5 -> residual_1  [16,7,7] -> [16,7,7]  (spec line 13)
-        for (let i = 0, e = n * 784; i < e; i++) H[1631312 + i] = H[1418528 + i] + H[1530560 + i];
-        E.relu(1631312, 1681488, n * 784);
+        for (let i = 0, e = n * 784; i < e; i++) H[778224 + i] = H[477168 + i] + H[527344 + i];
+        E.relu(778224, 828400, n * 784);
         // global_avgpool: residual_1 -> global_avgpool_0  [16,7,7] -> [16]  (spec line 17)
-        globalAvgPoolForward(H, { C: 16, H: 7, W: 7 }, 1681488, 1781840, n);
+        globalAvgPoolForward(H, { C: 16, H: 7, W: 7 }, 828400, 477168, n);
         // dense: global_avgpool_0 -> dense_0  [16] -> [10]  (spec line 18)
-        weightNormForward(H, { out: 10, inn: 16 }, 4912, 4922, 1785168, 1785328);
-        gemm(0, 1, n, 10, 16, 1781840, 1785168, 1783888, 0);
-        E.biasAdd(1783888, 5082, n, 10);
+        weightNormForward(H, { out: 10, inn: 16 }, 4912, 4922, 479472, 479792);
+        gemm(0, 1, n, 10, 16, 477168, 479472, 478192, 0);
+        E.biasAdd(478192, 5082, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 10186, 10196);
-        E.biasGrad(1784528, 10186, n, 10);
-        gemm(0, 0, n, 16, 10, 1784528, 1785168, 1782864, 0);
-        gemm(1, 0, 10, 16, n, 1784528, 1781840, 1785344, 0);
-        weightNormBackward(H, { out: 10, inn: 16 }, 4912, 4922, 1785328, 1785344, 10016, 10026);
+        E.biasGrad(478832, 10186, n, 10);
+        gemm(0, 0, n, 16, 10, 478832, 479472, 527344, 0);
+        gemm(1, 0, 10, 16, n, 478832, 477168, 479632, 0);
+        weightNormBackward(H, { out: 10, inn: 16 }, 4912, 4922, 479792, 479632, 10016, 10026);
         // backward of global_avgpool (global_avgpool_0)
-        globalAvgPoolBackward(H, { C: 16, H: 7, W: 7 }, 1782864, 1731664, n);
+        globalAvgPoolBackward(H, { C: 16, H: 7, W: 7 }, 527344, 477168, n);
         // backward of fused_add_relu (residual_1)
-        E.reluBackward(1631312, 1731664, n * 784);
-        H.copyWithin(1468704, 1731664, 1731664 + n * 784);
-        H.copyWithin(1580736, 1731664, 1731664 + n * 784);
+        E.reluBackward(778224, 477168, n * 784);
+        H.copyWithin(978928, 477168, 477168 + n * 784);
+        H.copyWithin(1029104, 477168, 477168 + n * 784);
         // backward of conv2d (conv2d_5)
-        conv2dBackward(H, gemm, CFG_conv2d_5, 1061440, 4784, 1580736, 1161792, 9888, -1, 1630912, n);
+        conv2dBackward(H, gemm, CFG_conv2d_5, 677872, 4784, 1029104, 477168, 9888, -1, 1083888, n);
         // backward of conv2d (conv2d_4)
-        conv2dBackward(H, gemm, CFG_conv2d_4, 1312320, 1525936, 1468704, 1362496, 1528256, 9872, 1518880, n);
-        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1528240, 1528256, 7552, 7568);
+        conv2dBackward(H, gemm, CFG_conv2d_4, 928752, 1079280, 978928, 1029104, 785280, 9872, 778224, n);
+        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1084336, 785280, 7552, 7568);
         // backward of fused_conv2d_relu (conv2d_3)
-        E.reluBackward(1262144, 1362496, n * 784);
-        conv2dBackward(H, gemm, CFG_conv2d_3, 1061440, 1416208, 1362496, 1785504, 1417376, 7536, 1412672, n);
-        weightNormBackward(H, { out: 16, inn: 72 }, 1264, 1280, 1417360, 1417376, 6368, 6384);
-        for (let i = 0, e = n * 1568; i < e; i++) H[1161792 + i] += H[1785504 + i];
+        E.reluBackward(878576, 1029104, n * 784);
+        conv2dBackward(H, gemm, CFG_conv2d_3, 677872, 1081584, 1029104, 778224, 982464, 7536, 978928, n);
+        weightNormBackward(H, { out: 16, inn: 72 }, 1264, 1280, 1084320, 982464, 6368, 6384);
+        for (let i = 0, e = n * 1568; i < e; i++) H[477168 + i] += H[778224 + i];
         // backward of fused_add_relu (residual_0)
-        E.reluBackward(961088, 1161792, n * 1568);
-        H.copyWithin(845456, 1161792, 1161792 + n * 1568);
-        H.copyWithin(326640, 1161792, 1161792 + n * 1568);
+        E.reluBackward(577520, 477168, n * 1568);
+        H.copyWithin(878576, 477168, 477168 + n * 1568);
+        H.copyWithin(677872, 477168, 477168 + n * 1568);
         // backward of conv2d (conv2d_2)
-        conv2dBackward(H, gemm, CFG_conv2d_2, 529120, 959920, 845456, 629472, 960512, 6360, 945808, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 960496, 960512, 5776, 5784);
+        conv2dBackward(H, gemm, CFG_conv2d_2, 376816, 1083312, 878576, 477168, 591632, 6360, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 1084304, 591632, 5776, 5784);
         // backward of fused_conv2d_relu (conv2d_1)
-        E.reluBackward(428768, 629472, n * 1568);
-        conv2dBackward(H, gemm, CFG_conv2d_1, 226288, 743936, 629472, 1785504, 744528, 5768, 729824, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 744512, 744528, 5184, 5192);
-        for (let i = 0, e = n * 1568; i < e; i++) H[326640 + i] += H[1785504 + i];
+        E.reluBackward(276464, 477168, n * 1568);
+        conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 591632, 5768, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 591632, 5184, 5192);
+        for (let i = 0, e = n * 1568; i < e; i++) H[677872 + i] += H[778224 + i];
         // backward of fused_conv2d_relu (conv2d_0)
-        E.reluBackward(125936, 326640, n * 1568);
-        conv2dBackward(H, gemm, CFG_conv2d_0, 25520, 0, 326640, -1, 5104, 5176, 426992, n);
+        E.reluBackward(75760, 677872, n * 1568);
+        conv2dBackward(H, gemm, CFG_conv2d_0, 25520, 0, 677872, -1, 5104, 5176, 276464, n);
       },
     };
   },

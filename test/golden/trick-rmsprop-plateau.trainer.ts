@@ -12,7 +12,7 @@ export const program: Program = {
     inputSize: 2,
     outputShape: [2],
     outputSize: 2,
-    heapFloats: 11216,
+    heapFloats: 8976,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 32768,
   },
@@ -58,18 +58,7 @@ export const program: Program = {
     preprocess: [{ kind: "standardize", args: { mode: "feature", eps: 0.000001 } }],
     augment: [],
   },
-  layout: {
-    P: 0,
-    G: 1232,
-    S: 2464,
-    N: 1232,
-    slots: 1,
-    x: 3696,
-    labels: 3760,
-    out: 10000,
-    gradOut: 10064,
-    scratch: 10128,
-  },
+  layout: { P: 0, G: 1232, S: 2464, N: 1232, slots: 1, x: 3696, labels: 3760, out: 7888, gradOut: 8912, scratch: 3792 },
   tensors: [
     { name: "dense_0.weight", shape: [32, 2], offset: 0, size: 64, kind: "param" },
     { name: "dense_0.bias", shape: [32], offset: 64, size: 32, kind: "param" },
@@ -173,61 +162,61 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_dense_tanh: x -> dense_0  [2] -> [32]  (spec line 6)
-        gemm(0, 1, n, 32, 2, 3696, 0, 3856, 0);
+        gemm(0, 1, n, 32, 2, 3696, 0, 3792, 0);
         for (let r = 0; r < n; r++) {
           for (let j = 0; j < 32; j++) {
             const i = r * 32 + j;
-            let v = H[3856 + i] + H[64 + j];
-            H[3856 + i] = v;
+            let v = H[3792 + i] + H[64 + j];
+            H[3792 + i] = v;
             v = Math.tanh(v);
-            H[4880 + i] = v;
+            H[4816 + i] = v;
           }
         }
         // fused_dense_tanh: dense_0 -> dense_1  [32] -> [32]  (spec line 7)
-        gemm(0, 1, n, 32, 32, 4880, 96, 6928, 0);
+        gemm(0, 1, n, 32, 32, 4816, 96, 5840, 0);
         for (let r = 0; r < n; r++) {
           for (let j = 0; j < 32; j++) {
             const i = r * 32 + j;
-            let v = H[6928 + i] + H[1120 + j];
-            H[6928 + i] = v;
+            let v = H[5840 + i] + H[1120 + j];
+            H[5840 + i] = v;
             v = Math.tanh(v);
-            H[7952 + i] = v;
+            H[6864 + i] = v;
           }
         }
         // dense: dense_1 -> dense_2  [32] -> [2]  (spec line 8)
-        gemm(0, 1, n, 2, 32, 7952, 1152, 10000, 0);
-        E.biasAdd(10000, 1216, n, 2);
+        gemm(0, 1, n, 2, 32, 6864, 1152, 7888, 0);
+        E.biasAdd(7888, 1216, n, 2);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 2448, 2450);
-        E.biasGrad(10064, 2448, n, 2);
-        gemm(1, 0, 2, 32, n, 10064, 7952, 2384, 0);
-        gemm(0, 0, n, 32, 2, 10064, 1152, 8976, 0);
+        E.biasGrad(8912, 2448, n, 2);
+        gemm(1, 0, 2, 32, n, 8912, 6864, 2384, 0);
+        gemm(0, 0, n, 32, 2, 8912, 1152, 7888, 0);
         // backward of fused_dense_tanh (dense_1)
         for (let i = 0, e = n * 32; i < e; i++) {
-          let v = H[6928 + i];
+          let v = H[5840 + i];
           let d = 1;
           d *= 1 - Math.tanh(v) ** 2;
           v = Math.tanh(v);
-          H[8976 + i] *= d;
+          H[7888 + i] *= d;
         }
         H.fill(0, 2352, 2384);
-        E.biasGrad(8976, 2352, n, 32);
-        gemm(1, 0, 32, 32, n, 8976, 4880, 1328, 0);
-        gemm(0, 0, n, 32, 32, 8976, 96, 5904, 0);
+        E.biasGrad(7888, 2352, n, 32);
+        gemm(1, 0, 32, 32, n, 7888, 4816, 1328, 0);
+        gemm(0, 0, n, 32, 32, 7888, 96, 6864, 0);
         // backward of fused_dense_tanh (dense_0)
         for (let i = 0, e = n * 32; i < e; i++) {
-          let v = H[3856 + i];
+          let v = H[3792 + i];
           let d = 1;
           d *= 1 - Math.tanh(v) ** 2;
           v = Math.tanh(v);
-          H[5904 + i] *= d;
+          H[6864 + i] *= d;
         }
         H.fill(0, 1296, 1328);
-        E.biasGrad(5904, 1296, n, 32);
-        gemm(1, 0, 32, 2, n, 5904, 3696, 1232, 0);
+        E.biasGrad(6864, 1296, n, 32);
+        gemm(1, 0, 32, 2, n, 6864, 3696, 1232, 0);
       },
     };
   },

@@ -12,7 +12,7 @@ export const program: Program = {
     inputSize: 2,
     outputShape: [2],
     outputSize: 2,
-    heapFloats: 12448,
+    heapFloats: 10208,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 32768,
   },
@@ -60,9 +60,9 @@ export const program: Program = {
     slots: 2,
     x: 4928,
     labels: 4992,
-    out: 11232,
-    gradOut: 11296,
-    scratch: 11360,
+    out: 9120,
+    gradOut: 10144,
+    scratch: 5024,
   },
   tensors: [
     { name: "dense_0.weight", shape: [32, 2], offset: 0, size: 64, kind: "param" },
@@ -173,33 +173,33 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_dense_relu: x -> dense_0  [2] -> [32]  (spec line 6)
-        gemm(0, 1, n, 32, 2, 4928, 0, 5088, 0);
-        E.biasAddRelu(5088, 64, 6112, n, 32);
+        gemm(0, 1, n, 32, 2, 4928, 0, 5024, 0);
+        E.biasAddRelu(5024, 64, 6048, n, 32);
         // fused_dense_relu: dense_0 -> dense_1  [32] -> [32]  (spec line 7)
-        gemm(0, 1, n, 32, 32, 6112, 96, 8160, 0);
-        E.biasAddRelu(8160, 1120, 9184, n, 32);
+        gemm(0, 1, n, 32, 32, 6048, 96, 7072, 0);
+        E.biasAddRelu(7072, 1120, 8096, n, 32);
         // dense: dense_1 -> dense_2  [32] -> [2]  (spec line 8)
-        gemm(0, 1, n, 2, 32, 9184, 1152, 11232, 0);
-        E.biasAdd(11232, 1216, n, 2);
+        gemm(0, 1, n, 2, 32, 8096, 1152, 9120, 0);
+        E.biasAdd(9120, 1216, n, 2);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 2448, 2450);
-        E.biasGrad(11296, 2448, n, 2);
-        gemm(1, 0, 2, 32, n, 11296, 9184, 2384, 0);
-        gemm(0, 0, n, 32, 2, 11296, 1152, 10208, 0);
+        E.biasGrad(10144, 2448, n, 2);
+        gemm(1, 0, 2, 32, n, 10144, 8096, 2384, 0);
+        gemm(0, 0, n, 32, 2, 10144, 1152, 9120, 0);
         // backward of fused_dense_relu (dense_1)
-        E.reluBackward(8160, 10208, n * 32);
+        E.reluBackward(7072, 9120, n * 32);
         H.fill(0, 2352, 2384);
-        E.biasGrad(10208, 2352, n, 32);
-        gemm(1, 0, 32, 32, n, 10208, 6112, 1328, 0);
-        gemm(0, 0, n, 32, 32, 10208, 96, 7136, 0);
+        E.biasGrad(9120, 2352, n, 32);
+        gemm(1, 0, 32, 32, n, 9120, 6048, 1328, 0);
+        gemm(0, 0, n, 32, 32, 9120, 96, 8096, 0);
         // backward of fused_dense_relu (dense_0)
-        E.reluBackward(5088, 7136, n * 32);
+        E.reluBackward(5024, 8096, n * 32);
         H.fill(0, 1296, 1328);
-        E.biasGrad(7136, 1296, n, 32);
-        gemm(1, 0, 32, 2, n, 7136, 4928, 1232, 0);
+        E.biasGrad(8096, 1296, n, 32);
+        gemm(1, 0, 32, 2, n, 8096, 4928, 1232, 0);
       },
     };
   },

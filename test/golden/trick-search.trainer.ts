@@ -23,7 +23,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 321584,
+    heapFloats: 253104,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 3211264,
   },
@@ -71,9 +71,9 @@ export const program: Program = {
     slots: 1,
     x: 152688,
     labels: 202864,
-    out: 269488,
-    gradOut: 270128,
-    scratch: 270768,
+    out: 215216,
+    gradOut: 219312,
+    scratch: 202928,
   },
   tensors: [
     { name: "dense_0.weight", shape: [64, 784], offset: 0, size: 50176, kind: "param" },
@@ -164,47 +164,47 @@ export const program: Program = {
         // flatten: x -> flatten_0  [1,28,28] -> [784]  (spec line 8)
         // flatten is a view: no code
         // fused_dense_relu_dropout: flatten_0 -> dense_0  [784] -> [64]  (spec line 9)
-        gemm(0, 1, n, 64, 784, 152688, 0, 253104, 0);
+        gemm(0, 1, n, 64, 784, 152688, 0, 202928, 0);
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
         for (let r = 0; r < n; r++) {
           for (let j = 0; j < 64; j++) {
             const i = r * 64 + j;
-            let v = H[253104 + i] + H[50176 + j];
-            H[253104 + i] = v;
+            let v = H[202928 + i] + H[50176 + j];
+            H[202928 + i] = v;
             v = Math.max(v, 0);
             if (train) {
               const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.2 ? 1.25 : 0;
-              H[265392 + i] = m;
+              H[211120 + i] = m;
               v *= m;
             }
-            H[257200 + i] = v;
+            H[207024 + i] = v;
           }
         }
         // dense: dense_0 -> dense_1  [64] -> [10]  (spec line 10)
-        gemm(0, 1, n, 10, 64, 257200, 50240, 269488, 0);
-        E.biasAdd(269488, 50880, n, 10);
+        gemm(0, 1, n, 10, 64, 207024, 50240, 215216, 0);
+        E.biasAdd(215216, 50880, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_1)
         H.fill(0, 101776, 101786);
-        E.biasGrad(270128, 101776, n, 10);
-        gemm(1, 0, 10, 64, n, 270128, 257200, 101136, 0);
-        gemm(0, 0, n, 64, 10, 270128, 50240, 261296, 0);
+        E.biasGrad(219312, 101776, n, 10);
+        gemm(1, 0, 10, 64, n, 219312, 207024, 101136, 0);
+        gemm(0, 0, n, 64, 10, 219312, 50240, 215216, 0);
         // backward of fused_dense_relu_dropout (dense_0)
         for (let i = 0, e = n * 64; i < e; i++) {
-          let v = H[253104 + i];
+          let v = H[202928 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
           v = Math.max(v, 0);
-          const m_dropout_0 = H[265392 + i];
+          const m_dropout_0 = H[211120 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;
-          H[261296 + i] *= d;
+          H[215216 + i] *= d;
         }
         H.fill(0, 101072, 101136);
-        E.biasGrad(261296, 101072, n, 64);
-        gemm(1, 0, 64, 784, n, 261296, 152688, 50896, 0);
+        E.biasGrad(215216, 101072, n, 64);
+        gemm(1, 0, 64, 784, n, 215216, 152688, 50896, 0);
       },
     };
   },

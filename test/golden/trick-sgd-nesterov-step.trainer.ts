@@ -27,7 +27,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 556336,
+    heapFloats: 434224,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 6422528,
   },
@@ -75,9 +75,9 @@ export const program: Program = {
     slots: 1,
     x: 329712,
     labels: 379888,
-    out: 504240,
-    gradOut: 504880,
-    scratch: 505520,
+    out: 429104,
+    gradOut: 433200,
+    scratch: 379952,
   },
   tensors: [
     { name: "dense_0.weight", shape: [128, 784], offset: 0, size: 100352, kind: "param" },
@@ -266,8 +266,8 @@ export const program: Program = {
         // flatten: x -> flatten_0  [1,28,28] -> [784]  (spec line 7)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [784] -> [128]  (spec line 8)
-        gemm(0, 1, n, 128, 784, 329712, 0, 430128, 0);
-        E.biasAdd(430128, 100352, n, 128);
+        gemm(0, 1, n, 128, 784, 329712, 0, 379952, 0);
+        E.biasAdd(379952, 100352, n, 128);
         // fused_bn_relu_dropout: dense_0 -> bn_0  [128] -> [128]  (spec line 8)
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
         for (let c = 0; c < 128; c++) {
@@ -276,21 +276,21 @@ export const program: Program = {
             const m = n * 1;
             let s = 0;
             for (let r = 0; r < n; r++) {
-              const o = 430128 + r * 128 + c * 1;
+              const o = 379952 + r * 128 + c * 1;
               for (let k = 0; k < 1; k++) s += H[o + k];
             }
             const mu = s / m;
             let q = 0;
             for (let r = 0; r < n; r++) {
-              const o = 430128 + r * 128 + c * 1;
+              const o = 379952 + r * 128 + c * 1;
               for (let k = 0; k < 1; k++) {
                 const d = H[o + k] - mu;
                 q += d * d;
               }
             }
             const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[479280 + c] = mu;
-            H[479408 + c] = is;
+            H[433840 + c] = mu;
+            H[433968 + c] = is;
             H[329328 + c] = 0.9 * H[329328 + c] + 0.1 * mu;
             H[329456 + c] = 0.9 * H[329456 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
             scale = is * H[100480 + c];
@@ -303,21 +303,21 @@ export const program: Program = {
           for (let r = 0; r < n; r++) {
             for (let k = 0; k < 1; k++) {
               const i = r * 128 + c * 1 + k;
-              let v = H[430128 + i] * scale + shift;
-              H[446512 + i] = v;
+              let v = H[379952 + i] * scale + shift;
+              H[388144 + i] = v;
               v = Math.max(v, 0);
               if (train) {
                 const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.2 ? 1.25 : 0;
-                H[471088 + i] = m;
+                H[404528 + i] = m;
                 v *= m;
               }
-              H[454704 + i] = v;
+              H[396336 + i] = v;
             }
           }
         }
         // dense: bn_0 -> dense_1  [128] -> [64]  (spec line 9)
-        gemm(0, 1, n, 64, 128, 454704, 100736, 479536, 0);
-        E.biasAdd(479536, 108928, n, 64);
+        gemm(0, 1, n, 64, 128, 396336, 100736, 412720, 0);
+        E.biasAdd(412720, 108928, n, 64);
         // fused_bn_relu_dropout: dense_1 -> bn_1  [64] -> [64]  (spec line 9)
         const ds_dropout_1 = hash3(seed, S_dropout_1, step);
         for (let c = 0; c < 64; c++) {
@@ -326,21 +326,21 @@ export const program: Program = {
             const m = n * 1;
             let s = 0;
             for (let r = 0; r < n; r++) {
-              const o = 479536 + r * 64 + c * 1;
+              const o = 412720 + r * 64 + c * 1;
               for (let k = 0; k < 1; k++) s += H[o + k];
             }
             const mu = s / m;
             let q = 0;
             for (let r = 0; r < n; r++) {
-              const o = 479536 + r * 64 + c * 1;
+              const o = 412720 + r * 64 + c * 1;
               for (let k = 0; k < 1; k++) {
                 const d = H[o + k] - mu;
                 q += d * d;
               }
             }
             const is = 1 / Math.sqrt(q / m + 0.00001);
-            H[504112 + c] = mu;
-            H[504176 + c] = is;
+            H[434096 + c] = mu;
+            H[434160 + c] = is;
             H[329584 + c] = 0.9 * H[329584 + c] + 0.1 * mu;
             H[329648 + c] = 0.9 * H[329648 + c] + 0.1 * (m > 1 ? q / (m - 1) : q / m); // unbiased, as PyTorch
             scale = is * H[108992 + c];
@@ -353,62 +353,62 @@ export const program: Program = {
           for (let r = 0; r < n; r++) {
             for (let k = 0; k < 1; k++) {
               const i = r * 64 + c * 1 + k;
-              let v = H[479536 + i] * scale + shift;
-              H[487728 + i] = v;
+              let v = H[412720 + i] * scale + shift;
+              H[416816 + i] = v;
               v = Math.max(v, 0);
               if (train) {
                 const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.2 ? 1.25 : 0;
-                H[500016 + i] = m;
+                H[425008 + i] = m;
                 v *= m;
               }
-              H[491824 + i] = v;
+              H[420912 + i] = v;
             }
           }
         }
         // dense: bn_1 -> dense_2  [64] -> [10]  (spec line 10)
-        gemm(0, 1, n, 10, 64, 491824, 109120, 504240, 0);
-        E.biasAdd(504240, 109760, n, 10);
+        gemm(0, 1, n, 10, 64, 420912, 109120, 429104, 0);
+        E.biasAdd(429104, 109760, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 219536, 219546);
-        E.biasGrad(504880, 219536, n, 10);
-        gemm(1, 0, 10, 64, n, 504880, 491824, 218896, 0);
-        gemm(0, 0, n, 64, 10, 504880, 109120, 495920, 0);
+        E.biasGrad(433200, 219536, n, 10);
+        gemm(1, 0, 10, 64, n, 433200, 420912, 218896, 0);
+        gemm(0, 0, n, 64, 10, 433200, 109120, 429104, 0);
         // backward of fused_bn_relu_dropout (bn_1)
         for (let i = 0, e = n * 64; i < e; i++) {
-          let v = H[487728 + i];
+          let v = H[416816 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
           v = Math.max(v, 0);
-          const m_dropout_1 = H[500016 + i];
+          const m_dropout_1 = H[425008 + i];
           d *= m_dropout_1;
           v *= m_dropout_1;
-          H[495920 + i] *= d;
+          H[429104 + i] *= d;
         }
-        batchNormBackward(H, CFG_bn_1, 479536, 108992, 504112, 504176, 495920, 483632, 218768, 218832, n);
+        batchNormBackward(H, CFG_bn_1, 412720, 108992, 434096, 434160, 429104, 420912, 218768, 218832, n);
         // backward of dense (dense_1)
         H.fill(0, 218704, 218768);
-        E.biasGrad(483632, 218704, n, 64);
-        gemm(1, 0, 64, 128, n, 483632, 454704, 210512, 0);
-        gemm(0, 0, n, 128, 64, 483632, 100736, 462896, 0);
+        E.biasGrad(420912, 218704, n, 64);
+        gemm(1, 0, 64, 128, n, 420912, 396336, 210512, 0);
+        gemm(0, 0, n, 128, 64, 420912, 100736, 412720, 0);
         // backward of fused_bn_relu_dropout (bn_0)
         for (let i = 0, e = n * 128; i < e; i++) {
-          let v = H[446512 + i];
+          let v = H[388144 + i];
           let d = 1;
           d *= v > 0 ? 1 : 0;
           v = Math.max(v, 0);
-          const m_dropout_0 = H[471088 + i];
+          const m_dropout_0 = H[404528 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;
-          H[462896 + i] *= d;
+          H[412720 + i] *= d;
         }
-        batchNormBackward(H, CFG_bn_0, 430128, 100480, 479280, 479408, 462896, 438320, 210256, 210384, n);
+        batchNormBackward(H, CFG_bn_0, 379952, 100480, 433840, 433968, 412720, 396336, 210256, 210384, n);
         // backward of dense (dense_0)
         H.fill(0, 210128, 210256);
-        E.biasGrad(438320, 210128, n, 128);
-        gemm(1, 0, 128, 784, n, 438320, 329712, 109776, 0);
+        E.biasGrad(396336, 210128, n, 128);
+        gemm(1, 0, 128, 784, n, 396336, 329712, 109776, 0);
       },
     };
   },

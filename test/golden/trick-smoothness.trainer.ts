@@ -23,7 +23,7 @@ export const program: Program = {
     inputSize: 2,
     outputShape: [2],
     outputSize: 2,
-    heapFloats: 24096,
+    heapFloats: 22880,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 32768,
   },
@@ -73,9 +73,9 @@ export const program: Program = {
     slots: 2,
     x: 4928,
     labels: 4992,
-    out: 11232,
-    gradOut: 11296,
-    scratch: 11360,
+    out: 11168,
+    gradOut: 10144,
+    scratch: 5024,
   },
   tensors: [
     { name: "dense_0.weight", shape: [32, 2], offset: 0, size: 64, kind: "param" },
@@ -186,67 +186,67 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_dense_tanh: x -> dense_0  [2] -> [32]  (spec line 6)
-        gemm(0, 1, n, 32, 2, 4928, 0, 5088, 0);
+        gemm(0, 1, n, 32, 2, 4928, 0, 5024, 0);
         for (let r = 0; r < n; r++) {
           for (let j = 0; j < 32; j++) {
             const i = r * 32 + j;
-            let v = H[5088 + i] + H[64 + j];
-            H[5088 + i] = v;
+            let v = H[5024 + i] + H[64 + j];
+            H[5024 + i] = v;
             v = Math.tanh(v);
-            H[6112 + i] = v;
+            H[6048 + i] = v;
           }
         }
         // fused_dense_tanh: dense_0 -> dense_1  [32] -> [32]  (spec line 7)
-        gemm(0, 1, n, 32, 32, 6112, 96, 8160, 0);
+        gemm(0, 1, n, 32, 32, 6048, 96, 7072, 0);
         for (let r = 0; r < n; r++) {
           for (let j = 0; j < 32; j++) {
             const i = r * 32 + j;
-            let v = H[8160 + i] + H[1120 + j];
-            H[8160 + i] = v;
+            let v = H[7072 + i] + H[1120 + j];
+            H[7072 + i] = v;
             v = Math.tanh(v);
-            H[9184 + i] = v;
+            H[8096 + i] = v;
           }
         }
         // dense: dense_1 -> dense_2  [32] -> [2]  (spec line 8)
-        gemm(0, 1, n, 2, 32, 9184, 1152, 11232, 0);
-        E.biasAdd(11232, 1216, n, 2);
+        gemm(0, 1, n, 2, 32, 8096, 1152, 11168, 0);
+        E.biasAdd(11168, 1216, n, 2);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_2)
         H.fill(0, 2448, 2450);
-        E.biasGrad(11296, 2448, n, 2);
-        gemm(1, 0, 2, 32, n, 11296, 9184, 2384, 0);
-        gemm(0, 0, n, 32, 2, 11296, 1152, 10208, 0);
+        E.biasGrad(10144, 2448, n, 2);
+        gemm(1, 0, 2, 32, n, 10144, 8096, 2384, 0);
+        gemm(0, 0, n, 32, 2, 10144, 1152, 9120, 0);
         // backward of fused_dense_tanh (dense_1)
         for (let i = 0, e = n * 32; i < e; i++) {
-          let v = H[8160 + i];
+          let v = H[7072 + i];
           let d = 1;
           d *= 1 - Math.tanh(v) ** 2;
           v = Math.tanh(v);
-          H[10208 + i] *= d;
+          H[9120 + i] *= d;
         }
         H.fill(0, 2352, 2384);
-        E.biasGrad(10208, 2352, n, 32);
-        gemm(1, 0, 32, 32, n, 10208, 6112, 1328, 0);
-        gemm(0, 0, n, 32, 32, 10208, 96, 7136, 0);
+        E.biasGrad(9120, 2352, n, 32);
+        gemm(1, 0, 32, 32, n, 9120, 6048, 1328, 0);
+        gemm(0, 0, n, 32, 32, 9120, 96, 10144, 0);
         // backward of fused_dense_tanh (dense_0)
         for (let i = 0, e = n * 32; i < e; i++) {
-          let v = H[5088 + i];
+          let v = H[5024 + i];
           let d = 1;
           d *= 1 - Math.tanh(v) ** 2;
           v = Math.tanh(v);
-          H[7136 + i] *= d;
+          H[10144 + i] *= d;
         }
         H.fill(0, 1296, 1328);
-        E.biasGrad(7136, 1296, n, 32);
-        gemm(1, 0, 32, 2, n, 7136, 4928, 1232, 0);
+        E.biasGrad(10144, 1296, n, 32);
+        gemm(1, 0, 32, 2, n, 10144, 4928, 1232, 0);
       },
       penalty(n: number, step: number): number {
         let value = 0;
         // ---- input-gradient penalty 0.1·||∇_x L||²: dL/df again (backward() may have changed it in place)
         for (let r = 0; r < n; r++) {
-          const f = 11232 + r * 2;
+          const f = 11168 + r * 2;
           let m = H[f];
           for (let c = 1; c < 2; c++) if (H[f + c] > m) m = H[f + c];
           let s = 0;
@@ -254,100 +254,100 @@ export const program: Program = {
           const lse = m + Math.log(s);
           for (let c = 0; c < 2; c++) {
             const p = Math.exp(H[f + c] - lse);
-            H[24032 + r * 2 + c] = p;
-            H[22816 + r * 2 + c] = (p - 0) / n;
+            H[22816 + r * 2 + c] = p;
+            H[21600 + r * 2 + c] = (p - 0) / n;
           }
-          H[22816 + r * 2 + H[4992 + r]] -= 1 / n;
+          H[21600 + r * 2 + H[4992 + r]] -= 1 / n;
         }
         {
           // primal backward: every tensor's gradient, down to g = ∇_x ℓ
           // dense_2
-          gemm(0, 0, n, 32, 2, 22816, 1152, 17696, 0);
+          gemm(0, 0, n, 32, 2, 21600, 1152, 16480, 0);
           // dense_1
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[8160 + i];
+            let v = H[7072 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[20768 + i] = H[17696 + i] * d;
+            H[19552 + i] = H[16480 + i] * d;
           }
-          gemm(0, 0, n, 32, 32, 20768, 96, 12576, 0);
+          gemm(0, 0, n, 32, 32, 19552, 96, 11360, 0);
           // dense_0
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[5088 + i];
+            let v = H[5024 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[15648 + i] = H[12576 + i] * d;
+            H[14432 + i] = H[11360 + i] * d;
           }
-          gemm(0, 0, n, 2, 32, 15648, 0, 12448, 0);
+          gemm(0, 0, n, 2, 32, 14432, 0, 11232, 0);
           // the penalty c·||g||² and the tangent seed ẋ = 2c·g
           {
             const cf = 0.1;
             let s = 0;
             for (let i = 0, e = n * 2; i < e; i++) {
-              const g = H[12448 + i];
+              const g = H[11232 + i];
               s += g * g;
-              H[12512 + i] = 2 * cf * g;
+              H[11296 + i] = 2 * cf * g;
             }
             value += cf * s;
           }
           // tangent forward
           // dense_0
-          gemm(0, 1, n, 32, 2, 12512, 0, 16672, 0);
+          gemm(0, 1, n, 32, 2, 11296, 0, 15456, 0);
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[5088 + i];
+            let v = H[5024 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[13600 + i] = H[16672 + i] * d;
+            H[12384 + i] = H[15456 + i] * d;
           }
           // dense_1
-          gemm(0, 1, n, 32, 32, 13600, 96, 21792, 0);
+          gemm(0, 1, n, 32, 32, 12384, 96, 20576, 0);
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[8160 + i];
+            let v = H[7072 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[18720 + i] = H[21792 + i] * d;
+            H[17504 + i] = H[20576 + i] * d;
           }
           // dense_2
-          gemm(0, 1, n, 2, 32, 18720, 1152, 22880, 0);
+          gemm(0, 1, n, 2, 32, 17504, 1152, 21664, 0);
           // tangent of dℓ/df
           for (let r = 0; r < n; r++) {
-            const p = 24032 + r * 2,
-              t = 22880 + r * 2,
-              o = 22944 + r * 2;
+            const p = 22816 + r * 2,
+              t = 21664 + r * 2,
+              o = 21728 + r * 2;
             let s = 0;
             for (let c = 0; c < 2; c++) s += H[p + c] * H[t + c];
             for (let c = 0; c < 2; c++) H[o + c] = (H[p + c] * (H[t + c] - s)) / n;
           }
           // tangent backward, added to the parameter gradients
           // dense_2
-          gemm(1, 0, 2, 32, n, 22944, 9184, 2384, 1);
-          gemm(1, 0, 2, 32, n, 22816, 18720, 2384, 1);
+          gemm(1, 0, 2, 32, n, 21728, 8096, 2384, 1);
+          gemm(1, 0, 2, 32, n, 21600, 17504, 2384, 1);
           for (let r = 0; r < n; r++) {
-            const o = 22944 + r * 2;
+            const o = 21728 + r * 2;
             for (let j = 0; j < 2; j++) H[2448 + j] += H[o + j];
           }
-          gemm(0, 0, n, 32, 2, 22944, 1152, 19744, 0);
+          gemm(0, 0, n, 32, 2, 21728, 1152, 18528, 0);
           // dense_1
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[8160 + i];
+            let v = H[7072 + i];
             let d = 1;
-            let vd = H[21792 + i];
+            let vd = H[20576 + i];
             let dd = 0;
             {
               const t0 = Math.tanh(v);
@@ -356,20 +356,20 @@ export const program: Program = {
               vd *= g0;
               d *= g0;
             }
-            H[19744 + i] = H[19744 + i] * d + H[17696 + i] * dd;
+            H[18528 + i] = H[18528 + i] * d + H[16480 + i] * dd;
           }
-          gemm(1, 0, 32, 32, n, 19744, 6112, 1328, 1);
-          gemm(1, 0, 32, 32, n, 20768, 13600, 1328, 1);
+          gemm(1, 0, 32, 32, n, 18528, 6048, 1328, 1);
+          gemm(1, 0, 32, 32, n, 19552, 12384, 1328, 1);
           for (let r = 0; r < n; r++) {
-            const o = 19744 + r * 32;
+            const o = 18528 + r * 32;
             for (let j = 0; j < 32; j++) H[2352 + j] += H[o + j];
           }
-          gemm(0, 0, n, 32, 32, 19744, 96, 14624, 0);
+          gemm(0, 0, n, 32, 32, 18528, 96, 13408, 0);
           // dense_0
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[5088 + i];
+            let v = H[5024 + i];
             let d = 1;
-            let vd = H[16672 + i];
+            let vd = H[15456 + i];
             let dd = 0;
             {
               const t0 = Math.tanh(v);
@@ -378,12 +378,12 @@ export const program: Program = {
               vd *= g0;
               d *= g0;
             }
-            H[14624 + i] = H[14624 + i] * d + H[12576 + i] * dd;
+            H[13408 + i] = H[13408 + i] * d + H[11360 + i] * dd;
           }
-          gemm(1, 0, 32, 2, n, 14624, 4928, 1232, 1);
-          gemm(1, 0, 32, 2, n, 15648, 12512, 1232, 1);
+          gemm(1, 0, 32, 2, n, 13408, 4928, 1232, 1);
+          gemm(1, 0, 32, 2, n, 14432, 11296, 1232, 1);
           for (let r = 0; r < n; r++) {
-            const o = 14624 + r * 32;
+            const o = 13408 + r * 32;
             for (let j = 0; j < 32; j++) H[1296 + j] += H[o + j];
           }
         }
@@ -391,7 +391,7 @@ export const program: Program = {
         const jd = hash3(seed, S_PEN_JAC, step);
         for (let pj = 0; pj < 2; pj++) {
           for (let r = 0; r < n; r++) {
-            const o = 22816 + r * 2;
+            const o = 21600 + r * 2;
             let ss = 0;
             for (let c = 0; c < 2; c++) {
               const ctr = 2 * ((pj * 32 + r) * 2 + c);
@@ -406,85 +406,85 @@ export const program: Program = {
           }
           // primal backward: every tensor's gradient, down to g = ∇_x ℓ
           // dense_2
-          gemm(0, 0, n, 32, 2, 22816, 1152, 17696, 0);
+          gemm(0, 0, n, 32, 2, 21600, 1152, 16480, 0);
           // dense_1
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[8160 + i];
+            let v = H[7072 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[20768 + i] = H[17696 + i] * d;
+            H[19552 + i] = H[16480 + i] * d;
           }
-          gemm(0, 0, n, 32, 32, 20768, 96, 12576, 0);
+          gemm(0, 0, n, 32, 32, 19552, 96, 11360, 0);
           // dense_0
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[5088 + i];
+            let v = H[5024 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[15648 + i] = H[12576 + i] * d;
+            H[14432 + i] = H[11360 + i] * d;
           }
-          gemm(0, 0, n, 2, 32, 15648, 0, 12448, 0);
+          gemm(0, 0, n, 2, 32, 14432, 0, 11232, 0);
           // the penalty c·||g||² and the tangent seed ẋ = 2c·g
           {
             const cf = 0.01 / n;
             let s = 0;
             for (let i = 0, e = n * 2; i < e; i++) {
-              const g = H[12448 + i];
+              const g = H[11232 + i];
               s += g * g;
-              H[12512 + i] = 2 * cf * g;
+              H[11296 + i] = 2 * cf * g;
             }
             value += cf * s;
           }
           // tangent forward
           // dense_0
-          gemm(0, 1, n, 32, 2, 12512, 0, 16672, 0);
+          gemm(0, 1, n, 32, 2, 11296, 0, 15456, 0);
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[5088 + i];
+            let v = H[5024 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[13600 + i] = H[16672 + i] * d;
+            H[12384 + i] = H[15456 + i] * d;
           }
           // dense_1
-          gemm(0, 1, n, 32, 32, 13600, 96, 21792, 0);
+          gemm(0, 1, n, 32, 32, 12384, 96, 20576, 0);
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[8160 + i];
+            let v = H[7072 + i];
             let d = 1;
             {
               const t0 = Math.tanh(v);
               const g0 = 1 - t0 * t0;
               d *= g0;
             }
-            H[18720 + i] = H[21792 + i] * d;
+            H[17504 + i] = H[20576 + i] * d;
           }
           // dense_2
-          gemm(0, 1, n, 2, 32, 18720, 1152, 22880, 0);
+          gemm(0, 1, n, 2, 32, 17504, 1152, 21664, 0);
           // tangent of dℓ/df
-          H.fill(0, 22944, 22944 + n * 2);
+          H.fill(0, 21728, 21728 + n * 2);
           // tangent backward, added to the parameter gradients
           // dense_2
-          gemm(1, 0, 2, 32, n, 22944, 9184, 2384, 1);
-          gemm(1, 0, 2, 32, n, 22816, 18720, 2384, 1);
+          gemm(1, 0, 2, 32, n, 21728, 8096, 2384, 1);
+          gemm(1, 0, 2, 32, n, 21600, 17504, 2384, 1);
           for (let r = 0; r < n; r++) {
-            const o = 22944 + r * 2;
+            const o = 21728 + r * 2;
             for (let j = 0; j < 2; j++) H[2448 + j] += H[o + j];
           }
-          gemm(0, 0, n, 32, 2, 22944, 1152, 19744, 0);
+          gemm(0, 0, n, 32, 2, 21728, 1152, 18528, 0);
           // dense_1
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[8160 + i];
+            let v = H[7072 + i];
             let d = 1;
-            let vd = H[21792 + i];
+            let vd = H[20576 + i];
             let dd = 0;
             {
               const t0 = Math.tanh(v);
@@ -493,20 +493,20 @@ export const program: Program = {
               vd *= g0;
               d *= g0;
             }
-            H[19744 + i] = H[19744 + i] * d + H[17696 + i] * dd;
+            H[18528 + i] = H[18528 + i] * d + H[16480 + i] * dd;
           }
-          gemm(1, 0, 32, 32, n, 19744, 6112, 1328, 1);
-          gemm(1, 0, 32, 32, n, 20768, 13600, 1328, 1);
+          gemm(1, 0, 32, 32, n, 18528, 6048, 1328, 1);
+          gemm(1, 0, 32, 32, n, 19552, 12384, 1328, 1);
           for (let r = 0; r < n; r++) {
-            const o = 19744 + r * 32;
+            const o = 18528 + r * 32;
             for (let j = 0; j < 32; j++) H[2352 + j] += H[o + j];
           }
-          gemm(0, 0, n, 32, 32, 19744, 96, 14624, 0);
+          gemm(0, 0, n, 32, 32, 18528, 96, 13408, 0);
           // dense_0
           for (let i = 0, e = n * 32; i < e; i++) {
-            let v = H[5088 + i];
+            let v = H[5024 + i];
             let d = 1;
-            let vd = H[16672 + i];
+            let vd = H[15456 + i];
             let dd = 0;
             {
               const t0 = Math.tanh(v);
@@ -515,12 +515,12 @@ export const program: Program = {
               vd *= g0;
               d *= g0;
             }
-            H[14624 + i] = H[14624 + i] * d + H[12576 + i] * dd;
+            H[13408 + i] = H[13408 + i] * d + H[11360 + i] * dd;
           }
-          gemm(1, 0, 32, 2, n, 14624, 4928, 1232, 1);
-          gemm(1, 0, 32, 2, n, 15648, 12512, 1232, 1);
+          gemm(1, 0, 32, 2, n, 13408, 4928, 1232, 1);
+          gemm(1, 0, 32, 2, n, 14432, 11296, 1232, 1);
           for (let r = 0; r < n; r++) {
-            const o = 14624 + r * 32;
+            const o = 13408 + r * 32;
             for (let j = 0; j < 32; j++) H[1296 + j] += H[o + j];
           }
         }

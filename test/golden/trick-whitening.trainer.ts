@@ -12,7 +12,7 @@ export const program: Program = {
     inputSize: 64,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 62176,
+    heapFloats: 48608,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 524288,
   },
@@ -60,9 +60,9 @@ export const program: Program = {
     slots: 0,
     x: 19232,
     labels: 23328,
-    out: 52064,
-    gradOut: 52704,
-    scratch: 53344,
+    out: 39776,
+    gradOut: 47968,
+    scratch: 23392,
   },
   tensors: [
     { name: "dense_0.weight", shape: [128, 64], offset: 0, size: 8192, kind: "param" },
@@ -151,24 +151,24 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_dense_relu: x -> dense_0  [64] -> [128]  (spec line 7)
-        gemm(0, 1, n, 128, 64, 19232, 0, 27488, 0);
-        E.biasAddRelu(27488, 8192, 35680, n, 128);
+        gemm(0, 1, n, 128, 64, 19232, 0, 23392, 0);
+        E.biasAddRelu(23392, 8192, 31584, n, 128);
         // dense: dense_0 -> dense_1  [128] -> [10]  (spec line 8)
-        gemm(0, 1, n, 10, 128, 35680, 8320, 52064, 0);
-        E.biasAdd(52064, 9600, n, 10);
+        gemm(0, 1, n, 10, 128, 31584, 8320, 39776, 0);
+        E.biasAdd(39776, 9600, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_1)
         H.fill(0, 19216, 19226);
-        E.biasGrad(52704, 19216, n, 10);
-        gemm(1, 0, 10, 128, n, 52704, 35680, 17936, 0);
-        gemm(0, 0, n, 128, 10, 52704, 8320, 43872, 0);
+        E.biasGrad(47968, 19216, n, 10);
+        gemm(1, 0, 10, 128, n, 47968, 31584, 17936, 0);
+        gemm(0, 0, n, 128, 10, 47968, 8320, 39776, 0);
         // backward of fused_dense_relu (dense_0)
-        E.reluBackward(27488, 43872, n * 128);
+        E.reluBackward(23392, 39776, n * 128);
         H.fill(0, 17808, 17936);
-        E.biasGrad(43872, 17808, n, 128);
-        gemm(1, 0, 128, 64, n, 43872, 19232, 9616, 0);
+        E.biasGrad(39776, 17808, n, 128);
+        gemm(1, 0, 128, 64, n, 39776, 19232, 9616, 0);
       },
     };
   },

@@ -55,7 +55,7 @@ export const program: Program = {
     inputSize: 784,
     outputShape: [10],
     outputSize: 10,
-    heapFloats: 2076336,
+    heapFloats: 1201824,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 10035200,
   },
@@ -103,9 +103,9 @@ export const program: Program = {
     slots: 1,
     x: 47712,
     labels: 97888,
-    out: 1673008,
-    gradOut: 1673648,
-    scratch: 1674288,
+    out: 499360,
+    gradOut: 500000,
+    scratch: 97952,
   },
   tensors: [
     { name: "conv2d_0.weight", shape: [8, 1, 5, 5], offset: 0, size: 200, kind: "param" },
@@ -200,29 +200,29 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_conv2d_relu: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 6)
-        conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 148128, 1352352, n);
-        E.relu(148128, 549536, n * 6272);
+        conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 97952, 900768, n);
+        E.relu(97952, 499360, n * 6272);
         // maxpool2d: conv2d_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
-        maxPool2dForward(H, CFG_maxpool2d_0, 549536, 1371952, 1572656, n);
+        maxPool2dForward(H, CFG_maxpool2d_0, 499360, 900768, 1001120, n);
         // flatten: maxpool2d_0 -> flatten_0  [8,14,14] -> [1568]  (spec line 8)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [1568] -> [10]  (spec line 9)
-        gemm(0, 1, n, 10, 1568, 1371952, 208, 1673008, 0);
-        E.biasAdd(1673008, 15888, n, 10);
+        gemm(0, 1, n, 10, 1568, 900768, 208, 499360, 0);
+        E.biasAdd(499360, 15888, n, 10);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 31792, 31802);
-        E.biasGrad(1673648, 31792, n, 10);
-        gemm(1, 0, 10, 1568, n, 1673648, 1371952, 16112, 0);
-        gemm(0, 0, n, 1568, 10, 1673648, 208, 1472304, 0);
+        E.biasGrad(500000, 31792, n, 10);
+        gemm(1, 0, 10, 1568, n, 500000, 900768, 16112, 0);
+        gemm(0, 0, n, 1568, 10, 500000, 208, 1101472, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 1472304, 1572656, 950944, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1101472, 1001120, 499360, n);
         // backward of fused_conv2d_relu (conv2d_0)
-        E.reluBackward(148128, 950944, n * 6272);
-        conv2dBackward(H, gemm, CFG_conv2d_0, 47712, 0, 950944, -1, 15904, 16104, 1352352, n);
+        E.reluBackward(97952, 499360, n * 6272);
+        conv2dBackward(H, gemm, CFG_conv2d_0, 47712, 0, 499360, -1, 15904, 16104, 900768, n);
       },
     };
   },
