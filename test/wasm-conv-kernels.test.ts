@@ -158,8 +158,8 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     const E = makeDenseEpilogues(be);
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 5 }),
-      C: fc.integer({ min: 1, max: 5 }),
-      S: fc.integer({ min: 1, max: 30 }),
+      C: fc.integer({ min: 1, max: 9 }), // groups of 4 channels and the rest
+      S: fc.integer({ min: 1, max: 24 }), // multiples of 4 (the grouped statistics) and not
       affine: fc.boolean(),
       relu: fc.boolean(),
       train: fc.boolean(),
@@ -187,6 +187,23 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("batch-norm forward statistics keep each channel's order of addition (4 channels summed at once)", () => {
+    const E = makeDenseEpilogues(be);
+    // in float64, 3e38 + 1 - 3e38 is 0 but 3e38 - 3e38 + 1 is 1: any reordering changes the mean
+    const cfg = { C: 5, S: 4, eps: 1e-5, momentum: 0.1 };
+    const x = 100, z = 200, y = 300, mean = 400, invstd = 410, rm = 420, rv = 430;
+    const vals = [3e38, 1, -3e38, 0.5, 1, 3e38, 0.25, -3e38, -3e38, 2, 3e38, 1, 0, 1, 2, 3, 3e38, 1, -3e38, 0.5];
+    for (const n of [1, 2]) {
+      const ref = H.slice(0, 500);
+      for (let i = 0; i < n * 20; i++) ref[x + i] = H[x + i] = vals[i % 20] * (i >= 20 ? -1 : 1);
+      for (let i = 0; i < 5; i++) ref[rv + i] = H[rv + i] = 1;
+      E.bnForward(cfg, x, z, y, -1, -1, mean, invstd, rm, rv, false, true, n);
+      batchNormNodeForwardTs(ref, cfg, x, z, y, -1, -1, mean, invstd, rm, rv, false, true, n);
+      sameBytes(H.subarray(0, 500), ref);
+      if (n === 1) expect([H[mean], H[mean + 1], H[mean + 2]]).toEqual([0.125, 0, 0.25]); // sums 0.5, 0, 1 in order;
+    }
   });
 
   it("batch-norm backward: same bytes as the TypeScript loop (odd and even plane sizes, optional outputs)", () => {
