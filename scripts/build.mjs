@@ -1,7 +1,9 @@
-// Build dist/cli.mjs (the compiler) and dist/trial-worker.mjs (one search trial, run in a worker
-// thread) with esbuild. chevrotain (with lodash-es) and ajv are bundled in: opening their hundreds
-// of module files cost `dnnc check` more than the check itself. The heavy code-generation packages
-// stay external and are loaded lazily, only by `compile` and `train`. The CLI is split into chunks
+// Build dist/cli.mjs (the compiler), dist/trial-worker.mjs (one search trial, run in a worker
+// thread) and dist/compile-child.mjs (`dnnc train`'s compiler, run in a child process so that the
+// process that trains never loads it) with esbuild. chevrotain (with lodash-es) and ajv are
+// bundled in: opening their hundreds of module files cost `dnnc check` more than the check itself.
+// The heavy code-generation packages stay external and are loaded lazily, only by `compile` and
+// `train` (in its child). The CLI is split into chunks
 // (dist/chunk-*.mjs): a verb's code is loaded when the verb runs, so `dnnc check` parses only the
 // front end and the argument parser. The runtime stays as TypeScript
 // source: compiled trainers bundle the parts they use.
@@ -67,6 +69,8 @@ export async function build() {
   const validators = await standaloneValidators();
   const r = await esbuild({ ...cliBundleOptions(validators), outdir: dist, metafile: true });
   await esbuild({ ...common, plugins: [precompiledValidators(validators)], entryPoints: [join(root, "compiler", "search-worker.ts")], outfile: join(dist, "trial-worker.mjs") });
+  // `dnnc train` compiles in a child process that has exited before training (compiler/cli/compile-child.ts)
+  await esbuild({ ...common, plugins: [precompiledValidators(validators)], entryPoints: [join(root, "compiler", "cli", "compile-child.ts")], outfile: join(dist, "compile-child.mjs") });
   // chunks of earlier builds: removed after a day (a long `dnnc train` started before this build
   // may still load one; train loads the ones it needs up front, but other verbs may not)
   const current = new Set(Object.keys(r.metafile.outputs).map((p) => basename(p)));

@@ -1,9 +1,14 @@
 // `dnnc train SPEC`: compile into a run directory, train there with the runtime's trainer (its
 // flags are forwarded), then render the report. A progress bar per epoch on a terminal; plain
 // lines otherwise; JSON lines with --json (the trainer's, then one line naming the run's files).
-import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { compileSpec, readSpec, specStem } from "./front";
+// The compiler runs in a child process (compile-child.ts) that has exited before training starts:
+// ts-morph, the TypeScript compiler, prettier and esbuild never load in the process that trains,
+// and this module imports none of the compiler (issue 7: peak RSS).
+import { existsSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DnncError } from "../../runtime/errors";
+import type { CompileJob, CompileResult } from "./compile-child";
 import type { Out } from "./io";
 
 export interface TrainOptions {
@@ -79,15 +84,56 @@ function trainerArgv(o: TrainOptions, dir: string, quiet: boolean): string[] {
   return a;
 }
 
+/**
+ * The compiler's entry: dist/compile-child.mjs beside this chunk in the bundle (or in dist/ above
+ * it); from the sources (tsx), compile-child.ts, run with tsx.
+ */
+export function compileChildEntry(): { file: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  // the parent's node flags, but not a second inspector on the same port
+  const execArgv = process.execArgv.filter((a) => !/^--inspect/.test(a));
+  if (/\.ts$/.test(here)) return { file: join(dirname(here), "compile-child.ts"), execArgv: [...execArgv, "--import", "tsx"] };
+  let d = dirname(here);
+  for (let i = 0; i < 4; i++) {
+    for (const f of [join(d, "compile-child.mjs"), join(d, "dist", "compile-child.mjs")]) if (existsSync(f)) return { file: f, execArgv };
+    d = dirname(d);
+  }
+  throw new DnncError("dnnc: dist/compile-child.mjs is missing; run `npm run build`");
+}
+
+/**
+ * Compile SPEC into DIR in a child process and wait until it has exited: resolves to the trainer
+ * .mjs. The child writes its diagnostics and --verbose lines to our stderr (before it exits, so in
+ * order); a user error comes back as the same DnncError (with its diagnostics, for --json), any
+ * other failure as an internal error.
+ */
+export async function compileInChild(spec: string, dir: string, out: Out): Promise<{ mjs: string; pid: number }> {
+  const { fork } = await import("node:child_process");
+  const { file, execArgv } = compileChildEntry();
+  const job: CompileJob = { spec, dir, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color };
+  const child = fork(file, [], { execArgv, env: { ...process.env, DNNC_COMPILE_CHILD: "1" }, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+  let result: CompileResult | undefined;
+  child.on("message", (m: CompileResult) => (result = m));
+  const exit = await new Promise<{ code: number | null; signal: string | null; error?: Error }>((res) => {
+    child.on("error", (error) => res({ code: null, signal: null, error }));
+    child.on("exit", (code, signal) => res({ code, signal }));
+    child.send(job);
+  });
+  if (result?.t === "done") return { mjs: result.mjs, pid: result.pid };
+  if (result?.t === "error") throw Object.assign(new DnncError(result.message, result.exitCode), result.diagnostics ? { diagnostics: result.diagnostics } : {});
+  if (result?.t === "crash") throw Object.assign(new Error("the compiler failed"), { stack: result.stack });
+  throw new Error(`the compiler's process ${exit.error ? `could not run (${exit.error.message})` : `ended (${exit.signal ?? `exit code ${exit.code}`})`} before writing the trainer`);
+}
+
 export async function trainCommand(spec: string, o: TrainOptions, out: Out): Promise<number> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   // resuming continues in the run's own directory unless --out names another
-  const dir = o.out ?? o.resume ?? join("runs", `${specStem(spec)}-${stamp}`);
+  const dir = o.out ?? o.resume ?? join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`);
   out.info(`run directory ${resolve(dir)}`);
-  const files = await compileSpec(spec, dir, "ts", out);
-  writeFileSync(join(dir, "spec.dnn"), readSpec(spec));
+  const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, dir, out));
+  if (out.verbose) out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
   const { pathToFileURL } = await import("node:url");
-  const mod = (await out.time("load trainer", () => import(pathToFileURL(files.mjs!).href))) as { program: import("../../runtime/program").Program };
+  const mod = (await out.time("load trainer", () => import(pathToFileURL(mjs).href))) as { program: import("../../runtime/program").Program };
   const { runTrainer } = await import("../../runtime/node/main");
   // loaded now, not after training: a rebuild of dist/ during a long run may replace its chunk
   const { writeReport } = await import("../report");
@@ -97,7 +143,7 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   out.info(`trainer flags: ${argv.join(" ")} (backend ${o.backend ?? "auto"}, ${o.threads ?? 1} thread${(o.threads ?? 1) > 1 ? "s" : ""} requested)`);
   const t0 = performance.now();
   try {
-    await runTrainer(mod.program, argv, pathToFileURL(files.mjs!).href, bar?.hooks);
+    await runTrainer(mod.program, argv, pathToFileURL(mjs).href, bar?.hooks);
   } finally {
     bar?.stop();
   }
@@ -110,7 +156,7 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   if (o.json)
     out.emit({
       run: dir,
-      files: { spec: join(dir, "spec.dnn"), trainer: files.mjs, metrics: join(dir, "metrics.jsonl"), model: join(dir, "model.safetensors"), ...(report ? { report } : {}) },
+      files: { spec: join(dir, "spec.dnn"), trainer: mjs, metrics: join(dir, "metrics.jsonl"), model: join(dir, "model.safetensors"), ...(report ? { report } : {}) },
     });
   return 0;
 }
