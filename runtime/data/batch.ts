@@ -2,13 +2,15 @@
 import { DnncError } from "../errors";
 import { Rng, streamId } from "../rng";
 import type { Dataset } from "./dataset";
+import { unpackRowScaled } from "./packed";
 
 /**
  * Copy the samples order[start .. start+n) of `ds` into H as float32:
  *   H[xOff + i*F + j] = ds.x[order[start+i]*F + j] * scale + shift   (x block is (n, ...shape))
  *   H[yOff + i]       = ds.y[order[start+i]]                          (label as float)
  * F is the per-sample feature size. Allocates nothing; called once per training step.
- * For images stored as bytes, scale = 1/255 maps pixels to [0, 1].
+ * For images stored as bytes, scale = 1/255 maps pixels to [0, 1]. Packed rows (ds.packed) are
+ * decoded with the same expression, so the batch holds the same bytes.
  */
 export function gatherBatch(
   H: Float32Array,
@@ -21,7 +23,8 @@ export function gatherBatch(
   scale: number,
   shift = 0,
 ): void {
-  const x = ds.x;
+  const pk = ds.packed;
+  const x = pk ? undefined : ds.x;
   const y = ds.y;
   let F = 1;
   for (let k = 0; k < ds.shape.length; k++) F *= ds.shape[k];
@@ -38,7 +41,9 @@ export function gatherBatch(
     if (r < 0 || r >= ds.n) throw new RangeError(`gatherBatch: row ${r} outside the dataset of ${ds.n} samples`);
     const src = r * F;
     const dst = xOff + i * F;
-    if (shift === 0) {
+    if (pk) unpackRowScaled(pk, r, H, dst, scale, shift);
+    else if (!x) throw new RangeError("gatherBatch: no features");
+    else if (shift === 0) {
       for (let j = 0; j < F; j++) H[dst + j] = x[src + j] * scale;
     } else {
       for (let j = 0; j < F; j++) H[dst + j] = x[src + j] * scale + shift;

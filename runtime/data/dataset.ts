@@ -1,7 +1,9 @@
 // The in-memory form of a dataset, shared by every loader (IDX, CSV) and by gatherBatch.
 // Samples are rows: sample i's features are x[i*F, (i+1)*F) with F the product of `shape`, its
 // target is y[i]. Images stay as bytes (Uint8Array, 0..255) until gatherBatch converts one batch to
-// float32, so the full Fashion-MNIST (60,000 x 784) takes 47 MB rather than 188 MB.
+// float32, so the full Fashion-MNIST (60,000 x 784) takes 47 MB rather than 188 MB; a trainer
+// keeps them packed (zero runs, `packed`): 28-29 MB.
+import { unpackAll, type PackedRows } from "./packed";
 
 export interface Dataset {
   /** Features, row-major [n, ...shape]; bytes for images, floats for tabular data. */
@@ -14,6 +16,19 @@ export interface Dataset {
   shape: number[];
   /** Number of classes for classification data; undefined for regression targets. */
   classes?: number;
+  /**
+   * Byte images kept packed (runtime/data/packed.ts), decoded per batch by gatherBatch. `x` is then
+   * a getter that unpacks every row once, on first use (packedDataset).
+   */
+  packed?: PackedRows;
+}
+
+/** A Dataset over packed byte rows: gatherBatch decodes them; `x` unpacks all rows on first use and keeps them. */
+export function packedDataset(pk: PackedRows, y: Float32Array | Uint8Array, shape: number[], classes?: number): Dataset {
+  let dense: Uint8Array | undefined;
+  const ds = { y, n: pk.n, shape, classes, packed: pk } as Dataset;
+  Object.defineProperty(ds, "x", { enumerable: true, get: () => (dense ??= unpackAll(pk)) });
+  return ds;
 }
 
 /** Features per sample (the product of `shape`). */

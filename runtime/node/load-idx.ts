@@ -8,7 +8,8 @@ import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { DnncError } from "../errors";
-import type { Dataset } from "../data/dataset";
+import { packedDataset, type Dataset } from "../data/dataset";
+import { RowPacker, type PackedRows } from "../data/packed";
 import { idxDataset, parseIdx } from "../data/idx";
 import { isGzip } from "../data/gzip";
 import { readBytes, readMaybeGzip } from "./files";
@@ -49,12 +50,80 @@ export function loadIdxDir(dir: string): { train: Dataset; test: Dataset } {
   return { train, test: checkTest(loadIdxPair(f.testImages, f.testLabels, { classes: train.classes }), train, f.testImages) };
 }
 
-/** loadIdxDir reading gzipped files as streams (same datasets, lower peak memory). */
-export async function loadIdxDirStreaming(dir: string): Promise<{ train: Dataset; test: Dataset }> {
+/**
+ * loadIdxDir reading gzipped files as streams (same datasets, lower peak memory). With `packed`,
+ * gzipped byte images are packed as they inflate (runtime/data/packed.ts: gatherBatch decodes them
+ * per batch; `x` unpacks on first use), so neither the compressed nor the dense bytes are ever held.
+ */
+export async function loadIdxDirStreaming(dir: string, opts: { packed?: boolean } = {}): Promise<{ train: Dataset; test: Dataset }> {
   const f = idxDirFiles(dir);
-  const train = await loadIdxPairStreaming(f.trainImages, f.trainLabels);
-  const test = await loadIdxPairStreaming(f.testImages, f.testLabels, { classes: train.classes });
+  const load = opts.packed ? loadIdxPairPacked : loadIdxPairStreaming;
+  const train = await load(f.trainImages, f.trainLabels);
+  const test = await load(f.testImages, f.testLabels, { classes: train.classes });
   return { train, test: checkTest(test, train, f.testImages) };
+}
+
+/** loadIdxPairStreaming with the images packed as they inflate (when they are gzipped bytes; else as loadIdxPairStreaming). */
+export async function loadIdxPairPacked(imagesPath: string, labelsPath: string, opts: { classes?: number } = {}): Promise<Dataset> {
+  const images = await readIdxBytesPacked(imagesPath);
+  if (!images) return loadIdxPairStreaming(imagesPath, labelsPath, opts);
+  const labels = parseIdx(await readMaybeGzipStreaming(labelsPath), labelsPath);
+  // the same checks (and messages) as for dense images: they depend on the dimensions and labels only
+  const ds = idxDataset({ dtype: "u8", dims: images.dims, data: new Uint8Array(0) }, labels, { images: imagesPath, labels: labelsPath }, opts);
+  return packedDataset(images.packed, ds.y, ds.shape, ds.classes);
+}
+
+/**
+ * A gzipped IDX file of bytes, its rows packed while it inflates (64 KiB pieces, each dropped once
+ * packed). Undefined when it is not gzipped, not ubyte of rank >= 2, or its length does not match
+ * its header: the caller then loads it the plain way, which gives the usual result or error.
+ */
+export async function readIdxBytesPacked(path: string): Promise<{ dims: number[]; packed: PackedRows } | undefined> {
+  const { size, head } = headAndTrailer(path);
+  if (size === 0 || !isGzip(head)) return undefined;
+  const header = new Uint8Array(4 + 4 * 255);
+  let have = 0;
+  let need = 4;
+  let total = 0;
+  let bad = false;
+  let dims: number[] | undefined;
+  let packer: RowPacker | undefined;
+  await inflateFile(path, 64 * 1024, (c) => {
+    total += c.length;
+    if (bad) return;
+    let rest = c;
+    if (!packer) {
+      const take = Math.min(need - have, rest.length);
+      header.set(rest.subarray(0, take), have);
+      have += take;
+      rest = rest.subarray(take);
+      if (have === 4) {
+        if (header[0] !== 0 || header[1] !== 0 || header[2] !== 0x08 || header[3] < 2) {
+          bad = true;
+          return;
+        }
+        need = 4 + 4 * header[3];
+        const more = Math.min(need - have, rest.length);
+        header.set(rest.subarray(0, more), have);
+        have += more;
+        rest = rest.subarray(more);
+      }
+      if (have < need) return;
+      const view = new DataView(header.buffer, 0, need);
+      dims = [];
+      for (let i = 0; i < header[3]; i++) dims.push(view.getUint32(4 + 4 * i, false));
+      const F = dims.slice(1).reduce((a, b) => a * b, 1);
+      if (!(dims[0] > 0 && F > 0 && dims[0] * F <= 2 ** 40)) {
+        bad = true;
+        return;
+      }
+      packer = new RowPacker(F, dims[0]);
+    }
+    packer.push(rest);
+  });
+  if (bad || !dims || !packer) return undefined;
+  if (total !== need + dims.reduce((a, b) => a * b, 1)) return undefined;
+  return { dims, packed: packer.finish() };
 }
 
 /** loadIdxPair reading gzipped files as streams. */
@@ -115,11 +184,17 @@ export async function readMaybeGzipStreaming(path: string): Promise<Uint8Array> 
   if (size === 0) throw new DnncError(`${path}: empty file`);
   if (!isGzip(head)) return readBytes(path);
   const chunks: Buffer[] = [];
+  // the slack keeps zlib from allocating a second output buffer when the first is exactly full
+  await inflateFile(path, Math.min(Math.max(isize + 64, 64 * 1024), 1 << 30), (c) => chunks.push(c));
+  return joinChunks(chunks);
+}
+
+/** Inflate a gzip file through one reused 1 MiB input buffer, handing zlib's output pieces (of up to chunkSize bytes) to onChunk. */
+async function inflateFile(path: string, chunkSize: number, onChunk: (c: Buffer) => void): Promise<void> {
   const fd = openSync(path, "r");
   try {
-    // the slack keeps zlib from allocating a second output buffer when the first is exactly full
-    const gunzip = createGunzip({ chunkSize: Math.min(Math.max(isize + 64, 64 * 1024), 1 << 30) });
-    gunzip.on("data", (c: Buffer) => chunks.push(c));
+    const gunzip = createGunzip({ chunkSize });
+    gunzip.on("data", onChunk);
     const done = new Promise<void>((res, rej) => {
       gunzip.on("end", res);
       gunzip.on("error", rej);
@@ -139,7 +214,6 @@ export async function readMaybeGzipStreaming(path: string): Promise<Uint8Array> 
   } finally {
     closeSync(fd);
   }
-  return joinChunks(chunks);
 }
 
 /** The chunks as one array: a view when they lie back to back in one buffer, else a copy. */
