@@ -265,7 +265,11 @@ export function emitModel(ir: IR): Emitted {
         uses.add("conv2dForward");
         consts.push(`const CFG_${n.id} = ${JSON.stringify(cfg)};`);
         if (a.weight_norm) wnForward(cfg.K, (cfg.C / cfg.groups) * cfg.kh * cfg.kw);
-        lines.push(`conv2dForward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n)}, ${a.bias ? off(`${n.id}.bias`) : -1}, ${Z}, ${off(`col:${n.id}`)}, n);`);
+        // a lone ReLU tail is applied by the conv to each sample's output while it is in cache
+        // (the same Math.max(v, 0) as E.relu)
+        const reluTail = n.tail.length === 1 && n.tail[0].op === "relu";
+        lines.push(`conv2dForward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n)}, ${a.bias ? off(`${n.id}.bias`) : -1}, ${Z}, ${off(`col:${n.id}`)}, n${reluTail ? `, ${off(n.output)}` : ""});`);
+        if (reluTail) return lines;
         break;
       }
       case "maxpool2d":

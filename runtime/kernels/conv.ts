@@ -374,12 +374,27 @@ export function conv2dForward(
   y: number,
   col: number,
   n: number,
+  ry = -1,
 ): void {
   const room = colRoom(c);
-  convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, b, y, col, n);
+  convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, b, y, col, n, ry);
 }
 
-// The forward convolution with `room` floats at col. Group g's weights are at w + g*Kg*CKK,
+// ry[0..len) = max(y[0..len), 0) (runtime/wasm-kernels.ts reluRef; conv.wat's relu on the wasm
+// backend: the same bytes)
+function reluInto(H: Float32Array, y: number, ry: number, len: number): void {
+  const k = convExportsOf(H);
+  if (k) {
+    checkRange(H, y, y + len, "conv output");
+    checkRange(H, ry, ry + len, "conv ReLU output");
+    k.relu(y, ry, len);
+    return;
+  }
+  for (let i = 0; i < len; i++) H[ry + i] = Math.max(H[y + i], 0);
+}
+
+// The forward convolution with `room` floats at col; with ry >= 0, also ry = max(y, 0) (a ReLU
+// tail), applied to each sample's (or chunk's) output right after its GEMM, while it is in cache. Group g's weights are at w + g*Kg*CKK,
 // stored (Kg, CKK) when tA = 0 (the layer's weights) or (CKK, Kg) when tA = 1 (the rotated
 // weights of the input gradient). Chunks of nb >= 2 samples (at most nbMax) when the room holds
 // their columns and the staged output; otherwise one sample at a time, and (tA = 1 only) when
@@ -397,6 +412,7 @@ function convCore(
   y: number,
   col: number,
   n: number,
+  ry: number,
 ): void {
   const { C, K, groups, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw } = c;
   const IH = c.H;
@@ -427,6 +443,7 @@ function convCore(
           }
         }
       }
+      if (ry >= 0) reluInto(H, y + i0 * K * OHW, ry + i0 * K * OHW, m * K * OHW);
     }
     return;
   }
@@ -441,8 +458,9 @@ function convCore(
       checkRange(H, w, w + K * CKK, "conv weights");
       checkRange(H, col, col + CKK * OHW, "conv columns");
       if (b >= 0) checkRange(H, b, b + K, "conv bias");
+      if (ry >= 0) checkRange(H, ry, ry + n * K * OHW, "conv ReLU output");
       const size = Math.ceil(n / (2 * par.threads));
-      setConvArgs(par.args, 1, n, x, w, b, y, 0, c, tA, size);
+      setConvArgs(par.args, 1, n, x, w, b, y, 0, c, tA, size, ry);
       par.run(Math.ceil(n / size), col);
       return;
     }
@@ -464,6 +482,7 @@ function convCore(
         gemm(tA, 0, Kg, OHW, cc * KK, wg + c0 * KK * Kg, col, yg, c0 > 0 || b >= 0 ? 1 : 0);
       }
     }
+    if (ry >= 0) reluInto(H, ys, ry + i * K * OHW, K * OHW);
   }
 }
 
@@ -531,7 +550,7 @@ export function conv2dBackward(
     t.groups = groups;
     t.OH = IH;
     t.OW = IW;
-    convCore(H, gemm, t, 1, room - wsz, n, dy, col, -1, dx, col + wsz, n);
+    convCore(H, gemm, t, 1, room - wsz, n, dy, col, -1, dx, col + wsz, n, -1);
   }
   const doDx = dx >= 0 && !byCorrelation;
   if (dw < 0 && !doDx) return;
@@ -621,11 +640,12 @@ function splitPays(par: ConvParallel, macs: number, colFloats: number): boolean 
 /** Below this many multiply-adds a convolution stays on the calling thread. */
 export const CONV_SPLIT_MIN_MACS = 1 << 20;
 
-// The 23 parameters of conv.wat's conv_chunk (runtime/wasm/conv.wat lists them).
+// The 24 parameters of conv.wat's conv_chunk (runtime/wasm/conv.wat lists them).
 function setConvArgs(
   a: Int32Array, kind: number, n: number, x: number, w: number, b: number, y: number, dy: number,
-  c: ConvConfig, tA: number, size: number,
+  c: ConvConfig, tA: number, size: number, ry = -1,
 ): void {
+  a[23] = ry;
   a[0] = kind; a[1] = n; a[2] = x; a[3] = w; a[4] = b; a[5] = y; a[6] = dy;
   a[7] = c.C; a[8] = c.H; a[9] = c.W; a[10] = c.K; a[11] = c.kh; a[12] = c.kw;
   a[13] = c.sh; a[14] = c.sw; a[15] = c.ph; a[16] = c.pw; a[17] = c.dh; a[18] = c.dw;

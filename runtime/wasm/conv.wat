@@ -167,7 +167,7 @@
       (br $cl))))
 
   ;; --- y[i] = max(z[i], 0) for i < len (Math.max: NaN stays NaN, -0 becomes +0) -------------
-  (func (export "relu") (param $z i32) (param $y i32) (param $len i32)
+  (func $relu (export "relu") (param $z i32) (param $y i32) (param $len i32)
     (local $e i32) (local $zero v128)
     (local.set $z (i32.shl (local.get $z) (i32.const 2)))
     (local.set $y (i32.shl (local.get $y) (i32.const 2)))
@@ -409,7 +409,8 @@
   ;; The job's parameters are i32s at byte $a (the control block):
   ;;   0 kind (1: forward-like, 2: weight gradient), 1 n, 2 x, 3 w, 4 b (-1: none), 5 y or dW,
   ;;   6 dy, 7 C, 8 IH, 9 IW, 10 K, 11 kh, 12 kw, 13 sh, 14 sw, 15 ph, 16 pw, 17 dh, 18 dw,
-  ;;   19 OH, 20 OW, 21 tA, 22 size (samples or input channels per chunk)
+  ;;   19 OH, 20 OW, 21 tA, 22 size (samples or input channels per chunk),
+;;   23 ry (kind 1: -1, or where y_i's ReLU goes, applied right after y_i's GEMM while in cache)
   ;; kind 1, samples [chunk*size, +size): y_i = bias, col = im2col(x_i) at $colT,
   ;;   y_i (+)= op(w) (K, C*kh*kw) . col  (groups 1; the per-sample path of conv.ts convCore);
   ;; kind 2, input channels [c0, c1) = [chunk*size, +size): for every sample i in order, rows
@@ -481,6 +482,10 @@
           (call $gemm (local.get $tA) (i32.const 0) (local.get $K) (local.get $OHW) (local.get $CKK)
             (local.get $w) (local.get $colT) (local.get $ys) (i32.ge_s (local.get $b) (i32.const 0))
             (i32.const 0) (local.get $K) (i32.const 0) (local.get $OHW) (local.get $scratch))
+          (if (i32.ge_s (i32.load offset=92 (local.get $a)) (i32.const 0))
+            (then (call $relu (local.get $ys)
+              (i32.add (i32.load offset=92 (local.get $a)) (i32.mul (local.get $i) (i32.mul (local.get $K) (local.get $OHW))))
+              (i32.mul (local.get $K) (local.get $OHW)))))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $sl))))
       (else

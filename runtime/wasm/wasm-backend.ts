@@ -204,7 +204,7 @@ export async function createWasmBackend(
   };
   const convArgsByte = layout.ctrlByte + CTRL_CONV * 4;
   if (T > 1) {
-    const convArgs = ctl.subarray(CTRL_CONV, CTRL_CONV + 23);
+    const convArgs = ctl.subarray(CTRL_CONV, CTRL_CONV + 24);
     registerConvExports(H, convEx, {
       threads: T,
       colFloats: CONV_COL_FLOATS,

@@ -552,12 +552,10 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_conv2d_relu: x -> conv2d_0  [1,28,28] -> [8,14,14]  (spec line 7)
-        conv2dForward(H, gemm, CFG_conv2d_0, 25520, 0, 72, 75760, 276464, n);
-        E.relu(75760, 176112, n * 1568);
+        conv2dForward(H, gemm, CFG_conv2d_0, 25520, 0, 72, 75760, 276464, n, 176112);
         // fused_conv2d_relu: conv2d_0 -> conv2d_1  [8,14,14] -> [8,14,14]  (spec line 9)
         weightNormForward(H, { out: 8, inn: 72 }, 80, 88, 1082736, 1084288);
-        conv2dForward(H, gemm, CFG_conv2d_1, 176112, 1082736, 664, 276464, 577520, n);
-        E.relu(276464, 376816, n * 1568);
+        conv2dForward(H, gemm, CFG_conv2d_1, 176112, 1082736, 664, 276464, 577520, n, 376816);
         // conv2d: conv2d_1 -> conv2d_2  [8,14,14] -> [8,14,14]  (spec line 10)
         weightNormForward(H, { out: 8, inn: 72 }, 672, 680, 1083312, 1084304);
         conv2dForward(H, gemm, CFG_conv2d_2, 376816, 1083312, 1256, 477168, 577520, n);
@@ -566,8 +564,7 @@ export const program: Program = {
         E.relu(577520, 677872, n * 1568);
         // fused_conv2d_relu: residual_0 -> conv2d_3  [8,14,14] -> [16,7,7]  (spec line 14)
         weightNormForward(H, { out: 16, inn: 72 }, 1264, 1280, 1081584, 1084320);
-        conv2dForward(H, gemm, CFG_conv2d_3, 677872, 1081584, 2432, 878576, 978928, n);
-        E.relu(878576, 928752, n * 784);
+        conv2dForward(H, gemm, CFG_conv2d_3, 677872, 1081584, 2432, 878576, 978928, n, 928752);
         // conv2d: conv2d_3 -> conv2d_4  [16,7,7] -> [16,7,7]  (spec line 15)
         weightNormForward(H, { out: 16, inn: 144 }, 2448, 2464, 1079280, 1084336);
         conv2dForward(H, gemm, CFG_conv2d_4, 928752, 1079280, 4768, 477168, 778224, n);

@@ -200,8 +200,7 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_conv2d_relu: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 6)
-        conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 97952, 900768, n);
-        E.relu(97952, 499360, n * 6272);
+        conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 97952, 900768, n, 499360);
         // maxpool2d: conv2d_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
         maxPool2dForward(H, CFG_maxpool2d_0, 499360, 900768, 1001120, n);
         // flatten: maxpool2d_0 -> flatten_0  [8,14,14] -> [1568]  (spec line 8)
