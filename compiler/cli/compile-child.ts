@@ -10,6 +10,7 @@
 // and exits. It also exits when the parent goes away.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { DnncError } from "../../runtime/errors";
 import { compileSpec, readSpec } from "./front";
 import { makeOut } from "./io";
@@ -45,6 +46,11 @@ export async function runCompileJob(job: CompileJob): Promise<CompileResult> {
 
 // DNNC_COMPILE_CHILD=1 is set by the parent only (importing this module elsewhere does nothing)
 if (process.env.DNNC_COMPILE_CHILD === "1" && process.send) {
+  // before ts-morph, TypeScript and prettier load: their code runs once here, so V8's optimizing
+  // compiler costs more than it saves, and a smaller heap is the point of this process. Measured
+  // (compiling fashion-cnn.dnn, Node 20): peak RSS 164 -> 123 MB, CPU 0.75 -> 0.65 s; same files.
+  setFlagsFromString("--no-turbofan");
+  setFlagsFromString("--optimize-for-size");
   process.on("disconnect", () => process.exit(1));
   process.once("message", (job: CompileJob) => {
     void runCompileJob(job).then((r) => process.send!(r, () => process.exit(0)));

@@ -130,13 +130,15 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   // resuming continues in the run's own directory unless --out names another
   const dir = o.out ?? o.resume ?? join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`);
   out.info(`run directory ${resolve(dir)}`);
+  // the runtime and the report load while the child compiles (and before training: a rebuild of
+  // dist/ during a long run may replace their chunks)
+  const loading = Promise.all([import("../../runtime/node/main"), import("../report")]);
+  loading.catch(() => {}); // awaited below; a compile error comes first
   const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, dir, out));
+  const [{ runTrainer }, { writeReport }] = await loading;
   if (out.verbose) out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
   const { pathToFileURL } = await import("node:url");
   const mod = (await out.time("load trainer", () => import(pathToFileURL(mjs).href))) as { program: import("../../runtime/program").Program };
-  const { runTrainer } = await import("../../runtime/node/main");
-  // loaded now, not after training: a rebuild of dist/ during a long run may replace its chunk
-  const { writeReport } = await import("../report");
   const quiet = out.quiet || !!o.json || !!o.bench;
   const bar = !quiet && out.bars ? await progressBar() : undefined;
   const argv = trainerArgv(o, dir, out.quiet);
