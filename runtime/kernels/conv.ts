@@ -453,13 +453,14 @@ function convCore(
     if (par && splitPays(par, n * K * OHW * CKK, CKK * OHW)) {
       // samples split between the threads: each sample's im2col + GEMM is the loop below
       // (the same bytes), on the thread that claims it, with that thread's column area
+      // (one thread: the same loop in wasm, one chunk, no JavaScript call per sample)
       checkRange(H, x, x + n * C * HW, "conv input");
       checkRange(H, y, y + n * K * OHW, "conv output");
       checkRange(H, w, w + K * CKK, "conv weights");
       checkRange(H, col, col + CKK * OHW, "conv columns");
       if (b >= 0) checkRange(H, b, b + K, "conv bias");
       if (ry >= 0) checkRange(H, ry, ry + n * K * OHW, "conv ReLU output");
-      const size = Math.ceil(n / (2 * par.threads));
+      const size = par.threads > 1 ? Math.ceil(n / (2 * par.threads)) : n;
       setConvArgs(par.args, 1, n, x, w, b, y, 0, c, tA, size, ry);
       par.run(Math.ceil(n / size), col);
       return;
@@ -635,6 +636,7 @@ export function conv2dBackward(
  * costs ~10 us, a split conv layer of M2 runs ~1.6-1.9x faster.
  */
 function splitPays(par: ConvParallel, macs: number, colFloats: number): boolean {
+  if (par.threads === 1) return true; // the loop in wasm on the calling thread: no hand-off to pay
   return macs >= CONV_SPLIT_MIN_MACS && colFloats <= par.colFloats;
 }
 /** Below this many multiply-adds a convolution stays on the calling thread. */

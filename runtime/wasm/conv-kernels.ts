@@ -30,10 +30,11 @@ export interface ConvExports {
 }
 
 /**
- * A convolution split between the backend's threads: write the 23 parameters of conv.wat's
+ * A convolution split between the backend's threads: write the 24 parameters of conv.wat's
  * conv_chunk into `args`, then run(nChunks, mainCol): every thread (the caller included, with
  * its column area at float offset mainCol) claims chunks until none is left; returns when all
- * are done. Each worker's column area holds `colFloats` floats.
+ * are done. Each worker's column area holds `colFloats` floats. A one-thread backend registers
+ * one too (threads 1): run() then runs the chunks on the caller, in wasm.
  */
 export interface ConvParallel {
   threads: number;
@@ -62,7 +63,7 @@ export function convExportsOf(H: Float32Array): ConvExports | undefined {
   return registry.get(H);
 }
 
-/** The thread split for convolutions on H (a wasm backend with 2 or more threads), or undefined. */
+/** The conv loops in wasm, split between threads when there are 2 or more (a wasm backend), or undefined. */
 export function convParallelOf(H: Float32Array): ConvParallel | undefined {
   return parallel.get(H);
 }

@@ -216,7 +216,20 @@ export async function createWasmBackend(
         runJob(nChunks, 1, mainCol);
       },
     });
-  } else registerConvExports(H, convEx);
+  } else {
+    // one thread: the per-sample conv loops (im2col, GEMM, bias, ReLU tail) run as one chunk of
+    // conv_chunk, in wasm, instead of a JavaScript loop calling into wasm per sample and group
+    const convArgs = ctl.subarray(CTRL_CONV, CTRL_CONV + 24);
+    registerConvExports(H, convEx, {
+      threads: 1,
+      colFloats: Number.MAX_SAFE_INTEGER, // no worker areas: the caller's col is used
+      args: convArgs,
+      run(nChunks: number, mainCol: number) {
+        if (closed) throw new Error("wasm backend: closed");
+        for (let id = 0; id < nChunks; id++) convEx.conv_chunk(convArgsByte, id, mainCol, scratch0);
+      },
+    });
+  }
 
   const name = (relaxed ? "wasm-relaxed-simd" : "wasm-simd128") + (T > 1 ? ` x${T}` : "");
   return { H, gemm, name, threads: T, relaxed, memory, stats, optim, close };
