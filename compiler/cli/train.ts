@@ -92,7 +92,7 @@ export function compileChildEntry(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   // the parent's node flags, but not a second inspector on the same port
   const execArgv = process.execArgv.filter((a) => !/^--inspect/.test(a));
-  if (/\.ts$/.test(here)) return { file: join(dirname(here), "compile-child.ts"), execArgv: [...execArgv, "--import", "tsx"] };
+  if (/\.ts$/.test(here)) return { file: join(dirname(here), "compile-child.ts"), execArgv: execArgv.includes("tsx") ? execArgv : [...execArgv, "--import", "tsx"] };
   let d = dirname(here);
   for (let i = 0; i < 4; i++) {
     for (const f of [join(d, "compile-child.mjs"), join(d, "dist", "compile-child.mjs")]) if (existsSync(f)) return { file: f, execArgv };
