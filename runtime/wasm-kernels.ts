@@ -19,6 +19,10 @@ export interface DenseEpilogues {
   reluBackward(v: number, dz: number, len: number): void;
   /** y[i] = Math.max(z[i], 0) for i < len (NaN stays NaN; the lone-ReLU tail of any producer). */
   relu(z: number, y: number, len: number): void;
+  /** z[i] = a[i] + b[i], and y[i] = Math.max(z[i], 0) when y >= 0 (a residual join and its lone ReLU). */
+  add(a: number, b: number, z: number, y: number, len: number): void;
+  /** d[i] += s[i] for i < len (a gradient accumulated into a tensor that is used twice). */
+  accumulate(d: number, s: number, len: number): void;
   /**
    * A batch-norm node with no tail or a lone ReLU (runtime/kernels/norm.ts batchNormNodeForward:
    * statistics, running statistics, one normalizing sweep; wasm on the wasm backend).
@@ -66,6 +70,17 @@ export function reluRef(H: Float32Array, z: number, y: number, len: number): voi
   for (let i = 0; i < len; i++) H[y + i] = Math.max(H[z + i], 0);
 }
 
+/** z = a + b, then (y >= 0) y = relu(z): the loops the compiler emitted for an add and its ReLU tail. */
+export function addRef(H: Float32Array, a: number, b: number, z: number, y: number, len: number): void {
+  for (let i = 0; i < len; i++) H[z + i] = H[a + i] + H[b + i];
+  if (y >= 0) reluRef(H, z, y, len);
+}
+
+/** d += s (the loop the compiler emitted to accumulate a gradient). */
+export function accumulateRef(H: Float32Array, d: number, s: number, len: number): void {
+  for (let i = 0; i < len; i++) H[d + i] += H[s + i];
+}
+
 // ---- choice ---------------------------------------------------------------------------------------
 
 /** Offsets and sizes are non-negative integers and [start, end) lies in H (no allocation: called every step). */
@@ -86,6 +101,8 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
       biasGrad: (dy, db, n, out) => biasGradRef(H, dy, db, n, out),
       reluBackward: (v, dz, len) => reluBackwardRef(H, v, dz, len),
       relu: (z, y, len) => reluRef(H, z, y, len),
+      add: (a, b, z, y, len) => addRef(H, a, b, z, y, len),
+      accumulate: (d, s, len) => accumulateRef(H, d, s, len),
       bnForward: (cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n) =>
         batchNormNodeForward(H, cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n),
     };
@@ -113,6 +130,17 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
       if (!cv) return reluRef(H, z, y, len);
       check(H, z, z + len, y, y + len);
       cv.relu(z, y, len);
+    },
+    add(a, b, z, y, len) {
+      if (!cv) return addRef(H, a, b, z, y, len);
+      check(H, a, a + len, b, b + len, z, z + len);
+      if (y >= 0) check(H, y, y + len, 0, 0);
+      cv.add(a, b, z, y, len);
+    },
+    accumulate(d, s, len) {
+      if (!cv) return accumulateRef(H, d, s, len);
+      check(H, d, d + len, s, s + len);
+      cv.accumulate(d, s, len);
     },
     bnForward(cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n) {
       batchNormNodeForward(H, cfg, x, z, y, g, b, mean, invstd, rm, rv, relu, train, n);

@@ -8,7 +8,7 @@ import { createBackend } from "../runtime/backend-create";
 import { conv2dBackward, conv2dForward, convConfig, convWeightSize, im2colTs, type ConvOptions } from "../runtime/kernels/conv";
 import type { WasmBackend } from "../runtime/wasm/wasm-backend";
 import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, maxPool2x2Forward, poolConfig } from "../runtime/kernels/pool";
-import { makeDenseEpilogues, reluRef } from "../runtime/wasm-kernels";
+import { accumulateRef, addRef, makeDenseEpilogues, reluRef } from "../runtime/wasm-kernels";
 import { batchNormBackward, batchNormBackwardTs, batchNormNodeForwardTs } from "../runtime/kernels/norm";
 import { convExportsOf } from "../runtime/wasm/conv-kernels";
 
@@ -109,6 +109,18 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     E.relu(0, 10, 2);
     expect(H[10]).toBeNaN();
     expect(Object.is(H[11], 0)).toBe(true);
+  });
+
+  it("add (with and without its ReLU) and accumulate: same bytes as the emitted loops", () => {
+    const E = makeDenseEpilogues(be);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 41 }), fc.boolean(), valuesArb, (a, b, len, relu, values) => {
+        const z = 3000 + (a % 5), y = relu ? 4000 + (b % 3) : -1;
+        check(H, values, () => E.add(a, b + 500, z, y, len), (R) => addRef(R, a, b + 500, z, y, len));
+        check(H, values, () => E.accumulate(a + 1000, b, len), (R) => accumulateRef(R, a + 1000, b, len));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it("2x2 max pool forward and backward (general and 2x2 backward): same values, indices and gradients as the TypeScript loops", () => {

@@ -381,8 +381,12 @@ export function emitModel(ir: IR): Emitted {
         break;
       }
       case "add": {
+        // one SIMD sweep on the wasm backend (with a lone ReLU tail: both in the same sweep)
         const X2 = off(n.inputs[1]);
-        lines.push(`for (let i = 0, e = n * ${size}; i < e; i++) H[${Z} + i] = H[${X} + i] + H[${X2} + i];`);
+        const reluTail = n.tail.length === 1 && n.tail[0].op === "relu";
+        uses.add("makeDenseEpilogues");
+        lines.push(`E.add(${X}, ${X2}, ${Z}, ${reluTail ? off(n.output) : -1}, n * ${size});`);
+        if (reluTail) return lines;
         break;
       }
       default:
@@ -402,7 +406,8 @@ export function emitModel(ir: IR): Emitted {
       return write(dst, false);
     }
     const tmp = off("scratch:grad");
-    return [...write(tmp, false), `for (let i = 0, e = n * ${size}; i < e; i++) H[${dst} + i] += H[${tmp} + i];`];
+    uses.add("makeDenseEpilogues");
+    return [...write(tmp, false), `E.accumulate(${dst}, ${tmp}, n * ${size});`];
   }
 
   function isViewOfX(t: string): boolean {
@@ -472,7 +477,8 @@ export function emitModel(ir: IR): Emitted {
             dxTarget = off(`grad:${src}`);
           } else {
             dxTarget = off("scratch:grad");
-            post = [`for (let i = 0, e = n * ${inSize}; i < e; i++) H[${off(`grad:${src}`)} + i] += H[${dxTarget} + i];`];
+            uses.add("makeDenseEpilogues");
+            post = [`E.accumulate(${off(`grad:${src}`)}, ${dxTarget}, n * ${inSize});`];
           }
         }
         if (a.weight_norm) {
@@ -521,7 +527,8 @@ export function emitModel(ir: IR): Emitted {
             dxT = off(`grad:${src}`);
           } else {
             dxT = off("scratch:grad");
-            post = [`for (let i = 0, e = n * ${inSize}; i < e; i++) H[${off(`grad:${src}`)} + i] += H[${dxT} + i];`];
+            uses.add("makeDenseEpilogues");
+            post = [`E.accumulate(${off(`grad:${src}`)}, ${dxT}, n * ${inSize});`];
           }
         }
         if (dxT < 0 && !a.affine) break;

@@ -185,6 +185,58 @@
       (local.set $z (i32.add (local.get $z) (i32.const 4)))
       (br $l))))
 
+  ;; --- z[i] = a[i] + b[i], and y[i] = max(z[i], 0) when y >= 0 (a residual join and its ReLU) --
+  ;; (float32 add is correctly rounded, as the emitted H[a + i] + H[b + i]; max as in relu)
+  (func (export "add") (param $a i32) (param $b i32) (param $z i32) (param $y i32) (param $len i32)
+    (local $e i32) (local $v v128) (local $t f32) (local $zero v128) (local $relu i32)
+    (local.set $relu (i32.ge_s (local.get $y) (i32.const 0)))
+    (local.set $a (i32.shl (local.get $a) (i32.const 2)))
+    (local.set $b (i32.shl (local.get $b) (i32.const 2)))
+    (local.set $z (i32.shl (local.get $z) (i32.const 2)))
+    (local.set $y (i32.shl (local.get $y) (i32.const 2)))
+    (local.set $e (i32.add (local.get $z) (i32.shl (local.get $len) (i32.const 2))))
+    (block $done4 (loop $l4
+      (br_if $done4 (i32.gt_u (i32.add (local.get $z) (i32.const 16)) (local.get $e)))
+      (local.set $v (f32x4.add (v128.load (local.get $a)) (v128.load (local.get $b))))
+      (v128.store (local.get $z) (local.get $v))
+      (if (local.get $relu) (then
+        (v128.store (local.get $y) (f32x4.max (local.get $v) (local.get $zero)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $z (i32.add (local.get $z) (i32.const 16)))
+      (br $l4)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $z) (local.get $e)))
+      (local.set $t (f32.add (f32.load (local.get $a)) (f32.load (local.get $b))))
+      (f32.store (local.get $z) (local.get $t))
+      (if (local.get $relu) (then
+        (f32.store (local.get $y) (f32.max (local.get $t) (f32.const 0)))
+        (local.set $y (i32.add (local.get $y) (i32.const 4)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (local.set $b (i32.add (local.get $b) (i32.const 4)))
+      (local.set $z (i32.add (local.get $z) (i32.const 4)))
+      (br $l))))
+
+  ;; --- d[i] += s[i] (a gradient accumulated into a tensor used twice) ------------------------
+  (func (export "accumulate") (param $d i32) (param $s i32) (param $len i32)
+    (local $e i32)
+    (local.set $d (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $s (i32.shl (local.get $s) (i32.const 2)))
+    (local.set $e (i32.add (local.get $d) (i32.shl (local.get $len) (i32.const 2))))
+    (block $done4 (loop $l4
+      (br_if $done4 (i32.gt_u (i32.add (local.get $d) (i32.const 16)) (local.get $e)))
+      (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (br $l4)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $d) (local.get $e)))
+      (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
+      (local.set $d (i32.add (local.get $d) (i32.const 4)))
+      (local.set $s (i32.add (local.get $s) (i32.const 4)))
+      (br $l))))
+
   ;; --- 2x2 max pool, stride 2, no padding: x (planes, IH, IW) -> y, idx (planes, OH, OW) ----
   ;; (runtime/kernels/pool.ts maxPool2x2Forward: ties to the first maximum in row-major order,
   ;; a window with a NaN takes its last NaN; idx is the flat index ih*IW + iw as a float)

@@ -560,8 +560,7 @@ export const program: Program = {
         weightNormForward(H, { out: 8, inn: 72 }, 672, 680, 1083312, 1084304);
         conv2dForward(H, gemm, CFG_conv2d_2, 376816, 1083312, 1256, 477168, 577520, n);
         // fused_add_relu: conv2d_2, conv2d_0 -> residual_0  [8,14,14] -> [8,14,14]  (spec line 8)
-        for (let i = 0, e = n * 1568; i < e; i++) H[577520 + i] = H[477168 + i] + H[176112 + i];
-        E.relu(577520, 677872, n * 1568);
+        E.add(477168, 176112, 577520, 677872, n * 1568);
         // fused_conv2d_relu: residual_0 -> conv2d_3  [8,14,14] -> [16,7,7]  (spec line 14)
         weightNormForward(H, { out: 16, inn: 72 }, 1264, 1280, 1081584, 1084320);
         conv2dForward(H, gemm, CFG_conv2d_3, 677872, 1081584, 2432, 878576, 978928, n, 928752);
@@ -571,8 +570,7 @@ export const program: Program = {
         // conv2d: residual_0 -> conv2d_5  [8,14,14] -> [16,7,7]  (spec line 13)
         conv2dForward(H, gemm, CFG_conv2d_5, 677872, 4784, -1, 527344, 1083888, n);
         // fused_add_relu: conv2d_4, conv2d_5 -> residual_1  [16,7,7] -> [16,7,7]  (spec line 13)
-        for (let i = 0, e = n * 784; i < e; i++) H[778224 + i] = H[477168 + i] + H[527344 + i];
-        E.relu(778224, 828400, n * 784);
+        E.add(477168, 527344, 778224, 828400, n * 784);
         // global_avgpool: residual_1 -> global_avgpool_0  [16,7,7] -> [16]  (spec line 17)
         globalAvgPoolForward(H, { C: 16, H: 7, W: 7 }, 828400, 477168, n);
         // dense: global_avgpool_0 -> dense_0  [16] -> [10]  (spec line 18)
@@ -603,7 +601,7 @@ export const program: Program = {
         E.reluBackward(878576, 1029104, n * 784);
         conv2dBackward(H, gemm, CFG_conv2d_3, 677872, 1081584, 1029104, 778224, 982464, 7536, 978928, n);
         weightNormBackward(H, { out: 16, inn: 72 }, 1264, 1280, 1084320, 982464, 6368, 6384);
-        for (let i = 0, e = n * 1568; i < e; i++) H[477168 + i] += H[778224 + i];
+        E.accumulate(477168, 778224, n * 1568);
         // backward of fused_add_relu (residual_0)
         E.reluBackward(577520, 477168, n * 1568);
         H.copyWithin(878576, 477168, 477168 + n * 1568);
@@ -615,7 +613,7 @@ export const program: Program = {
         E.reluBackward(276464, 477168, n * 1568);
         conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 591632, 5768, 577520, n);
         weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 591632, 5184, 5192);
-        for (let i = 0, e = n * 1568; i < e; i++) H[677872 + i] += H[778224 + i];
+        E.accumulate(677872, 778224, n * 1568);
         // backward of fused_conv2d_relu (conv2d_0)
         E.reluBackward(75760, 677872, n * 1568);
         conv2dBackward(H, gemm, CFG_conv2d_0, 25520, 0, 677872, -1, 5104, 5176, 276464, n);
