@@ -244,7 +244,7 @@ function summarize(e, runs, model) {
     const error = r.events.find((x) => x.event === "error");
     const info = r.events.find((x) => x.event === "info" && x.blas_libs);
     if (info) row.blas = info.blas_libs;
-    // a peer that had to be patched to run says so (tfjs-wasm with the JS Conv2DBackpropFilter)
+    // a peer that had to be patched to run says so (tfjs-wasm with the Conv2DBackpropFilter it lacks)
     const label = r.events.find((x) => x.event === "info" && x.label && x.label !== e.system)?.label;
     if (label) row.label = label;
     if (error) notes.add(error.cannot_train ? `cannot train: ${error.message}` : `error: ${error.message}`);

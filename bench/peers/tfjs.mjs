@@ -2,6 +2,7 @@
 // Benchmark peer: TensorFlow.js (tfjs-core + tfjs-layers) on the CPU or the WASM backend.
 //
 //   node bench/peers/tfjs.mjs --backend cpu|wasm --model m1 [--samples N] [--test N] [--window S]
+//                             [--filter-grad matmul|js]
 //
 // Trains the model of bench/models.mjs with model.fit (one epoch over the first N training
 // samples, shuffled, SGD with momentum, softmax cross-entropy on logits) and prints JSON lines:
@@ -9,8 +10,11 @@
 //   {"event":"window","samples":N,"seconds":S} one per >= S seconds of training (first = warm-up)
 //   {"event":"done","test_acc":A,"test_loss":L,"max_rss_kb":K,"trained_samples":N,"full_epoch":bool}
 //   {"event":"error","cannot_train":true,"message":...} when the backend lacks a kernel
-// On the WASM backend, models with convolutions get a plain-JS Conv2DBackpropFilter kernel (the
-// stock backend has none); the info line's `label` is then "tfjs-wasm (+JS Conv2DBackpropFilter)".
+// On the WASM backend, models with convolutions get the Conv2DBackpropFilter kernel the stock
+// backend lacks (peers/tfjs-wasm-kernels.mjs): by default built from the backend's own XNNPACK
+// matMul, and the info line's `label` is "tfjs-wasm (+Conv2DBackpropFilter from its own kernels)";
+// `--filter-grad js` takes the plain-JavaScript loop instead (the slower peer the bench had before,
+// for comparisons), labelled "tfjs-wasm (+JS Conv2DBackpropFilter)".
 // Layout is NHWC (tfjs's native one); flatten order differs from PyTorch's, which changes nothing
 // in cost. Initializers are tfjs's defaults.
 import { dirname, join } from "node:path";
@@ -28,6 +32,7 @@ const { values: args } = parseArgs({
     samples: { type: "string", default: "60000" },
     test: { type: "string", default: "10000" },
     window: { type: "string", default: "1" },
+    "filter-grad": { type: "string", default: "matmul" },
   },
 });
 const emit = (o) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -53,10 +58,15 @@ if (args.backend === "wasm") {
   // Local .wasm files; Node gets the single-threaded (SIMD) build: tfjs disables threads on Node.
   wasm.setWasmPaths(join(dist, "/"));
 }
-// The stock WASM backend cannot train convolutions (no Conv2DBackpropFilter): add it in plain JS
+// The stock WASM backend cannot train convolutions (no Conv2DBackpropFilter): add it
 // (bench/peers/tfjs-wasm-kernels.mjs) for the models that have one; the label says so.
+const filterGrad = args["filter-grad"];
+if (filterGrad !== "matmul" && filterGrad !== "js") {
+  emit({ event: "error", message: `--filter-grad must be matmul or js, not ${filterGrad}` });
+  process.exit(2);
+}
 const hasConv = JSON.stringify(model.layers).includes('"conv"');
-const added = args.backend === "wasm" && hasConv ? registerMissingWasmKernels(tf) : [];
+const added = args.backend === "wasm" && hasConv ? registerMissingWasmKernels(tf, { filterGrad }) : [];
 if (!(await tf.setBackend(args.backend))) {
   emit({ event: "error", message: `tfjs backend ${args.backend} did not initialize` });
   process.exit(1);
@@ -64,8 +74,8 @@ if (!(await tf.setBackend(args.backend))) {
 await tf.ready();
 const simd = args.backend === "wasm" ? await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") : false;
 const threads = 1;
-const label = `tfjs-${args.backend}${added.length ? ` (+JS ${added.join(", ")})` : ""}`;
-emit({ event: "info", system: `tfjs-${args.backend}`, label, added_kernels: added, backend: tf.getBackend(), simd, threads, model: model.name, tfjs: tf.version_core });
+const label = `tfjs-${args.backend}${!added.length ? "" : filterGrad === "js" ? ` (+JS ${added.join(", ")})` : ` (+${added.join(", ")} from its own kernels)`}`;
+emit({ event: "info", system: `tfjs-${args.backend}`, label, added_kernels: added, filter_grad: added.length ? filterGrad : null, backend: tf.getBackend(), simd, threads, model: model.name, tfjs: tf.version_core });
 
 const data = loadFashionMnist();
 const nTrain = Math.min(Number(args.samples), data.train.n);
