@@ -43,7 +43,17 @@ export interface ResourceOptions {
   spec?: Spec;
   /** Bytes of the training data, when the caller knows it (e.g. from the files' sizes). */
   datasetBytes?: number;
+  /**
+   * The check before planMemory (IR without a layout): the estimate counts every buffer at its own
+   * place, an upper bound of the planned heap (the plan shares memory between buffers never live at
+   * once), so the heap limit is left to the check after planning, unless the estimate is past what
+   * planMemory can place (PLAN_MAX_FLOATS, or not finite).
+   */
+  beforePlan?: boolean;
 }
+
+/** planMemory places offsets as 32-bit integers: IR whose estimate reaches this is rejected before it. */
+export const PLAN_MAX_FLOATS = 2 ** 31;
 
 /** Heap use in floats by category (per compiled batch B). */
 export interface MemoryEstimate {
@@ -66,7 +76,10 @@ export interface MemoryEstimate {
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const align = (x: number) => Math.ceil(x / 16) * 16; // planMemory aligns every buffer to 16 floats
 
-/** The estimate from shapes alone (plan-memory.ts's placement, without reuse; exact up to alignment). */
+/**
+ * The estimate from shapes alone: every buffer at its own place (plan-memory.ts's placement as it
+ * was before buffers never live at once shared memory): an upper bound of the planned heap.
+ */
 export function estimateMemory(ir: IR): MemoryEstimate {
   const B = ir.batch;
   const N = ir.params.reduce((a, p) => a + p.size, 0);
@@ -186,12 +199,14 @@ export function checkResources(ir: IR, limits: ResourceLimits = DEFAULT_LIMITS, 
   const out: Diagnostic[] = [];
   const est = estimateMemory(ir);
   const L = ir.layout;
-  // planMemory's own total is exact when it is sane; the estimate covers IR before (or broken by) it
-  const floats = L && Number.isSafeInteger(L.heapFloats) && L.heapFloats > 0 ? Math.max(L.heapFloats, est.total) : est.total;
+  // planMemory's own total is exact when it is sane; the estimate (an upper bound) covers IR before it
+  const planned = L && Number.isSafeInteger(L.heapFloats) && L.heapFloats > 0;
+  const floats = planned ? L.heapFloats : est.total;
   const bytes = floats * 4;
   const byFloats = [...est.perNode].sort((a, b) => b.floats - a.floats)[0];
   const byParams = [...est.perNode].sort((a, b) => b.params - a.params)[0];
-  if (!(bytes <= limits.maxHeapBytes)) {
+  const deferred = !planned && opts.beforePlan === true && est.total < PLAN_MAX_FLOATS;
+  if (!(bytes <= limits.maxHeapBytes) && !deferred) {
     const n = byFloats?.node;
     out.push(
       error(
@@ -236,29 +251,31 @@ export function memoryReport(ir: IR): string {
     scratch: est.scratch,
     total: est.total,
   };
+  let shared = 0;
   if (L && Number.isSafeInteger(L.heapFloats) && L.heapFloats > 0) {
-    // classify every placed buffer by name (views share an offset and are counted once)
+    // classify every placed buffer by name, at its own size (flatten outputs are views of their
+    // input and not counted); buffers never live at once share memory: that is the "shared" line
     const paramNames = new Set(ir.params.map((p) => p.name));
     const statNames = new Set(ir.stats.map((s) => s.name));
-    const seen = new Set<number>();
+    const views = new Set(ir.nodes.filter((n) => n.op === "flatten").flatMap((n) => [n.output, `grad:${n.output}`]));
     let act = 0;
     let actGrad = 0;
     let scratch = 0;
     let stats = 0;
-    for (const [name, off] of Object.entries(L.offsets)) {
+    for (const name of Object.keys(L.offsets)) {
       const size = L.sizes[name] ?? 0;
       if (paramNames.has(name) || (name.startsWith("grad:") && paramNames.has(name.slice(5)))) continue;
-      if (seen.has(off) && size > 0) continue;
-      seen.add(off);
+      if (views.has(name)) continue;
       if (statNames.has(name)) stats += align(size);
       else if (name.startsWith("grad:")) actGrad += align(size);
       else if (name === "x" || name === "labels" || name.startsWith("z:") || name.startsWith("mask:") || !name.includes(":")) act += align(size);
       else scratch += align(size);
     }
     parts = { params: est.params, grads: est.grads, state: L.slots * L.N, stats, act, actGrad, scratch, total: L.heapFloats };
+    shared = Math.max(0, (2 + L.slots) * L.N + stats + act + actGrad + scratch - L.heapFloats);
   }
   const row = (label: string, floats: number, extra = "") =>
-    `  ${label.padEnd(22)} ${formatCount(floats).padStart(14)} floats  ${formatBytes(floats * 4).padStart(11)}${extra}`;
+    `  ${label.padEnd(22)} ${formatCount(floats).padStart(14)} floats  ${((floats < 0 ? "-" : "") + formatBytes(Math.abs(floats) * 4)).padStart(11)}${extra}`;
   const lines = [
     `memory of ${ir.name} at batch ${ir.batch}${L ? "" : " (estimated before memory planning)"}:`,
     row("parameters", parts.params),
@@ -268,6 +285,7 @@ export function memoryReport(ir: IR): string {
     row("activations", parts.act, "  (incl. the batch)"),
     row("activation gradients", parts.actGrad),
     row("scratch", parts.scratch),
+    ...(shared > 0 ? [row("shared", -shared, "  (buffers never live at once)")] : []),
     row("total heap", parts.total),
   ];
   return lines.join("\n") + "\n";

@@ -63,7 +63,8 @@ export function compileToIr(source: string, file: string, opts: CompileToIrOptio
   if (!lowered.ir) return { spec, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
   let ir = verify(lowered.ir, "lower");
   const lowIr = ir;
-  const limits = pass("checkResources", () => checkResources(lowIr, undefined, { spec }));
+  // parameters, data and absurd sizes now; the heap limit against the planned heap below
+  const limits = pass("checkResources", () => checkResources(lowIr, undefined, { spec, beforePlan: true }));
   if (limits.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...limits] });
   const fused = pass("fuseElementwise", () => fuseElementwise(lowIr));
   const unsupported = findPenaltyUnsupported(fused);
@@ -85,6 +86,13 @@ export function compileToIr(source: string, file: string, opts: CompileToIrOptio
     ir = verify(pass("planMemory", () => planMemory(fusedIr)), "planMemory");
     const planned = ir;
     ir = verify(pass("planPenaltyMemory", () => planPenaltyMemory(planned)), "planPenaltyMemory");
+    const final = ir;
+    const heap = pass("checkHeap", () => checkResources(final, undefined, { spec }));
+    if (heap.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...heap] });
+  } else {
+    // `dnnc check`: the same verdict as compile, from the planned heap (the plan is cheap)
+    const heap = pass("checkHeap", () => checkResources(planPenaltyMemory(planMemory(fused)), undefined, { spec }));
+    if (heap.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...heap] });
   }
   return done({ spec, ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] });
 }

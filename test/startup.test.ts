@@ -257,8 +257,8 @@ describe("compileToIr's onPass", () => {
   };
 
   it("names every pass in order, the IR checks last", () => {
-    expect(names("all")).toEqual(["parse", "check", "lower", "checkResources", "fuseElementwise", "planMemory", "planPenaltyMemory", "verifyIr (4x)"]);
-    expect(names("lower")).toEqual(["parse", "check", "lower", "checkResources", "fuseElementwise", "verifyIr (1x)"]);
+    expect(names("all")).toEqual(["parse", "check", "lower", "checkResources", "fuseElementwise", "planMemory", "planPenaltyMemory", "checkHeap", "verifyIr (4x)"]);
+    expect(names("lower")).toEqual(["parse", "check", "lower", "checkResources", "fuseElementwise", "checkHeap", "verifyIr (1x)"]);
   });
 
   it("stops where the front end stops", () => {
