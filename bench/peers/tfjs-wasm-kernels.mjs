@@ -20,8 +20,9 @@
 //   contraction over the grid's cells instead of B*OH*OW (+7% at 28x28, +15% at 14x14, +31% at
 //   7x7 for 3x3 "same"; s^2 times more for stride s, where dy is placed on every s-th cell).
 // - loop: the plain-JavaScript direct convolution this file started with, kept as the reference
-//   and as the fallback for configurations the matmul route does not cover (a grid too large for
-//   the heap, explicit pads so wide that the shifted windows would wrap onto data).
+//   and as the fallback for configurations the matmul route does not cover: a grid of more than
+//   128 MiB (none in the bench), or windows that would wrap onto data (a guard: with tfjs's output
+//   sizes they always land on zero cells, for any stride and padding).
 // Measured on one core of the shared 2-core machine (CPU time, fresh x and dy every call as in
 // training; the backend caches XNNPACK's packed weights by tensor id, so reusing dy would hide the
 // packing): M2 conv1 (64x28x28x1 -> 16) 3.7 ms, conv2 (64x14x14x16 -> 32) 7.1 ms (16 GFLOP/s),
