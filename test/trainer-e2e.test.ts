@@ -57,6 +57,35 @@ describe("compiled trainer", () => {
     expect(Buffer.compare(st, readFileSync(join(elsewhere, "run2", "model.safetensors")))).toBe(0);
   });
 
+  it("--fma: the relaxed-SIMD GEMM, deterministic, the same training within float32 rounding", () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "dnnc-fma-"));
+    copyFileSync(join(out, "fashion-mlp.trainer.mjs"), join(elsewhere, "trainer.mjs"));
+    const run = (dir: string, ...extra: string[]) => {
+      const r = spawnSync(process.execPath, ["trainer.mjs", "--data", data, "--epochs", "1", "--max-steps", "15", "--seed", "7", "--out", dir, "--backend", "wasm", ...extra], {
+        cwd: elsewhere,
+        encoding: "utf8",
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const weights = decodeSafetensors(new Uint8Array(readFileSync(join(elsewhere, dir, "model.safetensors"))), "model.safetensors");
+      const w = weights.tensors.find((t) => t.name === "dense_0.weight")!.data as Float32Array;
+      return { stdout: r.stdout, bytes: readFileSync(join(elsewhere, dir, "model.safetensors")), w };
+    };
+    const plain = run("plain");
+    const fma1 = run("fma1", "--fma");
+    const fma2 = run("fma2", "--fma");
+    expect(plain.stdout).toMatch(/backend wasm-simd128 \(1 thread\)/);
+    expect(fma1.stdout).toMatch(/backend wasm-relaxed-simd \(1 thread\)/); // Node 20 on x86-64
+    expect(Buffer.compare(fma1.bytes, fma2.bytes)).toBe(0);
+    let maxDiff = 0;
+    let differ = 0;
+    for (let i = 0; i < plain.w.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(plain.w[i] - fma1.w[i]));
+      if (plain.w[i] !== fma1.w[i]) differ++;
+    }
+    expect(differ).toBeGreaterThan(0); // the fused multiply-adds did run
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+
   it("rejects a bad flag with exit code 2 and no stack trace", () => {
     const r = spawnSync(process.execPath, [join(out, "fashion-mlp.trainer.mjs"), "--epochs", "zero"], { encoding: "utf8" });
     expect(r.status).toBe(2);

@@ -18,6 +18,7 @@ export interface TrainOptions {
   seed?: number;
   threads?: number;
   backend?: "auto" | "wasm" | "ts";
+  fma?: boolean;
   maxSteps?: number;
   resume?: string;
   checkpointEvery?: number;
@@ -78,6 +79,7 @@ function trainerArgv(o: TrainOptions, dir: string, quiet: boolean): string[] {
   put("--checkpoint-steps", o.checkpointSteps);
   if (o.resume !== undefined) put("--resume", o.resume);
   else put("--out", dir);
+  if (o.fma) a.push("--fma");
   if (o.bench) a.push("--bench");
   if (o.json) a.push("--json");
   if (quiet) a.push("--quiet");
