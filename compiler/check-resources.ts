@@ -11,7 +11,7 @@ import type { Span } from "../grammar/ast";
 import type { Diagnostic } from "./diagnostics";
 import type { IR, IRNode } from "./ir";
 import { OPS } from "./ops";
-import { stateSlots } from "./plan-memory";
+import { convColFloats, stateSlots } from "./plan-memory";
 import type { LayerSpec, Spec } from "./spec";
 
 export interface ResourceLimits {
@@ -114,7 +114,8 @@ export function estimateMemory(ir: IR): MemoryEstimate {
     const C = n.inShape[0];
     switch (n.op) {
       case "conv2d": {
-        scr += align((C / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2]);
+        scr += align(convColFloats(n, true)); // as planned when the input gradient is computed
+
         const w = a.K * (C / a.groups) * a.kh * a.kw;
         if (n.attrs.weight_norm) scr += 2 * align(w) + align(a.K);
         break;

@@ -67,6 +67,24 @@ export function stepMoments(nodes: number) {
 }
 
 /**
+ * Floats of a conv's `col` scratch: one sample's im2col columns (C/g*kh*kw, OH*OW); when its input
+ * gradient is computed (as the stride-1 correlation of dy with the rotated weights), also room for
+ * the rotated weights and one sample's dy columns, as runtime/kernels/conv.ts convScratchSizeFast
+ * (passed to the kernel as cfg.colFloats), so that the input gradient runs as one GEMM per sample,
+ * split between threads, instead of GEMMs over chunks of channels on the calling thread.
+ */
+export function convColFloats(n: IRNode, needDx: boolean): number {
+  const a = n.attrs as Record<string, number>;
+  const [C, H, W] = n.inShape;
+  const KK = a.kh * a.kw;
+  const base = (C / a.groups) * KK * n.outShape[1] * n.outShape[2];
+  const pointwise = KK === 1 && a.sh === 1 && a.sw === 1 && a.ph === 0 && a.pw === 0 && n.outShape[1] === H && n.outShape[2] === W;
+  if (!needDx || pointwise || a.sh !== 1 || a.sw !== 1) return base;
+  const rotated = Math.ceil((a.K * (C / a.groups) * KK) / 16) * 16;
+  return Math.max(base, rotated + (a.K / a.groups) * KK * H * W);
+}
+
+/**
  * Every non-fixed buffer of the step with its liveness, derived from the IR the way the generated
  * code uses it. `aliases` maps a flatten output (and its gradient) to the buffer it is a view of.
  */
@@ -127,7 +145,7 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
     const a = n.attrs as Record<string, number>;
     switch (n.op) {
       case "conv2d": {
-        def(`col:${n.id}`, (n.inShape[0] / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2], true);
+        def(`col:${n.id}`, convColFloats(n, gradOf(n.inputs[0])), true);
         if (n.attrs.weight_norm) {
           const wsize = prod([a.K, n.inShape[0] / a.groups, a.kh, a.kw]);
           def(`w:${n.id}`, wsize);

@@ -261,7 +261,7 @@ export function emitModel(ir: IR): Emitted {
         break;
       }
       case "conv2d": {
-        const cfg = convCfg(n);
+        const cfg = convCfg(n, ir.layout?.sizes[`col:${n.id}`]);
         uses.add("conv2dForward");
         consts.push(`const CFG_${n.id} = ${JSON.stringify(cfg)};`);
         if (a.weight_norm) wnForward(cfg.K, (cfg.C / cfg.groups) * cfg.kh * cfg.kw);
@@ -466,7 +466,7 @@ export function emitModel(ir: IR): Emitted {
       case "conv2d": {
         uses.add("conv2dBackward");
         const db = a.bias ? off(`grad:${n.id}.bias`) : -1;
-        const cfg = convCfg(n);
+        const cfg = convCfg(n, ir.layout?.sizes[`col:${n.id}`]);
         const wsize = cfg.K * (cfg.C / cfg.groups) * cfg.kh * cfg.kw;
         const needDx = needsGrad.has(src) && !isViewOfX(src) && src !== "x";
         let dxTarget = -1;
@@ -560,10 +560,13 @@ export function emitModel(ir: IR): Emitted {
   }
 }
 
-export function convCfg(n: IRNode) {
+/** The runtime's ConvConfig of a conv node; with `colFloats` (its planned col scratch) when that exceeds one sample's columns. */
+export function convCfg(n: IRNode, colFloats?: number) {
   const a = n.attrs as Record<string, number>;
   const [C, Hh, W] = n.inShape;
-  return { C, H: Hh, W, K: a.K, kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, ph: a.ph, pw: a.pw, dh: a.dh, dw: a.dw, groups: a.groups, OH: n.outShape[1], OW: n.outShape[2] };
+  const cfg = { C, H: Hh, W, K: a.K, kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, ph: a.ph, pw: a.pw, dh: a.dh, dw: a.dw, groups: a.groups, OH: n.outShape[1], OW: n.outShape[2] };
+  const base = (C / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2];
+  return colFloats !== undefined && colFloats > base ? { ...cfg, colFloats } : cfg;
 }
 
 export function poolCfg(n: IRNode) {

@@ -192,7 +192,7 @@ export function emitPenalty(ir: IR): EmittedPenalty {
   const scratch = off("pen:scratch");
 
   for (const n of ir.nodes) {
-    if (n.op === "conv2d") consts.push(`const PCFG_${n.id} = ${JSON.stringify(convCfg(n))};`);
+    if (n.op === "conv2d") consts.push(`const PCFG_${n.id} = ${JSON.stringify(convCfg(n, ir.layout?.sizes[`col:${n.id}`]))};`);
     if (n.op === "maxpool2d" || n.op === "avgpool2d") consts.push(`const PCFG_${n.id} = ${JSON.stringify(poolCfg(n))};`);
     if (n.op === "global_avgpool") {
       const [C, Hh, W] = n.inShape;

@@ -48,6 +48,7 @@ const CFG_conv2d_1 = {
   groups: 1,
   OH: 14,
   OW: 14,
+  colFloats: 14688,
 };
 const CFG_conv2d_2 = {
   C: 8,
@@ -65,6 +66,7 @@ const CFG_conv2d_2 = {
   groups: 1,
   OH: 14,
   OW: 14,
+  colFloats: 14688,
 };
 const CFG_conv2d_3 = {
   C: 8,
@@ -99,6 +101,7 @@ const CFG_conv2d_4 = {
   groups: 1,
   OH: 7,
   OW: 7,
+  colFloats: 9360,
 };
 const CFG_conv2d_5 = {
   C: 8,
@@ -595,8 +598,8 @@ export const program: Program = {
         // backward of conv2d (conv2d_5)
         conv2dBackward(H, gemm, CFG_conv2d_5, 677872, 4784, 1029104, 477168, 9888, -1, 1083888, n);
         // backward of conv2d (conv2d_4)
-        conv2dBackward(H, gemm, CFG_conv2d_4, 928752, 1079280, 978928, 1029104, 785280, 9872, 778224, n);
-        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1084336, 785280, 7552, 7568);
+        conv2dBackward(H, gemm, CFG_conv2d_4, 928752, 1079280, 978928, 1029104, 787584, 9872, 778224, n);
+        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1084336, 787584, 7552, 7568);
         // backward of fused_conv2d_relu (conv2d_3)
         E.reluBackward(878576, 1029104, n * 784);
         conv2dBackward(H, gemm, CFG_conv2d_3, 677872, 1081584, 1029104, 778224, 982464, 7536, 978928, n);
@@ -607,12 +610,12 @@ export const program: Program = {
         H.copyWithin(878576, 477168, 477168 + n * 1568);
         H.copyWithin(677872, 477168, 477168 + n * 1568);
         // backward of conv2d (conv2d_2)
-        conv2dBackward(H, gemm, CFG_conv2d_2, 376816, 1083312, 878576, 477168, 591632, 6360, 577520, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 1084304, 591632, 5776, 5784);
+        conv2dBackward(H, gemm, CFG_conv2d_2, 376816, 1083312, 878576, 477168, 592208, 6360, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 1084304, 592208, 5776, 5784);
         // backward of fused_conv2d_relu (conv2d_1)
         E.reluBackward(276464, 477168, n * 1568);
-        conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 591632, 5768, 577520, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 591632, 5184, 5192);
+        conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 592208, 5768, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 592208, 5184, 5192);
         E.accumulate(677872, 778224, n * 1568);
         // backward of fused_conv2d_relu (conv2d_0)
         E.reluBackward(75760, 677872, n * 1568);
