@@ -8,7 +8,7 @@
 // Backward kernels OVERWRITE dx. Windows are small, so these are direct loops (no reference
 // duplicate: the PyTorch cases in test/reference/conv_norm are their oracle).
 
-import { checkRange, convExportsOf } from "../wasm/conv-kernels";
+import { checkRange, convExportsOf, convParallelOf } from "../wasm/conv-kernels";
 
 export interface PoolConfig {
   C: number;
@@ -61,7 +61,7 @@ export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: n
       checkRange(H, x, x + planes * IH * IW, "max pool input");
       checkRange(H, y, y + planes * OH * OW, "max pool output");
       checkRange(H, idx, idx + planes * OH * OW, "max pool indices");
-      k.maxpool2x2(x, y, idx, planes, IH, IW, OH, OW);
+      if (!poolSplit(H, 3, planes, x, y, idx, IH, IW, OH, OW)) k.maxpool2x2(x, y, idx, planes, IH, IW, OH, OW);
       return;
     }
     maxPool2x2Forward(H, IH, IW, OH, OW, x, y, idx, n * c.C);
@@ -144,6 +144,30 @@ export function maxPool2x2Forward(
   }
 }
 
+/** Below this many input floats a 2x2 max pool stays on the calling thread. */
+export const POOL_SPLIT_MIN_FLOATS = 1 << 16;
+
+/**
+ * The 2x2 max pool forward (kind 3: a = x, b = y, c = idx) or backward (kind 4: a = dy, b = idx,
+ * c = dx) split by planes between the wasm backend's threads (conv.wat conv_chunk): after a
+ * convolution split by samples, half of its output is in the other core's cache, and the pool on
+ * one thread waited on it. Each plane is pooled on its own: the same bytes. False (nothing done)
+ * when there is one thread or the pool is small.
+ */
+function poolSplit(
+  H: Float32Array, kind: 3 | 4, planes: number, a: number, b: number, c: number,
+  IH: number, IW: number, OH: number, OW: number,
+): boolean {
+  const par = convParallelOf(H);
+  if (!par || par.threads < 2 || planes * IH * IW < POOL_SPLIT_MIN_FLOATS) return false;
+  const size = Math.ceil(planes / (2 * par.threads));
+  const g = par.args;
+  g[0] = kind; g[1] = planes; g[2] = a; g[3] = b; g[4] = c;
+  g[8] = IH; g[9] = IW; g[19] = OH; g[20] = OW; g[22] = size;
+  par.run(Math.ceil(planes / size), 0);
+  return true;
+}
+
 // dy is (n, C, OH, OW), idx from the forward, dx is (n, C, H, W) (overwritten; overlapping
 // windows that pick the same cell add up).
 export function maxPool2dBackward(
@@ -164,8 +188,9 @@ export function maxPool2dBackward(
     checkRange(H, dy, dy + planes * OHW, "max pool gradient");
     checkRange(H, idx, idx + planes * OHW, "max pool indices");
     checkRange(H, dx, dx + planes * HW, "max pool input gradient");
-    if (c.kh === 2 && c.kw === 2 && c.sh === 2 && c.sw === 2 && c.ph === 0 && c.pw === 0)
-      k.maxpool2x2_backward(dy, idx, dx, planes, c.H, c.W, c.OH, c.OW);
+    if (c.kh === 2 && c.kw === 2 && c.sh === 2 && c.sw === 2 && c.ph === 0 && c.pw === 0) {
+      if (!poolSplit(H, 4, planes, dy, idx, dx, c.H, c.W, c.OH, c.OW)) k.maxpool2x2_backward(dy, idx, dx, planes, c.H, c.W, c.OH, c.OW);
+    }
     else k.maxpool_backward(dy, idx, dx, planes, HW, OHW);
     return;
   }

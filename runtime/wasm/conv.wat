@@ -240,7 +240,7 @@
   ;; --- 2x2 max pool, stride 2, no padding: x (planes, IH, IW) -> y, idx (planes, OH, OW) ----
   ;; (runtime/kernels/pool.ts maxPool2x2Forward: ties to the first maximum in row-major order,
   ;; a window with a NaN takes its last NaN; idx is the flat index ih*IW + iw as a float)
-  (func (export "maxpool2x2")
+  (func $maxpool2x2 (export "maxpool2x2")
     (param $x i32) (param $y i32) (param $idx i32) (param $planes i32)
     (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32)
     (local $p i32) (local $xp i32) (local $o i32) (local $oh i32) (local $i0 i32)
@@ -371,7 +371,7 @@
   ;; (maxpool_backward for the windows of maxpool2x2: they do not overlap, so each cell of dx is
   ;; 0 + dy of the window whose index names it, or 0: the same bytes, without zeroing dx first.
   ;; Cells outside every window, the last row or column of an odd IH or IW, are 0.)
-  (func (export "maxpool2x2_backward")
+  (func $maxpool2x2_backward (export "maxpool2x2_backward")
     (param $dy i32) (param $idx i32) (param $dx i32) (param $planes i32)
     (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32)
     (local $p i32) (local $xp i32) (local $oh i32) (local $ow i32) (local $j i32) (local $i0 i32)
@@ -463,6 +463,9 @@
   ;;   6 dy, 7 C, 8 IH, 9 IW, 10 K, 11 kh, 12 kw, 13 sh, 14 sw, 15 ph, 16 pw, 17 dh, 18 dw,
   ;;   19 OH, 20 OW, 21 tA, 22 size (samples or input channels per chunk),
 ;;   23 ry (kind 1: -1, or where y_i's ReLU goes, applied right after y_i's GEMM while in cache)
+;; kinds 3 and 4, the 2x2 max pool forward and backward over planes [chunk*size, +size) (each
+;;   plane on its own: the same bytes for any split): 1 planes, 2 x / dy, 3 y / idx, 4 idx / dx,
+;;   8 IH, 9 IW, 19 OH, 20 OW, 22 size
   ;; kind 1, samples [chunk*size, +size): y_i = bias, col = im2col(x_i) at $colT,
   ;;   y_i (+)= op(w) (K, C*kh*kw) . col  (groups 1; the per-sample path of conv.ts convCore);
   ;; kind 2, input channels [c0, c1) = [chunk*size, +size): for every sample i in order, rows
@@ -476,6 +479,31 @@
     (local $HW i32) (local $OHW i32) (local $KK i32) (local $CKK i32)
     (local $i i32) (local $i1 i32) (local $c0 i32) (local $c1 i32) (local $k i32) (local $ys i32)
     (local $p i32) (local $e i32) (local $v v128)
+    (if (i32.ge_s (i32.load (local.get $a)) (i32.const 3))
+      (then
+        (local.set $n (i32.load offset=4 (local.get $a)))
+        (local.set $size (i32.load offset=88 (local.get $a)))
+        (local.set $i (i32.mul (local.get $chunk) (local.get $size)))
+        (local.set $i1 (i32.add (local.get $i) (local.get $size)))
+        (local.set $i1 (select (local.get $i1) (local.get $n) (i32.lt_s (local.get $i1) (local.get $n))))
+        (local.set $IH (i32.load offset=32 (local.get $a)))
+        (local.set $IW (i32.load offset=36 (local.get $a)))
+        (local.set $OH (i32.load offset=76 (local.get $a)))
+        (local.set $OW (i32.load offset=80 (local.get $a)))
+        (local.set $HW (i32.mul (local.get $IH) (local.get $IW)))
+        (local.set $OHW (i32.mul (local.get $OH) (local.get $OW)))
+        (if (i32.eq (i32.load (local.get $a)) (i32.const 3))
+          (then (call $maxpool2x2
+            (i32.add (i32.load offset=8 (local.get $a)) (i32.mul (local.get $i) (local.get $HW)))
+            (i32.add (i32.load offset=12 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
+            (i32.add (i32.load offset=16 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
+            (i32.sub (local.get $i1) (local.get $i)) (local.get $IH) (local.get $IW) (local.get $OH) (local.get $OW)))
+          (else (call $maxpool2x2_backward
+            (i32.add (i32.load offset=8 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
+            (i32.add (i32.load offset=12 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
+            (i32.add (i32.load offset=16 (local.get $a)) (i32.mul (local.get $i) (local.get $HW)))
+            (i32.sub (local.get $i1) (local.get $i)) (local.get $IH) (local.get $IW) (local.get $OH) (local.get $OW))))
+        (return)))
     (local.set $n (i32.load offset=4 (local.get $a)))
     (local.set $x (i32.load offset=8 (local.get $a)))
     (local.set $w (i32.load offset=12 (local.get $a)))
