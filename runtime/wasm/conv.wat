@@ -479,7 +479,7 @@
     (local $HW i32) (local $OHW i32) (local $KK i32) (local $CKK i32)
     (local $i i32) (local $i1 i32) (local $c0 i32) (local $c1 i32) (local $k i32) (local $ys i32)
     (local $p i32) (local $e i32) (local $v v128)
-    (if (i32.ge_s (i32.load (local.get $a)) (i32.const 3))
+    (if (i32.or (i32.eq (i32.load (local.get $a)) (i32.const 3)) (i32.eq (i32.load (local.get $a)) (i32.const 4)))
       (then
         (local.set $n (i32.load offset=4 (local.get $a)))
         (local.set $size (i32.load offset=88 (local.get $a)))
