@@ -5,7 +5,10 @@
 // Offsets are float offsets into H; y, z, dy, dz are (n, out) row-major, b and db are (out).
 import type { Backend } from "./backend";
 import { wasmOptimExports } from "./optim-fast";
-import { convExportsOf } from "./wasm/conv-kernels";
+import { convExportsOf, convParallelOf } from "./wasm/conv-kernels";
+
+/** Below this many floats a ReLU backward stays on the calling thread. */
+export const RELU_SPLIT_MIN = 1 << 16;
 import { batchNormNodeForward, type BatchNormNodeConfig } from "./kernels/norm";
 
 export interface DenseEpilogues {
@@ -124,6 +127,16 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
     },
     reluBackward(v, dz, len) {
       check(H, v, v + len, dz, dz + len);
+      // large sweeps (a conv layer's) split between the threads: after a conv split by samples,
+      // half of dz sits in the other core's cache (conv.wat conv_chunk kind 6, the same loop)
+      const par = convParallelOf(H);
+      if (par && par.threads > 1 && len >= RELU_SPLIT_MIN) {
+        const size = Math.ceil(len / (2 * par.threads) / 4) * 4;
+        const g = par.args;
+        g[0] = 6; g[1] = len; g[2] = v; g[3] = dz; g[22] = size;
+        par.run(Math.ceil(len / size), 0);
+        return;
+      }
       k.relu_backward(v, dz, len);
     },
     relu(z, y, len) {

@@ -1,8 +1,9 @@
-// The 2x2 max pool, forward and backward, through runtime/kernels/pool.ts on the wasm backend with
+// The ReLU backward sweep and the 2x2 max pool, forward and backward, through runtime/kernels/pool.ts on the wasm backend with
 // two threads is split by planes between the threads (conv.wat conv_chunk kinds 3 and 4): the same
 // bytes as the TypeScript loops, on M2's first pool (64 x 16 planes of 28 x 28) and odd sizes.
 import { afterAll, describe, expect, it } from "vitest";
 import { createBackend } from "../runtime/backend-create";
+import { makeDenseEpilogues, reluBackwardRef, RELU_SPLIT_MIN } from "../runtime/wasm-kernels";
 import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, maxPool2x2Forward, poolConfig, POOL_SPLIT_MIN_FLOATS } from "../runtime/kernels/pool";
 
 const FLOATS = 1 << 22;
@@ -35,6 +36,23 @@ describe("2x2 max pool split between two threads", () => {
       sameBytes(H.subarray(0, end), R, "heap");
       const split = xs >= POOL_SPLIT_MIN_FLOATS;
       expect(stats.chunks - before > 0).toBe(split);
+    });
+  }
+});
+
+describe("ReLU backward split between two threads", () => {
+  for (const len of [64 * 16 * 28 * 28, RELU_SPLIT_MIN + 3, 1001]) {
+    it(`${len} floats: the same bytes as the TypeScript loop`, () => {
+      const H = be2.H;
+      const v = 8, dz = v + len + 5;
+      for (let i = 0; i < dz + len + 8; i++) H[i] = i % 89 === 0 ? NaN : i % 11 === 0 ? -0 : Math.sin(i * 0.71) * (i % 3);
+      const R = H.slice(0, dz + len + 8);
+      const stats = (be2 as unknown as { stats: { chunks: number } }).stats;
+      const before = stats.chunks;
+      makeDenseEpilogues(be2).reluBackward(v, dz, len);
+      reluBackwardRef(R, v, dz, len);
+      sameBytes(H.subarray(0, R.length), R, "heap");
+      expect(stats.chunks - before > 0).toBe(len >= RELU_SPLIT_MIN);
     });
   }
 });

@@ -457,12 +457,37 @@
       (local.set $p (i32.add (local.get $p) (i32.const 1)))
       (br $pl))))
 
+  ;; --- dz[i] *= v[i] > 0 ? 1 : 0 for i < len: optim.wat's relu_backward, the same loop, here so
+  ;; that conv_chunk (kind 6) can split it between threads ---------------------------------------
+  (func $relu_backward (param $v i32) (param $dz i32) (param $len i32)
+    (local $i i32) (local $end i32)
+    (local.set $v (i32.shl (local.get $v) (i32.const 2)))
+    (local.set $dz (i32.shl (local.get $dz) (i32.const 2)))
+    (local.set $end (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (v128.store (i32.add (local.get $dz) (local.get $i))
+        (f32x4.mul (v128.load (i32.add (local.get $dz) (local.get $i)))
+          (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0)
+            (f32x4.gt (v128.load (i32.add (local.get $v) (local.get $i))) (v128.const f32x4 0 0 0 0)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $next)))
+    (local.set $end (i32.shl (local.get $len) (i32.const 2)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (f32.store (i32.add (local.get $dz) (local.get $i))
+        (f32.mul (f32.load (i32.add (local.get $dz) (local.get $i)))
+          (select (f32.const 1) (f32.const 0) (f32.gt (f32.load (i32.add (local.get $v) (local.get $i))) (f32.const 0)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next))))
+
   ;; --- one chunk of a convolution split between threads (runtime/wasm/wasm-backend.ts) -------
   ;; The job's parameters are i32s at byte $a (the control block):
   ;;   0 kind (1: forward-like, 2: weight gradient), 1 n, 2 x, 3 w, 4 b (-1: none), 5 y or dW,
   ;;   6 dy, 7 C, 8 IH, 9 IW, 10 K, 11 kh, 12 kw, 13 sh, 14 sw, 15 ph, 16 pw, 17 dh, 18 dw,
   ;;   19 OH, 20 OW, 21 tA, 22 size (samples or input channels per chunk),
 ;;   23 ry (kind 1: -1, or where y_i's ReLU goes, applied right after y_i's GEMM while in cache)
+;; kind 6, ReLU backward dz *= v > 0 over floats [chunk*size, +size): 1 len, 2 v, 3 dz, 22 size;
 ;; kinds 3 and 4, the 2x2 max pool forward and backward over planes [chunk*size, +size) (each
 ;;   plane on its own: the same bytes for any split): 1 planes, 2 x / dy, 3 y / idx, 4 idx / dx,
 ;;   8 IH, 9 IW, 19 OH, 20 OW, 22 size
@@ -479,6 +504,18 @@
     (local $HW i32) (local $OHW i32) (local $KK i32) (local $CKK i32)
     (local $i i32) (local $i1 i32) (local $c0 i32) (local $c1 i32) (local $k i32) (local $ys i32)
     (local $p i32) (local $e i32) (local $v v128)
+    (if (i32.eq (i32.load (local.get $a)) (i32.const 6))
+      (then
+        ;; kind 6: ReLU backward over floats [chunk*size, +size) of len = args 1 (v = 2, dz = 3)
+        (local.set $n (i32.load offset=4 (local.get $a)))
+        (local.set $i (i32.mul (local.get $chunk) (i32.load offset=88 (local.get $a))))
+        (local.set $i1 (i32.add (local.get $i) (i32.load offset=88 (local.get $a))))
+        (local.set $i1 (select (local.get $i1) (local.get $n) (i32.lt_s (local.get $i1) (local.get $n))))
+        (call $relu_backward
+          (i32.add (i32.load offset=8 (local.get $a)) (local.get $i))
+          (i32.add (i32.load offset=12 (local.get $a)) (local.get $i))
+          (i32.sub (local.get $i1) (local.get $i)))
+        (return)))
     (if (i32.or (i32.eq (i32.load (local.get $a)) (i32.const 3)) (i32.eq (i32.load (local.get $a)) (i32.const 4)))
       (then
         (local.set $n (i32.load offset=4 (local.get $a)))
