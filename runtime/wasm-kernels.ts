@@ -6,10 +6,10 @@
 import type { Backend } from "./backend";
 import { wasmOptimExports } from "./optim-fast";
 import { convExportsOf, convParallelOf } from "./wasm/conv-kernels";
+import { batchNormNodeForward, type BatchNormNodeConfig } from "./kernels/norm";
 
 /** Below this many floats a ReLU backward stays on the calling thread. */
 export const RELU_SPLIT_MIN = 1 << 16;
-import { batchNormNodeForward, type BatchNormNodeConfig } from "./kernels/norm";
 
 export interface DenseEpilogues {
   /** y[r, j] += b[j]. */
@@ -126,6 +126,7 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
       k.bias_grad(dy, db, n, out);
     },
     reluBackward(v, dz, len) {
+      if (!cv) return reluBackwardRef(H, v, dz, len);
       check(H, v, v + len, dz, dz + len);
       // large sweeps (a conv layer's) split between the threads: after a conv split by samples,
       // half of dz sits in the other core's cache (conv.wat conv_chunk kind 6, the same loop)
@@ -137,7 +138,7 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
         par.run(Math.ceil(len / size), 0);
         return;
       }
-      k.relu_backward(v, dz, len);
+      cv.relu_backward(v, dz, len);
     },
     relu(z, y, len) {
       if (!cv) return reluRef(H, z, y, len);

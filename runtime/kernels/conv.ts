@@ -394,8 +394,8 @@ function reluInto(H: Float32Array, y: number, ry: number, len: number): void {
 }
 
 // The forward convolution with `room` floats at col; with ry >= 0, also ry = max(y, 0) (a ReLU
-// tail), applied to each sample's (or chunk's) output right after its GEMM, while it is in cache. Group g's weights are at w + g*Kg*CKK,
-// stored (Kg, CKK) when tA = 0 (the layer's weights) or (CKK, Kg) when tA = 1 (the rotated
+// tail), applied to each sample's (or chunk's) output right after its GEMM, while it is in cache.
+// Group g's weights are at w + g*Kg*CKK, stored (Kg, CKK) when tA = 0 (the layer's weights) or (CKK, Kg) when tA = 1 (the rotated
 // weights of the input gradient). Chunks of nb >= 2 samples (at most nbMax) when the room holds
 // their columns and the staged output; otherwise one sample at a time, and (tA = 1 only) when
 // even one sample's columns do not fit, input channels in chunks whose GEMMs accumulate.

@@ -188,10 +188,8 @@ export function maxPool2dBackward(
     checkRange(H, dy, dy + planes * OHW, "max pool gradient");
     checkRange(H, idx, idx + planes * OHW, "max pool indices");
     checkRange(H, dx, dx + planes * HW, "max pool input gradient");
-    if (c.kh === 2 && c.kw === 2 && c.sh === 2 && c.sw === 2 && c.ph === 0 && c.pw === 0) {
-      if (!poolSplit(H, 4, planes, dy, idx, dx, c.H, c.W, c.OH, c.OW)) k.maxpool2x2_backward(dy, idx, dx, planes, c.H, c.W, c.OH, c.OW);
-    }
-    else k.maxpool_backward(dy, idx, dx, planes, HW, OHW);
+    if (!(c.kh === 2 && c.kw === 2 && c.sh === 2 && c.sw === 2 && c.ph === 0 && c.pw === 0)) k.maxpool_backward(dy, idx, dx, planes, HW, OHW);
+    else if (!poolSplit(H, 4, planes, dy, idx, dx, c.H, c.W, c.OH, c.OW)) k.maxpool2x2_backward(dy, idx, dx, planes, c.H, c.W, c.OH, c.OW);
     return;
   }
   maxPool2dBackwardTs(H, HW, OHW, planes, dy, idx, dx);

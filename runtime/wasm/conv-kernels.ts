@@ -10,6 +10,8 @@ export interface ConvExports {
     ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, col: number, ld: number,
   ): void;
   relu(z: number, y: number, len: number): void;
+  /** dz *= v > 0 ? 1 : 0 */
+  relu_backward(v: number, dz: number, len: number): void;
   /** z = a + b, and y = max(z, 0) when y >= 0 */
   add(a: number, b: number, z: number, y: number, len: number): void;
   /** d += s */

@@ -457,9 +457,9 @@
       (local.set $p (i32.add (local.get $p) (i32.const 1)))
       (br $pl))))
 
-  ;; --- dz[i] *= v[i] > 0 ? 1 : 0 for i < len: optim.wat's relu_backward, the same loop, here so
-  ;; that conv_chunk (kind 6) can split it between threads ---------------------------------------
-  (func $relu_backward (param $v i32) (param $dz i32) (param $len i32)
+  ;; --- dz[i] *= v[i] > 0 ? 1 : 0 for i < len (ReLU backward on the pre-activation v); here, not
+  ;; in optim.wat, so that conv_chunk (kind 6) can split it between threads ----------------------
+  (func $relu_backward (export "relu_backward") (param $v i32) (param $dz i32) (param $len i32)
     (local $i i32) (local $end i32)
     (local.set $v (i32.shl (local.get $v) (i32.const 2)))
     (local.set $dz (i32.shl (local.get $dz) (i32.const 2)))

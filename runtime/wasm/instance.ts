@@ -145,7 +145,6 @@ export interface OptimExports {
   bias_add(y: I, b: I, n: I, out: I): void;
   bias_add_relu(y: I, b: I, z: I, n: I, out: I): void;
   bias_grad(dy: I, db: I, n: I, out: I): void;
-  relu_backward(v: I, dz: I, len: I): void;
 }
 
 const optimCompiled = new Map<boolean, Promise<WebAssembly.Module>>();

@@ -281,30 +281,7 @@ const EPILOGUES = `  ;; y[r, j] += b[j]  (y is (n, out), b is (out)); and z = re
         (br $rows)))
       (f32.store (i32.add (local.get $db) (local.get $j)) (local.get $s))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
-      (br $cols))))
-
-  ;; dz[i] *= (v[i] > 0 ? 1 : 0) for i < len (ReLU backward on the pre-activation v)
-  (func (export "relu_backward") (param $v i32) (param $dz i32) (param $len i32)
-    (local $i i32) (local $end i32)
-    (local.set $v (i32.shl (local.get $v) (i32.const 2)))
-    (local.set $dz (i32.shl (local.get $dz) (i32.const 2)))
-    (local.set $end (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-      (v128.store (i32.add (local.get $dz) (local.get $i))
-        (f32x4.mul (v128.load (i32.add (local.get $dz) (local.get $i)))
-          (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0)
-            (f32x4.gt (v128.load (i32.add (local.get $v) (local.get $i))) (v128.const f32x4 0 0 0 0)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $next)))
-    (local.set $end (i32.shl (local.get $len) (i32.const 2)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-      (f32.store (i32.add (local.get $dz) (local.get $i))
-        (f32.mul (f32.load (i32.add (local.get $dz) (local.get $i)))
-          (select (f32.const 1) (f32.const 0) (f32.gt (f32.load (i32.add (local.get $v) (local.get $i))) (f32.const 0)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $next))))`;
+      (br $cols))))`;
 
 /** The whole module text. `memoryLine` is the memory import (plain or shared). */
 export function optimWat(memoryLine = '(import "env" "mem" (memory 1))') {
