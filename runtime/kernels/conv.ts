@@ -35,6 +35,7 @@
 // On the wasm backend the im2col copies run in wasm (same bytes as im2colTs).
 import type { GemmFn } from "../backend";
 import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "../wasm/conv-kernels";
+import { winogradApplies, winogradBackward, winogradBlock, winogradDgradConfig, winogradForward } from "./winograd";
 
 export interface ConvConfig {
   /** input channels, height, width */
@@ -63,6 +64,12 @@ export interface ConvConfig {
    * (`convScratchSizeFast`).
    */
   colFloats?: number;
+  /**
+   * Samples per block of the Winograd F(2,3) path (runtime/kernels/winograd.ts), set by the
+   * compiler when winogradPays(cfg): the forward and both gradients run by Winograd when the
+   * room at col holds winogradScratchSize (otherwise, and when absent, im2col + GEMM).
+   */
+  wino?: number;
 }
 
 export type Pair = number | readonly [number, number];
@@ -377,7 +384,14 @@ export function conv2dForward(
   ry = -1,
 ): void {
   const room = colRoom(c);
+  const nbw = c.wino ? winoBlockOf(c, room, false) : 0;
+  if (nbw > 0) return winogradForward(H, gemm, c, nbw, x, w, b, y, col, n, ry);
   convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, b, y, col, n, ry);
+}
+
+// Samples per block of the Winograd path for c with `room` floats at col, or 0 (im2col + GEMM).
+function winoBlockOf(c: ConvConfig, room: number, needDx: boolean): number {
+  return c.wino && winogradApplies(c) ? winogradBlock(c, room, needDx, c.wino) : 0;
 }
 
 // ry[0..len) = max(y[0..len), 0) (runtime/wasm-kernels.ts reluRef; conv.wat's relu on the wasm
@@ -526,6 +540,14 @@ export function conv2dBackward(
   const direct = convIsPointwise(c);
   const room = colRoom(c);
   if (db >= 0) convBiasGrad(H, gemm, K, OHW, dy, db, col, room, n);
+  const nbw = c.wino ? winoBlockOf(c, room, dx >= 0) : 0;
+  if (nbw > 0) {
+    // Winograd: dw, and dx when its correlation has even sizes too (otherwise im2col's dx below)
+    const dxWino = winogradApplies(winogradDgradConfig(c));
+    winogradBackward(H, gemm, c, nbw, x, w, dy, dxWino ? dx : -1, dw, col, n);
+    if (dx < 0 || dxWino) return;
+    return conv2dBackward(H, gemm, { ...c, wino: undefined }, x, w, dy, dx, -1, -1, col, n);
+  }
   if (dw >= 0 && n === 0) H.fill(0, dw, dw + K * CKK);
   const wsz = align16(K * CKK);
   const byCorrelation = dx >= 0 && n > 0 && dgradByCorrelation(c) && room - wsz >= KK * HW;

@@ -28,6 +28,18 @@ export interface ConvExports {
     mean: number, invstd: number, rm: number, rv: number, eps: number, keep: number, eta: number,
     relu: number, train: number,
   ): void;
+  /**
+   * Winograd F(2,3) input transform (runtime/kernels/winograd.ts winoInputRef, the same bytes),
+   * storing rows a0 <= a < a1 of each transformed tile (0, 4: all)
+   */
+  wino_in(
+    x: number, m: number, C: number, IH: number, IW: number, ph: number, pw: number, TH: number, TW: number,
+    v: number, T: number, plane: number, a0: number, a1: number,
+  ): void;
+  /** Winograd output transform, + bias, + ReLU into ry (winoOutputRef) */
+  wino_out(mm: number, T: number, K: number, m: number, TH: number, TW: number, b: number, y: number, ry: number): void;
+  /** Winograd transform of the output gradient (winoDyRef), rows a0 <= a < a1 */
+  wino_dy(dy: number, m: number, K: number, TH: number, TW: number, dm: number, T: number, a0: number, a1: number): void;
   /** runtime/kernels/norm.ts batchNormBackward in wasm (the same bytes) */
   bn_backward(
     x: number, gamma: number, mean: number, invstd: number, dy: number, dx: number, dgamma: number,

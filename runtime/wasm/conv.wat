@@ -496,6 +496,14 @@
   ;; kind 2, input channels [c0, c1) = [chunk*size, +size): for every sample i in order, rows
   ;;   [c0*kh*kw, c1*kh*kw) of im2col(x_i) at the same rows of $colT, and the same columns of
   ;;   dW (K, C*kh*kw) (+)= dy_i (K, OH*OW) . col^T (beta 0 for i = 0), as the one-thread loop.
+  ;; kinds 7 and 8, Winograd F(2,3) (runtime/kernels/winograd.ts; wino_* below), blocks of nb
+  ;;   samples, the thread's areas V, M and the input plane at colT + 16, 17, 18:
+  ;;   kind 7, the forward of block `chunk`: V = wino_in(x), M_pos = U_pos . V_pos, y (and ry) =
+  ;;   wino_out(M) (+ b): 1 n, 2 x, 3 U, 4 b, 5 y, 6 ry, 7 C, 8 IH, 9 IW, 10 K, 11 ph, 12 pw,
+  ;;   13 OH, 14 OW, 15 nb;
+  ;;   kind 8, the weight gradient's tile rows [chunk*19, +19) (positions 4a..4a+3): for every
+  ;;   block in order, V = wino_in(x) and dM = wino_dy(dy) of those rows, dU_pos (+)= dM_pos . V_pos^T
+  ;;   (beta 0 for the first block): 3 dU, 5 dy, others as kind 7 (19 rows per chunk, 4 or 2).
   ;; Every output element is summed in the one-thread order: the same bytes for any thread count.
   (func (export "conv_chunk") (param $a i32) (param $chunk i32) (param $colT i32) (param $scratch i32)
     (local $n i32) (local $x i32) (local $w i32) (local $b i32) (local $y i32) (local $dy i32)
@@ -504,6 +512,8 @@
     (local $HW i32) (local $OHW i32) (local $KK i32) (local $CKK i32)
     (local $i i32) (local $i1 i32) (local $c0 i32) (local $c1 i32) (local $k i32) (local $ys i32)
     (local $p i32) (local $e i32) (local $v v128)
+    (if (i32.ge_s (i32.load (local.get $a)) (i32.const 7))
+      (then (call $wino_chunk (local.get $a) (local.get $chunk) (local.get $colT) (local.get $scratch)) (return)))
     (if (i32.eq (i32.load (local.get $a)) (i32.const 6))
       (then
         ;; kind 6: ReLU backward over floats [chunk*size, +size) of len = args 1 (v = 2, dz = 3)
@@ -939,4 +949,89 @@
             (br $i2l)))))
       (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
       (br $cl))))
+
+  ;; --- conv_chunk kinds 7 and 8 (Winograd), described above ---------------------------------
+  (func $wino_chunk (param $a i32) (param $chunk i32) (param $colT i32) (param $scratch i32)
+    (local $n i32) (local $x i32) (local $u i32) (local $C i32) (local $IH i32) (local $IW i32)
+    (local $K i32) (local $ph i32) (local $pw i32) (local $OH i32) (local $OW i32) (local $nb i32)
+    (local $TH i32) (local $TW i32) (local $i0 i32) (local $m i32) (local $T i32) (local $p i32)
+    (local $v i32) (local $mm i32) (local $plane i32) (local $ry i32) (local $a0 i32) (local $a1 i32)
+    (local.set $n (i32.load offset=4 (local.get $a)))
+    (local.set $x (i32.load offset=8 (local.get $a)))
+    (local.set $u (i32.load offset=12 (local.get $a)))
+    (local.set $C (i32.load offset=28 (local.get $a)))
+    (local.set $IH (i32.load offset=32 (local.get $a)))
+    (local.set $IW (i32.load offset=36 (local.get $a)))
+    (local.set $K (i32.load offset=40 (local.get $a)))
+    (local.set $ph (i32.load offset=44 (local.get $a)))
+    (local.set $pw (i32.load offset=48 (local.get $a)))
+    (local.set $OH (i32.load offset=52 (local.get $a)))
+    (local.set $OW (i32.load offset=56 (local.get $a)))
+    (local.set $nb (i32.load offset=60 (local.get $a)))
+    (local.set $v (i32.add (local.get $colT) (i32.load offset=64 (local.get $a))))
+    (local.set $mm (i32.add (local.get $colT) (i32.load offset=68 (local.get $a))))
+    (local.set $plane (i32.add (local.get $colT) (i32.load offset=72 (local.get $a))))
+    (local.set $TH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $TW (i32.shr_u (local.get $OW) (i32.const 1)))
+    (if (i32.eq (i32.load (local.get $a)) (i32.const 7))
+      (then
+        (local.set $i0 (i32.mul (local.get $chunk) (local.get $nb)))
+        (local.set $m (i32.sub (local.get $n) (local.get $i0)))
+        (if (i32.gt_s (local.get $m) (local.get $nb)) (then (local.set $m (local.get $nb))))
+        (local.set $T (i32.mul (local.get $m) (i32.mul (local.get $TH) (local.get $TW))))
+        (call $wino_in
+          (i32.add (local.get $x) (i32.mul (local.get $i0) (i32.mul (local.get $C) (i32.mul (local.get $IH) (local.get $IW)))))
+          (local.get $m) (local.get $C) (local.get $IH) (local.get $IW) (local.get $ph) (local.get $pw)
+          (local.get $TH) (local.get $TW) (local.get $v) (local.get $T) (local.get $plane) (i32.const 0) (i32.const 4))
+        (local.set $p (i32.const 0))
+        (block $pd (loop $pl
+          (br_if $pd (i32.ge_s (local.get $p) (i32.const 16)))
+          (call $gemm (i32.const 0) (i32.const 0) (local.get $K) (local.get $T) (local.get $C)
+            (i32.add (local.get $u) (i32.mul (local.get $p) (i32.mul (local.get $K) (local.get $C))))
+            (i32.add (local.get $v) (i32.mul (local.get $p) (i32.mul (local.get $C) (local.get $T))))
+            (i32.add (local.get $mm) (i32.mul (local.get $p) (i32.mul (local.get $K) (local.get $T))))
+            (i32.const 0) (i32.const 0) (local.get $K) (i32.const 0) (local.get $T) (local.get $scratch))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $pl)))
+        (local.set $ry (i32.load offset=24 (local.get $a)))
+        (if (i32.ge_s (local.get $ry) (i32.const 0))
+          (then (local.set $ry (i32.add (local.get $ry) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW))))))))
+        (call $wino_out (local.get $mm) (local.get $T) (local.get $K) (local.get $m) (local.get $TH) (local.get $TW)
+          (i32.load offset=16 (local.get $a))
+          (i32.add (i32.load offset=20 (local.get $a)) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW)))))
+          (local.get $ry))
+        (return)))
+    ;; kind 8
+    (local.set $a0 (i32.mul (local.get $chunk) (i32.load offset=76 (local.get $a))))
+    (local.set $a1 (i32.add (local.get $a0) (i32.load offset=76 (local.get $a))))
+    (local.set $i0 (i32.const 0))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_s (local.get $i0) (local.get $n)))
+      (local.set $m (i32.sub (local.get $n) (local.get $i0)))
+      (if (i32.gt_s (local.get $m) (local.get $nb)) (then (local.set $m (local.get $nb))))
+      (local.set $T (i32.mul (local.get $m) (i32.mul (local.get $TH) (local.get $TW))))
+      (call $wino_in
+        (i32.add (local.get $x) (i32.mul (local.get $i0) (i32.mul (local.get $C) (i32.mul (local.get $IH) (local.get $IW)))))
+        (local.get $m) (local.get $C) (local.get $IH) (local.get $IW) (local.get $ph) (local.get $pw)
+        (local.get $TH) (local.get $TW) (local.get $v) (local.get $T) (local.get $plane) (local.get $a0) (local.get $a1))
+      (call $wino_dy
+        (i32.add (i32.load offset=20 (local.get $a)) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW)))))
+        (local.get $m) (local.get $K) (local.get $TH) (local.get $TW) (local.get $mm) (local.get $T) (local.get $a0) (local.get $a1))
+      (local.set $p (i32.mul (local.get $a0) (i32.const 4)))
+      (block $pd2 (loop $pl2
+        (br_if $pd2 (i32.ge_s (local.get $p) (i32.mul (local.get $a1) (i32.const 4))))
+        (call $gemm (i32.const 0) (i32.const 1) (local.get $K) (local.get $C) (local.get $T)
+          (i32.add (local.get $mm) (i32.mul (local.get $p) (i32.mul (local.get $K) (local.get $T))))
+          (i32.add (local.get $v) (i32.mul (local.get $p) (i32.mul (local.get $C) (local.get $T))))
+          (i32.add (local.get $u) (i32.mul (local.get $p) (i32.mul (local.get $K) (local.get $C))))
+          (i32.gt_s (local.get $i0) (i32.const 0))
+          (i32.const 0) (local.get $K) (i32.const 0) (local.get $C) (local.get $scratch))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $pl2)))
+      (local.set $i0 (i32.add (local.get $i0) (local.get $nb)))
+      (br $bl))))
+
+  ;; The Winograd F(2,3) transforms (wino_in, wino_out, wino_dy) are generated by
+  ;; runtime/wasm/winograd-gen.mjs and spliced in here by scripts/build-wasm.mjs:
+  ;; @WINOGRAD@
 )

@@ -1,0 +1,402 @@
+// Winograd F(2x2, 3x3) convolution (Lavin & Gray 2015) for 3x3, stride-1, dilation-1, ungrouped
+// convs with even output sizes: each 2x2 output tile of each output channel is
+//   Y = A^T [ sum_c (G g_kc G^T) . (B^T d_c B) ] A          (. elementwise, d_c the 4x4 input tile)
+// so the 3x3 x C multiply-adds per output become 16 x C per 4 outputs (2.25x fewer), as 16
+// independent GEMMs (one per tile position) over all tiles of a block of samples:
+//   M_pos (K, T) = U_pos (K, C) . V_pos (C, T)
+// The transforms (matrices below) are additions and halvings only.
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+// Backward (the adjoints of the same linear maps):
+//   input gradient: dx is the forward convolution of dy with the rotated, transposed weights
+//     (padding 2 - ph, 2 - pw), itself run by Winograd when H and W are even;
+//   weight gradient: dM = A dY A^T per output tile, dU_pos (K, C) = sum_t dM_pos (K, T) . V_pos^T,
+//     dW = G^T dU G.
+// The results differ from im2col + GEMM in the last bits (other sums, in another order); the tests
+// compare them with the naive direct convolution (test/winograd.test.ts) and PyTorch's.
+//
+// The transforms of the input (x -> V), of the output (M -> y, + bias, + ReLU) and of dy (dy -> dM)
+// run in wasm on the wasm backend (conv.wat wino_in / wino_out / wino_dy, four tiles per SIMD
+// vector); the TypeScript loops here are their references and write the same bytes: each value is
+// the same expression tree of float32 operations (every intermediate rounded with Math.fround).
+// The weight transforms (K x C small matrices per call) are computed in float64 and rounded once,
+// here, for every backend.
+//
+// Layouts (float offsets): a block of m samples has T = m*TH*TW tiles, TH = OH/2, TW = OW/2, tile
+// t = i*TH*TW + r*TW + s; V[(pos*C + c)*T + t], M[(pos*K + k)*T + t], U[(pos*K + k)*C + c],
+// pos = 4*row + col of the 4x4 transformed tile. Scratch (`col`, cfg.colFloats floats, see
+// winogradScratchSize): U (or the weight gradient's dU), V, M (or dM), a zero-bordered copy of one
+// input plane, each rounded up to 4 floats, with 8 floats of slack after V, M and the plane
+// (the wasm loops read, never use, up to 8 floats past them).
+import type { GemmFn } from "../backend";
+import type { ConvConfig } from "./conv";
+import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "../wasm/conv-kernels";
+
+/** Samples per block the compiler plans for (bench/conv.mjs --wino: 4 and 16 run the same; 4 keeps the scratch small). */
+export const WINO_BLOCK = 4;
+
+const up4 = (v: number): number => (v + 3) & ~3;
+
+/** True when Winograd F(2,3) applies to the forward convolution of c. */
+export function winogradApplies(c: ConvConfig): boolean {
+  return (
+    c.kh === 3 && c.kw === 3 && c.sh === 1 && c.sw === 1 && c.dh === 1 && c.dw === 1 && c.groups === 1 &&
+    c.OH % 2 === 0 && c.OW % 2 === 0 && c.ph >= 0 && c.ph <= 2 && c.pw >= 0 && c.pw <= 2
+  );
+}
+
+/** The input gradient of c as a forward convolution of dy (K -> C channels, OH x OW -> H x W). */
+export function winogradDgradConfig(c: ConvConfig): ConvConfig {
+  return {
+    C: c.K, H: c.OH, W: c.OW, K: c.C, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2 - c.ph, pw: 2 - c.pw, dh: 1, dw: 1,
+    groups: 1, OH: c.H, OW: c.W,
+  };
+}
+
+/**
+ * Whether the compiler should choose Winograd for c: it applies, and the GEMMs are deep enough
+ * to gain from 2.25x fewer multiply-adds (a 1-channel input would make K=1 GEMMs; measured on
+ * M2: conv 1->16 stays on im2col, 16->32 runs 2.2x faster forward and backward).
+ */
+export function winogradPays(c: ConvConfig): boolean {
+  return winogradApplies(c) && c.C >= 8 && c.K >= 8;
+}
+
+interface Areas {
+  u: number;
+  v: number;
+  m: number;
+  plane: number;
+  end: number;
+}
+
+// The scratch areas of a Winograd forward of c with nb samples per block (relative to col).
+function areas(c: ConvConfig, nb: number): Areas {
+  const T = nb * (c.OH >> 1) * (c.OW >> 1);
+  const u = 0;
+  const v = up4(16 * c.K * c.C);
+  const m = v + up4(16 * c.C * T) + 8;
+  const plane = m + up4(16 * c.K * T) + 8;
+  const end = plane + up4((c.OH + 2) * (c.OW + 2)) + 8;
+  return { u, v, m, plane, end };
+}
+
+/**
+ * Floats of scratch the Winograd kernels of c need with nb samples per block: the forward, the
+ * weight gradient (the same areas) and, when `needDx` and it applies, the input gradient's.
+ */
+export function winogradScratchSize(c: ConvConfig, nb: number, needDx: boolean): number {
+  let s = areas(c, nb).end;
+  if (needDx) {
+    const d = winogradDgradConfig(c);
+    if (winogradApplies(d)) s = Math.max(s, areas(d, nb).end);
+  }
+  return s;
+}
+
+// ---- the transforms: TypeScript references (conv.wat's wino_* write the same bytes) -------------
+
+const f = Math.fround;
+
+/**
+ * V = B^T d B for every tile of m samples of x (C, IH, IW), tiles of output rows 2r, 2r+1 and
+ * columns 2s, 2s+1 reading input rows 2r-ph .. 2r-ph+3 (zeros outside), into V (ld T).
+ */
+export function winoInputRef(
+  H: Float32Array, x: number, m: number, C: number, IH: number, IW: number, ph: number, pw: number,
+  TH: number, TW: number, v: number, T: number,
+): void {
+  const d = new Float64Array(16);
+  const at = (xs: number, h: number, w: number): number =>
+    // the plane holds rows h with h + ph < 2TH+2 and columns with w + pw < 2TW+2 (wino_in)
+    h >= 0 && h < IH && w >= 0 && w < IW && h + ph < 2 * TH + 2 && w + pw < 2 * TW + 2 ? H[xs + h * IW + w] : 0;
+  for (let c = 0; c < C; c++)
+    for (let i = 0; i < m; i++) {
+      const xs = x + (i * C + c) * IH * IW;
+      for (let r = 0; r < TH; r++)
+        for (let s = 0; s < TW; s++) {
+          for (let a = 0; a < 4; a++)
+            for (let b = 0; b < 4; b++) d[a * 4 + b] = at(xs, 2 * r + a - ph, 2 * s + b - pw);
+          const t = (i * TH + r) * TW + s;
+          for (let b = 0; b < 4; b++) {
+            const d0 = d[b], d1 = d[4 + b], d2 = d[8 + b], d3 = d[12 + b];
+            d[b] = f(d0 - d2);
+            d[4 + b] = f(d1 + d2);
+            d[8 + b] = f(d2 - d1);
+            d[12 + b] = f(d1 - d3);
+          }
+          for (let a = 0; a < 4; a++) {
+            const r0 = d[a * 4], r1 = d[a * 4 + 1], r2 = d[a * 4 + 2], r3 = d[a * 4 + 3];
+            const o = v + (a * 4 * C + c) * T + t;
+            H[o] = r0 - r2;
+            H[o + C * T] = r1 + r2;
+            H[o + 2 * C * T] = r2 - r1;
+            H[o + 3 * C * T] = r1 - r3;
+          }
+        }
+    }
+}
+
+/**
+ * y (m, K, 2TH, 2TW) = A^T M A per tile (+ bias[k] when b >= 0); when ry >= 0 also
+ * ry = max(y, 0) (f32.max, as conv.wat's relu).
+ */
+export function winoOutputRef(
+  H: Float32Array, mm: number, T: number, K: number, m: number, TH: number, TW: number,
+  b: number, y: number, ry: number,
+): void {
+  const OH = 2 * TH;
+  const OW = 2 * TW;
+  const q = new Float64Array(16);
+  for (let k = 0; k < K; k++)
+    for (let i = 0; i < m; i++)
+      for (let r = 0; r < TH; r++)
+        for (let s = 0; s < TW; s++) {
+          const t = (i * TH + r) * TW + s;
+          for (let p = 0; p < 16; p++) q[p] = H[mm + (p * K + k) * T + t];
+          // rows: s0 = (m0 + m1) + m2, s1 = (m1 - m2) - m3 (per column j)
+          for (let j = 0; j < 4; j++) {
+            const m0 = q[j], m1 = q[4 + j], m2 = q[8 + j], m3 = q[12 + j];
+            q[j] = f(f(m0 + m1) + m2);
+            q[4 + j] = f(f(m1 - m2) - m3);
+          }
+          for (let e = 0; e < 2; e++) {
+            const s0 = q[e * 4], s1 = q[e * 4 + 1], s2 = q[e * 4 + 2], s3 = q[e * 4 + 3];
+            let y0 = f(f(s0 + s1) + s2);
+            let y1 = f(f(s1 - s2) - s3);
+            if (b >= 0) {
+              y0 = f(y0 + H[b + k]);
+              y1 = f(y1 + H[b + k]);
+            }
+            const o = ((i * K + k) * OH + 2 * r + e) * OW + 2 * s;
+            H[y + o] = y0;
+            H[y + o + 1] = y1;
+            if (ry >= 0) {
+              H[ry + o] = Math.max(y0, 0);
+              H[ry + o + 1] = Math.max(y1, 0);
+            }
+          }
+        }
+}
+
+/** dM (ld T) = A dY A^T for every 2x2 tile of dy (m, K, 2TH, 2TW). */
+export function winoDyRef(
+  H: Float32Array, dy: number, m: number, K: number, TH: number, TW: number, dm: number, T: number,
+): void {
+  const OH = 2 * TH;
+  const OW = 2 * TW;
+  for (let k = 0; k < K; k++)
+    for (let i = 0; i < m; i++)
+      for (let r = 0; r < TH; r++)
+        for (let s = 0; s < TW; s++) {
+          const t = (i * TH + r) * TW + s;
+          const o = dy + ((i * K + k) * OH + 2 * r) * OW + 2 * s;
+          const g00 = H[o], g01 = H[o + 1], g10 = H[o + OW], g11 = H[o + OW + 1];
+          // rows of A g: (g0, g0 + g1, g0 - g1, -g1) per column; then the same along the columns
+          const rows = [
+            [g00, g01],
+            [f(g00 + g10), f(g01 + g11)],
+            [f(g00 - g10), f(g01 - g11)],
+            [-g10, -g11],
+          ];
+          for (let a = 0; a < 4; a++) {
+            const [t0, t1] = rows[a];
+            const p = dm + (a * 4 * K + k) * T + t;
+            H[p] = t0;
+            H[p + K * T] = t0 + t1;
+            H[p + 2 * K * T] = t0 - t1;
+            H[p + 3 * K * T] = -t1;
+          }
+        }
+}
+
+// ---- weight transforms (float64, rounded once) --------------------------------------------------
+
+// U[(pos*K + k)*C + c] = (G g G^T)[pos], g the 3x3 kernel at w + (k*C + c)*9 (or, rotated, of the
+// input gradient: g[a][b] = w[(c*Kw + k)*9 + (2-a)*3 + (2-b)] with the layer's K = C here).
+function winoWeights(H: Float32Array, w: number, K: number, C: number, u: number, rotated: boolean): void {
+  const g = new Float64Array(9);
+  const t = new Float64Array(12);
+  for (let k = 0; k < K; k++)
+    for (let c = 0; c < C; c++) {
+      for (let p = 0; p < 9; p++) g[p] = rotated ? H[w + (c * K + k) * 9 + 8 - p] : H[w + (k * C + c) * 9 + p];
+      for (let b = 0; b < 3; b++) {
+        const g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
+        t[b] = g0;
+        t[3 + b] = (g0 + g1 + g2) * 0.5;
+        t[6 + b] = (g0 - g1 + g2) * 0.5;
+        t[9 + b] = g2;
+      }
+      for (let a = 0; a < 4; a++) {
+        const t0 = t[a * 3], t1 = t[a * 3 + 1], t2 = t[a * 3 + 2];
+        const o = u + (a * 4 * K + k) * C + c;
+        H[o] = t0;
+        H[o + K * C] = (t0 + t1 + t2) * 0.5;
+        H[o + 2 * K * C] = (t0 - t1 + t2) * 0.5;
+        H[o + 3 * K * C] = t2;
+      }
+    }
+}
+
+// dw[(k*C + c)*9 + a*3 + b] = (G^T dU G)[a][b] of dU[(pos*K + k)*C + c].
+function winoWeightGrad(H: Float32Array, du: number, K: number, C: number, dw: number): void {
+  const q = new Float64Array(16);
+  const t = new Float64Array(12);
+  for (let k = 0; k < K; k++)
+    for (let c = 0; c < C; c++) {
+      for (let p = 0; p < 16; p++) q[p] = H[du + (p * K + k) * C + c];
+      // G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]
+      for (let j = 0; j < 4; j++) {
+        const x0 = q[j], x1 = q[4 + j], x2 = q[8 + j], x3 = q[12 + j];
+        t[j] = x0 + (x1 + x2) * 0.5;
+        t[4 + j] = (x1 - x2) * 0.5;
+        t[8 + j] = (x1 + x2) * 0.5 + x3;
+      }
+      for (let a = 0; a < 3; a++) {
+        const x0 = t[a * 4], x1 = t[a * 4 + 1], x2 = t[a * 4 + 2], x3 = t[a * 4 + 3];
+        const o = dw + (k * C + c) * 9 + a * 3;
+        H[o] = x0 + (x1 + x2) * 0.5;
+        H[o + 1] = (x1 - x2) * 0.5;
+        H[o + 2] = (x1 + x2) * 0.5 + x3;
+      }
+    }
+}
+
+// ---- the convolution ------------------------------------------------------------------------
+
+// The thread-split runner of a wasm backend whose worker areas hold the scratch of c at nb (a
+// one-thread backend registers one too: the blocks then run in one wasm call), or undefined.
+function parallelFor(H: Float32Array, ar: Areas): ConvParallel | undefined {
+  const par = convParallelOf(H);
+  return par && par.colFloats >= ar.end ? par : undefined;
+}
+
+// conv.wat conv_chunk's parameters for kinds 7 and 8 (runtime/wasm/conv.wat lists them).
+function setWinoArgs(
+  a: Int32Array, kind: 7 | 8, c: ConvConfig, nb: number, n: number, x: number, u: number, b: number, y: number,
+  ry: number, ar: Areas, rows: number,
+): void {
+  a[0] = kind; a[1] = n; a[2] = x; a[3] = u; a[4] = b; a[5] = y; a[6] = ry;
+  a[7] = c.C; a[8] = c.H; a[9] = c.W; a[10] = c.K; a[11] = c.ph; a[12] = c.pw; a[13] = c.OH; a[14] = c.OW;
+  a[15] = nb; a[16] = ar.v; a[17] = ar.m; a[18] = ar.plane; a[19] = rows;
+}
+
+// The forward convolution y = conv(x, U) (+ b, + ReLU into ry) with the transformed weights
+// already at col + ar.u; blocks of nb samples (split between threads on a wasm backend: each
+// block is the same computation on whichever thread claims it, in that thread's areas).
+function winoCore(
+  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, x: number, b: number, y: number,
+  col: number, n: number, ry: number,
+): void {
+  const ar = areas(c, nb);
+  const { C, K, OH, OW } = c;
+  const TH = OH >> 1;
+  const TW = OW >> 1;
+  const par = parallelFor(H, ar);
+  if (par) {
+    if (n === 0) return;
+    checkRange(H, x, x + n * C * c.H * c.W, "conv input");
+    checkRange(H, y, y + n * K * OH * OW, "conv output");
+    if (ry >= 0) checkRange(H, ry, ry + n * K * OH * OW, "conv ReLU output");
+    if (b >= 0) checkRange(H, b, b + K, "conv bias");
+    checkRange(H, col, col + ar.end, "Winograd scratch");
+    setWinoArgs(par.args, 7, c, nb, n, x, col + ar.u, b, y, ry, ar, 4);
+    par.run(Math.ceil(n / nb), col);
+    return;
+  }
+  // the ts backend, or worker areas too small for these blocks: one thread (wasm transforms when
+  // the backend has them; the same bytes)
+  const k = convExportsOf(H);
+  if (k) {
+    checkRange(H, x, x + n * C * c.H * c.W, "conv input");
+    checkRange(H, y, y + n * K * OH * OW, "conv output");
+    if (ry >= 0) checkRange(H, ry, ry + n * K * OH * OW, "conv ReLU output");
+    if (b >= 0) checkRange(H, b, b + K, "conv bias");
+    checkRange(H, col, col + ar.end, "Winograd scratch");
+  }
+  for (let i0 = 0; i0 < n; i0 += nb) {
+    const m = Math.min(nb, n - i0);
+    const T = m * TH * TW;
+    const xs = x + i0 * C * c.H * c.W;
+    if (k) k.wino_in(xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T, col + ar.plane, 0, 4);
+    else winoInputRef(H, xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T);
+    for (let p = 0; p < 16; p++)
+      gemm(0, 0, K, T, C, col + ar.u + p * K * C, col + ar.v + p * C * T, col + ar.m + p * K * T, 0);
+    const ys = y + i0 * K * OH * OW;
+    const rys = ry >= 0 ? ry + i0 * K * OH * OW : -1;
+    if (k) k.wino_out(col + ar.m, T, K, m, TH, TW, b, ys, rys);
+    else winoOutputRef(H, col + ar.m, T, K, m, TH, TW, b, ys, rys);
+  }
+}
+
+/** Samples per block that `room` floats of scratch allow for c (0: not even one). */
+export function winogradBlock(c: ConvConfig, room: number, needDx: boolean, nbMax: number): number {
+  let nb = Math.max(1, nbMax);
+  while (nb > 0 && winogradScratchSize(c, nb, needDx) > room) nb >>= 1;
+  return nb;
+}
+
+/** The forward convolution by Winograd (conv2dForward's arguments; `room` floats at col). */
+export function winogradForward(
+  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, x: number, w: number, b: number,
+  y: number, col: number, n: number, ry: number,
+): void {
+  winoWeights(H, w, c.K, c.C, col, false);
+  winoCore(H, gemm, c, nb, x, b, y, col, n, ry);
+}
+
+/**
+ * The gradients by Winograd (conv2dBackward's arguments, after the bias gradient): dx (when
+ * dx >= 0) as the forward convolution of dy with the rotated weights, dw (when dw >= 0).
+ * dx and dw are overwritten.
+ */
+export function winogradBackward(
+  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, x: number, w: number, dy: number,
+  dx: number, dw: number, col: number, n: number,
+): void {
+  const { C, K, OH, OW } = c;
+  if (dx >= 0) {
+    const d = winogradDgradConfig(c);
+    winoWeights(H, w, d.K, d.C, col, true);
+    winoCore(H, gemm, d, nb, dy, -1, dx, col, n, -1);
+  }
+  if (dw < 0) return;
+  const ar = areas(c, nb);
+  const TH = OH >> 1;
+  const TW = OW >> 1;
+  const par = parallelFor(H, ar);
+  if (n === 0) H.fill(0, col + ar.u, col + ar.u + 16 * K * C);
+  else if (par) {
+    // tile rows split between the threads (each position's dU summed over the blocks in order,
+    // as on one thread); one thread transforms all four rows at once
+    checkRange(H, x, x + n * C * c.H * c.W, "conv input");
+    checkRange(H, dy, dy + n * K * OH * OW, "conv output gradient");
+    checkRange(H, col, col + ar.end, "Winograd scratch");
+    const rows = par.threads > 1 ? 2 : 4;
+    setWinoArgs(par.args, 8, c, nb, n, x, col + ar.u, -1, dy, -1, ar, rows);
+    par.run(4 / rows, col);
+  } else {
+    const k = convExportsOf(H);
+    if (k) {
+      checkRange(H, x, x + n * C * c.H * c.W, "conv input");
+      checkRange(H, dy, dy + n * K * OH * OW, "conv output gradient");
+      checkRange(H, col, col + ar.end, "Winograd scratch");
+    }
+    for (let i0 = 0; i0 < n; i0 += nb) {
+      const m = Math.min(nb, n - i0);
+      const T = m * TH * TW;
+      const xs = x + i0 * C * c.H * c.W;
+      const dys = dy + i0 * K * OH * OW;
+      if (k) {
+        k.wino_in(xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T, col + ar.plane, 0, 4);
+        k.wino_dy(dys, m, K, TH, TW, col + ar.m, T, 0, 4);
+      } else {
+        winoInputRef(H, xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T);
+        winoDyRef(H, dys, m, K, TH, TW, col + ar.m, T);
+      }
+      for (let p = 0; p < 16; p++)
+        gemm(0, 1, K, C, T, col + ar.m + p * K * T, col + ar.v + p * C * T, col + ar.u + p * K * C, i0 > 0 ? 1 : 0);
+    }
+  }
+  winoWeightGrad(H, col + ar.u, K, C, dw);
+}
