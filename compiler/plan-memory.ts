@@ -24,6 +24,8 @@
 // call reads and writes is live at once, so no kernel ever runs in place by accident.
 // `planMemory(ir, { reuse: false })` gives every buffer its own memory (the reference layout).
 import type { IR, IRLayout, IRNode } from "./ir";
+import type { ConvConfig } from "../runtime/kernels/conv";
+import { winogradPlanBlock, winogradScratchSize } from "../runtime/kernels/winograd";
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const align16 = (x: number) => (x + 15) & ~15; // 64-byte alignment for SIMD kernels
@@ -66,22 +68,33 @@ export function stepMoments(nodes: number) {
   };
 }
 
+/** The runtime's ConvConfig of a conv node (without colFloats and wino). */
+export function convNodeConfig(n: IRNode): ConvConfig {
+  const a = n.attrs as Record<string, number>;
+  const [C, H, W] = n.inShape;
+  return { C, H, W, K: a.K, kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, ph: a.ph, pw: a.pw, dh: a.dh, dw: a.dw, groups: a.groups, OH: n.outShape[1], OW: n.outShape[2] };
+}
+
 /**
  * Floats of a conv's `col` scratch: one sample's im2col columns (C/g*kh*kw, OH*OW); when its input
  * gradient is computed (as the stride-1 correlation of dy with the rotated weights), also room for
  * the rotated weights and one sample's dy columns, as runtime/kernels/conv.ts convScratchSizeFast
  * (passed to the kernel as cfg.colFloats), so that the input gradient runs as one GEMM per sample,
- * split between threads, instead of GEMMs over chunks of channels on the calling thread.
+ * split between threads, instead of GEMMs over chunks of channels on the calling thread. A conv
+ * that runs by Winograd (winogradPlanBlock > 0, cfg.wino) gets room for its blocks too.
  */
 export function convColFloats(n: IRNode, needDx: boolean): number {
   const a = n.attrs as Record<string, number>;
   const [C, H, W] = n.inShape;
   const KK = a.kh * a.kw;
   const base = (C / a.groups) * KK * n.outShape[1] * n.outShape[2];
+  const cfg = convNodeConfig(n);
+  const nb = winogradPlanBlock(cfg);
+  const wino = nb > 0 ? winogradScratchSize(cfg, nb, true) : 0;
   const pointwise = KK === 1 && a.sh === 1 && a.sw === 1 && a.ph === 0 && a.pw === 0 && n.outShape[1] === H && n.outShape[2] === W;
-  if (!needDx || pointwise || a.sh !== 1 || a.sw !== 1) return base;
+  if (!needDx || pointwise || a.sh !== 1 || a.sw !== 1) return Math.max(base, wino);
   const rotated = Math.ceil((a.K * (C / a.groups) * KK) / 16) * 16;
-  return Math.max(base, rotated + (a.K / a.groups) * KK * H * W);
+  return Math.max(base, wino, rotated + (a.K / a.groups) * KK * H * W);
 }
 
 /**

@@ -5,6 +5,9 @@
 // in the gradient buffer), then the producer's backward.
 import type { IR, IRNode, TailOp } from "../ir";
 import type { Json } from "../spec";
+import { convNodeConfig } from "../plan-memory";
+import type { ConvConfig } from "../../runtime/kernels/conv";
+import { winogradPlanBlock } from "../../runtime/kernels/winograd";
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -560,13 +563,18 @@ export function emitModel(ir: IR): Emitted {
   }
 }
 
-/** The runtime's ConvConfig of a conv node; with `colFloats` (its planned col scratch) when that exceeds one sample's columns. */
+/**
+ * The runtime's ConvConfig of a conv node; with `colFloats` (its planned col scratch) when that
+ * exceeds one sample's columns, and `wino` (samples per Winograd block) when the conv runs by
+ * Winograd F(2,3) (runtime/kernels/winograd.ts; compiler/plan-memory.ts planned its room).
+ */
 export function convCfg(n: IRNode, colFloats?: number) {
   const a = n.attrs as Record<string, number>;
-  const [C, Hh, W] = n.inShape;
-  const cfg = { C, H: Hh, W, K: a.K, kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, ph: a.ph, pw: a.pw, dh: a.dh, dw: a.dw, groups: a.groups, OH: n.outShape[1], OW: n.outShape[2] };
-  const base = (C / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2];
-  return colFloats !== undefined && colFloats > base ? { ...cfg, colFloats } : cfg;
+  const cfg: ConvConfig = convNodeConfig(n);
+  const base = (cfg.C / a.groups) * a.kh * a.kw * n.outShape[1] * n.outShape[2];
+  const out: ConvConfig = colFloats !== undefined && colFloats > base ? { ...cfg, colFloats } : cfg;
+  const nb = winogradPlanBlock(cfg);
+  return nb > 0 ? { ...out, wino: nb } : out;
 }
 
 export function poolCfg(n: IRNode) {

@@ -23,17 +23,24 @@
 // here, for every backend.
 //
 // Layouts (float offsets): a block of m samples has T = m*TH*TW tiles, TH = OH/2, TW = OW/2, tile
-// t = i*TH*TW + r*TW + s; V[(pos*C + c)*T + t], M[(pos*K + k)*T + t], U[(pos*K + k)*C + c],
-// pos = 4*row + col of the 4x4 transformed tile. Scratch (`col`, cfg.colFloats floats, see
-// winogradScratchSize): U (or the weight gradient's dU), V, M (or dM), a zero-bordered copy of one
-// input plane, each rounded up to 4 floats, with 8 floats of slack after V, M and the plane
-// (the wasm loops read, never use, up to 8 floats past them).
+// t = i*TH*TW + r*TW + s; pos = 4*row + col of the 4x4 transformed tile; V[pos*(C*T+4) + c*T + t],
+// M (and dM) [pos*(K*T+4) + k*T + t] (each position's matrix followed by 4 floats of slack, where
+// the wasm stores of a last group of fewer than 4 tiles put their unused lanes),
+// U[(pos*K + k)*C + c]. Scratch (`col`, cfg.colFloats floats, see winogradScratchSize): U (or the
+// weight gradient's dU), V, M (or dM), a zero-bordered copy of one input plane, each rounded up to
+// 4 floats, with 8 floats after V, M and the plane (the wasm loops read, never use, up to 8 floats
+// past them).
 import type { GemmFn } from "../backend";
 import type { ConvConfig } from "./conv";
 import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "../wasm/conv-kernels";
 
-/** Samples per block the compiler plans for (bench/conv.mjs --wino: 4 and 16 run the same; 4 keeps the scratch small). */
+/**
+ * Samples per block the compiler plans for: at M2's conv2 (batch 64, one thread) 4 runs as fast as
+ * 16 (8.5 vs 9.0 ms forward + backward) and 64 is slower (14.2: its V and M leave the cache).
+ */
 export const WINO_BLOCK = 4;
+/** A worker thread's column area (runtime/wasm/instance.ts CONV_COL_FLOATS; a test checks they agree). */
+export const WINO_SCRATCH_MAX = 1 << 18;
 
 const up4 = (v: number): number => (v + 3) & ~3;
 
@@ -62,6 +69,17 @@ export function winogradPays(c: ConvConfig): boolean {
   return winogradApplies(c) && c.C >= 8 && c.K >= 8;
 }
 
+/**
+ * Samples per block the compiler plans for c (cfg.wino): WINO_BLOCK, halved until the scratch
+ * fits a worker's column area (so that two threads can split it); 0 when Winograd does not pay or
+ * not even one sample fits (the conv stays on im2col + GEMM).
+ */
+export function winogradPlanBlock(c: ConvConfig): number {
+  if (!winogradPays(c)) return 0;
+  for (let nb = WINO_BLOCK; nb >= 1; nb >>= 1) if (winogradScratchSize(c, nb, true) <= WINO_SCRATCH_MAX) return nb;
+  return 0;
+}
+
 interface Areas {
   u: number;
   v: number;
@@ -75,8 +93,8 @@ function areas(c: ConvConfig, nb: number): Areas {
   const T = nb * (c.OH >> 1) * (c.OW >> 1);
   const u = 0;
   const v = up4(16 * c.K * c.C);
-  const m = v + up4(16 * c.C * T) + 8;
-  const plane = m + up4(16 * c.K * T) + 8;
+  const m = v + up4(16 * (c.C * T + 4)) + 8;
+  const plane = m + up4(16 * (c.K * T + 4)) + 8;
   const end = plane + up4((c.OH + 2) * (c.OW + 2)) + 8;
   return { u, v, m, plane, end };
 }
@@ -127,11 +145,12 @@ export function winoInputRef(
           }
           for (let a = 0; a < 4; a++) {
             const r0 = d[a * 4], r1 = d[a * 4 + 1], r2 = d[a * 4 + 2], r3 = d[a * 4 + 3];
-            const o = v + (a * 4 * C + c) * T + t;
+            const ps = C * T + 4;
+            const o = v + a * 4 * ps + c * T + t;
             H[o] = r0 - r2;
-            H[o + C * T] = r1 + r2;
-            H[o + 2 * C * T] = r2 - r1;
-            H[o + 3 * C * T] = r1 - r3;
+            H[o + ps] = r1 + r2;
+            H[o + 2 * ps] = r2 - r1;
+            H[o + 3 * ps] = r1 - r3;
           }
         }
     }
@@ -153,7 +172,7 @@ export function winoOutputRef(
       for (let r = 0; r < TH; r++)
         for (let s = 0; s < TW; s++) {
           const t = (i * TH + r) * TW + s;
-          for (let p = 0; p < 16; p++) q[p] = H[mm + (p * K + k) * T + t];
+          for (let p = 0; p < 16; p++) q[p] = H[mm + p * (K * T + 4) + k * T + t];
           // rows: s0 = (m0 + m1) + m2, s1 = (m1 - m2) - m3 (per column j)
           for (let j = 0; j < 4; j++) {
             const m0 = q[j], m1 = q[4 + j], m2 = q[8 + j], m3 = q[12 + j];
@@ -201,11 +220,12 @@ export function winoDyRef(
           ];
           for (let a = 0; a < 4; a++) {
             const [t0, t1] = rows[a];
-            const p = dm + (a * 4 * K + k) * T + t;
+            const ps = K * T + 4;
+            const p = dm + a * 4 * ps + k * T + t;
             H[p] = t0;
-            H[p + K * T] = t0 + t1;
-            H[p + 2 * K * T] = t0 - t1;
-            H[p + 3 * K * T] = -t1;
+            H[p + ps] = t0 + t1;
+            H[p + 2 * ps] = t0 - t1;
+            H[p + 3 * ps] = -t1;
           }
         }
 }
@@ -321,7 +341,7 @@ function winoCore(
     if (k) k.wino_in(xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T, col + ar.plane, 0, 4);
     else winoInputRef(H, xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T);
     for (let p = 0; p < 16; p++)
-      gemm(0, 0, K, T, C, col + ar.u + p * K * C, col + ar.v + p * C * T, col + ar.m + p * K * T, 0);
+      gemm(0, 0, K, T, C, col + ar.u + p * K * C, col + ar.v + p * (C * T + 4), col + ar.m + p * (K * T + 4), 0);
     const ys = y + i0 * K * OH * OW;
     const rys = ry >= 0 ? ry + i0 * K * OH * OW : -1;
     if (k) k.wino_out(col + ar.m, T, K, m, TH, TW, b, ys, rys);
@@ -395,7 +415,7 @@ export function winogradBackward(
         winoDyRef(H, dys, m, K, TH, TW, col + ar.m, T);
       }
       for (let p = 0; p < 16; p++)
-        gemm(0, 1, K, C, T, col + ar.m + p * K * T, col + ar.v + p * C * T, col + ar.u + p * K * C, i0 > 0 ? 1 : 0);
+        gemm(0, 1, K, C, T, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), col + ar.u + p * K * C, i0 > 0 ? 1 : 0);
     }
   }
   winoWeightGrad(H, col + ar.u, K, C, dw);

@@ -6,7 +6,8 @@
 // the same float32 operations in the same order per lane, so the same bytes. The transforms are
 // 16-value expression trees; writing them out by hand would be 300 lines of near-identical text.
 // Offsets and lengths are in FLOATS (H at byte 0). A group of rem < 4 tiles (the last of a tile
-// row when TW is not a multiple of 4) loads zeros for and stores nothing of its missing lanes.
+// row when TW is not a multiple of 4) loads zeros for its missing lanes; its stores to V and dM are
+// whole vectors (see store16), its stores to y only the tiles' floats.
 
 const L = (n) => `(local.get $${n})`;
 const set = (n, e) => `(local.set $${n} ${e})`;
@@ -24,21 +25,20 @@ const locals = (names, type) => names.map((n) => `(local $${n} ${type})`).join("
 const range = (n) => [...Array(n).keys()];
 
 // Stores the 16 vectors named by vec(pos) at q + pos*stride (byte addresses), rows a (pos 4a..4a+3)
-// with a0 <= a < a1 only: v128.store when all four lanes are tiles, $wstore (rem lanes) otherwise.
+// with a0 <= a < a1 only. Always four lanes: in a group of rem < 4 tiles the missing lanes land on
+// the next tiles of the same matrix (the next tile row, sample or channel: written later, the
+// loops run in that order) or, after the last, in the 4 floats of slack that end each position's
+// matrix (the layout of runtime/kernels/winograd.ts).
 function store16(vec, q, stride) {
-  const rows = (st) =>
-    range(4)
-      .map((a) => {
-        const body = range(4)
-          .map((j) => st(`(i32.add ${L(q)} (i32.mul ${i(a * 4 + j)} ${L(stride)}))`, vec(a * 4 + j)))
-          .join("\n              ");
-        return `(if (i32.and (i32.le_u ${L("a0")} ${i(a)}) (i32.gt_u ${L("a1")} ${i(a)}))
+  return range(4)
+    .map((a) => {
+      const body = range(4)
+        .map((j) => `(v128.store (i32.add ${L(q)} (i32.mul ${i(a * 4 + j)} ${L(stride)})) ${vec(a * 4 + j)})`)
+        .join("\n              ");
+      return `(if (i32.and (i32.le_u ${L("a0")} ${i(a)}) (i32.gt_u ${L("a1")} ${i(a)}))
               (then ${body}))`;
-      })
-      .join("\n            ");
-  return `(if (i32.eq ${L("rem")} ${i(4)})
-          (then ${rows((p, v) => `(v128.store ${p} ${v})`)})
-          (else ${rows((p, v) => `(call $wstore ${p} ${v} ${L("rem")})`)}))`;
+    })
+    .join("\n          ");
 }
 
 // A tile loop: for s = 0, 4, ... < TW with rem = min(4, TW - s) tiles; `body` uses $s, $rem.
@@ -105,7 +105,7 @@ function winoIn() {
         (param $plane i32) (param $a0 i32) (param $a1 i32)
     (local $c i32) (local $i i32) (local $r i32) (local $s i32) (local $h i32) (local $rem i32)
     (local $pw4 i32) (local $PH i32) (local $cw i32) (local $xs i32) (local $rowp i32) (local $q i32)
-    (local $ct4 i32)
+    (local $ct4 i32) (local $dst i32) (local $src i32) (local $j i32) (local $cw4 i32) (local $last i32)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
     ${locals(d, "v128")}
     ${locals(t, "v128")}
@@ -118,7 +118,10 @@ function winoIn() {
     ;; columns copied per row: min(IW, PW - pw)
     ${set("cw", `(i32.sub (i32.shr_u ${L("pw4")} (i32.const 2)) ${L("pw")})`)}
     (if (i32.gt_s ${L("cw")} ${L("IW")}) (then ${set("cw", L("IW"))}))
-    ${set("ct4", shl2(imul(L("C"), L("T"))))}
+    ;; whole vectors below cw - 4 floats, then the last 4 (overlapping: the same values)
+    ${set("last", shl2(`(i32.sub ${L("cw")} ${i(4)})`))}
+    ${set("cw4", L("last"))}
+    ${set("ct4", shl2(iadd(imul(L("C"), L("T")), i(4))))}
     ${loop(
       "c",
       "C",
@@ -130,10 +133,19 @@ function winoIn() {
         "h",
         "IH",
         `(if (i32.lt_s (i32.add ${L("h")} ${L("ph")}) ${L("PH")})
-          (then (memory.copy
-            (i32.add ${L("plane")} (i32.add (i32.mul (i32.add ${L("h")} ${L("ph")}) ${L("pw4")}) ${shl2(L("pw"))}))
-            (i32.add ${L("xs")} ${shl2(imul(L("h"), L("IW")))})
-            ${shl2(L("cw"))})))`,
+          (then
+            ${set("dst", `(i32.add ${L("plane")} (i32.add (i32.mul (i32.add ${L("h")} ${L("ph")}) ${L("pw4")}) ${shl2(L("pw"))}))`)}
+            ${set("src", `(i32.add ${L("xs")} ${shl2(imul(L("h"), L("IW")))})`)}
+            (if (i32.lt_s ${L("cw")} ${i(4)})
+              (then (memory.copy ${L("dst")} ${L("src")} ${shl2(L("cw"))}))
+              (else
+                ${set("j", i(0))}
+                (block $jd (loop $jl
+                  (br_if $jd (i32.ge_s ${L("j")} ${L("cw4")}))
+                  (v128.store (i32.add ${L("dst")} ${L("j")}) (v128.load (i32.add ${L("src")} ${L("j")})))
+                  ${set("j", iadd(L("j"), i(16)))}
+                  (br $jl)))
+                (v128.store (i32.add ${L("dst")} ${L("last")}) (v128.load (i32.add ${L("src")} ${L("last")})))))))`,
       )}
       ${loop(
         "r",
@@ -171,7 +183,9 @@ function winoOut() {
             ${set("lo", "(i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $y0) (local.get $y1))")}
             ${set("hi", "(i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $y0) (local.get $y1))")}
             ${set("q", iadd(L("y"), shl2(iadd(imul(iadd(imul(iadd(imul(L("i"), L("K")), L("k")), L("OH")), iadd(imul(L("r"), i(2)), i(e))), L("OW")), imul(L("s"), i(2))))))}
-            (call $wstore2 ${L("q")} ${L("lo")} ${L("hi")} ${L("rem")})
+            (if (i32.eq ${L("rem")} ${i(4)})
+              (then (v128.store ${L("q")} ${L("lo")}) (v128.store offset=16 ${L("q")} ${L("hi")}))
+              (else (call $wstore2 ${L("q")} ${L("lo")} ${L("hi")} ${L("rem")})))
             (if (i32.ge_s ${L("ry")} (i32.const 0))
               (then (call $wstore2 (i32.add ${L("q")} ${L("dry")}) (f32x4.max ${L("lo")} ${L("zero")}) (f32x4.max ${L("hi")} ${L("zero")}) ${L("rem")})))`;
   };
@@ -185,7 +199,7 @@ function winoOut() {
     (local $bv v128) (local $zero v128) (local $y0 v128) (local $y1 v128) (local $lo v128) (local $hi v128)
     ${locals(mv, "v128")}
     ${locals(sv, "v128")}
-    ${set("kt4", shl2(imul(L("K"), L("T"))))}
+    ${set("kt4", shl2(iadd(imul(L("K"), L("T")), i(4))))}
     ${set("OH", imul(L("TH"), i(2)))}
     ${set("OW", imul(L("TW"), i(2)))}
     ${set("hasb", `(i32.ge_s ${L("b")} (i32.const 0))`)}
@@ -246,7 +260,7 @@ function winoDy() {
     (local $lo v128) (local $hi v128)
     ${locals(gv, "v128")}
     ${locals(range(8).map((p) => `u${p}`), "v128")}
-    ${set("kt4", shl2(imul(L("K"), L("T"))))}
+    ${set("kt4", shl2(iadd(imul(L("K"), L("T")), i(4))))}
     ${set("OH", imul(L("TH"), i(2)))}
     ${set("OW", imul(L("TW"), i(2)))}
     (local.set $dy ${shl2(L("dy"))})
@@ -271,16 +285,8 @@ function winoDy() {
 }
 
 const helpers = `
-  ;; --- Winograd helpers: the first rem (1..4) lanes of v stored at byte address p; and the
-  ;; first 2*rem lanes of (lo, hi), an output row's tiles (rem 1..4) --------------------------
-  (func $wstore (param $p i32) (param $v v128) (param $rem i32)
-    (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (local.get $p) (local.get $v)) (return)))
-    (if (i32.ge_u (local.get $rem) (i32.const 2))
-      (then
-        (v128.store64_lane 0 (local.get $p) (local.get $v))
-        (if (i32.eq (local.get $rem) (i32.const 3))
-          (then (v128.store32_lane offset=8 2 (local.get $p) (local.get $v)))))
-      (else (v128.store32_lane 0 (local.get $p) (local.get $v)))))
+  ;; --- Winograd helper: the first 2*rem lanes of (lo, hi), an output row's tiles (rem 1..4),
+  ;; stored at byte address p ------------------------------------------------------------------
   (func $wstore2 (param $p i32) (param $lo v128) (param $hi v128) (param $rem i32)
     (if (i32.eq (local.get $rem) (i32.const 4))
       (then (v128.store (local.get $p) (local.get $lo)) (v128.store offset=16 (local.get $p) (local.get $hi)) (return)))
