@@ -65,7 +65,8 @@ const CFG_conv2d_1 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 29376,
+  colFloats: 77720,
+  wino: 4,
 };
 const CFG_instancenorm_0 = { C: 16, S: 196, G: 16, eps: 0.00001 };
 const S_spatial_dropout_0 = streamId("dropout:spatial_dropout_0");

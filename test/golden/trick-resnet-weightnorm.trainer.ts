@@ -48,7 +48,8 @@ const CFG_conv2d_1 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 14688,
+  colFloats: 51608,
+  wino: 4,
 };
 const CFG_conv2d_2 = {
   C: 8,
@@ -66,7 +67,8 @@ const CFG_conv2d_2 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 14688,
+  colFloats: 51608,
+  wino: 4,
 };
 const CFG_conv2d_3 = {
   C: 8,
@@ -610,12 +612,12 @@ export const program: Program = {
         H.copyWithin(878576, 477168, 477168 + n * 1568);
         H.copyWithin(677872, 477168, 477168 + n * 1568);
         // backward of conv2d (conv2d_2)
-        conv2dBackward(H, gemm, CFG_conv2d_2, 376816, 1083312, 878576, 477168, 592208, 6360, 577520, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 1084304, 592208, 5776, 5784);
+        conv2dBackward(H, gemm, CFG_conv2d_2, 376816, 1083312, 878576, 477168, 629136, 6360, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 1084304, 629136, 5776, 5784);
         // backward of fused_conv2d_relu (conv2d_1)
         E.reluBackward(276464, 477168, n * 1568);
-        conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 592208, 5768, 577520, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 592208, 5184, 5192);
+        conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 629136, 5768, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 629136, 5184, 5192);
         E.accumulate(677872, 778224, n * 1568);
         // backward of fused_conv2d_relu (conv2d_0)
         E.reluBackward(75760, 677872, n * 1568);
