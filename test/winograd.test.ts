@@ -23,6 +23,8 @@ const arb = fc.record({
   K: fc.integer({ min: 1, max: 6 }),
   th: fc.integer({ min: 1, max: 5 }),
   tw: fc.integer({ min: 1, max: 9 }),
+  oddH: fc.boolean(),
+  oddW: fc.boolean(),
   pad: fc.constantFrom<"same" | "valid" | [number, number]>("same", "valid", [2, 1], [0, 1], [1, 2]),
   n: fc.integer({ min: 0, max: 5 }),
   nb: fc.integer({ min: 1, max: 4 }),
@@ -31,11 +33,12 @@ const arb = fc.record({
   seed: fc.integer({ min: 1, max: 1 << 30 }),
 });
 
-// A config with output th*2 x tw*2 for the padding (inputs sized so that the output is even).
-function configOf(t: { C: number; K: number; th: number; tw: number; pad: "same" | "valid" | [number, number] }): ConvConfig {
-  const OH = 2 * t.th;
-  const OW = 2 * t.tw;
+// A config with output (2th - oddH) x (2tw - oddW) for the padding.
+function configOf(t: { C: number; K: number; th: number; tw: number; oddH: boolean; oddW: boolean; pad: "same" | "valid" | [number, number] }): ConvConfig | null {
+  const OH = Math.max(1, 2 * t.th - (t.oddH ? 1 : 0));
+  const OW = Math.max(1, 2 * t.tw - (t.oddW ? 1 : 0));
   const [p, q] = t.pad === "same" ? [1, 1] : t.pad === "valid" ? [0, 0] : t.pad;
+  if (OH + 2 - 2 * p < 1 || OW + 2 - 2 * q < 1) return null; // no input that small
   return convConfig({ C: t.C, H: OH + 2 - 2 * p, W: OW + 2 - 2 * q, K: t.K, kernel: 3, padding: t.pad === "same" ? "same" : [p, q] });
 }
 
@@ -81,12 +84,12 @@ async function withBackends(f: (H: Float32Array, gemm: GemmFn, name: string) => 
 }
 
 describe("Winograd F(2,3) convolution", () => {
-  it("applies to 3x3 stride-1 dilation-1 ungrouped convs with even outputs; pays from 8 channels", () => {
+  it("applies to 3x3 stride-1 dilation-1 ungrouped convs (odd sizes too); pays from 8 channels", () => {
     const same = convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same" });
     expect(winogradApplies(same)).toBe(true);
     expect(winogradPays(same)).toBe(true);
     expect(winogradPays(convConfig({ C: 1, H: 28, W: 28, K: 16, kernel: 3, padding: "same" }))).toBe(false);
-    expect(winogradApplies(convConfig({ C: 16, H: 13, W: 14, K: 32, kernel: 3, padding: "same" }))).toBe(false);
+    expect(winogradApplies(convConfig({ C: 16, H: 7, W: 7, K: 32, kernel: 3, padding: "same" }))).toBe(true);
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: 1, stride: 2 }))).toBe(false);
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: 2, dilation: 2 }))).toBe(false);
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same", groups: 2 }))).toBe(false);
@@ -98,7 +101,9 @@ describe("Winograd F(2,3) convolution", () => {
     await withBackends(async (H, gemm, name) => {
       fc.assert(
         fc.property(arb, (t) => {
-          const c0 = configOf(t);
+          const c1 = configOf(t);
+          fc.pre(c1 !== null);
+          const c0 = c1!;
           const room = winogradScratchSize(c0, t.nb, true);
           const c = { ...c0, wino: t.nb, colFloats: room };
           const k = layout(H, c, t.n, t.bias, t.seed, room);
@@ -136,7 +141,7 @@ describe("Winograd F(2,3) convolution", () => {
       const H = be.H;
       const arbT = fc.record({
         C: fc.integer({ min: 1, max: 5 }), m: fc.integer({ min: 1, max: 3 }), th: fc.integer({ min: 1, max: 4 }),
-        tw: fc.integer({ min: 1, max: 10 }), ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }),
+        tw: fc.integer({ min: 1, max: 10 }), oh1: fc.boolean(), ow1: fc.boolean(), ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }),
         dh: fc.integer({ min: -2, max: 2 }), dw: fc.integer({ min: -2, max: 2 }), bias: fc.boolean(), relu: fc.boolean(),
         split: fc.boolean(),
         seed: fc.integer({ min: 1, max: 1 << 30 }),
@@ -145,6 +150,7 @@ describe("Winograd F(2,3) convolution", () => {
         fc.property(arbT, (t) => {
           // split: rows [0, 2) then [2, 4) of each tile, as two threads store them
           const TH = t.th, TW = t.tw, T = t.m * TH * TW;
+          const OH = 2 * TH - (t.oh1 ? 1 : 0), OW = 2 * TW - (t.ow1 ? 1 : 0);
           const IH = Math.max(1, 2 * TH + t.dh), IW = Math.max(1, 2 * TW + t.dw);
           const x = 64, v = x + t.m * t.C * IH * IW + 64, plane = v + 16 * (t.C * T + 4) + 64;
           // the 4 floats after each position's matrix: where a last group of < 4 tiles puts its
@@ -152,8 +158,8 @@ describe("Winograd F(2,3) convolution", () => {
           const clearSlack = () => {
             for (let p = 0; p < 16; p++) H.fill(Number.NaN, v + p * (t.C * T + 4) + t.C * T, v + (p + 1) * (t.C * T + 4));
           };
-          const y = plane + (2 * TH + 2) * (2 * TW + 2) + 64, ry = y + t.m * t.C * 4 * T + 64;
-          const b = ry + t.m * t.C * 4 * T + 64, end = b + t.C + 64;
+          const y = plane + (2 * TH + 2) * (2 * TW + 2) + 64, ry = y + t.m * t.C * OH * OW + 64;
+          const b = ry + t.m * t.C * OH * OW + 64, end = b + t.C + 64;
           const run = (wasm: boolean) => {
             const r2 = new Rng(t.seed, 0);
             for (let i = 0; i < end; i++) H[i] = i >= x && i < v ? r2.uniform() * 2 - 1 : Number.NaN;
@@ -166,14 +172,14 @@ describe("Winograd F(2,3) convolution", () => {
             else winoInputRef(H, x, t.m, t.C, IH, IW, t.ph, t.pw, TH, TW, v, T);
             for (let i = plane; i < y; i++) H[i] = Number.NaN; // the plane is scratch
             clearSlack();
-            if (wasm) ex.wino_out(v, T, t.C, t.m, TH, TW, t.bias ? b : -1, y, t.relu ? ry : -1);
-            else winoOutputRef(H, v, T, t.C, t.m, TH, TW, t.bias ? b : -1, y, t.relu ? ry : -1);
+            if (wasm) ex.wino_out(v, T, t.C, t.m, TH, TW, OH, OW, t.bias ? b : -1, y, t.relu ? ry : -1);
+            else winoOutputRef(H, v, T, t.C, t.m, TH, TW, OH, OW, t.bias ? b : -1, y, t.relu ? ry : -1);
             // dy := y (m, C, 2TH, 2TW) into V
             if (wasm && t.split) {
-              ex.wino_dy(y, t.m, t.C, TH, TW, v, T, 0, 2);
-              ex.wino_dy(y, t.m, t.C, TH, TW, v, T, 2, 4);
-            } else if (wasm) ex.wino_dy(y, t.m, t.C, TH, TW, v, T, 0, 4);
-            else winoDyRef(H, y, t.m, t.C, TH, TW, v, T);
+              ex.wino_dy(y, t.m, t.C, TH, TW, OH, OW, v, T, 0, 2);
+              ex.wino_dy(y, t.m, t.C, TH, TW, OH, OW, v, T, 2, 4);
+            } else if (wasm) ex.wino_dy(y, t.m, t.C, TH, TW, OH, OW, v, T, 0, 4);
+            else winoDyRef(H, y, t.m, t.C, TH, TW, OH, OW, v, T);
             clearSlack();
             return new Uint32Array(H.slice(0, end).buffer);
           };
@@ -197,6 +203,7 @@ describe("Winograd F(2,3) convolution", () => {
         [{ C: 16, H: 14, W: 14, K: 32 }, 9, 4],
         [{ C: 8, H: 28, W: 28, K: 12 }, 5, 2],
         [{ C: 16, H: 28, W: 28, K: 16 }, 3, 16], // scratch beyond a worker's area: one thread
+        [{ C: 32, H: 7, W: 7, K: 32 }, 10, 4], // odd sizes (M4's res32)
       ] as const) {
         const c0 = convConfig({ ...o, kernel: 3, padding: "same" });
         const room = winogradScratchSize(c0, nb, true);

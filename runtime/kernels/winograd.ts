@@ -1,5 +1,5 @@
 // Winograd F(2x2, 3x3) convolution (Lavin & Gray 2015) for 3x3, stride-1, dilation-1, ungrouped
-// convs with even output sizes: each 2x2 output tile of each output channel is
+// convs: each 2x2 output tile of each output channel is
 //   Y = A^T [ sum_c (G g_kc G^T) . (B^T d_c B) ] A          (. elementwise, d_c the 4x4 input tile)
 // so the 3x3 x C multiply-adds per output become 16 x C per 4 outputs (2.25x fewer), as 16
 // independent GEMMs (one per tile position) over all tiles of a block of samples:
@@ -9,7 +9,7 @@
 //   A^T = [1 1 1 0; 0 1 -1 -1]
 // Backward (the adjoints of the same linear maps):
 //   input gradient: dx is the forward convolution of dy with the rotated, transposed weights
-//     (padding 2 - ph, 2 - pw), itself run by Winograd when H and W are even;
+//     (padding 2 - ph, 2 - pw), itself run by Winograd;
 //   weight gradient: dM = A dY A^T per output tile, dU_pos (K, C) = sum_t dM_pos (K, T) . V_pos^T,
 //     dW = G^T dU G.
 // The results differ from im2col + GEMM in the last bits (other sums, in another order); the tests
@@ -22,7 +22,9 @@
 // The weight transforms (K x C small matrices per call) are computed in float64 and rounded once,
 // here, for every backend.
 //
-// Layouts (float offsets): a block of m samples has T = m*TH*TW tiles, TH = OH/2, TW = OW/2, tile
+// An odd output size is covered by ceil(OH/2) x ceil(OW/2) tiles, the last tile row or column
+// computing one row or column that is not stored (and whose dy is read as zeros).
+// Layouts (float offsets): a block of m samples has T = m*TH*TW tiles, TH = ceil(OH/2), TW = ceil(OW/2), tile
 // t = i*TH*TW + r*TW + s; pos = 4*row + col of the 4x4 transformed tile; V[pos*(C*T+4) + c*T + t],
 // M (and dM) [pos*(K*T+4) + k*T + t] (each position's matrix followed by 4 floats of slack, where
 // the wasm stores of a last group of fewer than 4 tiles put their unused lanes),
@@ -48,7 +50,7 @@ const up4 = (v: number): number => (v + 3) & ~3;
 export function winogradApplies(c: ConvConfig): boolean {
   return (
     c.kh === 3 && c.kw === 3 && c.sh === 1 && c.sw === 1 && c.dh === 1 && c.dw === 1 && c.groups === 1 &&
-    c.OH % 2 === 0 && c.OW % 2 === 0 && c.ph >= 0 && c.ph <= 2 && c.pw >= 0 && c.pw <= 2
+    c.ph >= 0 && c.ph <= 2 && c.pw >= 0 && c.pw <= 2
   );
 }
 
@@ -90,12 +92,14 @@ interface Areas {
 
 // The scratch areas of a Winograd forward of c with nb samples per block (relative to col).
 function areas(c: ConvConfig, nb: number): Areas {
-  const T = nb * (c.OH >> 1) * (c.OW >> 1);
+  const TH = (c.OH + 1) >> 1;
+  const TW = (c.OW + 1) >> 1;
+  const T = nb * TH * TW;
   const u = 0;
   const v = up4(16 * c.K * c.C);
   const m = v + up4(16 * (c.C * T + 4)) + 8;
   const plane = m + up4(16 * (c.K * T + 4)) + 8;
-  const end = plane + up4((c.OH + 2) * (c.OW + 2)) + 8;
+  const end = plane + up4((2 * TH + 2) * (2 * TW + 2)) + 8;
   return { u, v, m, plane, end };
 }
 
@@ -157,15 +161,13 @@ export function winoInputRef(
 }
 
 /**
- * y (m, K, 2TH, 2TW) = A^T M A per tile (+ bias[k] when b >= 0); when ry >= 0 also
- * ry = max(y, 0) (f32.max, as conv.wat's relu).
+ * y (m, K, OH, OW) = A^T M A per tile (+ bias[k] when b >= 0), rows and columns beyond OH, OW
+ * not stored; when ry >= 0 also ry = max(y, 0) (f32.max, as conv.wat's relu).
  */
 export function winoOutputRef(
-  H: Float32Array, mm: number, T: number, K: number, m: number, TH: number, TW: number,
+  H: Float32Array, mm: number, T: number, K: number, m: number, TH: number, TW: number, OH: number, OW: number,
   b: number, y: number, ry: number,
 ): void {
-  const OH = 2 * TH;
-  const OW = 2 * TW;
   const q = new Float64Array(16);
   for (let k = 0; k < K; k++)
     for (let i = 0; i < m; i++)
@@ -187,30 +189,32 @@ export function winoOutputRef(
               y0 = f(y0 + H[b + k]);
               y1 = f(y1 + H[b + k]);
             }
+            if (2 * r + e >= OH) continue;
             const o = ((i * K + k) * OH + 2 * r + e) * OW + 2 * s;
             H[y + o] = y0;
+            if (ry >= 0) H[ry + o] = Math.max(y0, 0);
+            if (2 * s + 1 >= OW) continue;
             H[y + o + 1] = y1;
-            if (ry >= 0) {
-              H[ry + o] = Math.max(y0, 0);
-              H[ry + o + 1] = Math.max(y1, 0);
-            }
+            if (ry >= 0) H[ry + o + 1] = Math.max(y1, 0);
           }
         }
 }
 
-/** dM (ld T) = A dY A^T for every 2x2 tile of dy (m, K, 2TH, 2TW). */
+/** dM = A dY A^T for every 2x2 tile of dy (m, K, OH, OW), zeros beyond OH, OW. */
 export function winoDyRef(
-  H: Float32Array, dy: number, m: number, K: number, TH: number, TW: number, dm: number, T: number,
+  H: Float32Array, dy: number, m: number, K: number, TH: number, TW: number, OH: number, OW: number, dm: number,
+  T: number,
 ): void {
-  const OH = 2 * TH;
-  const OW = 2 * TW;
   for (let k = 0; k < K; k++)
     for (let i = 0; i < m; i++)
       for (let r = 0; r < TH; r++)
         for (let s = 0; s < TW; s++) {
           const t = (i * TH + r) * TW + s;
           const o = dy + ((i * K + k) * OH + 2 * r) * OW + 2 * s;
-          const g00 = H[o], g01 = H[o + 1], g10 = H[o + OW], g11 = H[o + OW + 1];
+          const row1 = 2 * r + 1 < OH;
+          const col1 = 2 * s + 1 < OW;
+          const g00 = H[o], g01 = col1 ? H[o + 1] : 0;
+          const g10 = row1 ? H[o + OW] : 0, g11 = row1 && col1 ? H[o + OW + 1] : 0;
           // rows of A g: (g0, g0 + g1, g0 - g1, -g1) per column; then the same along the columns
           const rows = [
             [g00, g01],
@@ -310,8 +314,8 @@ function winoCore(
 ): void {
   const ar = areas(c, nb);
   const { C, K, OH, OW } = c;
-  const TH = OH >> 1;
-  const TW = OW >> 1;
+  const TH = (OH + 1) >> 1;
+  const TW = (OW + 1) >> 1;
   const par = parallelFor(H, ar);
   if (par) {
     if (n === 0) return;
@@ -344,8 +348,8 @@ function winoCore(
       gemm(0, 0, K, T, C, col + ar.u + p * K * C, col + ar.v + p * (C * T + 4), col + ar.m + p * (K * T + 4), 0);
     const ys = y + i0 * K * OH * OW;
     const rys = ry >= 0 ? ry + i0 * K * OH * OW : -1;
-    if (k) k.wino_out(col + ar.m, T, K, m, TH, TW, b, ys, rys);
-    else winoOutputRef(H, col + ar.m, T, K, m, TH, TW, b, ys, rys);
+    if (k) k.wino_out(col + ar.m, T, K, m, TH, TW, OH, OW, b, ys, rys);
+    else winoOutputRef(H, col + ar.m, T, K, m, TH, TW, OH, OW, b, ys, rys);
   }
 }
 
@@ -382,8 +386,8 @@ export function winogradBackward(
   }
   if (dw < 0) return;
   const ar = areas(c, nb);
-  const TH = OH >> 1;
-  const TW = OW >> 1;
+  const TH = (OH + 1) >> 1;
+  const TW = (OW + 1) >> 1;
   const par = parallelFor(H, ar);
   if (n === 0) H.fill(0, col + ar.u, col + ar.u + 16 * K * C);
   else if (par) {
@@ -409,10 +413,10 @@ export function winogradBackward(
       const dys = dy + i0 * K * OH * OW;
       if (k) {
         k.wino_in(xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T, col + ar.plane, 0, 4);
-        k.wino_dy(dys, m, K, TH, TW, col + ar.m, T, 0, 4);
+        k.wino_dy(dys, m, K, TH, TW, OH, OW, col + ar.m, T, 0, 4);
       } else {
         winoInputRef(H, xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T);
-        winoDyRef(H, dys, m, K, TH, TW, col + ar.m, T);
+        winoDyRef(H, dys, m, K, TH, TW, OH, OW, col + ar.m, T);
       }
       for (let p = 0; p < 16; p++)
         gemm(0, 1, K, C, T, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), col + ar.u + p * K * C, i0 > 0 ? 1 : 0);

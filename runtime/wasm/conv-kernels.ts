@@ -37,9 +37,15 @@ export interface ConvExports {
     v: number, T: number, plane: number, a0: number, a1: number,
   ): void;
   /** Winograd output transform, + bias, + ReLU into ry (winoOutputRef) */
-  wino_out(mm: number, T: number, K: number, m: number, TH: number, TW: number, b: number, y: number, ry: number): void;
+  wino_out(
+    mm: number, T: number, K: number, m: number, TH: number, TW: number, OH: number, OW: number, b: number, y: number,
+    ry: number,
+  ): void;
   /** Winograd transform of the output gradient (winoDyRef), rows a0 <= a < a1 */
-  wino_dy(dy: number, m: number, K: number, TH: number, TW: number, dm: number, T: number, a0: number, a1: number): void;
+  wino_dy(
+    dy: number, m: number, K: number, TH: number, TW: number, OH: number, OW: number, dm: number, T: number, a0: number,
+    a1: number,
+  ): void;
   /** runtime/kernels/norm.ts batchNormBackward in wasm (the same bytes) */
   bn_backward(
     x: number, gamma: number, mean: number, invstd: number, dy: number, dx: number, dgamma: number,

@@ -971,8 +971,8 @@
     (local.set $v (i32.add (local.get $colT) (i32.load offset=64 (local.get $a))))
     (local.set $mm (i32.add (local.get $colT) (i32.load offset=68 (local.get $a))))
     (local.set $plane (i32.add (local.get $colT) (i32.load offset=72 (local.get $a))))
-    (local.set $TH (i32.shr_u (local.get $OH) (i32.const 1)))
-    (local.set $TW (i32.shr_u (local.get $OW) (i32.const 1)))
+    (local.set $TH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
+    (local.set $TW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
     (if (i32.eq (i32.load (local.get $a)) (i32.const 7))
       (then
         (local.set $i0 (i32.mul (local.get $chunk) (local.get $nb)))
@@ -997,7 +997,7 @@
         (if (i32.ge_s (local.get $ry) (i32.const 0))
           (then (local.set $ry (i32.add (local.get $ry) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW))))))))
         (call $wino_out (local.get $mm) (local.get $T) (local.get $K) (local.get $m) (local.get $TH) (local.get $TW)
-          (i32.load offset=16 (local.get $a))
+          (local.get $OH) (local.get $OW) (i32.load offset=16 (local.get $a))
           (i32.add (i32.load offset=20 (local.get $a)) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW)))))
           (local.get $ry))
         (return)))
@@ -1016,7 +1016,8 @@
         (local.get $TH) (local.get $TW) (local.get $v) (local.get $T) (local.get $plane) (local.get $a0) (local.get $a1))
       (call $wino_dy
         (i32.add (i32.load offset=20 (local.get $a)) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW)))))
-        (local.get $m) (local.get $K) (local.get $TH) (local.get $TW) (local.get $mm) (local.get $T) (local.get $a0) (local.get $a1))
+        (local.get $m) (local.get $K) (local.get $TH) (local.get $TW) (local.get $OH) (local.get $OW) (local.get $mm) (local.get $T)
+        (local.get $a0) (local.get $a1))
       (local.set $p (i32.mul (local.get $a0) (i32.const 4)))
       (block $pd2 (loop $pl2
         (br_if $pd2 (i32.ge_s (local.get $p) (i32.mul (local.get $a1) (i32.const 4))))

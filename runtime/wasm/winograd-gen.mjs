@@ -7,7 +7,8 @@
 // 16-value expression trees; writing them out by hand would be 300 lines of near-identical text.
 // Offsets and lengths are in FLOATS (H at byte 0). A group of rem < 4 tiles (the last of a tile
 // row when TW is not a multiple of 4) loads zeros for its missing lanes; its stores to V and dM are
-// whole vectors (see store16), its stores to y only the tiles' floats.
+// whole vectors (see store16), its stores to y only the tiles' floats. An odd output size leaves
+// the last tile's second row or column out of y (and reads zeros for it from dy).
 
 const L = (n) => `(local.get $${n})`;
 const set = (n, e) => `(local.set $${n} ${e})`;
@@ -183,25 +184,26 @@ function winoOut() {
             ${set("lo", "(i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $y0) (local.get $y1))")}
             ${set("hi", "(i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $y0) (local.get $y1))")}
             ${set("q", iadd(L("y"), shl2(iadd(imul(iadd(imul(iadd(imul(L("i"), L("K")), L("k")), L("OH")), iadd(imul(L("r"), i(2)), i(e))), L("OW")), imul(L("s"), i(2))))))}
-            (if (i32.eq ${L("rem")} ${i(4)})
+            (if (i32.eq ${L("nf")} ${i(8)})
               (then (v128.store ${L("q")} ${L("lo")}) (v128.store offset=16 ${L("q")} ${L("hi")}))
-              (else (call $wstore2 ${L("q")} ${L("lo")} ${L("hi")} ${L("rem")})))
+              (else (call $wstoreN ${L("q")} ${L("lo")} ${L("hi")} ${L("nf")})))
             (if (i32.ge_s ${L("ry")} (i32.const 0))
-              (then (call $wstore2 (i32.add ${L("q")} ${L("dry")}) (f32x4.max ${L("lo")} ${L("zero")}) (f32x4.max ${L("hi")} ${L("zero")}) ${L("rem")})))`;
+              (then (call $wstoreN (i32.add ${L("q")} ${L("dry")}) (f32x4.max ${L("lo")} ${L("zero")}) (f32x4.max ${L("hi")} ${L("zero")}) ${L("nf")})))`;
   };
+  // output row 2r+e exists (an odd OH leaves the last tile row's second row out)
+  const rowIf = (e) => (e === 0 ? row(0) : `(if (i32.lt_s (i32.add (i32.mul ${L("r")} ${i(2)}) ${i(1)}) ${L("OH")}) (then ${row(1)}))`);
   return `
   ;; --- Winograd output transform: y = A^T M A (+ b[k]), ry = max(y, 0) (winoOutputRef) -------
-  ;; M[(pos*K + k)*T + t]; y, ry (m, K, 2TH, 2TW); b, ry: -1 for none. Reads up to 3 floats past M.
+  ;; M[pos*(K*T+4) + k*T + t]; y, ry (m, K, OH, OW), TH = ceil(OH/2), TW = ceil(OW/2) (an odd size
+  ;; leaves the last tile's second row or column out); b, ry: -1 for none. Reads up to 3 floats past M.
   (func $wino_out (export "wino_out") (param $mm i32) (param $T i32) (param $K i32) (param $m i32) (param $TH i32)
-        (param $TW i32) (param $b i32) (param $y i32) (param $ry i32)
+        (param $TW i32) (param $OH i32) (param $OW i32) (param $b i32) (param $y i32) (param $ry i32)
     (local $k i32) (local $i i32) (local $r i32) (local $s i32) (local $rem i32) (local $q i32)
-    (local $kt4 i32) (local $OH i32) (local $OW i32) (local $hasb i32) (local $dry i32)
+    (local $kt4 i32) (local $hasb i32) (local $dry i32) (local $nf i32)
     (local $bv v128) (local $zero v128) (local $y0 v128) (local $y1 v128) (local $lo v128) (local $hi v128)
     ${locals(mv, "v128")}
     ${locals(sv, "v128")}
     ${set("kt4", shl2(iadd(imul(L("K"), L("T")), i(4))))}
-    ${set("OH", imul(L("TH"), i(2)))}
-    ${set("OW", imul(L("TW"), i(2)))}
     ${set("hasb", `(i32.ge_s ${L("b")} (i32.const 0))`)}
     (local.set $mm ${shl2(L("mm"))})
     (local.set $y ${shl2(L("y"))})
@@ -219,8 +221,9 @@ function winoOut() {
           tileLoop(`${set("q", iadd(L("mm"), shl2(iadd(imul(L("k"), L("T")), iadd(imul(iadd(imul(L("i"), L("TH")), L("r")), L("TW")), L("s"))))))}
             ${loads}
             ${rows}
-            ${row(0)}
-            ${row(1)}`),
+            ${set("nf", `(select ${i(8)} (i32.sub ${L("OW")} (i32.mul ${L("s")} ${i(2)})) (i32.ge_s (i32.sub ${L("OW")} (i32.mul ${L("s")} ${i(2)})) ${i(8)}))`)}
+            ${rowIf(0)}
+            ${rowIf(1)}`),
         ),
       )}`,
     )})`;
@@ -229,11 +232,13 @@ function winoOut() {
 function winoDy() {
   const gv = ["g0", "g1", "g2", "g3"]; // g[e*2 + f]
   const load = (e) => `${set("q", iadd(L("dy"), shl2(iadd(imul(iadd(imul(iadd(imul(L("i"), L("K")), L("k")), L("OH")), iadd(imul(L("r"), i(2)), i(e))), L("OW")), imul(L("s"), i(2))))))}
-            (if (i32.eq ${L("rem")} ${i(4)})
-              (then ${set("lo", `(v128.load ${L("q")})`)} ${set("hi", `(v128.load offset=16 ${L("q")})`)})
-              (else
-                ${set("lo", `(if (result v128) (i32.ge_s ${L("rem")} ${i(2)}) (then (v128.load ${L("q")})) (else (v128.load64_zero ${L("q")})))`)}
-                ${set("hi", `(if (result v128) (i32.eq ${L("rem")} ${i(3)}) (then (v128.load64_zero offset=16 ${L("q")})) (else (v128.const i32x4 0 0 0 0)))`)}))
+            (if (i32.ge_s (i32.add (i32.mul ${L("r")} ${i(2)}) ${i(e)}) ${L("OH")})
+              (then ${set("lo", "(v128.const i32x4 0 0 0 0)")} ${set("hi", "(v128.const i32x4 0 0 0 0)")})
+              (else (if (i32.eq ${L("nf")} ${i(8)})
+                (then ${set("lo", `(v128.load ${L("q")})`)} ${set("hi", `(v128.load offset=16 ${L("q")})`)})
+                (else
+                  ${set("lo", `(call $wload4 ${L("q")} ${L("nf")})`)}
+                  ${set("hi", `(call $wload4 (i32.add ${L("q")} ${i(16)}) (i32.sub ${L("nf")} ${i(4)}))`)}))))
             ${set(`g${e * 2}`, even(L("lo"), L("hi")))}
             ${set(`g${e * 2 + 1}`, odd(L("lo"), L("hi")))}`;
   // rows of A g: r0 = g0, r1 = g0 + g1, r2 = g0 - g1, r3 = -g1 (per column f); then along columns
@@ -252,17 +257,16 @@ function winoDy() {
   };
   return `
   ;; --- Winograd transform of the output gradient: dM = A dY A^T (winoDyRef) -----------------
-  ;; dy (m, K, 2TH, 2TW); dM[(pos*K + k)*T + t], rows a0 <= a < a1 of each tile only.
+  ;; dy (m, K, OH, OW) (zeros beyond, for odd sizes); dM[pos*(K*T+4) + k*T + t], rows a0 <= a < a1
+  ;; of each tile only.
   (func $wino_dy (export "wino_dy") (param $dy i32) (param $m i32) (param $K i32) (param $TH i32) (param $TW i32)
-        (param $dm i32) (param $T i32) (param $a0 i32) (param $a1 i32)
+        (param $OH i32) (param $OW i32) (param $dm i32) (param $T i32) (param $a0 i32) (param $a1 i32)
     (local $k i32) (local $i i32) (local $r i32) (local $s i32) (local $rem i32) (local $q i32)
-    (local $kt4 i32) (local $OH i32) (local $OW i32)
+    (local $kt4 i32) (local $nf i32)
     (local $lo v128) (local $hi v128)
     ${locals(gv, "v128")}
     ${locals(range(8).map((p) => `u${p}`), "v128")}
     ${set("kt4", shl2(iadd(imul(L("K"), L("T")), i(4))))}
-    ${set("OH", imul(L("TH"), i(2)))}
-    ${set("OW", imul(L("TW"), i(2)))}
     (local.set $dy ${shl2(L("dy"))})
     (local.set $dm ${shl2(L("dm"))})
     ${loop(
@@ -274,7 +278,8 @@ function winoDy() {
         loop(
           "r",
           "TH",
-          tileLoop(`${load(0)}
+          tileLoop(`${set("nf", `(select ${i(8)} (i32.sub ${L("OW")} (i32.mul ${L("s")} ${i(2)})) (i32.ge_s (i32.sub ${L("OW")} (i32.mul ${L("s")} ${i(2)})) ${i(8)}))`)}
+            ${load(0)}
             ${load(1)}
             ${sets}
             ${set("q", iadd(L("dm"), shl2(iadd(imul(L("k"), L("T")), iadd(imul(iadd(imul(L("i"), L("TH")), L("r")), L("TW")), L("s"))))))}
@@ -285,16 +290,31 @@ function winoDy() {
 }
 
 const helpers = `
-  ;; --- Winograd helper: the first 2*rem lanes of (lo, hi), an output row's tiles (rem 1..4),
-  ;; stored at byte address p ------------------------------------------------------------------
-  (func $wstore2 (param $p i32) (param $lo v128) (param $hi v128) (param $rem i32)
-    (if (i32.eq (local.get $rem) (i32.const 4))
+  ;; --- Winograd helpers: the first nf (1..8) floats of (lo, hi) stored at byte address p (an
+  ;; output row's tiles); and nf floats loaded from p, zeros after (nf <= 0: all zeros) ---------
+  (func $wstoreN (param $p i32) (param $lo v128) (param $hi v128) (param $nf i32)
+    (if (i32.ge_s (local.get $nf) (i32.const 8))
       (then (v128.store (local.get $p) (local.get $lo)) (v128.store offset=16 (local.get $p) (local.get $hi)) (return)))
-    (if (i32.ge_u (local.get $rem) (i32.const 2))
-      (then (v128.store (local.get $p) (local.get $lo)))
-      (else (v128.store64_lane 0 (local.get $p) (local.get $lo))))
-    (if (i32.eq (local.get $rem) (i32.const 3))
-      (then (v128.store64_lane offset=16 0 (local.get $p) (local.get $hi)))))`;
+    (if (i32.ge_s (local.get $nf) (i32.const 4))
+      (then
+        (v128.store (local.get $p) (local.get $lo))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $lo (local.get $hi))
+        (local.set $nf (i32.sub (local.get $nf) (i32.const 4)))))
+    (if (i32.ge_s (local.get $nf) (i32.const 2))
+      (then
+        (v128.store64_lane 0 (local.get $p) (local.get $lo))
+        (if (i32.eq (local.get $nf) (i32.const 3))
+          (then (v128.store32_lane offset=8 2 (local.get $p) (local.get $lo)))))
+      (else (if (i32.eq (local.get $nf) (i32.const 1))
+        (then (v128.store32_lane 0 (local.get $p) (local.get $lo)))))))
+  (func $wload4 (param $p i32) (param $nf i32) (result v128)
+    (if (i32.ge_s (local.get $nf) (i32.const 4)) (then (return (v128.load (local.get $p)))))
+    (if (i32.eq (local.get $nf) (i32.const 3))
+      (then (return (f32x4.replace_lane 2 (v128.load64_zero (local.get $p)) (f32.load offset=8 (local.get $p))))))
+    (if (i32.eq (local.get $nf) (i32.const 2)) (then (return (v128.load64_zero (local.get $p)))))
+    (if (i32.eq (local.get $nf) (i32.const 1)) (then (return (v128.load32_zero (local.get $p)))))
+    (v128.const i32x4 0 0 0 0))`;
 
 /** The WAT text of the Winograd functions (helpers, wino_in, wino_out, wino_dy). */
 export function winogradWat() {

@@ -103,7 +103,8 @@ const CFG_conv2d_4 = {
   groups: 1,
   OH: 7,
   OW: 7,
-  colFloats: 9360,
+  colFloats: 37116,
+  wino: 4,
 };
 const CFG_conv2d_5 = {
   C: 8,
@@ -600,8 +601,8 @@ export const program: Program = {
         // backward of conv2d (conv2d_5)
         conv2dBackward(H, gemm, CFG_conv2d_5, 677872, 4784, 1029104, 477168, 9888, -1, 1083888, n);
         // backward of conv2d (conv2d_4)
-        conv2dBackward(H, gemm, CFG_conv2d_4, 928752, 1079280, 978928, 1029104, 787584, 9872, 778224, n);
-        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1084336, 787584, 7552, 7568);
+        conv2dBackward(H, gemm, CFG_conv2d_4, 928752, 1079280, 978928, 1029104, 815344, 9872, 778224, n);
+        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1084336, 815344, 7552, 7568);
         // backward of fused_conv2d_relu (conv2d_3)
         E.reluBackward(878576, 1029104, n * 784);
         conv2dBackward(H, gemm, CFG_conv2d_3, 677872, 1081584, 1029104, 778224, 982464, 7536, 978928, n);
