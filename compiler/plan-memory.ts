@@ -98,6 +98,34 @@ export function convColFloats(n: IRNode, needDx: boolean): number {
 }
 
 /**
+ * The max pools whose backward applies their input's ReLU too (runtime/kernels/pool.ts
+ * maxPool2dBackward with the pool's output as yp), as pool id -> producer id: a 2x2, stride-2,
+ * unpadded max pool whose input is the output of a node whose tail is one ReLU, when the pool's
+ * backward is the only gradient written into that output. The producer's backward then skips its
+ * ReLU backward (the same bytes), and the pool's output stays live until the pool's backward.
+ */
+export function poolReluFusions(ir: IR): Map<string, string> {
+  const needsGrad = new Set<string>();
+  for (const n of ir.nodes) if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
+  const writes = new Map<string, number>();
+  for (const n of ir.nodes)
+    if (needsGrad.has(n.output) && n.op !== "flatten")
+      for (const inp of n.inputs) if (needsGrad.has(inp)) writes.set(inp, (writes.get(inp) ?? 0) + 1);
+  const producer = new Map(ir.nodes.map((n) => [n.output, n]));
+  const out = new Map<string, string>();
+  for (const n of ir.nodes) {
+    const a = n.attrs as Record<string, number>;
+    if (n.op !== "maxpool2d" || !needsGrad.has(n.output)) continue;
+    if (!(a.kh === 2 && a.kw === 2 && a.sh === 2 && a.sw === 2 && a.ph === 0 && a.pw === 0)) continue;
+    const p = producer.get(n.inputs[0]);
+    if (!p || p.op === "flatten" || p.tail.length !== 1 || p.tail[0].op !== "relu") continue;
+    if (!needsGrad.has(p.output) || writes.get(p.output) !== 1) continue;
+    out.set(n.id, p.id);
+  }
+  return out;
+}
+
+/**
  * Every non-fixed buffer of the step with its liveness, derived from the IR the way the generated
  * code uses it. `aliases` maps a flatten output (and its gradient) to the buffer it is a view of.
  */
@@ -231,11 +259,13 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
   // backward, in reverse
   const writes = new Map<string, number>(); // gradient writes into each tensor (2+: accumulated via scratch:grad)
   for (const n of ir.nodes) if (hasBackward(n)) for (const inp of n.inputs) if (gradOf(inp)) writes.set(baseOf(inp), (writes.get(baseOf(inp)) ?? 0) + 1);
+  const fused = poolReluFusions(ir);
   for (let i = N - 1; i >= 0; i--) {
     const n = ir.nodes[i];
     if (!hasBackward(n)) continue;
     const bk = t.backward(i);
     use(`grad:${n.output}`, bk);
+    if (fused.has(n.id)) use(bufOf.get(n.output)!, bk); // the ReLU mask of its input's gradient
     if (n.tail.length > 0) use(`z:${n.id}`, bk);
     for (const name of nodeState(n)) use(name, bk);
     const readsX = READS_X_IN_BACKWARD.has(n.op) || !KNOWN_OPS.has(n.op);

@@ -154,7 +154,7 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
           H, vals,
           () => {
             k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW);
-            k.maxpool2x2_backward(dy, idx, dx, c.planes, c.IH, c.IW, OH, OW);
+            k.maxpool2x2_backward(dy, idx, dx, c.planes, c.IH, c.IW, OH, OW, -1);
           },
           (R) => {
             maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes);

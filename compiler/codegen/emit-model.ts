@@ -5,7 +5,7 @@
 // in the gradient buffer), then the producer's backward.
 import type { IR, IRNode, TailOp } from "../ir";
 import type { Json } from "../spec";
-import { convNodeConfig } from "../plan-memory";
+import { convNodeConfig, poolReluFusions } from "../plan-memory";
 import type { ConvConfig } from "../../runtime/kernels/conv";
 import { winogradPlanBlock } from "../../runtime/kernels/winograd";
 
@@ -111,6 +111,9 @@ export function emitModel(ir: IR): Emitted {
     if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
   }
   const gradInit = new Set<string>();
+  // 2x2 max pools that apply their input's lone ReLU in their backward (pool id -> producer id)
+  const poolRelu = poolReluFusions(ir);
+  const reluByPool = new Set(poolRelu.values());
 
 
   for (const n of ir.nodes) {
@@ -187,6 +190,8 @@ export function emitModel(ir: IR): Emitted {
   /** Multiply the gradient buffer in place by the tail's derivative (dY → dZ). */
   function tailBackward(n: IRNode, size: number): string[] {
     if (n.tail.length === 0) return [];
+    // a lone ReLU whose gradient came from a max pool that applied it (poolReluFusions)
+    if (reluByPool.has(n.id)) return [];
     const Z = off(`z:${n.id}`);
     const D = off(`grad:${n.output}`);
     if (n.tail.length === 1 && n.tail[0].op === "relu") {
@@ -500,7 +505,11 @@ export function emitModel(ir: IR): Emitted {
       }
       case "maxpool2d":
         uses.add("maxPool2dBackward");
-        lines.push(...gradInto(src, inSize, (dst) => [`maxPool2dBackward(H, CFG_${n.id}, ${D}, ${off(`idx:${n.id}`)}, ${dst}, n);`]));
+        lines.push(
+          ...gradInto(src, inSize, (dst) => [
+            `maxPool2dBackward(H, CFG_${n.id}, ${D}, ${off(`idx:${n.id}`)}, ${dst}, n${poolRelu.has(n.id) ? `, ${off(n.output)}` : ""});`,
+          ]),
+        );
         break;
       case "avgpool2d":
         uses.add("avgPool2dBackward");

@@ -156,20 +156,23 @@ export const POOL_SPLIT_MIN_FLOATS = 1 << 16;
  */
 function poolSplit(
   H: Float32Array, kind: 3 | 4, planes: number, a: number, b: number, c: number,
-  IH: number, IW: number, OH: number, OW: number,
+  IH: number, IW: number, OH: number, OW: number, yp = -1,
 ): boolean {
   const par = convParallelOf(H);
   if (!par || par.threads < 2 || planes * IH * IW < POOL_SPLIT_MIN_FLOATS) return false;
   const size = Math.ceil(planes / (2 * par.threads));
   const g = par.args;
-  g[0] = kind; g[1] = planes; g[2] = a; g[3] = b; g[4] = c;
+  g[0] = kind; g[1] = planes; g[2] = a; g[3] = b; g[4] = c; g[5] = yp;
   g[8] = IH; g[9] = IW; g[19] = OH; g[20] = OW; g[22] = size;
   par.run(Math.ceil(planes / size), 0);
   return true;
 }
 
 // dy is (n, C, OH, OW), idx from the forward, dx is (n, C, H, W) (overwritten; overlapping
-// windows that pick the same cell add up).
+// windows that pick the same cell add up). With yp >= 0 (the pool's output y, its input being a
+// ReLU's output), dx is also multiplied by the ReLU's derivative, which at a window's argmax cell
+// is (y > 0 ? 1 : 0) and elsewhere multiplies a 0: the same bytes as this backward followed by the
+// ReLU backward dx *= (z > 0 ? 1 : 0) over dx (compiler/plan-memory.ts poolReluFusions).
 export function maxPool2dBackward(
   H: Float32Array,
   c: PoolConfig,
@@ -177,22 +180,37 @@ export function maxPool2dBackward(
   idx: number,
   dx: number,
   n: number,
+  yp = -1,
 ): void {
   const HW = c.H * c.W;
   const OHW = c.OH * c.OW;
   const planes = n * c.C;
   const k = convExportsOf(H);
+  const is2x2 = c.kh === 2 && c.kw === 2 && c.sh === 2 && c.sw === 2 && c.ph === 0 && c.pw === 0;
   if (k) {
     // the same adds in the same order in wasm (runtime/wasm/conv.wat); the indices come from
     // the forward, so they lie inside each plane
     checkRange(H, dy, dy + planes * OHW, "max pool gradient");
     checkRange(H, idx, idx + planes * OHW, "max pool indices");
     checkRange(H, dx, dx + planes * HW, "max pool input gradient");
-    if (!(c.kh === 2 && c.kw === 2 && c.sh === 2 && c.sw === 2 && c.ph === 0 && c.pw === 0)) k.maxpool_backward(dy, idx, dx, planes, HW, OHW);
-    else if (!poolSplit(H, 4, planes, dy, idx, dx, c.H, c.W, c.OH, c.OW)) k.maxpool2x2_backward(dy, idx, dx, planes, c.H, c.W, c.OH, c.OW);
-    return;
-  }
-  maxPool2dBackwardTs(H, HW, OHW, planes, dy, idx, dx);
+    if (yp >= 0) checkRange(H, yp, yp + planes * OHW, "max pool output");
+    if (is2x2) {
+      if (!poolSplit(H, 4, planes, dy, idx, dx, c.H, c.W, c.OH, c.OW, yp)) k.maxpool2x2_backward(dy, idx, dx, planes, c.H, c.W, c.OH, c.OW, yp);
+      return;
+    }
+    k.maxpool_backward(dy, idx, dx, planes, HW, OHW);
+  } else maxPool2dBackwardTs(H, HW, OHW, planes, dy, idx, dx);
+  if (yp >= 0) maskByPooled(H, HW, OHW, planes, idx, dx, yp);
+}
+
+// dx[argmax] *= (y > 0 ? 1 : 0) for every window (a cell picked by two windows is multiplied by
+// the same factor twice: the same value, as the factor is 0 or 1).
+function maskByPooled(H: Float32Array, HW: number, OHW: number, planes: number, idx: number, dx: number, yp: number): void {
+  for (let p = 0; p < planes; p++)
+    for (let j = 0; j < OHW; j++) {
+      const cell = dx + p * HW + H[idx + p * OHW + j];
+      H[cell] = H[cell] * (H[yp + p * OHW + j] > 0 ? 1 : 0);
+    }
 }
 
 /** maxPool2dBackward in TypeScript over `planes` planes (the reference of the wasm loop). */

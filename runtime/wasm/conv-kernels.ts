@@ -18,8 +18,14 @@ export interface ConvExports {
   accumulate(d: number, s: number, len: number): void;
   maxpool2x2(x: number, y: number, idx: number, planes: number, IH: number, IW: number, OH: number, OW: number): void;
   maxpool_backward(dy: number, idx: number, dx: number, planes: number, HW: number, OHW: number): void;
-  /** maxpool_backward for the windows of maxpool2x2 (which do not overlap): no zeroing pass */
-  maxpool2x2_backward(dy: number, idx: number, dx: number, planes: number, IH: number, IW: number, OH: number, OW: number): void;
+  /**
+   * maxpool_backward for the windows of maxpool2x2 (which do not overlap): no zeroing pass; with
+   * yp >= 0 (the pool's output) each window's gradient times (pooled > 0 ? 1 : 0): the ReLU
+   * backward of the pool's input fused in
+   */
+  maxpool2x2_backward(
+    dy: number, idx: number, dx: number, planes: number, IH: number, IW: number, OH: number, OW: number, yp: number,
+  ): void;
   /** one chunk of a split convolution; parameters at byte `args` (layout in conv.wat) */
   conv_chunk(args: number, chunk: number, colT: number, scratch: number): void;
   /** batch norm forward with no tail or a lone ReLU (relu 0/1, train 0/1); conv.wat describes it */

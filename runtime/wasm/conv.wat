@@ -373,14 +373,19 @@
   ;; Cells outside every window, the last row or column of an odd IH or IW, are 0.)
   (func $maxpool2x2_backward (export "maxpool2x2_backward")
     (param $dy i32) (param $idx i32) (param $dx i32) (param $planes i32)
-    (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32)
+    (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32) (param $yp i32)
     (local $p i32) (local $xp i32) (local $oh i32) (local $ow i32) (local $j i32) (local $i0 i32)
     (local $r0 i32) (local $r1 i32) (local $t i32) (local $m i32) (local $v f32) (local $IW4 i32)
     (local $vd v128) (local $rel v128) (local $a v128) (local $b v128) (local $c v128) (local $d v128)
-    (local $zero v128)
+    (local $zero v128) (local $mask i32)
     (local.set $IW4 (i32.shl (local.get $IW) (i32.const 2)))
     (local.set $dy (i32.shl (local.get $dy) (i32.const 2)))
     (local.set $idx (i32.shl (local.get $idx) (i32.const 2)))
+    ;; yp >= 0: the pool's output; each window's gradient times (pooled > 0 ? 1 : 0), the ReLU
+    ;; backward of the pool's input (relu_backward's product on the window's argmax cell; the
+    ;; other cells stay 0 either way)
+    (local.set $mask (i32.ge_s (local.get $yp) (i32.const 0)))
+    (local.set $yp (i32.shl (local.get $yp) (i32.const 2)))
     (local.set $p (i32.const 0))
     (block $pdone (loop $pl
       (br_if $pdone (i32.ge_s (local.get $p) (local.get $planes)))
@@ -415,8 +420,12 @@
               (local.set $ow (i32.sub (local.get $OW) (i32.const 4)))
               (local.set $j (i32.sub (local.get $j) (i32.shl (local.get $t) (i32.const 1))))
               (local.set $dy (i32.sub (local.get $dy) (i32.shl (local.get $t) (i32.const 2))))
-              (local.set $idx (i32.sub (local.get $idx) (i32.shl (local.get $t) (i32.const 2))))))
+              (local.set $idx (i32.sub (local.get $idx) (i32.shl (local.get $t) (i32.const 2))))
+              (local.set $yp (i32.sub (local.get $yp) (i32.shl (local.get $t) (i32.const 2))))))
           (local.set $vd (f32x4.add (local.get $zero) (v128.load (local.get $dy))))
+          (if (local.get $mask)
+            (then (local.set $vd (f32x4.mul (local.get $vd)
+              (v128.and (f32x4.gt (v128.load (local.get $yp)) (local.get $zero)) (v128.const f32x4 1 1 1 1))))))
           ;; rel = idx - (i0 + j + 2l): 0, 1 (row 2oh), IW, IW + 1 (row 2oh + 1)
           (local.set $rel (i32x4.sub (i32x4.trunc_sat_f32x4_s (v128.load (local.get $idx)))
             (i32x4.add (i32x4.splat (i32.add (local.get $i0) (local.get $j))) (v128.const i32x4 0 2 4 6))))
@@ -432,6 +441,7 @@
           (v128.store offset=16 (local.get $t) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d)))
           (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
           (local.set $idx (i32.add (local.get $idx) (i32.const 16)))
+          (local.set $yp (i32.add (local.get $yp) (i32.const 16)))
           (local.set $ow (i32.add (local.get $ow) (i32.const 4)))
           (local.set $j (i32.add (local.get $j) (i32.const 8)))
           (br $vl)))
@@ -439,6 +449,9 @@
         (block $wdone (loop $wl
           (br_if $wdone (i32.ge_s (local.get $ow) (local.get $OW)))
           (local.set $v (f32.add (f32.const 0) (f32.load (local.get $dy))))
+          (if (local.get $mask)
+            (then (local.set $v (f32.mul (local.get $v)
+              (select (f32.const 1) (f32.const 0) (f32.gt (f32.load (local.get $yp)) (f32.const 0)))))))
           (local.set $m (i32.sub (i32.trunc_f32_s (f32.load (local.get $idx))) (i32.add (local.get $i0) (local.get $j))))
           (local.set $t (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2))))
           (f32.store (local.get $t) (select (local.get $v) (f32.const 0) (i32.eqz (local.get $m))))
@@ -449,6 +462,7 @@
             (i32.eq (local.get $m) (i32.add (local.get $IW) (i32.const 1)))))
           (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
           (local.set $idx (i32.add (local.get $idx) (i32.const 4)))
+          (local.set $yp (i32.add (local.get $yp) (i32.const 4)))
           (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
           (local.set $j (i32.add (local.get $j) (i32.const 2)))
           (br $wl)))
@@ -490,7 +504,7 @@
 ;; kind 6, ReLU backward dz *= v > 0 over floats [chunk*size, +size): 1 len, 2 v, 3 dz, 22 size;
 ;; kinds 3 and 4, the 2x2 max pool forward and backward over planes [chunk*size, +size) (each
 ;;   plane on its own: the same bytes for any split): 1 planes, 2 x / dy, 3 y / idx, 4 idx / dx,
-;;   8 IH, 9 IW, 19 OH, 20 OW, 22 size
+;;   5 (kind 4) the pool's output for the ReLU mask or -1, 8 IH, 9 IW, 19 OH, 20 OW, 22 size
   ;; kind 1, samples [chunk*size, +size): y_i = bias, col = im2col(x_i) at $colT,
   ;;   y_i (+)= op(w) (K, C*kh*kw) . col  (groups 1; the per-sample path of conv.ts convCore);
   ;; kind 2, input channels [c0, c1) = [chunk*size, +size): for every sample i in order, rows
@@ -549,7 +563,9 @@
             (i32.add (i32.load offset=8 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
             (i32.add (i32.load offset=12 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
             (i32.add (i32.load offset=16 (local.get $a)) (i32.mul (local.get $i) (local.get $HW)))
-            (i32.sub (local.get $i1) (local.get $i)) (local.get $IH) (local.get $IW) (local.get $OH) (local.get $OW))))
+            (i32.sub (local.get $i1) (local.get $i)) (local.get $IH) (local.get $IW) (local.get $OH) (local.get $OW)
+            (select (i32.add (i32.load offset=20 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW))) (i32.const -1)
+              (i32.ge_s (i32.load offset=20 (local.get $a)) (i32.const 0))))))
         (return)))
     (local.set $n (i32.load offset=4 (local.get $a)))
     (local.set $x (i32.load offset=8 (local.get $a)))

@@ -429,16 +429,14 @@ export const program: Program = {
         gemm(0, 0, n, 3136, 128, 6571072, 19008, 7758912, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_1)
-        maxPool2dBackward(H, CFG_maxpool2d_1, 7758912, 7558208, 6554688, n);
+        maxPool2dBackward(H, CFG_maxpool2d_1, 7758912, 7558208, 6554688, n, 7357504);
         // backward of fused_bn_relu (bn_1)
-        E.reluBackward(5751872, 6554688, n * 12544);
         batchNormBackward(H, CFG_bn_1, 4949056, 18880, 8963136, 8963200, 6554688, 7357504, 440720, 440784, n);
         // backward of conv2d (conv2d_1)
         conv2dBackward(H, gemm, CFG_conv2d_1, 8160320, 384, 7357504, 6554688, 422224, 440656, 5751872, n);
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 6554688, 8561728, 4949056, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 6554688, 8561728, 4949056, n, 8160320);
         // backward of fused_bn_relu (bn_0)
-        E.reluBackward(3343424, 4949056, n * 25088);
         batchNormBackward(H, CFG_bn_0, 1737792, 320, 8963264, 8963296, 4949056, 6554688, 422160, 422192, n);
         // backward of conv2d (conv2d_0)
         conv2dBackward(H, gemm, CFG_conv2d_0, 1687552, 0, 6554688, -1, 421840, 422128, 3343424, n);

@@ -371,16 +371,14 @@ export const program: Program = {
         gemm(0, 0, n, 784, 10, 1291776, 1296, 1592192, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_1)
-        maxPool2dBackward(H, CFG_maxpool2d_1, 1592192, 1542016, 1291136, n);
+        maxPool2dBackward(H, CFG_maxpool2d_1, 1592192, 1542016, 1291136, n, 1491840);
         // backward of fused_bn_relu (bn_1)
-        E.reluBackward(1090432, 1291136, n * 3136);
         batchNormBackward(H, CFG_bn_1, 889728, 1264, 1893280, 1893296, 1291136, 1491840, 10416, 10432, n);
         // backward of conv2d (conv2d_1)
         conv2dBackward(H, gemm, CFG_conv2d_1, 1692544, 96, 1491840, 1291136, 9248, 10400, 1090432, n);
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 1291136, 1792896, 889728, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1291136, 1792896, 889728, n, 1692544);
         // backward of fused_bn_relu (bn_0)
-        E.reluBackward(488320, 889728, n * 6272);
         batchNormBackward(H, CFG_bn_0, 86912, 80, 1893248, 1893264, 889728, 1291136, 9232, 9240, n);
         // backward of conv2d (conv2d_0)
         conv2dBackward(H, gemm, CFG_conv2d_0, 36672, 0, 1291136, -1, 9152, 9224, 488320, n);

@@ -377,9 +377,8 @@ export const program: Program = {
         // backward of conv2d (conv2d_1)
         conv2dBackward(H, gemm, CFG_conv2d_1, 1683328, 96, 1482624, 1281920, 9248, 10400, 1081216, n);
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 1281920, 1783680, 880512, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1281920, 1783680, 880512, n, 1683328);
         // backward of fused_groupnorm_relu (groupnorm_0)
-        E.reluBackward(479104, 880512, n * 6272);
         groupNormBackward(H, CFG_groupnorm_0, 77696, 80, 1887104, 1887360, 880512, 1281920, 9232, 9240, n);
         // backward of conv2d (conv2d_0)
         conv2dBackward(H, gemm, CFG_conv2d_0, 27456, 0, 1281920, -1, 9152, 9224, 479104, n);

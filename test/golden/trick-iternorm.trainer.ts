@@ -349,9 +349,8 @@ export const program: Program = {
         gemm(0, 0, n, 1568, 64, 1173552, 96, 1760224, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 1760224, 1659872, 1158112, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1760224, 1659872, 1158112, n, 1559520);
         // backward of fused_iternorm_relu (iternorm_0)
-        E.reluBackward(756704, 1158112, n * 6272);
         iterNormBackward(H, CFG_iternorm_0, 355296, 80, 1158112, 1961440, 1960928, 1559520, 101376, 101384, n);
         // backward of conv2d (conv2d_0)
         conv2dBackward(H, gemm, CFG_conv2d_0, 305056, 0, 1559520, -1, 101296, 101368, 756704, n);

@@ -218,9 +218,8 @@ export const program: Program = {
         gemm(0, 0, n, 1568, 10, 500000, 208, 1101472, 0);
         // backward of flatten (flatten_0)
         // backward of maxpool2d (maxpool2d_0)
-        maxPool2dBackward(H, CFG_maxpool2d_0, 1101472, 1001120, 499360, n);
+        maxPool2dBackward(H, CFG_maxpool2d_0, 1101472, 1001120, 499360, n, 900768);
         // backward of fused_conv2d_relu (conv2d_0)
-        E.reluBackward(97952, 499360, n * 6272);
         conv2dBackward(H, gemm, CFG_conv2d_0, 47712, 0, 499360, -1, 15904, 16104, 900768, n);
       },
     };

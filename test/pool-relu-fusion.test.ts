@@ -1,0 +1,74 @@
+// A 2x2 max pool over a ReLU's output applies the ReLU's backward in its own backward
+// (runtime/kernels/pool.ts maxPool2dBackward with the pool's output as yp; compiler/plan-memory.ts
+// poolReluFusions decides where): the same bytes as the pool's backward followed by the ReLU
+// backward sweep dz *= (z > 0 ? 1 : 0), on the wasm backend (1 and 2 threads, split by planes) and
+// the ts backend, with NaN, -0 and negative gradients; other pools take the TypeScript mask. The
+// compiler fuses exactly the pools whose input has a lone ReLU tail and no other gradient.
+import { afterAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { createBackend } from "../runtime/backend-create";
+import { reluBackwardRef } from "../runtime/wasm-kernels";
+import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, poolConfig, type PoolConfig } from "../runtime/kernels/pool";
+import { compileToIr } from "../compiler/pipeline";
+import { poolReluFusions } from "../compiler/plan-memory";
+
+const FLOATS = 1 << 22;
+const be1 = await createBackend(FLOATS, { backend: "wasm", threads: 1 });
+const be2 = await createBackend(FLOATS, { backend: "wasm", threads: 2 });
+afterAll(() => {
+  be1.close();
+  be2.close();
+});
+
+function sameBytes(got: Float32Array, want: Float32Array, what: string): void {
+  for (let i = 0; i < want.length; i++)
+    if (!Object.is(got[i], want[i]) && !(got[i] !== got[i] && want[i] !== want[i]))
+      throw new Error(`${what}: [${i}] is ${got[i]}, the unfused loops wrote ${want[i]}`);
+}
+
+describe("max pool backward with its input's ReLU", () => {
+  const cases: [string, number, number, number, number, Partial<Parameters<typeof poolConfig>[0]>][] = [
+    ["M2 pool1", 64, 16, 28, 28, {}],
+    ["M2 pool2", 64, 32, 14, 14, {}],
+    ["odd sizes", 9, 5, 21, 19, {}],
+    ["narrow rows", 7, 3, 2, 3, {}],
+    ["3x3 stride 2 (overlapping windows)", 4, 3, 11, 9, { kernel: 3, stride: 2 }],
+  ];
+  for (const [name, n, C, Hh, W, extra] of cases) {
+    it(`${name}: same bytes as pool backward + ReLU backward`, () => {
+      const c: PoolConfig = poolConfig({ C, H: Hh, W, kernel: 2, ...extra });
+      const planes = n * C;
+      const xs = planes * Hh * W, ys = planes * c.OH * c.OW;
+      // z (pre-activation), r = relu(z) (the pool's input), y, idx, dy, dx
+      const z = 16, r = z + xs + 16, y = r + xs + 16, idx = y + ys + 16, dy = idx + ys + 16, dx = dy + ys + 16, end = dx + xs + 16;
+      expect(end).toBeLessThan(FLOATS);
+      const init = new Float32Array(end);
+      for (let i = 0; i < end; i++) init[i] = i % 97 === 0 ? NaN : i % 13 === 0 ? -0 : Math.sin(i * 0.61) * (i % 5);
+      for (let i = 0; i < xs; i++) init[r + i] = Math.max(init[z + i], 0);
+      // the unfused reference: TypeScript pool forward, pool backward, ReLU backward on z
+      const R = init.slice();
+      maxPool2dForward(R, c, r, y, idx, n);
+      maxPool2dBackwardTs(R, Hh * W, c.OH * c.OW, planes, dy, idx, dx);
+      reluBackwardRef(R, z, dx, xs);
+      for (const [label, H] of [["ts", init.slice()], ["wasm x1", be1.H], ["wasm x2", be2.H]] as const) {
+        H.set(init);
+        maxPool2dForward(H, c, r, y, idx, n);
+        maxPool2dBackward(H, c, dy, idx, dx, n, y);
+        sameBytes(H.subarray(0, end), R, label);
+      }
+    });
+  }
+
+  it("the compiler fuses the pools after a lone ReLU whose output has no other gradient", () => {
+    const fusions = (f: string) => {
+      const r = compileToIr(readFileSync(f, "utf8"), f);
+      return poolReluFusions(r.ir!);
+    };
+    // M2: conv -> relu -> pool, twice
+    expect([...fusions("bench/specs/m2.dnn").values()]).toEqual(["conv2d_0", "conv2d_1"]);
+    // M4: bn -> relu -> pool (twice); the residual joins' ReLUs are not followed by a pool
+    expect(fusions("bench/specs/m4.dnn").size).toBe(2);
+    // no pool at all
+    expect(fusions("bench/specs/m1.dnn").size).toBe(0);
+  });
+});
