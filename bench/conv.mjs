@@ -6,16 +6,18 @@
 // Each figure is the best of several windows of process CPU time after a warm-up (the machine
 // may be shared: wall time would mostly measure the other processes; with one thread, CPU time
 // is the work done). --wall times by the clock instead (needed with --threads 2).
-// Conv rows and the step are timed for each scratch size in ROOMS: the per-sample `col` the
-// compiler reserves today (convScratchSize), convScratchSizeFast, and convScratchSizeBatched
-// for 4, 16 and 64 samples per GEMM, passed as cfg.colFloats; for the step, the col regions are
-// moved to regions of that size at the end of the heap and colFloats is added to the conv
-// configurations (what the compiler would emit if compiler/plan-memory.ts reserved them).
+// Conv rows and the step are timed for each scratch size in ROOMS: the per-sample `col`
+// (convScratchSize), convScratchSizeFast, and convScratchSizeBatched for 4, 16 and 64 samples per
+// GEMM, passed as cfg.colFloats, and Winograd F(2,3) for conv2 (cfg.wino = 4, what the compiler
+// chooses today); for the step, the first row is the trainer as compiled (Winograd conv2), the
+// others move the col regions to regions of that size at the end of the heap and add colFloats
+// to the conv configurations.
 import { createBackend } from "../runtime/backend-create.ts";
 import {
   convConfig, convScratchSize, convWeightSize, conv2dForward, conv2dBackward,
 } from "../runtime/kernels/conv.ts";
 import * as convMod from "../runtime/kernels/conv.ts";
+import { winogradPays, winogradScratchSize } from "../runtime/kernels/winograd.ts";
 import { poolConfig, maxPool2dForward, maxPool2dBackward } from "../runtime/kernels/pool.ts";
 import { readFileSync } from "node:fs";
 
@@ -33,7 +35,11 @@ const ROOMS = [
   ["colFloats = convScratchSizeBatched(cfg, 4)", (c) => convMod.convScratchSizeBatched(c, 4)],
   ["colFloats = convScratchSizeBatched(cfg, 16)", (c) => convMod.convScratchSizeBatched(c, 16)],
   ["colFloats = convScratchSizeBatched(cfg, 64)", (c) => convMod.convScratchSizeBatched(c, 64)],
+  // the third element: cfg.wino for the convs where Winograd pays (conv2; conv1 has 1 channel)
+  ["Winograd F(2,3), 4 samples per block (cfg.wino = 4)", (c) => Math.max(convMod.convScratchSizeFast(c), winogradScratchSize(c, 4, true)), 4],
 ];
+// the configuration a ROOMS row gives a conv: its colFloats, and wino where Winograd pays
+const withRoom = (c, room, wino) => ({ ...c, colFloats: room(c), ...(wino && winogradPays(c) ? { wino } : {}) });
 const THREADS = arg("--threads", 1);
 // --rooms 0,1: only these rows of ROOMS (default all)
 const roomsArg = process.argv.indexOf("--rooms");
@@ -107,10 +113,10 @@ async function layers(kind) {
   for (const [k, s] of Object.entries(sizes)) fillRandom(H, off[k], s, seed++, k.startsWith("w") ? 0.3 : 1);
   const o = off;
   const rows = [];
-  for (const [label, room] of ROOMS) {
+  for (const [label, room, wino] of ROOMS) {
     const big = room(conv1) !== undefined;
-    const c1 = { ...conv1, colFloats: room(conv1) };
-    const c2 = { ...conv2, colFloats: room(conv2) };
+    const c1 = withRoom(conv1, room, wino);
+    const c2 = withRoom(conv2, room, wino);
     const t = {
       "conv1 fwd": bestMs(() => conv2dForward(H, gemm, c1, o.x0, o.w1, o.b1, o.y1, o.col1, B)),
       "conv1 bwd (dw, db)": bestMs(() => conv2dBackward(H, gemm, c1, o.x0, o.w1, o.dy1, -1, o.dw1, o.db1, o.col1, B)),
