@@ -7,8 +7,9 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { convConfig, conv2dForward, conv2dBackward, convScratchSizeFast, type ConvConfig } from "../runtime/kernels/conv";
+import { CONV_COL_FLOATS } from "../runtime/wasm/instance";
 import {
-  winogradApplies, winogradPays, winogradScratchSize, winogradDgradConfig, winoInputRef, winoOutputRef, winoDyRef,
+  WINO_SCRATCH_MAX, winogradPlanBlock, winogradApplies, winogradPays, winogradScratchSize, winogradDgradConfig, winoInputRef, winoOutputRef, winoDyRef,
 } from "../runtime/kernels/winograd";
 import { conv2dForwardNaive, conv2dBackwardNaive } from "../runtime/kernels/reference";
 import { makeGemm } from "../runtime/kernels/gemm";
@@ -95,6 +96,20 @@ describe("Winograd F(2,3) convolution", () => {
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same", groups: 2 }))).toBe(false);
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 5, padding: "same" }))).toBe(false);
     expect(winogradApplies(winogradDgradConfig(same))).toBe(true);
+  });
+
+  it("plans blocks whose scratch fits a worker thread's column area", () => {
+    expect(WINO_SCRATCH_MAX).toBe(CONV_COL_FLOATS);
+    const m2 = convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same" });
+    expect(winogradPlanBlock(m2)).toBe(4);
+    const big = convConfig({ C: 16, H: 28, W: 28, K: 16, kernel: 3, padding: "same" });
+    const nb = winogradPlanBlock(big);
+    expect(nb).toBeGreaterThan(0);
+    expect(winogradScratchSize(big, nb, true)).toBeLessThanOrEqual(CONV_COL_FLOATS);
+    expect(winogradScratchSize(big, nb * 2, true)).toBeGreaterThan(CONV_COL_FLOATS);
+    // too large for even one sample: im2col
+    expect(winogradPlanBlock(convConfig({ C: 64, H: 56, W: 56, K: 64, kernel: 3, padding: "same" }))).toBe(0);
+    expect(winogradPlanBlock(convConfig({ C: 1, H: 28, W: 28, K: 16, kernel: 3, padding: "same" }))).toBe(0);
   });
 
   it("forward, input and weight gradients match the naive convolution (both backends)", async () => {

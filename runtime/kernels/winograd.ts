@@ -38,7 +38,7 @@ import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "..
 
 /**
  * Samples per block the compiler plans for: at M2's conv2 (batch 64, one thread) 4 runs as fast as
- * 16 (8.5 vs 9.0 ms forward + backward) and 64 is slower (14.2: its V and M leave the cache).
+ * 16 (7.6 ms forward + backward) and 64 much slower (its V and M leave the cache).
  */
 export const WINO_BLOCK = 4;
 /** A worker thread's column area (runtime/wasm/instance.ts CONV_COL_FLOATS; a test checks they agree). */
@@ -65,7 +65,7 @@ export function winogradDgradConfig(c: ConvConfig): ConvConfig {
 /**
  * Whether the compiler should choose Winograd for c: it applies, and the GEMMs are deep enough
  * to gain from 2.25x fewer multiply-adds (a 1-channel input would make K=1 GEMMs; measured on
- * M2: conv 1->16 stays on im2col, 16->32 runs 2.2x faster forward and backward).
+ * M2: conv 1->16 stays on im2col, 16->32 runs 1.6x faster forward and backward).
  */
 export function winogradPays(c: ConvConfig): boolean {
   return winogradApplies(c) && c.C >= 8 && c.K >= 8;
@@ -122,7 +122,7 @@ const f = Math.fround;
 
 /**
  * V = B^T d B for every tile of m samples of x (C, IH, IW), tiles of output rows 2r, 2r+1 and
- * columns 2s, 2s+1 reading input rows 2r-ph .. 2r-ph+3 (zeros outside), into V (ld T).
+ * columns 2s, 2s+1 reading input rows 2r-ph .. 2r-ph+3 (zeros outside), into V (layout above).
  */
 export function winoInputRef(
   H: Float32Array, x: number, m: number, C: number, IH: number, IW: number, ph: number, pw: number,
