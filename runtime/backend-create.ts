@@ -19,6 +19,8 @@ export interface BackendOptions {
   threads?: number;
   /** wasm only: use relaxed SIMD's fused multiply-add when available (runtime/wasm/wasm-backend.ts). */
   relaxed?: boolean;
+  /** wasm with 2+ threads: floats of each worker's conv column area (program meta.convColFloats). */
+  convColFloats?: number;
 }
 export type ClosableBackend = Backend & { close(): void };
 
@@ -61,7 +63,7 @@ export async function createBackend(floats: number, opts: BackendOptions = {}): 
       }
       return createWasmBackend(floats, 1, { relaxed: opts.relaxed });
     }
-    return createWasmBackend(floats, threads, { relaxed: opts.relaxed });
+    return createWasmBackend(floats, threads, { relaxed: opts.relaxed, convColFloats: opts.convColFloats });
   }
   const H = new Float32Array(floats);
   return { H, gemm: makeGemm(H, "blocked"), name: "ts-blocked", threads: 1, close: () => {} };

@@ -30,6 +30,11 @@ export interface ProgramMeta {
   dataPath: string;
   /** Multiply-adds of the largest GEMM in a step (decides whether a second thread can pay). */
   maxGemmMacs?: number;
+  /**
+   * Floats of scratch each worker thread needs for the convolutions it shares (the largest
+   * Winograd block scratch; absent: the backend's default area suffices).
+   */
+  convColFloats?: number;
 }
 
 export interface LossConfig {

@@ -107,8 +107,9 @@ describe("Winograd F(2,3) convolution", () => {
     expect(nb).toBeGreaterThan(0);
     expect(winogradScratchSize(big, nb, true)).toBeLessThanOrEqual(CONV_COL_FLOATS);
     expect(winogradScratchSize(big, nb * 2, true)).toBeGreaterThan(CONV_COL_FLOATS);
-    // too large for even one sample: im2col
-    expect(winogradPlanBlock(convConfig({ C: 64, H: 56, W: 56, K: 64, kernel: 3, padding: "same" }))).toBe(0);
+    // one sample beyond the default area: blocks of 1 (larger worker areas); beyond 16 MB: im2col
+    expect(winogradPlanBlock(convConfig({ C: 64, H: 56, W: 56, K: 64, kernel: 3, padding: "same" }))).toBe(1);
+    expect(winogradPlanBlock(convConfig({ C: 128, H: 112, W: 112, K: 128, kernel: 3, padding: "same" }))).toBe(0);
     expect(winogradPlanBlock(convConfig({ C: 1, H: 28, W: 28, K: 16, kernel: 3, padding: "same" }))).toBe(0);
   });
 
@@ -239,5 +240,67 @@ describe("Winograd F(2,3) convolution", () => {
       one.close();
       two.close();
     }
+  });
+
+  it("a layer whose one-sample block exceeds the default worker area gets larger areas (and is still split)", async () => {
+    // CIFAR-sized: 32 -> 32 channels at 32 x 32
+    const c0 = convConfig({ C: 32, H: 32, W: 32, K: 32, kernel: 3, padding: "same" });
+    expect(winogradPlanBlock(c0)).toBe(1);
+    const room = winogradScratchSize(c0, 1, true);
+    expect(room).toBeGreaterThan(CONV_COL_FLOATS);
+    const c = { ...c0, wino: 1, colFloats: room };
+    const n = 3;
+    const one = await createBackend(1 << 21, { backend: "wasm", threads: 1 });
+    const two = await createBackend(1 << 21, { backend: "wasm", threads: 2, convColFloats: room });
+    try {
+      const out: Uint32Array[] = [];
+      for (const be of [one, two]) {
+        const stats = (be as unknown as { stats: { chunks: number } }).stats;
+        const before = stats.chunks;
+        const k = layout(be.H, c, n, true, 9, room);
+        conv2dForward(be.H, be.gemm, c, k.x, k.w, k.b, k.y, k.col, n, -1);
+        conv2dBackward(be.H, be.gemm, c, k.x, k.w, k.dy, k.dx, k.dw, k.db, k.col, n);
+        if (be === two) expect(stats.chunks - before).toBeGreaterThanOrEqual(3 + 3 + 2); // fwd, dgrad blocks; wgrad rows
+        out.push(new Uint32Array(be.H.slice(0, k.col).buffer));
+      }
+      let diff = -1;
+      for (let i = 0; i < out[0].length && diff < 0; i++) if (out[0][i] !== out[1][i]) diff = i;
+      expect(diff).toBe(-1);
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
+  it("the trainer asks for those worker areas (program meta.convColFloats)", async () => {
+    const { compileToIr } = await import("../compiler/pipeline");
+    const { programConstants } = await import("../compiler/codegen/emit-trainer");
+    const spec = (K: number) => `model big {
+  input [1, 28, 28]
+  conv2d(32, 3, padding=same) -> relu
+  conv2d(${K}, 3, padding=same) -> relu
+  global_avgpool
+  dense(10)
+  loss softmax_cross_entropy
+}
+data {
+  source idx("data/fashion-mnist-small")
+  scale 1/255
+}
+train {
+  batch 4
+  epochs 1
+  optimizer sgd(lr=0.1)
+}
+`;
+    const meta = async (src: string) => {
+      const r = compileToIr(src, "big.dnn");
+      expect(r.diagnostics?.filter((d: { severity: string }) => d.severity === "error") ?? []).toEqual([]);
+      return programConstants(r.ir!, ".").meta as { convColFloats?: number };
+    };
+    const big = await meta(spec(48));
+    expect(big.convColFloats).toBeGreaterThan(CONV_COL_FLOATS);
+    expect(big.convColFloats).toBe(winogradScratchSize(convConfig({ C: 32, H: 28, W: 28, K: 48, kernel: 3, padding: "same" }), 1, true));
+    expect((await meta(spec(16))).convColFloats).toBeUndefined();
   });
 });

@@ -5,6 +5,8 @@
 import type { IR } from "../ir";
 import { emitModel } from "./emit-model";
 import { emitPenalty } from "./emit-penalty";
+import { convNodeConfig } from "../plan-memory";
+import { WINO_SCRATCH_MAX, winogradPlanBlock, winogradScratchSize } from "../../runtime/kernels/winograd";
 
 export const DNNC_VERSION = "0.1.0";
 
@@ -45,8 +47,15 @@ export function programConstants(ir: IR, dataPath: string) {
   // input channels, runtime/wasm conv_chunk), grouped ones per sample and group; the trainer stays
   // on one thread when none is large enough to split
   let maxGemmMacs = 0;
+  // the worker areas the Winograd convs need beyond the backend's default (winogradPlanBlock)
+  let convColFloats = 0;
   for (const n of ir.nodes) {
     const a = n.attrs as Record<string, number>;
+    if (n.op === "conv2d") {
+      const cfg = convNodeConfig(n);
+      const nb = winogradPlanBlock(cfg);
+      if (nb > 0) convColFloats = Math.max(convColFloats, winogradScratchSize(cfg, nb, true));
+    }
     if (n.op === "dense") maxGemmMacs = Math.max(maxGemmMacs, ir.batch * a.units * n.inShape[0]);
     if (n.op === "conv2d") {
       const perSample = (a.K / a.groups) * n.outShape[1] * n.outShape[2] * (n.inShape[0] / a.groups) * a.kh * a.kw;
@@ -66,6 +75,7 @@ export function programConstants(ir: IR, dataPath: string) {
     heapFloats: L.heapFloats,
     dataPath,
     maxGemmMacs,
+    ...(convColFloats > WINO_SCRATCH_MAX ? { convColFloats } : {}),
   };
   const layout = {
     P: L.P,

@@ -41,8 +41,14 @@ import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "..
  * 16 (7.6 ms forward + backward) and 64 much slower (its V and M leave the cache).
  */
 export const WINO_BLOCK = 4;
-/** A worker thread's column area (runtime/wasm/instance.ts CONV_COL_FLOATS; a test checks they agree). */
+/** A worker thread's default column area (runtime/wasm/instance.ts CONV_COL_FLOATS; a test checks they agree). */
 export const WINO_SCRATCH_MAX = 1 << 18;
+/**
+ * The most scratch one block of one sample may take (16 MB): larger layers stay on im2col. Between
+ * WINO_SCRATCH_MAX and this, the trainer asks the backend for worker areas that large
+ * (program meta.convColFloats), so that two threads still split the blocks.
+ */
+export const WINO_SCRATCH_LIMIT = 1 << 22;
 
 const up4 = (v: number): number => (v + 3) & ~3;
 
@@ -73,13 +79,14 @@ export function winogradPays(c: ConvConfig): boolean {
 
 /**
  * Samples per block the compiler plans for c (cfg.wino): WINO_BLOCK, halved until the scratch
- * fits a worker's column area (so that two threads can split it); 0 when Winograd does not pay or
- * not even one sample fits (the conv stays on im2col + GEMM).
+ * fits a worker's default column area (so that two threads can split it); 1 when even one sample
+ * needs more, up to WINO_SCRATCH_LIMIT (the trainer then asks for larger worker areas); 0 when
+ * Winograd does not pay or the layer is larger still (the conv stays on im2col + GEMM).
  */
 export function winogradPlanBlock(c: ConvConfig): number {
   if (!winogradPays(c)) return 0;
   for (let nb = WINO_BLOCK; nb >= 1; nb >>= 1) if (winogradScratchSize(c, nb, true) <= WINO_SCRATCH_MAX) return nb;
-  return 0;
+  return winogradScratchSize(c, 1, true) <= WINO_SCRATCH_LIMIT ? 1 : 0;
 }
 
 interface Areas {

@@ -206,7 +206,9 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
   const threads = args.threads > 1 && (p.meta.maxGemmMacs ?? Infinity) < PARALLEL_MIN_MACS ? 1 : args.threads;
   if (threads !== args.threads && !args.quiet && !args.bench && !args.json)
     process.stdout.write(`note: no GEMM of this model is large enough to split (largest ${p.meta.maxGemmMacs} multiply-adds); training on 1 thread\n`);
-  const be = await createBackend(p.meta.heapFloats, { backend: args.backend, threads, relaxed: args.fma });
+  const be = await createBackend(p.meta.heapFloats, {
+    backend: args.backend, threads, relaxed: args.fma, convColFloats: p.meta.convColFloats,
+  });
   try {
     let resume: { state: LoopState; best?: Float32Array } | undefined;
     const out = args.out ?? args.resume;

@@ -28,8 +28,10 @@ export interface WasmLayout {
   floats: number;
   ctrlByte: number; // byte address of the 256-byte control block
   scratchByte: number[]; // per-thread scratch byte address
-  /** float offset of worker w's (w = 1..T-1) column area: colFloat0 + (w-1)*CONV_COL_FLOATS */
+  /** float offset of worker w's (w = 1..T-1) column area: colFloat0 + (w-1)*colFloats */
   colFloat0: number;
+  /** floats of each worker's column area (CONV_COL_FLOATS or more, wasmLayout's argument) */
+  colFloats: number;
   pages: number;
 }
 
@@ -38,10 +40,14 @@ const MAX_BYTES = 65535 * PAGE; // keep byte addresses below 2^32
 
 const align64 = (x: number) => Math.ceil(x / 64) * 64;
 
-/** Floats of each worker's im2col area: the largest per-sample column matrix a split conv may use. */
+/**
+ * Floats of each worker's im2col area: the largest per-sample column matrix a split conv may use
+ * (at least; a trainer whose Winograd blocks need more asks for it: program meta.convColFloats).
+ */
 export const CONV_COL_FLOATS = 1 << 18;
 
-export function wasmLayout(floats: number, threads: number, scratchBytes: number): WasmLayout {
+export function wasmLayout(floats: number, threads: number, scratchBytes: number, colFloatsMin = CONV_COL_FLOATS): WasmLayout {
+  const colFloats = Math.max(CONV_COL_FLOATS, Math.ceil(colFloatsMin / 16) * 16);
   if (!Number.isInteger(floats) || floats < 0) throw new Error(`wasm backend: bad heap size ${floats}`);
   const ctrlByte = align64(floats * 4);
   const scratchByte: number[] = [];
@@ -51,11 +57,11 @@ export function wasmLayout(floats: number, threads: number, scratchBytes: number
     top += align64(scratchBytes);
   }
   const colFloat0 = top / 4;
-  if (threads > 1) top += (threads - 1) * CONV_COL_FLOATS * 4;
+  if (threads > 1) top += (threads - 1) * colFloats * 4;
   if (top > MAX_BYTES) {
     throw new Error(`wasm backend: heap of ${floats} floats does not fit in 4 GB of WebAssembly memory`);
   }
-  return { floats, ctrlByte, scratchByte, colFloat0, pages: Math.max(1, Math.ceil(top / PAGE)) };
+  return { floats, ctrlByte, scratchByte, colFloat0, colFloats, pages: Math.max(1, Math.ceil(top / PAGE)) };
 }
 
 export function base64Bytes(s: string): Uint8Array<ArrayBuffer> {

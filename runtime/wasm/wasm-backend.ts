@@ -10,7 +10,7 @@
 // spin collapses when another process takes the core).
 import type { Backend, GemmFn } from "../backend";
 import {
-  checkGemmArgs, CONV_COL_FLOATS, convModule, createMemory, gemmModule, instantiate, instantiateConv, instantiateOptim,
+  checkGemmArgs, convModule, createMemory, gemmModule, instantiate, instantiateConv, instantiateOptim,
   relaxedSimdValid, wasmLayout,
   type OptimExports,
 } from "./instance";
@@ -81,6 +81,12 @@ export interface WasmBackendOptions {
    * bits from the plain build (and may differ between machines). Default false.
    */
   relaxed?: boolean;
+  /**
+   * Floats of each worker thread's column area for the convolutions split between threads
+   * (default and minimum CONV_COL_FLOATS): a trainer asks for its Winograd blocks' scratch
+   * (program meta.convColFloats).
+   */
+  convColFloats?: number;
 }
 
 /** Whether relaxed SIMD is usable, after trying to enable it (Node 20 keeps it behind a flag). */
@@ -106,8 +112,8 @@ export async function createWasmBackend(
   const relaxed = opts.relaxed === true && (await enableRelaxedSimd());
   const module = await gemmModule(shared, relaxed);
   // the scratch size is a constant of the module; instantiate once on a 1-page memory to read it
-  const probe = await instantiate(module, createMemory({ floats: 0, ctrlByte: 0, scratchByte: [], colFloat0: 0, pages: 1 }, shared));
-  const layout = wasmLayout(floats, T, probe.scratch_bytes());
+  const probe = await instantiate(module, createMemory({ floats: 0, ctrlByte: 0, scratchByte: [], colFloat0: 0, colFloats: 0, pages: 1 }, shared));
+  const layout = wasmLayout(floats, T, probe.scratch_bytes(), opts.convColFloats);
   const memory = createMemory(layout, shared);
   const ex = await instantiate(module, memory);
   const H = new Float32Array(memory.buffer, 0, floats);
@@ -135,7 +141,7 @@ export async function createWasmBackend(
       workers.push(
         await startWorker({
           module, memory, ctrlByte: layout.ctrlByte, scratchByte: layout.scratchByte[w], spin: SPIN,
-          convModule: await convModule(shared), colFloat: layout.colFloat0 + (w - 1) * CONV_COL_FLOATS,
+          convModule: await convModule(shared), colFloat: layout.colFloat0 + (w - 1) * layout.colFloats,
         }),
       );
     }
@@ -207,7 +213,7 @@ export async function createWasmBackend(
     const convArgs = ctl.subarray(CTRL_CONV, CTRL_CONV + 24);
     registerConvExports(H, convEx, {
       threads: T,
-      colFloats: CONV_COL_FLOATS,
+      colFloats: layout.colFloats,
       args: convArgs,
       run(nChunks: number, mainCol: number) {
         if (closed) throw new Error("wasm backend: closed");
