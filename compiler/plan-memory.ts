@@ -68,6 +68,13 @@ export function stepMoments(nodes: number) {
   };
 }
 
+/** The tensors that carry a gradient: every node output downstream of a parameter. */
+export function gradTensors(ir: IR): Set<string> {
+  const needsGrad = new Set<string>();
+  for (const n of ir.nodes) if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
+  return needsGrad;
+}
+
 /** The runtime's ConvConfig of a conv node (without colFloats and wino). */
 export function convNodeConfig(n: IRNode): ConvConfig {
   const a = n.attrs as Record<string, number>;
@@ -105,8 +112,7 @@ export function convColFloats(n: IRNode, needDx: boolean): number {
  * ReLU backward (the same bytes), and the pool's output stays live until the pool's backward.
  */
 export function poolReluFusions(ir: IR): Map<string, string> {
-  const needsGrad = new Set<string>();
-  for (const n of ir.nodes) if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
+  const needsGrad = gradTensors(ir);
   const writes = new Map<string, number>();
   for (const n of ir.nodes)
     if (needsGrad.has(n.output) && n.op !== "flatten")
@@ -165,8 +171,7 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
     bufOf.set(n.output, n.tail.length > 0 ? n.output : `z:${n.id}`);
   }
   // which tensors carry a gradient (codegen's needsGrad: downstream of a parameter)
-  const needsGrad = new Set<string>();
-  for (const n of ir.nodes) if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
+  const needsGrad = gradTensors(ir);
   const hasBackward = (n: IRNode) => needsGrad.has(n.output) && n.op !== "flatten";
   const gradOf = (s: string) => needsGrad.has(s) && baseOf(s) !== "x";
 

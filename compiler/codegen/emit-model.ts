@@ -5,7 +5,7 @@
 // in the gradient buffer), then the producer's backward.
 import type { IR, IRNode, TailOp } from "../ir";
 import type { Json } from "../spec";
-import { convNodeConfig, poolReluFusions } from "../plan-memory";
+import { convNodeConfig, gradTensors, poolReluFusions } from "../plan-memory";
 import type { ConvConfig } from "../../runtime/kernels/conv";
 import { winogradPlanBlock } from "../../runtime/kernels/winograd";
 
@@ -106,10 +106,7 @@ export function emitModel(ir: IR): Emitted {
   }
 
   // ---- which tensors need gradients: everything downstream of a parameter ----
-  const needsGrad = new Set<string>();
-  for (const n of ir.nodes) {
-    if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
-  }
+  const needsGrad = gradTensors(ir);
   const gradInit = new Set<string>();
   // 2x2 max pools that apply their input's lone ReLU in their backward (pool id -> producer id)
   const poolRelu = poolReluFusions(ir);

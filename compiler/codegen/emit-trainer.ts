@@ -51,13 +51,11 @@ export function programConstants(ir: IR, dataPath: string) {
   let convColFloats = 0;
   for (const n of ir.nodes) {
     const a = n.attrs as Record<string, number>;
+    if (n.op === "dense") maxGemmMacs = Math.max(maxGemmMacs, ir.batch * a.units * n.inShape[0]);
     if (n.op === "conv2d") {
       const cfg = convNodeConfig(n);
       const nb = winogradPlanBlock(cfg);
       if (nb > 0) convColFloats = Math.max(convColFloats, winogradScratchSize(cfg, nb, true));
-    }
-    if (n.op === "dense") maxGemmMacs = Math.max(maxGemmMacs, ir.batch * a.units * n.inShape[0]);
-    if (n.op === "conv2d") {
       const perSample = (a.K / a.groups) * n.outShape[1] * n.outShape[2] * (n.inShape[0] / a.groups) * a.kh * a.kw;
       maxGemmMacs = Math.max(maxGemmMacs, a.groups === 1 ? ir.batch * perSample : perSample);
     }

@@ -35,7 +35,7 @@
 // On the wasm backend the im2col copies run in wasm (same bytes as im2colTs).
 import type { GemmFn } from "../backend";
 import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "../wasm/conv-kernels";
-import { winogradApplies, winogradBackward, winogradBlock, winogradDgradConfig, winogradForward } from "./winograd";
+import { winogradApplies, winogradBackward, winogradBlock, winogradForward } from "./winograd";
 
 export interface ConvConfig {
   /** input channels, height, width */
@@ -541,13 +541,7 @@ export function conv2dBackward(
   const room = colRoom(c);
   if (db >= 0) convBiasGrad(H, gemm, K, OHW, dy, db, col, room, n);
   const nbw = c.wino ? winoBlockOf(c, room, dx >= 0) : 0;
-  if (nbw > 0) {
-    // Winograd: dw, and dx when its correlation has even sizes too (otherwise im2col's dx below)
-    const dxWino = winogradApplies(winogradDgradConfig(c));
-    winogradBackward(H, gemm, c, nbw, x, w, dy, dxWino ? dx : -1, dw, col, n);
-    if (dx < 0 || dxWino) return;
-    return conv2dBackward(H, gemm, { ...c, wino: undefined }, x, w, dy, dx, -1, -1, col, n);
-  }
+  if (nbw > 0) return winogradBackward(H, gemm, c, nbw, x, w, dy, dx, dw, col, n);
   if (dw >= 0 && n === 0) H.fill(0, dw, dw + K * CKK);
   const wsz = align16(K * CKK);
   const byCorrelation = dx >= 0 && n > 0 && dgradByCorrelation(c) && room - wsz >= KK * HW;

@@ -60,7 +60,10 @@ export function winogradApplies(c: ConvConfig): boolean {
   );
 }
 
-/** The input gradient of c as a forward convolution of dy (K -> C channels, OH x OW -> H x W). */
+/**
+ * The input gradient of c as a forward convolution of dy (K -> C channels, OH x OW -> H x W,
+ * padding 2 - ph, 2 - pw: Winograd applies to it whenever it applies to c).
+ */
 export function winogradDgradConfig(c: ConvConfig): ConvConfig {
   return {
     C: c.K, H: c.OH, W: c.OW, K: c.C, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2 - c.ph, pw: 2 - c.pw, dh: 1, dw: 1,
@@ -112,15 +115,11 @@ function areas(c: ConvConfig, nb: number): Areas {
 
 /**
  * Floats of scratch the Winograd kernels of c need with nb samples per block: the forward, the
- * weight gradient (the same areas) and, when `needDx` and it applies, the input gradient's.
+ * weight gradient (the same areas) and, when `needDx`, the input gradient's.
  */
 export function winogradScratchSize(c: ConvConfig, nb: number, needDx: boolean): number {
-  let s = areas(c, nb).end;
-  if (needDx) {
-    const d = winogradDgradConfig(c);
-    if (winogradApplies(d)) s = Math.max(s, areas(d, nb).end);
-  }
-  return s;
+  const s = areas(c, nb).end;
+  return needDx ? Math.max(s, areas(winogradDgradConfig(c), nb).end) : s;
 }
 
 // ---- the transforms: TypeScript references (conv.wat's wino_* write the same bytes) -------------
