@@ -35,7 +35,7 @@
 // On the wasm backend the im2col copies run in wasm (same bytes as im2colTs).
 import type { GemmFn } from "../backend";
 import { checkRange, convExportsOf, convParallelOf, type ConvParallel } from "../wasm/conv-kernels";
-import { winogradApplies, winogradBackward, winogradBlock, winogradForward } from "./winograd";
+import { winogradApplies, winogradBackward, winogradForward, winogradPlan, type WinogradPlan } from "./winograd";
 
 export interface ConvConfig {
   /** input channels, height, width */
@@ -384,14 +384,14 @@ export function conv2dForward(
   ry = -1,
 ): void {
   const room = colRoom(c);
-  const nbw = c.wino ? winoBlockOf(c, room, false) : 0;
-  if (nbw > 0) return winogradForward(H, gemm, c, nbw, x, w, b, y, col, n, ry);
+  const wp = c.wino ? winoPlanOf(c, room) : undefined;
+  if (wp) return winogradForward(H, gemm, c, wp, x, w, b, y, col, n, ry);
   convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, b, y, col, n, ry);
 }
 
-// Samples per block of the Winograd path for c with `room` floats at col, or 0 (im2col + GEMM).
-function winoBlockOf(c: ConvConfig, room: number, needDx: boolean): number {
-  return c.wino && winogradApplies(c) ? winogradBlock(c, room, needDx, c.wino) : 0;
+// The Winograd plan of c with `room` floats at col, or undefined (im2col + GEMM).
+function winoPlanOf(c: ConvConfig, room: number): WinogradPlan | undefined {
+  return winogradApplies(c) ? winogradPlan(c, room) : undefined;
 }
 
 // ry[0..len) = max(y[0..len), 0) (runtime/wasm-kernels.ts reluRef; conv.wat's relu on the wasm
@@ -540,8 +540,8 @@ export function conv2dBackward(
   const direct = convIsPointwise(c);
   const room = colRoom(c);
   if (db >= 0) convBiasGrad(H, gemm, K, OHW, dy, db, col, room, n);
-  const nbw = c.wino ? winoBlockOf(c, room, dx >= 0) : 0;
-  if (nbw > 0) return winogradBackward(H, gemm, c, nbw, x, w, dy, dx, dw, col, n);
+  const wp = c.wino ? winoPlanOf(c, room) : undefined;
+  if (wp) return winogradBackward(H, gemm, c, wp, x, w, dy, dx, dw, col, n);
   if (dw >= 0 && n === 0) H.fill(0, dw, dw + K * CKK);
   const wsz = align16(K * CKK);
   const byCorrelation = dx >= 0 && n > 0 && dgradByCorrelation(c) && room - wsz >= KK * HW;

@@ -125,6 +125,9 @@ export function winogradScratchSize(c: ConvConfig, nb: number, needDx: boolean):
 // ---- the transforms: TypeScript references (conv.wat's wino_* write the same bytes) -------------
 
 const f = Math.fround;
+// the transforms' per-tile scratch (nothing is allocated in a training step; kernels do not run
+// concurrently in one thread)
+const sc = { q: new Float64Array(16), g: new Float64Array(9), t: new Float64Array(12) };
 
 /**
  * V = B^T d B for every tile of m samples of x (C, IH, IW), tiles of output rows 2r, 2r+1 and
@@ -134,17 +137,20 @@ export function winoInputRef(
   H: Float32Array, x: number, m: number, C: number, IH: number, IW: number, ph: number, pw: number,
   TH: number, TW: number, v: number, T: number,
 ): void {
-  const d = new Float64Array(16);
-  const at = (xs: number, h: number, w: number): number =>
-    // the plane holds rows h with h + ph < 2TH+2 and columns with w + pw < 2TW+2 (wino_in)
-    h >= 0 && h < IH && w >= 0 && w < IW && h + ph < 2 * TH + 2 && w + pw < 2 * TW + 2 ? H[xs + h * IW + w] : 0;
+  const d = sc.q;
   for (let c = 0; c < C; c++)
     for (let i = 0; i < m; i++) {
       const xs = x + (i * C + c) * IH * IW;
       for (let r = 0; r < TH; r++)
         for (let s = 0; s < TW; s++) {
           for (let a = 0; a < 4; a++)
-            for (let b = 0; b < 4; b++) d[a * 4 + b] = at(xs, 2 * r + a - ph, 2 * s + b - pw);
+            for (let b = 0; b < 4; b++) {
+              // zeros outside the input (wino_in's plane holds rows h with h + ph < 2TH+2 and
+              // columns w with w + pw < 2TW+2, all a tile reads)
+              const h = 2 * r + a - ph;
+              const w = 2 * s + b - pw;
+              d[a * 4 + b] = h >= 0 && h < IH && w >= 0 && w < IW ? H[xs + h * IW + w] : 0;
+            }
           const t = (i * TH + r) * TW + s;
           for (let b = 0; b < 4; b++) {
             const d0 = d[b], d1 = d[4 + b], d2 = d[8 + b], d3 = d[12 + b];
@@ -174,7 +180,7 @@ export function winoOutputRef(
   H: Float32Array, mm: number, T: number, K: number, m: number, TH: number, TW: number, OH: number, OW: number,
   b: number, y: number, ry: number,
 ): void {
-  const q = new Float64Array(16);
+  const q = sc.q;
   for (let k = 0; k < K; k++)
     for (let i = 0; i < m; i++)
       for (let r = 0; r < TH; r++)
@@ -222,14 +228,13 @@ export function winoDyRef(
           const g00 = H[o], g01 = col1 ? H[o + 1] : 0;
           const g10 = row1 ? H[o + OW] : 0, g11 = row1 && col1 ? H[o + OW + 1] : 0;
           // rows of A g: (g0, g0 + g1, g0 - g1, -g1) per column; then the same along the columns
-          const rows = [
-            [g00, g01],
-            [f(g00 + g10), f(g01 + g11)],
-            [f(g00 - g10), f(g01 - g11)],
-            [-g10, -g11],
-          ];
+          const rows = sc.t;
+          rows[0] = g00; rows[1] = g01;
+          rows[2] = f(g00 + g10); rows[3] = f(g01 + g11);
+          rows[4] = f(g00 - g10); rows[5] = f(g01 - g11);
+          rows[6] = -g10; rows[7] = -g11;
           for (let a = 0; a < 4; a++) {
-            const [t0, t1] = rows[a];
+            const t0 = rows[2 * a], t1 = rows[2 * a + 1];
             const ps = K * T + 4;
             const p = dm + a * 4 * ps + k * T + t;
             H[p] = t0;
@@ -245,8 +250,8 @@ export function winoDyRef(
 // U[(pos*K + k)*C + c] = (G g G^T)[pos], g the 3x3 kernel at w + (k*C + c)*9 (or, rotated, of the
 // input gradient: g[a][b] = w[(c*Kw + k)*9 + (2-a)*3 + (2-b)] with the layer's K = C here).
 function winoWeights(H: Float32Array, w: number, K: number, C: number, u: number, rotated: boolean): void {
-  const g = new Float64Array(9);
-  const t = new Float64Array(12);
+  const g = sc.g;
+  const t = sc.t;
   for (let k = 0; k < K; k++)
     for (let c = 0; c < C; c++) {
       for (let p = 0; p < 9; p++) g[p] = rotated ? H[w + (c * K + k) * 9 + 8 - p] : H[w + (k * C + c) * 9 + p];
@@ -270,8 +275,8 @@ function winoWeights(H: Float32Array, w: number, K: number, C: number, u: number
 
 // dw[(k*C + c)*9 + a*3 + b] = (G^T dU G)[a][b] of dU[(pos*K + k)*C + c].
 function winoWeightGrad(H: Float32Array, du: number, K: number, C: number, dw: number): void {
-  const q = new Float64Array(16);
-  const t = new Float64Array(12);
+  const q = sc.q;
+  const t = sc.t;
   for (let k = 0; k < K; k++)
     for (let c = 0; c < C; c++) {
       for (let p = 0; p < 16; p++) q[p] = H[du + (p * K + k) * C + c];
@@ -315,10 +320,9 @@ function setWinoArgs(
 // already at col + ar.u; blocks of nb samples (split between threads on a wasm backend: each
 // block is the same computation on whichever thread claims it, in that thread's areas).
 function winoCore(
-  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, x: number, b: number, y: number,
+  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, ar: Areas, x: number, b: number, y: number,
   col: number, n: number, ry: number,
 ): void {
-  const ar = areas(c, nb);
   const { C, K, OH, OW } = c;
   const TH = (OH + 1) >> 1;
   const TW = (OW + 1) >> 1;
@@ -359,20 +363,46 @@ function winoCore(
   }
 }
 
-/** Samples per block that `room` floats of scratch allow for c (0: not even one). */
-export function winogradBlock(c: ConvConfig, room: number, needDx: boolean, nbMax: number): number {
-  let nb = Math.max(1, nbMax);
-  while (nb > 0 && winogradScratchSize(c, nb, needDx) > room) nb >>= 1;
-  return nb;
+/** How a conv runs by Winograd with `room` floats of scratch: its blocks and their areas. */
+export interface WinogradPlan {
+  room: number;
+  nbMax: number;
+  /** samples per block: the largest nb <= nbMax whose forward and backward scratch fits the room */
+  nb: number;
+  areas: Areas;
+  /** the input gradient's forward convolution (of dy) and its areas */
+  dgrad: ConvConfig;
+  dgradAreas: Areas;
 }
 
-/** The forward convolution by Winograd (conv2dForward's arguments; `room` floats at col). */
+// Plans by configuration object (the trainer's CFG constants): made on the first call, so that a
+// training step allocates nothing.
+const plans = new WeakMap<ConvConfig, WinogradPlan>();
+
+/**
+ * The Winograd plan of c (cfg.wino samples per block at most) with `room` floats at col, or
+ * undefined when not even one sample fits (the caller runs im2col + GEMM).
+ */
+export function winogradPlan(c: ConvConfig, room: number): WinogradPlan | undefined {
+  const nbMax = Math.max(1, c.wino ?? 1);
+  let p = plans.get(c);
+  if (!p || p.room !== room || p.nbMax !== nbMax) {
+    let nb = nbMax;
+    while (nb > 0 && winogradScratchSize(c, nb, true) > room) nb >>= 1;
+    const dgrad = winogradDgradConfig(c);
+    p = { room, nbMax, nb, areas: areas(c, Math.max(nb, 1)), dgrad, dgradAreas: areas(dgrad, Math.max(nb, 1)) };
+    plans.set(c, p);
+  }
+  return p.nb > 0 ? p : undefined;
+}
+
+/** The forward convolution by Winograd (conv2dForward's arguments, its plan for the room at col). */
 export function winogradForward(
-  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, x: number, w: number, b: number,
+  H: Float32Array, gemm: GemmFn, c: ConvConfig, wp: WinogradPlan, x: number, w: number, b: number,
   y: number, col: number, n: number, ry: number,
 ): void {
   winoWeights(H, w, c.K, c.C, col, false);
-  winoCore(H, gemm, c, nb, x, b, y, col, n, ry);
+  winoCore(H, gemm, c, wp.nb, wp.areas, x, b, y, col, n, ry);
 }
 
 /**
@@ -381,17 +411,18 @@ export function winogradForward(
  * dx and dw are overwritten.
  */
 export function winogradBackward(
-  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, x: number, w: number, dy: number,
+  H: Float32Array, gemm: GemmFn, c: ConvConfig, wp: WinogradPlan, x: number, w: number, dy: number,
   dx: number, dw: number, col: number, n: number,
 ): void {
   const { C, K, OH, OW } = c;
+  const nb = wp.nb;
   if (dx >= 0) {
-    const d = winogradDgradConfig(c);
+    const d = wp.dgrad;
     winoWeights(H, w, d.K, d.C, col, true);
-    winoCore(H, gemm, d, nb, dy, -1, dx, col, n, -1);
+    winoCore(H, gemm, d, nb, wp.dgradAreas, dy, -1, dx, col, n, -1);
   }
   if (dw < 0) return;
-  const ar = areas(c, nb);
+  const ar = wp.areas;
   const TH = (OH + 1) >> 1;
   const TW = (OW + 1) >> 1;
   const par = parallelFor(H, ar);
