@@ -326,20 +326,7 @@ function winoCore(
   const { C, K, OH, OW } = c;
   const TH = (OH + 1) >> 1;
   const TW = (OW + 1) >> 1;
-  const par = parallelFor(H, ar);
-  if (par) {
-    if (n === 0) return;
-    checkRange(H, x, x + n * C * c.H * c.W, "conv input");
-    checkRange(H, y, y + n * K * OH * OW, "conv output");
-    if (ry >= 0) checkRange(H, ry, ry + n * K * OH * OW, "conv ReLU output");
-    if (b >= 0) checkRange(H, b, b + K, "conv bias");
-    checkRange(H, col, col + ar.end, "Winograd scratch");
-    setWinoArgs(par.args, 7, c, nb, n, x, col + ar.u, b, y, ry, ar, 4);
-    par.run(Math.ceil(n / nb), col);
-    return;
-  }
-  // the ts backend, or worker areas too small for these blocks: one thread (wasm transforms when
-  // the backend has them; the same bytes)
+  // the wasm loops do not check their addresses: check the ranges once (a split runner implies them)
   const k = convExportsOf(H);
   if (k) {
     checkRange(H, x, x + n * C * c.H * c.W, "conv input");
@@ -348,6 +335,15 @@ function winoCore(
     if (b >= 0) checkRange(H, b, b + K, "conv bias");
     checkRange(H, col, col + ar.end, "Winograd scratch");
   }
+  const par = parallelFor(H, ar);
+  if (par) {
+    if (n === 0) return;
+    setWinoArgs(par.args, 7, c, nb, n, x, col + ar.u, b, y, ry, ar, 4);
+    par.run(Math.ceil(n / nb), col);
+    return;
+  }
+  // the ts backend, or worker areas too small for these blocks: one thread (wasm transforms when
+  // the backend has them; the same bytes)
   for (let i0 = 0; i0 < n; i0 += nb) {
     const m = Math.min(nb, n - i0);
     const T = m * TH * TW;
@@ -426,23 +422,20 @@ export function winogradBackward(
   const TH = (OH + 1) >> 1;
   const TW = (OW + 1) >> 1;
   const par = parallelFor(H, ar);
+  const k = convExportsOf(H);
+  if (k) {
+    checkRange(H, x, x + n * C * c.H * c.W, "conv input");
+    checkRange(H, dy, dy + n * K * OH * OW, "conv output gradient");
+    checkRange(H, col, col + ar.end, "Winograd scratch");
+  }
   if (n === 0) H.fill(0, col + ar.u, col + ar.u + 16 * K * C);
   else if (par) {
     // tile rows split between the threads (each position's dU summed over the blocks in order,
     // as on one thread); one thread transforms all four rows at once
-    checkRange(H, x, x + n * C * c.H * c.W, "conv input");
-    checkRange(H, dy, dy + n * K * OH * OW, "conv output gradient");
-    checkRange(H, col, col + ar.end, "Winograd scratch");
     const rows = par.threads > 1 ? 2 : 4;
     setWinoArgs(par.args, 8, c, nb, n, x, col + ar.u, -1, dy, -1, ar, rows);
     par.run(4 / rows, col);
   } else {
-    const k = convExportsOf(H);
-    if (k) {
-      checkRange(H, x, x + n * C * c.H * c.W, "conv input");
-      checkRange(H, dy, dy + n * K * OH * OW, "conv output gradient");
-      checkRange(H, col, col + ar.end, "Winograd scratch");
-    }
     for (let i0 = 0; i0 < n; i0 += nb) {
       const m = Math.min(nb, n - i0);
       const T = m * TH * TW;
