@@ -36,7 +36,7 @@ const ROOMS = [
   ["colFloats = convScratchSizeBatched(cfg, 16)", (c) => convMod.convScratchSizeBatched(c, 16)],
   ["colFloats = convScratchSizeBatched(cfg, 64)", (c) => convMod.convScratchSizeBatched(c, 64)],
   // the third element: cfg.wino for the convs where Winograd pays (conv2; conv1 has 1 channel)
-  ["Winograd F(2,3), 4 samples per block (cfg.wino = 4)", (c) => Math.max(convMod.convScratchSizeFast(c), winogradScratchSize(c, 4, true)), 4],
+  ["Winograd F(2,3), 4 samples per block (cfg.wino = 4)", (c) => Math.max(convMod.convScratchSizeFast(c), winogradScratchSize(c, 4)), 4],
 ];
 // the configuration a ROOMS row gives a conv: its colFloats, and wino where Winograd pays
 const withRoom = (c, room, wino) => ({ ...c, colFloats: room(c), ...(wino && winogradPays(c) ? { wino } : {}) });

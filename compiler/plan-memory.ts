@@ -97,7 +97,7 @@ export function convColFloats(n: IRNode, needDx: boolean): number {
   const base = (C / a.groups) * KK * n.outShape[1] * n.outShape[2];
   const cfg = convNodeConfig(n);
   const nb = winogradPlanBlock(cfg);
-  const wino = nb > 0 ? winogradScratchSize(cfg, nb, true) : 0;
+  const wino = nb > 0 ? winogradScratchSize(cfg, nb) : 0;
   const pointwise = KK === 1 && a.sh === 1 && a.sw === 1 && a.ph === 0 && a.pw === 0 && n.outShape[1] === H && n.outShape[2] === W;
   if (!needDx || pointwise || a.sh !== 1 || a.sw !== 1) return Math.max(base, wino);
   const rotated = Math.ceil((a.K * (C / a.groups) * KK) / 16) * 16;

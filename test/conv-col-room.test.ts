@@ -34,7 +34,7 @@ describe("conv col scratch", () => {
         const cfg = convCfg(n, size);
         const dx = needs.has(n.inputs[0]);
         if (dx) withDx++;
-        const wino = cfg.wino ? winogradScratchSize(cfg, cfg.wino, true) : 0;
+        const wino = cfg.wino ? winogradScratchSize(cfg, cfg.wino) : 0;
         if (wino > 0) winos++;
         const im2col = dx ? Math.max(convScratchSizeFast(cfg), convScratchSize(cfg)) : convScratchSize(cfg);
         expect(size, `${f} ${n.id}`).toBe(Math.max(im2col, wino) || size);

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { convConfig, conv2dForward, conv2dBackward, convScratchSizeFast, type ConvConfig } from "../runtime/kernels/conv";
 import { CONV_COL_FLOATS } from "../runtime/wasm/instance";
 import {
-  WINO_SCRATCH_MAX, winogradPlanBlock, winogradApplies, winogradPays, winogradScratchSize, winogradDgradConfig, winoInputRef, winoOutputRef, winoDyRef,
+  WINO_SCRATCH_MAX, winogradPlanBlock, winogradApplies, winogradPays, winogradScratchSize, winoInputRef, winoOutputRef, winoDyRef, winoDxRef,
 } from "../runtime/kernels/winograd";
 import { conv2dForwardNaive, conv2dBackwardNaive } from "../runtime/kernels/reference";
 import { makeGemm } from "../runtime/kernels/gemm";
@@ -95,7 +95,6 @@ describe("Winograd F(2,3) convolution", () => {
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: 2, dilation: 2 }))).toBe(false);
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same", groups: 2 }))).toBe(false);
     expect(winogradApplies(convConfig({ C: 16, H: 14, W: 14, K: 32, kernel: 5, padding: "same" }))).toBe(false);
-    expect(winogradApplies(winogradDgradConfig(same))).toBe(true);
   });
 
   it("plans blocks whose scratch fits a worker thread's column area", () => {
@@ -105,8 +104,8 @@ describe("Winograd F(2,3) convolution", () => {
     const big = convConfig({ C: 16, H: 28, W: 28, K: 16, kernel: 3, padding: "same" });
     const nb = winogradPlanBlock(big);
     expect(nb).toBeGreaterThan(0);
-    expect(winogradScratchSize(big, nb, true)).toBeLessThanOrEqual(CONV_COL_FLOATS);
-    expect(winogradScratchSize(big, nb * 2, true)).toBeGreaterThan(CONV_COL_FLOATS);
+    expect(winogradScratchSize(big, nb)).toBeLessThanOrEqual(CONV_COL_FLOATS);
+    expect(winogradScratchSize(big, nb * 2)).toBeGreaterThan(CONV_COL_FLOATS);
     // one sample beyond the default area: blocks of 1 (larger worker areas); beyond 16 MB: im2col
     expect(winogradPlanBlock(convConfig({ C: 64, H: 56, W: 56, K: 64, kernel: 3, padding: "same" }))).toBe(1);
     expect(winogradPlanBlock(convConfig({ C: 128, H: 112, W: 112, K: 128, kernel: 3, padding: "same" }))).toBe(0);
@@ -120,7 +119,7 @@ describe("Winograd F(2,3) convolution", () => {
           const c1 = configOf(t);
           fc.pre(c1 !== null);
           const c0 = c1!;
-          const room = winogradScratchSize(c0, t.nb, true);
+          const room = winogradScratchSize(c0, t.nb);
           const c = { ...c0, wino: t.nb, colFloats: room };
           const k = layout(H, c, t.n, t.bias, t.seed, room);
           const ySize = t.n * c.K * c.OH * c.OW;
@@ -175,7 +174,9 @@ describe("Winograd F(2,3) convolution", () => {
             for (let p = 0; p < 16; p++) H.fill(Number.NaN, v + p * (t.C * T + 4) + t.C * T, v + (p + 1) * (t.C * T + 4));
           };
           const y = plane + (2 * TH + 2) * (2 * TW + 2) + 64, ry = y + t.m * t.C * OH * OW + 64;
-          const b = ry + t.m * t.C * OH * OW + 64, end = b + t.C + 64;
+          // the input gradient's window: rows h with h + ph < 2TH + 2 (and columns)
+          const DH = Math.min(IH, 2 * TH + 2 - t.ph), DW = Math.min(IW, 2 * TW + 2 - t.pw);
+          const b = ry + t.m * t.C * OH * OW + 64, dx = b + t.C + 64, end = dx + t.m * t.C * DH * DW + 64;
           const run = (wasm: boolean) => {
             const r2 = new Rng(t.seed, 0);
             for (let i = 0; i < end; i++) H[i] = i >= x && i < v ? r2.uniform() * 2 - 1 : Number.NaN;
@@ -197,12 +198,15 @@ describe("Winograd F(2,3) convolution", () => {
             } else if (wasm) ex.wino_dy(y, t.m, t.C, TH, TW, OH, OW, v, T, 0, 4);
             else winoDyRef(H, y, t.m, t.C, TH, TW, OH, OW, v, T);
             clearSlack();
+            // and back (V as dV; its slack, NaN, is read as zeros)
+            if (wasm) ex.wino_dx(v, T, t.C, t.m, TH, TW, DH, DW, t.ph, t.pw, dx, plane);
+            else winoDxRef(H, v, T, t.C, t.m, TH, TW, DH, DW, t.ph, t.pw, dx, plane);
             return new Uint32Array(H.slice(0, end).buffer);
           };
           const want = run(false);
           const got = run(true);
           for (let i = 0; i < end; i++)
-            if (got[i] !== want[i]) expect.fail(`H[${i}] ${new Float32Array(got.buffer)[i]} vs ${new Float32Array(want.buffer)[i]} (x ${x}, v ${v}, plane ${plane}, y ${y}, ry ${ry}, b ${b})`);
+            if (got[i] !== want[i]) expect.fail(`H[${i}] ${new Float32Array(got.buffer)[i]} vs ${new Float32Array(want.buffer)[i]} (x ${x}, v ${v}, plane ${plane}, y ${y}, ry ${ry}, b ${b}, dx ${dx})`);
         }),
         { numRuns: 80, seed: 11 },
       );
@@ -222,7 +226,7 @@ describe("Winograd F(2,3) convolution", () => {
         [{ C: 32, H: 7, W: 7, K: 32 }, 10, 4], // odd sizes (M4's res32)
       ] as const) {
         const c0 = convConfig({ ...o, kernel: 3, padding: "same" });
-        const room = winogradScratchSize(c0, nb, true);
+        const room = winogradScratchSize(c0, nb);
         const c = { ...c0, wino: nb, colFloats: room };
         const out: Uint32Array[] = [];
         for (const be of [one, two]) {
@@ -246,7 +250,7 @@ describe("Winograd F(2,3) convolution", () => {
     // CIFAR-sized: 32 -> 32 channels at 32 x 32
     const c0 = convConfig({ C: 32, H: 32, W: 32, K: 32, kernel: 3, padding: "same" });
     expect(winogradPlanBlock(c0)).toBe(1);
-    const room = winogradScratchSize(c0, 1, true);
+    const room = winogradScratchSize(c0, 1);
     expect(room).toBeGreaterThan(CONV_COL_FLOATS);
     const c = { ...c0, wino: 1, colFloats: room };
     const n = 3;
@@ -300,7 +304,7 @@ train {
     };
     const big = await meta(spec(48));
     expect(big.convColFloats).toBeGreaterThan(CONV_COL_FLOATS);
-    expect(big.convColFloats).toBe(winogradScratchSize(convConfig({ C: 32, H: 28, W: 28, K: 48, kernel: 3, padding: "same" }), 1, true));
+    expect(big.convColFloats).toBe(winogradScratchSize(convConfig({ C: 32, H: 28, W: 28, K: 48, kernel: 3, padding: "same" }), 1));
     expect((await meta(spec(16))).convColFloats).toBeUndefined();
   });
 });

@@ -55,7 +55,7 @@ export function programConstants(ir: IR, dataPath: string) {
     if (n.op === "conv2d") {
       const cfg = convNodeConfig(n);
       const nb = winogradPlanBlock(cfg);
-      if (nb > 0) convColFloats = Math.max(convColFloats, winogradScratchSize(cfg, nb, true));
+      if (nb > 0) convColFloats = Math.max(convColFloats, winogradScratchSize(cfg, nb));
       const perSample = (a.K / a.groups) * n.outShape[1] * n.outShape[2] * (n.inShape[0] / a.groups) * a.kh * a.kw;
       maxGemmMacs = Math.max(maxGemmMacs, a.groups === 1 ? ir.batch * perSample : perSample);
     }

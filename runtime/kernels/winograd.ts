@@ -7,18 +7,18 @@
 // The transforms (matrices below) are additions and halvings only.
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 //   A^T = [1 1 1 0; 0 1 -1 -1]
-// Backward (the adjoints of the same linear maps):
-//   input gradient: dx is the forward convolution of dy with the rotated, transposed weights
-//     (padding 2 - ph, 2 - pw), itself run by Winograd;
-//   weight gradient: dM = A dY A^T per output tile, dU_pos (K, C) = sum_t dM_pos (K, T) . V_pos^T,
-//     dW = G^T dU G.
+// Backward (the adjoints of the same linear maps), both from dM = A dY A^T per output tile:
+//   weight gradient: dU_pos (K, C) = sum_t dM_pos (K, T) . V_pos^T, dW = G^T dU G;
+//   input gradient: dV_pos (C, T) = U_pos^T . dM_pos, dx = B dV B^T summed over the overlapping
+//     4x4 tile windows (so dy is transformed once for both, and dx needs no transform of its own).
 // The results differ from im2col + GEMM in the last bits (other sums, in another order); the tests
 // compare them with the naive direct convolution (test/winograd.test.ts) and PyTorch's.
 //
-// The transforms of the input (x -> V), of the output (M -> y, + bias, + ReLU) and of dy (dy -> dM)
-// run in wasm on the wasm backend (conv.wat wino_in / wino_out / wino_dy, four tiles per SIMD
-// vector); the TypeScript loops here are their references and write the same bytes: each value is
-// the same expression tree of float32 operations (every intermediate rounded with Math.fround).
+// The transforms of the input (x -> V), of the output (M -> y, + bias, + ReLU), of dy (dy -> dM)
+// and back to dx (dV -> dx) run in wasm on the wasm backend (conv.wat wino_in / wino_out / wino_dy
+// / wino_dx, four tiles per SIMD vector); the TypeScript loops here are their references and write
+// the same bytes: each value is the same expression tree of float32 operations (every intermediate
+// rounded with Math.fround).
 // The weight transforms (K x C small matrices per call) are computed in float64 and rounded once,
 // here, for every backend.
 //
@@ -28,8 +28,8 @@
 // t = i*TH*TW + r*TW + s; pos = 4*row + col of the 4x4 transformed tile; V[pos*(C*T+4) + c*T + t],
 // M (and dM) [pos*(K*T+4) + k*T + t] (each position's matrix followed by 4 floats of slack, where
 // the wasm stores of a last group of fewer than 4 tiles put their unused lanes),
-// U[(pos*K + k)*C + c]. Scratch (`col`, cfg.colFloats floats, see winogradScratchSize): U (or the
-// weight gradient's dU), V, M (or dM), a zero-bordered copy of one input plane, each rounded up to
+// U[(pos*K + k)*C + c]. Scratch (`col`, cfg.colFloats floats, see winogradScratchSize): U, the
+// weight gradient's dU, V (or dV), M (or dM), an input plane with a zero border, each rounded up to
 // 4 floats, with 8 floats after V, M and the plane (the wasm loops read, never use, up to 8 floats
 // past them).
 import type { GemmFn } from "../backend";
@@ -61,17 +61,6 @@ export function winogradApplies(c: ConvConfig): boolean {
 }
 
 /**
- * The input gradient of c as a forward convolution of dy (K -> C channels, OH x OW -> H x W,
- * padding 2 - ph, 2 - pw: Winograd applies to it whenever it applies to c).
- */
-export function winogradDgradConfig(c: ConvConfig): ConvConfig {
-  return {
-    C: c.K, H: c.OH, W: c.OW, K: c.C, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2 - c.ph, pw: 2 - c.pw, dh: 1, dw: 1,
-    groups: 1, OH: c.H, OW: c.W,
-  };
-}
-
-/**
  * Whether the compiler should choose Winograd for c: it applies, and the GEMMs are deep enough
  * to gain from 2.25x fewer multiply-adds (a 1-channel input would make K=1 GEMMs; measured on
  * M2: conv 1->16 stays on im2col, 16->32 runs 1.6x faster forward and backward).
@@ -88,12 +77,13 @@ export function winogradPays(c: ConvConfig): boolean {
  */
 export function winogradPlanBlock(c: ConvConfig): number {
   if (!winogradPays(c)) return 0;
-  for (let nb = WINO_BLOCK; nb >= 1; nb >>= 1) if (winogradScratchSize(c, nb, true) <= WINO_SCRATCH_MAX) return nb;
-  return winogradScratchSize(c, 1, true) <= WINO_SCRATCH_LIMIT ? 1 : 0;
+  for (let nb = WINO_BLOCK; nb >= 1; nb >>= 1) if (winogradScratchSize(c, nb) <= WINO_SCRATCH_MAX) return nb;
+  return winogradScratchSize(c, 1) <= WINO_SCRATCH_LIMIT ? 1 : 0;
 }
 
 interface Areas {
   u: number;
+  du: number;
   v: number;
   m: number;
   plane: number;
@@ -106,20 +96,20 @@ function areas(c: ConvConfig, nb: number): Areas {
   const TW = (c.OW + 1) >> 1;
   const T = nb * TH * TW;
   const u = 0;
-  const v = up4(16 * c.K * c.C);
+  const du = up4(16 * c.K * c.C);
+  const v = du + up4(16 * c.K * c.C);
   const m = v + up4(16 * (c.C * T + 4)) + 8;
   const plane = m + up4(16 * (c.K * T + 4)) + 8;
   const end = plane + up4((2 * TH + 2) * (2 * TW + 2)) + 8;
-  return { u, v, m, plane, end };
+  return { u, du, v, m, plane, end };
 }
 
 /**
- * Floats of scratch the Winograd kernels of c need with nb samples per block: the forward, the
- * weight gradient (the same areas) and, when `needDx`, the input gradient's.
+ * Floats of scratch the Winograd kernels of c need with nb samples per block (the forward and both
+ * gradients use the same areas).
  */
-export function winogradScratchSize(c: ConvConfig, nb: number, needDx: boolean): number {
-  const s = areas(c, nb).end;
-  return needDx ? Math.max(s, areas(winogradDgradConfig(c), nb).end) : s;
+export function winogradScratchSize(c: ConvConfig, nb: number): number {
+  return areas(c, nb).end;
 }
 
 // ---- the transforms: TypeScript references (conv.wat's wino_* write the same bytes) -------------
@@ -127,7 +117,9 @@ export function winogradScratchSize(c: ConvConfig, nb: number, needDx: boolean):
 const f = Math.fround;
 // the transforms' per-tile scratch (nothing is allocated in a training step; kernels do not run
 // concurrently in one thread)
-const sc = { q: new Float64Array(16), g: new Float64Array(9), t: new Float64Array(12) };
+const sc = {
+  q: new Float64Array(16), g: new Float64Array(9), t: new Float64Array(12), dd: new Float64Array(16), prev: new Float64Array(8),
+};
 
 /**
  * V = B^T d B for every tile of m samples of x (C, IH, IW), tiles of output rows 2r, 2r+1 and
@@ -245,6 +237,64 @@ export function winoDyRef(
         }
 }
 
+/**
+ * The input gradient's transform, the adjoint of winoInputRef: dd = B dV B^T per tile of dV
+ * (layout of V: C channels, T tiles of m samples), summed where the 4x4 tiles overlap into a plane
+ * of (2TH+2) x (2TW+2) per sample and channel (plane row h + ph, column w + pw is input row h,
+ * column w), whose window is dx (m, C, IH, IW) (overwritten; what falls outside is dropped).
+ *   B = [1 0 0 0; 0 1 -1 1; -1 1 1 0; 0 0 0 -1]
+ * Summation order (conv.wat wino_dx, four tiles per vector, writes the same bytes): plane row
+ * 2r+a, column 2s+e (a in 0..3 of tile row r, e in 0..1) gets E = dd_s[a][e] + dd_{s-1}[a][e+2]
+ * (s from 0 to TW; tiles -1 and TW are zeros, transformed like the others), rows a = 0, 1 as
+ * plane + E (the plane's rows 0 and 1 start at zero), rows a = 2, 3 as E (overwritten). `plane`:
+ * (2TH+2) * (2TW+2) + 8 floats of scratch.
+ */
+export function winoDxRef(
+  H: Float32Array, dv: number, T: number, C: number, m: number, TH: number, TW: number, IH: number, IW: number,
+  ph: number, pw: number, dx: number, plane: number,
+): void {
+  const PW = 2 * TW + 2;
+  const ps = C * T + 4;
+  const q = sc.q;
+  const dd = sc.dd;
+  for (let c = 0; c < C; c++)
+    for (let i = 0; i < m; i++) {
+      H.fill(0, plane, plane + 2 * PW);
+      for (let r = 0; r < TH; r++) {
+        sc.prev.fill(0); // dd[a][2], dd[a][3] of tile s - 1 (a*2 + e)
+        for (let s = 0; s <= TW; s++) {
+          const t = (i * TH + r) * TW + s;
+          for (let p = 0; p < 16; p++) q[p] = s < TW ? H[dv + p * ps + c * T + t] : 0;
+          // rows: t0 = X0, t1 = (X1 - X2) + X3, t2 = (X1 + X2) - X0, t3 = -X3 (per column b)
+          for (let b = 0; b < 4; b++) {
+            const x0 = q[b], x1 = q[4 + b], x2 = q[8 + b], x3 = q[12 + b];
+            q[4 + b] = f(f(x1 - x2) + x3);
+            q[8 + b] = f(f(x1 + x2) - x0);
+            q[12 + b] = -x3;
+          }
+          for (let a = 0; a < 4; a++) {
+            const y0 = q[a * 4], y1 = q[a * 4 + 1], y2 = q[a * 4 + 2], y3 = q[a * 4 + 3];
+            dd[a * 4] = y0;
+            dd[a * 4 + 1] = f(f(y1 - y2) + y3);
+            dd[a * 4 + 2] = f(f(y1 + y2) - y0);
+            dd[a * 4 + 3] = -y3;
+          }
+          for (let a = 0; a < 4; a++) {
+            const o = plane + (2 * r + a) * PW + 2 * s;
+            for (let e = 0; e < 2; e++) {
+              const E = f(dd[a * 4 + e] + sc.prev[a * 2 + e]);
+              H[o + e] = a < 2 ? f(H[o + e] + E) : E;
+              sc.prev[a * 2 + e] = dd[a * 4 + e + 2];
+            }
+          }
+        }
+      }
+      const xs = dx + (i * C + c) * IH * IW;
+      for (let h = 0; h < IH; h++)
+        for (let w = 0; w < IW; w++) H[xs + h * IW + w] = H[plane + (h + ph) * PW + w + pw];
+    }
+}
+
 // ---- weight transforms (float64, rounded once) --------------------------------------------------
 
 // U[(pos*K + k)*C + c] = (G g G^T)[pos], g the 3x3 kernel at w + (k*C + c)*9 (or, rotated, of the
@@ -308,12 +358,12 @@ function parallelFor(H: Float32Array, ar: Areas): ConvParallel | undefined {
 
 // conv.wat conv_chunk's parameters for kinds 7 and 8 (runtime/wasm/conv.wat lists them).
 function setWinoArgs(
-  a: Int32Array, kind: 7 | 8, c: ConvConfig, nb: number, n: number, x: number, u: number, b: number, y: number,
-  ry: number, ar: Areas, rows: number,
+  a: Int32Array, kind: 7 | 8 | 9, c: ConvConfig, nb: number, n: number, x: number, u: number, b: number, y: number,
+  ry: number, ar: Areas, rows: number, dx = -1, du = -1,
 ): void {
   a[0] = kind; a[1] = n; a[2] = x; a[3] = u; a[4] = b; a[5] = y; a[6] = ry;
   a[7] = c.C; a[8] = c.H; a[9] = c.W; a[10] = c.K; a[11] = c.ph; a[12] = c.pw; a[13] = c.OH; a[14] = c.OW;
-  a[15] = nb; a[16] = ar.v; a[17] = ar.m; a[18] = ar.plane; a[19] = rows;
+  a[15] = nb; a[16] = ar.v; a[17] = ar.m; a[18] = ar.plane; a[19] = rows; a[20] = dx; a[21] = du;
 }
 
 // The forward convolution y = conv(x, U) (+ b, + ReLU into ry) with the transformed weights
@@ -366,9 +416,6 @@ export interface WinogradPlan {
   /** samples per block: the largest nb <= nbMax whose forward and backward scratch fits the room */
   nb: number;
   areas: Areas;
-  /** the input gradient's forward convolution (of dy) and its areas */
-  dgrad: ConvConfig;
-  dgradAreas: Areas;
 }
 
 // Plans by configuration object (the trainer's CFG constants): made on the first call, so that a
@@ -384,9 +431,8 @@ export function winogradPlan(c: ConvConfig, room: number): WinogradPlan | undefi
   let p = plans.get(c);
   if (!p || p.room !== room || p.nbMax !== nbMax) {
     let nb = nbMax;
-    while (nb > 0 && winogradScratchSize(c, nb, true) > room) nb >>= 1;
-    const dgrad = winogradDgradConfig(c);
-    p = { room, nbMax, nb, areas: areas(c, Math.max(nb, 1)), dgrad, dgradAreas: areas(dgrad, Math.max(nb, 1)) };
+    while (nb > 0 && winogradScratchSize(c, nb) > room) nb >>= 1;
+    p = { room, nbMax, nb, areas: areas(c, Math.max(nb, 1)) };
     plans.set(c, p);
   }
   return p.nb > 0 ? p : undefined;
@@ -402,9 +448,10 @@ export function winogradForward(
 }
 
 /**
- * The gradients by Winograd (conv2dBackward's arguments, after the bias gradient): dx (when
- * dx >= 0) as the forward convolution of dy with the rotated weights, dw (when dw >= 0).
- * dx and dw are overwritten.
+ * The gradients by Winograd (conv2dBackward's arguments, after the bias gradient), both from
+ * dM = A dY A^T of each block: dw (when dw >= 0) from dU_pos = sum over blocks of dM_pos . V_pos^T,
+ * dx (when dx >= 0) as dV_pos = U_pos^T . dM_pos transformed back by winoDxRef (the adjoint of the
+ * forward; V's area holds dV once dU has used V). dx and dw are overwritten.
  */
 export function winogradBackward(
   H: Float32Array, gemm: GemmFn, c: ConvConfig, wp: WinogradPlan, x: number, w: number, dy: number,
@@ -412,45 +459,57 @@ export function winogradBackward(
 ): void {
   const { C, K, OH, OW } = c;
   const nb = wp.nb;
-  if (dx >= 0) {
-    const d = wp.dgrad;
-    winoWeights(H, w, d.K, d.C, col, true);
-    winoCore(H, gemm, d, nb, wp.dgradAreas, dy, -1, dx, col, n, -1);
-  }
-  if (dw < 0) return;
   const ar = wp.areas;
   const TH = (OH + 1) >> 1;
   const TW = (OW + 1) >> 1;
-  const par = parallelFor(H, ar);
+  if (dx < 0 && dw < 0) return;
   const k = convExportsOf(H);
   if (k) {
     checkRange(H, x, x + n * C * c.H * c.W, "conv input");
     checkRange(H, dy, dy + n * K * OH * OW, "conv output gradient");
+    if (dx >= 0) checkRange(H, dx, dx + n * C * c.H * c.W, "conv input gradient");
     checkRange(H, col, col + ar.end, "Winograd scratch");
   }
-  if (n === 0) H.fill(0, col + ar.u, col + ar.u + 16 * K * C);
-  else if (par) {
-    // tile rows split between the threads (each position's dU summed over the blocks in order,
-    // as on one thread); one thread transforms all four rows at once
-    const rows = par.threads > 1 ? 2 : 4;
-    setWinoArgs(par.args, 8, c, nb, n, x, col + ar.u, -1, dy, -1, ar, rows);
-    par.run(4 / rows, col);
+  if (dx >= 0) winoWeights(H, w, K, C, col + ar.u, false);
+  const par = parallelFor(H, ar);
+  if (n === 0) H.fill(0, col + ar.du, col + ar.du + 16 * K * C);
+  else if (par && par.threads > 1) {
+    // two threads: the input gradient by blocks, then the weight gradient by tile rows (each
+    // position's dU summed over the blocks in order, as on one thread)
+    if (dx >= 0) {
+      setWinoArgs(par.args, 9, c, nb, n, x, col + ar.u, -1, dy, -1, ar, 4, dx, col + ar.du);
+      par.run(Math.ceil(n / nb), col);
+    }
+    if (dw >= 0) {
+      setWinoArgs(par.args, 8, c, nb, n, x, col + ar.u, -1, dy, -1, ar, 2, -1, col + ar.du);
+      par.run(2, col);
+    }
+  } else if (par) {
+    // one thread: both gradients from each block's dM in one wasm call
+    setWinoArgs(par.args, 8, c, nb, n, dw >= 0 ? x : -1, col + ar.u, -1, dy, -1, ar, 4, dx, col + ar.du);
+    par.run(1, col);
   } else {
     for (let i0 = 0; i0 < n; i0 += nb) {
       const m = Math.min(nb, n - i0);
       const T = m * TH * TW;
       const xs = x + i0 * C * c.H * c.W;
       const dys = dy + i0 * K * OH * OW;
-      if (k) {
-        k.wino_in(xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T, col + ar.plane, 0, 4);
-        k.wino_dy(dys, m, K, TH, TW, OH, OW, col + ar.m, T, 0, 4);
-      } else {
-        winoInputRef(H, xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T);
-        winoDyRef(H, dys, m, K, TH, TW, OH, OW, col + ar.m, T);
+      if (dw >= 0) {
+        if (k) k.wino_in(xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T, col + ar.plane, 0, 4);
+        else winoInputRef(H, xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T);
       }
+      if (k) k.wino_dy(dys, m, K, TH, TW, OH, OW, col + ar.m, T, 0, 4);
+      else winoDyRef(H, dys, m, K, TH, TW, OH, OW, col + ar.m, T);
+      if (dw >= 0)
+        for (let p = 0; p < 16; p++)
+          gemm(0, 1, K, C, T, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), col + ar.du + p * K * C, i0 > 0 ? 1 : 0);
+      if (dx < 0) continue;
       for (let p = 0; p < 16; p++)
-        gemm(0, 1, K, C, T, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), col + ar.u + p * K * C, i0 > 0 ? 1 : 0);
+        gemm(1, 0, C, T, K, col + ar.u + p * K * C, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), 0);
+      const dxs = dx + i0 * C * c.H * c.W;
+      if (k) k.wino_dx(col + ar.v, T, C, m, TH, TW, c.H, c.W, c.ph, c.pw, dxs, col + ar.plane);
+      else winoDxRef(H, col + ar.v, T, C, m, TH, TW, c.H, c.W, c.ph, c.pw, dxs, col + ar.plane);
     }
   }
-  winoWeightGrad(H, col + ar.u, K, C, dw);
+  if (dw >= 0) winoWeightGrad(H, col + ar.du, K, C, dw);
 }

@@ -52,6 +52,11 @@ export interface ConvExports {
     dy: number, m: number, K: number, TH: number, TW: number, OH: number, OW: number, dm: number, T: number, a0: number,
     a1: number,
   ): void;
+  /** Winograd input gradient: dV back to dx over the overlapping tiles (winoDxRef) */
+  wino_dx(
+    dv: number, T: number, C: number, m: number, TH: number, TW: number, IH: number, IW: number, ph: number, pw: number,
+    dx: number, plane: number,
+  ): void;
   /** runtime/kernels/norm.ts batchNormBackward in wasm (the same bytes) */
   bn_backward(
     x: number, gamma: number, mean: number, invstd: number, dy: number, dx: number, dgamma: number,

@@ -515,9 +515,13 @@
   ;;   kind 7, the forward of block `chunk`: V = wino_in(x), M_pos = U_pos . V_pos, y (and ry) =
   ;;   wino_out(M) (+ b): 1 n, 2 x, 3 U, 4 b, 5 y, 6 ry, 7 C, 8 IH, 9 IW, 10 K, 11 ph, 12 pw,
   ;;   13 OH, 14 OW, 15 nb;
-  ;;   kind 8, the weight gradient's tile rows [chunk*19, +19) (positions 4a..4a+3): for every
-  ;;   block in order, V = wino_in(x) and dM = wino_dy(dy) of those rows, dU_pos (+)= dM_pos . V_pos^T
-  ;;   (beta 0 for the first block): 3 dU, 5 dy, others as kind 7 (19 rows per chunk, 4 or 2).
+  ;;   kind 8, the gradients, tile rows [chunk*19, +19) (positions 4a..4a+3): for every block in
+  ;;   order, dM = wino_dy(dy) of those rows; when x >= 0 (the weight gradient) V = wino_in(x) of
+  ;;   those rows and dU_pos (+)= dM_pos . V_pos^T (beta 0 for the first block); when dx >= 0 and
+  ;;   the chunk has all 4 rows (one thread), the input gradient of the block as kind 9:
+  ;;   3 U, 5 dy, 20 dx (or -1), 21 dU, others as kind 7 (19 rows per chunk, 4 or 2);
+  ;;   kind 9, the input gradient of block `chunk`: dM = wino_dy(dy), dV_pos = U_pos^T . dM_pos
+  ;;   (in V's area), dx = wino_dx(dV) (arguments as kind 8).
   ;; Every output element is summed in the one-thread order: the same bytes for any thread count.
   (func (export "conv_chunk") (param $a i32) (param $chunk i32) (param $colT i32) (param $scratch i32)
     (local $n i32) (local $x i32) (local $w i32) (local $b i32) (local $y i32) (local $dy i32)
@@ -972,6 +976,7 @@
     (local $K i32) (local $ph i32) (local $pw i32) (local $OH i32) (local $OW i32) (local $nb i32)
     (local $TH i32) (local $TW i32) (local $i0 i32) (local $m i32) (local $T i32) (local $p i32)
     (local $v i32) (local $mm i32) (local $plane i32) (local $ry i32) (local $a0 i32) (local $a1 i32)
+    (local $i1 i32) (local $dx i32) (local $du i32)
     (local.set $n (i32.load offset=4 (local.get $a)))
     (local.set $x (i32.load offset=8 (local.get $a)))
     (local.set $u (i32.load offset=12 (local.get $a)))
@@ -1017,38 +1022,72 @@
           (i32.add (i32.load offset=20 (local.get $a)) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW)))))
           (local.get $ry))
         (return)))
-    ;; kind 8
-    (local.set $a0 (i32.mul (local.get $chunk) (i32.load offset=76 (local.get $a))))
-    (local.set $a1 (i32.add (local.get $a0) (i32.load offset=76 (local.get $a))))
+    ;; kinds 8 and 9: the gradients from each block's dM (kind 9: block `chunk` only, all rows)
+    (local.set $dx (i32.load offset=80 (local.get $a)))
+    (local.set $du (i32.load offset=84 (local.get $a)))
     (local.set $i0 (i32.const 0))
+    (local.set $i1 (local.get $n))
+    (local.set $a0 (i32.const 0))
+    (local.set $a1 (i32.const 4))
+    (if (i32.eq (i32.load (local.get $a)) (i32.const 9))
+      (then
+        (local.set $x (i32.const -1))
+        (local.set $i0 (i32.mul (local.get $chunk) (local.get $nb)))
+        (local.set $i1 (i32.add (local.get $i0) (local.get $nb)))
+        (if (i32.gt_s (local.get $i1) (local.get $n)) (then (local.set $i1 (local.get $n)))))
+      (else
+        (local.set $a0 (i32.mul (local.get $chunk) (i32.load offset=76 (local.get $a))))
+        (local.set $a1 (i32.add (local.get $a0) (i32.load offset=76 (local.get $a))))))
     (block $bd (loop $bl
-      (br_if $bd (i32.ge_s (local.get $i0) (local.get $n)))
+      (br_if $bd (i32.ge_s (local.get $i0) (local.get $i1)))
       (local.set $m (i32.sub (local.get $n) (local.get $i0)))
       (if (i32.gt_s (local.get $m) (local.get $nb)) (then (local.set $m (local.get $nb))))
       (local.set $T (i32.mul (local.get $m) (i32.mul (local.get $TH) (local.get $TW))))
-      (call $wino_in
-        (i32.add (local.get $x) (i32.mul (local.get $i0) (i32.mul (local.get $C) (i32.mul (local.get $IH) (local.get $IW)))))
-        (local.get $m) (local.get $C) (local.get $IH) (local.get $IW) (local.get $ph) (local.get $pw)
-        (local.get $TH) (local.get $TW) (local.get $v) (local.get $T) (local.get $plane) (local.get $a0) (local.get $a1))
+      (if (i32.ge_s (local.get $x) (i32.const 0))
+        (then (call $wino_in
+          (i32.add (local.get $x) (i32.mul (local.get $i0) (i32.mul (local.get $C) (i32.mul (local.get $IH) (local.get $IW)))))
+          (local.get $m) (local.get $C) (local.get $IH) (local.get $IW) (local.get $ph) (local.get $pw)
+          (local.get $TH) (local.get $TW) (local.get $v) (local.get $T) (local.get $plane) (local.get $a0) (local.get $a1))))
       (call $wino_dy
         (i32.add (i32.load offset=20 (local.get $a)) (i32.mul (local.get $i0) (i32.mul (local.get $K) (i32.mul (local.get $OH) (local.get $OW)))))
         (local.get $m) (local.get $K) (local.get $TH) (local.get $TW) (local.get $OH) (local.get $OW) (local.get $mm) (local.get $T)
         (local.get $a0) (local.get $a1))
-      (local.set $p (i32.mul (local.get $a0) (i32.const 4)))
-      (block $pd2 (loop $pl2
-        (br_if $pd2 (i32.ge_s (local.get $p) (i32.mul (local.get $a1) (i32.const 4))))
-        (call $gemm (i32.const 0) (i32.const 1) (local.get $K) (local.get $C) (local.get $T)
-          (i32.add (local.get $mm) (i32.mul (local.get $p) (i32.add (i32.mul (local.get $K) (local.get $T)) (i32.const 4))))
-          (i32.add (local.get $v) (i32.mul (local.get $p) (i32.add (i32.mul (local.get $C) (local.get $T)) (i32.const 4))))
-          (i32.add (local.get $u) (i32.mul (local.get $p) (i32.mul (local.get $K) (local.get $C))))
-          (i32.gt_s (local.get $i0) (i32.const 0))
-          (i32.const 0) (local.get $K) (i32.const 0) (local.get $C) (local.get $scratch))
-        (local.set $p (i32.add (local.get $p) (i32.const 1)))
-        (br $pl2)))
+      ;; the weight gradient: dU_pos (+)= dM_pos . V_pos^T for the rows' positions
+      (if (i32.ge_s (local.get $x) (i32.const 0))
+        (then
+          (local.set $p (i32.mul (local.get $a0) (i32.const 4)))
+          (block $pd2 (loop $pl2
+            (br_if $pd2 (i32.ge_s (local.get $p) (i32.mul (local.get $a1) (i32.const 4))))
+            (call $gemm (i32.const 0) (i32.const 1) (local.get $K) (local.get $C) (local.get $T)
+              (i32.add (local.get $mm) (i32.mul (local.get $p) (i32.add (i32.mul (local.get $K) (local.get $T)) (i32.const 4))))
+              (i32.add (local.get $v) (i32.mul (local.get $p) (i32.add (i32.mul (local.get $C) (local.get $T)) (i32.const 4))))
+              (i32.add (local.get $du) (i32.mul (local.get $p) (i32.mul (local.get $K) (local.get $C))))
+              (i32.gt_s (local.get $i0) (i32.const 0))
+              (i32.const 0) (local.get $K) (i32.const 0) (local.get $C) (local.get $scratch))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $pl2)))))
+      ;; the input gradient (all rows only): dV_pos = U_pos^T . dM_pos into V's area, then dx
+      (if (i32.and (i32.ge_s (local.get $dx) (i32.const 0))
+                   (i32.and (i32.eqz (local.get $a0)) (i32.eq (local.get $a1) (i32.const 4))))
+        (then
+          (local.set $p (i32.const 0))
+          (block $pd3 (loop $pl3
+            (br_if $pd3 (i32.ge_s (local.get $p) (i32.const 16)))
+            (call $gemm (i32.const 1) (i32.const 0) (local.get $C) (local.get $T) (local.get $K)
+              (i32.add (local.get $u) (i32.mul (local.get $p) (i32.mul (local.get $K) (local.get $C))))
+              (i32.add (local.get $mm) (i32.mul (local.get $p) (i32.add (i32.mul (local.get $K) (local.get $T)) (i32.const 4))))
+              (i32.add (local.get $v) (i32.mul (local.get $p) (i32.add (i32.mul (local.get $C) (local.get $T)) (i32.const 4))))
+              (i32.const 0) (i32.const 0) (local.get $C) (i32.const 0) (local.get $T) (local.get $scratch))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $pl3)))
+          (call $wino_dx (local.get $v) (local.get $T) (local.get $C) (local.get $m) (local.get $TH) (local.get $TW)
+            (local.get $IH) (local.get $IW) (local.get $ph) (local.get $pw)
+            (i32.add (local.get $dx) (i32.mul (local.get $i0) (i32.mul (local.get $C) (i32.mul (local.get $IH) (local.get $IW)))))
+            (local.get $plane))))
       (local.set $i0 (i32.add (local.get $i0) (local.get $nb)))
       (br $bl))))
 
-  ;; The Winograd F(2,3) transforms (wino_in, wino_out, wino_dy) are generated by
+  ;; The Winograd F(2,3) transforms (wino_in, wino_out, wino_dy, wino_dx) are generated by
   ;; runtime/wasm/winograd-gen.mjs and spliced in here by scripts/build-wasm.mjs:
   ;; @WINOGRAD@
 )

@@ -1,8 +1,8 @@
-// Generates the Winograd F(2,3) transforms of runtime/wasm/conv.wat (wino_in, wino_out, wino_dy),
+// Generates the Winograd F(2,3) transforms of runtime/wasm/conv.wat (wino_in, wino_out, wino_dy, wino_dx),
 // spliced in at its ";; @WINOGRAD@" line by scripts/build-wasm.mjs; build-time only.
 //
 // Each is the TypeScript reference of the same name in runtime/kernels/winograd.ts (winoInputRef,
-// winoOutputRef, winoDyRef) with four horizontally adjacent tiles in the four lanes of an f32x4:
+// winoOutputRef, winoDyRef, winoDxRef) with four horizontally adjacent tiles in the four lanes of an f32x4:
 // the same float32 operations in the same order per lane, so the same bytes. The transforms are
 // 16-value expression trees; writing them out by hand would be 300 lines of near-identical text.
 // Offsets and lengths are in FLOATS (H at byte 0). A group of rem < 4 tiles (the last of a tile
@@ -289,6 +289,125 @@ function winoDy() {
     )})`;
 }
 
+function winoDx() {
+  const x = range(16).map((p) => `x${p}`);
+  const t = range(16).map((p) => `t${p}`);
+  const d = range(16).map((p) => `d${p}`);
+  const pv = range(8).map((p) => `p${p}`);
+  const loads = range(16)
+    .map((p) => set(`x${p}`, `(v128.and (v128.load (i32.add ${L("q")} (i32.mul ${i(p)} ${L("ct4")}))) ${L("mask")})`))
+    .join("\n            ");
+  // rows (per column b): t0 = x0, t1 = (x1 - x2) + x3, t2 = (x1 + x2) - x0, t3 = -x3
+  const rows = range(4)
+    .map((b) =>
+      [
+        set(`t${b}`, L(`x${b}`)),
+        set(`t${4 + b}`, add(sub(L(`x${4 + b}`), L(`x${8 + b}`)), L(`x${12 + b}`))),
+        set(`t${8 + b}`, sub(add(L(`x${4 + b}`), L(`x${8 + b}`)), L(`x${b}`))),
+        set(`t${12 + b}`, `(f32x4.neg ${L(`x${12 + b}`)})`),
+      ].join("\n            "),
+    )
+    .join("\n            ");
+  // columns (per row a): the same on t[a][0..3]
+  const cols = range(4)
+    .map((a) => {
+      const y = (k) => L(`t${a * 4 + k}`);
+      return [
+        set(`d${a * 4}`, y(0)),
+        set(`d${a * 4 + 1}`, add(sub(y(1), y(2)), y(3))),
+        set(`d${a * 4 + 2}`, sub(add(y(1), y(2)), y(0))),
+        set(`d${a * 4 + 3}`, `(f32x4.neg ${y(3)})`),
+      ].join("\n            ");
+    })
+    .join("\n            ");
+  // lanes (p3, d0, d1, d2): tile s-1's value beside tile s's
+  const shift = (pp, dd) => `(i8x16.shuffle 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 ${pp} ${dd})`;
+  const planeRows = range(4)
+    .map((a) => {
+      return `${set("e0", add(L(`d${a * 4}`), shift(L(`p${a * 2}`), L(`d${a * 4 + 2}`))))}
+            ${set("e1", add(L(`d${a * 4 + 1}`), shift(L(`p${a * 2 + 1}`), L(`d${a * 4 + 3}`))))}
+            ${set(`p${a * 2}`, L(`d${a * 4 + 2}`))}
+            ${set(`p${a * 2 + 1}`, L(`d${a * 4 + 3}`))}
+            ${set("lo", "(i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e0) (local.get $e1))")}
+            ${set("hi", "(i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e0) (local.get $e1))")}
+            ${set("q", iadd(L("rowp"), imul(i(a), L("pw4"))))}
+            ${a < 2 ? `${set("lo", add("(v128.load (local.get $q))", L("lo")))}
+            ${set("hi", add("(v128.load offset=16 (local.get $q))", L("hi")))}` : ""}
+            (if (i32.eq ${L("nf")} ${i(8)})
+              (then (v128.store ${L("q")} ${L("lo")}) (v128.store offset=16 ${L("q")} ${L("hi")}))
+              (else (call $wstoreN ${L("q")} ${L("lo")} ${L("hi")} ${L("nf")})))`;
+    })
+    .join("\n            ");
+  return `
+  ;; --- Winograd input gradient: dx = B dV B^T summed over the overlapping tiles (winoDxRef) ----
+  ;; dV[pos*(C*T+4) + c*T + t] (reads up to 4 floats past a position's matrix, masked); plane:
+  ;; (2TH+2)*(2TW+2) + 8 floats of scratch, plane row h + ph, column w + pw being dx's row h,
+  ;; column w; dx (m, C, IH, IW) overwritten. Groups of 4 tiles s..s+3 for s <= TW (tile TW and
+  ;; those past the last are zeros), each lane's tile s-1 values carried in p0..p7.
+  (func $wino_dx (export "wino_dx") (param $dv i32) (param $T i32) (param $C i32) (param $m i32) (param $TH i32)
+        (param $TW i32) (param $IH i32) (param $IW i32) (param $ph i32) (param $pw i32) (param $dx i32) (param $plane i32)
+    (local $c i32) (local $i i32) (local $r i32) (local $s i32) (local $rem i32) (local $q i32)
+    (local $ct4 i32) (local $pw4 i32) (local $rowp i32) (local $nf i32) (local $h i32) (local $j i32)
+    (local $src i32) (local $dst i32) (local $last i32) (local $xs i32)
+    (local $mask v128) (local $e0 v128) (local $e1 v128) (local $lo v128) (local $hi v128)
+    ${locals(x, "v128")}
+    ${locals(t, "v128")}
+    ${locals(d, "v128")}
+    ${locals(pv, "v128")}
+    ${set("ct4", shl2(iadd(imul(L("C"), L("T")), i(4))))}
+    ${set("pw4", shl2(iadd(imul(L("TW"), i(2)), i(2))))}
+    (local.set $dv ${shl2(L("dv"))})
+    (local.set $dx ${shl2(L("dx"))})
+    (local.set $plane ${shl2(L("plane"))})
+    ;; the window's rows: whole vectors below IW - 4 floats, then the last 4 (overlapping)
+    ${set("last", shl2(`(i32.sub ${L("IW")} ${i(4)})`))}
+    ${loop(
+      "c",
+      "C",
+      loop(
+        "i",
+        "m",
+        `(memory.fill ${L("plane")} (i32.const 0) (i32.shl ${L("pw4")} (i32.const 1)))
+      ${loop(
+        "r",
+        "TH",
+        `${pv.map((n) => set(n, "(v128.const i32x4 0 0 0 0)")).join(" ")}
+        (local.set $s (i32.const 0))
+        (block $sd (loop $sl
+          (br_if $sd (i32.gt_s ${L("s")} ${L("TW")}))
+          ${set("rem", `(select ${i(4)} (i32.sub ${L("TW")} ${L("s")}) (i32.ge_s (i32.sub ${L("TW")} ${L("s")}) ${i(4)}))`)}
+          ${set("mask", `(i32x4.gt_s (i32x4.splat ${L("rem")}) (v128.const i32x4 0 1 2 3))`)}
+          ${set("nf", `(select ${i(8)} (i32.add (i32.mul (i32.sub ${L("TW")} ${L("s")}) ${i(2)}) ${i(2)}) (i32.ge_s (i32.sub ${L("TW")} ${L("s")}) ${i(3)}))`)}
+          ${set("q", iadd(L("dv"), shl2(iadd(imul(L("c"), L("T")), iadd(imul(iadd(imul(L("i"), L("TH")), L("r")), L("TW")), L("s"))))))}
+            ${loads}
+            ${rows}
+            ${cols}
+          ${set("rowp", iadd(L("plane"), iadd(imul(imul(L("r"), i(2)), L("pw4")), shl2(imul(L("s"), i(2))))))}
+            ${planeRows}
+          ${set("s", iadd(L("s"), i(4)))}
+          (br $sl)))`,
+      )}
+      ${set("xs", iadd(L("dx"), shl2(imul(imul(iadd(imul(L("i"), L("C")), L("c")), L("IH")), L("IW")))))}
+      ${loop(
+        "h",
+        "IH",
+        `${set("src", `(i32.add ${L("plane")} (i32.add (i32.mul (i32.add ${L("h")} ${L("ph")}) ${L("pw4")}) ${shl2(L("pw"))}))`)}
+        ${set("dst", iadd(L("xs"), shl2(imul(L("h"), L("IW")))))}
+        (if (i32.lt_s ${L("IW")} ${i(4)})
+          (then (memory.copy ${L("dst")} ${L("src")} ${shl2(L("IW"))}))
+          (else
+            ${set("j", i(0))}
+            (block $jd (loop $jl
+              (br_if $jd (i32.ge_s ${L("j")} ${L("last")}))
+              (v128.store (i32.add ${L("dst")} ${L("j")}) (v128.load (i32.add ${L("src")} ${L("j")})))
+              ${set("j", iadd(L("j"), i(16)))}
+              (br $jl)))
+            (v128.store (i32.add ${L("dst")} ${L("last")}) (v128.load (i32.add ${L("src")} ${L("last")})))))`,
+      )}`,
+      ),
+    )})`;
+}
+
 const helpers = `
   ;; --- Winograd helpers: the first nf (1..8) floats of (lo, hi) stored at byte address p (an
   ;; output row's tiles); and nf floats loaded from p, zeros after (nf <= 0: all zeros) ---------
@@ -316,7 +435,7 @@ const helpers = `
     (if (i32.eq (local.get $nf) (i32.const 1)) (then (return (v128.load32_zero (local.get $p)))))
     (v128.const i32x4 0 0 0 0))`;
 
-/** The WAT text of the Winograd functions (helpers, wino_in, wino_out, wino_dy). */
+/** The WAT text of the Winograd functions (helpers, wino_in, wino_out, wino_dy, wino_dx). */
 export function winogradWat() {
   return [
     ";; ==== GENERATED by runtime/wasm/winograd-gen.mjs (spliced in by scripts/build-wasm.mjs) ====",
@@ -324,6 +443,7 @@ export function winogradWat() {
     winoIn(),
     winoOut(),
     winoDy(),
+    winoDx(),
     "  ;; ==== end of the generated Winograd functions ====",
   ].join("\n");
 }

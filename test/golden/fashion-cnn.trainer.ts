@@ -62,7 +62,7 @@ const CFG_conv2d_1 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 183704,
+  colFloats: 216472,
   wino: 2,
 };
 const CFG_bn_1 = { C: 64, S: 196, eps: 0.00001, momentum: 0.1 };

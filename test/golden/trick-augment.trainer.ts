@@ -62,7 +62,7 @@ const CFG_conv2d_1 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 77720,
+  colFloats: 79768,
   wino: 4,
 };
 const CFG_bn_1 = { C: 16, S: 196, eps: 0.00001, momentum: 0.1 };

@@ -65,7 +65,7 @@ const CFG_conv2d_1 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 77720,
+  colFloats: 79768,
   wino: 4,
 };
 const CFG_instancenorm_0 = { C: 16, S: 196, G: 16, eps: 0.00001 };

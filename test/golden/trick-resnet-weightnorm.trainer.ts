@@ -48,7 +48,7 @@ const CFG_conv2d_1 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 51608,
+  colFloats: 52632,
   wino: 4,
 };
 const CFG_conv2d_2 = {
@@ -67,7 +67,7 @@ const CFG_conv2d_2 = {
   groups: 1,
   OH: 14,
   OW: 14,
-  colFloats: 51608,
+  colFloats: 52632,
   wino: 4,
 };
 const CFG_conv2d_3 = {
@@ -103,7 +103,7 @@ const CFG_conv2d_4 = {
   groups: 1,
   OH: 7,
   OW: 7,
-  colFloats: 37116,
+  colFloats: 41212,
   wino: 4,
 };
 const CFG_conv2d_5 = {
@@ -601,8 +601,8 @@ export const program: Program = {
         // backward of conv2d (conv2d_5)
         conv2dBackward(H, gemm, CFG_conv2d_5, 677872, 4784, 1029104, 477168, 9888, -1, 1083888, n);
         // backward of conv2d (conv2d_4)
-        conv2dBackward(H, gemm, CFG_conv2d_4, 928752, 1079280, 978928, 1029104, 815344, 9872, 778224, n);
-        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1084336, 815344, 7552, 7568);
+        conv2dBackward(H, gemm, CFG_conv2d_4, 928752, 1079280, 978928, 1029104, 819440, 9872, 778224, n);
+        weightNormBackward(H, { out: 16, inn: 144 }, 2448, 2464, 1084336, 819440, 7552, 7568);
         // backward of fused_conv2d_relu (conv2d_3)
         E.reluBackward(878576, 1029104, n * 784);
         conv2dBackward(H, gemm, CFG_conv2d_3, 677872, 1081584, 1029104, 778224, 982464, 7536, 978928, n);
@@ -613,12 +613,12 @@ export const program: Program = {
         H.copyWithin(878576, 477168, 477168 + n * 1568);
         H.copyWithin(677872, 477168, 477168 + n * 1568);
         // backward of conv2d (conv2d_2)
-        conv2dBackward(H, gemm, CFG_conv2d_2, 376816, 1083312, 878576, 477168, 629136, 6360, 577520, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 1084304, 629136, 5776, 5784);
+        conv2dBackward(H, gemm, CFG_conv2d_2, 376816, 1083312, 878576, 477168, 630160, 6360, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 672, 680, 1084304, 630160, 5776, 5784);
         // backward of fused_conv2d_relu (conv2d_1)
         E.reluBackward(276464, 477168, n * 1568);
-        conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 629136, 5768, 577520, n);
-        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 629136, 5184, 5192);
+        conv2dBackward(H, gemm, CFG_conv2d_1, 176112, 1082736, 477168, 778224, 630160, 5768, 577520, n);
+        weightNormBackward(H, { out: 8, inn: 72 }, 80, 88, 1084288, 630160, 5184, 5192);
         E.accumulate(677872, 778224, n * 1568);
         // backward of fused_conv2d_relu (conv2d_0)
         E.reluBackward(75760, 677872, n * 1568);
