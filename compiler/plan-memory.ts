@@ -132,6 +132,26 @@ export function poolReluFusions(ir: IR): Map<string, string> {
 }
 
 /**
+ * The pools of poolReluFusions that apply the ReLU in their forward too (pool id -> producer id):
+ * the producer is a conv2d or add (whose kernels write the ReLU's output only when asked), the pool
+ * is the only reader of its output, and no penalty re-reads forward buffers. The pool then reads
+ * the producer's pre-activation z with max(v, 0) (maxPool2dForward's relu: the same bytes), and the
+ * ReLU's output is never written (no buffer, no sweep).
+ */
+export function poolReluForward(ir: IR): Map<string, string> {
+  const out = new Map<string, string>();
+  if (ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined) return out;
+  const readers = new Map<string, number>();
+  for (const n of ir.nodes) for (const inp of n.inputs) readers.set(inp, (readers.get(inp) ?? 0) + 1);
+  const byId = new Map(ir.nodes.map((n) => [n.id, n]));
+  for (const [pool, prod] of poolReluFusions(ir)) {
+    const p = byId.get(prod)!;
+    if ((p.op === "conv2d" || p.op === "add") && readers.get(p.output) === 1) out.set(pool, prod);
+  }
+  return out;
+}
+
+/**
  * Every non-fixed buffer of the step with its liveness, derived from the IR the way the generated
  * code uses it. `aliases` maps a flatten output (and its gradient) to the buffer it is a view of.
  */
@@ -242,17 +262,21 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
     const b = baseOf(s);
     return b === "x" ? undefined : bufOf.get(b)!;
   };
-  // forward
+  // forward (a pool that applies its input's ReLU reads the producer's z; the ReLU's output is
+  // never written)
+  const reluInPool = poolReluForward(ir);
+  const reluSkipped = new Set(reluInPool.values());
   for (let i = 0; i < N; i++) {
     const n = ir.nodes[i];
     if (n.op === "flatten") continue;
     const f = t.forward(i);
+    const fusedFrom = reluInPool.get(n.id);
     for (const inp of n.inputs) {
-      const b = act(inp);
+      const b = fusedFrom ? `z:${fusedFrom}` : act(inp);
       if (b) use(b, f);
     }
     use(`z:${n.id}`, f);
-    if (n.tail.length > 0) use(n.output, f);
+    if (n.tail.length > 0 && !reluSkipped.has(n.id)) use(n.output, f);
     for (const name of nodeState(n)) use(name, f);
   }
   // the loss reads the output and writes its gradient (always, also when nothing needs it)

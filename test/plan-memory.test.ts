@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { readFileSync, readdirSync } from "node:fs";
 import { transformSync } from "esbuild";
 import { compileToIr } from "../compiler/pipeline";
-import { planMemory } from "../compiler/plan-memory";
+import { planMemory, poolReluForward } from "../compiler/plan-memory";
 import type { IR, IRNode } from "../compiler/ir";
 import { emitModel } from "../compiler/codegen/emit-model";
 import { emitPenalty, planPenaltyMemory } from "../compiler/codegen/emit-penalty";
@@ -88,12 +88,17 @@ function touches(ir: IR): { at: Map<string, number[]>; need: Map<string, number>
       n.tail.filter((t) => t.op === "dropout" || t.op === "spatial_dropout").map((t) => `mask:${t.id}`),
     );
   const grads = new Set<string>();
+  // a 2x2 max pool that applies its input's ReLU reads the producer's z, and the ReLU's output is
+  // never written (the generated code: emit-model's maxPool2dForward(..., true))
+  const reluInPool = poolReluForward(ir);
+  const reluSkipped = new Set(reluInPool.values());
   ir.nodes.forEach((n, i) => {
     if (n.params.length > 0 || n.inputs.some((x) => grads.has(x))) grads.add(n.output);
     if (n.op === "flatten") return;
-    for (const x of n.inputs) touch(x, fwd(i));
+    const from = reluInPool.get(n.id);
+    for (const x of n.inputs) touch(from ? `z:${from}` : x, fwd(i));
     touch(`z:${n.id}`, fwd(i));
-    touch(n.output, fwd(i));
+    if (!reluSkipped.has(n.id)) touch(n.output, fwd(i));
     for (const b of own(n)) touch(b, fwd(i));
   });
   const last = ir.nodes[N - 1].output;

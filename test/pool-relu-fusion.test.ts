@@ -3,14 +3,16 @@
 // poolReluFusions decides where): the same bytes as the pool's backward followed by the ReLU
 // backward sweep dz *= (z > 0 ? 1 : 0), on the wasm backend (1 and 2 threads, split by planes) and
 // the ts backend, with NaN, -0 and negative gradients; other pools take the TypeScript mask. The
-// compiler fuses exactly the pools whose input has a lone ReLU tail and no other gradient.
+// compiler fuses exactly the pools whose input has a lone ReLU tail and no other gradient. 2x2
+// pools also apply the ReLU in their forward (reading the pre-activation, the ReLU's output never
+// written) where the producer is a conv or add read by the pool alone: the same bytes again.
 import { afterAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { createBackend } from "../runtime/backend-create";
 import { reluBackwardRef } from "../runtime/wasm-kernels";
 import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, poolConfig, type PoolConfig } from "../runtime/kernels/pool";
 import { compileToIr } from "../compiler/pipeline";
-import { poolReluFusions } from "../compiler/plan-memory";
+import { poolReluForward, poolReluFusions } from "../compiler/plan-memory";
 
 const FLOATS = 1 << 22;
 const be1 = await createBackend(FLOATS, { backend: "wasm", threads: 1 });
@@ -50,12 +52,20 @@ describe("max pool backward with its input's ReLU", () => {
       maxPool2dForward(R, c, r, y, idx, n);
       maxPool2dBackwardTs(R, Hh * W, c.OH * c.OW, planes, dy, idx, dx);
       reluBackwardRef(R, z, dx, xs);
+      const is2x2 = c.kh === 2 && c.sh === 2;
       for (const [label, H] of [["ts", init.slice()], ["wasm x1", be1.H], ["wasm x2", be2.H]] as const) {
         H.set(init);
         maxPool2dForward(H, c, r, y, idx, n);
         maxPool2dBackward(H, c, dy, idx, dx, n, y);
         sameBytes(H.subarray(0, end), R, label);
+        if (!is2x2) continue;
+        // and the forward too: the pool reads z with max(v, 0) (r is not read or written)
+        H.set(init);
+        maxPool2dForward(H, c, z, y, idx, n, true);
+        maxPool2dBackward(H, c, dy, idx, dx, n, y);
+        sameBytes(H.subarray(0, end), R, `${label}, ReLU in the forward`);
       }
+      if (!is2x2) expect(() => maxPool2dForward(init, c, z, y, idx, n, true)).toThrow(/relu needs a 2x2 window/);
     });
   }
 
@@ -70,5 +80,16 @@ describe("max pool backward with its input's ReLU", () => {
     expect(fusions("bench/specs/m4.dnn").size).toBe(2);
     // no pool at all
     expect(fusions("bench/specs/m1.dnn").size).toBe(0);
+    // the forward too where the producer is a conv or add whose output only the pool reads
+    // (M4's are batch norms: their sweep writes the ReLU's output)
+    const fwd = (f: string) => poolReluForward(compileToIr(readFileSync(f, "utf8"), f).ir!);
+    expect([...fwd("bench/specs/m2.dnn").values()]).toEqual(["conv2d_0", "conv2d_1"]);
+    expect(fwd("bench/specs/m4.dnn").size).toBe(0);
+    // a penalty re-reads the forward buffers: no forward fusion
+    const pen = readFileSync("bench/specs/m2.dnn", "utf8").replace(/train \{/, "train {\n  input_grad_penalty 0.1");
+    const r = compileToIr(pen, "pen.dnn");
+    expect(r.ir, r.diagnostics.map((d) => d.message).join("; ")).toBeDefined();
+    expect(poolReluFusions(r.ir!).size).toBe(2);
+    expect(poolReluForward(r.ir!).size).toBe(0);
   });
 });

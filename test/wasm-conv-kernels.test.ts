@@ -130,6 +130,7 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
       IW: fc.integer({ min: 2, max: 21 }),
       x: fc.integer({ min: 0, max: 50 }),
       few: fc.boolean(), // values from a small set: many ties
+      relu: fc.boolean(),
     });
     fc.assert(
       fc.property(arb, valuesArb, (c, values) => {
@@ -137,11 +138,23 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
         const OW = c.IW >> 1;
         const x = c.x, y = 3000, idx = 4500, dy = 6000, dx = 7500;
         const vals = c.few ? values.map((v) => (v !== v ? v : Math.sign(v) * (Math.abs(v) > 1 ? 1 : 0))) : values;
-        check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW), (R) => maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes));
+        check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, c.relu ? 1 : 0), (R) => maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes, c.relu));
+        if (c.relu) {
+          // pooling with relu = the ReLU sweep (E.relu: Math.max(v, 0)), then the plain pool: same y and idx bytes
+          check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 1), (R) => {
+            const len = c.planes * c.IH * c.IW;
+            const rx = R.slice(x, x + len).map((v) => Math.max(v, 0));
+            const S = R.slice();
+            S.set(rx, x);
+            maxPool2x2Forward(S, c.IH, c.IW, OH, OW, x, y, idx, c.planes);
+            R.set(S.subarray(y, y + c.planes * OH * OW), y);
+            R.set(S.subarray(idx, idx + c.planes * OH * OW), idx);
+          });
+        }
         check(
           H, vals,
           () => {
-            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW);
+            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0);
             k.maxpool_backward(dy, idx, dx, c.planes, c.IH * c.IW, OH * OW);
           },
           (R) => {
@@ -153,7 +166,7 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
         check(
           H, vals,
           () => {
-            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW);
+            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0);
             k.maxpool2x2_backward(dy, idx, dx, c.planes, c.IH, c.IW, OH, OW, -1);
           },
           (R) => {

@@ -5,7 +5,7 @@
 // in the gradient buffer), then the producer's backward.
 import type { IR, IRNode, TailOp } from "../ir";
 import type { Json } from "../spec";
-import { convNodeConfig, gradTensors, poolReluFusions } from "../plan-memory";
+import { convNodeConfig, gradTensors, poolReluForward, poolReluFusions } from "../plan-memory";
 import type { ConvConfig } from "../../runtime/kernels/conv";
 import { winogradPlanBlock } from "../../runtime/kernels/winograd";
 
@@ -111,6 +111,9 @@ export function emitModel(ir: IR): Emitted {
   // 2x2 max pools that apply their input's lone ReLU in their backward (pool id -> producer id)
   const poolRelu = poolReluFusions(ir);
   const reluByPool = new Set(poolRelu.values());
+  // ... of which those that apply it in their forward too (reading the producer's z)
+  const poolReluFwd = poolReluForward(ir);
+  const reluInPool = new Set(poolReluFwd.values());
 
 
   for (const n of ir.nodes) {
@@ -272,8 +275,10 @@ export function emitModel(ir: IR): Emitted {
         if (a.weight_norm) wnForward(cfg.K, (cfg.C / cfg.groups) * cfg.kh * cfg.kw);
         // a lone ReLU tail is applied by the conv to each sample's output while it is in cache
         // (the same Math.max(v, 0) as E.relu)
+        // (none when the max pool after it applies the ReLU: poolReluForward)
         const reluTail = n.tail.length === 1 && n.tail[0].op === "relu";
-        lines.push(`conv2dForward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n)}, ${a.bias ? off(`${n.id}.bias`) : -1}, ${Z}, ${off(`col:${n.id}`)}, n${reluTail ? `, ${off(n.output)}` : ""});`);
+        const ry = reluTail && !reluInPool.has(n.id);
+        lines.push(`conv2dForward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n)}, ${a.bias ? off(`${n.id}.bias`) : -1}, ${Z}, ${off(`col:${n.id}`)}, n${ry ? `, ${off(n.output)}` : ""});`);
         if (reluTail) return lines;
         break;
       }
@@ -282,7 +287,11 @@ export function emitModel(ir: IR): Emitted {
         consts.push(`const CFG_${n.id} = ${JSON.stringify(poolCfg(n))};`);
         if (n.op === "maxpool2d") {
           uses.add("maxPool2dForward");
-          lines.push(`maxPool2dForward(H, CFG_${n.id}, ${X}, ${Z}, ${off(`idx:${n.id}`)}, n);`);
+          const fusedFrom = poolReluFwd.get(n.id);
+          if (fusedFrom) {
+            lines.push(`// the ReLU of ${n.inputs[0]} applied here, to its pre-activation`);
+            lines.push(`maxPool2dForward(H, CFG_${n.id}, ${off(`z:${fusedFrom}`)}, ${Z}, ${off(`idx:${n.id}`)}, n, true);`);
+          } else lines.push(`maxPool2dForward(H, CFG_${n.id}, ${X}, ${Z}, ${off(`idx:${n.id}`)}, n);`);
         } else {
           uses.add("avgPool2dForward");
           lines.push(`avgPool2dForward(H, CFG_${n.id}, ${X}, ${Z}, n);`);
@@ -390,7 +399,7 @@ export function emitModel(ir: IR): Emitted {
         const X2 = off(n.inputs[1]);
         const reluTail = n.tail.length === 1 && n.tail[0].op === "relu";
         uses.add("makeDenseEpilogues");
-        lines.push(`E.add(${X}, ${X2}, ${Z}, ${reluTail ? off(n.output) : -1}, n * ${size});`);
+        lines.push(`E.add(${X}, ${X2}, ${Z}, ${reluTail && !reluInPool.has(n.id) ? off(n.output) : -1}, n * ${size});`);
         if (reluTail) return lines;
         break;
       }

@@ -51,9 +51,14 @@ export function poolConfig(o: {
 }
 
 // x is (n, C, H, W), y is (n, C, OH, OW), idx is (n, C, OH, OW): argmax ih*W+iw as a float.
-export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: number, idx: number, n: number): void {
+// relu (2x2 windows, stride 2, no padding only): pool max(x, 0) instead of x (each value as
+// E.relu computes it, then the same comparisons: the same bytes as a ReLU sweep followed by the
+// pool, without writing the ReLU's output; compiler/plan-memory.ts poolReluForward).
+export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: number, idx: number, n: number, relu = false): void {
   const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, OH, OW } = c;
-  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0) {
+  const is2x2 = kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0;
+  if (relu && !is2x2) throw new Error("maxPool2dForward: relu needs a 2x2 window, stride 2, no padding");
+  if (is2x2) {
     const k = convExportsOf(H);
     if (k) {
       // the same comparisons in wasm (runtime/wasm/conv.wat): same bytes
@@ -61,10 +66,10 @@ export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: n
       checkRange(H, x, x + planes * IH * IW, "max pool input");
       checkRange(H, y, y + planes * OH * OW, "max pool output");
       checkRange(H, idx, idx + planes * OH * OW, "max pool indices");
-      if (!poolSplit(H, 3, planes, x, y, idx, IH, IW, OH, OW)) k.maxpool2x2(x, y, idx, planes, IH, IW, OH, OW);
+      if (!poolSplit(H, 3, planes, x, y, idx, IH, IW, OH, OW, relu ? 1 : 0)) k.maxpool2x2(x, y, idx, planes, IH, IW, OH, OW, relu ? 1 : 0);
       return;
     }
-    maxPool2x2Forward(H, IH, IW, OH, OW, x, y, idx, n * c.C);
+    maxPool2x2Forward(H, IH, IW, OH, OW, x, y, idx, n * c.C, relu);
     return;
   }
   const HW = IH * IW;
@@ -102,7 +107,7 @@ export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: n
 // rows is picked by arithmetic on comparison results (+(b > a)), which V8 compiles without
 // branches (bench/conv.mjs: pool1 3.4 -> 1.6 ms at batch 64). Ties go to the top row, then the
 // left column: the first maximum in row-major order, as in the general loop. A window with a
-// NaN takes the general rule (the last NaN wins).
+// NaN takes the general rule (the last NaN wins). relu: every value read as max(v, 0) (E.relu).
 export function maxPool2x2Forward(
   H: Float32Array,
   IH: number,
@@ -113,7 +118,10 @@ export function maxPool2x2Forward(
   y: number,
   idx: number,
   planes: number,
+  relu = false,
 ): void {
+  // max(v, -Infinity) is v (-0 and NaN included)
+  const floor = relu ? 0 : -Infinity;
   const HW = IH * IW;
   const OHW = OH * OW;
   for (let p = 0; p < planes; p++) {
@@ -124,20 +132,20 @@ export function maxPool2x2Forward(
       const r0 = xp + i0;
       const r1 = r0 + IW;
       for (let ow = 0, j = 0; ow < OW; ow++, j += 2, o++) {
-        const a = H[r0 + j];
-        const b = H[r0 + j + 1];
-        const c = H[r1 + j];
-        const d = H[r1 + j + 1];
+        const a = Math.max(H[r0 + j], floor);
+        const b = Math.max(H[r0 + j + 1], floor);
+        const c = Math.max(H[r1 + j], floor);
+        const d = Math.max(H[r1 + j + 1], floor);
         let mi: number;
         if (a !== a || b !== b || c !== c || d !== d) {
           mi = d !== d ? i0 + IW + j + 1 : c !== c ? i0 + IW + j : b !== b ? i0 + j + 1 : i0 + j;
         } else {
           const t = +(b > a);
           const u = +(d > c);
-          const s = +(H[r1 + j + u] > H[r0 + j + t]);
+          const s = +((u ? d : c) > (t ? b : a));
           mi = i0 + j + t + s * (IW + u - t);
         }
-        H[y + o] = H[xp + mi];
+        H[y + o] = Math.max(H[xp + mi], floor);
         H[idx + o] = mi;
       }
     }
@@ -148,8 +156,8 @@ export function maxPool2x2Forward(
 export const POOL_SPLIT_MIN_FLOATS = 1 << 16;
 
 /**
- * The 2x2 max pool forward (kind 3: a = x, b = y, c = idx) or backward (kind 4: a = dy, b = idx,
- * c = dx) split by planes between the wasm backend's threads (conv.wat conv_chunk): after a
+ * The 2x2 max pool forward (kind 3: a = x, b = y, c = idx, yp = relu 0 or 1) or backward (kind 4:
+ * a = dy, b = idx, c = dx, yp = the pool's output for the ReLU mask or -1) split by planes between the wasm backend's threads (conv.wat conv_chunk): after a
  * convolution split by samples, half of its output is in the other core's cache, and the pool on
  * one thread waited on it. Each plane is pooled on its own: the same bytes. False (nothing done)
  * when there is one thread or the pool is small.

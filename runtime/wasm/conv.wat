@@ -239,10 +239,11 @@
 
   ;; --- 2x2 max pool, stride 2, no padding: x (planes, IH, IW) -> y, idx (planes, OH, OW) ----
   ;; (runtime/kernels/pool.ts maxPool2x2Forward: ties to the first maximum in row-major order,
-  ;; a window with a NaN takes its last NaN; idx is the flat index ih*IW + iw as a float)
+  ;; a window with a NaN takes its last NaN; idx is the flat index ih*IW + iw as a float;
+  ;; relu = 1: every value read as max(v, 0), as the relu sweep writes it)
   (func $maxpool2x2 (export "maxpool2x2")
     (param $x i32) (param $y i32) (param $idx i32) (param $planes i32)
-    (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32)
+    (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32) (param $relu i32)
     (local $p i32) (local $xp i32) (local $o i32) (local $oh i32) (local $i0 i32)
     (local $r0 i32) (local $r1 i32) (local $ow i32) (local $j i32)
     (local $a f32) (local $b f32) (local $c f32) (local $d f32)
@@ -250,6 +251,10 @@
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
     (local $va v128) (local $vb v128) (local $vc v128) (local $vd v128)
     (local $mt v128) (local $mu v128) (local $ms v128) (local $vi v128)
+    (local $floor f32) (local $vfloor v128)
+    ;; max(v, -inf) is v (-0 and NaN included)
+    (local.set $floor (select (f32.const 0) (f32.const -inf) (local.get $relu)))
+    (local.set $vfloor (f32x4.splat (local.get $floor)))
     (local.set $IW4 (i32.shl (local.get $IW) (i32.const 2)))
     (local.set $y (i32.shl (local.get $y) (i32.const 2)))
     (local.set $idx (i32.shl (local.get $idx) (i32.const 2)))
@@ -278,10 +283,10 @@
               (local.set $j (i32.sub (local.get $j) (i32.shl (local.get $t) (i32.const 1))))
               (local.set $y (i32.sub (local.get $y) (i32.shl (local.get $t) (i32.const 2))))
               (local.set $idx (i32.sub (local.get $idx) (i32.shl (local.get $t) (i32.const 2))))))
-          (local.set $q0 (v128.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $q1 (v128.load offset=16 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $q2 (v128.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $q3 (v128.load offset=16 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $q0 (f32x4.max (v128.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
+          (local.set $q1 (f32x4.max (v128.load offset=16 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
+          (local.set $q2 (f32x4.max (v128.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
+          (local.set $q3 (f32x4.max (v128.load offset=16 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
           (br_if $vdone (v128.any_true (v128.or
             (v128.or (f32x4.ne (local.get $q0) (local.get $q0)) (f32x4.ne (local.get $q1) (local.get $q1)))
             (v128.or (f32x4.ne (local.get $q2) (local.get $q2)) (f32x4.ne (local.get $q3) (local.get $q3))))))
@@ -309,10 +314,10 @@
           (br $vl)))
         (block $wdone (loop $wl
           (br_if $wdone (i32.ge_s (local.get $ow) (local.get $OW)))
-          (local.set $a (f32.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $b (f32.load offset=4 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $c (f32.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $d (f32.load offset=4 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $a (f32.max (f32.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
+          (local.set $b (f32.max (f32.load offset=4 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
+          (local.set $c (f32.max (f32.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
+          (local.set $d (f32.max (f32.load offset=4 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
           (if (i32.or (i32.or (f32.ne (local.get $a) (local.get $a)) (f32.ne (local.get $b) (local.get $b)))
                       (i32.or (f32.ne (local.get $c) (local.get $c)) (f32.ne (local.get $d) (local.get $d))))
             (then
@@ -331,7 +336,7 @@
                                     (select (local.get $b) (local.get $a) (local.get $t))))
               (local.set $mi (i32.add (i32.add (i32.add (local.get $i0) (local.get $j)) (local.get $t))
                 (i32.mul (local.get $s) (i32.sub (i32.add (local.get $IW) (local.get $u)) (local.get $t)))))))
-          (f32.store (local.get $y) (f32.load (i32.shl (i32.add (local.get $xp) (local.get $mi)) (i32.const 2))))
+          (f32.store (local.get $y) (f32.max (f32.load (i32.shl (i32.add (local.get $xp) (local.get $mi)) (i32.const 2))) (local.get $floor)))
           (f32.store (local.get $idx) (f32.convert_i32_s (local.get $mi)))
           (local.set $y (i32.add (local.get $y) (i32.const 4)))
           (local.set $idx (i32.add (local.get $idx) (i32.const 4)))
@@ -504,7 +509,8 @@
 ;; kind 6, ReLU backward dz *= v > 0 over floats [chunk*size, +size): 1 len, 2 v, 3 dz, 22 size;
 ;; kinds 3 and 4, the 2x2 max pool forward and backward over planes [chunk*size, +size) (each
 ;;   plane on its own: the same bytes for any split): 1 planes, 2 x / dy, 3 y / idx, 4 idx / dx,
-;;   5 (kind 4) the pool's output for the ReLU mask or -1, 8 IH, 9 IW, 19 OH, 20 OW, 22 size
+;;   5 (kind 3) relu (0 or 1: pool max(x, 0)), (kind 4) the pool's output for the ReLU mask or -1,
+;;   8 IH, 9 IW, 19 OH, 20 OW, 22 size
   ;; kind 1, samples [chunk*size, +size): y_i = bias, col = im2col(x_i) at $colT,
   ;;   y_i (+)= op(w) (K, C*kh*kw) . col  (groups 1; the per-sample path of conv.ts convCore);
   ;; kind 2, input channels [c0, c1) = [chunk*size, +size): for every sample i in order, rows
@@ -562,7 +568,8 @@
             (i32.add (i32.load offset=8 (local.get $a)) (i32.mul (local.get $i) (local.get $HW)))
             (i32.add (i32.load offset=12 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
             (i32.add (i32.load offset=16 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
-            (i32.sub (local.get $i1) (local.get $i)) (local.get $IH) (local.get $IW) (local.get $OH) (local.get $OW)))
+            (i32.sub (local.get $i1) (local.get $i)) (local.get $IH) (local.get $IW) (local.get $OH) (local.get $OW)
+            (i32.load offset=20 (local.get $a))))
           (else (call $maxpool2x2_backward
             (i32.add (i32.load offset=8 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
             (i32.add (i32.load offset=12 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
