@@ -244,6 +244,9 @@ function summarize(e, runs, model) {
     const error = r.events.find((x) => x.event === "error");
     const info = r.events.find((x) => x.event === "info" && x.blas_libs);
     if (info) row.blas = info.blas_libs;
+    // which kernels a dnnc trainer ran (wasm-relaxed-simd: the fused multiply-add, its default)
+    const start = r.events.find((x) => x.event === "start" && x.backend);
+    if (start) row.backend = start.backend;
     // a peer that had to be patched to run says so (tfjs-wasm with the Conv2DBackpropFilter it lacks)
     const label = r.events.find((x) => x.event === "info" && x.label && x.label !== e.system)?.label;
     if (label) row.label = label;
@@ -310,6 +313,8 @@ for (const m of models) {
   console.log(formatTable(rows));
   const torchBlas = rows.find((r) => r.blas)?.blas;
   if (torchBlas) console.log(`PyTorch measured with BLAS: ${torchBlas.join(", ")}`);
+  const kernels = [...new Set(rows.filter((r) => r.system === "dnnc" && r.backend).map((r) => r.backend.replace(/ x\d+$/, "")))];
+  if (kernels.length) console.log(`dnnc kernels: ${kernels.join(", ")}`);
   results.models[m] = {
     title: model.title,
     flops_per_sample: flops,

@@ -57,7 +57,7 @@ describe("compiled trainer", () => {
     expect(Buffer.compare(st, readFileSync(join(elsewhere, "run2", "model.safetensors")))).toBe(0);
   });
 
-  it("--fma: the relaxed-SIMD GEMM, deterministic, the same training within float32 rounding", () => {
+  it("the relaxed-SIMD GEMM by default (--fma explicitly), --no-fma the plain one: each deterministic, the same training within float32 rounding", () => {
     const elsewhere = mkdtempSync(join(tmpdir(), "dnnc-fma-"));
     copyFileSync(join(out, "fashion-mlp.trainer.mjs"), join(elsewhere, "trainer.mjs"));
     const run = (dir: string, ...extra: string[]) => {
@@ -70,9 +70,11 @@ describe("compiled trainer", () => {
       const w = weights.tensors.find((t) => t.name === "dense_0.weight")!.data as Float32Array;
       return { stdout: r.stdout, bytes: readFileSync(join(elsewhere, dir, "model.safetensors")), w };
     };
-    const plain = run("plain");
-    const fma1 = run("fma1", "--fma");
+    const plain = run("plain", "--no-fma");
+    const fma1 = run("fma1");
     const fma2 = run("fma2", "--fma");
+    const plain2 = run("plain2", "--no-fma");
+    expect(Buffer.compare(plain.bytes, plain2.bytes)).toBe(0);
     expect(plain.stdout).toMatch(/backend wasm-simd128 \(1 thread\)/);
     expect(fma1.stdout).toMatch(/backend wasm-relaxed-simd \(1 thread\)/); // Node 20 on x86-64
     expect(Buffer.compare(fma1.bytes, fma2.bytes)).toBe(0);

@@ -79,7 +79,7 @@ function trainerArgv(o: TrainOptions, dir: string, quiet: boolean): string[] {
   put("--checkpoint-steps", o.checkpointSteps);
   if (o.resume !== undefined) put("--resume", o.resume);
   else put("--out", dir);
-  if (o.fma) a.push("--fma");
+  if (o.fma === false) a.push("--no-fma");
   if (o.bench) a.push("--bench");
   if (o.json) a.push("--json");
   if (quiet) a.push("--quiet");
