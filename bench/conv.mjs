@@ -220,10 +220,10 @@ async function loops() {
   const pairs = {
     "im2col conv2 (64 samples)": [im((H, ...a) => im2colTs(H, ...a)), im((H, ...a) => k.im2col(...a))],
     "relu (64x16x28x28)": [() => reluRef(H, X, Y, B * 12544), () => k.relu(X, Y, B * 12544)],
-    "maxpool1 fwd": [() => maxPool2x2Forward(H, 28, 28, 14, 14, X, Y, I, B * 16), () => k.maxpool2x2(X, Y, I, B * 16, 28, 28, 14, 14, 0)],
+    "maxpool1 fwd": [() => maxPool2x2Forward(H, 28, 28, 14, 14, X, Y, I, B * 16), () => k.maxpool2x2(X, Y, I, B * 16, 28, 28, 14, 14, 0, -1, 1, 0)],
     "maxpool1 bwd": [() => maxPool2dBackwardTs(H, 784, 196, B * 16, Y, I, C), () => k.maxpool_backward(Y, I, C, B * 16, 784, 196)],
   };
-  k.maxpool2x2(X, Y, I, B * 16, 28, 28, 14, 14, 0);
+  k.maxpool2x2(X, Y, I, B * 16, 28, 28, 14, 14, 0, -1, 1, 0);
   console.log(`\n${be.name}: loops around the conv GEMMs, TypeScript vs wasm (ms per batch of ${B})`);
   for (const [name, [ts, wa]] of Object.entries(pairs)) {
     let bt = Infinity, bw = Infinity;

@@ -12,6 +12,8 @@ import { createBackend } from "../runtime/backend-create";
 import { reluBackwardRef } from "../runtime/wasm-kernels";
 import { maxPool2dBackward, maxPool2dBackwardTs, maxPool2dForward, poolConfig, type PoolConfig } from "../runtime/kernels/pool";
 import { compileToIr } from "../compiler/pipeline";
+import { conv2dForward, convConfig, convScratchSizeFast } from "../runtime/kernels/conv";
+import { winogradScratchSize } from "../runtime/kernels/winograd";
 import { poolReluForward, poolReluFusions } from "../compiler/plan-memory";
 
 const FLOATS = 1 << 22;
@@ -65,9 +67,43 @@ describe("max pool backward with its input's ReLU", () => {
         maxPool2dBackward(H, c, dy, idx, dx, n, y);
         sameBytes(H.subarray(0, end), R, `${label}, ReLU in the forward`);
       }
-      if (!is2x2) expect(() => maxPool2dForward(init, c, z, y, idx, n, true)).toThrow(/relu needs a 2x2 window/);
+      if (!is2x2) expect(() => maxPool2dForward(init, c, z, y, idx, n, true)).toThrow(/relu and bias need a 2x2 window/);
     });
   }
+
+  it("a conv that leaves its bias to the pool: the same pooled values and indices (wasm, 1 and 2 threads)", () => {
+    // conv (bias) -> ReLU -> 2x2 pool, unfused, against conv2dForward(deferBias) + the pool adding
+    // the bias and the ReLU; M2's first conv (im2col, one GEMM slice: deferred), its second
+    // (Winograd: the bias stays in the conv) and a deep one (C*9 > 256: stays in the conv)
+    for (const [o, n, defers] of [
+      [{ C: 1, H: 28, W: 28, K: 16 }, 5, true],
+      [{ C: 16, H: 14, W: 14, K: 32, wino: 4 }, 3, false],
+      [{ C: 32, H: 6, W: 6, K: 4 }, 3, false],
+    ] as const) {
+      const { wino, ...shape } = o as typeof o & { wino?: number };
+      const c0 = convConfig({ ...shape, kernel: 3, padding: "same" });
+      const room = Math.max(convScratchSizeFast(c0), wino ? winogradScratchSize(c0, wino) : 0);
+      const c = { ...c0, colFloats: room, ...(wino ? { wino } : {}) };
+      const pc = poolConfig({ C: c.K, H: c.OH, W: c.OW, kernel: 2 });
+      const xs = n * c.C * c.H * c.W, zs = n * c.K * c.OH * c.OW, ps = n * c.K * pc.OH * pc.OW;
+      const x = 16, w = x + xs + 16, b = w + c.K * c.C * 9 + 16, z = b + c.K + 16, r = z + zs + 16;
+      const y = r + zs + 16, idx = y + ps + 16, col = idx + ps + 16, end = col + room + 16;
+      for (const be of [be1, be2]) {
+        const H = be.H;
+        H.fill(0, 0, end);
+        for (let i = 0; i < b + c.K; i++) H[i] = Math.sin(i * 0.37) * 0.5;
+        conv2dForward(H, be.gemm, c, x, w, b, z, col, n, r);
+        maxPool2dForward(H, pc, r, y, idx, n);
+        const want = { y: H.slice(y, y + ps), idx: H.slice(idx, idx + ps) };
+        H.fill(NaN, z, idx + ps);
+        const bias = conv2dForward(H, be.gemm, c, x, w, b, z, col, n, -1, true);
+        expect(bias, JSON.stringify(o)).toBe(defers ? b : -1);
+        maxPool2dForward(H, pc, z, y, idx, n, true, bias);
+        sameBytes(H.slice(y, y + ps), want.y, `${JSON.stringify(o)} pooled`);
+        sameBytes(H.slice(idx, idx + ps), want.idx, `${JSON.stringify(o)} indices`);
+      }
+    }
+  });
 
   it("the compiler fuses the pools after a lone ReLU whose output has no other gradient", () => {
     const fusions = (f: string) => {

@@ -131,17 +131,20 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
       x: fc.integer({ min: 0, max: 50 }),
       few: fc.boolean(), // values from a small set: many ties
       relu: fc.boolean(),
+      bias: fc.boolean(), // a bias per channel added first (C channels, the first plane's channel c0)
+      C: fc.integer({ min: 1, max: 3 }),
+      c0: fc.integer({ min: 0, max: 5 }),
     });
     fc.assert(
       fc.property(arb, valuesArb, (c, values) => {
         const OH = c.IH >> 1;
         const OW = c.IW >> 1;
-        const x = c.x, y = 3000, idx = 4500, dy = 6000, dx = 7500;
+        const x = c.x, y = 3000, idx = 4500, dy = 6000, dx = 7500, bias = 2900;
         const vals = c.few ? values.map((v) => (v !== v ? v : Math.sign(v) * (Math.abs(v) > 1 ? 1 : 0))) : values;
-        check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, c.relu ? 1 : 0), (R) => maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes, c.relu));
+        check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, c.relu ? 1 : 0, c.bias ? bias : -1, c.C, c.c0), (R) => maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes, c.relu, c.bias ? bias : -1, c.C, c.c0));
         if (c.relu) {
           // pooling with relu = the ReLU sweep (E.relu: Math.max(v, 0)), then the plain pool: same y and idx bytes
-          check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 1), (R) => {
+          check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 1, -1, 1, 0), (R) => {
             const len = c.planes * c.IH * c.IW;
             const rx = R.slice(x, x + len).map((v) => Math.max(v, 0));
             const S = R.slice();
@@ -154,7 +157,7 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
         check(
           H, vals,
           () => {
-            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0);
+            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0, -1, 1, 0);
             k.maxpool_backward(dy, idx, dx, c.planes, c.IH * c.IW, OH * OW);
           },
           (R) => {
@@ -166,7 +169,7 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
         check(
           H, vals,
           () => {
-            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0);
+            k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0, -1, 1, 0);
             k.maxpool2x2_backward(dy, idx, dx, c.planes, c.IH, c.IW, OH, OW, -1);
           },
           (R) => {

@@ -275,10 +275,13 @@ export function emitModel(ir: IR): Emitted {
         if (a.weight_norm) wnForward(cfg.K, (cfg.C / cfg.groups) * cfg.kh * cfg.kw);
         // a lone ReLU tail is applied by the conv to each sample's output while it is in cache
         // (the same Math.max(v, 0) as E.relu)
-        // (none when the max pool after it applies the ReLU: poolReluForward)
+        // (none when the max pool after it applies the ReLU: poolReluForward; that pool also adds
+        // the bias when the conv leaves it, conv2dForward's deferBias, returning where it is)
         const reluTail = n.tail.length === 1 && n.tail[0].op === "relu";
         const ry = reluTail && !reluInPool.has(n.id);
-        lines.push(`conv2dForward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n)}, ${a.bias ? off(`${n.id}.bias`) : -1}, ${Z}, ${off(`col:${n.id}`)}, n${ry ? `, ${off(n.output)}` : ""});`);
+        const call = `conv2dForward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n)}, ${a.bias ? off(`${n.id}.bias`) : -1}, ${Z}, ${off(`col:${n.id}`)}, n`;
+        if (reluInPool.has(n.id) && a.bias) lines.push(`const bias_${n.id} = ${call}, -1, true);`);
+        else lines.push(`${call}${ry ? `, ${off(n.output)}` : ""});`);
         if (reluTail) return lines;
         break;
       }
@@ -290,7 +293,9 @@ export function emitModel(ir: IR): Emitted {
           const fusedFrom = poolReluFwd.get(n.id);
           if (fusedFrom) {
             lines.push(`// the ReLU of ${n.inputs[0]} applied here, to its pre-activation`);
-            lines.push(`maxPool2dForward(H, CFG_${n.id}, ${off(`z:${fusedFrom}`)}, ${Z}, ${off(`idx:${n.id}`)}, n, true);`);
+            const p = ir.nodes.find((m) => m.id === fusedFrom)!;
+            const bias = p.op === "conv2d" && p.attrs.bias ? `, bias_${p.id}` : "";
+            lines.push(`maxPool2dForward(H, CFG_${n.id}, ${off(`z:${fusedFrom}`)}, ${Z}, ${off(`idx:${n.id}`)}, n, true${bias});`);
           } else lines.push(`maxPool2dForward(H, CFG_${n.id}, ${X}, ${Z}, ${off(`idx:${n.id}`)}, n);`);
         } else {
           uses.add("avgPool2dForward");

@@ -370,7 +370,10 @@ function col2imLd(H: Float32Array, c: ConvConfig, col: number, ld: number, Cg: n
 // x is (n, C, H, W), w is (K, C/g, kh, kw), b is (K) or -1, y is (n, K, OH, OW).
 // Per sample (or chunk of nb samples side by side) and group:
 //   y_g (K/g, nb*OH*OW) = W_g (K/g, C/g*kh*kw) . col_g (C/g*kh*kw, nb*OH*OW)
-// with the output pre-filled by the bias so the GEMM accumulates onto it.
+// with the output pre-filled by the bias so the GEMM accumulates onto it. With deferBias (a max
+// pool after it adds the bias, compiler/plan-memory.ts poolReluForward), when that gives the same
+// bytes (biasIsLastAdd), y is written without the bias and b is returned for the caller to add
+// (no pre-fill, no re-read of the output by the GEMM); otherwise -1 (the bias is in y).
 export function conv2dForward(
   H: Float32Array,
   gemm: GemmFn,
@@ -382,11 +385,28 @@ export function conv2dForward(
   col: number,
   n: number,
   ry = -1,
-): void {
+  deferBias = false,
+): number {
   const room = colRoom(c);
   const wp = c.wino ? winoPlanOf(c, room) : undefined;
-  if (wp) return winogradForward(H, gemm, c, wp, x, w, b, y, col, n, ry);
-  convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, b, y, col, n, ry);
+  if (wp) {
+    winogradForward(H, gemm, c, wp, x, w, b, y, col, n, ry);
+    return -1;
+  }
+  const defer = deferBias && b >= 0 && ry < 0 && biasIsLastAdd(c, room);
+  convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, defer ? -1 : b, y, col, n, ry);
+  return defer ? b : -1;
+}
+
+/**
+ * Whether the bias add is the last operation on each output of the im2col path of c with `room`
+ * floats: its GEMMs sum each output in one pass (one slice of the wasm GEMM's k blocks, 256, and
+ * no chunks of input channels), starting from the bias. Leaving the GEMM's sum alone and adding
+ * the bias after it (b + sum, one rounding) then gives the same bytes on the wasm backend.
+ */
+function biasIsLastAdd(c: ConvConfig, room: number): boolean {
+  const CKK = (c.C / c.groups) * c.kh * c.kw;
+  return c.groups === 1 && CKK <= 256 && (convIsPointwise(c) || room >= CKK * c.OH * c.OW);
 }
 
 // The Winograd plan of c with `room` floats at col, or undefined (im2col + GEMM).

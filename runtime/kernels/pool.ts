@@ -53,11 +53,13 @@ export function poolConfig(o: {
 // x is (n, C, H, W), y is (n, C, OH, OW), idx is (n, C, OH, OW): argmax ih*W+iw as a float.
 // relu (2x2 windows, stride 2, no padding only): pool max(x, 0) instead of x (each value as
 // E.relu computes it, then the same comparisons: the same bytes as a ReLU sweep followed by the
-// pool, without writing the ReLU's output; compiler/plan-memory.ts poolReluForward).
-export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: number, idx: number, n: number, relu = false): void {
+// pool, without writing the ReLU's output; compiler/plan-memory.ts poolReluForward). bias >= 0
+// (the same windows): each value read as bias[channel] + x first (the bias a conv left to it,
+// conv2dForward's deferBias: the same single rounding as the conv's).
+export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: number, idx: number, n: number, relu = false, bias = -1): void {
   const { H: IH, W: IW, kh, kw, sh, sw, ph, pw, OH, OW } = c;
   const is2x2 = kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0;
-  if (relu && !is2x2) throw new Error("maxPool2dForward: relu needs a 2x2 window, stride 2, no padding");
+  if ((relu || bias >= 0) && !is2x2) throw new Error("maxPool2dForward: relu and bias need a 2x2 window, stride 2, no padding");
   if (is2x2) {
     const k = convExportsOf(H);
     if (k) {
@@ -66,10 +68,12 @@ export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: n
       checkRange(H, x, x + planes * IH * IW, "max pool input");
       checkRange(H, y, y + planes * OH * OW, "max pool output");
       checkRange(H, idx, idx + planes * OH * OW, "max pool indices");
-      if (!poolSplit(H, 3, planes, x, y, idx, IH, IW, OH, OW, relu ? 1 : 0)) k.maxpool2x2(x, y, idx, planes, IH, IW, OH, OW, relu ? 1 : 0);
+      if (bias >= 0) checkRange(H, bias, bias + c.C, "max pool bias");
+      if (!poolSplit(H, 3, planes, x, y, idx, IH, IW, OH, OW, relu ? 1 : 0, bias, c.C))
+        k.maxpool2x2(x, y, idx, planes, IH, IW, OH, OW, relu ? 1 : 0, bias, c.C, 0);
       return;
     }
-    maxPool2x2Forward(H, IH, IW, OH, OW, x, y, idx, n * c.C, relu);
+    maxPool2x2Forward(H, IH, IW, OH, OW, x, y, idx, n * c.C, relu, bias, c.C);
     return;
   }
   const HW = IH * IW;
@@ -107,7 +111,8 @@ export function maxPool2dForward(H: Float32Array, c: PoolConfig, x: number, y: n
 // rows is picked by arithmetic on comparison results (+(b > a)), which V8 compiles without
 // branches (bench/conv.mjs: pool1 3.4 -> 1.6 ms at batch 64). Ties go to the top row, then the
 // left column: the first maximum in row-major order, as in the general loop. A window with a
-// NaN takes the general rule (the last NaN wins). relu: every value read as max(v, 0) (E.relu).
+// NaN takes the general rule (the last NaN wins). relu: every value read as max(v, 0) (E.relu);
+// bias >= 0: first as bias[(c0 + p) % C] + v for plane p.
 export function maxPool2x2Forward(
   H: Float32Array,
   IH: number,
@@ -119,23 +124,31 @@ export function maxPool2x2Forward(
   idx: number,
   planes: number,
   relu = false,
+  bias = -1,
+  C = 1,
+  c0 = 0,
 ): void {
   // max(v, -Infinity) is v (-0 and NaN included)
   const floor = relu ? 0 : -Infinity;
+  const mod = relu || bias >= 0;
   const HW = IH * IW;
   const OHW = OH * OW;
+  const f = Math.fround;
   for (let p = 0; p < planes; p++) {
     const xp = x + p * HW;
+    // each cell's value: (bias +) x, then max(., floor)
+    const hasb = bias >= 0;
+    const bv = hasb ? H[bias + ((c0 + p) % C)] : 0;
     let o = p * OHW;
     for (let oh = 0; oh < OH; oh++) {
       const i0 = 2 * oh * IW;
       const r0 = xp + i0;
       const r1 = r0 + IW;
       for (let ow = 0, j = 0; ow < OW; ow++, j += 2, o++) {
-        const a = Math.max(H[r0 + j], floor);
-        const b = Math.max(H[r0 + j + 1], floor);
-        const c = Math.max(H[r1 + j], floor);
-        const d = Math.max(H[r1 + j + 1], floor);
+        const a = mod ? Math.max(hasb ? f(bv + H[r0 + j]) : H[r0 + j], floor) : H[r0 + j];
+        const b = mod ? Math.max(hasb ? f(bv + H[r0 + j + 1]) : H[r0 + j + 1], floor) : H[r0 + j + 1];
+        const c = mod ? Math.max(hasb ? f(bv + H[r1 + j]) : H[r1 + j], floor) : H[r1 + j];
+        const d = mod ? Math.max(hasb ? f(bv + H[r1 + j + 1]) : H[r1 + j + 1], floor) : H[r1 + j + 1];
         let mi: number;
         if (a !== a || b !== b || c !== c || d !== d) {
           mi = d !== d ? i0 + IW + j + 1 : c !== c ? i0 + IW + j : b !== b ? i0 + j + 1 : i0 + j;
@@ -145,7 +158,8 @@ export function maxPool2x2Forward(
           const s = +((u ? d : c) > (t ? b : a));
           mi = i0 + j + t + s * (IW + u - t);
         }
-        H[y + o] = Math.max(H[xp + mi], floor);
+        // (as read: a NaN keeps its bits when neither relu nor bias changes the values)
+        H[y + o] = mod ? Math.max(hasb ? f(bv + H[xp + mi]) : H[xp + mi], floor) : H[xp + mi];
         H[idx + o] = mi;
       }
     }
@@ -156,7 +170,7 @@ export function maxPool2x2Forward(
 export const POOL_SPLIT_MIN_FLOATS = 1 << 16;
 
 /**
- * The 2x2 max pool forward (kind 3: a = x, b = y, c = idx, yp = relu 0 or 1) or backward (kind 4:
+ * The 2x2 max pool forward (kind 3: a = x, b = y, c = idx, yp = relu 0 or 1, bias, C) or backward (kind 4:
  * a = dy, b = idx, c = dx, yp = the pool's output for the ReLU mask or -1) split by planes between the wasm backend's threads (conv.wat conv_chunk): after a
  * convolution split by samples, half of its output is in the other core's cache, and the pool on
  * one thread waited on it. Each plane is pooled on its own: the same bytes. False (nothing done)
@@ -164,13 +178,13 @@ export const POOL_SPLIT_MIN_FLOATS = 1 << 16;
  */
 function poolSplit(
   H: Float32Array, kind: 3 | 4, planes: number, a: number, b: number, c: number,
-  IH: number, IW: number, OH: number, OW: number, yp = -1,
+  IH: number, IW: number, OH: number, OW: number, yp = -1, bias = -1, C = 1,
 ): boolean {
   const par = convParallelOf(H);
   if (!par || par.threads < 2 || planes * IH * IW < POOL_SPLIT_MIN_FLOATS) return false;
   const size = Math.ceil(planes / (2 * par.threads));
   const g = par.args;
-  g[0] = kind; g[1] = planes; g[2] = a; g[3] = b; g[4] = c; g[5] = yp;
+  g[0] = kind; g[1] = planes; g[2] = a; g[3] = b; g[4] = c; g[5] = yp; g[6] = bias; g[7] = C;
   g[8] = IH; g[9] = IW; g[19] = OH; g[20] = OW; g[22] = size;
   par.run(Math.ceil(planes / size), 0);
   return true;

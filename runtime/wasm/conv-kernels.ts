@@ -16,7 +16,10 @@ export interface ConvExports {
   add(a: number, b: number, z: number, y: number, len: number): void;
   /** d += s */
   accumulate(d: number, s: number, len: number): void;
-  maxpool2x2(x: number, y: number, idx: number, planes: number, IH: number, IW: number, OH: number, OW: number, relu: number): void;
+  maxpool2x2(
+    x: number, y: number, idx: number, planes: number, IH: number, IW: number, OH: number, OW: number, relu: number,
+    bias: number, C: number, c0: number,
+  ): void;
   maxpool_backward(dy: number, idx: number, dx: number, planes: number, HW: number, OHW: number): void;
   /**
    * maxpool_backward for the windows of maxpool2x2 (which do not overlap): no zeroing pass; with

@@ -240,10 +240,12 @@
   ;; --- 2x2 max pool, stride 2, no padding: x (planes, IH, IW) -> y, idx (planes, OH, OW) ----
   ;; (runtime/kernels/pool.ts maxPool2x2Forward: ties to the first maximum in row-major order,
   ;; a window with a NaN takes its last NaN; idx is the flat index ih*IW + iw as a float;
-  ;; relu = 1: every value read as max(v, 0), as the relu sweep writes it)
+  ;; relu = 1: every value read as max(v, 0), as the relu sweep writes it; bias >= 0 (floats):
+  ;; first as bias[(c0 + p) % C] + v in plane p; with neither, values are read as they are)
   (func $maxpool2x2 (export "maxpool2x2")
     (param $x i32) (param $y i32) (param $idx i32) (param $planes i32)
     (param $IH i32) (param $IW i32) (param $OH i32) (param $OW i32) (param $relu i32)
+    (param $bias i32) (param $C i32) (param $c0 i32)
     (local $p i32) (local $xp i32) (local $o i32) (local $oh i32) (local $i0 i32)
     (local $r0 i32) (local $r1 i32) (local $ow i32) (local $j i32)
     (local $a f32) (local $b f32) (local $c f32) (local $d f32)
@@ -251,7 +253,9 @@
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
     (local $va v128) (local $vb v128) (local $vc v128) (local $vd v128)
     (local $mt v128) (local $mu v128) (local $ms v128) (local $vi v128)
-    (local $floor f32) (local $vfloor v128)
+    (local $floor f32) (local $vfloor v128) (local $fbias f32) (local $vbias v128) (local $mod i32)
+    ;; relu or bias: values are modified on loading (else read as they are, NaN payloads too)
+    (local.set $mod (i32.or (local.get $relu) (i32.ge_s (local.get $bias) (i32.const 0))))
     ;; max(v, -inf) is v (-0 and NaN included)
     (local.set $floor (select (f32.const 0) (f32.const -inf) (local.get $relu)))
     (local.set $vfloor (f32x4.splat (local.get $floor)))
@@ -262,6 +266,11 @@
     (block $pdone (loop $pl
       (br_if $pdone (i32.ge_s (local.get $p) (local.get $planes)))
       (local.set $xp (i32.add (local.get $x) (i32.mul (local.get $p) (i32.mul (local.get $IH) (local.get $IW)))))
+      (local.set $fbias (f32.const -0))
+      (if (i32.ge_s (local.get $bias) (i32.const 0))
+        (then (local.set $fbias (f32.load (i32.shl (i32.add (local.get $bias)
+          (i32.rem_u (i32.add (local.get $c0) (local.get $p)) (local.get $C))) (i32.const 2))))))
+      (local.set $vbias (f32x4.splat (local.get $fbias)))
       (local.set $oh (i32.const 0))
       (block $hdone (loop $hl
         (br_if $hdone (i32.ge_s (local.get $oh) (local.get $OH)))
@@ -283,10 +292,16 @@
               (local.set $j (i32.sub (local.get $j) (i32.shl (local.get $t) (i32.const 1))))
               (local.set $y (i32.sub (local.get $y) (i32.shl (local.get $t) (i32.const 2))))
               (local.set $idx (i32.sub (local.get $idx) (i32.shl (local.get $t) (i32.const 2))))))
-          (local.set $q0 (f32x4.max (v128.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
-          (local.set $q1 (f32x4.max (v128.load offset=16 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
-          (local.set $q2 (f32x4.max (v128.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
-          (local.set $q3 (f32x4.max (v128.load offset=16 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $vfloor)))
+          (local.set $q0 (v128.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $q1 (v128.load offset=16 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $q2 (v128.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $q3 (v128.load offset=16 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (if (local.get $mod)
+            (then
+              (local.set $q0 (f32x4.max (f32x4.add (local.get $vbias) (local.get $q0)) (local.get $vfloor)))
+              (local.set $q1 (f32x4.max (f32x4.add (local.get $vbias) (local.get $q1)) (local.get $vfloor)))
+              (local.set $q2 (f32x4.max (f32x4.add (local.get $vbias) (local.get $q2)) (local.get $vfloor)))
+              (local.set $q3 (f32x4.max (f32x4.add (local.get $vbias) (local.get $q3)) (local.get $vfloor)))))
           (br_if $vdone (v128.any_true (v128.or
             (v128.or (f32x4.ne (local.get $q0) (local.get $q0)) (f32x4.ne (local.get $q1) (local.get $q1)))
             (v128.or (f32x4.ne (local.get $q2) (local.get $q2)) (f32x4.ne (local.get $q3) (local.get $q3))))))
@@ -314,10 +329,16 @@
           (br $vl)))
         (block $wdone (loop $wl
           (br_if $wdone (i32.ge_s (local.get $ow) (local.get $OW)))
-          (local.set $a (f32.max (f32.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
-          (local.set $b (f32.max (f32.load offset=4 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
-          (local.set $c (f32.max (f32.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
-          (local.set $d (f32.max (f32.load offset=4 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))) (local.get $floor)))
+          (local.set $a (f32.load (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $b (f32.load offset=4 (i32.add (local.get $r0) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $c (f32.load (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $d (f32.load offset=4 (i32.add (local.get $r1) (i32.shl (local.get $j) (i32.const 2)))))
+          (if (local.get $mod)
+            (then
+              (local.set $a (f32.max (f32.add (local.get $fbias) (local.get $a)) (local.get $floor)))
+              (local.set $b (f32.max (f32.add (local.get $fbias) (local.get $b)) (local.get $floor)))
+              (local.set $c (f32.max (f32.add (local.get $fbias) (local.get $c)) (local.get $floor)))
+              (local.set $d (f32.max (f32.add (local.get $fbias) (local.get $d)) (local.get $floor)))))
           (if (i32.or (i32.or (f32.ne (local.get $a) (local.get $a)) (f32.ne (local.get $b) (local.get $b)))
                       (i32.or (f32.ne (local.get $c) (local.get $c)) (f32.ne (local.get $d) (local.get $d))))
             (then
@@ -336,7 +357,9 @@
                                     (select (local.get $b) (local.get $a) (local.get $t))))
               (local.set $mi (i32.add (i32.add (i32.add (local.get $i0) (local.get $j)) (local.get $t))
                 (i32.mul (local.get $s) (i32.sub (i32.add (local.get $IW) (local.get $u)) (local.get $t)))))))
-          (f32.store (local.get $y) (f32.max (f32.load (i32.shl (i32.add (local.get $xp) (local.get $mi)) (i32.const 2))) (local.get $floor)))
+          (f32.store (local.get $y) (if (result f32) (local.get $mod)
+            (then (f32.max (f32.add (local.get $fbias) (f32.load (i32.shl (i32.add (local.get $xp) (local.get $mi)) (i32.const 2)))) (local.get $floor)))
+            (else (f32.load (i32.shl (i32.add (local.get $xp) (local.get $mi)) (i32.const 2))))))
           (f32.store (local.get $idx) (f32.convert_i32_s (local.get $mi)))
           (local.set $y (i32.add (local.get $y) (i32.const 4)))
           (local.set $idx (i32.add (local.get $idx) (i32.const 4)))
@@ -510,6 +533,7 @@
 ;; kinds 3 and 4, the 2x2 max pool forward and backward over planes [chunk*size, +size) (each
 ;;   plane on its own: the same bytes for any split): 1 planes, 2 x / dy, 3 y / idx, 4 idx / dx,
 ;;   5 (kind 3) relu (0 or 1: pool max(x, 0)), (kind 4) the pool's output for the ReLU mask or -1,
+;;   6, 7 (kind 3) the bias added first (or -1) and the channels (plane p's channel: p % C),
 ;;   8 IH, 9 IW, 19 OH, 20 OW, 22 size
   ;; kind 1, samples [chunk*size, +size): y_i = bias, col = im2col(x_i) at $colT,
   ;;   y_i (+)= op(w) (K, C*kh*kw) . col  (groups 1; the per-sample path of conv.ts convCore);
@@ -569,7 +593,8 @@
             (i32.add (i32.load offset=12 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
             (i32.add (i32.load offset=16 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
             (i32.sub (local.get $i1) (local.get $i)) (local.get $IH) (local.get $IW) (local.get $OH) (local.get $OW)
-            (i32.load offset=20 (local.get $a))))
+            (i32.load offset=20 (local.get $a)) (i32.load offset=24 (local.get $a)) (i32.load offset=28 (local.get $a))
+            (local.get $i)))
           (else (call $maxpool2x2_backward
             (i32.add (i32.load offset=8 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))
             (i32.add (i32.load offset=12 (local.get $a)) (i32.mul (local.get $i) (local.get $OHW)))

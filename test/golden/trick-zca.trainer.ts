@@ -200,10 +200,10 @@ export const program: Program = {
       },
       forward(n: number, train: boolean, step: number): void {
         // fused_conv2d_relu: x -> conv2d_0  [1,28,28] -> [8,28,28]  (spec line 6)
-        conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 97952, 900768, n);
+        const bias_conv2d_0 = conv2dForward(H, gemm, CFG_conv2d_0, 47712, 0, 200, 97952, 900768, n, -1, true);
         // maxpool2d: conv2d_0 -> maxpool2d_0  [8,28,28] -> [8,14,14]  (spec line 7)
         // the ReLU of conv2d_0 applied here, to its pre-activation
-        maxPool2dForward(H, CFG_maxpool2d_0, 97952, 900768, 1001120, n, true);
+        maxPool2dForward(H, CFG_maxpool2d_0, 97952, 900768, 1001120, n, true, bias_conv2d_0);
         // flatten: maxpool2d_0 -> flatten_0  [8,14,14] -> [1568]  (spec line 8)
         // flatten is a view: no code
         // dense: flatten_0 -> dense_0  [1568] -> [10]  (spec line 9)
