@@ -123,6 +123,20 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     );
   });
 
+  it("conv bias gradient: the bytes of the GEMM's dot products with a column of ones", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 60 }), valuesArb, (n, K, s4, values) => {
+        const S = 4 * s4, dy = 100, ones = dy + n * K * S + 8, db = ones + S + 8, db2 = db + K + 8;
+        for (let i = 0; i < db2 + K + 8; i++) H[i] = values[(i * 13) % values.length];
+        H.fill(1, ones, ones + S);
+        for (let i = 0; i < n; i++) be.gemm(0, 1, K, 1, S, dy + i * K * S, ones, db2, i > 0 ? 1 : 0);
+        k.bias_grad(dy, n, K, S, db);
+        sameBytes(H.slice(db, db + K), H.slice(db2, db2 + K));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("2x2 max pool forward and backward (general and 2x2 backward): same values, indices and gradients as the TypeScript loops", () => {
     const arb = fc.record({
       planes: fc.integer({ min: 1, max: 4 }),

@@ -16,6 +16,8 @@ export interface ConvExports {
   add(a: number, b: number, z: number, y: number, len: number): void;
   /** d += s */
   accumulate(d: number, s: number, len: number): void;
+  /** conv bias gradient db (K) = sum over n samples of dy_i (K, S) rows, S a multiple of 4 (convBiasGrad) */
+  bias_grad(dy: number, n: number, K: number, S: number, db: number): void;
   maxpool2x2(
     x: number, y: number, idx: number, planes: number, IH: number, IW: number, OH: number, OW: number, relu: number,
     bias: number, C: number, c0: number,

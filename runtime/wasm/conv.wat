@@ -218,6 +218,39 @@
       (local.set $z (i32.add (local.get $z) (i32.const 4)))
       (br $l))))
 
+  ;; --- conv bias gradient: db[k] (+)= sum of row k of dy_i (K, S), samples i in order ------
+  ;; (runtime/kernels/conv.ts convBiasGrad: S a multiple of 4; each row summed in 4 lanes and
+  ;; reduced as (l0 + l2) + (l1 + l3), then added to db from the second sample on: the bytes of
+  ;; the GEMM's dot products with a column of ones, gemm.wat $dot4x2, without the ones)
+  (func (export "bias_grad") (param $dy i32) (param $n i32) (param $K i32) (param $S i32) (param $db i32)
+    (local $i i32) (local $k i32) (local $p i32) (local $e i32) (local $acc v128) (local $s f32) (local $d i32)
+    (local.set $dy (i32.shl (local.get $dy) (i32.const 2)))
+    (local.set $db (i32.shl (local.get $db) (i32.const 2)))
+    (block $idone (loop $il
+      (br_if $idone (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $k (i32.const 0))
+      (block $kdone (loop $kl
+        (br_if $kdone (i32.ge_s (local.get $k) (local.get $K)))
+        (local.set $p (i32.add (local.get $dy) (i32.shl (i32.mul (i32.add (i32.mul (local.get $i) (local.get $K)) (local.get $k)) (local.get $S)) (i32.const 2))))
+        (local.set $e (i32.add (local.get $p) (i32.shl (local.get $S) (i32.const 2))))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (block $sdone (loop $sl
+          (br_if $sdone (i32.ge_u (local.get $p) (local.get $e)))
+          (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $p))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br $sl)))
+        (local.set $acc (f32x4.add (local.get $acc)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $acc) (local.get $acc))))
+        (local.set $s (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc))))
+        (local.set $d (i32.add (local.get $db) (i32.shl (local.get $k) (i32.const 2))))
+        (f32.store (local.get $d) (if (result f32) (local.get $i)
+          (then (f32.add (f32.load (local.get $d)) (local.get $s)))
+          (else (local.get $s))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $kl)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $il))))
+
   ;; --- d[i] += s[i] (a gradient accumulated into a tensor used twice) ------------------------
   (func (export "accumulate") (param $d i32) (param $s i32) (param $len i32)
     (local $e i32)
