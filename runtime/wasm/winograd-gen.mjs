@@ -59,6 +59,20 @@ const loop = (name, bound, body) => `(local.set $${name} (i32.const 0))
       ${set(name, iadd(L(name), i(1)))}
       (br $${name}l)))`;
 
+// Copies n floats (the local named n) from byte address $src to $dst: whole vectors below
+// $last = (n - 4) * 4 bytes, then the last 4 floats (overlapping: the same values); fewer than 4
+// floats by memory.copy. Uses $j.
+const copyRow = (n) => `(if (i32.lt_s ${L(n)} ${i(4)})
+          (then (memory.copy ${L("dst")} ${L("src")} ${shl2(L(n))}))
+          (else
+            ${set("j", i(0))}
+            (block $jd (loop $jl
+              (br_if $jd (i32.ge_s ${L("j")} ${L("last")}))
+              (v128.store (i32.add ${L("dst")} ${L("j")}) (v128.load (i32.add ${L("src")} ${L("j")})))
+              ${set("j", iadd(L("j"), i(16)))}
+              (br $jl)))
+            (v128.store (i32.add ${L("dst")} ${L("last")}) (v128.load (i32.add ${L("src")} ${L("last")})))))`;
+
 function winoIn() {
   const d = range(16).map((p) => `d${p}`);
   const t = range(16).map((p) => `t${p}`);
@@ -106,7 +120,7 @@ function winoIn() {
         (param $plane i32) (param $a0 i32) (param $a1 i32)
     (local $c i32) (local $i i32) (local $r i32) (local $s i32) (local $h i32) (local $rem i32)
     (local $pw4 i32) (local $PH i32) (local $cw i32) (local $xs i32) (local $rowp i32) (local $q i32)
-    (local $ct4 i32) (local $dst i32) (local $src i32) (local $j i32) (local $cw4 i32) (local $last i32)
+    (local $ct4 i32) (local $dst i32) (local $src i32) (local $j i32) (local $last i32)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
     ${locals(d, "v128")}
     ${locals(t, "v128")}
@@ -121,7 +135,6 @@ function winoIn() {
     (if (i32.gt_s ${L("cw")} ${L("IW")}) (then ${set("cw", L("IW"))}))
     ;; whole vectors below cw - 4 floats, then the last 4 (overlapping: the same values)
     ${set("last", shl2(`(i32.sub ${L("cw")} ${i(4)})`))}
-    ${set("cw4", L("last"))}
     ${set("ct4", shl2(iadd(imul(L("C"), L("T")), i(4))))}
     ${loop(
       "c",
@@ -137,16 +150,7 @@ function winoIn() {
           (then
             ${set("dst", `(i32.add ${L("plane")} (i32.add (i32.mul (i32.add ${L("h")} ${L("ph")}) ${L("pw4")}) ${shl2(L("pw"))}))`)}
             ${set("src", `(i32.add ${L("xs")} ${shl2(imul(L("h"), L("IW")))})`)}
-            (if (i32.lt_s ${L("cw")} ${i(4)})
-              (then (memory.copy ${L("dst")} ${L("src")} ${shl2(L("cw"))}))
-              (else
-                ${set("j", i(0))}
-                (block $jd (loop $jl
-                  (br_if $jd (i32.ge_s ${L("j")} ${L("cw4")}))
-                  (v128.store (i32.add ${L("dst")} ${L("j")}) (v128.load (i32.add ${L("src")} ${L("j")})))
-                  ${set("j", iadd(L("j"), i(16)))}
-                  (br $jl)))
-                (v128.store (i32.add ${L("dst")} ${L("last")}) (v128.load (i32.add ${L("src")} ${L("last")})))))))`,
+            ${copyRow("cw")}))`,
       )}
       ${loop(
         "r",
@@ -393,16 +397,7 @@ function winoDx() {
         "IH",
         `${set("src", `(i32.add ${L("plane")} (i32.add (i32.mul (i32.add ${L("h")} ${L("ph")}) ${L("pw4")}) ${shl2(L("pw"))}))`)}
         ${set("dst", iadd(L("xs"), shl2(imul(L("h"), L("IW")))))}
-        (if (i32.lt_s ${L("IW")} ${i(4)})
-          (then (memory.copy ${L("dst")} ${L("src")} ${shl2(L("IW"))}))
-          (else
-            ${set("j", i(0))}
-            (block $jd (loop $jl
-              (br_if $jd (i32.ge_s ${L("j")} ${L("last")}))
-              (v128.store (i32.add ${L("dst")} ${L("j")}) (v128.load (i32.add ${L("src")} ${L("j")})))
-              ${set("j", iadd(L("j"), i(16)))}
-              (br $jl)))
-            (v128.store (i32.add ${L("dst")} ${L("last")}) (v128.load (i32.add ${L("src")} ${L("last")})))))`,
+        ${copyRow("IW")}`,
       )}`,
       ),
     )})`;
