@@ -136,7 +136,7 @@ export function poolReluFusions(ir: IR): Map<string, string> {
  * the producer is a conv2d or add (whose kernels write the ReLU's output only when asked), the pool
  * is the only reader of its output, and no penalty re-reads forward buffers. The pool then reads
  * the producer's pre-activation z with max(v, 0) (maxPool2dForward's relu: the same bytes), and the
- * ReLU's output is never written (no buffer, no sweep).
+ * ReLU's output is never written (no sweep; its buffer is never live, so it takes no memory of its own).
  */
 export function poolReluForward(ir: IR): Map<string, string> {
   const out = new Map<string, string>();

@@ -393,16 +393,18 @@ export function conv2dForward(
     winogradForward(H, gemm, c, wp, x, w, b, y, col, n, ry);
     return -1;
   }
-  const defer = deferBias && b >= 0 && ry < 0 && biasIsLastAdd(c, room);
+  const defer = deferBias && b >= 0 && ry < 0 && convExportsOf(H) !== undefined && biasIsLastAdd(c, room);
   convCore(H, gemm, c, 0, room, batchSamples(c, room, n), x, w, defer ? -1 : b, y, col, n, ry);
   return defer ? b : -1;
 }
 
 /**
  * Whether the bias add is the last operation on each output of the im2col path of c with `room`
- * floats: its GEMMs sum each output in one pass (one slice of the wasm GEMM's k blocks, 256, and
- * no chunks of input channels), starting from the bias. Leaving the GEMM's sum alone and adding
- * the bias after it (b + sum, one rounding) then gives the same bytes on the wasm backend.
+ * floats on the wasm backend (the caller checks that it is): its GEMMs sum each output in one pass
+ * (one slice of the wasm GEMM's k blocks, 256, and no chunks of input channels) and add it to the
+ * pre-filled bias once. Leaving the GEMM's sum alone and adding the bias after it (b + sum, one
+ * rounding) then gives the same bytes. (The TypeScript GEMM accumulates into the output, onto the
+ * bias: there the bias stays in the conv.)
  */
 function biasIsLastAdd(c: ConvConfig, room: number): boolean {
   const CKK = (c.C / c.groups) * c.kh * c.kw;

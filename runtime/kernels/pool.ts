@@ -170,8 +170,9 @@ export function maxPool2x2Forward(
 export const POOL_SPLIT_MIN_FLOATS = 1 << 16;
 
 /**
- * The 2x2 max pool forward (kind 3: a = x, b = y, c = idx, yp = relu 0 or 1, bias, C) or backward (kind 4:
- * a = dy, b = idx, c = dx, yp = the pool's output for the ReLU mask or -1) split by planes between the wasm backend's threads (conv.wat conv_chunk): after a
+ * The 2x2 max pool forward (kind 3: a = x, b = y, c = idx, yp = relu 0 or 1, bias, C) or
+ * backward (kind 4: a = dy, b = idx, c = dx, yp = the pool's output for the ReLU mask or -1)
+ * split by planes between the wasm backend's threads (conv.wat conv_chunk): after a
  * convolution split by samples, half of its output is in the other core's cache, and the pool on
  * one thread waited on it. Each plane is pooled on its own: the same bytes. False (nothing done)
  * when there is one thread or the pool is small.
