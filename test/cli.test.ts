@@ -53,6 +53,13 @@ describe("dnnc", () => {
     expect(bad.stderr).toContain("features, the model takes 784");
     noStack(bad.stderr);
   });
+  it("train: relaxed SIMD's fused multiply-add by default and with --fma, the plain SIMD build with --no-fma", () => {
+    for (const [flags, backend] of [[[], "wasm-relaxed-simd"], [["--fma"], "wasm-relaxed-simd"], [["--no-fma"], "wasm-simd128"]] as const) {
+      const r = dnnc("train", "specs/fashion-mlp.dnn", ...flags, "--epochs", "1", "--max-steps", "2", "--out", join(tmp, `fma${flags.join("")}`));
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout, flags.join(" ")).toContain(`backend ${backend} (1 thread)`); // Node 20 on x86-64
+    }
+  });
   it("augment-preview writes a PNG that decodes", () => {
     const out = join(tmp, "grid.png");
     const r = dnnc("augment-preview", "specs/fashion-cnn-aug.dnn", "-o", out, "--samples", "3");
