@@ -8,11 +8,13 @@
 // `planMemory`, which is where the pipeline should call it. `memoryReport` prints the breakdown
 // (exact from `ir.layout` when present). Why 2 GiB by default: docs/reliability.md.
 import type { Span } from "../grammar/ast";
-import type { Diagnostic } from "./diagnostics";
+import { diag, type Diagnostic } from "./diagnostics";
+import { nodeSpan } from "./spans";
 import type { IR, IRNode } from "./ir";
-import { OPS } from "./ops";
-import { convColFloats, stateSlots } from "./plan-memory";
-import type { LayerSpec, Spec } from "./spec";
+import { isElementwise, isView, nodeOp, TAILS } from "./ops";
+import { stateSlots } from "./plan-memory";
+import { prod } from "./shape";
+import type { Spec } from "./spec";
 
 export interface ResourceLimits {
   /** Bytes of the trainer's heap H (Float32Array or WebAssembly memory). */
@@ -30,13 +32,6 @@ export interface ResourceLimits {
  * 2^27 parameters: params, grads and Adam's two moments alone are then exactly 2 GiB.
  */
 export const DEFAULT_LIMITS: ResourceLimits = { maxHeapBytes: 2 * 1024 ** 3, maxParams: 2 ** 27 };
-
-/** Diagnostic codes of this pass (for compiler/diagnostics.ts's catalogue). */
-export const RESOURCE_MESSAGES = {
-  E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",
-  E0602: "the model has {estimate} parameters, more than the limit of {limit}",
-  E0603: "the training data takes {estimate}, more than the limit of {limit}",
-} as const;
 
 export interface ResourceOptions {
   /** The checked spec, for full layer spans (else spans cover the layer's first character). */
@@ -73,7 +68,6 @@ export interface MemoryEstimate {
   perNode: { node: IRNode; params: number; floats: number }[];
 }
 
-const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const align = (x: number) => Math.ceil(x / 16) * 16; // planMemory aligns every buffer to 16 floats
 
 /**
@@ -97,57 +91,27 @@ export function estimateMemory(ir: IR): MemoryEstimate {
     const size = B * prod(n.outShape);
     maxAct = Math.max(maxAct, size);
     const params = n.params.reduce((a, p) => a + (paramSize.get(p) ?? 0), 0);
-    if (n.op === "flatten") {
+    if (isView(n)) {
       perNode.push({ node: n, params, floats: 0 });
       continue;
     }
     // an elementwise op not yet fused (IR before fuseElementwise) costs what its fused form will
-    const tail = n.tail.length > 0 ? n.tail : Object.hasOwn(OPS, n.op) && OPS[n.op].elementwise ? [{ op: n.op }] : [];
+    const tail: { op: keyof typeof TAILS }[] = n.tail.length > 0 ? n.tail : isElementwise(n) ? [{ op: n.op }] : [];
     let act = align(size) * (tail.length > 0 ? 2 : 1);
     for (const t of tail) {
-      if (t.op === "dropout") act += align(size);
-      if (t.op === "spatial_dropout") act += align(B * n.outShape[0]);
+      const mask = TAILS[t.op].mask?.(n, B);
+      if (mask !== undefined) act += align(mask);
     }
     const grad = align(size);
+    // the op's own buffers, as planMemory places them (a conv's col as when its dx is computed, before scheduleKernels)
     let scr = 0;
-    const a = n.attrs as Record<string, number>;
-    const C = n.inShape[0];
-    switch (n.op) {
-      case "conv2d": {
-        scr += align(convColFloats(n, true)); // as planned when the input gradient is computed
-
-        const w = a.K * (C / a.groups) * a.kh * a.kw;
-        if (n.attrs.weight_norm) scr += 2 * align(w) + align(a.K);
-        break;
-      }
-      case "dense":
-        if (n.attrs.weight_norm) scr += 2 * align(a.units * C) + align(a.units);
-        break;
-      case "maxpool2d":
-        scr += align(size);
-        break;
-      case "bn":
-        scr += 2 * align(C);
-        break;
-      case "iternorm": {
-        const g = C / a.groups;
-        scr += align(C + a.groups + a.groups * g * g * (a.iters + 2)) + align(8 * g * g);
-        break;
-      }
-      case "layernorm":
-        scr += 2 * align(B);
-        break;
-      case "groupnorm":
-      case "instancenorm":
-        scr += 2 * align(B * a.groups);
-        break;
-    }
+    if (!isElementwise(n)) for (const b of nodeOp(n).buffers?.(n as never, B) ?? []) scr += align(b.size);
     activations += act;
     activationGrads += grad;
     scratch += scr;
     const prev = perNode[perNode.length - 1];
     // an unfused elementwise op is charged to the layer it will fuse into
-    if (n.tail.length === 0 && tail.length > 0 && prev && prev.node.output === n.inputs[0] && prev.node.op !== "flatten") prev.floats += act + grad;
+    if (n.tail.length === 0 && tail.length > 0 && prev && prev.node.output === n.inputs[0] && !isView(prev.node)) prev.floats += act + grad;
     else perNode.push({ node: n, params, floats: act + grad + scr + 2 * params });
   }
   scratch += align(maxAct) + align(B * Math.max(1, ir.output.size));
@@ -174,25 +138,8 @@ function formatCount(x: number): string {
   return x < 1e15 ? Math.round(x).toLocaleString("en-US") : x.toExponential(2);
 }
 
-/** The spec layer a node came from (by its source position), searched through residual bodies. */
-function findLayer(layers: LayerSpec[], line: number, col: number): LayerSpec | undefined {
-  for (const l of layers) {
-    if (l.span.line === line && l.span.col === col) return l;
-    const inner = l.body ? findLayer(l.body, line, col) : undefined;
-    if (inner) return inner;
-  }
-  return undefined;
-}
-
-function nodeSpan(ir: IR, n: IRNode, spec?: Spec): Span {
-  const l = spec ? findLayer(spec.layers, n.line, n.col) : undefined;
-  if (l) return l.span;
-  return { file: ir.file, line: Math.max(1, n.line), col: Math.max(1, n.col), endLine: Math.max(1, n.line), endCol: Math.max(1, n.col), offset: 0, endOffset: 0 };
-}
-
-function error(code: keyof typeof RESOURCE_MESSAGES, span: Span, args: Record<string, string>, hint?: string): Diagnostic {
-  const message = RESOURCE_MESSAGES[code].replace(/\{(\w+)\}/g, (_, k: string) => args[k] ?? `{${k}}`);
-  return { code, severity: "error", message, span, hint };
+function error(code: "E0601" | "E0602" | "E0603", span: Span, args: Record<string, string>, hint?: string): Diagnostic {
+  return diag(code, span, args, hint);
 }
 
 /** Reject specs whose trainer would not fit the limits. Works on IR with or without a layout. */
@@ -258,7 +205,7 @@ export function memoryReport(ir: IR): string {
     // input and not counted); buffers never live at once share memory: that is the "shared" line
     const paramNames = new Set(ir.params.map((p) => p.name));
     const statNames = new Set(ir.stats.map((s) => s.name));
-    const views = new Set(ir.nodes.filter((n) => n.op === "flatten").flatMap((n) => [n.output, `grad:${n.output}`]));
+    const views = new Set(ir.nodes.filter(isView).flatMap((n) => [n.output, `grad:${n.output}`]));
     let act = 0;
     let actGrad = 0;
     let scratch = 0;

@@ -4,7 +4,8 @@
 import { createHash } from "node:crypto";
 import type { Arg, Element, SpecFile, Span, Statement, Value } from "../grammar/ast";
 import { diag, didYouMean, type Diagnostic } from "./diagnostics";
-import { lazyValidator, OPS, OP_VALIDATORS } from "./ops";
+import { OPS, OP_VALIDATORS } from "./ops";
+import { lazyValidator } from "./schema";
 import { applyPath } from "./search-apply";
 import type {
   DataSpec,

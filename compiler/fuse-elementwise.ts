@@ -5,8 +5,8 @@
 // for a norm) and one sweep for its backward. An elementwise op with nothing to fuse into (at
 // the start of the model, after flatten, after another consumer) becomes an `identity` producer
 // with a tail. The fused node's `kernel` names what it holds, e.g. `fused_dense_relu`. Next: planMemory.
-import type { IR, IRNode } from "./ir";
-import { OPS } from "./ops";
+import type { IR, IRNode, TailNode } from "./ir";
+import { isElementwise, nodeOp } from "./ops";
 
 export function fuseElementwise(ir: IR): IR {
   const consumers = new Map<string, number>();
@@ -15,21 +15,16 @@ export function fuseElementwise(ir: IR): IR {
   const rename = new Map<string, string>();
   for (const n0 of ir.nodes) {
     const n: IRNode = { ...n0, inputs: n0.inputs.map((i) => rename.get(i) ?? i), tail: [...n0.tail] };
-    const def = OPS[n.op];
-    if (def?.elementwise) {
+    if (isElementwise(n)) {
+      const t = { op: n.op, id: n.id, attrs: n.attrs } as TailNode;
       const prev = out[out.length - 1];
-      const canFuse =
-        prev !== undefined &&
-        prev.output === n.inputs[0] &&
-        prev.op !== "flatten" &&
-        prev.op !== "identity_input" &&
-        (consumers.get(n0.inputs[0]) ?? 0) === 1;
+      const canFuse = prev !== undefined && prev.output === n.inputs[0] && !isElementwise(prev) && !nodeOp(prev).view && (consumers.get(n0.inputs[0]) ?? 0) === 1;
       if (canFuse) {
-        prev.tail.push({ op: n.op, id: n.id, attrs: n.attrs });
+        prev.tail.push(t);
         rename.set(n.output, prev.output);
         continue;
       }
-      out.push({ ...n, op: "identity", attrs: {}, tail: [{ op: n.op, id: n.id, attrs: n.attrs }] });
+      out.push({ ...n, op: "identity", attrs: {}, tail: [t] });
       continue;
     }
     out.push(n);

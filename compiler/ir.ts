@@ -1,31 +1,59 @@
 // The IR: plain JSON, validated by its own schema after every pass (verifyIr), printable as
-// stable text (printIr) for goldens and `dnnc compile --emit ir`.
-import { errorsText, lazyValidator } from "./ops";
+// stable text (printIr) for goldens and `dnnc compile --emit ir`. Nodes are a discriminated union
+// on `op` (each op module under compiler/ops/ declares its node type; ops/index.ts unites them),
+// so a consumer that switches on `op` and forgets a case is a type error.
+import { errorsText, lazyValidator } from "./schema";
 import type { DataSpec, Json, LossSpec, TrainSpec } from "./spec";
+import type { IRNode, TailNode } from "./ops";
 
-export interface TailOp {
-  op: string;
-  id: string;
-  attrs: Record<string, Json>;
-}
+export type { IRNode, TailNode };
 
-export interface IRNode {
+/** What every node has; `op` and typed `attrs` come from its op module (NodeOf). */
+export interface NodeBase {
   id: string;
-  op: string;
   inputs: string[];
   output: string;
   /** Per-sample shapes (no batch dimension). */
   inShape: number[];
   outShape: number[];
-  attrs: Record<string, Json>;
   params: string[];
   stats: string[];
   line: number;
   col: number;
   /** Elementwise ops fused into this node's epilogue (fuse-elementwise). */
-  tail: TailOp[];
+  tail: TailNode[];
   /** A name that says what the fused kernel holds, e.g. fused_dense_relu. */
   kernel: string;
+  /** The decisions of scheduleKernels (absent before it runs). */
+  sched?: NodeSchedule;
+}
+
+/** An IR node of kind `Op` with attributes A. */
+export type NodeOf<Op extends string, A> = NodeBase & { op: Op; attrs: A };
+
+/** An elementwise op in a producer's tail. */
+export interface TailOf<Op extends string> {
+  op: Op;
+  id: string;
+  attrs: Record<string, Json>;
+}
+
+/**
+ * What scheduleKernels decided for a node, so that planMemory, the emitters and the resource
+ * check read one decision instead of each deriving it again (`dnnc compile --emit ir` prints it).
+ */
+export interface NodeSchedule {
+  /** The node's output carries a gradient (it is downstream of a parameter). */
+  grad: boolean;
+  /** conv2d: the algorithm, samples per Winograd block (0: im2col), the col scratch, whether dx is computed. */
+  conv?: { algo: "winograd" | "im2col"; block: number; colFloats: number; winoFloats: number; dx: boolean };
+  /** maxpool2d: it applies the ReLU that ends producer `of` in its backward (and, with forward, in its forward). */
+  poolRelu?: { of: string; forward: boolean; bias: boolean };
+  /**
+   * A producer whose lone ReLU the max pool `pool` applies: its backward skips the ReLU; with
+   * forward, its forward never writes the ReLU's output (and a conv leaves its bias to the pool).
+   */
+  reluByPool?: { pool: string; forward: boolean };
 }
 
 export interface IRParam {
@@ -158,6 +186,16 @@ function attrText(a: Record<string, Json>): string {
   return keys.map((k) => `${k}=${JSON.stringify(a[k])}`).join(", ");
 }
 
+/** scheduleKernels' decisions for a node, as text: `  sched(grad, winograd/4 col=... dx, relu by maxpool2d_1 fwd)`. */
+function schedText(s: NodeSchedule | undefined): string {
+  if (!s) return "";
+  const parts = [s.grad ? "grad" : "no grad"];
+  if (s.conv) parts.push(`${s.conv.algo}${s.conv.block ? `/${s.conv.block}` : ""} col=${s.conv.colFloats}${s.conv.dx ? " dx" : ""}`);
+  if (s.poolRelu) parts.push(`applies the relu of ${s.poolRelu.of}${s.poolRelu.forward ? ` forward${s.poolRelu.bias ? " with its bias" : ""} and` : ""} backward`);
+  if (s.reluByPool) parts.push(`relu ${s.reluByPool.forward ? "forward and " : ""}backward by ${s.reluByPool.pool}`);
+  return `  sched(${parts.join(", ")})`;
+}
+
 /** Stable text form of the IR: one line per node, then params and layout. */
 export function printIr(ir: IR): string {
   const lines: string[] = [];
@@ -167,7 +205,7 @@ export function printIr(ir: IR): string {
     const tail = n.tail.length > 0 ? ` +[${n.tail.map((t) => t.op + (Object.keys(t.attrs).length ? `(${attrText(t.attrs)})` : "")).join(", ")}]` : "";
     lines.push(
       `  ${n.output} = ${n.kernel}(${n.inputs.join(", ")}${n.params.length ? "; " + n.params.join(", ") : ""})${tail}  ` +
-        `[${n.inShape.join(",")}] -> [${n.outShape.join(",")}]${Object.keys(n.attrs).length ? "  {" + attrText(n.attrs) + "}" : ""}  @${n.line}:${n.col}`,
+        `[${n.inShape.join(",")}] -> [${n.outShape.join(",")}]${Object.keys(n.attrs).length ? "  {" + attrText(n.attrs as Record<string, Json>) + "}" : ""}  @${n.line}:${n.col}${schedText(n.sched)}`,
     );
   }
   lines.push("params");

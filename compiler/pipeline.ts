@@ -1,16 +1,37 @@
-// The whole compiler, top to bottom. Each pass lives in its own file, named after what it does;
-// the IR is verified after every pass. `dnnc compile --emit ir` prints the IR after the last one.
+// The whole compiler, top to bottom: the front end (parse, check, lower), then the IR passes in
+// the order PASSES declares them. Each pass lives in its own file, named after what it does; a
+// pass either transforms the IR (verified by verifyIr after it) or checks it (diagnostics: the
+// pipeline stops at the first check that reports any). `dnnc check` runs this same list; `dnnc
+// compile` continues into code generation (codegen/, codegen-pytorch/) with the final IR.
+// `dnnc compile --emit ir` prints the IR after the last pass.
 import { parseSpec } from "../grammar/to-ast";
 import { check } from "./check";
+import { checkPenalty } from "./check-penalty";
+import { checkResources } from "./check-resources";
 import type { Diagnostic } from "./diagnostics";
+import { fuseElementwise } from "./fuse-elementwise";
 import { verifyIr, type IR } from "./ir";
 import { lower } from "./lower";
-import { fuseElementwise } from "./fuse-elementwise";
 import { planMemory } from "./plan-memory";
-import { findPenaltyUnsupported, planPenaltyMemory } from "./codegen/emit-penalty";
-import { diag } from "./diagnostics";
+import { planPenaltyMemory } from "./plan-penalty-memory";
+import { scheduleKernels } from "./schedule-kernels";
 import type { Spec } from "./spec";
-import { checkResources } from "./check-resources";
+
+/** A pass after lowering: a transform of the IR, or a check that reports diagnostics. */
+type Pass = { name: string; transform: (ir: IR, spec: Spec) => IR } | { name: string; check: (ir: IR, spec: Spec) => Diagnostic[] };
+
+export const PASSES: readonly Pass[] = [
+  // parameters, data and absurd sizes, from shapes alone (the heap limit waits for the plan)
+  { name: "checkResources", check: (ir, spec) => checkResources(ir, undefined, { spec, beforePlan: true }) },
+  { name: "fuseElementwise", transform: fuseElementwise },
+  // the smoothness penalties need a second derivative of every op
+  { name: "checkPenalty", check: checkPenalty },
+  { name: "scheduleKernels", transform: scheduleKernels },
+  { name: "planMemory", transform: (ir) => planMemory(ir) },
+  { name: "planPenaltyMemory", transform: planPenaltyMemory },
+  // the heap limit, against the planned heap (buffers never live at once share memory)
+  { name: "checkHeap", check: (ir, spec) => checkResources(ir, undefined, { spec }) },
+];
 
 export interface FrontEndResult {
   spec?: Spec;
@@ -19,7 +40,10 @@ export interface FrontEndResult {
 }
 
 export interface CompileToIrOptions {
-  /** "lower": stop after lowering and the resource limits (`dnnc check`); default "all". */
+  /**
+   * "all" (default): the IR after every pass. "lower": the same passes and diagnostics, but the IR
+   * as lowering left it (unfused: the ONNX exporter, the language server, augment-preview).
+   */
   passes?: "all" | "lower";
   /**
    * Called after each named pass with its duration in ms (`dnnc --verbose` prints them). The IR
@@ -34,7 +58,7 @@ export function compileToIr(source: string, file: string, opts: CompileToIrOptio
   let verifyMs = 0;
   let verifies = 0;
   // run one pass, timed when someone listens
-  const pass = <T>(name: string, f: () => T): T => {
+  const timed = <T>(name: string, f: () => T): T => {
     if (!onPass) return f();
     const t0 = performance.now();
     const r = f();
@@ -42,57 +66,36 @@ export function compileToIr(source: string, file: string, opts: CompileToIrOptio
     return r;
   };
   const verify = (ir: IR, after: string): IR => {
-    if (!onPass) return verifyIr(ir, after);
-    const t0 = performance.now();
+    const t0 = onPass ? performance.now() : 0;
     const r = verifyIr(ir, after);
-    verifyMs += performance.now() - t0;
-    verifies++;
+    if (onPass) {
+      verifyMs += performance.now() - t0;
+      verifies++;
+    }
     return r;
   };
   const done = <T>(r: T): T => {
     if (onPass && verifies > 0) onPass(`verifyIr (${verifies}x)`, verifyMs);
     return r;
   };
-  const parsed = pass("parse", () => parseSpec(source, file));
+  const parsed = timed("parse", () => parseSpec(source, file));
   if (!parsed.ast) return { diagnostics: parsed.diagnostics };
   const ast = parsed.ast;
-  const checked = pass("check", () => check(ast));
+  const checked = timed("check", () => check(ast));
   if (!checked.spec) return { diagnostics: checked.diagnostics };
   const spec = checked.spec;
-  const lowered = pass("lower", () => lower(spec));
+  const lowered = timed("lower", () => lower(spec));
   if (!lowered.ir) return { spec, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
-  let ir = verify(lowered.ir, "lower");
-  const lowIr = ir;
-  // parameters, data and absurd sizes now; the heap limit against the planned heap below
-  const limits = pass("checkResources", () => checkResources(lowIr, undefined, { spec, beforePlan: true }));
-  if (limits.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...limits] });
-  const fused = pass("fuseElementwise", () => fuseElementwise(lowIr));
-  const unsupported = findPenaltyUnsupported(fused);
-  if (unsupported) {
-    const span = spec.layers.find((l) => l.span.line === unsupported.node.line && l.span.col === unsupported.node.col)?.span ?? {
-      file,
-      line: unsupported.node.line,
-      col: unsupported.node.col,
-      endLine: unsupported.node.line,
-      endCol: unsupported.node.col,
-      offset: 0,
-      endOffset: 1,
-    };
-    return done({ spec, diagnostics: [diag("E0403", span, { detail: unsupported.message }, "the smoothness penalties support dense, conv2d, pooling and activations")] });
+  const lowIr = verify(lowered.ir, "lower");
+  let ir = lowIr;
+  for (const p of PASSES) {
+    if ("check" in p) {
+      const found = timed(p.name, () => p.check(ir, spec));
+      if (found.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...found] });
+    } else {
+      const cur = ir;
+      ir = verify(timed(p.name, () => p.transform(cur, spec)), p.name);
+    }
   }
-  if (opts.passes !== "lower") {
-    ir = verify(fused, "fuseElementwise");
-    const fusedIr = ir;
-    ir = verify(pass("planMemory", () => planMemory(fusedIr)), "planMemory");
-    const planned = ir;
-    ir = verify(pass("planPenaltyMemory", () => planPenaltyMemory(planned)), "planPenaltyMemory");
-    const final = ir;
-    const heap = pass("checkHeap", () => checkResources(final, undefined, { spec }));
-    if (heap.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...heap] });
-  } else {
-    // `dnnc check`: the same verdict as compile, from the planned heap (the plan is cheap)
-    const heap = pass("checkHeap", () => checkResources(planPenaltyMemory(planMemory(fused)), undefined, { spec }));
-    if (heap.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...heap] });
-  }
-  return done({ spec, ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] });
+  return done({ spec, ir: opts.passes === "lower" ? lowIr : ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] });
 }

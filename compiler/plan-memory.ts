@@ -24,11 +24,8 @@
 // call reads and writes is live at once, so no kernel ever runs in place by accident.
 // `planMemory(ir, { reuse: false })` gives every buffer its own memory (the reference layout).
 import type { IR, IRLayout, IRNode } from "./ir";
-import type { ConvConfig } from "../runtime/kernels/conv";
-import { winogradPlanBlock, winogradScratchSize } from "../runtime/kernels/winograd";
-
-const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
-const align16 = (x: number) => (x + 15) & ~15; // 64-byte alignment for SIMD kernels
+import { asProducer, isView, nodeOp, TAILS } from "./ops";
+import { align16, prod } from "./shape";
 
 export function stateSlots(kind: string, o: { momentum: number; centered: boolean; amsgrad: boolean }): number {
   switch (kind) {
@@ -46,10 +43,6 @@ export function stateSlots(kind: string, o: { momentum: number; centered: boolea
   }
 }
 
-/** Ops whose backward reads their input activation X (weight gradients, norm statistics). */
-const READS_X_IN_BACKWARD = new Set(["dense", "conv2d", "bn", "layernorm", "groupnorm", "instancenorm", "iternorm"]);
-const NORMS = new Set(["bn", "layernorm", "groupnorm", "instancenorm"]);
-
 /** A buffer to place: its size and the closed intervals of moments at which it is live (empty: never touched). */
 export interface PlannedBuffer {
   name: string;
@@ -66,89 +59,6 @@ export function stepMoments(nodes: number) {
     backward: (i: number) => nodes + 2 + (nodes - 1 - i),
     end: 2 * nodes + 2,
   };
-}
-
-/** The tensors that carry a gradient: every node output downstream of a parameter. */
-export function gradTensors(ir: IR): Set<string> {
-  const needsGrad = new Set<string>();
-  for (const n of ir.nodes) if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
-  return needsGrad;
-}
-
-/** The runtime's ConvConfig of a conv node (without colFloats and wino). */
-export function convNodeConfig(n: IRNode): ConvConfig {
-  const a = n.attrs as Record<string, number>;
-  const [C, H, W] = n.inShape;
-  return { C, H, W, K: a.K, kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, ph: a.ph, pw: a.pw, dh: a.dh, dw: a.dw, groups: a.groups, OH: n.outShape[1], OW: n.outShape[2] };
-}
-
-/**
- * Floats of a conv's `col` scratch: one sample's im2col columns (C/g*kh*kw, OH*OW); when its input
- * gradient is computed (as the stride-1 correlation of dy with the rotated weights), also room for
- * the rotated weights and one sample's dy columns, as runtime/kernels/conv.ts convScratchSizeFast
- * (passed to the kernel as cfg.colFloats), so that the input gradient runs as one GEMM per sample,
- * split between threads, instead of GEMMs over chunks of channels on the calling thread. A conv
- * that runs by Winograd (winogradPlanBlock > 0, cfg.wino) gets room for its blocks too.
- */
-export function convColFloats(n: IRNode, needDx: boolean): number {
-  const a = n.attrs as Record<string, number>;
-  const [C, H, W] = n.inShape;
-  const KK = a.kh * a.kw;
-  const base = (C / a.groups) * KK * n.outShape[1] * n.outShape[2];
-  const cfg = convNodeConfig(n);
-  const nb = winogradPlanBlock(cfg);
-  const wino = nb > 0 ? winogradScratchSize(cfg, nb) : 0;
-  const pointwise = KK === 1 && a.sh === 1 && a.sw === 1 && a.ph === 0 && a.pw === 0 && n.outShape[1] === H && n.outShape[2] === W;
-  if (!needDx || pointwise || a.sh !== 1 || a.sw !== 1) return Math.max(base, wino);
-  const rotated = Math.ceil((a.K * (C / a.groups) * KK) / 16) * 16;
-  return Math.max(base, wino, rotated + (a.K / a.groups) * KK * H * W);
-}
-
-/**
- * The max pools whose backward applies their input's ReLU too (runtime/kernels/pool.ts
- * maxPool2dBackward with the pool's output as yp), as pool id -> producer id: a 2x2, stride-2,
- * unpadded max pool whose input is the output of a node whose tail is one ReLU, when the pool's
- * backward is the only gradient written into that output. The producer's backward then skips its
- * ReLU backward (the same bytes), and the pool's output stays live until the pool's backward.
- */
-export function poolReluFusions(ir: IR): Map<string, string> {
-  const needsGrad = gradTensors(ir);
-  const writes = new Map<string, number>();
-  for (const n of ir.nodes)
-    if (needsGrad.has(n.output) && n.op !== "flatten")
-      for (const inp of n.inputs) if (needsGrad.has(inp)) writes.set(inp, (writes.get(inp) ?? 0) + 1);
-  const producer = new Map(ir.nodes.map((n) => [n.output, n]));
-  const out = new Map<string, string>();
-  for (const n of ir.nodes) {
-    const a = n.attrs as Record<string, number>;
-    if (n.op !== "maxpool2d" || !needsGrad.has(n.output)) continue;
-    if (!(a.kh === 2 && a.kw === 2 && a.sh === 2 && a.sw === 2 && a.ph === 0 && a.pw === 0)) continue;
-    const p = producer.get(n.inputs[0]);
-    if (!p || p.op === "flatten" || p.tail.length !== 1 || p.tail[0].op !== "relu") continue;
-    if (!needsGrad.has(p.output) || writes.get(p.output) !== 1) continue;
-    out.set(n.id, p.id);
-  }
-  return out;
-}
-
-/**
- * The pools of poolReluFusions that apply the ReLU in their forward too (pool id -> producer id):
- * the producer is a conv2d or add (whose kernels write the ReLU's output only when asked), the pool
- * is the only reader of its output, and no penalty re-reads forward buffers. The pool then reads
- * the producer's pre-activation z with max(v, 0) (maxPool2dForward's relu: the same bytes), and the
- * ReLU's output is never written (no sweep; its buffer is never live, so it takes no memory of its own).
- */
-export function poolReluForward(ir: IR): Map<string, string> {
-  const out = new Map<string, string>();
-  if (ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined) return out;
-  const readers = new Map<string, number>();
-  for (const n of ir.nodes) for (const inp of n.inputs) readers.set(inp, (readers.get(inp) ?? 0) + 1);
-  const byId = new Map(ir.nodes.map((n) => [n.id, n]));
-  for (const [pool, prod] of poolReluFusions(ir)) {
-    const p = byId.get(prod)!;
-    if ((p.op === "conv2d" || p.op === "add") && readers.get(p.output) === 1) out.set(pool, prod);
-  }
-  return out;
 }
 
 /**
@@ -180,7 +90,7 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
   const bufOf = new Map<string, string>();
   for (let i = 0; i < N; i++) {
     const n = ir.nodes[i];
-    if (n.op === "flatten") {
+    if (isView(n)) {
       const b = baseOf(n.inputs[0]);
       base.set(n.output, b);
       aliases.set(n.output, b);
@@ -190,69 +100,34 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
     sizeOf.set(n.output, B * prod(n.outShape));
     bufOf.set(n.output, n.tail.length > 0 ? n.output : `z:${n.id}`);
   }
-  // which tensors carry a gradient (codegen's needsGrad: downstream of a parameter)
-  const needsGrad = gradTensors(ir);
-  const hasBackward = (n: IRNode) => needsGrad.has(n.output) && n.op !== "flatten";
+  // which tensors carry a gradient (scheduleKernels: downstream of a parameter)
+  const needsGrad = new Set(ir.nodes.filter((n) => n.sched!.grad).map((n) => n.output));
+  const hasBackward = (n: IRNode) => needsGrad.has(n.output) && !isView(n);
   const gradOf = (s: string) => needsGrad.has(s) && baseOf(s) !== "x";
+  // a node's own buffers that live from its forward to its backward (masks, saved statistics, scratch)
+  const state = new Map<string, string[]>();
 
   // declare every buffer in the order the old layout used (stable names and order)
   def("grad:x", B * ir.input.size);
   for (const n of ir.nodes) {
-    if (n.op === "flatten") continue;
+    if (isView(n)) continue;
     const size = B * prod(n.outShape);
     def(`z:${n.id}`, size);
     if (n.tail.length > 0) def(n.output, size);
     def(`grad:${n.output}`, size);
+    const own: string[] = [];
     for (const tl of n.tail) {
-      if (tl.op === "dropout") def(`mask:${tl.id}`, size);
-      if (tl.op === "spatial_dropout") def(`mask:${tl.id}`, B * n.outShape[0]);
-    }
-    const C = n.inShape[0];
-    const a = n.attrs as Record<string, number>;
-    switch (n.op) {
-      case "conv2d": {
-        def(`col:${n.id}`, convColFloats(n, gradOf(n.inputs[0])), true);
-        if (n.attrs.weight_norm) {
-          const wsize = prod([a.K, n.inShape[0] / a.groups, a.kh, a.kw]);
-          def(`w:${n.id}`, wsize);
-          def(`wnorm:${n.id}`, a.K);
-          def(`scratch:wn:${n.id}`, wsize, true);
-        }
-        break;
+      const mask = TAILS[tl.op].mask?.(n, B);
+      if (mask !== undefined) {
+        def(`mask:${tl.id}`, mask);
+        own.push(`mask:${tl.id}`);
       }
-      case "dense":
-        if (n.attrs.weight_norm) {
-          def(`w:${n.id}`, a.units * n.inShape[0]);
-          def(`wnorm:${n.id}`, a.units);
-          def(`scratch:wn:${n.id}`, a.units * n.inShape[0], true);
-        }
-        break;
-      case "maxpool2d":
-        def(`idx:${n.id}`, size);
-        break;
-      case "bn":
-        def(`mean:${n.id}`, C);
-        def(`invstd:${n.id}`, C);
-        break;
-      case "iternorm": {
-        const G = a.groups,
-          T = a.iters,
-          g = C / G;
-        // see runtime/kernels/iternorm.ts: iterNormSaveSize / iterNormTmpSize
-        def(`save:${n.id}`, C + G + G * g * g * (T + 2));
-        def(`tmp:${n.id}`, 8 * g * g);
-        break;
-      }
-      case "layernorm":
-        def(`mean:${n.id}`, B);
-        def(`invstd:${n.id}`, B);
-        break;
-      case "groupnorm":
-      case "instancenorm":
-        def(`mean:${n.id}`, B * a.groups);
-        def(`invstd:${n.id}`, B * a.groups);
-        break;
     }
+    for (const b of nodeOp(asProducer(n)).buffers?.(asProducer(n), B) ?? []) {
+      def(`${b.kind}:${n.id}`, b.size, b.scratch);
+      own.push(`${b.kind}:${n.id}`);
+    }
+    state.set(n.id, own);
   }
   def("scratch:grad", 0, true);
   def("scratch:loss", B * Math.max(1, ir.output.size));
@@ -264,20 +139,19 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
   };
   // forward (a pool that applies its input's ReLU reads the producer's z; the ReLU's output is
   // never written)
-  const reluInPool = poolReluForward(ir);
-  const reluSkipped = new Set(reluInPool.values());
   for (let i = 0; i < N; i++) {
     const n = ir.nodes[i];
-    if (n.op === "flatten") continue;
+    if (isView(n)) continue;
     const f = t.forward(i);
-    const fusedFrom = reluInPool.get(n.id);
+    const r = n.sched!.poolRelu;
+    const fusedFrom = r?.forward ? r.of : undefined;
     for (const inp of n.inputs) {
       const b = fusedFrom ? `z:${fusedFrom}` : act(inp);
       if (b) use(b, f);
     }
     use(`z:${n.id}`, f);
-    if (n.tail.length > 0 && !reluSkipped.has(n.id)) use(n.output, f);
-    for (const name of nodeState(n)) use(name, f);
+    if (n.tail.length > 0 && !n.sched!.reluByPool?.forward) use(n.output, f);
+    for (const name of state.get(n.id)!) use(name, f);
   }
   // the loss reads the output and writes its gradient (always, also when nothing needs it)
   const last = baseOf(ir.nodes[N - 1].output);
@@ -288,16 +162,16 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
   // backward, in reverse
   const writes = new Map<string, number>(); // gradient writes into each tensor (2+: accumulated via scratch:grad)
   for (const n of ir.nodes) if (hasBackward(n)) for (const inp of n.inputs) if (gradOf(inp)) writes.set(baseOf(inp), (writes.get(baseOf(inp)) ?? 0) + 1);
-  const fused = poolReluFusions(ir);
   for (let i = N - 1; i >= 0; i--) {
     const n = ir.nodes[i];
     if (!hasBackward(n)) continue;
+    const op = nodeOp(asProducer(n));
     const bk = t.backward(i);
     use(`grad:${n.output}`, bk);
-    if (fused.has(n.id)) use(bufOf.get(n.output)!, bk); // the ReLU mask of its input's gradient
+    if (n.sched!.poolRelu) use(bufOf.get(n.output)!, bk); // the ReLU mask of its input's gradient
     if (n.tail.length > 0) use(`z:${n.id}`, bk);
-    for (const name of nodeState(n)) use(name, bk);
-    const readsX = READS_X_IN_BACKWARD.has(n.op) || !KNOWN_OPS.has(n.op);
+    for (const name of state.get(n.id)!) use(name, bk);
+    const readsX = op.readsInputInBackward;
     for (const inp of n.inputs) {
       const b = act(inp);
       if (b && readsX) use(b, bk);
@@ -308,7 +182,7 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
           def("scratch:grad", sizeOf.get(baseOf(inp)) ?? 0, true);
           use("scratch:grad", bk);
         }
-      } else if (NORMS.has(n.op)) {
+      } else if (op.alwaysWritesDx) {
         // the norm kernels always write dx: into scratch:grad when nothing needs it
         def("scratch:grad", B * prod(n.inShape), true);
         use("scratch:grad", bk);
@@ -328,30 +202,7 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
     buffers.push({ name, size: sizes.get(name)!, live });
   }
   return { buffers, aliases };
-
-  /** A node's own buffers that live from its forward to its backward (masks, saved statistics, scratch). */
-  function nodeState(n: IRNode): string[] {
-    const out: string[] = [];
-    for (const tl of n.tail) if (tl.op === "dropout" || tl.op === "spatial_dropout") out.push(`mask:${tl.id}`);
-    for (const k of ["col", "w", "wnorm", "scratch:wn", "idx", "mean", "invstd", "save", "tmp"]) if (sizes.has(`${k}:${n.id}`)) out.push(`${k}:${n.id}`);
-    return out;
-  }
 }
-
-const KNOWN_OPS = new Set([
-  "identity",
-  "dense",
-  "conv2d",
-  "maxpool2d",
-  "avgpool2d",
-  "global_avgpool",
-  "bn",
-  "layernorm",
-  "groupnorm",
-  "instancenorm",
-  "iternorm",
-  "add",
-]);
 
 /** Two liveness sets share a moment. */
 export function liveTogether(a: [number, number][], b: [number, number][]): boolean {
@@ -449,12 +300,12 @@ export function planMemory(ir: IR, opts: PlanOptions = {}): IR {
   }
   // a node without a tail writes its output straight into Z
   for (const n of ir.nodes) {
-    if (n.op === "flatten" || n.tail.length > 0) continue;
+    if (isView(n) || n.tail.length > 0) continue;
     offsets[n.output] = offsets[`z:${n.id}`];
     sizes[n.output] = sizes[`z:${n.id}`];
   }
   for (const n of ir.nodes) {
-    if (n.op !== "flatten") continue;
+    if (!isView(n)) continue;
     const size = B * prod(n.outShape);
     offsets[n.output] = offsets[aliases.get(n.output)!];
     sizes[n.output] = size;

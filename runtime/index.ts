@@ -5,7 +5,8 @@ export type { Model, Program, ProgramTensor } from "./program";
 export type { Segment } from "./optim";
 export { hash3, uniformAt, streamId, Rng } from "./rng";
 export { initTensor } from "./init";
-export { gelu, geluGrad } from "./kernels/activations";
+// every scalar activation helper (and its derivatives) the emitted expressions may call
+export * from "./kernels/activations";
 export { conv2dForward, conv2dBackward } from "./kernels/conv";
 export {
   maxPool2dForward,

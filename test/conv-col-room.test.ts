@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { compileToIr } from "../compiler/pipeline";
-import { convCfg } from "../compiler/codegen/emit-model";
+import { convCfg, type Conv2dNode } from "../compiler/ops/conv";
 import { convScratchSize, convScratchSizeFast } from "../runtime/kernels/conv";
 import { winogradScratchSize } from "../runtime/kernels/winograd";
 import { createBackend } from "../runtime/backend-create";
@@ -31,7 +31,7 @@ describe("conv col scratch", () => {
         if (n.op !== "conv2d") continue;
         convs++;
         const size = ir.layout!.sizes[`col:${n.id}`];
-        const cfg = convCfg(n, size);
+        const cfg = convCfg(n as Conv2dNode);
         const dx = needs.has(n.inputs[0]);
         if (dx) withDx++;
         const wino = cfg.wino ? winogradScratchSize(cfg, cfg.wino) : 0;
@@ -50,7 +50,7 @@ describe("conv col scratch", () => {
     const r = compileToIr(readFileSync("bench/specs/m2.dnn", "utf8"), "m2.dnn");
     const n = r.ir!.nodes.find((x) => x.op === "conv2d" && x.inShape[0] === 16)!;
     // the im2col path (its Winograd path is split by blocks: test/winograd.test.ts)
-    const cfg = { ...convCfg(n, r.ir!.layout!.sizes[`col:${n.id}`]), wino: undefined };
+    const cfg = { ...convCfg(n as Conv2dNode), wino: undefined };
     const B = 8;
     const x = 0, w = 40000, dy = 50000, dx = 110000, col = 150000; // dy is (8, 32, 14, 14): 50,176 floats
     const outputs: Float32Array[] = [];

@@ -124,7 +124,7 @@ describe("dnnc export command", () => {
     const zeros = [...ir.params, ...ir.stats].map((p) => ({ name: p.name, shape: p.shape, data: new Float32Array(p.size) }));
     expect(exportOnnx(ir, zeros, {}).nodes).toBe(9);
     const relu = ir.nodes.find((n) => n.op === "relu")!;
-    const bad = { ...ir, nodes: ir.nodes.map((n) => (n === relu ? { ...n, op: "swish" } : n)) };
+    const bad = { ...ir, nodes: ir.nodes.map((n) => (n === relu ? ({ ...n, op: "swish" } as unknown as typeof n) : n)) };
     expect(() => exportOnnx(bad, zeros, {})).toThrow(DnncError);
     expect(() => exportOnnx(bad, zeros, {})).toThrow(`specs/fashion-mlp.dnn:${relu.line}:${relu.col}: cannot export layer \`swish\` (${relu.id}) to ONNX`);
     expect(() => exportOnnx(ir, zeros.slice(1), {})).toThrow(/tensor "dense_0.weight" is missing/);

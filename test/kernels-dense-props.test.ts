@@ -22,7 +22,9 @@ const ref: Record<ActivationKind, (x: number, a: number) => number> = {
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
   gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   elu: (x, a) => (x > 0 ? x : a * (Math.exp(x) - 1)),
+  silu: (x) => x / (1 + Math.exp(-x)),
   softplus: (x) => (x > 20 ? x : Math.log(1 + Math.exp(x))),
+  mish: (x) => x * Math.tanh(Math.log(1 + Math.exp(x))),
 };
 
 const f32 = Math.fround;

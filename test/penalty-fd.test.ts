@@ -10,7 +10,10 @@ import { lower } from "../compiler/lower";
 import { fuseElementwise } from "../compiler/fuse-elementwise";
 import { planMemory } from "../compiler/plan-memory";
 import { compileWithPenalty, fillBatch, penaltyIr, penaltyModuleSource, spec, type PenaltyProgram } from "./reference/penalty/helpers";
-import { emitPenalty, findPenaltyUnsupported, planPenaltyMemory } from "../compiler/codegen/emit-penalty";
+import { emitPenalty } from "../compiler/codegen/emit-penalty";
+import { findPenaltyUnsupported } from "../compiler/check-penalty";
+import { planPenaltyMemory } from "../compiler/plan-penalty-memory";
+import { scheduleKernels } from "../compiler/schedule-kernels";
 import { compileToIr } from "../compiler/pipeline";
 import { Rng } from "../runtime/rng";
 
@@ -199,5 +202,5 @@ describe("planPenaltyMemory and emitPenalty", () => {
 /** The IR after lower, fuseElementwise and planMemory, before planPenaltyMemory (which the pipeline runs last). */
 function withoutPenaltyPlan(src: string) {
   const ast = parseSpec(src, "t.dnn").ast!;
-  return planMemory(fuseElementwise(lower(check(ast).spec!).ir!));
+  return planMemory(scheduleKernels(fuseElementwise(lower(check(ast).spec!).ir!)));
 }

@@ -11,10 +11,11 @@ import fc from "fast-check";
 import { readFileSync, readdirSync } from "node:fs";
 import { transformSync } from "esbuild";
 import { compileToIr } from "../compiler/pipeline";
-import { planMemory, poolReluForward } from "../compiler/plan-memory";
+import { planMemory } from "../compiler/plan-memory";
 import type { IR, IRNode } from "../compiler/ir";
 import { emitModel } from "../compiler/codegen/emit-model";
-import { emitPenalty, planPenaltyMemory } from "../compiler/codegen/emit-penalty";
+import { emitPenalty } from "../compiler/codegen/emit-penalty";
+import { planPenaltyMemory } from "../compiler/plan-penalty-memory";
 import { programConstants } from "../compiler/codegen/emit-trainer";
 import * as runtime from "../runtime/index";
 import { createBackend } from "../runtime/backend-create";
@@ -90,7 +91,8 @@ function touches(ir: IR): { at: Map<string, number[]>; need: Map<string, number>
   const grads = new Set<string>();
   // a 2x2 max pool that applies its input's ReLU reads the producer's z, and the ReLU's output is
   // never written (the generated code: emit-model's maxPool2dForward(..., true))
-  const reluInPool = poolReluForward(ir);
+  // pools that apply their producer's ReLU in the forward (scheduleKernels): pool id -> producer id
+  const reluInPool = new Map(ir.nodes.flatMap((n) => (n.sched?.poolRelu?.forward ? [[n.id, n.sched.poolRelu.of] as const] : [])));
   const reluSkipped = new Set(reluInPool.values());
   ir.nodes.forEach((n, i) => {
     if (n.params.length > 0 || n.inputs.some((x) => grads.has(x))) grads.add(n.output);
@@ -119,7 +121,7 @@ function touches(ir: IR): { at: Map<string, number[]>; need: Map<string, number>
         const k = (written.get(base) ?? 0) + 1;
         written.set(base, k);
         if (k >= 2) scratch(bwd(i), ir.batch * prod(n.inShape)); // accumulation: written to scratch, then added
-      } else if (["bn", "layernorm", "groupnorm", "instancenorm"].includes(n.op) && n.attrs.affine) scratch(bwd(i), ir.batch * prod(n.inShape)); // dx discarded
+      } else if (["bn", "layernorm", "groupnorm", "instancenorm"].includes(n.op) && (n.attrs as { affine?: boolean }).affine) scratch(bwd(i), ir.batch * prod(n.inShape)); // dx discarded
     }
   }
   if (ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined)

@@ -15,7 +15,11 @@ import { compileToIr } from "../compiler/pipeline";
 import { conv2dForward, convConfig, convScratchSizeFast } from "../runtime/kernels/conv";
 import { winogradScratchSize } from "../runtime/kernels/winograd";
 import { makeGemm } from "../runtime/kernels/gemm";
-import { poolReluForward, poolReluFusions } from "../compiler/plan-memory";
+import type { IR } from "../compiler/ir";
+
+/** scheduleKernels' decisions: the pools applying a ReLU (pool id -> producer id), and those doing it in the forward too. */
+const poolReluFusions = (ir: IR) => new Map(ir.nodes.flatMap((n) => (n.sched?.poolRelu ? [[n.id, n.sched.poolRelu.of] as const] : [])));
+const poolReluForward = (ir: IR) => new Map(ir.nodes.flatMap((n) => (n.sched?.poolRelu?.forward ? [[n.id, n.sched.poolRelu.of] as const] : [])));
 
 const FLOATS = 1 << 22;
 const be1 = await createBackend(FLOATS, { backend: "wasm", threads: 1 });

@@ -91,8 +91,8 @@ describe("PyTorch target: the emitted trainer", () => {
       ["augmentation", (i) => (i.data.augment = [{ kind: "mixup", args: {} }]), /cannot map the augmentation `mixup`/],
       ["preprocessing", (i) => (i.data.preprocess = [{ kind: "ica", args: {} }]), /cannot map input preprocessing `ica`/],
       ["two steps", (i) => (i.data.preprocess = [{ kind: "standardize", args: {} }, { kind: "standardize", args: {} }]), /more than one preprocessing step/],
-      ["unknown layer", (i) => (i.nodes[0].op = "capsule"), /cannot map the layer `capsule` \(spec line \d+:\d+\)/],
-      ["unknown tail op", (i) => i.nodes[0].tail.push({ op: "swish", id: "swish_0", attrs: {} }), /cannot map the elementwise op `swish`/],
+      ["unknown layer", (i) => ((i.nodes[0] as { op: string }).op = "capsule"), /cannot map the layer `capsule` \(spec line \d+:\d+\)/],
+      ["unknown tail op", (i) => (i.nodes[0].tail as { op: string }[]).push({ op: "swish", id: "swish_0", attrs: {} } as never), /cannot map the elementwise op `swish`/],
     ];
     for (const [what, edit, msg] of cases) {
       const i = structuredClone(good);

@@ -9,8 +9,9 @@ import fc from "fast-check";
 import { convConfig, conv2dForward, conv2dBackward, convScratchSizeFast, type ConvConfig } from "../runtime/kernels/conv";
 import { CONV_COL_FLOATS } from "../runtime/wasm/instance";
 import {
-  WINO_SCRATCH_MAX, winogradPlanBlock, winogradApplies, winogradPays, winogradScratchSize, winoInputRef, winoOutputRef, winoDyRef, winoDxRef,
+  WINO_SCRATCH_MAX, winogradApplies, winogradScratchSize, winoInputRef, winoOutputRef, winoDyRef, winoDxRef,
 } from "../runtime/kernels/winograd";
+import { winogradPays, winogradPlanBlock } from "../compiler/ops/conv";
 import { conv2dForwardNaive, conv2dBackwardNaive } from "../runtime/kernels/reference";
 import { makeGemm } from "../runtime/kernels/gemm";
 import { createBackend } from "../runtime/backend-create";

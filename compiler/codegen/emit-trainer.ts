@@ -5,10 +5,11 @@
 import type { IR } from "../ir";
 import { emitModel } from "./emit-model";
 import { emitPenalty } from "./emit-penalty";
-import { convNodeConfig } from "../plan-memory";
-import { WINO_SCRATCH_MAX, winogradPlanBlock, winogradScratchSize } from "../../runtime/kernels/winograd";
+import { asProducer, nodeOp } from "../ops";
+import { WINO_SCRATCH_MAX } from "../../runtime/kernels/winograd";
+import { DNNC_VERSION } from "../version";
 
-export const DNNC_VERSION = "0.1.0";
+export { DNNC_VERSION };
 
 /** Text that is safe inside a // comment: no line terminators (\n, \r, U+2028, U+2029) survive. */
 export function commentSafe(text: string): string {
@@ -47,18 +48,12 @@ export function programConstants(ir: IR, dataPath: string) {
   // input channels, runtime/wasm conv_chunk), grouped ones per sample and group; the trainer stays
   // on one thread when none is large enough to split
   let maxGemmMacs = 0;
-  // the worker areas the Winograd convs need beyond the backend's default (winogradPlanBlock)
+  // the worker areas the Winograd convs need beyond the backend's default (scheduleKernels)
   let convColFloats = 0;
   for (const n of ir.nodes) {
-    const a = n.attrs as Record<string, number>;
-    if (n.op === "dense") maxGemmMacs = Math.max(maxGemmMacs, ir.batch * a.units * n.inShape[0]);
-    if (n.op === "conv2d") {
-      const cfg = convNodeConfig(n);
-      const nb = winogradPlanBlock(cfg);
-      if (nb > 0) convColFloats = Math.max(convColFloats, winogradScratchSize(cfg, nb));
-      const perSample = (a.K / a.groups) * n.outShape[1] * n.outShape[2] * (n.inShape[0] / a.groups) * a.kh * a.kw;
-      maxGemmMacs = Math.max(maxGemmMacs, a.groups === 1 ? ir.batch * perSample : perSample);
-    }
+    const p = asProducer(n);
+    maxGemmMacs = Math.max(maxGemmMacs, nodeOp(p).gemmMacs?.(p, ir.batch) ?? 0);
+    convColFloats = Math.max(convColFloats, n.sched?.conv?.winoFloats ?? 0);
   }
   const meta = {
     name: ir.name,

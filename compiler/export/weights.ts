@@ -2,7 +2,9 @@
 // (w = g v / ||v|| per output row, as runtime/kernels/norm.ts weightNormForward) and batch norm
 // in eval mode folded into the preceding dense/conv (w' = w s, b' = (b - mean) s + beta with
 // s = gamma / sqrt(running_var + eps) per output unit/channel), rounded to float32 once at the end.
-import type { IRNode } from "../ir";
+import type { Conv2dNode } from "../ops/conv";
+import type { DenseNode } from "../ops/dense";
+import type { BnNode, IterNormNode } from "../ops/norm";
 
 export type TensorLookup = (name: string) => Float32Array;
 
@@ -13,9 +15,9 @@ export interface Affine {
 }
 
 // bn node: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta
-export function bnAffine(bn: IRNode, get: TensorLookup): Affine {
+export function bnAffine(bn: BnNode, get: TensorLookup): Affine {
   const C = bn.outShape[0];
-  const eps = bn.attrs.eps as number;
+  const eps = bn.attrs.eps;
   const mean = get(`${bn.id}.running_mean`);
   const variance = get(`${bn.id}.running_var`);
   const gamma = bn.attrs.affine ? get(`${bn.id}.weight`) : undefined;
@@ -31,15 +33,15 @@ export function bnAffine(bn: IRNode, get: TensorLookup): Affine {
 }
 
 /** Rows of the weight: dense (out, in), conv (K, C/g*kh*kw). */
-function rows(n: IRNode): number {
-  return n.op === "dense" ? (n.attrs.units as number) : (n.attrs.K as number);
+function rows(n: DenseNode | Conv2dNode): number {
+  return n.op === "dense" ? n.attrs.units : n.attrs.K;
 }
 
 /**
  * The effective weight and bias of a dense/conv node (bias undefined when the layer has none and
  * nothing is folded into it), optionally with a batch norm folded in.
  */
-export function linearWeights(n: IRNode, get: TensorLookup, fold?: Affine): { weight: Float32Array; bias?: Float32Array } {
+export function linearWeights(n: DenseNode | Conv2dNode, get: TensorLookup, fold?: Affine): { weight: Float32Array; bias?: Float32Array } {
   const out = rows(n);
   let w: Float64Array;
   if (n.attrs.weight_norm) {
@@ -72,9 +74,9 @@ export function linearWeights(n: IRNode, get: TensorLookup, fold?: Affine): { we
  * + beta with A the block-diagonal (C, C) matrix gamma_c * W_run[group](c, j) (zero across groups).
  * Exported as Sub + a 1x1 Conv (images) or a Gemm (features).
  */
-export function iterNormLinear(n: IRNode, get: TensorLookup): { weight: Float32Array; bias: Float32Array } {
+export function iterNormLinear(n: IterNormNode, get: TensorLookup): { weight: Float32Array; bias: Float32Array } {
   const C = n.outShape[0];
-  const G = n.attrs.groups as number;
+  const G = n.attrs.groups;
   const g = C / G;
   const wm = get(`${n.id}.running_wm`);
   const gamma = n.attrs.affine ? get(`${n.id}.weight`) : undefined;

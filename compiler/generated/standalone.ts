@@ -5,7 +5,8 @@
 import standaloneCodeModule from "ajv/dist/standalone";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { SCHEMA_REGISTRY, schemaKey } from "../ops";
+import { SCHEMA_REGISTRY, schemaKey } from "../schema";
+import "../ops";
 import "../check";
 import "../ir";
 import { Ajv, AJV_OPTIONS, type SchemaFlavour } from "./runtime-ajv";

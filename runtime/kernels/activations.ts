@@ -4,22 +4,15 @@
 // elu's alpha (default 1); the others ignore it.
 //
 // In place: forward may run with y === x, backward with dx === dy. Backward reads y for relu,
-// tanh, sigmoid and elu (so their forward may overwrite x) and x for leaky_relu, gelu and
-// softplus; `backwardReadsInput(kind)` tells the compiler which, so it keeps x alive.
-// Scalar helpers (`sigmoid`, `gelu`, `geluGrad`, `erf`, `erfc`) are exported for generated code
-// that fuses an activation into another loop.
+// tanh, sigmoid and elu (so their forward may overwrite x) and x for leaky_relu, gelu, silu,
+// softplus and mish; `backwardReadsInput(kind)` tells which, so that x is kept alive.
+// Scalar helpers (`sigmoid`, `gelu`, `geluGrad`, `silu`, `softplus`, `mish`, their first and
+// second derivatives, `erf`, `erfc`) are exported for generated code that fuses an activation
+// into another loop (compiler/ops/activations.ts emits calls to them).
 
-export type ActivationKind = "relu" | "leaky_relu" | "tanh" | "sigmoid" | "gelu" | "elu" | "softplus";
+export type ActivationKind = "relu" | "leaky_relu" | "tanh" | "sigmoid" | "gelu" | "elu" | "silu" | "softplus" | "mish";
 
-export const ACTIVATION_KINDS: readonly ActivationKind[] = [
-  "relu",
-  "leaky_relu",
-  "tanh",
-  "sigmoid",
-  "gelu",
-  "elu",
-  "softplus",
-];
+export const ACTIVATION_KINDS: readonly ActivationKind[] = ["relu", "leaky_relu", "tanh", "sigmoid", "gelu", "elu", "silu", "softplus", "mish"];
 
 /** The default of `alpha` per kind, as in PyTorch (LeakyReLU 0.01, ELU 1). */
 export function defaultAlpha(kind: ActivationKind): number {
@@ -28,7 +21,7 @@ export function defaultAlpha(kind: ActivationKind): number {
 
 /** True when activationBackward reads x (else it reads only y and dy). */
 export function backwardReadsInput(kind: ActivationKind): boolean {
-  return kind === "leaky_relu" || kind === "gelu" || kind === "softplus";
+  return kind === "leaky_relu" || kind === "gelu" || kind === "silu" || kind === "softplus" || kind === "mish";
 }
 
 // erfc(z) for z >= 0 as t·exp(-z² + P(t)), t = 1/(1 + z/2), P a degree-10 polynomial fitted
@@ -83,6 +76,53 @@ export function softplus(x: number): number {
   return x > 20 ? x : x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
 
+/** d softplus / dx = σ(x) (1 above the threshold, as PyTorch's backward). */
+export function softplusGrad(x: number): number {
+  return x > 20 ? 1 : sigmoid(x);
+}
+
+/** d² softplus / dx² = σ(x)(1 − σ(x)) (0 above the threshold). */
+export function softplusGrad2(x: number): number {
+  if (x > 20) return 0;
+  const s = sigmoid(x);
+  return s * (1 - s);
+}
+
+/** SiLU (swish): x·σ(x). */
+export function silu(x: number): number {
+  return x * sigmoid(x);
+}
+
+/** d silu / dx = σ(x)(1 + x(1 − σ(x))). */
+export function siluGrad(x: number): number {
+  const s = sigmoid(x);
+  return s * (1 + x * (1 - s));
+}
+
+/** d² silu / dx² = σ(x)(1 − σ(x))(2 + x(1 − 2σ(x))). */
+export function siluGrad2(x: number): number {
+  const s = sigmoid(x);
+  return s * (1 - s) * (2 + x * (1 - 2 * s));
+}
+
+/** Mish: x·tanh(softplus(x)). */
+export function mish(x: number): number {
+  return x * Math.tanh(softplus(x));
+}
+
+/** d mish / dx = t + x·σ(x)(1 − t²), t = tanh(softplus(x)) (PyTorch's formula). */
+export function mishGrad(x: number): number {
+  const t = Math.tanh(softplus(x));
+  return t + x * sigmoid(x) * (1 - t * t);
+}
+
+/** d² mish / dx² = σ(x)(1 − t²)(2 + x(1 − σ(x)) − 2x·t·σ(x)). */
+export function mishGrad2(x: number): number {
+  const t = Math.tanh(softplus(x));
+  const s = sigmoid(x);
+  return s * (1 - t * t) * (2 + x * (1 - s) - 2 * x * t * s);
+}
+
 // x is (len), y is (len)
 export function activationForward(
   kind: ActivationKind,
@@ -120,8 +160,14 @@ export function activationForward(
         H[y + i] = v > 0 ? v : alpha * Math.expm1(v);
       }
       return;
+    case "silu":
+      for (let i = 0; i < len; i++) H[y + i] = silu(H[x + i]);
+      return;
     case "softplus":
       for (let i = 0; i < len; i++) H[y + i] = softplus(H[x + i]);
+      return;
+    case "mish":
+      for (let i = 0; i < len; i++) H[y + i] = mish(H[x + i]);
       return;
   }
 }
@@ -165,11 +211,17 @@ export function activationBackward(
         H[dx + i] = v > 0 ? H[dy + i] : H[dy + i] * (v + alpha);
       }
       return;
+    case "silu":
+      for (let i = 0; i < len; i++) H[dx + i] = H[dy + i] * siluGrad(H[x + i]);
+      return;
     case "softplus":
       for (let i = 0; i < len; i++) {
         const v = H[x + i];
         H[dx + i] = v > 20 ? H[dy + i] : H[dy + i] * sigmoid(v);
       }
+      return;
+    case "mish":
+      for (let i = 0; i < len; i++) H[dx + i] = H[dy + i] * mishGrad(H[x + i]);
       return;
   }
 }

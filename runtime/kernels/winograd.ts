@@ -60,27 +60,6 @@ export function winogradApplies(c: ConvConfig): boolean {
   );
 }
 
-/**
- * Whether the compiler should choose Winograd for c: it applies, and the GEMMs are deep enough
- * to gain from 2.25x fewer multiply-adds (a 1-channel input would make K=1 GEMMs; measured on
- * M2: conv 1->16 stays on im2col, 16->32 runs 1.6x faster forward and backward).
- */
-export function winogradPays(c: ConvConfig): boolean {
-  return winogradApplies(c) && c.C >= 8 && c.K >= 8;
-}
-
-/**
- * Samples per block the compiler plans for c (cfg.wino): WINO_BLOCK, halved until the scratch
- * fits a worker's default column area (so that two threads can split it); 1 when even one sample
- * needs more, up to WINO_SCRATCH_LIMIT (the trainer then asks for larger worker areas); 0 when
- * Winograd does not pay or the layer is larger still (the conv stays on im2col + GEMM).
- */
-export function winogradPlanBlock(c: ConvConfig): number {
-  if (!winogradPays(c)) return 0;
-  for (let nb = WINO_BLOCK; nb >= 1; nb >>= 1) if (winogradScratchSize(c, nb) <= WINO_SCRATCH_MAX) return nb;
-  return winogradScratchSize(c, 1) <= WINO_SCRATCH_LIMIT ? 1 : 0;
-}
-
 interface Areas {
   u: number;
   du: number;

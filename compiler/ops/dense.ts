@@ -1,0 +1,126 @@
+// dense: y = x Wᵀ + b over [features], W stored [units, in] as in PyTorch.
+// Kernels: the GEMM (runtime/kernels/gemm.ts, wasm twin runtime/wasm/gemm.wat) and the bias
+// epilogues (runtime/wasm-kernels.ts makeDenseEpilogues). PyTorch: nn.Linear. ONNX: Gemm.
+import type { NodeOf } from "../ir";
+import { decayArgs, posInt } from "./args";
+import { layer, type NodeOp } from "./op";
+import { linearParams, onnxLinear, pyLinear, refuseWeightNorm, weightNormBackward, weightNormBuffers, weightNormForward, weightOf, int } from "./linear";
+
+export type DenseNode = NodeOf<"dense", { units: number; bias: boolean; weight_norm: boolean }>;
+
+export const dense = layer({
+  name: "dense",
+  positional: ["units"],
+  args: { units: posInt, bias: { type: "boolean", default: true }, ...decayArgs },
+  required: ["units"],
+  rank: 1,
+  doc: "Fully connected layer y = x Wᵀ + b, W stored [units, in] as in PyTorch.",
+  lower(c, l, input, shape) {
+    const units = l.args.units as number;
+    const n = c.node<DenseNode>("dense", input, shape, [units], l, { units, bias: l.args.bias as boolean, weight_norm: l.args.weight_norm === true });
+    linearParams(c, n, l, [units, shape[0]]);
+    return [n.output, [units]];
+  },
+});
+
+export const denseNode: NodeOp<DenseNode> = {
+  buffers: (n) => weightNormBuffers(n, [n.attrs.units, n.inShape[0]]),
+  absorbsAffine: true,
+  readsInputInBackward: true,
+  gemmMacs: (n, B) => B * n.attrs.units * n.inShape[0],
+
+  forward(n, c) {
+    const a = n.attrs;
+    const out = a.units;
+    const inn = n.inShape[0];
+    const X = c.off(n.inputs[0]);
+    const Z = c.off(`z:${n.id}`);
+    const size = out;
+    const lines: string[] = [];
+    if (a.weight_norm) lines.push(weightNormForward(n, c, out, inn));
+    lines.push(`gemm(0, 1, n, ${out}, ${inn}, ${X}, ${weightOf(n, c)}, ${Z}, 0);`);
+    const onlyRelu = n.tail.length === 1 && n.tail[0].op === "relu";
+    if (a.bias && onlyRelu) {
+      // bias + ReLU in one SIMD sweep (the pre-activation stays in Z for backward)
+      c.uses.add("makeDenseEpilogues");
+      lines.push(`E.biasAddRelu(${Z}, ${c.off(`${n.id}.bias`)}, ${c.off(n.output)}, n, ${out});`);
+      return lines;
+    }
+    if (a.bias && n.tail.length > 0) {
+      // the GEMM's epilogue in one sweep: bias, then the tail (the pre-activation stays in Z for backward)
+      const b = c.off(`${n.id}.bias`);
+      lines.push(...c.tailPrelude(n));
+      lines.push(
+        `for (let r = 0; r < n; r++) { for (let j = 0; j < ${out}; j++) { const i = r * ${out} + j; let v = H[${Z} + i] + H[${b} + j]; H[${Z} + i] = v; ${c.tailBody(n, size, "i").join(" ")} } }`,
+      );
+      return lines;
+    }
+    if (a.bias) {
+      c.uses.add("makeDenseEpilogues");
+      lines.push(`E.biasAdd(${Z}, ${c.off(`${n.id}.bias`)}, n, ${out});`);
+    }
+    return [...lines, ...c.tailForward(n, size)];
+  },
+
+  backward(n, c) {
+    const a = n.attrs;
+    const out = a.units;
+    const inn = n.inShape[0];
+    const src = n.inputs[0];
+    const X = c.off(src);
+    const D = c.off(`grad:${n.output}`);
+    const dW = a.weight_norm ? c.off(`scratch:wn:${n.id}`) : c.off(`grad:${n.id}.weight`);
+    const lines: string[] = [];
+    if (a.bias) {
+      const db = c.off(`grad:${n.id}.bias`);
+      c.uses.add("makeDenseEpilogues");
+      lines.push(`H.fill(0, ${db}, ${db + out});`);
+      lines.push(`E.biasGrad(${D}, ${db}, n, ${out});`);
+    }
+    const dx = (dst: number, acc: boolean) => [`gemm(0, 0, n, ${inn}, ${out}, ${D}, ${weightOf(n, c)}, ${dst}, ${acc ? 1 : 0});`];
+    if (a.weight_norm) {
+      // dW lands in scratch first, then flows into g and v (the input gradient is computed first,
+      // so the scratch is free again)
+      lines.push(...c.gradInto(src, inn, dx));
+      lines.push(`gemm(1, 0, ${out}, ${inn}, n, ${D}, ${X}, ${dW}, 0);`);
+      lines.push(weightNormBackward(n, c, out, inn, dW));
+    } else {
+      lines.push(`gemm(1, 0, ${out}, ${inn}, n, ${D}, ${X}, ${dW}, 0);`);
+      lines.push(...c.gradInto(src, inn, dx));
+    }
+    return lines;
+  },
+
+  penalty: {
+    refuse: refuseWeightNorm,
+    primalBackward(n, c, dz) {
+      const src = n.inputs[0];
+      return c.primalInto(c.D(src), n.inShape[0], (dst, acc) => `gemm(0, 0, n, ${n.inShape[0]}, ${n.attrs.units}, ${dz}, ${c.off(`${n.id}.weight`)}, ${dst}, ${acc ? 1 : 0});`, true);
+    },
+    tangentForward(n, c, tz) {
+      return [`gemm(0, 1, n, ${n.attrs.units}, ${n.inShape[0]}, ${c.T(n.inputs[0])}, ${c.off(`${n.id}.weight`)}, ${tz}, 0);`];
+    },
+    tangentBackward(n, c, dz, tdz) {
+      const src = n.inputs[0];
+      const out = n.attrs.units;
+      const inn = n.inShape[0];
+      const gW = c.off(`grad:${n.id}.weight`);
+      const lines = [`gemm(1, 0, ${out}, ${inn}, n, ${tdz}, ${c.off(src)}, ${gW}, 1);`, `gemm(1, 0, ${out}, ${inn}, n, ${dz}, ${c.T(src)}, ${gW}, 1);`];
+      if (n.attrs.bias) {
+        const gb = c.off(`grad:${n.id}.bias`);
+        lines.push(`for (let r = 0; r < n; r++) { const o = ${tdz} + r * ${out}; for (let j = 0; j < ${out}; j++) H[${gb} + j] += H[o + j]; }`);
+      }
+      lines.push(...c.tangentInto(src, inn, (dst, acc) => `gemm(0, 0, n, ${inn}, ${out}, ${tdz}, ${c.off(`${n.id}.weight`)}, ${dst}, ${acc ? 1 : 0});`, true));
+      return lines;
+    },
+  },
+
+  pytorch(n, c) {
+    return {
+      init: [`self.${n.id} = ${pyLinear(n, c, `nn.Linear(${n.inShape[0]}, ${n.attrs.units}, bias=${c.py(n.attrs.bias)})`)}`],
+      forward: [`${n.output} = self.${n.id}(${n.inputs[0]})`],
+    };
+  },
+
+  onnx: (n, c) => onnxLinear(n, c, "Gemm", { transB: int(1) }),
+};
