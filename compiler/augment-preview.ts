@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { compileToIr } from "./pipeline";
-import { renderDiagnostics } from "./diagnostics";
+import { renderDiagnostics } from "../grammar/diagnostics";
 import { DnncError } from "../runtime/errors";
 import { Augmenter, makeGrid, type AugmentSpec } from "../runtime/augment";
 import { loadIdxDir } from "../runtime/node/load-idx";

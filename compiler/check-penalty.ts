@@ -2,7 +2,7 @@
 // second derivative of every op and tail in the model (codegen/emit-penalty.ts). Each op says
 // whether it has one (NodeOp.penalty, TailOp.second, compiler/ops/); the first that does not is
 // reported with its layer's span. Runs after fuseElementwise (tails are what the penalties see).
-import { diag, type Diagnostic } from "./diagnostics";
+import { diag, type Diagnostic } from "../grammar/diagnostics";
 import type { IR, IRNode } from "./ir";
 import { asProducer, nodeOp, TAILS } from "./ops";
 import { isUnsupported } from "./ops/op";

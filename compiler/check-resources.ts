@@ -8,7 +8,7 @@
 // `planMemory`, which is where the pipeline should call it. `memoryReport` prints the breakdown
 // (exact from `ir.layout` when present). Why 2 GiB by default: docs/reliability.md.
 import type { Span } from "../grammar/ast";
-import { diag, type Diagnostic } from "./diagnostics";
+import { diag, type Diagnostic } from "../grammar/diagnostics";
 import { nodeSpan } from "./spans";
 import type { IR, IRNode } from "./ir";
 import { isElementwise, isView, nodeOp, TAILS } from "./ops";

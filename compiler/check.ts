@@ -3,7 +3,7 @@
 // reports every error at once as a diagnostic with a span. Shapes are checked later, in lowering.
 import { createHash } from "node:crypto";
 import type { Arg, Element, SpecFile, Span, Statement, Value } from "../grammar/ast";
-import { diag, didYouMean, type Diagnostic } from "./diagnostics";
+import { diag, didYouMean, type Diagnostic } from "../grammar/diagnostics";
 import { OPS, OP_VALIDATORS } from "./ops";
 import { lazyValidator } from "./schema";
 import { applyPath } from "./search-apply";

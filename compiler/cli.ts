@@ -8,8 +8,8 @@ import { Command, CommanderError, Option } from "commander";
 import { DnncError } from "../runtime/errors";
 import { collect, intIn } from "./cli/args";
 import { makeOut, usageError, type Out } from "./cli/io";
+import { DNNC_VERSION } from "./version";
 
-const VERSION = "0.1.0"; // = DNNC_VERSION (compiler/codegen/emit-trainer.ts), without loading the code generator
 
 const example = (lines: string[]) => `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 
@@ -31,7 +31,7 @@ function globals(cmd: Command): Out {
 export function buildProgram(act: (code: number) => void): Command {
   const program = new Command("dnnc")
     .description("compile declarative deep-learning specs (.dnn) to standalone TypeScript trainers")
-    .version(VERSION, "-V, --version", "print the version")
+    .version(DNNC_VERSION, "-V, --version", "print the version")
     .option("-q, --quiet", "print nothing but errors")
     .option("-v, --verbose", "print pass timings, file paths, backend and threads on stderr")
     .helpOption("-h, --help", "show help")

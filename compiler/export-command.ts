@@ -19,7 +19,7 @@ import {
   type OnnxExport,
   type OnnxExportOptions,
 } from "./export/onnx";
-import { DNNC_VERSION } from "./codegen/emit-trainer";
+import { DNNC_VERSION } from "./version";
 
 export interface ExportOptions {
   run: string;

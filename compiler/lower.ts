@@ -3,7 +3,7 @@
 // into their body, an optional projection and an `add`. Shape errors are diagnostics with the
 // layer's span. Next: fuseElementwise.
 import type { Span } from "../grammar/ast";
-import { diag, type Code, type Diagnostic } from "./diagnostics";
+import { diag, type Code, type Diagnostic } from "../grammar/diagnostics";
 import type { IR, IRNode, IRParam, IRStat } from "./ir";
 import { OPS } from "./ops";
 import type { LowerCtx } from "./ops/op";

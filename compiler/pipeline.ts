@@ -8,7 +8,7 @@ import { parseSpec } from "../grammar/to-ast";
 import { check } from "./check";
 import { checkPenalty } from "./check-penalty";
 import { checkResources } from "./check-resources";
-import type { Diagnostic } from "./diagnostics";
+import type { Diagnostic } from "../grammar/diagnostics";
 import { fuseElementwise } from "./fuse-elementwise";
 import { verifyIr, type IR } from "./ir";
 import { lower } from "./lower";

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { parseSpec } from "../grammar/to-ast";
 import { printSpec } from "../grammar/ast";
 import { check } from "./check";
-import { renderDiagnostics } from "./diagnostics";
+import { renderDiagnostics } from "../grammar/diagnostics";
 import { applyConfig, type ConfigValue } from "./search-apply";
 import { createWorkerPool, formatLeaderboard, runSearch, type Space, type Strategy } from "./search";
 import { DnncError } from "../runtime/errors";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { compileToIr } from "./pipeline";
-import { renderDiagnostics } from "./diagnostics";
+import { renderDiagnostics } from "../grammar/diagnostics";
 import { generateTrainer } from "./codegen/emit-trainer";
 import { bundleTrainer } from "./codegen/bundle";
 import { createBackend, type BackendKind } from "../runtime/backend-create";

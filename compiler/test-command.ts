@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { compileToIr } from "./pipeline";
-import { renderDiagnostics } from "./diagnostics";
+import { renderDiagnostics } from "../grammar/diagnostics";
 import { generateTrainer } from "./codegen/emit-trainer";
 import { bundleTrainer } from "./codegen/bundle";
 import { createBackend } from "../runtime/backend-create";

@@ -6,7 +6,7 @@ import { dnnLexer, filterNewlines } from "./lexer";
 import { parser } from "./parser";
 import type { Arg, Block, Element, SpecFile, Span, Statement, Value } from "./ast";
 import { joinSpans } from "./ast";
-import { diag, type Diagnostic } from "../compiler/diagnostics";
+import { diag, type Diagnostic } from "./diagnostics";
 
 export interface ParseResult {
   ast?: SpecFile;

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { buildProgram, main } from "../compiler/cli";
 import { colorAllowed } from "../compiler/cli/io";
 import { DnncError } from "../runtime/errors";
-import { DNNC_VERSION } from "../compiler/codegen/emit-trainer";
+import { DNNC_VERSION } from "../compiler/version";
 
 const VERBS = ["check", "compile", "train", "test", "predict", "augment-preview", "report", "search", "export", "lsp"];
 const tmp = mkdtempSync(join(tmpdir(), "dnnc-cli-args-"));

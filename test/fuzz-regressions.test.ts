@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { compileToIr } from "../compiler/pipeline";
-import type { Diagnostic } from "../compiler/diagnostics";
+import type { Diagnostic } from "../grammar/diagnostics";
 import type { IR } from "../compiler/ir";
 // @ts-ignore -- plain JavaScript module without declarations; typed by the cast below
 import * as fuzzJs from "../scripts/fuzz.mjs";

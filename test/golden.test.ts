@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { compileToIr } from "../compiler/pipeline";
 import { printIr } from "../compiler/ir";
-import { renderDiagnostics } from "../compiler/diagnostics";
+import { renderDiagnostics } from "../grammar/diagnostics";
 import { generateTrainer } from "../compiler/codegen/emit-trainer";
 
 const update = process.env.UPDATE_GOLDENS === "1";

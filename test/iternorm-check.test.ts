@@ -3,7 +3,7 @@
 // [F] features as well as on conv channels).
 import { describe, expect, it } from "vitest";
 import { compileToIr } from "../compiler/pipeline";
-import { renderDiagnostics } from "../compiler/diagnostics";
+import { renderDiagnostics } from "../grammar/diagnostics";
 
 const spec = (groups: number) => `model m {
   input [12]

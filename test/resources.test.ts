@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { compileToIr } from "../compiler/pipeline";
 import { checkResources, DEFAULT_LIMITS, estimateMemory, formatBytes, memoryReport } from "../compiler/check-resources";
-import { renderDiagnostics } from "../compiler/diagnostics";
+import { renderDiagnostics } from "../grammar/diagnostics";
 import { parseSpec } from "../grammar/to-ast";
 import { check } from "../compiler/check";
 import { lower } from "../compiler/lower";

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { compileToIr } from "../pipeline";
 import type { IR } from "../ir";
-import { renderDiagnostics, type Diagnostic } from "../diagnostics";
+import { renderDiagnostics, type Diagnostic } from "../../grammar/diagnostics";
 import { DnncError } from "../../runtime/errors";
 import { makeOut, type Out } from "./io";
 

@@ -7,7 +7,7 @@
 // `python3 NAME.trainer.py` or under `torchrun` (DDP). Anything it cannot express identically is
 // an UnsupportedConstruct error at compile time naming the construct — never a silent difference.
 import type { IR } from "../ir";
-import { DNNC_VERSION } from "../codegen/emit-trainer";
+import { DNNC_VERSION } from "../version";
 import { emitParamTable, emitPyModel, py, UnsupportedConstruct } from "./py-model";
 import { emitPySchedule } from "./py-schedule";
 import { PY_SUPPORT } from "./py-support";

@@ -9,8 +9,6 @@ import { asProducer, nodeOp } from "../ops";
 import { WINO_SCRATCH_MAX } from "../../runtime/kernels/winograd";
 import { DNNC_VERSION } from "../version";
 
-export { DNNC_VERSION };
-
 /** Text that is safe inside a // comment: no line terminators (\n, \r, U+2028, U+2029) survive. */
 export function commentSafe(text: string): string {
   return JSON.stringify(text)

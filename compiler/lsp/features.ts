@@ -1,7 +1,7 @@
 // The language features, as pure functions of (text, position): diagnostics from the compiler's
 // front end (parse, check, lower), hover documentation, and completion. server.ts only routes
 // LSP messages to these.
-import type { Diagnostic as DnnDiagnostic } from "../diagnostics";
+import type { Diagnostic as DnnDiagnostic } from "../../grammar/diagnostics";
 import { compileToIr } from "../pipeline";
 import {
   AUGMENTS,

@@ -13,7 +13,7 @@
 // registry (index.ts) is typed so that a missing op or member is a compile error, and the
 // checker reports an unsupported one with the layer's span (compiler/check-targets.ts).
 import type { Span } from "../../grammar/ast";
-import type { Code } from "../diagnostics";
+import type { Code } from "../../grammar/diagnostics";
 import type { IR, IRNode, IRParam, TailNode } from "../ir";
 import type { GraphBuilder } from "../export/onnx-graph";
 import type { Json, LayerSpec } from "../spec";

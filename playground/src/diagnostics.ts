@@ -1,7 +1,7 @@
 // Diagnostics as you type: the compiler's own front end (grammar/, compiler/check and the passes
 // of compiler/pipeline.ts: shapes, resource limits), run on the page, which is cheap (a few ms).
 import { compileToIr } from "../../compiler/pipeline";
-import type { Diagnostic } from "../../compiler/diagnostics";
+import type { Diagnostic } from "../../grammar/diagnostics";
 
 export interface ShownDiagnostic {
   severity: "error" | "warning";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { compileToIr } from "../../compiler/pipeline";
-import { renderDiagnostics } from "../../compiler/diagnostics";
+import { renderDiagnostics } from "../../grammar/diagnostics";
 import { generateTrainer } from "../../compiler/codegen/emit-trainer";
 import { bundleTrainer } from "../../compiler/codegen/bundle";
 import type { Program } from "../../runtime/program";

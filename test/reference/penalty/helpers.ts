@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { compileToIr } from "../../../compiler/pipeline";
-import { renderDiagnostics } from "../../../compiler/diagnostics";
+import { renderDiagnostics } from "../../../grammar/diagnostics";
 import type { IR } from "../../../compiler/ir";
 import { emitModel } from "../../../compiler/codegen/emit-model";
 import { emitPenalty } from "../../../compiler/codegen/emit-penalty";

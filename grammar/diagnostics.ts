@@ -1,7 +1,7 @@
 // Every user-facing compiler message, with a stable code, in one catalogue; and the renderer that
 // prints a diagnostic the way rustc and esbuild do: file:line:col, the source line, a caret under
 // the span, and a hint.
-import type { Span } from "../grammar/ast";
+import type { Span } from "./ast";
 
 export type Severity = "error" | "warning";
 
