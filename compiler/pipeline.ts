@@ -6,7 +6,7 @@
 // `dnnc compile --emit ir` prints the IR after the last pass.
 import { parseSpec } from "../grammar/to-ast";
 import { check } from "./check";
-import { checkPenalty } from "./check-penalty";
+import { checkPenalty } from "./check-targets";
 import { checkResources } from "./check-resources";
 import type { Diagnostic } from "../grammar/diagnostics";
 import { fuseElementwise } from "./fuse-elementwise";

@@ -4,7 +4,7 @@
 // scratch; they go after everything planMemory placed (nothing moves). Without a penalty the IR
 // is returned as it is. Next: checkHeap.
 import type { IR } from "./ir";
-import { checkPenaltySupport, hasPenalty } from "./check-penalty";
+import { checkPenaltySupport, hasPenalty } from "./check-targets";
 import { asProducer, isView, nodeOp } from "./ops";
 import { isUnsupported } from "./ops/op";
 import { prod } from "./shape";

@@ -45,6 +45,7 @@ export const messages = {
   E0401: "unknown {what} `{name}`",
   E0402: "bad value for `{name}`: {detail}",
   E0403: "{detail}",
+  E0405: "`{op}` ({id}) is not supported by {target}: {why}",
   E0501: "arithmetic only works on numbers",
   E0502: "division by zero",
   E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",

@@ -37,7 +37,7 @@
 import type { IR, IRNode } from "../ir";
 import { asProducer, isView, nodeOp, TAILS } from "../ops";
 import { isUnsupported, lit, type PenaltyCtx, type PenaltyOp, type SecondParts } from "../ops/op";
-import { checkPenaltySupport, hasPenalty } from "../check-penalty";
+import { checkPenaltySupport, hasPenalty } from "../check-targets";
 import type { ProducerNode } from "../ops";
 import { prod } from "../shape";
 

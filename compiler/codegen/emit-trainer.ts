@@ -5,6 +5,7 @@
 import type { IR } from "../ir";
 import { emitModel } from "./emit-model";
 import { emitPenalty } from "./emit-penalty";
+import { hasPenalty } from "../check-targets";
 import { asProducer, nodeOp } from "../ops";
 import { WINO_SCRATCH_MAX } from "../../runtime/kernels/winograd";
 import { DNNC_VERSION } from "../version";
@@ -88,8 +89,8 @@ export function programConstants(ir: IR, dataPath: string) {
 /** Generate the trainer's TypeScript source (unformatted assembly, then prettier). */
 export async function generateTrainer(ir: IR, opts: { dataPath: string }): Promise<TrainerSource> {
   const em = emitModel(ir);
-  const hasPenalty = ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined;
-  const pe = hasPenalty ? emitPenalty(ir) : { code: [], uses: new Set<string>(), consts: [] };
+  const penalty = hasPenalty(ir);
+  const pe = penalty ? emitPenalty(ir) : { code: [], uses: new Set<string>(), consts: [] };
   const c = programConstants(ir, opts.dataPath);
   const runtimeImports = [...new Set([...em.uses, ...pe.uses])].sort();
   const { Project, StructureKind, VariableDeclarationKind } = await import("ts-morph");
@@ -136,7 +137,7 @@ ${indent(em.forward)}
         void step;
 ${indent(em.backward)}
       },${
-        hasPenalty
+        penalty
           ? `
       penalty(n: number, step: number): number {
 ${indent(pe.code)}

@@ -137,7 +137,8 @@ const defs: ActivationDef[] = [
     doc: "x if x > 0 else alpha·(e^x − 1)",
     value: (v, a) => `${v} > 0 ? ${v} : ${lit(a.alpha)} * (Math.exp(${v}) - 1)`,
     grad: (v, a) => `(${v} > 0 ? 1 : ${lit(a.alpha)} * Math.exp(${v}))`,
-    second: (a, k) => ({ pre: `const e${k} = v > 0 ? 1 : ${lit(a.alpha)} * Math.exp(v);`, a1: `e${k}`, a2: `(v > 0 ? 0 : e${k})`, val: `(v > 0 ? v : e${k} - ${lit(a.alpha)})` }),
+    // at 0: the first derivative of the negative side (alpha), the second of the positive (0), as PyTorch's autograd
+    second: (a, k) => ({ pre: `const e${k} = v > 0 ? 1 : ${lit(a.alpha)} * Math.exp(v);`, a1: `e${k}`, a2: `(v >= 0 ? 0 : e${k})`, val: `(v > 0 ? v : e${k} - ${lit(a.alpha)})` }),
     torch: (v, a, py) => `F.elu(${v}, alpha=${py(a.alpha)})`,
     onnx: (x, id, a, c) => c.g.op("Elu", [x], id, { alpha: float(a.alpha ?? 1) }),
   },
