@@ -50,7 +50,6 @@ export const messages = {
   E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",
   E0602: "the model has {estimate} parameters, more than the limit of {limit}",
   E0603: "the training data takes {estimate}, more than the limit of {limit}",
-  W0001: "{detail}",
 } as const;
 
 export type Code = keyof typeof messages;
