@@ -400,7 +400,8 @@ class Checker {
       if (b.kind !== "model" && b.name !== undefined) this.diags.push(diag("E0110", b.nameSpan!, { block: b.kind }));
       blocks.set(b.kind, b);
     }
-    const fileStart: Span = { file: this.f.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: 0, endOffset: Math.min(1, this.f.source.length) };
+    const at = this.f.source.charCodeAt(0) === 0xfeff ? 1 : 0; // after a byte order mark (parseSpec skips it)
+    const fileStart: Span = { file: this.f.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: at, endOffset: Math.min(at + 1, this.f.source.length) };
     for (const req of ["model", "data", "train"]) if (!blocks.has(req)) this.diags.push(diag("E0103", fileStart, { name: req }, `add \`${req} { ... }\``));
 
     // model
