@@ -5,12 +5,12 @@
 import {
   existsSync,
   readdirSync,
-  readFileSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { DnncError } from "../runtime/errors";
+import { readBytes } from "../runtime/node/files";
 import { decodeSafetensors } from "../runtime/safetensors";
 import { compileToIr } from "./pipeline";
 import {
@@ -51,7 +51,9 @@ export function exportRun(
       `${run}: no model.safetensors (has the run finished training?)`,
     );
   const specPath = join(run, specFile);
-  const r = compileToIr(readFileSync(specPath, "utf8"), specPath, {
+  // as readFileSync(path, "utf8") (a byte order mark stays: it is part of the spec's hash), but a
+  // directory or a missing file is an error naming it
+  const r = compileToIr(new TextDecoder("utf-8", { ignoreBOM: true }).decode(readBytes(specPath)), specPath, {
     passes: "lower",
   });
   if (!r.ir)
@@ -59,7 +61,7 @@ export function exportRun(
       `${specPath}: does not compile (${r.diagnostics[0]?.message ?? "unknown error"})`,
     );
   const { tensors, metadata } = decodeSafetensors(
-    new Uint8Array(readFileSync(weights)),
+    readBytes(weights),
     weights,
   );
   if (

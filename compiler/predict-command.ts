@@ -2,7 +2,7 @@
 // (model.safetensors, with its fitted preprocessing) and predict the inputs of an IDX images
 // file, a CSV file of features, or one or more PNG images. Prints `index,class,probability` (or
 // the raw outputs for regression) per sample.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { decodeSafetensors } from "../runtime/safetensors";
@@ -11,7 +11,8 @@ import { DnncError } from "../runtime/errors";
 import { parseIdx } from "../runtime/data/idx";
 import { parseCsv } from "../runtime/data/csv";
 import { imageToSample } from "../runtime/data/image";
-import { readMaybeGzip } from "../runtime/node/files";
+import { readBytes, readMaybeGzip } from "../runtime/node/files";
+import { writeFileAtomicSync } from "../runtime/node/atomic";
 import { decodePng } from "../runtime/node/png";
 import { applyPreprocess, preprocessFromStored, preprocessScratchSize } from "../runtime/preprocess";
 import type { Program } from "../runtime/program";
@@ -73,9 +74,12 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
   const weights = join(runDir, "model.safetensors");
   if (!existsSync(weights)) throw new DnncError(`${runDir}: no model.safetensors`);
   const { program: p } = (await import(pathToFileURL(join(runDir, trainerFile)).href)) as { program: Program };
-  const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(weights)), weights);
+  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
   if (metadata.spec_sha256 !== p.meta.specHash) throw new DnncError(`${weights}: written by another spec than ${trainerFile}`);
-  for (const f of inputs) if (!existsSync(f)) throw new DnncError(`${f}: no such file`);
+  for (const f of inputs) {
+    if (!existsSync(f)) throw new DnncError(`${f}: no such file`);
+    if (statSync(f).isDirectory()) throw new DnncError(`${f}: is a directory, expected an IDX, CSV or PNG file`);
+  }
   const pre = preprocessFromStored(metadata, tensors);
   const inp = loadInputs(inputs, p, pre ? pre.inDim : p.meta.inputSize);
   const be = await createBackend(p.meta.heapFloats, { backend: "auto" });
@@ -121,7 +125,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
       }
     }
     const text = lines.join("\n") + "\n";
-    if (out) writeFileSync(out, text);
+    if (out) writeFileAtomicSync(out, text); // atomically: a full disk never leaves half a file
     if (opts.json) process.stdout.write(JSON.stringify({ ok: true, run: runDir, n: inp.n, ...(out ? { wrote: out } : {}), predictions: preds }) + "\n");
     else if (out) {
       if (!opts.quiet) process.stdout.write(`wrote ${out} (${inp.n} predictions)\n`);
