@@ -121,6 +121,7 @@ describe("every diagnostic code fires", () => {
   expectDiag(spec({ train: "train { optimizer adamw; weight_decay 0.1 }" }), "E0403", "7:26", /^both coupled L2 \(`weight_decay`\) and AdamW's decoupled decay/);
   expectDiag(spec({ extra: "search { train.batch: choice(2, 4); model.conv2d[0].filters: int(2, 8) }" }), "E0403", "8:37", /^search path: model.conv2d\[0\].filters: the model has 0 conv2d layer\(s\)$/);
   expectDiag(spec({ extra: "search { trials 2 }" }), "E0403", "8:1", /^the search block names no hyperparameter$/);
+  expectDiag(spec({ extra: "search { strategy grid; steps 30; trials 5; train.batch: int(2, 64) }" }), "E0404", "8:25", /^search: the grid has 30 configurations/);
   expectDiag(spec({ layers: "  dense(2) -> dropout(0.5)" }), "E0403", "3:15", /^dropout on the output layer drops logits/);
   expectDiag(spec({ layers: "  dense(2) -> bn", train: "train { batch 1 }" }), "E0403", "3:15", /^batch norm with batch size 1 in training/);
   expectDiag(spec({ data: 'data { source idx("d"); augment { flip_h(0.5) } }' }), "E0403", "6:35", /^augmentation `flip_h` needs image input \[C, H, W\], but the model's input is \[4\]$/);
