@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -392,9 +392,9 @@ describe("loadCsvFile", () => {
     } finally {
       spy.mockRestore();
     }
-    expect(writes[0]).toMatch(/^\r.*p\.csv: 0 of 0 MB \(\d+%\)/);
-    expect(writes.at(-1)).toBe("\r\x1b[K");
-    expect(writes.length).toBe(2); // at most 4 lines a second
+    expect(writes.length).toBeGreaterThanOrEqual(2);
+    for (const w of writes.slice(0, -1)) expect(w).toMatch(/^\r.*p\.csv: 0 of 0 MB \(\d+%\)\x1b\[K$/);
+    expect(writes.at(-1)).toBe("\r\x1b[K"); // erased; and nothing from the second load
   });
 
   it("loads a 40 MB CSV in the memory of its float32 values plus a constant", () => {
@@ -419,5 +419,6 @@ describe("loadCsvFile", () => {
     // the string parser took about 12 times the file (500 MB); this one the floats, its 4 MiB
     // buffer and a constant (measured: 11 MB)
     expect(m.peak - m.before).toBeLessThan(m.floats * 4 + 20e6);
+    rmSync(file);
   });
 });
