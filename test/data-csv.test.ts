@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { gzipSync } from "node:zlib";
 import { buildSync } from "esbuild";
 import fc from "fast-check";
@@ -380,6 +380,18 @@ describe("loadCsvFile", () => {
       () => loadCsvFile(join(dir, "long.csv"), { label: "y", chunkBytes: 16, limits: { values: 1e6, rows: 1e6, lineBytes: 64 } }),
       `${join(dir, "long.csv")}:2: line longer than 64 bytes, the longest a CSV line may be`,
     );
+  });
+
+  it("reads a pipe (no size, no seeking), plain or gzipped", () => {
+    const text = readFileSync(join(MOONS, "test.csv"));
+    for (const [name, bytes] of [["pipe.csv", text], ["pipe.csv.gz", gzipSync(text)]] as const) {
+      const fifo = join(dir, name);
+      expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+      writeFileSync(join(dir, `${name}.src`), bytes);
+      const writer = spawn("sh", ["-c", `cat "$0" > "$1"`, join(dir, `${name}.src`), fifo]);
+      expect(loadCsvFile(fifo, { label: "label" }).n).toBe(200);
+      writer.kill();
+    }
   });
 
   it("draws a progress line on stderr when asked, and erases it", () => {

@@ -138,10 +138,9 @@ function ascii(b: Uint8Array, s: number, e: number): string {
   return t;
 }
 
-/** Byte classes of the fast path. */
-const OTHER = 0;
+/** Byte classes of the fast path (0: anything else). */
 const SPACE = 1; // what String.prototype.trim removes, in ASCII (\n ends the line first)
-const DELIM = 2;
+const DELIM = 2; // the delimiter, even when it is a space or a tab
 
 const MORE = 0; // the fast path stopped at the end of the bytes
 const GENERAL = 1; // the fast path stopped at a row for the general path

@@ -1,9 +1,10 @@
 // Loading a CSV dataset from disk (Node only). A plain file is read in 4 MiB chunks into one reused
 // buffer and parsed as it is read (runtime/data/csv.ts CsvParser): no string of the file, no
 // object per row; memory is the float32 values plus the buffer. A gzipped file (detected by its
-// magic bytes) is inflated in memory first, then parsed the same way. On a terminal, files of
+// magic bytes) is inflated in memory first, then parsed the same way; so is a pipe. On a terminal, files of
 // 64 MiB or more show a progress line on stderr while they load (erased when done).
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { DnncError } from "../errors";
 import { bytesText, CSV_LIMITS, CsvParser, type CsvDataset, type CsvLimits, type CsvOptions } from "../data/csv";
 import { isGzip } from "../data/gzip";
@@ -40,7 +41,7 @@ function progressLine(path: string, total: number, on: boolean) {
   };
 }
 
-function openCsv(path: string): { fd: number; size: number } {
+function openCsv(path: string): { fd: number; size: number; regular: boolean } {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -55,7 +56,7 @@ function openCsv(path: string): { fd: number; size: number } {
     closeSync(fd);
     throw new DnncError(`${path}: is a directory, expected a CSV file`);
   }
-  return { fd, size: st.size };
+  return { fd, size: st.size, regular: st.isFile() };
 }
 
 export function loadCsvFile(path: string, opts: LoadCsvOptions): CsvDataset {
@@ -67,12 +68,25 @@ export function loadCsvFile(path: string, opts: LoadCsvOptions): CsvDataset {
   let buf = Buffer.allocUnsafeSlow(Math.max(16, Math.min(chunk, size + 1)));
   const progress = progressLine(path, size, opts.progress ?? (process.stderr.isTTY === true && size >= PROGRESS_MIN_BYTES));
   try {
-    if (size === 0) throw new DnncError(`${path}: empty file`);
-    const head = readSync(fd, buf, 0, Math.min(2, buf.length), 0);
-    if (head === 2 && isGzip(buf.subarray(0, 2))) {
+    if (size === 0 && opened.regular) throw new DnncError(`${path}: empty file`);
+    // a pipe or device (no size, no seeking) is read whole, as is a gzipped file
+    const gzip = opened.regular && readSync(fd, buf, 0, Math.min(2, buf.length), 0) === 2 && isGzip(buf.subarray(0, 2));
+    if (gzip || !opened.regular) {
+      let bytes: Uint8Array;
+      if (opened.regular) bytes = readMaybeGzip(path);
+      else {
+        bytes = readFileSync(fd);
+        if (bytes.length === 0) throw new DnncError(`${path}: empty file`);
+        if (isGzip(bytes)) {
+          try {
+            bytes = gunzipSync(bytes);
+          } catch (e) {
+            throw new DnncError(`${path}: corrupt gzip data (${(e as Error).message})`);
+          }
+        }
+      }
       closeSync(fd);
       fd = -1;
-      const bytes = readMaybeGzip(path);
       const parser = new CsvParser(path, opts, bytes.length, limits);
       // in pieces, for the progress line; a piece grows when one line does not fit in it
       for (let pos = 0, end = 0; ; ) {
