@@ -107,9 +107,9 @@ describe("the CLI's error boundary", () => {
     expect(t.status, t.stderr).toBe(0);
     const png = join(tmp, "x.png");
     mkdirSync(png);
-    userError(dnnc("predict", run, "--input", png), `${png}: is a directory, expected an IDX, CSV or PNG file`);
+    userError(dnnc("predict", run, "--input", png), `${png}: is a directory, expected a PNG file`);
     userError(dnnc("predict", run, "--input", join(data, "test.csv"), "-o", tmp), `${tmp}: cannot write (is a directory, expected a file)`);
-    userError(dnnc("predict", aFile, "--input", join(data, "test.csv")), `${aFile}: not a directory (or a part of the path is a file)`);
+    userError(dnnc("predict", aFile, "--input", join(data, "test.csv")), `${aFile}: is not a directory (expected a run directory written by dnnc train)`);
     const bad = join(tmp, "bad-run");
     mkdirSync(bad);
     for (const f of readdirSync(run)) if (f !== "model.safetensors" && f !== "metrics.jsonl") writeFileSync(join(bad, f), readFileSync(join(run, f)));
