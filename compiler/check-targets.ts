@@ -7,7 +7,7 @@
 // and `export` run theirs before emitting anything.
 import { diag, type Diagnostic } from "../grammar/diagnostics";
 import type { IR, IRNode } from "./ir";
-import { findNodeOp, findTailOp } from "./ops";
+import { findNodeOp, findTailOp, OPS } from "./ops";
 import { isUnsupported } from "./ops/op";
 import { nodeSpan } from "./spans";
 import type { Spec } from "./spec";
@@ -17,28 +17,20 @@ export type Target = "pytorch" | "onnx" | "penalty";
 const TARGET_NAMES: Record<Target, string> = {
   pytorch: "the PyTorch target",
   onnx: "the ONNX exporter",
-  penalty: "the smoothness penalties (they need its second derivative)",
+  penalty: "the smoothness penalties",
 };
 
 /** Why `target` cannot take node n (its op, an argument of it, or an op of its tail), or undefined. */
 function refusal(n: IRNode, target: Target): { op: string; why: string } | undefined {
-  const tail = findTailOp(n.op);
-  if (tail) {
-    const m = target === "pytorch" ? tail.pytorch : target === "onnx" ? tail.onnx : tail.second;
-    return isUnsupported(m) ? { op: n.op, why: m.unsupported } : undefined;
+  for (const op of [n.op, ...n.tail.map((t) => t.op)]) {
+    const m = mapping(op, target);
+    if (m === undefined) return { op, why: "no op module defines it" };
+    if (isUnsupported(m)) return { op, why: m.unsupported };
   }
-  const op = findNodeOp(n.op);
-  if (!op) return { op: n.op, why: "no op module defines it" };
-  const m = target === "pytorch" ? op.pytorch : target === "onnx" ? op.onnx : op.penalty;
-  if (isUnsupported(m)) return { op: n.op, why: m.unsupported };
-  if (target === "penalty" && !isUnsupported(op.penalty)) {
-    const refused = op.penalty.refuse?.(n as never);
+  const node = findNodeOp(n.op);
+  if (target === "penalty" && node && !isUnsupported(node.penalty)) {
+    const refused = node.penalty.refuse?.(n as never);
     if (refused) return { op: n.op, why: `${refused} is not differentiated twice` };
-  }
-  for (const t of n.tail) {
-    const to = findTailOp(t.op);
-    const tm = !to ? undefined : target === "pytorch" ? to.pytorch : target === "onnx" ? to.onnx : to.second;
-    if (!to || isUnsupported(tm)) return { op: t.op, why: tm && isUnsupported(tm) ? tm.unsupported : "no op module defines it" };
   }
   return undefined;
 }
@@ -52,13 +44,32 @@ export function findUnsupported(ir: IR, target: Target): { node: IRNode; op: str
   return undefined;
 }
 
+/** The mapping of one op (a producer or a tail op) for a target. */
+function mapping(op: string, target: Target): unknown {
+  const tail = findTailOp(op);
+  if (tail) return target === "pytorch" ? tail.pytorch : target === "onnx" ? tail.onnx : tail.second;
+  const node = findNodeOp(op);
+  if (node) return target === "pytorch" ? node.pytorch : target === "onnx" ? node.onnx : node.penalty;
+  return undefined;
+}
+
+/** The layers of the language a target takes, for the hint (residual: when its add maps; repeat: always). */
+function supportedHint(target: Target): string {
+  const takes = (op: string) => {
+    const m = mapping(op, target);
+    return m !== undefined && !isUnsupported(m);
+  };
+  const layers = Object.keys(OPS).filter((k) => (k === "residual" ? takes("add") : k === "repeat" || takes(k)));
+  return `supported by ${TARGET_NAMES[target]}: ${layers.join(", ")}`;
+}
+
 const args = (bad: NonNullable<ReturnType<typeof findUnsupported>>, target: Target) => ({ op: bad.op, id: bad.node.id, target: TARGET_NAMES[target], why: bad.why });
 
 /** E0405 at the first layer `target` cannot take (no diagnostics when it takes them all). */
 export function checkTarget(ir: IR, target: Target, spec?: Spec): Diagnostic[] {
   const bad = findUnsupported(ir, target);
   if (!bad) return [];
-  return [diag("E0405", nodeSpan(ir, bad.node, spec), args(bad, target))];
+  return [diag("E0405", nodeSpan(ir, bad.node, spec), args(bad, target), supportedHint(target))];
 }
 
 /** Whether the spec has a smoothness penalty (input_grad_penalty, jacobian_penalty). */

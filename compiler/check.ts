@@ -7,6 +7,7 @@ import { diag, didYouMean, type Diagnostic } from "../grammar/diagnostics";
 import { OPS, OP_VALIDATORS } from "./ops";
 import { lazyValidator } from "./schema";
 import { applyPath } from "./search-apply";
+import { grid, gridOverBudget, MAX_TRIALS, type Space } from "./search/space";
 import type {
   DataSpec,
   EarlyStoppingSpec,
@@ -400,7 +401,8 @@ class Checker {
       if (b.kind !== "model" && b.name !== undefined) this.diags.push(diag("E0110", b.nameSpan!, { block: b.kind }));
       blocks.set(b.kind, b);
     }
-    const fileStart: Span = { file: this.f.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: 0, endOffset: Math.min(1, this.f.source.length) };
+    const at = this.f.source.charCodeAt(0) === 0xfeff ? 1 : 0; // after a byte order mark (parseSpec skips it)
+    const fileStart: Span = { file: this.f.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: at, endOffset: Math.min(at + 1, this.f.source.length) };
     for (const req of ["model", "data", "train"]) if (!blocks.has(req)) this.diags.push(diag("E0103", fileStart, { name: req }, `add \`${req} { ... }\``));
 
     // model
@@ -676,7 +678,8 @@ class Checker {
   searchBlock(b: (typeof this.f.blocks)[number]): Spec["search"] {
     const entries: NonNullable<Spec["search"]>["entries"] = [];
     const settings: Record<string, Json> = { strategy: "random", trials: 10, steps: 3, eta: 3, parallel: 1, metric: "val_loss", mode: "auto" };
-    const ints: Record<string, [number, number]> = { trials: [1, 100000], steps: [1, 1000], budget: [1, 100000], eta: [2, 100], parallel: [1, 64] };
+    const ints: Record<string, [number, number]> = { trials: [1, MAX_TRIALS], steps: [1, 1000], budget: [1, 100000], eta: [2, 100], parallel: [1, 64] };
+    const given = new Map<string, Span>();
     this.settings(
       "search",
       b.body,
@@ -700,6 +703,7 @@ class Checker {
           Object.entries(ints).map(([k, [lo, hi]]) => [
             k,
             (el: Element) => {
+              given.set(k, el.span);
               const x = this.number(el, { min: lo, max: hi, int: true });
               if (x !== undefined) settings[k] = x;
             },
@@ -743,6 +747,23 @@ class Checker {
       },
     );
     if (entries.length === 0) this.diags.push(diag("E0403", b.kindSpan, { detail: "the search block names no hyperparameter" }, "add a line like `train.optimizer.lr: loguniform(1e-4, 1e-1)`"));
+    settings.trialsGiven = given.has("trials");
+    // a grid runs every point: count them (axes only, never their product) against the trial
+    // budget, `trials` when the block sets it, else the most any search runs (MAX_TRIALS); the
+    // CLI places grid points centred, so the count is that grid's (int axes may dedup)
+    if (settings.strategy === "grid" && entries.length > 0 && typeof settings.steps === "number") {
+      const space = Object.fromEntries(entries.map((e) => [e.path, e.dist])) as Space;
+      const budget = given.has("trials") ? (settings.trials as number) : MAX_TRIALS;
+      const g = grid(space, settings.steps, "centred");
+      const over = gridOverBudget(g, budget, given.has("trials") ? "trials" : "limit");
+      if (over)
+        this.diags.push(
+          diag("E0404", given.get("steps") ?? b.kindSpan, { detail: over },
+            g.size <= BigInt(MAX_TRIALS)
+              ? `lower \`steps\`, drop an axis, or raise \`trials\` to ${g.size}`
+              : "lower `steps` or drop an axis, or use `strategy random` with `trials N` (it samples the same ranges)"),
+        );
+    }
     return { entries, settings };
   }
 }

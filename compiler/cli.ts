@@ -5,7 +5,7 @@
 // `run dnnc VERB --help`. Global options: --quiet (only errors), --verbose (timings, paths and
 // settings on stderr). The verbs' modules are imported only when their verb runs.
 import { Command, CommanderError, Option } from "commander";
-import { DnncError } from "../runtime/errors";
+import { asUserError } from "../runtime/node/fs-errors";
 import { collect, intIn } from "./cli/args";
 import { makeOut, usageError, type Out } from "./cli/io";
 import { DNNC_VERSION } from "./version";
@@ -14,8 +14,10 @@ import { DNNC_VERSION } from "./version";
 const example = (lines: string[]) => `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 
 const EXIT_CODES = `
-Exit codes: 0 ok, 1 diagnostics or a user error (bad spec, bad data file, failed golden test),
-2 usage (unknown command or option, missing argument, bad option value).
+Exit codes: 0 ok, 1 diagnostics or a user error (bad spec, bad or missing file, unwritable output,
+failed or missing golden test, a search whose every trial failed), 2 usage (unknown command or
+option, missing argument, bad option value), 130 training interrupted (Ctrl-C; a checkpoint was
+written), 70 internal error (a bug: please report it).
 Environment: NO_COLOR (set, not empty), TERM=dumb, or output that is not a terminal: no colours, no progress bars.
 Run \`dnnc help COMMAND\` or \`dnnc COMMAND --help\` for one command; docs/cli.md has the --json shapes.
 `;
@@ -203,11 +205,14 @@ export async function main(argv: string[]): Promise<number> {
       if (unknown) message = `unknown command "${unknown[1]}"${unknown[2]}`;
       throw usageError(verb, message);
     }
-    if (json && e instanceof DnncError && e.exitCode === 1) {
-      const diagnostics = (e as DnncError & { diagnostics?: unknown[] }).diagnostics;
-      process.stdout.write(JSON.stringify({ ok: false, error: e.message, ...(diagnostics ? { diagnostics } : {}) }) + "\n");
+    // the error boundary: an expected system error (a read-only or full disk, a file where a
+    // directory should be, ...) is a user error naming the file, like a DnncError (entry.ts prints it)
+    const user = asUserError(e);
+    if (json && user && user.exitCode === 1) {
+      const diagnostics = (user as typeof user & { diagnostics?: unknown[] }).diagnostics;
+      process.stdout.write(JSON.stringify({ ok: false, error: user.message, ...(diagnostics ? { diagnostics } : {}) }) + "\n");
     }
-    throw e;
+    throw user ?? e;
   }
   return code;
 }

@@ -5,12 +5,12 @@
 import {
   existsSync,
   readdirSync,
-  readFileSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { DnncError } from "../runtime/errors";
+import { readBytes } from "../runtime/node/files";
 import { decodeSafetensors } from "../runtime/safetensors";
 import { compileToIr } from "./pipeline";
 import {
@@ -20,6 +20,7 @@ import {
   type OnnxExportOptions,
 } from "./export/onnx";
 import { DNNC_VERSION } from "./version";
+import { checkTarget } from "./check-targets";
 
 export interface ExportOptions {
   run: string;
@@ -51,15 +52,20 @@ export function exportRun(
       `${run}: no model.safetensors (has the run finished training?)`,
     );
   const specPath = join(run, specFile);
-  const r = compileToIr(readFileSync(specPath, "utf8"), specPath, {
+  // as readFileSync(path, "utf8") (a byte order mark stays: it is part of the spec's hash), but a
+  // directory or a missing file is an error naming it
+  const r = compileToIr(new TextDecoder("utf-8", { ignoreBOM: true }).decode(readBytes(specPath)), specPath, {
     passes: "lower",
   });
   if (!r.ir)
     throw new DnncError(
       `${specPath}: does not compile (${r.diagnostics[0]?.message ?? "unknown error"})`,
     );
+  // an op the exporter cannot map: the uniform diagnostic (E0405), at its layer
+  const refused = checkTarget(r.ir, "onnx", r.spec)[0];
+  if (refused) throw new DnncError(`${specPath}:${refused.span.line}:${refused.span.col}: ${refused.message}`);
   const { tensors, metadata } = decodeSafetensors(
-    new Uint8Array(readFileSync(weights)),
+    readBytes(weights),
     weights,
   );
   if (

@@ -1,17 +1,18 @@
 // `dnnc predict RUN --input FILE [--out FILE]`: load a run directory's trainer and weights
 // (model.safetensors, with its fitted preprocessing) and predict the inputs of an IDX images
-// file, a CSV file of features, or one or more PNG images. Prints `index,class,probability` (or
-// the raw outputs for regression) per sample.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+// file, a CSV file of features (with or without the spec's label column), or one or more PNG
+// images. Prints `index,class,probability` (or the raw outputs for regression) per sample.
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { decodeSafetensors } from "../runtime/safetensors";
 import { createBackend } from "../runtime/backend-create";
 import { DnncError } from "../runtime/errors";
 import { parseIdx } from "../runtime/data/idx";
-import { parseCsv } from "../runtime/data/csv";
 import { imageToSample } from "../runtime/data/image";
-import { readMaybeGzip } from "../runtime/node/files";
+import { readBytes, readMaybeGzip } from "../runtime/node/files";
+import { writeFileAtomicSync } from "../runtime/node/atomic";
+import { loadCsvFile } from "../runtime/node/load-csv";
 import { decodePng } from "../runtime/node/png";
 import { applyPreprocess, preprocessFromStored, preprocessScratchSize } from "../runtime/preprocess";
 import type { Program } from "../runtime/program";
@@ -21,17 +22,58 @@ interface Inputs {
   n: number;
 }
 
+/** The model's image size [C, H, W] for PNG input, or the reason it takes no images. */
+function imageShape(p: Program, F: number): { C: number; H: number; W: number } {
+  const shape = p.meta.inputShape;
+  if (F !== p.meta.inputSize)
+    throw new DnncError(`predict: PNG input needs a model that takes images; this one takes ${p.meta.inputSize} preprocessed features of ${F} raw values: give an IDX or CSV file`);
+  if (shape.length !== 3 || (shape[0] !== 1 && shape[0] !== 3))
+    throw new DnncError(`predict: PNG input needs a model that takes images of 1 or 3 channels [C, H, W]; this one takes [${shape.join(", ")}]: give an IDX or CSV file`);
+  return { C: shape[0], H: shape[1], W: shape[2] };
+}
+
+/**
+ * A CSV file's features for a model of F inputs. The file may hold the features only, or the
+ * features and the spec's label column (as train.csv and test.csv do), which is then left out:
+ * by name when the label is a column name and the file has a header, by index when the label is
+ * an index and the file has one column more than the model's inputs. Anything else is refused
+ * with the counts, rather than guessed.
+ */
+function csvFeatures(f: string, p: Program, F: number): { x: Float32Array; n: number } {
+  const label = p.data.source.label ?? "label";
+  const ds = loadCsvFile(f, { label: null, regression: true });
+  const W = ds.shape[0];
+  let drop = -1;
+  if (typeof label === "string") drop = ds.hasHeader ? ds.featureNames.indexOf(label) : -1;
+  else if (W === F + 1) drop = label < 0 ? W + label : label;
+  if (drop >= 0 && drop < W) {
+    if (W - 1 !== F) throw new DnncError(`${f}: rows have ${W - 1} features, the model takes ${F} (the label column "${ds.featureNames[drop]}" left out)`);
+    // leave the label column out, in place
+    const x = ds.x;
+    for (let i = 0, o = 0; i < ds.n; i++)
+      for (let k = 0; k < W; k++) if (k !== drop) x[o++] = x[i * W + k];
+    return { x: x.subarray(0, ds.n * F), n: ds.n };
+  }
+  if (W === F) return { x: ds.x, n: ds.n };
+  if (W === F + 1 && typeof label === "string")
+    throw new DnncError(
+      `${f}: rows have ${W} columns and the model takes ${F} features, but ${ds.hasHeader ? `no column is named "${label}"` : "the file has no header"} ` +
+        `to say which column is the label: give the ${F} feature columns only, or a header row with a "${label}" column`,
+    );
+  throw new DnncError(`${f}: rows have ${W} features, the model takes ${F}`);
+}
+
 /** `F` is the number of raw values per sample: the model's input size, or the fitted preprocessing's
  * input size when it changes the dimension (pca/whiten with k < d). */
 function loadInputs(files: string[], p: Program, F: number): Inputs {
   const scale = p.data.scale;
   const shift = p.data.shift;
   if (files.every((f) => f.toLowerCase().endsWith(".png"))) {
-    if (F !== p.meta.inputSize)
-      throw new DnncError(`predict: PNG input needs a model that takes images; this one takes ${p.meta.inputSize} preprocessed features of ${F} raw values: give an IDX or CSV file`);
+    const { H, W } = imageShape(p, F);
     const x = new Float32Array(files.length * F);
     files.forEach((f, i) => {
-      const img = decodePng(new Uint8Array(readFileSync(f)), f);
+      // the model's size is checked before the image data is inflated (decompression bombs)
+      const img = decodePng(readBytes(f), f, { width: W, height: H });
       const s = imageToSample(img, p.meta.inputShape, f);
       for (let j = 0; j < F; j++) x[i * F + j] = s[j] * scale + shift;
     });
@@ -39,19 +81,10 @@ function loadInputs(files: string[], p: Program, F: number): Inputs {
   }
   if (files.length !== 1) throw new DnncError("predict: give one IDX or CSV file, or PNG images");
   const f = files[0];
-  if (/\.csv$/i.test(f)) {
-    const text = readFileSync(f, "utf8");
-    const label = p.data.source.label ?? "label";
-    let ds;
-    try {
-      ds = parseCsv(text, f, { label, regression: true });
-    } catch {
-      ds = parseCsv(text + "", f, { label: -1, regression: true });
-    }
-    if (ds.shape[0] !== F) throw new DnncError(`${f}: rows have ${ds.shape[0]} features, the model takes ${F}`);
-    const x = new Float32Array(ds.n * F);
-    for (let i = 0; i < x.length; i++) x[i] = ds.x[i] * scale + shift;
-    return { x, n: ds.n };
+  if (/\.csv(\.gz)?$/i.test(f)) {
+    const { x, n } = csvFeatures(f, p, F);
+    for (let i = 0; i < x.length; i++) x[i] = x[i] * scale + shift;
+    return { x, n };
   }
   const arr = parseIdx(readMaybeGzip(f), f);
   const per = arr.dims.slice(1).reduce((a, b) => a * b, 1);
@@ -68,14 +101,18 @@ function loadInputs(files: string[], p: Program, F: number): Inputs {
 /** `opts.json`: one JSON document {ok, run, n, predictions} on stdout (the file, with `out`, stays CSV). */
 export async function predictCommand(runDir: string, inputs: string[], out?: string, opts: { json?: boolean; quiet?: boolean } = {}): Promise<number> {
   if (!existsSync(runDir)) throw new DnncError(`${runDir}: no such run directory`);
-  const trainerFile = readdirSync(runDir).find((f) => f.endsWith(".trainer.mjs"));
+  if (!statSync(runDir).isDirectory()) throw new DnncError(`${runDir}: is not a directory (expected a run directory written by dnnc train)`);
+  const trainerFile = readdirSync(runDir).find((f) => f.endsWith(".trainer.mjs") && statSync(join(runDir, f)).isFile());
   if (!trainerFile) throw new DnncError(`${runDir}: no *.trainer.mjs (is this a directory written by dnnc train?)`);
   const weights = join(runDir, "model.safetensors");
   if (!existsSync(weights)) throw new DnncError(`${runDir}: no model.safetensors`);
   const { program: p } = (await import(pathToFileURL(join(runDir, trainerFile)).href)) as { program: Program };
-  const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(weights)), weights);
+  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
   if (metadata.spec_sha256 !== p.meta.specHash) throw new DnncError(`${weights}: written by another spec than ${trainerFile}`);
-  for (const f of inputs) if (!existsSync(f)) throw new DnncError(`${f}: no such file`);
+  for (const f of inputs) {
+    if (!existsSync(f)) throw new DnncError(`${f}: no such file`);
+    if (statSync(f).isDirectory()) throw new DnncError(`${f}: is a directory, expected ${/\.csv(\.gz)?$/i.test(f) ? "a CSV" : /\.png$/i.test(f) ? "a PNG" : "an IDX"} file`);
+  }
   const pre = preprocessFromStored(metadata, tensors);
   const inp = loadInputs(inputs, p, pre ? pre.inDim : p.meta.inputSize);
   const be = await createBackend(p.meta.heapFloats, { backend: "auto" });
@@ -121,7 +158,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
       }
     }
     const text = lines.join("\n") + "\n";
-    if (out) writeFileSync(out, text);
+    if (out) writeFileAtomicSync(out, text); // atomically: a full disk never leaves half a file
     if (opts.json) process.stdout.write(JSON.stringify({ ok: true, run: runDir, n: inp.n, ...(out ? { wrote: out } : {}), predictions: preds }) + "\n");
     else if (out) {
       if (!opts.quiet) process.stdout.write(`wrote ${out} (${inp.n} predictions)\n`);

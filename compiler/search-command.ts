@@ -2,7 +2,6 @@
 // worker threads (each compiles its concrete spec and trains it), append every finished trial to
 // DIR/results.jsonl (resumable), print progress and the leaderboard, and write the best
 // configuration as a concrete spec, DIR/best.dnn.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
@@ -11,8 +10,11 @@ import { printSpec } from "../grammar/ast";
 import { check } from "./check";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { applyConfig, type ConfigValue } from "./search-apply";
-import { createWorkerPool, formatLeaderboard, runSearch, type Space, type Strategy } from "./search";
+import { createWorkerPool, formatLeaderboard, MAX_TRIALS, runSearch, type Space, type Strategy } from "./search";
 import { DnncError } from "../runtime/errors";
+import { writeFileAtomicSync } from "../runtime/node/atomic";
+import { ensureDir } from "../runtime/node/fs-errors";
+import { jsonDiag, readSpec } from "./cli/front";
 import type { TrialJob } from "./search-worker";
 
 function workerModule(): string {
@@ -28,14 +30,13 @@ function workerModule(): string {
 
 /** `opts.json`: JSON lines on stdout, {event: "trial", ...} per finished trial, then {event: "summary", ...}. */
 export async function searchCommand(specPath: string, opts: { out?: string; data?: string; quiet?: boolean; parallel?: number; json?: boolean }): Promise<number> {
-  const { readFileSync } = await import("node:fs");
-  if (!existsSync(specPath)) throw new DnncError(`${specPath}: no such file`);
-  const text = readFileSync(specPath, "utf8");
+  const text = readSpec(specPath);
   const parsed = parseSpec(text, specPath);
   const checked = parsed.ast ? check(parsed.ast) : undefined;
   const diags = parsed.ast ? checked!.diagnostics : parsed.diagnostics;
   if (diags.length > 0 && !opts.json) process.stderr.write(renderDiagnostics(diags, text) + "\n");
-  if (!checked?.spec) return 1;
+  // like compile: the diagnostics, then one error line (under --json, in the error document)
+  if (!checked?.spec) throw Object.assign(new DnncError(`${specPath}: compilation failed`), { diagnostics: diags.map(jsonDiag) });
   const spec = checked.spec;
   if (!spec.search) throw new DnncError(`${specPath}: the spec has no search block`);
   const space: Space = Object.fromEntries(spec.search.entries.map((e) => [e.path, e.dist])) as Space;
@@ -51,7 +52,7 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
   const mode = st.mode === "auto" ? (metric.endsWith("acc") ? "max" : "min") : (st.mode as "min" | "max");
   const dataDir = opts.data ?? (isAbsolute(spec.data.source.path) ? spec.data.source.path : resolve(dirname(specPath), spec.data.source.path));
   const out = opts.out ?? join("runs", `search-${basename(specPath).replace(/\.dnn$/, "")}`);
-  mkdirSync(out, { recursive: true });
+  ensureDir(out);
   const parallel = opts.parallel ?? (st.parallel as number);
   const pool = createWorkerPool<TrialJob, { metrics: Record<string, number | null> }>(workerModule(), "runTrial", parallel);
   const concrete = (config: Record<string, ConfigValue>) => {
@@ -67,6 +68,9 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
       parallel,
       resultsDir: out,
       objective: { metric, mode },
+      // check() counted the grid against the same budget (E0404); this refuses it again for callers
+      // that skip the check
+      maxTrials: (st.trialsGiven as unknown) === true ? { trials: st.trials as number, from: "trials" } : { trials: MAX_TRIALS, from: "limit" },
       runTrial: (config, seed, b, _i) =>
         pool.run({ specText: concrete(config as Record<string, ConfigValue>), specPath, seed, epochs: b, dataDir }),
       onProgress: (p) => {
@@ -81,15 +85,28 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
         process.stdout.write(`[${p.done}/${p.total}] trial ${r.key}: ${metric} ${r.metric === null ? "failed" : Number(r.metric).toFixed(4)}  ${cfg}\n`);
       },
     });
-    void records;
     if (!opts.json && !opts.quiet) for (const line of formatLeaderboard(summary, space)) process.stdout.write(line + "\n");
     if (summary.best) {
       const best = concrete(summary.best.config as Record<string, ConfigValue>);
-      writeFileSync(join(out, "best.dnn"), `# best configuration found by dnnc search over ${specPath}\n` + best);
+      writeFileAtomicSync(join(out, "best.dnn"), `# best configuration found by dnnc search over ${specPath}\n` + best);
       if (!opts.json && !opts.quiet) process.stdout.write(`wrote ${join(out, "best.dnn")}\n`);
     }
+    // no trial gave a finite objective (every one failed, or diverged): nothing was found, and
+    // that is an error (exit 1) with the first reason
+    const nothing = summary.trials > 0 && summary.best === null;
     if (opts.json)
-      process.stdout.write(JSON.stringify({ event: "summary", ok: true, dir: out, ...summary, ...(summary.best ? { wrote: join(out, "best.dnn") } : {}) }) + "\n");
+      process.stdout.write(JSON.stringify({ event: "summary", ok: !nothing, dir: out, ...summary, ...(summary.best ? { wrote: join(out, "best.dnn") } : {}) }) + "\n");
+    if (nothing) {
+      const first = records.find((r) => r.status === "failed");
+      const n = summary.trials;
+      const what =
+        summary.failed === n
+          ? `all ${n} trial${n === 1 ? "" : "s"} failed`
+          : `no trial gave a finite ${metric} (${summary.failed} of ${n} failed, the others gave NaN or Infinity)`;
+      throw new DnncError(
+        `search: ${what}${first?.error ? `; trial ${first.key}: ${first.error}` : ""} (see ${join(out, "results.jsonl")}; delete a trial's line to run it again)`,
+      );
+    }
     return 0;
   } finally {
     await pool.close();

@@ -12,6 +12,7 @@ import { createBackend, type BackendKind } from "../runtime/backend-create";
 import { loadData } from "../runtime/node/main";
 import { train } from "../runtime/train-loop";
 import { DnncError } from "../runtime/errors";
+import { asUserError } from "../runtime/node/fs-errors";
 import type { Program } from "../runtime/program";
 
 export interface TrialJob {
@@ -23,7 +24,16 @@ export interface TrialJob {
   backend?: BackendKind;
 }
 
+/** One trial; a file-system failure (a missing data file, ENOSPC in the temporary directory) is recorded as "PATH: reason". */
 export async function runTrial(job: TrialJob): Promise<{ metrics: Record<string, number | null> }> {
+  try {
+    return await trial(job);
+  } catch (e) {
+    throw asUserError(e) ?? e;
+  }
+}
+
+async function trial(job: TrialJob): Promise<{ metrics: Record<string, number | null> }> {
   const r = compileToIr(job.specText, job.specPath);
   if (!r.ir) throw new DnncError(renderDiagnostics(r.diagnostics, job.specText));
   const ts = (await generateTrainer(r.ir, { dataPath: job.dataDir })).text;

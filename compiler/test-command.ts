@@ -1,7 +1,8 @@
 // `dnnc test [SPECS...]`: golden-output tests for users. For each spec: compile, train the number
 // of steps its `golden(steps, tolerance)` setting names (default 10 steps, tolerance 1e-4) on its
 // data, and compare the loss trace and the final test metrics with `<spec>.golden.json` beside the
-// spec (relative error, floor 1). `--update` writes the goldens. Exit 1 on any mismatch.
+// spec (relative error, floor 1). `--update` writes the goldens. Exit 1 on any mismatch, and on a
+// missing or malformed golden (CI must not pass by writing the golden it was meant to check).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -14,6 +15,8 @@ import { createBackend } from "../runtime/backend-create";
 import { loadData } from "../runtime/node/main";
 import { train } from "../runtime/train-loop";
 import { DnncError } from "../runtime/errors";
+import { writeFileAtomicSync } from "../runtime/node/atomic";
+import { describeFsError } from "../runtime/node/fs-errors";
 import type { Program } from "../runtime/program";
 
 export interface Golden {
@@ -36,11 +39,66 @@ export interface SpecTestResult {
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
 
+/**
+ * Read and check `<spec>.golden.json`: a golden must hold `steps` (an integer >= 1), `lossTrace`
+ * (a list of numbers, null where a loss was not finite), `test_loss` and `test_acc` (a number or
+ * null), and optionally `spec` (a string). Returns the golden or the reason naming the file and
+ * the field.
+ */
+export function readGolden(path: string): Golden | { error: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    return { error: describeFsError(e, path) ?? `${path}: cannot read (${(e as Error).message})` };
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { error: `${path}: not valid JSON (${(e as Error).message}); rewrite it with dnnc test --update` };
+  }
+  const bad = (why: string) => ({ error: `${path}: ${why}; rewrite it with dnnc test --update` });
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return bad("expected a JSON object");
+  const g = v as Record<string, unknown>;
+  for (const k of ["steps", "lossTrace", "test_loss", "test_acc"]) if (!Object.hasOwn(g, k)) return bad(`missing field "${k}"`);
+  if (typeof g.steps !== "number" || !Number.isInteger(g.steps) || g.steps < 1) return bad(`"steps" must be an integer >= 1, got ${JSON.stringify(g.steps)}`);
+  if (!Array.isArray(g.lossTrace)) return bad(`"lossTrace" must be a list of numbers, got ${JSON.stringify(g.lossTrace)?.slice(0, 40)}`);
+  const i = g.lossTrace.findIndex((x) => x !== null && (typeof x !== "number" || !Number.isFinite(x)));
+  if (i >= 0) return bad(`"lossTrace"[${i}] must be a number, got ${JSON.stringify(g.lossTrace[i])?.slice(0, 40)}`);
+  for (const k of ["test_loss", "test_acc"] as const)
+    if (g[k] !== null && (typeof g[k] !== "number" || !Number.isFinite(g[k]))) return bad(`"${k}" must be a number or null, got ${JSON.stringify(g[k])?.slice(0, 40)}`);
+  if (g.spec !== undefined && typeof g.spec !== "string") return bad(`"spec" must be a string, got ${JSON.stringify(g.spec)?.slice(0, 40)}`);
+  return { spec: (g.spec as string | undefined) ?? "", steps: g.steps, lossTrace: g.lossTrace as number[], test_loss: g.test_loss as number | null, test_acc: g.test_acc as number | null };
+}
+
+export function goldenPathOf(specPath: string): string {
+  return specPath.replace(/\.dnn$/, "") + ".golden.json";
+}
+
+/**
+ * One spec's golden test. Without `update`, a missing or malformed golden fails the test (before
+ * training: nothing to compare with) and says how to write one; `update` writes it, atomically.
+ */
 export async function runSpecTest(specPath: string, update: boolean, backend: "auto" | "wasm" | "ts" = "auto"): Promise<SpecTestResult> {
   const t0 = performance.now();
-  const text = readFileSync(specPath, "utf8");
+  const fail = (message: string, seconds = 0): SpecTestResult => ({ spec: specPath, ok: false, updated: false, message, seconds });
+  let text: string;
+  try {
+    text = readFileSync(specPath, "utf8");
+  } catch (e) {
+    return fail(describeFsError(e, specPath) ?? `${specPath}: cannot read (${(e as Error).message})`);
+  }
   const r = compileToIr(text, specPath);
-  if (!r.ir) return { spec: specPath, ok: false, updated: false, message: renderDiagnostics(r.diagnostics, text), seconds: 0 };
+  if (!r.ir) return fail(renderDiagnostics(r.diagnostics, text));
+  const goldenPath = goldenPathOf(specPath);
+  let want: Golden | undefined;
+  if (!update) {
+    if (!existsSync(goldenPath)) return fail(`no golden ${goldenPath}; run dnnc test --update ${specPath} to write it`);
+    const g = readGolden(goldenPath);
+    if ("error" in g) return fail(g.error);
+    want = g;
+  }
   const steps = r.ir.train.golden?.steps ?? 10;
   const tol = r.ir.train.golden?.tolerance ?? 1e-4;
   const src = r.ir.data.source.path;
@@ -65,19 +123,12 @@ export async function runSpecTest(specPath: string, update: boolean, backend: "a
     rmSync(dir, { recursive: true, force: true });
   }
   const seconds = (performance.now() - t0) / 1000;
-  const goldenPath = specPath.replace(/\.dnn$/, "") + ".golden.json";
-  if (update || !existsSync(goldenPath)) {
-    writeFileSync(goldenPath, JSON.stringify(got, null, 1) + "\n");
+  if (!want) {
+    writeFileAtomicSync(goldenPath, JSON.stringify(got, null, 1) + "\n");
     return { spec: specPath, ok: true, updated: true, message: `wrote ${goldenPath}`, seconds };
   }
-  let want: Golden;
-  try {
-    want = JSON.parse(readFileSync(goldenPath, "utf8")) as Golden;
-  } catch (e) {
-    throw new DnncError(`${goldenPath}: not valid JSON (${(e as Error).message}); rewrite it with --update`);
-  }
   if (want.lossTrace.length !== got.lossTrace.length)
-    return { spec: specPath, ok: false, updated: false, message: `golden has ${want.lossTrace.length} steps, the run made ${got.lossTrace.length}`, seconds };
+    return fail(`${goldenPath} has ${want.lossTrace.length} steps, the run made ${got.lossTrace.length} (the spec's golden(steps=...) changed? rewrite it with --update)`, seconds);
   for (let i = 0; i < got.lossTrace.length; i++)
     if (!(rel(got.lossTrace[i], want.lossTrace[i]) <= tol))
       return {

@@ -45,13 +45,13 @@ export const messages = {
   E0401: "unknown {what} `{name}`",
   E0402: "bad value for `{name}`: {detail}",
   E0403: "{detail}",
+  E0404: "search: {detail}",
   E0405: "`{op}` ({id}) is not supported by {target}: {why}",
   E0501: "arithmetic only works on numbers",
   E0502: "division by zero",
   E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",
   E0602: "the model has {estimate} parameters, more than the limit of {limit}",
   E0603: "the training data takes {estimate}, more than the limit of {limit}",
-  W0001: "{detail}",
 } as const;
 
 export type Code = keyof typeof messages;
@@ -103,7 +103,7 @@ export function didYouMean(name: string, candidates: readonly string[]): string 
 
 /** Render diagnostics as text; `color` adds ANSI colours (off when not a TTY or NO_COLOR is set). */
 export function renderDiagnostics(diags: Diagnostic[], source: string, color = false): string {
-  const lines = source.split("\n");
+  const lines = source.replace(/^\uFEFF/, "").split("\n"); // a byte order mark is not shown (parseSpec skips it)
   const red = (s: string) => (color ? `\x1b[1;31m${s}\x1b[0m` : s);
   const yellow = (s: string) => (color ? `\x1b[1;33m${s}\x1b[0m` : s);
   const blue = (s: string) => (color ? `\x1b[1;34m${s}\x1b[0m` : s);

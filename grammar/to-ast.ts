@@ -33,7 +33,19 @@ function describe(t: IToken): string {
 
 export function parseSpec(source: string, file: string): ParseResult {
   const diagnostics: Diagnostic[] = [];
-  const lexed = dnnLexer.tokenize(source);
+  // A UTF-8 byte order mark (U+FEFF, which some Windows editors write) is not part of the text: it
+  // is lexed away, so columns are the editor's (line 1 starts after it) while offsets still index
+  // `source` (each token's offset is shifted by one)
+  const bom = source.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const text0 = bom ? source.slice(1) : source;
+  const lexed = dnnLexer.tokenize(text0);
+  if (bom) {
+    for (const t of lexed.tokens) {
+      t.startOffset += 1;
+      if (t.endOffset !== undefined) t.endOffset += 1;
+    }
+    for (const e of lexed.errors) e.offset += 1;
+  }
   for (const e of lexed.errors) {
     const text = source.substr(e.offset, Math.max(1, e.length));
     const span: Span = {
@@ -61,7 +73,7 @@ export function parseSpec(source: string, file: string): ParseResult {
     const t = e.token;
     let span: Span;
     if (t.tokenType.name === "EOF" || Number.isNaN(t.startOffset)) {
-      const lines = source.split("\n");
+      const lines = text0.split("\n");
       const last = lines.length;
       const col = Math.max(1, lines[last - 1].length);
       span = { file, line: last, col, endLine: last, endCol: col, offset: source.length, endOffset: source.length };

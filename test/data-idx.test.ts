@@ -76,6 +76,20 @@ describe("parseIdx", () => {
     expectDnnc(() => parseIdx(idx(0x08, [1], [1, 2]), "a.idx"), "1 unexpected trailing bytes");
     expectDnnc(() => parseIdx(gzipSync(idx(0x08, [1], [1])), "a.idx.gz"), "a.idx.gz", "gzip-compressed");
   });
+
+  it("rejects NaN, infinities and f64 values beyond float32, naming the sample and the value", () => {
+    const floats = (code: 0x0d | 0x0e, dims: number[], values: number[]) => {
+      const size = code === 0x0d ? 4 : 8;
+      const payload = new Uint8Array(values.length * size);
+      const v = new DataView(payload.buffer);
+      values.forEach((x, i) => (code === 0x0d ? v.setFloat32(i * size, x, false) : v.setFloat64(i * size, x, false)));
+      return idx(code, dims, Array.from(payload));
+    };
+    expect(Array.from(parseIdx(floats(0x0d, [2, 3], [0, 1.5, -2, 3.4028234663852886e38, 0, 1]), "ok.idx").data)).toEqual([0, 1.5, -2, 3.4028234663852886e38, 0, 1]);
+    expectDnnc(() => parseIdx(floats(0x0d, [2, 3], [0, 0, 0, 0, 0, NaN]), "n.idx"), "n.idx: sample 1, value 2 (byte 32) is NaN: only finite numbers are accepted");
+    expectDnnc(() => parseIdx(floats(0x0e, [2, 1, 2], [0, -Infinity, 0, 0]), "i.idx"), "i.idx: sample 0, value 1 (byte 24) is -Infinity");
+    expectDnnc(() => parseIdx(floats(0x0e, [3], [0, 0, 1e39]), "b.idx"), "b.idx: item 2 (byte 24) is 1e+39, beyond float32's range");
+  });
 });
 
 describe("idxDataset", () => {

@@ -11,7 +11,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
-import { DnncError } from "../../runtime/errors";
+import type { DnncError } from "../../runtime/errors";
+import { asUserError } from "../../runtime/node/fs-errors";
 import { compileSpec, readSpec } from "./front";
 import { makeOut } from "./io";
 
@@ -39,7 +40,8 @@ export async function runCompileJob(job: CompileJob): Promise<CompileResult> {
     writeFileSync(join(job.dir, "spec.dnn"), readSpec(job.spec));
     return { t: "done", mjs: files.mjs!, pid: process.pid };
   } catch (e) {
-    if (e instanceof DnncError) return { t: "error", message: e.message, exitCode: e.exitCode, diagnostics: (e as DnncError & { diagnostics?: unknown[] }).diagnostics };
+    const user = asUserError(e); // a DnncError, or an expected system error (EROFS, ENOSPC, ...) naming its file
+    if (user) return { t: "error", message: user.message, exitCode: user.exitCode, diagnostics: (user as DnncError & { diagnostics?: unknown[] }).diagnostics };
     return { t: "crash", stack: (e as Error)?.stack ?? String(e) };
   }
 }

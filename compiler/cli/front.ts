@@ -1,21 +1,25 @@
 // `dnnc check` and `dnnc compile`, and the helpers every verb that compiles a spec shares
 // (reading it, the front end with its diagnostics, writing the trainer files).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { compileToIr } from "../pipeline";
+import { checkTarget, type Target } from "../check-targets";
 import type { IR } from "../ir";
 import { renderDiagnostics, type Diagnostic } from "../../grammar/diagnostics";
 import { DnncError } from "../../runtime/errors";
+import { writeFileAtomicSync } from "../../runtime/node/atomic";
+import { describeFsError, ensureDir } from "../../runtime/node/fs-errors";
 import { makeOut, type Out } from "./io";
 
 const quietOut = makeOut({ quiet: true });
 
 export function readSpec(path: string): string {
   if (!existsSync(path)) throw new DnncError(`${path}: no such file`, 1);
+  if (statSync(path).isDirectory()) throw new DnncError(`${path}: is a directory, expected a spec file (.dnn)`, 1);
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new DnncError(`${path}: cannot read (${(e as Error).message})`, 1);
+    throw new DnncError(describeFsError(e, path) ?? `${path}: cannot read (${(e as Error).message})`, 1);
   }
 }
 
@@ -43,10 +47,15 @@ function passTimer(out: Out): ((name: string, ms: number) => void) | undefined {
   return out.verbose ? (name, ms) => out.info(`  pass ${name}: ${ms.toFixed(1)} ms`) : undefined;
 }
 
-export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all") {
+/** The pipeline on a spec file, its diagnostics reported; with `target`, also what that target cannot map (E0405). */
+export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target) {
   const source = readSpec(path);
   out.info(`spec ${resolve(path)} (${source.length} characters)`);
   const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () => compileToIr(source, path, { passes, onPass: passTimer(out) }));
+  if (r.ir && target) {
+    const refused = checkTarget(r.ir, target, r.spec);
+    if (refused.length > 0) Object.assign(r, { ir: undefined, diagnostics: [...r.diagnostics, ...refused] });
+  }
   report(out, r.diagnostics, source);
   // under --json the diagnostics travel in the error document (cli.ts)
   if (!r.ir) throw Object.assign(new DnncError(`${path}: compilation failed`, 1), { diagnostics: r.diagnostics.map(jsonDiag) });
@@ -74,12 +83,12 @@ export interface CompiledFiles {
 export async function compileSpec(specPath: string, outDir: string, emit: "ts" | "ir" | "all" = "all", out: Out = quietOut): Promise<CompiledFiles> {
   const fe = frontEnd(specPath, out);
   const stem = specStem(specPath);
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const files: CompiledFiles = { program: fe.ir };
   const { printIr } = await import("../ir");
   if (emit === "ir") {
     files.ir = join(outDir, `${stem}.ir.txt`);
-    writeFileSync(files.ir, printIr(fe.ir));
+    writeFileAtomicSync(files.ir, printIr(fe.ir));
     return files;
   }
   const { generateTrainer } = await import("../codegen/emit-trainer");
@@ -88,13 +97,15 @@ export async function compileSpec(specPath: string, outDir: string, emit: "ts" |
     generateTrainer(fe.ir, { dataPath: dataPathFor(specPath, fe.ir.data.source.path, outDir) }),
   );
   files.ts = join(outDir, `${stem}.trainer.ts`);
-  writeFileSync(files.ts, src.text);
+  // every generated file is written atomically (a temporary file renamed over it): a full disk or a
+  // kill never leaves a truncated trainer behind
+  writeFileAtomicSync(files.ts, src.text);
   files.mjs = join(outDir, `${stem}.trainer.mjs`);
   const bundled = await out.time("bundle trainer.mjs (esbuild)", () => bundleTrainer(src.text, `${stem}.trainer.ts`));
-  writeFileSync(files.mjs, bundled);
+  writeFileAtomicSync(files.mjs, bundled);
   if (emit === "all") {
     files.ir = join(outDir, `${stem}.ir.txt`);
-    writeFileSync(files.ir, printIr(fe.ir));
+    writeFileAtomicSync(files.ir, printIr(fe.ir));
   }
   for (const f of [files.ts, files.mjs, files.ir]) if (f) out.info(`wrote ${resolve(f)}`);
   return files;
@@ -145,7 +156,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     return 0;
   }
   if (o.target === "pytorch") {
-    const fe = frontEnd(spec, out);
+    const fe = frontEnd(spec, out, "all", "pytorch");
     const { generatePytorchTrainer } = await import("../codegen-pytorch/emit-python");
     let py: string;
     try {
@@ -153,9 +164,9 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     } catch (e) {
       throw new DnncError(`${spec}: cannot compile for PyTorch: ${(e as Error).message}`);
     }
-    mkdirSync(o.out, { recursive: true });
+    ensureDir(o.out);
     const f = join(o.out, `${specStem(spec)}.trainer.py`);
-    writeFileSync(f, py);
+    writeFileAtomicSync(f, py);
     out.say(`wrote ${f}`);
     if (out.json) out.emit({ ok: true, spec, target: "pytorch", files: { py: f } });
     return 0;

@@ -148,6 +148,12 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   const t0 = performance.now();
   try {
     await runTrainer(mod.program, argv, pathToFileURL(mjs).href, bar?.hooks);
+  } catch (e) {
+    // SIGINT: the trainer wrote a checkpoint; say where and how to go on (a plain line, exit 130)
+    const step = (e as { step?: unknown }).step;
+    if (e instanceof DnncError && e.exitCode === 130 && typeof step === "number")
+      e.message = `interrupted after step ${step}; checkpoint written to ${join(dir, "checkpoint.safetensors")}; resume with: dnnc train ${spec} --resume ${dir}`;
+    throw e;
   } finally {
     bar?.stop();
   }

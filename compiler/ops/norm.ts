@@ -147,7 +147,7 @@ function normBackward(fn: string) {
   };
 }
 
-const noPenalty = unsupported("no second derivative");
+const noPenalty = unsupported("it has no second derivative here (the penalties differentiate every op twice)");
 
 const meanInvstd = (size: number) => [
   { kind: "mean" as const, size },

@@ -9,11 +9,13 @@
 //   run.json        optional: {"name", "bestEpoch" (or "best_epoch"), "stoppedEarly", "lrs": [per-step
 //                   rates], "classes": [...]}; other keys are ignored.
 // Every problem is a DnncError naming the file (and line for metrics.jsonl).
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve, sep } from "node:path";
 import { DnncError } from "../../runtime/errors";
 import { writeFileAtomicSync } from "../../runtime/node/atomic";
+import { describeFsError, ensureDir } from "../../runtime/node/fs-errors";
 import { renderReport, type Run, type RunEpoch } from "./render";
+import { extent } from "./series";
 
 type Obj = Record<string, unknown>;
 
@@ -24,7 +26,7 @@ function readText(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new DnncError(`${path}: cannot read (${(e as Error).message})`);
+    throw new DnncError(describeFsError(e, path) ?? `${path}: cannot read (${(e as Error).message})`);
   }
 }
 
@@ -158,7 +160,7 @@ export function disambiguate(runs: Run[], dirs: string[]): void {
   runs.forEach((r, i) => groups.set(r.name, [...(groups.get(r.name) ?? []), i]));
   for (const [name, idx] of groups) {
     if (idx.length < 2) continue;
-    const longest = Math.max(...idx.map((i) => parts[i].length));
+    const longest = extent(idx.map((i) => parts[i].length))[1];
     for (let k = 1; k <= longest; k++) {
       const tails = idx.map((i) => parts[i].slice(-k).join("/"));
       if (new Set(tails).size === idx.length || k === longest) {
@@ -180,7 +182,7 @@ export function writeReport(dirs: string[], outDir: string): { html: string; svg
   const runs = dirs.map(loadRun);
   disambiguate(runs, dirs);
   const rep = renderReport(runs);
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const html = join(outDir, "report.html");
   writeFileAtomicSync(html, rep.html);
   const svgs = Object.entries(rep.svgs).map(([k, s]) => {

@@ -3,6 +3,7 @@
 // validation solid, one colour per run, best epoch marked), the learning rate, and a confusion
 // matrix per run that has one. Several runs overlay in the same plots, to compare tricks.
 import { PALETTE, confusionChart, esc, lineChart, type LegendEntry, type Series, type VLine } from "./svg";
+import { extent } from "./series";
 
 /** One epoch's numbers, as the trainer writes them to metrics.jsonl (EpochMetrics). */
 export interface RunEpoch {
@@ -82,7 +83,7 @@ function lrChart(runs: Run[]): string | undefined {
   // schedules (cosine, exponential, warm-up) read best on a linear one, where a decay to ~0 does not
   // plunge through six decades.
   const staircase = runs.every((_, i) => new Set(series[i].points.map((p) => p.y)).size <= 8);
-  const yLog = staircase && pos.length === ys.length && pos.length > 0 && Math.max(...pos) / Math.min(...pos) >= 100;
+  const yLog = staircase && pos.length === ys.length && pos.length > 0 && extent(pos)[1] / extent(pos)[0] >= 100;
   return lineChart({ title: "Learning rate", xLabel: "epoch", yLabel: yLog ? "learning rate (log scale)" : "learning rate", series, yLog });
 }
 

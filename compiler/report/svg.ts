@@ -4,6 +4,8 @@
 // area carries its data-to-pixel mapping as data-* attributes so that tests (and curious readers)
 // can map polyline points back to the numbers they came from.
 
+import { drawnPoints, extent } from "./series";
+
 /** Escape text for XML text nodes and attribute values. */
 export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
@@ -163,8 +165,10 @@ export function lineChart(o: ChartOptions): string | undefined {
   const top = 36;
   const plotH = 240;
   const plotW = W - left - right;
-  const xScale = niceScale(Math.min(...xs), Math.max(...xs), 8, o.xInteger ? 1 : 0);
-  const yScale = o.yLog ? logScale(Math.min(...ys), Math.max(...ys)) : niceScale(Math.min(...ys), Math.max(...ys), 6);
+  const [x0, x1] = extent(xs);
+  const [y0, y1] = extent(ys);
+  const xScale = niceScale(x0, x1, 8, o.xInteger ? 1 : 0);
+  const yScale = o.yLog ? logScale(y0, y1) : niceScale(y0, y1, 6);
   const tx = (x: number) => left + ((x - xScale.lo) / (xScale.hi - xScale.lo)) * plotW;
   const ty = o.yLog
     ? (y: number) => top + plotH - ((Math.log10(y) - Math.log10(yScale.lo)) / (Math.log10(yScale.hi) - Math.log10(yScale.lo))) * plotH
@@ -218,7 +222,7 @@ export function lineChart(o: ChartOptions): string | undefined {
         out.push(`<polyline class="series" data-series="${esc(s.name)}" points="${seg.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`);
       seg = [];
     };
-    for (const p of s.points) {
+    for (const p of drawnPoints(s.points, (q) => finite(q.y) && Number.isFinite(q.x))) {
       if (finite(p.y) && Number.isFinite(p.x)) seg.push(`${px(tx(p.x))},${px(ty(p.y))}`);
       else flush();
     }
@@ -249,7 +253,7 @@ function heat(f: number): string {
 export function confusionChart(title: string, m: number[][], classes?: string[]): string {
   const k = m.length;
   const labels = Array.from({ length: k }, (_, i) => classes?.[i] ?? String(i));
-  const maxLabel = Math.min(14, Math.max(...labels.map((l) => l.length)));
+  const maxLabel = Math.min(14, extent(labels.map((l) => l.length))[1]);
   const cell = k <= 10 ? 40 : k <= 20 ? 26 : Math.max(6, Math.floor(520 / k));
   const left = 40 + maxLabel * 7;
   const top = 56;

@@ -15,9 +15,9 @@ import {
 } from "./strategies";
 import { ResultsStore, type TrialRecord } from "./results";
 import { formatLeaderboard, summarize, type Objective, type SearchSummary } from "./summary";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { DnncError } from "../../runtime/errors";
+import { writeFileAtomicSync } from "../../runtime/node/atomic";
 
 export interface TrialResult {
   /** The objective value; if absent, `metrics[objective.metric]` is used. */
@@ -64,6 +64,11 @@ export interface SearchOptions {
   onProgress?: (p: Progress) => void;
   /** Leaderboard length in the summary (default 10). */
   top?: number;
+  /**
+   * The most trials a grid may have: the search block's `trials` when it sets one ("trials"),
+   * else MAX_TRIALS ("limit"). A larger grid is refused before anything runs.
+   */
+  maxTrials?: { trials: number; from: "trials" | "limit" };
 }
 
 export interface SearchResult {
@@ -91,6 +96,17 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
   if (objective.mode !== "min" && objective.mode !== "max")
     throw new DnncError(`search: objective mode must be min or max, got '${objective.mode}'`);
 
+  const rungs =
+    strategy.kind === "halving"
+      ? halvingRungs(strategy.trials, strategy.maxBudget, strategy.eta ?? 3, strategy.minBudget ?? 1)
+      : null;
+  const first =
+    strategy.kind === "halving" && rungs
+      ? halvingFirstRung(space, strategy.trials, rungs[0], seed)
+      : flatTrials(space, strategy, seed, opts.maxTrials);
+  const total = rungs ? rungs.reduce((s, r) => s + r.size, 0) : first.length;
+
+  // opened once the trials are known to be runnable (a refused grid writes nothing)
   const store = opts.resultsDir
     ? ResultsStore.open(opts.resultsDir, { space, strategy, seed, objective }, objective.metric)
     : null;
@@ -99,16 +115,6 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
   const resumed = records.length;
   let ran = 0;
   let running = 0;
-
-  const rungs =
-    strategy.kind === "halving"
-      ? halvingRungs(strategy.trials, strategy.maxBudget, strategy.eta ?? 3, strategy.minBudget ?? 1)
-      : null;
-  const first =
-    strategy.kind === "halving" && rungs
-      ? halvingFirstRung(space, strategy.trials, rungs[0], seed)
-      : flatTrials(space, strategy, seed);
-  const total = rungs ? rungs.reduce((s, r) => s + r.size, 0) : first.length;
 
   const best = () => summarize(records, space, objective, 1).best;
   const report = (record: TrialRecord | null) =>
@@ -189,6 +195,6 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
   }
   const summary = summarize(records, space, objective, opts.top ?? 10);
   if (opts.resultsDir)
-    fs.writeFileSync(path.join(opts.resultsDir, "leaderboard.txt"), formatLeaderboard(summary, space).join("\n") + "\n");
+    writeFileAtomicSync(path.join(opts.resultsDir, "leaderboard.txt"), formatLeaderboard(summary, space).join("\n") + "\n");
   return { records, ran, resumed, summary };
 }

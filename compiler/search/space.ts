@@ -1,7 +1,8 @@
 // Search spaces and samplers. A space maps a hyperparameter path (the lead's business, e.g.
-// "train.optimizer.lr") to a distribution. `sample` draws one configuration from an Rng,
-// `gridPoints` enumerates the Cartesian grid, `trialSeed` derives trial i's seed from the search
-// seed so that every trial can be rerun alone. Nothing here touches the file system.
+// "train.optimizer.lr") to a distribution. `sample` draws one configuration from an Rng, `grid`
+// describes the Cartesian grid without enumerating it (its exact size, and point i by index),
+// `trialSeed` derives trial i's seed from the search seed so that every trial can be rerun alone.
+// Nothing here touches the file system.
 
 import { hash3, Rng, streamId } from "../../runtime/rng";
 import { DnncError } from "../../runtime/errors";
@@ -120,24 +121,75 @@ export function axisPoints(d: Dist, steps: number, placement: GridPlacement = "e
   return vals;
 }
 
+/** Steps per numeric axis: one number for all, or per path (3 for a path not named). */
+export type GridSteps = number | { [path: string]: number };
+
+/** The most trials any search runs (the upper bound of the `trials` setting); a grid is held to it. */
+export const MAX_TRIALS = 100_000;
+
+/** A grid described by its axes, never enumerated: `size` is exact (BigInt), `at(i)` is point i. */
+export interface Grid {
+  paths: string[];
+  axes: Value[][];
+  size: bigint;
+  /** Point i (0 <= i < size), first path varying slowest. */
+  at(i: number): Config;
+}
+
 /**
- * The Cartesian grid, first path varying slowest. `steps` is points per numeric axis (one number
- * for all, or per path); choice axes always take all their values.
+ * The Cartesian grid of a space, lazily: the axes are computed (each at most `steps` points or
+ * the choice's values) but their product is not, so a grid of 10^9 points costs nothing until
+ * points are asked for.
  */
-export function gridPoints(
-  space: Space,
-  steps: number | { [path: string]: number },
-  placement: GridPlacement = "endpoints",
-): Config[] {
+export function grid(space: Space, steps: GridSteps, placement: GridPlacement = "endpoints"): Grid {
   const paths = Object.keys(space);
   const axes = paths.map((p) => axisPoints(space[p], typeof steps === "number" ? steps : (steps[p] ?? 3), placement));
-  let out: Config[] = [{}];
-  for (let k = 0; k < paths.length; k++) {
-    const next: Config[] = [];
-    for (const c of out) for (const v of axes[k]) next.push({ ...c, [paths[k]]: v });
-    out = next;
-  }
-  return out;
+  let size = 1n;
+  for (const a of axes) size *= BigInt(a.length);
+  return {
+    paths,
+    axes,
+    size,
+    at(i: number): Config {
+      if (!Number.isSafeInteger(i) || i < 0 || BigInt(i) >= size) throw new RangeError(`grid point ${i} outside 0..${size - 1n}`);
+      const digit = new Array<number>(paths.length);
+      let r = i;
+      for (let k = paths.length - 1; k >= 0; k--) {
+        digit[k] = r % axes[k].length;
+        r = Math.floor(r / axes[k].length);
+      }
+      const out: Config = {};
+      paths.forEach((p, k) => (out[p] = axes[k][digit[k]]));
+      return out;
+    },
+  };
+}
+
+/** 1,000,000,000 */
+export function formatCount(n: bigint | number): string {
+  return BigInt(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/**
+ * Why a grid may not run: its size against the trial budget (`trials` when the search block sets
+ * it, else MAX_TRIALS), or undefined when it fits. Shared by `dnnc check` (E0404) and runSearch.
+ */
+export function gridOverBudget(g: Pick<Grid, "axes" | "size">, budget: number, budgetFrom: "trials" | "limit"): string | undefined {
+  if (g.size <= BigInt(budget)) return undefined;
+  const dims = g.axes.map((a) => a.length).join(" × ");
+  const what = budgetFrom === "trials" ? `the trial budget (\`trials ${budget}\`)` : `the ${formatCount(budget)} trials a search may run`;
+  return `the grid has ${formatCount(g.size)} configurations (${dims}), more than ${what}`;
+}
+
+/**
+ * The Cartesian grid, first path varying slowest. `steps` is points per numeric axis (one number
+ * for all, or per path); choice axes always take all their values. Materialises every point: for
+ * grids known to be small (runSearch checks the size first and takes points by index).
+ */
+export function gridPoints(space: Space, steps: GridSteps, placement: GridPlacement = "endpoints"): Config[] {
+  const g = grid(space, steps, placement);
+  if (g.size > BigInt(MAX_TRIALS)) throw new DnncError(`search: ${gridOverBudget(g, MAX_TRIALS, "limit")}`);
+  return Array.from({ length: Number(g.size) }, (_, i) => g.at(i));
 }
 
 /** Where v lies in d's range, in [0, 1] (in log10 space for loguniform and int log); null for choice. */

@@ -9,12 +9,12 @@
 // The runner tells runTrial the previous budget (`info.previousBudget`) so a caller that keeps
 // checkpoints can resume instead.
 
-import { gridPoints, sample, trialRng, trialSeed, type Config, type GridPlacement, type Space } from "./space";
+import { grid, gridOverBudget, MAX_TRIALS, sample, trialRng, trialSeed, type Config, type GridPlacement, type GridSteps, type Space } from "./space";
 import { DnncError } from "../../runtime/errors";
 
 export type Strategy =
   | { kind: "random"; trials: number; budget?: number }
-  | { kind: "grid"; steps: number | { [path: string]: number }; placement?: GridPlacement; budget?: number }
+  | { kind: "grid"; steps: GridSteps; placement?: GridPlacement; budget?: number }
   | { kind: "halving"; trials: number; maxBudget: number; eta?: number; minBudget?: number };
 
 /** One run of one trial at one budget. `key` identifies it in results.jsonl. */
@@ -59,21 +59,33 @@ export function halvingRungs(n: number, maxBudget: number, eta = 3, minBudget = 
   return rungs;
 }
 
-/** Trials of a one-rung strategy (random or grid). */
-export function flatTrials(space: Space, strategy: Strategy, seed: number): TrialSpec[] {
+/**
+ * Trials of a one-rung strategy (random or grid). A grid is counted before anything is built (its
+ * axes, not their product) and refused when it has more points than `maxTrials` (the search
+ * block's `trials` when it sets one, else MAX_TRIALS): running a grid means running every point.
+ */
+export function flatTrials(space: Space, strategy: Strategy, seed: number, maxTrials: { trials: number; from: "trials" | "limit" } = { trials: MAX_TRIALS, from: "limit" }): TrialSpec[] {
   if (strategy.kind === "halving") throw new Error("flatTrials: halving has rungs");
-  const configs =
-    strategy.kind === "grid"
-      ? gridPoints(space, strategy.steps, strategy.placement)
-      : Array.from({ length: strategy.trials }, (_, i) => sample(space, trialRng(seed, i)));
-  return configs.map((config, i) => ({
+  let configAt: (i: number) => Config;
+  let n: number;
+  if (strategy.kind === "grid") {
+    const g = grid(space, strategy.steps, strategy.placement);
+    const over = gridOverBudget(g, maxTrials.trials, maxTrials.from);
+    if (over) throw new DnncError(`search: ${over}; lower \`steps\`, drop an axis, or use \`strategy random\``);
+    n = Number(g.size);
+    configAt = (i) => g.at(i);
+  } else {
+    n = strategy.trials;
+    configAt = (i) => sample(space, trialRng(seed, i));
+  }
+  return Array.from({ length: n }, (_, i) => ({
     key: trialKey(i, 0),
     trial: i,
     rung: 0,
     budget: strategy.budget,
     previousBudget: undefined,
     seed: trialSeed(seed, i),
-    config,
+    config: configAt(i),
   }));
 }
 

@@ -1,14 +1,31 @@
 // CSV files of numeric tabular data → Dataset with float features [n, F] and one target column.
 // Accepted: comma (or `delimiter`) separated cells, optional header row, CRLF or LF line ends,
 // blank lines ignored, cells optionally "double-quoted" ("" inside quotes is a quote; no line
-// breaks inside quotes). Every feature cell must be a finite decimal number: NaN, Infinity, hex
-// and empty cells are errors naming file:line:col, the column and the cell.
+// breaks inside quotes). Every feature cell must be a decimal number that is finite in float32
+// (|x| < 3.4028235e38): NaN, Infinity, hex, empty cells and values such as 1e39 are errors naming
+// file:line:col, the column and the cell.
+//
+// The parser reads bytes, not a string: CsvParser takes the file in chunks (runtime/node/load-csv.ts
+// feeds it 4 MiB at a time) and writes each number straight into one Float32Array, so memory is
+// the float32 values plus a chunk. Two paths, one meaning:
+//  - the fast path takes a data row of unquoted ASCII numbers and parses each number from its
+//    bytes, to the double Number() gives for its text: with at most 15 digits and a decimal
+//    exponent within ±22, the integer mantissa and 10^|exponent| are exact doubles, so one
+//    multiplication or division rounds the exact value once, as Number() does (Clinger's fast
+//    path); longer numbers and larger exponents go to Number() itself;
+//  - anything else (the first row, quotes, non-ASCII bytes, and every error) goes through the
+//    general path, which decodes that one line and splits it as the original string parser did.
+// The fast path only ever accepts rows that the general path reads the same way, and hands every
+// row it does not accept, untouched, to the general path, which accepts it or names the problem.
 import { DnncError } from "../errors";
 import type { Dataset } from "./dataset";
 
 export interface CsvOptions {
-  /** The target column: a header name, or a 0-based index (negative counts from the end: -1 is the last). */
-  label: string | number;
+  /**
+   * The target column: a header name, or a 0-based index (negative counts from the end: -1 is the
+   * last). null: no target column, every column is a feature (`y` is then empty).
+   */
+  label: string | number | null;
   /**
    * Whether the first non-blank line is a header. Default: detected: it is a header when any of
    * its cells is not a number.
@@ -27,14 +44,36 @@ export interface CsvOptions {
 
 export interface CsvDataset extends Dataset {
   x: Float32Array;
+  /** The targets; empty when the options' label is null. */
   y: Float32Array;
   /** Names of the feature columns in order (from the header, or "c0", "c1", ... without one). */
   featureNames: string[];
-  /** Name of the target column. */
+  /** Name of the target column ("" when the options' label is null). */
   labelName: string;
+  /** Whether the file has a header row. */
+  hasHeader: boolean;
 }
 
+/**
+ * Limits of what one CSV file may hold, and why. Values: a Float32Array has at most 2^32 elements
+ * in Node 20. Rows: sample indices are Int32 (the shuffled order is an Int32Array). Line: a line
+ * that takes the general path is decoded to one string (V8 strings stop at 2^29 characters).
+ */
+export const CSV_LIMITS: CsvLimits = { values: 2 ** 32 - 1, rows: 2 ** 31 - 1, lineBytes: 2 ** 28 };
+
+export interface CsvLimits {
+  values: number;
+  rows: number;
+  lineBytes: number;
+}
+
+/** The smallest double that rounds to Infinity in float32 (2^128 - 2^103: the halfway point above the largest float32). */
+const F32_OVERFLOW = 3.4028235677973366e38;
+
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** Exact powers of ten as doubles: 10^0 .. 10^22 (10^22 is the largest one a double holds exactly). */
+const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
 interface Cell {
   text: string;
@@ -82,93 +121,441 @@ function splitLine(line: string, delim: string, where: string): Cell[] {
   }
 }
 
-/** Parse CSV text. `fileName` labels error messages. */
-export function parseCsv(text: string, fileName: string, opts: CsvOptions): CsvDataset {
-  const delim = opts.delimiter ?? ",";
-  if (delim.length !== 1 || delim === '"')
-    throw new DnncError(`${fileName}: the CSV delimiter must be one character other than '"'`);
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // byte-order mark
-  const lines = text.split("\n");
-  const rows: { line: number; cells: Cell[] }[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    if (line.trim() === "") continue;
-    rows.push({ line: i + 1, cells: splitLine(line, delim, `${fileName}:${i + 1}`) });
+/** A cell's text for a message: quoted, and cut after 40 characters. */
+function show(text: string): string {
+  return `"${text.length > 40 ? text.slice(0, 40) + "..." : text}"`;
+}
+
+/** A size in bytes for a message: "256 MiB", "100 bytes". */
+export function bytesText(n: number): string {
+  return n >= 2 ** 20 && n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : `${n} bytes`;
+}
+
+/** The ASCII bytes b[s, e) as a string. */
+function ascii(b: Uint8Array, s: number, e: number): string {
+  let t = "";
+  for (let i = s; i < e; i++) t += String.fromCharCode(b[i]);
+  return t;
+}
+
+/** Byte classes of the fast path (0: anything else). */
+const SPACE = 1; // what String.prototype.trim removes, in ASCII (\n ends the line first)
+const DELIM = 2; // the delimiter, even when it is a space or a tab
+
+const MORE = 0; // the fast path stopped at the end of the bytes
+const GENERAL = 1; // the fast path stopped at a row for the general path
+
+/**
+ * A CSV parser fed bytes in pieces: feed() parses the complete lines it is given and says how far it
+ * got; the caller passes the rest again, with more bytes after it. finish() returns the dataset.
+ */
+export class CsvParser {
+  private readonly delim: string;
+  /** The delimiter's byte when the fast path can run (an ASCII character that cannot be part of a number), else -1. */
+  private readonly delimByte: number;
+  private readonly cls = new Uint8Array(256);
+  private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  private readonly regression: boolean;
+  /** Lines consumed so far (the next line's number is line + 1). */
+  line = 0;
+  private bomChecked = false;
+  /** Bytes consumed before the current feed() call's start, minus that start: absolute offset of b[i] is base + i. */
+  private base = 0;
+  private consumed = 0;
+  private need = MORE;
+  // known after the first row
+  private shaped = false;
+  private hasHeader = false;
+  private names: string[] = [];
+  private width = 0;
+  private F = 0;
+  private labelCol = -1;
+  private firstLine = 0;
+  private x = new Float32Array(0);
+  private y = new Float32Array(0);
+  /** Rows x and y have room for. */
+  private cap = 0;
+  /** Whether the arrays were sized from an upper bound on the rows (finish() then returns views, no copy). */
+  private bounded = false;
+  private n = 0;
+  private maxLabel = -1;
+  /** Lines the general path has read (tests check that numeric rows take the fast path). */
+  generalLines = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly opts: CsvOptions,
+    /** Size of the whole input in bytes, when known: the arrays are then sized once, from an upper bound on the rows. */
+    private readonly totalBytes?: number,
+    /** Tests lower them. */
+    private readonly limits: CsvLimits = CSV_LIMITS,
+  ) {
+    const delim = opts.delimiter ?? ",";
+    if (delim.length !== 1 || delim === '"')
+      throw new DnncError(`${file}: the CSV delimiter must be one character other than '"'`);
+    this.delim = delim;
+    const d = delim.charCodeAt(0);
+    this.delimByte = d < 128 && d !== 10 && !/[0-9+\-.eE]/.test(delim) ? d : -1;
+    for (const c of [9, 11, 12, 13, 32]) this.cls[c] = SPACE;
+    if (this.delimByte >= 0) this.cls[this.delimByte] = DELIM;
+    this.regression = opts.regression ?? false;
   }
-  if (rows.length === 0) throw new DnncError(`${fileName}: empty file (no CSV rows)`);
 
-  const first = rows[0];
-  const width = first.cells.length;
-  const hasHeader = opts.header ?? first.cells.some((c) => !NUMBER.test(c.text));
-  const names = hasHeader ? first.cells.map((c) => c.text) : first.cells.map((_, k) => `c${k}`);
-  const data = hasHeader ? rows.slice(1) : rows;
-  if (data.length === 0) throw new DnncError(`${fileName}: no data rows (only a header)`);
-  if (width < 2)
-    throw new DnncError(
-      `${fileName}:${first.line}: need at least one feature column and a label column, found ${width} column`,
-    );
+  /** Parse the complete lines of b[start, end) (and with `final`, the last line even without a newline); returns the index after the last line consumed. */
+  feed(b: Uint8Array, start: number, end: number, final: boolean): number {
+    let pos = start;
+    this.base = this.consumed - start;
+    if (!this.bomChecked) {
+      if (end - start < 3 && !final) return start;
+      if (b[pos] === 0xef && b[pos + 1] === 0xbb && b[pos + 2] === 0xbf) pos += 3; // byte-order mark
+      this.bomChecked = true;
+    }
+    while (pos < end) {
+      if (this.shaped && this.delimByte >= 0) {
+        pos = this.fast(b, pos, end);
+        // the rest is an unfinished line (or the last one, without a newline: general path)
+        if (this.need === MORE && (!final || pos >= end)) break;
+      }
+      const next = this.general(b, pos, end, final);
+      if (next < 0) break;
+      pos = next;
+    }
+    this.consumed = this.base + pos;
+    return pos;
+  }
 
-  let labelCol: number;
-  if (typeof opts.label === "string") {
-    if (!hasHeader)
-      throw new DnncError(`${fileName}: label column "${opts.label}" given by name, but the file has no header row`);
-    labelCol = names.indexOf(opts.label);
-    if (labelCol < 0) {
+  /** The dataset: call after the last feed() (with final). */
+  finish(): CsvDataset {
+    const { file, n, F } = this;
+    if (!this.shaped) throw new DnncError(`${file}: empty file (no CSV rows)`);
+    if (n === 0) throw new DnncError(`${file}: no data rows (only a header)`);
+    const hasLabel = this.labelCol >= 0;
+    const x = this.bounded ? this.x.subarray(0, n * F) : this.x.slice(0, n * F);
+    const y = !hasLabel ? new Float32Array(0) : this.bounded ? this.y.subarray(0, n) : this.y.slice(0, n);
+    const featureNames = this.names.filter((_, k) => k !== this.labelCol);
+    const classes = this.regression || !hasLabel ? undefined : (this.opts.classes ?? this.maxLabel + 1);
+    return {
+      x, y, n, shape: [F], classes, featureNames,
+      labelName: hasLabel ? this.names[this.labelCol] : "",
+      hasHeader: this.hasHeader,
+    };
+  }
+
+  /** One line through the general path: decoded to a string and split as cells. -1: the line is not complete yet. */
+  private general(b: Uint8Array, pos: number, end: number, final: boolean): number {
+    let nl = b.indexOf(10, pos);
+    if (nl < 0 || nl >= end) {
+      if (!final) return -1;
+      nl = end;
+    }
+    const lineNo = this.line + 1;
+    const where = `${this.file}:${lineNo}`;
+    if (nl - pos > this.limits.lineBytes)
+      throw new DnncError(`${where}: line of ${nl - pos} bytes: a line that is not plain numbers may hold at most ${bytesText(this.limits.lineBytes)}`);
+    let text: string;
+    try {
+      text = this.decoder.decode(b.subarray(pos, nl));
+    } catch {
+      throw new DnncError(`${where}: not UTF-8 text (is it really a CSV file?)`);
+    }
+    this.line = lineNo;
+    this.generalLines++;
+    const next = nl < end ? nl + 1 : end;
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    if (text.trim() === "") return next;
+    const cells = splitLine(text, this.delim, where);
+    if (!this.shaped) this.firstRow(cells, lineNo, this.base + next);
+    else this.dataRow(cells, lineNo);
+    return next;
+  }
+
+  /** The first non-blank row: the header (or the first data row) fixes the columns and sizes the arrays. */
+  private firstRow(cells: Cell[], lineNo: number, offsetAfter: number): void {
+    const { file, opts } = this;
+    const width = cells.length;
+    const hasHeader = opts.header ?? cells.some((c) => !NUMBER.test(c.text));
+    this.names = hasHeader ? cells.map((c) => c.text) : cells.map((_, k) => `c${k}`);
+    this.hasHeader = hasHeader;
+    this.firstLine = lineNo;
+    this.width = width;
+    if (opts.label === null) {
+      this.labelCol = -1;
+    } else {
+      if (width < 2)
+        throw new DnncError(`${file}:${lineNo}: need at least one feature column and a label column, found ${width} column`);
+      if (typeof opts.label === "string") {
+        if (!hasHeader)
+          throw new DnncError(`${file}: label column "${opts.label}" given by name, but the file has no header row`);
+        this.labelCol = this.names.indexOf(opts.label);
+        if (this.labelCol < 0) {
+          throw new DnncError(
+            `${file}:${lineNo}: no column named "${opts.label}" in the header (columns: ${this.names.join(", ")})`,
+          );
+        }
+      } else {
+        const col = opts.label < 0 ? width + opts.label : opts.label;
+        if (!Number.isInteger(col) || col < 0 || col >= width) {
+          throw new DnncError(`${file}: label column index ${opts.label} is out of range for ${width} columns`);
+        }
+        this.labelCol = col;
+      }
+    }
+    this.F = this.labelCol >= 0 ? width - 1 : width;
+    this.shaped = true;
+    // Every data row holds `width` numbers of at least one byte each and width - 1 delimiters, and
+    // all but the last end with a newline: at most (rest + 1) / (2 width) rows follow. Arrays of that
+    // size are only address space until written: the untouched tail never becomes resident memory.
+    const rowsFromHere = this.totalBytes !== undefined ? Math.floor((this.totalBytes - offsetAfter + 1) / (2 * width)) : 1023;
+    this.allocate((hasHeader ? 0 : 1) + rowsFromHere, this.totalBytes !== undefined);
+    if (!hasHeader) this.dataRow(cells, lineNo);
+  }
+
+  /** Size x and y for `rows` rows (capped by the limits), copying what they hold. */
+  private allocate(rows: number, bounded: boolean): void {
+    const F = this.F;
+    const maxRows = this.maxRows();
+    rows = Math.max(1, Math.min(rows, maxRows));
+    try {
+      const x = new Float32Array(rows * F);
+      const y = new Float32Array(this.labelCol >= 0 ? rows : 0);
+      x.set(this.x.subarray(0, this.n * F));
+      y.set(this.y.subarray(0, this.n));
+      this.x = x;
+      this.y = y;
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      if (bounded) {
+        // the upper bound did not fit the address space: grow as needed instead
+        this.allocate(Math.max(1024, 2 * this.n), false);
+        return;
+      }
       throw new DnncError(
-        `${fileName}:${first.line}: no column named "${opts.label}" in the header (columns: ${names.join(", ")})`,
+        `${this.file}:${this.line}: out of memory for ${rows} rows of ${F} features (${((rows * F * 4) / 2 ** 30).toFixed(1)} GiB of float32)`,
       );
     }
-  } else {
-    labelCol = opts.label < 0 ? width + opts.label : opts.label;
-    if (!Number.isInteger(labelCol) || labelCol < 0 || labelCol >= width) {
-      throw new DnncError(`${fileName}: label column index ${opts.label} is out of range for ${width} columns`);
-    }
+    this.cap = rows;
+    this.bounded = bounded;
   }
 
-  const n = data.length;
-  const F = width - 1;
-  const x = new Float32Array(n * F);
-  const y = new Float32Array(n);
-  const regression = opts.regression ?? false;
-  let maxLabel = -1;
-  for (let r = 0; r < n; r++) {
-    const { line, cells } = data[r];
+  private maxRows(): number {
+    return Math.min(this.limits.rows, Math.floor(this.limits.values / Math.max(this.F, 1)));
+  }
+
+  /** Room for one more row. */
+  private grow(): void {
+    const { values, rows } = this.limits;
+    if (this.n >= this.maxRows()) {
+      throw new DnncError(
+        `${this.file}:${this.line + 1}: too many values: ${this.n} rows of ${this.F} features is the most one CSV file ` +
+          `may hold (at most ${values} values, the longest Float32Array Node allows, and ${rows} rows); split the file`,
+      );
+    }
+    this.allocate(2 * this.cap, false);
+  }
+
+  /** One data row from the general path (the original parser's checks and messages). */
+  private dataRow(cells: Cell[], line: number): void {
+    const { file, width, names, labelCol } = this;
     if (cells.length !== width) {
       throw new DnncError(
-        `${fileName}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${first.line})`,
+        `${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${this.firstLine})`,
       );
     }
-    let f = r * F;
+    if (this.n === this.cap) this.grow();
+    const r = this.n;
+    let f = r * this.F;
     for (let k = 0; k < width; k++) {
       const c = cells[k];
       if (!NUMBER.test(c.text)) {
-        const what = c.text === "" ? "empty cell" : `"${c.text}" is not a number`;
-        throw new DnncError(`${fileName}:${line}:${c.col}: ${what} (column "${names[k]}")`);
+        const what = c.text === "" ? "empty cell" : `${show(c.text)} is not a number`;
+        throw new DnncError(`${file}:${line}:${c.col}: ${what} (column "${names[k]}")`);
       }
       const v = Number(c.text);
+      if (!(v < F32_OVERFLOW && v > -F32_OVERFLOW)) {
+        throw new DnncError(
+          `${file}:${line}:${c.col}: ${show(c.text)} is not a finite float32 (it would be ${v > 0 ? "" : "-"}Infinity; ` +
+            `the largest float32 is 3.4028235e38) (column "${names[k]}")`,
+        );
+      }
       if (k === labelCol) {
-        if (!regression) {
+        if (!this.regression) {
           if (!Number.isInteger(v) || v < 0) {
             throw new DnncError(
-              `${fileName}:${line}:${c.col}: label "${c.text}" is not a class index (an integer >= 0); ` +
+              `${file}:${line}:${c.col}: label ${show(c.text)} is not a class index (an integer >= 0); ` +
                 `for a real-valued target load with regression: true`,
             );
           }
-          if (opts.classes !== undefined && v >= opts.classes) {
-            throw new DnncError(
-              `${fileName}:${line}:${c.col}: label out of range at row ${r}: ${v} (expected 0..${opts.classes - 1})`,
-            );
+          const classes = this.opts.classes;
+          if (classes !== undefined && v >= classes) {
+            throw new DnncError(`${file}:${line}:${c.col}: label out of range at row ${r}: ${v} (expected 0..${classes - 1})`);
           }
-          if (v > maxLabel) maxLabel = v;
+          if (v > this.maxLabel) this.maxLabel = v;
         }
-        y[r] = v;
+        this.y[r] = v;
       } else {
-        x[f++] = v;
+        this.x[f++] = v;
       }
     }
+    this.n++;
   }
-  const featureNames = names.filter((_, k) => k !== labelCol);
-  const classes = regression ? undefined : (opts.classes ?? maxLabel + 1);
-  return { x, y, n, shape: [F], classes, featureNames, labelName: names[labelCol] };
+
+  /**
+   * Data rows of unquoted ASCII numbers, from b[pos]: each number is parsed from its bytes and
+   * stored. Stops after the last newline before `end` (need = MORE; returns where the rest starts)
+   * or at a row it does not take (need = GENERAL; returns where that row starts).
+   */
+  private fast(b: Uint8Array, pos: number, end: number): number {
+    // only whole lines: every scan below stops at the newline that ends its line, at the latest
+    const last = b.lastIndexOf(10, end - 1);
+    if (last < pos) {
+      this.need = MORE;
+      return pos;
+    }
+    end = last + 1;
+    const cls = this.cls;
+    const delim = this.delimByte;
+    const width = this.width;
+    const labelCol = this.labelCol;
+    const regression = this.regression;
+    const classes = this.opts.classes ?? Infinity;
+    let x = this.x;
+    let y = this.y;
+    const F = this.F;
+    let n = this.n;
+    let maxLabel = this.maxLabel;
+    let line = this.line;
+    let row = pos;
+    let need = MORE;
+    rows: while (row < end) {
+      if (n === this.cap) {
+        this.n = n;
+        this.line = line;
+        this.grow();
+        x = this.x;
+        y = this.y;
+      }
+      let p = row;
+      let f = n * F;
+      let k = 0;
+      let c = b[p];
+      for (;;) {
+        // one cell: spaces, a number, spaces, then the delimiter or the end of the line
+        while (cls[c] === SPACE) c = b[++p];
+        if (k === 0 && c === 10) {
+          // a blank line
+          line++;
+          row = p + 1;
+          continue rows;
+        }
+        // the number (see the top of the file)
+        const s = p;
+        let neg = false;
+        if (c === 45 || c === 43) {
+          neg = c === 45;
+          c = b[++p];
+        }
+        // mantissa digits accumulate into w, exactly while there are at most 15 of them
+        const i0 = p;
+        let w = 0;
+        while (c >= 48 && c <= 57) {
+          w = w * 10 + (c - 48);
+          c = b[++p];
+        }
+        let digits = p - i0;
+        let e10 = 0;
+        if (c === 46) {
+          const f0 = ++p;
+          c = b[p];
+          while (c >= 48 && c <= 57) {
+            w = w * 10 + (c - 48);
+            c = b[++p];
+          }
+          e10 = f0 - p;
+          digits += p - f0;
+        }
+        if (c === 101 || c === 69) {
+          c = b[++p];
+          let eneg = false;
+          if (c === 45 || c === 43) {
+            eneg = c === 45;
+            c = b[++p];
+          }
+          if (!(c >= 48 && c <= 57)) digits = 0; // no exponent digits: not a number (or not yet complete)
+          let ex = 0;
+          while (c >= 48 && c <= 57) {
+            if (ex < 1e6) ex = ex * 10 + (c - 48);
+            c = b[++p];
+          }
+          e10 += eneg ? -ex : ex;
+        }
+        if (digits === 0) {
+          need = GENERAL;
+          break rows;
+        }
+        const e = p;
+        while (cls[c] === SPACE) c = b[++p];
+        if (c !== 10 && c !== delim) {
+          need = GENERAL;
+          break rows;
+        }
+        if (k >= width) {
+          need = GENERAL;
+          break rows;
+        }
+        let v: number;
+        if (digits <= 15 && e10 >= -22 && e10 <= 22) {
+          // |v| < 10^15 * 10^22: finite in float32
+          v = e10 === 0 ? w : e10 > 0 ? w * POW10[e10] : w / POW10[-e10];
+          if (neg) v = -v;
+        } else {
+          v = Number(ascii(b, s, e));
+          if (!(v < F32_OVERFLOW && v > -F32_OVERFLOW)) {
+            need = GENERAL;
+            break rows;
+          }
+        }
+        if (k === labelCol) {
+          if (!regression) {
+            if (!(v >= 0 && v < classes && Number.isInteger(v))) {
+              need = GENERAL;
+              break rows;
+            }
+            if (v > maxLabel) maxLabel = v;
+          }
+          y[n] = v;
+        } else x[f++] = v;
+        k++;
+        if (c === delim) {
+          c = b[++p];
+          continue;
+        }
+        // the end of the row
+        if (k !== width) {
+          need = GENERAL;
+          break rows;
+        }
+        n++;
+        line++;
+        row = p + 1;
+        continue rows;
+      }
+    }
+    this.n = n;
+    this.line = line;
+    this.maxLabel = maxLabel;
+    this.need = need;
+    return row;
+  }
+}
+
+/** Parse CSV bytes held in memory. `fileName` labels error messages. */
+export function parseCsvBytes(bytes: Uint8Array, fileName: string, opts: CsvOptions, limits?: CsvLimits): CsvDataset {
+  const parser = new CsvParser(fileName, opts, bytes.length, limits);
+  parser.feed(bytes, 0, bytes.length, true);
+  return parser.finish();
+}
+
+/** Parse CSV text. `fileName` labels error messages. */
+export function parseCsv(text: string, fileName: string, opts: CsvOptions): CsvDataset {
+  return parseCsvBytes(new TextEncoder().encode(text), fileName, opts);
 }

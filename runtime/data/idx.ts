@@ -2,7 +2,8 @@
 // Layout, all big-endian: two zero bytes, a dtype code, the number of dimensions d, then d u32
 // dimension sizes, then the items row-major. dtype codes: 0x08 ubyte, 0x09 sbyte, 0x0B i16,
 // 0x0C i32, 0x0D f32, 0x0E f64. ubyte stays bytes (a view into the input, no copy); every other
-// dtype is converted to a Float32Array.
+// dtype is converted to a Float32Array. Float values must be finite in float32: a NaN, an
+// infinity or an f64 beyond float32's range is an error naming the sample and the value's index.
 import { DnncError } from "../errors";
 import { isGzip } from "./gzip";
 import type { Dataset } from "./dataset";
@@ -80,6 +81,20 @@ export function parseIdx(bytes: Uint8Array, fileName: string): IdxArray {
   }
   if (type.dtype === "u8") return { dtype: "u8", dims, data: bytes.subarray(headerBytes, expected) };
   const out = new Float32Array(count);
+  if (type.dtype === "f32" || type.dtype === "f64") {
+    // NaN and infinities (and f64 values beyond float32's range) would reach the model as they are
+    const per = count / Math.max(dims[0], 1);
+    for (let i = 0, p = headerBytes; i < count; i++, p += type.size) {
+      const v = type.dtype === "f32" ? view.getFloat32(p, false) : view.getFloat64(p, false);
+      out[i] = v;
+      if (!Number.isFinite(out[i])) {
+        const what = Number.isFinite(v) ? `${v}, beyond float32's range (largest 3.4028235e38)` : String(v);
+        const where = dims.length > 1 ? `sample ${Math.floor(i / per)}, value ${i % per}` : `item ${i}`;
+        throw new DnncError(`${fileName}: ${where} (byte ${p}) is ${what}: only finite numbers are accepted`);
+      }
+    }
+    return { dtype: type.dtype, dims, data: out };
+  }
   for (let i = 0, p = headerBytes; i < count; i++, p += type.size) {
     switch (type.dtype) {
       case "i8":
@@ -90,12 +105,6 @@ export function parseIdx(bytes: Uint8Array, fileName: string): IdxArray {
         break;
       case "i32":
         out[i] = view.getInt32(p, false);
-        break;
-      case "f32":
-        out[i] = view.getFloat32(p, false);
-        break;
-      case "f64":
-        out[i] = view.getFloat64(p, false);
         break;
     }
   }

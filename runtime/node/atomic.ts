@@ -6,6 +6,7 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { DnncError } from "../errors";
+import { fsReason } from "./fs-errors";
 
 let counter = 0;
 function tempPath(path: string): string {
@@ -18,7 +19,7 @@ function toBytes(data: Uint8Array | string): Uint8Array {
 
 function fail(path: string, e: unknown): never {
   const err = e as NodeJS.ErrnoException;
-  throw new DnncError(`${path}: cannot write (${err.code ?? err.message})`);
+  throw new DnncError(`${path}: cannot write (${err.code ? fsReason(err.code) : err.message})`);
 }
 
 /** fsync a directory; some platforms (Windows) and file systems refuse, which is harmless there. */

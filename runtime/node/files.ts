@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { DnncError } from "../errors";
 import { isGzip } from "../data/gzip";
+import { fsReason } from "./fs-errors";
 
 /** Read a file; ENOENT and friends become DnncError naming the path. */
 export function readBytes(path: string): Uint8Array {
@@ -14,7 +15,7 @@ export function readBytes(path: string): Uint8Array {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENOENT") throw new DnncError(`${path}: no such file`);
     if (err.code === "EISDIR") throw new DnncError(`${path}: is a directory, expected a file`);
-    throw new DnncError(`${path}: cannot read (${err.code ?? err.message})`);
+    throw new DnncError(`${path}: cannot read (${err.code ? fsReason(err.code) : err.message})`);
   }
 }
 

@@ -1,15 +1,134 @@
-// Loading a CSV dataset from disk (Node only; gzipped CSV is accepted too).
+// Loading a CSV dataset from disk (Node only). A plain file is read in 4 MiB chunks into one reused
+// buffer and parsed as it is read (runtime/data/csv.ts CsvParser): no string of the file, no
+// object per row; memory is the float32 values plus the buffer. A gzipped file (detected by its
+// magic bytes) is inflated in memory first, then parsed the same way; so is a pipe. On a terminal, files of
+// 64 MiB or more show a progress line on stderr while they load (erased when done).
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { DnncError } from "../errors";
-import { parseCsv, type CsvDataset, type CsvOptions } from "../data/csv";
+import { bytesText, CSV_LIMITS, CsvParser, type CsvDataset, type CsvLimits, type CsvOptions } from "../data/csv";
+import { isGzip } from "../data/gzip";
 import { readMaybeGzip } from "./files";
 
-export function loadCsvFile(path: string, opts: CsvOptions): CsvDataset {
-  const bytes = readMaybeGzip(path);
-  let text: string;
+export interface LoadCsvOptions extends CsvOptions {
+  /** Show the progress line on stderr. Default: when stderr is a terminal and the file has 64 MiB or more. */
+  progress?: boolean;
+  /** Bytes read at a time (tests use small chunks to put chunk boundaries everywhere). Default 4 MiB. */
+  chunkBytes?: number;
+  /** Tests lower them. Default CSV_LIMITS. */
+  limits?: CsvLimits;
+}
+
+const PROGRESS_MIN_BYTES = 64 * 2 ** 20;
+
+/** A progress line on stderr: "PATH: 412 of 1000 MB (41%)", at most 4 times a second. */
+function progressLine(path: string, total: number, on: boolean) {
+  let last = 0;
+  let shown = false;
+  return {
+    update(done: number) {
+      if (!on) return;
+      const now = Date.now();
+      if (now - last < 250) return;
+      last = now;
+      shown = true;
+      process.stderr.write(`\r${path}: ${(done / 1e6).toFixed(0)} of ${(total / 1e6).toFixed(0)} MB (${Math.floor((100 * done) / total)}%)\x1b[K`);
+    },
+    clear() {
+      if (shown) process.stderr.write("\r\x1b[K");
+      shown = false;
+    },
+  };
+}
+
+function openCsv(path: string): { fd: number; size: number; regular: boolean } {
+  let fd: number;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new DnncError(`${path}: not UTF-8 text (is it really a CSV file?)`);
+    fd = openSync(path, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new DnncError(`${path}: no such file`);
+    if (code === "EISDIR") throw new DnncError(`${path}: is a directory, expected a CSV file`);
+    throw new DnncError(`${path}: cannot read (${code ?? (e as Error).message})`);
   }
-  return parseCsv(text, path, opts);
+  const st = fstatSync(fd);
+  if (st.isDirectory()) {
+    closeSync(fd);
+    throw new DnncError(`${path}: is a directory, expected a CSV file`);
+  }
+  return { fd, size: st.size, regular: st.isFile() };
+}
+
+export function loadCsvFile(path: string, opts: LoadCsvOptions): CsvDataset {
+  const opened = openCsv(path);
+  let fd = opened.fd;
+  const size = opened.size;
+  const chunk = opts.chunkBytes ?? 4 * 2 ** 20;
+  const limits = opts.limits ?? CSV_LIMITS;
+  let buf = Buffer.allocUnsafeSlow(Math.max(16, Math.min(chunk, size + 1)));
+  const progress = progressLine(path, size, opts.progress ?? (process.stderr.isTTY === true && size >= PROGRESS_MIN_BYTES));
+  try {
+    if (size === 0 && opened.regular) throw new DnncError(`${path}: empty file`);
+    // a pipe or device (no size, no seeking) is read whole, as is a gzipped file
+    const gzip = opened.regular && readSync(fd, buf, 0, Math.min(2, buf.length), 0) === 2 && isGzip(buf.subarray(0, 2));
+    if (gzip || !opened.regular) {
+      let bytes: Uint8Array;
+      if (opened.regular) bytes = readMaybeGzip(path);
+      else {
+        bytes = readFileSync(fd);
+        if (bytes.length === 0) throw new DnncError(`${path}: empty file`);
+        if (isGzip(bytes)) {
+          try {
+            bytes = gunzipSync(bytes);
+          } catch (e) {
+            throw new DnncError(`${path}: corrupt gzip data (${(e as Error).message})`);
+          }
+        }
+      }
+      closeSync(fd);
+      fd = -1;
+      const parser = new CsvParser(path, opts, bytes.length, limits);
+      // in pieces, for the progress line; a piece grows when one line does not fit in it
+      for (let pos = 0, end = 0; ; ) {
+        end = Math.min(bytes.length, Math.max(end, pos + chunk));
+        const final = end === bytes.length;
+        const used = parser.feed(bytes, pos, end, final);
+        if (final) break;
+        if (used === pos) end = Math.min(bytes.length, pos + 2 * (end - pos));
+        pos = used;
+        progress.update(pos);
+      }
+      return parser.finish();
+    }
+    const parser = new CsvParser(path, opts, size, limits);
+    let have = 0; // bytes of an unfinished line carried at the start of buf
+    let read = 0;
+    for (;;) {
+      if (have === buf.length) {
+        // one line fills the buffer: make it larger
+        if (buf.length > limits.lineBytes)
+          throw new DnncError(`${path}:${parser.line + 1}: line longer than ${bytesText(limits.lineBytes)}, the longest a CSV line may be`);
+        const bigger = Buffer.allocUnsafeSlow(Math.min(2 * buf.length, limits.lineBytes + 1));
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
+      }
+      let r: number;
+      try {
+        r = readSync(fd, buf, have, buf.length - have, null);
+      } catch (e) {
+        throw new DnncError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      read += r;
+      const end = have + r;
+      const used = parser.feed(buf, 0, end, r === 0);
+      if (r === 0) break;
+      buf.copyWithin(0, used, end);
+      have = end - used;
+      progress.update(read);
+    }
+    return parser.finish();
+  } finally {
+    progress.clear();
+    if (fd >= 0) closeSync(fd);
+  }
 }

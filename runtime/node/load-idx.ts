@@ -41,13 +41,14 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, opts: { clas
 }
 
 /**
- * Load a directory with the four standard IDX files. The test split is checked against the
- * training split's class count and per-sample shape.
+ * Load a directory with the four standard IDX files. Labels are checked against `opts.classes`
+ * (a trainer passes its model's: see modelClasses in main.ts), else the test split against the
+ * training split's class count; the test split's per-sample shape against the training split's.
  */
-export function loadIdxDir(dir: string): { train: Dataset; test: Dataset } {
+export function loadIdxDir(dir: string, opts: { classes?: number } = {}): { train: Dataset; test: Dataset } {
   const f = idxDirFiles(dir);
-  const train = loadIdxPair(f.trainImages, f.trainLabels);
-  return { train, test: checkTest(loadIdxPair(f.testImages, f.testLabels, { classes: train.classes }), train, f.testImages) };
+  const train = loadIdxPair(f.trainImages, f.trainLabels, opts);
+  return { train, test: checkTest(loadIdxPair(f.testImages, f.testLabels, { classes: opts.classes ?? train.classes }), train, f.testImages) };
 }
 
 /**
@@ -55,11 +56,11 @@ export function loadIdxDir(dir: string): { train: Dataset; test: Dataset } {
  * gzipped byte images are packed as they inflate (runtime/data/packed.ts: gatherBatch decodes them
  * per batch; `x` unpacks on first use), so neither the compressed nor the dense bytes are ever held.
  */
-export async function loadIdxDirStreaming(dir: string, opts: { packed?: boolean } = {}): Promise<{ train: Dataset; test: Dataset }> {
+export async function loadIdxDirStreaming(dir: string, opts: { packed?: boolean; classes?: number } = {}): Promise<{ train: Dataset; test: Dataset }> {
   const f = idxDirFiles(dir);
   const load = opts.packed ? loadIdxPairPacked : loadIdxPairStreaming;
-  const train = await load(f.trainImages, f.trainLabels);
-  const test = await load(f.testImages, f.testLabels, { classes: train.classes });
+  const train = await load(f.trainImages, f.trainLabels, { classes: opts.classes });
+  const test = await load(f.testImages, f.testLabels, { classes: opts.classes ?? train.classes });
   return { train, test: checkTest(test, train, f.testImages) };
 }
 

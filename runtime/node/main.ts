@@ -15,6 +15,7 @@ import { trainAsync, type EpochMetrics, type LoopState, type TrainResult } from 
 import { BEST_FILE, CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from "./checkpoint";
 import { describeNonFinite, findNonFinite } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
+import { asUserError } from "./fs-errors";
 import { loadCsvFile } from "./load-csv";
 import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
 
@@ -138,19 +139,38 @@ export function parseTrainerArgs(argv: string[]): TrainerArgs | "help" {
   return a;
 }
 
+/** Whether the program regresses real-valued targets (else its data holds class labels). */
+function isRegression(p: Program): boolean {
+  return p.loss.kind !== "softmax_cross_entropy" && p.meta.outputSize === 1 && p.loss.kind !== "bce_with_logits";
+}
+
+/**
+ * The class labels the model can take, 0..classes-1: one per logit (a label is an index into the
+ * model's outputs, for softmax cross-entropy and for the one-hot targets of other losses), or 0/1
+ * for a single logit (binary). Every split is checked against this, each in its own file: a
+ * training set that uses only some classes is fine, a label the model has no output for is an
+ * error naming that file, row and value. Undefined for regression.
+ */
+export function modelClasses(p: Program): number | undefined {
+  if (isRegression(p)) return undefined;
+  const k = p.meta.outputSize;
+  return k === 1 && p.loss.kind !== "softmax_cross_entropy" ? 2 : k;
+}
+
 /** Load the training and test splits named by the program (or --data). */
 export function loadData(p: Program, dataDir: string): { train: Dataset; test?: Dataset } {
-  if (p.data.source.kind === "idx") return loadIdxDir(dataDir);
+  const classes = modelClasses(p);
+  if (p.data.source.kind === "idx") return loadIdxDir(dataDir, { classes });
   // csv: a directory with train.csv (and optionally test.csv), or a single file
   const label = p.data.source.label ?? "label";
-  const regression = p.loss.kind !== "softmax_cross_entropy" && p.meta.outputSize === 1 && p.loss.kind !== "bce_with_logits";
+  const regression = isRegression(p);
   if (existsSync(dataDir) && statSync(dataDir).isDirectory()) {
-    const trainSet = loadCsvFile(join(dataDir, "train.csv"), { label, regression });
+    const trainSet = loadCsvFile(join(dataDir, "train.csv"), { label, regression, classes });
     const testPath = join(dataDir, "test.csv");
-    const test = existsSync(testPath) ? loadCsvFile(testPath, { label, regression, classes: trainSet.classes }) : undefined;
+    const test = existsSync(testPath) ? loadCsvFile(testPath, { label, regression, classes }) : undefined;
     return { train: trainSet, test };
   }
-  return { train: loadCsvFile(dataDir, { label, regression }) };
+  return { train: loadCsvFile(dataDir, { label, regression, classes }) };
 }
 
 /**
@@ -162,7 +182,7 @@ export function loadData(p: Program, dataDir: string): { train: Dataset; test?: 
 export async function loadDataStreaming(p: Program, dataDir: string): Promise<{ train: Dataset; test?: Dataset }> {
   // byte images stay packed (decoded per batch) unless a preprocessing is fitted on the whole array
   const packed = ((p.data.preprocess ?? []) as unknown[]).length === 0;
-  if (p.data.source.kind === "idx") return loadIdxDirStreaming(dataDir, { packed });
+  if (p.data.source.kind === "idx") return loadIdxDirStreaming(dataDir, { packed, classes: modelClasses(p) });
   return loadData(p, dataDir);
 }
 
@@ -315,16 +335,47 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
   }
 }
 
-/** Run the trainer when its file is the process's entry point; print user errors without a stack. */
+/**
+ * What a trainer interrupted by SIGINT prints (not an error: the run can go on): the step, where
+ * the checkpoint went, and the command that resumes it (the same flags, with --resume DIR).
+ */
+export function interruptLine(e: Error & { step?: number }, argv: string[], trainer: string): string {
+  let dir: string | undefined;
+  try {
+    const a = parseTrainerArgs(argv);
+    if (a !== "help") dir = a.out ?? a.resume;
+  } catch {
+    // the flags were parsed once already
+  }
+  const step = typeof e.step === "number" ? `interrupted after step ${e.step}` : e.message;
+  if (!dir) return `${step} (no --out: no checkpoint was written)`;
+  const named = (f: string) => f === "--out" || f === "--resume";
+  const rest = argv.filter((f, i) => !named(f) && !(i > 0 && named(argv[i - 1])) && !/^--(out|resume)=/.test(f));
+  return `${step}; checkpoint written to ${join(dir, CHECKPOINT_FILE)}; resume with: node ${trainer} --resume ${dir}${rest.length ? " " + rest.join(" ") : ""}`;
+}
+
+/**
+ * Run the trainer when its file is the process's entry point. The trainer's error boundary (as
+ * compiler/entry.ts is the CLI's): user errors and expected system errors (ENOENT, EROFS, ENOSPC,
+ * ...: asUserError) are one line "error: PATH: reason" and their exit code, without a stack; an
+ * interrupt (SIGINT: a checkpoint was written) is a plain line with the command that resumes, exit
+ * 130; anything else is an internal error with its stack, exit 70.
+ */
 export function runMain(p: Program, trainerUrl: string): void {
   const entry = process.argv[1];
   if (!entry || pathToFileURL(resolve(entry)).href !== trainerUrl) return;
-  runTrainer(p, process.argv.slice(2), trainerUrl).then(
+  const argv = process.argv.slice(2);
+  runTrainer(p, argv, trainerUrl).then(
     () => process.exit(0),
     (e: unknown) => {
-      if (e instanceof DnncError) {
-        process.stderr.write(`error: ${e.message}\n`);
-        process.exit(e.exitCode);
+      const user = asUserError(e);
+      if (user?.exitCode === 130) {
+        process.stderr.write(interruptLine(user, argv, entry) + "\n");
+        process.exit(130);
+      }
+      if (user) {
+        process.stderr.write(`error: ${user.message}\n`);
+        process.exit(user.exitCode);
       }
       process.stderr.write(`internal error: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exit(70);

@@ -111,8 +111,24 @@ export function encodePng(
   return out;
 }
 
-/** Decode a non-interlaced PNG to 8-bit samples. `fileName` labels error messages. */
-export function decodePng(bytes: Uint8Array, fileName = "PNG"): PngImage {
+/** The most bytes decodePng inflates or writes for one image unless told otherwise (a 4096x4096 RGBA image takes 64 MiB). */
+export const PNG_MAX_BYTES = 256 * 2 ** 20;
+
+export interface DecodePngOptions {
+  /** The size the image must have: any other size is refused before its data is inflated. */
+  width?: number;
+  height?: number;
+  /** The most bytes of image data (inflated rows, decoded pixels) to accept. Default PNG_MAX_BYTES. */
+  maxBytes?: number;
+}
+
+/**
+ * Decode a non-interlaced PNG to 8-bit samples. `fileName` labels error messages. The header's
+ * size is checked (against `opts.width`/`height`, and against `opts.maxBytes`) before anything is
+ * inflated, and zlib inflates at most the bytes that size needs: a small file that claims or
+ * inflates to gigabytes (a decompression bomb) is refused without allocating them.
+ */
+export function decodePng(bytes: Uint8Array, fileName = "PNG", opts: DecodePngOptions = {}): PngImage {
   const bad = (what: string): never => {
     throw new DnncError(`${fileName}: ${what}`);
   };
@@ -177,10 +193,19 @@ export function decodePng(bytes: Uint8Array, fileName = "PNG"): PngImage {
   const bitsPerPixel = depth * ch;
   const stride = Math.ceil((width * bitsPerPixel) / 8); // bytes per row, filter byte excluded
   const bpp = Math.max(1, bitsPerPixel >> 3); // filter distance in bytes
+  if ((opts.width !== undefined && width !== opts.width) || (opts.height !== undefined && height !== opts.height))
+    bad(`image is ${width}x${height} (width x height), the model expects ${opts.width ?? width}x${opts.height ?? height}`);
+  const rawBytes = (stride + 1) * height;
+  const outBytes = width * height * (colorType === 3 ? 4 : ch);
+  const maxBytes = opts.maxBytes ?? PNG_MAX_BYTES;
+  if (Math.max(rawBytes, outBytes) > maxBytes)
+    bad(`image of ${width}x${height} at ${bitsPerPixel} bits per pixel needs ${Math.max(rawBytes, outBytes)} bytes, more than the ${maxBytes} accepted`);
   let raw: Uint8Array;
   try {
-    raw = inflateSync(Buffer.concat(idat));
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: rawBytes });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+      return bad(`image data inflates to more than the ${rawBytes} bytes a ${width}x${height} image at ${bitsPerPixel} bits per pixel has`);
     return bad(`corrupt image data (${(e as Error).message})`);
   }
   if (raw.length !== (stride + 1) * height) {
