@@ -10,7 +10,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { createBackend } from "../runtime/backend-create";
-import type { Backend } from "../runtime/backend";
 import { activationForward, type ActivationKind } from "../runtime/kernels/activations";
 import { maxPool2dForward, poolConfig } from "../runtime/kernels/pool";
 import { bceWithLogits, huber, l1Loss, mse, softmaxCrossEntropy } from "../runtime/kernels/losses";
@@ -22,7 +21,7 @@ const decAll = (a: Enc[]): number[] => a.map(dec);
 const ref = JSON.parse(readFileSync(new URL("./reference/nan/nan.json", import.meta.url), "utf8"));
 
 const FLOATS = 1 << 16;
-const backends: [string, Backend][] = [
+const backends: [string, Awaited<ReturnType<typeof createBackend>>][] = [
   ["ts", await createBackend(FLOATS, { backend: "ts" })],
   ["wasm", await createBackend(FLOATS, { backend: "wasm", threads: 1 })],
 ];
