@@ -76,7 +76,7 @@ export interface TrainOptions {
 
 /**
  * Steps between two scans of the parameters for non-finite values that left the loss finite (one
- * scan of M1's 270k parameters costs ~5% of a step; every 50 steps, ~0.1%).
+ * scan of M1's 270k parameters takes 0.4-0.6 ms, ~8% of a step; every 50 steps, ~0.2%).
  */
 export const PARAM_SCAN_STEPS = 50;
 
