@@ -120,6 +120,21 @@ cases["batchnorm_relu"] = {
     "y": flat(F.relu(bz)), "rmAfter": flat(rm2), "rvAfter": flat(rv2),
 }
 
+# ---- 3x3 convolution (padding 1) + ReLU: one NaN and one Inf input pixel ---------------------
+# PyTorch's direct convolution makes the 3x3 neighbourhood of each non-finite pixel non-finite in
+# every output channel (one infinite term: +-Inf by the weight's sign); relu keeps NaN and +Inf
+torch.manual_seed(7)
+cx = torch.randn(2, 3, 6, 6)
+cx[0, 1, 2, 3] = nan
+cx[1, 0, 4, 1] = inf
+cw = torch.randn(4, 3, 3, 3)
+cb = torch.randn(4)
+cy = F.conv2d(cx, cw, cb, padding=1)
+cases["conv_relu"] = {
+    "n": 2, "C": 3, "H": 6, "W": 6, "K": 4,
+    "x": flat(cx), "w": flat(cw), "b": flat(cb), "y": flat(cy), "ry": flat(F.relu(cy)),
+}
+
 # ---- losses: a row with a NaN logit, a row with an Inf logit --------------------------------
 logits = torch.tensor([[nan, 1.0, 2.0], [0.5, 1.0, 2.0]])
 logits_inf = torch.tensor([[inf, 1.0, 2.0], [0.5, 1.0, 2.0]])
