@@ -12,14 +12,15 @@ import type { Dataset } from "../runtime/data/dataset";
 import type { Program } from "../runtime/program";
 import { DnncError } from "../runtime/errors";
 
-const spec = (o: { scale?: string; hidden?: string; onDiv?: string; extra?: string } = {}) => `model m {
+const spec = (o: { scale?: string; hidden?: string; onDiv?: string; extra?: string; data?: string } = {}) => `model m {
   input [6]
   dense(12) -> ${o.hidden ?? "relu"}
   dense(3)
   loss softmax_cross_entropy
 }
 data { source csv("d.csv")
-  scale ${o.scale ?? "1"} }
+  scale ${o.scale ?? "1"}
+  ${o.data ?? ""} }
 train { seed 3
   batch 8
   epochs 2
@@ -116,6 +117,14 @@ describe.each(["ts", "wasm"] as const)("a non-finite value stops the run where i
       if (step === 5) H[offsetOf(p, "dense_0.weight")] = NaN;
     });
     expect(r.error?.message).toMatch(/^training diverged in epoch 1: parameter dense_0.weight is NaN at element 0 \(found at the end of the epoch, after step 5/);
+  });
+
+  it("the best weights of early stopping are scanned before they are kept", async () => {
+    const src = spec({ hidden: "tanh", data: "validation 0.25", extra: "early_stopping(patience=100, every_steps=4)" });
+    const r = await run(src, backend, dataset(64), {}, (H, p, step) => {
+      if (step === 4) H[offsetOf(p, "dense_0.bias") + 5] = Infinity; // the evaluation after step 4 stays finite (tanh)
+    });
+    expect(r.error?.message).toMatch(/^training diverged at step 4 \(epoch 1\): parameter dense_0.bias is Infinity at element 5 \(found before keeping the best weights\)/);
   });
 
   it("batch norm's running variance overflowing (the training forward does not read it) stops the next step", async () => {
