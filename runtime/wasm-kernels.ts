@@ -1,7 +1,8 @@
 // Elementwise epilogues of a dense layer in WebAssembly SIMD (f32x4), with the TypeScript loops
 // the compiler emits today as their references and as the fallback on the ts backend. Each wasm
 // kernel writes the same bytes as its reference (float32 add and multiply are correctly rounded;
-// relu is f32x4.pmax(0, v), which is `v > 0 ? v : 0` for NaN and -0 too): test/wasm-optim-kernels.test.ts.
+// relu is v & ~(v <= 0), which is `v <= 0 ? 0 : v`: +0 for -0, NaN stays NaN as in PyTorch):
+// test/wasm-optim-kernels.test.ts.
 // Offsets are float offsets into H; y, z, dy, dz are (n, out) row-major, b and db are (out).
 import type { Backend } from "./backend";
 import { wasmOptimExports } from "./optim-fast";
@@ -14,7 +15,7 @@ export const RELU_SPLIT_MIN = 1 << 16;
 export interface DenseEpilogues {
   /** y[r, j] += b[j]. */
   biasAdd(y: number, b: number, n: number, out: number): void;
-  /** y[r, j] += b[j]; z[r, j] = y[r, j] > 0 ? y[r, j] : 0 (y keeps the pre-activation). */
+  /** y[r, j] += b[j]; z[r, j] = y[r, j] <= 0 ? 0 : y[r, j] (NaN stays NaN; y keeps the pre-activation). */
   biasAddRelu(y: number, b: number, z: number, n: number, out: number): void;
   /** db[j] += dy[r, j] for r = 0 .. n-1 in order (the caller zeroes db first, as today). */
   biasGrad(dy: number, db: number, n: number, out: number): void;
@@ -51,7 +52,7 @@ export function biasAddReluRef(H: Float32Array, y: number, b: number, z: number,
   biasAddRef(H, y, b, n, out);
   for (let i = 0, e = n * out; i < e; i++) {
     const v = H[y + i];
-    H[z + i] = v > 0 ? v : 0;
+    H[z + i] = v <= 0 ? 0 : v; // Math.max(v, 0): -0 gives +0, NaN stays NaN (PyTorch's relu propagates it)
   }
 }
 

@@ -11,7 +11,11 @@ import {
 const FLOATS = 1 << 17;
 const be = await createBackend(FLOATS, { backend: "wasm" });
 const K = makeDenseEpilogues(be);
-afterAll(() => be.close());
+const tsBe = await createBackend(64, { backend: "ts" });
+afterAll(() => {
+  be.close();
+  tsBe.close();
+});
 
 const valueArb = fc.oneof(
   { weight: 20, arbitrary: fc.float({ min: -4, max: 4, noNaN: true }) },
@@ -80,12 +84,17 @@ describe("dense epilogues in wasm equal the TypeScript loops, byte for byte", ()
     }
   });
 
-  it("relu of -0 and NaN is +0, in the SIMD columns and in the scalar tail", () => {
-    const H = be.H;
-    H.set([-0, NaN, -0, NaN, -0, NaN, -0, NaN, -0, NaN], 0);
-    H.fill(-0, 10, 15);
-    K.biasAddRelu(0, 10, 20, 2, 5);
-    for (let i = 0; i < 10; i++) expect(Object.is(H[20 + i], 0), `z[${i}] = ${H[20 + i]}`).toBe(true);
+  it("relu of -0 is +0 and of NaN is NaN (PyTorch propagates it), in the SIMD columns and in the scalar tail", () => {
+    for (const [E, H] of [[K, be.H], [makeDenseEpilogues(tsBe), tsBe.H]] as const) {
+      H.set([-0, NaN, -0, NaN, -0, NaN, -0, NaN, -0, NaN, -Infinity, Infinity], 0);
+      H.fill(-0, 12, 18);
+      E.biasAddRelu(0, 12, 20, 2, 6);
+      for (let i = 0; i < 10; i++) {
+        if (i % 2 === 0) expect(Object.is(H[20 + i], 0), `z[${i}] = ${H[20 + i]}`).toBe(true);
+        else expect(H[20 + i], `z[${i}]`).toBeNaN();
+      }
+      expect([H[30], H[31]]).toEqual([0, Infinity]);
+    }
   });
 
   it("refuses to reach outside H; the ts backend gets the references", async () => {

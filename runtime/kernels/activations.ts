@@ -136,7 +136,7 @@ export function activationForward(
     case "relu":
       for (let i = 0; i < len; i++) {
         const v = H[x + i];
-        H[y + i] = v > 0 ? v : 0;
+        H[y + i] = v <= 0 ? 0 : v; // NaN stays NaN, as in PyTorch (-0 gives +0, as Math.max(v, 0))
       }
       return;
     case "leaky_relu":

@@ -13,7 +13,7 @@ import { encodeSafetensors } from "../safetensors";
 import { preprocessMetadata, preprocessTensors } from "../preprocess";
 import { trainAsync, type EpochMetrics, type LoopState, type TrainResult } from "../train-loop";
 import { BEST_FILE, CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from "./checkpoint";
-import { describeNonFinite, findNonFinite } from "../divergence";
+import { describeNonFinite, findNonFiniteCheckpoint } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { asUserError } from "./fs-errors";
 import { loadCsvFile } from "./load-csv";
@@ -277,7 +277,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
       interrupted: () => interrupted,
       onCheckpoint: (kind, state, best) => {
         if (!out) return;
-        const bad = findNonFinite(be.H, p);
+        const bad = findNonFiniteCheckpoint(be.H, p, best);
         if (bad) throw new DnncError(`not writing a poisoned checkpoint at step ${state.step}: ${describeNonFinite(bad)}${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ""}`);
         const path = join(out, kind === "best" ? BEST_FILE : CHECKPOINT_FILE);
         writeCheckpoint(path, p, be.H, state, best, kind);
@@ -316,13 +316,17 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     else if (args.json) process.stdout.write(JSON.stringify(final) + "\n");
     else say(`test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`);
     if (out) {
+      // nothing non-finite is written as the model (the loop checked it too; this guards the file)
+      const tensors = [...modelTensors(p, be.H), ...(result.preprocess ? preprocessTensors(result.preprocess) : [])];
+      const nf = tensors.find((t) => !t.data.every(Number.isFinite));
+      if (nf) throw new DnncError(`not writing ${join(out, "model.safetensors")}: tensor ${nf.name} holds ${nf.data.find((v) => !Number.isFinite(v))}`);
       writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
       if (result.confusion) writeFileAtomicSync(join(out, "confusion.json"), JSON.stringify({ matrix: result.confusion }) + "\n");
       writeFileAtomicSync(join(out, "run.json"), JSON.stringify({ name: p.meta.name, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, steps: result.steps, seed, divergences: result.divergences }) + "\n");
       writeFileAtomicSync(
         join(out, "model.safetensors"),
         encodeSafetensors(
-          [...modelTensors(p, be.H), ...(result.preprocess ? preprocessTensors(result.preprocess) : [])],
+          tensors,
           modelMetadata(p, { seed: String(seed), steps: String(result.steps), ...(result.preprocess ? preprocessMetadata(result.preprocess) : {}) }),
         ),
       );

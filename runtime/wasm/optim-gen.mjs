@@ -203,8 +203,10 @@ const SUMSQ = `  ;; sum of x[i]^2 over n floats (f64, 4 partial sums, added pair
 /**
  * Elementwise epilogues of a dense layer (runtime/wasm-kernels.ts), f32x4, hand-written. They
  * give the bytes of the TypeScript loops the compiler emits: a float32 add or multiply is
- * correctly rounded, as the JS double operation rounded to float32 is; `v > 0 ? v : 0` is
- * f32x4.pmax(0, v) (0 for NaN and -0). Each row's last out % 4 columns go through scalar code.
+ * correctly rounded, as the JS double operation rounded to float32 is; the ReLU `v <= 0 ? 0 : v`
+ * is v & ~(v <= 0) (two instructions: cmpleps, andnps): +0 for -0 as Math.max(v, 0), and NaN stays
+ * NaN, as in PyTorch (f32x4.pmax(0, v) made NaN 0 and hid a diverged layer; pmax(v, 0) would keep
+ * -0). Each row's last out % 4 columns go through scalar code.
  * y, b, z, dy, db, v, dz are float offsets; n rows of `out` columns.
  */
 const EPILOGUES = `  ;; y[r, j] += b[j]  (y is (n, out), b is (out)); and z = relu(y) when $relu (z is (n, out))
@@ -224,7 +226,7 @@ const EPILOGUES = `  ;; y[r, j] += b[j]  (y is (n, out), b is (out)); and z = re
                                  (v128.load (i32.add (local.get $b) (local.get $j)))))
         (v128.store (i32.add (local.get $y) (local.get $j)) (local.get $t))
         (if (local.get $relu) (then
-          (v128.store (i32.add (local.get $z) (local.get $j)) (f32x4.pmax (v128.const f32x4 0 0 0 0) (local.get $t)))))
+          (v128.store (i32.add (local.get $z) (local.get $j)) (v128.andnot (local.get $t) (f32x4.le (local.get $t) (v128.const f32x4 0 0 0 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $cols)))
       (block $tdone (loop $tail
@@ -234,7 +236,7 @@ const EPILOGUES = `  ;; y[r, j] += b[j]  (y is (n, out), b is (out)); and z = re
         (f32.store (i32.add (local.get $y) (local.get $j)) (local.get $s))
         (if (local.get $relu) (then
           (f32.store (i32.add (local.get $z) (local.get $j))
-            (select (local.get $s) (f32.const 0) (f32.gt (local.get $s) (f32.const 0))))))
+            (select (f32.const 0) (local.get $s) (f32.le (local.get $s) (f32.const 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $tail)))
       (local.set $y (i32.add (local.get $y) (local.get $row)))

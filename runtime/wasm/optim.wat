@@ -589,7 +589,7 @@
                                  (v128.load (i32.add (local.get $b) (local.get $j)))))
         (v128.store (i32.add (local.get $y) (local.get $j)) (local.get $t))
         (if (local.get $relu) (then
-          (v128.store (i32.add (local.get $z) (local.get $j)) (f32x4.pmax (v128.const f32x4 0 0 0 0) (local.get $t)))))
+          (v128.store (i32.add (local.get $z) (local.get $j)) (v128.andnot (local.get $t) (f32x4.le (local.get $t) (v128.const f32x4 0 0 0 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $cols)))
       (block $tdone (loop $tail
@@ -599,7 +599,7 @@
         (f32.store (i32.add (local.get $y) (local.get $j)) (local.get $s))
         (if (local.get $relu) (then
           (f32.store (i32.add (local.get $z) (local.get $j))
-            (select (local.get $s) (f32.const 0) (f32.gt (local.get $s) (f32.const 0))))))
+            (select (f32.const 0) (local.get $s) (f32.le (local.get $s) (f32.const 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $tail)))
       (local.set $y (i32.add (local.get $y) (local.get $row)))
