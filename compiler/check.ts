@@ -1,5 +1,5 @@
 // Pass 1 — check: AST → Spec. Validates every block, setting, layer and argument (layer arguments
-// with the ajv schemas of ops.ts, settings with the small schemas below), fills defaults and
+// with the ajv schemas of the op registry, compiler/ops/, settings with the small schemas below), fills defaults and
 // reports every error at once as a diagnostic with a span. Shapes are checked later, in lowering.
 import { createHash } from "node:crypto";
 import type { Arg, Element, SpecFile, Span, Statement, Value } from "../grammar/ast";

@@ -1,4 +1,4 @@
-// Build-time validators: every schema the compiler registers (ops.ts lazyValidator: layer and
+// Build-time validators: every schema the compiler registers (compiler/schema.ts lazyValidator: layer and
 // setting arguments, the IR schema) compiled by ajv to plain JavaScript functions. The output is
 // an ES module with the interface of runtime-ajv.ts; scripts/build.mjs puts it in the bundled CLI
 // in place of runtime-ajv.ts, so `dnnc check` loads neither ajv nor its meta-schemas.

@@ -1,5 +1,5 @@
 // What the language server knows about the language, for hover and completion: the layers (from
-// compiler/ops.ts, arguments and defaults read off their JSON schemas) and the blocks, settings,
+// compiler/ops/, arguments and defaults read off their JSON schemas) and the blocks, settings,
 // optimizers, schedules, losses and data sources (tables below, mirroring compiler/check.ts and
 // docs/language.md; test/lsp.test.ts checks them against the compiler's own lists).
 import { OPS } from "../ops";
@@ -83,9 +83,8 @@ export const LAYERS: Record<string, CallInfo> = Object.fromEntries(
       if (values) a.values = values;
       return a;
     });
-    // stride of the pools defaults to the kernel (documented in the op's doc, not in the schema)
-    for (const a of args) if ((o.name === "maxpool2d" || o.name === "avgpool2d") && a.name === "stride") a.default = "kernel";
-    for (const a of args) if (a.name === "init") a.default = "torch_default";
+    // defaults that are not schema constants (the pools' stride is the kernel; init is torch_default)
+    for (const a of args) if (o.docDefaults?.[a.name] !== undefined) a.default = o.docDefaults[a.name];
     return [o.name, { name: o.name, what: "layer", positional: o.positional, args, doc: o.doc }];
   }),
 );

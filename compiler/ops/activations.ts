@@ -11,6 +11,8 @@ import { layer, lit, type LayerOp, type OnnxCtx, type SecondParts, type TailOp }
 
 interface ActivationDef {
   name: string;
+  /** Conventions for docs/language.md. */
+  notes?: string;
   positional?: string[];
   args?: Record<string, unknown>;
   doc: string;
@@ -45,6 +47,8 @@ function activation(d: ActivationDef): { layer: LayerOp; tail: TailOp } {
       rank: "any",
       elementwise: true,
       doc: d.doc,
+      shape: "same",
+      ...(d.notes ? { notes: d.notes } : {}),
       lower(c, l, input, shape) {
         const n = c.node<ActivationNode>(d.name as ActivationNode["op"], input, shape, shape, l, { ...l.args });
         return [n.output, shape];
@@ -78,6 +82,7 @@ const defs: ActivationDef[] = [
   {
     name: "relu",
     doc: "max(0, x)",
+    notes: "relu(NaN) = NaN, as PyTorch",
     value: (v) => `Math.max(${v}, 0)`, // NaN stays NaN (as in PyTorch), so divergence is seen, not masked
     grad: (v) => `(${v} > 0 ? 1 : 0)`,
     second: () => ({ pre: "", a1: "(v > 0 ? 1 : 0)", a2: null, val: "(v > 0 ? v : 0)" }),
@@ -116,6 +121,7 @@ const defs: ActivationDef[] = [
   {
     name: "gelu",
     doc: "x·Φ(x), exact (erf)",
+    notes: "exact (erf), PyTorch's default `nn.GELU()`",
     helpers: ["gelu", "geluGrad"],
     value: (v) => `gelu(${v})`,
     grad: (v) => `geluGrad(${v})`,
@@ -145,6 +151,7 @@ const defs: ActivationDef[] = [
   {
     name: "silu",
     doc: "x·σ(x) (swish)",
+    notes: "PyTorch's `F.silu`",
     helpers: ["silu", "siluGrad", "siluGrad2"],
     value: (v) => `silu(${v})`,
     grad: (v) => `siluGrad(${v})`,
@@ -156,6 +163,7 @@ const defs: ActivationDef[] = [
   {
     name: "softplus",
     doc: "log(1 + e^x) (beta 1; linear above 20, as PyTorch)",
+    notes: "PyTorch's `F.softplus` (beta 1, threshold 20)",
     helpers: ["softplus", "softplusGrad", "softplusGrad2"],
     value: (v) => `softplus(${v})`,
     grad: (v) => `softplusGrad(${v})`,
@@ -166,6 +174,7 @@ const defs: ActivationDef[] = [
   {
     name: "mish",
     doc: "x·tanh(softplus(x))",
+    notes: "PyTorch's `F.mish`",
     helpers: ["mish", "mishGrad", "mishGrad2"],
     value: (v) => `mish(${v})`,
     grad: (v) => `mishGrad(${v})`,

@@ -43,6 +43,10 @@ export const conv2d = layer({
   required: ["filters", "kernel"],
   rank: 3,
   doc: "2-D convolution over NCHW input; weight [filters, C/groups, kh, kw].",
+  shape: "`[C,H,W] → [filters,OH,OW]`",
+  notes:
+    "`OH = ⌊(H + 2ph − d(k−1) − 1)/s⌋ + 1`; `padding` is an int, `[ph, pw]`, `same` (stride 1 and an odd effective kernel) or `valid`; 3×3 stride-1 convs with ≥ 8 channels in and out are computed by Winograd F(2,3) (the same function; sums rounded differently, ~1e-6 relative; [architecture](architecture.md#runtime-conventions-every-kernel-follows-these))",
+  docDefaults: { init: "torch_default" },
   lower(c, l, input, shape) {
     const a = l.args;
     const [C, Hh, W] = shape;

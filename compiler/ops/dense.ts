@@ -15,6 +15,9 @@ export const dense = layer({
   required: ["units"],
   rank: 1,
   doc: "Fully connected layer y = x Wᵀ + b, W stored [units, in] as in PyTorch.",
+  shape: "`[F] → [units]`",
+  notes: "`y = x Wᵀ + b`, W stored `[units, F]` as PyTorch; `weight_norm` reparameterizes each row as g·v/‖v‖ (PyTorch's `weight_norm(dim=0)`)",
+  docDefaults: { init: "torch_default" },
   lower(c, l, input, shape) {
     const units = l.args.units as number;
     const n = c.node<DenseNode>("dense", input, shape, [units], l, { units, bias: l.args.bias as boolean, weight_norm: l.args.weight_norm === true });

@@ -13,9 +13,11 @@ export type DropoutTail = TailOf<"dropout" | "spatial_dropout">;
 
 const pOf = (t: { attrs: Record<string, Json> }) => t.attrs.p as number;
 
-function dropoutLayer(name: "dropout" | "spatial_dropout", rank: "any" | 3, doc: string): LayerOp {
+function dropoutLayer(name: "dropout" | "spatial_dropout", rank: "any" | 3, doc: string, notes: string): LayerOp {
   return layer({
     name,
+    shape: rank === 3 ? "`[C,H,W]`, same" : "same",
+    notes,
     positional: ["p"],
     args: { p: { ...prob, default: 0.5, maximum: 0.99 } },
     rank,
@@ -29,8 +31,8 @@ function dropoutLayer(name: "dropout" | "spatial_dropout", rank: "any" | 3, doc:
   });
 }
 
-export const dropout = dropoutLayer("dropout", "any", "Inverted dropout; p is the DROP probability (PyTorch/Keras convention).");
-export const spatial_dropout = dropoutLayer("spatial_dropout", 3, "Drops whole channels of a [C,H,W] feature map; p is the drop probability.");
+export const dropout = dropoutLayer("dropout", "any", "Inverted dropout; p is the DROP probability (PyTorch/Keras convention).", "**p is the DROP probability**, `0 ≤ p ≤ 0.99`; kept values are scaled by 1/(1−p) in training");
+export const spatial_dropout = dropoutLayer("spatial_dropout", 3, "Drops whole channels of a [C,H,W] feature map; p is the drop probability.", "drops whole channels");
 
 /** This step's key of the tail op's stream (shared by both kinds). */
 const seed: TailOp["seed"] = (t, _n, c) => {

@@ -44,6 +44,8 @@ export const bn = layer({
   rank: "any",
   batchStatistics: true,
   doc: "Batch norm over the batch (per feature) or over N·H·W (per channel).",
+  shape: "same",
+  notes: "per feature over the batch (`[F]`) or per channel over N·H·W (`[C,H,W]`); see conventions",
   lower(c, l, input, shape) {
     const C = shape[0];
     const n = c.node<BnNode>("bn", input, shape, shape, l, { momentum: l.args.momentum as number, eps: l.args.eps as number, affine: l.args.affine as boolean });
@@ -64,6 +66,8 @@ export const iternorm = layer({
   },
   rank: "any",
   batchStatistics: true,
+  shape: "same",
+  notes: "each group of C/G channels whitened over the batch (N, or N·H·W for images) with Σ^−½ from `iters` Newton iterations; per-channel affine; running mean and whitening matrix for evaluation (see tricks.md §2)",
   doc: "Decorrelated batch norm by iterative normalization (IterNorm, Huang et al. 2019): each group of C/G channels is ZCA-whitened over the batch with Σ^-1/2 approximated by `iters` Newton iterations; per-channel affine; running mean and whitening matrix for eval.",
   lower(c, l, input, shape) {
     const a = l.args;
@@ -84,6 +88,8 @@ export const layernorm = layer({
   args: { ...normArgs },
   rank: "any",
   doc: "Layer norm over all features of one sample, per-element affine.",
+  shape: "same",
+  notes: "over all features of a sample; per-element affine (as `nn.LayerNorm(shape)`)",
   lower(c, l, input, shape) {
     const n = c.node<LayerNormNode>("layernorm", input, shape, shape, l, { eps: l.args.eps as number, affine: l.args.affine as boolean });
     affineParams(c, n, l, shape);
@@ -109,6 +115,8 @@ export const groupnorm = layer({
   required: ["groups"],
   rank: 3,
   doc: "Group norm over C/G channels × H × W per sample, per-channel affine.",
+  shape: "same",
+  notes: "per sample over C/G channels × H × W; per-channel affine",
   lower: groupNormLower("groupnorm"),
 });
 
@@ -118,6 +126,8 @@ export const instancenorm = layer({
   args: { ...normArgs },
   rank: 3,
   doc: "Instance norm: group norm with one group per channel.",
+  shape: "same",
+  notes: "group norm with G = C",
   lower: groupNormLower("instancenorm"),
 });
 

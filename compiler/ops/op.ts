@@ -38,7 +38,14 @@ export interface LayerDef {
   dropsValues?: boolean;
   /** Normalizes with statistics of the batch (batch norm): refused at batch size 1. */
   batchStatistics?: boolean;
+  /** One line: what it computes (hover, completion). */
   doc: string;
+  /** docs/language.md's layer table (scripts/build-docs.ts): the shape rule ("same" when it keeps the shape)... */
+  shape?: string;
+  /** ... and the conventions worth stating (markdown). */
+  notes?: string;
+  /** Defaults that are not constants of the schema (`stride=kernel`), as written in docs and hovers. */
+  docDefaults?: Record<string, string>;
 }
 
 /** A layer of the language: its surface, and how it lowers to IR nodes. */

@@ -22,9 +22,12 @@ export type AvgPool2dNode = NodeOf<"avgpool2d", PoolAttrs>;
 export type GlobalAvgPoolNode = NodeOf<"global_avgpool", Record<string, never>>;
 type Pool2dNode = MaxPool2dNode | AvgPool2dNode;
 
-function pool2dLayer(name: "maxpool2d" | "avgpool2d", doc: string): LayerOp {
+function pool2dLayer(name: "maxpool2d" | "avgpool2d", doc: string, notes: string): LayerOp {
   return layer({
     name,
+    shape: "`[C,H,W] → [C,OH,OW]`",
+    notes,
+    docDefaults: { stride: "kernel" },
     positional: ["kernel", "stride"],
     args: { kernel: intOrPair, stride: intOrPair, padding: { ...nonNegIntOrPair, default: 0 } },
     required: ["kernel"],
@@ -47,14 +50,15 @@ function pool2dLayer(name: "maxpool2d" | "avgpool2d", doc: string): LayerOp {
   });
 }
 
-export const maxpool2d = pool2dLayer("maxpool2d", "Max pooling; stride defaults to the kernel size.");
-export const avgpool2d = pool2dLayer("avgpool2d", "Average pooling (padding counts as zeros, as PyTorch's count_include_pad=True).");
+export const maxpool2d = pool2dLayer("maxpool2d", "Max pooling; stride defaults to the kernel size.", "ties: the first maximum; a window with a NaN gives NaN (as PyTorch)");
+export const avgpool2d = pool2dLayer("avgpool2d", "Average pooling (padding counts as zeros, as PyTorch's count_include_pad=True).", "padded cells count as zeros (PyTorch `count_include_pad=True`)");
 export const global_avgpool = layer({
   name: "global_avgpool",
   positional: [],
   args: {},
   rank: 3,
   doc: "Mean over H×W per channel: [C,H,W] → [C].",
+  shape: "`[C,H,W] → [C]`",
   lower(c, l, input, shape) {
     const out = [shape[0]];
     const n = c.node<GlobalAvgPoolNode>("global_avgpool", input, shape, out, l, {});

@@ -17,6 +17,8 @@ export const flatten = layer({
   args: {},
   rank: "any",
   doc: "Reshape [C,H,W] → [C·H·W] (no copy).",
+  shape: "`[C,H,W] → [C·H·W]`",
+  notes: "a view, no copy",
   lower(c, l, input, shape) {
     const out = [prod(shape)];
     const n = c.node<FlattenNode>("flatten", input, shape, out, l, {});
@@ -32,6 +34,8 @@ export const repeat = layer({
   rank: "any",
   body: true,
   doc: "The body chain repeated n times (each repetition has its own parameters): depth as a number.",
+  shape: "the body's",
+  notes: "`repeat(3) { dense(64) -> relu }`: each repetition has its own parameters",
   lower(c, l, input, shape) {
     let cur = input;
     let s = shape;
@@ -53,6 +57,8 @@ export const residual = layer({
   rank: "any",
   body: true,
   doc: "y = body(x) + x, or + proj(x) when the shapes differ (1×1 conv or dense projection).",
+  shape: "the body's",
+  notes: "`y = body(x) + x`, or `+ proj(x)` when shapes differ: a strided 1×1 conv (images) or a dense layer without bias (features)",
   lower(c, l, input, shape) {
     const rid = c.id("residual");
     let cur = input;
