@@ -25,6 +25,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { compileToIr } from "../compiler/pipeline";
+import { ACTIVATIONS, OPS } from "../compiler/ops";
 
 export const SLOW_MS = 1000;
 
@@ -84,9 +85,10 @@ export const HOSTILE_TEXT = [
 ];
 
 const KEYWORDS = [
-  "model", "data", "train", "search", "input", "loss", "dense", "conv2d", "maxpool2d", "avgpool2d",
-  "global_avgpool", "flatten", "bn", "layernorm", "groupnorm", "instancenorm", "relu", "leaky_relu", "tanh",
-  "sigmoid", "gelu", "elu", "dropout", "spatial_dropout", "residual", "source", "idx", "csv", "validation",
+  "model", "data", "train", "search", "input", "loss",
+  // every layer of the language, from the op registry
+  ...Object.keys(OPS),
+  "source", "idx", "csv", "validation",
   "scale", "shift", "preprocess", "augment", "seed", "batch", "epochs", "optimizer", "sgd", "adam", "adamw",
   "adagrad", "rmsprop", "weight_decay", "l1", "decay_bias", "decay_norm", "clip_norm", "clip_value",
   "schedule", "schedule_per", "warmup", "early_stopping", "softmax_cross_entropy", "mse", "bce_with_logits",
@@ -254,7 +256,8 @@ const initArb = fc.constantFrom("torch_default", "xavier_normal", "xavier_unifor
 const pairArb = (lo, hi) => fc.oneof(numArb(lo, hi), fc.tuple(numArb(lo, hi), numArb(lo, hi)).map(([a, b]) => `[${a}, ${b}]`));
 
 const activation = fc.oneof(
-  fc.constantFrom("relu", "tanh", "sigmoid", "gelu"),
+  // the activations without arguments, from the op registry
+  fc.constantFrom(...ACTIVATIONS.filter((a) => OPS[a].positional.length === 0)),
   call("leaky_relu", [realArb], {}),
   call("elu", [realArb], {}),
   call("dropout", [probArb], {}),
