@@ -8,6 +8,7 @@ import type { Json } from "../spec";
 import { convNodeConfig, gradTensors, poolReluForward, poolReluFusions } from "../plan-memory";
 import type { ConvConfig } from "../../runtime/kernels/conv";
 import { winogradPlanBlock } from "../../runtime/kernels/winograd";
+import { tsJson } from "../escape";
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -87,7 +88,7 @@ export function emitModel(ir: IR): Emitted {
     const spec = p.init as Record<string, Json>;
     if (spec.kind === "weight_norm_g") continue; // set from v after v is initialized
     uses.add("initTensor").add("Rng").add("streamId");
-    init.push(`initTensor(H, ${off(p.name)}, ${JSON.stringify(p.shape)}, ${JSON.stringify(spec)}, new Rng(seed, streamId(${JSON.stringify("init:" + p.name)})));`);
+    init.push(`initTensor(H, ${off(p.name)}, ${tsJson(p.shape)}, ${tsJson(spec)}, new Rng(seed, streamId(${tsJson("init:" + p.name)})));`);
   }
   for (const p of ir.params) {
     if ((p.init as Record<string, Json>).kind !== "weight_norm_g") continue;
@@ -136,7 +137,7 @@ export function emitModel(ir: IR): Emitted {
       if (t.op === "dropout" || t.op === "spatial_dropout") {
         uses.add("hash3").add("uniformAt").add("streamId");
         const st = `S_${t.id}`;
-        consts.push(`const ${st} = streamId(${JSON.stringify("dropout:" + t.id)});`);
+        consts.push(`const ${st} = streamId(${tsJson("dropout:" + t.id)});`);
         lines.push(`const ds_${t.id} = hash3(seed, ${st}, step);`);
       }
     }
@@ -271,7 +272,7 @@ export function emitModel(ir: IR): Emitted {
       case "conv2d": {
         const cfg = convCfg(n, ir.layout?.sizes[`col:${n.id}`]);
         uses.add("conv2dForward");
-        consts.push(`const CFG_${n.id} = ${JSON.stringify(cfg)};`);
+        consts.push(`const CFG_${n.id} = ${tsJson(cfg)};`);
         if (a.weight_norm) wnForward(cfg.K, (cfg.C / cfg.groups) * cfg.kh * cfg.kw);
         // a lone ReLU tail is applied by the conv to each sample's output while it is in cache
         // (the same Math.max(v, 0) as E.relu)
@@ -287,7 +288,7 @@ export function emitModel(ir: IR): Emitted {
       }
       case "maxpool2d":
       case "avgpool2d": {
-        consts.push(`const CFG_${n.id} = ${JSON.stringify(poolCfg(n))};`);
+        consts.push(`const CFG_${n.id} = ${tsJson(poolCfg(n))};`);
         if (n.op === "maxpool2d") {
           uses.add("maxPool2dForward");
           const fusedFrom = poolReluFwd.get(n.id);

@@ -35,6 +35,7 @@
 // gelu, elu, dropout, spatial_dropout. Anything else throws an Error naming the layer.
 import type { IR, IRNode, TailOp } from "../ir";
 import { convCfg, lit, poolCfg } from "./emit-model";
+import { tsJson } from "../escape";
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const SUPPORTED = new Set(["dense", "conv2d", "maxpool2d", "avgpool2d", "global_avgpool", "flatten", "identity", "add"]);
@@ -192,8 +193,8 @@ export function emitPenalty(ir: IR): EmittedPenalty {
   const scratch = off("pen:scratch");
 
   for (const n of ir.nodes) {
-    if (n.op === "conv2d") consts.push(`const PCFG_${n.id} = ${JSON.stringify(convCfg(n, ir.layout?.sizes[`col:${n.id}`]))};`);
-    if (n.op === "maxpool2d" || n.op === "avgpool2d") consts.push(`const PCFG_${n.id} = ${JSON.stringify(poolCfg(n))};`);
+    if (n.op === "conv2d") consts.push(`const PCFG_${n.id} = ${tsJson(convCfg(n, ir.layout?.sizes[`col:${n.id}`]))};`);
+    if (n.op === "maxpool2d" || n.op === "avgpool2d") consts.push(`const PCFG_${n.id} = ${tsJson(poolCfg(n))};`);
     if (n.op === "global_avgpool") {
       const [C, Hh, W] = n.inShape;
       consts.push(`const PCFG_${n.id} = { C: ${C}, H: ${Hh}, W: ${W} };`);
