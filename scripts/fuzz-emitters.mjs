@@ -286,7 +286,8 @@ export async function checkTypescript(cases, { bundleEvery = 20 } = {}) {
     const { r } = compileCase([], "", csv);
     benign[csv] = { ir: r.ir, shape: await tsShape((await generateTrainer(r.ir, { dataPath: BENIGN.data })).text) };
   }
-  const bundleBase = await tsShape(await bundleTrainer((await generateTrainer(benign[false].ir, { dataPath: BENIGN.data })).text, "benign.trainer.ts"), "js");
+  const bundleBase = {};
+  for (const csv of [false, true]) bundleBase[csv] = await tsShape(await bundleTrainer((await generateTrainer(benign[csv].ir, { dataPath: BENIGN.data })).text, "benign.trainer.ts"), "js");
   for (let i = 0; i < n; i++) {
     const { h, csv, fields } = cases[i];
     const fail = (check, detail) => finding(findings, "typescript", check, JSON.stringify({ h, fields, csv }), detail);
@@ -316,7 +317,12 @@ export async function checkTypescript(cases, { bundleEvery = 20 } = {}) {
       bundles++;
       const name = (fields.includes("file") ? h : "benign") + ".trainer.ts";
       const bs = await tsShape(await bundleTrainer(text, name), "js");
-      if (bs.errors.length || bs.tree.length !== bundleBase.tree.length || bs.comments.length !== bundleBase.comments.length) fail("the bundle differs in shape", bs.errors[0] ?? "");
+      const bb = bundleBase[csv];
+      if (bs.errors.length || bs.tree.join("\n") !== bb.tree.join("\n") || bs.comments.length !== bb.comments.length)
+        fail("the bundle differs in shape", bs.errors[0] ?? `${bs.tree.length} nodes, ${bs.comments.length} comments; benign ${bb.tree.length}, ${bb.comments.length}`);
+      const wantB = substitute(bb.strings, map).map((x) => (x === b.ir.specHash ? r.ir.specHash : x));
+      if (JSON.stringify(bs.strings) !== JSON.stringify(wantB)) fail("the bundle's literal values differ", JSON.stringify(bs.strings.filter((x, k) => x !== wantB[k])).slice(0, 300));
+      if (bs.comments[0] !== `// ${E.tsComment(name.replace(/\.ts$/, ".mjs"))}: bundled by dnnc; self-contained (runtime included).`) fail("the bundle banner differs", bs.comments[0]?.slice(0, 300));
     }
   }
   return { stats: { cases: n, rejected, bundles }, findings: [...findings.values()] };
