@@ -4,6 +4,7 @@
 // concrete .dnn file (the trial's spec, and the best configuration at the end of a search).
 import type { Arg, Block, Element, SpecFile, Span, Statement, Value } from "../grammar/ast";
 import { OPS } from "./ops";
+import { dnnIdentifier } from "./escape";
 
 export type ConfigValue = number | string;
 
@@ -12,7 +13,9 @@ function mkValue(v: ConfigValue, span: Span): Value {
     const text = Number.isInteger(v) ? String(v) : Number(v.toPrecision(6)).toString();
     return { kind: "number", value: Number(text), text, span };
   }
-  return { kind: "ident", name: v, span };
+  // a name (sgd, relu) stays a bare identifier; any other text is written as a string literal,
+  // so that printSpec never writes a search value raw into the spec (choice("a\nmodel x {"))
+  return dnnIdentifier(v) ? { kind: "ident", name: v, span } : { kind: "string", value: v, span };
 }
 
 function setArg(args: Arg[], key: string, positional: string[], v: ConfigValue, span: Span): void {
@@ -81,7 +84,7 @@ function applySetting(block: Block, rest: string, v: ConfigValue): string | unde
   if (arg === undefined) {
     // replace the whole value; for a call (optimizer), keep its learning rate
     const old = el.values[0]?.value;
-    if (old && old.kind === "call" && typeof v === "string") {
+    if (old && old.kind === "call" && typeof v === "string" && dnnIdentifier(v)) {
       const lr = old.args.find((a) => a.key === "lr" || a.key === undefined);
       el.values = [{ value: { kind: "call", name: v, nameSpan: old.nameSpan, args: lr ? [{ ...lr, key: "lr" }] : [], span: old.span }, span: old.span }];
     } else el.values = [{ value: mkValue(v, el.span), span: el.span }];

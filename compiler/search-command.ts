@@ -10,6 +10,7 @@ import { printSpec } from "../grammar/ast";
 import { check } from "./check";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { applyConfig, type ConfigValue } from "./search-apply";
+import { dnnComment, plainText } from "./escape";
 import { createWorkerPool, formatLeaderboard, MAX_TRIALS, runSearch, type Space, type Strategy } from "./search";
 import { DnncError } from "../runtime/errors";
 import { writeFileAtomicSync } from "../runtime/node/atomic";
@@ -26,6 +27,11 @@ function workerModule(): string {
     d = dirname(d);
   }
   throw new DnncError("dnnc: dist/trial-worker.mjs is missing; run `npm run build`");
+}
+
+/** best.dnn: one comment line naming the searched spec (whatever its path holds), then the concrete spec. */
+export function bestSpecText(specPath: string, concreteSpec: string): string {
+  return `# best configuration found by dnnc search over ${dnnComment(specPath)}\n` + concreteSpec;
 }
 
 /** `opts.json`: JSON lines on stdout, {event: "trial", ...} per finished trial, then {event: "summary", ...}. */
@@ -81,14 +87,14 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
           return;
         }
         if (opts.quiet) return;
-        const cfg = Object.entries(r.config).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(4)) : v}`).join(" ");
+        const cfg = Object.entries(r.config).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(4)) : plainText(String(v))}`).join(" ");
         process.stdout.write(`[${p.done}/${p.total}] trial ${r.key}: ${metric} ${r.metric === null ? "failed" : Number(r.metric).toFixed(4)}  ${cfg}\n`);
       },
     });
     if (!opts.json && !opts.quiet) for (const line of formatLeaderboard(summary, space)) process.stdout.write(line + "\n");
     if (summary.best) {
       const best = concrete(summary.best.config as Record<string, ConfigValue>);
-      writeFileAtomicSync(join(out, "best.dnn"), `# best configuration found by dnnc search over ${specPath}\n` + best);
+      writeFileAtomicSync(join(out, "best.dnn"), bestSpecText(specPath, best));
       if (!opts.json && !opts.quiet) process.stdout.write(`wrote ${join(out, "best.dnn")}\n`);
     }
     // no trial gave a finite objective (every one failed, or diverged): nothing was found, and

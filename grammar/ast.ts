@@ -1,5 +1,6 @@
 // The typed AST of a .dnn file. Every node carries the span of source text it came from, so
 // that every later diagnostic can point at the exact characters.
+import { dnnName, dnnString } from "./quote";
 
 export interface Span {
   file: string;
@@ -111,22 +112,22 @@ export function printValue(v: Value): string {
     case "number":
       return v.text;
     case "string":
-      return JSON.stringify(v.value);
+      return dnnString(v.value);
     case "ident":
-      return v.name;
+      return dnnName(v.name);
     case "call":
-      return `${v.name}(${v.args.map(printArg).join(", ")})`;
+      return `${dnnName(v.name)}(${v.args.map(printArg).join(", ")})`;
     case "list":
       return `[${v.items.map(printValue).join(", ")}]`;
   }
 }
 
 export function printArg(a: Arg): string {
-  return a.key !== undefined ? `${a.key}=${printValue(a.value)}` : printValue(a.value);
+  return a.key !== undefined ? `${dnnName(a.key)}=${printValue(a.value)}` : printValue(a.value);
 }
 
 function printElement(e: Element, indent: string): string {
-  let s = e.name;
+  let s = dnnName(e.name, true);
   if (e.args) s += `(${e.args.map(printArg).join(", ")})`;
   if (e.values.length > 0) s += " " + e.values.map(printArg).join(" ");
   if (e.body) s += " {\n" + printBody(e.body, indent + "  ") + indent + "}";
@@ -140,6 +141,6 @@ function printBody(body: Statement[], indent: string): string {
 /** Print a file back in canonical form (used by tests and by search to write concrete specs). */
 export function printSpec(f: SpecFile): string {
   return f.blocks
-    .map((b) => `${b.kind}${b.name !== undefined ? " " + b.name : ""} {\n${printBody(b.body, "  ")}}\n`)
+    .map((b) => `${b.kind}${b.name !== undefined ? " " + dnnName(b.name) : ""} {\n${printBody(b.body, "  ")}}\n`)
     .join("\n");
 }

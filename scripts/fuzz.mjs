@@ -19,6 +19,8 @@
 // parses as TypeScript. Findings are deduplicated by signature, minimized, printed, and with
 // --write saved to specs/fuzz-regressions/ (test/fuzz-regressions.test.ts replays them).
 // The module also exports its parts: test/fuzz.test.ts runs a fixed-seed slice.
+// Hostile strings through the emitters (TypeScript, PyTorch, HTML/SVG, ONNX, spec text written
+// back), each checked by a parser of its target: scripts/fuzz-emitters.mjs.
 import fc from "fast-check";
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";

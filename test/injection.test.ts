@@ -85,6 +85,12 @@ const HOSTILE = [
   "\u2029process.exit(1)//",
   "\r process.exit(1)",
   "</script><script>alert(1)</script>",
+  "<!--",
+  '"""',
+  "\0",
+  "\x85",
+  "\u202e",
+  "\ufeff",
   "__proto__",
   "constructor",
   "\ud800",
@@ -177,6 +183,7 @@ describe("the spec's file name flows into comments and JSON literals only", () =
     "x\rprocess.exit(1)//.dnn",
     "x\u2028process.exit(1)//.dnn",
     "x\u2029process.exit(1)//.dnn",
+    "x\0\x85\u202e*/process.exit(1)/*.dnn",
     'x"`${process.exit(1)}`.dnn',
   ];
   for (const file of names) {

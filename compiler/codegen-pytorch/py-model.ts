@@ -7,8 +7,9 @@ import type { IR, IRNode, IRParam } from "../ir";
 import type { Json } from "../spec";
 import { asProducer, findNodeOp, findTailOp } from "../ops";
 import { isUnsupported, type PyCode, type PyCtx } from "../ops/op";
+import { pyIdentifier, pyString } from "../escape";
 
-/** A Python literal for a JSON value. */
+/** A Python literal for a JSON value (strings and keys through pyString: they hold the text exactly). */
 export function py(v: Json | undefined): string {
   if (v === undefined || v === null) return "None";
   if (typeof v === "boolean") return v ? "True" : "False";
@@ -16,10 +17,10 @@ export function py(v: Json | undefined): string {
     if (!Number.isFinite(v)) throw new Error(`pytorch target: cannot write the number ${v}`);
     return String(v);
   }
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return pyString(v);
   if (Array.isArray(v)) return `[${v.map(py).join(", ")}]`;
   return `{${Object.entries(v)
-    .map(([k, x]) => `${JSON.stringify(k)}: ${py(x)}`)
+    .map(([k, x]) => `${pyString(k)}: ${py(x)}`)
     .join(", ")}}`;
 }
 
@@ -81,7 +82,7 @@ export function emitPyModel(ir: IR): PyModel {
   const text = [
     ...[...preambles].flatMap((p) => [p, ``, ``]),
     `class Net(nn.Module):`,
-    `    """${ir.name}: input [${ir.input.shape.join(", ")}] -> output [${ir.output.shape.join(", ")}]. Submodules are named after the`,
+    `    """${pyIdentifier(ir.name)}: input [${ir.input.shape.join(", ")}] -> output [${ir.output.shape.join(", ")}]. Submodules are named after the`,
     `    IR nodes, so state_dict() names are the dnnc tensor names."""`,
     ``,
     `    def __init__(self):`,

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { commentSafe } from "./emit-trainer";
+import { tsComment } from "../escape";
 
 /** The runtime sources: found upwards from this module (source tree or dist/ bundle alike). */
 function findRuntimeDir(): string {
@@ -29,7 +29,7 @@ export async function bundleTrainer(tsSource: string, fileName: string): Promise
     treeShaking: true,
     legalComments: "none",
     alias: { "dnnc/runtime/node": runtimeDir + "node/index.ts", "dnnc/runtime": runtimeDir + "index.ts" },
-    banner: { js: `// ${commentSafe(fileName.replace(/\.ts$/, ".mjs"))}: bundled by dnnc; self-contained (runtime included).` },
+    banner: { js: `// ${tsComment(fileName.replace(/\.ts$/, ".mjs"))}: bundled by dnnc; self-contained (runtime included).` },
     logLevel: "silent",
   });
   return r.outputFiles[0].text;

@@ -9,6 +9,7 @@ import type { Json } from "../spec";
 import { asProducer, nodeOp, TAILS } from "../ops";
 import { lit, type EmitCtx } from "../ops/op";
 import { prod } from "../shape";
+import { tsJson } from "../escape";
 
 export { lit };
 
@@ -40,7 +41,7 @@ export function emitModel(ir: IR): Emitted {
     const spec = p.init as Record<string, Json>;
     if (spec.kind === "weight_norm_g") continue; // set from v after v is initialized
     uses.add("initTensor").add("Rng").add("streamId");
-    init.push(`initTensor(H, ${off(p.name)}, ${JSON.stringify(p.shape)}, ${JSON.stringify(spec)}, new Rng(seed, streamId(${JSON.stringify("init:" + p.name)})));`);
+    init.push(`initTensor(H, ${off(p.name)}, ${tsJson(p.shape)}, ${tsJson(spec)}, new Rng(seed, streamId(${tsJson("init:" + p.name)})));`);
   }
   for (const p of ir.params) {
     if ((p.init as Record<string, Json>).kind !== "weight_norm_g") continue;

@@ -6,6 +6,8 @@
 //
 //   const w = new ProtoWriter(); w.int(1, 150); w.bytes() -> 08 96 01
 
+import { onnxString } from "../escape";
+
 const TEXT = new TextEncoder();
 
 /** Append the base-128 varint of a non-negative integer (<= 2^53) or of a negative int64. */
@@ -76,8 +78,9 @@ export class ProtoWriter {
     return this;
   }
 
+  /** A string field: UTF-8 of onnxString(s) (every name, doc string and metadata entry of a model passes here). */
   string(field: number, s: string): this {
-    return this.bytesField(field, TEXT.encode(s));
+    return this.bytesField(field, TEXT.encode(onnxString(s)));
   }
 
   message(field: number, m: ProtoWriter): this {

@@ -7,6 +7,7 @@ import type { NodeOf } from "../ir";
 import type { ConvConfig } from "../../runtime/kernels/conv";
 import { WINO_BLOCK, WINO_SCRATCH_LIMIT, WINO_SCRATCH_MAX, winogradApplies, winogradScratchSize } from "../../runtime/kernels/winograd";
 import { pair, shapeText } from "../shape";
+import { tsJson } from "../escape";
 import { decayArgs, intOrPair, nonNegIntOrPair, posInt } from "./args";
 import { layer, type NodeOp } from "./op";
 import { int, ints, linearParams, onnxLinear, pyLinear, refuseWeightNorm, weightNormBackward, weightNormBuffers, weightNormForward, weightOf } from "./linear";
@@ -161,7 +162,7 @@ export const conv2dNode: NodeOp<Conv2dNode> = {
     const a = n.attrs;
     const cfg = convCfg(n);
     c.uses.add("conv2dForward");
-    c.consts.push(`const CFG_${n.id} = ${JSON.stringify(cfg)};`);
+    c.consts.push(`const CFG_${n.id} = ${tsJson(cfg)};`);
     const lines: string[] = [];
     if (a.weight_norm) lines.push(weightNormForward(n, c, cfg.K, (cfg.C / cfg.groups) * cfg.kh * cfg.kw));
     // a lone ReLU tail is applied by the conv to each sample's output while it is in cache
@@ -203,7 +204,7 @@ export const conv2dNode: NodeOp<Conv2dNode> = {
   penalty: {
     refuse: refuseWeightNorm,
     dwFloats: (n) => n.attrs.K * (n.inShape[0] / n.attrs.groups) * n.attrs.kh * n.attrs.kw + n.attrs.K,
-    consts: (n) => [`const PCFG_${n.id} = ${JSON.stringify(convCfg(n))};`],
+    consts: (n) => [`const PCFG_${n.id} = ${tsJson(convCfg(n))};`],
     primalBackward(n, c, dz) {
       c.uses.add("conv2dBackward");
       const src = n.inputs[0];

@@ -6,6 +6,7 @@
 import type { Json } from "../spec";
 import type { NodeOf, TailOf } from "../ir";
 import { prob } from "./args";
+import { tsJson } from "../escape";
 import { layer, lit, type LayerOp, type TailOp } from "./op";
 
 export type DropoutNode = NodeOf<"dropout" | "spatial_dropout", Record<string, Json>>;
@@ -37,7 +38,7 @@ export const spatial_dropout = dropoutLayer("spatial_dropout", 3, "Drops whole c
 /** This step's key of the tail op's stream (shared by both kinds). */
 const seed: TailOp["seed"] = (t, _n, c) => {
   c.uses.add("hash3").add("uniformAt").add("streamId");
-  c.consts.push(`const S_${t.id} = streamId(${JSON.stringify("dropout:" + t.id)});`);
+  c.consts.push(`const S_${t.id} = streamId(${tsJson("dropout:" + t.id)});`);
   return [`const ds_${t.id} = hash3(seed, S_${t.id}, step);`];
 };
 

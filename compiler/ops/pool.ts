@@ -6,6 +6,7 @@
 import type { IRNode, NodeOf } from "../ir";
 import { int, ints } from "../export/onnx-graph";
 import { pair, prod, shapeText } from "../shape";
+import { tsJson } from "../escape";
 import { intOrPair, nonNegIntOrPair } from "./args";
 import { layer, type EmitCtx, type LayerOp, type NodeOp, type PenaltyCtx } from "./op";
 
@@ -75,7 +76,7 @@ export function poolCfg(n: Pool2dNode) {
 
 const is2x2 = (a: PoolAttrs) => a.kh === 2 && a.kw === 2 && a.sh === 2 && a.sw === 2 && a.ph === 0 && a.pw === 0;
 const inSize = (n: IRNode) => prod(n.inShape);
-const pool2dConsts = (n: Pool2dNode, prefix: string) => [`const ${prefix}_${n.id} = ${JSON.stringify(poolCfg(n))};`];
+const pool2dConsts = (n: Pool2dNode, prefix: string) => [`const ${prefix}_${n.id} = ${tsJson(poolCfg(n))};`];
 const pool2dPytorch = (module: string) => (n: Pool2dNode) => {
   const a = n.attrs;
   const k = `kernel_size=(${a.kh}, ${a.kw}), stride=(${a.sh}, ${a.sw}), padding=(${a.ph}, ${a.pw})`;

@@ -2,4 +2,4 @@
 // matrices) as a self-contained report.html plus standalone SVG files.
 export { renderReport, slug, type Report, type Run, type RunEpoch } from "./render";
 export { disambiguate, loadRun, parseMetrics, writeReport } from "./load";
-export { confusionChart, esc, formatTick, lineChart, logScale, niceScale, PALETTE, type ChartOptions, type Scale, type Series, type VLine } from "./svg";
+export { confusionChart, formatTick, lineChart, logScale, niceScale, PALETTE, type ChartOptions, type Scale, type Series, type VLine } from "./svg";

@@ -2,7 +2,8 @@
 // the same plots as standalone SVG documents: loss and accuracy per epoch (training dashed,
 // validation solid, one colour per run, best epoch marked), the learning rate, and a confusion
 // matrix per run that has one. Several runs overlay in the same plots, to compare tricks.
-import { PALETTE, confusionChart, esc, lineChart, type LegendEntry, type Series, type VLine } from "./svg";
+import { assertNoRawUnsafe, htmlAttr, htmlText } from "../escape";
+import { PALETTE, confusionChart, lineChart, type LegendEntry, type Series, type VLine } from "./svg";
 import { extent } from "./series";
 
 /** One epoch's numbers, as the trainer writes them to metrics.jsonl (EpochMetrics). */
@@ -108,7 +109,7 @@ function summaryTable(runs: Run[]): string {
     const ba = best(r.metrics, "val_acc", (a, b) => a > b);
     const secs = r.metrics.reduce((a, m) => a + (m.seconds ?? 0), 0);
     const cells = [
-      `<span class="swatch" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(r.name)}`,
+      `<span class="swatch" style="background:${PALETTE[i % PALETTE.length]}"></span>${htmlText(r.name)}`,
       String(r.metrics.length),
       r.bestEpoch != null ? `${r.bestEpoch}${r.stoppedEarly ? " <small>(stopped early)</small>" : ""}` : "–",
       fmtLoss(last?.train_loss),
@@ -158,11 +159,11 @@ export function renderReport(runs: Run[]): Report {
     }
 
   const fig = (key: string, caption: string) =>
-    svgs[key] ? `<figure id="${esc(key)}">${svgs[key]}<figcaption>${caption}</figcaption></figure>` : "";
+    svgs[key] ? `<figure id="${htmlAttr(key)}">${svgs[key]}<figcaption>${caption}</figcaption></figure>` : "";
   const names = runs.map((r) => r.name).join(", ");
   const body: string[] = [];
   body.push(`<h1>dnnc training report</h1>`);
-  body.push(`<p class="sub">${runs.length} run${runs.length === 1 ? "" : "s"}: ${esc(names)}</p>`);
+  body.push(`<p class="sub">${runs.length} run${runs.length === 1 ? "" : "s"}: ${htmlText(names)}</p>`);
   body.push(summaryTable(runs));
   body.push(`<h2>Curves</h2>`);
   body.push(`<div class="grid">`);
@@ -185,7 +186,7 @@ const marked = plotted.some((r) => r.bestEpoch != null);
     `<meta charset="utf-8">`,
     `<meta name="viewport" content="width=device-width, initial-scale=1">`,
     `<link rel="icon" href="data:,">`,
-    `<title>dnnc report: ${esc(names)}</title>`,
+    `<title>dnnc report: ${htmlText(names)}</title>`,
     `<style>${CSS}</style>`,
     `</head>`,
     `<body>`,
@@ -194,5 +195,6 @@ const marked = plotted.some((r) => r.bestEpoch != null);
     `</html>`,
     ``,
   ].join("\n");
+  assertNoRawUnsafe(html, "report.html");
   return { html, svgs };
 }

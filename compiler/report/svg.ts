@@ -1,14 +1,19 @@
 // Hand-written SVG for the run report: escaping, nice axis ticks, line charts (several series,
 // gaps for missing values, vertical markers, a legend) and a confusion-matrix heatmap. Every
-// string that came from the user (run names, class names) goes through `esc`. Each chart's plot
+// string that came from the user (run names, class names) goes through htmlText or htmlAttr
+// (compiler/escape.ts). Each chart's plot
 // area carries its data-to-pixel mapping as data-* attributes so that tests (and curious readers)
 // can map polyline points back to the numbers they came from.
 
 import { drawnPoints, extent } from "./series";
+import { htmlAttr, htmlText } from "../escape";
 
-/** Escape text for XML text nodes and attribute values. */
-export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
+/** `s` cut to at most `n` UTF-16 units with an ellipsis, never between the two halves of a surrogate pair. */
+export function shorten(s: string, n: number): string {
+  if (s.length <= n) return s;
+  let keep = Math.max(1, n - 1);
+  if (/[\ud800-\udbff]/.test(s[keep - 1])) keep--;
+  return s.slice(0, keep) + "…";
 }
 
 /** Colour-blind-safe palette (Okabe–Ito, black moved last); run i gets PALETTE[i % 8]. */
@@ -136,8 +141,8 @@ function legend(entries: LegendEntry[], x0: number, y0: number, width: number): 
     const dash = e.dash ? ` stroke-dasharray="${e.dash}"` : "";
     if (e.kind === "line") parts.push(`<line x1="${px(x)}" y1="${px(y)}" x2="${px(x + 26)}" y2="${px(y)}" stroke="${e.color}" stroke-width="2.5"${dash}/>`);
     else parts.push(`<line x1="${px(x + 13)}" y1="${px(y - 7)}" x2="${px(x + 13)}" y2="${px(y + 7)}" stroke="${e.color}" stroke-width="1.5" stroke-dasharray="3 3"/>`);
-    const text = e.name.length > maxChars ? e.name.slice(0, Math.max(1, maxChars - 1)) + "…" : e.name;
-    parts.push(`<text x="${px(x + 32)}" y="${px(y + 4)}" fill="#222"><title>${esc(e.name)}</title>${esc(text)}</text>`);
+    const text = shorten(e.name, maxChars);
+    parts.push(`<text x="${px(x + 32)}" y="${px(y + 4)}" fill="#222"><title>${htmlText(e.name)}</title>${htmlText(text)}</text>`);
   });
   parts.push("</g>");
   return { svg: parts.join(""), height: Math.ceil(entries.length / cols) * 18 };
@@ -185,26 +190,26 @@ export function lineChart(o: ChartOptions): string | undefined {
   const H = legendTop + lg.height + 4;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(o.title)}">`);
-  out.push(`<title>${esc(o.title)}</title>`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${htmlAttr(o.title)}">`);
+  out.push(`<title>${htmlText(o.title)}</title>`);
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${left}" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${esc(o.title)}</text>`);
+  out.push(`<text x="${left}" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${htmlText(o.title)}</text>`);
   // grid and ticks
   out.push(`<g class="axes" ${FONT} font-size="11" fill="#444">`);
   for (const t of yScale.ticks) {
     const y = px(ty(t));
     out.push(`<line x1="${left}" y1="${y}" x2="${px(left + plotW)}" y2="${y}" stroke="#e3e3e3"/>`);
-    out.push(`<text x="${left - 6}" y="${px(ty(t) + 4)}" text-anchor="end">${esc(formatTick(t, yScale))}</text>`);
+    out.push(`<text x="${left - 6}" y="${px(ty(t) + 4)}" text-anchor="end">${htmlText(formatTick(t, yScale))}</text>`);
   }
   for (const t of xScale.ticks) {
     const x = px(tx(t));
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${px(top + plotH)}" stroke="#f0f0f0"/>`);
     out.push(`<line x1="${x}" y1="${px(top + plotH)}" x2="${x}" y2="${px(top + plotH + 5)}" stroke="#888"/>`);
-    out.push(`<text x="${x}" y="${px(top + plotH + 18)}" text-anchor="middle">${esc(formatTick(t, xScale))}</text>`);
+    out.push(`<text x="${x}" y="${px(top + plotH + 18)}" text-anchor="middle">${htmlText(formatTick(t, xScale))}</text>`);
   }
   out.push(`<rect x="${left}" y="${top}" width="${px(plotW)}" height="${plotH}" fill="none" stroke="#888"/>`);
-  out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + 38)}" text-anchor="middle" font-size="12">${esc(o.xLabel)}</text>`);
-  out.push(`<text transform="translate(16 ${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-size="12">${esc(o.yLabel)}</text>`);
+  out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + 38)}" text-anchor="middle" font-size="12">${htmlText(o.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-size="12">${htmlText(o.yLabel)}</text>`);
   out.push(`</g>`);
   // data
   out.push(
@@ -212,14 +217,14 @@ export function lineChart(o: ChartOptions): string | undefined {
   );
   for (const v of o.vlines ?? []) {
     const x = px(tx(v.x));
-    out.push(`<line class="vline" x1="${x}" y1="${top}" x2="${x}" y2="${px(top + plotH)}" stroke="${v.color}" stroke-width="1.5" stroke-dasharray="3 3"><title>${esc(v.label)}</title></line>`);
+    out.push(`<line class="vline" x1="${x}" y1="${top}" x2="${x}" y2="${px(top + plotH)}" stroke="${v.color}" stroke-width="1.5" stroke-dasharray="3 3"><title>${htmlText(v.label)}</title></line>`);
   }
   for (const s of o.series) {
     const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
     let seg: string[] = [];
     const flush = () => {
       if (seg.length > 0)
-        out.push(`<polyline class="series" data-series="${esc(s.name)}" points="${seg.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`);
+        out.push(`<polyline class="series" data-series="${htmlAttr(s.name)}" points="${seg.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`);
       seg = [];
     };
     for (const p of drawnPoints(s.points, (q) => finite(q.y) && Number.isFinite(q.x))) {
@@ -230,7 +235,7 @@ export function lineChart(o: ChartOptions): string | undefined {
     const shown = s.points.filter((p) => finite(p.y) && Number.isFinite(p.x));
     if (shown.length <= 60)
       for (const p of shown)
-        out.push(`<circle cx="${px(tx(p.x))}" cy="${px(ty(p.y as number))}" r="2.5" fill="${s.color}"><title>${esc(s.name)}: ${esc(o.xLabel)} ${p.x}, ${esc(String(p.y))}</title></circle>`);
+        out.push(`<circle cx="${px(tx(p.x))}" cy="${px(ty(p.y as number))}" r="2.5" fill="${s.color}"><title>${htmlText(s.name)}: ${htmlText(o.xLabel)} ${p.x}, ${htmlText(String(p.y))}</title></circle>`);
   }
   out.push(`</g>`);
   out.push(lg.svg);
@@ -272,32 +277,32 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
   }
   const acc = total > 0 ? `accuracy ${((100 * correct) / total).toFixed(2)}% of ${total}` : "";
   const titleChars = Math.floor((W - 24) / 8.5);
-  const shownTitle = title.length > titleChars ? title.slice(0, titleChars - 1) + "…" : title;
-  const trunc = (s: string) => (s.length > 14 ? s.slice(0, 13) + "…" : s);
+  const shownTitle = shorten(title, titleChars);
+  const trunc = (s: string) => shorten(s, 14);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`);
-  out.push(`<title>${esc(title)}</title>`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${htmlAttr(title)}">`);
+  out.push(`<title>${htmlText(title)}</title>`);
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="12" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${esc(shownTitle)}</text>`);
-  out.push(`<text x="12" y="40" ${FONT} font-size="12" fill="#555">${esc(acc)}</text>`);
+  out.push(`<text x="12" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${htmlText(shownTitle)}</text>`);
+  out.push(`<text x="12" y="40" ${FONT} font-size="12" fill="#555">${htmlText(acc)}</text>`);
   out.push(`<g ${FONT} font-size="${cell >= 26 ? 11 : 9}">`);
   out.push(`<text x="${px(left + size / 2)}" y="${top + size + labelDepth + 16}" text-anchor="middle" font-size="12" fill="#444">predicted</text>`);
   out.push(`<text transform="translate(14 ${px(top + size / 2)}) rotate(-90)" text-anchor="middle" font-size="12" fill="#444">true</text>`);
   for (let i = 0; i < k; i++) {
     const rowSum = m[i].reduce((a, b) => a + b, 0);
     if (cell >= 12) {
-      out.push(`<text x="${left - 6}" y="${px(top + i * cell + cell / 2 + 4)}" text-anchor="end" fill="#444">${esc(trunc(labels[i]))}</text>`);
+      out.push(`<text x="${left - 6}" y="${px(top + i * cell + cell / 2 + 4)}" text-anchor="end" fill="#444">${htmlText(trunc(labels[i]))}</text>`);
       const cx = px(left + i * cell + cell / 2 + 3);
       const cy = px(top + size + 10);
-      if (upright) out.push(`<text x="${px(left + i * cell + cell / 2)}" y="${px(top + size + 14)}" text-anchor="middle" fill="#444">${esc(labels[i])}</text>`);
-      else out.push(`<text transform="translate(${cx} ${cy}) rotate(-45)" text-anchor="end" fill="#444">${esc(trunc(labels[i]))}</text>`);
+      if (upright) out.push(`<text x="${px(left + i * cell + cell / 2)}" y="${px(top + size + 14)}" text-anchor="middle" fill="#444">${htmlText(labels[i])}</text>`);
+      else out.push(`<text transform="translate(${cx} ${cy}) rotate(-45)" text-anchor="end" fill="#444">${htmlText(trunc(labels[i]))}</text>`);
     }
     for (let j = 0; j < k; j++) {
       const f = rowSum > 0 ? m[i][j] / rowSum : 0;
       const x = left + j * cell;
       const y = top + i * cell;
       out.push(
-        `<rect class="cell" data-row="${i}" data-col="${j}" data-count="${m[i][j]}" x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${heat(f)}" stroke="#fff"><title>true ${esc(labels[i])}, predicted ${esc(labels[j])}: ${m[i][j]} (${(100 * f).toFixed(1)}% of the row)</title></rect>`,
+        `<rect class="cell" data-row="${i}" data-col="${j}" data-count="${m[i][j]}" x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${heat(f)}" stroke="#fff"><title>true ${htmlText(labels[i])}, predicted ${htmlText(labels[j])}: ${m[i][j]} (${(100 * f).toFixed(1)}% of the row)</title></rect>`,
       );
       if (k <= 20)
         out.push(`<text x="${px(x + cell / 2)}" y="${px(y + cell / 2 + 4)}" text-anchor="middle" fill="${f > 0.5 ? "#fff" : "#222"}">${m[i][j]}</text>`);

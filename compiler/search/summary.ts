@@ -3,6 +3,7 @@
 // the outer 10% of its range (measured in log10 for loguniform and int-log): the optimum may lie
 // outside the range, so widen it.
 
+import { plainText } from "../escape";
 import { unitPosition, type Dist, type Space, type Value } from "./space";
 import { compareResults } from "./strategies";
 import type { TrialRecord } from "./results";
@@ -35,7 +36,7 @@ export interface SearchSummary {
 /** Numbers as a person writes them: 3 significant digits, exponent form for tiny or huge ones. */
 export function fmt(v: Value | null | undefined): string {
   if (v === null || v === undefined) return "-";
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return plainText(v); // a choice value: one line, no terminal control codes
   if (!Number.isFinite(v)) return String(v);
   if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
   const a = Math.abs(v);
