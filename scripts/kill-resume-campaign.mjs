@@ -15,7 +15,8 @@
 //  - at the end every directory is resumed to completion (no kill): it must either end with
 //    model.safetensors and loss-trace.f64 byte-identical to an uninterrupted reference run (and
 //    the same metrics.jsonl but for seconds), or be refused with a message because no checkpoint
-//    was written yet; no lock and no temporary file may be left behind.
+//    was written yet (and then, started again without --resume as the message says, end so);
+//    a directory that ran to the end holds no lock and no temporary file.
 // The module exports runCampaign: test/kill-resume-campaign.test.ts runs a few runs of it.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -224,22 +225,31 @@ export async function runCampaign(o = {}) {
 
   // the end: every directory resumed to completion, or refused because it has no checkpoint yet
   const outcomes = { identical: 0, refusedNoCheckpoint: 0, other: 0 };
-  for (const d of dirs) {
-    const r = await command([trainerA, "--resume", d, "--epochs", EPOCHS, "--quiet"], d);
+  /** A directory that ran to the end: the reference's bytes, and no lock or temporary file left. */
+  const finished = (d) => {
     const leftovers = readdirSync(d).filter((f) => /\.tmp$|\.lock$|\.takeover$/.test(f));
     if (leftovers.length > 0) fail(`${relative(work, d)}: left behind ${leftovers.join(", ")}`);
+    return (
+      readFileSync(join(d, "model.safetensors")).equals(refFiles.model) &&
+      (refFiles.trace === undefined || readFileSync(join(d, "loss-trace.f64")).equals(refFiles.trace)) &&
+      noSeconds(readFileSync(join(d, "metrics.jsonl"), "utf8")) === refFiles.metrics
+    );
+  };
+  for (const d of dirs) {
+    const r = await command([trainerA, "--resume", d, "--epochs", EPOCHS, "--quiet"], d);
     if (r.code === 0) {
-      const same =
-        readFileSync(join(d, "model.safetensors")).equals(refFiles.model) &&
-        (refFiles.trace === undefined || readFileSync(join(d, "loss-trace.f64")).equals(refFiles.trace)) &&
-        noSeconds(readFileSync(join(d, "metrics.jsonl"), "utf8")) === refFiles.metrics;
-      if (same) outcomes.identical++;
+      if (finished(d)) outcomes.identical++;
       else {
         outcomes.other++;
         fail(`${relative(work, d)}: resumed to the end, but not byte-identical to the reference`);
       }
-    } else if (r.code === 1 && /no checkpoint yet|no checkpoint\.safetensors here/.test(r.stderr)) outcomes.refusedNoCheckpoint++;
-    else {
+    } else if (r.code === 1 && /no checkpoint yet/.test(r.stderr)) {
+      // killed before its first checkpoint: the message says to start again without --resume,
+      // which must take over the dead run's lock, remove its temporary files and run normally
+      outcomes.refusedNoCheckpoint++;
+      const again = await command([trainerA, "--out", d, "--epochs", EPOCHS, "--quiet"], d);
+      if (again.code !== 0 || !finished(d)) fail(`${relative(work, d)}: started again without --resume: exit ${again.code}, or not the reference's bytes`);
+    } else {
       outcomes.other++;
       fail(`${relative(work, d)}: final resume: exit ${r.code}, ${r.stderr.trim()}`);
     }

@@ -126,12 +126,17 @@ describe("resume from A into B", () => {
     expect(hashDir(A)).toBe(before);
   });
 
-  it("without --out a resume continues in A", () => {
+  it("without --out a resume continues in A (also when --resume names A's checkpoint file)", () => {
     const A = at("inplace");
     partialRun(A, 5);
     expect(trainer(trainerA, "--resume", A).status).toBe(0);
     expect(same(join(A, "model.safetensors"), join(ref, "model.safetensors"))).toBe(true);
     expect(same(join(A, "loss-trace.f64"), join(ref, "loss-trace.f64"))).toBe(true);
+    const F = at("inplace-file");
+    partialRun(F, 5);
+    const r = trainer(trainerA, "--resume", join(F, "checkpoint.safetensors"));
+    expect(r.stderr).toBe("");
+    expect(same(join(F, "model.safetensors"), join(ref, "model.safetensors"))).toBe(true);
   });
 });
 

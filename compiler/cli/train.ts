@@ -156,7 +156,8 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   // resuming continues in the run's own directory unless --out names another (which the run then
   // writes; the resumed directory is only read)
-  const dir = o.out ?? o.resume ?? join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`);
+  const { planRun, resumeOutDir } = await import("../../runtime/node/run-dir");
+  const dir = o.out ?? (o.resume !== undefined ? resumeOutDir(o.resume) : join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`));
   out.info(`run directory ${resolve(dir)}${o.resume !== undefined && o.out !== undefined ? ` (resuming ${resolve(o.resume)}, which is only read)` : ""}`);
   // the runtime and the report load while the child compiles (and before training: a rebuild of
   // dist/ during a long run may replace their chunks)
@@ -164,7 +165,6 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   loading.catch(() => {}); // awaited below; a compile error comes first
   // the checks that need no compiled program, before the compiler's seconds: nothing to resume,
   // an output directory that is a file or locked by a live run
-  const { planRun } = await import("../../runtime/node/run-dir");
   const { processAlive } = await import("../../runtime/node/lock");
   planRun({ out: dir, resume: o.resume });
   const staging = makeStaging(processAlive);

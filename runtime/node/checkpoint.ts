@@ -75,7 +75,8 @@ export function checkpointPath(dir: string): string {
   if (!st.isDirectory()) return dir; // a checkpoint file named directly
   const path = join(dir, CHECKPOINT_FILE);
   if (existsSync(path)) return path;
-  if (existsSync(join(dir, "spec.dnn")))
+  // what a run writes before its first checkpoint (dnnc train: the spec; the trainer: its lock, the trace, metrics)
+  if (["spec.dnn", "run.lock", "loss-trace.f64", "metrics.jsonl"].some((f) => existsSync(join(dir, f))))
     throw new DnncError(`${dir}: no checkpoint yet: the run was stopped before its first checkpoint was written; start it again without --resume`);
   throw new DnncError(`${dir}: no ${CHECKPOINT_FILE} here; --resume takes a run directory written by dnnc train (or the trainer's --out)`);
 }
@@ -105,14 +106,13 @@ export function loadCheckpoint(dirOrFile: string, p?: Program): Checkpoint {
   return ck;
 }
 
-/** The checks that need the program: the same spec, and every tensor the program's size. */
-export function checkAgainstProgram(ck: Checkpoint, p: Program): void {
+/** The checks that need the program (besides the batch size, which parseLoopState checks): the same spec, and every tensor the program's size. */
+function checkAgainstProgram(ck: Checkpoint, p: Program): void {
   const { path, metadata } = ck;
   if (metadata.spec_sha256 !== p.meta.specHash)
     throw new DnncError(
       `${path}: this checkpoint was written by another spec (${metadata.spec ?? "?"}, sha256 ${String(metadata.spec_sha256).slice(0, 12)}), not by ${p.meta.file} (sha256 ${p.meta.specHash.slice(0, 12)})`,
     );
-  if (ck.state.batchStart % p.meta.batch !== 0) parseLoopState(metadata.loop_state, path, p.meta.batch); // throws, naming the field
   const L = p.layout;
   const want = (name: string, size: number) => {
     const t = ck.tensors.get(name);

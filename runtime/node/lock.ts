@@ -66,10 +66,13 @@ function readHolder(path: string): LockHolder | undefined {
   return { pid, host, path, live: host !== HOST || processAlive(pid) };
 }
 
-/** Who holds DIR's lock, without taking it (undefined: nobody, or a stale lock of a dead process). */
+/**
+ * Who holds DIR's lock, without taking it (undefined: nobody, a stale lock of a dead process, or
+ * an empty lock: being written, or left by a process killed as it created it; lockDir decides).
+ */
 export function lockHolder(dir: string, file: string): LockHolder | undefined {
   const h = readHolder(join(dir, file));
-  return h?.live ? h : undefined;
+  return h?.live && h.pid !== 0 ? h : undefined;
 }
 
 /** Create `path` exclusively with our pid and host; false when it exists. */

@@ -30,7 +30,7 @@ export const METRICS_FILE = "metrics.jsonl";
 export const RUN_STATE_FILES = [CHECKPOINT_FILE, BEST_FILE, TRACE_FILE, METRICS_FILE, "run.json", "confusion.json", "model.safetensors"];
 
 const busy = (dir: string) => (h: LockHolder) =>
-  `${dir}: another training run (pid ${h.pid}${h.host !== "" ? ` on ${h.host}` : ""}) is writing to this run directory; wait for it to end or name another directory with -o/--out (if no such process runs, delete ${h.path})`;
+  `${dir}: another training run (pid ${h.pid} on ${h.host}) is writing to this run directory; wait for it to end or name another directory with -o/--out (if no such process runs, delete ${h.path})`;
 
 /** The point a run resumes from: a validated checkpoint and the losses of its steps. */
 export interface ResumePoint {
@@ -80,7 +80,7 @@ export function checkOutputDir(dir: string): void {
       throw new DnncError(`${dir}: the run directory is not writable (${(e as NodeJS.ErrnoException).code})`);
     }
     const h = lockHolder(dir, RUN_LOCK);
-    if (h && h.pid !== process.pid) throw new DnncError(busy(dir)(h));
+    if (h) throw new DnncError(busy(dir)(h));
     return;
   }
   // to be created: its nearest existing ancestor must be a writable directory
@@ -129,10 +129,15 @@ export function planResume(from: string, p?: Program): ResumePoint {
   return { from, checkpoint, bestFile, ...readTrace(join(dir, TRACE_FILE), state.step) };
 }
 
+/** The directory a run resumed from `resume` writes by default: the run directory (also when a checkpoint file is named). */
+export function resumeOutDir(resume: string): string {
+  return existsSync(resume) && statSync(resume).isFile() ? dirname(resume) : resume;
+}
+
 /** Everything that can refuse a run, checked without writing. */
 export function planRun(o: { out?: string; resume?: string }, p?: Program): RunPlan {
   const resume = o.resume !== undefined ? planResume(o.resume, p) : undefined;
-  const out = o.out ?? o.resume;
+  const out = o.out ?? (o.resume !== undefined ? resumeOutDir(o.resume) : undefined);
   if (out !== undefined) checkOutputDir(out);
   const inPlace = resume !== undefined && out !== undefined && sameDir(dirname(resume.checkpoint.path), out);
   return { out, resume, inPlace };
@@ -267,7 +272,9 @@ export function openRunDir(plan: RunPlan & { out: string }, install?: (dir: stri
     run.openTrace();
   } catch (e) {
     run.close();
-    throw e;
+    if (e instanceof DnncError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new DnncError(`${err.path ?? dir}: cannot write (${err.code ?? err.message})`);
   }
   return run;
 }
