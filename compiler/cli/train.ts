@@ -204,16 +204,19 @@ async function trainAndReport(
   const argv = trainerArgv(o, dir, out.quiet);
   out.info(`trainer flags: ${argv.join(" ")} (backend ${o.backend ?? "auto"}, ${o.threads ?? 1} thread${(o.threads ?? 1) > 1 ? "s" : ""} requested)`);
   const t0 = performance.now();
+  let report: string | undefined;
+  // the report is written while the trainer still holds the run directory's lock
+  const finish = (d: string) => {
+    out.info(`training: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    if (o.report) {
+      report = out.time("report", () => writeReport([d], d)).html;
+      if (!quiet) out.say(`report: ${report}`);
+    }
+  };
   try {
-    await runTrainer(program, argv, pathToFileURL(mjs).href, { ...bar?.hooks, install });
+    await runTrainer(program, argv, pathToFileURL(mjs).href, { ...bar?.hooks, install, finish });
   } finally {
     bar?.stop();
-  }
-  out.info(`training: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-  let report: string | undefined;
-  if (o.report) {
-    report = out.time("report", () => writeReport([dir], dir)).html;
-    if (!quiet) out.say(`report: ${report}`);
   }
   if (o.json)
     out.emit({

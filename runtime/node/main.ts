@@ -208,6 +208,8 @@ export interface TrainerHooks {
    * and before the run's own files are written: dnnc train installs the spec and trainer there.
    */
   install?: (dir: string) => void;
+  /** Called after the model is written, while the run directory is still locked (dnnc train: the report). */
+  finish?: (dir: string) => void;
 }
 
 /** The checks of the data against the model and the checkpoint that can be made before writing. */
@@ -340,6 +342,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         ),
       );
       say(`wrote ${join(out, "metrics.jsonl")} and ${join(out, "model.safetensors")}`);
+      hooks.finish?.(out);
     }
     process.off("SIGINT", onSigint);
     return result;
