@@ -6,6 +6,7 @@
 // settings on stderr). The verbs' modules are imported only when their verb runs.
 import { Command, CommanderError, Option } from "commander";
 import { asUserError } from "../runtime/node/fs-errors";
+import { MAX_THREADS } from "../runtime/limits";
 import { collect, intIn } from "./cli/args";
 import { makeOut, usageError, type Out } from "./cli/io";
 import { DNNC_VERSION } from "./version";
@@ -76,7 +77,7 @@ export function buildProgram(act: (code: number) => void): Command {
     .option("--data <dir>", "data directory or CSV file (default: the spec's data source)")
     .option("--epochs <n>", "number of epochs (default: the spec's)", intIn(1))
     .option("--seed <n>", "random seed (default: the spec's)", intIn(0))
-    .option("--threads <n>", "GEMM threads (1 when no GEMM of the model is large enough to split)", intIn(1, 64), 1)
+    .option("--threads <n>", "GEMM threads (1 when no GEMM of the model is large enough to split)", intIn(1, MAX_THREADS), 1)
     .addOption(new Option("--backend <kind>", "auto: WebAssembly SIMD when available; wasm; ts: plain TypeScript").choices(["auto", "wasm", "ts"]).default("auto"))
     .option("--fma", "wasm: relaxed SIMD's fused multiply-add in the GEMM where the engine has it (the default)")
     .option("--no-fma", "wasm: plain SIMD multiply and add in the GEMM instead (the same bytes on every machine, ~10% slower on conv models)")

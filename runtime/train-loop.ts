@@ -280,7 +280,12 @@ export interface LoopState {
   earlyStopping: ReturnType<EarlyStopping["toJSON"]> | null;
   bestEpoch: number | null;
   metrics: EpochMetrics[];
-  lossTrace: number[];
+  /**
+   * The loss of every step so far (steps 1..step). Not written into checkpoints (their writes grew
+   * with the run's length): the trainer keeps it in its own append-only file and hands it back
+   * here when resuming. Checkpoints of earlier versions carry it in their loop state.
+   */
+  lossTrace?: number[];
   seed: number;
 }
 
@@ -374,7 +379,7 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
       o += t.size;
     }
   };
-  const lossTrace: number[] = resume ? [...resume.lossTrace] : [];
+  const lossTrace: number[] = resume?.lossTrace ? [...resume.lossTrace] : [];
   const result: TrainResult = {
     epochs: resume ? [...resume.metrics] : [],
     test_loss: null,
@@ -420,10 +425,12 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
     earlyStopping: stopper ? { ...stopper.state } : null,
     bestEpoch: result.bestEpoch,
     metrics: [...result.epochs],
-    lossTrace: [...lossTrace],
     seed,
   });
-  for (; epoch <= epochs && !reachedMax; epoch++) {
+  // a run that early stopping ended stays ended when resumed from the checkpoint written as it
+  // stopped (training on would move its best weights: not the run that was interrupted)
+  if (stopper?.stopped) result.stoppedEarly = true;
+  for (; epoch <= epochs && !reachedMax && !result.stoppedEarly; epoch++) {
     const resuming = resume !== undefined && epoch === firstEpoch;
     epochStart = Date.now();
     new Rng(seed, shuffleStream ^ epoch).shuffle(order);

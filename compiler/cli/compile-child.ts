@@ -16,10 +16,13 @@ import { asUserError } from "../../runtime/node/fs-errors";
 import { compileSpec, readSpec } from "./front";
 import { makeOut } from "./io";
 
-/** What `dnnc train` asks for: the spec, the run directory, and its output flags. */
+/** What `dnnc train` asks for: the spec, where to write, and its output flags. */
 export interface CompileJob {
   spec: string;
+  /** Where the files are written: a staging directory, moved into the run directory later. */
   dir: string;
+  /** The run directory the trainer will run from (its default data path is relative to it). */
+  runDir: string;
   quiet: boolean;
   verbose: boolean;
   json: boolean;
@@ -32,11 +35,11 @@ export type CompileResult =
   | { t: "error"; message: string; exitCode: number; diagnostics?: unknown[] }
   | { t: "crash"; stack: string };
 
-/** Compile `job.spec` into `job.dir`: trainer.ts, trainer.mjs and a copy of the spec (spec.dnn). */
+/** Compile `job.spec` into `job.dir`: trainer.ts, trainer.mjs and a copy of the spec (spec.dnn), for a trainer that runs from `job.runDir`. */
 export async function runCompileJob(job: CompileJob): Promise<CompileResult> {
   try {
     const out = { ...makeOut(job), color: job.color };
-    const files = await compileSpec(job.spec, job.dir, "ts", out);
+    const files = await compileSpec(job.spec, job.dir, "ts", out, job.runDir);
     writeFileSync(join(job.dir, "spec.dnn"), readSpec(job.spec));
     return { t: "done", mjs: files.mjs!, pid: process.pid };
   } catch (e) {

@@ -80,7 +80,8 @@ export interface CompiledFiles {
   program: IR;
 }
 
-export async function compileSpec(specPath: string, outDir: string, emit: "ts" | "ir" | "all" = "all", out: Out = quietOut): Promise<CompiledFiles> {
+/** `dataBase`: the directory the trainer will run from, when it is written elsewhere first (dnnc train stages it). */
+export async function compileSpec(specPath: string, outDir: string, emit: "ts" | "ir" | "all" = "all", out: Out = quietOut, dataBase = outDir): Promise<CompiledFiles> {
   const fe = frontEnd(specPath, out);
   const stem = specStem(specPath);
   ensureDir(outDir);
@@ -94,7 +95,7 @@ export async function compileSpec(specPath: string, outDir: string, emit: "ts" |
   const { generateTrainer } = await import("../codegen/emit-trainer");
   const { bundleTrainer } = await import("../codegen/bundle");
   const src = await out.time("emit trainer.ts (ts-morph and prettier, loaded on first use)", () =>
-    generateTrainer(fe.ir, { dataPath: dataPathFor(specPath, fe.ir.data.source.path, outDir) }),
+    generateTrainer(fe.ir, { dataPath: dataPathFor(specPath, fe.ir.data.source.path, dataBase) }),
   );
   files.ts = join(outDir, `${stem}.trainer.ts`);
   // every generated file is written atomically (a temporary file renamed over it): a full disk or a

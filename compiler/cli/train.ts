@@ -4,7 +4,13 @@
 // The compiler runs in a child process (compile-child.ts) that has exited before training starts:
 // ts-morph, the TypeScript compiler, prettier and esbuild never load in the process that trains,
 // and this module imports none of the compiler (issue 7: peak RSS).
-import { existsSync } from "node:fs";
+// Plan, then write: the run directories are checked before compiling (nothing to resume, a locked
+// or unusable output directory: refused at once), the compiler writes into a staging directory
+// under the system's temporary directory, and its files reach the run directory only from the
+// trainer's `install` hook, after every check of the runtime (the checkpoint against the compiled
+// program, the data) has passed. A refused run leaves every directory as it was.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DnncError } from "../../runtime/errors";
@@ -77,8 +83,8 @@ function trainerArgv(o: TrainOptions, dir: string, quiet: boolean): string[] {
   put("--max-steps", o.maxSteps);
   put("--checkpoint-every", o.checkpointEvery);
   put("--checkpoint-steps", o.checkpointSteps);
-  if (o.resume !== undefined) put("--resume", o.resume);
-  else put("--out", dir);
+  put("--resume", o.resume);
+  put("--out", dir);
   if (o.fma === false) a.push("--no-fma");
   if (o.bench) a.push("--bench");
   if (o.json) a.push("--json");
@@ -109,10 +115,10 @@ export function compileChildEntry(): { file: string; execArgv: string[] } {
  * order); a user error comes back as the same DnncError (with its diagnostics, for --json), any
  * other failure as an internal error.
  */
-export async function compileInChild(spec: string, dir: string, out: Out): Promise<{ mjs: string; pid: number }> {
+export async function compileInChild(spec: string, dir: string, out: Out, runDir = dir): Promise<{ mjs: string; pid: number }> {
   const { fork } = await import("node:child_process");
   const { file, execArgv } = compileChildEntry();
-  const job: CompileJob = { spec, dir, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color };
+  const job: CompileJob = { spec, dir, runDir, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color };
   const child = fork(file, [], { execArgv, env: { ...process.env, DNNC_COMPILE_CHILD: "1" }, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
   let result: CompileResult | undefined;
   child.on("message", (m: CompileResult) => (result = m));
@@ -127,27 +133,89 @@ export async function compileInChild(spec: string, dir: string, out: Out): Promi
   throw new Error(`the compiler's process ${exit.error ? `could not run (${exit.error.message})` : `ended (${exit.signal ?? `exit code ${exit.code}`})`} before writing the trainer`);
 }
 
+const STAGING_PREFIX = "dnnc-staging-";
+
+/**
+ * A new staging directory for the compiler's files (TMPDIR/dnnc-staging-PID-XXXXXX), after removing
+ * those of dnnc processes that were killed before they could remove their own.
+ */
+function makeStaging(isAlive: (pid: number) => boolean): string {
+  const tmp = tmpdir();
+  try {
+    for (const name of readdirSync(tmp)) {
+      const m = new RegExp(`^${STAGING_PREFIX}(\\d+)-`).exec(name);
+      if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1]))) rmSync(join(tmp, name), { recursive: true, force: true });
+    }
+  } catch {
+    // an unreadable temporary directory: only the cleanup is lost
+  }
+  return mkdtempSync(join(tmp, `${STAGING_PREFIX}${process.pid}-`));
+}
+
 export async function trainCommand(spec: string, o: TrainOptions, out: Out): Promise<number> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  // resuming continues in the run's own directory unless --out names another
-  const dir = o.out ?? o.resume ?? join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`);
-  out.info(`run directory ${resolve(dir)}`);
+  // resuming continues in the run's own directory unless --out names another (which the run then
+  // writes; the resumed directory is only read)
+  const { planRun, resumeOutDir } = await import("../../runtime/node/run-dir");
+  const dir = o.out ?? (o.resume !== undefined ? resumeOutDir(o.resume) : join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`));
+  out.info(`run directory ${resolve(dir)}${o.resume !== undefined && o.out !== undefined ? ` (resuming ${resolve(o.resume)}, which is only read)` : ""}`);
   // the runtime and the report load while the child compiles (and before training: a rebuild of
   // dist/ during a long run may replace their chunks)
-  const loading = Promise.all([import("../../runtime/node/main"), import("../report")]);
+  const loading = Promise.all([import("../../runtime/node/main"), import("../report"), import("../../runtime/node/atomic")]);
   loading.catch(() => {}); // awaited below; a compile error comes first
-  const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, dir, out));
-  const [{ runTrainer }, { writeReport }] = await loading;
-  if (out.verbose) out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
+  // the checks that need no compiled program, before the compiler's seconds: nothing to resume,
+  // an output directory that is a file or locked by a live run
+  const { processAlive } = await import("../../runtime/node/lock");
+  planRun({ out: dir, resume: o.resume });
+  const staging = makeStaging(processAlive);
+  try {
+    const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, staging, out, dir));
+    const [{ runTrainer }, { writeReport }, { writeFileAtomicSync }] = await loading;
+    if (out.verbose) out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
+    const { pathToFileURL } = await import("node:url");
+    const mod = (await out.time("load trainer", () => import(pathToFileURL(mjs).href))) as { program: import("../../runtime/program").Program };
+    const trainer = join(dir, basename(mjs));
+    // called by the trainer once every check passed and the run directory is locked: the compiled
+    // files move in (each replaced atomically; the spec last)
+    const install = (d: string) => {
+      const names = readdirSync(staging).sort((a, b) => Number(a === "spec.dnn") - Number(b === "spec.dnn") || a.localeCompare(b));
+      for (const name of names) writeFileAtomicSync(join(d, name), readFileSync(join(staging, name)));
+      out.info(`installed ${names.join(", ")} in ${resolve(d)}`);
+    };
+    return await trainAndReport(spec, o, out, dir, trainer, mod.program, runTrainer, writeReport, install);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function trainAndReport(
+  spec: string,
+  o: TrainOptions,
+  out: Out,
+  dir: string,
+  mjs: string,
+  program: import("../../runtime/program").Program,
+  runTrainer: typeof import("../../runtime/node/main").runTrainer,
+  writeReport: typeof import("../report").writeReport,
+  install: (dir: string) => void,
+): Promise<number> {
   const { pathToFileURL } = await import("node:url");
-  const mod = (await out.time("load trainer", () => import(pathToFileURL(mjs).href))) as { program: import("../../runtime/program").Program };
   const quiet = out.quiet || !!o.json || !!o.bench;
   const bar = !quiet && out.bars ? await progressBar() : undefined;
   const argv = trainerArgv(o, dir, out.quiet);
   out.info(`trainer flags: ${argv.join(" ")} (backend ${o.backend ?? "auto"}, ${o.threads ?? 1} thread${(o.threads ?? 1) > 1 ? "s" : ""} requested)`);
   const t0 = performance.now();
+  let report: string | undefined;
+  // the report is written while the trainer still holds the run directory's lock
+  const finish = (d: string) => {
+    out.info(`training: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    if (o.report) {
+      report = out.time("report", () => writeReport([d], d)).html;
+      if (!quiet) out.say(`report: ${report}`);
+    }
+  };
   try {
-    await runTrainer(mod.program, argv, pathToFileURL(mjs).href, bar?.hooks);
+    await runTrainer(program, argv, pathToFileURL(mjs).href, { ...bar?.hooks, install, finish });
   } catch (e) {
     // SIGINT: the trainer wrote a checkpoint; say where and how to go on (a plain line, exit 130)
     const step = (e as { step?: unknown }).step;
@@ -156,12 +224,6 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
     throw e;
   } finally {
     bar?.stop();
-  }
-  out.info(`training: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-  let report: string | undefined;
-  if (o.report) {
-    report = out.time("report", () => writeReport([dir], dir)).html;
-    if (!quiet) out.say(`report: ${report}`);
   }
   if (o.json)
     out.emit({

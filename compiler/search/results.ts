@@ -3,11 +3,13 @@
 // and results.csv (rewritten after each line, for spreadsheets). On open, finished runs are read
 // back; a torn last line (a crash mid-write) is cut off so that run is simply done again.
 // search.lock holds the pid of the process using the directory; a lock left by a dead process
-// (killed, crashed) is taken over, a live one is refused.
+// (killed, crashed) is taken over, a live one is refused (runtime/node/lock.ts, shared with run
+// directories).
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DnncError } from "../../runtime/errors";
+import { lockDir, type DirLock } from "../../runtime/node/lock";
 import type { Config } from "./space";
 
 export interface TrialRecord {
@@ -117,6 +119,7 @@ export class ResultsStore {
   readonly records: TrialRecord[] = [];
   readonly finished = new Map<string, TrialRecord>();
   private fd: number;
+  private lock?: DirLock;
   private readonly jsonlPath: string;
   private readonly csvPath: string;
 
@@ -132,11 +135,13 @@ export class ResultsStore {
   /** Opens (or creates) a results directory; reads back finished runs; cuts a torn last line. */
   static open(dir: string, header: SearchHeader, metricName: string): ResultsStore {
     fs.mkdirSync(dir, { recursive: true });
-    takeLock(dir);
+    const lock = takeLock(dir);
     try {
-      return ResultsStore.read(dir, header, metricName);
+      const store = ResultsStore.read(dir, header, metricName);
+      store.lock = lock;
+      return store;
     } catch (e) {
-      releaseLock(dir);
+      lock.release();
       throw e;
     }
   }
@@ -181,45 +186,14 @@ export class ResultsStore {
   close(): void {
     if (this.fd >= 0) {
       fs.closeSync(this.fd);
-      releaseLock(this.dir);
+      this.lock?.release();
     }
     this.fd = -1;
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function takeLock(dir: string): void {
-  const lock = path.join(dir, "search.lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number(fs.readFileSync(lock, "utf8"));
-      if (Number.isInteger(pid) && pid > 0 && alive(pid))
-        throw new DnncError(`${dir}: another search (pid ${pid}) is using this results directory`);
-      fs.rmSync(lock, { force: true }); // stale: its process is gone
-    }
-  }
-  throw new DnncError(`${dir}: could not lock the results directory`);
-}
-
-function releaseLock(dir: string): void {
-  const lock = path.join(dir, "search.lock");
-  try {
-    if (Number(fs.readFileSync(lock, "utf8")) === process.pid) fs.rmSync(lock);
-  } catch {
-    // already gone
-  }
+function takeLock(dir: string): DirLock {
+  return lockDir(dir, { file: "search.lock", busy: (h) => `${dir}: another search (pid ${h.pid}) is using this results directory` });
 }
 
 function writeAtomic(file: string, text: string): void {

@@ -2,15 +2,46 @@
 // never a partial write, even if the process dies or the machine loses power midway.
 // Recipe: write a temporary file in the same directory (so rename stays within one file system),
 // fsync it, rename it over the target, then fsync the directory so the rename itself is durable.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { DnncError } from "../errors";
 import { fsReason } from "./fs-errors";
+import { processAlive } from "./lock";
 
 let counter = 0;
 function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+}
+
+/** `.NAME.PID.N.tmp`, the temporary files of tempPath: NAME and the writer's pid. */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
+
+/**
+ * Remove the temporary files that writers killed mid-write (SIGKILL, power loss) left in `dir`:
+ * those of processes that no longer run. Returns their names.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || processAlive(pid)) continue; // a write in progress
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch {
+      // gone already, or not ours to remove: harmless
+    }
+  }
+  return removed;
 }
 
 function toBytes(data: Uint8Array | string): Uint8Array {

@@ -1,7 +1,10 @@
 // The command line of a generated trainer (Node): parse flags, load the data, create the backend,
 // train, and write DIR/metrics.jsonl and DIR/model.safetensors (atomically). Every user error is
-// one line on stderr and exit code 1 (2 for a bad flag), never a stack trace.
-import { existsSync, mkdirSync, statSync } from "node:fs";
+// one line on stderr and exit code 1 (2 for a bad flag), never a stack trace. Plan, then write
+// (run-dir.ts): every check that can refuse the run (flags, the checkpoint to resume, the output
+// directory and its lock, the data) passes before the first byte is written; --resume A --out B
+// reads A and writes B only.
+import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createBackend, type BackendKind } from "../backend-create";
@@ -11,8 +14,10 @@ import { DnncError } from "../errors";
 import type { Program } from "../program";
 import { encodeSafetensors } from "../safetensors";
 import { preprocessMetadata, preprocessTensors } from "../preprocess";
-import { trainAsync, type EpochMetrics, type LoopState, type TrainResult } from "../train-loop";
-import { BEST_FILE, CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from "./checkpoint";
+import { checkDataFits, trainAsync, type EpochMetrics, type LoopState, type TrainResult } from "../train-loop";
+import { MAX_THREADS } from "../limits";
+import { BEST_FILE, CHECKPOINT_FILE, restoreCheckpoint, writeCheckpoint } from "./checkpoint";
+import { openRunDir, planRun, type RunDir, type RunPlan } from "./run-dir";
 import { describeNonFinite, findNonFiniteCheckpoint } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { asUserError } from "./fs-errors";
@@ -42,7 +47,7 @@ const USAGE = `usage: node TRAINER.mjs [options]
   --epochs N        number of epochs (default: the spec's)
   --seed N          random seed (default: the spec's)
   --out DIR         write DIR/metrics.jsonl and DIR/model.safetensors
-  --threads N       GEMM threads (default 1)
+  --threads N       GEMM threads, 1..${MAX_THREADS} (default 1)
   --backend KIND    auto | wasm | ts (default auto)
   --no-fma          wasm: plain SIMD multiply and add in the GEMM instead of the fused
                     multiply-add of relaxed SIMD, used by default where the engine has it
@@ -50,7 +55,8 @@ const USAGE = `usage: node TRAINER.mjs [options]
                     way; --no-fma gives the same bytes on every machine with SIMD, fused or
                     not). --fma: the default, explicitly
   --max-steps N     stop after N optimizer steps
-  --resume DIR      continue the run whose checkpoint is in DIR (DIR/checkpoint.safetensors)
+  --resume DIR      continue the run whose checkpoint is in DIR (DIR/checkpoint.safetensors),
+                    writing into DIR, or into --out's directory (DIR is then only read)
   --checkpoint-every N       write DIR/checkpoint.safetensors every N epochs (default 1; needs --out)
   --checkpoint-steps N       also every N optimizer steps
   --bench           print throughput windows as JSON lines
@@ -58,10 +64,11 @@ const USAGE = `usage: node TRAINER.mjs [options]
   --quiet           print nothing but errors
   --help            this text`;
 
-function intFlag(name: string, v: string | undefined, min: number): number {
+function intFlag(name: string, v: string | undefined, min: number, max?: number): number {
   if (v === undefined) throw new DnncError(`${name} needs a value\n${USAGE}`, 2);
   const x = Number(v);
-  if (!Number.isInteger(x) || x < min) throw new DnncError(`${name}: expected an integer >= ${min}, got "${v}"`, 2);
+  if (!Number.isInteger(x) || x < min || (max !== undefined && x > max))
+    throw new DnncError(`${name}: expected an integer ${max !== undefined ? `from ${min} to ${max}` : `>= ${min}`}, got "${v}"`, 2);
   return x;
 }
 
@@ -94,7 +101,7 @@ export function parseTrainerArgs(argv: string[]): TrainerArgs | "help" {
         a.seed = intFlag("--seed", val(), 0);
         break;
       case "--threads":
-        a.threads = intFlag("--threads", val(), 1);
+        a.threads = intFlag("--threads", val(), 1, MAX_THREADS);
         break;
       case "--max-steps":
         a.maxSteps = intFlag("--max-steps", val(), 1);
@@ -216,6 +223,24 @@ export interface TrainerHooks {
   /** Called after every step (the CLI draws its progress bar from it). */
   onStep?: (epoch: number, samplesDone: number, epochSamples: number, loss: number) => void;
   onEpoch?: (m: EpochMetrics) => void;
+  /**
+   * Called once every check has passed, right after the output directory was created and locked
+   * and before the run's own files are written: dnnc train installs the spec and trainer there.
+   */
+  install?: (dir: string) => void;
+  /** Called after the model is written, while the run directory is still locked (dnnc train: the report). */
+  finish?: (dir: string) => void;
+}
+
+/** The checks of the data against the model and the checkpoint that can be made before writing. */
+function checkDataPlan(p: Program, data: { train: Dataset; test?: Dataset }, plan: RunPlan): void {
+  // with a preprocessing that changes the number of features the size is checked once fitted (train-loop)
+  const size = ((p.data.preprocess ?? []) as unknown[]).length > 0 ? p.meta.inputSize : undefined;
+  checkDataFits(p, data.train, "training data", size);
+  if (data.test) checkDataFits(p, data.test, "test data", size);
+  const ck = plan.resume?.checkpoint;
+  if (ck && ck.state.batchStart >= data.train.n + p.meta.batch)
+    throw new DnncError(`${ck.path}: loop state: field batchStart (${ck.state.batchStart}) is past the ${data.train.n} training samples; was this run trained on other data?`);
 }
 
 export async function runTrainer(p: Program, argv: string[], trainerUrl: string, hooks: TrainerHooks = {}): Promise<TrainResult | undefined> {
@@ -224,8 +249,11 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     process.stdout.write(`${p.meta.name}: trainer compiled by dnnc ${p.meta.dnncVersion} from ${p.meta.file}\n${USAGE}\n`);
     return undefined;
   }
+  // plan: everything that can refuse the run, before anything is written
+  const plan = planRun({ out: args.out, resume: args.resume }, p);
   const dataDir = args.data ?? defaultDataDir(p, trainerUrl);
   const data = await loadDataStreaming(p, dataDir);
+  checkDataPlan(p, data, plan);
   // a second thread only splits GEMMs of >= PARALLEL_MIN_MACS multiply-adds; when the model has none,
   // shared memory would only slow its JavaScript loops down (measured: conv models), so stay on one
   const threads = args.threads > 1 && (p.meta.maxGemmMacs ?? Infinity) < PARALLEL_MIN_MACS ? 1 : args.threads;
@@ -234,21 +262,28 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
   const be = await createBackend(p.meta.heapFloats, {
     backend: args.backend, threads, relaxed: args.fma, convColFloats: p.meta.convColFloats,
   });
+  let run: RunDir | undefined;
   try {
     let resume: { state: LoopState; best?: Float32Array } | undefined;
-    const out = args.out ?? args.resume;
+    const out = plan.out;
     const seed0 = args.seed ?? p.train.seed;
-    if (args.resume) {
+    if (plan.resume) {
       // seeds must match the interrupted run: they come from the checkpoint
-      resume = readCheckpoint(args.resume, p, be.H);
+      resume = { state: { ...plan.resume.checkpoint.state, lossTrace: Array.from(plan.resume.trace) }, best: restoreCheckpoint(plan.resume.checkpoint, p, be.H) };
+      if (plan.resume.note && !args.quiet) process.stderr.write(`note: ${plan.resume.note}\n`);
+      // a checkpoint is only "good" when it is finite: refused before the first write, like every other check
+      const bad = findNonFiniteCheckpoint(be.H, p, resume.best);
+      if (bad) throw new DnncError(`${plan.resume.checkpoint.path}: ${describeNonFinite(bad)}; refusing to resume from a checkpoint that holds a non-finite value`);
     }
     const seed = resume?.state.seed ?? seed0;
     const model = p.create(be, seed);
     if (!resume) model.init(); // when resuming, the heap already holds the checkpoint's state
-    if (out) mkdirSync(out, { recursive: true });
+    let lastCheckpoint: string | undefined = plan.resume ? (out !== undefined ? join(out, CHECKPOINT_FILE) : plan.resume.checkpoint.path) : undefined;
+    // the first write: create and lock the output directory, then its first files
+    if (out !== undefined) run = openRunDir({ ...plan, out }, hooks.install);
+    plan.resume = undefined; // its tensors are in the heap now: let the checkpoint's bytes go
     const lines: string[] = resume ? resume.state.metrics.map((m) => JSON.stringify(m)) : [];
     let interrupted = false;
-    let lastCheckpoint: string | undefined = args.resume ? join(args.resume, CHECKPOINT_FILE) : undefined;
     const onSigint = () => {
       if (interrupted) process.exit(130);
       interrupted = true;
@@ -280,11 +315,13 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         const bad = findNonFiniteCheckpoint(be.H, p, best);
         if (bad) throw new DnncError(`not writing a poisoned checkpoint at step ${state.step}: ${describeNonFinite(bad)}${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ""}`);
         const path = join(out, kind === "best" ? BEST_FILE : CHECKPOINT_FILE);
+        run?.flushTrace(true); // the trace holds the checkpoint's steps before the checkpoint names them
         writeCheckpoint(path, p, be.H, state, best, kind);
         if (kind !== "best") lastCheckpoint = path;
       },
       lastCheckpoint: () => lastCheckpoint,
       onStep: (_step, loss, done, total) => {
+        run?.appendLoss(loss);
         hooks.onStep?.(curEpoch, done, total, loss);
         if (!args.bench) return;
         winSamples += p.meta.batch;
@@ -316,6 +353,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     else if (args.json) process.stdout.write(JSON.stringify(final) + "\n");
     else say(`test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`);
     if (out) {
+      run?.flushTrace(true);
       // nothing non-finite is written as the model (the loop checked it too; this guards the file)
       const tensors = [...modelTensors(p, be.H), ...(result.preprocess ? preprocessTensors(result.preprocess) : [])];
       const nf = tensors.find((t) => !t.data.every(Number.isFinite));
@@ -331,10 +369,12 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         ),
       );
       say(`wrote ${join(out, "metrics.jsonl")} and ${join(out, "model.safetensors")}`);
+      hooks.finish?.(out);
     }
     process.off("SIGINT", onSigint);
     return result;
   } finally {
+    run?.close();
     be.close();
   }
 }
