@@ -84,7 +84,7 @@ describe("the CLI's error boundary", () => {
     userError(dnnc("compile", spec, "-o", aFile), `${aFile}: exists and is not a directory`);
     userError(dnnc("compile", spec, "-o", join(aFile, "sub")), `${aFile}: exists and is not a directory (needed for ${join(aFile, "sub")})`);
     userError(dnnc("compile", spec, "--target", "pytorch", "-o", aFile), `${aFile}: exists and is not a directory`);
-    userError(dnnc("train", spec, "-o", aFile, "--no-report"), `${aFile}: exists and is not a directory`);
+    userError(dnnc("train", spec, "-o", aFile, "--no-report"), `${aFile}: exists and is not a directory; name a directory for the run`);
     const searchSpec = join(tmp, "s.dnn");
     writeFileSync(searchSpec, SPEC + "search {\n  trials 2\n  train.optimizer.lr: loguniform(1e-3, 1)\n}\n");
     userError(dnnc("search", searchSpec, "-o", aFile), `${aFile}: exists and is not a directory`);
@@ -127,8 +127,8 @@ describe("the CLI's error boundary", () => {
     userError(dnnc("compile", spec, "-o", dir), `${join(dir, "m.trainer.ts")}: cannot write (read-only file system)`);
     // Node's recursive mkdir says ENOENT here; dnnc finds the real reason
     userError(dnnc("compile", spec, "-o", join(dir, "out")), `${join(dir, "out")}: read-only file system`);
-    userError(dnnc("train", spec, "-o", join(dir, "run"), "--no-report"), `${join(dir, "run")}: read-only file system`);
-    userError(dnnc("train", spec, "-o", dir, "--no-report"), `${join(dir, "m.trainer.ts")}: cannot write (read-only file system)`);
+    userError(dnnc("train", spec, "-o", join(dir, "run"), "--no-report"), `${join(dir, "run")}: cannot create the run directory: ${dir} is not writable (read-only file system)`);
+    userError(dnnc("train", spec, "-o", dir, "--no-report"), `${dir}: the run directory is not writable (read-only file system)`);
     const run = join(tmp, "run-for-ro");
     expect(dnnc("train", spec, "-o", run, "--quiet").status).toBe(0);
     userError(dnnc("predict", run, "--input", join(data, "test.csv"), "-o", join(dir, "p.csv")), `${join(dir, "p.csv")}: cannot write (read-only file system)`);

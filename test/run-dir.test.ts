@@ -16,7 +16,7 @@ const data = resolve("specs/data/two-moons");
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
 
 /** Two-moons with early stopping (a best snapshot), plateau, preprocessing: 10 steps an epoch. */
-const spec = (seed: number, patience: number | undefined = 50) => `model moons {
+const spec = (seed: number, patience: number | null = 50) => `model moons {
   input [2]
   dense(16) -> tanh
   dense(2)
@@ -33,7 +33,7 @@ train {
   epochs 4
   optimizer rmsprop(lr=0.01, alpha=0.9)
   schedule plateau(factor=0.5, patience=1, monitor=val_loss)
-  ${patience === undefined ? "" : `early_stopping(patience=${patience}, monitor=val_loss)`}
+  ${patience === null ? "" : `early_stopping(patience=${patience}, monitor=val_loss)`}
 }
 `;
 const a = join(tmp, "a.dnn");
@@ -82,7 +82,7 @@ function partialRun(dir: string, steps: number) {
 beforeAll(() => {
   writeFileSync(a, spec(4));
   writeFileSync(b, spec(5));
-  writeFileSync(long, spec(4, undefined));
+  writeFileSync(long, spec(4, null)); // (undefined would take the default patience: early stopping)
   expect(dnnc("compile", long, "-o", at("compiled-long"), "--quiet").status).toBe(0);
   expect(dnnc("compile", a, "-o", at("compiled"), "--quiet").status).toBe(0);
   expect(dnnc("compile", b, "-o", at("compiled-b"), "--quiet").status).toBe(0);

@@ -165,6 +165,7 @@ def load_idx_dir(directory):
     return train, test
 
 
+F32_OVERFLOW = 3.4028235677973366e38  # the least double that float32 rounds to infinity
 NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
@@ -193,6 +194,9 @@ def load_csv(path, label, regression, classes=None):
         for k, c in enumerate(cells):
             if not NUMBER.match(c):
                 fail(f'{path}:{line}: "{c}" is not a number (column "{names[k]}")')
+            # as runtime/data/csv.ts: a value that float32 rounds to infinity is refused, not trained on
+            if not abs(float(c)) < F32_OVERFLOW:
+                fail(f'{path}:{line}: "{c}" is not a finite float32 (the largest float32 is 3.4028235e38) (column "{names[k]}")')
         ys.append(float(cells[col]))
         xs.append([float(c) for k, c in enumerate(cells) if k != col])
     x = torch.tensor(xs, dtype=torch.float32)

@@ -15,6 +15,7 @@
 //   run.lock              the pid of the process writing here (lock.ts)
 import { accessSync, closeSync, constants, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { fsReason } from "./fs-errors";
 import { DnncError } from "../errors";
 import type { Program } from "../program";
 import type { EpochMetrics } from "../train-loop";
@@ -77,7 +78,7 @@ export function checkOutputDir(dir: string): void {
     try {
       accessSync(dir, constants.W_OK | constants.X_OK);
     } catch (e) {
-      throw new DnncError(`${dir}: the run directory is not writable (${(e as NodeJS.ErrnoException).code})`);
+      throw new DnncError(`${dir}: the run directory is not writable (${fsReason((e as NodeJS.ErrnoException).code)})`);
     }
     const h = lockHolder(dir, RUN_LOCK);
     if (h) throw new DnncError(busy(dir)(h));
@@ -94,7 +95,7 @@ export function checkOutputDir(dir: string): void {
     try {
       accessSync(up, constants.W_OK | constants.X_OK);
     } catch (e) {
-      throw new DnncError(`${dir}: cannot create the run directory: ${up} is not writable (${(e as NodeJS.ErrnoException).code})`);
+      throw new DnncError(`${dir}: cannot create the run directory: ${up} is not writable (${fsReason((e as NodeJS.ErrnoException).code)})`);
     }
     return;
   }
@@ -225,7 +226,7 @@ export function openRunDir(plan: RunPlan & { out: string }, install?: (dir: stri
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new DnncError(`${dir}: cannot create the run directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new DnncError(`${dir}: cannot create the run directory (${(e as NodeJS.ErrnoException).code ? fsReason((e as NodeJS.ErrnoException).code) : (e as Error).message})`);
   }
   let lock: DirLock;
   try {
