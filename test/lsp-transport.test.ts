@@ -13,8 +13,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Message } from "vscode-languageserver/node";
-import { BoundedMessageReader, FrameError, MAX_BODY_BYTES, MAX_HEADER_BYTES } from "../compiler/lsp";
+import { BoundedMessageReader, FrameError, MAX_BODY_BYTES, MAX_DEPTH, MAX_HEADER_BYTES } from "../compiler/lsp";
 import { Client, frame } from "./helpers/lsp-client";
+// @ts-ignore -- plain JavaScript module without declarations; typed by the cast below
+import * as fuzzLspJs from "../scripts/fuzz-lsp.mjs";
+
+const fuzzLsp = fuzzLspJs as unknown as {
+  runLspCampaign(o: { sessions: number; seed: number; frames: number }): Promise<{ stats: { checked: number; kinds: Map<string, number> }; findings: { example: string }[] }>;
+};
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -134,12 +140,18 @@ describe("the frame reader", () => {
     raw("42");
     raw('{"id": 7, "method": "x"}');
     raw('{"jsonrpc": "1.0", "id": "s"}');
+    // nesting: refused before JSON.parse spends seconds on it; brackets in strings do not count
+    const deep = 1_000_000;
+    raw(`{"jsonrpc":"2.0","id":9,"method":"m","params":${"[".repeat(deep)}${"]".repeat(deep)}}`);
+    raw(`{"jsonrpc":"2.0","id":10,"method":"m","params":${"[".repeat(MAX_DEPTH - 1)}${"]".repeat(MAX_DEPTH - 1)}}`);
+    raw(JSON.stringify({ jsonrpc: "2.0", id: 11, method: "m", params: { text: "[{".repeat(5000) } }));
     feed(frame(req(8)));
     const errors = got.filter((m) => m instanceof FrameError) as FrameError[];
-    expect(errors.map((e) => [e.code, e.id])).toEqual([[-32700, null], [-32700, null], [-32700, null], [-32600, null], [-32600, null], [-32600, 7], [-32600, "s"]]);
+    expect(errors.map((e) => [e.code, e.id])).toEqual([[-32700, null], [-32700, null], [-32700, null], [-32600, null], [-32600, null], [-32600, 7], [-32600, "s"], [-32600, null]]);
     expect(errors[0].message).toBe("body is not UTF-8");
     expect(errors[1].message).toMatch(/^body is not JSON: /);
-    expect(ids(got).at(-1)).toBe(8);
+    expect(errors[7].message).toBe(`JSON nested deeper than ${MAX_DEPTH} levels`);
+    expect(ids(got).slice(-3)).toEqual([10, 11, 8]);
   });
 
   it("delivers the end of the input as `exit` behind the messages before it, reporting a cut message", async () => {
@@ -200,6 +212,16 @@ describe("dnnc lsp as a process", () => {
       expect(r, `shutdown=${shutdown}`).toMatchObject({ code: shutdown ? 0 : 1 });
       expect(p.stderr()).toBe("");
     }
+  });
+
+  it("answers a shutdown sent right before exit, then ends with 0", async () => {
+    const p = dnncLsp();
+    await p.client.request("initialize", { capabilities: {} });
+    // one write: the server reads both at once, and the library queues the answer behind a lock
+    const shutdown = p.client.answer(99);
+    p.child.stdin.write(Buffer.concat([frame({ jsonrpc: "2.0", id: 99, method: "shutdown" }), frame({ jsonrpc: "2.0", method: "exit" })]));
+    expect(await within(shutdown, 5000)).toMatchObject({ id: 99, result: null });
+    expect(await within(p.exited, 5000)).toMatchObject({ code: 0 });
   });
 
   it("answers everything written before stdin closed, then ends (0 when shutdown came first)", async () => {
@@ -267,5 +289,14 @@ describe("dnnc lsp as a process", () => {
     p.client.notify("exit");
     expect(await within(p.exited, 5000)).toMatchObject({ code: 0 });
     expect(p.stderr()).toBe("");
+  });
+});
+
+describe("the LSP fuzz campaign (scripts/fuzz-lsp.mjs), a fixed-seed slice", () => {
+  it("finds nothing in 3 sessions of 80 frames, and its broken frames and checked requests are there", async () => {
+    const { stats, findings } = await fuzzLsp.runLspCampaign({ sessions: 3, seed: 1, frames: 80 });
+    expect(findings.map((f) => f.example)).toEqual([]);
+    for (const kind of ["wrong-length", "garbage", "huge-length", "bad-body", "textDocument/didOpen"]) expect(stats.kinds.get(kind), kind).toBeGreaterThan(0);
+    expect(stats.checked).toBeGreaterThan(30);
   });
 });

@@ -206,6 +206,33 @@ describe("hover and completion (pure functions)", () => {
     expect(h("# a typo", 5)).toBe(""); // an unknown word in a comment
   });
 
+  it("finds nothing for Object.prototype's names, wherever they are typed (the tables have no prototype)", () => {
+    // found by scripts/fuzz-lsp.mjs: `loss hasOwnProperty` hovered, `toString((1` completed
+    const names = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "__defineGetter__", "isPrototypeOf"];
+    const places = [
+      (n: string) => `model m {\n  input [4]\n  ${n}\n  dense(2) -> ${n}(${n}=1)\n  loss ${n}\n}\n`,
+      (n: string) => `data {\n  source ${n}("d")\n  preprocess ${n}\n  augment {\n    ${n}(0.5)\n  }\n}\n`,
+      (n: string) => `train {\n  optimizer ${n}(lr=0.1, ${n}=\n  schedule ${n}\n  ${n} 1\n}\n`,
+      (n: string) => `${n} {\n}\nsearch {\n  train.${n}: ${n}(1, 2)\n}\n`,
+    ];
+    for (const n of names)
+      for (const place of places) {
+        const text = place(n);
+        for (let off = 0; off <= text.length; off++) {
+          const pos = positionAt(text, off);
+          const h = hover(text, pos);
+          const items = complete(text, pos);
+          if (h) expect(h.contents.value, `${n} at ${off}`).not.toContain("native code");
+          for (const it of items) expect(it.label, `${n} at ${off}`).not.toBe(n);
+        }
+        expect(hover(text, at(text, n, 1))).toBeUndefined();
+      }
+    for (const t of [BLOCKS, BLOCKS.train.settings, OPTIMIZERS, LOSSES, SCHEDULES, SOURCES, PREPROCESS, AUGMENTS, DISTRIBUTIONS]) {
+      expect(Object.getPrototypeOf(t)).toBeNull();
+      expect(Object.isFrozen(t)).toBe(true);
+    }
+  });
+
   it("never throws on arbitrary text and positions", () => {
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom(..."model{}()[]=,->#\"'\n dense bn x1 5e-"), maxLength: 60 }), fc.nat(80), fc.nat(5), (text, ch, line) => {

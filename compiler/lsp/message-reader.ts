@@ -17,8 +17,8 @@
 //   - drop a body that is not JSON without answering it.
 //
 // Here: headers are at most MAX_HEADER_BYTES, bodies at most MAX_BODY_BYTES (a bigger one is
-// reported and its bytes are dropped as they arrive, never buffered); chunks are kept in a list
-// and each body is copied once. A body that is not UTF-8 JSON, or JSON but not a JSON-RPC 2.0 message, is reported as a
+// reported and its bytes are dropped as they arrive, never buffered) and MAX_DEPTH levels deep;
+// chunks are kept in a list and each body is copied once. A body that is not UTF-8 JSON, or JSON but not a JSON-RPC 2.0 message, is reported as a
 // `FrameError` (the server answers it) and the reader goes on with the next frame. A header
 // block without a valid `Content-Length`, or too long, is reported and the reader
 // resynchronises: it drops bytes up to the next `Content-Length: <digits>\r\n`, which cannot
@@ -32,6 +32,8 @@ import { AbstractMessageReader, ErrorCodes, type DataCallback, type Disposable, 
 export const MAX_HEADER_BYTES = 8192;
 /** Largest message body accepted: a spec of several MiB, JSON-escaped, fits. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Deepest nesting of arrays and objects accepted (LSP messages nest about 6 deep; V8's JSON.parse takes ~1.4 s per million levels). */
+export const MAX_DEPTH = 512;
 
 const HEADER_END = Buffer.from("\r\n\r\n", "latin1");
 /** A Content-Length header line: where the reader picks up again after a framing error. */
@@ -179,6 +181,7 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
   }
 
   private deliver(body: Buffer): void {
+    if (tooDeep(body)) return this.report(ErrorCodes.InvalidRequest, `JSON nested deeper than ${MAX_DEPTH} levels`);
     let msg: unknown;
     try {
       msg = JSON.parse(utf8.decode(body));
@@ -263,4 +266,22 @@ function contentLength(header: string): number | string {
     length = Number(value);
   }
   return length ?? "header without Content-Length";
+}
+
+/** Whether arrays and objects nest deeper than MAX_DEPTH in `body` (brackets inside strings do not count). */
+function tooDeep(body: Buffer): boolean {
+  if (body.length <= 2 * MAX_DEPTH) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }

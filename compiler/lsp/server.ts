@@ -64,6 +64,17 @@ export function startLanguageServer(input: Readable, output: Writable): Language
 
   const reader = new BoundedMessageReader(input);
   const writer = new StreamMessageWriter(output);
+  // what has been handed to the writer and not yet to `output` (the writer queues behind a lock
+  // that runs on later ticks): an answer to `shutdown` must go out before `exit` ends the process
+  const writing = new Set<Promise<void>>();
+  const write = writer.write.bind(writer);
+  writer.write = (msg) => {
+    const p = write(msg);
+    writing.add(p);
+    const done = () => void writing.delete(p);
+    p.then(done, done);
+    return p;
+  };
   // bytes that are not a message: answered (with the id when there was one), as JSON-RPC asks
   reader.onError((e) => {
     if (!(e instanceof FrameError)) return;
@@ -82,20 +93,25 @@ export function startLanguageServer(input: Readable, output: Writable): Language
           try {
             process.kill(pid, 0);
           } catch (e) {
-            if ((e as NodeJS.ErrnoException).code === "ESRCH") stop(watchDog.shutdownReceived ? 0 : 1);
+            if ((e as NodeJS.ErrnoException).code === "ESRCH") void stop(watchDog.shutdownReceived ? 0 : 1);
           }
         }, 3000);
         parentWatch.unref();
       }
     },
-    exit: (code) => stop(code),
+    exit: (code) => void stop(code),
   };
   const connection = createConnection((logger) => createProtocolConnection(reader, writer, logger), watchDog);
   const documents = new TextDocuments(TextDocument);
 
-  function stop(code: number) {
+  let stopping = false;
+  async function stop(code: number) {
+    if (stopping) return;
+    stopping = true;
     if (parentWatch !== undefined) clearInterval(parentWatch);
     parentWatch = undefined;
+    reader.dispose(); // nothing more is read
+    while (writing.size > 0) await Promise.allSettled([...writing]);
     connection.dispose();
     finish({ code });
   }
@@ -120,9 +136,10 @@ export function startLanguageServer(input: Readable, output: Writable): Language
     },
   );
 
-  const publish = (uri: string, text: string | undefined) => {
+  const publish = (uri: unknown, text: unknown) => {
     if (!initialized) return; // nothing but the initialize answer may go out before it
-    void connection.sendDiagnostics({ uri, diagnostics: text === undefined ? [] : diagnose(text, fileOf(uri)) });
+    if (typeof uri !== "string") return; // a didOpen without a uri: the library keeps it, nobody can ask for it
+    void connection.sendDiagnostics({ uri, diagnostics: typeof text === "string" ? diagnose(text, fileOf(uri)) : [] });
   };
   documents.onDidChangeContent((e) => publish(e.document.uri, e.document.getText()));
   documents.onDidClose((e) => publish(e.document.uri, undefined));
@@ -142,7 +159,7 @@ export function startLanguageServer(input: Readable, output: Writable): Language
 
   documents.listen(connection);
   connection.listen();
-  return { done, close: () => stop(watchDog.shutdownReceived ? 0 : 1) };
+  return { done, close: () => void stop(watchDog.shutdownReceived ? 0 : 1) };
 }
 
 /**

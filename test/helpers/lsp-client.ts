@@ -52,6 +52,11 @@ export class Client {
     });
   }
 
+  /** The answer to request `id`, sent some other way (as raw bytes). */
+  answer(id: number | string): Promise<Record<string, unknown>> {
+    return new Promise((res) => this.pending.set(id, res));
+  }
+
   notify(method: string, params?: unknown, chunked = false): void {
     this.send({ jsonrpc: "2.0", method, params }, chunked);
   }
