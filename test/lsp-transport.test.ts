@@ -224,6 +224,21 @@ describe("dnnc lsp as a process", () => {
     expect(await within(p.exited, 5000)).toMatchObject({ code: 0 });
   });
 
+  it("ends at exit even when the client has stopped reading its answers", async () => {
+    const p = dnncLsp();
+    p.child.stdout.pause(); // (the Client's reader is attached; nothing is read while paused)
+    const text = "model m {\n  input [4]\n  \n}\n";
+    const parts = [frame({ jsonrpc: "2.0", id: 1, method: "initialize", params: { capabilities: {} } })];
+    parts.push(frame({ jsonrpc: "2.0", method: "textDocument/didOpen", params: { textDocument: { uri: "file:///a.dnn", languageId: "dnn", version: 1, text } } }));
+    // each answer lists every layer with its documentation: far more than a pipe holds
+    for (let i = 0; i < 200; i++) parts.push(frame({ jsonrpc: "2.0", id: 10 + i, method: "textDocument/completion", params: { textDocument: { uri: "file:///a.dnn" }, position: { line: 2, character: 2 } } }));
+    parts.push(frame({ jsonrpc: "2.0", id: 2, method: "shutdown" }), frame({ jsonrpc: "2.0", method: "exit" }));
+    p.child.stdin.write(Buffer.concat(parts));
+    const r = await within(p.exited, 20000);
+    if (r === "timeout") p.child.kill("SIGKILL");
+    expect(r).toMatchObject({ code: 0 });
+  });
+
   it("answers everything written before stdin closed, then ends (0 when shutdown came first)", async () => {
     const p = dnncLsp();
     const answers = [p.client.request("initialize", { capabilities: {} }), completion(p.client), p.client.request("shutdown")];

@@ -55,6 +55,9 @@ function positionParams(p: unknown): { uri: string; position: Position } {
   return { uri: p.textDocument.uri, position: { line, character } };
 }
 
+/** How long answers given before `exit` may take to go out before the server ends anyway. */
+const FLUSH_MS = 2000;
+
 /** Serve LSP on `input`/`output` until `exit`, the end of the input, or the death of the client process named in `initialize`. */
 export function startLanguageServer(input: Readable, output: Writable): LanguageServer {
   let initialized = false;
@@ -71,8 +74,8 @@ export function startLanguageServer(input: Readable, output: Writable): Language
   writer.write = (msg) => {
     const p = write(msg);
     writing.add(p);
-    const done = () => void writing.delete(p);
-    p.then(done, done);
+    const settle = () => void writing.delete(p);
+    p.then(settle, settle);
     return p;
   };
   // bytes that are not a message: answered (with the id when there was one), as JSON-RPC asks
@@ -111,7 +114,11 @@ export function startLanguageServer(input: Readable, output: Writable): Language
     if (parentWatch !== undefined) clearInterval(parentWatch);
     parentWatch = undefined;
     reader.dispose(); // nothing more is read
-    while (writing.size > 0) await Promise.allSettled([...writing]);
+    // the answers already given go out first; a client that stopped reading gets 2 s
+    const flushed = (async () => {
+      while (writing.size > 0) await Promise.allSettled([...writing]);
+    })();
+    await Promise.race([flushed, new Promise((r) => setTimeout(r, FLUSH_MS).unref())]);
     connection.dispose();
     finish({ code });
   }
@@ -172,7 +179,7 @@ export async function runLanguageServer(): Promise<number> {
   for (const k of ["log", "info", "debug", "warn"] as const) console[k] = console.error;
   const { code } = await startLanguageServer(process.stdin, process.stdout).done;
   process.stdin.destroy();
-  // once what was written has gone out (stdout may be a pipe the client reads slowly)
-  await new Promise<void>((res) => process.stdout.write("", () => res()));
+  // once what was written has gone out (stdout may be a pipe the client reads slowly, or not at all)
+  await Promise.race([new Promise<void>((res) => process.stdout.write("", () => res())), new Promise((r) => setTimeout(r, FLUSH_MS).unref())]);
   process.exit(code);
 }
