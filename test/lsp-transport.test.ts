@@ -125,6 +125,12 @@ describe("the frame reader", () => {
     expect((got[4] as FrameError).message).toMatch(/^malformed header line: /);
     expect((got[6] as FrameError).message).toMatch(/^two different Content-Length headers: /);
     expect(peak()).toBeLessThanOrEqual(MAX_HEADER_BYTES + 4096 + 64);
+    // a bad block that itself starts with a Content-Length line, then a message a byte at a time:
+    // one report, not one per byte
+    const b = reader();
+    b.feed("Content-Length: 5\r\nX\r\n\r\n");
+    b.feed(frame(req(9)), 1);
+    expect(ids(b.got)).toEqual(["E-32700", 9]);
   });
 
   it("answers bodies that are not UTF-8, not JSON or not JSON-RPC, with the id when there is one", () => {

@@ -176,7 +176,9 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
       this.state = "header";
       return true;
     }
-    this.drop(Math.max(0, this.total - RESYNC_TAIL));
+    // keep what may be the start of a header, but never the bytes before `from` (a bad header
+    // block would otherwise be found again and reported once more with each chunk)
+    this.drop(Math.max(from, this.total - RESYNC_TAIL));
     return false;
   }
 
