@@ -23,7 +23,8 @@
 // 5 s of `exit`; nothing on stderr; every frame it writes is well-formed (vscode-jsonrpc's own
 // reader reports no error); every answer's id was sent, or is null; no answer carries the marker
 // (no echo); every valid request is answered as expected (result, InvalidParams,
-// MethodNotFound) unless it is the frame right after an out-of-step one; no request
+// MethodNotFound) unless it is out of step itself or starts within the bytes that an out-of-step
+// frame before it reaches (a too-long Content-Length reaches into what follows); no request
 // fails with InternalError; no diagnostic is an internal compiler error; the peak RSS stays
 // under 200 MiB. Findings are deduplicated by signature and printed with their seed and session.
 // test/lsp-transport.test.ts runs a fixed-seed slice.
@@ -88,7 +89,9 @@ export function sessionEvents(rng, corpus, frames) {
     } else if (r < 0.76) {
       const body = enc(JSON.stringify({ jsonrpc: "2.0", id: id++, method: "textDocument/hover", params: { textDocument: { uri }, position: pos() } }));
       const delta = (1 + rng.int(40)) * (rng.chance(0.5) ? 1 : -1);
-      events.push({ bytes: Buffer.concat([enc(`Content-Length: ${Math.max(0, body.length + delta)}\r\n\r\n`), body]), kind: "wrong-length", desync: true });
+      const header = enc(`Content-Length: ${Math.max(0, body.length + delta)}\r\n\r\n`);
+      // `reach`: the bytes the reader takes as this frame (past its end when the length is too long)
+      events.push({ bytes: Buffer.concat([header, body]), kind: "wrong-length", desync: true, reach: header.length + Math.max(0, body.length + delta) });
     } else if (r < 0.84) {
       const n = 1 + rng.int(300);
       const bytes = Buffer.alloc(n);
@@ -177,16 +180,22 @@ export async function runSession(seed, session, { frames = 120, corpus = loadCor
   if (stderr) problems.push(`stderr: ${stderr.slice(0, 200)}`);
   if (internalDiagnostics) problems.push(`internal compiler error in ${internalDiagnostics} diagnostics`);
 
-  // the valid requests
-  let lastDesync = -10;
+  // the valid requests: a frame may be lost when it is out of step itself, or starts before the end of the bytes an
+  // out-of-step frame before it reaches (a too-long Content-Length takes the start of what
+  // follows; the reader is back in step at the first header after that)
+  let reachEnd = -1;
+  let offset = 0;
   let checked = 0;
   const sentIds = new Set([1, 2_000_000, ...sentinel]);
-  events.forEach((e, k) => {
-    if (e.desync) lastDesync = k;
+  events.forEach((e) => {
+    const start = offset;
+    offset += e.bytes.length;
+    const mayBeLost = e.desync || start < reachEnd;
+    if (e.desync) reachEnd = Math.max(reachEnd, start + (e.reach ?? e.bytes.length));
     if (!e.expect) return;
     sentIds.add(e.expect.id);
     const a = answers.get(e.expect.id);
-    if (k - lastDesync <= 1) return; // may have been swallowed by the broken frame before it
+    if (mayBeLost) return;
     checked++;
     if (!a) return problems.push(`${e.kind} (id ${e.expect.id}) not answered`);
     if (a.error?.code === -32603) return problems.push(`${e.kind} failed with InternalError: ${a.error.message.slice(0, 160)}`);
