@@ -2,71 +2,20 @@
 // streams (and once over a spawned process's stdio). Diagnostics land at the compiler's spans
 // converted to 0-based ranges; hover and completion come from compiler/ops.ts; the server's
 // tables of settings, optimizers, schedules, losses and sources agree with the checker's.
+// (The transport's failure modes, and `dnnc lsp` as a process: test/lsp-transport.test.ts.)
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { spawn } from "node:child_process";
-import { PassThrough, type Readable, type Writable } from "node:stream";
+import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { frame, MessageReader, startLanguageServer, type Message } from "../compiler/lsp";
+import { Client } from "./helpers/lsp-client";
+import { startLanguageServer } from "../compiler/lsp";
 import { complete, hover, offsetAt, positionAt } from "../compiler/lsp";
 import { AUGMENTS, BLOCKS, DISTRIBUTIONS, EARLY_STOPPING, GOLDEN, JACOBIAN_PENALTY, LOSSES, OPTIMIZERS, PREPROCESS, SCHEDULES, SOURCES } from "../compiler/lsp/catalogue";
 import { compileToIr } from "../compiler/pipeline";
 import { OPS } from "../compiler/ops";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-
-/** A minimal LSP client: requests with ids, and a queue of notifications to wait on. */
-class Client {
-  private next = 1;
-  private pending = new Map<number, (m: Record<string, unknown>) => void>();
-  private notes: Record<string, unknown>[] = [];
-  private waiters: (() => void)[] = [];
-  readonly errors: string[] = [];
-
-  constructor(private toServer: Writable, fromServer: Readable) {
-    const reader = new MessageReader(
-      (m) => {
-        const msg = m as Record<string, unknown>;
-        if (typeof msg.id === "number" && !("method" in msg)) this.pending.get(msg.id)?.(msg);
-        else this.notes.push(msg);
-        this.waiters.splice(0).forEach((w) => w());
-      },
-      (why) => this.errors.push(why),
-    );
-    fromServer.on("data", (c: Buffer) => reader.push(c));
-  }
-
-  send(m: Message, chunked = false): void {
-    const bytes = frame(m);
-    if (!chunked) {
-      this.toServer.write(bytes);
-      return;
-    }
-    // cut the frame into 3-byte pieces: the header and multi-byte characters get split
-    for (let i = 0; i < bytes.length; i += 3) this.toServer.write(bytes.subarray(i, i + 3));
-  }
-
-  request(method: string, params?: unknown): Promise<Record<string, unknown>> {
-    const id = this.next++;
-    return new Promise((res) => {
-      this.pending.set(id, res);
-      this.send({ jsonrpc: "2.0", id, method, params });
-    });
-  }
-
-  notify(method: string, params?: unknown, chunked = false): void {
-    this.send({ jsonrpc: "2.0", method, params }, chunked);
-  }
-
-  /** The next notification of `method` (consumed), waiting for it if needed. */
-  async notification(method: string): Promise<Record<string, unknown>> {
-    for (;;) {
-      const i = this.notes.findIndex((n) => n.method === method);
-      if (i >= 0) return this.notes.splice(i, 1)[0];
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-}
 
 function inMemory() {
   const toServer = new PassThrough();
@@ -109,7 +58,7 @@ describe("language server over streams", () => {
     const init = await client.request("initialize", { processId: null, rootUri: null, capabilities: {} });
     const caps = (init.result as { capabilities: Record<string, unknown> }).capabilities;
     expect(caps.hoverProvider).toBe(true);
-    expect(caps.textDocumentSync).toEqual({ openClose: true, change: 1 });
+    expect(caps.textDocumentSync).toEqual({ openClose: true, change: 2 }); // incremental
     expect(caps.completionProvider).toBeDefined();
     client.notify("initialized", {});
 
@@ -144,8 +93,18 @@ describe("language server over streams", () => {
     expect(items.map((x) => x.label)).toEqual(["dropout"]);
     expect(items[0].detail).toBe("layer: dropout(p=0.5)");
 
+    // an incremental change (a range replaced): `dro` becomes `dropuot(0.5)` again
+    const dro = at(edited, "-> dro", 3);
+    client.notify("textDocument/didChange", {
+      textDocument: { uri: URI, version: 3 },
+      contentChanges: [{ range: { start: dro, end: { line: dro.line, character: dro.character + 3 } }, text: "dropuot(0.5)" }],
+    });
+    const pub3 = (await client.notification("textDocument/publishDiagnostics")).params as { diagnostics: Diag[] };
+    expect(pub3.diagnostics.map((x) => x.range)).toEqual(pub.diagnostics.map((x) => x.range));
+    expect(pub3.diagnostics.map((x) => x.message)).toEqual(pub.diagnostics.map((x) => x.message));
+
     // fixing the typo clears the diagnostics; closing the document clears them too
-    client.notify("textDocument/didChange", { textDocument: { uri: URI, version: 3 }, contentChanges: [{ text: SPEC.replace("dropuot", "dropout") }] });
+    client.notify("textDocument/didChange", { textDocument: { uri: URI, version: 4 }, contentChanges: [{ text: SPEC.replace("dropuot", "dropout") }] });
     expect(((await client.notification("textDocument/publishDiagnostics")).params as { diagnostics: Diag[] }).diagnostics).toEqual([]);
     client.notify("textDocument/didClose", { textDocument: { uri: URI } });
     expect(((await client.notification("textDocument/publishDiagnostics")).params as { diagnostics: Diag[] }).diagnostics).toEqual([]);
@@ -172,7 +131,7 @@ describe("language server over streams", () => {
     expect((early.error as { code: number }).code).toBe(-32002);
     await client.request("initialize", { capabilities: {} });
     const unknown = await client.request("textDocument/formatting", {});
-    expect(unknown.error).toEqual({ code: -32601, message: "unhandled method textDocument/formatting" });
+    expect(unknown.error).toEqual({ code: -32601, message: "Unhandled method textDocument/formatting" });
     const bad = await client.request("textDocument/hover", { position: 3 });
     expect((bad.error as { code: number }).code).toBe(-32602);
     const body = Buffer.from("{not json");
@@ -180,6 +139,8 @@ describe("language server over streams", () => {
     // the server answers the parse error (id null) and keeps serving
     const ok = await client.request("textDocument/completion", { textDocument: { uri: "file:///none.dnn" }, position: { line: 0, character: 0 } });
     expect(ok.result).toEqual({ isIncomplete: false, items: [] });
+    const [parseError] = await client.orphanAnswers(1);
+    expect(parseError.error).toMatchObject({ code: -32700, message: expect.stringMatching(/^body is not JSON: /) });
   });
 
   it("speaks LSP over a spawned process's stdio", async () => {
@@ -243,6 +204,33 @@ describe("hover and completion (pure functions)", () => {
     expect(h("model")).toContain("model NAME");
     expect(h("256")).toBe(""); // numbers have no hover
     expect(h("# a typo", 5)).toBe(""); // an unknown word in a comment
+  });
+
+  it("finds nothing for Object.prototype's names, wherever they are typed (the tables have no prototype)", () => {
+    // found by scripts/fuzz-lsp.mjs: `loss hasOwnProperty` hovered, `toString((1` completed
+    const names = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "__defineGetter__", "isPrototypeOf"];
+    const places = [
+      (n: string) => `model m {\n  input [4]\n  ${n}\n  dense(2) -> ${n}(${n}=1)\n  loss ${n}\n}\n`,
+      (n: string) => `data {\n  source ${n}("d")\n  preprocess ${n}\n  augment {\n    ${n}(0.5)\n  }\n}\n`,
+      (n: string) => `train {\n  optimizer ${n}(lr=0.1, ${n}=\n  schedule ${n}\n  ${n} 1\n}\n`,
+      (n: string) => `${n} {\n}\nsearch {\n  train.${n}: ${n}(1, 2)\n}\n`,
+    ];
+    for (const n of names)
+      for (const place of places) {
+        const text = place(n);
+        for (let off = 0; off <= text.length; off++) {
+          const pos = positionAt(text, off);
+          const h = hover(text, pos);
+          const items = complete(text, pos);
+          if (h) expect(h.contents.value, `${n} at ${off}`).not.toContain("native code");
+          for (const it of items) expect(it.label, `${n} at ${off}`).not.toBe(n);
+        }
+        expect(hover(text, at(text, n, 1))).toBeUndefined();
+      }
+    for (const t of [BLOCKS, BLOCKS.train.settings, OPTIMIZERS, LOSSES, SCHEDULES, SOURCES, PREPROCESS, AUGMENTS, DISTRIBUTIONS]) {
+      expect(Object.getPrototypeOf(t)).toBeNull();
+      expect(Object.isFrozen(t)).toBe(true);
+    }
   });
 
   it("never throws on arbitrary text and positions", () => {

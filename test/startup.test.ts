@@ -4,7 +4,8 @@
 //   path of vitest and tsx), schema by schema on random objects and through the whole front end on
 //   every spec in specs/ and random specs;
 // - the grammar passes chevrotain's self-validation (the bundle skips it; this is where it runs);
-// - `dnnc check` in the bundle loads neither ajv nor ts-morph, prettier or esbuild.
+// - `dnnc check` in the bundle loads neither ajv nor ts-morph, prettier, esbuild or the language
+//   server (vscode-languageserver).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -233,7 +234,7 @@ describe("the bundled CLI", () => {
     const inputs = [...loaded].flatMap((k) => Object.keys(outputs[k].inputs));
     expect(inputs.some((i) => i.includes("compiler/check.ts"))).toBe(true);
     expect(inputs.some((i) => i.includes("chevrotain"))).toBe(true);
-    for (const banned of ["node_modules/ajv/", "generated/runtime-ajv.ts", "generated/standalone.ts", "ts-morph", "prettier", "esbuild", "typescript"])
+    for (const banned of ["node_modules/ajv/", "generated/runtime-ajv.ts", "generated/standalone.ts", "ts-morph", "prettier", "esbuild", "typescript", "node_modules/vscode-", "compiler/lsp/"])
       expect(inputs.filter((i) => i.includes(banned)), banned).toEqual([]);
     const externals = [...loaded].flatMap((k) => outputs[k].imports.filter((i) => i.external && i.kind === "import-statement").map((i) => i.path));
     expect(externals.filter((p) => !p.startsWith("node:"))).toEqual([]);

@@ -1,6 +1,7 @@
 // The language features, as pure functions of (text, position): diagnostics from the compiler's
 // front end (parse, check, lower), hover documentation, and completion. server.ts only routes
 // LSP messages to these.
+import type { CompletionItemKind } from "vscode-languageserver";
 import type { Diagnostic as DnnDiagnostic } from "../../grammar/diagnostics";
 import { compileToIr } from "../pipeline";
 import {
@@ -108,7 +109,7 @@ const Kind = { Function: 3, Property: 10, Value: 12, Keyword: 14, EnumMember: 20
 
 export interface CompletionItem {
   label: string;
-  kind: number;
+  kind: CompletionItemKind;
   detail?: string;
   documentation?: { kind: "markdown"; value: string };
   insertText?: string;

@@ -1,39 +1,37 @@
 // The dnnc language server: LSP over any pair of byte streams (stdio for editors, in-memory
-// streams in tests). Full-text document sync; on every open and change the document goes through
-// the compiler's front end (parse, check, lower) and the diagnostics are published with 0-based
-// ranges. Hover shows a construct's documentation and arguments; completion offers layer names,
-// settings, argument names inside `name(` and values after `key=`.
+// streams in tests), on vscode-languageserver: the library routes messages (its handler tables
+// are Maps, unknown methods get MethodNotFound), keeps the documents (its TextDocuments manager,
+// incremental sync), runs the initialize/shutdown/exit lifecycle and writes the frames; frames
+// are read by ./message-reader (bounded, back in step after a wrong Content-Length, and the end
+// of the input arrives as an `exit` behind the messages before it). On every
+// open and change a document goes through the compiler's front end (parse, check, lower) and the
+// diagnostics are published with 0-based ranges. Hover shows a construct's documentation and
+// arguments; completion offers layer names, settings, argument names inside `name(` and values
+// after `key=` (./features).
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { ErrorCodes, frame, MessageReader, type Id, type Message } from "./jsonrpc";
+import {
+  createConnection,
+  createProtocolConnection,
+  ErrorCodes,
+  ResponseError,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type InitializeResult,
+  type ResponseMessage,
+  type WatchDog,
+} from "vscode-languageserver";
+import { StreamMessageWriter } from "vscode-languageserver/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
 import { complete, diagnose, hover } from "./features";
+import { BoundedMessageReader, FrameError } from "./message-reader";
 import type { Position } from "./context";
 
 export interface LanguageServer {
-  /** Resolves when the input ends or the client sends `exit`; `code` is 0 after a `shutdown`. */
+  /** Resolves when the input ends or the client sends `exit`; `code` is 0 after a `shutdown`, else 1. */
   done: Promise<{ code: number }>;
-  /** Stop reading input (the output is left open). */
+  /** Stop serving (the output is left open). */
   close(): void;
-}
-
-class RequestError extends Error {
-  constructor(
-    public code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface TextDocumentItem {
-  uri: string;
-  languageId?: string;
-  version?: number;
-  text: string;
-}
-interface PositionParams {
-  textDocument: { uri: string };
-  position: Position;
 }
 
 function fileOf(uri: string): string {
@@ -48,143 +46,140 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function positionParams(p: unknown): PositionParams {
+/** `{textDocument: {uri}, position: {line, character}}` checked; InvalidParams otherwise. */
+function positionParams(p: unknown): { uri: string; position: Position } {
   if (!isObj(p) || !isObj(p.textDocument) || typeof p.textDocument.uri !== "string" || !isObj(p.position))
-    throw new RequestError(ErrorCodes.InvalidParams, "expected {textDocument: {uri}, position: {line, character}}");
+    throw new ResponseError(ErrorCodes.InvalidParams, "expected {textDocument: {uri}, position: {line, character}}");
   const { line, character } = p.position;
-  if (typeof line !== "number" || typeof character !== "number") throw new RequestError(ErrorCodes.InvalidParams, "position needs numeric line and character");
-  return p as unknown as PositionParams;
+  if (typeof line !== "number" || typeof character !== "number") throw new ResponseError(ErrorCodes.InvalidParams, "position needs numeric line and character");
+  return { uri: p.textDocument.uri, position: { line, character } };
 }
 
+/** How long answers given before `exit` may take to go out before the server ends anyway. */
+const FLUSH_MS = 2000;
+
+/** Serve LSP on `input`/`output` until `exit`, the end of the input, or the death of the client process named in `initialize`. */
 export function startLanguageServer(input: Readable, output: Writable): LanguageServer {
-  const docs = new Map<string, string>();
   let initialized = false;
-  let shutdown = false;
   let finish!: (r: { code: number }) => void;
   const done = new Promise<{ code: number }>((res) => (finish = res));
-  let ended = false;
+  let parentWatch: ReturnType<typeof setInterval> | undefined;
 
-  const send = (m: Message) => {
-    if (!ended) output.write(frame(m));
+  const reader = new BoundedMessageReader(input);
+  const writer = new StreamMessageWriter(output);
+  // what has been handed to the writer and not yet to `output` (the writer queues behind a lock
+  // that runs on later ticks): an answer to `shutdown` must go out before `exit` ends the process
+  const writing = new Set<Promise<void>>();
+  const write = writer.write.bind(writer);
+  writer.write = (msg) => {
+    const p = write(msg);
+    writing.add(p);
+    const settle = () => void writing.delete(p);
+    p.then(settle, settle);
+    return p;
   };
-  const notify = (method: string, params: unknown) => send({ jsonrpc: "2.0", method, params });
-  const log = (message: string) => notify("window/logMessage", { type: 3, message });
+  // bytes that are not a message: answered (with the id when there was one), as JSON-RPC asks
+  reader.onError((e) => {
+    if (!(e instanceof FrameError)) return;
+    const answer: ResponseMessage = { jsonrpc: "2.0", id: e.id, error: { code: e.code, message: e.message } };
+    writer.write(answer).catch(() => {});
+  });
 
-  const publish = (uri: string) => {
-    const text = docs.get(uri);
-    notify("textDocument/publishDiagnostics", { uri, diagnostics: text === undefined ? [] : diagnose(text, fileOf(uri)) });
+  // the library's lifecycle calls these: initialize (the client's process id), exit (after the
+  // `exit` notification, 0 when `shutdown` came first)
+  const watchDog: WatchDog = {
+    shutdownReceived: false,
+    initialize(params) {
+      const pid = params.processId;
+      if (typeof pid === "number" && pid > 0 && parentWatch === undefined) {
+        parentWatch = setInterval(() => {
+          try {
+            process.kill(pid, 0);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === "ESRCH") void stop(watchDog.shutdownReceived ? 0 : 1);
+          }
+        }, 3000);
+        parentWatch.unref();
+      }
+    },
+    exit: (code) => void stop(code),
+  };
+  const connection = createConnection((logger) => createProtocolConnection(reader, writer, logger), watchDog);
+  const documents = new TextDocuments(TextDocument);
+
+  let stopping = false;
+  async function stop(code: number) {
+    if (stopping) return;
+    stopping = true;
+    if (parentWatch !== undefined) clearInterval(parentWatch);
+    parentWatch = undefined;
+    reader.dispose(); // nothing more is read
+    // the answers already given go out first; a client that stopped reading gets 2 s
+    const flushed = (async () => {
+      while (writing.size > 0) await Promise.allSettled([...writing]);
+    })();
+    await Promise.race([flushed, new Promise((r) => setTimeout(r, FLUSH_MS).unref())]);
+    connection.dispose();
+    finish({ code });
+  }
+
+  /** Requests are answered only between initialize and shutdown. */
+  const ready = () => {
+    if (!initialized) throw new ResponseError(ErrorCodes.ServerNotInitialized, "the server is not initialized");
+    if (watchDog.shutdownReceived) throw new ResponseError(ErrorCodes.InvalidRequest, "the server is shutting down");
   };
 
-  const requests: Record<string, (params: unknown) => unknown> = {
-    initialize: () => {
+  connection.onInitialize(
+    (): InitializeResult => {
       initialized = true;
       return {
         capabilities: {
-          textDocumentSync: { openClose: true, change: 1 },
+          textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
           hoverProvider: true,
           completionProvider: { triggerCharacters: ["(", ",", "=", " ", ">"] },
         },
         serverInfo: { name: "dnnc", version: "0.1.0" },
       };
     },
-    shutdown: () => {
-      shutdown = true;
-      return null;
-    },
-    "textDocument/hover": (p) => {
-      const { textDocument, position } = positionParams(p);
-      const text = docs.get(textDocument.uri);
-      return text === undefined ? null : (hover(text, position) ?? null);
-    },
-    "textDocument/completion": (p) => {
-      const { textDocument, position } = positionParams(p);
-      const text = docs.get(textDocument.uri);
-      return { isIncomplete: false, items: text === undefined ? [] : complete(text, position) };
-    },
+  );
+
+  const publish = (uri: unknown, text: unknown) => {
+    if (!initialized) return; // nothing but the initialize answer may go out before it
+    if (typeof uri !== "string") return; // a didOpen without a uri: the library keeps it, nobody can ask for it
+    void connection.sendDiagnostics({ uri, diagnostics: typeof text === "string" ? diagnose(text, fileOf(uri)) : [] });
   };
+  documents.onDidChangeContent((e) => publish(e.document.uri, e.document.getText()));
+  documents.onDidClose((e) => publish(e.document.uri, undefined));
 
-  const notifications: Record<string, (params: unknown) => void> = {
-    initialized: () => {},
-    exit: () => stop(shutdown ? 0 : 1),
-    "$/cancelRequest": () => {},
-    "$/setTrace": () => {},
-    "textDocument/didOpen": (p) => {
-      const doc = (p as { textDocument?: TextDocumentItem })?.textDocument;
-      if (!doc || typeof doc.uri !== "string" || typeof doc.text !== "string") return log("didOpen without textDocument {uri, text}");
-      docs.set(doc.uri, doc.text);
-      publish(doc.uri);
-    },
-    "textDocument/didChange": (p) => {
-      const q = p as { textDocument?: { uri?: string }; contentChanges?: { text?: string; range?: unknown }[] };
-      const uri = q?.textDocument?.uri;
-      const changes = q?.contentChanges;
-      if (typeof uri !== "string" || !Array.isArray(changes) || changes.length === 0) return log("didChange without textDocument.uri and contentChanges");
-      // full sync: the last change carries the whole text
-      const last = changes[changes.length - 1];
-      if (typeof last.text !== "string" || last.range !== undefined) return log("didChange: only full-text changes are supported (textDocumentSync.change = 1)");
-      docs.set(uri, last.text);
-      publish(uri);
-    },
-    "textDocument/didClose": (p) => {
-      const uri = (p as { textDocument?: { uri?: string } })?.textDocument?.uri;
-      if (typeof uri !== "string") return;
-      docs.delete(uri);
-      publish(uri);
-    },
-    "textDocument/didSave": () => {},
-  };
+  connection.onHover((p) => {
+    ready();
+    const { uri, position } = positionParams(p);
+    const doc = documents.get(uri);
+    return doc === undefined ? null : (hover(doc.getText(), position) ?? null);
+  });
+  connection.onCompletion((p) => {
+    ready();
+    const { uri, position } = positionParams(p);
+    const doc = documents.get(uri);
+    return { isIncomplete: false, items: doc === undefined ? [] : complete(doc.getText(), position) };
+  });
 
-  const respondError = (id: Id | null, code: number, message: string) => send({ jsonrpc: "2.0", id, error: { code, message } });
-
-  const handle = (raw: unknown) => {
-    if (!isObj(raw) || raw.jsonrpc !== "2.0") return respondError(null, ErrorCodes.InvalidRequest, "not a JSON-RPC 2.0 message");
-    const id = raw.id as Id | undefined;
-    const method = raw.method;
-    if (typeof method !== "string") return; // a response to something we never asked: ignore
-    if (id === undefined) {
-      const n = notifications[method];
-      if (!n) return; // unknown notifications (and $/...) are ignored, as the spec says
-      if (!initialized && method !== "exit") return;
-      try {
-        n(raw.params);
-      } catch (e) {
-        log(`${method} failed: ${(e as Error).message}`);
-      }
-      return;
-    }
-    if (!initialized && method !== "initialize") return respondError(id, ErrorCodes.ServerNotInitialized, "the server is not initialized");
-    if (shutdown) return respondError(id, ErrorCodes.InvalidRequestAfterShutdown, "the server is shutting down");
-    const r = requests[method];
-    if (!r) return respondError(id, ErrorCodes.MethodNotFound, `unhandled method ${method}`);
-    try {
-      send({ jsonrpc: "2.0", id, result: r(raw.params) });
-    } catch (e) {
-      if (e instanceof RequestError) respondError(id, e.code, e.message);
-      else respondError(id, ErrorCodes.InternalError, `${method} failed: ${(e as Error)?.message ?? String(e)}`);
-    }
-  };
-
-  const reader = new MessageReader(handle, (why) => respondError(null, ErrorCodes.ParseError, why));
-  const onData = (chunk: Buffer | string) => reader.push(chunk);
-  const onEnd = () => stop(shutdown ? 0 : 1);
-  function stop(code: number) {
-    if (ended) return;
-    ended = true;
-    input.off("data", onData);
-    input.off("end", onEnd);
-    finish({ code });
-  }
-  input.on("data", onData);
-  input.on("end", onEnd);
-  return { done, close: () => stop(shutdown ? 0 : 1) };
+  documents.listen(connection);
+  connection.listen();
+  return { done, close: () => void stop(watchDog.shutdownReceived ? 0 : 1) };
 }
 
 /**
- * Serve LSP on this process's stdin/stdout until `exit` or the end of input; resolves to the exit
- * code (0 after a `shutdown`, else 1). Nothing else may write to stdout meanwhile. For `dnnc lsp`.
+ * Serve LSP on this process's stdin/stdout; at `exit` (or the end of stdin, or the client's
+ * death) end the process, 0 after a `shutdown`, else 1, as the LSP specification says, even
+ * while the client keeps stdin open. Never returns. For `dnnc lsp`.
  */
 export async function runLanguageServer(): Promise<number> {
-  const server = startLanguageServer(process.stdin, process.stdout);
-  const { code } = await server.done;
-  return code;
+  // stdout carries the protocol: anything printed goes to stderr (editors show it in their log)
+  for (const k of ["log", "info", "debug", "warn"] as const) console[k] = console.error;
+  const { code } = await startLanguageServer(process.stdin, process.stdout).done;
+  process.stdin.destroy();
+  // once what was written has gone out (stdout may be a pipe the client reads slowly, or not at all)
+  await Promise.race([new Promise<void>((res) => process.stdout.write("", () => res())), new Promise((r) => setTimeout(r, FLUSH_MS).unref())]);
+  process.exit(code);
 }
