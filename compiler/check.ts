@@ -6,6 +6,8 @@ import type { Arg, Element, SpecFile, Span, Statement, Value } from "../grammar/
 import { diag, didYouMean, type Diagnostic } from "../grammar/diagnostics";
 import { OPS, OP_VALIDATORS } from "./ops";
 import { lazyValidator } from "./schema";
+import * as SETTINGS from "./settings";
+import type { SettingCall } from "./settings";
 import { applyPath } from "./search-apply";
 import { grid, gridOverBudget, MAX_TRIALS, type Space } from "./search/space";
 import type {
@@ -126,124 +128,23 @@ function callDef(positional: string[], properties: Record<string, unknown>, requ
   return { positional, schema, validate: lazyValidator(schema) };
 }
 
-const num = (extra: Record<string, unknown> = {}) => ({ type: "number", ...extra });
-const OPTIMIZERS: Record<string, CallDef> = {
-  sgd: callDef(["lr"], {
-    lr: num({ exclusiveMinimum: 0 }),
-    momentum: num({ minimum: 0, maximum: 1, default: 0 }),
-    dampening: num({ minimum: 0, maximum: 1, default: 0 }),
-    nesterov: { type: "boolean", default: false },
-  }, ["lr"]),
-  adam: callDef(["lr"], {
-    lr: num({ exclusiveMinimum: 0, default: 0.001 }),
-    beta1: num({ minimum: 0, maximum: 0.999999, default: 0.9 }),
-    beta2: num({ minimum: 0, maximum: 0.9999999, default: 0.999 }),
-    eps: num({ exclusiveMinimum: 0, default: 1e-8 }),
-    amsgrad: { type: "boolean", default: false },
-  }),
-  adamw: callDef(["lr"], {
-    lr: num({ exclusiveMinimum: 0, default: 0.001 }),
-    beta1: num({ minimum: 0, maximum: 0.999999, default: 0.9 }),
-    beta2: num({ minimum: 0, maximum: 0.9999999, default: 0.999 }),
-    eps: num({ exclusiveMinimum: 0, default: 1e-8 }),
-    weight_decay: num({ minimum: 0, default: 0.01 }),
-    amsgrad: { type: "boolean", default: false },
-  }),
-  adagrad: callDef(["lr"], {
-    lr: num({ exclusiveMinimum: 0, default: 0.01 }),
-    eps: num({ exclusiveMinimum: 0, default: 1e-10 }),
-    initial_accumulator: num({ minimum: 0, default: 0 }),
-    lr_decay: num({ minimum: 0, default: 0 }),
-  }),
-  rmsprop: callDef(["lr"], {
-    lr: num({ exclusiveMinimum: 0, default: 0.01 }),
-    alpha: num({ minimum: 0, maximum: 1, default: 0.99 }),
-    eps: num({ exclusiveMinimum: 0, default: 1e-8 }),
-    momentum: num({ minimum: 0, maximum: 1, default: 0 }),
-    centered: { type: "boolean", default: false },
-  }),
-};
+/** The validators of a table of setting calls (compiler/settings.ts), each compiled once (lazily). */
+function callDefs(t: Record<string, SettingCall>): Record<string, CallDef> {
+  return Object.assign(Object.create(null) as Record<string, CallDef>, Object.fromEntries(Object.values(t).map((c) => [c.name, fromSetting(c)])));
+}
+function fromSetting(c: SettingCall): CallDef {
+  return callDef(c.positional, c.properties, c.required);
+}
 
-const LOSSES: Record<string, CallDef> = {
-  softmax_cross_entropy: callDef(["label_smoothing"], { label_smoothing: num({ minimum: 0, maximum: 1, default: 0 }) }),
-  mse: callDef([], {}),
-  bce_with_logits: callDef([], {}),
-  l1: callDef([], {}),
-  huber: callDef(["delta"], { delta: num({ exclusiveMinimum: 0, default: 1 }) }),
-};
-
-const SCHEDULES: Record<string, CallDef> = {
-  constant: callDef([], {}),
-  inverse_time: callDef(["decay"], { decay: num({ minimum: 0 }) }, ["decay"]),
-  exponential: callDef(["gamma"], { gamma: num({ exclusiveMinimum: 0, maximum: 1 }) }, ["gamma"]),
-  step: callDef(["every", "factor"], { every: { type: "integer", minimum: 1 }, factor: num({ exclusiveMinimum: 0, maximum: 1, default: 0.1 }) }, ["every"]),
-  multistep: callDef(["milestones", "gamma"], {
-    milestones: { type: "array", items: { type: "integer", minimum: 1 }, minItems: 1 },
-    gamma: num({ exclusiveMinimum: 0, maximum: 1, default: 0.1 }),
-  }, ["milestones"]),
-  cosine: callDef(["t_max"], { t_max: { type: "integer", minimum: 1 }, eta_min: num({ minimum: 0, default: 0 }) }),
-  cosine_restarts: callDef(["t_0"], {
-    t_0: { type: "integer", minimum: 1 },
-    t_mult: { type: "integer", minimum: 1, default: 1 },
-    eta_min: num({ minimum: 0, default: 0 }),
-  }, ["t_0"]),
-  plateau: callDef(["factor", "patience"], {
-    factor: num({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.1 }),
-    patience: { type: "integer", minimum: 0, default: 10 },
-    threshold: num({ minimum: 0, default: 1e-4 }),
-    cooldown: { type: "integer", minimum: 0, default: 0 },
-    min_lr: num({ minimum: 0, default: 0 }),
-    monitor: { type: "string", enum: ["val_loss", "val_acc"], default: "val_loss" },
-  }),
-};
-
-const PREPROCESS: Record<string, CallDef> = {
-  standardize: callDef(["mode"], { mode: { type: "string", enum: ["feature", "channel"], default: "feature" }, eps: num({ exclusiveMinimum: 0, default: 1e-6 }) }),
-  pca: callDef(["k"], { k: { type: "integer", minimum: 1 } }),
-  whiten: callDef(["k"], { k: { type: "integer", minimum: 1 }, eps: num({ exclusiveMinimum: 0, default: 1e-5 }) }),
-  zca: callDef(["eps"], { eps: num({ exclusiveMinimum: 0, default: 1e-5 }) }),
-};
-
-const pArg = { p: num({ minimum: 0, maximum: 1 }) };
-const AUGMENTS: Record<string, CallDef> = {
-  flip_h: callDef(["p"], { ...pArg }),
-  flip_v: callDef(["p"], { ...pArg }),
-  translate: callDef(["max", "p"], { max: { type: "integer", minimum: 0 }, ...pArg }, ["max"]),
-  crop: callDef(["pad", "p"], { pad: { type: "integer", minimum: 0 }, ...pArg }, ["pad"]),
-  rotate: callDef(["deg", "p"], { deg: num({ minimum: 0, maximum: 180 }), ...pArg }, ["deg"]),
-  noise: callDef(["std", "p"], { std: num({ minimum: 0 }), ...pArg }, ["std"]),
-  blur: callDef(["sigma", "p"], { sigma: num({ exclusiveMinimum: 0 }), box: { type: "integer", minimum: 1 }, ...pArg }),
-  cutout: callDef(["size", "count", "p"], { size: { type: "integer", minimum: 1 }, count: { type: "integer", minimum: 1, default: 1 }, ...pArg }, ["size"]),
-  brightness: callDef(["delta", "p"], { delta: num({ minimum: 0 }), ...pArg }, ["delta"]),
-  contrast: callDef(["factor", "p"], { factor: num({ minimum: 0 }), ...pArg }, ["factor"]),
-};
-
-const GOLDEN = callDef(["steps", "tolerance"], {
-  steps: { type: "integer", minimum: 1, maximum: 100000, default: 20 },
-  tolerance: num({ exclusiveMinimum: 0, maximum: 1, default: 1e-4 }),
-});
-
-const JAC = callDef(["lambda", "projections"], {
-  lambda: num({ exclusiveMinimum: 0 }),
-  projections: { type: "integer", minimum: 1, maximum: 64, default: 1 },
-}, ["lambda"]);
-
-const EARLY = callDef(["patience"], {
-  monitor: { type: "string", enum: ["val_loss", "val_acc"], default: "val_loss" },
-  mode: { type: "string", enum: ["auto", "min", "max"], default: "auto" },
-  patience: { type: "integer", minimum: 1, default: 5 },
-  min_delta: num({ minimum: 0, default: 0 }),
-  every: { type: "integer", minimum: 1, default: 1 },
-  every_steps: { type: "integer", minimum: 1 },
-});
-
-const SOURCES: Record<string, CallDef> = {
-  idx: callDef(["path"], { path: { type: "string", minLength: 1 } }, ["path"]),
-  csv: callDef(["path", "label"], {
-    path: { type: "string", minLength: 1 },
-    label: { anyOf: [{ type: "string" }, { type: "integer", minimum: 0 }], default: "label" },
-  }, ["path"]),
-};
+const OPTIMIZERS = callDefs(SETTINGS.OPTIMIZERS);
+const LOSSES = callDefs(SETTINGS.LOSSES);
+const SCHEDULES = callDefs(SETTINGS.SCHEDULES);
+const PREPROCESS = callDefs(SETTINGS.PREPROCESS);
+const AUGMENTS = callDefs(SETTINGS.AUGMENTS);
+const SOURCES = callDefs(SETTINGS.SOURCES);
+const GOLDEN = fromSetting(SETTINGS.GOLDEN);
+const JAC = fromSetting(SETTINGS.JACOBIAN_PENALTY);
+const EARLY = fromSetting(SETTINGS.EARLY_STOPPING);
 
 // ---- the checker ----------------------------------------------------------------------------
 

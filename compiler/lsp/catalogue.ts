@@ -1,8 +1,10 @@
-// What the language server knows about the language, for hover and completion: the layers (from
-// compiler/ops/, arguments and defaults read off their JSON schemas) and the blocks, settings,
-// optimizers, schedules, losses and data sources (tables below, mirroring compiler/check.ts and
-// docs/language.md; test/lsp.test.ts checks them against the compiler's own lists).
+// What the language server knows about the language, for hover and completion: the layers (the op
+// registry, compiler/ops/) and the optimizers, schedules, losses, data sources, preprocessing,
+// augmentations and distributions (compiler/settings.ts, the tables the checker validates with),
+// their arguments and defaults read off the same JSON schemas; and the blocks and their settings.
 import { OPS } from "../ops";
+import * as SETTINGS from "../settings";
+import type { SettingCall } from "../settings";
 
 export interface ArgInfo {
   name: string;
@@ -31,15 +33,20 @@ export function describeType(s: Schema): string {
   if (Array.isArray(s.enum)) return `one of: ${(s.enum as unknown[]).join(", ")}`;
   if (Array.isArray(s.anyOf)) return (s.anyOf as Schema[]).map(describeType).join(", or ");
   const range = (): string => {
-    const lo = s.minimum !== undefined ? `≥ ${s.minimum}` : s.exclusiveMinimum !== undefined ? `> ${s.exclusiveMinimum}` : "";
-    const hi = s.maximum !== undefined ? `≤ ${s.maximum}` : s.exclusiveMaximum !== undefined ? `< ${s.exclusiveMaximum}` : "";
-    return [lo, hi].filter((x) => x !== "").join(", ");
+    const lo = s.minimum ?? s.exclusiveMinimum;
+    const hi = s.maximum ?? s.exclusiveMaximum;
+    // both bounds: an interval, [0, 1) style; one: ≥ 0, > 0, ≤ 1, < 1
+    if (lo !== undefined && hi !== undefined) return `in ${s.minimum !== undefined ? "[" : "("}${lo}, ${hi}${s.maximum !== undefined ? "]" : ")"}`;
+    if (lo !== undefined) return `${s.minimum !== undefined ? "≥" : ">"} ${lo}`;
+    if (hi !== undefined) return `${s.maximum !== undefined ? "≤" : "<"} ${hi}`;
+    return "";
   };
+  const note = typeof s.description === "string" ? ` (${s.description})` : "";
   switch (s.type) {
     case "integer":
     case "number": {
       const r = range();
-      return `${s.type}${r ? " " + r : ""}`;
+      return `${s.type}${r ? " " + r : ""}${note}`;
     }
     case "boolean":
       return "true or false";
@@ -79,117 +86,41 @@ function table<T>(entries: Record<string, T>): Record<string, T> {
   return Object.freeze(Object.assign(Object.create(null) as Record<string, T>, entries));
 }
 
-/** Layers, from OPS. */
-export const LAYERS: Record<string, CallInfo> = table(Object.fromEntries(
-  Object.values(OPS).map((o) => {
-    const required = new Set(o.schema.required ?? []);
-    const args = Object.entries(o.schema.properties).map(([name, raw]) => {
-      const s = raw as Schema;
-      const a: ArgInfo = { name, type: describeType(s) };
-      if (s.default !== undefined) a.default = writeDefault(s.default);
-      if (required.has(name)) a.required = true;
-      const values = enumValues(s);
-      if (values) a.values = values;
-      return a;
-    });
-    // defaults that are not schema constants (the pools' stride is the kernel; init is torch_default)
-    for (const a of args) if (o.docDefaults?.[a.name] !== undefined) a.default = o.docDefaults[a.name];
-    return [o.name, { name: o.name, what: "layer", positional: o.positional, args, doc: o.doc }];
-  }),
-));
+/** The arguments of a call, read off its JSON schema: type, default (or documented default), required, values. */
+function argsOf(properties: Record<string, unknown>, required: readonly string[] = [], docDefaults: Record<string, string> = {}): ArgInfo[] {
+  return Object.entries(properties).map(([name, raw]) => {
+    const s = raw as Schema;
+    const a: ArgInfo = { name, type: describeType(s) };
+    if (docDefaults[name] !== undefined) a.default = docDefaults[name];
+    else if (s.default !== undefined) a.default = writeDefault(s.default);
+    if (required.includes(name)) a.required = true;
+    const values = enumValues(s);
+    if (values) a.values = values;
+    return a;
+  });
+}
 
-const arg = (name: string, type: string, dflt?: string, values?: string[]): ArgInfo => ({
-  name,
-  type,
-  ...(dflt === undefined ? { required: true } : dflt === "" ? {} : { default: dflt }),
-  ...(values ? { values } : {}),
-});
-const bool = (name: string, dflt: string) => arg(name, "true or false", dflt, ["true", "false"]);
-const call = (what: string, name: string, positional: string[], args: ArgInfo[], doc: string): CallInfo => ({ name, what, positional, args, doc });
+/** Layers, from the op registry (defaults that are not schema constants from the op: the pools' stride is the kernel). */
+export const LAYERS: Record<string, CallInfo> = table(
+  Object.fromEntries(
+    Object.values(OPS).map((o) => [o.name, { name: o.name, what: "layer", positional: o.positional, args: argsOf(o.schema.properties, o.schema.required, o.docDefaults), doc: o.doc }]),
+  ),
+);
 
-export const OPTIMIZERS: Record<string, CallInfo> = table({
-  sgd: call("optimizer", "sgd", ["lr"], [arg("lr", "number > 0"), arg("momentum", "number in [0, 1]", "0"), arg("dampening", "number in [0, 1]", "0"), bool("nesterov", "false")],
-    "Stochastic gradient descent, optionally with (Nesterov) momentum; PyTorch 1.13's update rule."),
-  adam: call("optimizer", "adam", ["lr"], [arg("lr", "number > 0", "1e-3"), arg("beta1", "number in [0, 1)", "0.9"), arg("beta2", "number in [0, 1)", "0.999"), arg("eps", "number > 0", "1e-8"), bool("amsgrad", "false")],
-    "Adam with bias correction; weight_decay in the train block is coupled L2."),
-  adamw: call("optimizer", "adamw", ["lr"], [arg("lr", "number > 0", "1e-3"), arg("beta1", "number in [0, 1)", "0.9"), arg("beta2", "number in [0, 1)", "0.999"), arg("eps", "number > 0", "1e-8"), arg("weight_decay", "number ≥ 0", "0.01"), bool("amsgrad", "false")],
-    "Adam with decoupled weight decay: W -= lr·wd·W (do not combine with the train block's weight_decay)."),
-  adagrad: call("optimizer", "adagrad", ["lr"], [arg("lr", "number > 0", "0.01"), arg("eps", "number > 0", "1e-10"), arg("initial_accumulator", "number ≥ 0", "0"), arg("lr_decay", "number ≥ 0", "0")],
-    "Adagrad: per-parameter rates scaled by the accumulated squared gradients."),
-  rmsprop: call("optimizer", "rmsprop", ["lr"], [arg("lr", "number > 0", "0.01"), arg("alpha", "number in [0, 1]", "0.99"), arg("eps", "number > 0", "1e-8"), arg("momentum", "number in [0, 1]", "0"), bool("centered", "false")],
-    "RMSprop: gradients scaled by a running mean of their squares (PyTorch's alpha is the decay)."),
-});
+/** A setting call (compiler/settings.ts, which the checker validates with too) as hover and completion show it. */
+const info = (what: string) => (c: SettingCall): CallInfo => ({ name: c.name, what, positional: c.positional, args: argsOf(c.properties, c.required, c.docDefaults), doc: c.doc });
+const infos = (what: string, t: Record<string, SettingCall>) => table(Object.fromEntries(Object.values(t).map((c) => [c.name, info(what)(c)])));
 
-const monitor = arg("monitor", "val_loss or val_acc", "val_loss", ["val_loss", "val_acc"]);
-
-export const SCHEDULES: Record<string, CallInfo> = table({
-  constant: call("schedule", "constant", [], [], "The learning rate stays lr."),
-  inverse_time: call("schedule", "inverse_time", ["decay"], [arg("decay", "number ≥ 0")], "lr / (1 + decay·k)."),
-  exponential: call("schedule", "exponential", ["gamma"], [arg("gamma", "number in (0, 1]")], "lr · gamma^k."),
-  step: call("schedule", "step", ["every", "factor"], [arg("every", "integer ≥ 1"), arg("factor", "number in (0, 1]", "0.1")], "Staircase: lr · factor^⌊k/every⌋."),
-  multistep: call("schedule", "multistep", ["milestones", "gamma"], [arg("milestones", "[integer ≥ 1, ...]"), arg("gamma", "number in (0, 1]", "0.1")], "lr · gamma^(milestones passed)."),
-  cosine: call("schedule", "cosine", ["t_max"], [arg("t_max", "integer ≥ 1", "epochs"), arg("eta_min", "number ≥ 0", "0")], "eta_min + (lr − eta_min)(1 + cos(πk/t_max))/2."),
-  cosine_restarts: call("schedule", "cosine_restarts", ["t_0"], [arg("t_0", "integer ≥ 1"), arg("t_mult", "integer ≥ 1", "1"), arg("eta_min", "number ≥ 0", "0")], "Cosine annealing with warm restarts (SGDR)."),
-  plateau: call("schedule", "plateau", ["factor", "patience"], [arg("factor", "number in (0, 1)", "0.1"), arg("patience", "integer ≥ 0", "10"), arg("threshold", "number ≥ 0", "1e-4"), arg("cooldown", "integer ≥ 0", "0"), arg("min_lr", "number ≥ 0", "0"), monitor],
-    "Multiply the rate by factor when the monitored validation metric stops improving."),
-});
-
-export const LOSSES: Record<string, CallInfo> = table({
-  softmax_cross_entropy: call("loss", "softmax_cross_entropy", ["label_smoothing"], [arg("label_smoothing", "number in [0, 1]", "0")], "Cross-entropy of the softmax over integer class labels (mean over the batch)."),
-  mse: call("loss", "mse", [], [], "Mean squared error over all elements (one-hot targets for class data)."),
-  bce_with_logits: call("loss", "bce_with_logits", [], [], "Binary cross-entropy on logits, targets in [0, 1] (class labels become one-hot)."),
-  l1: call("loss", "l1", [], [], "Mean absolute error over all elements."),
-  huber: call("loss", "huber", ["delta"], [arg("delta", "number > 0", "1")], "Huber loss: quadratic within delta, linear outside."),
-});
-
-export const SOURCES: Record<string, CallInfo> = table({
-  idx: call("data source", "idx", ["path"], [arg("path", "string")], "A directory with the four IDX files (train/t10k images and labels, .gz or plain)."),
-  csv: call("data source", "csv", ["path", "label"], [arg("path", "string"), arg("label", "column name or 0-based index", '"label"')], "train.csv (and optionally test.csv) in a directory, or one CSV file."),
-});
-
-export const PREPROCESS: Record<string, CallInfo> = table({
-  standardize: call("preprocessing", "standardize", ["mode"], [arg("mode", "feature or channel", "feature", ["feature", "channel"]), arg("eps", "number > 0", "1e-6")],
-    "x' = (x − μ)/σ per feature (or per channel); μ and σ are fitted on the training rows only and stored with the model."),
-  pca: call("preprocessing", "pca", ["k"], [arg("k", "integer ≥ 1", "")], "Center and rotate onto the principal components (the top k when given), fitted on the training rows."),
-  whiten: call("preprocessing", "whiten", ["k"], [arg("k", "integer ≥ 1", ""), arg("eps", "number > 0", "1e-5")], "PCA, then each component scaled to unit variance."),
-  zca: call("preprocessing", "zca", ["eps"], [arg("eps", "number > 0", "1e-5")], "ZCA whitening: PCA-whiten, then rotate back to the input axes."),
-});
-
-const p = arg("p", "probability in [0, 1]", "");
-export const AUGMENTS: Record<string, CallInfo> = table({
-  flip_h: call("augmentation", "flip_h", ["p"], [p], "Mirror the image left–right with probability p."),
-  flip_v: call("augmentation", "flip_v", ["p"], [p], "Mirror the image top–bottom with probability p."),
-  translate: call("augmentation", "translate", ["max", "p"], [arg("max", "integer ≥ 0"), p], "Shift by up to max pixels in each direction (zeros fill in)."),
-  crop: call("augmentation", "crop", ["pad", "p"], [arg("pad", "integer ≥ 0"), p], "Pad by pad pixels, then crop back to the original size at a random offset."),
-  rotate: call("augmentation", "rotate", ["deg", "p"], [arg("deg", "number in [0, 180]"), p], "Rotate by a random angle in [−deg, deg]."),
-  noise: call("augmentation", "noise", ["std", "p"], [arg("std", "number ≥ 0"), p], "Add Gaussian noise with standard deviation std."),
-  blur: call("augmentation", "blur", ["sigma", "p"], [arg("sigma", "number > 0", ""), arg("box", "integer ≥ 1", ""), p], "Gaussian (sigma) or box blur."),
-  cutout: call("augmentation", "cutout", ["size", "count", "p"], [arg("size", "integer ≥ 1"), arg("count", "integer ≥ 1", "1"), p], "Zero count random size×size squares."),
-  brightness: call("augmentation", "brightness", ["delta", "p"], [arg("delta", "number ≥ 0"), p], "Add a random offset in [−delta, delta]."),
-  contrast: call("augmentation", "contrast", ["factor", "p"], [arg("factor", "number ≥ 0"), p], "Scale the deviation from the mean by a random factor in [1 − factor, 1 + factor]."),
-});
-
-export const JACOBIAN_PENALTY: CallInfo = call("setting", "jacobian_penalty", ["lambda", "projections"], [arg("lambda", "number > 0"), arg("projections", "integer in [1, 64]", "1")],
-  "Smoothness penalty λ·‖J(x)‖²_F, estimated with random projections (one extra backward pass each).");
-
-export const GOLDEN: CallInfo = call("setting", "golden", ["steps", "tolerance"], [arg("steps", "integer in [1, 100000]", "20"), arg("tolerance", "number in (0, 1]", "1e-4")],
-  "A golden loss-trace check over the first `steps` optimizer steps, compared within `tolerance`.");
-
-export const DISTRIBUTIONS: Record<string, CallInfo> = table({
-  uniform: call("search distribution", "uniform", ["low", "high"], [arg("low", "number"), arg("high", "number")], "Uniform on [low, high]."),
-  loguniform: call("search distribution", "loguniform", ["low", "high"], [arg("low", "number > 0"), arg("high", "number > 0")], "Log-uniform on [low, high] (learning rates, decays)."),
-  int: call("search distribution", "int", ["low", "high"], [arg("low", "integer"), arg("high", "integer")], "A uniform integer in [low, high]."),
-  choice: call("search distribution", "choice", [], [], "One of the listed values: choice(64, 128, 256) or choice(relu, gelu)."),
-});
-
-export const EARLY_STOPPING: CallInfo = call("setting", "early_stopping", ["patience"], [
-  arg("patience", "integer ≥ 1", "5"),
-  monitor,
-  arg("mode", "auto, min or max", "auto", ["auto", "min", "max"]),
-  arg("min_delta", "number ≥ 0", "0"),
-  arg("every", "integer ≥ 1", "1"),
-  arg("every_steps", "integer ≥ 1 (evaluate every N optimizer steps instead of epochs)"),
-], "Stop when the monitored validation metric has not improved for `patience` evaluations; the best weights are restored. Needs `validation` in the data block.");
+export const OPTIMIZERS = infos("optimizer", SETTINGS.OPTIMIZERS);
+export const SCHEDULES = infos("schedule", SETTINGS.SCHEDULES);
+export const LOSSES = infos("loss", SETTINGS.LOSSES);
+export const SOURCES = infos("data source", SETTINGS.SOURCES);
+export const PREPROCESS = infos("preprocessing", SETTINGS.PREPROCESS);
+export const AUGMENTS = infos("augmentation", SETTINGS.AUGMENTS);
+export const DISTRIBUTIONS = infos("search distribution", SETTINGS.DISTRIBUTIONS);
+export const JACOBIAN_PENALTY = info("setting")(SETTINGS.JACOBIAN_PENALTY);
+export const GOLDEN = info("setting")(SETTINGS.GOLDEN);
+export const EARLY_STOPPING = info("setting")(SETTINGS.EARLY_STOPPING);
 
 export interface SettingInfo {
   name: string;
