@@ -7,7 +7,7 @@ import type { DenseNode } from "./dense";
 import type { BnNode } from "./norm";
 import type { LayerSpec } from "../spec";
 import { prod } from "../shape";
-import { bnAffine, linearWeights, type Affine } from "../export/weights";
+import { bnAffine, type Affine, type TensorLookup } from "./norm";
 import { int, ints } from "../export/onnx-graph";
 import type { BufferDecl, EmitCtx, LowerCtx, OnnxCtx, PyCtx } from "./op";
 
@@ -79,3 +79,41 @@ export function onnxLinear(n: LinearNode, c: OnnxCtx, opType: "Gemm" | "Conv", a
 }
 
 export { int, ints };
+
+/** Rows of the weight: dense (out, in), conv (K, C/g*kh*kw). */
+function rows(n: DenseNode | Conv2dNode): number {
+  return n.op === "dense" ? n.attrs.units : n.attrs.K;
+}
+
+/**
+ * ONNX: the effective weight and bias of a dense/conv node (bias undefined when the layer has none and
+ * nothing is folded into it), optionally with a batch norm folded in.
+ */
+export function linearWeights(n: DenseNode | Conv2dNode, get: TensorLookup, fold?: Affine): { weight: Float32Array; bias?: Float32Array } {
+  const out = rows(n);
+  let w: Float64Array;
+  if (n.attrs.weight_norm) {
+    const g = get(`${n.id}.weight_g`);
+    const v = get(`${n.id}.weight_v`);
+    const inn = v.length / out;
+    w = new Float64Array(v.length);
+    for (let o = 0; o < out; o++) {
+      let q = 0;
+      for (let j = 0; j < inn; j++) q += v[o * inn + j] * v[o * inn + j];
+      const s = g[o] / Math.sqrt(q);
+      // the trainer rounds w to float32 before using it; so do we (then fold in float64)
+      for (let j = 0; j < inn; j++) w[o * inn + j] = Math.fround(s * v[o * inn + j]);
+    }
+  } else w = Float64Array.from(get(`${n.id}.weight`));
+  const b = n.attrs.bias ? Float64Array.from(get(`${n.id}.bias`)) : fold ? new Float64Array(out) : undefined;
+  if (fold) {
+    const inn = w.length / out;
+    for (let o = 0; o < out; o++) {
+      const s = fold.scale[o];
+      for (let j = 0; j < inn; j++) w[o * inn + j] *= s;
+      b![o] = b![o] * s + fold.shift[o];
+    }
+  }
+  return { weight: Float32Array.from(w), bias: b ? Float32Array.from(b) : undefined };
+}
+

@@ -6,7 +6,6 @@
 // InstanceNormalization (with reshapes for groups), Sub + Conv/Gemm for IterNorm.
 import type { NodeOf } from "../ir";
 import { float, channelDims, int, ints } from "../export/onnx-graph";
-import { bnAffine, iterNormLinear } from "../export/weights";
 import { prod } from "../shape";
 import { normArgs, posInt } from "./args";
 import { layer, lit, unsupported, type EmitCtx, type LayerOp, type LowerCtx, type NodeOp, type PyCtx } from "./op";
@@ -454,3 +453,53 @@ class IterNorm(nn.Module):
             y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
         return y
 `;
+
+// ---- eval-mode weights for the ONNX exporter (float64, rounded to float32 once) -----------------
+
+export type TensorLookup = (name: string) => Float32Array;
+
+/** Eval-mode batch norm as a per-channel affine map y = x * scale + shift (float64). */
+export interface Affine {
+  scale: Float64Array;
+  shift: Float64Array;
+}
+
+// bn node: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta
+export function bnAffine(bn: BnNode, get: TensorLookup): Affine {
+  const C = bn.outShape[0];
+  const eps = bn.attrs.eps;
+  const mean = get(`${bn.id}.running_mean`);
+  const variance = get(`${bn.id}.running_var`);
+  const gamma = bn.attrs.affine ? get(`${bn.id}.weight`) : undefined;
+  const beta = bn.attrs.affine ? get(`${bn.id}.bias`) : undefined;
+  const scale = new Float64Array(C);
+  const shift = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const s = (gamma ? gamma[c] : 1) / Math.sqrt(variance[c] + eps);
+    scale[c] = s;
+    shift[c] = (beta ? beta[c] : 0) - mean[c] * s;
+  }
+  return { scale, shift };
+}
+
+/**
+ * Eval-mode IterNorm (runtime/kernels/iternorm.ts) applied after centering: y = A (x - running_mean)
+ * + beta with A the block-diagonal (C, C) matrix gamma_c * W_run[group](c, j) (zero across groups).
+ * Exported as Sub + a 1x1 Conv (images) or a Gemm (features).
+ */
+export function iterNormLinear(n: IterNormNode, get: TensorLookup): { weight: Float32Array; bias: Float32Array } {
+  const C = n.outShape[0];
+  const G = n.attrs.groups;
+  const g = C / G;
+  const wm = get(`${n.id}.running_wm`);
+  const gamma = n.attrs.affine ? get(`${n.id}.weight`) : undefined;
+  const beta = n.attrs.affine ? get(`${n.id}.bias`) : undefined;
+  const weight = new Float32Array(C * C);
+  for (let grp = 0; grp < G; grp++)
+    for (let a = 0; a < g; a++) {
+      const row = grp * g + a;
+      const s = gamma ? gamma[row] : 1;
+      for (let b = 0; b < g; b++) weight[row * C + grp * g + b] = s * wm[grp * g * g + a * g + b];
+    }
+  return { weight, bias: beta ? Float32Array.from(beta) : new Float32Array(C) };
+}
