@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // both cores: vitest's default (cores - 1) runs the suite on one worker on a 2-core machine
+    maxWorkers: 2,
     reporters: ["default", "json"],
     outputFile: { json: ".ci/vitest-report.json" },
   },

@@ -13,9 +13,7 @@
 // others move the col regions to regions of that size at the end of the heap and add colFloats
 // to the conv configurations.
 import { createBackend } from "../runtime/backend-create.ts";
-import {
-  convConfig, convScratchSize, convWeightSize, conv2dForward, conv2dBackward,
-} from "../runtime/kernels/conv.ts";
+import { convConfig, convScratchSize, convWeightSize, conv2dForward, conv2dBackward } from "../runtime/kernels/conv.ts";
 import * as convMod from "../runtime/kernels/conv.ts";
 import { winogradPays, winogradScratchSize } from "../runtime/kernels/winograd.ts";
 import { poolConfig, maxPool2dForward, maxPool2dBackward } from "../runtime/kernels/pool.ts";
@@ -84,7 +82,10 @@ function fillRandom(H, o, len, seed, scale = 1) {
   }
 }
 
-const fmt = (ms) => `${ms.toFixed(3).padStart(8)} ms  ${Math.round((B / ms) * 1000).toLocaleString("en-US").padStart(9)} samples/s`;
+const fmt = (ms) =>
+  `${ms.toFixed(3).padStart(8)} ms  ${Math.round((B / ms) * 1000)
+    .toLocaleString("en-US")
+    .padStart(9)} samples/s`;
 
 // ---- layers ---------------------------------------------------------------------------------
 const conv1 = convConfig({ C: 1, H: 28, W: 28, K: 16, kernel: 3, padding: "same" });
@@ -94,10 +95,26 @@ const pool2 = poolConfig({ C: 32, H: 14, W: 14, kernel: 2 });
 
 async function layers(kind) {
   const sizes = {
-    x0: B * 784, w1: convWeightSize(conv1), b1: 16, y1: B * 16 * 784, dy1: B * 16 * 784,
-    dw1: convWeightSize(conv1), db1: 16, p1: B * 16 * 196, i1: B * 16 * 196, dp1: B * 16 * 196,
-    w2: convWeightSize(conv2), b2: 32, y2: B * 32 * 196, dy2: B * 32 * 196, dx2: B * 16 * 196,
-    dw2: convWeightSize(conv2), db2: 32, p2: B * 32 * 49, i2: B * 32 * 49, dp2: B * 32 * 49,
+    x0: B * 784,
+    w1: convWeightSize(conv1),
+    b1: 16,
+    y1: B * 16 * 784,
+    dy1: B * 16 * 784,
+    dw1: convWeightSize(conv1),
+    db1: 16,
+    p1: B * 16 * 196,
+    i1: B * 16 * 196,
+    dp1: B * 16 * 196,
+    w2: convWeightSize(conv2),
+    b2: 32,
+    y2: B * 32 * 196,
+    dy2: B * 32 * 196,
+    dx2: B * 16 * 196,
+    dw2: convWeightSize(conv2),
+    db2: 32,
+    p2: B * 32 * 49,
+    i2: B * 32 * 49,
+    dp2: B * 32 * 49,
     col1: Math.max(...ROOMS.map(([, f]) => f(conv1) ?? convScratchSize(conv1))),
     col2: Math.max(...ROOMS.map(([, f]) => f(conv2) ?? convScratchSize(conv2))),
   };
@@ -215,8 +232,13 @@ async function loops() {
   const { H } = be;
   const k = convExportsOf(H);
   fillRandom(H, 0, 8_000_000, 3);
-  const X = 0, Y = 2_000_000, I = 3_000_000, C = 4_000_000;
-  const im = (f) => () => { for (let s = 0; s < B; s++) f(H, s * 3136, 16, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 14, 14, C, 196); };
+  const X = 0,
+    Y = 2_000_000,
+    I = 3_000_000,
+    C = 4_000_000;
+  const im = (f) => () => {
+    for (let s = 0; s < B; s++) f(H, s * 3136, 16, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 14, 14, C, 196);
+  };
   const pairs = {
     "im2col conv2 (64 samples)": [im((H, ...a) => im2colTs(H, ...a)), im((H, ...a) => k.im2col(...a))],
     "relu (64x16x28x28)": [() => reluRef(H, X, Y, B * 12544), () => k.relu(X, Y, B * 12544)],
@@ -226,7 +248,8 @@ async function loops() {
   k.maxpool2x2(X, Y, I, B * 16, 28, 28, 14, 14, 0, -1, 1, 0);
   console.log(`\n${be.name}: loops around the conv GEMMs, TypeScript vs wasm (ms per batch of ${B})`);
   for (const [name, [ts, wa]] of Object.entries(pairs)) {
-    let bt = Infinity, bw = Infinity;
+    let bt = Infinity,
+      bw = Infinity;
     for (let r = 0; r < 3; r++) {
       bt = Math.min(bt, bestMs(ts));
       bw = Math.min(bw, bestMs(wa));
@@ -244,6 +267,5 @@ if (!process.argv.includes("--no-layers")) await layers("wasm");
 if (!process.argv.includes("--no-ts")) await layers("ts");
 if (!process.argv.includes("--no-step")) {
   console.log(`\nWhole M2 training step at batch ${B}:`);
-  for (const kind of ["wasm", ...(process.argv.includes("--no-ts") ? [] : ["ts"])])
-    for (const [label, room] of ROOMS) await step(kind, label, room);
+  for (const kind of ["wasm", ...(process.argv.includes("--no-ts") ? [] : ["ts"])]) for (const [label, room] of ROOMS) await step(kind, label, room);
 }

@@ -5,7 +5,8 @@
 import { gemmNaive, gemmBlocked } from "../runtime/kernels/gemm.ts";
 import { Rng } from "../runtime/rng.ts";
 
-const out = 256, inp = 784;
+const out = 256,
+  inp = 784;
 // [name, tA, tB, M, N, K] at batch 128 and 16
 const cases = [128, 16].flatMap((n) => [
   ["NT forward       ", 0, 1, n, out, inp],
@@ -17,7 +18,9 @@ const withNaive = process.argv.includes("--naive");
 const H = new Float32Array(3 * 1024 * 1024);
 const rng = new Rng(1, 2);
 for (let i = 0; i < H.length; i++) H[i] = rng.uniform() - 0.5;
-const A = 0, B = 1024 * 1024, C = 2 * 1024 * 1024;
+const A = 0,
+  B = 1024 * 1024,
+  C = 2 * 1024 * 1024;
 
 function cpuMs() {
   const u = process.cpuUsage();

@@ -65,8 +65,18 @@ for (const H of [ts, w1.H, w2.H, w2all.H, r1.H, r2.H]) fill(H);
 
 if (process.argv.includes("--sweep")) {
   console.log("M x N x K (NT)         MACs      1 thread  2 threads (forced)  GFLOP/s");
-  for (const [M, N, K] of [[16, 10, 256], [16, 64, 256], [16, 128, 256], [24, 128, 256], [16, 256, 256], [32, 128, 256], [16, 256, 784],
-    [64, 256, 256], [128, 256, 256], [128, 256, 784]]) {
+  for (const [M, N, K] of [
+    [16, 10, 256],
+    [16, 64, 256],
+    [16, 128, 256],
+    [24, 128, 256],
+    [16, 256, 256],
+    [32, 128, 256],
+    [16, 256, 784],
+    [64, 256, 256],
+    [128, 256, 256],
+    [128, 256, 784],
+  ]) {
     const g1 = gflops(() => w1.gemm(0, 1, M, N, K, A, B, C, 0), M, N, K);
     const g2 = gflops(() => w2all.gemm(0, 1, M, N, K, A, B, C, 0), M, N, K);
     console.log(`${`${M}x${N}x${K}`.padEnd(20)} ${String(M * N * K).padStart(9)}  ${g1.toFixed(1).padStart(8)}  ${g2.toFixed(1).padStart(8)}`);
@@ -88,8 +98,5 @@ if (process.argv.includes("--sweep")) {
   }
 }
 const share = (be) => (be.stats.chunks ? ((1 - be.stats.chunksOnMain / be.stats.chunks) * 100).toFixed(0) + "%" : "-");
-console.log(
-  `chunks of split GEMMs run by the worker: x2 ${share(w2)}, relaxed x2 ${share(r2)}` +
-    (w2all.stats.chunks ? `, forced split ${share(w2all)}` : ""),
-);
+console.log(`chunks of split GEMMs run by the worker: x2 ${share(w2)}, relaxed x2 ${share(r2)}` + (w2all.stats.chunks ? `, forced split ${share(w2all)}` : ""));
 for (const be of [w1, w2, w2all, r1, r2]) be.close();

@@ -1,5 +1,9 @@
 // Types of bench/harness.mjs.
-export interface Window { samples: number; seconds: number; partial?: boolean }
+export interface Window {
+  samples: number;
+  seconds: number;
+  partial?: boolean;
+}
 export function median(xs: number[]): number;
 export function parseEvents(text: string): { events: Array<{ event: string } & Record<string, unknown>>; other: string[] };
 export function steadyRates(windows: Window[], skip?: number): number[];

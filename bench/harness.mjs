@@ -60,8 +60,13 @@ export function peakReader(j) {
   if (!j || typeof j !== "object") return () => null;
   const o = /** @type {Record<string, any>} */ (j);
   const per = (t) =>
-    num(o[String(t)]) ?? num(o[`threads_${t}`]) ?? num(o[`t${t}`]) ?? num(o.threads?.[String(t)]) ??
-    num(o.peak?.[String(t)]) ?? num(o.peak_gflops?.[String(t)]) ?? num(o.gflops?.[String(t)]);
+    num(o[String(t)]) ??
+    num(o[`threads_${t}`]) ??
+    num(o[`t${t}`]) ??
+    num(o.threads?.[String(t)]) ??
+    num(o.peak?.[String(t)]) ??
+    num(o.peak_gflops?.[String(t)]) ??
+    num(o.gflops?.[String(t)]);
   const single = num(o.peak_gflops) ?? num(o.gflops) ?? num(o.peak);
   return (t) => per(t) ?? single;
 }
@@ -104,6 +109,10 @@ export function formatTable(rows) {
     r.note ?? "",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }

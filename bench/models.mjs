@@ -72,11 +72,15 @@ export const MODELS = {
     title: "M4: residual CNN with BN (conv16-pool-res16-conv32-pool-res32-dense10), batch 64",
     input: INPUT,
     layers: [
-      conv(16), { op: "bn" }, { op: "relu" },
+      conv(16),
+      { op: "bn" },
+      { op: "relu" },
       { op: "maxpool", size: 2 },
       { op: "residual", body: [conv(16), { op: "bn" }, { op: "relu" }, conv(16), { op: "bn" }] },
       { op: "relu" },
-      conv(32), { op: "bn" }, { op: "relu" },
+      conv(32),
+      { op: "bn" },
+      { op: "relu" },
       { op: "maxpool", size: 2 },
       { op: "residual", body: [conv(32), { op: "bn" }, { op: "relu" }, conv(32), { op: "bn" }] },
       { op: "relu" },
@@ -101,7 +105,9 @@ export function walkShapes(layers, shape, visit) {
   for (const l of layers) {
     let out;
     switch (l.op) {
-      case "flatten": out = [shape.reduce((a, b) => a * b, 1)]; break;
+      case "flatten":
+        out = [shape.reduce((a, b) => a * b, 1)];
+        break;
       case "dense":
         if (shape.length !== 1) throw new Error(`dense needs a flat input, got [${shape}]`);
         out = [l.units];
@@ -115,14 +121,19 @@ export function walkShapes(layers, shape, visit) {
       case "maxpool":
         out = [shape[0], Math.floor(shape[1] / l.size), Math.floor(shape[2] / l.size)];
         break;
-      case "bn": case "relu": case "dropout": out = shape; break;
+      case "bn":
+      case "relu":
+      case "dropout":
+        out = shape;
+        break;
       case "residual": {
         const bodyOut = walkShapes(l.body, shape, visit);
         if (bodyOut.join() !== shape.join()) throw new Error(`residual body changes [${shape}] to [${bodyOut}]`);
         out = shape;
         break;
       }
-      default: throw new Error(`unknown layer op ${l.op}`);
+      default:
+        throw new Error(`unknown layer op ${l.op}`);
     }
     visit(l, shape, out);
     shape = out;

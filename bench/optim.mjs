@@ -16,7 +16,16 @@ const WINDOWS = Number(process.argv[process.argv.indexOf("--windows") + 1]) || 1
 const STEPS = 20; // steps per window
 
 // M1's tensors in arena order, [rows, cols]
-const SHAPES = [[256, 784], [256, 1], [256, 1], [256, 1], [256, 256], [256, 1], [10, 256], [10, 1]];
+const SHAPES = [
+  [256, 784],
+  [256, 1],
+  [256, 1],
+  [256, 1],
+  [256, 256],
+  [256, 1],
+  [10, 256],
+  [10, 1],
+];
 const segments = [];
 let N = 0;
 for (const [rows, cols] of SHAPES) {

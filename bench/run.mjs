@@ -38,12 +38,23 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(0, 11).join("\n"));
+  console.log(
+    readFileSync(fileURLToPath(import.meta.url), "utf8")
+      .split("\n")
+      .slice(0, 11)
+      .join("\n"),
+  );
   process.exit(0);
 }
 const quick = opt.quick;
-const models = opt.models.split(",").map((s) => s.trim()).filter(Boolean);
-const systems = opt.systems.split(",").map((s) => s.trim()).filter(Boolean);
+const models = opt.models
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+const systems = opt.systems
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const m of models) if (!MODELS[m]) fail(`unknown model "${m}" (known: ${MODEL_NAMES.join(", ")})`);
 for (const s of systems) if (!SYSTEMS.includes(s)) fail(`unknown system "${s}" (known: ${SYSTEMS.join(", ")})`);
 const reps = Number(opt.reps ?? (quick ? 1 : 2));
@@ -80,7 +91,13 @@ if (opt.peak) {
 // ---- what can run ----------------------------------------------------------------------------
 const torchOk = systems.includes("pytorch") && existsSync(PY) && spawnSync(PY, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
 const blasAlt = spawnSync("update-alternatives", ["--display", "libblas.so.3-x86_64-linux-gnu"], { encoding: "utf8" });
-const blasAlternative = blasAlt.status === 0 ? blasAlt.stdout.split("\n").find((l) => l.includes("link currently points to"))?.trim() ?? null : null;
+const blasAlternative =
+  blasAlt.status === 0
+    ? (blasAlt.stdout
+        .split("\n")
+        .find((l) => l.includes("link currently points to"))
+        ?.trim() ?? null)
+    : null;
 const dnncBin = join(root, "bin", "dnnc.mjs");
 const work = mkdtempSync(join(tmpdir(), "dnnc-bench-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
@@ -163,7 +180,19 @@ function plan(m) {
         continue;
       }
       const samples = Number.isFinite(b.samples) ? b.samples : 60000;
-      const args = [join(here, "peers", "torch_peer.py"), "--model-json", JSON.stringify(model), "--threads", String(t), "--samples", String(samples), "--test", String(b.test), "--window", quick ? "0.1" : "0.25"];
+      const args = [
+        join(here, "peers", "torch_peer.py"),
+        "--model-json",
+        JSON.stringify(model),
+        "--threads",
+        String(t),
+        "--samples",
+        String(samples),
+        "--test",
+        String(b.test),
+        "--window",
+        quick ? "0.1" : "0.25",
+      ];
       entries.push({ system: "pytorch", threads: t, cmd: PY, args, env: peerEnvTorch(t), budget: b });
     }
   }
@@ -239,7 +268,10 @@ function summarize(e, runs, model) {
   for (const r of runs) {
     const wins = r.events.filter((x) => x.event === "window");
     rates.push(...steadyRates(wins, 1));
-    trained = Math.max(trained, wins.reduce((s, w) => s + w.samples, 0));
+    trained = Math.max(
+      trained,
+      wins.reduce((s, w) => s + w.samples, 0),
+    );
     const done = r.events.find((x) => x.event === "done");
     const error = r.events.find((x) => x.event === "error");
     const info = r.events.find((x) => x.event === "info" && x.blas_libs);
@@ -277,12 +309,24 @@ function summarize(e, runs, model) {
 
 // ---- main ----------------------------------------------------------------------------------
 const date = new Date().toISOString().slice(0, 10);
-console.log(`dnnc bench ${quick ? "(--quick) " : ""}${date}: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${reps} alternating rep(s)`);
+console.log(
+  `dnnc bench ${quick ? "(--quick) " : ""}${date}: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${reps} alternating rep(s)`,
+);
 console.log(`SGEMM peak: ${peakSource}${peak(1) ? ` (1 thread ${peak(1)}, 2 threads ${peak(2)} GFLOP/s)` : ""}`);
 if (systems.includes("pytorch")) {
-  console.log(`PyTorch: ${torchOk ? `${PY}, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it, OPENBLAS_NUM_THREADS=1 (torch threads only)` : "not available"}; libblas alternative: ${blasAlternative ?? "unknown"}`);
+  console.log(
+    `PyTorch: ${torchOk ? `${PY}, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it, OPENBLAS_NUM_THREADS=1 (torch threads only)` : "not available"}; libblas alternative: ${blasAlternative ?? "unknown"}`,
+  );
 }
-const results = { date, quick, reps, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, peak: { source: peakSource, t1: peak(1), t2: peak(2) }, blasAlternative, models: {} };
+const results = {
+  date,
+  quick,
+  reps,
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+  peak: { source: peakSource, t1: peak(1), t2: peak(2) },
+  blasAlternative,
+  models: {},
+};
 
 for (const m of models) {
   const model = MODELS[m];

@@ -43,10 +43,7 @@ async function one(kind, n, seed, xs, ys) {
   const k = Math.round(Math.sqrt(n));
   const res = await runSearch({
     space,
-    strategy:
-      kind === "random"
-        ? { kind: "random", trials: n }
-        : { kind: "grid", steps: k, placement: kind === "grid-centred" ? "centred" : "endpoints" },
+    strategy: kind === "random" ? { kind: "random", trials: n } : { kind: "grid", steps: k, placement: kind === "grid-centred" ? "centred" : "endpoints" },
     seed,
     objective: { metric: "val_loss", mode: "min" },
     runTrial: async (c, trialSeedValue) => {
@@ -70,20 +67,29 @@ const median = (a) => {
 };
 // Wilson 95% interval for a proportion
 const wilson = (k, n) => {
-  const z = 1.96, p = k / n, d = 1 + (z * z) / n;
-  const c = (p + (z * z) / (2 * n)) / d, w = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  const z = 1.96,
+    p = k / n,
+    d = 1 + (z * z) / n;
+  const c = (p + (z * z) / (2 * n)) / d,
+    w = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
   return [c - w, c + w];
 };
 const f3 = (v) => v.toFixed(3);
 
 const METHODS = ["random", "grid", "grid-centred"];
 const report = { seeds: SEEDS, noise: NOISE, sigma: SIGMA, rows: [] };
-for (const [both, n] of [[false, 9], [false, 16], [true, 9], [true, 16]]) {
+for (const [both, n] of [
+  [false, 9],
+  [false, 16],
+  [true, 9],
+  [true, 16],
+]) {
   BOTH = both;
   const runs = Object.fromEntries(METHODS.map((m) => [m, []]));
   for (let s = 0; s < SEEDS; s++) {
     const o = new Rng(trialSeed(2012, s), OPT_STREAM);
-    const xs = o.range(-3.7, -1.3), ys = o.range(-5.6, -2.4); // optima at least 10% inside each range
+    const xs = o.range(-3.7, -1.3),
+      ys = o.range(-5.6, -2.4); // optima at least 10% inside each range
     for (const m of METHODS) runs[m].push(await one(m, n, s, xs, ys));
   }
   const r = runs.random;
@@ -112,12 +118,14 @@ for (const [both, n] of [[false, 9], [false, 16], [true, 9], [true, 16]]) {
   console.log(`  method          mean regret  median regret  |log10 lr err|  distinct lr`);
   for (const m of METHODS) {
     const q = row.methods[m];
-    console.log(`  ${m.padEnd(14)}  ${f3(q.meanRegret).padStart(11)}  ${f3(q.medianRegret).padStart(13)}  ${f3(q.meanLrErrorDecades).padStart(14)}  ${String(q.distinctLr).padStart(11)}`);
+    console.log(
+      `  ${m.padEnd(14)}  ${f3(q.meanRegret).padStart(11)}  ${f3(q.medianRegret).padStart(13)}  ${f3(q.meanLrErrorDecades).padStart(14)}  ${String(q.distinctLr).padStart(11)}`,
+    );
   }
   for (const [m, v] of Object.entries(row.vs)) {
     const [lo, hi] = v.winRateCI95;
     console.log(
-      `  random beats ${m} on ${v.randomWins}/${SEEDS} seeds (${(100 * v.randomWins / SEEDS).toFixed(1)}%, 95% CI ${(100 * lo).toFixed(0)}-${(100 * hi).toFixed(0)}%, ties ${v.ties}); ` +
+      `  random beats ${m} on ${v.randomWins}/${SEEDS} seeds (${((100 * v.randomWins) / SEEDS).toFixed(1)}%, 95% CI ${(100 * lo).toFixed(0)}-${(100 * hi).toFixed(0)}%, ties ${v.ties}); ` +
         `gain when it wins ${f3(v.meanGainWhenRandomWins)}, loss when it loses ${f3(v.meanGainWhenGridWins)}`,
     );
   }

@@ -58,13 +58,24 @@ for (let s = 1; s <= seeds; s++) {
     ["grid", { kind: "grid" as const, steps: 3, placement: "centred" as const }],
   ] as const) {
     const space = spaceFor(s);
-    const { summary } = await runSearch({ space, strategy, seed: 1000 + s, parallel: 1, objective: { metric: "val_loss", mode: "min" }, runTrial: (c, seed) => trial(c, seed) });
+    const { summary } = await runSearch({
+      space,
+      strategy,
+      seed: 1000 + s,
+      parallel: 1,
+      objective: { metric: "val_loss", mode: "min" },
+      runTrial: (c, seed) => trial(c, seed),
+    });
     const b = summary.best!;
     out[name] = { loss: b.metric as number, acc: (b.metrics as { test_acc: number }).test_acc };
   }
   rows.push({ seed: s, random: out.random.loss, grid: out.grid.loss, randomAcc: out.random.acc, gridAcc: out.grid.acc });
-  console.log(`seed ${s}: best val_loss random ${out.random.loss.toFixed(4)} (test acc ${out.random.acc.toFixed(3)})  grid ${out.grid.loss.toFixed(4)} (test acc ${out.grid.acc.toFixed(3)})`);
+  console.log(
+    `seed ${s}: best val_loss random ${out.random.loss.toFixed(4)} (test acc ${out.random.acc.toFixed(3)})  grid ${out.grid.loss.toFixed(4)} (test acc ${out.grid.acc.toFixed(3)})`,
+  );
 }
 const wins = rows.filter((r) => r.random < r.grid).length;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-console.log(`random better on ${wins}/${rows.length} seeds; mean best val_loss random ${mean(rows.map((r) => r.random)).toFixed(4)} vs grid ${mean(rows.map((r) => r.grid)).toFixed(4)}; mean test acc ${mean(rows.map((r) => r.randomAcc)).toFixed(4)} vs ${mean(rows.map((r) => r.gridAcc)).toFixed(4)}`);
+console.log(
+  `random better on ${wins}/${rows.length} seeds; mean best val_loss random ${mean(rows.map((r) => r.random)).toFixed(4)} vs grid ${mean(rows.map((r) => r.grid)).toFixed(4)}; mean test acc ${mean(rows.map((r) => r.randomAcc)).toFixed(4)} vs ${mean(rows.map((r) => r.gridAcc)).toFixed(4)}`,
+);

@@ -21,7 +21,10 @@ export async function augmentPreview(specPath: string, out: string, samples: num
   const ds = loadIdxDir(dir).train;
   const [C, Hh, W] = ir.input.shape;
   const F = C * Hh * W;
-  const aug = new Augmenter(ir.data.augment.map((a) => ({ kind: a.kind, ...a.args }) as AugmentSpec), { C, H: Hh, W });
+  const aug = new Augmenter(
+    ir.data.augment.map((a) => ({ kind: a.kind, ...a.args }) as AugmentSpec),
+    { C, H: Hh, W },
+  );
   const cols = 8;
   const images: Float32Array[] = [];
   for (let i = 0; i < Math.min(samples, ds.n); i++) {

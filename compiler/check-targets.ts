@@ -63,7 +63,12 @@ function supportedHint(target: Target): string {
   return `supported by ${TARGET_NAMES[target]}: ${layers.join(", ")}`;
 }
 
-const args = (bad: NonNullable<ReturnType<typeof findUnsupported>>, target: Target) => ({ op: bad.op, id: bad.node.id, target: TARGET_NAMES[target], why: bad.why });
+const args = (bad: NonNullable<ReturnType<typeof findUnsupported>>, target: Target) => ({
+  op: bad.op,
+  id: bad.node.id,
+  target: TARGET_NAMES[target],
+  why: bad.why,
+});
 
 /** E0405 at the first layer `target` cannot take (no diagnostics when it takes them all). */
 export function checkTarget(ir: IR, target: Target, spec?: Spec): Diagnostic[] {

@@ -10,17 +10,7 @@ import * as SETTINGS from "./settings";
 import type { SettingCall } from "./settings";
 import { applyPath } from "./search-apply";
 import { grid, gridOverBudget, MAX_TRIALS, type Space } from "./search/space";
-import type {
-  DataSpec,
-  EarlyStoppingSpec,
-  Json,
-  LayerSpec,
-  LossSpec,
-  OptimizerSpec,
-  ScheduleSpec,
-  Spec,
-  TrainSpec,
-} from "./spec";
+import type { DataSpec, EarlyStoppingSpec, Json, LayerSpec, LossSpec, OptimizerSpec, ScheduleSpec, Spec, TrainSpec } from "./spec";
 import type { ErrorObject, ValidateFunction } from "ajv";
 
 export function valueToJson(v: Value): Json {
@@ -42,7 +32,18 @@ function describeSchema(s: Record<string, unknown>): string | undefined {
   if (s.enum) return `expected one of: ${(s.enum as unknown[]).join(", ")}`;
   if (s.anyOf) return (s.anyOf as Record<string, unknown>[]).map((x) => describeSchema(x) ?? String(x.type)).join(", or ");
   const parts: string[] = [];
-  const t = s.type === "integer" ? "an integer" : s.type === "number" ? "a number" : s.type === "boolean" ? "true or false" : s.type === "array" ? "a list" : s.type === "string" ? "a name" : undefined;
+  const t =
+    s.type === "integer"
+      ? "an integer"
+      : s.type === "number"
+        ? "a number"
+        : s.type === "boolean"
+          ? "true or false"
+          : s.type === "array"
+            ? "a list"
+            : s.type === "string"
+              ? "a name"
+              : undefined;
   if (t) parts.push(t);
   if (s.minimum !== undefined && s.maximum !== undefined) parts.push(`in [${s.minimum}, ${s.maximum}]`);
   else if (s.minimum !== undefined) parts.push(`>= ${s.minimum}`);
@@ -74,8 +75,12 @@ export function bindArgs(
     if (key === undefined) {
       if (pos >= positional.length) {
         diags.push(
-          diag("E0203", a.span, { name: what, max: positional.length, got: args.filter((x) => !x.key).length },
-            positional.length > 0 ? `positional arguments: ${positional.join(", ")}` : "name the argument: key=value"),
+          diag(
+            "E0203",
+            a.span,
+            { name: what, max: positional.length, got: args.filter((x) => !x.key).length },
+            positional.length > 0 ? `positional arguments: ${positional.join(", ")}` : "name the argument: key=value",
+          ),
         );
         ok = false;
         continue;
@@ -108,7 +113,7 @@ export function bindArgs(
       if (seen.has(key)) continue;
       seen.add(key);
       const propSchema = (schema.properties[key] ?? {}) as Record<string, unknown>;
-      const detail = key ? `${JSON.stringify(obj[key])} ${e.message ?? "is invalid"}` : e.message ?? "invalid";
+      const detail = key ? `${JSON.stringify(obj[key])} ${e.message ?? "is invalid"}` : (e.message ?? "invalid");
       diags.push(diag("E0205", spans[key] ?? whereSpan, { arg: key, name: what, detail }, describeSchema(propSchema)));
     }
     return undefined;
@@ -220,12 +225,7 @@ class Checker {
   }
 
   /** Map `key value` statements of a block to handlers, reporting unknown and repeated keys. */
-  settings(
-    block: string,
-    body: Statement[],
-    handlers: Record<string, (el: Element) => void>,
-    other?: (st: Statement) => boolean,
-  ): void {
+  settings(block: string, body: Statement[], handlers: Record<string, (el: Element) => void>, other?: (st: Statement) => boolean): void {
     const seen = new Map<string, Span>();
     for (const st of body) {
       if (other && other(st)) continue;
@@ -280,10 +280,11 @@ class Checker {
 
   chainBody(body: Statement[]): LayerSpec[] {
     const out: LayerSpec[] = [];
-    for (const st of body) for (const el of st.elements) {
-      const l = this.layer(el);
-      if (l) out.push(l);
-    }
+    for (const st of body)
+      for (const el of st.elements) {
+        const l = this.layer(el);
+        if (l) out.push(l);
+      }
     return out;
   }
 
@@ -442,7 +443,14 @@ class Checker {
           train.optimizer = optimizerFrom(c.name, c.args);
           const o = train.optimizer;
           if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0))
-            this.diags.push(diag("E0403", c.span, { detail: "Nesterov momentum needs momentum > 0 and dampening 0 (as in PyTorch)" }, "add momentum=0.9, or drop nesterov=true"));
+            this.diags.push(
+              diag(
+                "E0403",
+                c.span,
+                { detail: "Nesterov momentum needs momentum > 0 and dampening 0 (as in PyTorch)" },
+                "add momentum=0.9, or drop nesterov=true",
+              ),
+            );
         },
         weight_decay: (el) => {
           wdSpan = el.span;
@@ -547,13 +555,15 @@ class Checker {
     if (!train.optimizer) train.optimizer = optimizerFrom("sgd", { lr: 0.01, momentum: 0, dampening: 0, nesterov: false });
 
     if (tb && train.earlyStopping && data.validation === 0)
-      this.diags.push(
-        diag("E0403", esSpan ?? tb.kindSpan, { detail: "early stopping needs a validation split" }, "add `validation 0.1` to the data block"),
-      );
+      this.diags.push(diag("E0403", esSpan ?? tb.kindSpan, { detail: "early stopping needs a validation split" }, "add `validation 0.1` to the data block"));
     if (tb && train.optimizer.kind === "adamw" && (train.weightDecay ?? 0) > 0)
       this.diags.push(
-        diag("E0403", wdSpan ?? tb.kindSpan, { detail: "both coupled L2 (`weight_decay`) and AdamW's decoupled decay apply to the same tensors" },
-          "use adamw(weight_decay=...) alone, or adam with weight_decay"),
+        diag(
+          "E0403",
+          wdSpan ?? tb.kindSpan,
+          { detail: "both coupled L2 (`weight_decay`) and AdamW's decoupled decay apply to the same tensors" },
+          "use adamw(weight_decay=...) alone, or adam with weight_decay",
+        ),
       );
 
     const search = blocks.get("search") ? this.searchBlock(blocks.get("search")!) : undefined;
@@ -617,7 +627,9 @@ class Checker {
         const v = el.values[0]?.value;
         const dists: Record<string, number> = { uniform: 2, loguniform: 2, int: 2, choice: -1 };
         if (el.values.length !== 1 || v.kind !== "call" || !(v.name in dists)) {
-          this.diags.push(diag("E0106", el.span, { name: el.name, expected: "a distribution: uniform(a, b), loguniform(a, b), int(a, b) or choice(x, y, ...)" }));
+          this.diags.push(
+            diag("E0106", el.span, { name: el.name, expected: "a distribution: uniform(a, b), loguniform(a, b), int(a, b) or choice(x, y, ...)" }),
+          );
           return true;
         }
         const vals = v.args.map((a) => valueToJson(a.value));
@@ -630,9 +642,21 @@ class Checker {
           dist = { kind: "choice", values: vals };
         } else {
           const [lo, hi] = vals as number[];
-          const ok = vals.length === 2 && typeof lo === "number" && typeof hi === "number" && lo < hi && (v.name !== "loguniform" || lo > 0) && (v.name !== "int" || (Number.isInteger(lo) && Number.isInteger(hi)));
+          const ok =
+            vals.length === 2 &&
+            typeof lo === "number" &&
+            typeof hi === "number" &&
+            lo < hi &&
+            (v.name !== "loguniform" || lo > 0) &&
+            (v.name !== "int" || (Number.isInteger(lo) && Number.isInteger(hi)));
           if (!ok) {
-            this.diags.push(diag("E0205", v.span, { arg: "range", name: v.name, detail: "needs two numbers low < high" + (v.name === "loguniform" ? ", both > 0" : v.name === "int" ? ", integers" : "") }));
+            this.diags.push(
+              diag("E0205", v.span, {
+                arg: "range",
+                name: v.name,
+                detail: "needs two numbers low < high" + (v.name === "loguniform" ? ", both > 0" : v.name === "int" ? ", integers" : ""),
+              }),
+            );
             return true;
           }
           dist = { kind: v.name, low: lo, high: hi };
@@ -647,7 +671,10 @@ class Checker {
         return true;
       },
     );
-    if (entries.length === 0) this.diags.push(diag("E0403", b.kindSpan, { detail: "the search block names no hyperparameter" }, "add a line like `train.optimizer.lr: loguniform(1e-4, 1e-1)`"));
+    if (entries.length === 0)
+      this.diags.push(
+        diag("E0403", b.kindSpan, { detail: "the search block names no hyperparameter" }, "add a line like `train.optimizer.lr: loguniform(1e-4, 1e-1)`"),
+      );
     settings.trialsGiven = given.has("trials");
     // a grid runs every point: count them (axes only, never their product) against the trial
     // budget, `trials` when the block sets it, else the most any search runs (MAX_TRIALS); the
@@ -659,10 +686,14 @@ class Checker {
       const over = gridOverBudget(g, budget, given.has("trials") ? "trials" : "limit");
       if (over)
         this.diags.push(
-          diag("E0404", given.get("steps") ?? b.kindSpan, { detail: over },
+          diag(
+            "E0404",
+            given.get("steps") ?? b.kindSpan,
+            { detail: over },
             g.size <= BigInt(MAX_TRIALS)
               ? `lower \`steps\`, drop an axis, or raise \`trials\` to ${g.size}`
-              : "lower `steps` or drop an axis, or use `strategy random` with `trials N` (it samples the same ranges)"),
+              : "lower `steps` or drop an axis, or use `strategy random` with `trials N` (it samples the same ranges)",
+          ),
         );
     }
     return { entries, settings };

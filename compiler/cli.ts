@@ -11,7 +11,6 @@ import { collect, intIn } from "./cli/args";
 import { makeOut, usageError, type Out } from "./cli/io";
 import { DNNC_VERSION } from "./version";
 
-
 const example = (lines: string[]) => `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 
 const EXIT_CODES = `
@@ -43,11 +42,7 @@ export function buildProgram(act: (code: number) => void): Command {
     .addHelpText("after", EXIT_CODES)
     .showSuggestionAfterError(true);
 
-  const verb = (name: string, summary: string) =>
-    program
-      .command(name)
-      .description(summary)
-      .helpOption("-h, --help", "show help");
+  const verb = (name: string, summary: string) => program.command(name).description(summary).helpOption("-h, --help", "show help");
   const json = (what: string) => new Option("--json", `machine-readable output on stdout, ${what} (docs/cli.md)`);
 
   verb("check", "report diagnostics only (exit 1 on any error)")
@@ -62,7 +57,11 @@ export function buildProgram(act: (code: number) => void): Command {
   verb("compile", "write the trainer: OUT/<name>.trainer.ts and .trainer.mjs (or .trainer.py), and report its memory")
     .argument("<spec>", "spec file (.dnn)")
     .option("-o, --out <dir>", "output directory", "out")
-    .addOption(new Option("--emit <what>", "ts: the trainer; all: and OUT/<name>.ir.txt; ir: print the IR and write nothing").choices(["ts", "ir", "all"]).default("all"))
+    .addOption(
+      new Option("--emit <what>", "ts: the trainer; all: and OUT/<name>.ir.txt; ir: print the IR and write nothing")
+        .choices(["ts", "ir", "all"])
+        .default("all"),
+    )
     .addOption(new Option("--target <target>", "ts: TypeScript trainer; pytorch: a torchrun-ready trainer.py").choices(["ts", "pytorch"]).default("ts"))
     .addOption(json("one document: {ok, spec, target, files: {ts, mjs, ir} or {py}, memory: {batch, heapFloats, heapBytes, params, report}}"))
     .addHelpText("after", example(["dnnc compile specs/fashion-mlp.dnn -o out", "dnnc compile specs/fashion-cnn.dnn --target pytorch -o out"]))
@@ -78,7 +77,9 @@ export function buildProgram(act: (code: number) => void): Command {
     .option("--epochs <n>", "number of epochs (default: the spec's)", intIn(1))
     .option("--seed <n>", "random seed (default: the spec's)", intIn(0))
     .option("--threads <n>", "GEMM threads (1 when no GEMM of the model is large enough to split)", intIn(1, MAX_THREADS), 1)
-    .addOption(new Option("--backend <kind>", "auto: WebAssembly SIMD when available; wasm; ts: plain TypeScript").choices(["auto", "wasm", "ts"]).default("auto"))
+    .addOption(
+      new Option("--backend <kind>", "auto: WebAssembly SIMD when available; wasm; ts: plain TypeScript").choices(["auto", "wasm", "ts"]).default("auto"),
+    )
     .option("--fma", "wasm: relaxed SIMD's fused multiply-add in the GEMM where the engine has it (the default)")
     .option("--no-fma", "wasm: plain SIMD multiply and add in the GEMM instead (the same bytes on every machine, ~10% slower on conv models)")
     .option("--max-steps <n>", "stop after N optimizer steps", intIn(1))
@@ -88,7 +89,10 @@ export function buildProgram(act: (code: number) => void): Command {
     .option("--no-report", "do not render report.html and the SVG plots")
     .option("--bench", "print throughput windows as JSON lines (for bench/)")
     .addOption(json("JSON lines: one per epoch {epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds}, then {test_loss, test_acc}, then {run, files}"))
-    .addHelpText("after", example(["dnnc train specs/fashion-mlp.dnn --epochs 2", "dnnc train specs/fashion-mlp.dnn --resume runs/fashion-mlp-20260101-120000"]))
+    .addHelpText(
+      "after",
+      example(["dnnc train specs/fashion-mlp.dnn --epochs 2", "dnnc train specs/fashion-mlp.dnn --resume runs/fashion-mlp-20260101-120000"]),
+    )
     .action(async (spec: string, o: import("./cli/train").TrainOptions, cmd: Command) => {
       const { trainCommand } = await import("./cli/train");
       act(await trainCommand(spec, o, globals(cmd)));

@@ -117,12 +117,14 @@ export function tsString(s: string): string {
  * (the file is UTF-8, Python's default source encoding).
  */
 export function pyString(s: string): string {
-  const body = s.replace(/[\\"]/g, (c) => "\\" + c).replace(UNSAFE, (c) => {
-    const short = SHORT[c];
-    if (short) return short;
-    const u = c.charCodeAt(0);
-    return u < 0x100 ? "\\x" + u.toString(16).padStart(2, "0") : "\\u" + u.toString(16).padStart(4, "0");
-  });
+  const body = s
+    .replace(/[\\"]/g, (c) => "\\" + c)
+    .replace(UNSAFE, (c) => {
+      const short = SHORT[c];
+      if (short) return short;
+      const u = c.charCodeAt(0);
+      return u < 0x100 ? "\\x" + u.toString(16).padStart(2, "0") : "\\u" + u.toString(16).padStart(4, "0");
+    });
   return `"${body}"`;
 }
 

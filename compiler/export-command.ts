@@ -2,23 +2,13 @@
 // (compiler/export/onnx.ts; conventions in docs/export.md). The run directory is what
 // `dnnc train` writes: the spec (spec.dnn, or the one *.dnn file) and model.safetensors with the
 // trained parameters, running statistics and fitted preprocessing.
-import {
-  existsSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DnncError } from "../runtime/errors";
 import { readBytes } from "../runtime/node/files";
 import { decodeSafetensors } from "../runtime/safetensors";
 import { compileToIr } from "./pipeline";
-import {
-  exportOnnx,
-  ONNX_OPSET,
-  type OnnxExport,
-  type OnnxExportOptions,
-} from "./export/onnx";
+import { exportOnnx, ONNX_OPSET, type OnnxExport, type OnnxExportOptions } from "./export/onnx";
 import { DNNC_VERSION } from "./version";
 import { checkTarget } from "./check-targets";
 
@@ -30,49 +20,25 @@ export interface ExportOptions {
 }
 
 /** Read a run directory and build its ONNX model (throws DnncError on a bad run directory). */
-export function exportRun(
-  run: string,
-  opts: OnnxExportOptions = {},
-): OnnxExport {
-  if (!existsSync(run) || !statSync(run).isDirectory())
-    throw new DnncError(`${run}: no such run directory`);
+export function exportRun(run: string, opts: OnnxExportOptions = {}): OnnxExport {
+  if (!existsSync(run) || !statSync(run).isDirectory()) throw new DnncError(`${run}: no such run directory`);
   const specs = readdirSync(run).filter((f) => f.endsWith(".dnn"));
-  const specFile = specs.includes("spec.dnn")
-    ? "spec.dnn"
-    : specs.length === 1
-      ? specs[0]
-      : undefined;
-  if (!specFile)
-    throw new DnncError(
-      `${run}: no spec.dnn (is this a directory written by dnnc train?)`,
-    );
+  const specFile = specs.includes("spec.dnn") ? "spec.dnn" : specs.length === 1 ? specs[0] : undefined;
+  if (!specFile) throw new DnncError(`${run}: no spec.dnn (is this a directory written by dnnc train?)`);
   const weights = join(run, "model.safetensors");
-  if (!existsSync(weights))
-    throw new DnncError(
-      `${run}: no model.safetensors (has the run finished training?)`,
-    );
+  if (!existsSync(weights)) throw new DnncError(`${run}: no model.safetensors (has the run finished training?)`);
   const specPath = join(run, specFile);
   // as readFileSync(path, "utf8") (a byte order mark stays: it is part of the spec's hash), but a
   // directory or a missing file is an error naming it
   const r = compileToIr(new TextDecoder("utf-8", { ignoreBOM: true }).decode(readBytes(specPath)), specPath, {
     passes: "lower",
   });
-  if (!r.ir)
-    throw new DnncError(
-      `${specPath}: does not compile (${r.diagnostics[0]?.message ?? "unknown error"})`,
-    );
+  if (!r.ir) throw new DnncError(`${specPath}: does not compile (${r.diagnostics[0]?.message ?? "unknown error"})`);
   // an op the exporter cannot map: the uniform diagnostic (E0405), at its layer
   const refused = checkTarget(r.ir, "onnx", r.spec)[0];
   if (refused) throw new DnncError(`${specPath}:${refused.span.line}:${refused.span.col}: ${refused.message}`);
-  const { tensors, metadata } = decodeSafetensors(
-    readBytes(weights),
-    weights,
-  );
-  if (
-    metadata.spec_sha256 !== undefined &&
-    metadata.spec_sha256 !== r.ir.specHash
-  )
-    throw new DnncError(`${weights}: written by another spec than ${specPath}`);
+  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
+  if (metadata.spec_sha256 !== undefined && metadata.spec_sha256 !== r.ir.specHash) throw new DnncError(`${weights}: written by another spec than ${specPath}`);
   return exportOnnx(r.ir, tensors, metadata, {
     producerVersion: DNNC_VERSION,
     ...opts,
@@ -84,10 +50,7 @@ export function exportRun(
 export async function exportCommand(opts: ExportOptions): Promise<number> {
   const format = opts.format ?? "onnx";
   {
-    if (format !== "onnx")
-      throw new DnncError(
-        `export: unknown format "${format as string}" (expected onnx)`,
-      );
+    if (format !== "onnx") throw new DnncError(`export: unknown format "${format as string}" (expected onnx)`);
     const out = opts.out ?? join(opts.run, "model.onnx");
     const e = exportRun(opts.run);
     try {
@@ -109,10 +72,7 @@ export async function exportCommand(opts: ExportOptions): Promise<number> {
           outputs: e.outputs,
         }) + "\n",
       );
-    else
-      process.stdout.write(
-        `wrote ${out} (${e.nodes} nodes, ${e.parameters} parameters)\n`,
-      );
+    else process.stdout.write(`wrote ${out} (${e.nodes} nodes, ${e.parameters} parameters)\n`);
     return 0;
   }
 }

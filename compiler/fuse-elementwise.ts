@@ -18,7 +18,8 @@ export function fuseElementwise(ir: IR): IR {
     if (isElementwise(n)) {
       const t = { op: n.op, id: n.id, attrs: n.attrs } as TailNode;
       const prev = out[out.length - 1];
-      const canFuse = prev !== undefined && prev.output === n.inputs[0] && !isElementwise(prev) && !nodeOp(prev).view && (consumers.get(n0.inputs[0]) ?? 0) === 1;
+      const canFuse =
+        prev !== undefined && prev.output === n.inputs[0] && !isElementwise(prev) && !nodeOp(prev).view && (consumers.get(n0.inputs[0]) ?? 0) === 1;
       if (canFuse) {
         prev.tail.push(t);
         rename.set(n.output, prev.output);

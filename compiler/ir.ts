@@ -191,7 +191,8 @@ function schedText(s: NodeSchedule | undefined): string {
   if (!s) return "";
   const parts = [s.grad ? "grad" : "no grad"];
   if (s.conv) parts.push(`${s.conv.algo}${s.conv.block ? `/${s.conv.block}` : ""} col=${s.conv.colFloats}${s.conv.dx ? " dx" : ""}`);
-  if (s.poolRelu) parts.push(`applies the relu of ${s.poolRelu.of}${s.poolRelu.forward ? ` forward${s.poolRelu.bias ? " with its bias" : ""} and` : ""} backward`);
+  if (s.poolRelu)
+    parts.push(`applies the relu of ${s.poolRelu.of}${s.poolRelu.forward ? ` forward${s.poolRelu.bias ? " with its bias" : ""} and` : ""} backward`);
   if (s.reluByPool) parts.push(`relu ${s.reluByPool.forward ? "forward and " : ""}backward by ${s.reluByPool.pool}`);
   return `  sched(${parts.join(", ")})`;
 }
@@ -200,7 +201,9 @@ function schedText(s: NodeSchedule | undefined): string {
 export function printIr(ir: IR): string {
   const lines: string[] = [];
   lines.push(`ir ${ir.name} (batch ${ir.batch}, input [${ir.input.shape.join(", ")}], output [${ir.output.shape.join(", ")}])`);
-  lines.push(`loss ${ir.loss.kind}${ir.loss.kind === "softmax_cross_entropy" ? `(label_smoothing=${ir.loss.labelSmoothing})` : ir.loss.kind === "huber" ? `(delta=${ir.loss.delta})` : ""}`);
+  lines.push(
+    `loss ${ir.loss.kind}${ir.loss.kind === "softmax_cross_entropy" ? `(label_smoothing=${ir.loss.labelSmoothing})` : ir.loss.kind === "huber" ? `(delta=${ir.loss.delta})` : ""}`,
+  );
   for (const n of ir.nodes) {
     const tail = n.tail.length > 0 ? ` +[${n.tail.map((t) => t.op + (Object.keys(t.attrs).length ? `(${attrText(t.attrs)})` : "")).join(", ")}]` : "";
     lines.push(

@@ -83,7 +83,11 @@ class Lowerer implements LowerCtx {
       case "kaiming_normal":
       case "kaiming_uniform":
         return {
-          w: { kind, mode: (layer.args.init_mode as string | undefined) ?? "fan_in", nonlinearity: (layer.args.init_nonlinearity as string | undefined) ?? "relu" },
+          w: {
+            kind,
+            mode: (layer.args.init_mode as string | undefined) ?? "fan_in",
+            nonlinearity: (layer.args.init_nonlinearity as string | undefined) ?? "relu",
+          },
           b: { kind: "zeros" },
         };
       case "xavier_normal":
@@ -91,7 +95,14 @@ class Lowerer implements LowerCtx {
       case "orthogonal": {
         // gain: explicit, or PyTorch's calculate_gain of the following nonlinearity, else 1
         const nl = layer.args.init_nonlinearity as string | undefined;
-        const gains: Record<string, number> = { relu: Math.SQRT2, leaky_relu: Math.sqrt(2 / (1 + 0.01 * 0.01)), linear: 1, tanh: 5 / 3, sigmoid: 1, selu: 3 / 4 };
+        const gains: Record<string, number> = {
+          relu: Math.SQRT2,
+          leaky_relu: Math.sqrt(2 / (1 + 0.01 * 0.01)),
+          linear: 1,
+          tanh: 5 / 3,
+          sigmoid: 1,
+          selu: 3 / 4,
+        };
         const gain = (layer.args.init_gain as number | undefined) ?? (nl ? gains[nl] : 1);
         return { w: { kind, gain }, b: { kind: "zeros" } };
       }
@@ -133,7 +144,9 @@ class Lowerer implements LowerCtx {
     const loss = spec.loss;
     if (loss.kind === "softmax_cross_entropy" || loss.kind === "bce_with_logits") {
       if (shape.length !== 1) {
-        this.diags.push(diag("E0304", loss.span, { shape: shapeText(shape), loss: loss.kind, detail: "it needs [classes]" }, "end the model with flatten and dense(classes)"));
+        this.diags.push(
+          diag("E0304", loss.span, { shape: shapeText(shape), loss: loss.kind, detail: "it needs [classes]" }, "end the model with flatten and dense(classes)"),
+        );
         return undefined;
       }
       if (loss.kind === "softmax_cross_entropy" && shape[0] < 2) {
@@ -143,23 +156,46 @@ class Lowerer implements LowerCtx {
     }
     const last = this.nodes[this.nodes.length - 1];
     if (OPS[last.op]?.dropsValues) {
-      this.diags.push(diag("E0403", spec.layers[spec.layers.length - 1].span, { detail: "dropout on the output layer drops logits: the loss sees zeros" }, "remove it, or put it before the last dense"));
+      this.diags.push(
+        diag(
+          "E0403",
+          spec.layers[spec.layers.length - 1].span,
+          { detail: "dropout on the output layer drops logits: the loss sees zeros" },
+          "remove it, or put it before the last dense",
+        ),
+      );
       return undefined;
     }
     if (spec.train.batch === 1 && this.nodes.some((n) => OPS[n.op]?.batchStatistics)) {
       const bn = spec.layers.find((l) => OPS[l.op].batchStatistics);
-      this.diags.push(diag("E0403", bn?.span ?? spec.loss.span, { detail: "batch norm with batch size 1 in training: the batch variance is 0" }, "use batch >= 2, or layernorm/groupnorm"));
+      this.diags.push(
+        diag(
+          "E0403",
+          bn?.span ?? spec.loss.span,
+          { detail: "batch norm with batch size 1 in training: the batch variance is 0" },
+          "use batch >= 2, or layernorm/groupnorm",
+        ),
+      );
       return undefined;
     }
     for (const a of spec.data.augment)
       if (spec.input.length !== 3) {
-        this.diags.push(diag("E0403", a.span, { detail: `augmentation \`${a.kind}\` needs image input [C, H, W], but the model's input is ${shapeText(spec.input)}` }));
+        this.diags.push(
+          diag("E0403", a.span, { detail: `augmentation \`${a.kind}\` needs image input [C, H, W], but the model's input is ${shapeText(spec.input)}` }),
+        );
         return undefined;
       }
     for (const p of spec.data.preprocess) {
       const k = p.args.k as number | undefined;
       if ((p.kind === "pca" || p.kind === "whiten") && k !== undefined && !(spec.input.length === 1 && spec.input[0] === k)) {
-        this.diags.push(diag("E0403", p.span, { detail: `${p.kind}(k=${k}) gives ${k} features per sample, but the model's input is ${shapeText(spec.input)}` }, `set \`input [${k}]\``));
+        this.diags.push(
+          diag(
+            "E0403",
+            p.span,
+            { detail: `${p.kind}(k=${k}) gives ${k} features per sample, but the model's input is ${shapeText(spec.input)}` },
+            `set \`input [${k}]\``,
+          ),
+        );
         return undefined;
       }
       if (p.kind === "standardize" && p.args.mode === "channel" && spec.input.length !== 3) {

@@ -94,7 +94,10 @@ export function compileToIr(source: string, file: string, opts: CompileToIrOptio
       if (found.length > 0) return done({ spec, diagnostics: [...checked.diagnostics, ...found] });
     } else {
       const cur = ir;
-      ir = verify(timed(p.name, () => p.transform(cur, spec)), p.name);
+      ir = verify(
+        timed(p.name, () => p.transform(cur, spec)),
+        p.name,
+      );
     }
   }
   return done({ spec, ir: opts.passes === "lower" ? lowIr : ir, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] });

@@ -63,4 +63,3 @@ export function planPenaltyMemory(ir: IR): IR {
   if (ir.train.inputGradPenalty && ir.loss.kind === "softmax_cross_entropy") put("pen:p", B * ir.output.size);
   return { ...ir, layout: { ...L, heapFloats: top, offsets, sizes } };
 }
-

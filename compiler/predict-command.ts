@@ -26,9 +26,13 @@ interface Inputs {
 function imageShape(p: Program, F: number): { C: number; H: number; W: number } {
   const shape = p.meta.inputShape;
   if (F !== p.meta.inputSize)
-    throw new DnncError(`predict: PNG input needs a model that takes images; this one takes ${p.meta.inputSize} preprocessed features of ${F} raw values: give an IDX or CSV file`);
+    throw new DnncError(
+      `predict: PNG input needs a model that takes images; this one takes ${p.meta.inputSize} preprocessed features of ${F} raw values: give an IDX or CSV file`,
+    );
   if (shape.length !== 3 || (shape[0] !== 1 && shape[0] !== 3))
-    throw new DnncError(`predict: PNG input needs a model that takes images of 1 or 3 channels [C, H, W]; this one takes [${shape.join(", ")}]: give an IDX or CSV file`);
+    throw new DnncError(
+      `predict: PNG input needs a model that takes images of 1 or 3 channels [C, H, W]; this one takes [${shape.join(", ")}]: give an IDX or CSV file`,
+    );
   return { C: shape[0], H: shape[1], W: shape[2] };
 }
 
@@ -50,8 +54,7 @@ function csvFeatures(f: string, p: Program, F: number): { x: Float32Array; n: nu
     if (W - 1 !== F) throw new DnncError(`${f}: rows have ${W - 1} features, the model takes ${F} (the label column "${ds.featureNames[drop]}" left out)`);
     // leave the label column out, in place
     const x = ds.x;
-    for (let i = 0, o = 0; i < ds.n; i++)
-      for (let k = 0; k < W; k++) if (k !== drop) x[o++] = x[i * W + k];
+    for (let i = 0, o = 0; i < ds.n; i++) for (let k = 0; k < W; k++) if (k !== drop) x[o++] = x[i * W + k];
     return { x: x.subarray(0, ds.n * F), n: ds.n };
   }
   if (W === F) return { x: ds.x, n: ds.n };
@@ -111,7 +114,8 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
   if (metadata.spec_sha256 !== p.meta.specHash) throw new DnncError(`${weights}: written by another spec than ${trainerFile}`);
   for (const f of inputs) {
     if (!existsSync(f)) throw new DnncError(`${f}: no such file`);
-    if (statSync(f).isDirectory()) throw new DnncError(`${f}: is a directory, expected ${/\.csv(\.gz)?$/i.test(f) ? "a CSV" : /\.png$/i.test(f) ? "a PNG" : "an IDX"} file`);
+    if (statSync(f).isDirectory())
+      throw new DnncError(`${f}: is a directory, expected ${/\.csv(\.gz)?$/i.test(f) ? "a CSV" : /\.png$/i.test(f) ? "a PNG" : "an IDX"} file`);
   }
   const pre = preprocessFromStored(metadata, tensors);
   const inp = loadInputs(inputs, p, pre ? pre.inDim : p.meta.inputSize);
@@ -149,7 +153,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
         }
         let a = 0;
         let m = H[o];
-        for (let j = 1; j < k; j++) if (H[o + j] > m) (m = H[o + j]), (a = j);
+        for (let j = 1; j < k; j++) if (H[o + j] > m) ((m = H[o + j]), (a = j));
         let z = 0;
         for (let j = 0; j < k; j++) z += Math.exp(H[o + j] - m);
         const prob = p.loss.kind === "softmax_cross_entropy" ? 1 / z : 1 / (1 + Math.exp(-H[o + a]));

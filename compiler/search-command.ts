@@ -35,7 +35,10 @@ export function bestSpecText(specPath: string, concreteSpec: string): string {
 }
 
 /** `opts.json`: JSON lines on stdout, {event: "trial", ...} per finished trial, then {event: "summary", ...}. */
-export async function searchCommand(specPath: string, opts: { out?: string; data?: string; quiet?: boolean; parallel?: number; json?: boolean }): Promise<number> {
+export async function searchCommand(
+  specPath: string,
+  opts: { out?: string; data?: string; quiet?: boolean; parallel?: number; json?: boolean },
+): Promise<number> {
   const text = readSpec(specPath);
   const parsed = parseSpec(text, specPath);
   const checked = parsed.ast ? check(parsed.ast) : undefined;
@@ -77,8 +80,7 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
       // check() counted the grid against the same budget (E0404); this refuses it again for callers
       // that skip the check
       maxTrials: (st.trialsGiven as unknown) === true ? { trials: st.trials as number, from: "trials" } : { trials: MAX_TRIALS, from: "limit" },
-      runTrial: (config, seed, b, _i) =>
-        pool.run({ specText: concrete(config as Record<string, ConfigValue>), specPath, seed, epochs: b, dataDir }),
+      runTrial: (config, seed, b, _i) => pool.run({ specText: concrete(config as Record<string, ConfigValue>), specPath, seed, epochs: b, dataDir }),
       onProgress: (p) => {
         if (!p.record) return;
         const r = p.record as unknown as { key: string; metric: number | null; config: Record<string, unknown>; status?: string };
@@ -87,7 +89,9 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
           return;
         }
         if (opts.quiet) return;
-        const cfg = Object.entries(r.config).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(4)) : plainText(String(v))}`).join(" ");
+        const cfg = Object.entries(r.config)
+          .map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(4)) : plainText(String(v))}`)
+          .join(" ");
         process.stdout.write(`[${p.done}/${p.total}] trial ${r.key}: ${metric} ${r.metric === null ? "failed" : Number(r.metric).toFixed(4)}  ${cfg}\n`);
       },
     });
@@ -101,7 +105,9 @@ export async function searchCommand(specPath: string, opts: { out?: string; data
     // that is an error (exit 1) with the first reason
     const nothing = summary.trials > 0 && summary.best === null;
     if (opts.json)
-      process.stdout.write(JSON.stringify({ event: "summary", ok: !nothing, dir: out, ...summary, ...(summary.best ? { wrote: join(out, "best.dnn") } : {}) }) + "\n");
+      process.stdout.write(
+        JSON.stringify({ event: "summary", ok: !nothing, dir: out, ...summary, ...(summary.best ? { wrote: join(out, "best.dnn") } : {}) }) + "\n",
+      );
     if (nothing) {
       const first = records.find((r) => r.status === "failed");
       const n = summary.trials;

@@ -25,7 +25,13 @@ function table(calls: SettingCall[]): Record<string, SettingCall> {
   // no prototype: a name like `constructor` or `toString` finds nothing
   return Object.freeze(Object.assign(Object.create(null) as Record<string, SettingCall>, Object.fromEntries(calls.map((c) => [c.name, c]))));
 }
-const call = (name: string, positional: string[], properties: SettingCall["properties"], doc: string, rest: Partial<SettingCall> = {}): SettingCall => ({ name, positional, properties, doc, ...rest });
+const call = (name: string, positional: string[], properties: SettingCall["properties"], doc: string, rest: Partial<SettingCall> = {}): SettingCall => ({
+  name,
+  positional,
+  properties,
+  doc,
+  ...rest,
+});
 
 const betas = {
   beta1: num({ minimum: 0, maximum: 0.999999, default: 0.9 }),
@@ -37,11 +43,21 @@ export const OPTIMIZERS = table([
   call(
     "sgd",
     ["lr"],
-    { lr: num({ exclusiveMinimum: 0 }), momentum: num({ minimum: 0, maximum: 1, default: 0 }), dampening: num({ minimum: 0, maximum: 1, default: 0 }), nesterov: bool(false) },
+    {
+      lr: num({ exclusiveMinimum: 0 }),
+      momentum: num({ minimum: 0, maximum: 1, default: 0 }),
+      dampening: num({ minimum: 0, maximum: 1, default: 0 }),
+      nesterov: bool(false),
+    },
     "Stochastic gradient descent, optionally with (Nesterov) momentum; PyTorch 1.13's update rule.",
     { required: ["lr"] },
   ),
-  call("adam", ["lr"], { lr: num({ exclusiveMinimum: 0, default: 0.001 }), ...betas, amsgrad: bool(false) }, "Adam with bias correction; weight_decay in the train block is coupled L2."),
+  call(
+    "adam",
+    ["lr"],
+    { lr: num({ exclusiveMinimum: 0, default: 0.001 }), ...betas, amsgrad: bool(false) },
+    "Adam with bias correction; weight_decay in the train block is coupled L2.",
+  ),
   call(
     "adamw",
     ["lr"],
@@ -51,7 +67,12 @@ export const OPTIMIZERS = table([
   call(
     "adagrad",
     ["lr"],
-    { lr: num({ exclusiveMinimum: 0, default: 0.01 }), eps: num({ exclusiveMinimum: 0, default: 1e-10 }), initial_accumulator: num({ minimum: 0, default: 0 }), lr_decay: num({ minimum: 0, default: 0 }) },
+    {
+      lr: num({ exclusiveMinimum: 0, default: 0.01 }),
+      eps: num({ exclusiveMinimum: 0, default: 1e-10 }),
+      initial_accumulator: num({ minimum: 0, default: 0 }),
+      lr_decay: num({ minimum: 0, default: 0 }),
+    },
     "Adagrad: per-parameter rates scaled by the accumulated squared gradients.",
   ),
   call(
@@ -69,7 +90,12 @@ export const OPTIMIZERS = table([
 ]);
 
 export const LOSSES = table([
-  call("softmax_cross_entropy", ["label_smoothing"], { label_smoothing: num({ minimum: 0, maximum: 1, default: 0 }) }, "Cross-entropy of the softmax over integer class labels (mean over the batch)."),
+  call(
+    "softmax_cross_entropy",
+    ["label_smoothing"],
+    { label_smoothing: num({ minimum: 0, maximum: 1, default: 0 }) },
+    "Cross-entropy of the softmax over integer class labels (mean over the batch).",
+  ),
   call("mse", [], {}, "Mean squared error over all elements (one-hot targets for class data)."),
   call("bce_with_logits", [], {}, "Binary cross-entropy on logits, targets in [0, 1] (class labels become one-hot)."),
   call("l1", [], {}, "Mean absolute error over all elements."),
@@ -80,7 +106,13 @@ export const SCHEDULES = table([
   call("constant", [], {}, "The learning rate stays lr."),
   call("inverse_time", ["decay"], { decay: num({ minimum: 0 }) }, "lr / (1 + decay·k).", { required: ["decay"] }),
   call("exponential", ["gamma"], { gamma: num({ exclusiveMinimum: 0, maximum: 1 }) }, "lr · gamma^k.", { required: ["gamma"] }),
-  call("step", ["every", "factor"], { every: int({ minimum: 1 }), factor: num({ exclusiveMinimum: 0, maximum: 1, default: 0.1 }) }, "Staircase: lr · factor^⌊k/every⌋.", { required: ["every"] }),
+  call(
+    "step",
+    ["every", "factor"],
+    { every: int({ minimum: 1 }), factor: num({ exclusiveMinimum: 0, maximum: 1, default: 0.1 }) },
+    "Staircase: lr · factor^⌊k/every⌋.",
+    { required: ["every"] },
+  ),
   call(
     "multistep",
     ["milestones", "gamma"],
@@ -88,7 +120,9 @@ export const SCHEDULES = table([
     "lr · gamma^(milestones passed).",
     { required: ["milestones"] },
   ),
-  call("cosine", ["t_max"], { t_max: int({ minimum: 1 }), eta_min: num({ minimum: 0, default: 0 }) }, "eta_min + (lr − eta_min)(1 + cos(πk/t_max))/2.", { docDefaults: { t_max: "epochs" } }),
+  call("cosine", ["t_max"], { t_max: int({ minimum: 1 }), eta_min: num({ minimum: 0, default: 0 }) }, "eta_min + (lr − eta_min)(1 + cos(πk/t_max))/2.", {
+    docDefaults: { t_max: "epochs" },
+  }),
   call(
     "cosine_restarts",
     ["t_0"],
@@ -112,7 +146,9 @@ export const SCHEDULES = table([
 ]);
 
 export const SOURCES = table([
-  call("idx", ["path"], { path: { type: "string", minLength: 1 } }, "A directory with the four IDX files (train/t10k images and labels, .gz or plain).", { required: ["path"] }),
+  call("idx", ["path"], { path: { type: "string", minLength: 1 } }, "A directory with the four IDX files (train/t10k images and labels, .gz or plain).", {
+    required: ["path"],
+  }),
   call(
     "csv",
     ["path", "label"],
@@ -139,13 +175,23 @@ export const AUGMENTS = table([
   call("flip_h", ["p"], { ...p }, "Mirror the image left–right with probability p."),
   call("flip_v", ["p"], { ...p }, "Mirror the image top–bottom with probability p."),
   call("translate", ["max", "p"], { max: int({ minimum: 0 }), ...p }, "Shift by up to max pixels in each direction (zeros fill in).", { required: ["max"] }),
-  call("crop", ["pad", "p"], { pad: int({ minimum: 0 }), ...p }, "Pad by pad pixels, then crop back to the original size at a random offset.", { required: ["pad"] }),
+  call("crop", ["pad", "p"], { pad: int({ minimum: 0 }), ...p }, "Pad by pad pixels, then crop back to the original size at a random offset.", {
+    required: ["pad"],
+  }),
   call("rotate", ["deg", "p"], { deg: num({ minimum: 0, maximum: 180 }), ...p }, "Rotate by a random angle in [−deg, deg].", { required: ["deg"] }),
   call("noise", ["std", "p"], { std: num({ minimum: 0 }), ...p }, "Add Gaussian noise with standard deviation std.", { required: ["std"] }),
   call("blur", ["sigma", "p"], { sigma: num({ exclusiveMinimum: 0 }), box: int({ minimum: 1 }), ...p }, "Gaussian (sigma) or box blur."),
-  call("cutout", ["size", "count", "p"], { size: int({ minimum: 1 }), count: int({ minimum: 1, default: 1 }), ...p }, "Zero count random size×size squares.", { required: ["size"] }),
+  call("cutout", ["size", "count", "p"], { size: int({ minimum: 1 }), count: int({ minimum: 1, default: 1 }), ...p }, "Zero count random size×size squares.", {
+    required: ["size"],
+  }),
   call("brightness", ["delta", "p"], { delta: num({ minimum: 0 }), ...p }, "Add a random offset in [−delta, delta].", { required: ["delta"] }),
-  call("contrast", ["factor", "p"], { factor: num({ minimum: 0 }), ...p }, "Scale the deviation from the mean by a random factor in [1 − factor, 1 + factor].", { required: ["factor"] }),
+  call(
+    "contrast",
+    ["factor", "p"],
+    { factor: num({ minimum: 0 }), ...p },
+    "Scale the deviation from the mean by a random factor in [1 − factor, 1 + factor].",
+    { required: ["factor"] },
+  ),
 ]);
 
 export const GOLDEN = call(
@@ -180,7 +226,13 @@ export const EARLY_STOPPING = call(
 /** Search distributions: parsed by compiler/search (their own syntax); listed here for the language server. */
 export const DISTRIBUTIONS = table([
   call("uniform", ["low", "high"], { low: num(), high: num() }, "Uniform on [low, high].", { required: ["low", "high"] }),
-  call("loguniform", ["low", "high"], { low: num({ exclusiveMinimum: 0 }), high: num({ exclusiveMinimum: 0 }) }, "Log-uniform on [low, high] (learning rates, decays).", { required: ["low", "high"] }),
+  call(
+    "loguniform",
+    ["low", "high"],
+    { low: num({ exclusiveMinimum: 0 }), high: num({ exclusiveMinimum: 0 }) },
+    "Log-uniform on [low, high] (learning rates, decays).",
+    { required: ["low", "high"] },
+  ),
   call("int", ["low", "high"], { low: int(), high: int() }, "A uniform integer in [low, high].", { required: ["low", "high"] }),
   call("choice", [], {}, "One of the listed values: choice(64, 128, 256) or choice(relu, gelu)."),
 ]);

@@ -18,5 +18,13 @@ function findLayer(layers: LayerSpec[], line: number, col: number): LayerSpec | 
 export function nodeSpan(ir: IR, n: IRNode, spec?: Spec): Span {
   const l = spec ? findLayer(spec.layers, n.line, n.col) : undefined;
   if (l) return l.span;
-  return { file: ir.file, line: Math.max(1, n.line), col: Math.max(1, n.col), endLine: Math.max(1, n.line), endCol: Math.max(1, n.col), offset: 0, endOffset: 0 };
+  return {
+    file: ir.file,
+    line: Math.max(1, n.line),
+    col: Math.max(1, n.col),
+    endLine: Math.max(1, n.line),
+    endCol: Math.max(1, n.col),
+    offset: 0,
+    endOffset: 0,
+  };
 }

@@ -67,9 +67,16 @@ export function readGolden(path: string): Golden | { error: string } {
   const i = g.lossTrace.findIndex((x) => x !== null && (typeof x !== "number" || !Number.isFinite(x)));
   if (i >= 0) return bad(`"lossTrace"[${i}] must be a number, got ${JSON.stringify(g.lossTrace[i])?.slice(0, 40)}`);
   for (const k of ["test_loss", "test_acc"] as const)
-    if (g[k] !== null && (typeof g[k] !== "number" || !Number.isFinite(g[k]))) return bad(`"${k}" must be a number or null, got ${JSON.stringify(g[k])?.slice(0, 40)}`);
+    if (g[k] !== null && (typeof g[k] !== "number" || !Number.isFinite(g[k])))
+      return bad(`"${k}" must be a number or null, got ${JSON.stringify(g[k])?.slice(0, 40)}`);
   if (g.spec !== undefined && typeof g.spec !== "string") return bad(`"spec" must be a string, got ${JSON.stringify(g.spec)?.slice(0, 40)}`);
-  return { spec: (g.spec as string | undefined) ?? "", steps: g.steps, lossTrace: g.lossTrace as number[], test_loss: g.test_loss as number | null, test_acc: g.test_acc as number | null };
+  return {
+    spec: (g.spec as string | undefined) ?? "",
+    steps: g.steps,
+    lossTrace: g.lossTrace as number[],
+    test_loss: g.test_loss as number | null,
+    test_acc: g.test_acc as number | null,
+  };
 }
 
 export function goldenPathOf(specPath: string): string {
@@ -128,7 +135,10 @@ export async function runSpecTest(specPath: string, update: boolean, backend: "a
     return { spec: specPath, ok: true, updated: true, message: `wrote ${goldenPath}`, seconds };
   }
   if (want.lossTrace.length !== got.lossTrace.length)
-    return fail(`${goldenPath} has ${want.lossTrace.length} steps, the run made ${got.lossTrace.length} (the spec's golden(steps=...) changed? rewrite it with --update)`, seconds);
+    return fail(
+      `${goldenPath} has ${want.lossTrace.length} steps, the run made ${got.lossTrace.length} (the spec's golden(steps=...) changed? rewrite it with --update)`,
+      seconds,
+    );
   for (let i = 0; i < got.lossTrace.length; i++)
     if (!(rel(got.lossTrace[i], want.lossTrace[i]) <= tol))
       return {
@@ -143,7 +153,14 @@ export async function runSpecTest(specPath: string, update: boolean, backend: "a
     const a = got[k];
     const b = want[k];
     if ((a === null) !== (b === null) || (a !== null && b !== null && !(rel(a, b) <= tol)))
-      return { spec: specPath, ok: false, updated: false, message: `${k}: ${a} vs golden ${b} (tolerance ${tol})`, seconds, diff: { metric: k, got: a, want: b, tolerance: tol } };
+      return {
+        spec: specPath,
+        ok: false,
+        updated: false,
+        message: `${k}: ${a} vs golden ${b} (tolerance ${tol})`,
+        seconds,
+        diff: { metric: k, got: a, want: b, tolerance: tol },
+      };
   }
   return { spec: specPath, ok: true, updated: false, message: `${steps} steps`, seconds };
 }

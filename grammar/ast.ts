@@ -140,7 +140,5 @@ function printBody(body: Statement[], indent: string): string {
 
 /** Print a file back in canonical form (used by tests and by search to write concrete specs). */
 export function printSpec(f: SpecFile): string {
-  return f.blocks
-    .map((b) => `${b.kind}${b.name !== undefined ? " " + dnnName(b.name) : ""} {\n${printBody(b.body, "  ")}}\n`)
-    .join("\n");
+  return f.blocks.map((b) => `${b.kind}${b.name !== undefined ? " " + dnnName(b.name) : ""} {\n${printBody(b.body, "  ")}}\n`).join("\n");
 }

@@ -56,12 +56,7 @@ export const messages = {
 
 export type Code = keyof typeof messages;
 
-export function diag(
-  code: Code,
-  span: Span,
-  args: Record<string, string | number> = {},
-  hint?: string,
-): Diagnostic {
+export function diag(code: Code, span: Span, args: Record<string, string | number> = {}, hint?: string): Diagnostic {
   const template: string = messages[code];
   const message = template.replace(/\{(\w+)\}/g, (_, k: string) => (k in args ? String(args[k]) : `{${k}}`));
   return { code, severity: code.startsWith("W") ? "warning" : "error", message, span, hint };
@@ -128,9 +123,6 @@ export function renderDiagnostics(diags: Diagnostic[], source: string, color = f
   }
   const errors = diags.filter((d) => d.severity === "error").length;
   const warnings = diags.length - errors;
-  if (diags.length > 0)
-    out.push(
-      `${errors} error${errors === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`,
-    );
+  if (diags.length > 0) out.push(`${errors} error${errors === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`);
   return out.join("\n");
 }

@@ -62,7 +62,12 @@ declare const __DNNC_BUNDLE__: boolean | undefined;
 const skipLexerValidations = typeof __DNNC_BUNDLE__ !== "undefined" && __DNNC_BUNDLE__ === true;
 
 // Only "\n" ends a line (renderDiagnostics splits on it too): a bare "\r" is whitespace.
-export const lexerConfig: ILexerConfig = { positionTracking: "full", ensureOptimizations: false, lineTerminatorsPattern: /\n/g, lineTerminatorCharacters: ["\n"] };
+export const lexerConfig: ILexerConfig = {
+  positionTracking: "full",
+  ensureOptimizations: false,
+  lineTerminatorsPattern: /\n/g,
+  lineTerminatorCharacters: ["\n"],
+};
 export const dnnLexer = new Lexer(allTokens, { ...lexerConfig, skipValidations: skipLexerValidations });
 
 const continuesAfter = new Set([Arrow, LParen, LBracket, Comma, Equals, Colon, LBrace]);

@@ -24,7 +24,7 @@ export function dnnIdentifier(s: string): boolean {
  * be written as a dnnString.
  */
 export function dnnName(s: string, path = false): string {
-  if (!(path ? /^[A-Za-z_][A-Za-z0-9_.[\]]*$/ : /^[A-Za-z_][A-Za-z0-9_]*$/).test(s)) throw new Error(`internal: ${JSON.stringify(s)} is not a .dnn name; write it as a string`);
+  if (!(path ? /^[A-Za-z_][A-Za-z0-9_.[\]]*$/ : /^[A-Za-z_][A-Za-z0-9_]*$/).test(s))
+    throw new Error(`internal: ${JSON.stringify(s)} is not a .dnn name; write it as a string`);
   return s;
 }
-

@@ -58,14 +58,13 @@ export function parseSpec(source: string, file: string): ParseResult {
       endOffset: e.offset + Math.max(1, e.length),
     };
     if (text.startsWith('"') || text.startsWith("'")) diagnostics.push(diag("E0003", span));
-    else
-      diagnostics.push(
-        diag("E0001", { ...span, endCol: span.col, endOffset: span.offset + 1 }, { text: text[0] === "`" ? "\\`" : text[0] }),
-      );
+    else diagnostics.push(diag("E0001", { ...span, endCol: span.col, endOffset: span.offset + 1 }, { text: text[0] === "`" ? "\\`" : text[0] }));
   }
   if (diagnostics.length > 0) return { diagnostics };
   let depth = 0; // the parser recurses per bracket: ~1,000 nested ones overflow the stack, so stop at 64
-  const deep = lexed.tokens.find((t) => (depth += /^L(Paren|Bracket|Brace)$/.test(t.tokenType.name) ? 1 : /^R(Paren|Bracket|Brace)$/.test(t.tokenType.name) ? -1 : 0) > 64);
+  const deep = lexed.tokens.find(
+    (t) => (depth += /^L(Paren|Bracket|Brace)$/.test(t.tokenType.name) ? 1 : /^R(Paren|Bracket|Brace)$/.test(t.tokenType.name) ? -1 : 0) > 64,
+  );
   if (deep) return { diagnostics: [diag("E0002", tokSpan(file, deep), { detail: "brackets nested more than 64 deep" })] };
   parser.input = filterNewlines(lexed.tokens);
   const cst = parser.file();

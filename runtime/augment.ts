@@ -82,16 +82,7 @@ export function flipV(H: Float32Array, off: number, C: number, Hh: number, W: nu
 }
 
 // x is (C, Hh, W): out[c][y][x] = in[c][y - dy][x - dx], 0 outside. scratch >= Hh*W floats.
-export function translate(
-  H: Float32Array,
-  off: number,
-  C: number,
-  Hh: number,
-  W: number,
-  dx: number,
-  dy: number,
-  scratch: Float32Array,
-): void {
+export function translate(H: Float32Array, off: number, C: number, Hh: number, W: number, dx: number, dy: number, scratch: Float32Array): void {
   const plane = Hh * W;
   for (let c = 0; c < C; c++) {
     const o = off + c * plane;
@@ -113,15 +104,7 @@ export function translate(
 
 // x is (C, Hh, W): rotate by `angle` radians (counter-clockwise on screen) about the centre,
 // bilinear, zero fill. scratch >= C*Hh*W floats.
-export function rotate(
-  H: Float32Array,
-  off: number,
-  C: number,
-  Hh: number,
-  W: number,
-  angle: number,
-  scratch: Float32Array,
-): void {
+export function rotate(H: Float32Array, off: number, C: number, Hh: number, W: number, angle: number, scratch: Float32Array): void {
   const plane = Hh * W;
   const n = C * plane;
   for (let i = 0; i < n; i++) scratch[i] = H[off + i];
@@ -164,16 +147,7 @@ export function rotate(
 
 // x is (C, Hh, W): separable convolution with the symmetric kernel k[0..2r] (centre r),
 // reflect padding (index -1 reads 1). Requires r <= min(Hh, W) - 1. scratch >= Hh*W floats.
-export function separableBlur(
-  H: Float32Array,
-  off: number,
-  C: number,
-  Hh: number,
-  W: number,
-  k: Float64Array,
-  r: number,
-  scratch: Float32Array,
-): void {
+export function separableBlur(H: Float32Array, off: number, C: number, Hh: number, W: number, k: Float64Array, r: number, scratch: Float32Array): void {
   const plane = Hh * W;
   for (let c = 0; c < C; c++) {
     const o = off + c * plane;
@@ -217,16 +191,7 @@ export function gaussianKernel(sigma: number, rmax: number, k: Float64Array): nu
 
 // x is (C, Hh, W): zero the size x size square centred at (cy, cx) (top-left at centre -
 // floor(size/2)), clipped at the borders, in every channel.
-export function cutout(
-  H: Float32Array,
-  off: number,
-  C: number,
-  Hh: number,
-  W: number,
-  cy: number,
-  cx: number,
-  size: number,
-): void {
+export function cutout(H: Float32Array, off: number, C: number, Hh: number, W: number, cy: number, cx: number, size: number): void {
   const y0 = Math.max(0, cy - (size >> 1));
   const y1 = Math.min(Hh, cy - (size >> 1) + size);
   const x0 = Math.max(0, cx - (size >> 1));
@@ -273,16 +238,7 @@ export class Augmenter {
   }
 
   /** Augment the image (C, Hh, W) at H[off] in place, as sample `sampleIndex` of epoch `epoch`. */
-  apply(
-    H: Float32Array,
-    off: number,
-    C: number,
-    Hh: number,
-    W: number,
-    seed: number,
-    epoch: number,
-    sampleIndex: number,
-  ): void {
+  apply(H: Float32Array, off: number, C: number, Hh: number, W: number, seed: number, epoch: number, sampleIndex: number): void {
     const len = C * Hh * W;
     if (this.scratch.length < len) this.scratch = new Float32Array(len); // once per larger shape
     if (this.kernel.length < 2 * Math.max(Hh, W) + 1) this.kernel = new Float64Array(2 * Math.max(Hh, W) + 1);
@@ -456,9 +412,7 @@ export function makeGrid(
     const gx = pad + (n % cols) * (W + pad);
     const gy = pad + Math.floor(n / cols) * (Hh + pad);
     for (let c = 0; c < C; c++)
-      for (let y = 0; y < Hh; y++)
-        for (let x = 0; x < W; x++)
-          pixels[((gy + y) * width + gx + x) * C + c] = toByte(src[base + (c * Hh + y) * W + x]);
+      for (let y = 0; y < Hh; y++) for (let x = 0; x < W; x++) pixels[((gy + y) * width + gx + x) * C + c] = toByte(src[base + (c * Hh + y) * W + x]);
   }
   return { width, height, channels: C, pixels };
 }

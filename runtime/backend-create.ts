@@ -36,8 +36,7 @@ export function wasmSimdSupported(): boolean {
 /** True when worker threads can share a WebAssembly.Memory here (Node, or an isolated page). */
 export function sharedMemorySupported(): boolean {
   try {
-    return typeof SharedArrayBuffer === "function" &&
-      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+    return typeof SharedArrayBuffer === "function" && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
   } catch {
     return false;
   }

@@ -8,14 +8,7 @@ export { initTensor } from "./init";
 // every scalar activation helper (and its derivatives) the emitted expressions may call
 export * from "./kernels/activations";
 export { conv2dForward, conv2dBackward } from "./kernels/conv";
-export {
-  maxPool2dForward,
-  maxPool2dBackward,
-  avgPool2dForward,
-  avgPool2dBackward,
-  globalAvgPoolForward,
-  globalAvgPoolBackward,
-} from "./kernels/pool";
+export { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPoolForward, globalAvgPoolBackward } from "./kernels/pool";
 export {
   batchNormForwardTrain,
   batchNormForwardEval,

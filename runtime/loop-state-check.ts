@@ -107,11 +107,14 @@ export function parseLoopState(text: string | undefined, file: string, batch?: n
   const st = v as LoopState;
   // invariants between fields (what the trainer always writes)
   if (st.metrics.length !== st.epoch - 1)
-    fail(`field metrics has ${st.metrics.length} epoch${st.metrics.length === 1 ? "" : "s"}, but field epoch says ${st.epoch - 1} finished before epoch ${st.epoch}`);
+    fail(
+      `field metrics has ${st.metrics.length} epoch${st.metrics.length === 1 ? "" : "s"}, but field epoch says ${st.epoch - 1} finished before epoch ${st.epoch}`,
+    );
   st.metrics.forEach((m: EpochMetrics, i) => {
     if (m.epoch !== i + 1) fail(`field metrics: entry ${i} is epoch ${m.epoch}, expected ${i + 1}`);
   });
-  if (st.seen > st.batchStart) fail(`field seen (${st.seen}) is larger than field batchStart (${st.batchStart}): more samples seen than the batches so far hold`);
+  if (st.seen > st.batchStart)
+    fail(`field seen (${st.seen}) is larger than field batchStart (${st.batchStart}): more samples seen than the batches so far hold`);
   if (batch !== undefined && st.batchStart % batch !== 0) fail(`field batchStart (${st.batchStart}) is not a multiple of the batch size ${batch}`);
   if (st.bestEpoch !== null && st.bestEpoch > st.epoch) fail(`field bestEpoch (${st.bestEpoch}) is after the epoch in progress (${st.epoch})`);
   if (st.lossTrace !== undefined && st.lossTrace.length !== st.step) fail(`field lossTrace has ${st.lossTrace.length} losses for ${st.step} steps`);

@@ -39,8 +39,7 @@ export function makeClipGradNorm(be: Backend): ClipGradNormFn {
   if (!k) return clipGradNorm;
   const heap = be.H;
   return (H, layout, maxNorm, normType = 2) => {
-    if (normType !== 2 || (H !== heap && (H.buffer !== heap.buffer || H.byteOffset !== 0)))
-      return clipGradNorm(H, layout, maxNorm, normType);
+    if (normType !== 2 || (H !== heap && (H.buffer !== heap.buffer || H.byteOffset !== 0))) return clipGradNorm(H, layout, maxNorm, normType);
     return wasmClipGradNorm(k, H, layout, maxNorm);
   };
 }
@@ -51,8 +50,17 @@ function checkBounds(H: Float32Array, L: OptimLayout, slots: number): void {
   for (const s of L.segments) {
     const end = s.offset + s.size;
     const lastState = L.S + Math.max(slots - 1, 0) * L.N + end;
-    if (!ok(s.offset) || !ok(s.size) || !ok(L.P) || !ok(L.G) || !ok(L.S) || !ok(L.N) ||
-        L.P + end > H.length || L.G + end > H.length || (slots > 0 && lastState > H.length)) {
+    if (
+      !ok(s.offset) ||
+      !ok(s.size) ||
+      !ok(L.P) ||
+      !ok(L.G) ||
+      !ok(L.S) ||
+      !ok(L.N) ||
+      L.P + end > H.length ||
+      L.G + end > H.length ||
+      (slots > 0 && lastState > H.length)
+    ) {
       throw new RangeError(`wasm optimizer: segment ${s.name ?? s.offset} (size ${s.size}) reaches outside H[${H.length}]`);
     }
   }
@@ -62,9 +70,7 @@ function checkBounds(H: Float32Array, L: OptimLayout, slots: number): void {
  * optimizerStep (runtime/optim.ts) on the wasm module `k` whose memory H views (from byte 0).
  * Same arguments, same semantics, same bytes; one module call per segment; no allocation.
  */
-export function wasmOptimizerStep(
-  k: OptimExports, H: Float32Array, L: OptimLayout, opt: OptimizerConfig, lr0: number, t: number,
-): void {
+export function wasmOptimizerStep(k: OptimExports, H: Float32Array, L: OptimLayout, opt: OptimizerConfig, lr0: number, t: number): void {
   if (!(t >= 1)) throw new RangeError(`optimizerStep: t must be >= 1 (1-based step count), got ${t}`);
   checkBounds(H, L, stateSlots(opt));
   const N = L.N;

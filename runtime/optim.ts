@@ -322,8 +322,7 @@ export function optimizerConfigErrors(opt: OptimizerConfig): string[] {
     case "sgd":
       nonNeg("momentum", opt.momentum);
       nonNeg("dampening", opt.dampening);
-      if (opt.nesterov && (!((opt.momentum ?? 0) > 0) || (opt.dampening ?? 0) !== 0))
-        errs.push("sgd: nesterov needs momentum > 0 and dampening 0");
+      if (opt.nesterov && (!((opt.momentum ?? 0) > 0) || (opt.dampening ?? 0) !== 0)) errs.push("sgd: nesterov needs momentum > 0 and dampening 0");
       break;
     case "adagrad":
       nonNeg("lrDecay", opt.lrDecay);
@@ -358,8 +357,7 @@ export function layoutErrors(layout: OptimLayout, opt: OptimizerConfig): string[
   const slots = stateSlots(opt);
   const overlap = (a: number, an: number, b: number, bn: number) => an > 0 && bn > 0 && a < b + bn && b < a + an;
   if (overlap(P, N, G, N)) errs.push("params [P, P+N) and grads [G, G+N) overlap");
-  if (overlap(P, N, S, slots * N) || overlap(G, N, S, slots * N))
-    errs.push(`optimizer state [S, S+${slots}N) overlaps params or grads`);
+  if (overlap(P, N, S, slots * N) || overlap(G, N, S, slots * N)) errs.push(`optimizer state [S, S+${slots}N) overlaps params or grads`);
   const byOffset = [...layout.segments].sort((a, b) => a.offset - b.offset);
   let end = 0;
   for (const s of byOffset) {

@@ -98,8 +98,7 @@ export function trainingRows(source: RowSource, trainIdx: ArrayLike<number>): Tr
   if (idx.length === 0) throw new DnncError(`${name}: cannot fit preprocessing on an empty training set`);
   for (let i = 0; i < idx.length; i++) {
     const r = idx[i];
-    if (r !== trainIdx[i] || r < 0 || r >= total)
-      throw new DnncError(`${name}: training index ${trainIdx[i]} (position ${i}) is outside 0..${total - 1}`);
+    if (r !== trainIdx[i] || r < 0 || r >= total) throw new DnncError(`${name}: training index ${trainIdx[i]} (position ${i}) is outside 0..${total - 1}`);
   }
   const check = (i: number) => {
     if (!(i >= 0 && i < idx.length)) throw new RangeError(`training row ${i} outside 0..${idx.length - 1}`);
@@ -145,8 +144,7 @@ export function fitPreprocess(spec: PreprocessSpec, rows: TrainingRows, shape?: 
     let plane = d;
     if (mode === "channel") {
       if (!shape) throw new DnncError(`standardize: mode "channel" needs the image shape (C, H, W)`);
-      if (shape.C * shape.H * shape.W !== d)
-        throw new DnncError(`standardize: image shape ${shape.C}x${shape.H}x${shape.W} does not match row length ${d}`);
+      if (shape.C * shape.H * shape.W !== d) throw new DnncError(`standardize: image shape ${shape.C}x${shape.H}x${shape.W} does not match row length ${d}`);
       C = shape.C;
       plane = shape.H * shape.W;
     }
@@ -229,8 +227,7 @@ export function fitPreprocess(spec: PreprocessSpec, rows: TrainingRows, shape?: 
     };
   }
   const k = spec.k ?? d;
-  if (!Number.isInteger(k) || k < 1 || k > d)
-    throw new DnncError(`${spec.kind}: k must be an integer in 1..${d}, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > d) throw new DnncError(`${spec.kind}: k must be an integer in 1..${d}, got ${k}`);
   const eps = spec.kind === "whiten" ? (spec.eps ?? 1e-5) : 0;
   const matrix = new Float32Array(k * d);
   for (let r = 0; r < k; r++) {
@@ -247,12 +244,7 @@ export function fitPreprocess(spec: PreprocessSpec, rows: TrainingRows, shape?: 
 }
 
 /** Convenience: fit on `source` restricted to `trainIdx` (the view is built here). */
-export function fitPreprocessOn(
-  spec: PreprocessSpec,
-  source: RowSource,
-  trainIdx: ArrayLike<number>,
-  shape?: ImageShape,
-): FittedPreprocess {
+export function fitPreprocessOn(spec: PreprocessSpec, source: RowSource, trainIdx: ArrayLike<number>, shape?: ImageShape): FittedPreprocess {
   return fitPreprocess(spec, trainingRows(source, trainIdx), shape);
 }
 
@@ -279,8 +271,7 @@ function meanOf(rows: TrainingRows): Float64Array {
       const o = i * d;
       for (let j = 0; j < d; j++) {
         const v = buf[o + j];
-        if (!Number.isFinite(v))
-          throw new DnncError(`preprocess: training row ${seen + i} has a non-finite value (${v}) at feature ${j}`);
+        if (!Number.isFinite(v)) throw new DnncError(`preprocess: training row ${seen + i} has a non-finite value (${v}) at feature ${j}`);
         sum[j] += v;
       }
     }
@@ -388,13 +379,7 @@ export function preprocessScratchSize(p: FittedPreprocess): number {
  * which have already been read). `scratch` has at least preprocessScratchSize(p) floats and must
  * not alias the batch.
  */
-export function applyPreprocess(
-  p: FittedPreprocess,
-  H: Float32Array,
-  off: number,
-  n: number,
-  scratch: Float32Array,
-): void {
+export function applyPreprocess(p: FittedPreprocess, H: Float32Array, off: number, n: number, scratch: Float32Array): void {
   const d = p.inDim;
   if (p.kind === "standardize") {
     const mean = p.tensors.mean;
@@ -510,10 +495,7 @@ export function applyPreprocessGemm(
 // shape of runtime/safetensors.ts's NamedTensor, so they go straight into encodeSafetensors.
 
 /** The tensors to store, named `${prefix}${name}`, with their shapes. */
-export function preprocessTensors(
-  p: FittedPreprocess,
-  prefix = "preprocess.",
-): { name: string; shape: number[]; data: Float32Array }[] {
+export function preprocessTensors(p: FittedPreprocess, prefix = "preprocess."): { name: string; shape: number[]; data: Float32Array }[] {
   return Object.entries(p.tensors).map(([name, data]) => ({
     name: prefix + name,
     shape: name === "matrix" ? [p.outDim, p.inDim] : [data.length],
@@ -542,12 +524,10 @@ export function preprocessFromStored(
 ): FittedPreprocess | null {
   const kind = meta[prefix + "kind"] as PreprocessKind | undefined;
   if (kind === undefined) return null;
-  if (!["standardize", "pca", "whiten", "zca"].includes(kind))
-    throw new DnncError(`model file: unknown preprocessing kind "${kind}"`);
+  if (!["standardize", "pca", "whiten", "zca"].includes(kind)) throw new DnncError(`model file: unknown preprocessing kind "${kind}"`);
   const num = (key: string) => {
     const v = Number(meta[prefix + key]);
-    if (!Number.isFinite(v))
-      throw new DnncError(`model file: preprocessing setting "${prefix + key}" is missing or bad`);
+    if (!Number.isFinite(v)) throw new DnncError(`model file: preprocessing setting "${prefix + key}" is missing or bad`);
     return v;
   };
   const inDim = num("in_dim");
@@ -556,17 +536,12 @@ export function preprocessFromStored(
   const mode = meta[prefix + "mode"] === "channel" ? "channel" : "feature";
   const groups = kind === "standardize" ? (mode === "channel" ? channels : inDim) : inDim;
   const expected: Record<string, number> =
-    kind === "standardize"
-      ? { mean: groups, std: groups }
-      : { mean: inDim, matrix: outDim * inDim, eigenvalues: kind === "zca" ? inDim : outDim };
+    kind === "standardize" ? { mean: groups, std: groups } : { mean: inDim, matrix: outDim * inDim, eigenvalues: kind === "zca" ? inDim : outDim };
   const t: Record<string, Float32Array> = {};
   for (const [nm, len] of Object.entries(expected)) {
     const v = tensors.find((x) => x.name === prefix + nm);
     if (!v) throw new DnncError(`model file: preprocessing tensor "${prefix + nm}" is missing`);
-    if (v.data.length !== len)
-      throw new DnncError(
-        `model file: preprocessing tensor "${prefix + nm}" has ${v.data.length} values, expected ${len}`,
-      );
+    if (v.data.length !== len) throw new DnncError(`model file: preprocessing tensor "${prefix + nm}" has ${v.data.length} values, expected ${len}`);
     t[nm] = v.data;
   }
   return {

@@ -45,9 +45,7 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
     }
     const count = product(t.shape);
     if (count !== t.data.length) {
-      throw new DnncError(
-        `safetensors: tensor "${t.name}" has shape [${t.shape.join(", ")}] (${count} values) but ${t.data.length} values`,
-      );
+      throw new DnncError(`safetensors: tensor "${t.name}" has shape [${t.shape.join(", ")}] (${count} values) but ${t.data.length} values`);
     }
     const entry = `{"dtype":"F32","shape":[${t.shape.join(",")}],"data_offsets":[${offset},${offset + 4 * count}]}`;
     parts.push(`${JSON.stringify(t.name)}:${entry}`);
@@ -74,10 +72,7 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
 }
 
 /** Parse safetensors bytes (F32 tensors only). `fileName` labels error messages. */
-export function decodeSafetensors(
-  bytes: Uint8Array,
-  fileName: string,
-): { tensors: NamedTensor[]; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array, fileName: string): { tensors: NamedTensor[]; metadata: Record<string, string> } {
   const bad = (what: string): never => {
     throw new DnncError(`${fileName}: not a valid safetensors file: ${what}`);
   };
@@ -118,23 +113,15 @@ export function decodeSafetensors(
       throw new DnncError(`${fileName}: tensor "${name}" has dtype ${JSON.stringify(info.dtype)}; dnnc reads F32 only`);
     }
     const shape = info.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-      bad(`tensor "${name}" has a bad shape`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor "${name}" has a bad shape`);
     const offs = info.data_offsets;
-    if (
-      !Array.isArray(offs) ||
-      offs.length !== 2 ||
-      !offs.every((d) => Number.isInteger(d) && d >= 0) ||
-      offs[0] > offs[1]
-    ) {
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isInteger(d) && d >= 0) || offs[0] > offs[1]) {
       bad(`tensor "${name}" has bad data_offsets ${JSON.stringify(offs)}`);
     }
     const [begin, end] = offs as number[];
     const count = product(shape as number[]);
     if (end - begin !== 4 * count) {
-      bad(
-        `tensor "${name}" has shape [${(shape as number[]).join(", ")}] (${4 * count} bytes) but data_offsets span ${end - begin} bytes`,
-      );
+      bad(`tensor "${name}" has shape [${(shape as number[]).join(", ")}] (${4 * count} bytes) but data_offsets span ${end - begin} bytes`);
     }
     if (end > dataLen) {
       bad(`tensor "${name}" ends at byte ${end} of the data, but the data has ${dataLen} bytes (truncated file?)`);
@@ -145,8 +132,7 @@ export function decodeSafetensors(
   const sorted = spans.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const s of sorted) {
-    if (s.begin !== at)
-      bad(`tensor "${s.t.name}" starts at byte ${s.begin} of the data, expected ${at} (overlap or gap)`);
+    if (s.begin !== at) bad(`tensor "${s.t.name}" starts at byte ${s.begin} of the data, expected ${at} (overlap or gap)`);
     at = s.end;
   }
   if (at !== dataLen) bad(`${dataLen - at} bytes of data are not covered by any tensor`);

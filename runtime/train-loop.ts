@@ -22,8 +22,13 @@ import { EarlyStopping } from "./early-stopping";
 import { DnncError } from "./errors";
 import { lossForward } from "./loss";
 import {
-  describeNonFinite, findNonFinite, findNonFiniteCheckpoint, findNonFiniteInput, findNonFiniteModel,
-  findNonFiniteOutput, findNonFiniteStats,
+  describeNonFinite,
+  findNonFinite,
+  findNonFiniteCheckpoint,
+  findNonFiniteInput,
+  findNonFiniteModel,
+  findNonFiniteOutput,
+  findNonFiniteStats,
 } from "./divergence";
 import { type OptimLayout, type OptimizerConfig } from "./optim";
 import { makeClipGradNorm, makeOptimizerStep } from "./optim-fast";
@@ -90,7 +95,12 @@ export function optimizerConfig(p: Program): OptimizerConfig {
     case "sgd":
       return { kind: "sgd", momentum: o.momentum as number, dampening: o.dampening as number, nesterov: o.nesterov as boolean };
     case "adagrad":
-      return { kind: "adagrad", eps: o.eps as number, initialAccumulatorValue: o.initialAccumulator as number, lrDecay: (o.lrDecay as number | undefined) ?? 0 };
+      return {
+        kind: "adagrad",
+        eps: o.eps as number,
+        initialAccumulatorValue: o.initialAccumulator as number,
+        lrDecay: (o.lrDecay as number | undefined) ?? 0,
+      };
     case "rmsprop":
       return { kind: "rmsprop", alpha: o.alpha as number, eps: o.eps as number, momentum: o.momentum as number, centered: o.centered as boolean };
     default:
@@ -163,7 +173,10 @@ export class BatchFeeder {
     const aug = (p.data.augment ?? []) as unknown as { kind: string; args: Record<string, unknown> }[];
     if (aug.length > 0) {
       const [C, Hh, W] = p.meta.inputShape;
-      this.augmenter = new Augmenter(aug.map((a) => ({ kind: a.kind, ...a.args }) as AugmentSpec), { C, H: Hh, W });
+      this.augmenter = new Augmenter(
+        aug.map((a) => ({ kind: a.kind, ...a.args }) as AugmentSpec),
+        { C, H: Hh, W },
+      );
     }
   }
   feed(ds: Dataset, order: Int32Array, s: number, n: number, train: boolean, seed: number, epoch: number): void {
@@ -213,7 +226,14 @@ export function evaluate(
 ): { loss: number; acc: number | null } {
   const B = p.meta.batch;
   const H = be.H;
-  const feed = feeder ?? new BatchFeeder(p, H, undefined, ds.shape.reduce((a, b) => a * b, 1));
+  const feed =
+    feeder ??
+    new BatchFeeder(
+      p,
+      H,
+      undefined,
+      ds.shape.reduce((a, b) => a * b, 1),
+    );
   let lossSum = 0;
   let correct = 0;
   for (let s = 0; s < order.length; s += B) {
@@ -261,8 +281,7 @@ export function checkDataFits(p: Program, ds: Dataset, what: string, preprocesse
     throw new DnncError(`${what}: samples have shape [${ds.shape.join(", ")}] but the model's input is [${p.meta.inputShape.join(", ")}]`);
   if (p.loss.kind === "softmax_cross_entropy") {
     if (ds.classes === undefined) throw new DnncError(`${what}: softmax_cross_entropy needs class labels, but the targets are real values`);
-    if (ds.classes > p.meta.outputSize)
-      throw new DnncError(`${what}: the data has ${ds.classes} classes but the model outputs ${p.meta.outputSize} logits`);
+    if (ds.classes > p.meta.outputSize) throw new DnncError(`${what}: the data has ${ds.classes} classes but the model outputs ${p.meta.outputSize} logits`);
   }
 }
 
@@ -312,7 +331,13 @@ export function train(p: Program, be: Backend, model: Model, data: { train: Data
 }
 
 /** Train, yielding to the event loop every ~50 ms so that signals (SIGINT) are seen between steps. */
-export async function trainAsync(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions & CheckpointHooks = {}): Promise<TrainResult> {
+export async function trainAsync(
+  p: Program,
+  be: Backend,
+  model: Model,
+  data: { train: Dataset; test?: Dataset },
+  opts: TrainOptions & CheckpointHooks = {},
+): Promise<TrainResult> {
   const g = trainSteps(p, be, model, data, opts);
   let last = Date.now();
   for (;;) {
@@ -326,7 +351,13 @@ export async function trainAsync(p: Program, be: Backend, model: Model, data: { 
 }
 
 /** The loop itself, as a generator that yields after every optimizer step. */
-export function* trainSteps(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions & CheckpointHooks = {}): Generator<void, TrainResult> {
+export function* trainSteps(
+  p: Program,
+  be: Backend,
+  model: Model,
+  data: { train: Dataset; test?: Dataset },
+  opts: TrainOptions & CheckpointHooks = {},
+): Generator<void, TrainResult> {
   const H = be.H;
   // the optimizer sweep and the global gradient norm run in WebAssembly SIMD on the wasm backend (same bytes)
   const optimizerStep = makeOptimizerStep(be);
@@ -339,7 +370,12 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
   const pre = fitPreprocessing(p, data.train, split.train);
   checkDataFits(p, data.train, "training data", pre?.outDim);
   if (data.test) checkDataFits(p, data.test, "test data", pre?.outDim);
-  const feeder = new BatchFeeder(p, H, pre, data.train.shape.reduce((a, b) => a * b, 1));
+  const feeder = new BatchFeeder(
+    p,
+    H,
+    pre,
+    data.train.shape.reduce((a, b) => a * b, 1),
+  );
   const order = split.train;
   if (order.length === 0) throw new DnncError("training data: no training samples");
   const layout = optimLayout(p);
@@ -356,12 +392,13 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
   // a checkpoint is only "good" when it is finite: refuse to resume from one that is not
   if (resume) {
     const f = findNonFiniteCheckpoint(H, p, best);
-    if (f) throw new DnncError(`${opts.lastCheckpoint?.() ?? "the checkpoint"}: ${describeNonFinite(f)}; refusing to resume from a checkpoint that holds a non-finite value`);
+    if (f)
+      throw new DnncError(
+        `${opts.lastCheckpoint?.() ?? "the checkpoint"}: ${describeNonFinite(f)}; refusing to resume from a checkpoint that holds a non-finite value`,
+      );
   }
   const diverged = (where: string, what: string, hint = "lower the learning rate, add clip_norm, or set on_divergence skip") =>
-    new DnncError(
-      `training diverged ${where}: ${what}${opts.lastCheckpoint?.() ? `; the last good checkpoint is ${opts.lastCheckpoint()}` : ""}; ${hint}`,
-    );
+    new DnncError(`training diverged ${where}: ${what}${opts.lastCheckpoint?.() ? `; the last good checkpoint is ${opts.lastCheckpoint()}` : ""}; ${hint}`);
   /** The parameters and running statistics must be finite (else the run stops, naming the first culprit). */
   const expectFiniteModel = (where: string, since: string) => {
     const f = findNonFiniteModel(H, p);
@@ -494,7 +531,9 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
             `at step ${step + 1} (epoch ${epoch})`,
             bad,
             hint ??
-              (fatal && onDiv !== "stop" ? `skipping a step cannot undo a non-finite parameter (on_divergence ${onDiv}); lower the learning rate or add clip_norm` : undefined),
+              (fatal && onDiv !== "stop"
+                ? `skipping a step cannot undo a non-finite parameter (on_divergence ${onDiv}); lower the learning rate or add clip_norm`
+                : undefined),
           );
         // skip this batch: undo the running statistics its forward pass moved; optionally cut the rate
         copyStats(H, statTensorsAll, statsBackup, false);
@@ -508,7 +547,8 @@ export function* trainSteps(p: Program, be: Backend, model: Model, data: { train
       step++;
       optimizerStep(H, layout, opt, lr * lrFactor, step);
       applyMaxNorm(H, layout);
-      if (step % PARAM_SCAN_STEPS === 0) expectFiniteModel(`at step ${step} (epoch ${epoch})`, `found by the scan after the update of step ${step}; the loss stayed finite`);
+      if (step % PARAM_SCAN_STEPS === 0)
+        expectFiniteModel(`at step ${step} (epoch ${epoch})`, `found by the scan after the update of step ${step}; the loss stayed finite`);
       lossTrace.push(r.loss);
       lossSum += r.loss * n;
       correct += r.correct;

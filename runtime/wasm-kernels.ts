@@ -32,8 +32,19 @@ export interface DenseEpilogues {
    * statistics, running statistics, one normalizing sweep; wasm on the wasm backend).
    */
   bnForward(
-    cfg: BatchNormNodeConfig, x: number, z: number, y: number, g: number, b: number, mean: number,
-    invstd: number, rm: number, rv: number, relu: boolean, train: boolean, n: number,
+    cfg: BatchNormNodeConfig,
+    x: number,
+    z: number,
+    y: number,
+    g: number,
+    b: number,
+    mean: number,
+    invstd: number,
+    rm: number,
+    rv: number,
+    relu: boolean,
+    train: boolean,
+    n: number,
   ): void;
 }
 
@@ -135,7 +146,11 @@ export function makeDenseEpilogues(be: Backend): DenseEpilogues {
       if (par && par.threads > 1 && len >= RELU_SPLIT_MIN) {
         const size = Math.ceil(len / (2 * par.threads) / 4) * 4;
         const g = par.args;
-        g[0] = 6; g[1] = len; g[2] = v; g[3] = dz; g[22] = size;
+        g[0] = 6;
+        g[1] = len;
+        g[2] = v;
+        g[3] = dz;
+        g[22] = size;
         par.run(Math.ceil(len / size), 0);
         return;
       }

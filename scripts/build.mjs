@@ -68,9 +68,19 @@ export function cliBundleOptions(validators) {
 export async function build() {
   const validators = await standaloneValidators();
   const r = await esbuild({ ...cliBundleOptions(validators), outdir: dist, metafile: true });
-  await esbuild({ ...common, plugins: [precompiledValidators(validators)], entryPoints: [join(root, "compiler", "search-worker.ts")], outfile: join(dist, "trial-worker.mjs") });
+  await esbuild({
+    ...common,
+    plugins: [precompiledValidators(validators)],
+    entryPoints: [join(root, "compiler", "search-worker.ts")],
+    outfile: join(dist, "trial-worker.mjs"),
+  });
   // `dnnc train` compiles in a child process that has exited before training (compiler/cli/compile-child.ts)
-  await esbuild({ ...common, plugins: [precompiledValidators(validators)], entryPoints: [join(root, "compiler", "cli", "compile-child.ts")], outfile: join(dist, "compile-child.mjs") });
+  await esbuild({
+    ...common,
+    plugins: [precompiledValidators(validators)],
+    entryPoints: [join(root, "compiler", "cli", "compile-child.ts")],
+    outfile: join(dist, "compile-child.mjs"),
+  });
   // chunks of earlier builds: removed after a day (a long `dnnc train` started before this build
   // may still load one; train loads the ones it needs up front, but other verbs may not)
   const current = new Set(Object.keys(r.metafile.outputs).map((p) => basename(p)));

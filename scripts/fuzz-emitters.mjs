@@ -53,16 +53,71 @@ const ORACLE = new URL("./emit-oracle.py", import.meta.url).pathname;
 
 export const ATTACKS = [
   ...HOSTILE_TEXT,
-  '"""', "'''", '\\"', "\\\\", "\\n", "\\u2028", "\\x00", "\\", "\f", "\v", "\x85", "\u202e", "\u202a", "\u2066", "\u2069",
-  "\ufeff", "\ufffe", "\uffff", "\ud800", "\udbff", "\udc00", "\udfff", "\u{10FFFF}", "\u{1F600}",
-  "${x}", "{{x}}", "%s", "{0}", "f'{x}'", "\\N{BULLET}",
-  "<script>alert(1)</script>", "</SCRIPT>", "<!--", "-->", "]]>", "<![CDATA[", "<?xml", "&amp;", "&#0;", "&lt;", "&",
-  '" onload="alert(1)', "' onerror='alert(1)", "<img src=x onerror=alert(1)>", "<svg onload=alert(1)>", "javascript:",
-  "coding:utf_7", "# -*- coding: latin-1 -*-", "coding=rot13", "+AAo-", "+ACI-",
-  "\nimport os; os.system('touch MARKER')\n#", "\n__import__('os').system('x')\n", '");\nprocess.exit(1);\n("',
-  "*/ process.exit(1) /*", "\u2028process.exit(1)//", "\r process.exit(1)",
-  "}\nmodel y {\n", 'source idx("x")', "# comment", "// comment", "\n}\ntrain { epochs 99 }\n",
-  "__proto__", "constructor", "toString",
+  '"""',
+  "'''",
+  '\\"',
+  "\\\\",
+  "\\n",
+  "\\u2028",
+  "\\x00",
+  "\\",
+  "\f",
+  "\v",
+  "\x85",
+  "\u202e",
+  "\u202a",
+  "\u2066",
+  "\u2069",
+  "\ufeff",
+  "\ufffe",
+  "\uffff",
+  "\ud800",
+  "\udbff",
+  "\udc00",
+  "\udfff",
+  "\u{10FFFF}",
+  "\u{1F600}",
+  "${x}",
+  "{{x}}",
+  "%s",
+  "{0}",
+  "f'{x}'",
+  "\\N{BULLET}",
+  "<script>alert(1)</script>",
+  "</SCRIPT>",
+  "<!--",
+  "-->",
+  "]]>",
+  "<![CDATA[",
+  "<?xml",
+  "&amp;",
+  "&#0;",
+  "&lt;",
+  "&",
+  '" onload="alert(1)',
+  "' onerror='alert(1)",
+  "<img src=x onerror=alert(1)>",
+  "<svg onload=alert(1)>",
+  "javascript:",
+  "coding:utf_7",
+  "# -*- coding: latin-1 -*-",
+  "coding=rot13",
+  "+AAo-",
+  "+ACI-",
+  "\nimport os; os.system('touch MARKER')\n#",
+  "\n__import__('os').system('x')\n",
+  '");\nprocess.exit(1);\n("',
+  "*/ process.exit(1) /*",
+  "\u2028process.exit(1)//",
+  "\r process.exit(1)",
+  "}\nmodel y {\n",
+  'source idx("x")',
+  "# comment",
+  "// comment",
+  "\n}\ntrain { epochs 99 }\n",
+  "__proto__",
+  "constructor",
+  "toString",
 ];
 
 /** A random hostile string: 1-6 pieces (attacks, random code units, astral code points, words), now and then very long. */
@@ -92,7 +147,10 @@ export function oracle(requests) {
   const input = requests.map((r) => JSON.stringify(r)).join("\n") + "\n";
   const r = spawnSync(PY, [ORACLE], { input, encoding: "utf8", maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`emit-oracle.py failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  const out = r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  const out = r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l));
   if (out.length !== requests.length) throw new Error(`emit-oracle.py answered ${out.length} of ${requests.length}`);
   return out;
 }
@@ -199,7 +257,8 @@ export async function checkEscape(strings) {
     // TypeScript string and JSON
     const lit = E.tsString(s);
     const sh = await tsShape(`x = ${lit};\n`);
-    if (sh.errors.length || sh.statements !== 1 || sh.strings.length !== 1 || sh.strings[0] !== s) fail("tsString does not parse to the string", lit.slice(0, 200));
+    if (sh.errors.length || sh.statements !== 1 || sh.strings.length !== 1 || sh.strings[0] !== s)
+      fail("tsString does not parse to the string", lit.slice(0, 200));
     try {
       const back = JSON.parse(E.tsJson({ k: s, l: [s, 1] }));
       if (back.k !== s || back.l[0] !== s) fail("tsJson does not round-trip through JSON.parse", "");
@@ -211,7 +270,8 @@ export async function checkEscape(strings) {
     const c = E.tsComment(s);
     for (const code of [`// ${c}\nx;\n`, `/* ${c} */ x;\n`]) {
       const cs = await tsShape(code);
-      if (cs.errors.length || cs.statements !== 1 || cs.comments.length !== 1 || cs.tree.join() !== "SourceFile,ExpressionStatement,id:x,EndOfFileToken") fail("tsComment ends its comment", code.slice(0, 200));
+      if (cs.errors.length || cs.statements !== 1 || cs.comments.length !== 1 || cs.tree.join() !== "SourceFile,ExpressionStatement,id:x,EndOfFileToken")
+        fail("tsComment ends its comment", code.slice(0, 200));
     }
     // text: one line, nothing unsafe
     const p = E.plainText(s);
@@ -219,7 +279,8 @@ export async function checkEscape(strings) {
     // dnn string and comment
     const d = parseSpec(specText({ source: s }), "f.dnn");
     const got = d.ast?.blocks.find((b) => b.kind === "data")?.body[0]?.elements[0]?.values[0]?.value;
-    if (d.diagnostics.length || got?.kind !== "call" || got.args[0]?.value.kind !== "string" || got.args[0].value.value !== s) fail("dnnString does not parse back to the string", E.dnnString(s).slice(0, 200));
+    if (d.diagnostics.length || got?.kind !== "call" || got.args[0]?.value.kind !== "string" || got.args[0].value.value !== s)
+      fail("dnnString does not parse back to the string", E.dnnString(s).slice(0, 200));
     const dc = parseSpec(`# ${E.dnnComment(s)}\n` + specText(), "f.dnn");
     if (dc.diagnostics.length || printSpec(dc.ast) !== printSpec(benignDnn.ast)) fail("dnnComment changes the spec", E.dnnComment(s).slice(0, 200));
     // onnx
@@ -287,7 +348,8 @@ export async function checkTypescript(cases, { bundleEvery = 20 } = {}) {
     benign[csv] = { ir: r.ir, shape: await tsShape((await generateTrainer(r.ir, { dataPath: BENIGN.data })).text) };
   }
   const bundleBase = {};
-  for (const csv of [false, true]) bundleBase[csv] = await tsShape(await bundleTrainer((await generateTrainer(benign[csv].ir, { dataPath: BENIGN.data })).text, "benign.trainer.ts"), "js");
+  for (const csv of [false, true])
+    bundleBase[csv] = await tsShape(await bundleTrainer((await generateTrainer(benign[csv].ir, { dataPath: BENIGN.data })).text, "benign.trainer.ts"), "js");
   for (let i = 0; i < n; i++) {
     const { h, csv, fields } = cases[i];
     const fail = (check, detail) => finding(findings, "typescript", check, JSON.stringify({ h, fields, csv }), detail);
@@ -309,9 +371,14 @@ export async function checkTypescript(cases, { bundleEvery = 20 } = {}) {
     if (s.errors.length) fail("does not parse", s.errors[0]);
     if (s.tree.join("\n") !== b.shape.tree.join("\n")) fail("syntax tree differs from the benign trainer's", "");
     const want = substitute(b.shape.strings, map).map((x) => (x === b.ir.specHash ? r.ir.specHash : x));
-    if (JSON.stringify(s.strings) !== JSON.stringify(want)) fail("literal values differ", JSON.stringify(s.strings.filter((x, k) => x !== want[k])).slice(0, 300));
+    if (JSON.stringify(s.strings) !== JSON.stringify(want))
+      fail("literal values differ", JSON.stringify(s.strings.filter((x, k) => x !== want[k])).slice(0, 300));
     if (s.numbers.join() !== b.shape.numbers.join()) fail("numbers differ", "");
-    const header = replaceAll(replaceAll(b.shape.comments[0], E.tsComment(BENIGN.file), E.tsComment(fields.includes("file") ? h : BENIGN.file)), b.ir.specHash.slice(0, 16), r.ir.specHash.slice(0, 16));
+    const header = replaceAll(
+      replaceAll(b.shape.comments[0], E.tsComment(BENIGN.file), E.tsComment(fields.includes("file") ? h : BENIGN.file)),
+      b.ir.specHash.slice(0, 16),
+      r.ir.specHash.slice(0, 16),
+    );
     if (JSON.stringify(s.comments) !== JSON.stringify([header, ...b.shape.comments.slice(1)])) fail("comments differ", s.comments[0]?.slice(0, 300));
     if (i % bundleEvery === 0) {
       bundles++;
@@ -319,10 +386,15 @@ export async function checkTypescript(cases, { bundleEvery = 20 } = {}) {
       const bs = await tsShape(await bundleTrainer(text, name), "js");
       const bb = bundleBase[csv];
       if (bs.errors.length || bs.tree.join("\n") !== bb.tree.join("\n") || bs.comments.length !== bb.comments.length)
-        fail("the bundle differs in shape", bs.errors[0] ?? `${bs.tree.length} nodes, ${bs.comments.length} comments; benign ${bb.tree.length}, ${bb.comments.length}`);
+        fail(
+          "the bundle differs in shape",
+          bs.errors[0] ?? `${bs.tree.length} nodes, ${bs.comments.length} comments; benign ${bb.tree.length}, ${bb.comments.length}`,
+        );
       const wantB = substitute(bb.strings, map).map((x) => (x === b.ir.specHash ? r.ir.specHash : x));
-      if (JSON.stringify(bs.strings) !== JSON.stringify(wantB)) fail("the bundle's literal values differ", JSON.stringify(bs.strings.filter((x, k) => x !== wantB[k])).slice(0, 300));
-      if (bs.comments[0] !== `// ${E.tsComment(name.replace(/\.ts$/, ".mjs"))}: bundled by dnnc; self-contained (runtime included).`) fail("the bundle banner differs", bs.comments[0]?.slice(0, 300));
+      if (JSON.stringify(bs.strings) !== JSON.stringify(wantB))
+        fail("the bundle's literal values differ", JSON.stringify(bs.strings.filter((x, k) => x !== wantB[k])).slice(0, 300));
+      if (bs.comments[0] !== `// ${E.tsComment(name.replace(/\.ts$/, ".mjs"))}: bundled by dnnc; self-contained (runtime included).`)
+        fail("the bundle banner differs", bs.comments[0]?.slice(0, 300));
     }
   }
   return { stats: { cases: n, rejected, bundles }, findings: [...findings.values()] };
@@ -375,8 +447,13 @@ export async function checkPython(cases, { runs = 0, batch = 200, prefixOnly = f
       if (ans.encoding !== "utf-8") fail(`declares the encoding ${ans.encoding}`, "");
       if (ans.shape !== b.ans.shape || ans.statements !== b.ans.statements) fail("syntax tree differs from the benign trainer's", "");
       const want = substitute(b.ans.strings, map).map((x) => (x === b.ir.specHash ? ir.specHash : x));
-      if (JSON.stringify(ans.strings) !== JSON.stringify(want)) fail("str constants differ", JSON.stringify(ans.strings.filter((x, j) => x !== want[j])).slice(0, 300));
-      const header = replaceAll(replaceAll(b.ans.comments[0], E.pyComment(BENIGN.file), E.pyComment(fields.includes("file") ? h : BENIGN.file)), b.ir.specHash.slice(0, 16), ir.specHash.slice(0, 16));
+      if (JSON.stringify(ans.strings) !== JSON.stringify(want))
+        fail("str constants differ", JSON.stringify(ans.strings.filter((x, j) => x !== want[j])).slice(0, 300));
+      const header = replaceAll(
+        replaceAll(b.ans.comments[0], E.pyComment(BENIGN.file), E.pyComment(fields.includes("file") ? h : BENIGN.file)),
+        b.ir.specHash.slice(0, 16),
+        ir.specHash.slice(0, 16),
+      );
       if (JSON.stringify(ans.comments) !== JSON.stringify([header, ...b.ans.comments.slice(1)])) fail("comments differ", ans.comments[0]?.slice(0, 300));
     });
     pending = [];
@@ -429,7 +506,10 @@ export function runHelp(code) {
 /** The run report: html.parser and expat. */
 export async function htmlCampaign({ n, seed, batch = 100 }) {
   const rng = makeRng(seed);
-  return checkHtml(Array.from({ length: n }, () => ({ name: hostileString(rng), cls: hostileString(rng) })), { batch });
+  return checkHtml(
+    Array.from({ length: n }, () => ({ name: hostileString(rng), cls: hostileString(rng) })),
+    { batch },
+  );
 }
 
 /** The report surface's checks: `cases` of {name (a run name), cls (a class name)}. */
@@ -440,9 +520,21 @@ export async function checkHtml(cases, { batch = 100 } = {}) {
   const runsFor = (name, cls) => [
     {
       name,
-      metrics: [1, 2, 3].map((e) => ({ epoch: e, train_loss: 1 / e, train_acc: 0.5 + e / 10, val_loss: 1.2 / e, val_acc: 0.4 + e / 10, lr: 0.1 / e, seconds: 1 })),
+      metrics: [1, 2, 3].map((e) => ({
+        epoch: e,
+        train_loss: 1 / e,
+        train_acc: 0.5 + e / 10,
+        val_loss: 1.2 / e,
+        val_acc: 0.4 + e / 10,
+        lr: 0.1 / e,
+        seconds: 1,
+      })),
       final: { test_loss: 0.4, test_acc: 0.8 },
-      confusion: [[5, 1, 0], [1, 4, 1], [0, 2, 6]],
+      confusion: [
+        [5, 1, 0],
+        [1, 4, 1],
+        [0, 2, 6],
+      ],
       classes: [cls, "b", cls + "2"],
       bestEpoch: 2,
       stoppedEarly: true,
@@ -465,11 +557,13 @@ export async function checkHtml(cases, { batch = 100 } = {}) {
         continue;
       }
       if (html.shape !== base.shape) fail("HTML element/attribute shape differs from the benign report's", "");
-      if (html.tags.includes("script") || html.comments.length || html.decls.join() !== "DOCTYPE html") fail("a script, comment or declaration appeared", JSON.stringify([html.tags, html.comments, html.decls]).slice(0, 300));
+      if (html.tags.includes("script") || html.comments.length || html.decls.join() !== "DOCTYPE html")
+        fail("a script, comment or declaration appeared", JSON.stringify([html.tags, html.comments, html.decls]).slice(0, 300));
       const pn = E.plainText(p.name);
       if (!html.attrs.includes(`${pn} — training`) || !html.attrs.includes(`${pn} — validation`)) fail("the run name is not exactly in data-series", "");
       if (!html.texts.includes(pn)) fail("the run name is not exactly in a text node", "");
-      if (!html.texts.some((t) => t.startsWith(`true ${E.plainText(p.cls)}, predicted ${E.plainText(p.cls)}: `))) fail("the class name is not exactly in the cell titles", "");
+      if (!html.texts.some((t) => t.startsWith(`true ${E.plainText(p.cls)}, predicted ${E.plainText(p.cls)}: `)))
+        fail("the class name is not exactly in the cell titles", "");
       const half = p.docs.length / 2;
       for (let j = 1; j < half; j++) {
         const svg = got[j];
@@ -552,10 +646,12 @@ export function decodeOnnxStrings(bytes) {
     docString: m.some((f) => f.field === 6) ? str(m.find((f) => f.field === 6)) : undefined,
     graphName: str(graph.find((f) => f.field === 2)),
     graphDoc: graph.some((f) => f.field === 10) ? str(graph.find((f) => f.field === 10)) : undefined,
-    metadata: m.filter((f) => f.field === 14).map((f) => {
-      const kv = readFields(f.bytes);
-      return [str(kv.find((x) => x.field === 1)), str(kv.find((x) => x.field === 2))];
-    }),
+    metadata: m
+      .filter((f) => f.field === 14)
+      .map((f) => {
+        const kv = readFields(f.bytes);
+        return [str(kv.find((x) => x.field === 1)), str(kv.find((x) => x.field === 2))];
+      }),
   };
 }
 
@@ -569,14 +665,24 @@ export async function tinyOnnx({ docString, graphName, metadata }) {
     producerVersion: "0.1.0",
     docString,
     metadata,
-    graph: { name: graphName, nodes: [{ opType: "Identity", name: "logits", inputs: ["input"], outputs: ["logits"] }], initializers: [], inputs: [{ name: "input", shape: ["N", 2] }], outputs: [{ name: "logits", shape: ["N", 2] }], docString },
+    graph: {
+      name: graphName,
+      nodes: [{ opType: "Identity", name: "logits", inputs: ["input"], outputs: ["logits"] }],
+      initializers: [],
+      inputs: [{ name: "input", shape: ["N", 2] }],
+      outputs: [{ name: "logits", shape: ["N", 2] }],
+      docString,
+    },
   });
 }
 
 /** ONNX: exportOnnx with a hostile spec file name, encodeModel with hostile strings everywhere. */
 export async function onnxCampaign({ n, seed, loadEvery = 1 }) {
   const rng = makeRng(seed);
-  return checkOnnx(Array.from({ length: n }, () => hostileString(rng)), { loadEvery });
+  return checkOnnx(
+    Array.from({ length: n }, () => hostileString(rng)),
+    { loadEvery },
+  );
 }
 
 /** The ONNX surface's checks on the given strings. */
@@ -586,7 +692,11 @@ export async function checkOnnx(strings, { loadEvery = 1 } = {}) {
   const ort = await import("onnxruntime-node");
   const findings = new Map();
   const r = compileToIr(specText(), BENIGN.file, { passes: "lower" }); // export reads the unfused IR
-  const tensors = [...r.ir.params, ...r.ir.stats].map((p) => ({ name: p.name, shape: p.shape, data: new Float32Array(p.size).fill(p.name.includes("var") ? 1 : 0.01) }));
+  const tensors = [...r.ir.params, ...r.ir.stats].map((p) => ({
+    name: p.name,
+    shape: p.shape,
+    data: new Float32Array(p.size).fill(p.name.includes("var") ? 1 : 0.01),
+  }));
   const benignDoc = exportOnnx(r.ir, tensors, {}).model.docString;
   let loads = 0;
   for (let i = 0; i < n; i++) {
@@ -601,8 +711,11 @@ export async function checkOnnx(strings, { loadEvery = 1 } = {}) {
       const bytes = await tinyOnnx({ docString: h, graphName: h, metadata: meta });
       const t = decodeOnnxStrings(bytes);
       const o = E.onnxString(h);
-      if (t.docString !== (h ? o : undefined) || t.graphName !== o || t.graphDoc !== (h ? o : undefined)) fail("encodeModel: doc string or graph name do not round-trip", "");
-      const wantMeta = Object.keys(meta).sort().map((k) => [E.onnxString(k), E.onnxString(meta[k])]);
+      if (t.docString !== (h ? o : undefined) || t.graphName !== o || t.graphDoc !== (h ? o : undefined))
+        fail("encodeModel: doc string or graph name do not round-trip", "");
+      const wantMeta = Object.keys(meta)
+        .sort()
+        .map((k) => [E.onnxString(k), E.onnxString(meta[k])]);
       if (JSON.stringify(t.metadata) !== JSON.stringify(wantMeta)) fail("encodeModel: metadata does not round-trip", "");
       if (i % loadEvery === 0) {
         loads++;
@@ -619,7 +732,14 @@ export async function checkOnnx(strings, { loadEvery = 1 } = {}) {
 }
 
 /** Spec text written back: search values through printSpec, and best.dnn's header. */
-export const DNN_PATHS = ["model.conv2d[0].init", "model.dense[0].init", "train.optimizer", "train.optimizer.momentum", "train.schedule", "model.leaky_relu[0].slope"];
+export const DNN_PATHS = [
+  "model.conv2d[0].init",
+  "model.dense[0].init",
+  "train.optimizer",
+  "train.optimizer.momentum",
+  "train.schedule",
+  "model.leaky_relu[0].slope",
+];
 
 export async function dnnCampaign({ n, seed }) {
   const rng = makeRng(seed);
@@ -648,7 +768,11 @@ export async function checkDnn(cases) {
         continue;
       }
       if (printSpec(back.ast) !== text) fail("printSpec is not a fixed point", "");
-      if (back.ast.blocks.length !== ast.blocks.length || back.ast.blocks.some((b, k) => b.kind !== ast.blocks[k].kind || b.body.length !== ast.blocks[k].body.length)) fail("a block or statement was added", "");
+      if (
+        back.ast.blocks.length !== ast.blocks.length ||
+        back.ast.blocks.some((b, k) => b.kind !== ast.blocks[k].kind || b.body.length !== ast.blocks[k].body.length)
+      )
+        fail("a block or statement was added", "");
       const { ast: again } = applyConfig(back.ast, {});
       if (JSON.stringify(strip(again)) !== JSON.stringify(strip(ast))) fail("the value does not read back exactly", "");
       // best.dnn: the header comment changes nothing
@@ -664,11 +788,23 @@ export async function checkDnn(cases) {
 /** An AST without spans (positions differ between the applied and the re-parsed spec). */
 function strip(v) {
   if (Array.isArray(v)) return v.map(strip);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([k]) => !/span$/i.test(k) && k !== "file" && k !== "source" && k !== "text").map(([k, x]) => [k, strip(x)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => !/span$/i.test(k) && k !== "file" && k !== "source" && k !== "text")
+        .map(([k, x]) => [k, strip(x)]),
+    );
   return v;
 }
 
-export const CAMPAIGNS = { escape: escapeCampaign, typescript: typescriptCampaign, python: pythonCampaign, html: htmlCampaign, onnx: onnxCampaign, dnn: dnnCampaign };
+export const CAMPAIGNS = {
+  escape: escapeCampaign,
+  typescript: typescriptCampaign,
+  python: pythonCampaign,
+  html: htmlCampaign,
+  onnx: onnxCampaign,
+  dnn: dnnCampaign,
+};
 
 // ---- command line ---------------------------------------------------------------------------------------
 
@@ -690,7 +826,13 @@ async function main(argv) {
     const t0 = performance.now();
     const { stats, findings } = await run({ n: name === "typescript" ? tsN : n, seed, runs });
     const seconds = (performance.now() - t0) / 1000;
-    console.log(JSON.stringify({ surface: name, seed, ...stats, seconds: +seconds.toFixed(1), findings: findings.map((f) => ({ ...f, input: f.input.slice(0, 300) })) }, null, 1));
+    console.log(
+      JSON.stringify(
+        { surface: name, seed, ...stats, seconds: +seconds.toFixed(1), findings: findings.map((f) => ({ ...f, input: f.input.slice(0, 300) })) },
+        null,
+        1,
+      ),
+    );
     total += findings.length;
   }
   return total > 0 ? 1 : 0;

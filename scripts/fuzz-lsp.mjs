@@ -54,7 +54,8 @@ export function sessionEvents(rng, corpus, frames) {
   const texts = new Map();
   let id = 10;
   const events = [];
-  const pos = () => (rng.chance(0.9) ? { line: rng.int(40), character: rng.int(80) } : { line: rng.pick([0, 1e6, 2 ** 31 - 1]), character: rng.pick([0, 1e9, 2 ** 31 - 1]) });
+  const pos = () =>
+    rng.chance(0.9) ? { line: rng.int(40), character: rng.int(80) } : { line: rng.pick([0, 1e6, 2 ** 31 - 1]), character: rng.pick([0, 1e9, 2 ** 31 - 1]) };
   const request = (method, params, expect) => {
     const i = id++;
     events.push({ bytes: frameOf({ jsonrpc: "2.0", id: i, method, params }), kind: method, expect: { id: i, ...expect } });
@@ -65,7 +66,12 @@ export function sessionEvents(rng, corpus, frames) {
     const uri = rng.pick(uris);
     const r = rng.next();
     if (r < 0.2) request(rng.chance(0.5) ? "textDocument/hover" : "textDocument/completion", { textDocument: { uri }, position: pos() }, { result: true });
-    else if (r < 0.25) request("textDocument/hover", rng.pick([{}, { textDocument: { uri } }, { textDocument: { uri }, position: { line: "1", character: 0 } }, { position: 3 }]), { code: -32602 });
+    else if (r < 0.25)
+      request(
+        "textDocument/hover",
+        rng.pick([{}, { textDocument: { uri } }, { textDocument: { uri }, position: { line: "1", character: 0 } }, { position: 3 }]),
+        { code: -32602 },
+      );
     else if (r < 0.31) request(rng.pick([...HOSTILE_NAMES.slice(0, 7), "textDocument/formatting", "workspace/symbol"]), { marker: MARK }, { code: -32601 });
     else if (r < 0.34) notify(rng.pick(HOSTILE_NAMES.slice(0, 7)), { marker: MARK }, "prototype-notification");
     else if (r < 0.44) {
@@ -80,11 +86,24 @@ export function sessionEvents(rng, corpus, frames) {
       const change = incremental
         ? { range: { start: pos(), end: pos() }, text: rng.pick(["", "dense(", "-> relu", "\n", "ü✓", spec().slice(0, 40)]) }
         : { text: spec() };
-      notify("textDocument/didChange", { textDocument: { uri, version: v }, contentChanges: [change] }, incremental ? "didChange-incremental" : "didChange-full");
+      notify(
+        "textDocument/didChange",
+        { textDocument: { uri, version: v }, contentChanges: [change] },
+        incremental ? "didChange-incremental" : "didChange-full",
+      );
     } else if (r < 0.6) notify("textDocument/didClose", { textDocument: { uri } });
     else if (r < 0.68) {
       // in step: the frame is intact, its body is not a message
-      const body = rng.pick([Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), enc("{not json"), enc(""), enc("[]"), enc("42"), enc('{"id":"bad","method":"x"}'), enc('{"jsonrpc":"2.0","id":'), enc("null")]);
+      const body = rng.pick([
+        Buffer.from([0x7b, 0xff, 0xfe, 0x7d]),
+        enc("{not json"),
+        enc(""),
+        enc("[]"),
+        enc("42"),
+        enc('{"id":"bad","method":"x"}'),
+        enc('{"jsonrpc":"2.0","id":'),
+        enc("null"),
+      ]);
       events.push({ bytes: frameBytes(body), kind: "bad-body" });
     } else if (r < 0.76) {
       const body = enc(JSON.stringify({ jsonrpc: "2.0", id: id++, method: "textDocument/hover", params: { textDocument: { uri }, position: pos() } }));
@@ -99,11 +118,19 @@ export function sessionEvents(rng, corpus, frames) {
       events.push({ bytes, kind: "garbage", desync: true });
     } else if (r < 0.9) {
       const header = rng.pick(["Content-Type: application/json\r\n\r\n", "Content-Length: -5\r\n\r\n", "Content-Length: 1e3\r\n\r\n", "X\r\n\r\n"]);
-      events.push({ bytes: Buffer.concat([enc(header), enc(JSON.stringify({ jsonrpc: "2.0", method: "initialized", params: {} }))]), kind: "no-length", desync: true });
+      events.push({
+        bytes: Buffer.concat([enc(header), enc(JSON.stringify({ jsonrpc: "2.0", method: "initialized", params: {} }))]),
+        kind: "no-length",
+        desync: true,
+      });
     } else if (r < 0.93) {
       const declared = rng.pick([MAX_BODY + 1, 2e9, 4294967295, 99999999999]);
       const sent = rng.int(512 * 1024);
-      events.push({ bytes: Buffer.concat([enc(`Content-Length: ${declared}\r\n\r\n`), Buffer.alloc(sent, rng.pick(["{", "a", " ", '"']))]), kind: "huge-length", desync: true });
+      events.push({
+        bytes: Buffer.concat([enc(`Content-Length: ${declared}\r\n\r\n`), Buffer.alloc(sent, rng.pick(["{", "a", " ", '"']))]),
+        kind: "huge-length",
+        desync: true,
+      });
     } else notify("$/fuzz/pad", { pad: "p".repeat(rng.int(200)) }, "pad");
   }
   return events;
@@ -156,7 +183,7 @@ export async function runSession(seed, session, { frames = 120, corpus = loadCor
   await write(frameOf({ jsonrpc: "2.0", id: 1, method: "initialize", params: { processId: null, capabilities: {} } }));
   await write(frameOf({ jsonrpc: "2.0", method: "initialized", params: {} }));
   const all = Buffer.concat(events.map((e) => e.bytes));
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     const n = 1 + rng.int(rng.chance(0.2) ? 16 : 8192);
     await write(all.subarray(i, i + n));
     i += n;
@@ -164,7 +191,15 @@ export async function runSession(seed, session, { frames = 120, corpus = loadCor
   const pad = frameOf({ jsonrpc: "2.0", method: "$/fuzz/pad", params: { pad: "p".repeat(120) } });
   await write(Buffer.concat([pad, pad]));
   const sentinel = [1, 2, 3].map((k) => 1_000_000 + k);
-  for (const i of sentinel) await write(frameOf({ jsonrpc: "2.0", id: i, method: "textDocument/completion", params: { textDocument: { uri: "file:///none.dnn" }, position: { line: 0, character: 0 } } }));
+  for (const i of sentinel)
+    await write(
+      frameOf({
+        jsonrpc: "2.0",
+        id: i,
+        method: "textDocument/completion",
+        params: { textDocument: { uri: "file:///none.dnn" }, position: { line: 0, character: 0 } },
+      }),
+    );
   await write(frameOf({ jsonrpc: "2.0", id: 2_000_000, method: "shutdown" }));
   if (!(await waitFor([...sentinel, 2_000_000], 30_000))) problems.push("sentinel requests or shutdown not answered within 30 s");
   const hwm = vmHwm(child.pid);
@@ -200,7 +235,8 @@ export async function runSession(seed, session, { frames = 120, corpus = loadCor
     if (!a) return problems.push(`${e.kind} (id ${e.expect.id}) not answered`);
     if (a.error?.code === -32603) return problems.push(`${e.kind} failed with InternalError: ${a.error.message.slice(0, 160)}`);
     if (e.expect.result && !("result" in a)) problems.push(`${e.kind} answered ${JSON.stringify(a.error).slice(0, 120)} instead of a result`);
-    if (e.expect.code !== undefined && a.error?.code !== e.expect.code) problems.push(`${e.kind} answered ${JSON.stringify(a.error ?? a.result).slice(0, 120)}, expected error ${e.expect.code}`);
+    if (e.expect.code !== undefined && a.error?.code !== e.expect.code)
+      problems.push(`${e.kind} answered ${JSON.stringify(a.error ?? a.result).slice(0, 120)}, expected error ${e.expect.code}`);
   });
   // (the requests inside mis-framed frames must not be read, so their ids must not be answered)
   for (const i of answers.keys()) if (!sentIds.has(i) && i !== "bad") problems.push(`answer to id ${i}, not a request that was sent whole`);
@@ -208,7 +244,17 @@ export async function runSession(seed, session, { frames = 120, corpus = loadCor
   for (const e of events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
   return {
     problems,
-    stats: { frames: events.length, bytes: all.length, kinds, checked, answered: answers.size, errorAnswers: orphans.length, ms: Date.now() - t0, exitMs: ex ? ex.at - exitSent : undefined, hwm },
+    stats: {
+      frames: events.length,
+      bytes: all.length,
+      kinds,
+      checked,
+      answered: answers.size,
+      errorAnswers: orphans.length,
+      ms: Date.now() - t0,
+      exitMs: ex ? ex.at - exitSent : undefined,
+      hwm,
+    },
   };
 }
 
@@ -256,7 +302,19 @@ async function main(argv) {
     bin,
     onProgress: (t, s) => (s + 1) % 20 === 0 && console.log(`  ${t.sessions} sessions, ${t.frames} frames, ${(t.ms / 1000).toFixed(1)} s`),
   });
-  console.log(JSON.stringify({ ...stats, kinds: Object.fromEntries([...stats.kinds].sort()), seconds: +(stats.ms / 1000).toFixed(1), framesPerSecond: Math.round(stats.frames / (stats.ms / 1000)), findings }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        ...stats,
+        kinds: Object.fromEntries([...stats.kinds].sort()),
+        seconds: +(stats.ms / 1000).toFixed(1),
+        framesPerSecond: Math.round(stats.frames / (stats.ms / 1000)),
+        findings,
+      },
+      null,
+      2,
+    ),
+  );
   return findings.length > 0 ? 1 : 0;
 }
 

@@ -67,43 +67,246 @@ export function makeRng(seed) {
 // ---- vocabulary ---------------------------------------------------------------------------------
 
 export const EXTREME_NUMBERS = [
-  "0", "-1", "1", "2", "0.0", "-0", ".5", "1e308", "1e309", "1e999", "-1e308", "1e-308", "5e-324", "1e-400",
-  "4294967295", "4294967296", "2147483648", "65536", "65537", "100000", "9007199254740993",
-  "99999999999999999999999999", "1_000_000", "1__0", "0.99", "0.999999999", "3", "1/0", "0/0", "1e308*10",
-  "-1e999/1e999", "NaN", "Infinity", "-Infinity", "1e", "0x10", "1.2.3", "00", "12345678901234567890e300",
+  "0",
+  "-1",
+  "1",
+  "2",
+  "0.0",
+  "-0",
+  ".5",
+  "1e308",
+  "1e309",
+  "1e999",
+  "-1e308",
+  "1e-308",
+  "5e-324",
+  "1e-400",
+  "4294967295",
+  "4294967296",
+  "2147483648",
+  "65536",
+  "65537",
+  "100000",
+  "9007199254740993",
+  "99999999999999999999999999",
+  "1_000_000",
+  "1__0",
+  "0.99",
+  "0.999999999",
+  "3",
+  "1/0",
+  "0/0",
+  "1e308*10",
+  "-1e999/1e999",
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "1e",
+  "0x10",
+  "1.2.3",
+  "00",
+  "12345678901234567890e300",
 ];
 
 export const HOSTILE_NAMES = [
-  "__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "__defineGetter__",
-  "then", "eval", "process", "require", "import", "globalThis", "x", "H", "gemm", "n", "train", "step",
-  "seed", "true", "false", "null", "undefined", "NaN", "on", "auto", "same", "valid", "epoch",
-  "a".repeat(300), "_", "__", "Dense", "DENSE", "dense_0", "z", "grad", "model", "data", "search",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+  "__defineGetter__",
+  "then",
+  "eval",
+  "process",
+  "require",
+  "import",
+  "globalThis",
+  "x",
+  "H",
+  "gemm",
+  "n",
+  "train",
+  "step",
+  "seed",
+  "true",
+  "false",
+  "null",
+  "undefined",
+  "NaN",
+  "on",
+  "auto",
+  "same",
+  "valid",
+  "epoch",
+  "a".repeat(300),
+  "_",
+  "__",
+  "Dense",
+  "DENSE",
+  "dense_0",
+  "z",
+  "grad",
+  "model",
+  "data",
+  "search",
 ];
 
 export const HOSTILE_TEXT = [
-  '"', "'", "`", "${", "}", "*/", "/*", "//", "#", "\\", "\n", "\r", "\r\n", "\t", "\0", "\u2028", "\u2029",
-  "\ufeff", "\u00e9", "\u{1F600}", "\ud800", "é", "ü", "ℕ", "\u200b", "<!--", "-->", "</script>", "\x1b[31m",
-  '")\nprocess.exit(1)\n("', "'+1+'", "`${process.exit(1)}`", "*/ process.exit(1) /*",
+  '"',
+  "'",
+  "`",
+  "${",
+  "}",
+  "*/",
+  "/*",
+  "//",
+  "#",
+  "\\",
+  "\n",
+  "\r",
+  "\r\n",
+  "\t",
+  "\0",
+  "\u2028",
+  "\u2029",
+  "\ufeff",
+  "\u00e9",
+  "\u{1F600}",
+  "\ud800",
+  "é",
+  "ü",
+  "ℕ",
+  "\u200b",
+  "<!--",
+  "-->",
+  "</script>",
+  "\x1b[31m",
+  '")\nprocess.exit(1)\n("',
+  "'+1+'",
+  "`${process.exit(1)}`",
+  "*/ process.exit(1) /*",
 ];
 
 const KEYWORDS = [
-  "model", "data", "train", "search", "input", "loss",
+  "model",
+  "data",
+  "train",
+  "search",
+  "input",
+  "loss",
   // every layer of the language, from the op registry
   ...Object.keys(OPS),
-  "source", "idx", "csv", "validation",
-  "scale", "shift", "preprocess", "augment", "seed", "batch", "epochs", "optimizer", "sgd", "adam", "adamw",
-  "adagrad", "rmsprop", "weight_decay", "l1", "decay_bias", "decay_norm", "clip_norm", "clip_value",
-  "schedule", "schedule_per", "warmup", "early_stopping", "softmax_cross_entropy", "mse", "bce_with_logits",
-  "huber", "units", "bias", "init", "kernel", "stride", "padding", "dilation", "groups", "filters", "p",
-  "momentum", "eps", "affine", "proj", "lr", "nesterov", "beta1", "beta2", "amsgrad", "label", "patience",
-  "monitor", "val_loss", "val_acc", "every", "step", "cosine", "constant", "plateau", "multistep",
-  "kaiming_normal", "xavier_uniform", "orthogonal", "weight_norm", "max_norm", "label_smoothing", "delta",
+  "source",
+  "idx",
+  "csv",
+  "validation",
+  "scale",
+  "shift",
+  "preprocess",
+  "augment",
+  "seed",
+  "batch",
+  "epochs",
+  "optimizer",
+  "sgd",
+  "adam",
+  "adamw",
+  "adagrad",
+  "rmsprop",
+  "weight_decay",
+  "l1",
+  "decay_bias",
+  "decay_norm",
+  "clip_norm",
+  "clip_value",
+  "schedule",
+  "schedule_per",
+  "warmup",
+  "early_stopping",
+  "softmax_cross_entropy",
+  "mse",
+  "bce_with_logits",
+  "huber",
+  "units",
+  "bias",
+  "init",
+  "kernel",
+  "stride",
+  "padding",
+  "dilation",
+  "groups",
+  "filters",
+  "p",
+  "momentum",
+  "eps",
+  "affine",
+  "proj",
+  "lr",
+  "nesterov",
+  "beta1",
+  "beta2",
+  "amsgrad",
+  "label",
+  "patience",
+  "monitor",
+  "val_loss",
+  "val_acc",
+  "every",
+  "step",
+  "cosine",
+  "constant",
+  "plateau",
+  "multistep",
+  "kaiming_normal",
+  "xavier_uniform",
+  "orthogonal",
+  "weight_norm",
+  "max_norm",
+  "label_smoothing",
+  "delta",
 ];
 
 const SNIPPETS = [
-  "->", "(", ")", "{", "}", "[", "]", "\n", ";", "=", ",", ":", ".", "-", "*", "/", "+", "residual {",
-  "dense(", "input [", "[0]", ".x", " -> relu", "loss mse\n", "model m { }\n", "train { }", "data { }",
-  "# comment\n", "// comment\n", "\n->", "()", "[]", "{}", "= =", ",,", "((", "))", "[[", "]]",
+  "->",
+  "(",
+  ")",
+  "{",
+  "}",
+  "[",
+  "]",
+  "\n",
+  ";",
+  "=",
+  ",",
+  ":",
+  ".",
+  "-",
+  "*",
+  "/",
+  "+",
+  "residual {",
+  "dense(",
+  "input [",
+  "[0]",
+  ".x",
+  " -> relu",
+  "loss mse\n",
+  "model m { }\n",
+  "train { }",
+  "data { }",
+  "# comment\n",
+  "// comment\n",
+  "\n->",
+  "()",
+  "[]",
+  "{}",
+  "= =",
+  ",,",
+  "((",
+  "))",
+  "[[",
+  "]]",
 ];
 
 // ---- mutations ------------------------------------------------------------------------------------
@@ -239,7 +442,14 @@ function call(name, positional, named, required = 0) {
   return fc
     .tuple(
       fc.tuple(...positional.map((a, i) => (i < required ? a : fc.option(a, { freq: 4 })))),
-      fc.tuple(...Object.entries(named).map(([k, a]) => fc.option(a.map((v) => `${k}=${v}`), { freq: 1 }))),
+      fc.tuple(
+        ...Object.entries(named).map(([k, a]) =>
+          fc.option(
+            a.map((v) => `${k}=${v}`),
+            { freq: 1 },
+          ),
+        ),
+      ),
       fc.boolean(),
     )
     .map(([pos, nam, parens]) => {
@@ -254,8 +464,24 @@ function call(name, positional, named, required = 0) {
 }
 
 const boolArb = fc.constantFrom("true", "false");
-const initArb = fc.constantFrom("torch_default", "xavier_normal", "xavier_uniform", "kaiming_normal", "kaiming_uniform", "orthogonal", "zeros", "ones", "normal", "uniform", "bogus");
-const pairArb = (lo, hi) => fc.oneof(numArb(lo, hi), fc.tuple(numArb(lo, hi), numArb(lo, hi)).map(([a, b]) => `[${a}, ${b}]`));
+const initArb = fc.constantFrom(
+  "torch_default",
+  "xavier_normal",
+  "xavier_uniform",
+  "kaiming_normal",
+  "kaiming_uniform",
+  "orthogonal",
+  "zeros",
+  "ones",
+  "normal",
+  "uniform",
+  "bogus",
+);
+const pairArb = (lo, hi) =>
+  fc.oneof(
+    numArb(lo, hi),
+    fc.tuple(numArb(lo, hi), numArb(lo, hi)).map(([a, b]) => `[${a}, ${b}]`),
+  );
 
 const activation = fc.oneof(
   // the activations without arguments, from the op registry
@@ -264,7 +490,12 @@ const activation = fc.oneof(
   call("elu", [realArb], {}),
   call("dropout", [probArb], {}),
 );
-const denseArb = call("dense", [numArb(1, 24)], { bias: boolArb, init: initArb, weight_decay: realArb, l1: realArb, max_norm: realArb, weight_norm: boolArb }, 1);
+const denseArb = call(
+  "dense",
+  [numArb(1, 24)],
+  { bias: boolArb, init: initArb, weight_decay: realArb, l1: realArb, max_norm: realArb, weight_norm: boolArb },
+  1,
+);
 const flatLayer = fc.oneof(
   { weight: 4, arbitrary: denseArb },
   { weight: 3, arbitrary: activation },
@@ -272,7 +503,23 @@ const flatLayer = fc.oneof(
   { weight: 1, arbitrary: call("layernorm", [], { eps: realArb, affine: boolArb }) },
 );
 const imageLayer = fc.oneof(
-  { weight: 4, arbitrary: call("conv2d", [numArb(1, 6), pairArb(1, 3)], { stride: pairArb(1, 2), padding: fc.oneof(pairArb(0, 1), fc.constantFrom("same", "valid")), dilation: pairArb(1, 2), groups: numArb(1, 2), bias: boolArb, weight_norm: boolArb, init: initArb }, 2) },
+  {
+    weight: 4,
+    arbitrary: call(
+      "conv2d",
+      [numArb(1, 6), pairArb(1, 3)],
+      {
+        stride: pairArb(1, 2),
+        padding: fc.oneof(pairArb(0, 1), fc.constantFrom("same", "valid")),
+        dilation: pairArb(1, 2),
+        groups: numArb(1, 2),
+        bias: boolArb,
+        weight_norm: boolArb,
+        init: initArb,
+      },
+      2,
+    ),
+  },
   { weight: 2, arbitrary: call("maxpool2d", [pairArb(1, 3), pairArb(1, 2)], { padding: pairArb(0, 1) }, 1) },
   { weight: 1, arbitrary: call("avgpool2d", [pairArb(1, 3), pairArb(1, 2)], { padding: pairArb(0, 1) }, 1) },
   { weight: 3, arbitrary: activation },
@@ -286,11 +533,7 @@ const residualOf = (layer) =>
     .tuple(fc.array(layer, { minLength: 1, maxLength: 3 }), fc.option(fc.constantFrom("auto", "none", "dense", "conv"), { freq: 2 }))
     .map(([body, proj]) => `residual${proj ? `(proj=${proj})` : ""} { ${body.join(" -> ")} }`);
 
-const lossArb = fc.oneof(
-  call("softmax_cross_entropy", [probArb], {}),
-  fc.constantFrom("mse", "bce_with_logits", "l1"),
-  call("huber", [realArb], {}),
-);
+const lossArb = fc.oneof(call("softmax_cross_entropy", [probArb], {}), fc.constantFrom("mse", "bce_with_logits", "l1"), call("huber", [realArb], {}));
 
 const optimizerArb = fc.oneof(
   call("sgd", [realArb], { momentum: probArb, dampening: probArb, nesterov: boolArb }, 1),
@@ -309,29 +552,44 @@ const scheduleArb = fc.oneof(
   call("inverse_time", [realArb], {}, 1),
 );
 
-const trainSettings = fc.tuple(
-  ...[
-    ["seed", numArb(0, 100)],
-    ["batch", numArb(1, 64)],
-    ["epochs", numArb(1, 5)],
-    ["optimizer", optimizerArb],
-    ["weight_decay", realArb],
-    ["l1", realArb],
-    ["decay_bias", boolArb],
-    ["decay_norm", boolArb],
-    ["clip_norm", realArb],
-    ["clip_value", realArb],
-    ["schedule", scheduleArb],
-    ["schedule_per", fc.constantFrom("epoch", "step", "epoch", "step", "batch")],
-    ["warmup", numArb(0, 5)],
-    ["early_stopping", call("", [numArb(1, 5)], { monitor: fc.constantFrom("val_loss", "val_acc"), min_delta: realArb, every: numArb(1, 3) })],
-  ].map(([k, a]) => fc.option(a.map((v) => [k, v]), { freq: 2 })),
-).map((xs) => xs.filter((x) => x !== null));
+const trainSettings = fc
+  .tuple(
+    ...[
+      ["seed", numArb(0, 100)],
+      ["batch", numArb(1, 64)],
+      ["epochs", numArb(1, 5)],
+      ["optimizer", optimizerArb],
+      ["weight_decay", realArb],
+      ["l1", realArb],
+      ["decay_bias", boolArb],
+      ["decay_norm", boolArb],
+      ["clip_norm", realArb],
+      ["clip_value", realArb],
+      ["schedule", scheduleArb],
+      ["schedule_per", fc.constantFrom("epoch", "step", "epoch", "step", "batch")],
+      ["warmup", numArb(0, 5)],
+      ["early_stopping", call("", [numArb(1, 5)], { monitor: fc.constantFrom("val_loss", "val_acc"), min_delta: realArb, every: numArb(1, 3) })],
+    ].map(([k, a]) =>
+      fc.option(
+        a.map((v) => [k, v]),
+        { freq: 2 },
+      ),
+    ),
+  )
+  .map((xs) => xs.filter((x) => x !== null));
 
 const dataSettings = fc.tuple(
   fc.oneof(
     fc.string({ unit: "grapheme", maxLength: 12 }).map((s) => `source idx(${JSON.stringify("data/" + s)})`),
-    fc.tuple(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 4 }).map((s) => JSON.stringify(s)), small(0, 3))).map(([p, l]) => `source csv(${JSON.stringify(p + ".csv")}, label=${l})`),
+    fc
+      .tuple(
+        fc.string({ maxLength: 8 }),
+        fc.oneof(
+          fc.string({ maxLength: 4 }).map((s) => JSON.stringify(s)),
+          small(0, 3),
+        ),
+      )
+      .map(([p, l]) => `source csv(${JSON.stringify(p + ".csv")}, label=${l})`),
   ),
   fc.option(fc.oneof({ weight: 9, arbitrary: fc.constantFrom("0", "0.1", "0.25", "0.5") }, { weight: 1, arbitrary: probArb }).map((p) => `validation ${p}`)),
   fc.option(realArb.map((s) => `scale ${s}`)),
@@ -373,7 +631,7 @@ export function specArbitrary() {
       const arrow = () => (flip(6) ? "\n    -> " : " -> ");
       // group the chain into statements of 1-3 layers joined by ->
       const stmts = [];
-      for (let i = 0; i < m.layers.length; ) {
+      for (let i = 0; i < m.layers.length;) {
         const k = 1 + (coin[i % coin.length] % 3);
         stmts.push(m.layers.slice(i, i + k).join(arrow()));
         i += k;
@@ -408,7 +666,8 @@ export function layoutProblem(ir) {
   if (!Number.isSafeInteger(L.heapFloats) || L.heapFloats <= 0) return `heapFloats ${L.heapFloats}`;
   for (const [k, o] of Object.entries(L.offsets)) {
     const s = L.sizes[k];
-    if (!Number.isSafeInteger(o) || !Number.isSafeInteger(s) || o < 0 || s < 0 || o + s > L.heapFloats) return `buffer ${k} at ${o} (+${s}) outside the heap of ${L.heapFloats}`;
+    if (!Number.isSafeInteger(o) || !Number.isSafeInteger(s) || o < 0 || s < 0 || o + s > L.heapFloats)
+      return `buffer ${k} at ${o} (+${s}) outside the heap of ${L.heapFloats}`;
   }
   for (const p of ir.params) if (!(L.offsets[p.name] >= L.P && L.offsets[p.name] + p.size <= L.P + L.N)) return `param ${p.name} outside the arena`;
   return undefined;
@@ -425,7 +684,8 @@ export function diagnosticProblem(d, source, file) {
   if (s.line > lines.length) return `${d.code} span line ${s.line} past the end (${lines.length} lines)`;
   if (s.col > lines[s.line - 1].length + 1) return `${d.code} span col ${s.col} past the end of line ${s.line} (${lines[s.line - 1].length} chars)`;
   if (s.endLine < s.line || s.endLine > lines.length) return `${d.code} span ends at line ${s.endLine}`;
-  if (s.offset < 0 || s.offset > source.length || s.endOffset < s.offset || s.endOffset > source.length) return `${d.code} span offsets ${s.offset}..${s.endOffset} (source has ${source.length})`;
+  if (s.offset < 0 || s.offset > source.length || s.endOffset < s.offset || s.endOffset > source.length)
+    return `${d.code} span offsets ${s.offset}..${s.endOffset} (source has ${source.length})`;
   if (typeof d.message !== "string" || d.message.length === 0) return `${d.code} has no message`;
   if (/\{\w+\}/.test(d.message)) return `${d.code} message has an unfilled placeholder: ${d.message}`;
   if (d.severity !== "error" && d.severity !== "warning") return `${d.code} severity ${d.severity}`;
@@ -447,8 +707,17 @@ export async function checkInput(source, { file = "fuzz.dnn", codegen = false } 
     const err = e instanceof Error ? e : new Error(String(e));
     const frame = (err.stack ?? "").split("\n").find((l) => l.includes("/work/") || l.includes("at ")) ?? "";
     // a stack overflow surfaces wherever the stack ran out: one signature for all of them
-    const where = /Maximum call stack/.test(err.message) ? "" : frame.replace(/\(.*\/(?=[^/]*\/[^/]*:\d+)/, "(").replace(/:\d+\)?$/, "").trim();
-    return { kind: "crash", signature: `crash in ${stage}: ${err.name}: ${err.message.split("\n")[0].slice(0, 120).replace(/\d+/g, "N")} ${where}`, detail: err.stack ?? String(err) };
+    const where = /Maximum call stack/.test(err.message)
+      ? ""
+      : frame
+          .replace(/\(.*\/(?=[^/]*\/[^/]*:\d+)/, "(")
+          .replace(/:\d+\)?$/, "")
+          .trim();
+    return {
+      kind: "crash",
+      signature: `crash in ${stage}: ${err.name}: ${err.message.split("\n")[0].slice(0, 120).replace(/\d+/g, "N")} ${where}`,
+      detail: err.stack ?? String(err),
+    };
   };
   let diags = [];
   let ir;
@@ -482,7 +751,8 @@ export async function checkInput(source, { file = "fuzz.dnn", codegen = false } 
       const text = (await generateTrainer(ir, { dataPath: "." })).text;
       const sf = ts.createSourceFile("t.ts", text, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
       const errs = sf.parseDiagnostics ?? [];
-      if (errs.length > 0) finding = { kind: "codegen", signature: `generated code does not parse: ${ts.flattenDiagnosticMessageText(errs[0].messageText, " ")}`, detail: text };
+      if (errs.length > 0)
+        finding = { kind: "codegen", signature: `generated code does not parse: ${ts.flattenDiagnosticMessageText(errs[0].messageText, " ")}`, detail: text };
     } catch (e) {
       finding = crash("codegen", e);
     }
@@ -559,7 +829,17 @@ async function startWatchdog(ms, file) {
  * generated: to replay a stretch). Every `codegenEvery`-th input that reaches IR also goes through
  * code generation. `hangMs` > 0 starts the watchdog (writing the hanging input to `hangFile`).
  */
-export async function runCampaign({ n, seed = 1, codegenEvery = 500, corpus = loadCorpus(), from = 0, hangMs = 0, hangFile = "fuzz-hang.dnn", onProgress, onFinding } = {}) {
+export async function runCampaign({
+  n,
+  seed = 1,
+  codegenEvery = 500,
+  corpus = loadCorpus(),
+  from = 0,
+  hangMs = 0,
+  hangFile = "fuzz-hang.dnn",
+  onProgress,
+  onFinding,
+} = {}) {
   const stats = { inputs: 0, grammar: 0, mutated: 0, reachedIr: 0, codegens: 0, diagnosticsOnly: 0, slowest: 0, ms: 0 };
   const findings = new Map();
   const watchdog = hangMs > 0 ? await startWatchdog(hangMs, hangFile) : undefined;
@@ -618,7 +898,7 @@ export async function minimize(src, same, budget = 400) {
     if (await attempt(cand)) lines = cur.split("\n");
   }
   for (let size = Math.max(1, cur.length >> 2); size >= 1 && tries < budget; size >>= 1) {
-    for (let i = 0; i + size <= cur.length && tries < budget; ) {
+    for (let i = 0; i + size <= cur.length && tries < budget;) {
       if (!(await attempt(cur.slice(0, i) + cur.slice(i + size)))) i += size;
     }
   }

@@ -145,7 +145,20 @@ export async function runCampaign(o = {}) {
     metrics: noSeconds(readFileSync(join(ref, "metrics.jsonl"), "utf8")),
   };
 
-  const stats = { runs, commands: 0, kills: 0, killsLanded: 0, completed: 0, refused: 0, lockRefusals: 0, dnncCommands: 0, resumeInPlace: 0, resumeToNew: 0, refusedResumes: 0, races: 0 };
+  const stats = {
+    runs,
+    commands: 0,
+    kills: 0,
+    killsLanded: 0,
+    completed: 0,
+    refused: 0,
+    lockRefusals: 0,
+    dnncCommands: 0,
+    resumeInPlace: 0,
+    resumeToNew: 0,
+    refusedResumes: 0,
+    races: 0,
+  };
   const failures = [];
   const dirs = []; // every directory named as an output
   const fail = (what) => {
@@ -156,7 +169,8 @@ export async function runCampaign(o = {}) {
   const ckFlags = () => ["--checkpoint-steps", String(pick([1, 2, 3, 5, 8]))];
   // no kill now and then; otherwise from a little before training starts to a little after it
   // would end (checkpoints every few steps make runs slower than the reference)
-  const killDelay = (dnnc) => (rand() < 0.15 ? undefined : Math.floor((dnnc ? startDnnc * (0.9 + 0.3 * rand()) : startTrainer * (0.8 + 0.2 * rand())) + rand() * trainMs * 2));
+  const killDelay = (dnnc) =>
+    rand() < 0.15 ? undefined : Math.floor((dnnc ? startDnnc * (0.9 + 0.3 * rand()) : startTrainer * (0.8 + 0.2 * rand())) + rand() * trainMs * 2);
 
   /** The commands of one action, `out` named as their output; checks the directories not named. */
   async function command(argv, out, killMs, expect = "any", shared = false) {
@@ -168,21 +182,24 @@ export async function runCampaign(o = {}) {
     if (r.killed) stats.killsLanded++;
     const label = `${argv.map((a) => (a === DNNC ? "dnnc" : a.startsWith("/") ? relative(work, a) : a)).join(" ")}${killMs !== undefined ? ` (kill after ${killMs} ms${r.killed ? "" : ", ended before"})` : ""}`;
     log(`  ${label}: ${r.killed ? "killed" : `exit ${r.code}`}${r.code === 1 ? ` ${r.stderr.trim()}` : ""}`);
-    if (!r.killed && r.code !== 0 && !(r.code === 1 && oneLineError(r.stderr))) fail(`${label}: exit ${r.code ?? r.signal}, stderr ${JSON.stringify(r.stderr.slice(0, 400))}`);
+    if (!r.killed && r.code !== 0 && !(r.code === 1 && oneLineError(r.stderr)))
+      fail(`${label}: exit ${r.code ?? r.signal}, stderr ${JSON.stringify(r.stderr.slice(0, 400))}`);
     if (r.code === 1) stats.refused++;
     if (r.code === 0) stats.completed++;
     if (expect === "refused" && !r.killed && r.code !== 1) fail(`${label}: expected a refusal, got exit ${r.code}`);
     for (const [d, h] of before) {
       const named = out !== undefined && resolve(runsDir, d) === resolve(out);
       // (in a race the other process may write the shared output while this one is refused)
-      if ((!named || (r.code === 1 && !shared)) && hashDir(join(runsDir, d)) !== h) fail(`${label}: modified ${d}${named ? " although it refused" : ", which it was not given as output"}`);
+      if ((!named || (r.code === 1 && !shared)) && hashDir(join(runsDir, d)) !== h)
+        fail(`${label}: modified ${d}${named ? " although it refused" : ", which it was not given as output"}`);
     }
     if (r.code === 1 && out !== undefined && !before.has(relative(runsDir, out)) && existsSync(out)) fail(`${label}: refused but created ${out}`);
     if (out !== undefined && !dirs.includes(out) && existsSync(out)) dirs.push(out);
     return r;
   }
 
-  const trainerOrDnnc = (dnnc, spec, trainer, flags) => (dnnc ? [DNNC, "train", spec, "--epochs", EPOCHS, "--no-report", "--quiet", ...flags] : [trainer, "--epochs", EPOCHS, "--quiet", ...flags]);
+  const trainerOrDnnc = (dnnc, spec, trainer, flags) =>
+    dnnc ? [DNNC, "train", spec, "--epochs", EPOCHS, "--no-report", "--quiet", ...flags] : [trainer, "--epochs", EPOCHS, "--quiet", ...flags];
 
   for (let i = 0; i < runs; i++) {
     let cur = join(runsDir, `r${i}`);
@@ -254,7 +271,16 @@ export async function runCampaign(o = {}) {
       fail(`${relative(work, d)}: final resume: exit ${r.code}, ${r.stderr.trim()}`);
     }
   }
-  const summary = { ...stats, startupMs: { trainer: startTrainer, dnnc: startDnnc }, directories: dirs.length, outcomes, failures, seconds: Math.round((Date.now() - t0) / 100) / 10, referenceMs: refMs, work };
+  const summary = {
+    ...stats,
+    startupMs: { trainer: startTrainer, dnnc: startDnnc },
+    directories: dirs.length,
+    outcomes,
+    failures,
+    seconds: Math.round((Date.now() - t0) / 100) / 10,
+    referenceMs: refMs,
+    work,
+  };
   if (!o.keep && !o.work) rmSync(work, { recursive: true, force: true });
   return summary;
 }
@@ -276,7 +302,9 @@ if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.m
   if (json) process.stdout.write(JSON.stringify(summary) + "\n");
   else {
     const { failures, ...rest } = summary;
-    process.stdout.write(`${JSON.stringify(rest, null, 2)}\n${failures.length === 0 ? "no failures" : `${failures.length} failures:\n${failures.join("\n")}`}\n`);
+    process.stdout.write(
+      `${JSON.stringify(rest, null, 2)}\n${failures.length === 0 ? "no failures" : `${failures.length} failures:\n${failures.join("\n")}`}\n`,
+    );
   }
   process.exit(summary.failures.length === 0 ? 0 : 1);
 }

@@ -12,7 +12,11 @@ execFileSync(process.execPath, ["bin/dnnc.mjs", "compile", "specs/fashion-mlp.dn
 // run the trainer as a child with --json and sample its RSS from /proc at every epoch line
 const { spawn } = await import("node:child_process");
 const { readFileSync } = await import("node:fs");
-const child = spawn(process.execPath, [join(dir, "fashion-mlp.trainer.mjs"), "--epochs", String(epochs), "--json", "--data", resolve("specs/data/fashion-mnist-small")], { stdio: ["ignore", "pipe", "inherit"] });
+const child = spawn(
+  process.execPath,
+  [join(dir, "fashion-mlp.trainer.mjs"), "--epochs", String(epochs), "--json", "--data", resolve("specs/data/fashion-mnist-small")],
+  { stdio: ["ignore", "pipe", "inherit"] },
+);
 const rows = [];
 let buf = "";
 child.stdout.on("data", (d) => {
@@ -34,8 +38,13 @@ await new Promise((r) => child.on("exit", r));
 const e2 = rows.find((r) => r.epoch === 2);
 const last = rows[rows.length - 1];
 const drift = (last.rss_mb - e2.rss_mb) / e2.rss_mb;
-const speeds = rows.slice(1).map((r) => r.seconds).sort((a, b) => a - b);
-console.log(`RSS epoch 2 ${e2.rss_mb.toFixed(1)} MB, epoch ${last.epoch} ${last.rss_mb.toFixed(1)} MB: drift ${(drift * 100).toFixed(2)}%; epoch time median ${speeds[speeds.length >> 1].toFixed(2)} s, max ${speeds[speeds.length - 1].toFixed(2)} s`);
+const speeds = rows
+  .slice(1)
+  .map((r) => r.seconds)
+  .sort((a, b) => a - b);
+console.log(
+  `RSS epoch 2 ${e2.rss_mb.toFixed(1)} MB, epoch ${last.epoch} ${last.rss_mb.toFixed(1)} MB: drift ${(drift * 100).toFixed(2)}%; epoch time median ${speeds[speeds.length >> 1].toFixed(2)} s, max ${speeds[speeds.length - 1].toFixed(2)} s`,
+);
 const jsonIdx = process.argv.indexOf("--json");
 if (jsonIdx > 0) writeFileSync(process.argv[jsonIdx + 1], JSON.stringify({ rows, drift }, null, 1));
 process.exit(Math.abs(drift) <= 0.05 ? 0 : 1);

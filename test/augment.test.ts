@@ -1,28 +1,15 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import cases from "./reference/preprocess/cases.json";
-import {
-  Augmenter,
-  cutout,
-  flipH,
-  flipV,
-  gaussianKernel,
-  makeGrid,
-  rotate,
-  separableBlur,
-  translate,
-  type AugmentSpec,
-} from "../runtime/augment";
+import { Augmenter, cutout, flipH, flipV, gaussianKernel, makeGrid, rotate, separableBlur, translate, type AugmentSpec } from "../runtime/augment";
 import { DnncError } from "../runtime/errors";
 import { Rng } from "../runtime/rng";
 
 // Naive references on nested index formulas: img(c, y, x) = a[(c*H + y)*W + x].
-const at = (a: ArrayLike<number>, H: number, W: number, c: number, y: number, x: number) =>
-  y < 0 || y >= H || x < 0 || x >= W ? 0 : a[(c * H + y) * W + x];
+const at = (a: ArrayLike<number>, H: number, W: number, c: number, y: number, x: number) => (y < 0 || y >= H || x < 0 || x >= W ? 0 : a[(c * H + y) * W + x]);
 function mapRef(a: Float32Array, C: number, H: number, W: number, f: (c: number, y: number, x: number) => number) {
   const out = new Float32Array(C * H * W);
-  for (let c = 0; c < C; c++)
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(c * H + y) * W + x] = f(c, y, x);
+  for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(c * H + y) * W + x] = f(c, y, x);
   return out;
 }
 function randomImage(C: number, H: number, W: number, seed: number): Float32Array {
@@ -66,16 +53,11 @@ describe("geometric kernels against naive references", () => {
 
   it("integer translations are exact with zero fill", () => {
     fc.assert(
-      fc.property(
-        shapeArb,
-        fc.integer({ min: -10, max: 10 }),
-        fc.integer({ min: -10, max: 10 }),
-        ({ C, H, W, seed }, dx, dy) => {
-          const img = randomImage(C, H, W, seed);
-          const out = inHeap(img, (X, o) => translate(X, o, C, H, W, dx, dy, new Float32Array(H * W)));
-          expect(out).toEqual(mapRef(img, C, H, W, (c, y, x) => at(img, H, W, c, y - dy, x - dx)));
-        },
-      ),
+      fc.property(shapeArb, fc.integer({ min: -10, max: 10 }), fc.integer({ min: -10, max: 10 }), ({ C, H, W, seed }, dx, dy) => {
+        const img = randomImage(C, H, W, seed);
+        const out = inHeap(img, (X, o) => translate(X, o, C, H, W, dx, dy, new Float32Array(H * W)));
+        expect(out).toEqual(mapRef(img, C, H, W, (c, y, x) => at(img, H, W, c, y - dy, x - dx)));
+      }),
     );
   });
 
@@ -115,9 +97,7 @@ describe("geometric kernels against naive references", () => {
     const c = cases.rotate;
     const img = Float32Array.from(c.x);
     c.angles.forEach((deg, i) => {
-      const out = inHeap(img, (X, o) =>
-        rotate(X, o, c.C, c.H, c.W, (deg * Math.PI) / 180, new Float32Array(img.length)),
-      );
+      const out = inHeap(img, (X, o) => rotate(X, o, c.C, c.H, c.W, (deg * Math.PI) / 180, new Float32Array(img.length)));
       expect(maxDiff(out, c.y[i])).toBeLessThan(2e-6);
     });
   });
@@ -141,8 +121,7 @@ describe("geometric kernels against naive references", () => {
         const refl = (i: number, n: number) => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
         const ref = mapRef(img, C, H, W, (c, y, x) => {
           let s = 0;
-          for (let a = -r; a <= r; a++)
-            for (let b = -r; b <= r; b++) s += at(img, H, W, c, refl(y + a, H), refl(x + b, W));
+          for (let a = -r; a <= r; a++) for (let b = -r; b <= r; b++) s += at(img, H, W, c, refl(y + a, H), refl(x + b, W));
           return s / (2 * r + 1) ** 2;
         });
         const out = inHeap(img, (X, o) => new Augmenter([{ kind: "blur", box: rr }]).apply(X, o, C, H, W, seed, 0, 0));
@@ -162,9 +141,7 @@ describe("cutout", () => {
         const y0 = cy - (size >> 1);
         const x0 = cx - (size >> 1);
         const out = inHeap(img, (X, o) => cutout(X, o, C, H, W, cy, cx, size));
-        const ref = mapRef(img, C, H, W, (c, y, x) =>
-          y >= y0 && y < y0 + size && x >= x0 && x < x0 + size ? 0 : at(img, H, W, c, y, x),
-        );
+        const ref = mapRef(img, C, H, W, (c, y, x) => (y >= y0 && y < y0 + size && x >= x0 && x < x0 + size ? 0 : at(img, H, W, c, y, x)));
         expect(out).toEqual(ref);
       }),
     );
@@ -233,15 +210,11 @@ describe("photometric transforms", () => {
       N = 6;
     const img = randomImage(C, N, N, 3);
     for (let s = 0; s < 20; s++) {
-      const br = inHeap(img, (X, o) =>
-        new Augmenter([{ kind: "brightness", delta: 0.2 }]).apply(X, o, C, N, N, 1, 0, s),
-      );
+      const br = inHeap(img, (X, o) => new Augmenter([{ kind: "brightness", delta: 0.2 }]).apply(X, o, C, N, N, 1, 0, s));
       const d0 = br[0] - img[0];
       expect(Math.abs(d0)).toBeLessThanOrEqual(0.2);
       for (let i = 0; i < img.length; i++) expect(br[i] - img[i]).toBeCloseTo(d0, 6);
-      const ct = inHeap(img, (X, o) =>
-        new Augmenter([{ kind: "contrast", factor: 0.5 }]).apply(X, o, C, N, N, 1, 0, s),
-      );
+      const ct = inHeap(img, (X, o) => new Augmenter([{ kind: "contrast", factor: 0.5 }]).apply(X, o, C, N, N, 1, 0, s));
       const m = img.reduce((a, v) => a + v, 0) / img.length;
       expect(ct.reduce((a, v) => a + v, 0) / img.length).toBeCloseTo(m, 5);
       const f = (ct[0] - m) / (img[0] - m);
@@ -271,9 +244,7 @@ describe("the Augmenter", () => {
     fc.assert(
       fc.property(shapeArb, fc.integer({ min: 0, max: all.length - 1 }), fc.nat(), ({ C, H, W, seed }, t, s) => {
         const img = randomImage(C, H, W, seed);
-        const out = inHeap(img, (X, o) =>
-          new Augmenter(all.map((a) => ({ ...a, p: 0 }))).apply(X, o, C, H, W, seed, 3, s),
-        );
+        const out = inHeap(img, (X, o) => new Augmenter(all.map((a) => ({ ...a, p: 0 }))).apply(X, o, C, H, W, seed, 3, s));
         expect(out).toEqual(img);
         const one = inHeap(img, (X, o) => new Augmenter([{ ...all[t], p: 0 }]).apply(X, o, C, H, W, seed, 3, s));
         expect(one).toEqual(img);

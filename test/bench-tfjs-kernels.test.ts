@@ -156,7 +156,21 @@ const odd: [string, Case][] = [
   ["1x1 filter", { x: [3, 5, 6, 7], filter: [1, 1, 7, 5], strides: [1, 1], pad: "same", dataFormat: "NHWC" }],
   ["5x5 same, even sizes", { x: [2, 6, 8, 3], filter: [5, 5, 3, 4], strides: [1, 1], pad: "same", dataFormat: "NHWC" }],
   ["4x4 same (uneven padding)", { x: [2, 7, 6, 2], filter: [4, 4, 2, 3], strides: [1, 1], pad: "same", dataFormat: "NHWC" }],
-  ["explicit padding", { x: [2, 6, 5, 3], filter: [3, 3, 3, 4], strides: [1, 1], pad: [[0, 0], [2, 0], [1, 3], [0, 0]], dataFormat: "NHWC" }],
+  [
+    "explicit padding",
+    {
+      x: [2, 6, 5, 3],
+      filter: [3, 3, 3, 4],
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 3],
+        [0, 0],
+      ],
+      dataFormat: "NHWC",
+    },
+  ],
   ["NCHW", { x: [2, 3, 7, 6], filter: [3, 3, 3, 4], strides: [1, 1], pad: "same", dataFormat: "NCHW" }],
   ["NCHW, stride 2, valid", { x: [3, 4, 9, 8], filter: [3, 2, 4, 5], strides: [2, 2], pad: "valid", dataFormat: "NCHW" }],
   ["NCHW, M2 conv2 at batch 8", { x: [8, 16, 14, 14], filter: [3, 3, 16, 32], strides: [1, 1], pad: "same", dataFormat: "NCHW" }],
@@ -212,7 +226,8 @@ describe("tfjs-wasm Conv2DBackpropFilter equals the definition and tfjs-cpu's ke
     const backend = tf.backend() as unknown as WasmBackend;
     const c = bench[0][1]; // M2 conv1: dy's packed copy in XNNPACK is 3.2 MB a call if it leaked
     const { dy: dyShape } = geometry(c);
-    const xv = values(size(c.x), 1), dyv = values(size(dyShape), 2);
+    const xv = values(size(c.x), 1),
+      dyv = values(size(dyShape), 2);
     const step = () => {
       const x = tf.tensor(xv, c.x, "float32");
       const dy = tf.tensor(dyv, dyShape, "float32");

@@ -179,7 +179,10 @@ describe.concurrent("--json", async () => {
     const runDir = join(tmp, "run");
     const t = await dnncAsync(["train", "specs/fashion-mlp.dnn", "--epochs", "1", "--max-steps", "3", "--out", runDir, "--no-report", "--json"]);
     expect(t.status, t.stderr).toBe(0);
-    const lines = t.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = t.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toHaveProperty("train_loss");
     expect(lines.at(-2)).toHaveProperty("test_acc");
     expect(lines.at(-1)).toMatchObject({ run: runDir, files: { model: join(runDir, "model.safetensors") } });
@@ -232,7 +235,10 @@ describe.concurrent("--json", async () => {
     );
     const r = await dnncAsync(["search", join(d, "s.dnn"), "-o", join(d, "out"), "--json"]);
     expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event)).toEqual(["trial", "trial", "summary"]);
     expect(lines[0]).toMatchObject({ done: 1, total: 2, status: "ok", config: { "train.optimizer.lr": expect.any(Number) } });
     expect(lines[2]).toMatchObject({ ok: true, objective: { metric: "val_loss", mode: "min" }, trials: 2, wrote: join(d, "out", "best.dnn") });
@@ -288,7 +294,10 @@ describe("colours, --quiet, --verbose", () => {
   });
 
   it("--quiet prints nothing on success (before or after the verb), errors still", () => {
-    for (const argv of [["--quiet", "check", "specs/fashion-mlp.dnn"], ["check", "specs/fashion-mlp.dnn", "-q"]]) {
+    for (const argv of [
+      ["--quiet", "check", "specs/fashion-mlp.dnn"],
+      ["check", "specs/fashion-mlp.dnn", "-q"],
+    ]) {
       const r = dnnc(argv);
       expect(r.status).toBe(0);
       expect(r.stdout + r.stderr).toBe("");

@@ -41,7 +41,17 @@ describe("dnnc", () => {
     const r = dnnc("train", "specs/fashion-mlp.dnn", "--epochs", "1", "--max-steps", "10", "--out", run, "--quiet");
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    for (const f of ["spec.dnn", "fashion-mlp.trainer.ts", "fashion-mlp.trainer.mjs", "metrics.jsonl", "model.safetensors", "report.html", "loss.svg", "confusion.json", "run.json"])
+    for (const f of [
+      "spec.dnn",
+      "fashion-mlp.trainer.ts",
+      "fashion-mlp.trainer.mjs",
+      "metrics.jsonl",
+      "model.safetensors",
+      "report.html",
+      "loss.svg",
+      "confusion.json",
+      "run.json",
+    ])
       expect(existsSync(join(run, f)), f).toBe(true);
     const p = dnnc("predict", run, "--input", "specs/data/fashion-mnist-small/t10k-images-idx3-ubyte.gz");
     expect(p.status).toBe(0);
@@ -54,7 +64,11 @@ describe("dnnc", () => {
     noStack(bad.stderr);
   });
   it("train: relaxed SIMD's fused multiply-add by default and with --fma, the plain SIMD build with --no-fma", () => {
-    for (const [flags, backend] of [[[], "wasm-relaxed-simd"], [["--fma"], "wasm-relaxed-simd"], [["--no-fma"], "wasm-simd128"]] as const) {
+    for (const [flags, backend] of [
+      [[], "wasm-relaxed-simd"],
+      [["--fma"], "wasm-relaxed-simd"],
+      [["--no-fma"], "wasm-simd128"],
+    ] as const) {
       const r = dnnc("train", "specs/fashion-mlp.dnn", ...flags, "--epochs", "1", "--max-steps", "2", "--out", join(tmp, `fma${flags.join("")}`));
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout, flags.join(" ")).toContain(`backend ${backend} (1 thread)`); // Node 20 on x86-64
@@ -98,7 +112,11 @@ describe("dnnc", () => {
     const r = dnnc("search", join(d, "s.dnn"), "-o", join(d, "out"), "--quiet");
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect(readFileSync(join(d, "out", "results.jsonl"), "utf8").trim().split("\n").length).toBe(3);
+    expect(
+      readFileSync(join(d, "out", "results.jsonl"), "utf8")
+        .trim()
+        .split("\n").length,
+    ).toBe(3);
     writeFileSync(join(d, "best.dnn"), readFileSync(join(d, "out", "best.dnn"), "utf8"));
     expect(dnnc("check", join(d, "best.dnn")).status).toBe(0);
   });

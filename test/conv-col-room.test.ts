@@ -13,8 +13,12 @@ import { createBackend } from "../runtime/backend-create";
 import { conv2dBackward } from "../runtime/kernels/conv";
 
 const specs = [
-  ...readdirSync("specs").filter((f) => f.endsWith(".dnn")).map((f) => `specs/${f}`),
-  ...readdirSync("bench/specs").filter((f) => f.endsWith(".dnn")).map((f) => `bench/specs/${f}`),
+  ...readdirSync("specs")
+    .filter((f) => f.endsWith(".dnn"))
+    .map((f) => `specs/${f}`),
+  ...readdirSync("bench/specs")
+    .filter((f) => f.endsWith(".dnn"))
+    .map((f) => `bench/specs/${f}`),
 ];
 
 describe("conv col scratch", () => {
@@ -52,7 +56,11 @@ describe("conv col scratch", () => {
     // the im2col path (its Winograd path is split by blocks: test/winograd.test.ts)
     const cfg = { ...convCfg(n as Conv2dNode), wino: undefined };
     const B = 8;
-    const x = 0, w = 40000, dy = 50000, dx = 110000, col = 150000; // dy is (8, 32, 14, 14): 50,176 floats
+    const x = 0,
+      w = 40000,
+      dy = 50000,
+      dx = 110000,
+      col = 150000; // dy is (8, 32, 14, 14): 50,176 floats
     const outputs: Float32Array[] = [];
     for (const threads of [1, 2]) {
       const be = await createBackend(400000, { backend: "wasm", threads });

@@ -31,7 +31,12 @@ function compare(be: ClosableBackend, c: ConvConfig, n: number, bias: boolean, s
   const xs = n * c.C * c.H * c.W;
   const ys = n * c.K * c.OH * c.OW;
   const room = Math.max(c.colFloats ?? 0, convScratchSize(c));
-  const x = 64, w = x + xs + 64, b = w + CKKK + 64, y = b + c.K + 64, ry = y + ys + 64, col = ry + ys + 64;
+  const x = 64,
+    w = x + xs + 64,
+    b = w + CKKK + 64,
+    y = b + c.K + 64,
+    ry = y + ys + 64,
+    col = ry + ys + 64;
   const end = col + room + 64;
   expect(end).toBeLessThan(FLOATS);
   let s = seed >>> 0;
@@ -74,8 +79,14 @@ describe.each(backends)("conv forward with a ReLU tail (%s)", (_name, be) => {
         }),
         (r) => {
           const base = convConfig({
-            C: r.groups * r.cg, K: r.groups * r.kg, H: r.H, W: r.W, kernel: r.k, groups: r.groups,
-            stride: r.same ? 1 : r.stride, padding: r.same ? "same" : 0,
+            C: r.groups * r.cg,
+            K: r.groups * r.kg,
+            H: r.H,
+            W: r.W,
+            kernel: r.k,
+            groups: r.groups,
+            stride: r.same ? 1 : r.stride,
+            padding: r.same ? "same" : 0,
           });
           const c = { ...base, colFloats: convScratchSizeBatched(base, r.nb) };
           compare(be, c, r.n, r.bias, r.seed);

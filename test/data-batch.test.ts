@@ -61,9 +61,7 @@ describe("gatherBatch", () => {
       expect(s).toBeCloseTo(b.x_sum_per_row[i], 3);
     }
     // element-wise: x*(1/255) vs x/255 in float32 differ by at most one rounding
-    b.x_row0_first100.forEach((v: number, j: number) =>
-      expect(Math.abs(H[10 + 300 + j] - v)).toBeLessThanOrEqual(6e-8),
-    );
+    b.x_row0_first100.forEach((v: number, j: number) => expect(Math.abs(H[10 + 300 + j] - v)).toBeLessThanOrEqual(6e-8));
   });
 
   it("refuses rows or offsets out of range", () => {
@@ -78,21 +76,15 @@ describe("gatherBatch", () => {
 describe("splitValidation", () => {
   it("partitions 0..n-1 into sorted parts of the requested sizes", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 500 }),
-        fc.double({ min: 0, max: 0.9, noNaN: true }),
-        fc.nat(),
-        (n, fraction, seed) => {
-          fc.pre(n === 0 || Math.round(n * fraction) < n);
-          const { train, val } = splitValidation(n, fraction, seed);
-          expect(val.length).toBe(Math.round(n * fraction));
-          expect(train.length + val.length).toBe(n);
-          const all = [...train, ...val].sort((a, b) => a - b);
-          expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
-          for (const part of [train, val])
-            for (let i = 1; i < part.length; i++) expect(part[i]).toBeGreaterThan(part[i - 1]);
-        },
-      ),
+      fc.property(fc.integer({ min: 0, max: 500 }), fc.double({ min: 0, max: 0.9, noNaN: true }), fc.nat(), (n, fraction, seed) => {
+        fc.pre(n === 0 || Math.round(n * fraction) < n);
+        const { train, val } = splitValidation(n, fraction, seed);
+        expect(val.length).toBe(Math.round(n * fraction));
+        expect(train.length + val.length).toBe(n);
+        const all = [...train, ...val].sort((a, b) => a - b);
+        expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
+        for (const part of [train, val]) for (let i = 1; i < part.length; i++) expect(part[i]).toBeGreaterThan(part[i - 1]);
+      }),
       { numRuns: 100 },
     );
   });

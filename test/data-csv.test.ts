@@ -60,25 +60,20 @@ describe("parseCsv", () => {
   it("round-trips random tables", () => {
     const cell = fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 });
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 5 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.array(cell, { minLength: 30, maxLength: 30 }),
-        (F, n, vals) => {
-          const header = [...Array.from({ length: F }, (_, k) => `f${k}`), "y"].join(",");
-          const lines = [header];
-          for (let i = 0; i < n; i++) {
-            const feats = Array.from({ length: F }, (_, k) => vals[(i * F + k) % vals.length]);
-            lines.push([...feats.map((v) => String(v)), String(i % 3)].join(","));
-          }
-          const ds = parseCsv(lines.join("\n"), "p.csv", { label: "y" });
-          expect(ds.n).toBe(n);
-          for (let i = 0; i < n; i++) {
-            for (let k = 0; k < F; k++) expect(ds.x[i * F + k]).toBe(Math.fround(vals[(i * F + k) % vals.length]) + 0); // String(-0) is "0"
-            expect(ds.y[i]).toBe(i % 3);
-          }
-        },
-      ),
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.array(cell, { minLength: 30, maxLength: 30 }), (F, n, vals) => {
+        const header = [...Array.from({ length: F }, (_, k) => `f${k}`), "y"].join(",");
+        const lines = [header];
+        for (let i = 0; i < n; i++) {
+          const feats = Array.from({ length: F }, (_, k) => vals[(i * F + k) % vals.length]);
+          lines.push([...feats.map((v) => String(v)), String(i % 3)].join(","));
+        }
+        const ds = parseCsv(lines.join("\n"), "p.csv", { label: "y" });
+        expect(ds.n).toBe(n);
+        for (let i = 0; i < n; i++) {
+          for (let k = 0; k < F; k++) expect(ds.x[i * F + k]).toBe(Math.fround(vals[(i * F + k) % vals.length]) + 0); // String(-0) is "0"
+          expect(ds.y[i]).toBe(i % 3);
+        }
+      }),
       { numRuns: 100 },
     );
   });
@@ -87,43 +82,15 @@ describe("parseCsv", () => {
     expectDnnc(() => parseCsv("", "e.csv", { label: 0 }), "e.csv", "empty file");
     expectDnnc(() => parseCsv("\n \n", "e.csv", { label: 0 }), "empty file");
     expectDnnc(() => parseCsv("a,b\n", "h.csv", { label: "b" }), "h.csv", "no data rows");
-    expectDnnc(
-      () => parseCsv("a,b\n1,2\n3\n", "r.csv", { label: "b" }),
-      "r.csv:3",
-      "ragged row",
-      "1 cells, expected 2",
-    );
+    expectDnnc(() => parseCsv("a,b\n1,2\n3\n", "r.csv", { label: "b" }), "r.csv:3", "ragged row", "1 cells, expected 2");
     expectDnnc(() => parseCsv("a,b\n1,0\n\n1,2,3\n", "r.csv", { label: "b" }), "r.csv:4", "3 cells");
-    expectDnnc(
-      () => parseCsv("a,b\n1,0\n2, NaN\n", "n.csv", { label: "a", regression: true }),
-      "n.csv:3:3",
-      '"NaN" is not a number',
-      'column "b"',
-    );
-    expectDnnc(
-      () => parseCsv("a,b\nabc,0\n", "n.csv", { label: "b" }),
-      "n.csv:2:1",
-      '"abc" is not a number',
-      'column "a"',
-    );
+    expectDnnc(() => parseCsv("a,b\n1,0\n2, NaN\n", "n.csv", { label: "a", regression: true }), "n.csv:3:3", '"NaN" is not a number', 'column "b"');
+    expectDnnc(() => parseCsv("a,b\nabc,0\n", "n.csv", { label: "b" }), "n.csv:2:1", '"abc" is not a number', 'column "a"');
     expectDnnc(() => parseCsv("a,b\n1,\n", "n.csv", { label: "a", regression: true }), "n.csv:2:3", "empty cell");
-    expectDnnc(
-      () => parseCsv("a,b\n1,Infinity\n", "n.csv", { label: "a", regression: true }),
-      '"Infinity" is not a number',
-    );
+    expectDnnc(() => parseCsv("a,b\n1,Infinity\n", "n.csv", { label: "a", regression: true }), '"Infinity" is not a number');
     expectDnnc(() => parseCsv("a,b\n1,0x10\n", "n.csv", { label: "a", regression: true }), '"0x10" is not a number');
-    expectDnnc(
-      () => parseCsv("a,b\n1,0.5\n", "l.csv", { label: "b" }),
-      "l.csv:2:3",
-      "not a class index",
-      "regression: true",
-    );
-    expectDnnc(
-      () => parseCsv("a,b\n1,4\n", "l.csv", { label: "b", classes: 3 }),
-      "l.csv:2:3",
-      "label out of range",
-      "0..2",
-    );
+    expectDnnc(() => parseCsv("a,b\n1,0.5\n", "l.csv", { label: "b" }), "l.csv:2:3", "not a class index", "regression: true");
+    expectDnnc(() => parseCsv("a,b\n1,4\n", "l.csv", { label: "b", classes: 3 }), "l.csv:2:3", "label out of range", "0..2");
     expectDnnc(() => parseCsv("a,b\n1,0\n", "c.csv", { label: "y" }), 'no column named "y"', "columns: a, b");
     expectDnnc(() => parseCsv("1,0\n", "c.csv", { label: "y" }), "has no header row");
     expectDnnc(() => parseCsv("a,b\n1,0\n", "c.csv", { label: 2 }), "index 2 is out of range for 2 columns");
@@ -170,8 +137,14 @@ function outcome(f: () => CsvDataset): unknown {
   try {
     const d = f();
     return {
-      x: Array.from(d.x), y: Array.from(d.y), n: d.n, F: d.shape[0], classes: d.classes,
-      featureNames: d.featureNames, labelName: d.labelName, hasHeader: d.hasHeader,
+      x: Array.from(d.x),
+      y: Array.from(d.y),
+      n: d.n,
+      F: d.shape[0],
+      classes: d.classes,
+      featureNames: d.featureNames,
+      labelName: d.labelName,
+      hasHeader: d.hasHeader,
     };
   } catch (e) {
     if (!(e instanceof DnncError)) throw e;
@@ -220,7 +193,7 @@ const cellText = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: 0, max: 3 }).map(String) },
   { weight: 1, arbitrary: numberText.map((t) => ` ${t}\t`) },
   { weight: 1, arbitrary: numberText.map((t) => `"${t}"`) },
-  { weight: 1, arbitrary: fc.constantFrom("", "abc", "NaN", '"a,""b"""', "1e39", "-1e400", "0x10", "é", "\u00a01", " \"1\" x", '"1') },
+  { weight: 1, arbitrary: fc.constantFrom("", "abc", "NaN", '"a,""b"""', "1e39", "-1e400", "0x10", "é", "\u00a01", ' "1" x', '"1') },
 );
 const csvText = fc
   .record({
@@ -248,7 +221,13 @@ describe("the streaming byte parser", () => {
     fc.assert(
       fc.property(
         csvText,
-        fc.constantFrom<CsvOptions>({ label: -1, regression: true }, { label: -1 }, { label: 0, regression: true }, { label: null }, { label: "y", regression: true }),
+        fc.constantFrom<CsvOptions>(
+          { label: -1, regression: true },
+          { label: -1 },
+          { label: 0, regression: true },
+          { label: null },
+          { label: "y", regression: true },
+        ),
         fc.array(fc.nat(400), { maxLength: 12 }),
         (text, opts, cuts) => {
           const want = referenceOutcome(text, "p.csv", opts);
@@ -282,21 +261,42 @@ describe("the streaming byte parser", () => {
     const f32 = new Float32Array(1);
     const u32 = new Uint32Array(f32.buffer);
     fc.assert(
-      fc.property(fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(1e-30), max: Math.fround(1e30) }), fc.integer({ min: 14, max: 19 }), fc.boolean(), (a, digits, expo) => {
-        f32[0] = a;
-        u32[0] += 1;
-        const mid = (a + f32[0]) / 2; // exact in double
-        const texts = [mid.toPrecision(digits), mid.toExponential(digits - 1), (mid * (1 + 2 ** -52)).toPrecision(digits)].map((t) =>
-          expo ? t : Number(t).toString(),
-        );
-        const ds = parseCsv(`a\n${texts.join("\n")}\n`, "m.csv", { label: null });
-        texts.forEach((t, i) => expect(ds.x[i], t).toBe(Math.fround(Number(t))));
-      }),
+      fc.property(
+        fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(1e-30), max: Math.fround(1e30) }),
+        fc.integer({ min: 14, max: 19 }),
+        fc.boolean(),
+        (a, digits, expo) => {
+          f32[0] = a;
+          u32[0] += 1;
+          const mid = (a + f32[0]) / 2; // exact in double
+          const texts = [mid.toPrecision(digits), mid.toExponential(digits - 1), (mid * (1 + 2 ** -52)).toPrecision(digits)].map((t) =>
+            expo ? t : Number(t).toString(),
+          );
+          const ds = parseCsv(`a\n${texts.join("\n")}\n`, "m.csv", { label: null });
+          texts.forEach((t, i) => expect(ds.x[i], t).toBe(Math.fround(Number(t))));
+        },
+      ),
       { numRuns: 3000 },
     );
     // the edges of the exact fast path (15 digits, exponents ±22) and of double rounding
-    for (const t of ["999999999999999", "9999999999999999", "1e22", "1e23", "123456789012345e-22", "1.5e-23", "0.1", "-0", "-0.0e5",
-      "3.4028234663852886e38", "3.4028235677973362e38", "1.00000005960464477539", "16777217", "0000000000000000001", "1e-46", "7e-46"]) {
+    for (const t of [
+      "999999999999999",
+      "9999999999999999",
+      "1e22",
+      "1e23",
+      "123456789012345e-22",
+      "1.5e-23",
+      "0.1",
+      "-0",
+      "-0.0e5",
+      "3.4028234663852886e38",
+      "3.4028235677973362e38",
+      "1.00000005960464477539",
+      "16777217",
+      "0000000000000000001",
+      "1e-46",
+      "7e-46",
+    ]) {
       const ds = parseCsv(`a\n${t}\n`, "e.csv", { label: null });
       expect(Object.is(ds.x[0], Math.fround(Number(t))), t).toBe(true);
     }
@@ -304,7 +304,11 @@ describe("the streaming byte parser", () => {
 
   it("rejects values that are not finite in float32, naming file:line:col, the value and the column", () => {
     const bad = (cell: string, sign = "") =>
-      expectDnnc(() => parseCsv(`a,b\n1,2\n0,${cell}\n`, "big.csv", { label: "a", regression: true }), `big.csv:3:3: "${cell}" is not a finite float32 (it would be ${sign}Infinity`, 'column "b"');
+      expectDnnc(
+        () => parseCsv(`a,b\n1,2\n0,${cell}\n`, "big.csv", { label: "a", regression: true }),
+        `big.csv:3:3: "${cell}" is not a finite float32 (it would be ${sign}Infinity`,
+        'column "b"',
+      );
     bad("1e39");
     bad("1e400");
     bad("-1e39", "-");
@@ -384,7 +388,10 @@ describe("loadCsvFile", () => {
 
   it("reads a pipe (no size, no seeking), plain or gzipped", () => {
     const text = readFileSync(join(MOONS, "test.csv"));
-    for (const [name, bytes] of [["pipe.csv", text], ["pipe.csv.gz", gzipSync(text)]] as const) {
+    for (const [name, bytes] of [
+      ["pipe.csv", text],
+      ["pipe.csv.gz", gzipSync(text)],
+    ] as const) {
       const fifo = join(dir, name);
       expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
       writeFileSync(join(dir, `${name}.src`), bytes);
@@ -412,7 +419,10 @@ describe("loadCsvFile", () => {
   it("loads a 40 MB CSV in the memory of its float32 values plus a constant", () => {
     // a child process, for a clean peak RSS: 40 MB of text, 22 MB of float32
     const file = join(dir, "big.csv");
-    const row = Array.from({ length: 100 }, (_, k) => ((k * 37) % 997) / 1000 - 0.5).map((v) => v.toFixed(3)).join(",") + ",1\n";
+    const row =
+      Array.from({ length: 100 }, (_, k) => ((k * 37) % 997) / 1000 - 0.5)
+        .map((v) => v.toFixed(3))
+        .join(",") + ",1\n";
     const header = Array.from({ length: 100 }, (_, k) => `f${k}`).join(",") + ",y\n";
     writeFileSync(file, header + row.repeat(Math.ceil(40e6 / row.length)));
     const entry = join(dir, "load.ts");

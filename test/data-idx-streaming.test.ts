@@ -96,10 +96,7 @@ describe("loadIdxDirStreaming", () => {
     await expectDnncAsync(loadIdxDirStreaming(join(tempDir(), "nope")), "no such directory");
     const dir = tempDir();
     await expectDnncAsync(loadIdxDirStreaming(dir), dir, "missing train-images-idx3-ubyte.gz");
-    await expectDnncAsync(
-      loadIdxPairStreaming(join(SUBSET, "train-images-idx3-ubyte.gz"), join(SUBSET, "t10k-labels-idx1-ubyte.gz")),
-      "count mismatch",
-    );
+    await expectDnncAsync(loadIdxPairStreaming(join(SUBSET, "train-images-idx3-ubyte.gz"), join(SUBSET, "t10k-labels-idx1-ubyte.gz")), "count mismatch");
     const labels = gunzipSync(readFileSync(join(SUBSET, "t10k-labels-idx1-ubyte.gz")));
     labels[8 + 17] = 12;
     writeFileSync(join(dir, "labels"), labels);

@@ -65,13 +65,7 @@ describe("parseIdx", () => {
     expectDnnc(() => parseIdx(Uint8Array.of(0x50, 0x4b, 3, 4, 0, 0), "a.zip"), "a.zip", "bad magic 50 4b 03 04");
     expectDnnc(() => parseIdx(idx(0x07, [1], [0]), "a.idx"), "a.idx", "unsupported IDX dtype code 0x07");
     expectDnnc(() => parseIdx(Uint8Array.of(0, 0, 8, 3, 0, 0, 0, 1), "a.idx"), "truncated IDX header", "expected 16");
-    expectDnnc(
-      () => parseIdx(idx(0x08, [2, 3], [1, 2, 3, 4]), "a.idx"),
-      "a.idx",
-      "truncated data",
-      "needs 18 bytes",
-      "has 16",
-    );
+    expectDnnc(() => parseIdx(idx(0x08, [2, 3], [1, 2, 3, 4]), "a.idx"), "a.idx", "truncated data", "needs 18 bytes", "has 16");
     expectDnnc(() => parseIdx(idx(0x0d, [2], [0, 0, 0, 0]), "f.idx"), "truncated data", "needs 16 bytes", "has 12");
     expectDnnc(() => parseIdx(idx(0x08, [1], [1, 2]), "a.idx"), "1 unexpected trailing bytes");
     expectDnnc(() => parseIdx(gzipSync(idx(0x08, [1], [1])), "a.idx.gz"), "a.idx.gz", "gzip-compressed");
@@ -85,8 +79,13 @@ describe("parseIdx", () => {
       values.forEach((x, i) => (code === 0x0d ? v.setFloat32(i * size, x, false) : v.setFloat64(i * size, x, false)));
       return idx(code, dims, Array.from(payload));
     };
-    expect(Array.from(parseIdx(floats(0x0d, [2, 3], [0, 1.5, -2, 3.4028234663852886e38, 0, 1]), "ok.idx").data)).toEqual([0, 1.5, -2, 3.4028234663852886e38, 0, 1]);
-    expectDnnc(() => parseIdx(floats(0x0d, [2, 3], [0, 0, 0, 0, 0, NaN]), "n.idx"), "n.idx: sample 1, value 2 (byte 32) is NaN: only finite numbers are accepted");
+    expect(Array.from(parseIdx(floats(0x0d, [2, 3], [0, 1.5, -2, 3.4028234663852886e38, 0, 1]), "ok.idx").data)).toEqual([
+      0, 1.5, -2, 3.4028234663852886e38, 0, 1,
+    ]);
+    expectDnnc(
+      () => parseIdx(floats(0x0d, [2, 3], [0, 0, 0, 0, 0, NaN]), "n.idx"),
+      "n.idx: sample 1, value 2 (byte 32) is NaN: only finite numbers are accepted",
+    );
     expectDnnc(() => parseIdx(floats(0x0e, [2, 1, 2], [0, -Infinity, 0, 0]), "i.idx"), "i.idx: sample 0, value 1 (byte 24) is -Infinity");
     expectDnnc(() => parseIdx(floats(0x0e, [3], [0, 0, 1e39]), "b.idx"), "b.idx: item 2 (byte 24) is 1e+39, beyond float32's range");
   });
@@ -104,12 +103,7 @@ describe("idxDataset", () => {
   });
   it("reports count mismatches and labels out of range with their index", () => {
     const names = { images: "img.idx", labels: "lab.idx" };
-    expectDnnc(
-      () => idxDataset(images, parseIdx(idx(0x08, [2], [0, 1]), "lab"), names),
-      "count mismatch",
-      "img.idx has 3 images",
-      "lab.idx has 2 labels",
-    );
+    expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [2], [0, 1]), "lab"), names), "count mismatch", "img.idx has 3 images", "lab.idx has 2 labels");
     expectDnnc(
       () => idxDataset(images, parseIdx(idx(0x08, [3], [0, 10, 1]), "lab"), names, { classes: 10 }),
       "lab.idx",
@@ -117,11 +111,7 @@ describe("idxDataset", () => {
       "0..9",
     );
     expectDnnc(() => idxDataset(images, parseIdx(idx(0x08, [3, 1], [0, 1, 1]), "lab"), names), "labels need rank 1");
-    expectDnnc(
-      () => idxDataset(parseIdx(idx(0x08, [0, 2, 2], []), "i"), parseIdx(idx(0x08, [0], []), "l"), names),
-      "img.idx",
-      "no samples",
-    );
+    expectDnnc(() => idxDataset(parseIdx(idx(0x08, [0, 2, 2], []), "i"), parseIdx(idx(0x08, [0], []), "l"), names), "img.idx", "no samples");
   });
 });
 
@@ -159,14 +149,8 @@ describe("the shipped Fashion-MNIST subset", () => {
 
   it("loads plain (uncompressed) files and the dotted file names too", () => {
     const dir = tempDir();
-    writeFileSync(
-      join(dir, "train-images.idx3-ubyte"),
-      gunzipSync(readFileSync(join(SUBSET, "train-images-idx3-ubyte.gz"))),
-    );
-    writeFileSync(
-      join(dir, "train-labels-idx1-ubyte"),
-      gunzipSync(readFileSync(join(SUBSET, "train-labels-idx1-ubyte.gz"))),
-    );
+    writeFileSync(join(dir, "train-images.idx3-ubyte"), gunzipSync(readFileSync(join(SUBSET, "train-images-idx3-ubyte.gz"))));
+    writeFileSync(join(dir, "train-labels-idx1-ubyte"), gunzipSync(readFileSync(join(SUBSET, "train-labels-idx1-ubyte.gz"))));
     copyFileSync(join(SUBSET, "t10k-images-idx3-ubyte.gz"), join(dir, "t10k-images-idx3-ubyte.gz"));
     copyFileSync(join(SUBSET, "t10k-labels-idx1-ubyte.gz"), join(dir, "t10k-labels-idx1-ubyte.gz"));
     const again = loadIdxDir(dir);
@@ -194,9 +178,7 @@ describe("gunzipIfNeeded (DecompressionStream, for browsers)", () => {
     expect(Buffer.compare(Buffer.from(viaStream), gunzipSync(gz))).toBe(0);
     const plain = Uint8Array.of(0, 0, 8, 1);
     expect(await gunzipIfNeeded(plain, "p")).toBe(plain);
-    await expect(gunzipIfNeeded(new Uint8Array(gz.subarray(0, 100)), "cut.gz")).rejects.toThrow(
-      /cut.gz: corrupt gzip data/,
-    );
+    await expect(gunzipIfNeeded(new Uint8Array(gz.subarray(0, 100)), "cut.gz")).rejects.toThrow(/cut.gz: corrupt gzip data/);
   });
 });
 
@@ -219,10 +201,7 @@ describe("loader errors", () => {
     const labels = gunzipSync(gz);
     labels[8 + 17] = 12;
     writeFileSync(join(dir, "labels"), labels);
-    expectDnnc(
-      () => loadIdxPair(join(SUBSET, "t10k-images-idx3-ubyte.gz"), join(dir, "labels"), { classes: 10 }),
-      "label out of range at index 17: 12",
-    );
+    expectDnnc(() => loadIdxPair(join(SUBSET, "t10k-images-idx3-ubyte.gz"), join(dir, "labels"), { classes: 10 }), "label out of range at index 17: 12");
   });
 });
 

@@ -42,19 +42,25 @@ function makeBytes(n: number, F: number, seed: number, zeros: number): Uint8Arra
 describe("packed rows", () => {
   it("gatherBatch gives the same bytes packed and dense (scales, shifts, -0)", () => {
     fc.assert(
-      fc.property(rowsArb, fc.constantFrom(1, 1 / 255, -2, 0.5), fc.constantFrom(0, -0.5, 3), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), ({ n, F, seed, zeros }, scale, shift, picks) => {
-        const x = makeBytes(n, F, seed, zeros);
-        const y = Uint8Array.from({ length: n }, (_, i) => i % 3);
-        const dense: Dataset = { x, y, n, shape: [F], classes: 3 };
-        const packed = packedDataset(packRows(x, n, F), y, [F], 3);
-        const order = Int32Array.from(picks, (p) => p % n);
-        const A = new Float32Array(order.length * F + 3 + order.length);
-        const B = new Float32Array(A.length);
-        gatherBatch(A, dense, order, 0, order.length, 3, 3 + order.length * F, scale, shift);
-        gatherBatch(B, packed, order, 0, order.length, 3, 3 + order.length * F, scale, shift);
-        expect(Buffer.from(B.buffer).equals(Buffer.from(A.buffer))).toBe(true);
-        expect(same(packed.x, x)).toBe(true); // x unpacks on first use
-      }),
+      fc.property(
+        rowsArb,
+        fc.constantFrom(1, 1 / 255, -2, 0.5),
+        fc.constantFrom(0, -0.5, 3),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+        ({ n, F, seed, zeros }, scale, shift, picks) => {
+          const x = makeBytes(n, F, seed, zeros);
+          const y = Uint8Array.from({ length: n }, (_, i) => i % 3);
+          const dense: Dataset = { x, y, n, shape: [F], classes: 3 };
+          const packed = packedDataset(packRows(x, n, F), y, [F], 3);
+          const order = Int32Array.from(picks, (p) => p % n);
+          const A = new Float32Array(order.length * F + 3 + order.length);
+          const B = new Float32Array(A.length);
+          gatherBatch(A, dense, order, 0, order.length, 3, 3 + order.length * F, scale, shift);
+          gatherBatch(B, packed, order, 0, order.length, 3, 3 + order.length * F, scale, shift);
+          expect(Buffer.from(B.buffer).equals(Buffer.from(A.buffer))).toBe(true);
+          expect(same(packed.x, x)).toBe(true); // x unpacks on first use
+        },
+      ),
       { seed: 1, numRuns: 300 },
     );
   });
@@ -112,7 +118,8 @@ describe("the trainer's packed IDX loader", () => {
 
   it("a bad file fails with the plain loader's message (truncated images, label out of range, not gzipped)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dnnc-packed-"));
-    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]) copyFileSync(join(small, f), join(dir, f));
+    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+      copyFileSync(join(small, f), join(dir, f));
     const message = async (f: () => Promise<unknown> | unknown) => {
       try {
         await f();

@@ -67,9 +67,7 @@ describe("PNG decompression bombs", () => {
 
   it("inflates no more than the header's size: a lying header is refused without the bytes", () => {
     const liar = png(28, 28, rows); // says 28x28 (812 bytes of rows), inflates to 64 MB
-    expect(message(() => decodePng(liar, "liar.png"))).toBe(
-      "liar.png: image data inflates to more than the 812 bytes a 28x28 image at 8 bits per pixel has",
-    );
+    expect(message(() => decodePng(liar, "liar.png"))).toBe("liar.png: image data inflates to more than the 812 bytes a 28x28 image at 8 bits per pixel has");
     expect(allocatedBy(() => decodePng(liar, "liar.png"))).toBeLessThan(16e6);
     // a lower limit is honoured
     expect(message(() => decodePng(encodePng(100, 100, 3, new Uint8Array(30000)), "s.png", { maxBytes: 20000 }))).toMatch(

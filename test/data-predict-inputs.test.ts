@@ -25,7 +25,10 @@ function refused(r: ReturnType<typeof dnnc>, message: string): void {
 }
 
 beforeAll(() => {
-  for (const [spec, out] of [["specs/trick-regularize.dnn", moons], ["specs/fashion-mlp.dnn", fashion]]) {
+  for (const [spec, out] of [
+    ["specs/trick-regularize.dnn", moons],
+    ["specs/fashion-mlp.dnn", fashion],
+  ]) {
     const r = dnnc("train", spec, "--max-steps", "3", "--out", out, "--quiet", "--no-report");
     expect(r.status, r.stderr).toBe(0);
   }
@@ -46,7 +49,10 @@ describe("dnnc predict with CSV input", () => {
     expect(want.stdout.trim().split("\n")).toHaveLength(rows.length + 1);
     const inputs = [
       csv("features.csv", ["x1,x2", ...rows.map((r) => `${r[0]},${r[1]}`)]),
-      csv("features-no-header.csv", rows.map((r) => `${r[0]},${r[1]}`)),
+      csv(
+        "features-no-header.csv",
+        rows.map((r) => `${r[0]},${r[1]}`),
+      ),
       csv("label-first.csv", ["label,x1,x2", ...rows.map((r) => `${r[2]},${r[0]},${r[1]}`)]),
       csv("renamed.csv", ["a,b", ...rows.map((r) => `${r[0]},${r[1]}`)]),
     ];
@@ -59,8 +65,16 @@ describe("dnnc predict with CSV input", () => {
 
   it("refuses CSVs whose columns do not fit the model, with the counts", () => {
     refused(
-      dnnc("predict", moons, "--input", csv("no-header-3.csv", rows.map((r) => r.join(",")))),
-      "no-header-3.csv: rows have 3 columns and the model takes 2 features, but the file has no header to say which column is the label: give the 2 feature columns only, or a header row with a \"label\" column",
+      dnnc(
+        "predict",
+        moons,
+        "--input",
+        csv(
+          "no-header-3.csv",
+          rows.map((r) => r.join(",")),
+        ),
+      ),
+      'no-header-3.csv: rows have 3 columns and the model takes 2 features, but the file has no header to say which column is the label: give the 2 feature columns only, or a header row with a "label" column',
     );
     refused(
       dnnc("predict", moons, "--input", csv("other-3.csv", ["a,b,c", "1,2,3"])),
@@ -116,9 +130,15 @@ describe("dnnc predict with IDX and PNG input", () => {
     writeFileSync(join(tmp, "bomb.png"), png(4096, 4096, zeros));
     writeFileSync(join(tmp, "liar.png"), png(28, 28, zeros));
     refused(dnnc("predict", fashion, "--input", join(tmp, "bomb.png")), "bomb.png: image is 4096x4096 (width x height), the model expects 28x28");
-    refused(dnnc("predict", fashion, "--input", join(tmp, "liar.png")), "liar.png: image data inflates to more than the 812 bytes a 28x28 image at 8 bits per pixel has");
+    refused(
+      dnnc("predict", fashion, "--input", join(tmp, "liar.png")),
+      "liar.png: image data inflates to more than the 812 bytes a 28x28 image at 8 bits per pixel has",
+    );
     // a PNG for a model that does not take images is refused before it is read
-    refused(dnnc("predict", moons, "--input", join(tmp, "bomb.png")), "predict: PNG input needs a model that takes images of 1 or 3 channels [C, H, W]; this one takes [2]");
+    refused(
+      dnnc("predict", moons, "--input", join(tmp, "bomb.png")),
+      "predict: PNG input needs a model that takes images of 1 or 3 channels [C, H, W]; this one takes [2]",
+    );
   });
 });
 

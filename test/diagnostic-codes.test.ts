@@ -42,7 +42,14 @@ const withDataset =
 
 /** The catalogue template as a pattern: every `{placeholder}` stands for some text. */
 const templatePattern = (code: Code) =>
-  new RegExp("^" + messages[code].split(/\{\w+\}/).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("[\\s\\S]+") + "$");
+  new RegExp(
+    "^" +
+      messages[code]
+        .split(/\{\w+\}/)
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("[\\s\\S]+") +
+      "$",
+  );
 
 const covered = new Set<string>();
 
@@ -102,10 +109,20 @@ describe("every diagnostic code fires", () => {
   expectDiag(spec({ train: "train { batch 2 -> relu }" }), "E0209", "7:20", /^a chain step cannot be a setting: `relu`$/);
 
   // shapes and the model block (check.ts, lower.ts)
-  expectDiag(spec({ input: "  input [1, 4, 4]", layers: "  conv2d(2, 5) -> flatten -> dense(2)" }), "E0301", "3:3", /^shape mismatch: a 5x5 kernel does not fit input \[1, 4, 4\]$/);
+  expectDiag(
+    spec({ input: "  input [1, 4, 4]", layers: "  conv2d(2, 5) -> flatten -> dense(2)" }),
+    "E0301",
+    "3:3",
+    /^shape mismatch: a 5x5 kernel does not fit input \[1, 4, 4\]$/,
+  );
   expectDiag(spec({ layers: "  conv2d(2, 3)" }), "E0302", "3:3", /^`conv2d` needs input of rank 3 \(\[C, H, W\]\), got shape \[4\]$/);
   expectDiag(spec({ layers: "" }), "E0303", "1:1", /^the model has no layers$/);
-  expectDiag(spec({ layers: "  dense(1)" }), "E0304", "4:8", /^the model's output shape \[1\] does not fit loss `softmax_cross_entropy`: it needs at least 2 classes$/);
+  expectDiag(
+    spec({ layers: "  dense(1)" }),
+    "E0304",
+    "4:8",
+    /^the model's output shape \[1\] does not fit loss `softmax_cross_entropy`: it needs at least 2 classes$/,
+  );
   expectDiag(spec({ input: "  input [0]" }), "E0305", "2:9", /^`input` must be a list of positive integers/);
   expectDiag(spec({ input: "" }), "E0306", "1:1", /^missing `input` in the model block$/);
   expectDiag(spec({ loss: "" }), "E0307", "1:1", /^missing `loss` in the model block$/);
@@ -118,21 +135,61 @@ describe("every diagnostic code fires", () => {
   expectDiag(spec({ layers: "  residual" }), "E0403", "3:3", /^`residual` needs a body/);
   expectDiag(spec({ train: "train { optimizer sgd(lr=0.1, nesterov=true) }" }), "E0403", "7:19", /^Nesterov momentum needs momentum > 0 and dampening 0/);
   expectDiag(spec({ train: "train { early_stopping on }" }), "E0403", "7:9", /^early stopping needs a validation split$/);
-  expectDiag(spec({ train: "train { optimizer adamw; weight_decay 0.1 }" }), "E0403", "7:26", /^both coupled L2 \(`weight_decay`\) and AdamW's decoupled decay/);
-  expectDiag(spec({ extra: "search { train.batch: choice(2, 4); model.conv2d[0].filters: int(2, 8) }" }), "E0403", "8:37", /^search path: model.conv2d\[0\].filters: the model has 0 conv2d layer\(s\)$/);
+  expectDiag(
+    spec({ train: "train { optimizer adamw; weight_decay 0.1 }" }),
+    "E0403",
+    "7:26",
+    /^both coupled L2 \(`weight_decay`\) and AdamW's decoupled decay/,
+  );
+  expectDiag(
+    spec({ extra: "search { train.batch: choice(2, 4); model.conv2d[0].filters: int(2, 8) }" }),
+    "E0403",
+    "8:37",
+    /^search path: model.conv2d\[0\].filters: the model has 0 conv2d layer\(s\)$/,
+  );
   expectDiag(spec({ extra: "search { trials 2 }" }), "E0403", "8:1", /^the search block names no hyperparameter$/);
-  expectDiag(spec({ extra: "search { strategy grid; steps 30; trials 5; train.batch: int(2, 64) }" }), "E0404", "8:25", /^search: the grid has 30 configurations/);
+  expectDiag(
+    spec({ extra: "search { strategy grid; steps 30; trials 5; train.batch: int(2, 64) }" }),
+    "E0404",
+    "8:25",
+    /^search: the grid has 30 configurations/,
+  );
   expectDiag(spec({ layers: "  dense(2) -> dropout(0.5)" }), "E0403", "3:15", /^dropout on the output layer drops logits/);
   expectDiag(spec({ layers: "  dense(2) -> bn", train: "train { batch 1 }" }), "E0403", "3:15", /^batch norm with batch size 1 in training/);
-  expectDiag(spec({ data: 'data { source idx("d"); augment { flip_h(0.5) } }' }), "E0403", "6:35", /^augmentation `flip_h` needs image input \[C, H, W\], but the model's input is \[4\]$/);
-  expectDiag(spec({ data: 'data { source idx("d"); preprocess pca(3) }' }), "E0403", "6:36", /^pca\(k=3\) gives 3 features per sample, but the model's input is \[4\]$/);
+  expectDiag(
+    spec({ data: 'data { source idx("d"); augment { flip_h(0.5) } }' }),
+    "E0403",
+    "6:35",
+    /^augmentation `flip_h` needs image input \[C, H, W\], but the model's input is \[4\]$/,
+  );
+  expectDiag(
+    spec({ data: 'data { source idx("d"); preprocess pca(3) }' }),
+    "E0403",
+    "6:36",
+    /^pca\(k=3\) gives 3 features per sample, but the model's input is \[4\]$/,
+  );
   expectDiag(spec({ data: 'data { source idx("d"); preprocess standardize(channel) }' }), "E0403", "6:36", /^per-channel standardization needs image input/);
   // E0405: an op a target does not support (here the penalties, which need second derivatives)
-  expectDiag(spec({ layers: "  dense(2) -> bn", train: "train { batch 2; input_grad_penalty 0.1 }" }), "E0405", "3:15", /^`bn` \(bn_0\) is not supported by the smoothness penalties: /);
+  expectDiag(
+    spec({ layers: "  dense(2) -> bn", train: "train { batch 2; input_grad_penalty 0.1 }" }),
+    "E0405",
+    "3:15",
+    /^`bn` \(bn_0\) is not supported by the smoothness penalties: /,
+  );
 
   // resource limits (compiler/check-resources.ts)
-  expectDiag(spec({ layers: "  dense(100000) -> relu -> dense(2)", train: "train { batch 4096 }" }), "E0601", "3:3", /^the trainer needs \d+\.\d\d GiB of heap memory, more than the limit of 2\.00 GiB$/);
-  expectDiag(spec({ input: "  input [1000]", layers: "  dense(140000)" }), "E0602", "3:3", /^the model has 140,140,000 parameters, more than the limit of 134,217,728$/);
+  expectDiag(
+    spec({ layers: "  dense(100000) -> relu -> dense(2)", train: "train { batch 4096 }" }),
+    "E0601",
+    "3:3",
+    /^the trainer needs \d+\.\d\d GiB of heap memory, more than the limit of 2\.00 GiB$/,
+  );
+  expectDiag(
+    spec({ input: "  input [1000]", layers: "  dense(140000)" }),
+    "E0602",
+    "3:3",
+    /^the model has 140,140,000 parameters, more than the limit of 134,217,728$/,
+  );
   expectDiag(spec(), "E0603", "6:15", /^the training data takes 1001 B, more than the limit of 1000 B$/, withDataset(1001, 1000));
 });
 

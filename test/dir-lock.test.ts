@@ -88,7 +88,9 @@ try {
 `,
     );
     const N = 6;
-    const kids = Array.from({ length: N }, (_, i) => spawn(process.execPath, ["--import", "tsx", script, d, String(i)], { stdio: ["ignore", "pipe", "inherit"] }));
+    const kids = Array.from({ length: N }, (_, i) =>
+      spawn(process.execPath, ["--import", "tsx", script, d, String(i)], { stdio: ["ignore", "pipe", "inherit"] }),
+    );
     const outs = kids.map((k) => {
       let s = "";
       k.stdout.on("data", (c) => (s += c));

@@ -60,11 +60,21 @@ describe("resuming a poisoned checkpoint", () => {
     const params = tensors.find((t) => t.name === "params")!;
     const poisoned = Float32Array.from(params.data);
     poisoned[40] = NaN; // dense_0.weight, row 0, column 40
-    writeFileSync(ckpt, encodeSafetensors(tensors.map((t) => (t === params ? { ...t, data: poisoned } : t)), metadata));
+    writeFileSync(
+      ckpt,
+      encodeSafetensors(
+        tensors.map((t) => (t === params ? { ...t, data: poisoned } : t)),
+        metadata,
+      ),
+    );
     const before = ["model.safetensors", "metrics.jsonl", "checkpoint.safetensors"].map((f) => readFileSync(join(out, f)));
     const r = node([join(out, "tiny.trainer.mjs"), "--resume", out, "--epochs", "2", "--backend", "wasm"]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`error: ${ckpt}: parameter dense_0.weight is NaN at element 40; refusing to resume from a checkpoint that holds a non-finite value\n`);
-    ["model.safetensors", "metrics.jsonl", "checkpoint.safetensors"].forEach((f, i) => expect(Buffer.compare(readFileSync(join(out, f)), before[i]), f).toBe(0));
+    expect(r.stderr).toBe(
+      `error: ${ckpt}: parameter dense_0.weight is NaN at element 40; refusing to resume from a checkpoint that holds a non-finite value\n`,
+    );
+    ["model.safetensors", "metrics.jsonl", "checkpoint.safetensors"].forEach((f, i) =>
+      expect(Buffer.compare(readFileSync(join(out, f)), before[i]), f).toBe(0),
+    );
   });
 });

@@ -34,7 +34,7 @@ function dataset(n: number, poison?: { row: number; value: number }): { train: D
   const x = new Float32Array(n * 6);
   const y = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < 6; j++) x[i * 6 + j] = 1 + ((i * 7 + j * 3) % 11) / 11 * 3 * (j === 0 ? 1 : 0.5);
+    for (let j = 0; j < 6; j++) x[i * 6 + j] = 1 + (((i * 7 + j * 3) % 11) / 11) * 3 * (j === 0 ? 1 : 0.5);
     y[i] = i % 3;
   }
   if (poison) x[poison.row * 6 + 2] = poison.value;
@@ -50,7 +50,10 @@ const opened: { close(): void }[] = [];
 afterAll(() => opened.forEach((b) => b.close()));
 
 async function run(
-  src: string, backend: "ts" | "wasm", data: { train: Dataset }, opts: TrainOptions & CheckpointHooks = {},
+  src: string,
+  backend: "ts" | "wasm",
+  data: { train: Dataset },
+  opts: TrainOptions & CheckpointHooks = {},
   plant?: (H: Float32Array, p: Program, step: number) => void,
 ): Promise<{ result?: TrainResult; error?: Error; H: Float32Array; p: Program }> {
   const p = await program(src);
@@ -82,14 +85,18 @@ describe.each(["ts", "wasm"] as const)("a non-finite value stops the run where i
     const r = await run(spec(), backend, dataset(64), {}, (H, p, step) => {
       if (step === 0) H[offsetOf(p, "dense_0.weight") + 7] = NaN;
     });
-    expect(r.error?.message).toMatch(/^training diverged at step 1 \(epoch 1\): the loss is NaN; parameter dense_0.weight is NaN at element 7 \(as initialized\)/);
+    expect(r.error?.message).toMatch(
+      /^training diverged at step 1 \(epoch 1\): the loss is NaN; parameter dense_0.weight is NaN at element 7 \(as initialized\)/,
+    );
   });
 
   it("a parameter broken by an update is named with that update's step", async () => {
     const r = await run(spec(), backend, dataset(64), {}, (H, p, step) => {
       if (step === 3) H[offsetOf(p, "dense_1.bias") + 1] = -Infinity;
     });
-    expect(r.error?.message).toMatch(/^training diverged at step 4 \(epoch 1\): the loss is NaN; parameter dense_1.bias is -Infinity at element 1 \(after the update of step 3\)/);
+    expect(r.error?.message).toMatch(
+      /^training diverged at step 4 \(epoch 1\): the loss is NaN; parameter dense_1.bias is -Infinity at element 1 \(after the update of step 3\)/,
+    );
   });
 
   // an infinite bias behind a tanh leaves that forward's loss finite (tanh(Inf) = 1); the next
@@ -99,7 +106,9 @@ describe.each(["ts", "wasm"] as const)("a non-finite value stops the run where i
       if (step === PARAM_SCAN_STEPS - 1) H[offsetOf(p, "dense_0.bias")] = Infinity;
     });
     expect(r.error?.message).toMatch(
-      new RegExp(`^training diverged at step ${PARAM_SCAN_STEPS} \\(epoch 1\\): parameter dense_0.bias is (NaN|Infinity) at element 0 \\(found by the scan after the update of step ${PARAM_SCAN_STEPS}; the loss stayed finite\\)`),
+      new RegExp(
+        `^training diverged at step ${PARAM_SCAN_STEPS} \\(epoch 1\\): parameter dense_0.bias is (NaN|Infinity) at element 0 \\(found by the scan after the update of step ${PARAM_SCAN_STEPS}; the loss stayed finite\\)`,
+      ),
     );
   });
 
@@ -108,7 +117,9 @@ describe.each(["ts", "wasm"] as const)("a non-finite value stops the run where i
     const r = await run(spec({ hidden: "tanh" }), backend, dataset(64), { onEpoch: () => epochs++ }, (H, p, step) => {
       if (step === 8) H[offsetOf(p, "dense_0.bias") + 2] = Infinity; // the last step of epoch 1
     });
-    expect(r.error?.message).toMatch(/^training diverged in epoch 1: parameter dense_0.bias is Infinity at element 2 \(found at the end of the epoch, after step 8; the loss stayed finite\)/);
+    expect(r.error?.message).toMatch(
+      /^training diverged in epoch 1: parameter dense_0.bias is Infinity at element 2 \(found at the end of the epoch, after step 8; the loss stayed finite\)/,
+    );
     expect(epochs).toBe(0);
   });
 
@@ -116,7 +127,9 @@ describe.each(["ts", "wasm"] as const)("a non-finite value stops the run where i
     const r = await run(spec({ hidden: "tanh" }), backend, dataset(64), { maxSteps: 5 }, (H, p, step) => {
       if (step === 5) H[offsetOf(p, "dense_0.weight")] = NaN;
     });
-    expect(r.error?.message).toMatch(/^training diverged in epoch 1: parameter dense_0.weight is NaN at element 0 \(found at the end of the epoch, after step 5/);
+    expect(r.error?.message).toMatch(
+      /^training diverged in epoch 1: parameter dense_0.weight is NaN at element 0 \(found at the end of the epoch, after step 5/,
+    );
   });
 
   it("the best weights of early stopping are scanned before they are kept", async () => {
@@ -124,14 +137,18 @@ describe.each(["ts", "wasm"] as const)("a non-finite value stops the run where i
     const r = await run(src, backend, dataset(64), {}, (H, p, step) => {
       if (step === 4) H[offsetOf(p, "dense_0.bias") + 5] = Infinity; // the evaluation after step 4 stays finite (tanh)
     });
-    expect(r.error?.message).toMatch(/^training diverged at step 4 \(epoch 1\): parameter dense_0.bias is Infinity at element 5 \(found before keeping the best weights\)/);
+    expect(r.error?.message).toMatch(
+      /^training diverged at step 4 \(epoch 1\): parameter dense_0.bias is Infinity at element 5 \(found before keeping the best weights\)/,
+    );
   });
 
   it("batch norm's running variance overflowing (the training forward does not read it) stops the next step", async () => {
     const r = await run(spec({ hidden: "bn -> relu" }), backend, dataset(64), {}, (H, p, step) => {
       if (step === 2) H[offsetOf(p, "bn_0.running_var") + 4] = Infinity;
     });
-    expect(r.error?.message).toMatch(/^training diverged at step 3 \(epoch 1\): running statistic bn_0.running_var is Infinity at element 4 \(after this step's forward pass, with a finite loss\)/);
+    expect(r.error?.message).toMatch(
+      /^training diverged at step 3 \(epoch 1\): running statistic bn_0.running_var is Infinity at element 4 \(after this step's forward pass, with a finite loss\)/,
+    );
   });
 });
 
@@ -177,9 +194,19 @@ describe("on_divergence skip and lower_lr keep their meaning", () => {
 
 describe("resuming from a checkpoint that holds a non-finite value is refused", () => {
   const state = (): LoopState => ({
-    epoch: 1, batchStart: 16, step: 2, lossSum: 0, correct: 0, seen: 0, epochStartMs: 0,
+    epoch: 1,
+    batchStart: 16,
+    step: 2,
+    lossSum: 0,
+    correct: 0,
+    seen: 0,
+    epochStartMs: 0,
     schedule: { factor: 1, best: null, bad: 0, cooldown: 0 } as unknown as LoopState["schedule"],
-    earlyStopping: null, bestEpoch: null, metrics: [], lossTrace: [1, 1], seed: 3,
+    earlyStopping: null,
+    bestEpoch: null,
+    metrics: [],
+    lossTrace: [1, 1],
+    seed: 3,
   });
   for (const [what, name, slot] of [
     ["a parameter", "dense_0.weight", -1],

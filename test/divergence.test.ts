@@ -75,7 +75,8 @@ describe("findNonFinite", () => {
         (plants, seed) => {
           fill(seed);
           for (const { where, at, value } of plants) {
-            if (where === "other") H[p.layout.G + p.layout.N + (at % (H.length - p.layout.G - p.layout.N))] = value; // state, stats, activations
+            if (where === "other")
+              H[p.layout.G + p.layout.N + (at % (H.length - p.layout.G - p.layout.N))] = value; // state, stats, activations
             else H[(where === "param" ? p.layout.P : p.layout.G) + at] = value;
           }
           const got = findNonFinite(H, p);

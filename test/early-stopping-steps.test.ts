@@ -41,6 +41,8 @@ describe("early stopping every N steps", () => {
     const model2 = program.create(be2, 3);
     model2.init();
     train(program, be2, model2, data, { maxSteps: 5 });
-    expect(Buffer.compare(Buffer.from(kept.buffer), Buffer.from(Float32Array.from(be2.H.subarray(program.layout.P, program.layout.P + program.layout.N)).buffer))).toBe(0);
+    expect(
+      Buffer.compare(Buffer.from(kept.buffer), Buffer.from(Float32Array.from(be2.H.subarray(program.layout.P, program.layout.P + program.layout.N)).buffer)),
+    ).toBe(0);
   });
 });

@@ -122,8 +122,21 @@ describe("TextMate grammar", () => {
   });
 
   const cases: [string, [string, string][]][] = [
-    ["model fashion_mlp {", [["model", "keyword.other.block.dnn"], ["fashion_mlp", "entity.name.type.model.dnn"], ["{", "punctuation.section.block.begin.dnn"]]],
-    ["data {", [["data", "keyword.other.block.dnn"], ["{", "punctuation.section.block.begin.dnn"]]],
+    [
+      "model fashion_mlp {",
+      [
+        ["model", "keyword.other.block.dnn"],
+        ["fashion_mlp", "entity.name.type.model.dnn"],
+        ["{", "punctuation.section.block.begin.dnn"],
+      ],
+    ],
+    [
+      "data {",
+      [
+        ["data", "keyword.other.block.dnn"],
+        ["{", "punctuation.section.block.begin.dnn"],
+      ],
+    ],
     [
       "  dense(256, init=kaiming_normal) -> bn -> dropout(0.5)  # p drops",
       [
@@ -145,13 +158,49 @@ describe("TextMate grammar", () => {
         ["# p drops", "comment.line.number-sign.dnn"],
       ],
     ],
-    ["  scale 1/255", [["scale", "keyword.other.setting.dnn"], ["1", "constant.numeric.dnn"], ["/", "keyword.operator.arithmetic.dnn"], ["255", "constant.numeric.dnn"]]],
-    ["  weight_decay 5e-4; l1 1E3", [["weight_decay", "keyword.other.setting.dnn"], ["5e-4", "constant.numeric.dnn"], [";", "punctuation.terminator.statement.dnn"], ["l1", "keyword.other.setting.dnn"], ["1E3", "constant.numeric.dnn"]]],
-    ["  batch 60_000", [["batch", "keyword.other.setting.dnn"], ["60_000", "constant.numeric.dnn"]]],
-    ["  shift -2 // or .5", [["shift", "keyword.other.setting.dnn"], ["-2", "constant.numeric.dnn"], ["// or .5", "comment.line.double-slash.dnn"]]],
+    [
+      "  scale 1/255",
+      [
+        ["scale", "keyword.other.setting.dnn"],
+        ["1", "constant.numeric.dnn"],
+        ["/", "keyword.operator.arithmetic.dnn"],
+        ["255", "constant.numeric.dnn"],
+      ],
+    ],
+    [
+      "  weight_decay 5e-4; l1 1E3",
+      [
+        ["weight_decay", "keyword.other.setting.dnn"],
+        ["5e-4", "constant.numeric.dnn"],
+        [";", "punctuation.terminator.statement.dnn"],
+        ["l1", "keyword.other.setting.dnn"],
+        ["1E3", "constant.numeric.dnn"],
+      ],
+    ],
+    [
+      "  batch 60_000",
+      [
+        ["batch", "keyword.other.setting.dnn"],
+        ["60_000", "constant.numeric.dnn"],
+      ],
+    ],
+    [
+      "  shift -2 // or .5",
+      [
+        ["shift", "keyword.other.setting.dnn"],
+        ["-2", "constant.numeric.dnn"],
+        ["// or .5", "comment.line.double-slash.dnn"],
+      ],
+    ],
     [
       '  source idx("data/a \\"b\\" #c")',
-      [["source", "keyword.other.setting.dnn"], ["idx", "support.function.dnn"], ["(", "punctuation.section.parens.begin.dnn"], ['"data/a \\"b\\" #c"', "string.quoted.double.dnn"], [")", "punctuation.section.parens.end.dnn"]],
+      [
+        ["source", "keyword.other.setting.dnn"],
+        ["idx", "support.function.dnn"],
+        ["(", "punctuation.section.parens.begin.dnn"],
+        ['"data/a \\"b\\" #c"', "string.quoted.double.dnn"],
+        [")", "punctuation.section.parens.end.dnn"],
+      ],
     ],
     ["  x 'it\\'s'", [["'it\\'s'", "string.quoted.single.dnn"]]],
     [
@@ -170,7 +219,17 @@ describe("TextMate grammar", () => {
         [")", "punctuation.section.parens.end.dnn"],
       ],
     ],
-    ["  input [1, 28]", [["input", "keyword.other.setting.dnn"], ["[", "punctuation.section.brackets.begin.dnn"], ["1", "constant.numeric.dnn"], [",", "punctuation.separator.comma.dnn"], ["28", "constant.numeric.dnn"], ["]", "punctuation.section.brackets.end.dnn"]]],
+    [
+      "  input [1, 28]",
+      [
+        ["input", "keyword.other.setting.dnn"],
+        ["[", "punctuation.section.brackets.begin.dnn"],
+        ["1", "constant.numeric.dnn"],
+        [",", "punctuation.separator.comma.dnn"],
+        ["28", "constant.numeric.dnn"],
+        ["]", "punctuation.section.brackets.end.dnn"],
+      ],
+    ],
     [
       "  train.optimizer.lr: loguniform(1e-4, 1e-1)",
       [
@@ -184,11 +243,61 @@ describe("TextMate grammar", () => {
         [")", "punctuation.section.parens.end.dnn"],
       ],
     ],
-    ["  model.dense[1].units: choice(64, 128)", [["model.dense[1].units", "variable.other.path.dnn"], ["choice", "support.function.dnn"], ["64", "constant.numeric.dnn"], ["128", "constant.numeric.dnn"]]],
-    ["  dense(10)->relu", [["dense", "entity.name.function.layer.dnn"], ["(", "punctuation.section.parens.begin.dnn"], ["10", "constant.numeric.dnn"], [")", "punctuation.section.parens.end.dnn"], ["->", "keyword.operator.arrow.dnn"], ["relu", "entity.name.function.layer.dnn"]]],
-    ["  early_stopping(patience=5, mode=min)", [["early_stopping", "keyword.other.setting.dnn"], ["patience", "variable.parameter.dnn"], ["=", "keyword.operator.assignment.dnn"], ["5", "constant.numeric.dnn"], ["mode", "variable.parameter.dnn"], ["=", "keyword.operator.assignment.dnn"], ["min", "support.constant.dnn"]]],
-    ["  loss softmax_cross_entropy(label_smoothing=0.1)", [["loss", "keyword.other.setting.dnn"], ["softmax_cross_entropy", "support.function.dnn"], ["label_smoothing", "variable.parameter.dnn"], ["=", "keyword.operator.assignment.dnn"], ["0.1", "constant.numeric.dnn"]]],
-    ["  conv2d(32, 3, padding=same) -> x1 -> conv2d_b", [["conv2d", "entity.name.function.layer.dnn"], ["32", "constant.numeric.dnn"], ["3", "constant.numeric.dnn"], ["padding", "variable.parameter.dnn"], ["=", "keyword.operator.assignment.dnn"], ["same", "support.constant.dnn"], ["->", "keyword.operator.arrow.dnn"], ["->", "keyword.operator.arrow.dnn"]]],
+    [
+      "  model.dense[1].units: choice(64, 128)",
+      [
+        ["model.dense[1].units", "variable.other.path.dnn"],
+        ["choice", "support.function.dnn"],
+        ["64", "constant.numeric.dnn"],
+        ["128", "constant.numeric.dnn"],
+      ],
+    ],
+    [
+      "  dense(10)->relu",
+      [
+        ["dense", "entity.name.function.layer.dnn"],
+        ["(", "punctuation.section.parens.begin.dnn"],
+        ["10", "constant.numeric.dnn"],
+        [")", "punctuation.section.parens.end.dnn"],
+        ["->", "keyword.operator.arrow.dnn"],
+        ["relu", "entity.name.function.layer.dnn"],
+      ],
+    ],
+    [
+      "  early_stopping(patience=5, mode=min)",
+      [
+        ["early_stopping", "keyword.other.setting.dnn"],
+        ["patience", "variable.parameter.dnn"],
+        ["=", "keyword.operator.assignment.dnn"],
+        ["5", "constant.numeric.dnn"],
+        ["mode", "variable.parameter.dnn"],
+        ["=", "keyword.operator.assignment.dnn"],
+        ["min", "support.constant.dnn"],
+      ],
+    ],
+    [
+      "  loss softmax_cross_entropy(label_smoothing=0.1)",
+      [
+        ["loss", "keyword.other.setting.dnn"],
+        ["softmax_cross_entropy", "support.function.dnn"],
+        ["label_smoothing", "variable.parameter.dnn"],
+        ["=", "keyword.operator.assignment.dnn"],
+        ["0.1", "constant.numeric.dnn"],
+      ],
+    ],
+    [
+      "  conv2d(32, 3, padding=same) -> x1 -> conv2d_b",
+      [
+        ["conv2d", "entity.name.function.layer.dnn"],
+        ["32", "constant.numeric.dnn"],
+        ["3", "constant.numeric.dnn"],
+        ["padding", "variable.parameter.dnn"],
+        ["=", "keyword.operator.assignment.dnn"],
+        ["same", "support.constant.dnn"],
+        ["->", "keyword.operator.arrow.dnn"],
+        ["->", "keyword.operator.arrow.dnn"],
+      ],
+    ],
   ];
 
   // a case that lists no punctuation is compared without it
@@ -202,7 +311,11 @@ describe("VS Code extension", () => {
   const pkg = JSON.parse(read("editors/vscode/package.json")) as {
     main: string;
     engines: { vscode: string };
-    contributes: { languages: { id: string; extensions: string[]; configuration: string }[]; grammars: { language: string; scopeName: string; path: string }[]; configuration: { properties: Record<string, { default: unknown }> } };
+    contributes: {
+      languages: { id: string; extensions: string[]; configuration: string }[];
+      grammars: { language: string; scopeName: string; path: string }[];
+      configuration: { properties: Record<string, { default: unknown }> };
+    };
     dependencies: Record<string, string>;
   };
 
@@ -226,7 +339,11 @@ describe("VS Code extension", () => {
       folding: { markers: Record<string, string> };
     };
     expect(conf.comments.lineComment).toBe("#");
-    expect(conf.brackets).toEqual([["{", "}"], ["[", "]"], ["(", ")"]]);
+    expect(conf.brackets).toEqual([
+      ["{", "}"],
+      ["[", "]"],
+      ["(", ")"],
+    ]);
     const word = new RegExp(`^(?:${conf.wordPattern})$`);
     for (const w of ["dense", "kaiming_normal", "5e-4", ".5", "60_000", "-2"]) expect(word.test(w), w).toBe(true);
     expect(new RegExp(conf.indentationRules.increaseIndentPattern).test("model m {")).toBe(true);

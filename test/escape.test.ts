@@ -31,7 +31,7 @@ describe("one line each: what every target gets", () => {
     expect(E.tsComment('specs/odd "name".dnn')).toBe('specs/odd "name".dnn');
   });
 
-  it("pyString: \\\\ \\\" \\n \\r \\t, \\xNN for controls, \\uXXXX for the other unsafe code points", () => {
+  it('pyString: \\\\ \\" \\n \\r \\t, \\xNN for controls, \\uXXXX for the other unsafe code points', () => {
     expect(E.pyString('a"b\\c')).toBe('"a\\"b\\\\c"');
     expect(E.pyString("\n\r\t\0\x1b\x7f\x85")).toBe('"\\n\\r\\t\\x00\\x1b\\x7f\\x85"');
     expect(E.pyString("\u2028\u202e\ud800\ufeff")).toBe('"\\u2028\\u202e\\ud800\\ufeff"');

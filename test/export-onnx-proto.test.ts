@@ -116,7 +116,13 @@ describe("ONNX messages", () => {
   });
 
   it("ModelProto: ir_version, producer, graph, opset_import; the same model gives the same bytes", () => {
-    const graph = { name: "g", nodes: [{ opType: "Relu", name: "r", inputs: ["input"], outputs: ["y"] }], initializers: [], inputs: [{ name: "input", shape: ["N", 3] as (string | number)[] }], outputs: [{ name: "y", shape: ["N", 3] as (string | number)[] }] };
+    const graph = {
+      name: "g",
+      nodes: [{ opType: "Relu", name: "r", inputs: ["input"], outputs: ["y"] }],
+      initializers: [],
+      inputs: [{ name: "input", shape: ["N", 3] as (string | number)[] }],
+      outputs: [{ name: "y", shape: ["N", 3] as (string | number)[] }],
+    };
     const m = { irVersion: 8, opset: 17, producerName: "dnnc", producerVersion: "0.1.0", graph };
     const b = encodeModel(m);
     expect(hex(b.subarray(0, 2))).toBe("0808"); // ir_version 8

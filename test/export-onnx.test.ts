@@ -18,7 +18,10 @@ const mlpRun = () => (mlp ??= trainRun("specs/fashion-mlp.dnn", 5));
 
 describe("ONNX export runs in onnxruntime-node and matches our predictions", () => {
   it("MLP with batch norm and dropout (specs/fashion-mlp.dnn): BN folded, dropout removed", async () => {
-    const { folded, unfolded } = await checkSpec(mlpRun(), { has: ["Gemm", "Relu", "Softmax", "Flatten", "Mul"], not: ["BatchNormalization", "Dropout", "Add"] });
+    const { folded, unfolded } = await checkSpec(mlpRun(), {
+      has: ["Gemm", "Relu", "Softmax", "Flatten", "Mul"],
+      not: ["BatchNormalization", "Dropout", "Add"],
+    });
     expect(unfolded.model.graph.nodes.some((n) => n.opType === "BatchNormalization")).toBe(true);
     expect(folded.nodes).toBeLessThan(unfolded.nodes);
   }, 30_000);
@@ -110,7 +113,15 @@ describe("dnnc export command", () => {
     const params = 784 * 256 + 256 + 256 * 256 + 256 + 2560 + 10 + 1;
     expect(out[0]).toBe(`wrote ${join(t.dir, "model.onnx")} (9 nodes, ${params} parameters)\n`);
     expect(existsSync(join(t.dir, "model.onnx"))).toBe(true);
-    expect(JSON.parse(out[1])).toMatchObject({ ok: true, file: join(t.dir, "m.onnx"), opset: 17, nodes: 9, parameters: params, input: ["N", 1, 28, 28], outputs: ["logits", "probabilities"] });
+    expect(JSON.parse(out[1])).toMatchObject({
+      ok: true,
+      file: join(t.dir, "m.onnx"),
+      opset: 17,
+      nodes: 9,
+      parameters: params,
+      input: ["N", 1, 28, 28],
+      outputs: ["logits", "probabilities"],
+    });
     expect(out).toHaveLength(2);
     expect(errors[0]).toMatch(/nope: no such run directory$/);
     expect(errors[1]).toMatch(/no spec\.dnn/);

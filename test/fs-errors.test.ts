@@ -27,9 +27,16 @@ function userError(r: ReturnType<typeof dnnc>, message: string | RegExp): void {
 // a tiny CSV model: compiles in about a second, trains in a moment
 const data = join(tmp, "data");
 mkdirSync(data);
-const rows = (n: number, label: (i: number) => number) => "x1,x2,label\n" + Array.from({ length: n }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${label(i)}`).join("\n") + "\n";
-writeFileSync(join(data, "train.csv"), rows(64, (i) => i % 2));
-writeFileSync(join(data, "test.csv"), rows(16, (i) => i % 2));
+const rows = (n: number, label: (i: number) => number) =>
+  "x1,x2,label\n" + Array.from({ length: n }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${label(i)}`).join("\n") + "\n";
+writeFileSync(
+  join(data, "train.csv"),
+  rows(64, (i) => i % 2),
+);
+writeFileSync(
+  join(data, "test.csv"),
+  rows(16, (i) => i % 2),
+);
 const SPEC = `model m {\n  input [2]\n  dense(4) -> relu\n  dense(2)\n  loss softmax_cross_entropy\n}\ndata {\n  source csv("${data}")\n}\ntrain {\n  seed 1\n  batch 16\n  epochs 1\n  optimizer sgd(lr=0.1)\n}\n`;
 const spec = join(tmp, "m.dnn");
 writeFileSync(spec, SPEC);
@@ -127,7 +134,10 @@ describe("the CLI's error boundary", () => {
     userError(dnnc("compile", spec, "-o", dir), `${join(dir, "m.trainer.ts")}: cannot write (read-only file system)`);
     // Node's recursive mkdir says ENOENT here; dnnc finds the real reason
     userError(dnnc("compile", spec, "-o", join(dir, "out")), `${join(dir, "out")}: read-only file system`);
-    userError(dnnc("train", spec, "-o", join(dir, "run"), "--no-report"), `${join(dir, "run")}: cannot create the run directory: ${dir} is not writable (read-only file system)`);
+    userError(
+      dnnc("train", spec, "-o", join(dir, "run"), "--no-report"),
+      `${join(dir, "run")}: cannot create the run directory: ${dir} is not writable (read-only file system)`,
+    );
     userError(dnnc("train", spec, "-o", dir, "--no-report"), `${dir}: the run directory is not writable (read-only file system)`);
     const run = join(tmp, "run-for-ro");
     expect(dnnc("train", spec, "-o", run, "--quiet").status).toBe(0);
@@ -138,7 +148,10 @@ describe("the CLI's error boundary", () => {
 
   const full = tmpfs("full", "size=64k");
   if (full) mounts.push(full);
-  if (!ro || !full) console.warn(`fs-errors: tmpfs mounts not allowed here (not root?): read-only case ${ro ? "runs" : "skipped"}, disk-full case ${full ? "runs" : "skipped"}`);
+  if (!ro || !full)
+    console.warn(
+      `fs-errors: tmpfs mounts not allowed here (not root?): read-only case ${ro ? "runs" : "skipped"}, disk-full case ${full ? "runs" : "skipped"}`,
+    );
   it.runIf(full)("a full disk during compile (64 KiB tmpfs): exit 1, and no truncated trainer or temporary file left", () => {
     const dir = full!;
     const r = dnnc("compile", spec, "-o", dir);
@@ -151,5 +164,4 @@ describe("the CLI's error boundary", () => {
     expect(dnnc("compile", spec, "-o", ok).status).toBe(0);
     for (const f of left) expect(readFileSync(join(dir, f), "utf8"), f).toBe(readFileSync(join(ok, f), "utf8"));
   });
-
 });

@@ -48,7 +48,10 @@ describe.skipIf(!fuzz.hasPython())(`fuzzing the emitters (seed ${SEED})`, () => 
     const xs = Array.from({ length: 2000 }, () => fuzz.hostileString(a));
     expect(Array.from({ length: 2000 }, () => fuzz.hostileString(b))).toEqual(xs);
     for (const re of [/\n/, /\r/, /\u2028/, /\0/, /[\u202a-\u202e]/, /[\ud800-\udbff](?![\udc00-\udfff])/, /<\/script>/i, /"""/, /coding[:=]/, /\*\//])
-      expect(xs.some((s) => re.test(s)), String(re)).toBe(true);
+      expect(
+        xs.some((s) => re.test(s)),
+        String(re),
+      ).toBe(true);
     expect(xs.some((s) => s.length > 5000)).toBe(true);
   });
 });

@@ -20,7 +20,9 @@ const fuzz = fuzzJs as unknown as {
 };
 
 const dir = "specs/fuzz-regressions";
-const files = readdirSync(dir).filter((f) => f.endsWith(".dnn")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".dnn"))
+  .sort();
 
 describe("fuzz regressions", () => {
   it("the folder is not empty", () => expect(files.length).toBeGreaterThanOrEqual(10));
@@ -38,7 +40,11 @@ describe("fuzz regressions", () => {
       expect(thrown === undefined ? undefined : String((thrown as Error).message ?? thrown).split("\n")[0], "compileToIr threw").toBeUndefined();
       for (const d of r!.diagnostics) expect(fuzz.diagnosticProblem(d, src, path), `diagnostic ${d.code}: ${d.message}`).toBeUndefined();
       if (r!.ir) expect(fuzz.layoutProblem(r!.ir)).toBeUndefined();
-      else expect(r!.diagnostics.some((d) => d.severity === "error"), "no IR and no error").toBe(true);
+      else
+        expect(
+          r!.diagnostics.some((d) => d.severity === "error"),
+          "no IR and no error",
+        ).toBe(true);
       const h = await fuzz.checkInput(src, { file: path });
       expect(h.finding?.signature).toBeUndefined();
     });

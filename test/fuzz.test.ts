@@ -44,7 +44,9 @@ describe("fuzzing the front end", () => {
     const known = await knownSignatures();
     const { stats, findings } = await fuzz.runCampaign({ n: 10_000, seed: 20261125, codegenEvery: 400 });
     const fresh = findings.filter((f) => f.kind !== "slow" && !known.has(f.signature)); // no timed assertions in tests
-    const show = fresh.map((f) => `[${f.kind}] ${f.signature} (x${f.count})\n  input: ${JSON.stringify(f.input.slice(0, 300))}\n  ${f.detail.split("\n").slice(0, 4).join("\n  ")}`);
+    const show = fresh.map(
+      (f) => `[${f.kind}] ${f.signature} (x${f.count})\n  input: ${JSON.stringify(f.input.slice(0, 300))}\n  ${f.detail.split("\n").slice(0, 4).join("\n  ")}`,
+    );
     expect(show, "new fuzz findings: run `npx tsx scripts/fuzz.mjs --n 10000 --seed 20261125 --write`").toEqual([]);
     expect(stats.inputs).toBe(10_000);
     expect(stats.reachedIr).toBeGreaterThan(500); // the grammar keeps producing specs that compile
@@ -76,6 +78,8 @@ describe("fuzzing the front end", () => {
     const { diagnosticProblem } = fuzzJs as { diagnosticProblem: (d: unknown, s: string, f: string) => string | undefined };
     const span = { file: "f", line: 3, col: 1, endLine: 3, endCol: 1, offset: 0, endOffset: 1 };
     expect(diagnosticProblem({ code: "E0002", severity: "error", message: "m", span }, "one line", "f")).toMatch(/past the end/);
-    expect(diagnosticProblem({ code: "E0002", severity: "error", message: "bad {detail}", span: { ...span, line: 1, endLine: 1 } }, "one line", "f")).toMatch(/placeholder/);
+    expect(diagnosticProblem({ code: "E0002", severity: "error", message: "bad {detail}", span: { ...span, line: 1, endLine: 1 } }, "one line", "f")).toMatch(
+      /placeholder/,
+    );
   });
 });

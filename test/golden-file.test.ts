@@ -61,7 +61,12 @@ describe("dnnc test", () => {
     expect(existsSync(golden)).toBe(false);
     const j = dnnc("test", spec, "--json");
     expect(j.status).toBe(1);
-    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, passed: 0, failed: 1, results: [{ spec, ok: false, updated: false, message: expect.stringContaining("no golden") }] });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      ok: false,
+      passed: 0,
+      failed: 1,
+      results: [{ spec, ok: false, updated: false, message: expect.stringContaining("no golden") }],
+    });
     const u = dnnc("test", spec, "--update");
     expect(u.status).toBe(0);
     expect(u.stdout).toContain(`u ${spec}  wrote ${golden}`);

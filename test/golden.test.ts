@@ -22,8 +22,12 @@ function golden(name: string, actual: string) {
   expect(actual, `golden ${path} differs: rerun with UPDATE_GOLDENS=1 and read the diff`).toBe(readFileSync(path, "utf8"));
 }
 
-const specs = readdirSync("specs").filter((f) => f.endsWith(".dnn")).sort();
-const errorSpecs = readdirSync("specs/errors").filter((f) => f.endsWith(".dnn")).sort();
+const specs = readdirSync("specs")
+  .filter((f) => f.endsWith(".dnn"))
+  .sort();
+const errorSpecs = readdirSync("specs/errors")
+  .filter((f) => f.endsWith(".dnn"))
+  .sort();
 
 describe("specs compile to their golden IR and trainer", () => {
   for (const f of specs) {

@@ -23,8 +23,10 @@ describe("parser", () => {
   it("chains over several lines (arrow at end)", () => expectPrinted("model m {\n  dense(1) ->\n  relu\n}", "model m {\n  dense(1) -> relu\n}"));
   it("chains over several lines (arrow at start)", () => expectPrinted("model m {\n  dense(1)\n  -> relu\n}", "model m {\n  dense(1) -> relu\n}"));
   it("comments, both kinds", () => expectPrinted("# a\nmodel m { // b\n relu # c\n}", "model m {\n  relu\n}"));
-  it("numbers in every usual form", () => expectPrinted("train { a 5e-4; b 1/255; c .5; d 60_000; e -2; f 1E3 }", "train {\n  a 5e-4\n  b 1/255\n  c .5\n  d 60_000\n  e -2\n  f 1E3\n}"));
-  it("named and positional arguments", () => expectPrinted("model m { dense(256, init=kaiming_normal, bias=false) }", "model m {\n  dense(256, init=kaiming_normal, bias=false)\n}"));
+  it("numbers in every usual form", () =>
+    expectPrinted("train { a 5e-4; b 1/255; c .5; d 60_000; e -2; f 1E3 }", "train {\n  a 5e-4\n  b 1/255\n  c .5\n  d 60_000\n  e -2\n  f 1E3\n}"));
+  it("named and positional arguments", () =>
+    expectPrinted("model m { dense(256, init=kaiming_normal, bias=false) }", "model m {\n  dense(256, init=kaiming_normal, bias=false)\n}"));
   it("lists", () => expectPrinted("model m { input [1, 28, 28] }", "model m {\n  input [1, 28, 28]\n}"));
   it("calls as values", () => expectPrinted('data { source idx("x/y") }', 'data {\n  source idx("x/y")\n}'));
   it("nested bodies", () => expectPrinted("model m { residual { dense(4) -> relu } }", "model m {\n  residual {\n    dense(4) -> relu\n  }\n}"));
@@ -45,7 +47,10 @@ describe("properties", () => {
   it("print(parse(print(parse(x)))) is stable for generated specs", () => {
     const ident = fc.constantFrom("dense", "relu", "bn", "dropout", "tanh", "conv2d");
     const num = fc.integer({ min: 0, max: 999 }).map(String);
-    const arg = fc.oneof(num, fc.tuple(fc.constantFrom("p", "units", "eps"), num).map(([k, v]) => `${k}=${v}`));
+    const arg = fc.oneof(
+      num,
+      fc.tuple(fc.constantFrom("p", "units", "eps"), num).map(([k, v]) => `${k}=${v}`),
+    );
     const el = fc.tuple(ident, fc.array(arg, { maxLength: 3 })).map(([n, a]) => (a.length ? `${n}(${a.join(", ")})` : n));
     const stmt = fc.array(el, { minLength: 1, maxLength: 4 }).map((e) => e.join(" -> "));
     const spec = fc.array(stmt, { minLength: 1, maxLength: 5 }).map((s) => `model m {\n${s.map((x) => "  " + x).join("\n")}\n}\n`);

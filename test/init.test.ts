@@ -10,7 +10,9 @@ import { DnncError } from "../runtime/errors";
 const ref = JSON.parse(readFileSync(new URL("./reference/dense/init.json", import.meta.url), "utf8"));
 
 function stats(a: Float32Array) {
-  let s = 0, min = Infinity, max = -Infinity;
+  let s = 0,
+    min = Infinity,
+    max = -Infinity;
   for (const v of a) {
     s += v;
     if (v < min) min = v;
@@ -42,9 +44,7 @@ describe("initializers match torch.nn.init statistics", () => {
       // sample std: relative error ~ 1/sqrt(2N) for each draw; 6 sigma of the difference
       const tolStd = Math.max(0.005, 6 / Math.sqrt(N));
       expect(Math.abs(ours.std - cs.std) / cs.std, `std ${ours.std} vs torch ${cs.std}`).toBeLessThan(tolStd);
-      expect(Math.abs(ours.mean - cs.mean), `mean ${ours.mean} vs torch ${cs.mean}`).toBeLessThan(
-        (8 * cs.std) / Math.sqrt(N),
-      );
+      expect(Math.abs(ours.mean - cs.mean), `mean ${ours.mean} vs torch ${cs.mean}`).toBeLessThan((8 * cs.std) / Math.sqrt(N));
       if (uniformKinds.has(cs.spec.kind)) {
         // the sample range of U(lo, hi) falls short of the bounds by about (hi - lo)/N
         const slack = ((cs.max - cs.min) * 10) / N;

@@ -35,7 +35,8 @@ function shape(code: string, kind = ts.ScriptKind.TS): Shape {
   visit(sf);
   const scanner = ts.createScanner(ts.ScriptTarget.ES2022, false, ts.LanguageVariant.Standard, code);
   for (let t = scanner.scan(); t !== ts.SyntaxKind.EndOfFileToken; t = scanner.scan())
-    if (t === ts.SyntaxKind.SingleLineCommentTrivia || t === ts.SyntaxKind.MultiLineCommentTrivia) out.comments.push(scanner.getTokenText().replace(/\b[0-9a-f]{16}\b/, "SHA256"));
+    if (t === ts.SyntaxKind.SingleLineCommentTrivia || t === ts.SyntaxKind.MultiLineCommentTrivia)
+      out.comments.push(scanner.getTokenText().replace(/\b[0-9a-f]{16}\b/, "SHA256"));
   return out;
 }
 

@@ -38,11 +38,16 @@ describe("SIGINT in a generated trainer", () => {
     expect(code).toBe(130);
     expect(err).not.toContain("error:");
     expect(err).not.toMatch(/\n\s+at /);
-    const m = new RegExp(`^interrupted after step (\\d+); checkpoint written to ${run}/checkpoint\\.safetensors; resume with: node ${trainer} --resume ${run} --epochs 50 --backend ts$`, "m").exec(err);
+    const m = new RegExp(
+      `^interrupted after step (\\d+); checkpoint written to ${run}/checkpoint\\.safetensors; resume with: node ${trainer} --resume ${run} --epochs 50 --backend ts$`,
+      "m",
+    ).exec(err);
     expect(m, err).not.toBeNull();
     expect(existsSync(join(run, "checkpoint.safetensors"))).toBe(true);
     const step = Number(m![1]);
-    const r = spawnSync(process.execPath, [trainer, "--resume", run, "--epochs", "50", "--backend", "ts", "--max-steps", String(step + 2), "--quiet"], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [trainer, "--resume", run, "--epochs", "50", "--backend", "ts", "--max-steps", String(step + 2), "--quiet"], {
+      encoding: "utf8",
+    });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(JSON.parse(readFileSync(join(run, "run.json"), "utf8")).steps).toBe(step + 2);

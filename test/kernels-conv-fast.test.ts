@@ -225,11 +225,7 @@ describe("conv2d fast paths equal the naive oracle", () => {
       { C: 16, H: 14, W: 14, K: 32, kernel: 3, padding: "same" as const },
     ]) {
       const base = convConfig(o);
-      for (const cfg of [
-        base,
-        { ...base, colFloats: convScratchSizeFast(base) },
-        { ...base, colFloats: convScratchSizeBatched(base, 2) },
-      ]) {
+      for (const cfg of [base, { ...base, colFloats: convScratchSizeFast(base) }, { ...base, colFloats: convScratchSizeBatched(base, 2) }]) {
         const n = 2;
         const xs = n * cfg.C * 196 * (cfg.H === 28 ? 4 : 1);
         const ys = n * cfg.K * cfg.OH * cfg.OW;
@@ -320,9 +316,7 @@ describe("max pool 2x2 stride 2 equals the definition", () => {
           maxPoolNaive(hp.H, c, x, y0, i0, n);
           maxPool2dForward(hp.H, c, x, y, i1, n);
           // byte equality: the same float (NaN, -0 included) from the same cell
-          expect(new Uint32Array(new Float32Array(hp.get(y, out)).buffer)).toEqual(
-            new Uint32Array(new Float32Array(hp.get(y0, out)).buffer),
-          );
+          expect(new Uint32Array(new Float32Array(hp.get(y, out)).buffer)).toEqual(new Uint32Array(new Float32Array(hp.get(y0, out)).buffer));
           expect(hp.get(i1, out)).toEqual(hp.get(i0, out));
         },
       ),
@@ -347,7 +341,12 @@ describe("max pool 2x2 stride 2 equals the definition", () => {
       for (let j = 0; j < 4; j++) {
         const [oh, ow] = [j >> 1, j & 1];
         let best = -1;
-        for (const [a, b] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+        for (const [a, b] of [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ]) {
           const cell = (2 * oh + a) * 5 + 2 * ow + b;
           if (best < 0 || hp.H[x + p * 20 + cell] > hp.H[x + p * 20 + best]) best = cell;
         }

@@ -3,15 +3,7 @@
 // finite differences (float64 heap, tiny shapes).
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import {
-  convConfig,
-  convScratchSize,
-  convWeightSize,
-  conv2dForward,
-  conv2dBackward,
-  type ConvConfig,
-  type ConvOptions,
-} from "../runtime/kernels/conv";
+import { convConfig, convScratchSize, convWeightSize, conv2dForward, conv2dBackward, type ConvConfig, type ConvOptions } from "../runtime/kernels/conv";
 import { conv2dForwardNaive, conv2dBackwardNaive } from "../runtime/kernels/reference";
 import { Rng } from "../runtime/rng";
 import { makeGemm } from "../runtime/kernels/gemm";
@@ -237,6 +229,5 @@ describe("conv2d gradients match central finite differences", () => {
     { n: 1, C: 2, H: 4, W: 3, K: 3, kernel: 4, padding: "same" },
   ];
   for (const [i, o] of cases.entries())
-    for (const fast of [true, false])
-      it(`case ${i} (${fast ? "im2col+gemm" : "naive"})`, () => finiteDifferenceCheck(o, fast));
+    for (const fast of [true, false]) it(`case ${i} (${fast ? "im2col+gemm" : "naive"})`, () => finiteDifferenceCheck(o, fast));
 });

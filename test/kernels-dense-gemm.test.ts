@@ -12,7 +12,10 @@ function fillRandom(H: Float32Array, off: number, len: number, rng: Rng): void {
 // Runs both implementations on the same inputs (A at 3, B after A, C after B, a guard zone
 // around C) and returns the largest error relative to sum_k |a||b| (the scale of the rounding).
 function compare(tA: 0 | 1, tB: 0 | 1, M: number, N: number, K: number, beta: 0 | 1, seed: number) {
-  const a = 3, b = a + M * K + 5, c = b + K * N + 7, guard = 11;
+  const a = 3,
+    b = a + M * K + 5,
+    c = b + K * N + 7,
+    guard = 11;
   const len = c + M * N + guard;
   const H1 = new Float32Array(len);
   const rng = new Rng(seed, 7);

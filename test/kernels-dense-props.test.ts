@@ -4,14 +4,7 @@
 // cross-entropy is shift-invariant per row and its gradient rows sum to zero.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  ACTIVATION_KINDS,
-  activationBackward,
-  activationForward,
-  defaultAlpha,
-  erf,
-  type ActivationKind,
-} from "../runtime/kernels/activations";
+import { ACTIVATION_KINDS, activationBackward, activationForward, defaultAlpha, erf, type ActivationKind } from "../runtime/kernels/activations";
 import { bceWithLogits, huber, l1Loss, mse, softmaxCrossEntropy } from "../runtime/kernels/losses";
 
 // naive double-precision references, one line each (erf is checked against torch separately)
@@ -83,15 +76,12 @@ function checkGradient(f: LossFn, pred: number[], target: number[], n: number, k
     const lossDown = f(H, 0, 2 * len, -1, n, k);
     H[i] = x;
     const fd = (lossUp - lossDown) / (up - down);
-    expect(Math.abs(H[len + i] - fd), `element ${i}: ${H[len + i]} vs ${fd}`).toBeLessThanOrEqual(
-      1e-4 * Math.abs(fd) + 1e-6,
-    );
+    expect(Math.abs(H[len + i] - fd), `element ${i}: ${H[len + i]} vs ${fd}`).toBeLessThanOrEqual(1e-4 * Math.abs(fd) + 1e-6);
   }
 }
 
 const shape = fc.record({ n: fc.integer({ min: 1, max: 5 }), k: fc.integer({ min: 1, max: 6 }) });
-const vals = (len: number, lo: number, hi: number) =>
-  fc.array(fc.double({ min: lo, max: hi, noNaN: true }).map(f32), { minLength: len, maxLength: len });
+const vals = (len: number, lo: number, hi: number) => fc.array(fc.double({ min: lo, max: hi, noNaN: true }).map(f32), { minLength: len, maxLength: len });
 
 describe("loss gradients = finite differences of the loss", () => {
   it("softmax cross-entropy, with and without label smoothing", () => {
@@ -147,15 +137,17 @@ describe("cross-entropy invariants", () => {
   it("adding a constant to a row leaves loss and gradient unchanged; gradient rows sum to 0", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 2, max: 8 }).chain((C) =>
-          fc.tuple(
-            fc.constant(C),
-            vals(C, -5, 5),
-            fc.integer({ min: 0, max: C - 1 }),
-            fc.double({ min: -50, max: 50, noNaN: true }).map(f32),
-            fc.constantFrom(0, 0.2),
+        fc
+          .integer({ min: 2, max: 8 })
+          .chain((C) =>
+            fc.tuple(
+              fc.constant(C),
+              vals(C, -5, 5),
+              fc.integer({ min: 0, max: C - 1 }),
+              fc.double({ min: -50, max: 50, noNaN: true }).map(f32),
+              fc.constantFrom(0, 0.2),
+            ),
           ),
-        ),
         ([C, z, y, shift, eps]) => {
           const H = new Float32Array(4 * C + 1);
           H.set(z, 0);

@@ -61,7 +61,13 @@ describe("Linear through the three GEMM calls", () => {
         expectClose("db", view("db", out), cs.db, 1e-4, 1e-5);
         // weight gradient accumulation (beta = 1) doubles it
         gemm(H, 1, 0, out, inp, n, off.dy, off.x, off.dW, 1);
-        expectClose("2 dW", view("dW", out * inp), cs.dW.map((v: number) => 2 * v), 1e-4, 2e-5);
+        expectClose(
+          "2 dW",
+          view("dW", out * inp),
+          cs.dW.map((v: number) => 2 * v),
+          1e-4,
+          2e-5,
+        );
       });
     }
   }

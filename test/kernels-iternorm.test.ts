@@ -5,7 +5,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { iterNormBackward, iterNormForwardEval, iterNormForwardTrain, iterNormSaveSize, iterNormTmpSize, type IterNormConfig } from "../runtime/kernels/iternorm";
+import {
+  iterNormBackward,
+  iterNormForwardEval,
+  iterNormForwardTrain,
+  iterNormSaveSize,
+  iterNormTmpSize,
+  type IterNormConfig,
+} from "../runtime/kernels/iternorm";
 
 interface Case {
   name: string;
@@ -26,17 +33,37 @@ function run(c: Case, H: Float32Array) {
   let top = 0;
   const at = (k: number) => ((top += k), top - k);
   const size = n * C * S;
-  const x = at(size), gamma = at(C), beta = at(C), y = at(size), dy = at(size), dx = at(size), dg = at(C), db = at(C);
-  const save = at(iterNormSaveSize(cfg)), tmp = at(iterNormTmpSize(cfg)), rm = at(C), rwm = at(c.G * g * g), xe = at(size), ye = at(size);
+  const x = at(size),
+    gamma = at(C),
+    beta = at(C),
+    y = at(size),
+    dy = at(size),
+    dx = at(size),
+    dg = at(C),
+    db = at(C);
+  const save = at(iterNormSaveSize(cfg)),
+    tmp = at(iterNormTmpSize(cfg)),
+    rm = at(C),
+    rwm = at(c.G * g * g),
+    xe = at(size),
+    ye = at(size);
   if (top > H.length) throw new Error("heap too small");
   const put = (off: number, k: string) => (c[k] as number[]).forEach((v, i) => (H[off + i] = v));
-  put(x, "x"), put(gamma, "gamma"), put(beta, "beta"), put(dy, "dy"), put(xe, "x_eval");
+  (put(x, "x"), put(gamma, "gamma"), put(beta, "beta"), put(dy, "dy"), put(xe, "x_eval"));
   for (let k = 0; k < c.G; k++) for (let a = 0; a < g; a++) H[rwm + k * g * g + a * g + a] = 1;
   iterNormForwardTrain(H, cfg, x, gamma, beta, y, save, tmp, rm, rwm, n);
   iterNormBackward(H, cfg, x, gamma, dy, save, tmp, dx, dg, db, n);
   iterNormForwardEval(H, cfg, xe, gamma, beta, ye, rm, rwm, n);
   const get = (off: number, k: number) => Array.from(H.subarray(off, off + k));
-  return { y: get(y, size), dx: get(dx, size), dgamma: get(dg, C), dbeta: get(db, C), running_mean: get(rm, C), running_wm: get(rwm, c.G * g * g), y_eval: get(ye, size) };
+  return {
+    y: get(y, size),
+    dx: get(dx, size),
+    dgamma: get(dg, C),
+    dbeta: get(db, C),
+    running_mean: get(rm, C),
+    running_wm: get(rwm, c.G * g * g),
+    y_eval: get(ye, size),
+  };
 }
 
 function worst(got: number[], want: number[]): number {
@@ -51,26 +78,34 @@ describe("iternorm kernels match torch autograd", () => {
   for (const c of ref.cases) {
     it(`${c.name}: float64 heap within 1e-9`, () => {
       const got = run(c, new Float64Array(1 << 14) as unknown as Float32Array);
-      for (const k of ["y", "dx", "dgamma", "dbeta", "running_mean", "running_wm", "y_eval"] as const) expect(worst(got[k], c[k] as number[]), k).toBeLessThan(1e-9);
+      for (const k of ["y", "dx", "dgamma", "dbeta", "running_mean", "running_wm", "y_eval"] as const)
+        expect(worst(got[k], c[k] as number[]), k).toBeLessThan(1e-9);
     });
     it(`${c.name}: float32 heap within 1e-3`, () => {
       const got = run(c, new Float32Array(1 << 14));
-      for (const k of ["y", "dx", "dgamma", "dbeta", "running_mean", "running_wm", "y_eval"] as const) expect(worst(got[k], c[k] as number[]), k).toBeLessThan(1e-3);
+      for (const k of ["y", "dx", "dgamma", "dbeta", "running_mean", "running_wm", "y_eval"] as const)
+        expect(worst(got[k], c[k] as number[]), k).toBeLessThan(1e-3);
     });
   }
   it("whitens: with enough iterations the batch covariance of the output is close to the identity", () => {
-    const n = 64, C = 3, T = 12;
+    const n = 64,
+      C = 3,
+      T = 12;
     const H = new Float64Array(1 << 14) as unknown as Float32Array;
     const cfg: IterNormConfig = { C, S: 1, G: 1, T, eps: 1e-6, momentum: 0.1 };
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed / 2147483648 - 0.5);
     for (let i = 0; i < n; i++) {
-      const a = rnd(), b = rnd(), d = rnd();
+      const a = rnd(),
+        b = rnd(),
+        d = rnd();
       H[i * C] = a;
       H[i * C + 1] = 0.6 * a + 0.8 * b;
       H[i * C + 2] = d * 3;
     }
-    const y = 1000, save = 2000, tmp = 4000;
+    const y = 1000,
+      save = 2000,
+      tmp = 4000;
     iterNormForwardTrain(H, cfg, 0, -1, -1, y, save, tmp, -1, -1, n);
     for (let a = 0; a < C; a++)
       for (let b = 0; b < C; b++) {

@@ -95,8 +95,7 @@ describe("norm gradients match central finite differences", () => {
             ylen: len,
             r,
             forward: () => batchNormForwardTrain(hp.H, cfg, x, gm, bt, y, mean, invstd, -1, -1, n),
-            backward: () =>
-              batchNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
+            backward: () => batchNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
             wrt: [
               ["x", x, dx, len],
               ...(affine
@@ -141,8 +140,7 @@ describe("norm gradients match central finite differences", () => {
             ylen: len,
             r,
             forward: () => layerNormForward(hp.H, cfg, x, gm, bt, y, mean, invstd, n),
-            backward: () =>
-              layerNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
+            backward: () => layerNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
             wrt: [
               ["x", x, dx, len],
               ...(affine
@@ -188,8 +186,7 @@ describe("norm gradients match central finite differences", () => {
             ylen: len,
             r,
             forward: () => groupNormForward(hp.H, cfg, x, gm, bt, y, mean, invstd, n),
-            backward: () =>
-              groupNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
+            backward: () => groupNormBackward(hp.H, cfg, x, gm, mean, invstd, r, dx, affine ? dgamma : -1, affine ? dbeta : -1, n),
             wrt: [
               ["x", x, dx, len],
               ...(affine
@@ -209,39 +206,34 @@ describe("norm gradients match central finite differences", () => {
 
   it("weight norm (g and v)", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer({ min: 1, max: 1 << 20 }),
-        (out, inn, seed) => {
-          const len = out * inn;
-          const hp = new Heap(8 * len + 8 * out, true);
-          const rng = new Rng(seed, 4);
-          const cfg = { out, inn };
-          const g = hp.alloc(out);
-          const v = hp.alloc(len);
-          const r = hp.alloc(len);
-          fillNormal(hp, g, out, rng, 0.5, 1);
-          fillNormal(hp, v, len, rng, 1, 0.3);
-          fillNormal(hp, r, len, rng);
-          const [w, norm, dg, dv] = [hp.alloc(len), hp.alloc(out), hp.alloc(out), hp.alloc(len)];
-          checkFiniteDifferences(
-            {
-              hp,
-              y: w,
-              ylen: len,
-              r,
-              forward: () => weightNormForward(hp.H, cfg, g, v, w, norm),
-              backward: () => weightNormBackward(hp.H, cfg, g, v, norm, r, dg, dv),
-              wrt: [
-                ["g", g, dg, out],
-                ["v", v, dv, len],
-              ],
-            },
-            `WN ${out}x${inn}`,
-          );
-        },
-      ),
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 1 << 20 }), (out, inn, seed) => {
+        const len = out * inn;
+        const hp = new Heap(8 * len + 8 * out, true);
+        const rng = new Rng(seed, 4);
+        const cfg = { out, inn };
+        const g = hp.alloc(out);
+        const v = hp.alloc(len);
+        const r = hp.alloc(len);
+        fillNormal(hp, g, out, rng, 0.5, 1);
+        fillNormal(hp, v, len, rng, 1, 0.3);
+        fillNormal(hp, r, len, rng);
+        const [w, norm, dg, dv] = [hp.alloc(len), hp.alloc(out), hp.alloc(out), hp.alloc(len)];
+        checkFiniteDifferences(
+          {
+            hp,
+            y: w,
+            ylen: len,
+            r,
+            forward: () => weightNormForward(hp.H, cfg, g, v, w, norm),
+            backward: () => weightNormBackward(hp.H, cfg, g, v, norm, r, dg, dv),
+            wrt: [
+              ["g", g, dg, out],
+              ["v", v, dv, len],
+            ],
+          },
+          `WN ${out}x${inn}`,
+        );
+      }),
       { numRuns: 40, seed: 4 },
     );
   });

@@ -123,8 +123,7 @@ describe("layer / group / instance norm vs PyTorch", () => {
         layerNormForward(hp.H, cfg, x, gamma, beta, y, mean, invstd, n);
         layerNormBackward(hp.H, cfg, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, n);
       } else {
-        const cfg: GroupNormConfig =
-          t.kind === "group" ? { C, S, G: t.G!, eps: t.eps } : instanceNormConfig(C, S, t.eps);
+        const cfg: GroupNormConfig = t.kind === "group" ? { C, S, G: t.G!, eps: t.eps } : instanceNormConfig(C, S, t.eps);
         groupNormForward(hp.H, cfg, x, gamma, beta, y, mean, invstd, n);
         groupNormBackward(hp.H, cfg, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, n);
       }

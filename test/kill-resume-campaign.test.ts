@@ -26,7 +26,10 @@ const { runCampaign } = campaignJs as { runCampaign: (o: { runs: number; seed: n
 
 describe("kill/resume campaign", () => {
   it("5 runs: no directory lost, corrupted or written without being named", async () => {
-    const s = await runCampaign({ runs: 5, seed: 1 });
+    // kills are timed from measured run times, so on a fast or a loaded machine a few may all miss
+    // their run: draw another seed then (up to three), every campaign's invariants checked
+    let s = await runCampaign({ runs: 5, seed: 1 });
+    for (let seed = 2; seed <= 3 && s.killsLanded === 0 && s.failures.length === 0; seed++) s = await runCampaign({ runs: 5, seed });
     expect(s.failures).toEqual([]);
     // the slice exercised what it claims to
     expect(s.killsLanded).toBeGreaterThan(0);
@@ -37,5 +40,5 @@ describe("kill/resume campaign", () => {
     expect(s.outcomes.other).toBe(0);
     expect(s.outcomes.identical).toBeGreaterThan(0);
     expect(s.outcomes.identical + s.outcomes.refusedNoCheckpoint).toBe(s.directories);
-  }, 120_000);
+  }, 300_000);
 });

@@ -50,10 +50,22 @@ describe("loop state validation", () => {
     ["a fractional step", { ...good(), step: 2.5 }, "field step must be an integer >= 0, got 2.5"],
     ["a string seed", { ...good(), seed: "4" }, 'field seed must be an integer >= 0, got "4"'],
     ["a non-finite loss sum (JSON null)", { ...good(), lossSum: null }, "field lossSum must be a finite number, got null"],
-    ["a schedule without numBad", { ...good(), schedule: { lr: 0.01, best: null, cooldownCounter: 0 } }, "field schedule.numBad must be an integer >= 0, got nothing"],
-    ["a broken early-stopping state", { ...good(), earlyStopping: { best: 1, bestAt: 1, wait: -1, stopped: false } }, "field earlyStopping.wait must be an integer >= 0, got -1"],
+    [
+      "a schedule without numBad",
+      { ...good(), schedule: { lr: 0.01, best: null, cooldownCounter: 0 } },
+      "field schedule.numBad must be an integer >= 0, got nothing",
+    ],
+    [
+      "a broken early-stopping state",
+      { ...good(), earlyStopping: { best: 1, bestAt: 1, wait: -1, stopped: false } },
+      "field earlyStopping.wait must be an integer >= 0, got -1",
+    ],
     ["a metrics entry that is no object", { ...good(), metrics: [good().metrics[0], 7] }, "field metrics[1] must be an object, got 7"],
-    ["a metrics entry with a text loss", { ...good(), metrics: [{ ...good().metrics[0], train_loss: "x" }, good().metrics[1]] }, 'field metrics[0].train_loss must be a finite number or null, got "x"'],
+    [
+      "a metrics entry with a text loss",
+      { ...good(), metrics: [{ ...good().metrics[0], train_loss: "x" }, good().metrics[1]] },
+      'field metrics[0].train_loss must be a finite number or null, got "x"',
+    ],
     ["an array", [1, 2], "expected an object, got [1,2]"],
     ["a trace with a string", { ...good(), lossTrace: ["a"] }, 'field lossTrace[0] must be a finite number, got "a"'],
   ])("refuses %s, naming the file and the field", (_what, state, message) => {

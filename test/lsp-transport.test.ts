@@ -19,7 +19,11 @@ import { Client, frame } from "./helpers/lsp-client";
 import * as fuzzLspJs from "../scripts/fuzz-lsp.mjs";
 
 const fuzzLsp = fuzzLspJs as unknown as {
-  runLspCampaign(o: { sessions: number; seed: number; frames: number }): Promise<{ stats: { checked: number; kinds: Map<string, number> }; findings: { example: string }[] }>;
+  runLspCampaign(o: {
+    sessions: number;
+    seed: number;
+    frames: number;
+  }): Promise<{ stats: { checked: number; kinds: Map<string, number> }; findings: { example: string }[] }>;
 };
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -42,8 +46,16 @@ function reader() {
   return { r, input, got, feed, peak: () => peak };
 }
 
-const req = (id: number, extra = "") => ({ jsonrpc: "2.0", id, method: "textDocument/hover", params: { textDocument: { uri: `file:///a${extra}.dnn` }, position: { line: 0, character: 0 } } });
-const ids = (got: unknown[]) => got.map((m) => (m instanceof FrameError ? `E${m.code}` : m instanceof Error ? "error" : (m as { id?: number; method?: string }).id ?? (m as { method: string }).method));
+const req = (id: number, extra = "") => ({
+  jsonrpc: "2.0",
+  id,
+  method: "textDocument/hover",
+  params: { textDocument: { uri: `file:///a${extra}.dnn` }, position: { line: 0, character: 0 } },
+});
+const ids = (got: unknown[]) =>
+  got.map((m) =>
+    m instanceof FrameError ? `E${m.code}` : m instanceof Error ? "error" : ((m as { id?: number; method?: string }).id ?? (m as { method: string }).method),
+  );
 
 describe("the frame reader", () => {
   it("delivers messages cut anywhere (inside headers and UTF-8 characters), in order", () => {
@@ -65,24 +77,29 @@ describe("the frame reader", () => {
 
   it("is back in step after a wrong Content-Length: at most the mis-framed message and the next are lost, each answered", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: -60, max: 60 }).filter((d) => d !== 0), fc.integer({ min: 1, max: 4096 }), (bad, delta, piece) => {
-        const { got, feed } = reader();
-        const msgs = Array.from({ length: 10 }, (_, i) => req(i, "x".repeat(i)));
-        const bytes = msgs.map((m, i) => {
-          if (i !== bad) return frame(m);
-          const body = Buffer.from(JSON.stringify(m));
-          return Buffer.concat([Buffer.from(`Content-Length: ${Math.max(0, body.length + delta)}\r\n\r\n`), body]);
-        });
-        feed(Buffer.concat(bytes), piece);
-        const delivered = got.filter((m) => !(m instanceof Error)).map((m) => (m as { id: number }).id);
-        const errors = got.filter((m) => m instanceof FrameError) as FrameError[];
-        // every message before the bad one, and every one from bad + 2 on, arrives
-        for (let i = 0; i < 10; i++) if (i < bad || i >= bad + 2) expect(delivered, `message ${i}`).toContain(i);
-        expect(delivered).not.toContain(bad);
-        expect(errors.length).toBeGreaterThanOrEqual(1);
-        expect(errors.length).toBeLessThanOrEqual(2);
-        for (const e of errors) expect(e.code).toBe(-32700);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: -60, max: 60 }).filter((d) => d !== 0),
+        fc.integer({ min: 1, max: 4096 }),
+        (bad, delta, piece) => {
+          const { got, feed } = reader();
+          const msgs = Array.from({ length: 10 }, (_, i) => req(i, "x".repeat(i)));
+          const bytes = msgs.map((m, i) => {
+            if (i !== bad) return frame(m);
+            const body = Buffer.from(JSON.stringify(m));
+            return Buffer.concat([Buffer.from(`Content-Length: ${Math.max(0, body.length + delta)}\r\n\r\n`), body]);
+          });
+          feed(Buffer.concat(bytes), piece);
+          const delivered = got.filter((m) => !(m instanceof Error)).map((m) => (m as { id: number }).id);
+          const errors = got.filter((m) => m instanceof FrameError) as FrameError[];
+          // every message before the bad one, and every one from bad + 2 on, arrives
+          for (let i = 0; i < 10; i++) if (i < bad || i >= bad + 2) expect(delivered, `message ${i}`).toContain(i);
+          expect(delivered).not.toContain(bad);
+          expect(errors.length).toBeGreaterThanOrEqual(1);
+          expect(errors.length).toBeLessThanOrEqual(2);
+          for (const e of errors) expect(e.code).toBe(-32700);
+        },
+      ),
       { seed: 5, numRuns: 300 },
     );
   });
@@ -153,7 +170,16 @@ describe("the frame reader", () => {
     raw(JSON.stringify({ jsonrpc: "2.0", id: 11, method: "m", params: { text: "[{".repeat(5000) } }));
     feed(frame(req(8)));
     const errors = got.filter((m) => m instanceof FrameError) as FrameError[];
-    expect(errors.map((e) => [e.code, e.id])).toEqual([[-32700, null], [-32700, null], [-32700, null], [-32600, null], [-32600, null], [-32600, 7], [-32600, "s"], [-32600, null]]);
+    expect(errors.map((e) => [e.code, e.id])).toEqual([
+      [-32700, null],
+      [-32700, null],
+      [-32700, null],
+      [-32600, null],
+      [-32600, null],
+      [-32600, 7],
+      [-32600, "s"],
+      [-32600, null],
+    ]);
     expect(errors[0].message).toBe("body is not UTF-8");
     expect(errors[1].message).toMatch(/^body is not JSON: /);
     expect(errors[7].message).toBe(`JSON nested deeper than ${MAX_DEPTH} levels`);
@@ -204,7 +230,8 @@ const status = (pid: number, field: "VmRSS" | "VmHWM") => {
   return existsSync(f) ? Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(f, "utf8"))![1]) / 1024 : undefined;
 };
 
-const completion = (c: Client, id?: number) => c.request("textDocument/completion", { textDocument: { uri: "file:///none.dnn" }, position: { line: 0, character: 0 } }, id);
+const completion = (c: Client, id?: number) =>
+  c.request("textDocument/completion", { textDocument: { uri: "file:///none.dnn" }, position: { line: 0, character: 0 } }, id);
 
 describe("dnnc lsp as a process", () => {
   it("ends at `exit` while stdin stays open: 0 after shutdown, 1 without", async () => {
@@ -235,9 +262,19 @@ describe("dnnc lsp as a process", () => {
     p.child.stdout.pause(); // (the Client's reader is attached; nothing is read while paused)
     const text = "model m {\n  input [4]\n  \n}\n";
     const parts = [frame({ jsonrpc: "2.0", id: 1, method: "initialize", params: { capabilities: {} } })];
-    parts.push(frame({ jsonrpc: "2.0", method: "textDocument/didOpen", params: { textDocument: { uri: "file:///a.dnn", languageId: "dnn", version: 1, text } } }));
+    parts.push(
+      frame({ jsonrpc: "2.0", method: "textDocument/didOpen", params: { textDocument: { uri: "file:///a.dnn", languageId: "dnn", version: 1, text } } }),
+    );
     // each answer lists every layer with its documentation: far more than a pipe holds
-    for (let i = 0; i < 200; i++) parts.push(frame({ jsonrpc: "2.0", id: 10 + i, method: "textDocument/completion", params: { textDocument: { uri: "file:///a.dnn" }, position: { line: 2, character: 2 } } }));
+    for (let i = 0; i < 200; i++)
+      parts.push(
+        frame({
+          jsonrpc: "2.0",
+          id: 10 + i,
+          method: "textDocument/completion",
+          params: { textDocument: { uri: "file:///a.dnn" }, position: { line: 2, character: 2 } },
+        }),
+      );
     parts.push(frame({ jsonrpc: "2.0", id: 2, method: "shutdown" }), frame({ jsonrpc: "2.0", method: "exit" }));
     p.child.stdin.write(Buffer.concat(parts));
     const r = await within(p.exited, 20000);
@@ -287,7 +324,10 @@ describe("dnnc lsp as a process", () => {
       p.child.stdin.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length + delta}\r\n\r\n`), body]));
       p.child.stdin.write(frame(req(51)));
       const later = [completion(p.client, 52), completion(p.client, 53)];
-      expect((await Promise.all(later)).map((a) => a.result)).toEqual([{ isIncomplete: false, items: [] }, { isIncomplete: false, items: [] }]);
+      expect((await Promise.all(later)).map((a) => a.result)).toEqual([
+        { isIncomplete: false, items: [] },
+        { isIncomplete: false, items: [] },
+      ]);
       expect((await p.client.orphanAnswers(2)).map((a) => (a.error as { code: number }).code)).toEqual([-32700, -32700]);
       p.child.kill("SIGKILL");
     }

@@ -11,7 +11,19 @@ import { fileURLToPath } from "node:url";
 import { Client } from "./helpers/lsp-client";
 import { startLanguageServer } from "../compiler/lsp";
 import { complete, hover, offsetAt, positionAt } from "../compiler/lsp";
-import { AUGMENTS, BLOCKS, DISTRIBUTIONS, EARLY_STOPPING, GOLDEN, JACOBIAN_PENALTY, LOSSES, OPTIMIZERS, PREPROCESS, SCHEDULES, SOURCES } from "../compiler/lsp/catalogue";
+import {
+  AUGMENTS,
+  BLOCKS,
+  DISTRIBUTIONS,
+  EARLY_STOPPING,
+  GOLDEN,
+  JACOBIAN_PENALTY,
+  LOSSES,
+  OPTIMIZERS,
+  PREPROCESS,
+  SCHEDULES,
+  SOURCES,
+} from "../compiler/lsp/catalogue";
 import { compileToIr } from "../compiler/pipeline";
 import { OPS } from "../compiler/ops";
 
@@ -50,7 +62,12 @@ function at(text: string, needle: string, delta = 0, nth = 0) {
   return positionAt(text, i + delta);
 }
 
-type Diag = { range: { start: { line: number; character: number }; end: { line: number; character: number } }; message: string; code: string; severity: number };
+type Diag = {
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+  message: string;
+  code: string;
+  severity: number;
+};
 
 describe("language server over streams", () => {
   it("initializes, publishes diagnostics at the typo, hovers over dense, completes after dro", async () => {
@@ -290,7 +307,10 @@ describe("the server's tables agree with the compiler", () => {
     expect(d.find((x) => x.code === "E0401")?.hint).toBe(`expected one of: ${Object.keys(LOSSES).join(", ")}`);
     for (const l of Object.values(LOSSES))
       if (l.args.length > 0) {
-        const dd = compileToIr(`model m {\n input [4]\n dense(2)\n loss ${l.name}(${far}=1)\n}\ndata {\n source idx("d")\n}\ntrain {\n}\n`, "t.dnn").diagnostics;
+        const dd = compileToIr(
+          `model m {\n input [4]\n dense(2)\n loss ${l.name}(${far}=1)\n}\ndata {\n source idx("d")\n}\ntrain {\n}\n`,
+          "t.dnn",
+        ).diagnostics;
         expect(dd.find((x) => x.code === "E0202")?.hint).toBe(`expected one of: ${l.args.map((a) => a.name).join(", ")}`);
       }
   });

@@ -35,7 +35,8 @@ afterAll(() => backends.forEach(([, be]) => be.close()));
 function expectTorch(got: ArrayLike<number>, want: number[], what: string, rtol = 0): void {
   expect(got.length, `${what}: length`).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
-    const g = got[i], w = Math.fround(want[i]);
+    const g = got[i],
+      w = Math.fround(want[i]);
     if (w !== w) expect(g, `${what}[${i}]`).toBeNaN();
     else if (rtol === 0 || !Number.isFinite(w)) expect(g === w, `${what}[${i}] is ${g}, PyTorch ${w}`).toBe(true);
     else expect(Math.abs(g - w) <= rtol * Math.max(1, Math.abs(w)), `${what}[${i}] is ${g}, PyTorch ${w}`).toBe(true);
@@ -51,7 +52,9 @@ function sameBytes(a: number[], b: number[], what: string): void {
 
 describe("elementwise kernels keep NaN as PyTorch does", () => {
   const e = ref.elementwise;
-  const x = decAll(e.x), b = decAll(e.b), len = x.length;
+  const x = decAll(e.x),
+    b = decAll(e.b),
+    len = x.length;
 
   it("activations (runtime/kernels/activations.ts)", () => {
     const H = new Float32Array(64);
@@ -95,13 +98,28 @@ describe("elementwise kernels keep NaN as PyTorch does", () => {
 
 describe("max pooling propagates NaN with PyTorch's index (the last NaN of the window)", () => {
   for (const c of ref.pool as {
-    name: string; n: number; C: number; H: number; W: number; kernel: number; stride: number; padding: number;
-    relu: boolean; x: Enc[]; bias: Enc[] | null; y: Enc[]; idx: number[];
+    name: string;
+    n: number;
+    C: number;
+    H: number;
+    W: number;
+    kernel: number;
+    stride: number;
+    padding: number;
+    relu: boolean;
+    x: Enc[];
+    bias: Enc[] | null;
+    y: Enc[];
+    idx: number[];
   }[]) {
     it(c.name, () => {
       const cfg = poolConfig({ C: c.C, H: c.H, W: c.W, kernel: c.kernel, stride: c.stride, padding: c.padding });
-      const xs = c.x.length, ys = c.y.length;
-      const x = 16, y = x + xs + 16, idx = y + ys + 16, bias = idx + ys + 16;
+      const xs = c.x.length,
+        ys = c.y.length;
+      const x = 16,
+        y = x + xs + 16,
+        idx = y + ys + 16,
+        bias = idx + ys + 16;
       const outs: number[][] = [];
       for (const [name, be] of backends) {
         const H = be.H;
@@ -125,8 +143,17 @@ describe("batch norm (training) + ReLU: a channel with a NaN or an Inf", () => {
     for (const [name, be] of backends) {
       const H = be.H;
       const E = makeDenseEpilogues(be);
-      const n = c.n, CS = c.C * c.S;
-      const x = 0, z = 64, y = 128, g = 192, bt = 200, mean = 208, invstd = 216, rm = 224, rv = 232;
+      const n = c.n,
+        CS = c.C * c.S;
+      const x = 0,
+        z = 64,
+        y = 128,
+        g = 192,
+        bt = 200,
+        mean = 208,
+        invstd = 216,
+        rm = 224,
+        rv = 232;
       H.fill(0, 0, 256);
       H.set(decAll(c.x), x);
       H.set(decAll(c.gamma), g);
@@ -151,7 +178,12 @@ describe("3x3 convolution + ReLU with a NaN and an Inf input pixel", () => {
   const both = (cfg: typeof base, room: number): number[][][] =>
     backends.map(([, be]) => {
       const H = be.H;
-      const x = 16, w = x + c.x.length + 16, b = w + c.w.length + 16, y = b + c.K + 16, ry = y + ys + 16, col = ry + ys + 16;
+      const x = 16,
+        w = x + c.x.length + 16,
+        b = w + c.w.length + 16,
+        y = b + c.K + 16,
+        ry = y + ys + 16,
+        col = ry + ys + 16;
       H.fill(0, 0, col + room + 16);
       H.set(decAll(c.x), x);
       H.set(decAll(c.w), w);
@@ -171,7 +203,8 @@ describe("3x3 convolution + ReLU with a NaN and an Inf input pixel", () => {
   it("Winograd F(2,3): every output PyTorch has non-finite is non-finite (the 4x4 input tile spreads a NaN further), the ReLU keeping NaN", () => {
     const room = winogradScratchSize(base, 1);
     const outs = both({ ...base, wino: 1, colFloats: room }, room);
-    const want = decAll(c.y), wantR = decAll(c.ry);
+    const want = decAll(c.y),
+      wantR = decAll(c.ry);
     for (const [i, [y, ry]] of outs.entries()) {
       for (let j = 0; j < ys; j++) {
         if (!Number.isFinite(want[j])) expect(Number.isFinite(y[j]), `${backends[i][0]} y[${j}] is ${y[j]}, PyTorch ${want[j]}`).toBe(false);
@@ -190,7 +223,10 @@ describe("losses of NaN or infinite predictions are NaN, as in PyTorch", () => {
   it("cross-entropy, mse, l1, huber, bce with logits", () => {
     const c = ref.losses;
     const H = new Float32Array(64);
-    const logits = 0, labels = 8, target = 16, d = 32;
+    const logits = 0,
+      labels = 8,
+      target = 16,
+      d = 32;
     const put = (l: Enc[]) => {
       H.set(decAll(l), logits);
       H.set(c.labels, labels);

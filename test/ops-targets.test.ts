@@ -29,7 +29,13 @@ describe("the op registry", () => {
       expect(typeof op.backward, name).toBe("function");
       expect(declared(op.pytorch), `${name}: pytorch`).toBe(true);
       expect(declared(op.onnx), `${name}: onnx`).toBe(true);
-      expect(isUnsupported(op.penalty) || (typeof op.penalty.primalBackward === "function" && typeof op.penalty.tangentForward === "function" && typeof op.penalty.tangentBackward === "function"), `${name}: penalty`).toBe(true);
+      expect(
+        isUnsupported(op.penalty) ||
+          (typeof op.penalty.primalBackward === "function" &&
+            typeof op.penalty.tangentForward === "function" &&
+            typeof op.penalty.tangentBackward === "function"),
+        `${name}: penalty`,
+      ).toBe(true);
     }
     for (const [name, t] of Object.entries(TAILS)) {
       for (const k of ["pytorch", "onnx", "second"] as const) expect(declared(t[k]), `${name}: ${k}`).toBe(true);
@@ -84,7 +90,9 @@ train { batch 4 }`;
       const d = checkTarget(ir.ir!, target, ir.spec);
       expect(d).toHaveLength(1);
       expect(d[0]).toMatchObject({ code: "E0405", span: { file: "r.dnn", line: 4, col: 3 } });
-      expect(d[0].message).toBe(`\`add\` (residual_0) is not supported by ${target === "pytorch" ? "the PyTorch target" : "the ONNX exporter"}: a reason given by the op module`);
+      expect(d[0].message).toBe(
+        `\`add\` (residual_0) is not supported by ${target === "pytorch" ? "the PyTorch target" : "the ONNX exporter"}: a reason given by the op module`,
+      );
       expect(d[0].hint).not.toContain("residual");
       expect(findUnsupported(ir.ir!, target)?.node.id).toBe("residual_0");
     });
@@ -96,11 +104,35 @@ describe("ONNX: each activation on its own, run by onnxruntime-node, equals the 
   const x = Float32Array.from({ length: 64 }, (_, i) => (i - 32) / 3 + 0.01);
   for (const op of ACTIVATIONS) {
     it(op, async () => {
-      const node = { id: `${op}_0`, op, inputs: ["x"], output: `${op}_0`, inShape: shape, outShape: shape, attrs: op === "leaky_relu" ? { slope: 0.1 } : op === "elu" ? { alpha: 0.7 } : {}, params: [], stats: [], line: 1, col: 1, tail: [], kernel: op };
+      const node = {
+        id: `${op}_0`,
+        op,
+        inputs: ["x"],
+        output: `${op}_0`,
+        inShape: shape,
+        outShape: shape,
+        attrs: op === "leaky_relu" ? { slope: 0.1 } : op === "elu" ? { alpha: 0.7 } : {},
+        params: [],
+        stats: [],
+        line: 1,
+        col: 1,
+        tail: [],
+        kernel: op,
+      };
       const ir = {
-        version: 1, name: "one", file: "one.dnn", specHash: "", batch: 1,
-        input: { shape, size: 64 }, output: { shape, size: 64 }, nodes: [node], params: [], stats: [],
-        loss: { kind: "mse", labelSmoothing: 0, delta: 1 }, train: {}, data: { source: { kind: "idx", path: "." }, preprocess: [], augment: [], scale: 1, shift: 0, validation: 0 },
+        version: 1,
+        name: "one",
+        file: "one.dnn",
+        specHash: "",
+        batch: 1,
+        input: { shape, size: 64 },
+        output: { shape, size: 64 },
+        nodes: [node],
+        params: [],
+        stats: [],
+        loss: { kind: "mse", labelSmoothing: 0, delta: 1 },
+        train: {},
+        data: { source: { kind: "idx", path: "." }, preprocess: [], augment: [], scale: 1, shift: 0, validation: 0 },
       } as unknown as IR;
       const ex = exportOnnx(ir, [], {});
       const session = await ort.InferenceSession.create(ex.bytes);
@@ -108,7 +140,14 @@ describe("ONNX: each activation on its own, run by onnxruntime-node, equals the 
       const got = out.logits.data as Float32Array;
       const H = new Float32Array(128);
       H.set(x);
-      activationForward(op as ActivationKind, H, 0, 64, 64, (node.attrs as { slope?: number; alpha?: number }).slope ?? (node.attrs as { alpha?: number }).alpha);
+      activationForward(
+        op as ActivationKind,
+        H,
+        0,
+        64,
+        64,
+        (node.attrs as { slope?: number; alpha?: number }).slope ?? (node.attrs as { alpha?: number }).alpha,
+      );
       for (let i = 0; i < 64; i++) expect(Math.abs(got[i] - H[64 + i]), `${op}(${x[i]})`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(H[64 + i])));
     });
   }
@@ -145,10 +184,16 @@ train { seed 3; batch 8; epochs 1; optimizer adam(lr=0.01) }
     writeFileSync(trainer, generatePytorchTrainer(ir, { dataPath: BLOBS }));
     const { program, tensors } = await ourInitialTensors(spec);
     writeFileSync(join(dir, "init.safetensors"), safetensorsOf(program, tensors));
-    const r = spawnSync(PY, [trainer, "--init-from", join(dir, "init.safetensors"), "--epochs", "1", "--out", join(dir, "py"), "--quiet"], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
+    const r = spawnSync(PY, [trainer, "--init-from", join(dir, "init.safetensors"), "--epochs", "1", "--out", join(dir, "py"), "--quiet"], {
+      encoding: "utf8",
+      env: { ...process.env, OMP_NUM_THREADS: "1" },
+    });
     expect(r.status, r.stderr).toBe(0);
     const ours = await runOurs(spec, { epochs: 1 });
-    const pm = readFileSync(join(dir, "py", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const pm = readFileSync(join(dir, "py", "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const om = ours.result.epochs[0] as unknown as Record<string, number>;
     for (const k of ["train_loss", "val_loss"]) expect(Math.abs(pm[0][k] - om[k]) / Math.max(1, Math.abs(om[k])), k).toBeLessThan(1e-4);
     const st = decodeSafetensors(readFileSync(join(dir, "py", "model.safetensors")), "model.safetensors");

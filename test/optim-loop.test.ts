@@ -49,14 +49,7 @@ describe("a training loop equals the same loop in PyTorch", () => {
   for (const c of REF.loops as Loop[]) {
     it(c.name, () => {
       const decoupled = c.opt.kind === "adamw";
-      const seg = (
-        name: string,
-        offset: number,
-        rows: number,
-        cols: number,
-        decay: number,
-        maxNorm: number,
-      ): Segment => ({
+      const seg = (name: string, offset: number, rows: number, cols: number, decay: number, maxNorm: number): Segment => ({
         name,
         offset,
         size: rows * cols,

@@ -3,15 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  layoutErrors,
-  optimizerConfigErrors,
-  optimizerStep,
-  stateSlots,
-  type OptimLayout,
-  type OptimizerConfig,
-  type Segment,
-} from "../runtime/optim";
+import { layoutErrors, optimizerConfigErrors, optimizerStep, stateSlots, type OptimLayout, type OptimizerConfig, type Segment } from "../runtime/optim";
 import { applyMaxNorm, clipGradNorm, clipGradValue, penaltyValue } from "../runtime/regularize";
 
 const load = (f: string) => JSON.parse(readFileSync(new URL(`./reference/optim/${f}`, import.meta.url), "utf8"));
@@ -95,24 +87,19 @@ const smallFloat = fc.float({ min: -4, max: 4, noNaN: true, noDefaultInfinity: t
 describe("optimizer properties", () => {
   it("plain SGD is p -= lr * g, and decoupled decay with a zero gradient is p *= (1 - lr wd)^t", () => {
     fc.assert(
-      fc.property(
-        fc.array(smallFloat, { minLength: 1, maxLength: 20 }),
-        fc.double({ min: 0.001, max: 0.5, noNaN: true }),
-        (p, lr) => {
-          const N = p.length;
-          const seg = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N }, { decoupledDecay: 0.5 });
-          const { H, layout } = arena(N, [seg], 0, p);
-          for (let t = 1; t <= 3; t++) optimizerStep(H, layout, { kind: "sgd" }, lr, t);
-          for (let i = 0; i < N; i++) expect(H[layout.P + i]).toBeCloseTo(p[i] * Math.pow(1 - lr * 0.5, 3), 5);
-          const g = p.map((_, i) => Math.sin(i + 1));
-          const seg0 = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N });
-          const a = arena(N, [seg0], 0, p);
-          a.H.set(g, a.layout.G);
-          optimizerStep(a.H, a.layout, { kind: "sgd" }, lr, 1);
-          for (let i = 0; i < N; i++)
-            expect(a.H[a.layout.P + i]).toBe(Math.fround(Math.fround(p[i]) - lr * Math.fround(g[i])));
-        },
-      ),
+      fc.property(fc.array(smallFloat, { minLength: 1, maxLength: 20 }), fc.double({ min: 0.001, max: 0.5, noNaN: true }), (p, lr) => {
+        const N = p.length;
+        const seg = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N }, { decoupledDecay: 0.5 });
+        const { H, layout } = arena(N, [seg], 0, p);
+        for (let t = 1; t <= 3; t++) optimizerStep(H, layout, { kind: "sgd" }, lr, t);
+        for (let i = 0; i < N; i++) expect(H[layout.P + i]).toBeCloseTo(p[i] * Math.pow(1 - lr * 0.5, 3), 5);
+        const g = p.map((_, i) => Math.sin(i + 1));
+        const seg0 = segment({ name: "x", offset: 0, size: N, rows: 1, cols: N });
+        const a = arena(N, [seg0], 0, p);
+        a.H.set(g, a.layout.G);
+        optimizerStep(a.H, a.layout, { kind: "sgd" }, lr, 1);
+        for (let i = 0; i < N; i++) expect(a.H[a.layout.P + i]).toBe(Math.fround(Math.fround(p[i]) - lr * Math.fround(g[i])));
+      }),
       { numRuns: 50 },
     );
   });
@@ -211,32 +198,26 @@ describe("clipping and max-norm equal torch", () => {
 
   it("after clipGradNorm the global norm is at most maxNorm; after applyMaxNorm every row is at most c", () => {
     fc.assert(
-      fc.property(
-        fc.array(smallFloat, { minLength: 6, maxLength: 6 * 5 }),
-        fc.double({ min: 0.1, max: 5, noNaN: true }),
-        (x, c) => {
-          const rows = 6,
-            cols = Math.floor(x.length / 6),
-            n = rows * cols;
-          const seg = segment({ name: "w", offset: 0, size: n, rows, cols }, { maxNorm: c });
-          const { H, layout } = arena(n, [seg], 0, x.slice(0, n));
-          H.set(x.slice(0, n), layout.G);
-          clipGradNorm(H, layout, c);
-          let ss = 0;
-          for (let i = 0; i < n; i++) ss += H[layout.G + i] ** 2;
-          expect(Math.sqrt(ss)).toBeLessThanOrEqual(c * (1 + 1e-6));
-          applyMaxNorm(H, layout);
-          for (let r = 0; r < rows; r++) {
-            let rs = 0,
-              orig = 0;
-            for (let j = 0; j < cols; j++)
-              ((rs += H[layout.P + r * cols + j] ** 2), (orig += Math.fround(x[r * cols + j]) ** 2));
-            expect(Math.sqrt(rs)).toBeLessThanOrEqual(c * (1 + 1e-6));
-            if (Math.sqrt(orig) <= c)
-              for (let j = 0; j < cols; j++) expect(H[layout.P + r * cols + j]).toBe(Math.fround(x[r * cols + j]));
-          }
-        },
-      ),
+      fc.property(fc.array(smallFloat, { minLength: 6, maxLength: 6 * 5 }), fc.double({ min: 0.1, max: 5, noNaN: true }), (x, c) => {
+        const rows = 6,
+          cols = Math.floor(x.length / 6),
+          n = rows * cols;
+        const seg = segment({ name: "w", offset: 0, size: n, rows, cols }, { maxNorm: c });
+        const { H, layout } = arena(n, [seg], 0, x.slice(0, n));
+        H.set(x.slice(0, n), layout.G);
+        clipGradNorm(H, layout, c);
+        let ss = 0;
+        for (let i = 0; i < n; i++) ss += H[layout.G + i] ** 2;
+        expect(Math.sqrt(ss)).toBeLessThanOrEqual(c * (1 + 1e-6));
+        applyMaxNorm(H, layout);
+        for (let r = 0; r < rows; r++) {
+          let rs = 0,
+            orig = 0;
+          for (let j = 0; j < cols; j++) ((rs += H[layout.P + r * cols + j] ** 2), (orig += Math.fround(x[r * cols + j]) ** 2));
+          expect(Math.sqrt(rs)).toBeLessThanOrEqual(c * (1 + 1e-6));
+          if (Math.sqrt(orig) <= c) for (let j = 0; j < cols; j++) expect(H[layout.P + r * cols + j]).toBe(Math.fround(x[r * cols + j]));
+        }
+      }),
       { numRuns: 50 },
     );
   });
@@ -251,9 +232,7 @@ describe("configuration checks", () => {
     }
   });
   it("rejects what PyTorch's constructors reject, and broken layouts", () => {
-    expect(optimizerConfigErrors({ kind: "sgd", nesterov: true })).toEqual([
-      "sgd: nesterov needs momentum > 0 and dampening 0",
-    ]);
+    expect(optimizerConfigErrors({ kind: "sgd", nesterov: true })).toEqual(["sgd: nesterov needs momentum > 0 and dampening 0"]);
     expect(optimizerConfigErrors({ kind: "sgd", momentum: 0.9, dampening: 0.1, nesterov: true })).toHaveLength(1);
     expect(optimizerConfigErrors({ kind: "adam", beta2: 1 })).toEqual(["adam: beta2 must be in [0, 1), got 1"]);
     expect(optimizerConfigErrors({ kind: "rmsprop", momentum: -1 })).toHaveLength(1);

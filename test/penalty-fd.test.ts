@@ -64,7 +64,13 @@ const BOTH = "input_grad_penalty 0.3 ; jacobian_penalty(0.2, projections=2)";
 
 const cases: [string, string, string, string, string][] = [
   ["dense tanh", "[5]", "  dense(6) -> tanh\n  dense(3)", "softmax_cross_entropy", IG],
-  ["chained tail, label smoothing", "[4]", "  dense(6) -> gelu -> sigmoid\n  dense(5) -> leaky_relu(0.1) -> elu(0.7)\n  dense(3)", "softmax_cross_entropy(label_smoothing=0.2)", IG],
+  [
+    "chained tail, label smoothing",
+    "[4]",
+    "  dense(6) -> gelu -> sigmoid\n  dense(5) -> leaky_relu(0.1) -> elu(0.7)\n  dense(3)",
+    "softmax_cross_entropy(label_smoothing=0.2)",
+    IG,
+  ],
   ["chained tail, jacobian", "[4]", "  dense(6) -> gelu -> sigmoid\n  dense(5) -> leaky_relu(0.1) -> elu(0.7)\n  dense(3)", "softmax_cross_entropy", JAC],
   ["dropout (fixed mask)", "[5]", "  dense(7) -> tanh -> dropout(0.4)\n  dense(3)", "softmax_cross_entropy", BOTH],
   ["mse, residual", "[5]", "  dense(6) -> tanh\n  residual { dense(6) -> sigmoid\n dense(6) }\n  elu\n  dense(2)", "mse", IG],
@@ -72,9 +78,27 @@ const cases: [string, string, string, string, string][] = [
   ["bce", "[5]", "  dense(6) -> sigmoid\n  dense(3)", "bce_with_logits", IG],
   ["huber", "[5]", "  dense(6) -> tanh\n  dense(3)", "huber(delta=0.5)", IG],
   ["l1", "[5]", "  dense(6) -> tanh\n  dense(3)", "l1", IG],
-  ["conv, maxpool, avgpool, flatten of x", "[2, 6, 6]", "  conv2d(3, 3, padding=1) -> tanh\n  maxpool2d(2)\n  conv2d(4, 2, padding=1) -> gelu\n  avgpool2d(2)\n  flatten\n  dense(3)", "softmax_cross_entropy", BOTH],
-  ["strided grouped conv, global pooling, spatial dropout", "[2, 7, 7]", "  conv2d(4, 3, stride=2, padding=1) -> sigmoid -> spatial_dropout(0.3)\n  conv2d(4, 3, padding=same, groups=2) -> tanh\n  global_avgpool\n  dense(3)", "softmax_cross_entropy", BOTH],
-  ["conv residual", "[2, 5, 5]", "  conv2d(3, 3, padding=same) -> tanh\n  residual { conv2d(3, 3, padding=same) -> sigmoid\n conv2d(3, 1) }\n  flatten\n  dense(2)", "mse", BOTH],
+  [
+    "conv, maxpool, avgpool, flatten of x",
+    "[2, 6, 6]",
+    "  conv2d(3, 3, padding=1) -> tanh\n  maxpool2d(2)\n  conv2d(4, 2, padding=1) -> gelu\n  avgpool2d(2)\n  flatten\n  dense(3)",
+    "softmax_cross_entropy",
+    BOTH,
+  ],
+  [
+    "strided grouped conv, global pooling, spatial dropout",
+    "[2, 7, 7]",
+    "  conv2d(4, 3, stride=2, padding=1) -> sigmoid -> spatial_dropout(0.3)\n  conv2d(4, 3, padding=same, groups=2) -> tanh\n  global_avgpool\n  dense(3)",
+    "softmax_cross_entropy",
+    BOTH,
+  ],
+  [
+    "conv residual",
+    "[2, 5, 5]",
+    "  conv2d(3, 3, padding=same) -> tanh\n  residual { conv2d(3, 3, padding=same) -> sigmoid\n conv2d(3, 1) }\n  flatten\n  dense(2)",
+    "mse",
+    BOTH,
+  ],
   ["flatten of the input", "[1, 3, 3]", "  flatten\n  dense(4) -> tanh\n  dense(2)", "softmax_cross_entropy", BOTH],
 ];
 

@@ -85,9 +85,9 @@ function touches(ir: IR): { at: Map<string, number[]>; need: Map<string, number>
     at.set(o, [...(at.get(o) ?? []), m]);
   };
   const own = (n: IRNode) =>
-    Object.keys(L.offsets).filter((k) => /^(col|w|wnorm|scratch:wn|idx|mean|invstd|save|tmp):/.test(k) && k.endsWith(`:${n.id}`) && !k.startsWith(`grad:`)).concat(
-      n.tail.filter((t) => t.op === "dropout" || t.op === "spatial_dropout").map((t) => `mask:${t.id}`),
-    );
+    Object.keys(L.offsets)
+      .filter((k) => /^(col|w|wnorm|scratch:wn|idx|mean|invstd|save|tmp):/.test(k) && k.endsWith(`:${n.id}`) && !k.startsWith(`grad:`))
+      .concat(n.tail.filter((t) => t.op === "dropout" || t.op === "spatial_dropout").map((t) => `mask:${t.id}`));
   const grads = new Set<string>();
   // a 2x2 max pool that applies its input's ReLU reads the producer's z, and the ReLU's output is
   // never written (the generated code: emit-model's maxPool2dForward(..., true))
@@ -121,12 +121,18 @@ function touches(ir: IR): { at: Map<string, number[]>; need: Map<string, number>
         const k = (written.get(base) ?? 0) + 1;
         written.set(base, k);
         if (k >= 2) scratch(bwd(i), ir.batch * prod(n.inShape)); // accumulation: written to scratch, then added
-      } else if (["bn", "layernorm", "groupnorm", "instancenorm"].includes(n.op) && (n.attrs as { affine?: boolean }).affine) scratch(bwd(i), ir.batch * prod(n.inShape)); // dx discarded
+      } else if (["bn", "layernorm", "groupnorm", "instancenorm"].includes(n.op) && (n.attrs as { affine?: boolean }).affine)
+        scratch(bwd(i), ir.batch * prod(n.inShape)); // dx discarded
     }
   }
   if (ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined)
     for (const [k, v] of at) if (!k.startsWith("grad:") && k !== "scratch:grad") v.push(2 * N + 2);
-  return { at, need, persistent: (name) => !/^(col|scratch:wn|scratch:grad)\b/.test(name) || ((ir.train.inputGradPenalty ?? ir.train.jacobianPenalty) !== undefined && name.startsWith("col:")) };
+  return {
+    at,
+    need,
+    persistent: (name) =>
+      !/^(col|scratch:wn|scratch:grad)\b/.test(name) || ((ir.train.inputGradPenalty ?? ir.train.jacobianPenalty) !== undefined && name.startsWith("col:")),
+  };
 }
 
 /** Pairs of buffers that are live together (as derived above) yet share memory. */
@@ -145,7 +151,8 @@ function conflicts(ir: IR): string[] {
   for (let a = 0; a < names.length; a++) {
     const A = region(names[a]);
     if (A.e > L.heapFloats) out.push(`${A.name} ends past the heap`);
-    if (at.has(A.name) && !(A.e - A.o >= Math.max(1, need.get(A.name) ?? 0))) out.push(`${A.name} holds ${A.e - A.o} floats, needs ${need.get(A.name) ?? "some"}`);
+    if (at.has(A.name) && !(A.e - A.o >= Math.max(1, need.get(A.name) ?? 0)))
+      out.push(`${A.name} holds ${A.e - A.o} floats, needs ${need.get(A.name) ?? "some"}`);
     for (const S of state) if (A.o < S.e && S.o < A.e) out.push(`${A.name} overlaps the ${S.name}`);
     for (let b = a + 1; b < names.length; b++) {
       const B = region(names[b]);
@@ -161,9 +168,19 @@ function conflicts(ir: IR): string[] {
 const act = fc.constantFrom("relu", "tanh", "gelu", "leaky_relu(0.1)", "elu", "sigmoid");
 const imageLayer = (C: number) =>
   fc.oneof(
-    fc.tuple(fc.integer({ min: 1, max: 4 }), fc.constantFrom("", " -> bn", " -> groupnorm(1)", " -> instancenorm", " -> iternorm(1, iters=3)"), fc.option(act), fc.boolean(), fc.boolean()).map(
-      ([k, norm, a, wn, sd]) => ({ text: `conv2d(${k}, 3, padding=same${wn ? ", weight_norm=true" : ""})${norm}${a ? ` -> ${a}` : ""}${sd ? " -> spatial_dropout(0.3)" : ""}`, C: k, pool: 0 }),
-    ),
+    fc
+      .tuple(
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom("", " -> bn", " -> groupnorm(1)", " -> instancenorm", " -> iternorm(1, iters=3)"),
+        fc.option(act),
+        fc.boolean(),
+        fc.boolean(),
+      )
+      .map(([k, norm, a, wn, sd]) => ({
+        text: `conv2d(${k}, 3, padding=same${wn ? ", weight_norm=true" : ""})${norm}${a ? ` -> ${a}` : ""}${sd ? " -> spatial_dropout(0.3)" : ""}`,
+        C: k,
+        pool: 0,
+      })),
     fc.constantFrom("maxpool2d(2)", "avgpool2d(2)").map((p) => ({ text: p, C, pool: 1 })),
     fc.tuple(fc.constantFrom("bn", "relu"), fc.boolean()).map(([inner, two]) => ({
       text: `residual {\n    conv2d(${C}, 3, padding=same) -> ${inner}${two ? `\n    conv2d(${C}, 3, padding=same)` : ""}\n  }`,
@@ -173,9 +190,18 @@ const imageLayer = (C: number) =>
   );
 const denseLayer = (F: number) =>
   fc.oneof(
-    fc.tuple(fc.constantFrom(2, 4, 6), fc.constantFrom("", " -> bn", " -> layernorm", " -> iternorm(2, iters=3)"), fc.option(act), fc.option(fc.constantFrom(0.2, 0.5)), fc.boolean()).map(
-      ([u, norm, a, p, wn]) => ({ text: `dense(${u}${wn ? ", weight_norm=true" : ""})${norm}${a ? ` -> ${a}` : ""}${p !== null ? ` -> dropout(${p})` : ""}`, F: u }),
-    ),
+    fc
+      .tuple(
+        fc.constantFrom(2, 4, 6),
+        fc.constantFrom("", " -> bn", " -> layernorm", " -> iternorm(2, iters=3)"),
+        fc.option(act),
+        fc.option(fc.constantFrom(0.2, 0.5)),
+        fc.boolean(),
+      )
+      .map(([u, norm, a, p, wn]) => ({
+        text: `dense(${u}${wn ? ", weight_norm=true" : ""})${norm}${a ? ` -> ${a}` : ""}${p !== null ? ` -> dropout(${p})` : ""}`,
+        F: u,
+      })),
     fc.option(act).map((a) => ({ text: `residual { dense(${F})${a ? ` -> ${a}` : ""} }`, F })),
     act.map((a) => ({ text: a, F })),
   );
@@ -195,7 +221,7 @@ const specArb = fc
   .map((r) => {
     // build the layer list deterministically from the drawn numbers (shapes tracked as we go)
     const lines: string[] = [];
-    const pick = <T,>(arb: fc.Arbitrary<T>, seed: number): T => fc.sample(arb, { seed, numRuns: 1 })[0];
+    const pick = <T>(arb: fc.Arbitrary<T>, seed: number): T => fc.sample(arb, { seed, numRuns: 1 })[0];
     let C = r.C;
     let side = 8;
     let F = 0;
@@ -239,7 +265,10 @@ function programOf(ir: IR): Program {
       backward(n: number, step: number) { ${em.backward.join("\n")} }${hasPenalty ? `, penalty(n: number, step: number) { ${pe.code.join("\n")} }` : ""} }; }`;
   const js = transformSync(src, { loader: "ts" }).code;
   const names = Object.keys(runtime);
-  const create = new Function(...names, `${js}\nreturn create;`)(...names.map((k) => (runtime as Record<string, unknown>)[k])) as (be: Backend, seed: number) => Model;
+  const create = new Function(...names, `${js}\nreturn create;`)(...names.map((k) => (runtime as Record<string, unknown>)[k])) as (
+    be: Backend,
+    seed: number,
+  ) => Model;
   const c = programConstants(ir, ".");
   return { ...c, create } as unknown as Program;
 }

@@ -129,8 +129,14 @@ describe.skipIf(!have)("playground in headless Chromium", () => {
     expect(answerMs).toBeLessThan(2000);
     const rose = await page
       .waitForFunction(() => Number(document.querySelector("#m-acc")?.getAttribute("data-value") || 0) > 0.6, undefined, { timeout: 40_000, polling: 100 })
-      .then(() => true, () => false);
-    if (!rose) throw new Error(`accuracy did not rise: ${await page.evaluate(() => `${document.body.dataset.state}: ${document.querySelector("#status")?.textContent}; ${(document.querySelector("#metrics") as HTMLElement).innerText}`)}`);
+      .then(
+        () => true,
+        () => false,
+      );
+    if (!rose)
+      throw new Error(
+        `accuracy did not rise: ${await page.evaluate(() => `${document.body.dataset.state}: ${document.querySelector("#status")?.textContent}; ${(document.querySelector("#metrics") as HTMLElement).innerText}`)}`,
+      );
     const acc = Number(await page.getAttribute("#m-acc", "data-value"));
     expect(acc).toBeGreaterThan(0.6);
     expect(await page.evaluate(() => document.body.dataset.state)).toBe("training");

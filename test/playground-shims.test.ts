@@ -13,7 +13,8 @@ const nodeHex = (s: string | Uint8Array) => nodeHash("sha256").update(s).digest(
 
 describe("sha256 shim", () => {
   it("matches node:crypto on the FIPS 180-4 examples and the padding boundaries", () => {
-    for (const s of ["", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"]) expect(createHash("sha256").update(s).digest("hex")).toBe(nodeHex(s));
+    for (const s of ["", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"])
+      expect(createHash("sha256").update(s).digest("hex")).toBe(nodeHex(s));
     expect(createHash("sha256").update("abc").digest("hex")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     for (let n = 50; n <= 130; n++) {
       const s = "x".repeat(n);
@@ -38,7 +39,11 @@ describe("sha256 shim", () => {
 
   it("refuses other algorithms and encodings", () => {
     expect(() => createHash("md5")).toThrow(/only sha256/);
-    expect(() => createHash("sha256").update("x").digest("base64" as "hex")).toThrow(/not supported/);
+    expect(() =>
+      createHash("sha256")
+        .update("x")
+        .digest("base64" as "hex"),
+    ).toThrow(/not supported/);
   });
 });
 
@@ -72,7 +77,11 @@ describe("TextMate colouring", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), fc.nat(300), fc.nat(20), (src, at, len) => {
         const html = highlight(src, [{ start: at, end: at + len, severity: "error" }]);
-        const text = html.replace(/<[^>]*>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+        const text = html
+          .replace(/<[^>]*>/g, "")
+          .replace(/&lt;/g, "<")
+          .replace(/&gt;/g, ">")
+          .replace(/&amp;/g, "&");
         expect(text).toBe(src + " ");
       }),
       { numRuns: 300 },

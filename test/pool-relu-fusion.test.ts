@@ -47,9 +47,16 @@ describe("max pool backward with its input's ReLU", () => {
     it(`${name}: same bytes as pool backward + ReLU backward`, () => {
       const c: PoolConfig = poolConfig({ C, H: Hh, W, kernel: 2, ...extra });
       const planes = n * C;
-      const xs = planes * Hh * W, ys = planes * c.OH * c.OW;
+      const xs = planes * Hh * W,
+        ys = planes * c.OH * c.OW;
       // z (pre-activation), r = relu(z) (the pool's input), y, idx, dy, dx
-      const z = 16, r = z + xs + 16, y = r + xs + 16, idx = y + ys + 16, dy = idx + ys + 16, dx = dy + ys + 16, end = dx + xs + 16;
+      const z = 16,
+        r = z + xs + 16,
+        y = r + xs + 16,
+        idx = y + ys + 16,
+        dy = idx + ys + 16,
+        dx = dy + ys + 16,
+        end = dx + xs + 16;
       expect(end).toBeLessThan(FLOATS);
       const init = new Float32Array(end);
       for (let i = 0; i < end; i++) init[i] = i % 97 === 0 ? NaN : i % 13 === 0 ? -0 : Math.sin(i * 0.61) * (i % 5);
@@ -60,7 +67,11 @@ describe("max pool backward with its input's ReLU", () => {
       maxPool2dBackwardTs(R, Hh * W, c.OH * c.OW, planes, dy, idx, dx);
       reluBackwardRef(R, z, dx, xs);
       const is2x2 = c.kh === 2 && c.sh === 2;
-      for (const [label, H] of [["ts", init.slice()], ["wasm x1", be1.H], ["wasm x2", be2.H]] as const) {
+      for (const [label, H] of [
+        ["ts", init.slice()],
+        ["wasm x1", be1.H],
+        ["wasm x2", be2.H],
+      ] as const) {
         H.set(init);
         maxPool2dForward(H, c, r, y, idx, n);
         maxPool2dBackward(H, c, dy, idx, dx, n, y);
@@ -90,11 +101,24 @@ describe("max pool backward with its input's ReLU", () => {
       const room = Math.max(convScratchSizeFast(c0), wino ? winogradScratchSize(c0, wino) : 0);
       const c = { ...c0, colFloats: room, ...(wino ? { wino } : {}) };
       const pc = poolConfig({ C: c.K, H: c.OH, W: c.OW, kernel: 2 });
-      const xs = n * c.C * c.H * c.W, zs = n * c.K * c.OH * c.OW, ps = n * c.K * pc.OH * pc.OW;
-      const x = 16, w = x + xs + 16, b = w + c.K * c.C * 9 + 16, z = b + c.K + 16, r = z + zs + 16;
-      const y = r + zs + 16, idx = y + ps + 16, col = idx + ps + 16, end = col + room + 16;
+      const xs = n * c.C * c.H * c.W,
+        zs = n * c.K * c.OH * c.OW,
+        ps = n * c.K * pc.OH * pc.OW;
+      const x = 16,
+        w = x + xs + 16,
+        b = w + c.K * c.C * 9 + 16,
+        z = b + c.K + 16,
+        r = z + zs + 16;
+      const y = r + zs + 16,
+        idx = y + ps + 16,
+        col = idx + ps + 16,
+        end = col + room + 16;
       const ts = new Float32Array(end);
-      for (const [H, gemm, wasm] of [[ts, makeGemm(ts), false], [be1.H, be1.gemm, true], [be2.H, be2.gemm, true]] as const) {
+      for (const [H, gemm, wasm] of [
+        [ts, makeGemm(ts), false],
+        [be1.H, be1.gemm, true],
+        [be2.H, be2.gemm, true],
+      ] as const) {
         H.fill(0, 0, end);
         for (let i = 0; i < b + c.K; i++) H[i] = Math.sin(i * 0.37) * 0.5;
         conv2dForward(H, gemm, c, x, w, b, z, col, n, r);

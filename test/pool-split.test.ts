@@ -17,12 +17,23 @@ function sameBytes(got: Float32Array, want: Float32Array, what: string): void {
 }
 
 describe("2x2 max pool split between two threads", () => {
-  for (const [n, C, Hh, W] of [[64, 16, 28, 28], [64, 32, 14, 14], [33, 5, 21, 19], [7, 3, 2, 3]] as const) {
+  for (const [n, C, Hh, W] of [
+    [64, 16, 28, 28],
+    [64, 32, 14, 14],
+    [33, 5, 21, 19],
+    [7, 3, 2, 3],
+  ] as const) {
     it(`${n}x${C}x${Hh}x${W}: same values, indices and gradients as the TypeScript loops`, () => {
       const c = poolConfig({ C, H: Hh, W, kernel: 2 });
       const planes = n * C;
-      const xs = planes * Hh * W, ys = planes * c.OH * c.OW;
-      const x = 16, y = x + xs + 16, idx = y + ys + 16, dy = idx + ys + 16, dx = dy + ys + 16, end = dx + xs + 16;
+      const xs = planes * Hh * W,
+        ys = planes * c.OH * c.OW;
+      const x = 16,
+        y = x + xs + 16,
+        idx = y + ys + 16,
+        dy = idx + ys + 16,
+        dx = dy + ys + 16,
+        end = dx + xs + 16;
       expect(end).toBeLessThan(FLOATS);
       const H = be2.H;
       for (let i = 0; i < end; i++) H[i] = i % 97 === 0 ? NaN : i % 13 === 0 ? -0 : Math.sin(i * 0.61) * (i % 5);
@@ -44,7 +55,8 @@ describe("ReLU backward split between two threads", () => {
   for (const len of [64 * 16 * 28 * 28, RELU_SPLIT_MIN + 3, 1001]) {
     it(`${len} floats: the same bytes as the TypeScript loop`, () => {
       const H = be2.H;
-      const v = 8, dz = v + len + 5;
+      const v = 8,
+        dz = v + len + 5;
       for (let i = 0; i < dz + len + 8; i++) H[i] = i % 89 === 0 ? NaN : i % 11 === 0 ? -0 : Math.sin(i * 0.71) * (i % 3);
       const R = H.slice(0, dz + len + 8);
       const stats = (be2 as unknown as { stats: { chunks: number } }).stats;

@@ -113,9 +113,7 @@ describe("standardize", () => {
     const c = cases.channel;
     const source = { kind: "u8" as const, data: Uint8Array.from(c.bytes), rowLength: 60 };
     expect(() => fitPreprocessOn({ kind: "standardize", mode: "channel" }, source, [0])).toThrow(DnncError);
-    expect(() => fitPreprocessOn({ kind: "standardize", mode: "channel" }, source, [0], { C: 3, H: 4, W: 4 })).toThrow(
-      /does not match row length 60/,
-    );
+    expect(() => fitPreprocessOn({ kind: "standardize", mode: "channel" }, source, [0], { C: 3, H: 4, W: 4 })).toThrow(/does not match row length 60/);
   });
 });
 
@@ -214,12 +212,7 @@ describe("fitting sees only training rows", () => {
   const poisoned = Float32Array.from(dense.x);
   const train = new Set(dense.train);
   for (let r = 0; r < dense.rows; r++) if (!train.has(r)) poisoned.fill(NaN, r * d, (r + 1) * d);
-  const specs: PreprocessSpec[] = [
-    { kind: "standardize" },
-    { kind: "pca", k: 2 },
-    { kind: "whiten" },
-    { kind: "zca", eps: 0.01 },
-  ];
+  const specs: PreprocessSpec[] = [{ kind: "standardize" }, { kind: "pca", k: 2 }, { kind: "whiten" }, { kind: "zca", eps: 0.01 }];
   for (const spec of specs)
     it(`${spec.kind}: identical parameters with validation/test rows poisoned`, () => {
       const clean = fitPreprocessOn(spec, src(dense.x, d), dense.train);
@@ -245,9 +238,7 @@ describe("fitting sees only training rows", () => {
     expect(() => trainingRows(s, [0, 50])).toThrow(/train.csv: training index 50/);
     expect(() => trainingRows(s, [1.5])).toThrow(DnncError);
     expect(() => trainingRows(s, [])).toThrow(DnncError);
-    expect(() =>
-      fitPreprocess({ kind: "pca" }, trainingRows({ kind: "f32", data: poisoned, rowLength: d }, [0, 1, 2])),
-    ).toThrow(/non-finite/);
+    expect(() => fitPreprocess({ kind: "pca" }, trainingRows({ kind: "f32", data: poisoned, rowLength: d }, [0, 1, 2]))).toThrow(/non-finite/);
     expect(() => fitPreprocessOn({ kind: "pca", k: 7 }, s, dense.train)).toThrow(/k must be/);
   });
 });

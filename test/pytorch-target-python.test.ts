@@ -24,7 +24,8 @@ import { NETWORKS_DIR, ourInitialTensors, runOurs, safetensorsOf, type Tensors }
 const PY = "/usr/bin/python3";
 const probe = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" });
 const hasTorch = probe.status === 0;
-if (!hasTorch) console.warn(`pytorch-target-python: skipped: ${PY} -c "import torch" failed (${(probe.error?.message ?? probe.stderr ?? "").trim().split("\n").pop()})`);
+if (!hasTorch)
+  console.warn(`pytorch-target-python: skipped: ${PY} -c "import torch" failed (${(probe.error?.message ?? probe.stderr ?? "").trim().split("\n").pop()})`);
 
 const BLOBS = join(NETWORKS_DIR, "data", "blobs");
 const SPEC = `
@@ -111,10 +112,19 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
     expect(pm[1].test_acc).toBeCloseTo(ours.result.test_acc!, 10);
     const st = decodeSafetensors(readFileSync(join(dir, "py1", "model.safetensors")), "py1/model.safetensors");
     // parameters, running statistics, then the fitted standardization (as our trainer stores it)
-    expect(st.tensors.map((t) => [t.name, t.shape])).toEqual([...program.tensors.map((t) => [t.name, t.shape]), ["preprocess.mean", [4]], ["preprocess.std", [4]]]);
+    expect(st.tensors.map((t) => [t.name, t.shape])).toEqual([
+      ...program.tensors.map((t) => [t.name, t.shape]),
+      ["preprocess.mean", [4]],
+      ["preprocess.std", [4]],
+    ]);
     const fitted = ours.result.preprocess!;
     expect(fitted.kind).toBe("standardize");
-    expect(st.metadata).toMatchObject({ "preprocess.kind": "standardize", "preprocess.mode": "feature", "preprocess.rows": String(fitted.rows), "preprocess.eps": String(fitted.eps) });
+    expect(st.metadata).toMatchObject({
+      "preprocess.kind": "standardize",
+      "preprocess.mode": "feature",
+      "preprocess.rows": String(fitted.rows),
+      "preprocess.eps": String(fitted.eps),
+    });
     for (const k of ["mean", "std"]) expect(Array.from(st.tensors.find((t) => t.name === `preprocess.${k}`)!.data)).toEqual(Array.from(fitted.tensors[k]));
     expect(st.metadata).toMatchObject({ format: "dnnc", spec_name: "ddp_mlp", spec_sha256: ir.specHash, steps: "7" });
     for (const t of st.tensors.filter((t) => !t.name.startsWith("preprocess."))) {
@@ -140,11 +150,13 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
     const pm = metrics(join(dir, "es"));
     expect(pm.length).toBe(ours.result.epochs.length + 1);
     ours.result.epochs.forEach((m, e) => {
-      for (const k of ["train_loss", "val_loss", "val_acc", "lr"] as const) expect(close(pm[e][k], m[k], 1e-4), `epoch ${e + 1} ${k}: ${pm[e][k]} vs ${m[k]}`).toBe(true);
+      for (const k of ["train_loss", "val_loss", "val_acc", "lr"] as const)
+        expect(close(pm[e][k], m[k], 1e-4), `epoch ${e + 1} ${k}: ${pm[e][k]} vs ${m[k]}`).toBe(true);
     });
     expect(close(pm[pm.length - 1].test_loss, ours.result.test_loss, 1e-4)).toBe(true);
     const st = decodeSafetensors(readFileSync(join(dir, "es", "model.safetensors")), "es");
-    for (const t of st.tensors.filter((t) => !t.name.startsWith("preprocess."))) expect(Math.max(...Array.from(t.data, (v, i) => Math.abs(v - ours.final[t.name][i]))), t.name).toBeLessThan(1e-4);
+    for (const t of st.tensors.filter((t) => !t.name.startsWith("preprocess.")))
+      expect(Math.max(...Array.from(t.data, (v, i) => Math.abs(v - ours.final[t.name][i]))), t.name).toBeLessThan(1e-4);
   }, 30_000);
 
   it("torchrun --nproc_per_node=2 equals one process with the same global batch", async () => {
@@ -152,13 +164,25 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
     const port = await freePort();
     // one process: the run of the first test (same initial weights, 1 epoch)
     // --redirects/--tee 1: torch 1.13's launcher cannot parse the default "0" under Python 3.11 (see docs/scale-out.md)
-    const launcher = ["-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2", "--master_addr=127.0.0.1", `--master_port=${port}`, "--redirects", "1", "--tee", "1"];
+    const launcher = [
+      "-m",
+      "torch.distributed.run",
+      "--nnodes=1",
+      "--nproc_per_node=2",
+      "--master_addr=127.0.0.1",
+      `--master_port=${port}`,
+      "--redirects",
+      "1",
+      "--tee",
+      "1",
+    ];
     python([...launcher, trainer, "--init-from", init, "--epochs", "1", "--out", join(dir, "two"), "--quiet"], { GLOO_SOCKET_IFNAME: "lo" });
     const m1 = metrics(join(dir, "py1"));
     const m2 = metrics(join(dir, "two"));
     expect(m2.length).toBe(m1.length);
     for (let e = 0; e < m1.length; e++)
-      for (const k of Object.keys(m1[e])) if (k !== "seconds") expect(close(m2[e][k], m1[e][k], 1e-5), `line ${e + 1} ${k}: ${m2[e][k]} vs ${m1[e][k]}`).toBe(true);
+      for (const k of Object.keys(m1[e]))
+        if (k !== "seconds") expect(close(m2[e][k], m1[e][k], 1e-5), `line ${e + 1} ${k}: ${m2[e][k]} vs ${m1[e][k]}`).toBe(true);
     const a = decodeSafetensors(readFileSync(join(dir, "py1", "model.safetensors")), "py1");
     const b = decodeSafetensors(readFileSync(join(dir, "two", "model.safetensors")), "two");
     expect(b.tensors.map((t) => t.name)).toEqual(a.tensors.map((t) => t.name));
@@ -171,7 +195,12 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
   it("user errors are one line on stderr and exit 1: a wrong --init-from file, --sync-bn on the CPU", () => {
     const run = (args: string[]) => spawnSync(PY, [trainer, ...args], { encoding: "utf8", timeout: 30_000 });
     const wrong = join(dir, "wrong.safetensors");
-    writeFileSync(wrong, safetensorsOf({ tensors: [{ name: "dense_0.weight", shape: [2, 2], offset: 0, size: 4, kind: "param" }] } as unknown as Program, { "dense_0.weight": [1, 2, 3, 4] }));
+    writeFileSync(
+      wrong,
+      safetensorsOf({ tensors: [{ name: "dense_0.weight", shape: [2, 2], offset: 0, size: 4, kind: "param" }] } as unknown as Program, {
+        "dense_0.weight": [1, 2, 3, 4],
+      }),
+    );
     let r = run(["--init-from", wrong, "--epochs", "1"]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(`error: ${wrong}: tensor "dense_0.weight" has shape [2, 2], the model needs [16, 4]`);

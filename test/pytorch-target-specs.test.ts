@@ -18,7 +18,8 @@ import { pythonTrainer, runOurs, safetensorsOf } from "./reference/networks/harn
 const PY = "/usr/bin/python3";
 const probe = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" });
 const hasTorch = probe.status === 0;
-if (!hasTorch) console.warn(`pytorch-target-specs: skipped: ${PY} -c "import torch" failed (${(probe.error?.message ?? probe.stderr ?? "").trim().split("\n").pop()})`);
+if (!hasTorch)
+  console.warn(`pytorch-target-specs: skipped: ${PY} -c "import torch" failed (${(probe.error?.message ?? probe.stderr ?? "").trim().split("\n").pop()})`);
 
 const SPECS = resolve("specs");
 const STEPS = 20;
@@ -48,7 +49,10 @@ const EXCLUDED: Record<string, string> = {};
 const STEPS_OF: Record<string, number> = { "trick-ic-layer.dnn": 10, "trick-iternorm.dnn": 15 };
 const TENSOR_TOL: Record<string, number> = { "trick-resnet-weightnorm.dnn": 2e-2, "trick-iternorm.dnn": 3e-3 };
 const BIAS_BEFORE_BN_TOL = 5e-2;
-const TENSOR_TOL_OF: Record<string, Record<string, number>> = { "fashion-cnn.dnn": { "bn_1.running_var": 3e-3 }, "fashion-cnn-aug.dnn": { "bn_1.running_var": 3e-3 } };
+const TENSOR_TOL_OF: Record<string, Record<string, number>> = {
+  "fashion-cnn.dnn": { "bn_1.running_var": 3e-3 },
+  "fashion-cnn-aug.dnn": { "bn_1.running_var": 3e-3 },
+};
 
 /** Parameters with a zero true gradient (a bias feeding batch norm directly) and the running means of those BNs. */
 function roundOffDriven(ir: Outcome["ours"]["ir"]): Set<string> {
@@ -240,7 +244,9 @@ describe.skipIf(!hasTorch)(`every spec in specs/: ${STEPS} steps on both backend
       if (fitted) {
         expect(r.metadata["preprocess.kind"]).toBe(fitted.kind);
         for (const key of ["mode", "in_dim", "out_dim", "channels", "eps", "rows"])
-          expect(r.metadata[`preprocess.${key}`], key).toBe(String({ in_dim: fitted.inDim, out_dim: fitted.outDim, mode: fitted.mode, channels: fitted.channels, eps: fitted.eps, rows: fitted.rows }[key]));
+          expect(r.metadata[`preprocess.${key}`], key).toBe(
+            String({ in_dim: fitted.inDim, out_dim: fitted.outDim, mode: fitted.mode, channels: fitted.channels, eps: fitted.eps, rows: fitted.rows }[key]),
+          );
         for (const [k, want] of Object.entries(fitted.tensors)) {
           const got = r.tensors.get(`preprocess.${k}`)!;
           expect(got, k).toBeDefined();

@@ -27,7 +27,8 @@ import { irOf, pythonTrainer } from "./reference/networks/harness";
 const PY = "/usr/bin/python3";
 const probe = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" });
 const hasTorch = probe.status === 0;
-if (!hasTorch) console.warn(`pytorch-target-tricks: skipped: ${PY} -c "import torch" failed (${(probe.error?.message ?? probe.stderr ?? "").trim().split("\n").pop()})`);
+if (!hasTorch)
+  console.warn(`pytorch-target-tricks: skipped: ${PY} -c "import torch" failed (${(probe.error?.message ?? probe.stderr ?? "").trim().split("\n").pop()})`);
 
 const DATA = resolve("specs/data/fashion-mnist-small");
 // whiten is pca with scaled rows (its fitted tensors are checked in pytorch-target-specs); each fit costs an eigen-decomposition of 784 x 784 here
@@ -171,7 +172,12 @@ describe.skipIf(!hasTorch)("PyTorch target: augmentation and preprocessing ports
     };
     writeFileSync(join(dir, "req.json"), JSON.stringify(req));
     writeFileSync(join(dir, "check.py"), SCRIPT);
-    const r = spawnSync(PY, [join(dir, "check.py"), join(dir, "req.json")], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" }, maxBuffer: 1 << 28, timeout: 120_000 });
+    const r = spawnSync(PY, [join(dir, "check.py"), join(dir, "req.json")], {
+      encoding: "utf8",
+      env: { ...process.env, OMP_NUM_THREADS: "1" },
+      maxBuffer: 1 << 28,
+      timeout: 120_000,
+    });
     if (r.status !== 0) throw new Error(`check.py exited ${r.status}:\n${r.stderr}`);
     answer = JSON.parse(r.stdout);
     return answer;
@@ -247,7 +253,11 @@ describe.skipIf(!hasTorch)("PyTorch target: augmentation and preprocessing ports
       const ir = irOf(`specs/${s}.dnn`);
       const split = splitValidation(train.y.length, ir.data.validation, ir.train.seed);
       const p = ir.data.preprocess[0];
-      const fitted = fitPreprocessOn({ kind: p.kind, ...p.args } as PreprocessSpec, { kind: "u8", data: train.x as Uint8Array, rowLength: 784, scale: ir.data.scale, shift: ir.data.shift }, split.train);
+      const fitted = fitPreprocessOn(
+        { kind: p.kind, ...p.args } as PreprocessSpec,
+        { kind: "u8", data: train.x as Uint8Array, rowLength: 784, scale: ir.data.scale, shift: ir.data.shift },
+        split.train,
+      );
       const got = a.pre[s];
       expect(got.meta).toEqual({
         "preprocess.kind": fitted.kind,
@@ -260,7 +270,8 @@ describe.skipIf(!hasTorch)("PyTorch target: augmentation and preprocessing ports
       });
       for (const [k, want] of Object.entries(fitted.tensors)) expect(maxRel(got.tensors[k], want), `${s} ${k}`).toBeLessThanOrEqual(1e-5);
       const x = new Float32Array(rows * 784);
-      for (let i = 0; i < rows; i++) for (let j = 0; j < 784; j++) x[i * 784 + j] = Math.fround(train.x[split.train[i] * 784 + j] * ir.data.scale + ir.data.shift);
+      for (let i = 0; i < rows; i++)
+        for (let j = 0; j < 784; j++) x[i * 784 + j] = Math.fround(train.x[split.train[i] * 784 + j] * ir.data.scale + ir.data.shift);
       applyPreprocess(fitted, x, 0, rows, new Float32Array(preprocessScratchSize(fitted)));
       const want = x.subarray(0, rows * fitted.outDim);
       expect(got.out.length).toBe(want.length);
@@ -277,7 +288,18 @@ describe.skipIf(!hasTorch)("PyTorch target: augmentation and preprocessing ports
     expect(r.status, r.stderr).toBe(0);
     const port = await freePort();
     // --redirects/--tee 1: torch 1.13's launcher cannot parse the default "0" under Python 3.11 (docs/scale-out.md)
-    const launcher = ["-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2", "--master_addr=127.0.0.1", `--master_port=${port}`, "--redirects", "1", "--tee", "1"];
+    const launcher = [
+      "-m",
+      "torch.distributed.run",
+      "--nnodes=1",
+      "--nproc_per_node=2",
+      "--master_addr=127.0.0.1",
+      `--master_port=${port}`,
+      "--redirects",
+      "1",
+      "--tee",
+      "1",
+    ];
     r = spawnSync(PY, [...launcher, trainer, ...args, join(dir, "two.json"), "--quiet"], { encoding: "utf8", env, timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
     const one = JSON.parse(readFileSync(join(dir, "one.json"), "utf8")) as { loss: number[] };

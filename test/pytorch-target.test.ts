@@ -63,11 +63,13 @@ describe("PyTorch target: the emitted trainer", () => {
     expect(py).toContain("self.dropout_0 = nn.Dropout(p=0)");
     expect(py).toContain("torch.optim.SGD(groups, lr=LR0, momentum=0.9, dampening=0, nesterov=True)");
     const res = gen(ir(SPECS[2]));
-    expect(res).toContain('self.conv2d_1 = nn.utils.weight_norm(nn.Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True), name="weight", dim=0)');
+    expect(res).toContain(
+      'self.conv2d_1 = nn.utils.weight_norm(nn.Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True), name="weight", dim=0)',
+    );
     expect(res).toContain("residual_0 = conv2d_2 + conv2d_0  # residual");
     expect(res).toContain("nn.AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), count_include_pad=True)");
     const sc = gen(ir(SPECS[3]));
-    expect(sc).toContain("F.cross_entropy(out, y, label_smoothing=0.1, reduction=\"sum\")");
+    expect(sc).toContain('F.cross_entropy(out, y, label_smoothing=0.1, reduction="sum")');
     expect(sc).toContain("torch.optim.AdamW(groups");
     expect(sc).toContain("StepLR(step_size=5, gamma=0.5)");
     expect(sc).toContain("CLIP_NORM = 0.5");
@@ -90,9 +92,21 @@ describe("PyTorch target: the emitted trainer", () => {
     const cases: [string, (i: IR) => void, RegExp][] = [
       ["augmentation", (i) => (i.data.augment = [{ kind: "mixup", args: {} }]), /cannot map the augmentation `mixup`/],
       ["preprocessing", (i) => (i.data.preprocess = [{ kind: "ica", args: {} }]), /cannot map input preprocessing `ica`/],
-      ["two steps", (i) => (i.data.preprocess = [{ kind: "standardize", args: {} }, { kind: "standardize", args: {} }]), /more than one preprocessing step/],
+      [
+        "two steps",
+        (i) =>
+          (i.data.preprocess = [
+            { kind: "standardize", args: {} },
+            { kind: "standardize", args: {} },
+          ]),
+        /more than one preprocessing step/,
+      ],
       ["unknown layer", (i) => ((i.nodes[0] as { op: string }).op = "capsule"), /cannot map the layer `capsule` \(spec line \d+:\d+\)/],
-      ["unknown tail op", (i) => (i.nodes[0].tail as { op: string }[]).push({ op: "swish", id: "swish_0", attrs: {} } as never), /cannot map the elementwise op `swish`/],
+      [
+        "unknown tail op",
+        (i) => (i.nodes[0].tail as { op: string }[]).push({ op: "swish", id: "swish_0", attrs: {} } as never),
+        /cannot map the elementwise op `swish`/,
+      ],
     ];
     for (const [what, edit, msg] of cases) {
       const i = structuredClone(good);
@@ -111,7 +125,8 @@ describe("PyTorch target: the emitted trainer", () => {
     const zca = gen(ir("specs/trick-zca.dnn"));
     expect(zca).toContain('"kind": "zca", "mode": "feature", "eps": 0.1');
     const aug = gen(ir("specs/trick-augment.dnn"));
-    for (const k of ["flip_h", "flip_v", "translate", "crop", "rotate", "noise", "blur", "cutout", "brightness", "contrast"]) expect(aug).toContain(`{"kind": "${k}"`);
+    for (const k of ["flip_h", "flip_v", "translate", "crop", "rotate", "noise", "blur", "cutout", "brightness", "contrast"])
+      expect(aug).toContain(`{"kind": "${k}"`);
     expect(aug).toContain('{"kind": "flip_v", "p": 0.05}');
     expect(aug).toContain("def augment_image(img, key):");
     expect(aug).not.toContain("def smoothness_penalty(");
@@ -122,6 +137,8 @@ describe("PyTorch target: the emitted trainer", () => {
     expect(it).toContain("self.iternorm_0 = IterNorm(8, groups=1, iters=5, eps=0.00001, momentum=0.1, affine=True)");
     expect(it).toContain("class IterNorm(nn.Module):");
     expect(it).toContain("HAS_BATCH_NORM = True");
-    expect(gen(irOfText(base("input [1, 4, 4]\n flatten\n dense(2)\n loss mse", "augment {\n flip_h\n }")))).toContain('AUGMENT = [\n    {"kind": "flip_h", "p": 0.5},\n]');
+    expect(gen(irOfText(base("input [1, 4, 4]\n flatten\n dense(2)\n loss mse", "augment {\n flip_h\n }")))).toContain(
+      'AUGMENT = [\n    {"kind": "flip_h", "p": 0.5},\n]',
+    );
   });
 });

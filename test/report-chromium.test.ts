@@ -45,7 +45,15 @@ describe.skipIf(!have)("report.html in headless Chromium", () => {
     const dir = join(work, name);
     mkdirSync(dir, { recursive: true });
     const lines = Array.from({ length: n }, (_, i) =>
-      JSON.stringify({ epoch: i + 1, train_loss: k / (i + 1), train_acc: 0.6 + 0.03 * i * k, val_loss: (1.1 * k) / (i + 1) + 0.05, val_acc: 0.58 + 0.025 * i, lr: 0.1 * 0.9 ** i, seconds: 1 }),
+      JSON.stringify({
+        epoch: i + 1,
+        train_loss: k / (i + 1),
+        train_acc: 0.6 + 0.03 * i * k,
+        val_loss: (1.1 * k) / (i + 1) + 0.05,
+        val_acc: 0.58 + 0.025 * i,
+        lr: 0.1 * 0.9 ** i,
+        seconds: 1,
+      }),
     );
     lines.push(JSON.stringify({ test_loss: 0.3, test_acc: 0.9 }));
     writeFileSync(join(dir, "metrics.jsonl"), lines.join("\n") + "\n");
@@ -63,7 +71,14 @@ describe.skipIf(!have)("report.html in headless Chromium", () => {
   it("renders the report to a non-empty PNG with no console errors and the plots in the DOM", () => {
     const a = run("bn", 8, {
       "run.json": JSON.stringify({ name: `BN <img src=x onerror="console.error('xss')">`, bestEpoch: 6 }),
-      "confusion.json": JSON.stringify({ matrix: [[9, 1, 0], [2, 7, 1], [0, 1, 9]], classes: ["cat", "dog", "<bird>"] }),
+      "confusion.json": JSON.stringify({
+        matrix: [
+          [9, 1, 0],
+          [2, 7, 1],
+          [0, 1, 9],
+        ],
+        classes: ["cat", "dog", "<bird>"],
+      }),
     });
     const b = run("nobn", 10, {}, 0.8);
     const out = join(work, "report");

@@ -15,14 +15,25 @@ const spiky = (e: number) => 1 / Math.sqrt(e) + (e % 997 === 0 ? 5 : 0); // 200 
 function longRun(): Run {
   const metrics = Array.from({ length: E }, (_, i) => {
     const e = i + 1;
-    return { epoch: e, train_loss: spiky(e), train_acc: 0.5, val_loss: e === 1234 ? null : 1.1 / Math.sqrt(e), val_acc: 0.6, lr: 0.1 * 0.5 ** Math.floor(e / 50_000), seconds: 0.01 };
+    return {
+      epoch: e,
+      train_loss: spiky(e),
+      train_acc: 0.5,
+      val_loss: e === 1234 ? null : 1.1 / Math.sqrt(e),
+      val_acc: 0.6,
+      lr: 0.1 * 0.5 ** Math.floor(e / 50_000),
+      seconds: 0.01,
+    };
   });
   return { name: "long", metrics, final: { test_loss: 0.1, test_acc: 0.9 } };
 }
 
 /** The (x, y) pairs of a polyline's points attribute, mapped back through the plot's data-* attributes. */
 function polylines(svg: string): { series: string; pts: [number, number][] }[] {
-  const plot = /<g class="plot" data-x-min="([^"]+)" data-x-max="([^"]+)" data-y-min="([^"]+)" data-y-max="([^"]+)" data-y-log="0" data-left="([^"]+)" data-top="([^"]+)" data-width="([^"]+)" data-height="([^"]+)"/.exec(svg);
+  const plot =
+    /<g class="plot" data-x-min="([^"]+)" data-x-max="([^"]+)" data-y-min="([^"]+)" data-y-max="([^"]+)" data-y-log="0" data-left="([^"]+)" data-top="([^"]+)" data-width="([^"]+)" data-height="([^"]+)"/.exec(
+      svg,
+    );
   expect(plot).not.toBeNull();
   const [x0, x1, y0, y1, left, top, w, h] = plot!.slice(1).map(Number);
   return [...svg.matchAll(/<polyline class="series" data-series="([^"]*)" points="([^"]*)"/g)].map((m) => ({

@@ -75,7 +75,17 @@ function checkWellFormed(doc: string, opts: { html?: boolean } = {}): XmlElement
 /** Decode the five XML entities (and numeric ones). */
 function unescapeXml(s: string): string {
   return s.replace(ENTITY, (e) =>
-    e === "&amp;" ? "&" : e === "&lt;" ? "<" : e === "&gt;" ? ">" : e === "&quot;" ? '"' : e === "&#39;" ? "'" : String.fromCodePoint(e[2] === "x" ? parseInt(e.slice(3, -1), 16) : parseInt(e.slice(2, -1), 10)),
+    e === "&amp;"
+      ? "&"
+      : e === "&lt;"
+        ? "<"
+        : e === "&gt;"
+          ? ">"
+          : e === "&quot;"
+            ? '"'
+            : e === "&#39;"
+              ? "'"
+              : String.fromCodePoint(e[2] === "x" ? parseInt(e.slice(3, -1), 16) : parseInt(e.slice(2, -1), 10)),
   );
 }
 
@@ -162,14 +172,22 @@ describe("niceScale", () => {
 
 describe("renderReport", () => {
   const runA: Run = { name: "mlp", metrics: epochs(8), final: { test_loss: 0.41, test_acc: 0.87 }, bestEpoch: 6 };
-  const runB: Run = { name: EVIL, metrics: epochs(10, (i) => ({ train_loss: 1.5 / (i + 1) })), confusion: [[5, 1], [2, 7]], classes: ["cat", "<dog>"] };
+  const runB: Run = {
+    name: EVIL,
+    metrics: epochs(10, (i) => ({ train_loss: 1.5 / (i + 1) })),
+    confusion: [
+      [5, 1],
+      [2, 7],
+    ],
+    classes: ["cat", "<dog>"],
+  };
   const rep = renderReport([runA, runB]);
 
   it("writes well-formed SVG and HTML with no scripts and every user string escaped", () => {
     expect(Object.keys(rep.svgs).sort()).toEqual(["accuracy", "confusion-bn-script-alert-x-script-co", "loss", "lr"]);
     for (const svg of Object.values(rep.svgs)) {
       checkWellFormed(svg);
-      expect(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"")).toBe(true);
+      expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
       expect(svg).not.toContain("<script");
     }
     const els = checkWellFormed(rep.html, { html: true });
@@ -183,7 +201,10 @@ describe("renderReport", () => {
   });
 
   it("plots every training and validation number where it belongs", () => {
-    for (const [key, tk, vk] of [["loss", "train_loss", "val_loss"], ["accuracy", "train_acc", "val_acc"]] as const) {
+    for (const [key, tk, vk] of [
+      ["loss", "train_loss", "val_loss"],
+      ["accuracy", "train_acc", "val_acc"],
+    ] as const) {
       const svg = rep.svgs[key];
       const all = [...runA.metrics, ...runB.metrics].flatMap((m) => [m[tk]!, m[vk]!]);
       const range = Math.max(...all) - Math.min(...all);
@@ -192,8 +213,16 @@ describe("renderReport", () => {
         const va = seriesData(svg, `${r.name} — validation`);
         expect(tr.length).toBe(1);
         expect(va.length).toBe(1);
-        expectClose(tr[0], r.metrics.map((m) => ({ x: m.epoch, y: m[tk]! })), range);
-        expectClose(va[0], r.metrics.map((m) => ({ x: m.epoch, y: m[vk]! })), range);
+        expectClose(
+          tr[0],
+          r.metrics.map((m) => ({ x: m.epoch, y: m[tk]! })),
+          range,
+        );
+        expectClose(
+          va[0],
+          r.metrics.map((m) => ({ x: m.epoch, y: m[vk]! })),
+          range,
+        );
       }
     }
   });
@@ -203,7 +232,10 @@ describe("renderReport", () => {
     const plot = els.find((e) => e.attrs.class === "plot")!;
     const vl = els.filter((e) => e.attrs.class === "vline");
     expect(vl.length).toBe(1);
-    const x = Number(plot.attrs["data-x-min"]) + ((Number(vl[0].attrs.x1) - Number(plot.attrs["data-left"])) / Number(plot.attrs["data-width"])) * (Number(plot.attrs["data-x-max"]) - Number(plot.attrs["data-x-min"]));
+    const x =
+      Number(plot.attrs["data-x-min"]) +
+      ((Number(vl[0].attrs.x1) - Number(plot.attrs["data-left"])) / Number(plot.attrs["data-width"])) *
+        (Number(plot.attrs["data-x-max"]) - Number(plot.attrs["data-x-min"]));
     expect(x).toBeCloseTo(6, 3);
   });
 
@@ -211,7 +243,10 @@ describe("renderReport", () => {
     const svg = rep.svgs["confusion-bn-script-alert-x-script-co"];
     const cells = checkWellFormed(svg).filter((e) => e.attrs.class === "cell");
     expect(cells.map((c) => [Number(c.attrs["data-row"]), Number(c.attrs["data-col"]), Number(c.attrs["data-count"])])).toEqual([
-      [0, 0, 5], [0, 1, 1], [1, 0, 2], [1, 1, 7],
+      [0, 0, 5],
+      [0, 1, 1],
+      [1, 0, 2],
+      [1, 1, 7],
     ]);
     expect(svg).toContain("&lt;dog&gt;");
     expect(svg).toContain("accuracy 80.00% of 15");
@@ -225,7 +260,12 @@ describe("renderReport", () => {
     const r = renderReport([run]);
     expect(r.svgs.accuracy).toBeUndefined();
     const segs = seriesData(r.svgs.loss, "regression — validation");
-    expect(segs.map((s) => s.map((p) => p.x))).toEqual([[1, 2], [5, 6]].map((xs) => xs.map((x) => expect.closeTo(x, 3))));
+    expect(segs.map((s) => s.map((p) => p.x))).toEqual(
+      [
+        [1, 2],
+        [5, 6],
+      ].map((xs) => xs.map((x) => expect.closeTo(x, 3))),
+    );
     const none = renderReport([{ name: "no val", metrics: epochs(3, () => ({ val_loss: null, val_acc: null })) }]);
     expect(seriesData(none.svgs.loss, "no val — validation")).toEqual([]);
     expect(none.svgs.loss).not.toContain("no val — validation");
@@ -282,7 +322,13 @@ describe("loadRun / writeReport", () => {
     const dir = runDir({
       "metrics.jsonl": metricsJsonl(ms),
       "run.json": JSON.stringify({ name: "with bn", bestEpoch: 3, stoppedEarly: true, steps: 40, lrs: [0.1, 0.1, 0.05] }),
-      "confusion.json": JSON.stringify({ matrix: [[3, 1], [0, 4]], classes: ["no", "yes"] }),
+      "confusion.json": JSON.stringify({
+        matrix: [
+          [3, 1],
+          [0, 4],
+        ],
+        classes: ["no", "yes"],
+      }),
     });
     const r = loadRun(dir);
     expect(r.name).toBe("with bn");
@@ -291,7 +337,10 @@ describe("loadRun / writeReport", () => {
     expect(renderReport([r]).html).toContain("<td>3 <small>(stopped early)</small></td>");
     expect(r.lrs).toEqual([0.1, 0.1, 0.05]);
     expect(r.classes).toEqual(["no", "yes"]);
-    expect(r.confusion).toEqual([[3, 1], [0, 4]]);
+    expect(r.confusion).toEqual([
+      [3, 1],
+      [0, 4],
+    ]);
     expect(r.final).toEqual({ test_loss: 0.5, test_acc: 0.8 });
     expect(r.metrics.map((m) => m.train_loss)).toEqual([1, 0.5, 1 / 3, 0.25, null]); // NaN was written as null
     expect(r.metrics[2]).toMatchObject({ epoch: 3, val_acc: ms[2].val_acc, lr: ms[2].lr });
@@ -317,7 +366,9 @@ describe("loadRun / writeReport", () => {
     expect(() => loadRun(runDir({ "metrics.jsonl": ok, "confusion.json": "[[1,2],[3]]" }))).toThrow(/confusion\.json: row 1 must be a list of 2 counts/);
     expect(() => loadRun(runDir({ "metrics.jsonl": ok, "confusion.json": "[[1,2],[3,-1]]" }))).toThrow(/confusion\.json: entry \[1\]\[1\] must be a count/);
     expect(() => loadRun(runDir({ "metrics.jsonl": ok, "run.json": "{name: 1}" }))).toThrow(/run\.json: not valid JSON/);
-    expect(() => loadRun(runDir({ "metrics.jsonl": ok, "run.json": '{"classes":["a"]}', "confusion.json": "[[1,2],[3,4]]" }))).toThrow(/"classes" has 1 names for a 2×2/);
+    expect(() => loadRun(runDir({ "metrics.jsonl": ok, "run.json": '{"classes":["a"]}', "confusion.json": "[[1,2],[3,4]]" }))).toThrow(
+      /"classes" has 1 names for a 2×2/,
+    );
     expect(() => loadRun(runDir({ "metrics.jsonl": "\n" }))).toThrow(/metrics\.jsonl: no epoch lines/);
     expect(() => loadRun(runDir({}))).toThrow(/no metrics\.jsonl/);
     expect(() => loadRun(join(tmpdir(), "no-such-run-dir-xyz"))).toThrow(/no such directory/);
@@ -327,7 +378,10 @@ describe("loadRun / writeReport", () => {
     const base = mkdtempSync(join(tmpdir(), "dnnc-report-"));
     const a = join(base, "bn", "out");
     const b = join(base, "nobn", "out");
-    for (const [d, n] of [[a, 4], [b, 6]] as const) {
+    for (const [d, n] of [
+      [a, 4],
+      [b, 6],
+    ] as const) {
       mkdirSync(d, { recursive: true });
       writeFileSync(join(d, "metrics.jsonl"), metricsJsonl(epochs(n)));
     }

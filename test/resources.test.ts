@@ -12,8 +12,7 @@ import { parseSpec } from "../grammar/to-ast";
 import { check } from "../compiler/check";
 import { lower } from "../compiler/lower";
 
-const wrap = (model: string, train = "batch 32") =>
-  `model m {\n${model}\n}\ndata { source idx("d") }\ntrain {\n${train}\n}\n`;
+const wrap = (model: string, train = "batch 32") => `model m {\n${model}\n}\ndata { source idx("d") }\ntrain {\n${train}\n}\n`;
 
 /** Lowered IR without the pipeline's own resource check (compileToIr rejects these specs itself). */
 function lowered(src: string) {
@@ -91,8 +90,14 @@ describe("estimateMemory", () => {
         fc.integer({ min: 4, max: 20 }),
         fc.constantFrom("sgd(lr=0.1)", "sgd(lr=0.1, momentum=0.9)", "adam", "rmsprop(centered=true)"),
         (batch, widths, filters, side, opt) => {
-          const mlp = wrap(`input [${widths[0]}]\n${widths.map((w) => `dense(${w}) -> relu`).join("\n")}\ndense(2)\nloss softmax_cross_entropy`, `batch ${batch}\noptimizer ${opt}`);
-          const conv = wrap(`input [1, ${side}, ${side}]\nconv2d(${filters}, 3) -> bn\nmaxpool2d(2)\nflatten\ndense(2)\nloss softmax_cross_entropy`, `batch ${batch + 1}\noptimizer ${opt}`);
+          const mlp = wrap(
+            `input [${widths[0]}]\n${widths.map((w) => `dense(${w}) -> relu`).join("\n")}\ndense(2)\nloss softmax_cross_entropy`,
+            `batch ${batch}\noptimizer ${opt}`,
+          );
+          const conv = wrap(
+            `input [1, ${side}, ${side}]\nconv2d(${filters}, 3) -> bn\nmaxpool2d(2)\nflatten\ndense(2)\nloss softmax_cross_entropy`,
+            `batch ${batch + 1}\noptimizer ${opt}`,
+          );
           for (const src of [mlp, conv]) expectUpperBound(ir(src).ir);
         },
       ),
@@ -120,7 +125,10 @@ describe("checkResources", () => {
 
   it("judges the heap limit by the planned heap, in compile and in check alike", () => {
     // the estimate (every buffer at its own place) is past 2 GiB, the planned heap is not
-    const src = wrap(`input [3, 224, 224]\nconv2d(32, 3, padding=same) -> relu\nconv2d(32, 3, padding=same) -> relu\nconv2d(32, 3, padding=same) -> relu\nflatten\ndense(10)\nloss softmax_cross_entropy`, "batch 32");
+    const src = wrap(
+      `input [3, 224, 224]\nconv2d(32, 3, padding=same) -> relu\nconv2d(32, 3, padding=same) -> relu\nconv2d(32, 3, padding=same) -> relu\nflatten\ndense(10)\nloss softmax_cross_entropy`,
+      "batch 32",
+    );
     const low = lowered(src).ir;
     expect(estimateMemory(low).total * 4).toBeGreaterThan(DEFAULT_LIMITS.maxHeapBytes);
     expect(checkResources(low, DEFAULT_LIMITS, { beforePlan: true })).toEqual([]);
@@ -194,9 +202,7 @@ describe("checkResources", () => {
     expect(checkResources(planned, limits, { spec })).toEqual([]);
     expect(checkResources(planned, limits, { spec, datasetBytes: 1000 })).toEqual([]);
     const d = checkResources(planned, limits, { spec, datasetBytes: 1001 });
-    expect(d.map((x) => [x.code, x.message, x.span.line])).toEqual([
-      ["E0603", "the training data takes 1001 B, more than the limit of 1000 B", 12],
-    ]);
+    expect(d.map((x) => [x.code, x.message, x.span.line])).toEqual([["E0603", "the training data takes 1001 B, more than the limit of 1000 B", 12]]);
   });
 });
 

@@ -100,7 +100,8 @@ describe("resume from A into B", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(hashDir(runC)).toBe(before);
-    for (const f of ["spec.dnn", "a.trainer.mjs", "a.trainer.ts", "checkpoint.safetensors", "loss-trace.f64", "metrics.jsonl", "run.json", "model.safetensors"]) expect(existsSync(join(runD, f)), f).toBe(true);
+    for (const f of ["spec.dnn", "a.trainer.mjs", "a.trainer.ts", "checkpoint.safetensors", "loss-trace.f64", "metrics.jsonl", "run.json", "model.safetensors"])
+      expect(existsSync(join(runD, f)), f).toBe(true);
     expect(readFileSync(join(runD, "spec.dnn"), "utf8")).toBe(spec(4));
     expect(same(join(runD, "model.safetensors"), join(ref, "model.safetensors"))).toBe(true);
     expect(same(join(runD, "loss-trace.f64"), join(ref, "loss-trace.f64"))).toBe(true);
@@ -201,7 +202,11 @@ describe("refusals come before the first write", () => {
     ["an empty loop state", () => ({}), "loop state: field epoch must be an integer >= 1, got nothing (the field is missing)"],
     ["metrics: null", (s: Record<string, unknown>) => ({ ...s, metrics: null }), "loop state: field metrics must be an array of epoch metrics, got null"],
     ["a negative batch start", (s: Record<string, unknown>) => ({ ...s, batchStart: -32 }), "loop state: field batchStart must be an integer >= 0, got -32"],
-    ["a batch start past the data", (s: Record<string, unknown>) => ({ ...s, batchStart: 32000 }), "loop state: field batchStart (32000) is past the 400 training samples"],
+    [
+      "a batch start past the data",
+      (s: Record<string, unknown>) => ({ ...s, batchStart: 32000 }),
+      "loop state: field batchStart (32000) is past the 400 training samples",
+    ],
     ["a loop state that is no JSON", () => "{", "loop state: not valid JSON"],
   ])("a checkpoint with %s: the file and the field, exit 1, the run unchanged", (name, edit, msg) => {
     const dir = at(`bad-${name.replace(/\W+/g, "-")}`);
@@ -266,7 +271,10 @@ describe("one writer per run directory", () => {
 
   it("two dnnc train -o D at once: one trains, the other is refused (no last-writer-wins)", async () => {
     const D = at("twice");
-    const first = spawn(process.execPath, [DNNC, "train", long, "-o", D, "--epochs", "100000", "--no-report", "--quiet"], { stdio: ["ignore", "ignore", "pipe"], cwd: tmp });
+    const first = spawn(process.execPath, [DNNC, "train", long, "-o", D, "--epochs", "100000", "--no-report", "--quiet"], {
+      stdio: ["ignore", "ignore", "pipe"],
+      cwd: tmp,
+    });
     try {
       while (!existsSync(join(D, "spec.dnn"))) await new Promise((r) => setTimeout(r, 20)); // installed under the lock
       const spec0 = readFileSync(join(D, "spec.dnn"));

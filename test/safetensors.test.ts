@@ -100,11 +100,7 @@ describe("safetensors", () => {
     expectDnnc(() => decodeSafetensors(new Uint8Array(0), "e.st"), "e.st", "empty file");
     expectDnnc(() => decodeSafetensors(good.subarray(0, 5), "s.st"), "s.st", "too short");
     expectDnnc(() => decodeSafetensors(good.subarray(0, 40), "t.st"), "t.st", /header length \d+ exceeds/);
-    expectDnnc(
-      () => decodeSafetensors(good.subarray(0, good.length - 4), "t.st"),
-      'tensor "w" ends at byte 8',
-      "4 bytes",
-    );
+    expectDnnc(() => decodeSafetensors(good.subarray(0, good.length - 4), "t.st"), 'tensor "w" ends at byte 8', "4 bytes");
     const extra = new Uint8Array(good.length + 4);
     extra.set(good);
     expectDnnc(() => decodeSafetensors(extra, "x.st"), "4 bytes of data are not covered");
@@ -118,12 +114,7 @@ describe("safetensors", () => {
     };
     expectDnnc(() => decodeSafetensors(edit('"F32"', '"F16"'), "d.st"), "d.st", 'dtype "F16"', "F32 only");
     expectDnnc(() => decodeSafetensors(edit("[2]", "[3]"), "sh.st"), "shape [3] (12 bytes)", "span 8 bytes");
-    expectDnnc(
-      () => decodeSafetensors(edit("[24,36]", "[20,32]", refBytes), "o.st"),
-      'tensor "dense1.bias" starts at byte 20',
-      "expected 24",
-      "overlap",
-    );
+    expectDnnc(() => decodeSafetensors(edit("[24,36]", "[20,32]", refBytes), "o.st"), 'tensor "dense1.bias" starts at byte 20', "expected 24", "overlap");
     expectDnnc(() => decodeSafetensors(edit('{"__', "[ __"), "j.st"), "j.st", "not UTF-8 JSON");
     expectDnnc(() => decodeSafetensors(edit('"1"', " 1 "), "m.st"), 'metadata "a" is not a string');
   });
@@ -137,12 +128,7 @@ describe("safetensors", () => {
   });
 
   it("refuses tensors it cannot write", () => {
-    expectDnnc(
-      () => encodeSafetensors([{ name: "a", shape: [2, 2], data: new Float32Array(3) }], {}),
-      'tensor "a"',
-      "4 values",
-      "but 3",
-    );
+    expectDnnc(() => encodeSafetensors([{ name: "a", shape: [2, 2], data: new Float32Array(3) }], {}), 'tensor "a"', "4 values", "but 3");
     const t = { name: "a", shape: [1], data: new Float32Array(1) };
     expectDnnc(() => encodeSafetensors([t, t], {}), 'duplicate tensor name "a"');
     expectDnnc(() => encodeSafetensors([{ ...t, name: "__metadata__" }], {}), "invalid tensor name");

@@ -3,13 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  initialScheduleState,
-  learningRate,
-  observeMetric,
-  scheduleConfigErrors,
-  type Schedule,
-} from "../runtime/schedule";
+import { initialScheduleState, learningRate, observeMetric, scheduleConfigErrors, type Schedule } from "../runtime/schedule";
 
 const REF = JSON.parse(readFileSync(new URL("./reference/optim/schedule.json", import.meta.url), "utf8"));
 
@@ -35,8 +29,7 @@ function run(s: Schedule, K: number, metrics?: number[]): number[] {
 describe("learningRate equals torch.optim.lr_scheduler (30 steps)", () => {
   for (const c of REF.cases as { name: string; schedule: Schedule; lrs: number[]; metrics?: number[] }[]) {
     it(`${c.name}, per epoch`, () => expectClose(run(c.schedule, c.lrs.length, c.metrics), c.lrs, c.name));
-    it(`${c.name}, per step`, () =>
-      expectClose(run({ ...c.schedule, per: "step" }, c.lrs.length, c.metrics), c.lrs, c.name));
+    it(`${c.name}, per step`, () => expectClose(run({ ...c.schedule, per: "step" }, c.lrs.length, c.metrics), c.lrs, c.name));
   }
 });
 
@@ -49,38 +42,28 @@ describe("schedule properties", () => {
 
   it("warm-up rises linearly from startFactor to lr0, then the schedule starts from its own k = 0", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 20 }),
-        fc.double({ min: 0, max: 1, noNaN: true }),
-        fc.integer({ min: 0, max: 40 }),
-        (W, f0, k) => {
-          const main: Schedule = { kind: "step", lr: 0.3, every: 3, gamma: 0.5 };
-          const s: Schedule = { ...main, warmup: { length: W, startFactor: f0 } };
-          const lr = learningRate(s, 0, k);
-          if (k < W) {
-            expect(lr).toBeCloseTo(0.3 * (f0 + ((1 - f0) * k) / W), 12);
-            expect(lr).toBeLessThanOrEqual(0.3 + 1e-15);
-          } else expect(lr).toBe(learningRate(main, 0, k - W));
-        },
-      ),
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 40 }), (W, f0, k) => {
+        const main: Schedule = { kind: "step", lr: 0.3, every: 3, gamma: 0.5 };
+        const s: Schedule = { ...main, warmup: { length: W, startFactor: f0 } };
+        const lr = learningRate(s, 0, k);
+        if (k < W) {
+          expect(lr).toBeCloseTo(0.3 * (f0 + ((1 - f0) * k) / W), 12);
+          expect(lr).toBeLessThanOrEqual(0.3 + 1e-15);
+        } else expect(lr).toBe(learningRate(main, 0, k - W));
+      }),
     );
   });
 
   it("cosine with warm restarts: T_mult > 1 matches PyTorch's closed form (the log formula)", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 10 }),
-        fc.integer({ min: 2, max: 4 }),
-        fc.integer({ min: 0, max: 2000 }),
-        (t0, m, k) => {
-          const n = Math.floor(Math.log((k / t0) * (m - 1) + 1) / Math.log(m) + 1e-12);
-          const tCur = k - (t0 * (Math.pow(m, n) - 1)) / (m - 1),
-            tI = t0 * Math.pow(m, n);
-          const want = 0.01 + ((0.2 - 0.01) * (1 + Math.cos((Math.PI * tCur) / tI))) / 2;
-          const got = learningRate({ kind: "cosine_restarts", lr: 0.2, t0, tMult: m, etaMin: 0.01 }, 0, k);
-          expect(got).toBeCloseTo(want, 10);
-        },
-      ),
+      fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 0, max: 2000 }), (t0, m, k) => {
+        const n = Math.floor(Math.log((k / t0) * (m - 1) + 1) / Math.log(m) + 1e-12);
+        const tCur = k - (t0 * (Math.pow(m, n) - 1)) / (m - 1),
+          tI = t0 * Math.pow(m, n);
+        const want = 0.01 + ((0.2 - 0.01) * (1 + Math.cos((Math.PI * tCur) / tI))) / 2;
+        const got = learningRate({ kind: "cosine_restarts", lr: 0.2, t0, tMult: m, etaMin: 0.01 }, 0, k);
+        expect(got).toBeCloseTo(want, 10);
+      }),
     );
   });
 
@@ -113,14 +96,10 @@ describe("schedule properties", () => {
 describe("scheduleConfigErrors", () => {
   it("accepts every reference schedule and rejects what PyTorch rejects", () => {
     for (const c of REF.cases as { schedule: Schedule }[]) expect(scheduleConfigErrors(c.schedule)).toEqual([]);
-    expect(scheduleConfigErrors({ kind: "cosine_restarts", lr: 0.1, t0: 3, tMult: 1.5 })).toEqual([
-      "cosine_restarts: tMult must be an integer >= 1, got 1.5",
-    ]);
+    expect(scheduleConfigErrors({ kind: "cosine_restarts", lr: 0.1, t0: 3, tMult: 1.5 })).toEqual(["cosine_restarts: tMult must be an integer >= 1, got 1.5"]);
     expect(scheduleConfigErrors({ kind: "plateau", lr: 0.1, factor: 1 })).toHaveLength(1);
     expect(scheduleConfigErrors({ kind: "multistep", lr: 0.1, milestones: [5, 3], gamma: 0.1 })).toHaveLength(1);
     expect(scheduleConfigErrors({ kind: "exponential", lr: 0.1, gamma: 0.9, beta: 0.1 })).toHaveLength(1);
-    expect(
-      scheduleConfigErrors({ kind: "step", lr: 0.1, every: 0, warmup: { length: 2, startFactor: 2 } }),
-    ).toHaveLength(2);
+    expect(scheduleConfigErrors({ kind: "step", lr: 0.1, every: 0, warmup: { length: 2, startFactor: 2 } })).toHaveLength(2);
   });
 });

@@ -31,8 +31,17 @@ describe("grid", () => {
     expect(performance.now() - t0).toBeLessThan(1000); // three axes of 1000 values, not 10^9 objects
     const axes = Object.values(big).map((d) => axisPoints(d, 1000, "centred"));
     // first path slowest: index = (i * 1000 + j) * 1000 + k
-    for (const [i, j, k] of [[0, 0, 0], [999, 999, 999], [123, 456, 789], [1, 0, 999]])
-      expect(g.at((i * 1000 + j) * 1000 + k)).toEqual({ "train.optimizer.lr": axes[0][i], "train.optimizer.momentum": axes[1][j], "model.dense[0].units": axes[2][k] });
+    for (const [i, j, k] of [
+      [0, 0, 0],
+      [999, 999, 999],
+      [123, 456, 789],
+      [1, 0, 999],
+    ])
+      expect(g.at((i * 1000 + j) * 1000 + k)).toEqual({
+        "train.optimizer.lr": axes[0][i],
+        "train.optimizer.momentum": axes[1][j],
+        "model.dense[0].units": axes[2][k],
+      });
     expect(() => g.at(1_000_000_000)).toThrow(RangeError);
     expect(formatCount(g.size)).toBe("1,000,000,000");
   });
@@ -59,7 +68,14 @@ describe("grid", () => {
   it("runSearch refuses it before opening the results directory", async () => {
     const dir = join(tmp, "refused");
     await expect(
-      runSearch({ space: big, strategy: { kind: "grid", steps: 1000 }, seed: 1, resultsDir: dir, runTrial: async () => ({ metric: 0 }), objective: { metric: "val_loss", mode: "min" } }),
+      runSearch({
+        space: big,
+        strategy: { kind: "grid", steps: 1000 },
+        seed: 1,
+        resultsDir: dir,
+        runTrial: async () => ({ metric: 0 }),
+        objective: { metric: "val_loss", mode: "min" },
+      }),
     ).rejects.toThrow(/more than the 100,000 trials/);
     expect(existsSync(dir)).toBe(false);
   });
@@ -82,7 +98,11 @@ describe("dnnc check and dnnc search", () => {
     });
     const t = compileToIr(SPEC(`  strategy grid\n  steps 3\n  trials 20\n${AXES}`), "g.dnn", { passes: "lower" });
     expect(t.diagnostics.map((d) => [d.code, d.message, d.hint])).toEqual([
-      ["E0404", "search: the grid has 27 configurations (3 × 3 × 3), more than the trial budget (`trials 20`)", "lower `steps`, drop an axis, or raise `trials` to 27"],
+      [
+        "E0404",
+        "search: the grid has 27 configurations (3 × 3 × 3), more than the trial budget (`trials 20`)",
+        "lower `steps`, drop an axis, or raise `trials` to 27",
+      ],
     ]);
     // within budget: no diagnostic; random search ignores steps
     expect(compileToIr(SPEC(`  strategy grid\n  steps 3\n  trials 27\n${AXES}`), "g.dnn", { passes: "lower" }).diagnostics).toEqual([]);
@@ -120,7 +140,10 @@ describe("dnnc check and dnnc search", () => {
     );
     const j = dnnc("search", spec, "-o", join(tmp, "fail-out"), "--data", join(tmp, "no-such-data"), "--json");
     expect(j.status).toBe(1);
-    const lines = j.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = j.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.at(-2)).toMatchObject({ event: "summary", ok: false, trials: 2, failed: 2, best: null });
     expect(lines.at(-1)).toMatchObject({ ok: false, error: expect.stringContaining("all 2 trials failed") });
     // and one that works still exits 0

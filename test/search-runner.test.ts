@@ -86,7 +86,12 @@ describe("runSearch", () => {
     expect(r2.status).toBe("failed");
     expect(r2.error).toBe("diverged");
     expect(res.records.find((r) => r.trial === 4)!.metric).toBeNull();
-    expect(res.summary.leaderboard.slice(-2).map((r) => r.trial).sort()).toEqual([2, 4]);
+    expect(
+      res.summary.leaderboard
+        .slice(-2)
+        .map((r) => r.trial)
+        .sort(),
+    ).toEqual([2, 4]);
     expect(res.summary.failed).toBe(1);
   });
 
@@ -126,7 +131,11 @@ describe("runSearch", () => {
     const budgets = [1, 3, 9, 27];
     for (let k = 1; k < budgets.length; k++) {
       const prev = res.records.filter((r) => r.rung === k - 1);
-      const want = [...prev].sort((a, b) => a.metric! - b.metric!).slice(0, prev.length / 3).map((r) => r.trial).sort((a, b) => a - b);
+      const want = [...prev]
+        .sort((a, b) => a.metric! - b.metric!)
+        .slice(0, prev.length / 3)
+        .map((r) => r.trial)
+        .sort((a, b) => a - b);
       const got = res.records.filter((r) => r.rung === k);
       expect(got.map((r) => r.trial).sort((a, b) => a - b)).toEqual(want);
       for (const r of got) {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Rng } from "../runtime/rng";
-import {
-  axisPoints,
-  gridPoints,
-  sample,
-  trialRng,
-  trialSeed,
-  validateSpace,
-  type Config,
-  type Dist,
-  type Space,
-} from "../compiler/search/space";
+import { axisPoints, gridPoints, sample, trialRng, trialSeed, validateSpace, type Config, type Dist, type Space } from "../compiler/search/space";
 import { flatTrials } from "../compiler/search/strategies";
 
 const draws = (d: Dist, n: number, seed = 7) => {
@@ -39,7 +29,10 @@ describe("sample", () => {
             c: { kind: "choice", values: ["a", 2, "b"] },
           };
           const c = sample(space, new Rng(seed, 3));
-          const u = c.u as number, l = c.l as number, i = c.i as number, il = c.il as number;
+          const u = c.u as number,
+            l = c.l as number,
+            i = c.i as number,
+            il = c.il as number;
           expect(u >= lo && u <= lo + w).toBe(true);
           expect(l >= 10 ** llo && l <= 10 ** (llo + lw)).toBe(true);
           expect(Number.isInteger(i) && i >= ilo && i <= ilo + iw).toBe(true);

@@ -5,7 +5,9 @@ import { describe, expect, it } from "vitest";
 import { existsSync, readdirSync } from "node:fs";
 import { runSpecTest } from "../compiler/test-command";
 
-const specs = readdirSync("specs").filter((f) => f.endsWith(".dnn")).sort();
+const specs = readdirSync("specs")
+  .filter((f) => f.endsWith(".dnn"))
+  .sort();
 
 describe("dnnc test over specs/", () => {
   for (const f of specs) {

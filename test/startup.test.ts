@@ -84,7 +84,12 @@ describe("validators compiled at build time", () => {
       fc.boolean(),
       fc.constantFrom(...enumValues, "", "x", "same "),
     );
-    const value = fc.oneof({ weight: 4, arbitrary: scalar }, fc.array(scalar, { maxLength: 3 }), fc.constant(null), fc.dictionary(fc.constantFrom("a", "b"), scalar));
+    const value = fc.oneof(
+      { weight: 4, arbitrary: scalar },
+      fc.array(scalar, { maxLength: 3 }),
+      fc.constant(null),
+      fc.dictionary(fc.constantFrom("a", "b"), scalar),
+    );
     for (const r of args) {
       const a = runtimeCompile(r.schema, "args");
       const b = precompiled.compileValidator(r.schema, "args");
@@ -203,7 +208,10 @@ describe("the grammar", () => {
       const ea = checked.errors.map((e) => e.message);
       unchecked.input = tokens;
       const b = unchecked.file();
-      expect(unchecked.errors.map((e) => e.message), f).toEqual(ea);
+      expect(
+        unchecked.errors.map((e) => e.message),
+        f,
+      ).toEqual(ea);
       expect(JSON.stringify(b), f).toBe(JSON.stringify(a));
     }
   });
@@ -234,11 +242,27 @@ describe("the bundled CLI", () => {
     const inputs = [...loaded].flatMap((k) => Object.keys(outputs[k].inputs));
     expect(inputs.some((i) => i.includes("compiler/check.ts"))).toBe(true);
     expect(inputs.some((i) => i.includes("chevrotain"))).toBe(true);
-    for (const banned of ["node_modules/ajv/", "generated/runtime-ajv.ts", "generated/standalone.ts", "ts-morph", "prettier", "esbuild", "typescript", "node_modules/vscode-", "compiler/lsp/"])
-      expect(inputs.filter((i) => i.includes(banned)), banned).toEqual([]);
+    for (const banned of [
+      "node_modules/ajv/",
+      "generated/runtime-ajv.ts",
+      "generated/standalone.ts",
+      "ts-morph",
+      "prettier",
+      "esbuild",
+      "typescript",
+      "node_modules/vscode-",
+      "compiler/lsp/",
+    ])
+      expect(
+        inputs.filter((i) => i.includes(banned)),
+        banned,
+      ).toEqual([]);
     const externals = [...loaded].flatMap((k) => outputs[k].imports.filter((i) => i.external && i.kind === "import-statement").map((i) => i.path));
     expect(externals.filter((p) => !p.startsWith("node:"))).toEqual([]);
-    const text = r.outputFiles!.filter((o) => [...loaded].some((k) => o.path.endsWith(k.split("/").pop()!))).map((o) => o.text).join("");
+    const text = r
+      .outputFiles!.filter((o) => [...loaded].some((k) => o.path.endsWith(k.split("/").pop()!)))
+      .map((o) => o.text)
+      .join("");
     expect(text).toContain("skipValidations");
     expect(text).not.toContain("__DNNC_BUNDLE__");
   });
@@ -258,7 +282,19 @@ describe("compileToIr's onPass", () => {
   };
 
   it("names every pass in order, the IR checks last", () => {
-    const all = ["parse", "check", "lower", "checkResources", "fuseElementwise", "checkPenalty", "scheduleKernels", "planMemory", "planPenaltyMemory", "checkHeap", "verifyIr (5x)"];
+    const all = [
+      "parse",
+      "check",
+      "lower",
+      "checkResources",
+      "fuseElementwise",
+      "checkPenalty",
+      "scheduleKernels",
+      "planMemory",
+      "planPenaltyMemory",
+      "checkHeap",
+      "verifyIr (5x)",
+    ];
     expect(names("all")).toEqual(all);
     // `dnnc check` runs the same passes (it keeps the IR as lowering left it)
     expect(names("lower")).toEqual(all);

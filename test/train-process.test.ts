@@ -55,15 +55,21 @@ describe("dnnc train: the process that trains", () => {
     const logs = join(tmp, "logs");
     mkdirSync(logs);
     const run = join(tmp, "run");
-    const r = spawnSync(process.execPath, ["--import", preload, "bin/dnnc.mjs", "--verbose", "train", "specs/fashion-mlp.dnn", "--epochs", "1", "--max-steps", "3", "--no-report", "--out", run], {
-      encoding: "utf8",
-      env: { ...process.env, DNNC_TEST_LOADLOG: logs },
-    });
+    const r = spawnSync(
+      process.execPath,
+      ["--import", preload, "bin/dnnc.mjs", "--verbose", "train", "specs/fashion-mlp.dnn", "--epochs", "1", "--max-steps", "3", "--no-report", "--out", run],
+      {
+        encoding: "utf8",
+        env: { ...process.env, DNNC_TEST_LOADLOG: logs },
+      },
+    );
     expect(r.stderr).not.toMatch(/error/);
     expect(r.status).toBe(0);
     expect(existsSync(join(run, "model.safetensors"))).toBe(true);
     const files = readdirSync(logs);
-    const own = readFileSync(join(logs, `${r.pid}-0.txt`), "utf8").trim().split("\n");
+    const own = readFileSync(join(logs, `${r.pid}-0.txt`), "utf8")
+      .trim()
+      .split("\n");
     // the hook saw this process load the CLI and the trainer it trained with ...
     expect(own.some((l) => l.startsWith("esm ") && l.endsWith("/dist/cli.mjs"))).toBe(true);
     expect(own.some((l) => l.startsWith("esm ") && l.endsWith("/fashion-mlp.trainer.mjs"))).toBe(true);
@@ -110,7 +116,11 @@ describe("dnnc train: the process that trains", () => {
 
   it("SIGINT while training finishes the step, writes a checkpoint, exits 130; --resume continues the run", async () => {
     const run = join(tmp, "interrupted");
-    const child = spawn(process.execPath, ["bin/dnnc.mjs", "train", "specs/fashion-mlp.dnn", "--epochs", "50", "--backend", "ts", "--no-report", "--out", run], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["bin/dnnc.mjs", "train", "specs/fashion-mlp.dnn", "--epochs", "50", "--backend", "ts", "--no-report", "--out", run],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -124,13 +134,22 @@ describe("dnnc train: the process that trains", () => {
     const code = await new Promise((r) => child.on("exit", (c) => r(c)));
     expect(err).toContain("interrupt: finishing the current step and writing a checkpoint");
     // an interrupt is not an error: a plain line saying where the checkpoint went and how to go on
-    expect(err).toMatch(new RegExp(`^interrupted after step \\d+; checkpoint written to ${run}/checkpoint\\.safetensors; resume with: dnnc train specs/fashion-mlp\\.dnn --resume ${run}$`, "m"));
+    expect(err).toMatch(
+      new RegExp(
+        `^interrupted after step \\d+; checkpoint written to ${run}/checkpoint\\.safetensors; resume with: dnnc train specs/fashion-mlp\\.dnn --resume ${run}$`,
+        "m",
+      ),
+    );
     expect(err).not.toContain("error:");
     noStack(err);
     expect(code).toBe(130);
     expect(existsSync(join(run, "checkpoint.safetensors"))).toBe(true);
     const step = Number(/interrupted after step (\d+)/.exec(err)![1]);
-    const r = spawnSync(process.execPath, ["bin/dnnc.mjs", "train", "specs/fashion-mlp.dnn", "--resume", run, "--max-steps", String(step + 2), "--no-report", "--json"], { encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      ["bin/dnnc.mjs", "train", "specs/fashion-mlp.dnn", "--resume", run, "--max-steps", String(step + 2), "--no-report", "--json"],
+      { encoding: "utf8" },
+    );
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const last = JSON.parse(r.stdout.trim().split("\n").at(-1)!);

@@ -42,7 +42,10 @@ describe("compiled trainer", () => {
     const r1 = run("run1");
     expect(r1.stderr).toBe("");
     expect(r1.status).toBe(0);
-    const lines = readFileSync(join(elsewhere, "run1", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(join(elsewhere, "run1", "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(Object.keys(lines[0]).sort()).toEqual(["epoch", "lr", "seconds", "train_acc", "train_loss", "val_acc", "val_loss"].sort());
     expect(lines[lines.length - 1]).toHaveProperty("test_acc");
     expect(lines[lines.length - 1]).toHaveProperty("test_loss");
@@ -61,10 +64,14 @@ describe("compiled trainer", () => {
     const elsewhere = mkdtempSync(join(tmpdir(), "dnnc-fma-"));
     copyFileSync(join(out, "fashion-mlp.trainer.mjs"), join(elsewhere, "trainer.mjs"));
     const run = (dir: string, ...extra: string[]) => {
-      const r = spawnSync(process.execPath, ["trainer.mjs", "--data", data, "--epochs", "1", "--max-steps", "15", "--seed", "7", "--out", dir, "--backend", "wasm", ...extra], {
-        cwd: elsewhere,
-        encoding: "utf8",
-      });
+      const r = spawnSync(
+        process.execPath,
+        ["trainer.mjs", "--data", data, "--epochs", "1", "--max-steps", "15", "--seed", "7", "--out", dir, "--backend", "wasm", ...extra],
+        {
+          cwd: elsewhere,
+          encoding: "utf8",
+        },
+      );
       expect(r.status, r.stderr).toBe(0);
       const weights = decodeSafetensors(new Uint8Array(readFileSync(join(elsewhere, dir, "model.safetensors"))), "model.safetensors");
       const w = weights.tensors.find((t) => t.name === "dense_0.weight")!.data as Float32Array;

@@ -33,8 +33,7 @@ const valuesArb = fc.array(valueArb, { minLength: 97, maxLength: 97 });
 
 function sameBytes(got: Float32Array, want: Float32Array): void {
   for (let i = 0; i < want.length; i++)
-    if (!Object.is(got[i], want[i]) && !(got[i] !== got[i] && want[i] !== want[i]))
-      throw new Error(`H[${i}] is ${got[i]}, the reference wrote ${want[i]}`);
+    if (!Object.is(got[i], want[i]) && !(got[i] !== got[i] && want[i] !== want[i])) throw new Error(`H[${i}] is ${got[i]}, the reference wrote ${want[i]}`);
 }
 
 const REGION = 12000;
@@ -90,7 +89,12 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
         const col = 1000;
         expect(col + c.Cg * c.kh * c.kw * ld).toBeLessThan(REGION);
         const args = [c.xs + 6000, c.Cg, c.IH, c.IW, c.kh, c.kw, sh, sw, c.ph, c.pw, c.dh, c.dw, OH, OW, col, ld] as const;
-        check(H, values, () => k.im2col(...args), (R) => im2colTs(R, ...args));
+        check(
+          H,
+          values,
+          () => k.im2col(...args),
+          (R) => im2colTs(R, ...args),
+        );
       }),
       { numRuns: 400 },
     );
@@ -100,7 +104,12 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     const E = makeDenseEpilogues(be);
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 41 }), valuesArb, (z, y, len, values) => {
-        check(H, values, () => E.relu(z, y + 4000, len), (R) => reluRef(R, z, y + 4000, len));
+        check(
+          H,
+          values,
+          () => E.relu(z, y + 4000, len),
+          (R) => reluRef(R, z, y + 4000, len),
+        );
       }),
       { numRuns: 200 },
     );
@@ -114,11 +123,29 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
   it("add (with and without its ReLU) and accumulate: same bytes as the emitted loops", () => {
     const E = makeDenseEpilogues(be);
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 41 }), fc.boolean(), valuesArb, (a, b, len, relu, values) => {
-        const z = 3000 + (a % 5), y = relu ? 4000 + (b % 3) : -1;
-        check(H, values, () => E.add(a, b + 500, z, y, len), (R) => addRef(R, a, b + 500, z, y, len));
-        check(H, values, () => E.accumulate(a + 1000, b, len), (R) => accumulateRef(R, a + 1000, b, len));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 0, max: 41 }),
+        fc.boolean(),
+        valuesArb,
+        (a, b, len, relu, values) => {
+          const z = 3000 + (a % 5),
+            y = relu ? 4000 + (b % 3) : -1;
+          check(
+            H,
+            values,
+            () => E.add(a, b + 500, z, y, len),
+            (R) => addRef(R, a, b + 500, z, y, len),
+          );
+          check(
+            H,
+            values,
+            () => E.accumulate(a + 1000, b, len),
+            (R) => accumulateRef(R, a + 1000, b, len),
+          );
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -126,7 +153,11 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
   it("conv bias gradient: the bytes of the GEMM's dot products with a column of ones", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 60 }), valuesArb, (n, K, s4, values) => {
-        const S = 4 * s4, dy = 100, ones = dy + n * K * S + 8, db = ones + S + 8, db2 = db + K + 8;
+        const S = 4 * s4,
+          dy = 100,
+          ones = dy + n * K * S + 8,
+          db = ones + S + 8,
+          db2 = db + K + 8;
         for (let i = 0; i < db2 + K + 8; i++) H[i] = values[(i * 13) % values.length];
         H.fill(1, ones, ones + S);
         for (let i = 0; i < n; i++) be.gemm(0, 1, K, 1, S, dy + i * K * S, ones, db2, i > 0 ? 1 : 0);
@@ -153,23 +184,39 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
       fc.property(arb, valuesArb, (c, values) => {
         const OH = c.IH >> 1;
         const OW = c.IW >> 1;
-        const x = c.x, y = 3000, idx = 4500, dy = 6000, dx = 7500, bias = 2900;
+        const x = c.x,
+          y = 3000,
+          idx = 4500,
+          dy = 6000,
+          dx = 7500,
+          bias = 2900;
         const vals = c.few ? values.map((v) => (v !== v ? v : Math.sign(v) * (Math.abs(v) > 1 ? 1 : 0))) : values;
-        check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, c.relu ? 1 : 0, c.bias ? bias : -1, c.C, c.c0), (R) => maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes, c.relu, c.bias ? bias : -1, c.C, c.c0));
+        check(
+          H,
+          vals,
+          () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, c.relu ? 1 : 0, c.bias ? bias : -1, c.C, c.c0),
+          (R) => maxPool2x2Forward(R, c.IH, c.IW, OH, OW, x, y, idx, c.planes, c.relu, c.bias ? bias : -1, c.C, c.c0),
+        );
         if (c.relu) {
           // pooling with relu = the ReLU sweep (E.relu: Math.max(v, 0)), then the plain pool: same y and idx bytes
-          check(H, vals, () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 1, -1, 1, 0), (R) => {
-            const len = c.planes * c.IH * c.IW;
-            const rx = R.slice(x, x + len).map((v) => Math.max(v, 0));
-            const S = R.slice();
-            S.set(rx, x);
-            maxPool2x2Forward(S, c.IH, c.IW, OH, OW, x, y, idx, c.planes);
-            R.set(S.subarray(y, y + c.planes * OH * OW), y);
-            R.set(S.subarray(idx, idx + c.planes * OH * OW), idx);
-          });
+          check(
+            H,
+            vals,
+            () => k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 1, -1, 1, 0),
+            (R) => {
+              const len = c.planes * c.IH * c.IW;
+              const rx = R.slice(x, x + len).map((v) => Math.max(v, 0));
+              const S = R.slice();
+              S.set(rx, x);
+              maxPool2x2Forward(S, c.IH, c.IW, OH, OW, x, y, idx, c.planes);
+              R.set(S.subarray(y, y + c.planes * OH * OW), y);
+              R.set(S.subarray(idx, idx + c.planes * OH * OW), idx);
+            },
+          );
         }
         check(
-          H, vals,
+          H,
+          vals,
           () => {
             k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0, -1, 1, 0);
             k.maxpool_backward(dy, idx, dx, c.planes, c.IH * c.IW, OH * OW);
@@ -181,7 +228,8 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
         );
         // the 2x2 backward writes every cell of dx (odd IH/IW: the uncovered row/column is 0)
         check(
-          H, vals,
+          H,
+          vals,
           () => {
             k.maxpool2x2(x, y, idx, c.planes, c.IH, c.IW, OH, OW, 0, -1, 1, 0);
             k.maxpool2x2_backward(dy, idx, dx, c.planes, c.IH, c.IW, OH, OW, -1);
@@ -212,11 +260,19 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     fc.assert(
       fc.property(arb, valuesArb, (c, values) => {
         const cfg = { C: c.C, S: c.S, eps: c.eps, momentum: c.momentum };
-        const x = 100 + c.shift, z = 1200, y = 2400 + c.shift, g = c.affine ? 3600 : -1, b = c.affine ? 3700 : -1;
-        const mean = 3800, invstd = 3900, rm = 4000, rv = 4100;
+        const x = 100 + c.shift,
+          z = 1200,
+          y = 2400 + c.shift,
+          g = c.affine ? 3600 : -1,
+          b = c.affine ? 3700 : -1;
+        const mean = 3800,
+          invstd = 3900,
+          rm = 4000,
+          rv = 4100;
         const finite = values.map((v) => (Number.isFinite(v) ? v : 0.5));
         check(
-          H, finite,
+          H,
+          finite,
           () => {
             for (let i = rv; i < rv + c.C; i++) H[i] = Math.abs(H[i]) + 0.1; // a variance
             E.bnForward(cfg, x, z, y, g, b, mean, invstd, rm, rv, c.relu, c.train, c.n);
@@ -235,7 +291,13 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     const E = makeDenseEpilogues(be);
     // in float64, 3e38 + 1 - 3e38 is 0 but 3e38 - 3e38 + 1 is 1: any reordering changes the mean
     const cfg = { C: 5, S: 4, eps: 1e-5, momentum: 0.1 };
-    const x = 100, z = 200, y = 300, mean = 400, invstd = 410, rm = 420, rv = 430;
+    const x = 100,
+      z = 200,
+      y = 300,
+      mean = 400,
+      invstd = 410,
+      rm = 420,
+      rv = 430;
     const vals = [3e38, 1, -3e38, 0.5, 1, 3e38, 0.25, -3e38, -3e38, 2, 3e38, 1, 0, 1, 2, 3, 3e38, 1, -3e38, 0.5];
     for (const n of [1, 2]) {
       const ref = H.slice(0, 500);
@@ -261,11 +323,18 @@ describe.each(backends)("conv loops in wasm (%s)", (_name, be) => {
     fc.assert(
       fc.property(arb, valuesArb, (c, values) => {
         const cfg = { C: c.C, S: c.S, eps: 1e-5, momentum: 0.1 };
-        const x = 100 + c.shift, dy = 1200, dx = c.dx ? 2400 + c.shift : -1, gamma = c.gamma ? 3600 : -1;
-        const mean = 3700, invstd = 3800, dg = c.dg ? 3900 : -1, db = c.dg ? 4000 : -1;
+        const x = 100 + c.shift,
+          dy = 1200,
+          dx = c.dx ? 2400 + c.shift : -1,
+          gamma = c.gamma ? 3600 : -1;
+        const mean = 3700,
+          invstd = 3800,
+          dg = c.dg ? 3900 : -1,
+          db = c.dg ? 4000 : -1;
         const finite = values.map((v) => (Number.isFinite(v) ? v : -0.25));
         check(
-          H, finite,
+          H,
+          finite,
           () => batchNormBackward(H, cfg, x, gamma, mean, invstd, dy, dx, dg, db, c.n),
           (R) => batchNormBackwardTs(R, cfg, x, gamma, mean, invstd, dy, dx, dg, db, c.n),
         );
@@ -299,10 +368,19 @@ describe("convolutions split between 2 threads", () => {
   ];
   it.each(cases)("%s", (_name, o, n) => {
     const c = convConfig(o);
-    const HW = c.H * c.W, OHW = c.OH * c.OW, CKK = c.C * c.kh * c.kw;
+    const HW = c.H * c.W,
+      OHW = c.OH * c.OW,
+      CKK = c.C * c.kh * c.kw;
     expect(n * c.K * OHW * CKK).toBeGreaterThanOrEqual(1 << 20);
-    const x = 0, w = x + n * c.C * HW, b = w + convWeightSize(c), y = b + c.K, dy = y + n * c.K * OHW;
-    const dx = dy + n * c.K * OHW, dw = dx + n * c.C * HW, db = dw + convWeightSize(c), col = db + c.K + 16;
+    const x = 0,
+      w = x + n * c.C * HW,
+      b = w + convWeightSize(c),
+      y = b + c.K,
+      dy = y + n * c.K * OHW;
+    const dx = dy + n * c.K * OHW,
+      dw = dx + n * c.C * HW,
+      db = dw + convWeightSize(c),
+      col = db + c.K + 16;
     const end = col + Math.max(CKK * OHW, 2 * (convWeightSize(c) + c.K * c.kh * c.kw * HW)) + 64;
     expect(end).toBeLessThan(FLOATS);
     const out: Float32Array[] = [];

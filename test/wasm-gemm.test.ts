@@ -19,14 +19,19 @@ function fill(H: Float32Array, from: number, to: number, seed: number): void {
   }
 }
 
-interface Case { tA: 0 | 1; tB: 0 | 1; M: number; N: number; K: number; beta: 0 | 1; gaps: number[]; seed: number }
+interface Case {
+  tA: 0 | 1;
+  tB: 0 | 1;
+  M: number;
+  N: number;
+  K: number;
+  beta: 0 | 1;
+  gaps: number[];
+  seed: number;
+}
 
 const dim = (big: number) =>
-  fc.oneof(
-    fc.integer({ min: 1, max: 12 }),
-    fc.constantFrom(1, 2, 3, 5, 7, 8, 9, 13, 31, 127, 129, 257, big),
-    fc.integer({ min: 1, max: big }),
-  );
+  fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constantFrom(1, 2, 3, 5, 7, 8, 9, 13, 31, 127, 129, 257, big), fc.integer({ min: 1, max: big }));
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
     tA: fc.constantFrom<0 | 1>(0, 1),
@@ -43,7 +48,10 @@ const caseArb: fc.Arbitrary<Case> = fc
 /** Runs the case on be.H and on a copy with gemmNaive; returns both heaps' used prefix. */
 function runCase(be: WasmBackend, c: Case) {
   const { tA, tB, M, N, K, beta, gaps, seed } = c;
-  const a = gaps[0], b = a + M * K + gaps[1], cc = b + K * N + gaps[2], end = cc + M * N + gaps[3];
+  const a = gaps[0],
+    b = a + M * K + gaps[1],
+    cc = b + K * N + gaps[2],
+    end = cc + M * N + gaps[3];
   const H = be.H;
   fill(H, 0, end, seed);
   if (!beta) H.fill(NaN, cc, cc + M * N); // beta = 0 must ignore C's old contents, even NaN
@@ -59,7 +67,8 @@ function check(be: WasmBackend, c: Case): void {
   const { tA, tB, M, N, K } = c;
   for (let i = 0; i < cc; i++) if (!Object.is(got[i], want[i])) throw new Error(`wrote outside C at ${i}`);
   for (let i = cc + M * N; i < got.length; i++) if (!Object.is(got[i], want[i])) throw new Error(`wrote past C at ${i}`);
-  const A = got, B = got;
+  const A = got,
+    B = got;
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
       let s = 0;
@@ -94,11 +103,17 @@ describe("wasm gemm", () => {
   });
 
   it("matches gemmNaive on random shapes, layouts, beta and offsets (1 thread)", () => {
-    fc.assert(fc.property(caseArb, (c) => check(one, c)), { numRuns: 120, seed: 4242 });
+    fc.assert(
+      fc.property(caseArb, (c) => check(one, c)),
+      { numRuns: 120, seed: 4242 },
+    );
   });
 
   it("matches gemmNaive split over 2 threads", () => {
-    fc.assert(fc.property(caseArb, (c) => check(two, c)), { numRuns: 60, seed: 777 });
+    fc.assert(
+      fc.property(caseArb, (c) => check(two, c)),
+      { numRuns: 60, seed: 777 },
+    );
   });
 
   it("matches on NT with fewer than 16 columns and K % 4 = 0 (the unpacked dot-product path)", () => {
@@ -112,7 +127,13 @@ describe("wasm gemm", () => {
       gaps: fc.array(fc.integer({ min: 0, max: 37 }), { minLength: 4, maxLength: 4 }),
       seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
     });
-    fc.assert(fc.property(narrow, (c) => { check(one, c); check(two, c); }), { numRuns: 40, seed: 5 });
+    fc.assert(
+      fc.property(narrow, (c) => {
+        check(one, c);
+        check(two, c);
+      }),
+      { numRuns: 40, seed: 5 },
+    );
   });
 
   it("the worker thread does take chunks of split GEMMs", () => {
@@ -129,7 +150,9 @@ describe("wasm gemm", () => {
   it("gives the same bytes on 1 and 2 threads, and on repeat", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
-        const x = runCase(one, c).got, y = runCase(two, c).got, z = runCase(two, c).got;
+        const x = runCase(one, c).got,
+          y = runCase(two, c).got,
+          z = runCase(two, c).got;
         expect(Buffer.from(y.buffer).equals(Buffer.from(x.buffer))).toBe(true);
         expect(Buffer.from(z.buffer).equals(Buffer.from(y.buffer))).toBe(true);
       }),
@@ -139,8 +162,13 @@ describe("wasm gemm", () => {
 
   it("matches on the training-step layouts (784->256 layer, batch 36) and block edges", () => {
     const shapes: [0 | 1, 0 | 1, number, number, number][] = [
-      [0, 1, 36, 256, 784], [0, 0, 36, 784, 256], [1, 0, 256, 784, 36], [0, 1, 16, 10, 256],
-      [1, 1, 33, 1030, 65], [0, 0, 129, 9, 513], [1, 0, 5, 1025, 3],
+      [0, 1, 36, 256, 784],
+      [0, 0, 36, 784, 256],
+      [1, 0, 256, 784, 36],
+      [0, 1, 16, 10, 256],
+      [1, 1, 33, 1030, 65],
+      [0, 0, 129, 9, 513],
+      [1, 0, 5, 1025, 3],
     ];
     for (const [tA, tB, M, N, K] of shapes) {
       for (const be of [one, two]) check(be, { tA, tB, M, N, K, beta: 1, gaps: [3, 1, 2, 5], seed: M * 7 + N });
@@ -156,7 +184,8 @@ describe("wasm gemm", () => {
       fc.assert(
         fc.property(caseArb, (c) => {
           check(r1, c);
-          const x = runCase(r1, c).got, y = runCase(r2, c).got;
+          const x = runCase(r1, c).got,
+            y = runCase(r2, c).got;
           expect(Buffer.from(y.buffer).equals(Buffer.from(x.buffer))).toBe(true);
         }),
         { numRuns: 40, seed: 31337 },

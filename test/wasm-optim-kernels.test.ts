@@ -4,9 +4,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createBackend } from "../runtime/backend-create";
-import {
-  biasAddRef, biasAddReluRef, biasGradRef, makeDenseEpilogues, reluBackwardRef,
-} from "../runtime/wasm-kernels";
+import { biasAddRef, biasAddReluRef, biasGradRef, makeDenseEpilogues, reluBackwardRef } from "../runtime/wasm-kernels";
 
 const FLOATS = 1 << 17;
 const be = await createBackend(FLOATS, { backend: "wasm" });
@@ -31,8 +29,7 @@ const caseArb = fc.record({
 
 function sameBytes(got: Float32Array, want: Float32Array): void {
   for (let i = 0; i < want.length; i++)
-    if (!Object.is(got[i], want[i]) && !(got[i] !== got[i] && want[i] !== want[i]))
-      throw new Error(`H[${i}] is ${got[i]}, the reference wrote ${want[i]}`);
+    if (!Object.is(got[i], want[i]) && !(got[i] !== got[i] && want[i] !== want[i])) throw new Error(`H[${i}] is ${got[i]}, the reference wrote ${want[i]}`);
 }
 
 /** Fills H, runs `fast` on it and `ref` on a copy; the regions are 1000 floats apart (no overlap). */
@@ -50,8 +47,16 @@ describe("dense epilogues in wasm equal the TypeScript loops, byte for byte", ()
     fc.assert(
       fc.property(caseArb, (c) => {
         const [y, b, z] = [c.offs[0], 1000 + c.offs[1], 2000 + (c.offs[2] % 750)];
-        check(c, () => K.biasAdd(y, b, c.n, c.out), (R) => biasAddRef(R, y, b, c.n, c.out));
-        check(c, () => K.biasAddRelu(y, b, z, c.n, c.out), (R) => biasAddReluRef(R, y, b, z, c.n, c.out));
+        check(
+          c,
+          () => K.biasAdd(y, b, c.n, c.out),
+          (R) => biasAddRef(R, y, b, c.n, c.out),
+        );
+        check(
+          c,
+          () => K.biasAddRelu(y, b, z, c.n, c.out),
+          (R) => biasAddReluRef(R, y, b, z, c.n, c.out),
+        );
       }),
       { numRuns: 300, seed: 15 },
     );
@@ -61,9 +66,17 @@ describe("dense epilogues in wasm equal the TypeScript loops, byte for byte", ()
     fc.assert(
       fc.property(caseArb, (c) => {
         const [dy, db] = [c.offs[0], 1000 + c.offs[1]];
-        check(c, () => K.biasGrad(dy, db, c.n, c.out), (R) => biasGradRef(R, dy, db, c.n, c.out));
+        check(
+          c,
+          () => K.biasGrad(dy, db, c.n, c.out),
+          (R) => biasGradRef(R, dy, db, c.n, c.out),
+        );
         const len = c.n * c.out;
-        check(c, () => K.reluBackward(dy, 1000 + c.offs[2], len), (R) => reluBackwardRef(R, dy, 1000 + c.offs[2], len));
+        check(
+          c,
+          () => K.reluBackward(dy, 1000 + c.offs[2], len),
+          (R) => reluBackwardRef(R, dy, 1000 + c.offs[2], len),
+        );
       }),
       { numRuns: 300, seed: 15 },
     );
@@ -85,7 +98,10 @@ describe("dense epilogues in wasm equal the TypeScript loops, byte for byte", ()
   });
 
   it("relu of -0 is +0 and of NaN is NaN (PyTorch propagates it), in the SIMD columns and in the scalar tail", () => {
-    for (const [E, H] of [[K, be.H], [makeDenseEpilogues(tsBe), tsBe.H]] as const) {
+    for (const [E, H] of [
+      [K, be.H],
+      [makeDenseEpilogues(tsBe), tsBe.H],
+    ] as const) {
       H.set([-0, NaN, -0, NaN, -0, NaN, -0, NaN, -0, NaN, -Infinity, Infinity], 0);
       H.fill(-0, 12, 18);
       E.biasAddRelu(0, 12, 20, 2, 6);

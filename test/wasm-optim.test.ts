@@ -218,7 +218,10 @@ describe("clip_grad_norm in wasm", () => {
 
   it("other norm types go to the TypeScript", () => {
     const layout: OptimLayout = {
-      P: 0, G: 4, S: 0, N: 4,
+      P: 0,
+      G: 4,
+      S: 0,
+      N: 4,
       segments: [{ offset: 0, size: 4, rows: 1, cols: 4, weightDecay: 0, decoupledDecay: 0, l1: 0, lrScale: 1, maxNorm: 0 }],
     };
     be.H.set([0, 0, 0, 0, 3, -4, 1, 0]);

@@ -8,9 +8,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { convConfig, conv2dForward, conv2dBackward, convScratchSizeFast, type ConvConfig } from "../runtime/kernels/conv";
 import { CONV_COL_FLOATS } from "../runtime/wasm/instance";
-import {
-  WINO_SCRATCH_MAX, winogradApplies, winogradScratchSize, winoInputRef, winoOutputRef, winoDyRef, winoDxRef,
-} from "../runtime/kernels/winograd";
+import { WINO_SCRATCH_MAX, winogradApplies, winogradScratchSize, winoInputRef, winoOutputRef, winoDyRef, winoDxRef } from "../runtime/kernels/winograd";
 import { winogradPays, winogradPlanBlock } from "../compiler/ops/conv";
 import { conv2dForwardNaive, conv2dBackwardNaive } from "../runtime/kernels/reference";
 import { makeGemm } from "../runtime/kernels/gemm";
@@ -36,7 +34,15 @@ const arb = fc.record({
 });
 
 // A config with output (2th - oddH) x (2tw - oddW) for the padding.
-function configOf(t: { C: number; K: number; th: number; tw: number; oddH: boolean; oddW: boolean; pad: "same" | "valid" | [number, number] }): ConvConfig | null {
+function configOf(t: {
+  C: number;
+  K: number;
+  th: number;
+  tw: number;
+  oddH: boolean;
+  oddW: boolean;
+  pad: "same" | "valid" | [number, number];
+}): ConvConfig | null {
   const OH = Math.max(1, 2 * t.th - (t.oddH ? 1 : 0));
   const OW = Math.max(1, 2 * t.tw - (t.oddW ? 1 : 0));
   const [p, q] = t.pad === "same" ? [1, 1] : t.pad === "valid" ? [0, 0] : t.pad;
@@ -47,8 +53,18 @@ function configOf(t: { C: number; K: number; th: number; tw: number; oddH: boole
 interface Case {
   c: ConvConfig;
   n: number;
-  x: number; w: number; b: number; y: number; ry: number; dy: number; dx: number; dw: number; db: number;
-  col: number; room: number; end: number;
+  x: number;
+  w: number;
+  b: number;
+  y: number;
+  ry: number;
+  dy: number;
+  dx: number;
+  dw: number;
+  db: number;
+  col: number;
+  room: number;
+  end: number;
 }
 
 function layout(H: Float32Array, c: ConvConfig, n: number, bias: boolean, seed: number, room: number): Case {
@@ -68,7 +84,12 @@ function layout(H: Float32Array, c: ConvConfig, n: number, bias: boolean, seed: 
   const end = top;
   if (end > H.length) throw new Error("test heap too small");
   H.fill(Number.NaN, 0, H.length);
-  for (const [o, len] of [[x, n * c.C * c.H * c.W], [w, c.K * c.C * 9], [b, c.K], [dy, n * c.K * c.OH * c.OW]] as const)
+  for (const [o, len] of [
+    [x, n * c.C * c.H * c.W],
+    [w, c.K * c.C * 9],
+    [b, c.K],
+    [dy, n * c.K * c.OH * c.OW],
+  ] as const)
     if (o >= 0) for (let i = 0; i < len; i++) H[o + i] = rng.uniform() * 2 - 1;
   return { c, n, x, w, b, y, ry, dy, dx, dw, db, col, room, end };
 }
@@ -128,20 +149,36 @@ describe("Winograd F(2,3) convolution", () => {
           const before = H.slice(0, k.end);
           conv2dForward(H, gemm, c, k.x, k.w, k.b, k.y, k.col, t.n, t.relu ? k.ry : -1);
           conv2dBackward(H, gemm, c, k.x, k.w, k.dy, k.dx, k.dw, k.db, k.col, t.n);
-          const got = { y: H.slice(k.y, k.y + ySize), ry: H.slice(k.ry, k.ry + ySize), dx: H.slice(k.dx, k.dx + xSize), dw: H.slice(k.dw, k.dw + c.K * c.C * 9) };
+          const got = {
+            y: H.slice(k.y, k.y + ySize),
+            ry: H.slice(k.ry, k.ry + ySize),
+            dx: H.slice(k.dx, k.dx + xSize),
+            dw: H.slice(k.dw, k.dw + c.K * c.C * 9),
+          };
           // nothing outside the outputs and the scratch changed (NaN-filled: compare bytes)
           const after = new Uint32Array(H.slice(0, k.end).buffer);
           const was = new Uint32Array(before.buffer);
           const written = (i: number) =>
-            (i >= k.y && i < k.y + ySize) || (t.relu && i >= k.ry && i < k.ry + ySize) || (i >= k.dx && i < k.dx + xSize) ||
-            (i >= k.dw && i < k.dw + c.K * c.C * 9) || (t.bias && i >= k.db && i < k.db + c.K) || (i >= k.col && i < k.col + room);
+            (i >= k.y && i < k.y + ySize) ||
+            (t.relu && i >= k.ry && i < k.ry + ySize) ||
+            (i >= k.dx && i < k.dx + xSize) ||
+            (i >= k.dw && i < k.dw + c.K * c.C * 9) ||
+            (t.bias && i >= k.db && i < k.db + c.K) ||
+            (i >= k.col && i < k.col + room);
           for (let i = 0; i < k.end; i++) if (!written(i) && after[i] !== was[i]) expect.fail(`${name}: H[${i}] written`);
           // the oracle
           const plain = { ...c0 };
           conv2dForwardNaive(H, plain, k.x, k.w, k.b, k.y, t.n);
           conv2dBackwardNaive(H, plain, k.x, k.w, k.dy, k.dx, k.dw, -1, t.n);
           expectClose(got.y, H.slice(k.y, k.y + ySize), `${name} y`, 1e-5, 1e-5);
-          if (t.relu) expectClose(got.ry, H.slice(k.y, k.y + ySize).map((v) => Math.max(v, 0)), `${name} relu(y)`, 1e-5, 1e-5);
+          if (t.relu)
+            expectClose(
+              got.ry,
+              H.slice(k.y, k.y + ySize).map((v) => Math.max(v, 0)),
+              `${name} relu(y)`,
+              1e-5,
+              1e-5,
+            );
           expectClose(got.dx, H.slice(k.dx, k.dx + xSize), `${name} dx`, 1e-5, 1e-5);
           expectClose(got.dw, H.slice(k.dw, k.dw + c.K * c.C * 9), `${name} dw`, 1e-5, 1e-5);
         }),
@@ -156,28 +193,47 @@ describe("Winograd F(2,3) convolution", () => {
       const ex = convExportsOf(be.H)!;
       const H = be.H;
       const arbT = fc.record({
-        C: fc.integer({ min: 1, max: 5 }), m: fc.integer({ min: 1, max: 3 }), th: fc.integer({ min: 1, max: 4 }),
-        tw: fc.integer({ min: 1, max: 10 }), oh1: fc.boolean(), ow1: fc.boolean(), ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }),
-        dh: fc.integer({ min: -2, max: 2 }), dw: fc.integer({ min: -2, max: 2 }), bias: fc.boolean(), relu: fc.boolean(),
+        C: fc.integer({ min: 1, max: 5 }),
+        m: fc.integer({ min: 1, max: 3 }),
+        th: fc.integer({ min: 1, max: 4 }),
+        tw: fc.integer({ min: 1, max: 10 }),
+        oh1: fc.boolean(),
+        ow1: fc.boolean(),
+        ph: fc.integer({ min: 0, max: 2 }),
+        pw: fc.integer({ min: 0, max: 2 }),
+        dh: fc.integer({ min: -2, max: 2 }),
+        dw: fc.integer({ min: -2, max: 2 }),
+        bias: fc.boolean(),
+        relu: fc.boolean(),
         split: fc.boolean(),
         seed: fc.integer({ min: 1, max: 1 << 30 }),
       });
       fc.assert(
         fc.property(arbT, (t) => {
           // split: rows [0, 2) then [2, 4) of each tile, as two threads store them
-          const TH = t.th, TW = t.tw, T = t.m * TH * TW;
-          const OH = 2 * TH - (t.oh1 ? 1 : 0), OW = 2 * TW - (t.ow1 ? 1 : 0);
-          const IH = Math.max(1, 2 * TH + t.dh), IW = Math.max(1, 2 * TW + t.dw);
-          const x = 64, v = x + t.m * t.C * IH * IW + 64, plane = v + 16 * (t.C * T + 4) + 64;
+          const TH = t.th,
+            TW = t.tw,
+            T = t.m * TH * TW;
+          const OH = 2 * TH - (t.oh1 ? 1 : 0),
+            OW = 2 * TW - (t.ow1 ? 1 : 0);
+          const IH = Math.max(1, 2 * TH + t.dh),
+            IW = Math.max(1, 2 * TW + t.dw);
+          const x = 64,
+            v = x + t.m * t.C * IH * IW + 64,
+            plane = v + 16 * (t.C * T + 4) + 64;
           // the 4 floats after each position's matrix: where a last group of < 4 tiles puts its
           // unused lanes (wasm only; their values are not defined)
           const clearSlack = () => {
             for (let p = 0; p < 16; p++) H.fill(Number.NaN, v + p * (t.C * T + 4) + t.C * T, v + (p + 1) * (t.C * T + 4));
           };
-          const y = plane + (2 * TH + 2) * (2 * TW + 2) + 64, ry = y + t.m * t.C * OH * OW + 64;
+          const y = plane + (2 * TH + 2) * (2 * TW + 2) + 64,
+            ry = y + t.m * t.C * OH * OW + 64;
           // the input gradient's window: rows h with h + ph < 2TH + 2 (and columns)
-          const DH = Math.min(IH, 2 * TH + 2 - t.ph), DW = Math.min(IW, 2 * TW + 2 - t.pw);
-          const b = ry + t.m * t.C * OH * OW + 64, dx = b + t.C + 64, end = dx + t.m * t.C * DH * DW + 64;
+          const DH = Math.min(IH, 2 * TH + 2 - t.ph),
+            DW = Math.min(IW, 2 * TW + 2 - t.pw);
+          const b = ry + t.m * t.C * OH * OW + 64,
+            dx = b + t.C + 64,
+            end = dx + t.m * t.C * DH * DW + 64;
           const run = (wasm: boolean) => {
             const r2 = new Rng(t.seed, 0);
             for (let i = 0; i < end; i++) H[i] = i >= x && i < v ? r2.uniform() * 2 - 1 : Number.NaN;
@@ -207,7 +263,10 @@ describe("Winograd F(2,3) convolution", () => {
           const want = run(false);
           const got = run(true);
           for (let i = 0; i < end; i++)
-            if (got[i] !== want[i]) expect.fail(`H[${i}] ${new Float32Array(got.buffer)[i]} vs ${new Float32Array(want.buffer)[i]} (x ${x}, v ${v}, plane ${plane}, y ${y}, ry ${ry}, b ${b}, dx ${dx})`);
+            if (got[i] !== want[i])
+              expect.fail(
+                `H[${i}] ${new Float32Array(got.buffer)[i]} vs ${new Float32Array(want.buffer)[i]} (x ${x}, v ${v}, plane ${plane}, y ${y}, ry ${ry}, b ${b}, dx ${dx})`,
+              );
         }),
         { numRuns: 80, seed: 11 },
       );

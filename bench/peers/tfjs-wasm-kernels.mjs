@@ -43,16 +43,7 @@ const MAX_GRID_FLOATS = 1 << 25; // 128 MiB of heap
 function convInfo(tf, xShape, attrs) {
   const { backend_util } = tf;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-  return backend_util.computeConv2DInfo(
-    xShape,
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    backend_util.convertConv2DDataFormat(dataFormat),
-  );
+  return backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, dimRoundingMode, false, backend_util.convertConv2DDataFormat(dataFormat));
 }
 
 /**
@@ -118,7 +109,11 @@ export function conv2DBackpropFilterMatMul(tf) {
     // one view of the whole heap, taken after the allocations (growing the memory replaces it)
     const H = backend.wasm.HEAPF32;
     const at = (t) => backend.dataIdMap.get(t.dataId).memoryOffset >> 2;
-    const X = at(x), DY = at(dy), XG = at(xg), CO = at(cols), DG = at(dyg);
+    const X = at(x),
+      DY = at(dy),
+      XG = at(xg),
+      CO = at(cols),
+      DG = at(dyg);
     // element strides of x and dy: batch, row, column, channel
     const [xB, xR, xC, xCh] = last ? [inH * inW * C, inW * C, C, 1] : [C * inH * inW, inW, 1, inH * inW];
     const img = Hg * Wg;
@@ -211,7 +206,10 @@ export function conv2DBackpropFilterLoop(tf) {
           const w0 = ((wR * FW + wC) * C + d1) * K;
           for (let d2 = 0; d2 < K; d2 += 4) {
             const m = Math.min(4, K - d2);
-            let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            let a0 = 0,
+              a1 = 0,
+              a2 = 0,
+              a3 = 0;
             for (let b = 0; b < B; b++) {
               for (let yR = r0; yR < r1; yR++) {
                 let xi = b * xB + (yR * sH + wR - top) * xRs + (c0 * sW + wC - left) * xCs + d1 * xCh;

@@ -75,7 +75,18 @@ await tf.ready();
 const simd = args.backend === "wasm" ? await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") : false;
 const threads = 1;
 const label = `tfjs-${args.backend}${!added.length ? "" : filterGrad === "js" ? ` (+JS ${added.join(", ")})` : ` (+${added.join(", ")} from its own kernels)`}`;
-emit({ event: "info", system: `tfjs-${args.backend}`, label, added_kernels: added, filter_grad: added.length ? filterGrad : null, backend: tf.getBackend(), simd, threads, model: model.name, tfjs: tf.version_core });
+emit({
+  event: "info",
+  system: `tfjs-${args.backend}`,
+  label,
+  added_kernels: added,
+  filter_grad: added.length ? filterGrad : null,
+  backend: tf.getBackend(),
+  simd,
+  threads,
+  model: model.name,
+  tfjs: tf.version_core,
+});
 
 const data = loadFashionMnist();
 const nTrain = Math.min(Number(args.samples), data.train.n);

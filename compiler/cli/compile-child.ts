@@ -31,9 +31,7 @@ export interface CompileJob {
 }
 
 export type CompileResult =
-  | { t: "done"; mjs: string; pid: number }
-  | { t: "error"; message: string; exitCode: number; diagnostics?: unknown[] }
-  | { t: "crash"; stack: string };
+  { t: "done"; mjs: string; pid: number } | { t: "error"; message: string; exitCode: number; diagnostics?: unknown[] } | { t: "crash"; stack: string };
 
 /** Compile `job.spec` into `job.dir`: trainer.ts, trainer.mjs and a copy of the spec (spec.dnn), for a trainer that runs from `job.runDir`. */
 export async function runCompileJob(job: CompileJob): Promise<CompileResult> {

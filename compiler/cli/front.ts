@@ -51,7 +51,9 @@ function passTimer(out: Out): ((name: string, ms: number) => void) | undefined {
 export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target) {
   const source = readSpec(path);
   out.info(`spec ${resolve(path)} (${source.length} characters)`);
-  const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () => compileToIr(source, path, { passes, onPass: passTimer(out) }));
+  const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () =>
+    compileToIr(source, path, { passes, onPass: passTimer(out) }),
+  );
   if (r.ir && target) {
     const refused = checkTarget(r.ir, target, r.spec);
     if (refused.length > 0) Object.assign(r, { ir: undefined, diagnostics: [...r.diagnostics, ...refused] });
@@ -81,7 +83,13 @@ export interface CompiledFiles {
 }
 
 /** `dataBase`: the directory the trainer will run from, when it is written elsewhere first (dnnc train stages it). */
-export async function compileSpec(specPath: string, outDir: string, emit: "ts" | "ir" | "all" = "all", out: Out = quietOut, dataBase = outDir): Promise<CompiledFiles> {
+export async function compileSpec(
+  specPath: string,
+  outDir: string,
+  emit: "ts" | "ir" | "all" = "all",
+  out: Out = quietOut,
+  dataBase = outDir,
+): Promise<CompiledFiles> {
   const fe = frontEnd(specPath, out);
   const stem = specStem(specPath);
   ensureDir(outDir);
@@ -111,7 +119,6 @@ export async function compileSpec(specPath: string, outDir: string, emit: "ts" |
   for (const f of [files.ts, files.mjs, files.ir]) if (f) out.info(`wrote ${resolve(f)}`);
   return files;
 }
-
 
 /** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). */
 export function checkCommand(files: string[], out: Out): number {

@@ -55,7 +55,11 @@ async function progressBar() {
           t0 = performance.now();
           lossAvg = loss;
           bar = new cp.SingleBar(
-            { format: `epoch ${e} [{bar}] {percentage}% | {value}/{total} | {speed} samples/s | eta {eta}s | loss {loss}`, hideCursor: true, clearOnComplete: true },
+            {
+              format: `epoch ${e} [{bar}] {percentage}% | {value}/{total} | {speed} samples/s | eta {eta}s | loss {loss}`,
+              hideCursor: true,
+              clearOnComplete: true,
+            },
             cp.Presets.shades_classic,
           );
           bar.start(total, 0, { speed: 0, loss: loss.toFixed(4) });
@@ -100,7 +104,8 @@ export function compileChildEntry(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   // the parent's node flags, but not a second inspector on the same port
   const execArgv = process.execArgv.filter((a) => !/^--inspect/.test(a));
-  if (/\.ts$/.test(here)) return { file: join(dirname(here), "compile-child.ts"), execArgv: execArgv.includes("tsx") ? execArgv : [...execArgv, "--import", "tsx"] };
+  if (/\.ts$/.test(here))
+    return { file: join(dirname(here), "compile-child.ts"), execArgv: execArgv.includes("tsx") ? execArgv : [...execArgv, "--import", "tsx"] };
   let d = dirname(here);
   for (let i = 0; i < 4; i++) {
     for (const f of [join(d, "compile-child.mjs"), join(d, "dist", "compile-child.mjs")]) if (existsSync(f)) return { file: f, execArgv };
@@ -119,7 +124,12 @@ export async function compileInChild(spec: string, dir: string, out: Out, runDir
   const { fork } = await import("node:child_process");
   const { file, execArgv } = compileChildEntry();
   const job: CompileJob = { spec, dir, runDir, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color };
-  const child = fork(file, [], { execArgv, env: { ...process.env, DNNC_COMPILE_CHILD: "1" }, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+  const child = fork(file, [], {
+    execArgv,
+    env: { ...process.env, DNNC_COMPILE_CHILD: "1" },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    serialization: "advanced",
+  });
   let result: CompileResult | undefined;
   child.on("message", (m: CompileResult) => (result = m));
   const exit = await new Promise<{ code: number | null; signal: string | null; error?: Error }>((res) => {
@@ -130,7 +140,9 @@ export async function compileInChild(spec: string, dir: string, out: Out, runDir
   if (result?.t === "done") return { mjs: result.mjs, pid: result.pid };
   if (result?.t === "error") throw Object.assign(new DnncError(result.message, result.exitCode), result.diagnostics ? { diagnostics: result.diagnostics } : {});
   if (result?.t === "crash") throw Object.assign(new Error("the compiler failed"), { stack: result.stack });
-  throw new Error(`the compiler's process ${exit.error ? `could not run (${exit.error.message})` : `ended (${exit.signal ?? `exit code ${exit.code}`})`} before writing the trainer`);
+  throw new Error(
+    `the compiler's process ${exit.error ? `could not run (${exit.error.message})` : `ended (${exit.signal ?? `exit code ${exit.code}`})`} before writing the trainer`,
+  );
 }
 
 const STAGING_PREFIX = "dnnc-staging-";
@@ -171,7 +183,8 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   try {
     const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, staging, out, dir));
     const [{ runTrainer }, { writeReport }, { writeFileAtomicSync }] = await loading;
-    if (out.verbose) out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
+    if (out.verbose)
+      out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
     const { pathToFileURL } = await import("node:url");
     const mod = (await out.time("load trainer", () => import(pathToFileURL(mjs).href))) as { program: import("../../runtime/program").Program };
     const trainer = join(dir, basename(mjs));
@@ -228,7 +241,13 @@ async function trainAndReport(
   if (o.json)
     out.emit({
       run: dir,
-      files: { spec: join(dir, "spec.dnn"), trainer: mjs, metrics: join(dir, "metrics.jsonl"), model: join(dir, "model.safetensors"), ...(report ? { report } : {}) },
+      files: {
+        spec: join(dir, "spec.dnn"),
+        trainer: mjs,
+        metrics: join(dir, "metrics.jsonl"),
+        model: join(dir, "model.safetensors"),
+        ...(report ? { report } : {}),
+      },
     });
   return 0;
 }

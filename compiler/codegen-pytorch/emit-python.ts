@@ -32,7 +32,8 @@ function refuseUnsupported(ir: IR): void {
   if (pre.length === 1 && !["standardize", "pca", "whiten", "zca"].includes(pre[0].kind)) no(`input preprocessing \`${pre[0].kind}\``);
   const o = ir.train.optimizer;
   if (!["sgd", "adam", "adamw", "adagrad", "rmsprop"].includes(o.kind)) no(`the optimizer \`${o.kind}\``);
-  if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) no("sgd(nesterov=true) without momentum or with dampening (PyTorch refuses it)");
+  if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0))
+    no("sgd(nesterov=true) without momentum or with dampening (PyTorch refuses it)");
   if (!["softmax_cross_entropy", "mse", "bce_with_logits", "l1", "huber"].includes(ir.loss.kind)) no(`the loss \`${ir.loss.kind}\``);
 }
 
@@ -202,6 +203,7 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
   const text = sections.join("\n\n\n") + "\n";
   assertNoRawUnsafe(text, `the PyTorch trainer of ${ir.name}`);
   // PEP 263: a comment in the first two lines that says coding: or coding= sets the file's encoding
-  if (/^[ \t\f]*#.*?coding[:=]/m.test(text.split("\n", 2).join("\n"))) throw new Error(`internal: the PyTorch trainer of ${ir.name} declares an encoding in its first two lines`);
+  if (/^[ \t\f]*#.*?coding[:=]/m.test(text.split("\n", 2).join("\n")))
+    throw new Error(`internal: the PyTorch trainer of ${ir.name} declares an encoding in its first two lines`);
   return text;
 }

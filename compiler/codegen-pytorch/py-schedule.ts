@@ -41,9 +41,7 @@ export function emitPySchedule(ir: IR): string {
       body = [
         `# CosineAnnealingWarmRestarts(T_0=${a.t_0}, T_mult=${mult}, eta_min=${etaMin})`,
         `t_cur, t_i = k, ${py(a.t_0)}`,
-        ...(mult === 1
-          ? [`t_cur = k % ${py(a.t_0)}`]
-          : [`while t_cur >= t_i:`, `    t_cur -= t_i`, `    t_i *= ${py(mult)}`]),
+        ...(mult === 1 ? [`t_cur = k % ${py(a.t_0)}`] : [`while t_cur >= t_i:`, `    t_cur -= t_i`, `    t_i *= ${py(mult)}`]),
         `return ${py(etaMin)} + (LR0 - ${py(etaMin)}) * (1 + math.cos(math.pi * t_cur / t_i)) / 2`,
       ];
       break;

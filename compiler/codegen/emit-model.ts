@@ -56,7 +56,8 @@ export function emitModel(ir: IR): Emitted {
   for (const s of ir.stats) {
     init.push(`H.fill(${lit(s.fill)}, ${off(s.name)}, ${off(s.name) + s.size});`);
     // identity blocks (IterNorm's running whitening matrix): ones on each block's diagonal
-    if (s.eye) init.push(`for (let i = 0; i < ${s.size}; i += ${s.eye * s.eye}) for (let d = 0; d < ${s.eye}; d++) H[${off(s.name)} + i + d * ${s.eye + 1}] = 1;`);
+    if (s.eye)
+      init.push(`for (let i = 0; i < ${s.size}; i += ${s.eye * s.eye}) for (let d = 0; d < ${s.eye}; d++) H[${off(s.name)} + i + d * ${s.eye + 1}] = 1;`);
   }
 
   // ---- which tensors need gradients: everything downstream of a parameter (scheduleKernels) ----

@@ -176,7 +176,9 @@ export function emitPenalty(ir: IR): EmittedPenalty {
         return [`for (let i = 0, e = n * ${k}; i < e; i++) { const d = H[${F} + i] - H[${Y} + i]; H[${O} + i] = (d > 0 ? 1 : d < 0 ? -1 : 0) / e; }`];
       case "huber": {
         const dl = lit(ir.loss.delta);
-        return [`for (let i = 0, e = n * ${k}; i < e; i++) { const d = H[${F} + i] - H[${Y} + i]; H[${O} + i] = (d > ${dl} ? ${dl} : d < -${dl} ? -${dl} : d) / e; }`];
+        return [
+          `for (let i = 0, e = n * ${k}; i < e; i++) { const d = H[${F} + i] - H[${Y} + i]; H[${O} + i] = (d > ${dl} ? ${dl} : d < -${dl} ? -${dl} : d) / e; }`,
+        ];
       }
     }
     throw new Error(`input_grad_penalty: no second derivative for the loss ${ir.loss.kind}`);
@@ -203,7 +205,9 @@ export function emitPenalty(ir: IR): EmittedPenalty {
         return [`for (let i = 0, e = n * ${k}; i < e; i++) { const s = 1 / (1 + Math.exp(-H[${F} + i])); H[${O} + i] = (s * (1 - s) * H[${TF} + i]) / e; }`];
       case "huber": {
         const dl = lit(ir.loss.delta);
-        return [`for (let i = 0, e = n * ${k}; i < e; i++) { const d = H[${F} + i] - H[${Y} + i]; H[${O} + i] = d <= ${dl} && d >= -${dl} ? H[${TF} + i] / e : 0; }`];
+        return [
+          `for (let i = 0, e = n * ${k}; i < e; i++) { const d = H[${F} + i] - H[${Y} + i]; H[${O} + i] = d <= ${dl} && d >= -${dl} ? H[${TF} + i] / e : 0; }`,
+        ];
       }
     }
     throw new Error(`input_grad_penalty: no second derivative for the loss ${ir.loss.kind}`);

@@ -11,7 +11,6 @@ import { WINO_SCRATCH_MAX } from "../../runtime/kernels/winograd";
 import { DNNC_VERSION } from "../version";
 import { assertNoRawUnsafe, tsComment, tsJson } from "../escape";
 
-
 export interface TrainerSource {
   /** Formatted TypeScript. */
   text: string;

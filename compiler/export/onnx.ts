@@ -65,7 +65,8 @@ export function exportOnnx(ir: IR, tensors: readonly NamedTensor[], metadata: Re
 
   // ---- input, scale/shift, preprocessing
   const pre = preprocessFromStored(metadata, tensors);
-  if (ir.data.preprocess.length > 0 && !pre) throw new DnncError(`model.safetensors: the spec has preprocessing (${ir.data.preprocess[0].kind}) but the file holds no fitted statistics`);
+  if (ir.data.preprocess.length > 0 && !pre)
+    throw new DnncError(`model.safetensors: the spec has preprocessing (${ir.data.preprocess[0].kind}) but the file holds no fitted statistics`);
   const modelShape = ir.input.shape;
   const rawShape = pre && pre.inDim !== ir.input.size ? [pre.inDim] : modelShape;
   const inputShape: (number | string)[] = ["N", ...rawShape];

@@ -103,12 +103,17 @@ function argsOf(properties: Record<string, unknown>, required: readonly string[]
 /** Layers, from the op registry (defaults that are not schema constants from the op: the pools' stride is the kernel). */
 export const LAYERS: Record<string, CallInfo> = table(
   Object.fromEntries(
-    Object.values(OPS).map((o) => [o.name, { name: o.name, what: "layer", positional: o.positional, args: argsOf(o.schema.properties, o.schema.required, o.docDefaults), doc: o.doc }]),
+    Object.values(OPS).map((o) => [
+      o.name,
+      { name: o.name, what: "layer", positional: o.positional, args: argsOf(o.schema.properties, o.schema.required, o.docDefaults), doc: o.doc },
+    ]),
   ),
 );
 
 /** A setting call (compiler/settings.ts, which the checker validates with too) as hover and completion show it. */
-const info = (what: string) => (c: SettingCall): CallInfo => ({ name: c.name, what, positional: c.positional, args: argsOf(c.properties, c.required, c.docDefaults), doc: c.doc });
+const info =
+  (what: string) =>
+  (c: SettingCall): CallInfo => ({ name: c.name, what, positional: c.positional, args: argsOf(c.properties, c.required, c.docDefaults), doc: c.doc });
 const infos = (what: string, t: Record<string, SettingCall>) => table(Object.fromEntries(Object.values(t).map((c) => [c.name, info(what)(c)])));
 
 export const OPTIMIZERS = infos("optimizer", SETTINGS.OPTIMIZERS);
@@ -167,7 +172,11 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
       schedule_per: setting("schedule_per", "What the schedule counts: epoch (default) or step.", ["epoch", "step"]),
       warmup: setting("warmup", "Linear warm-up over N schedule units, then the schedule starts."),
       golden: setting("golden", GOLDEN.doc),
-      on_divergence: setting("on_divergence", "What to do when the loss becomes non-finite: stop (default), skip the step, or lower_lr.", ["stop", "skip", "lower_lr"]),
+      on_divergence: setting("on_divergence", "What to do when the loss becomes non-finite: stop (default), skip the step, or lower_lr.", [
+        "stop",
+        "skip",
+        "lower_lr",
+      ]),
       input_grad_penalty: setting("input_grad_penalty", "Penalty λ·‖∇ₓ loss‖² (double backprop)."),
       jacobian_penalty: setting("jacobian_penalty", JACOBIAN_PENALTY.doc),
       early_stopping: setting("early_stopping", EARLY_STOPPING.doc),
@@ -215,7 +224,9 @@ export function callMarkdown(c: CallInfo): string {
     for (const a of c.args) {
       const pos = c.positional.indexOf(a.name);
       const tag = pos >= 0 ? ` *(positional ${pos + 1})*` : "";
-      lines.push(`| \`${a.name}\`${tag} | ${a.type.replace(/\|/g, "\\|")} | ${a.required ? "**required**" : a.default !== undefined ? `\`${a.default}\`` : "–"} |`);
+      lines.push(
+        `| \`${a.name}\`${tag} | ${a.type.replace(/\|/g, "\\|")} | ${a.required ? "**required**" : a.default !== undefined ? `\`${a.default}\`` : "–"} |`,
+      );
     }
   }
   return lines.join("\n");
@@ -225,4 +236,3 @@ export function argMarkdown(c: CallInfo, a: ArgInfo): string {
   const d = a.required ? "required" : a.default !== undefined ? `default \`${a.default}\`` : "optional";
   return `\`${a.name}\` — argument of \`${c.name}\` (${c.what}): ${a.type}; ${d}.${a.values ? `\n\nValues: ${a.values.map((v) => `\`${v}\``).join(", ")}` : ""}`;
 }
-

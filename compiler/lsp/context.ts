@@ -115,7 +115,16 @@ export function contextAt(text: string, offset: number): CursorContext {
   const braces = stack.filter((o) => o.kind === "{");
   const block = braces[0]?.head;
   const inner = stack[stack.length - 1];
-  const ctx: CursorContext = { prefix: numberTail ? "" : prefix, block, inBody: braces.length > 1, bodyHead: braces.length > 1 ? braces[braces.length - 1].head : undefined, givenKeys: [], positionalGiven: 0, statement: [], atHead: false };
+  const ctx: CursorContext = {
+    prefix: numberTail ? "" : prefix,
+    block,
+    inBody: braces.length > 1,
+    bodyHead: braces.length > 1 ? braces[braces.length - 1].head : undefined,
+    givenKeys: [],
+    positionalGiven: 0,
+    statement: [],
+    atHead: false,
+  };
   if (inner && inner.kind === "(") {
     ctx.call = inner.head;
     const inside = tokens.slice(inner.at);

@@ -4,18 +4,7 @@
 import type { CompletionItemKind } from "vscode-languageserver";
 import type { Diagnostic as DnnDiagnostic } from "../../grammar/diagnostics";
 import { compileToIr } from "../pipeline";
-import {
-  AUGMENTS,
-  BLOCKS,
-  DISTRIBUTIONS,
-  LAYERS,
-  argMarkdown,
-  callMarkdown,
-  findCall,
-  signature,
-  type CallInfo,
-  type SettingInfo,
-} from "./catalogue";
+import { AUGMENTS, BLOCKS, DISTRIBUTIONS, LAYERS, argMarkdown, callMarkdown, findCall, signature, type CallInfo, type SettingInfo } from "./catalogue";
 import { contextAt, offsetAt, positionAt, wordAt, type Position } from "./context";
 
 export interface Range {
@@ -57,7 +46,15 @@ export function diagnose(text: string, file: string): LspDiagnostic[] {
   } catch (e) {
     // a compiler bug must not take the server down; show it where the user will see it
     const msg = e instanceof Error ? e.message : String(e);
-    return [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } }, severity: 1, code: "internal", source: "dnnc", message: `internal compiler error: ${msg}` }];
+    return [
+      {
+        range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } },
+        severity: 1,
+        code: "internal",
+        source: "dnnc",
+        message: `internal compiler error: ${msg}`,
+      },
+    ];
   }
 }
 
@@ -149,7 +146,12 @@ export function complete(text: string, pos: Position): CompletionItem[] {
         }));
     }
   } else if (ctx.block === undefined) {
-    items = Object.entries(BLOCKS).map(([name, b]) => ({ label: name, kind: Kind.Keyword, detail: "block", documentation: { kind: "markdown" as const, value: b.doc } }));
+    items = Object.entries(BLOCKS).map(([name, b]) => ({
+      label: name,
+      kind: Kind.Keyword,
+      detail: "block",
+      documentation: { kind: "markdown" as const, value: b.doc },
+    }));
   } else {
     const info = BLOCKS[ctx.block];
     const layersHere = ctx.block === "model";

@@ -129,19 +129,17 @@ export function startLanguageServer(input: Readable, output: Writable): Language
     if (watchDog.shutdownReceived) throw new ResponseError(ErrorCodes.InvalidRequest, "the server is shutting down");
   };
 
-  connection.onInitialize(
-    (): InitializeResult => {
-      initialized = true;
-      return {
-        capabilities: {
-          textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
-          hoverProvider: true,
-          completionProvider: { triggerCharacters: ["(", ",", "=", " ", ">"] },
-        },
-        serverInfo: { name: "dnnc", version: "0.1.0" },
-      };
-    },
-  );
+  connection.onInitialize((): InitializeResult => {
+    initialized = true;
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+        hoverProvider: true,
+        completionProvider: { triggerCharacters: ["(", ",", "=", " ", ">"] },
+      },
+      serverInfo: { name: "dnnc", version: "0.1.0" },
+    };
+  });
 
   const publish = (uri: unknown, text: unknown) => {
     if (!initialized) return; // nothing but the initialize answer may go out before it

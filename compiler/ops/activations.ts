@@ -114,7 +114,12 @@ const defs: ActivationDef[] = [
     doc: "1/(1+e^-x)",
     value: (v) => sigmoidOf(v),
     grad: (v) => `((s) => s * (1 - s))(${sigmoidOf(v)})`,
-    second: (_a, k) => ({ pre: `const s${k} = 1 / (1 + Math.exp(-v)); const g${k} = s${k} * (1 - s${k});`, a1: `g${k}`, a2: `g${k} * (1 - 2 * s${k})`, val: `s${k}` }),
+    second: (_a, k) => ({
+      pre: `const s${k} = 1 / (1 + Math.exp(-v)); const g${k} = s${k} * (1 - s${k});`,
+      a1: `g${k}`,
+      a2: `g${k} * (1 - 2 * s${k})`,
+      val: `s${k}`,
+    }),
     torch: (v) => `torch.sigmoid(${v})`,
     onnx: (x, id, _a, c) => c.g.op("Sigmoid", [x], id),
   },
@@ -144,7 +149,12 @@ const defs: ActivationDef[] = [
     value: (v, a) => `${v} > 0 ? ${v} : ${lit(a.alpha)} * (Math.exp(${v}) - 1)`,
     grad: (v, a) => `(${v} > 0 ? 1 : ${lit(a.alpha)} * Math.exp(${v}))`,
     // at 0: the first derivative of the negative side (alpha), the second of the positive (0), as PyTorch's autograd
-    second: (a, k) => ({ pre: `const e${k} = v > 0 ? 1 : ${lit(a.alpha)} * Math.exp(v);`, a1: `e${k}`, a2: `(v >= 0 ? 0 : e${k})`, val: `(v > 0 ? v : e${k} - ${lit(a.alpha)})` }),
+    second: (a, k) => ({
+      pre: `const e${k} = v > 0 ? 1 : ${lit(a.alpha)} * Math.exp(v);`,
+      a1: `e${k}`,
+      a2: `(v >= 0 ? 0 : e${k})`,
+      val: `(v > 0 ? v : e${k} - ${lit(a.alpha)})`,
+    }),
     torch: (v, a, py) => `F.elu(${v}, alpha=${py(a.alpha)})`,
     onnx: (x, id, a, c) => c.g.op("Elu", [x], id, { alpha: float(a.alpha ?? 1) }),
   },

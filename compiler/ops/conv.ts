@@ -63,15 +63,34 @@ export const conv2d = layer({
       ph = Math.floor((dh * (kh - 1)) / 2);
       pw = Math.floor((dw * (kw - 1)) / 2);
       if ((dh * (kh - 1)) % 2 !== 0 || (dw * (kw - 1)) % 2 !== 0)
-        return c.error("E0205", l.span, { arg: "padding", name: "conv2d", detail: "`same` with an even kernel needs asymmetric padding, which dnnc does not support yet" }, "use an odd kernel size");
+        return c.error(
+          "E0205",
+          l.span,
+          { arg: "padding", name: "conv2d", detail: "`same` with an even kernel needs asymmetric padding, which dnnc does not support yet" },
+          "use an odd kernel size",
+        );
     } else if (a.padding === "valid") [ph, pw] = [0, 0];
     else [ph, pw] = pair(a.padding, 0);
-    if (C % groups !== 0 || K % groups !== 0) return c.error("E0301", l.span, { detail: `groups=${groups} must divide both the input channels (${C}) and filters (${K})` });
+    if (C % groups !== 0 || K % groups !== 0)
+      return c.error("E0301", l.span, { detail: `groups=${groups} must divide both the input channels (${C}) and filters (${K})` });
     const OH = Math.floor((Hh + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
     const OW = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
     if (OH < 1 || OW < 1) return c.error("E0301", l.span, { detail: `a ${kh}x${kw} kernel does not fit input ${shapeText(shape)}` });
     const out = [K, OH, OW];
-    const n = c.node<Conv2dNode>("conv2d", input, shape, out, l, { K, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias: a.bias as boolean, weight_norm: a.weight_norm === true });
+    const n = c.node<Conv2dNode>("conv2d", input, shape, out, l, {
+      K,
+      kh,
+      kw,
+      sh,
+      sw,
+      ph,
+      pw,
+      dh,
+      dw,
+      groups,
+      bias: a.bias as boolean,
+      weight_norm: a.weight_norm === true,
+    });
     linearParams(c, n, l, [K, C / groups, kh, kw]);
     return [n.output, out];
   },
@@ -81,7 +100,23 @@ export const conv2d = layer({
 export function convNodeConfig(n: Conv2dNode): ConvConfig {
   const a = n.attrs;
   const [C, H, W] = n.inShape;
-  return { C, H, W, K: a.K, kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, ph: a.ph, pw: a.pw, dh: a.dh, dw: a.dw, groups: a.groups, OH: n.outShape[1], OW: n.outShape[2] };
+  return {
+    C,
+    H,
+    W,
+    K: a.K,
+    kh: a.kh,
+    kw: a.kw,
+    sh: a.sh,
+    sw: a.sw,
+    ph: a.ph,
+    pw: a.pw,
+    dh: a.dh,
+    dw: a.dw,
+    groups: a.groups,
+    OH: n.outShape[1],
+    OW: n.outShape[2],
+  };
 }
 
 /**
@@ -148,7 +183,10 @@ export const conv2dNode: NodeOp<Conv2dNode> = {
   reluOutputOptional: true,
   defersBiasToPool: (n) => n.attrs.bias,
   // (before scheduleKernels, the resource estimate sizes col as when dx is computed: an upper bound)
-  buffers: (n) => [{ kind: "col", size: (n.sched?.conv ?? convSchedule(n, true)).colFloats, scratch: true }, ...weightNormBuffers(n, [n.attrs.K, n.inShape[0] / n.attrs.groups, n.attrs.kh, n.attrs.kw])],
+  buffers: (n) => [
+    { kind: "col", size: (n.sched?.conv ?? convSchedule(n, true)).colFloats, scratch: true },
+    ...weightNormBuffers(n, [n.attrs.K, n.inShape[0] / n.attrs.groups, n.attrs.kh, n.attrs.kw]),
+  ],
   absorbsAffine: true,
   readsInputInBackward: true,
   gemmMacs(n, B) {
@@ -196,7 +234,9 @@ export const conv2dNode: NodeOp<Conv2dNode> = {
       lines.push(`conv2dBackward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n, c)}, ${D}, ${dx}, ${wgrad}, ${db}, ${c.off(`col:${n.id}`)}, n);`);
       lines.push(weightNormBackward(n, c, cfg.K, wsize / cfg.K, wgrad));
     } else {
-      lines.push(`conv2dBackward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n, c)}, ${D}, ${dx}, ${c.off(`grad:${n.id}.weight`)}, ${db}, ${c.off(`col:${n.id}`)}, n);`);
+      lines.push(
+        `conv2dBackward(H, gemm, CFG_${n.id}, ${X}, ${weightOf(n, c)}, ${D}, ${dx}, ${c.off(`grad:${n.id}.weight`)}, ${db}, ${c.off(`col:${n.id}`)}, n);`,
+      );
     }
     return [...lines, ...post];
   },

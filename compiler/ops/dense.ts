@@ -98,7 +98,12 @@ export const denseNode: NodeOp<DenseNode> = {
     refuse: refuseWeightNorm,
     primalBackward(n, c, dz) {
       const src = n.inputs[0];
-      return c.primalInto(c.D(src), n.inShape[0], (dst, acc) => `gemm(0, 0, n, ${n.inShape[0]}, ${n.attrs.units}, ${dz}, ${c.off(`${n.id}.weight`)}, ${dst}, ${acc ? 1 : 0});`, true);
+      return c.primalInto(
+        c.D(src),
+        n.inShape[0],
+        (dst, acc) => `gemm(0, 0, n, ${n.inShape[0]}, ${n.attrs.units}, ${dz}, ${c.off(`${n.id}.weight`)}, ${dst}, ${acc ? 1 : 0});`,
+        true,
+      );
     },
     tangentForward(n, c, tz) {
       return [`gemm(0, 1, n, ${n.attrs.units}, ${n.inShape[0]}, ${c.T(n.inputs[0])}, ${c.off(`${n.id}.weight`)}, ${tz}, 0);`];

@@ -32,8 +32,18 @@ function dropoutLayer(name: "dropout" | "spatial_dropout", rank: "any" | 3, doc:
   });
 }
 
-export const dropout = dropoutLayer("dropout", "any", "Inverted dropout; p is the DROP probability (PyTorch/Keras convention).", "**p is the DROP probability**, `0 ≤ p ≤ 0.99`; kept values are scaled by 1/(1−p) in training");
-export const spatial_dropout = dropoutLayer("spatial_dropout", 3, "Drops whole channels of a [C,H,W] feature map; p is the drop probability.", "drops whole channels");
+export const dropout = dropoutLayer(
+  "dropout",
+  "any",
+  "Inverted dropout; p is the DROP probability (PyTorch/Keras convention).",
+  "**p is the DROP probability**, `0 ≤ p ≤ 0.99`; kept values are scaled by 1/(1−p) in training",
+);
+export const spatial_dropout = dropoutLayer(
+  "spatial_dropout",
+  3,
+  "Drops whole channels of a [C,H,W] feature map; p is the drop probability.",
+  "drops whole channels",
+);
 
 /** This step's key of the tail op's stream (shared by both kinds). */
 const seed: TailOp["seed"] = (t, _n, c) => {

@@ -9,8 +9,32 @@ import { ACTIVATION_LAYERS, ACTIVATION_TAILS, ACTIVATIONS, type ActivationName, 
 import { conv2d, conv2dNode, type Conv2dNode } from "./conv";
 import { dense, denseNode, type DenseNode } from "./dense";
 import { dropout, dropoutTail, spatial_dropout, spatialDropoutTail, type DropoutNode, type DropoutTail } from "./dropout";
-import { bn, bnNode, groupnorm, groupNormNode, instancenorm, iternorm, iterNormNode, layernorm, layerNormNode, type BnNode, type GroupNormNode, type IterNormNode, type LayerNormNode } from "./norm";
-import { avgpool2d, avgpool2dNode, global_avgpool, globalAvgPoolNode, maxpool2d, maxpool2dNode, type AvgPool2dNode, type GlobalAvgPoolNode, type MaxPool2dNode } from "./pool";
+import {
+  bn,
+  bnNode,
+  groupnorm,
+  groupNormNode,
+  instancenorm,
+  iternorm,
+  iterNormNode,
+  layernorm,
+  layerNormNode,
+  type BnNode,
+  type GroupNormNode,
+  type IterNormNode,
+  type LayerNormNode,
+} from "./norm";
+import {
+  avgpool2d,
+  avgpool2dNode,
+  global_avgpool,
+  globalAvgPoolNode,
+  maxpool2d,
+  maxpool2dNode,
+  type AvgPool2dNode,
+  type GlobalAvgPoolNode,
+  type MaxPool2dNode,
+} from "./pool";
 import { addNode, flatten, flattenNode, identityNode, repeat, residual, type AddNode, type FlattenNode, type IdentityNode } from "./structure";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";

@@ -116,4 +116,3 @@ export function linearWeights(n: DenseNode | Conv2dNode, get: TensorLookup, fold
   }
   return { weight: Float32Array.from(w), bias: b ? Float32Array.from(b) : undefined };
 }
-

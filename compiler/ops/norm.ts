@@ -47,7 +47,11 @@ export const bn = layer({
   notes: "per feature over the batch (`[F]`) or per channel over N·H·W (`[C,H,W]`); see conventions",
   lower(c, l, input, shape) {
     const C = shape[0];
-    const n = c.node<BnNode>("bn", input, shape, shape, l, { momentum: l.args.momentum as number, eps: l.args.eps as number, affine: l.args.affine as boolean });
+    const n = c.node<BnNode>("bn", input, shape, shape, l, {
+      momentum: l.args.momentum as number,
+      eps: l.args.eps as number,
+      affine: l.args.affine as boolean,
+    });
     affineParams(c, n, l, [C]);
     n.stats.push(c.stat(`${n.id}.running_mean`, [C], 0), c.stat(`${n.id}.running_var`, [C], 1));
     return [n.output, shape];
@@ -66,15 +70,28 @@ export const iternorm = layer({
   rank: "any",
   batchStatistics: true,
   shape: "same",
-  notes: "each group of C/G channels whitened over the batch (N, or N·H·W for images) with Σ^−½ from `iters` Newton iterations; per-channel affine; running mean and whitening matrix for evaluation (see tricks.md §2)",
+  notes:
+    "each group of C/G channels whitened over the batch (N, or N·H·W for images) with Σ^−½ from `iters` Newton iterations; per-channel affine; running mean and whitening matrix for evaluation (see tricks.md §2)",
   doc: "Decorrelated batch norm by iterative normalization (IterNorm, Huang et al. 2019): each group of C/G channels is ZCA-whitened over the batch with Σ^-1/2 approximated by `iters` Newton iterations; per-channel affine; running mean and whitening matrix for eval.",
   lower(c, l, input, shape) {
     const a = l.args;
     const C = shape[0];
     const G = a.groups as number;
-    if (C % G !== 0) return c.error("E0301", l.span, { detail: `iternorm(${G}) needs the group count to divide the ${C} channels` }, `divisors of ${C}: ${divisors(C).join(", ")}`);
+    if (C % G !== 0)
+      return c.error(
+        "E0301",
+        l.span,
+        { detail: `iternorm(${G}) needs the group count to divide the ${C} channels` },
+        `divisors of ${C}: ${divisors(C).join(", ")}`,
+      );
     const g = C / G;
-    const n = c.node<IterNormNode>("iternorm", input, shape, shape, l, { groups: G, iters: a.iters as number, momentum: a.momentum as number, eps: a.eps as number, affine: a.affine as boolean });
+    const n = c.node<IterNormNode>("iternorm", input, shape, shape, l, {
+      groups: G,
+      iters: a.iters as number,
+      momentum: a.momentum as number,
+      eps: a.eps as number,
+      affine: a.affine as boolean,
+    });
     affineParams(c, n, l, [C]);
     n.stats.push(c.stat(`${n.id}.running_mean`, [C], 0), c.stat(`${n.id}.running_wm`, [G, g, g], 0, g));
     return [n.output, shape];
@@ -100,7 +117,13 @@ function groupNormLower(name: "groupnorm" | "instancenorm"): LayerOp["lower"] {
   return (c, l, input, shape) => {
     const C = shape[0];
     const G = name === "instancenorm" ? C : (l.args.groups as number);
-    if (C % G !== 0) return c.error("E0301", l.span, { detail: `groupnorm(${G}) needs the group count to divide the ${C} channels` }, `divisors of ${C}: ${divisors(C).join(", ")}`);
+    if (C % G !== 0)
+      return c.error(
+        "E0301",
+        l.span,
+        { detail: `groupnorm(${G}) needs the group count to divide the ${C} channels` },
+        `divisors of ${C}: ${divisors(C).join(", ")}`,
+      );
     const n = c.node<GroupNormNode>(name, input, shape, shape, l, { groups: G, eps: l.args.eps as number, affine: l.args.affine as boolean });
     affineParams(c, n, l, [C]);
     return [n.output, shape];
@@ -245,7 +268,13 @@ export const bnNode: NodeOp<BnNode> = {
       const beta = a.affine ? c.get(`${n.id}.bias`) : new Float32Array(C);
       return c.g.op(
         "BatchNormalization",
-        [c.inp(n), c.g.init(`${n.id}.weight`, [C], gamma), c.g.init(`${n.id}.bias`, [C], beta), c.g.init(`${n.id}.running_mean`, [C], c.get(`${n.id}.running_mean`)), c.g.init(`${n.id}.running_var`, [C], c.get(`${n.id}.running_var`))],
+        [
+          c.inp(n),
+          c.g.init(`${n.id}.weight`, [C], gamma),
+          c.g.init(`${n.id}.bias`, [C], beta),
+          c.g.init(`${n.id}.running_mean`, [C], c.get(`${n.id}.running_mean`)),
+          c.g.init(`${n.id}.running_var`, [C], c.get(`${n.id}.running_var`)),
+        ],
         n.id,
         { epsilon: float(a.eps) },
       );
@@ -309,7 +338,9 @@ export const iterNormNode: NodeOp<IterNormNode> = {
     const a = n.attrs;
     c.expectParams(n, a.affine ? ["weight", "bias"] : []);
     return {
-      init: [`self.${n.id} = IterNorm(${n.inShape[0]}, groups=${a.groups}, iters=${a.iters}, eps=${c.py(a.eps)}, momentum=${c.py(a.momentum)}, affine=${c.py(a.affine)})`],
+      init: [
+        `self.${n.id} = IterNorm(${n.inShape[0]}, groups=${a.groups}, iters=${a.iters}, eps=${c.py(a.eps)}, momentum=${c.py(a.momentum)}, affine=${c.py(a.affine)})`,
+      ],
       forward: [`${n.output} = self.${n.id}(${n.inputs[0]})`],
       batchNorm: true, // running statistics: a one-sample batch cannot train (as batch norm)
       preamble: ITER_NORM_PY.trim(),
@@ -355,7 +386,10 @@ export const layerNormNode: NodeOp<LayerNormNode> = {
     const size = prod(s);
     const gamma = n.attrs.affine ? c.get(`${n.id}.weight`) : new Float32Array(size).fill(1);
     const beta = n.attrs.affine ? c.get(`${n.id}.bias`) : new Float32Array(size);
-    return c.g.op("LayerNormalization", [c.inp(n), c.g.init(`${n.id}.weight`, s, gamma), c.g.init(`${n.id}.bias`, s, beta)], n.id, { axis: int(1), epsilon: float(n.attrs.eps) });
+    return c.g.op("LayerNormalization", [c.inp(n), c.g.init(`${n.id}.weight`, s, gamma), c.g.init(`${n.id}.bias`, s, beta)], n.id, {
+      axis: int(1),
+      epsilon: float(n.attrs.eps),
+    });
   },
 };
 
@@ -391,7 +425,8 @@ export const groupNormNode: NodeOp<GroupNormNode> = {
     const gamma = n.attrs.affine ? c.get(`${n.id}.weight`) : new Float32Array(C).fill(1);
     const beta = n.attrs.affine ? c.get(`${n.id}.bias`) : new Float32Array(C);
     const eps = float(n.attrs.eps);
-    if (G === C) return c.g.op("InstanceNormalization", [c.inp(n), c.g.init(`${n.id}.weight`, [C], gamma), c.g.init(`${n.id}.bias`, [C], beta)], n.id, { epsilon: eps });
+    if (G === C)
+      return c.g.op("InstanceNormalization", [c.inp(n), c.g.init(`${n.id}.weight`, [C], gamma), c.g.init(`${n.id}.bias`, [C], beta)], n.id, { epsilon: eps });
     // (N, C, H, W) -> (N, G, C/G*H*W), normalize per (sample, group), back, per-channel affine
     const r = c.g.op("Reshape", [c.inp(n), c.g.shape(`${n.id}/groups_shape`, [0, G, -1])], `${n.id}/groups`);
     const ones = c.g.init(`${n.id}/ones`, [G], new Float32Array(G).fill(1));

@@ -51,8 +51,16 @@ function pool2dLayer(name: "maxpool2d" | "avgpool2d", doc: string, notes: string
   });
 }
 
-export const maxpool2d = pool2dLayer("maxpool2d", "Max pooling; stride defaults to the kernel size.", "ties: the first maximum; a window with a NaN gives NaN (as PyTorch)");
-export const avgpool2d = pool2dLayer("avgpool2d", "Average pooling (padding counts as zeros, as PyTorch's count_include_pad=True).", "padded cells count as zeros (PyTorch `count_include_pad=True`)");
+export const maxpool2d = pool2dLayer(
+  "maxpool2d",
+  "Max pooling; stride defaults to the kernel size.",
+  "ties: the first maximum; a window with a NaN gives NaN (as PyTorch)",
+);
+export const avgpool2d = pool2dLayer(
+  "avgpool2d",
+  "Average pooling (padding counts as zeros, as PyTorch's count_include_pad=True).",
+  "padded cells count as zeros (PyTorch `count_include_pad=True`)",
+);
 export const global_avgpool = layer({
   name: "global_avgpool",
   positional: [],

@@ -72,11 +72,17 @@ export const residual = layer({
     const same = s.length === shape.length && s.every((d, i) => d === shape[i]);
     if (!same) {
       if (l.args.proj === "none")
-        return c.error("E0301", l.span, { detail: `the residual body maps ${shapeText(shape)} to ${shapeText(s)}, so the skip needs a projection` }, "use residual(proj=auto)");
+        return c.error(
+          "E0301",
+          l.span,
+          { detail: `the residual body maps ${shapeText(shape)} to ${shapeText(s)}, so the skip needs a projection` },
+          "use residual(proj=auto)",
+        );
       let proj: LayerSpec;
       if (s.length === 3 && shape.length === 3) {
         const stride = shape[1] / s[1];
-        if (!Number.isInteger(stride) || shape[2] / s[2] !== stride) return c.error("E0301", l.span, { detail: `cannot project ${shapeText(shape)} onto ${shapeText(s)} with a strided 1x1 convolution` });
+        if (!Number.isInteger(stride) || shape[2] / s[2] !== stride)
+          return c.error("E0301", l.span, { detail: `cannot project ${shapeText(shape)} onto ${shapeText(s)} with a strided 1x1 convolution` });
         proj = { op: "conv2d", args: { filters: s[0], kernel: 1, stride, padding: 0, dilation: 1, groups: 1, bias: false }, span: l.span };
       } else if (s.length === 1 && shape.length === 1) proj = { op: "dense", args: { units: s[0], bias: false }, span: l.span };
       else return c.error("E0301", l.span, { detail: `the residual body changes rank: ${shapeText(shape)} to ${shapeText(s)}` });
@@ -103,10 +109,18 @@ export const flattenNode: NodeOp<FlattenNode> = {
 };
 
 /** Copy (first writer) or add (later writers) a gradient into each input: identity and add. */
-function passThrough(c: PenaltyCtx, inputs: string[], size: number, src: number, into: (t: string) => (emit: (dst: number, acc: boolean) => string) => string[]): string[] {
+function passThrough(
+  c: PenaltyCtx,
+  inputs: string[],
+  size: number,
+  src: number,
+  into: (t: string) => (emit: (dst: number, acc: boolean) => string) => string[],
+): string[] {
   void c;
   return inputs.flatMap((t) =>
-    into(t)((dst, acc) => (acc ? `for (let i = 0, e = n * ${size}; i < e; i++) H[${dst} + i] += H[${src} + i];` : `H.copyWithin(${dst}, ${src}, ${src} + n * ${size});`)),
+    into(t)((dst, acc) =>
+      acc ? `for (let i = 0, e = n * ${size}; i < e; i++) H[${dst} + i] += H[${src} + i];` : `H.copyWithin(${dst}, ${src}, ${src} + n * ${size});`,
+    ),
   );
 }
 

@@ -92,18 +92,17 @@ export function parseMetrics(text: string, file: string): { metrics: RunEpoch[];
 function checkMatrix(m: unknown, file: string): number[][] {
   if (!Array.isArray(m) || m.length === 0) throw new DnncError(`${file}: the confusion matrix must be a non-empty list of rows`);
   m.forEach((row, i) => {
-    if (!Array.isArray(row) || row.length !== m.length)
-      throw new DnncError(`${file}: row ${i} must be a list of ${m.length} counts (the matrix is square)`);
+    if (!Array.isArray(row) || row.length !== m.length) throw new DnncError(`${file}: row ${i} must be a list of ${m.length} counts (the matrix is square)`);
     row.forEach((x, j) => {
-      if (typeof x !== "number" || !Number.isFinite(x) || x < 0) throw new DnncError(`${file}: entry [${i}][${j}] must be a count >= 0, got ${JSON.stringify(x)}`);
+      if (typeof x !== "number" || !Number.isFinite(x) || x < 0)
+        throw new DnncError(`${file}: entry [${i}][${j}] must be a count >= 0, got ${JSON.stringify(x)}`);
     });
   });
   return m as number[][];
 }
 
 function checkClasses(c: unknown, k: number | undefined, file: string): string[] {
-  if (!Array.isArray(c) || !c.every((x) => typeof x === "string" || typeof x === "number"))
-    throw new DnncError(`${file}: "classes" must be a list of names`);
+  if (!Array.isArray(c) || !c.every((x) => typeof x === "string" || typeof x === "number")) throw new DnncError(`${file}: "classes" must be a list of names`);
   if (k !== undefined && c.length !== k) throw new DnncError(`${file}: "classes" has ${c.length} names for a ${k}×${k} matrix`);
   return c.map(String);
 }
@@ -155,7 +154,11 @@ export function loadRun(dir: string): Run {
 
 /** Make run names unique by appending the shortest distinguishing tail of their directories. */
 export function disambiguate(runs: Run[], dirs: string[]): void {
-  const parts = dirs.map((d) => resolve(d).split(sep).filter((x) => x !== ""));
+  const parts = dirs.map((d) =>
+    resolve(d)
+      .split(sep)
+      .filter((x) => x !== ""),
+  );
   const groups = new Map<string, number[]>();
   runs.forEach((r, i) => groups.set(r.name, [...(groups.get(r.name) ?? []), i]));
   for (const [name, idx] of groups) {

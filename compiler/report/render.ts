@@ -43,7 +43,12 @@ const TRAIN_DASH = "7 4";
 
 /** A file-name-safe stem for a run, unique among `taken`. */
 export function slug(name: string, taken: Set<string>): string {
-  const base = name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) || "run";
+  const base =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 48) || "run";
   let s = base;
   for (let i = 2; taken.has(s); i++) s = `${base}-${i}`;
   taken.add(s);
@@ -158,8 +163,7 @@ export function renderReport(runs: Run[]): Report {
       confusion.push({ key, run: r });
     }
 
-  const fig = (key: string, caption: string) =>
-    svgs[key] ? `<figure id="${htmlAttr(key)}">${svgs[key]}<figcaption>${caption}</figcaption></figure>` : "";
+  const fig = (key: string, caption: string) => (svgs[key] ? `<figure id="${htmlAttr(key)}">${svgs[key]}<figcaption>${caption}</figcaption></figure>` : "");
   const names = runs.map((r) => r.name).join(", ");
   const body: string[] = [];
   body.push(`<h1>dnnc training report</h1>`);
@@ -167,8 +171,13 @@ export function renderReport(runs: Run[]): Report {
   body.push(summaryTable(runs));
   body.push(`<h2>Curves</h2>`);
   body.push(`<div class="grid">`);
-const marked = plotted.some((r) => r.bestEpoch != null);
-  body.push(fig("loss", `Dashed: training (mean over the epoch's steps); solid: validation (end of epoch).${marked ? " Dotted vertical lines: the epoch whose weights were kept." : ""}`));
+  const marked = plotted.some((r) => r.bestEpoch != null);
+  body.push(
+    fig(
+      "loss",
+      `Dashed: training (mean over the epoch's steps); solid: validation (end of epoch).${marked ? " Dotted vertical lines: the epoch whose weights were kept." : ""}`,
+    ),
+  );
   body.push(fig("accuracy", "Dashed: training; solid: validation."));
   body.push(fig("lr", "The learning rate in use at each epoch (or step)."));
   body.push(`</div>`);

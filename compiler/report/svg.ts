@@ -140,7 +140,10 @@ function legend(entries: LegendEntry[], x0: number, y0: number, width: number): 
     const y = y0 + Math.floor(i / cols) * 18;
     const dash = e.dash ? ` stroke-dasharray="${e.dash}"` : "";
     if (e.kind === "line") parts.push(`<line x1="${px(x)}" y1="${px(y)}" x2="${px(x + 26)}" y2="${px(y)}" stroke="${e.color}" stroke-width="2.5"${dash}/>`);
-    else parts.push(`<line x1="${px(x + 13)}" y1="${px(y - 7)}" x2="${px(x + 13)}" y2="${px(y + 7)}" stroke="${e.color}" stroke-width="1.5" stroke-dasharray="3 3"/>`);
+    else
+      parts.push(
+        `<line x1="${px(x + 13)}" y1="${px(y - 7)}" x2="${px(x + 13)}" y2="${px(y + 7)}" stroke="${e.color}" stroke-width="1.5" stroke-dasharray="3 3"/>`,
+      );
     const text = shorten(e.name, maxChars);
     parts.push(`<text x="${px(x + 32)}" y="${px(y + 4)}" fill="#222"><title>${htmlText(e.name)}</title>${htmlText(text)}</text>`);
   });
@@ -158,10 +161,12 @@ export function lineChart(o: ChartOptions): string | undefined {
   const finite = (y: number | null): y is number => y !== null && Number.isFinite(y) && (!o.yLog || y > 0);
   const xs: number[] = [];
   const ys: number[] = [];
-  for (const s of o.series) for (const p of s.points) if (finite(p.y) && Number.isFinite(p.x)) {
-    xs.push(p.x);
-    ys.push(p.y);
-  }
+  for (const s of o.series)
+    for (const p of s.points)
+      if (finite(p.y) && Number.isFinite(p.x)) {
+        xs.push(p.x);
+        ys.push(p.y);
+      }
   if (ys.length === 0) return undefined;
   for (const v of o.vlines ?? []) xs.push(v.x);
   const W = o.width ?? 640;
@@ -217,14 +222,18 @@ export function lineChart(o: ChartOptions): string | undefined {
   );
   for (const v of o.vlines ?? []) {
     const x = px(tx(v.x));
-    out.push(`<line class="vline" x1="${x}" y1="${top}" x2="${x}" y2="${px(top + plotH)}" stroke="${v.color}" stroke-width="1.5" stroke-dasharray="3 3"><title>${htmlText(v.label)}</title></line>`);
+    out.push(
+      `<line class="vline" x1="${x}" y1="${top}" x2="${x}" y2="${px(top + plotH)}" stroke="${v.color}" stroke-width="1.5" stroke-dasharray="3 3"><title>${htmlText(v.label)}</title></line>`,
+    );
   }
   for (const s of o.series) {
     const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
     let seg: string[] = [];
     const flush = () => {
       if (seg.length > 0)
-        out.push(`<polyline class="series" data-series="${htmlAttr(s.name)}" points="${seg.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`);
+        out.push(
+          `<polyline class="series" data-series="${htmlAttr(s.name)}" points="${seg.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
+        );
       seg = [];
     };
     for (const p of drawnPoints(s.points, (q) => finite(q.y) && Number.isFinite(q.x))) {
@@ -235,7 +244,9 @@ export function lineChart(o: ChartOptions): string | undefined {
     const shown = s.points.filter((p) => finite(p.y) && Number.isFinite(p.x));
     if (shown.length <= 60)
       for (const p of shown)
-        out.push(`<circle cx="${px(tx(p.x))}" cy="${px(ty(p.y as number))}" r="2.5" fill="${s.color}"><title>${htmlText(s.name)}: ${htmlText(o.xLabel)} ${p.x}, ${htmlText(String(p.y))}</title></circle>`);
+        out.push(
+          `<circle cx="${px(tx(p.x))}" cy="${px(ty(p.y as number))}" r="2.5" fill="${s.color}"><title>${htmlText(s.name)}: ${htmlText(o.xLabel)} ${p.x}, ${htmlText(String(p.y))}</title></circle>`,
+        );
   }
   out.push(`</g>`);
   out.push(lg.svg);
@@ -271,10 +282,11 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
   const H = top + size + labelDepth + 28;
   let total = 0;
   let correct = 0;
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-    total += m[i][j];
-    if (i === j) correct += m[i][j];
-  }
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) {
+      total += m[i][j];
+      if (i === j) correct += m[i][j];
+    }
   const acc = total > 0 ? `accuracy ${((100 * correct) / total).toFixed(2)}% of ${total}` : "";
   const titleChars = Math.floor((W - 24) / 8.5);
   const shownTitle = shorten(title, titleChars);
@@ -294,7 +306,8 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
       out.push(`<text x="${left - 6}" y="${px(top + i * cell + cell / 2 + 4)}" text-anchor="end" fill="#444">${htmlText(trunc(labels[i]))}</text>`);
       const cx = px(left + i * cell + cell / 2 + 3);
       const cy = px(top + size + 10);
-      if (upright) out.push(`<text x="${px(left + i * cell + cell / 2)}" y="${px(top + size + 14)}" text-anchor="middle" fill="#444">${htmlText(labels[i])}</text>`);
+      if (upright)
+        out.push(`<text x="${px(left + i * cell + cell / 2)}" y="${px(top + size + 14)}" text-anchor="middle" fill="#444">${htmlText(labels[i])}</text>`);
       else out.push(`<text transform="translate(${cx} ${cy}) rotate(-45)" text-anchor="end" fill="#444">${htmlText(trunc(labels[i]))}</text>`);
     }
     for (let j = 0; j < k; j++) {

@@ -48,12 +48,7 @@ interface Slot {
   busy: { id: number; resolve: (r: any) => void; reject: (e: Error) => void } | null;
 }
 
-export function createWorkerPool<J, R>(
-  modulePath: string,
-  exportName: string,
-  size: number,
-  options: WorkerPoolOptions = {},
-): WorkerPool<J, R> {
+export function createWorkerPool<J, R>(modulePath: string, exportName: string, size: number, options: WorkerPoolOptions = {}): WorkerPool<J, R> {
   const file = modulePath.startsWith("file:") ? fileURLToPath(modulePath) : path.resolve(modulePath);
   const url = pathToFileURL(file).href;
   let tsx: string | null = null;
@@ -141,13 +136,7 @@ export function createWorkerPool<J, R>(
 }
 
 /** Runs every job on `parallel` workers; results in job order. Rejects with the first failure. */
-export async function runInWorkers<J, R>(
-  modulePath: string,
-  exportName: string,
-  jobs: J[],
-  parallel: number,
-  options: WorkerPoolOptions = {},
-): Promise<R[]> {
+export async function runInWorkers<J, R>(modulePath: string, exportName: string, jobs: J[], parallel: number, options: WorkerPoolOptions = {}): Promise<R[]> {
   const pool = createWorkerPool<J, R>(modulePath, exportName, Math.min(Math.max(1, parallel), Math.max(1, jobs.length)), options);
   try {
     return await Promise.all(jobs.map((j) => pool.run(j)));

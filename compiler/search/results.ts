@@ -89,18 +89,7 @@ export function toCsv(records: TrialRecord[], metricName: string): string {
   }
   const head = ["trial", "rung", "budget", "seed", "status", metricName, ...paths, ...metricKeys, "duration_ms", "error"];
   const rows = records.map((r) =>
-    [
-      r.trial,
-      r.rung,
-      r.budget,
-      r.seed,
-      r.status,
-      r.metric,
-      ...paths.map((p) => r.config[p]),
-      ...metricKeys.map((m) => r.metrics?.[m]),
-      r.durationMs,
-      r.error,
-    ]
+    [r.trial, r.rung, r.budget, r.seed, r.status, r.metric, ...paths.map((p) => r.config[p]), ...metricKeys.map((m) => r.metrics?.[m]), r.durationMs, r.error]
       .map(csvCell)
       .join(","),
   );

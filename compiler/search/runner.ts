@@ -5,14 +5,7 @@
 // search makes exactly the choices the uninterrupted one would have made.
 
 import { validateSpace, type Config, type Space } from "./space";
-import {
-  flatTrials,
-  halvingFirstRung,
-  halvingRungs,
-  promote,
-  type Strategy,
-  type TrialSpec,
-} from "./strategies";
+import { flatTrials, halvingFirstRung, halvingRungs, promote, type Strategy, type TrialSpec } from "./strategies";
 import { ResultsStore, type TrialRecord } from "./results";
 import { formatLeaderboard, summarize, type Objective, type SearchSummary } from "./summary";
 import * as path from "node:path";
@@ -32,13 +25,7 @@ export interface TrialInfo {
   previousBudget: number | undefined;
 }
 
-export type RunTrial = (
-  config: Config,
-  seed: number,
-  budget: number | undefined,
-  trialIndex: number,
-  info: TrialInfo,
-) => Promise<TrialResult>;
+export type RunTrial = (config: Config, seed: number, budget: number | undefined, trialIndex: number, info: TrialInfo) => Promise<TrialResult>;
 
 export interface Progress {
   /** Runs finished so far, including those read back from the results directory. */
@@ -93,23 +80,15 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
   const { space, strategy, seed, objective } = opts;
   validateSpace(space);
   const parallel = Math.max(1, Math.floor(opts.parallel ?? 1));
-  if (objective.mode !== "min" && objective.mode !== "max")
-    throw new DnncError(`search: objective mode must be min or max, got '${objective.mode}'`);
+  if (objective.mode !== "min" && objective.mode !== "max") throw new DnncError(`search: objective mode must be min or max, got '${objective.mode}'`);
 
-  const rungs =
-    strategy.kind === "halving"
-      ? halvingRungs(strategy.trials, strategy.maxBudget, strategy.eta ?? 3, strategy.minBudget ?? 1)
-      : null;
+  const rungs = strategy.kind === "halving" ? halvingRungs(strategy.trials, strategy.maxBudget, strategy.eta ?? 3, strategy.minBudget ?? 1) : null;
   const first =
-    strategy.kind === "halving" && rungs
-      ? halvingFirstRung(space, strategy.trials, rungs[0], seed)
-      : flatTrials(space, strategy, seed, opts.maxTrials);
+    strategy.kind === "halving" && rungs ? halvingFirstRung(space, strategy.trials, rungs[0], seed) : flatTrials(space, strategy, seed, opts.maxTrials);
   const total = rungs ? rungs.reduce((s, r) => s + r.size, 0) : first.length;
 
   // opened once the trials are known to be runnable (a refused grid writes nothing)
-  const store = opts.resultsDir
-    ? ResultsStore.open(opts.resultsDir, { space, strategy, seed, objective }, objective.metric)
-    : null;
+  const store = opts.resultsDir ? ResultsStore.open(opts.resultsDir, { space, strategy, seed, objective }, objective.metric) : null;
   const finished = store ? store.finished : new Map<string, TrialRecord>();
   const records: TrialRecord[] = store ? store.records : [];
   const resumed = records.length;
@@ -117,8 +96,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
   let running = 0;
 
   const best = () => summarize(records, space, objective, 1).best;
-  const report = (record: TrialRecord | null) =>
-    opts.onProgress?.({ done: records.length, total, running, record, best: best() });
+  const report = (record: TrialRecord | null) => opts.onProgress?.({ done: records.length, total, running, record, best: best() });
 
   const runOne = async (spec: TrialSpec): Promise<void> => {
     running++;
@@ -140,8 +118,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
       });
       const metrics = res.metrics ?? {};
       const m = res.metric ?? metrics[objective.metric];
-      if (typeof m !== "number")
-        throw new Error(`runTrial returned no number for the objective '${objective.metric}'`);
+      if (typeof m !== "number") throw new Error(`runTrial returned no number for the objective '${objective.metric}'`);
       rec = {
         ...base,
         status: "ok",
@@ -194,7 +171,6 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
     store?.close();
   }
   const summary = summarize(records, space, objective, opts.top ?? 10);
-  if (opts.resultsDir)
-    writeFileAtomicSync(path.join(opts.resultsDir, "leaderboard.txt"), formatLeaderboard(summary, space).join("\n") + "\n");
+  if (opts.resultsDir) writeFileAtomicSync(path.join(opts.resultsDir, "leaderboard.txt"), formatLeaderboard(summary, space).join("\n") + "\n");
   return { records, ran, resumed, summary };
 }

@@ -41,11 +41,9 @@ export function validateSpace(space: Space): void {
       if (!Array.isArray(d.values) || d.values.length === 0) throw bad("choice() needs at least one value");
       continue;
     }
-    if (d.kind !== "uniform" && d.kind !== "loguniform" && d.kind !== "int")
-      throw bad(`unknown distribution '${(d as { kind: string }).kind}'`);
+    if (d.kind !== "uniform" && d.kind !== "loguniform" && d.kind !== "int") throw bad(`unknown distribution '${(d as { kind: string }).kind}'`);
     if (!Number.isFinite(d.low) || !Number.isFinite(d.high)) throw bad("bounds must be finite numbers");
-    if (!(d.low < d.high) && !(d.kind === "int" && d.low === d.high))
-      throw bad(`${d.kind}(${d.low}, ${d.high}): low must be below high`);
+    if (!(d.low < d.high) && !(d.kind === "int" && d.low === d.high)) throw bad(`${d.kind}(${d.low}, ${d.high}): low must be below high`);
     if (d.kind === "loguniform" && d.low <= 0) throw bad(`loguniform(${d.low}, ${d.high}): bounds must be positive`);
     if (d.kind === "int") {
       if (!Number.isInteger(d.low) || !Number.isInteger(d.high)) throw bad(`int(${d.low}, ${d.high}): bounds must be integers`);
@@ -103,9 +101,7 @@ export function axisPoints(d: Dist, steps: number, placement: GridPlacement = "e
     const a = Math.log10(d.low);
     const b = Math.log10(d.high);
     // exact bounds at the ends of an endpoint grid (10 ** log10(x) need not give x back)
-    return Array.from({ length: n }, (_, i) =>
-      !centred && i === 0 ? d.low : !centred && i === n - 1 && n > 1 ? d.high : 10 ** (a + (b - a) * t(i)),
-    );
+    return Array.from({ length: n }, (_, i) => (!centred && i === 0 ? d.low : !centred && i === n - 1 && n > 1 ? d.high : 10 ** (a + (b - a) * t(i))));
   }
   // int: evenly spaced (in log if d.log), rounded, duplicates dropped; centred cells split the
   // integers low..high the way sampling does, i.e. the interval [low, high + 1)
@@ -113,9 +109,7 @@ export function axisPoints(d: Dist, steps: number, placement: GridPlacement = "e
   const top = centred ? d.high + 1 : d.high;
   const snap = centred ? Math.floor : Math.round;
   for (let i = 0; i < n; i++) {
-    const v = d.log
-      ? snap(Math.exp(Math.log(d.low) + (Math.log(top) - Math.log(d.low)) * t(i)))
-      : snap(d.low + (top - d.low) * t(i));
+    const v = d.log ? snap(Math.exp(Math.log(d.low) + (Math.log(top) - Math.log(d.low)) * t(i))) : snap(d.low + (top - d.low) * t(i));
     if (vals[vals.length - 1] !== v) vals.push(v);
   }
   return vals;
@@ -167,7 +161,9 @@ export function grid(space: Space, steps: GridSteps, placement: GridPlacement = 
 
 /** 1,000,000,000 */
 export function formatCount(n: bigint | number): string {
-  return BigInt(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return BigInt(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /**
@@ -196,7 +192,6 @@ export function gridPoints(space: Space, steps: GridSteps, placement: GridPlacem
 export function unitPosition(d: Dist, v: Value): number | null {
   if (d.kind === "choice" || typeof v !== "number") return null;
   if (d.high === d.low) return 0.5;
-  if (d.kind === "loguniform" || (d.kind === "int" && d.log))
-    return (Math.log10(v) - Math.log10(d.low)) / (Math.log10(d.high) - Math.log10(d.low));
+  if (d.kind === "loguniform" || (d.kind === "int" && d.log)) return (Math.log10(v) - Math.log10(d.low)) / (Math.log10(d.high) - Math.log10(d.low));
   return (v - d.low) / (d.high - d.low);
 }

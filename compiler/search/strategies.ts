@@ -64,7 +64,12 @@ export function halvingRungs(n: number, maxBudget: number, eta = 3, minBudget = 
  * axes, not their product) and refused when it has more points than `maxTrials` (the search
  * block's `trials` when it sets one, else MAX_TRIALS): running a grid means running every point.
  */
-export function flatTrials(space: Space, strategy: Strategy, seed: number, maxTrials: { trials: number; from: "trials" | "limit" } = { trials: MAX_TRIALS, from: "limit" }): TrialSpec[] {
+export function flatTrials(
+  space: Space,
+  strategy: Strategy,
+  seed: number,
+  maxTrials: { trials: number; from: "trials" | "limit" } = { trials: MAX_TRIALS, from: "limit" },
+): TrialSpec[] {
   if (strategy.kind === "halving") throw new Error("flatTrials: halving has rungs");
   let configAt: (i: number) => Config;
   let n: number;
@@ -103,11 +108,7 @@ export function halvingFirstRung(space: Space, n: number, rung0: Rung, seed: num
 }
 
 /** Orders by objective; failed / non-finite results last; ties by trial index (deterministic). */
-export function compareResults(
-  mode: "min" | "max",
-  a: { metric: number | null; trial: number },
-  b: { metric: number | null; trial: number },
-): number {
+export function compareResults(mode: "min" | "max", a: { metric: number | null; trial: number }, b: { metric: number | null; trial: number }): number {
   const fa = a.metric !== null && Number.isFinite(a.metric);
   const fb = b.metric !== null && Number.isFinite(b.metric);
   if (fa !== fb) return fa ? -1 : 1;
@@ -119,12 +120,7 @@ export function compareResults(
  * The best `rung.size` trials of the previous rung, re-run at `rung.budget` with their own config
  * and seed. Failed and non-finite trials are never promoted (the rung may then be smaller).
  */
-export function promote(
-  previous: { spec: TrialSpec; metric: number | null }[],
-  rung: Rung,
-  rungIndex: number,
-  mode: "min" | "max",
-): TrialSpec[] {
+export function promote(previous: { spec: TrialSpec; metric: number | null }[], rung: Rung, rungIndex: number, mode: "min" | "max"): TrialSpec[] {
   const ranked = previous
     .filter((p) => p.metric !== null && Number.isFinite(p.metric))
     .map((p) => ({ ...p, trial: p.spec.trial }))

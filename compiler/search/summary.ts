@@ -40,7 +40,11 @@ export function fmt(v: Value | null | undefined): string {
   if (!Number.isFinite(v)) return String(v);
   if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
   const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(2).replace(/\.?0+e/, "e").replace("e+", "e");
+  if (a !== 0 && (a < 1e-3 || a >= 1e6))
+    return v
+      .toExponential(2)
+      .replace(/\.?0+e/, "e")
+      .replace("e+", "e");
   return String(Number(v.toPrecision(3)));
 }
 
@@ -76,9 +80,7 @@ export function summarize(records: TrialRecord[], space: Space, objective: Objec
     const prev = last.get(r.trial);
     if (!prev || r.rung > prev.rung) last.set(r.trial, r);
   }
-  const ranked = [...last.values()].sort(
-    (a, b) => b.rung - a.rung || compareResults(objective.mode, a, b),
-  );
+  const ranked = [...last.values()].sort((a, b) => b.rung - a.rung || compareResults(objective.mode, a, b));
   const best = ranked.find((r) => r.status === "ok" && r.metric !== null && Number.isFinite(r.metric)) ?? null;
   return {
     objective,
@@ -102,14 +104,16 @@ export function formatLeaderboard(summary: SearchSummary, space: Space): string[
     ...paths.map((p) => fmt(r.config[p])),
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
-  const line = (cells: string[]) => cells.map((s, c) => s.padEnd(widths[c])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((s, c) => s.padEnd(widths[c]))
+      .join("  ")
+      .trimEnd();
   const out = [line(head), ...rows.map(line)];
   const b = summary.best;
   if (b) {
     out.push("");
-    out.push(
-      `best: trial ${b.trial} (seed ${b.seed}), ${summary.objective.metric} ${fmt(b.metric)} (${summary.objective.mode})`,
-    );
+    out.push(`best: trial ${b.trial} (seed ${b.seed}), ${summary.objective.metric} ${fmt(b.metric)} (${summary.objective.mode})`);
     for (const p of paths) out.push(`  ${p} = ${fmt(b.config[p])}`);
   } else {
     out.push("", "no trial finished successfully");

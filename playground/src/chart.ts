@@ -33,9 +33,15 @@ export class LineChart {
     g.font = "11px system-ui, sans-serif";
     g.fillStyle = "#333";
     g.fillText(this.title, 8, 14);
-    const L = 44, R = 10, T = 22, B = 22;
+    const L = 44,
+      R = 10,
+      T = 22,
+      B = 22;
     const pts = this.series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
-    let x0 = 0, x1 = 1, y0 = this.opts.yMin ?? Infinity, y1 = this.opts.yMax ?? -Infinity;
+    let x0 = 0,
+      x1 = 1,
+      y0 = this.opts.yMin ?? Infinity,
+      y1 = this.opts.yMax ?? -Infinity;
     if (pts.length > 0) {
       x0 = Math.min(...pts.map((p) => p[0]));
       x1 = Math.max(...pts.map((p) => p[0]));

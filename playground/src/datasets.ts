@@ -11,7 +11,11 @@ export const BUNDLED = ["fashion-mnist-small", "two-moons"] as const;
 
 /** The bundled dataset a spec's `source idx("…/fashion-mnist-small")` or `csv("…/two-moons")` names. */
 export function bundledName(sourcePath: string): (typeof BUNDLED)[number] {
-  const last = sourcePath.replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? "";
+  const last =
+    sourcePath
+      .replace(/[\\/]+$/, "")
+      .split(/[\\/]/)
+      .pop() ?? "";
   const hit = BUNDLED.find((b) => b === last);
   if (!hit) throw new Error(`the playground only has the bundled datasets (${BUNDLED.map((b) => `"data/${b}"`).join(", ")}), not "${sourcePath}"`);
   return hit;

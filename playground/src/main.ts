@@ -25,7 +25,10 @@ const set = (id: string, text: string, value?: number | null) => {
 // ---- editor and diagnostics ----
 let diags: ShownDiagnostic[] = [];
 function render(): void {
-  hl.innerHTML = highlight(editor.value, diags.map((d) => ({ start: d.start, end: d.end, severity: d.severity })));
+  hl.innerHTML = highlight(
+    editor.value,
+    diags.map((d) => ({ start: d.start, end: d.end, severity: d.severity })),
+  );
   hl.scrollTop = editor.scrollTop;
   hl.scrollLeft = editor.scrollLeft;
 }
@@ -47,7 +50,10 @@ function check(): void {
     }),
   );
   const errors = diags.filter((d) => d.severity === "error").length;
-  count.textContent = errors === 0 ? `no errors (${diags.length} warning${diags.length === 1 ? "" : "s"}; checked in ${ms.toFixed(1)} ms)` : `${errors} error${errors === 1 ? "" : "s"}`;
+  count.textContent =
+    errors === 0
+      ? `no errors (${diags.length} warning${diags.length === 1 ? "" : "s"}; checked in ${ms.toFixed(1)} ms)`
+      : `${errors} error${errors === 1 ? "" : "s"}`;
   count.dataset.errors = String(errors);
   render();
 }
@@ -102,7 +108,8 @@ function onMessage(m: FromWorker): void {
       break;
     case "compiled":
       $("trainer-code").textContent = m.info.trainerTs;
-      $("compile-info").textContent = `compiled: ${m.info.params.toLocaleString("en")} parameters; front end ${m.info.frontMs.toFixed(0)} ms, codegen ${m.info.codegenMs.toFixed(0)} ms, transpile+load ${m.info.transpileMs.toFixed(0)} ms`;
+      $("compile-info").textContent =
+        `compiled: ${m.info.params.toLocaleString("en")} parameters; front end ${m.info.frontMs.toFixed(0)} ms, codegen ${m.info.codegenMs.toFixed(0)} ms, transpile+load ${m.info.transpileMs.toFixed(0)} ms`;
       break;
     case "started":
       setState("training");

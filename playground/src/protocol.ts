@@ -1,9 +1,7 @@
 // Messages between the page (src/main.ts) and the training worker (src/worker.ts).
 import type { EpochMetrics } from "../../runtime/train-loop";
 
-export type ToWorker =
-  | { type: "train"; source: string; file: string; baseUrl: string; epochs?: number }
-  | { type: "stop" };
+export type ToWorker = { type: "train"; source: string; file: string; baseUrl: string; epochs?: number } | { type: "stop" };
 
 export interface CompileInfo {
   /** Milliseconds spent in the front end, code generation (ts-morph + prettier), and TS → JS. */

@@ -94,7 +94,14 @@ async function train(msg: Extract<ToWorker, { type: "train" }>): Promise<void> {
         points = [];
       }
       if (r?.done) {
-        post({ type: "done", stopped: false, steps: r.value.steps, testLoss: r.value.test_loss, testAcc: r.value.test_acc, seconds: (performance.now() - t0) / 1000 });
+        post({
+          type: "done",
+          stopped: false,
+          steps: r.value.steps,
+          testLoss: r.value.test_loss,
+          testAcc: r.value.test_acc,
+          seconds: (performance.now() - t0) / 1000,
+        });
         return;
       }
       await yieldToEvents();

@@ -32,9 +32,7 @@ export function gatherBatch(
     throw new RangeError(`gatherBatch: rows [${start}, ${start + n}) outside the order of length ${order.length}`);
   }
   if (xOff < 0 || xOff + n * F > H.length || yOff < 0 || yOff + n > H.length) {
-    throw new RangeError(
-      `gatherBatch: batch of ${n} x ${F} at x=${xOff}, y=${yOff} does not fit in a heap of ${H.length}`,
-    );
+    throw new RangeError(`gatherBatch: batch of ${n} x ${F} at x=${xOff}, y=${yOff} does not fit in a heap of ${H.length}`);
   }
   for (let i = 0; i < n; i++) {
     const r = order[start + i];
@@ -76,8 +74,7 @@ export function splitValidation(n: number, fraction: number, seed: number): { tr
     throw new DnncError(`validation split: fraction must be in [0, 1), got ${fraction}`);
   }
   const nVal = Math.round(n * fraction);
-  if (n > 0 && nVal === n)
-    throw new DnncError(`validation split: fraction ${fraction} of ${n} samples leaves none for training`);
+  if (n > 0 && nVal === n) throw new DnncError(`validation split: fraction ${fraction} of ${n} samples leaves none for training`);
   const perm = new Int32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
   new Rng(seed >>> 0, streamId("data:validation-split")).shuffle(perm);

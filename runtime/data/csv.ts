@@ -191,8 +191,7 @@ export class CsvParser {
     private readonly limits: CsvLimits = CSV_LIMITS,
   ) {
     const delim = opts.delimiter ?? ",";
-    if (delim.length !== 1 || delim === '"')
-      throw new DnncError(`${file}: the CSV delimiter must be one character other than '"'`);
+    if (delim.length !== 1 || delim === '"') throw new DnncError(`${file}: the CSV delimiter must be one character other than '"'`);
     this.delim = delim;
     const d = delim.charCodeAt(0);
     this.delimByte = d < 128 && d !== 10 && !/[0-9+\-.eE]/.test(delim) ? d : -1;
@@ -235,7 +234,12 @@ export class CsvParser {
     const featureNames = this.names.filter((_, k) => k !== this.labelCol);
     const classes = this.regression || !hasLabel ? undefined : (this.opts.classes ?? this.maxLabel + 1);
     return {
-      x, y, n, shape: [F], classes, featureNames,
+      x,
+      y,
+      n,
+      shape: [F],
+      classes,
+      featureNames,
       labelName: hasLabel ? this.names[this.labelCol] : "",
       hasHeader: this.hasHeader,
     };
@@ -281,16 +285,12 @@ export class CsvParser {
     if (opts.label === null) {
       this.labelCol = -1;
     } else {
-      if (width < 2)
-        throw new DnncError(`${file}:${lineNo}: need at least one feature column and a label column, found ${width} column`);
+      if (width < 2) throw new DnncError(`${file}:${lineNo}: need at least one feature column and a label column, found ${width} column`);
       if (typeof opts.label === "string") {
-        if (!hasHeader)
-          throw new DnncError(`${file}: label column "${opts.label}" given by name, but the file has no header row`);
+        if (!hasHeader) throw new DnncError(`${file}: label column "${opts.label}" given by name, but the file has no header row`);
         this.labelCol = this.names.indexOf(opts.label);
         if (this.labelCol < 0) {
-          throw new DnncError(
-            `${file}:${lineNo}: no column named "${opts.label}" in the header (columns: ${this.names.join(", ")})`,
-          );
+          throw new DnncError(`${file}:${lineNo}: no column named "${opts.label}" in the header (columns: ${this.names.join(", ")})`);
         }
       } else {
         const col = opts.label < 0 ? width + opts.label : opts.label;
@@ -357,9 +357,7 @@ export class CsvParser {
   private dataRow(cells: Cell[], line: number): void {
     const { file, width, names, labelCol } = this;
     if (cells.length !== width) {
-      throw new DnncError(
-        `${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${this.firstLine})`,
-      );
+      throw new DnncError(`${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${this.firstLine})`);
     }
     if (this.n === this.cap) this.grow();
     const r = this.n;

@@ -12,9 +12,7 @@ export function isGzip(bytes: Uint8Array): boolean {
 export async function gunzipIfNeeded(bytes: Uint8Array, fileName: string): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   if (typeof DecompressionStream === "undefined") {
-    throw new DnncError(
-      `${fileName}: is gzip-compressed and this platform has no DecompressionStream; decompress it first`,
-    );
+    throw new DnncError(`${fileName}: is gzip-compressed and this platform has no DecompressionStream; decompress it first`);
   }
   try {
     const copy = new Uint8Array(bytes); // a Blob part must not be a view of a shared or resizable buffer

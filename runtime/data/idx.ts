@@ -38,9 +38,7 @@ export function parseIdx(bytes: Uint8Array, fileName: string): IdxArray {
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
-    throw new DnncError(
-      `${fileName}: bad magic ${magic}: an IDX file starts with two zero bytes, a dtype code and a rank`,
-    );
+    throw new DnncError(`${fileName}: bad magic ${magic}: an IDX file starts with two zero bytes, a dtype code and a rank`);
   }
   const code = bytes[2];
   const type = DTYPES[code];
@@ -54,9 +52,7 @@ export function parseIdx(bytes: Uint8Array, fileName: string): IdxArray {
   if (rank === 0) throw new DnncError(`${fileName}: IDX rank is 0; expected at least one dimension`);
   const headerBytes = 4 + 4 * rank;
   if (bytes.length < headerBytes) {
-    throw new DnncError(
-      `${fileName}: truncated IDX header: ${bytes.length} bytes, expected ${headerBytes} for rank ${rank}`,
-    );
+    throw new DnncError(`${fileName}: truncated IDX header: ${bytes.length} bytes, expected ${headerBytes} for rank ${rank}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -69,8 +65,7 @@ export function parseIdx(bytes: Uint8Array, fileName: string): IdxArray {
   const expected = headerBytes + count * type.size;
   if (bytes.length < expected) {
     throw new DnncError(
-      `${fileName}: truncated data: header says [${dims.join(", ")}] ${type.dtype}, which needs ` +
-        `${expected} bytes, but the file has ${bytes.length}`,
+      `${fileName}: truncated data: header says [${dims.join(", ")}] ${type.dtype}, which needs ` + `${expected} bytes, but the file has ${bytes.length}`,
     );
   }
   if (bytes.length > expected) {
@@ -124,12 +119,7 @@ export interface IdxDatasetOptions {
  * get the per-sample shape [1, h, w] (one channel, NCHW); rank 2 ([n, f]) gives [f]; higher ranks
  * keep their stored per-sample dimensions. Labels must be rank 1 integers.
  */
-export function idxDataset(
-  images: IdxArray,
-  labels: IdxArray,
-  names: { images: string; labels: string },
-  opts: IdxDatasetOptions = {},
-): Dataset {
+export function idxDataset(images: IdxArray, labels: IdxArray, names: { images: string; labels: string }, opts: IdxDatasetOptions = {}): Dataset {
   const n = images.dims[0];
   if (n === 0) throw new DnncError(`${names.images}: no samples (the header says 0 items)`);
   if (images.dims.length < 2) {
@@ -139,9 +129,7 @@ export function idxDataset(
     throw new DnncError(`${names.labels}: labels need rank 1 ([n]), got [${labels.dims.join(", ")}]`);
   }
   if (labels.dims[0] !== n) {
-    throw new DnncError(
-      `count mismatch: ${names.images} has ${n} images but ${names.labels} has ${labels.dims[0]} labels`,
-    );
+    throw new DnncError(`count mismatch: ${names.images} has ${n} images but ${names.labels} has ${labels.dims[0]} labels`);
   }
   const per = images.dims.slice(1);
   const shape = per.length === 2 ? [1, per[0], per[1]] : per;
@@ -155,9 +143,7 @@ export function idxDataset(
   for (let i = 0; i < n; i++) {
     const v = y[i];
     if (!(v >= 0 && v < classes && Number.isInteger(v))) {
-      throw new DnncError(
-        `${names.labels}: label out of range at index ${i}: ${v} (expected an integer in 0..${classes - 1})`,
-      );
+      throw new DnncError(`${names.labels}: label out of range at index ${i}: ${v} (expected an integer in 0..${classes - 1})`);
     }
   }
   return { x: images.data, y, n, shape, classes };

@@ -23,21 +23,15 @@ function luma(r: number, g: number, b: number): number {
  */
 export function imageToSample(img: ImageBytes, shape: number[], fileName: string, out?: Uint8Array): Uint8Array {
   if (shape.length !== 3 || (shape[0] !== 1 && shape[0] !== 3)) {
-    throw new DnncError(
-      `${fileName}: the model input has shape [${shape.join(", ")}], not an image of 1 or 3 channels [C, H, W]`,
-    );
+    throw new DnncError(`${fileName}: the model input has shape [${shape.join(", ")}], not an image of 1 or 3 channels [C, H, W]`);
   }
   const [C, H, W] = shape;
   if (img.width !== W || img.height !== H) {
-    throw new DnncError(
-      `${fileName}: image is ${img.width}x${img.height} (width x height), the model expects ${W}x${H}`,
-    );
+    throw new DnncError(`${fileName}: image is ${img.width}x${img.height} (width x height), the model expects ${W}x${H}`);
   }
   const ch = img.channels;
   if (ch < 1 || ch > 4 || img.pixels.length !== W * H * ch) {
-    throw new DnncError(
-      `${fileName}: ${img.pixels.length} pixel bytes do not make a ${W}x${H} image of ${ch} channels`,
-    );
+    throw new DnncError(`${fileName}: ${img.pixels.length} pixel bytes do not make a ${W}x${H} image of ${ch} channels`);
   }
   const res = out ?? new Uint8Array(C * H * W);
   const px = img.pixels;

@@ -29,10 +29,17 @@ export function backwardReadsInput(kind: ActivationKind): boolean {
 // ln(erfc(z)/t) + z²: the form of Numerical Recipes' erfcc with a fit of our own. On [-12, 12]
 // the error of erf stays below 5.3e-9 and the relative error of erfc below 1.2e-8, so the
 // Gaussian tail of gelu keeps its precision.
-const E0 = -1.2655568989880366, E1 = 1.0013224543962393, E2 = 0.3581843267845206;
-const E3 = 0.2045939096410629, E4 = -0.6349578797797767, E5 = 1.4826450768301238;
-const E6 = -3.2559623009853706, E7 = 3.92501975445982, E8 = -2.5785703588376547;
-const E9 = 0.891727871840118, E10 = -0.12844595012544427;
+const E0 = -1.2655568989880366,
+  E1 = 1.0013224543962393,
+  E2 = 0.3581843267845206;
+const E3 = 0.2045939096410629,
+  E4 = -0.6349578797797767,
+  E5 = 1.4826450768301238;
+const E6 = -3.2559623009853706,
+  E7 = 3.92501975445982,
+  E8 = -2.5785703588376547;
+const E9 = 0.891727871840118,
+  E10 = -0.12844595012544427;
 
 function erfcPos(z: number): number {
   if (z > 26) return 0; // below the smallest double
@@ -124,14 +131,7 @@ export function mishGrad2(x: number): number {
 }
 
 // x is (len), y is (len)
-export function activationForward(
-  kind: ActivationKind,
-  H: Float32Array,
-  x: number,
-  y: number,
-  len: number,
-  alpha = defaultAlpha(kind),
-): void {
+export function activationForward(kind: ActivationKind, H: Float32Array, x: number, y: number, len: number, alpha = defaultAlpha(kind)): void {
   switch (kind) {
     case "relu":
       for (let i = 0; i < len; i++) {

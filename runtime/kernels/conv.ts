@@ -121,20 +121,16 @@ export function convConfig(o: ConvOptions): ConvConfig {
     left = right = b;
   }
   const { C, H, W, K } = o;
-  if (C % groups !== 0 || K % groups !== 0)
-    throw new Error(`conv2d: channels ${C} -> ${K} not divisible by groups ${groups}`);
+  if (C % groups !== 0 || K % groups !== 0) throw new Error(`conv2d: channels ${C} -> ${K} not divisible by groups ${groups}`);
   const OH = Math.floor((H + top + bottom - dh * (kh - 1) - 1) / sh) + 1;
   const OW = Math.floor((W + left + right - dw * (kw - 1) - 1) / sw) + 1;
-  if (OH < 1 || OW < 1)
-    throw new Error(`conv2d: input ${H}x${W} too small for kernel ${kh}x${kw} (dilation ${dh}x${dw})`);
+  if (OH < 1 || OW < 1) throw new Error(`conv2d: input ${H}x${W} too small for kernel ${kh}x${kw} (dilation ${dh}x${dw})`);
   return { C, H, W, K, kh, kw, sh, sw, ph: top, pw: left, dh, dw, groups, OH, OW };
 }
 
 /** True when x itself is the column matrix (1x1 kernel, stride 1, no padding). */
 export function convIsPointwise(c: ConvConfig): boolean {
-  return (
-    c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0 && c.OH === c.H && c.OW === c.W
-  );
+  return c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0 && c.OH === c.H && c.OW === c.W;
 }
 
 /** Floats of the `col` scratch buffer: one group of one sample, (C/g*kh*kw, OH*OW). */
@@ -197,8 +193,7 @@ function batchSamples(c: ConvConfig, room: number, n: number): number {
   const Kg = c.K / c.groups;
   const KK = c.kh * c.kw;
   let nb = Math.floor(room / (c.OH * c.OW * (Cg * KK + Kg)));
-  if (dgradByCorrelation(c))
-    nb = Math.min(nb, Math.floor((room - align16(convWeightSize(c))) / (c.H * c.W * (Kg * KK + Cg))));
+  if (dgradByCorrelation(c)) nb = Math.min(nb, Math.floor((room - align16(convWeightSize(c))) / (c.H * c.W * (Kg * KK + Cg))));
   return Math.max(1, Math.min(n, nb));
 }
 
@@ -467,8 +462,7 @@ function convCore(
       const N = m * OHW;
       const stage = col + CKK * N;
       for (let g = 0; g < groups; g++) {
-        for (let j = 0; j < m; j++)
-          im2colRaw(H, x + ((i0 + j) * C + g * Cg) * HW, Cg, IH, IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, col + j * OHW, N);
+        for (let j = 0; j < m; j++) im2colRaw(H, x + ((i0 + j) * C + g * Cg) * HW, Cg, IH, IW, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, col + j * OHW, N);
         if (b >= 0) for (let k = 0; k < Kg; k++) H.fill(H[b + g * Kg + k], stage + k * N, stage + (k + 1) * N);
         gemm(tA, 0, Kg, N, CKK, w + g * Kg * CKK, col, stage, b >= 0 ? 1 : 0);
         for (let j = 0; j < m; j++) {
@@ -682,29 +676,48 @@ export const CONV_SPLIT_MIN_MACS = 1 << 20;
 
 // The 24 parameters of conv.wat's conv_chunk (runtime/wasm/conv.wat lists them).
 function setConvArgs(
-  a: Int32Array, kind: number, n: number, x: number, w: number, b: number, y: number, dy: number,
-  c: ConvConfig, tA: number, size: number, ry = -1,
+  a: Int32Array,
+  kind: number,
+  n: number,
+  x: number,
+  w: number,
+  b: number,
+  y: number,
+  dy: number,
+  c: ConvConfig,
+  tA: number,
+  size: number,
+  ry = -1,
 ): void {
   a[23] = ry;
-  a[0] = kind; a[1] = n; a[2] = x; a[3] = w; a[4] = b; a[5] = y; a[6] = dy;
-  a[7] = c.C; a[8] = c.H; a[9] = c.W; a[10] = c.K; a[11] = c.kh; a[12] = c.kw;
-  a[13] = c.sh; a[14] = c.sw; a[15] = c.ph; a[16] = c.pw; a[17] = c.dh; a[18] = c.dw;
-  a[19] = c.OH; a[20] = c.OW; a[21] = tA; a[22] = size;
+  a[0] = kind;
+  a[1] = n;
+  a[2] = x;
+  a[3] = w;
+  a[4] = b;
+  a[5] = y;
+  a[6] = dy;
+  a[7] = c.C;
+  a[8] = c.H;
+  a[9] = c.W;
+  a[10] = c.K;
+  a[11] = c.kh;
+  a[12] = c.kw;
+  a[13] = c.sh;
+  a[14] = c.sw;
+  a[15] = c.ph;
+  a[16] = c.pw;
+  a[17] = c.dh;
+  a[18] = c.dw;
+  a[19] = c.OH;
+  a[20] = c.OW;
+  a[21] = tA;
+  a[22] = size;
 }
 
 // db (K) = sum over the n samples of dy_i (K, S): with room for a column of ones at col, one
 // GEMM per sample (K dot products of length S); otherwise a plain loop.
-function convBiasGrad(
-  H: Float32Array,
-  gemm: GemmFn,
-  K: number,
-  S: number,
-  dy: number,
-  db: number,
-  col: number,
-  room: number,
-  n: number,
-): void {
+function convBiasGrad(H: Float32Array, gemm: GemmFn, K: number, S: number, dy: number, db: number, col: number, room: number, n: number): void {
   const k = convExportsOf(H);
   if (k && n > 0 && S % 4 === 0 && S <= 2048) {
     // the wasm loop: the same sums as the GEMM's dot products with ones below (gemm.wat's dot

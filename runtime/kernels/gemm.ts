@@ -14,18 +14,7 @@
 import type { GemmFn } from "../backend";
 
 /** The oracle: a plain triple loop, any layout. */
-export function gemmNaive(
-  H: Float32Array,
-  tA: 0 | 1,
-  tB: 0 | 1,
-  M: number,
-  N: number,
-  K: number,
-  a: number,
-  b: number,
-  c: number,
-  beta: 0 | 1,
-): void {
+export function gemmNaive(H: Float32Array, tA: 0 | 1, tB: 0 | 1, M: number, N: number, K: number, a: number, b: number, c: number, beta: 0 | 1): void {
   // element (i, k) of op(A) is at a + i*sAi + k*sAk; element (k, j) of op(B) at b + k*sBk + j*sBj
   const sAi = tA ? 1 : K;
   const sAk = tA ? M : 1;
@@ -53,18 +42,7 @@ export const KC = 256;
 export const MC = 128;
 export const NC = 1024;
 
-export type GemmKernel = (
-  H: Float32Array,
-  tA: 0 | 1,
-  tB: 0 | 1,
-  M: number,
-  N: number,
-  K: number,
-  a: number,
-  b: number,
-  c: number,
-  beta: 0 | 1,
-) => void;
+export type GemmKernel = (H: Float32Array, tA: 0 | 1, tB: 0 | 1, M: number, N: number, K: number, a: number, b: number, c: number, beta: 0 | 1) => void;
 
 /**
  * The blocked GEMM with its pack buffers (float64, sized for the largest blocks: MC*KC for A,
@@ -80,18 +58,7 @@ function createGemmBlocked(): GemmKernel {
 
   // Pack op(A)[i0:i0+mc, k0:k0+kc] into ceil(mc/MR) panels; panel p holds, for each k, MR
   // consecutive rows (zero-padded past mc).
-  function packPanelsA(
-    H: Float32Array,
-    tA: 0 | 1,
-    M: number,
-    K: number,
-    a: number,
-    i0: number,
-    k0: number,
-    mc: number,
-    kc: number,
-    P: Float64Array,
-  ): void {
+  function packPanelsA(H: Float32Array, tA: 0 | 1, M: number, K: number, a: number, i0: number, k0: number, mc: number, kc: number, P: Float64Array): void {
     let o = 0;
     for (let ip = 0; ip < mc; ip += MR) {
       const rows = Math.min(MR, mc - ip);
@@ -141,18 +108,7 @@ function createGemmBlocked(): GemmKernel {
 
   // Pack op(B)[k0:k0+kc, j0:j0+nc] into ceil(nc/NR) panels; panel q holds, for each k, NR
   // consecutive columns (zero-padded past nc).
-  function packPanelsB(
-    H: Float32Array,
-    tB: 0 | 1,
-    N: number,
-    K: number,
-    b: number,
-    k0: number,
-    j0: number,
-    kc: number,
-    nc: number,
-    P: Float64Array,
-  ): void {
+  function packPanelsB(H: Float32Array, tB: 0 | 1, N: number, K: number, b: number, k0: number, j0: number, kc: number, nc: number, P: Float64Array): void {
     let o = 0;
     for (let jp = 0; jp < nc; jp += NR) {
       const cols = Math.min(NR, nc - jp);
@@ -199,16 +155,7 @@ function createGemmBlocked(): GemmKernel {
   // The micro-kernel: a (MR x kc) panel at pa of A times a (kc x NR) panel at pb of B, added into
   // the full MR x NR tile of C at c (row stride ldc). Kept small (no edge logic) so that V8
   // inlines it into the block loop.
-  function micro(
-    A: Float64Array,
-    pa: number,
-    B: Float64Array,
-    pb: number,
-    kc: number,
-    H: Float32Array,
-    c: number,
-    ldc: number,
-  ): void {
+  function micro(A: Float64Array, pa: number, B: Float64Array, pb: number, kc: number, H: Float32Array, c: number, ldc: number): void {
     let c00 = 0,
       c01 = 0,
       c10 = 0,
@@ -272,18 +219,7 @@ function createGemmBlocked(): GemmKernel {
     }
   }
 
-  function gemmBlocked(
-    H: Float32Array,
-    tA: 0 | 1,
-    tB: 0 | 1,
-    M: number,
-    N: number,
-    K: number,
-    a: number,
-    b: number,
-    c: number,
-    beta: 0 | 1,
-  ): void {
+  function gemmBlocked(H: Float32Array, tA: 0 | 1, tB: 0 | 1, M: number, N: number, K: number, a: number, b: number, c: number, beta: 0 | 1): void {
     if (M <= 0 || N <= 0) return;
     if (!beta) H.fill(0, c, c + M * N); // the micro-kernels accumulate into C
     if (K <= 0) return; // op(A)·op(B) is the zero matrix
@@ -305,18 +241,7 @@ function createGemmBlocked(): GemmKernel {
           }
           if (mFull < mc) {
             for (let jp = 0; jp < nc; jp += NR) {
-              microEdge(
-                packA,
-                mFull * kc,
-                packB,
-                jp * kc,
-                kc,
-                H,
-                c0 + mFull * N + jp,
-                N,
-                mc - mFull,
-                Math.min(NR, nc - jp),
-              );
+              microEdge(packA, mFull * kc, packB, jp * kc, kc, H, c0 + mFull * N + jp, N, mc - mFull, Math.min(NR, nc - jp));
             }
           }
           if (nFull < nc) {
@@ -335,18 +260,7 @@ function createGemmBlocked(): GemmKernel {
 let kernel: GemmKernel | null = null;
 
 /** Cache-blocked, packed, 4x2 register-tiled GEMM; same contract as gemmNaive. */
-export function gemmBlocked(
-  H: Float32Array,
-  tA: 0 | 1,
-  tB: 0 | 1,
-  M: number,
-  N: number,
-  K: number,
-  a: number,
-  b: number,
-  c: number,
-  beta: 0 | 1,
-): void {
+export function gemmBlocked(H: Float32Array, tA: 0 | 1, tB: 0 | 1, M: number, N: number, K: number, a: number, b: number, c: number, beta: 0 | 1): void {
   if (kernel === null) kernel = createGemmBlocked();
   kernel(H, tA, tB, M, N, K, a, b, c, beta);
 }

@@ -162,7 +162,17 @@ function whiten(H: Float32Array, c: IterNormConfig, x: number, Wm: number, mu: n
 }
 
 /** Eval: the running mean and whitening matrix (G blocks of g x g at runWm). */
-export function iterNormForwardEval(H: Float32Array, c: IterNormConfig, x: number, gamma: number, beta: number, y: number, runMean: number, runWm: number, n: number): void {
+export function iterNormForwardEval(
+  H: Float32Array,
+  c: IterNormConfig,
+  x: number,
+  gamma: number,
+  beta: number,
+  y: number,
+  runMean: number,
+  runWm: number,
+  n: number,
+): void {
   const g = c.C / c.G;
   for (let grp = 0; grp < c.G; grp++) whiten(H, c, x, runWm + grp * g * g, runMean, grp * g, gamma, beta, y, n);
 }

@@ -13,15 +13,7 @@ export const lossStats = { correct: 0 };
 // logits is (n, C), labels is (n) (class indices stored as floats), dlogits is (n, C).
 // loss_i = -(1-eps)·log p[i, y_i] - (eps/C)·Σ_c log p[i, c]  (CrossEntropyLoss(label_smoothing=eps))
 // dlogits[i, c] = (p[i, c] - (1-eps)·[c == y_i] - eps/C) / n
-export function softmaxCrossEntropy(
-  H: Float32Array,
-  logits: number,
-  labels: number,
-  dlogits: number,
-  n: number,
-  classes: number,
-  labelSmoothing = 0,
-): number {
+export function softmaxCrossEntropy(H: Float32Array, logits: number, labels: number, dlogits: number, n: number, classes: number, labelSmoothing = 0): number {
   const eps = labelSmoothing;
   const off = eps / classes;
   const inv = 1 / n;
@@ -66,14 +58,7 @@ export function softmaxCrossEntropy(
 // logits, targets, dlogits are (n, k); targets in [0, 1].
 // loss = mean of max(z,0) - z·t + log(1 + e^-|z|)  (BCEWithLogitsLoss, stable form)
 // dlogits = (σ(z) - t) / (n·k)
-export function bceWithLogits(
-  H: Float32Array,
-  logits: number,
-  targets: number,
-  dlogits: number,
-  n: number,
-  k: number,
-): number {
+export function bceWithLogits(H: Float32Array, logits: number, targets: number, dlogits: number, n: number, k: number): number {
   const len = n * k;
   const inv = 1 / len;
   let total = 0;
@@ -121,15 +106,7 @@ export function l1Loss(H: Float32Array, pred: number, target: number, dpred: num
 
 // pred, target, dpred are (n, k); d = p - t.  HuberLoss(delta):
 // loss = mean of (|d| <= delta ? d²/2 : delta·(|d| - delta/2)), dpred = clamp(d, ±delta)/(n·k)
-export function huber(
-  H: Float32Array,
-  pred: number,
-  target: number,
-  dpred: number,
-  n: number,
-  k: number,
-  delta = 1,
-): number {
+export function huber(H: Float32Array, pred: number, target: number, dpred: number, n: number, k: number, delta = 1): number {
   const len = n * k;
   const inv = 1 / len;
   let total = 0;

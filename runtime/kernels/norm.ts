@@ -239,15 +239,7 @@ export function batchNormBackwardTs(
 // for group norm).
 
 // x is (blocks, len); writes mean[blocks], invstd[blocks].
-function blockStats(
-  H: Float32Array,
-  x: number,
-  len: number,
-  blocks: number,
-  eps: number,
-  mean: number,
-  invstd: number,
-): void {
+function blockStats(H: Float32Array, x: number, len: number, blocks: number, eps: number, mean: number, invstd: number): void {
   for (let b = 0; b < blocks; b++) {
     const r = x + b * len;
     let s = 0;
@@ -439,14 +431,7 @@ export interface WeightNormConfig {
 }
 
 // g is (out), v and w are (out, inn), norm is (out): writes w and the saved row norms.
-export function weightNormForward(
-  H: Float32Array,
-  c: WeightNormConfig,
-  g: number,
-  v: number,
-  w: number,
-  norm: number,
-): void {
+export function weightNormForward(H: Float32Array, c: WeightNormConfig, g: number, v: number, w: number, norm: number): void {
   const { out, inn } = c;
   for (let o = 0; o < out; o++) {
     const r = o * inn;
@@ -462,16 +447,7 @@ export function weightNormForward(
 // dw is (out, inn), the gradient with respect to the effective weight w; dg is (out), dv is
 // (out, inn), both OVERWRITTEN (dg = -1 or dv = -1 skips it):
 //   dg = (dw . v) / ||v||,  dv = (g / ||v||) (dw - (dg / ||v||) v).
-export function weightNormBackward(
-  H: Float32Array,
-  c: WeightNormConfig,
-  g: number,
-  v: number,
-  norm: number,
-  dw: number,
-  dg: number,
-  dv: number,
-): void {
+export function weightNormBackward(H: Float32Array, c: WeightNormConfig, g: number, v: number, norm: number, dw: number, dg: number, dv: number): void {
   const { out, inn } = c;
   for (let o = 0; o < out; o++) {
     const r = o * inn;

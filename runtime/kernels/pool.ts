@@ -30,20 +30,11 @@ type Pair = number | readonly [number, number];
 const pair = (p: Pair): [number, number] => (typeof p === "number" ? [p, p] : [p[0], p[1]]);
 
 /** Pool configuration; stride defaults to the kernel; padding is at most half the kernel. */
-export function poolConfig(o: {
-  C: number;
-  H: number;
-  W: number;
-  kernel: Pair;
-  stride?: Pair;
-  padding?: Pair;
-  countIncludePad?: boolean;
-}): PoolConfig {
+export function poolConfig(o: { C: number; H: number; W: number; kernel: Pair; stride?: Pair; padding?: Pair; countIncludePad?: boolean }): PoolConfig {
   const [kh, kw] = pair(o.kernel);
   const [sh, sw] = pair(o.stride ?? o.kernel);
   const [ph, pw] = pair(o.padding ?? 0);
-  if (2 * ph > kh || 2 * pw > kw)
-    throw new Error(`pool2d: padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw}`);
+  if (2 * ph > kh || 2 * pw > kw) throw new Error(`pool2d: padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw}`);
   const OH = Math.floor((o.H + 2 * ph - kh) / sh) + 1;
   const OW = Math.floor((o.W + 2 * pw - kw) / sw) + 1;
   if (OH < 1 || OW < 1) throw new Error(`pool2d: input ${o.H}x${o.W} too small for kernel ${kh}x${kw}`);
@@ -178,15 +169,37 @@ export const POOL_SPLIT_MIN_FLOATS = 1 << 16;
  * when there is one thread or the pool is small.
  */
 function poolSplit(
-  H: Float32Array, kind: 3 | 4, planes: number, a: number, b: number, c: number,
-  IH: number, IW: number, OH: number, OW: number, yp = -1, bias = -1, C = 1,
+  H: Float32Array,
+  kind: 3 | 4,
+  planes: number,
+  a: number,
+  b: number,
+  c: number,
+  IH: number,
+  IW: number,
+  OH: number,
+  OW: number,
+  yp = -1,
+  bias = -1,
+  C = 1,
 ): boolean {
   const par = convParallelOf(H);
   if (!par || par.threads < 2 || planes * IH * IW < POOL_SPLIT_MIN_FLOATS) return false;
   const size = Math.ceil(planes / (2 * par.threads));
   const g = par.args;
-  g[0] = kind; g[1] = planes; g[2] = a; g[3] = b; g[4] = c; g[5] = yp; g[6] = bias; g[7] = C;
-  g[8] = IH; g[9] = IW; g[19] = OH; g[20] = OW; g[22] = size;
+  g[0] = kind;
+  g[1] = planes;
+  g[2] = a;
+  g[3] = b;
+  g[4] = c;
+  g[5] = yp;
+  g[6] = bias;
+  g[7] = C;
+  g[8] = IH;
+  g[9] = IW;
+  g[19] = OH;
+  g[20] = OW;
+  g[22] = size;
   par.run(Math.ceil(planes / size), 0);
   return true;
 }
@@ -196,15 +209,7 @@ function poolSplit(
 // ReLU's output), dx is also multiplied by the ReLU's derivative, which at a window's argmax cell
 // is (y > 0 ? 1 : 0) and elsewhere multiplies a 0: the same bytes as this backward followed by the
 // ReLU backward dx *= (z > 0 ? 1 : 0) over dx (compiler/plan-memory.ts poolReluFusions).
-export function maxPool2dBackward(
-  H: Float32Array,
-  c: PoolConfig,
-  dy: number,
-  idx: number,
-  dx: number,
-  n: number,
-  yp = -1,
-): void {
+export function maxPool2dBackward(H: Float32Array, c: PoolConfig, dy: number, idx: number, dx: number, n: number, yp = -1): void {
   const HW = c.H * c.W;
   const OHW = c.OH * c.OW;
   const planes = n * c.C;
@@ -237,15 +242,7 @@ function maskByPooled(H: Float32Array, HW: number, OHW: number, planes: number, 
 }
 
 /** maxPool2dBackward in TypeScript over `planes` planes (the reference of the wasm loop). */
-export function maxPool2dBackwardTs(
-  H: Float32Array,
-  HW: number,
-  OHW: number,
-  planes: number,
-  dy: number,
-  idx: number,
-  dx: number,
-): void {
+export function maxPool2dBackwardTs(H: Float32Array, HW: number, OHW: number, planes: number, dy: number, idx: number, dx: number): void {
   H.fill(0, dx, dx + planes * HW);
   for (let p = 0; p < planes; p++) {
     const dxp = dx + p * HW;
@@ -315,13 +312,7 @@ export function avgPool2dBackward(H: Float32Array, c: PoolConfig, dy: number, dx
 }
 
 // x is (n, C, H, W), y is (n, C): the mean of each plane.
-export function globalAvgPoolForward(
-  H: Float32Array,
-  c: { C: number; H: number; W: number },
-  x: number,
-  y: number,
-  n: number,
-): void {
+export function globalAvgPoolForward(H: Float32Array, c: { C: number; H: number; W: number }, x: number, y: number, n: number): void {
   const S = c.H * c.W;
   const planes = n * c.C;
   for (let p = 0; p < planes; p++) {
@@ -333,13 +324,7 @@ export function globalAvgPoolForward(
 }
 
 // dy is (n, C), dx is (n, C, H, W) (overwritten): dy / (H*W) spread over each plane.
-export function globalAvgPoolBackward(
-  H: Float32Array,
-  c: { C: number; H: number; W: number },
-  dy: number,
-  dx: number,
-  n: number,
-): void {
+export function globalAvgPoolBackward(H: Float32Array, c: { C: number; H: number; W: number }, dy: number, dx: number, n: number): void {
   const S = c.H * c.W;
   const planes = n * c.C;
   for (let p = 0; p < planes; p++) H.fill(H[dy + p] / S, dx + p * S, dx + (p + 1) * S);

@@ -5,15 +5,7 @@ import type { ConvConfig } from "./conv";
 
 // x is (n, C, H, W), w is (K, C/g, kh, kw), b is (K) or -1, y is (n, K, OH, OW).
 // y[i,k,oh,ow] = b[k] + sum_{c in group(k), ki, kj} w[k,c,ki,kj] * x[i, c, oh*sh-ph+ki*dh, ow*sw-pw+kj*dw]
-export function conv2dForwardNaive(
-  H: Float32Array,
-  c: ConvConfig,
-  x: number,
-  w: number,
-  b: number,
-  y: number,
-  n: number,
-): void {
+export function conv2dForwardNaive(H: Float32Array, c: ConvConfig, x: number, w: number, b: number, y: number, n: number): void {
   const { C, H: IH, W: IW, K, kh, kw, sh, sw, ph, pw, dh, dw, groups, OH, OW } = c;
   const Cg = C / groups;
   const Kg = K / groups;
@@ -39,17 +31,7 @@ export function conv2dForwardNaive(
 
 // x is (n, C, H, W), w is (K, C/g, kh, kw), dy is (n, K, OH, OW); dx, dw, db (or -1) are
 // OVERWRITTEN with the batch gradient, as conv2dBackward does.
-export function conv2dBackwardNaive(
-  H: Float32Array,
-  c: ConvConfig,
-  x: number,
-  w: number,
-  dy: number,
-  dx: number,
-  dw: number,
-  db: number,
-  n: number,
-): void {
+export function conv2dBackwardNaive(H: Float32Array, c: ConvConfig, x: number, w: number, dy: number, dx: number, dw: number, db: number, n: number): void {
   const { C, H: IH, W: IW, K, kh, kw, sh, sw, ph, pw, dh, dw: ddw, groups, OH, OW } = c;
   const Cg = C / groups;
   const Kg = K / groups;

@@ -54,10 +54,7 @@ const up4 = (v: number): number => (v + 3) & ~3;
 
 /** True when Winograd F(2,3) applies to the forward convolution of c. */
 export function winogradApplies(c: ConvConfig): boolean {
-  return (
-    c.kh === 3 && c.kw === 3 && c.sh === 1 && c.sw === 1 && c.dh === 1 && c.dw === 1 && c.groups === 1 &&
-    c.ph >= 0 && c.ph <= 2 && c.pw >= 0 && c.pw <= 2
-  );
+  return c.kh === 3 && c.kw === 3 && c.sh === 1 && c.sw === 1 && c.dh === 1 && c.dw === 1 && c.groups === 1 && c.ph >= 0 && c.ph <= 2 && c.pw >= 0 && c.pw <= 2;
 }
 
 interface Areas {
@@ -97,7 +94,11 @@ const f = Math.fround;
 // the transforms' per-tile scratch (nothing is allocated in a training step; kernels do not run
 // concurrently in one thread)
 const sc = {
-  q: new Float64Array(16), g: new Float64Array(9), t: new Float64Array(12), dd: new Float64Array(16), prev: new Float64Array(8),
+  q: new Float64Array(16),
+  g: new Float64Array(9),
+  t: new Float64Array(12),
+  dd: new Float64Array(16),
+  prev: new Float64Array(8),
 };
 
 /**
@@ -105,8 +106,18 @@ const sc = {
  * columns 2s, 2s+1 reading input rows 2r-ph .. 2r-ph+3 (zeros outside), into V (layout above).
  */
 export function winoInputRef(
-  H: Float32Array, x: number, m: number, C: number, IH: number, IW: number, ph: number, pw: number,
-  TH: number, TW: number, v: number, T: number,
+  H: Float32Array,
+  x: number,
+  m: number,
+  C: number,
+  IH: number,
+  IW: number,
+  ph: number,
+  pw: number,
+  TH: number,
+  TW: number,
+  v: number,
+  T: number,
 ): void {
   const d = sc.q;
   for (let c = 0; c < C; c++)
@@ -124,14 +135,20 @@ export function winoInputRef(
             }
           const t = (i * TH + r) * TW + s;
           for (let b = 0; b < 4; b++) {
-            const d0 = d[b], d1 = d[4 + b], d2 = d[8 + b], d3 = d[12 + b];
+            const d0 = d[b],
+              d1 = d[4 + b],
+              d2 = d[8 + b],
+              d3 = d[12 + b];
             d[b] = f(d0 - d2);
             d[4 + b] = f(d1 + d2);
             d[8 + b] = f(d2 - d1);
             d[12 + b] = f(d1 - d3);
           }
           for (let a = 0; a < 4; a++) {
-            const r0 = d[a * 4], r1 = d[a * 4 + 1], r2 = d[a * 4 + 2], r3 = d[a * 4 + 3];
+            const r0 = d[a * 4],
+              r1 = d[a * 4 + 1],
+              r2 = d[a * 4 + 2],
+              r3 = d[a * 4 + 3];
             const ps = C * T + 4;
             const o = v + a * 4 * ps + c * T + t;
             H[o] = r0 - r2;
@@ -148,8 +165,18 @@ export function winoInputRef(
  * not stored; when ry >= 0 also ry = max(y, 0) (f32.max, as conv.wat's relu).
  */
 export function winoOutputRef(
-  H: Float32Array, mm: number, T: number, K: number, m: number, TH: number, TW: number, OH: number, OW: number,
-  b: number, y: number, ry: number,
+  H: Float32Array,
+  mm: number,
+  T: number,
+  K: number,
+  m: number,
+  TH: number,
+  TW: number,
+  OH: number,
+  OW: number,
+  b: number,
+  y: number,
+  ry: number,
 ): void {
   const q = sc.q;
   for (let k = 0; k < K; k++)
@@ -160,12 +187,18 @@ export function winoOutputRef(
           for (let p = 0; p < 16; p++) q[p] = H[mm + p * (K * T + 4) + k * T + t];
           // rows: s0 = (m0 + m1) + m2, s1 = (m1 - m2) - m3 (per column j)
           for (let j = 0; j < 4; j++) {
-            const m0 = q[j], m1 = q[4 + j], m2 = q[8 + j], m3 = q[12 + j];
+            const m0 = q[j],
+              m1 = q[4 + j],
+              m2 = q[8 + j],
+              m3 = q[12 + j];
             q[j] = f(f(m0 + m1) + m2);
             q[4 + j] = f(f(m1 - m2) - m3);
           }
           for (let e = 0; e < 2; e++) {
-            const s0 = q[e * 4], s1 = q[e * 4 + 1], s2 = q[e * 4 + 2], s3 = q[e * 4 + 3];
+            const s0 = q[e * 4],
+              s1 = q[e * 4 + 1],
+              s2 = q[e * 4 + 2],
+              s3 = q[e * 4 + 3];
             let y0 = f(f(s0 + s1) + s2);
             let y1 = f(f(s1 - s2) - s3);
             if (b >= 0) {
@@ -184,10 +217,7 @@ export function winoOutputRef(
 }
 
 /** dM = A dY A^T for every 2x2 tile of dy (m, K, OH, OW), zeros beyond OH, OW. */
-export function winoDyRef(
-  H: Float32Array, dy: number, m: number, K: number, TH: number, TW: number, OH: number, OW: number, dm: number,
-  T: number,
-): void {
+export function winoDyRef(H: Float32Array, dy: number, m: number, K: number, TH: number, TW: number, OH: number, OW: number, dm: number, T: number): void {
   for (let k = 0; k < K; k++)
     for (let i = 0; i < m; i++)
       for (let r = 0; r < TH; r++)
@@ -196,16 +226,23 @@ export function winoDyRef(
           const o = dy + ((i * K + k) * OH + 2 * r) * OW + 2 * s;
           const row1 = 2 * r + 1 < OH;
           const col1 = 2 * s + 1 < OW;
-          const g00 = H[o], g01 = col1 ? H[o + 1] : 0;
-          const g10 = row1 ? H[o + OW] : 0, g11 = row1 && col1 ? H[o + OW + 1] : 0;
+          const g00 = H[o],
+            g01 = col1 ? H[o + 1] : 0;
+          const g10 = row1 ? H[o + OW] : 0,
+            g11 = row1 && col1 ? H[o + OW + 1] : 0;
           // rows of A g: (g0, g0 + g1, g0 - g1, -g1) per column; then the same along the columns
           const rows = sc.t;
-          rows[0] = g00; rows[1] = g01;
-          rows[2] = f(g00 + g10); rows[3] = f(g01 + g11);
-          rows[4] = f(g00 - g10); rows[5] = f(g01 - g11);
-          rows[6] = -g10; rows[7] = -g11;
+          rows[0] = g00;
+          rows[1] = g01;
+          rows[2] = f(g00 + g10);
+          rows[3] = f(g01 + g11);
+          rows[4] = f(g00 - g10);
+          rows[5] = f(g01 - g11);
+          rows[6] = -g10;
+          rows[7] = -g11;
           for (let a = 0; a < 4; a++) {
-            const t0 = rows[2 * a], t1 = rows[2 * a + 1];
+            const t0 = rows[2 * a],
+              t1 = rows[2 * a + 1];
             const ps = K * T + 4;
             const p = dm + a * 4 * ps + k * T + t;
             H[p] = t0;
@@ -229,8 +266,19 @@ export function winoDyRef(
  * (2TH+2) * (2TW+2) + 8 floats of scratch.
  */
 export function winoDxRef(
-  H: Float32Array, dv: number, T: number, C: number, m: number, TH: number, TW: number, IH: number, IW: number,
-  ph: number, pw: number, dx: number, plane: number,
+  H: Float32Array,
+  dv: number,
+  T: number,
+  C: number,
+  m: number,
+  TH: number,
+  TW: number,
+  IH: number,
+  IW: number,
+  ph: number,
+  pw: number,
+  dx: number,
+  plane: number,
 ): void {
   const PW = 2 * TW + 2;
   const ps = C * T + 4;
@@ -246,13 +294,19 @@ export function winoDxRef(
           for (let p = 0; p < 16; p++) q[p] = s < TW ? H[dv + p * ps + c * T + t] : 0;
           // rows: t0 = X0, t1 = (X1 - X2) + X3, t2 = (X1 + X2) - X0, t3 = -X3 (per column b)
           for (let b = 0; b < 4; b++) {
-            const x0 = q[b], x1 = q[4 + b], x2 = q[8 + b], x3 = q[12 + b];
+            const x0 = q[b],
+              x1 = q[4 + b],
+              x2 = q[8 + b],
+              x3 = q[12 + b];
             q[4 + b] = f(f(x1 - x2) + x3);
             q[8 + b] = f(f(x1 + x2) - x0);
             q[12 + b] = -x3;
           }
           for (let a = 0; a < 4; a++) {
-            const y0 = q[a * 4], y1 = q[a * 4 + 1], y2 = q[a * 4 + 2], y3 = q[a * 4 + 3];
+            const y0 = q[a * 4],
+              y1 = q[a * 4 + 1],
+              y2 = q[a * 4 + 2],
+              y3 = q[a * 4 + 3];
             dd[a * 4] = y0;
             dd[a * 4 + 1] = f(f(y1 - y2) + y3);
             dd[a * 4 + 2] = f(f(y1 + y2) - y0);
@@ -269,8 +323,7 @@ export function winoDxRef(
         }
       }
       const xs = dx + (i * C + c) * IH * IW;
-      for (let h = 0; h < IH; h++)
-        for (let w = 0; w < IW; w++) H[xs + h * IW + w] = H[plane + (h + ph) * PW + w + pw];
+      for (let h = 0; h < IH; h++) for (let w = 0; w < IW; w++) H[xs + h * IW + w] = H[plane + (h + ph) * PW + w + pw];
     }
 }
 
@@ -285,14 +338,18 @@ function winoWeights(H: Float32Array, w: number, K: number, C: number, u: number
     for (let c = 0; c < C; c++) {
       for (let p = 0; p < 9; p++) g[p] = rotated ? H[w + (c * K + k) * 9 + 8 - p] : H[w + (k * C + c) * 9 + p];
       for (let b = 0; b < 3; b++) {
-        const g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
+        const g0 = g[b],
+          g1 = g[3 + b],
+          g2 = g[6 + b];
         t[b] = g0;
         t[3 + b] = (g0 + g1 + g2) * 0.5;
         t[6 + b] = (g0 - g1 + g2) * 0.5;
         t[9 + b] = g2;
       }
       for (let a = 0; a < 4; a++) {
-        const t0 = t[a * 3], t1 = t[a * 3 + 1], t2 = t[a * 3 + 2];
+        const t0 = t[a * 3],
+          t1 = t[a * 3 + 1],
+          t2 = t[a * 3 + 2];
         const o = u + (a * 4 * K + k) * C + c;
         H[o] = t0;
         H[o + K * C] = (t0 + t1 + t2) * 0.5;
@@ -311,13 +368,19 @@ function winoWeightGrad(H: Float32Array, du: number, K: number, C: number, dw: n
       for (let p = 0; p < 16; p++) q[p] = H[du + (p * K + k) * C + c];
       // G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]
       for (let j = 0; j < 4; j++) {
-        const x0 = q[j], x1 = q[4 + j], x2 = q[8 + j], x3 = q[12 + j];
+        const x0 = q[j],
+          x1 = q[4 + j],
+          x2 = q[8 + j],
+          x3 = q[12 + j];
         t[j] = x0 + (x1 + x2) * 0.5;
         t[4 + j] = (x1 - x2) * 0.5;
         t[8 + j] = (x1 + x2) * 0.5 + x3;
       }
       for (let a = 0; a < 3; a++) {
-        const x0 = t[a * 4], x1 = t[a * 4 + 1], x2 = t[a * 4 + 2], x3 = t[a * 4 + 3];
+        const x0 = t[a * 4],
+          x1 = t[a * 4 + 1],
+          x2 = t[a * 4 + 2],
+          x3 = t[a * 4 + 3];
         const o = dw + (k * C + c) * 9 + a * 3;
         H[o] = x0 + (x1 + x2) * 0.5;
         H[o + 1] = (x1 - x2) * 0.5;
@@ -337,20 +400,60 @@ function parallelFor(H: Float32Array, ar: Areas): ConvParallel | undefined {
 
 // conv.wat conv_chunk's parameters for kinds 7 and 8 (runtime/wasm/conv.wat lists them).
 function setWinoArgs(
-  a: Int32Array, kind: 7 | 8 | 9, c: ConvConfig, nb: number, n: number, x: number, u: number, b: number, y: number,
-  ry: number, ar: Areas, rows: number, dx = -1, du = -1,
+  a: Int32Array,
+  kind: 7 | 8 | 9,
+  c: ConvConfig,
+  nb: number,
+  n: number,
+  x: number,
+  u: number,
+  b: number,
+  y: number,
+  ry: number,
+  ar: Areas,
+  rows: number,
+  dx = -1,
+  du = -1,
 ): void {
-  a[0] = kind; a[1] = n; a[2] = x; a[3] = u; a[4] = b; a[5] = y; a[6] = ry;
-  a[7] = c.C; a[8] = c.H; a[9] = c.W; a[10] = c.K; a[11] = c.ph; a[12] = c.pw; a[13] = c.OH; a[14] = c.OW;
-  a[15] = nb; a[16] = ar.v; a[17] = ar.m; a[18] = ar.plane; a[19] = rows; a[20] = dx; a[21] = du;
+  a[0] = kind;
+  a[1] = n;
+  a[2] = x;
+  a[3] = u;
+  a[4] = b;
+  a[5] = y;
+  a[6] = ry;
+  a[7] = c.C;
+  a[8] = c.H;
+  a[9] = c.W;
+  a[10] = c.K;
+  a[11] = c.ph;
+  a[12] = c.pw;
+  a[13] = c.OH;
+  a[14] = c.OW;
+  a[15] = nb;
+  a[16] = ar.v;
+  a[17] = ar.m;
+  a[18] = ar.plane;
+  a[19] = rows;
+  a[20] = dx;
+  a[21] = du;
 }
 
 // The forward convolution y = conv(x, U) (+ b, + ReLU into ry) with the transformed weights
 // already at col + ar.u; blocks of nb samples (split between threads on a wasm backend: each
 // block is the same computation on whichever thread claims it, in that thread's areas).
 function winoCore(
-  H: Float32Array, gemm: GemmFn, c: ConvConfig, nb: number, ar: Areas, x: number, b: number, y: number,
-  col: number, n: number, ry: number,
+  H: Float32Array,
+  gemm: GemmFn,
+  c: ConvConfig,
+  nb: number,
+  ar: Areas,
+  x: number,
+  b: number,
+  y: number,
+  col: number,
+  n: number,
+  ry: number,
 ): void {
   const { C, K, OH, OW } = c;
   const TH = (OH + 1) >> 1;
@@ -379,8 +482,7 @@ function winoCore(
     const xs = x + i0 * C * c.H * c.W;
     if (k) k.wino_in(xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T, col + ar.plane, 0, 4);
     else winoInputRef(H, xs, m, C, c.H, c.W, c.ph, c.pw, TH, TW, col + ar.v, T);
-    for (let p = 0; p < 16; p++)
-      gemm(0, 0, K, T, C, col + ar.u + p * K * C, col + ar.v + p * (C * T + 4), col + ar.m + p * (K * T + 4), 0);
+    for (let p = 0; p < 16; p++) gemm(0, 0, K, T, C, col + ar.u + p * K * C, col + ar.v + p * (C * T + 4), col + ar.m + p * (K * T + 4), 0);
     const ys = y + i0 * K * OH * OW;
     const rys = ry >= 0 ? ry + i0 * K * OH * OW : -1;
     if (k) k.wino_out(col + ar.m, T, K, m, TH, TW, OH, OW, b, ys, rys);
@@ -419,8 +521,17 @@ export function winogradPlan(c: ConvConfig, room: number): WinogradPlan | undefi
 
 /** The forward convolution by Winograd (conv2dForward's arguments, its plan for the room at col). */
 export function winogradForward(
-  H: Float32Array, gemm: GemmFn, c: ConvConfig, wp: WinogradPlan, x: number, w: number, b: number,
-  y: number, col: number, n: number, ry: number,
+  H: Float32Array,
+  gemm: GemmFn,
+  c: ConvConfig,
+  wp: WinogradPlan,
+  x: number,
+  w: number,
+  b: number,
+  y: number,
+  col: number,
+  n: number,
+  ry: number,
 ): void {
   winoWeights(H, w, c.K, c.C, col, false);
   winoCore(H, gemm, c, wp.nb, wp.areas, x, b, y, col, n, ry);
@@ -433,8 +544,17 @@ export function winogradForward(
  * forward; V's area holds dV once dU has used V). dx and dw are overwritten.
  */
 export function winogradBackward(
-  H: Float32Array, gemm: GemmFn, c: ConvConfig, wp: WinogradPlan, x: number, w: number, dy: number,
-  dx: number, dw: number, col: number, n: number,
+  H: Float32Array,
+  gemm: GemmFn,
+  c: ConvConfig,
+  wp: WinogradPlan,
+  x: number,
+  w: number,
+  dy: number,
+  dx: number,
+  dw: number,
+  col: number,
+  n: number,
 ): void {
   const { C, K, OH, OW } = c;
   const nb = wp.nb;
@@ -480,11 +600,9 @@ export function winogradBackward(
       if (k) k.wino_dy(dys, m, K, TH, TW, OH, OW, col + ar.m, T, 0, 4);
       else winoDyRef(H, dys, m, K, TH, TW, OH, OW, col + ar.m, T);
       if (dw >= 0)
-        for (let p = 0; p < 16; p++)
-          gemm(0, 1, K, C, T, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), col + ar.du + p * K * C, i0 > 0 ? 1 : 0);
+        for (let p = 0; p < 16; p++) gemm(0, 1, K, C, T, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), col + ar.du + p * K * C, i0 > 0 ? 1 : 0);
       if (dx < 0) continue;
-      for (let p = 0; p < 16; p++)
-        gemm(1, 0, C, T, K, col + ar.u + p * K * C, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), 0);
+      for (let p = 0; p < 16; p++) gemm(1, 0, C, T, K, col + ar.u + p * K * C, col + ar.m + p * (K * T + 4), col + ar.v + p * (C * T + 4), 0);
       const dxs = dx + i0 * C * c.H * c.W;
       if (k) k.wino_dx(col + ar.v, T, C, m, TH, TW, c.H, c.W, c.ph, c.pw, dxs, col + ar.plane);
       else winoDxRef(H, col + ar.v, T, C, m, TH, TW, c.H, c.W, c.ph, c.pw, dxs, col + ar.plane);

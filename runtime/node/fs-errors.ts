@@ -83,7 +83,7 @@ export function ensureDir(dir: string): void {
     const x = e as NodeJS.ErrnoException;
     if (x.code === "EEXIST" || x.code === "ENOTDIR") {
       // which part of the path is the file?
-      for (let p = dir; ; ) {
+      for (let p = dir; ;) {
         try {
           if (!statSync(p).isDirectory()) throw new DnncError(`${p}: exists and is not a directory${p === dir ? "" : ` (needed for ${dir})`}`);
         } catch (s) {

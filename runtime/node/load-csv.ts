@@ -89,7 +89,7 @@ export function loadCsvFile(path: string, opts: LoadCsvOptions): CsvDataset {
       fd = -1;
       const parser = new CsvParser(path, opts, bytes.length, limits);
       // in pieces, for the progress line; a piece grows when one line does not fit in it
-      for (let pos = 0, end = 0; ; ) {
+      for (let pos = 0, end = 0; ;) {
         end = Math.min(bytes.length, Math.max(end, pos + chunk));
         const final = end === bytes.length;
         const used = parser.feed(bytes, pos, end, final);

@@ -28,9 +28,7 @@ function findFile(dir: string, base: string): string {
     const p = join(dir, name);
     if (existsSync(p)) return p;
   }
-  throw new DnncError(
-    `${dir}: missing ${base}.gz (or ${base}); an IDX dataset directory holds ${Object.values(IDX_FILES).join(", ")}`,
-  );
+  throw new DnncError(`${dir}: missing ${base}.gz (or ${base}); an IDX dataset directory holds ${Object.values(IDX_FILES).join(", ")}`);
 }
 
 /** Load one images file and one labels file (each gzipped or plain) as a Dataset. */
@@ -147,9 +145,7 @@ function idxDirFiles(dir: string): Record<keyof typeof IDX_FILES, string> {
 
 function checkTest(test: Dataset, train: Dataset, testImages: string): Dataset {
   if (test.shape.join("x") !== train.shape.join("x")) {
-    throw new DnncError(
-      `${testImages}: test samples have shape [${test.shape.join(", ")}] but training samples [${train.shape.join(", ")}]`,
-    );
+    throw new DnncError(`${testImages}: test samples have shape [${test.shape.join(", ")}] but training samples [${train.shape.join(", ")}]`);
   }
   return test;
 }

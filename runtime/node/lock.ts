@@ -132,7 +132,8 @@ export function lockDir(dir: string, o: LockOptions): DirLock {
     // stale: one process at a time takes it over
     if (!createExclusive(takeover)) {
       const t = readHolder(takeover);
-      if (t && (!t.live || (t.pid === 0 && empty > 20))) rmSync(takeover, { force: true }); // left by a dead process
+      if (t && (!t.live || (t.pid === 0 && empty > 20)))
+        rmSync(takeover, { force: true }); // left by a dead process
       else sleepMs(5);
       continue;
     }

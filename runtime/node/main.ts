@@ -240,7 +240,9 @@ function checkDataPlan(p: Program, data: { train: Dataset; test?: Dataset }, pla
   if (data.test) checkDataFits(p, data.test, "test data", size);
   const ck = plan.resume?.checkpoint;
   if (ck && ck.state.batchStart >= data.train.n + p.meta.batch)
-    throw new DnncError(`${ck.path}: loop state: field batchStart (${ck.state.batchStart}) is past the ${data.train.n} training samples; was this run trained on other data?`);
+    throw new DnncError(
+      `${ck.path}: loop state: field batchStart (${ck.state.batchStart}) is past the ${data.train.n} training samples; was this run trained on other data?`,
+    );
 }
 
 export async function runTrainer(p: Program, argv: string[], trainerUrl: string, hooks: TrainerHooks = {}): Promise<TrainResult | undefined> {
@@ -260,7 +262,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
   if (threads !== args.threads && !args.quiet && !args.bench && !args.json)
     process.stdout.write(`note: no GEMM of this model is large enough to split (largest ${p.meta.maxGemmMacs} multiply-adds); training on 1 thread\n`);
   const be = await createBackend(p.meta.heapFloats, {
-    backend: args.backend, threads, relaxed: args.fma, convColFloats: p.meta.convColFloats,
+    backend: args.backend,
+    threads,
+    relaxed: args.fma,
+    convColFloats: p.meta.convColFloats,
   });
   let run: RunDir | undefined;
   try {
@@ -269,11 +274,15 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     const seed0 = args.seed ?? p.train.seed;
     if (plan.resume) {
       // seeds must match the interrupted run: they come from the checkpoint
-      resume = { state: { ...plan.resume.checkpoint.state, lossTrace: Array.from(plan.resume.trace) }, best: restoreCheckpoint(plan.resume.checkpoint, p, be.H) };
+      resume = {
+        state: { ...plan.resume.checkpoint.state, lossTrace: Array.from(plan.resume.trace) },
+        best: restoreCheckpoint(plan.resume.checkpoint, p, be.H),
+      };
       if (plan.resume.note && !args.quiet) process.stderr.write(`note: ${plan.resume.note}\n`);
       // a checkpoint is only "good" when it is finite: refused before the first write, like every other check
       const bad = findNonFiniteCheckpoint(be.H, p, resume.best);
-      if (bad) throw new DnncError(`${plan.resume.checkpoint.path}: ${describeNonFinite(bad)}; refusing to resume from a checkpoint that holds a non-finite value`);
+      if (bad)
+        throw new DnncError(`${plan.resume.checkpoint.path}: ${describeNonFinite(bad)}; refusing to resume from a checkpoint that holds a non-finite value`);
     }
     const seed = resume?.state.seed ?? seed0;
     const model = p.create(be, seed);
@@ -293,7 +302,9 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     const say = (s: string) => {
       if (!args.quiet && !args.bench && !args.json) process.stdout.write(s + "\n");
     };
-    say(`${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`);
+    say(
+      `${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`,
+    );
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
     let curEpoch = resume?.state.epoch ?? 1;
     let winStart = performance.now();
@@ -313,7 +324,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
       onCheckpoint: (kind, state, best) => {
         if (!out) return;
         const bad = findNonFiniteCheckpoint(be.H, p, best);
-        if (bad) throw new DnncError(`not writing a poisoned checkpoint at step ${state.step}: ${describeNonFinite(bad)}${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ""}`);
+        if (bad)
+          throw new DnncError(
+            `not writing a poisoned checkpoint at step ${state.step}: ${describeNonFinite(bad)}${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ""}`,
+          );
         const path = join(out, kind === "best" ? BEST_FILE : CHECKPOINT_FILE);
         run?.flushTrace(true); // the trace holds the checkpoint's steps before the checkpoint names them
         writeCheckpoint(path, p, be.H, state, best, kind);
@@ -348,10 +362,19 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     lines.push(JSON.stringify(final));
     if (args.bench)
       process.stdout.write(
-        JSON.stringify({ event: "done", test_acc: result.test_acc, test_loss: result.test_loss, max_rss_kb: process.resourceUsage().maxRSS, seconds: (performance.now() - t0) / 1000 }) + "\n",
+        JSON.stringify({
+          event: "done",
+          test_acc: result.test_acc,
+          test_loss: result.test_loss,
+          max_rss_kb: process.resourceUsage().maxRSS,
+          seconds: (performance.now() - t0) / 1000,
+        }) + "\n",
       );
     else if (args.json) process.stdout.write(JSON.stringify(final) + "\n");
-    else say(`test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`);
+    else
+      say(
+        `test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`,
+      );
     if (out) {
       run?.flushTrace(true);
       // nothing non-finite is written as the model (the loop checked it too; this guards the file)
@@ -360,7 +383,17 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
       if (nf) throw new DnncError(`not writing ${join(out, "model.safetensors")}: tensor ${nf.name} holds ${nf.data.find((v) => !Number.isFinite(v))}`);
       writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
       if (result.confusion) writeFileAtomicSync(join(out, "confusion.json"), JSON.stringify({ matrix: result.confusion }) + "\n");
-      writeFileAtomicSync(join(out, "run.json"), JSON.stringify({ name: p.meta.name, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, steps: result.steps, seed, divergences: result.divergences }) + "\n");
+      writeFileAtomicSync(
+        join(out, "run.json"),
+        JSON.stringify({
+          name: p.meta.name,
+          bestEpoch: result.bestEpoch,
+          stoppedEarly: result.stoppedEarly,
+          steps: result.steps,
+          seed,
+          divergences: result.divergences,
+        }) + "\n",
+      );
       writeFileAtomicSync(
         join(out, "model.safetensors"),
         encodeSafetensors(

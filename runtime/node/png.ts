@@ -53,22 +53,14 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 }
 
 /** Encode 8-bit pixels as PNG: channels 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. */
-export function encodePng(
-  width: number,
-  height: number,
-  channels: 1 | 2 | 3 | 4,
-  pixels: Uint8Array,
-  opts: { filter?: 0 | 1 | 2 | 3 | 4 } = {},
-): Uint8Array {
+export function encodePng(width: number, height: number, channels: 1 | 2 | 3 | 4, pixels: Uint8Array, opts: { filter?: 0 | 1 | 2 | 3 | 4 } = {}): Uint8Array {
   if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
     throw new DnncError(`PNG: bad size ${width}x${height}`);
   }
   if (COLOR_TYPE_OF_CHANNELS[channels] === undefined) throw new DnncError(`PNG: unsupported channel count ${channels}`);
   const stride = width * channels;
   if (pixels.length !== stride * height) {
-    throw new DnncError(
-      `PNG: ${width}x${height}x${channels} needs ${stride * height} bytes of pixels, got ${pixels.length}`,
-    );
+    throw new DnncError(`PNG: ${width}x${height}x${channels} needs ${stride * height} bytes of pixels, got ${pixels.length}`);
   }
   const raw = new Uint8Array((stride + 1) * height);
   const candidate = new Uint8Array(stride + 1);
@@ -96,12 +88,7 @@ export function encodePng(
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOR_TYPE_OF_CHANNELS[channels];
   // compression 0, filter method 0, interlace 0
-  const parts = [
-    PNG_SIGNATURE,
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(raw, { level: 9 })),
-    chunk("IEND", new Uint8Array(0)),
-  ];
+  const parts = [PNG_SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw, { level: 9 })), chunk("IEND", new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -148,14 +135,10 @@ export function decodePng(bytes: Uint8Array, fileName = "PNG", opts: DecodePngOp
     if (p + 8 > bytes.length) bad(`truncated chunk header at byte ${p}`);
     const len = view.getUint32(p, false);
     const type = String.fromCharCode(bytes[p + 4], bytes[p + 5], bytes[p + 6], bytes[p + 7]);
-    if (p + 12 + len > bytes.length)
-      bad(`truncated ${type} chunk at byte ${p}: needs ${len + 12} bytes, ${bytes.length - p} left`);
+    if (p + 12 + len > bytes.length) bad(`truncated ${type} chunk at byte ${p}: needs ${len + 12} bytes, ${bytes.length - p} left`);
     const stored = view.getUint32(p + 8 + len, false);
     const actual = crc32(bytes, p + 4, p + 8 + len);
-    if (stored !== actual)
-      bad(
-        `CRC mismatch in ${type} chunk at byte ${p} (stored ${stored.toString(16)}, computed ${actual.toString(16)})`,
-      );
+    if (stored !== actual) bad(`CRC mismatch in ${type} chunk at byte ${p} (stored ${stored.toString(16)}, computed ${actual.toString(16)})`);
     const data = bytes.subarray(p + 8, p + 8 + len);
     if (p === 8 && type !== "IHDR") bad(`first chunk is ${type}, expected IHDR`);
     if (type === "IHDR") {
@@ -209,9 +192,7 @@ export function decodePng(bytes: Uint8Array, fileName = "PNG", opts: DecodePngOp
     return bad(`corrupt image data (${(e as Error).message})`);
   }
   if (raw.length !== (stride + 1) * height) {
-    bad(
-      `image data has ${raw.length} bytes, expected ${(stride + 1) * height} for ${width}x${height} at ${bitsPerPixel} bits per pixel`,
-    );
+    bad(`image data has ${raw.length} bytes, expected ${(stride + 1) * height} for ${width}x${height} at ${bitsPerPixel} bits per pixel`);
   }
   const un = new Uint8Array(stride * height);
   for (let y = 0; y < height; y++) {

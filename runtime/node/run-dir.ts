@@ -13,7 +13,22 @@
 //                         checkpoint's step; a resume cuts what a kill left after it
 //   metrics.jsonl, run.json, confusion.json, model.safetensors   (main.ts)
 //   run.lock              the pid of the process writing here (lock.ts)
-import { accessSync, closeSync, constants, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fsReason } from "./fs-errors";
 import { DnncError } from "../errors";
@@ -71,7 +86,8 @@ export function checkOutputDir(dir: string): void {
     st = statSync(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "ENOENT") throw new DnncError(`${dir}: cannot use as the run directory (${code === "ENOTDIR" ? "a parent is not a directory" : (code ?? (e as Error).message)})`);
+    if (code !== "ENOENT")
+      throw new DnncError(`${dir}: cannot use as the run directory (${code === "ENOTDIR" ? "a parent is not a directory" : (code ?? (e as Error).message)})`);
   }
   if (st) {
     if (!st.isDirectory()) throw new DnncError(`${dir}: exists and is not a directory; name a directory for the run`);
@@ -226,7 +242,9 @@ export function openRunDir(plan: RunPlan & { out: string }, install?: (dir: stri
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new DnncError(`${dir}: cannot create the run directory (${(e as NodeJS.ErrnoException).code ? fsReason((e as NodeJS.ErrnoException).code) : (e as Error).message})`);
+    throw new DnncError(
+      `${dir}: cannot create the run directory (${(e as NodeJS.ErrnoException).code ? fsReason((e as NodeJS.ErrnoException).code) : (e as Error).message})`,
+    );
   }
   let lock: DirLock;
   try {

@@ -6,8 +6,22 @@
 // (test/wasm-conv-kernels.test.ts). Offsets and lengths are in floats.
 export interface ConvExports {
   im2col(
-    xs: number, Cg: number, IH: number, IW: number, kh: number, kw: number, sh: number, sw: number,
-    ph: number, pw: number, dh: number, dw: number, OH: number, OW: number, col: number, ld: number,
+    xs: number,
+    Cg: number,
+    IH: number,
+    IW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    OH: number,
+    OW: number,
+    col: number,
+    ld: number,
   ): void;
   relu(z: number, y: number, len: number): void;
   /** dz *= v > 0 ? 1 : 0 */
@@ -19,8 +33,18 @@ export interface ConvExports {
   /** conv bias gradient db (K) = sum over n samples of dy_i (K, S) rows, S a multiple of 4 (convBiasGrad) */
   bias_grad(dy: number, n: number, K: number, S: number, db: number): void;
   maxpool2x2(
-    x: number, y: number, idx: number, planes: number, IH: number, IW: number, OH: number, OW: number, relu: number,
-    bias: number, C: number, c0: number,
+    x: number,
+    y: number,
+    idx: number,
+    planes: number,
+    IH: number,
+    IW: number,
+    OH: number,
+    OW: number,
+    relu: number,
+    bias: number,
+    C: number,
+    c0: number,
   ): void;
   maxpool_backward(dy: number, idx: number, dx: number, planes: number, HW: number, OHW: number): void;
   /**
@@ -28,44 +52,68 @@ export interface ConvExports {
    * yp >= 0 (the pool's output) each window's gradient times (pooled > 0 ? 1 : 0): the ReLU
    * backward of the pool's input fused in
    */
-  maxpool2x2_backward(
-    dy: number, idx: number, dx: number, planes: number, IH: number, IW: number, OH: number, OW: number, yp: number,
-  ): void;
+  maxpool2x2_backward(dy: number, idx: number, dx: number, planes: number, IH: number, IW: number, OH: number, OW: number, yp: number): void;
   /** one chunk of a split convolution; parameters at byte `args` (layout in conv.wat) */
   conv_chunk(args: number, chunk: number, colT: number, scratch: number): void;
   /** batch norm forward with no tail or a lone ReLU (relu 0/1, train 0/1); conv.wat describes it */
   bn_forward(
-    x: number, z: number, y: number, n: number, C: number, S: number, g: number, b: number,
-    mean: number, invstd: number, rm: number, rv: number, eps: number, keep: number, eta: number,
-    relu: number, train: number,
+    x: number,
+    z: number,
+    y: number,
+    n: number,
+    C: number,
+    S: number,
+    g: number,
+    b: number,
+    mean: number,
+    invstd: number,
+    rm: number,
+    rv: number,
+    eps: number,
+    keep: number,
+    eta: number,
+    relu: number,
+    train: number,
   ): void;
   /**
    * Winograd F(2,3) input transform (runtime/kernels/winograd.ts winoInputRef, the same bytes),
    * storing rows a0 <= a < a1 of each transformed tile (0, 4: all)
    */
   wino_in(
-    x: number, m: number, C: number, IH: number, IW: number, ph: number, pw: number, TH: number, TW: number,
-    v: number, T: number, plane: number, a0: number, a1: number,
-  ): void;
-  /** Winograd output transform, + bias, + ReLU into ry (winoOutputRef) */
-  wino_out(
-    mm: number, T: number, K: number, m: number, TH: number, TW: number, OH: number, OW: number, b: number, y: number,
-    ry: number,
-  ): void;
-  /** Winograd transform of the output gradient (winoDyRef), rows a0 <= a < a1 */
-  wino_dy(
-    dy: number, m: number, K: number, TH: number, TW: number, OH: number, OW: number, dm: number, T: number, a0: number,
+    x: number,
+    m: number,
+    C: number,
+    IH: number,
+    IW: number,
+    ph: number,
+    pw: number,
+    TH: number,
+    TW: number,
+    v: number,
+    T: number,
+    plane: number,
+    a0: number,
     a1: number,
   ): void;
+  /** Winograd output transform, + bias, + ReLU into ry (winoOutputRef) */
+  wino_out(mm: number, T: number, K: number, m: number, TH: number, TW: number, OH: number, OW: number, b: number, y: number, ry: number): void;
+  /** Winograd transform of the output gradient (winoDyRef), rows a0 <= a < a1 */
+  wino_dy(dy: number, m: number, K: number, TH: number, TW: number, OH: number, OW: number, dm: number, T: number, a0: number, a1: number): void;
   /** Winograd input gradient: dV back to dx over the overlapping tiles (winoDxRef) */
-  wino_dx(
-    dv: number, T: number, C: number, m: number, TH: number, TW: number, IH: number, IW: number, ph: number, pw: number,
-    dx: number, plane: number,
-  ): void;
+  wino_dx(dv: number, T: number, C: number, m: number, TH: number, TW: number, IH: number, IW: number, ph: number, pw: number, dx: number, plane: number): void;
   /** runtime/kernels/norm.ts batchNormBackward in wasm (the same bytes) */
   bn_backward(
-    x: number, gamma: number, mean: number, invstd: number, dy: number, dx: number, dgamma: number,
-    dbeta: number, n: number, C: number, S: number,
+    x: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    dy: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    n: number,
+    C: number,
+    S: number,
   ): void;
 }
 
@@ -110,6 +158,5 @@ export function convParallelOf(H: Float32Array): ConvParallel | undefined {
 
 /** Throws unless [a, end) is a range of integer float offsets inside H (the module would not notice). */
 export function checkRange(H: Float32Array, a: number, end: number, what: string): void {
-  if (!((a | 0) === a && a >= 0 && end >= a && end <= H.length))
-    throw new RangeError(`${what}: range [${a}, ${end}) reaches outside H[${H.length}]`);
+  if (!((a | 0) === a && a >= 0 && end >= a && end <= H.length)) throw new RangeError(`${what}: range [${a}, ${end}) reaches outside H[${H.length}]`);
 }

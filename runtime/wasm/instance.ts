@@ -5,18 +5,27 @@
 // CONV_COL_FLOATS floats per worker thread (the convolutions split between threads; the main
 // thread uses the layer's own `col` region of H). The memory is sized once and never grows, so H (a
 // Float32Array view of it) stays valid for the life of the trainer: zero copies.
-import {
-  GEMM_WASM, GEMM_WASM_RELAXED, GEMM_WASM_SHARED, GEMM_WASM_SHARED_RELAXED, RELAXED_PROBE_WASM,
-} from "./gemm-module";
+import { GEMM_WASM, GEMM_WASM_RELAXED, GEMM_WASM_SHARED, GEMM_WASM_SHARED_RELAXED, RELAXED_PROBE_WASM } from "./gemm-module";
 import { OPTIM_WASM, OPTIM_WASM_SHARED } from "./optim-module";
 import { CONV_WASM, CONV_WASM_SHARED } from "./conv-module";
 import type { ConvExports } from "./conv-kernels";
 
 /** The module's exported GEMM: offsets in floats, restricted to rows [i0,i1) x columns [j0,j1) of C. */
 export type WasmGemmExport = (
-  tA: number, tB: number, M: number, N: number, K: number,
-  a: number, b: number, c: number, beta: number,
-  i0: number, i1: number, j0: number, j1: number, scratch: number,
+  tA: number,
+  tB: number,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  b: number,
+  c: number,
+  beta: number,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+  scratch: number,
 ) => void;
 
 export interface WasmExports {
@@ -78,9 +87,7 @@ export function gemmModule(shared: boolean, relaxed = false): Promise<WebAssembl
   const key = `${shared}/${relaxed}`;
   let m = compiled.get(key);
   if (!m) {
-    const src = relaxed
-      ? (shared ? GEMM_WASM_SHARED_RELAXED : GEMM_WASM_RELAXED)
-      : (shared ? GEMM_WASM_SHARED : GEMM_WASM);
+    const src = relaxed ? (shared ? GEMM_WASM_SHARED_RELAXED : GEMM_WASM_RELAXED) : shared ? GEMM_WASM_SHARED : GEMM_WASM;
     m = WebAssembly.compile(base64Bytes(src));
     compiled.set(key, m);
   }
@@ -97,15 +104,10 @@ export function relaxedSimdValid(): boolean {
 }
 
 /** Throws if op(A), op(B) or C of this call would reach outside H (the module would not notice). */
-export function checkGemmArgs(
-  floats: number, M: number, N: number, K: number, a: number, b: number, c: number,
-): void {
+export function checkGemmArgs(floats: number, M: number, N: number, K: number, a: number, b: number, c: number): void {
   // (x | 0) === x: an integer in [-2^31, 2^31), as the module's i32 parameters need
   const ints = (M | 0) === M && (N | 0) === N && (K | 0) === K && (a | 0) === a && (b | 0) === b && (c | 0) === c;
-  if (
-    !ints || M < 0 || N < 0 || K < 0 || a < 0 || b < 0 || c < 0 ||
-    a + M * K > floats || b + K * N > floats || c + M * N > floats
-  ) {
+  if (!ints || M < 0 || N < 0 || K < 0 || a < 0 || b < 0 || c < 0 || a + M * K > floats || b + K * N > floats || c + M * N > floats) {
     throw new Error(`wasm gemm: M=${M} N=${N} K=${K} a=${a} b=${b} c=${c} reaches outside H[${floats}]`);
   }
 }
@@ -136,13 +138,9 @@ export interface OptimExports {
   rmsprop(p: I, g: I, sq: I, n: I, wd: F, l1: F, keep: F, lr: F, alpha: F, a1: F, eps: F): void;
   rmsprop_momentum(p: I, g: I, sq: I, b: I, n: I, wd: F, l1: F, keep: F, lr: F, alpha: F, a1: F, eps: F, mu: F): void;
   rmsprop_centered(p: I, g: I, sq: I, ga: I, n: I, wd: F, l1: F, keep: F, lr: F, alpha: F, a1: F, eps: F): void;
-  rmsprop_centered_momentum(
-    p: I, g: I, sq: I, b: I, ga: I, n: I, wd: F, l1: F, keep: F, lr: F, alpha: F, a1: F, eps: F, mu: F,
-  ): void;
+  rmsprop_centered_momentum(p: I, g: I, sq: I, b: I, ga: I, n: I, wd: F, l1: F, keep: F, lr: F, alpha: F, a1: F, eps: F, mu: F): void;
   adam(p: I, g: I, m: I, v: I, n: I, wd: F, l1: F, keep: F, b1: F, c1: F, b2: F, c2: F, step: F, bc2: F, eps: F): void;
-  adam_amsgrad(
-    p: I, g: I, m: I, v: I, vmax: I, n: I, wd: F, l1: F, keep: F, b1: F, c1: F, b2: F, c2: F, step: F, bc2: F, eps: F,
-  ): void;
+  adam_amsgrad(p: I, g: I, m: I, v: I, vmax: I, n: I, wd: F, l1: F, keep: F, b1: F, c1: F, b2: F, c2: F, step: F, bc2: F, eps: F): void;
   /** x[0..n) *= c (in f64, rounded once). */
   scale(x: I, n: I, c: F): void;
   /** sum of x[i]^2 in f64 (4 partial sums: not the sequential order). */
@@ -179,9 +177,7 @@ export function convModule(shared: boolean): Promise<WebAssembly.Module> {
 }
 
 /** The conv loops module instantiated on `memory` (shared iff the memory is), calling `gemm`. */
-export async function instantiateConv(
-  memory: WebAssembly.Memory, shared: boolean, gemm: WasmGemmExport,
-): Promise<ConvExports> {
+export async function instantiateConv(memory: WebAssembly.Memory, shared: boolean, gemm: WasmGemmExport): Promise<ConvExports> {
   const inst = await WebAssembly.instantiate(await convModule(shared), { env: { mem: memory, gemm } });
   return inst.exports as unknown as ConvExports;
 }

@@ -21,7 +21,11 @@ const kernel = (name, doc, arrays, scalars, body) => KERNELS.push({ name, doc, a
 // ---- expression helpers: each returns WAT text of an f64x2 value -----------------------------
 const v = (name) => `(local.get $${name})`;
 const bin = (op) => (a, b) => `(f64x2.${op} ${a} ${b})`;
-const add = bin("add"), sub = bin("sub"), mul = bin("mul"), div = bin("div"), max = bin("max");
+const add = bin("add"),
+  sub = bin("sub"),
+  mul = bin("mul"),
+  div = bin("div"),
+  max = bin("max");
 const sqrt = (a) => `(f64x2.sqrt ${a})`;
 /** Math.fround on both lanes. */
 const f32 = (a) => `(f64x2.promote_low_f32x4 (f32x4.demote_f64x2_zero ${a}))`;
@@ -40,41 +44,50 @@ kernel("sgd", "sgd, momentum 0: p = p*keep - lr*g'", ["p", "g"], ["wd", "l1", "k
   gPrime(),
   store("p", sub(mul(v("p"), v("keep")), mul(v("lr"), v("gp")))),
 ]);
-kernel("sgd_momentum", "sgd, momentum, no L1, no decoupled decay: b = cMu*b + cG*(g + wd*p); p -= lr*b",
-  ["p", "g", "b"], ["wd", "lr", "cMu", "cG"], () => [
-    set("bn", f32(add(mul(v("cMu"), v("b")), mul(v("cG"), add(v("g"), mul(v("wd"), v("p"))))))),
-    store("b", v("bn")),
-    store("p", sub(v("p"), mul(v("lr"), v("bn")))),
-  ]);
-kernel("sgd_nesterov", "sgd, nesterov, no L1, no decoupled decay: b = cMu*b + cG*g'; p -= lr*(g' + mu*b)",
-  ["p", "g", "b"], ["wd", "lr", "cMu", "cG", "mu"], () => [
+kernel("sgd_momentum", "sgd, momentum, no L1, no decoupled decay: b = cMu*b + cG*(g + wd*p); p -= lr*b", ["p", "g", "b"], ["wd", "lr", "cMu", "cG"], () => [
+  set("bn", f32(add(mul(v("cMu"), v("b")), mul(v("cG"), add(v("g"), mul(v("wd"), v("p"))))))),
+  store("b", v("bn")),
+  store("p", sub(v("p"), mul(v("lr"), v("bn")))),
+]);
+kernel(
+  "sgd_nesterov",
+  "sgd, nesterov, no L1, no decoupled decay: b = cMu*b + cG*g'; p -= lr*(g' + mu*b)",
+  ["p", "g", "b"],
+  ["wd", "lr", "cMu", "cG", "mu"],
+  () => [
     set("gp", add(v("g"), mul(v("wd"), v("p")))),
     set("bn", f32(add(mul(v("cMu"), v("b")), mul(v("cG"), v("gp"))))),
     store("b", v("bn")),
     store("p", sub(v("p"), mul(v("lr"), add(v("gp"), mul(v("mu"), v("bn")))))),
-  ]);
+  ],
+);
 for (const nesterov of [false, true])
-  kernel(nesterov ? "sgd_nesterov_general" : "sgd_momentum_general",
+  kernel(
+    nesterov ? "sgd_nesterov_general" : "sgd_momentum_general",
     `sgd, momentum${nesterov ? ", nesterov" : ""}, any L1 and decoupled decay`,
-    ["p", "g", "b"], ["wd", "l1", "keep", "lr", "cMu", "cG", "mu"], () => [
+    ["p", "g", "b"],
+    ["wd", "l1", "keep", "lr", "cMu", "cG", "mu"],
+    () => [
       gPrime(),
       set("bn", f32(add(mul(v("cMu"), v("b")), mul(v("cG"), v("gp"))))),
       store("b", v("bn")),
       store("p", sub(mul(v("p"), v("keep")), mul(v("lr"), nesterov ? add(v("gp"), mul(v("mu"), v("bn"))) : v("bn")))),
-    ]);
-kernel("adagrad", "adagrad: s += g'^2; p = p*keep - clr*g' / (sqrt(s) + eps)",
-  ["p", "g", "s"], ["wd", "l1", "keep", "clr", "eps"], () => [
-    gPrime(),
-    set("sn", f32(add(v("s"), mul(v("gp"), v("gp"))))),
-    store("s", v("sn")),
-    store("p", sub(mul(v("p"), v("keep")), div(mul(v("clr"), v("gp")), add(sqrt(v("sn")), v("eps"))))),
-  ]);
+    ],
+  );
+kernel("adagrad", "adagrad: s += g'^2; p = p*keep - clr*g' / (sqrt(s) + eps)", ["p", "g", "s"], ["wd", "l1", "keep", "clr", "eps"], () => [
+  gPrime(),
+  set("sn", f32(add(v("s"), mul(v("gp"), v("gp"))))),
+  store("s", v("sn")),
+  store("p", sub(mul(v("p"), v("keep")), div(mul(v("clr"), v("gp")), add(sqrt(v("sn")), v("eps"))))),
+]);
 for (const centered of [false, true])
   for (const momentum of [false, true])
-    kernel(`rmsprop${centered ? "_centered" : ""}${momentum ? "_momentum" : ""}`,
+    kernel(
+      `rmsprop${centered ? "_centered" : ""}${momentum ? "_momentum" : ""}`,
       `rmsprop${centered ? ", centered" : ""}${momentum ? ", momentum" : ""} (a1 = 1 - alpha)`,
       ["p", "g", "sq", ...(momentum ? ["b"] : []), ...(centered ? ["ga"] : [])],
-      ["wd", "l1", "keep", "lr", "alpha", "a1", "eps", ...(momentum ? ["mu"] : [])], () => [
+      ["wd", "l1", "keep", "lr", "alpha", "a1", "eps", ...(momentum ? ["mu"] : [])],
+      () => [
         gPrime(),
         set("sqn", f32(add(mul(v("alpha"), v("sq")), mul(mul(v("a1"), v("gp")), v("gp"))))),
         store("sq", v("sqn")),
@@ -93,12 +106,15 @@ for (const centered of [false, true])
               store("p", sub(mul(v("p"), v("keep")), mul(v("lr"), v("bn")))),
             ]
           : [store("p", sub(mul(v("p"), v("keep")), div(mul(v("lr"), v("gp")), v("avg"))))]),
-      ]);
+      ],
+    );
 for (const amsgrad of [false, true])
-  kernel(amsgrad ? "adam_amsgrad" : "adam",
+  kernel(
+    amsgrad ? "adam_amsgrad" : "adam",
     `adam/adamw${amsgrad ? ", amsgrad" : ""} (c1 = 1 - beta1, c2 = 1 - beta2, step = lr / (1 - beta1^t), bc2 = sqrt(1 - beta2^t))`,
     ["p", "g", "m", "v2", ...(amsgrad ? ["vmax"] : [])],
-    ["wd", "l1", "keep", "b1", "c1", "b2", "c2", "step", "bc2", "eps"], () => [
+    ["wd", "l1", "keep", "b1", "c1", "b2", "c2", "step", "bc2", "eps"],
+    () => [
       gPrime(),
       set("mn", f32(add(mul(v("b1"), v("m")), mul(v("c1"), v("gp"))))),
       set("vn", f32(add(mul(v("b2"), v("v2")), mul(mul(v("c2"), v("gp")), v("gp"))))),
@@ -106,12 +122,10 @@ for (const amsgrad of [false, true])
       store("m", v("mn")),
       store("v2", v("vn")),
       ...(amsgrad ? [store("vmax", v("vmn"))] : []),
-      store("p", sub(mul(v("p"), v("keep")),
-        div(mul(v("step"), v("mn")), add(div(sqrt(v(amsgrad ? "vmn" : "vn")), v("bc2")), v("eps"))))),
-    ]);
-kernel("scale", "x *= c (clip_grad_norm's rescaling of the gradients)", ["x"], ["c"], () => [
-  store("x", mul(v("x"), v("c"))),
-]);
+      store("p", sub(mul(v("p"), v("keep")), div(mul(v("step"), v("mn")), add(div(sqrt(v(amsgrad ? "vmn" : "vn")), v("bc2")), v("eps"))))),
+    ],
+  );
+kernel("scale", "x *= c (clip_grad_norm's rescaling of the gradients)", ["x"], ["c"], () => [store("x", mul(v("x"), v("c")))]);
 
 // ---- emission ---------------------------------------------------------------------------------
 /** A value rounded by f32(): kept also in its demoted form `<name>_f32` for the stores. */
@@ -127,8 +141,7 @@ const locals = (body) => {
 function iteration(k, w) {
   const lines = [];
   const load = w === 2 ? "v128.load64_zero" : "v128.load32_zero";
-  for (const a of k.arrays)
-    lines.push(`(local.set $${a} (f64x2.promote_low_f32x4 (${load} (i32.add (local.get $${a}_) (local.get $i)))))`);
+  for (const a of k.arrays) lines.push(`(local.set $${a} (f64x2.promote_low_f32x4 (${load} (i32.add (local.get $${a}_) (local.get $i)))))`);
   const demoted = new Set();
   for (const s of k.body()) {
     if (s.set && rounded(s)) {

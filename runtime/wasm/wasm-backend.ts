@@ -10,13 +10,29 @@
 // spin collapses when another process takes the core).
 import type { Backend, GemmFn } from "../backend";
 import {
-  checkGemmArgs, convModule, createMemory, gemmModule, instantiate, instantiateConv, instantiateOptim,
-  relaxedSimdValid, wasmLayout,
+  checkGemmArgs,
+  convModule,
+  createMemory,
+  gemmModule,
+  instantiate,
+  instantiateConv,
+  instantiateOptim,
+  relaxedSimdValid,
+  wasmLayout,
   type OptimExports,
 } from "./instance";
 import { registerConvExports } from "./conv-kernels";
 import {
-  CTRL_ARGS, CTRL_CONV, CTRL_ERROR, CTRL_FIN, CTRL_INTS, CTRL_KIND, CTRL_LEFT, CTRL_QUIT, CTRL_SEQ, NODE_WORKER_SOURCE,
+  CTRL_ARGS,
+  CTRL_CONV,
+  CTRL_ERROR,
+  CTRL_FIN,
+  CTRL_INTS,
+  CTRL_KIND,
+  CTRL_LEFT,
+  CTRL_QUIT,
+  CTRL_SEQ,
+  NODE_WORKER_SOURCE,
   WEB_WORKER_SOURCE,
 } from "./worker-source";
 
@@ -50,8 +66,7 @@ export const PARALLEL_MIN_MACS = 1 << 20;
 const SPIN = 20000; // Atomics.load polls before sleeping (~0.1-0.3 ms)
 const CHUNKS_PER_THREAD = 2;
 
-const isNode = () =>
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
+const isNode = () => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
 
 async function startWorker(data: Record<string, unknown>): Promise<WorkerHandle> {
   if (isNode()) {
@@ -100,11 +115,7 @@ export async function enableRelaxedSimd(): Promise<boolean> {
 }
 
 /** The WASM SIMD backend with a heap of `floats` floats, on `threads` threads (>= 1). */
-export async function createWasmBackend(
-  floats: number,
-  threads = 1,
-  opts: WasmBackendOptions = {},
-): Promise<WasmBackend> {
+export async function createWasmBackend(floats: number, threads = 1, opts: WasmBackendOptions = {}): Promise<WasmBackend> {
   const T = Math.max(1, Math.floor(threads));
   const minMacs = opts.minParallelMacs ?? PARALLEL_MIN_MACS;
   const chunksPerThread = Math.max(1, Math.floor(opts.chunksPerThread ?? CHUNKS_PER_THREAD));
@@ -140,8 +151,13 @@ export async function createWasmBackend(
     for (let w = 1; w < T; w++) {
       workers.push(
         await startWorker({
-          module, memory, ctrlByte: layout.ctrlByte, scratchByte: layout.scratchByte[w], spin: SPIN,
-          convModule: await convModule(shared), colFloat: layout.colFloat0 + (w - 1) * layout.colFloats,
+          module,
+          memory,
+          ctrlByte: layout.ctrlByte,
+          scratchByte: layout.scratchByte[w],
+          spin: SPIN,
+          convModule: await convModule(shared),
+          colFloat: layout.colFloat0 + (w - 1) * layout.colFloats,
         }),
       );
     }
@@ -164,10 +180,22 @@ export async function createWasmBackend(
     const size = Math.ceil(len / (chunksPerThread * T) / unit) * unit;
     const n = Math.ceil(len / size);
     const A = CTRL_ARGS;
-    ctl[A] = tA; ctl[A + 1] = tB; ctl[A + 2] = M; ctl[A + 3] = N; ctl[A + 4] = K;
-    ctl[A + 5] = a; ctl[A + 6] = b; ctl[A + 7] = c; ctl[A + 8] = beta;
-    ctl[A + 9] = byCols; ctl[A + 10] = size; ctl[A + 11] = n; ctl[CTRL_KIND] = 0;
-    gemmJob.byCols = byCols; gemmJob.size = size; gemmJob.len = len;
+    ctl[A] = tA;
+    ctl[A + 1] = tB;
+    ctl[A + 2] = M;
+    ctl[A + 3] = N;
+    ctl[A + 4] = K;
+    ctl[A + 5] = a;
+    ctl[A + 6] = b;
+    ctl[A + 7] = c;
+    ctl[A + 8] = beta;
+    ctl[A + 9] = byCols;
+    ctl[A + 10] = size;
+    ctl[A + 11] = n;
+    ctl[CTRL_KIND] = 0;
+    gemmJob.byCols = byCols;
+    gemmJob.size = size;
+    gemmJob.len = len;
     runJob(n, 0, 0);
   };
   // the GEMM job of the call in flight (read by runChunk on the main thread; no allocation per call)
@@ -178,8 +206,10 @@ export async function createWasmBackend(
       return;
     }
     const A = CTRL_ARGS;
-    const lo = id * gemmJob.size, hi = Math.min(gemmJob.len, lo + gemmJob.size);
-    if (gemmJob.byCols) wasmGemm(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], 0, ctl[A + 2], lo, hi, scratch0);
+    const lo = id * gemmJob.size,
+      hi = Math.min(gemmJob.len, lo + gemmJob.size);
+    if (gemmJob.byCols)
+      wasmGemm(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], 0, ctl[A + 2], lo, hi, scratch0);
     else wasmGemm(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], ctl[A + 5], ctl[A + 6], ctl[A + 7], ctl[A + 8], lo, hi, 0, ctl[A + 3], scratch0);
   };
   // Posts the job whose arguments are in the control block (n chunks), claims chunks like the

@@ -174,10 +174,9 @@ function winoOut() {
   // rows: s0j = (m0j + m1j) + m2j, s1j = (m1j - m2j) - m3j
   const rows = range(4)
     .map((j) =>
-      [
-        set(`s${j}`, add(add(L(`m${j}`), L(`m${4 + j}`)), L(`m${8 + j}`))),
-        set(`s${4 + j}`, sub(sub(L(`m${4 + j}`), L(`m${8 + j}`)), L(`m${12 + j}`))),
-      ].join("\n            "),
+      [set(`s${j}`, add(add(L(`m${j}`), L(`m${4 + j}`)), L(`m${8 + j}`))), set(`s${4 + j}`, sub(sub(L(`m${4 + j}`), L(`m${8 + j}`)), L(`m${12 + j}`)))].join(
+        "\n            ",
+      ),
     )
     .join("\n            ");
   const row = (e) => {
@@ -235,7 +234,9 @@ function winoOut() {
 
 function winoDy() {
   const gv = ["g0", "g1", "g2", "g3"]; // g[e*2 + f]
-  const load = (e) => `${set("q", iadd(L("dy"), shl2(iadd(imul(iadd(imul(iadd(imul(L("i"), L("K")), L("k")), L("OH")), iadd(imul(L("r"), i(2)), i(e))), L("OW")), imul(L("s"), i(2))))))}
+  const load = (
+    e,
+  ) => `${set("q", iadd(L("dy"), shl2(iadd(imul(iadd(imul(iadd(imul(L("i"), L("K")), L("k")), L("OH")), iadd(imul(L("r"), i(2)), i(e))), L("OW")), imul(L("s"), i(2))))))}
             (if (i32.ge_s (i32.add (i32.mul ${L("r")} ${i(2)}) ${i(e)}) ${L("OH")})
               (then ${set("lo", "(v128.const i32x4 0 0 0 0)")} ${set("hi", "(v128.const i32x4 0 0 0 0)")})
               (else (if (i32.eq ${L("nf")} ${i(8)})
@@ -269,7 +270,10 @@ function winoDy() {
     (local $kt4 i32) (local $nf i32)
     (local $lo v128) (local $hi v128)
     ${locals(gv, "v128")}
-    ${locals(range(8).map((p) => `u${p}`), "v128")}
+    ${locals(
+      range(8).map((p) => `u${p}`),
+      "v128",
+    )}
     ${set("kt4", shl2(iadd(imul(L("K"), L("T")), i(4))))}
     (local.set $dy ${shl2(L("dy"))})
     (local.set $dm ${shl2(L("dm"))})
@@ -335,8 +339,12 @@ function winoDx() {
             ${set("lo", "(i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e0) (local.get $e1))")}
             ${set("hi", "(i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e0) (local.get $e1))")}
             ${set("q", iadd(L("rowp"), imul(i(a), L("pw4"))))}
-            ${a < 2 ? `${set("lo", add("(v128.load (local.get $q))", L("lo")))}
-            ${set("hi", add("(v128.load offset=16 (local.get $q))", L("hi")))}` : ""}
+            ${
+              a < 2
+                ? `${set("lo", add("(v128.load (local.get $q))", L("lo")))}
+            ${set("hi", add("(v128.load offset=16 (local.get $q))", L("hi")))}`
+                : ""
+            }
             (if (i32.eq ${L("nf")} ${i(8)})
               (then (v128.store ${L("q")} ${L("lo")}) (v128.store offset=16 ${L("q")} ${L("hi")}))
               (else (call $wstoreN ${L("q")} ${L("lo")} ${L("hi")} ${L("nf")})))`;

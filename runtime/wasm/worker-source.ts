@@ -69,6 +69,4 @@ export const NODE_WORKER_SOURCE =
 dnncGemmWorker(wt.workerData, (m) => wt.parentPort.postMessage(m));`;
 
 /** Worker source for a browser Web Worker; the data comes as the first message. */
-export const WEB_WORKER_SOURCE =
-  body +
-  `self.onmessage = (e) => { self.onmessage = null; dnncGemmWorker(e.data, (m) => self.postMessage(m)); };`;
+export const WEB_WORKER_SOURCE = body + `self.onmessage = (e) => { self.onmessage = null; dnncGemmWorker(e.data, (m) => self.postMessage(m)); };`;

@@ -96,7 +96,9 @@ export function parseCsvReference(text: string, file: string, opts: CsvOptions):
       if (k === labelCol) {
         if (!regression) {
           if (!Number.isInteger(v) || v < 0)
-            throw new DnncError(`${file}:${line}:${c.col}: label ${show(c.text)} is not a class index (an integer >= 0); for a real-valued target load with regression: true`);
+            throw new DnncError(
+              `${file}:${line}:${c.col}: label ${show(c.text)} is not a class index (an integer >= 0); for a real-valued target load with regression: true`,
+            );
           if (opts.classes !== undefined && v >= opts.classes)
             throw new DnncError(`${file}:${line}:${c.col}: label out of range at row ${n}: ${v} (expected 0..${opts.classes - 1})`);
           if (v > maxLabel) maxLabel = v;
@@ -136,8 +138,13 @@ export function parseCsvReference(text: string, file: string, opts: CsvOptions):
   if (!first) throw new DnncError(`${file}: empty file (no CSV rows)`);
   if (n === 0) throw new DnncError(`${file}: no data rows (only a header)`);
   return {
-    x, y: y.map(Math.fround), n, F: labelCol >= 0 ? width - 1 : width,
+    x,
+    y: y.map(Math.fround),
+    n,
+    F: labelCol >= 0 ? width - 1 : width,
     classes: regression || labelCol < 0 ? undefined : (opts.classes ?? maxLabel + 1),
-    featureNames: names.filter((_, k) => k !== labelCol), labelName: labelCol >= 0 ? names[labelCol] : "", hasHeader,
+    featureNames: names.filter((_, k) => k !== labelCol),
+    labelName: labelCol >= 0 ? names[labelCol] : "",
+    hasHeader,
   };
 }

@@ -76,4 +76,3 @@ export class Client {
     return this.orphans.slice(0, n);
   }
 }
-

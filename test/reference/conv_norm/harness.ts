@@ -48,13 +48,7 @@ export function loadCases<T>(file: string): T[] {
 }
 
 /** |got - want| <= rtol*|want| + atol*max(1, max|want|), element by element. */
-export function expectClose(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  what: string,
-  rtol = 1e-4,
-  atol = 1e-5,
-): void {
+export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-4, atol = 1e-5): void {
   expect(got.length, `${what}: length`).toBe(want.length);
   let scale = 1;
   for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
@@ -67,6 +61,5 @@ export function expectClose(
       worstErr = err;
     }
   }
-  if (worst >= 0)
-    expect.fail(`${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (of ${want.length})`);
+  if (worst >= 0) expect.fail(`${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (of ${want.length})`);
 }
