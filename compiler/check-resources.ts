@@ -10,7 +10,7 @@
 import type { Span } from "../grammar/ast";
 import { diag, type Diagnostic } from "../grammar/diagnostics";
 import { nodeSpan } from "./spans";
-import type { IR, IRNode } from "./ir";
+import { targetFloats, type IR, type IRNode } from "./ir";
 import { isElementwise, isView, nodeOp, TAILS } from "./ops";
 import { stateSlots } from "./plan-memory";
 import { prod } from "./shape";
@@ -81,7 +81,7 @@ export function estimateMemory(ir: IR): MemoryEstimate {
   const o = ir.train.optimizer;
   const slots = stateSlots(o.kind, o);
   const stats = ir.stats.reduce((a, s) => a + align(s.size), 0);
-  let activations = align(B * ir.input.size) + align(B * (ir.loss.kind === "softmax_cross_entropy" ? 1 : ir.output.size));
+  let activations = align(B * ir.input.size) + align(B * targetFloats(ir));
   let activationGrads = align(B * ir.input.size);
   let scratch = 0;
   let maxAct = B * ir.input.size;

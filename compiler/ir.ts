@@ -108,6 +108,12 @@ export interface IR {
     source: { kind: string; path: string; label?: string | number };
     preprocess: { kind: string; args: Record<string, Json> }[];
     augment: { kind: string; args: Record<string, Json> }[];
+    /**
+     * The source gives sequences of different lengths, padded to the input's T: the batch carries each
+     * sample's valid length (the heap's `lengths`), every sequence layer's output is zero past it
+     * (maskPadding), pooling over time and recurrent layers read it, and padded targets are -1 (ignored).
+     */
+    lengths?: true;
   };
   layout?: IRLayout;
 }
@@ -184,6 +190,20 @@ export function verifyIr(ir: IR, after: string): IR {
 function attrText(a: Record<string, Json>): string {
   const keys = Object.keys(a).sort();
   return keys.map((k) => `${k}=${JSON.stringify(a[k])}`).join(", ");
+}
+
+/**
+ * Targets per sample the loss compares: softmax cross-entropy on a sequence output [T, classes]
+ * has a class at every position (T); every other output has one target per sample (a class, or a
+ * row of real values).
+ */
+export function lossPositions(ir: Pick<IR, "loss" | "output">): number {
+  return ir.loss.kind === "softmax_cross_entropy" && ir.output.shape.length === 2 ? ir.output.shape[0] : 1;
+}
+
+/** Floats of the batch's targets per sample: a class index per position, or the output's size of real values (or one-hot rows). */
+export function targetFloats(ir: Pick<IR, "loss" | "output">): number {
+  return ir.loss.kind === "softmax_cross_entropy" ? lossPositions(ir) : ir.output.size;
 }
 
 /** scheduleKernels' decisions for a node, as text: `  sched(grad, winograd/4 col=... dx, relu by maxpool2d_1 fwd)`. */

@@ -118,15 +118,20 @@ class Lowerer implements LowerCtx {
   /** Lower one layer (its op module's lower), after checking the input rank it accepts. */
   layer(l: LayerSpec, input: string, shape: number[]): [string, number[]] | undefined {
     const def = OPS[l.op];
-    const rankOk = def.rank === "any" || shape.length === def.rank;
-    if (!rankOk) {
+    const ranks = def.rank === "any" ? undefined : typeof def.rank === "number" ? [def.rank] : def.rank;
+    if (ranks && !ranks.includes(shape.length as 1 | 2 | 3)) {
       const hint =
-        def.rank === 1 && shape.length === 3
+        ranks.includes(1) && shape.length === 3
           ? "add `flatten` before it"
-          : def.rank === 3
-            ? "this layer needs image input [C, H, W]; set `input [C, H, W]`"
-            : undefined;
-      this.diags.push(diag("E0302", l.span, { name: l.op, expected: def.rank === 1 ? "1 ([features])" : "3 ([C, H, W])", shape: shapeText(shape) }, hint));
+          : ranks.includes(2) && shape.length === 1
+            ? "this layer needs a sequence [T, F]; set `input [T, F]`, or put `embedding(vocab, dim)` before it for token ids [T]"
+            : ranks.includes(1) && shape.length === 2
+              ? "add `global_avgpool`, `global_maxpool` or `last` before it to reduce the sequence over time"
+              : ranks.includes(3)
+                ? "this layer needs image input [C, H, W]; set `input [C, H, W]`"
+                : undefined;
+      const words: Record<number, string> = { 1: "1 ([features])", 2: "2 ([T, F])", 3: "3 ([C, H, W])" };
+      this.diags.push(diag("E0302", l.span, { name: l.op, expected: ranks.map((r) => words[r]).join(" or "), shape: shapeText(shape) }, hint));
       return undefined;
     }
     return def.lower(this, l, input, shape);
@@ -142,14 +147,20 @@ class Lowerer implements LowerCtx {
       [cur, shape] = r;
     }
     const loss = spec.loss;
+    // class losses take [classes], or [T, classes] for a class at every position (softmax cross-entropy)
     if (loss.kind === "softmax_cross_entropy" || loss.kind === "bce_with_logits") {
-      if (shape.length !== 1) {
+      if (!(shape.length === 1 || (shape.length === 2 && loss.kind === "softmax_cross_entropy"))) {
         this.diags.push(
-          diag("E0304", loss.span, { shape: shapeText(shape), loss: loss.kind, detail: "it needs [classes]" }, "end the model with flatten and dense(classes)"),
+          diag(
+            "E0304",
+            loss.span,
+            { shape: shapeText(shape), loss: loss.kind, detail: "it needs [classes] (or [T, classes]: a class at every position, for softmax_cross_entropy)" },
+            "end the model with flatten and dense(classes)",
+          ),
         );
         return undefined;
       }
-      if (loss.kind === "softmax_cross_entropy" && shape[0] < 2) {
+      if (loss.kind === "softmax_cross_entropy" && shape[shape.length - 1] < 2) {
         this.diags.push(diag("E0304", loss.span, { shape: shapeText(shape), loss: loss.kind, detail: "it needs at least 2 classes" }));
         return undefined;
       }

@@ -12,6 +12,7 @@ import type { Diagnostic } from "../grammar/diagnostics";
 import { fuseElementwise } from "./fuse-elementwise";
 import { verifyIr, type IR } from "./ir";
 import { lower } from "./lower";
+import { maskPadding } from "./mask-padding";
 import { planMemory } from "./plan-memory";
 import { planPenaltyMemory } from "./plan-penalty-memory";
 import { scheduleKernels } from "./schedule-kernels";
@@ -24,6 +25,8 @@ export const PASSES: readonly Pass[] = [
   // parameters, data and absurd sizes, from shapes alone (the heap limit waits for the plan)
   { name: "checkResources", check: (ir, spec) => checkResources(ir, undefined, { spec, beforePlan: true }) },
   { name: "fuseElementwise", transform: fuseElementwise },
+  // padded sequences: every sequence output zeroed past each sample's length
+  { name: "maskPadding", transform: maskPadding },
   // the smoothness penalties need a second derivative of every op
   { name: "checkPenalty", check: checkPenalty },
   { name: "scheduleKernels", transform: scheduleKernels },

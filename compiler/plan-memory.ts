@@ -23,7 +23,7 @@
 // since the penalty re-reads forward values after backward. Moments are whole: everything a kernel
 // call reads and writes is live at once, so no kernel ever runs in place by accident.
 // `planMemory(ir, { reuse: false })` gives every buffer its own memory (the reference layout).
-import type { IR, IRLayout, IRNode } from "./ir";
+import { targetFloats, type IR, type IRLayout, type IRNode } from "./ir";
 import { asProducer, isView, nodeOp, TAILS } from "./ops";
 import { align16, prod } from "./shape";
 
@@ -290,7 +290,8 @@ export function planMemory(ir: IR, opts: PlanOptions = {}): IR {
   top = S + slots * Npad;
   for (const s of ir.stats) put(s.name, s.size);
   put("x", B * ir.input.size);
-  put("labels", B * (ir.loss.kind === "softmax_cross_entropy" ? 1 : ir.output.size));
+  put("labels", B * targetFloats(ir));
+  if (ir.data.lengths) put("lengths", B); // each sample's valid length (padded sequences)
   // everything else: placed by liveness
   const { buffers, aliases } = bufferLiveness(ir);
   const placed = placeBuffers(buffers, top, opts.reuse ?? true);

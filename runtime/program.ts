@@ -25,6 +25,11 @@ export interface ProgramMeta {
   inputSize: number;
   outputShape: number[];
   outputSize: number;
+  /**
+   * Softmax cross-entropy on a sequence output [T, classes]: T targets per sample (absent: one). The
+   * loss and accuracy then count the n·T positions whose label is not -1 (padding is ignored).
+   */
+  positions?: number;
   heapFloats: number;
   /** Default data location, relative to the trainer file's directory (or absolute). */
   dataPath: string;
@@ -51,6 +56,8 @@ export interface ProgramLayout {
   slots: number;
   x: number;
   labels: number;
+  /** Each sample's valid length (B floats), when the data are padded sequences (absent otherwise). */
+  lengths?: number;
   out: number;
   gradOut: number;
   scratch: number;

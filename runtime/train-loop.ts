@@ -47,12 +47,28 @@ export interface EpochMetrics {
   val_acc: number | null;
   lr: number;
   seconds: number;
+  /**
+   * A class at every position (language models, meta.positions): perplexity exp(loss) and bits
+   * per token loss / ln 2 (bits per character for a character model), of the training mean and of
+   * the validation set.
+   */
+  train_ppl?: number;
+  train_bpc?: number;
+  val_ppl?: number | null;
+  val_bpc?: number | null;
 }
+
+/** Perplexity and bits per token of a mean cross-entropy (nats). */
+export const perplexity = (loss: number) => Math.exp(loss);
+export const bitsPerToken = (loss: number) => loss / Math.LN2;
 
 export interface TrainResult {
   epochs: EpochMetrics[];
   test_loss: number | null;
   test_acc: number | null;
+  /** Language models (a class at every position): the test set's perplexity and bits per token. */
+  test_ppl?: number | null;
+  test_bpc?: number | null;
   /** Mean training loss of every step (for golden loss traces). */
   lossTrace: number[];
   stoppedEarly: boolean;
@@ -195,6 +211,12 @@ export class BatchFeeder {
       if (this.raw) H.set(this.raw.subarray(0, n * this.pre.outDim), p.layout.x);
     }
     prepareTargets(p, H, n, ds);
+    // padded sequences: each sample's valid length (full length when the dataset has none)
+    const L = p.layout.lengths;
+    if (L !== undefined) {
+      const T = p.meta.inputShape[0];
+      for (let i = 0; i < n; i++) H[L + i] = ds.lengths ? ds.lengths[order[s + i]] : T;
+    }
   }
 }
 
@@ -236,13 +258,15 @@ export function evaluate(
     );
   let lossSum = 0;
   let correct = 0;
+  let count = 0; // targets: samples, or the positions of a sequence that are not padding
   for (let s = 0; s < order.length; s += B) {
     const n = Math.min(B, order.length - s);
     feed.feed(ds, order, s, n, false, 0, 0);
     model.forward(n, false, 0);
     const r = lossForward(H, p, n, false);
-    lossSum += r.loss * n;
+    lossSum += r.loss * r.count;
     correct += r.correct;
+    count += r.count;
     if (confusion) {
       const k = p.meta.outputSize;
       for (let i = 0; i < n; i++) {
@@ -253,7 +277,6 @@ export function evaluate(
       }
     }
   }
-  const count = order.length;
   return { loss: count > 0 ? lossSum / count : NaN, acc: ds.classes !== undefined && count > 0 ? correct / count : null };
 }
 
@@ -281,7 +304,9 @@ export function checkDataFits(p: Program, ds: Dataset, what: string, preprocesse
     throw new DnncError(`${what}: samples have shape [${ds.shape.join(", ")}] but the model's input is [${p.meta.inputShape.join(", ")}]`);
   if (p.loss.kind === "softmax_cross_entropy") {
     if (ds.classes === undefined) throw new DnncError(`${what}: softmax_cross_entropy needs class labels, but the targets are real values`);
-    if (ds.classes > p.meta.outputSize) throw new DnncError(`${what}: the data has ${ds.classes} classes but the model outputs ${p.meta.outputSize} logits`);
+    const logits = p.meta.outputSize / (p.meta.positions ?? 1); // per position of a sequence output
+    if (ds.classes > logits)
+      throw new DnncError(`${what}: the data has ${ds.classes} classes but the model outputs ${logits} logits${p.meta.positions ? " at each position" : ""}`);
   }
 }
 
@@ -550,9 +575,9 @@ export function* trainSteps(
       if (step % PARAM_SCAN_STEPS === 0)
         expectFiniteModel(`at step ${step} (epoch ${epoch})`, `found by the scan after the update of step ${step}; the loss stayed finite`);
       lossTrace.push(r.loss);
-      lossSum += r.loss * n;
+      lossSum += r.loss * r.count;
       correct += r.correct;
-      seen += n;
+      seen += r.count;
       batchStart = s + B;
       opts.onStep?.(step, r.loss, s + n, order.length);
       if (opts.maxSteps !== undefined && step >= opts.maxSteps) {
@@ -591,10 +616,19 @@ export function* trainSteps(
       lr,
       seconds: 0,
     };
+    if (p.meta.positions) {
+      m.train_ppl = perplexity(m.train_loss);
+      m.train_bpc = bitsPerToken(m.train_loss);
+      m.val_ppl = m.val_bpc = null;
+    }
     if (split.val.length > 0) {
       const v = evaluate(p, be, model, data.train, split.val, feeder);
       m.val_loss = v.loss;
       m.val_acc = v.acc;
+      if (p.meta.positions) {
+        m.val_ppl = perplexity(v.loss);
+        m.val_bpc = bitsPerToken(v.loss);
+      }
       if (sched.kind === "plateau") observeMetric(sched, schedState, sched.mode === "max" ? (v.acc ?? 0) : v.loss);
     }
     m.seconds = (Date.now() - epochStart) / 1000;
@@ -633,11 +667,16 @@ export function* trainSteps(
   if (stopper && result.bestEpoch !== null) snapshot(false); // restore the best weights, always
   if (data.test) {
     const k = p.meta.outputSize;
-    const confusion = data.test.classes !== undefined && k >= 2 ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
+    const confusion =
+      data.test.classes !== undefined && k >= 2 && !p.meta.positions ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
     const t = evaluate(p, be, model, data.test, range(data.test.n), feeder, confusion);
     result.confusion = confusion;
     result.test_loss = t.loss;
     result.test_acc = t.acc;
+    if (p.meta.positions) {
+      result.test_ppl = perplexity(t.loss);
+      result.test_bpc = bitsPerToken(t.loss);
+    }
   }
   return result;
 }

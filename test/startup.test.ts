@@ -288,12 +288,13 @@ describe("compileToIr's onPass", () => {
       "lower",
       "checkResources",
       "fuseElementwise",
+      "maskPadding",
       "checkPenalty",
       "scheduleKernels",
       "planMemory",
       "planPenaltyMemory",
       "checkHeap",
-      "verifyIr (5x)",
+      "verifyIr (6x)",
     ];
     expect(names("all")).toEqual(all);
     // `dnnc check` runs the same passes (it keeps the IR as lowering left it)

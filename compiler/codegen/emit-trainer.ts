@@ -2,7 +2,7 @@
 // (imports, constants, the program object, the entry point) and formatted by prettier; never
 // edited afterwards. ts-morph and prettier are loaded lazily so that `dnnc check` does not pay
 // for them.
-import type { IR } from "../ir";
+import { lossPositions, type IR } from "../ir";
 import { emitModel } from "./emit-model";
 import { emitPenalty } from "./emit-penalty";
 import { hasPenalty } from "../check-targets";
@@ -58,6 +58,8 @@ export function programConstants(ir: IR, dataPath: string) {
     inputSize: ir.input.size,
     outputShape: ir.output.shape,
     outputSize: ir.output.size,
+    // a class at every position of a sequence output [T, classes]
+    ...(lossPositions(ir) > 1 ? { positions: lossPositions(ir) } : {}),
     heapFloats: L.heapFloats,
     dataPath,
     maxGemmMacs,
@@ -71,6 +73,7 @@ export function programConstants(ir: IR, dataPath: string) {
     slots: L.slots,
     x: L.offsets.x,
     labels: L.offsets.labels,
+    ...(L.offsets.lengths !== undefined ? { lengths: L.offsets.lengths } : {}),
     out: L.offsets[last.output],
     gradOut: L.offsets[`grad:${last.output}`],
     scratch: L.offsets["scratch:grad"],

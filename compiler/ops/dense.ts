@@ -1,6 +1,8 @@
-// dense: y = x Wᵀ + b over [features], W stored [units, in] as in PyTorch.
-// Kernels: the GEMM (runtime/kernels/gemm.ts, wasm twin runtime/wasm/gemm.wat) and the bias
-// epilogues (runtime/wasm-kernels.ts makeDenseEpilogues). PyTorch: nn.Linear. ONNX: Gemm.
+// dense: y = x Wᵀ + b over [features], W stored [units, in] as in PyTorch; on a sequence [T, F]
+// the same map at every position ([T, F] → [T, units]: one GEMM over the n·T rows, as nn.Linear on
+// the last dimension). Kernels: the GEMM (runtime/kernels/gemm.ts, wasm twin
+// runtime/wasm/gemm.wat) and the bias epilogues (runtime/wasm-kernels.ts makeDenseEpilogues).
+// PyTorch: nn.Linear. ONNX: Gemm (MatMul + Add on sequences).
 import type { NodeOf } from "../ir";
 import { decayArgs, posInt } from "./args";
 import { layer, type NodeOp } from "./op";
@@ -13,40 +15,48 @@ export const dense = layer({
   positional: ["units"],
   args: { units: posInt, bias: { type: "boolean", default: true }, ...decayArgs },
   required: ["units"],
-  rank: 1,
-  doc: "Fully connected layer y = x Wᵀ + b, W stored [units, in] as in PyTorch.",
-  shape: "`[F] → [units]`",
+  rank: [1, 2],
+  doc: "Fully connected layer y = x Wᵀ + b, W stored [units, in] as in PyTorch; on a sequence [T, F], at every position.",
+  shape: "`[F] → [units]`, `[T, F] → [T, units]`",
   notes: "`y = x Wᵀ + b`, W stored `[units, F]` as PyTorch; `weight_norm` reparameterizes each row as g·v/‖v‖ (PyTorch's `weight_norm(dim=0)`)",
   docDefaults: { init: "torch_default" },
   lower(c, l, input, shape) {
     const units = l.args.units as number;
-    const n = c.node<DenseNode>("dense", input, shape, [units], l, { units, bias: l.args.bias as boolean, weight_norm: l.args.weight_norm === true });
-    linearParams(c, n, l, [units, shape[0]]);
-    return [n.output, [units]];
+    const out = [...shape.slice(0, -1), units];
+    const n = c.node<DenseNode>("dense", input, shape, out, l, { units, bias: l.args.bias as boolean, weight_norm: l.args.weight_norm === true });
+    linearParams(c, n, l, [units, shape[shape.length - 1]]);
+    return [n.output, out];
   },
 });
 
+/** Positions per sample: 1 for features, T for a sequence [T, F]. */
+const positions = (n: DenseNode) => (n.inShape.length === 2 ? n.inShape[0] : 1);
+/** The GEMM's rows as an expression of the batch's n: `n`, or `n * T` on sequences. */
+const rows = (n: DenseNode) => (positions(n) === 1 ? "n" : `n * ${positions(n)}`);
+const inFeatures = (n: DenseNode) => n.inShape[n.inShape.length - 1];
+
 export const denseNode: NodeOp<DenseNode> = {
-  buffers: (n) => weightNormBuffers(n, [n.attrs.units, n.inShape[0]]),
+  buffers: (n) => weightNormBuffers(n, [n.attrs.units, inFeatures(n)]),
   absorbsAffine: true,
   readsInputInBackward: true,
-  gemmMacs: (n, B) => B * n.attrs.units * n.inShape[0],
+  gemmMacs: (n, B) => B * positions(n) * n.attrs.units * inFeatures(n),
 
   forward(n, c) {
     const a = n.attrs;
     const out = a.units;
-    const inn = n.inShape[0];
+    const inn = inFeatures(n);
+    const R = rows(n);
     const X = c.off(n.inputs[0]);
     const Z = c.off(`z:${n.id}`);
-    const size = out;
+    const size = positions(n) * out;
     const lines: string[] = [];
     if (a.weight_norm) lines.push(weightNormForward(n, c, out, inn));
-    lines.push(`gemm(0, 1, n, ${out}, ${inn}, ${X}, ${weightOf(n, c)}, ${Z}, 0);`);
+    lines.push(`gemm(0, 1, ${R}, ${out}, ${inn}, ${X}, ${weightOf(n, c)}, ${Z}, 0);`);
     const onlyRelu = n.tail.length === 1 && n.tail[0].op === "relu";
     if (a.bias && onlyRelu) {
       // bias + ReLU in one SIMD sweep (the pre-activation stays in Z for backward)
       c.uses.add("makeDenseEpilogues");
-      lines.push(`E.biasAddRelu(${Z}, ${c.off(`${n.id}.bias`)}, ${c.off(n.output)}, n, ${out});`);
+      lines.push(`E.biasAddRelu(${Z}, ${c.off(`${n.id}.bias`)}, ${c.off(n.output)}, ${R}, ${out});`);
       return lines;
     }
     if (a.bias && n.tail.length > 0) {
@@ -54,13 +64,13 @@ export const denseNode: NodeOp<DenseNode> = {
       const b = c.off(`${n.id}.bias`);
       lines.push(...c.tailPrelude(n));
       lines.push(
-        `for (let r = 0; r < n; r++) { for (let j = 0; j < ${out}; j++) { const i = r * ${out} + j; let v = H[${Z} + i] + H[${b} + j]; H[${Z} + i] = v; ${c.tailBody(n, size, "i").join(" ")} } }`,
+        `for (let r = 0; r < ${R}; r++) { for (let j = 0; j < ${out}; j++) { const i = r * ${out} + j; let v = H[${Z} + i] + H[${b} + j]; H[${Z} + i] = v; ${c.tailBody(n, size, "i").join(" ")} } }`,
       );
       return lines;
     }
     if (a.bias) {
       c.uses.add("makeDenseEpilogues");
-      lines.push(`E.biasAdd(${Z}, ${c.off(`${n.id}.bias`)}, n, ${out});`);
+      lines.push(`E.biasAdd(${Z}, ${c.off(`${n.id}.bias`)}, ${R}, ${out});`);
     }
     return [...lines, ...c.tailForward(n, size)];
   },
@@ -68,7 +78,8 @@ export const denseNode: NodeOp<DenseNode> = {
   backward(n, c) {
     const a = n.attrs;
     const out = a.units;
-    const inn = n.inShape[0];
+    const inn = inFeatures(n);
+    const R = rows(n);
     const src = n.inputs[0];
     const X = c.off(src);
     const D = c.off(`grad:${n.output}`);
@@ -78,24 +89,24 @@ export const denseNode: NodeOp<DenseNode> = {
       const db = c.off(`grad:${n.id}.bias`);
       c.uses.add("makeDenseEpilogues");
       lines.push(`H.fill(0, ${db}, ${db + out});`);
-      lines.push(`E.biasGrad(${D}, ${db}, n, ${out});`);
+      lines.push(`E.biasGrad(${D}, ${db}, ${R}, ${out});`);
     }
-    const dx = (dst: number, acc: boolean) => [`gemm(0, 0, n, ${inn}, ${out}, ${D}, ${weightOf(n, c)}, ${dst}, ${acc ? 1 : 0});`];
+    const dx = (dst: number, acc: boolean) => [`gemm(0, 0, ${R}, ${inn}, ${out}, ${D}, ${weightOf(n, c)}, ${dst}, ${acc ? 1 : 0});`];
     if (a.weight_norm) {
       // dW lands in scratch first, then flows into g and v (the input gradient is computed first,
       // so the scratch is free again)
-      lines.push(...c.gradInto(src, inn, dx));
-      lines.push(`gemm(1, 0, ${out}, ${inn}, n, ${D}, ${X}, ${dW}, 0);`);
+      lines.push(...c.gradInto(src, positions(n) * inn, dx));
+      lines.push(`gemm(1, 0, ${out}, ${inn}, ${R}, ${D}, ${X}, ${dW}, 0);`);
       lines.push(weightNormBackward(n, c, out, inn, dW));
     } else {
-      lines.push(`gemm(1, 0, ${out}, ${inn}, n, ${D}, ${X}, ${dW}, 0);`);
-      lines.push(...c.gradInto(src, inn, dx));
+      lines.push(`gemm(1, 0, ${out}, ${inn}, ${R}, ${D}, ${X}, ${dW}, 0);`);
+      lines.push(...c.gradInto(src, positions(n) * inn, dx));
     }
     return lines;
   },
 
   penalty: {
-    refuse: refuseWeightNorm,
+    refuse: (n) => refuseWeightNorm(n) ?? (positions(n) > 1 ? "a sequence input" : undefined),
     primalBackward(n, c, dz) {
       const src = n.inputs[0];
       return c.primalInto(
@@ -125,10 +136,11 @@ export const denseNode: NodeOp<DenseNode> = {
 
   pytorch(n, c) {
     return {
-      init: [`self.${n.id} = ${pyLinear(n, c, `nn.Linear(${n.inShape[0]}, ${n.attrs.units}, bias=${c.py(n.attrs.bias)})`)}`],
+      init: [`self.${n.id} = ${pyLinear(n, c, `nn.Linear(${inFeatures(n)}, ${n.attrs.units}, bias=${c.py(n.attrs.bias)})`)}`],
       forward: [`${n.output} = self.${n.id}(${n.inputs[0]})`],
     };
   },
 
-  onnx: (n, c) => onnxLinear(n, c, "Gemm", { transB: int(1) }),
+  // on a sequence (N, T, F) Gemm, which takes matrices, becomes MatMul with Wᵀ and an Add
+  onnx: (n, c) => (positions(n) === 1 ? onnxLinear(n, c, "Gemm", { transB: int(1) }) : onnxLinear(n, c, "MatMul", {})),
 };

@@ -36,6 +36,7 @@ import {
   type MaxPool2dNode,
 } from "./pool";
 import { addNode, flatten, flattenNode, identityNode, repeat, residual, type AddNode, type FlattenNode, type IdentityNode } from "./structure";
+import { seqMaskTail, type SeqMaskTail } from "./sequence";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";
 
@@ -57,7 +58,7 @@ export type IRNode =
   | DropoutNode;
 
 /** An elementwise op in a producer's tail. */
-export type TailNode = ActivationTail | DropoutTail;
+export type TailNode = ActivationTail | DropoutTail | SeqMaskTail;
 
 /** IR node kinds that run as producers (elementwise ops only exist unfused, before fuseElementwise). */
 export type ProducerNode = Exclude<IRNode, ActivationNode | DropoutNode>;
@@ -103,6 +104,7 @@ export const TAILS: { [K in TailNode["op"]]: TailOp } = {
   ...ACTIVATION_TAILS,
   dropout: dropoutTail,
   spatial_dropout: spatialDropoutTail,
+  seqmask: seqMaskTail,
 };
 
 /** The op of a producer node (one cast, here: the table is typed per kind). */
@@ -124,7 +126,7 @@ export function findTailOp(op: string): TailOp | undefined {
 
 /** Whether an IR node is an (unfused) elementwise op. */
 export function isElementwise(n: IRNode): n is ActivationNode | DropoutNode {
-  return Object.hasOwn(TAILS, n.op);
+  return Object.hasOwn(TAILS, n.op); // (seqmask is a tail op only: no node of that kind exists)
 }
 
 /** A view of its input (flatten): no code, no buffers of its own; elementwise ops are not. */

@@ -67,12 +67,27 @@ export function pyLinear(n: LinearNode, c: PyCtx, module: string): string {
   return n.attrs.weight_norm ? `nn.utils.weight_norm(${module}, name="weight", dim=0)` : module;
 }
 
-/** Gemm or Conv with the effective weight (weight norm materialized, a folded batch norm applied). */
-export function onnxLinear(n: LinearNode, c: OnnxCtx, opType: "Gemm" | "Conv", attrs: Record<string, import("../export/onnx-proto").AttrValue>): string {
+/**
+ * Gemm or Conv with the effective weight (weight norm materialized, a folded batch norm applied);
+ * MatMul with Wᵀ, then Add, for a dense layer on a sequence (Gemm takes matrices only).
+ */
+export function onnxLinear(
+  n: LinearNode,
+  c: OnnxCtx,
+  opType: "Gemm" | "Conv" | "MatMul",
+  attrs: Record<string, import("../export/onnx-proto").AttrValue>,
+): string {
   const bn = c.foldedInto(n);
   const affine: Affine | undefined = bn ? bnAffine(bn as BnNode, c.get) : undefined;
   const { weight, bias } = linearWeights(n, c.get, affine);
   const wDims = c.ir.params.find((p) => p.name === `${n.id}.weight` || p.name === `${n.id}.weight_v`)!.shape;
+  if (opType === "MatMul") {
+    const [out, inn] = wDims;
+    const wt = new Float32Array(inn * out);
+    for (let o = 0; o < out; o++) for (let j = 0; j < inn; j++) wt[j * out + o] = weight[o * inn + j];
+    const y = c.g.op("MatMul", [c.inp(n), c.g.init(`${n.id}.weight_t`, [inn, out], wt)], bias ? `${n.id}/matmul` : n.id);
+    return bias ? c.g.op("Add", [y, c.g.init(`${n.id}.bias`, [out], bias)], n.id) : y;
+  }
   const ins = [c.inp(n), c.g.init(`${n.id}.weight`, wDims, weight)];
   if (bias) ins.push(c.g.init(`${n.id}.bias`, [bias.length], bias));
   return c.g.op(opType, ins, bn ? `${n.id}+${bn.id}` : n.id, attrs);

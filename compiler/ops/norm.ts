@@ -17,7 +17,8 @@ interface NormAttrs {
 }
 export type BnNode = NodeOf<"bn", NormAttrs & { momentum: number }>;
 export type IterNormNode = NodeOf<"iternorm", NormAttrs & { groups: number; iters: number; momentum: number }>;
-export type LayerNormNode = NodeOf<"layernorm", NormAttrs>;
+/** perPosition: a sequence [T, F] normalized over F at each position (nn.LayerNorm(F)); else over every feature of the sample. */
+export type LayerNormNode = NodeOf<"layernorm", NormAttrs & { perPosition?: true }>;
 export type GroupNormNode = NodeOf<"groupnorm" | "instancenorm", NormAttrs & { groups: number }>;
 type NormNode = BnNode | IterNormNode | LayerNormNode | GroupNormNode;
 
@@ -103,12 +104,15 @@ export const layernorm = layer({
   positional: [],
   args: { ...normArgs },
   rank: "any",
-  doc: "Layer norm over all features of one sample, per-element affine.",
+  doc: "Layer norm over all features of one sample (of each position of a sequence [T, F]), per-element affine.",
   shape: "same",
-  notes: "over all features of a sample; per-element affine (as `nn.LayerNorm(shape)`)",
+  notes:
+    "over all features of a sample, per-element affine (as `nn.LayerNorm(shape)`); on a sequence `[T, F]`, over F at each position (as `nn.LayerNorm(F)`, transformers' convention)",
   lower(c, l, input, shape) {
-    const n = c.node<LayerNormNode>("layernorm", input, shape, shape, l, { eps: l.args.eps as number, affine: l.args.affine as boolean });
-    affineParams(c, n, l, shape);
+    const perPosition = shape.length === 2;
+    const attrs = { eps: l.args.eps as number, affine: l.args.affine as boolean, ...(perPosition ? { perPosition: true as const } : {}) };
+    const n = c.node<LayerNormNode>("layernorm", input, shape, shape, l, attrs);
+    affineParams(c, n, l, perPosition ? [shape[1]] : shape);
     return [n.output, shape];
   },
 });
@@ -161,7 +165,7 @@ const gammaBeta = (n: NormNode, c: EmitCtx) => ({
 });
 
 /** The backward of bn, layernorm, groupnorm and instancenorm: one kernel call that always writes dx. */
-function normBackward(fn: string) {
+function normBackward(fn: string, rowsExpr: (n: never) => string = () => "n") {
   return (n: BnNode | LayerNormNode | GroupNormNode, c: EmitCtx): string[] => {
     c.uses.add(fn);
     const a = n.attrs;
@@ -173,7 +177,7 @@ function normBackward(fn: string) {
     if (t.dx < 0 && !a.affine) return [];
     const dx = t.dx < 0 ? c.off("scratch:grad") : t.dx; // kernels always write dx; discard it
     return [
-      `${fn}(H, CFG_${n.id}, ${c.off(src)}, ${g}, ${c.off(`mean:${n.id}`)}, ${c.off(`invstd:${n.id}`)}, ${c.off(`grad:${n.output}`)}, ${dx}, ${dg}, ${dbeta}, n);`,
+      `${fn}(H, CFG_${n.id}, ${c.off(src)}, ${g}, ${c.off(`mean:${n.id}`)}, ${c.off(`invstd:${n.id}`)}, ${c.off(`grad:${n.output}`)}, ${dx}, ${dg}, ${dbeta}, ${rowsExpr(n as never)});`,
       ...t.post,
     ];
   };
@@ -358,36 +362,43 @@ export const iterNormNode: NodeOp<IterNormNode> = {
   },
 };
 
+/** Rows layer norm normalizes (per sample, or per position of a sequence) and their size. */
+const lnRows = (n: LayerNormNode) => (n.attrs.perPosition ? { T: n.inShape[0], D: n.inShape[1] } : { T: 1, D: prod(n.inShape) });
+const lnN = (n: LayerNormNode) => (lnRows(n).T === 1 ? "n" : `n * ${lnRows(n).T}`);
+
 export const layerNormNode: NodeOp<LayerNormNode> = {
-  buffers: (_n, B) => meanInvstd(B),
+  buffers: (n, B) => meanInvstd(B * lnRows(n).T),
   readsInputInBackward: true,
   alwaysWritesDx: true,
   forward(n, c) {
     c.uses.add("layerNormForward");
     const size = prod(n.outShape);
-    c.consts.push(`const CFG_${n.id} = { D: ${size}, eps: ${lit(n.attrs.eps)} };`);
+    c.consts.push(`const CFG_${n.id} = { D: ${lnRows(n).D}, eps: ${lit(n.attrs.eps)} };`);
     const { g, b } = gammaBeta(n, c);
     return [
-      `layerNormForward(H, CFG_${n.id}, ${c.off(n.inputs[0])}, ${g}, ${b}, ${c.off(`z:${n.id}`)}, ${c.off(`mean:${n.id}`)}, ${c.off(`invstd:${n.id}`)}, n);`,
+      `layerNormForward(H, CFG_${n.id}, ${c.off(n.inputs[0])}, ${g}, ${b}, ${c.off(`z:${n.id}`)}, ${c.off(`mean:${n.id}`)}, ${c.off(`invstd:${n.id}`)}, ${lnN(n)});`,
       ...c.tailForward(n, size),
     ];
   },
-  backward: normBackward("layerNormBackward"),
+  backward: normBackward("layerNormBackward", lnN as (n: never) => string),
   penalty: noPenalty,
   pytorch(n, c) {
     c.expectParams(n, n.attrs.affine ? ["weight", "bias"] : []);
     return {
-      init: [`self.${n.id} = nn.LayerNorm(${c.py(n.inShape)}, eps=${c.py(n.attrs.eps)}, elementwise_affine=${c.py(n.attrs.affine)})`],
+      init: [
+        `self.${n.id} = nn.LayerNorm(${c.py(n.attrs.perPosition ? [lnRows(n).D] : n.inShape)}, eps=${c.py(n.attrs.eps)}, elementwise_affine=${c.py(n.attrs.affine)})`,
+      ],
       forward: [`${n.output} = self.${n.id}(${n.inputs[0]})`],
     };
   },
   onnx(n, c) {
-    const s = n.outShape;
+    // over every feature after the batch axis, or over the last axis at each position of a sequence
+    const s = n.attrs.perPosition ? [lnRows(n).D] : n.outShape;
     const size = prod(s);
     const gamma = n.attrs.affine ? c.get(`${n.id}.weight`) : new Float32Array(size).fill(1);
     const beta = n.attrs.affine ? c.get(`${n.id}.bias`) : new Float32Array(size);
     return c.g.op("LayerNormalization", [c.inp(n), c.g.init(`${n.id}.weight`, s, gamma), c.g.init(`${n.id}.bias`, s, beta)], n.id, {
-      axis: int(1),
+      axis: int(n.attrs.perPosition ? -1 : 1),
       epsilon: float(n.attrs.eps),
     });
   },

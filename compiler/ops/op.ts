@@ -28,8 +28,8 @@ export interface LayerDef {
   positional: string[];
   /** JSON schema of the argument object (properties, required, defaults). */
   schema: { type: "object"; properties: Record<string, unknown>; required?: string[] };
-  /** Which input ranks are accepted: "any", 1 (features), 3 (C,H,W). */
-  rank: "any" | 1 | 3;
+  /** Which input ranks are accepted: "any", or ranks among 1 ([features]), 2 ([T, F]: a sequence), 3 ([C, H, W]). */
+  rank: "any" | 1 | 2 | 3 | readonly (1 | 2 | 3)[];
   /** An elementwise op: may be fused into its producer's epilogue. */
   elementwise?: boolean;
   /** Takes a `{ ... }` body (residual, repeat). */
@@ -236,6 +236,8 @@ export interface ScheduleCtx {
 export interface NodeOp<N extends IRNode> {
   /** The schedule decisions of this op (scheduleKernels writes them into n.sched). */
   schedule?(n: N, c: ScheduleCtx): Partial<NonNullable<IRNode["sched"]>>;
+  /** It zeroes the padded positions of its sequence output itself (no seqmask tail needed). */
+  masksPadding?: boolean;
   /** Its kernel writes the output of a lone ReLU tail only when asked (a max pool after it may apply the ReLU instead). */
   reluOutputOptional?: boolean;
   /** With its ReLU applied by the pool, it can leave its bias to the pool too (the same single rounding). */

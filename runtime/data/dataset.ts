@@ -14,6 +14,8 @@ export interface Dataset {
   n: number;
   /** Per-sample feature shape, e.g. [1, 28, 28] for grayscale images (C, H, W), [2] for two features. */
   shape: number[];
+  /** Padded sequences: each sample's valid length (absent: every sample is full length). */
+  lengths?: Int32Array;
   /** Number of classes for classification data; undefined for regression targets. */
   classes?: number;
   /**

@@ -8,20 +8,30 @@
 // (target >= 0.5)). Read it right after the call.
 import { DnncError } from "../errors";
 
-export const lossStats = { correct: 0 };
+/** What the last loss call counted: correct predictions, and the targets it averaged over (rows not ignored). */
+export const lossStats = { correct: 0, count: 0 };
 
 // logits is (n, C), labels is (n) (class indices stored as floats), dlogits is (n, C).
 // loss_i = -(1-eps)·log p[i, y_i] - (eps/C)·Σ_c log p[i, c]  (CrossEntropyLoss(label_smoothing=eps))
-// dlogits[i, c] = (p[i, c] - (1-eps)·[c == y_i] - eps/C) / n
+// dlogits[i, c] = (p[i, c] - (1-eps)·[c == y_i] - eps/C) / m
+// A label of -1 (a padded position of a sequence) is ignored, as PyTorch's ignore_index: its row adds
+// nothing and gets a zero gradient, and the mean is over the m rows that are not ignored (0 when
+// every row is: the loss is then 0, not NaN).
 export function softmaxCrossEntropy(H: Float32Array, logits: number, labels: number, dlogits: number, n: number, classes: number, labelSmoothing = 0): number {
   const eps = labelSmoothing;
   const off = eps / classes;
-  const inv = 1 / n;
+  let m = 0;
+  for (let i = 0; i < n; i++) if (H[labels + i] !== -1) m++;
+  const inv = m > 0 ? 1 / m : 0;
   let total = 0;
   let correct = 0;
   for (let i = 0; i < n; i++) {
     const row = logits + i * classes;
     const y = H[labels + i];
+    if (y === -1) {
+      if (dlogits >= 0) H.fill(0, dlogits + i * classes, dlogits + (i + 1) * classes);
+      continue;
+    }
     if (!(y >= 0 && y < classes && y === Math.floor(y))) {
       throw new DnncError(`label ${y} of row ${i} is not a class index in [0, ${classes})`);
     }
@@ -52,6 +62,7 @@ export function softmaxCrossEntropy(H: Float32Array, logits: number, labels: num
     }
   }
   lossStats.correct = correct;
+  lossStats.count = m;
   return total * inv;
 }
 

@@ -160,7 +160,7 @@ function isRegression(p: Program): boolean {
  */
 export function modelClasses(p: Program): number | undefined {
   if (isRegression(p)) return undefined;
-  const k = p.meta.outputSize;
+  const k = p.meta.outputSize / (p.meta.positions ?? 1); // per position of a sequence output
   return k === 1 && p.loss.kind !== "softmax_cross_entropy" ? 2 : k;
 }
 
@@ -353,12 +353,18 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         if (args.json) process.stdout.write(JSON.stringify(m) + "\n");
         else
           say(
-            `epoch ${m.epoch}: train_loss ${fmt(m.train_loss)} train_acc ${fmt(m.train_acc)} val_loss ${fmt(m.val_loss)} val_acc ${fmt(m.val_acc)} lr ${m.lr.toPrecision(3)} (${m.seconds.toFixed(1)} s)`,
+            `epoch ${m.epoch}: train_loss ${fmt(m.train_loss)} train_acc ${fmt(m.train_acc)} val_loss ${fmt(m.val_loss)} val_acc ${fmt(m.val_acc)}` +
+              (m.train_bpc !== undefined ? ` train_bpc ${fmt(m.train_bpc)} val_bpc ${fmt(m.val_bpc ?? null)} val_ppl ${fmt(m.val_ppl ?? null, 2)}` : "") +
+              ` lr ${m.lr.toPrecision(3)} (${m.seconds.toFixed(1)} s)`,
           );
         if (out) writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
       },
     });
-    const final = { test_loss: result.test_loss, test_acc: result.test_acc };
+    const final = {
+      test_loss: result.test_loss,
+      test_acc: result.test_acc,
+      ...(result.test_bpc !== undefined ? { test_ppl: result.test_ppl, test_bpc: result.test_bpc } : {}),
+    };
     lines.push(JSON.stringify(final));
     if (args.bench)
       process.stdout.write(
@@ -373,7 +379,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     else if (args.json) process.stdout.write(JSON.stringify(final) + "\n");
     else
       say(
-        `test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`,
+        `test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.test_bpc !== undefined ? ` test_bpc ${fmt(result.test_bpc ?? null)} test_ppl ${fmt(result.test_ppl ?? null, 2)}` : ""}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`,
       );
     if (out) {
       run?.flushTrace(true);
