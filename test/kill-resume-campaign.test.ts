@@ -26,19 +26,25 @@ const { runCampaign } = campaignJs as { runCampaign: (o: { runs: number; seed: n
 
 describe("kill/resume campaign", () => {
   it("5 runs: no directory lost, corrupted or written without being named", async () => {
-    // kills are timed from measured run times, so on a fast or a loaded machine a few may all miss
-    // their run: draw another seed then (up to three), every campaign's invariants checked
-    let s = await runCampaign({ runs: 5, seed: 1 });
-    for (let seed = 2; seed <= 3 && s.killsLanded === 0 && s.failures.length === 0; seed++) s = await runCampaign({ runs: 5, seed });
-    expect(s.failures).toEqual([]);
-    // the slice exercised what it claims to
-    expect(s.killsLanded).toBeGreaterThan(0);
-    expect(s.dnncCommands).toBeGreaterThan(0);
-    expect(s.resumeToNew).toBeGreaterThan(0);
-    expect(s.refusedResumes).toBeGreaterThan(0);
-    expect(s.races).toBeGreaterThan(0);
-    expect(s.outcomes.other).toBe(0);
-    expect(s.outcomes.identical).toBeGreaterThan(0);
-    expect(s.outcomes.identical + s.outcomes.refusedNoCheckpoint).toBe(s.directories);
+    // which actions a run takes depends on how earlier commands ended (killed or not), and kills
+    // are timed from measured run times: on a fast or a loaded machine a slice may miss a kind of
+    // action. Draw further seeds (up to four in all) until every kind was exercised; every
+    // campaign's invariants are checked.
+    const total = { killsLanded: 0, dnncCommands: 0, resumeToNew: 0, refusedResumes: 0, races: 0, identical: 0 };
+    for (let seed = 1; seed <= 4; seed++) {
+      const s = await runCampaign({ runs: 5, seed });
+      expect(s.failures).toEqual([]);
+      expect(s.outcomes.other).toBe(0);
+      expect(s.outcomes.identical + s.outcomes.refusedNoCheckpoint).toBe(s.directories);
+      total.killsLanded += s.killsLanded;
+      total.dnncCommands += s.dnncCommands;
+      total.resumeToNew += s.resumeToNew;
+      total.refusedResumes += s.refusedResumes;
+      total.races += s.races;
+      total.identical += s.outcomes.identical;
+      if (Object.values(total).every((v) => v > 0)) break;
+    }
+    // the slices exercised what they claim to
+    for (const [k, v] of Object.entries(total)) expect(v, k).toBeGreaterThan(0);
   }, 300_000);
 });
