@@ -68,20 +68,20 @@ export interface CsvLimits {
 }
 
 /** The smallest double that rounds to Infinity in float32 (2^128 - 2^103: the halfway point above the largest float32). */
-const F32_OVERFLOW = 3.4028235677973366e38;
+export const F32_OVERFLOW = 3.4028235677973366e38;
 
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+export const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Exact powers of ten as doubles: 10^0 .. 10^22 (10^22 is the largest one a double holds exactly). */
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
-interface Cell {
+export interface Cell {
   text: string;
   /** 1-based character column where the cell starts. */
   col: number;
 }
 
-function splitLine(line: string, delim: string, where: string): Cell[] {
+export function splitLine(line: string, delim: string, where: string): Cell[] {
   const cells: Cell[] = [];
   let i = 0;
   for (;;) {
@@ -122,7 +122,7 @@ function splitLine(line: string, delim: string, where: string): Cell[] {
 }
 
 /** A cell's text for a message: quoted, and cut after 40 characters. */
-function show(text: string): string {
+export function show(text: string): string {
   return `"${text.length > 40 ? text.slice(0, 40) + "..." : text}"`;
 }
 

@@ -3,12 +3,14 @@
 // object per row; memory is the float32 values plus the buffer. A gzipped file (detected by its
 // magic bytes) is inflated in memory first, then parsed the same way; so is a pipe. On a terminal, files of
 // 64 MiB or more show a progress line on stderr while they load (erased when done).
+// CSV files of token-id sequences: loadTokenCsv, at the end.
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { DnncError } from "../errors";
 import { bytesText, CSV_LIMITS, CsvParser, type CsvDataset, type CsvLimits, type CsvOptions } from "../data/csv";
 import { isGzip } from "../data/gzip";
 import { readMaybeGzip } from "./files";
+import { parseTokenCsvBytes, type TokenCsvDataset, type TokenCsvOptions } from "../data/token-csv";
 
 export interface LoadCsvOptions extends CsvOptions {
   /** Show the progress line on stderr. Default: when stderr is a terminal and the file has 64 MiB or more. */
@@ -131,4 +133,13 @@ export function loadCsvFile(path: string, opts: LoadCsvOptions): CsvDataset {
     progress.clear();
     if (fd >= 0) closeSync(fd);
   }
+}
+
+/**
+ * A CSV of token-id sequences (runtime/data/token-csv.ts: rows of integer ids of any length,
+ * optionally a label cell, padded with the pad id to the longest row or to opts.maxLength,
+ * lengths recorded). Read whole (gzip detected by magic bytes).
+ */
+export function loadTokenCsv(path: string, opts: TokenCsvOptions): TokenCsvDataset {
+  return parseTokenCsvBytes(readMaybeGzip(path), path, opts);
 }
