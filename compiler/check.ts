@@ -10,7 +10,7 @@ import * as SETTINGS from "./settings";
 import type { SettingCall } from "./settings";
 import { applyPath } from "./search-apply";
 import { grid, gridOverBudget, MAX_TRIALS, type Space } from "./search/space";
-import type { DataSpec, EarlyStoppingSpec, Json, LayerSpec, LossSpec, OptimizerSpec, ScheduleSpec, Spec, TrainSpec } from "./spec";
+import type { DataSpec, EarlyStoppingSpec, Json, LayerSpec, LossSpec, OptimizerSpec, ScheduleSpec, SourceKind, Spec, TrainSpec } from "./spec";
 import type { ErrorObject, ValidateFunction } from "ajv";
 
 export function valueToJson(v: Value): Json {
@@ -362,7 +362,14 @@ class Checker {
       this.settings("data", db.body, {
         source: (el) => {
           const c = this.call(el, "data source", SOURCES);
-          if (c) data.source = { kind: c.name as "idx" | "csv", path: c.args.path as string, span: c.span, label: c.args.label as string | number | undefined };
+          if (c)
+            data.source = {
+              kind: c.name as SourceKind,
+              path: c.args.path as string,
+              span: c.span,
+              label: c.args.label as string | number | undefined,
+              args: c.args,
+            };
         },
         validation: (el) => {
           const x = this.number(el, { min: 0, max: 0.9 });

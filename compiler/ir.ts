@@ -114,6 +114,8 @@ export interface IR {
      * (maskPadding), pooling over time and recurrent layers read it, and padded targets are -1 (ignored).
      */
     lengths?: true;
+    /** A character source's vocabulary, fixed at compile time (the trainer encodes any corpus with it: other characters become id 0). */
+    vocab?: { size: number; json: string };
   };
   layout?: IRLayout;
 }

@@ -8,7 +8,7 @@ import type { IR, IRNode, IRParam, IRStat } from "./ir";
 import { OPS } from "./ops";
 import type { LowerCtx } from "./ops/op";
 import { prod, shapeText } from "./shape";
-import type { Json, LayerSpec, Spec } from "./spec";
+import type { DataFacts, Json, LayerSpec, Spec } from "./spec";
 
 class Lowerer implements LowerCtx {
   nodes: IRNode[] = [];
@@ -16,7 +16,75 @@ class Lowerer implements LowerCtx {
   stats: IRStat[] = [];
   counters = new Map<string, number>();
   diags: Diagnostic[] = [];
-  constructor(private spec: Spec) {}
+  constructor(
+    private spec: Spec,
+    private facts: DataFacts | undefined,
+  ) {}
+
+  /** A size the data determines (`auto` arguments): from the facts read off the data source, else a diagnostic at the argument. */
+  fact(name: keyof DataFacts & ("vocab" | "classes"), span: Span, what: string): number | undefined {
+    // no facts at all (the language server, tools that do not read data): a stand-in size, so that
+    // everything else is still checked
+    if (this.facts === undefined) return 2;
+    const v = name === "vocab" ? this.facts.vocab?.size : this.facts.classes;
+    if (v !== undefined) return v;
+    this.diags.push(
+      diag(
+        "E0403",
+        span,
+        {
+          detail: `${what}: \`auto\` is the ${name === "vocab" ? "vocabulary size" : "number of classes"} of the data source, which ${this.facts.unreadable ?? "gives none"}`,
+        },
+        this.facts.unreadable
+          ? "check the source's path (or --data), or write the size"
+          : "write the size, or use a source that has one (text, text_classes, tokens)",
+      ),
+    );
+    return undefined;
+  }
+
+  /** The input shape the sequence sources give, against the model's input. */
+  checkSource(spec: Spec, outShape: number[]): boolean {
+    const s = spec.data.source;
+    const a = s.args ?? {};
+    const want =
+      s.kind === "text" || s.kind === "text_classes" || s.kind === "tokens"
+        ? a.context !== undefined
+          ? [a.context as number]
+          : a.max_length !== undefined
+            ? [a.max_length as number]
+            : undefined
+        : s.kind === "timeseries"
+          ? [a.window as number]
+          : undefined;
+    if (want && !(spec.input[0] === want[0] && (s.kind === "timeseries" ? spec.input.length === 2 : spec.input.length === 1))) {
+      const shape = s.kind === "timeseries" ? `[${want[0]}, features]` : `[${want[0]}]`;
+      this.diags.push(
+        diag(
+          "E0403",
+          s.span,
+          { detail: `the source gives samples of shape ${shape}, but the model's input is ${shapeText(spec.input)}` },
+          `set \`input ${shape.replace("features", String(spec.input[1] ?? "F"))}\``,
+        ),
+      );
+      return false;
+    }
+    // a language model predicts the next character at every position
+    if (s.kind === "text" && !(spec.loss.kind === "softmax_cross_entropy" && outShape.length === 2 && outShape[0] === spec.input[0])) {
+      this.diags.push(
+        diag(
+          "E0403",
+          spec.loss.span,
+          {
+            detail: `a text source's target is the next character at every position: the model must end with [${spec.input[0]}, vocabulary] and softmax_cross_entropy, not ${shapeText(outShape)} and ${spec.loss.kind}`,
+          },
+          "end the model with dense(auto): the vocabulary at every position",
+        ),
+      );
+      return false;
+    }
+    return true;
+  }
 
   id(op: string): string {
     const k = this.counters.get(op) ?? 0;
@@ -214,6 +282,7 @@ class Lowerer implements LowerCtx {
         return undefined;
       }
     }
+    if (!this.checkSource(spec, shape)) return undefined;
     const { source, preprocess, augment, ...restData } = spec.data;
     return {
       version: 1,
@@ -230,16 +299,29 @@ class Lowerer implements LowerCtx {
       train: spec.train,
       data: {
         ...restData,
-        source: { kind: source.kind, path: source.path, ...(source.label !== undefined ? { label: source.label } : {}) },
+        source: {
+          kind: source.kind,
+          path: source.path,
+          ...(source.label !== undefined ? { label: source.label } : {}),
+          // the sequence sources' settings (context, window, ...) travel to the trainer's loader
+          ...(SEQUENCE_SOURCES.has(source.kind) ? { args: source.args } : {}),
+        },
         preprocess: preprocess.map((p) => ({ kind: p.kind, args: p.args })),
         augment: augment.map((p) => ({ kind: p.kind, args: p.args })),
+        ...(PADDED_SOURCES.has(source.kind) ? { lengths: true as const } : {}),
+        ...(this.facts?.vocab !== undefined && (source.kind === "text" || source.kind === "text_classes") ? { vocab: this.facts.vocab } : {}),
       },
     };
   }
 }
 
-export function lower(spec: Spec): { ir?: IR; diagnostics: Diagnostic[] } {
-  const l = new Lowerer(spec);
+/** The sources whose samples are sequences (their settings reach the trainer), and those that pad them. */
+const SEQUENCE_SOURCES = new Set(["text", "text_classes", "tokens", "timeseries"]);
+const PADDED_SOURCES = new Set(["text_classes", "tokens"]);
+
+/** `facts`: what the data source says (compiler/data-facts.ts); absent, `auto` sizes take a stand-in. */
+export function lower(spec: Spec, facts?: DataFacts): { ir?: IR; diagnostics: Diagnostic[] } {
+  const l = new Lowerer(spec, facts);
   const ir = l.run();
   return { ir, diagnostics: l.diags };
 }

@@ -16,7 +16,7 @@ import { maskPadding } from "./mask-padding";
 import { planMemory } from "./plan-memory";
 import { planPenaltyMemory } from "./plan-penalty-memory";
 import { scheduleKernels } from "./schedule-kernels";
-import type { Spec } from "./spec";
+import type { DataFacts, Spec } from "./spec";
 
 /** A pass after lowering: a transform of the IR, or a check that reports diagnostics. */
 type Pass = { name: string; transform: (ir: IR, spec: Spec) => IR } | { name: string; check: (ir: IR, spec: Spec) => Diagnostic[] };
@@ -53,6 +53,8 @@ export interface CompileToIrOptions {
    * checks are timed apart: one call `verifyIr` at the end with their total.
    */
   onPass?: (name: string, ms: number) => void;
+  /** What the data source says (vocabulary, classes) for `auto` sizes; compiler/data-facts.ts reads it (given the checked spec). */
+  facts?: DataFacts | ((spec: Spec) => DataFacts);
 }
 
 /** Source text → checked spec → IR after all passes (or diagnostics). */
@@ -87,7 +89,8 @@ export function compileToIr(source: string, file: string, opts: CompileToIrOptio
   const checked = timed("check", () => check(ast));
   if (!checked.spec) return { diagnostics: checked.diagnostics };
   const spec = checked.spec;
-  const lowered = timed("lower", () => lower(spec));
+  const facts = typeof opts.facts === "function" ? timed("readDataFacts", () => (opts.facts as (s: Spec) => DataFacts)(spec)) : opts.facts;
+  const lowered = timed("lower", () => lower(spec, facts));
   if (!lowered.ir) return { spec, diagnostics: [...checked.diagnostics, ...lowered.diagnostics] };
   const lowIr = verify(lowered.ir, "lower");
   let ir = lowIr;

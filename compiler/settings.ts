@@ -145,6 +145,14 @@ export const SCHEDULES = table([
   ),
 ]);
 
+const fraction = (d?: number) => num({ minimum: 0, maximum: 0.9, ...(d !== undefined ? { default: d } : {}) });
+const names = {
+  anyOf: [
+    { type: "string", minLength: 1 },
+    { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 },
+  ],
+};
+
 export const SOURCES = table([
   call("idx", ["path"], { path: { type: "string", minLength: 1 } }, "A directory with the four IDX files (train/t10k images and labels, .gz or plain).", {
     required: ["path"],
@@ -155,6 +163,58 @@ export const SOURCES = table([
     { path: { type: "string", minLength: 1 }, label: { anyOf: [{ type: "string" }, int({ minimum: 0 })], default: "label" } },
     "train.csv (and optionally test.csv) in a directory, or one CSV file; label: the target column's name or 0-based index.",
     { required: ["path"] },
+  ),
+  call(
+    "text",
+    ["path", "context"],
+    {
+      path: { type: "string", minLength: 1 },
+      context: int({ minimum: 1, maximum: 65536 }),
+      stride: int({ minimum: 1, description: "characters between windows (default: context, non-overlapping)" }),
+      test: fraction(0),
+    },
+    "A character corpus (a UTF-8 file, or a directory of them) for a language model: windows of `context` characters, the next character the target at every position; the vocabulary is the training span's characters (id 0: a character outside it). Validation and test are the corpus' last spans.",
+    { required: ["path", "context"] },
+  ),
+  call(
+    "text_classes",
+    ["path", "context"],
+    {
+      path: { type: "string", minLength: 1 },
+      context: int({ minimum: 1, maximum: 65536 }),
+      separator: { type: "string", default: "%" },
+      test: fraction(0),
+    },
+    "Document classification: one file (or subdirectory) per class, documents separated by a line `separator` (Debian's fortunes: `%`); each document's first `context` characters, padded (id 1), as token ids.",
+    { required: ["path", "context"] },
+  ),
+  call(
+    "tokens",
+    ["path", "label"],
+    {
+      path: { type: "string", minLength: 1 },
+      label: { anyOf: [{ type: "string" }, int({ minimum: 0 })], default: "label" },
+      pad: int({ minimum: 0, default: 0 }),
+      max_length: int({ minimum: 1 }),
+    },
+    "A CSV of token ids, one sequence per row (rows of different lengths padded with `pad`), and a label column.",
+    { required: ["path"] },
+  ),
+  call(
+    "timeseries",
+    ["path"],
+    {
+      path: { type: "string", minLength: 1 },
+      window: int({ minimum: 1 }),
+      horizon: int({ minimum: 1, default: 1 }),
+      target: names,
+      inputs: { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 },
+      time: { type: "string", minLength: 1 },
+      stride: int({ minimum: 1, default: 1 }),
+      test: fraction(0),
+    },
+    "A CSV time series read by column names: windows of `window` steps of the `inputs` columns (default: every numeric column but the time), the next `horizon` steps of `target` as the target; split by time (train, then validation, then test), standardized with statistics of the training span.",
+    { required: ["path", "window", "target"] },
   ),
 ]);
 

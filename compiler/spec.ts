@@ -56,8 +56,11 @@ export interface EarlyStoppingSpec {
   everySteps?: number;
 }
 
+/** The data sources (compiler/settings.ts SOURCES): images, CSV rows, and the sequence sources. */
+export type SourceKind = "idx" | "csv" | "text" | "text_classes" | "tokens" | "timeseries";
+
 export interface DataSpec {
-  source: { kind: "idx" | "csv"; path: string; span: Span; label?: string | number };
+  source: { kind: SourceKind; path: string; span: Span; label?: string | number; args: Record<string, Json> };
   validation: number;
   scale: number;
   shift: number;
@@ -97,4 +100,16 @@ export interface Spec {
   search?: { entries: { path: string; dist: Json; span: Span }[]; settings: Record<string, Json> };
   /** sha256 of the spec source. */
   hash: string;
+}
+
+/**
+ * What the data source tells the compiler before lowering (read by the CLI from the training split;
+ * compiler/data-facts.ts): the vocabulary of a character source, the number of classes. `auto`
+ * arguments (embedding(auto, 64), dense(auto)) take their sizes from here.
+ */
+export interface DataFacts {
+  vocab?: { size: number; json: string };
+  classes?: number;
+  /** Why the data could not be read (the diagnostic of an `auto` says it). */
+  unreadable?: string;
 }

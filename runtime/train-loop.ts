@@ -347,7 +347,13 @@ export interface CheckpointHooks {
 }
 
 /** Train to completion synchronously (tests, workers). */
-export function train(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }, opts: TrainOptions & CheckpointHooks = {}): TrainResult {
+export function train(
+  p: Program,
+  be: Backend,
+  model: Model,
+  data: { train: Dataset; validation?: Dataset; test?: Dataset },
+  opts: TrainOptions & CheckpointHooks = {},
+): TrainResult {
   const g = trainSteps(p, be, model, data, opts);
   for (;;) {
     const r = g.next();
@@ -360,7 +366,7 @@ export async function trainAsync(
   p: Program,
   be: Backend,
   model: Model,
-  data: { train: Dataset; test?: Dataset },
+  data: { train: Dataset; validation?: Dataset; test?: Dataset },
   opts: TrainOptions & CheckpointHooks = {},
 ): Promise<TrainResult> {
   const g = trainSteps(p, be, model, data, opts);
@@ -380,7 +386,7 @@ export function* trainSteps(
   p: Program,
   be: Backend,
   model: Model,
-  data: { train: Dataset; test?: Dataset },
+  data: { train: Dataset; validation?: Dataset; test?: Dataset },
   opts: TrainOptions & CheckpointHooks = {},
 ): Generator<void, TrainResult> {
   const H = be.H;
@@ -391,7 +397,10 @@ export function* trainSteps(
   const resume = opts.resume;
   const seed = resume?.seed ?? opts.seed ?? p.train.seed;
   const epochs = opts.epochs ?? p.train.epochs;
-  const split = splitValidation(data.train.n, p.data.validation, seed);
+  // a source that splits by position (a corpus, a time series) gives its own validation set;
+  // otherwise the validation rows are drawn from the training set by the seed
+  const split = data.validation ? { train: range(data.train.n), val: range(data.validation.n) } : splitValidation(data.train.n, p.data.validation, seed);
+  const valSet = data.validation ?? data.train;
   const pre = fitPreprocessing(p, data.train, split.train);
   checkDataFits(p, data.train, "training data", pre?.outDim);
   if (data.test) checkDataFits(p, data.test, "test data", pre?.outDim);
@@ -586,7 +595,7 @@ export function* trainSteps(
       }
       if (stopper && es?.everySteps && step % es.everySteps === 0 && split.val.length > 0) {
         // early stopping evaluated every N steps (eval mode: running statistics are not touched)
-        const v = evaluate(p, be, model, data.train, split.val, feeder);
+        const v = evaluate(p, be, model, valSet, split.val, feeder);
         const u = stopper.update(es.monitor === "val_acc" ? (v.acc ?? NaN) : v.loss, step);
         if (u.improved) {
           snapshot(true);
@@ -622,7 +631,7 @@ export function* trainSteps(
       m.val_ppl = m.val_bpc = null;
     }
     if (split.val.length > 0) {
-      const v = evaluate(p, be, model, data.train, split.val, feeder);
+      const v = evaluate(p, be, model, valSet, split.val, feeder);
       m.val_loss = v.loss;
       m.val_acc = v.acc;
       if (p.meta.positions) {

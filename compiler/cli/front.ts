@@ -4,6 +4,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { compileToIr } from "../pipeline";
 import { checkTarget, type Target } from "../check-targets";
+import { dataPathOf, readDataFacts } from "../data-facts";
+import type { Spec } from "../spec";
 import type { IR } from "../ir";
 import { renderDiagnostics, type Diagnostic } from "../../grammar/diagnostics";
 import { DnncError } from "../../runtime/errors";
@@ -48,11 +50,13 @@ function passTimer(out: Out): ((name: string, ms: number) => void) | undefined {
 }
 
 /** The pipeline on a spec file, its diagnostics reported; with `target`, also what that target cannot map (E0405). */
-export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target) {
+export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target, data?: string) {
   const source = readSpec(path);
   out.info(`spec ${resolve(path)} (${source.length} characters)`);
+  // the data's vocabulary and classes, for `auto` sizes (read only for the sequence sources)
+  const facts = (spec: Spec) => readDataFacts(spec, dataPathOf(spec, path, data));
   const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () =>
-    compileToIr(source, path, { passes, onPass: passTimer(out) }),
+    compileToIr(source, path, { passes, onPass: passTimer(out), facts }),
   );
   if (r.ir && target) {
     const refused = checkTarget(r.ir, target, r.spec);

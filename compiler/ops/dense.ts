@@ -13,15 +13,18 @@ export type DenseNode = NodeOf<"dense", { units: number; bias: boolean; weight_n
 export const dense = layer({
   name: "dense",
   positional: ["units"],
-  args: { units: posInt, bias: { type: "boolean", default: true }, ...decayArgs },
+  args: { units: { anyOf: [posInt, { type: "string", enum: ["auto"] }] }, bias: { type: "boolean", default: true }, ...decayArgs },
   required: ["units"],
   rank: [1, 2],
   doc: "Fully connected layer y = x Wᵀ + b, W stored [units, in] as in PyTorch; on a sequence [T, F], at every position.",
   shape: "`[F] → [units]`, `[T, F] → [T, units]`",
-  notes: "`y = x Wᵀ + b`, W stored `[units, F]` as PyTorch; `weight_norm` reparameterizes each row as g·v/‖v‖ (PyTorch's `weight_norm(dim=0)`)",
+  notes:
+    "`y = x Wᵀ + b`, W stored `[units, F]` as PyTorch; `weight_norm` reparameterizes each row as g·v/‖v‖ (PyTorch's `weight_norm(dim=0)`); `dense(auto)`: as many units as the data source has classes (a text source: its vocabulary)",
   docDefaults: { init: "torch_default" },
   lower(c, l, input, shape) {
-    const units = l.args.units as number;
+    // auto: the data's classes (a language model's: its vocabulary)
+    const units = l.args.units === "auto" ? c.fact("classes", l.span, "dense(auto)") : (l.args.units as number);
+    if (units === undefined) return undefined;
     const out = [...shape.slice(0, -1), units];
     const n = c.node<DenseNode>("dense", input, shape, out, l, { units, bias: l.args.bias as boolean, weight_norm: l.args.weight_norm === true });
     linearParams(c, n, l, [units, shape[shape.length - 1]]);

@@ -78,6 +78,8 @@ export interface LowerCtx {
   weightInit(l: LayerSpec, fanInShape: number[]): { w: Record<string, Json>; b: Record<string, Json> };
   /** Report a diagnostic at a span; returns undefined so that `return c.error(...)` ends a lowering. */
   error(code: Code, span: Span, args: Record<string, string | number>, hint?: string): undefined;
+  /** A size the data determines (`auto` arguments): the vocabulary, or the number of classes; a diagnostic at `span` when unknown. */
+  fact(name: "vocab" | "classes", span: Span, what: string): number | undefined;
   /** Lower a nested layer (bodies of repeat and residual). */
   layer(l: LayerSpec, input: string, shape: number[]): [string, number[]] | undefined;
 }

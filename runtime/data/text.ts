@@ -29,6 +29,8 @@ export interface CharCorpusOptions extends SplitFractions {
   context: number;
   /** Characters between the starts of consecutive windows. Default: context (windows do not overlap). */
   stride?: number;
+  /** A fixed vocabulary (a compiled trainer's): encode with it instead of building one from the training span. */
+  vocab?: Vocab;
 }
 
 export interface CharCorpus {
@@ -60,7 +62,7 @@ export function charCorpus(cps: ArrayLike<number>, length: number, what: string,
   const stride = positiveInt(opts.stride ?? context, "stride", what);
   if (length === 0) throw new DnncError(`${what}: empty text`);
   const spans = splitSpans(length, opts, what, "characters");
-  const vocab = new VocabBuilder().add(cps, spans.train.start, spans.train.end).build();
+  const vocab = opts.vocab ?? new VocabBuilder().add(cps, spans.train.start, spans.train.end).build();
   const ids = vocab.encodeCodePoints(cps, 0, length, idArray(vocab.size, length), 0);
   const part = (name: string, span: Span | undefined): Dataset | undefined => {
     if (!span) return undefined;
@@ -151,6 +153,8 @@ export interface DocumentOptions extends SplitFractions {
   context: number;
   /** Seed of the stratified split. */
   seed: number;
+  /** A fixed vocabulary with a pad id (a compiled trainer's): encode with it instead of building one. */
+  vocab?: Vocab;
 }
 
 export interface DocumentClasses {
@@ -187,8 +191,9 @@ export function documentClasses(classes: ClassDocs[], what: string, opts: Docume
   const split = splitStratified(labels, classes.length, opts, opts.seed, what, names);
   const builder = new VocabBuilder();
   for (const i of split.train) builder.add(all[i].cps, all[i].start, all[i].end);
-  const vocab = builder.build({ pad: true });
-  const pad = vocab.pad!;
+  const vocab = opts.vocab ?? builder.build({ pad: true });
+  if (vocab.pad === undefined) throw new DnncError(`${what}: the fixed vocabulary has no pad id (documents are padded)`);
+  const pad = vocab.pad;
   let truncated = 0;
   for (const d of all) if (d.end - d.start > context) truncated++;
   const make = (idx: Int32Array): Dataset => {

@@ -21,7 +21,12 @@ import { openRunDir, planRun, type RunDir, type RunPlan } from "./run-dir";
 import { describeNonFinite, findNonFiniteCheckpoint } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { asUserError } from "./fs-errors";
-import { loadCsvFile } from "./load-csv";
+import { loadCsvFile, loadTokenCsv } from "./load-csv";
+import { loadTextClasses, loadTextCorpus } from "./load-text";
+import { loadTimeSeries } from "./load-timeseries";
+import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
+import { Vocab, vocabMetadata } from "../data/vocab";
+import type { Json } from "../program";
 import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
 
 export interface TrainerArgs {
@@ -164,10 +169,84 @@ export function modelClasses(p: Program): number | undefined {
   return k === 1 && p.loss.kind !== "softmax_cross_entropy" ? 2 : k;
 }
 
+/** What a data source gives the training loop: the splits, and what must be saved with the model. */
+export interface LoadedData {
+  train: Dataset;
+  /** A source that splits by position (a corpus, a time series) gives its own validation set. */
+  validation?: Dataset;
+  test?: Dataset;
+  /** Fitted statistics stored in model.safetensors (a time series' standardization). */
+  tensors?: { name: string; shape: number[]; data: Float32Array }[];
+  metadata?: Record<string, string>;
+}
+
+/** The sequence sources (text, text_classes, tokens, timeseries; compiler/settings.ts), with the spec's settings. */
+function loadSequenceData(p: Program, dataDir: string): LoadedData {
+  const src = p.data.source as { kind: string; label?: string | number; args?: Record<string, Json> };
+  const a = src.args ?? {};
+  const num = (k: string) => (a[k] === undefined ? undefined : (a[k] as number));
+  // a compiled trainer encodes any corpus with the vocabulary it was compiled with (other characters: id 0)
+  const fixed = p.data.vocab as { json: string } | undefined;
+  const vocab = fixed ? Vocab.fromJSON(fixed.json, `${p.meta.file} (the trainer's vocabulary)`) : undefined;
+  const validation = p.data.validation;
+  switch (src.kind) {
+    case "text": {
+      const c = loadTextCorpus(dataDir, { context: num("context")!, stride: num("stride"), validation, test: num("test"), vocab });
+      return { train: c.train, validation: c.validation, test: c.test, metadata: vocabMetadata(c.vocab) };
+    }
+    case "text_classes": {
+      const c = loadTextClasses(dataDir, {
+        context: num("context")!,
+        seed: p.train.seed,
+        validation,
+        test: num("test"),
+        separator: a.separator as string | undefined,
+        vocab,
+      });
+      return { train: c.train, validation: c.validation, test: c.test, metadata: { ...vocabMetadata(c.vocab), classes: JSON.stringify(c.classNames) } };
+    }
+    case "tokens": {
+      const ds = loadTokenCsv(dataDir, {
+        label: src.label ?? "label",
+        pad: num("pad"),
+        maxLength: num("max_length") ?? p.meta.inputShape[0],
+        regression: isRegression(p),
+        classes: modelClasses(p),
+      });
+      if (ds.shape[0] !== p.meta.inputShape[0])
+        throw new DnncError(
+          `${dataDir}: the longest row has ${ds.shape[0]} tokens, but the model's input is [${p.meta.inputShape[0]}]; set max_length=${p.meta.inputShape[0]} to pad (or cut) every row to it`,
+        );
+      return { train: ds };
+    }
+    case "timeseries": {
+      const t = a.target as string | string[];
+      const w = loadTimeSeries(dataDir, {
+        targets: Array.isArray(t) ? t : [t],
+        inputs: a.inputs as string[] | undefined,
+        time: a.time as string | undefined,
+        window: num("window")!,
+        horizon: num("horizon"),
+        stride: num("stride"),
+        validation,
+        test: num("test"),
+      });
+      return {
+        train: w.train,
+        validation: w.validation,
+        test: w.test,
+        ...(w.stats ? { tensors: seriesStatsTensors(w.stats), metadata: seriesStatsMetadata(w.stats) } : {}),
+      };
+    }
+  }
+  throw new DnncError(`${p.meta.file}: unknown data source ${src.kind}`);
+}
+
 /** Load the training and test splits named by the program (or --data). */
-export function loadData(p: Program, dataDir: string): { train: Dataset; test?: Dataset } {
+export function loadData(p: Program, dataDir: string): LoadedData {
   const classes = modelClasses(p);
   if (p.data.source.kind === "idx") return loadIdxDir(dataDir, { classes });
+  if (p.data.source.kind !== "csv") return loadSequenceData(p, dataDir);
   // csv: a directory with train.csv (and optionally test.csv), or a single file
   const label = p.data.source.label ?? "label";
   const regression = isRegression(p);
@@ -186,7 +265,7 @@ export function loadData(p: Program, dataDir: string): { train: Dataset; test?: 
  * 30 MB of its .gz files), and gzipped byte images are packed as they inflate (47 -> 29 MB for
  * Fashion-MNIST's training images). Same batches as loadData.
  */
-export async function loadDataStreaming(p: Program, dataDir: string): Promise<{ train: Dataset; test?: Dataset }> {
+export async function loadDataStreaming(p: Program, dataDir: string): Promise<LoadedData> {
   // byte images stay packed (decoded per batch) unless a preprocessing is fitted on the whole array
   const packed = ((p.data.preprocess ?? []) as unknown[]).length === 0;
   if (p.data.source.kind === "idx") return loadIdxDirStreaming(dataDir, { packed, classes: modelClasses(p) });
@@ -384,7 +463,8 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     if (out) {
       run?.flushTrace(true);
       // nothing non-finite is written as the model (the loop checked it too; this guards the file)
-      const tensors = [...modelTensors(p, be.H), ...(result.preprocess ? preprocessTensors(result.preprocess) : [])];
+      // the weights, then what the data's preprocessing fitted (a time series' standardization; the vocabulary is metadata)
+      const tensors = [...modelTensors(p, be.H), ...(result.preprocess ? preprocessTensors(result.preprocess) : []), ...(data.tensors ?? [])];
       const nf = tensors.find((t) => !t.data.every(Number.isFinite));
       if (nf) throw new DnncError(`not writing ${join(out, "model.safetensors")}: tensor ${nf.name} holds ${nf.data.find((v) => !Number.isFinite(v))}`);
       writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
@@ -404,7 +484,12 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         join(out, "model.safetensors"),
         encodeSafetensors(
           tensors,
-          modelMetadata(p, { seed: String(seed), steps: String(result.steps), ...(result.preprocess ? preprocessMetadata(result.preprocess) : {}) }),
+          modelMetadata(p, {
+            seed: String(seed),
+            steps: String(result.steps),
+            ...(result.preprocess ? preprocessMetadata(result.preprocess) : {}),
+            ...(data.metadata ?? {}),
+          }),
         ),
       );
       say(`wrote ${join(out, "metrics.jsonl")} and ${join(out, "model.safetensors")}`);
