@@ -1,0 +1,684 @@
+// Recurrent layers, PyTorch 1.13 semantics: one direction of one layer of nn.LSTM / nn.GRU
+// (batch_first=True) per call, forward and backpropagation through time over the whole window.
+// The naive oracles are in ./rnn-reference (test/kernels-rnn*.test.ts compares the two, and both
+// against PyTorch).
+//
+// Shapes (U = cfg.hidden, G = 4 for LSTM, 3 for GRU, D = cfg.dirs):
+//   x     (n, T, F)     input sequence, row-major, batch first
+//   y     (n, T, D*U)   output sequence; the forward direction writes the first U floats of each
+//                       position, the reverse direction the last U (PyTorch's output layout).
+//                       -1: not written (only the final state is wanted)
+//   len   (n)           valid length of each sample, integers 1..T stored as floats; -1: all T
+//   h0,c0 (n, U)        initial state of this direction; -1: zeros (c0/cT/dcT/dc0: LSTM only)
+//   hT,cT (n, U)        final state: the state after the sample's last valid step (forward: at
+//                       t = len-1, reverse: at t = 0); -1: not written. h0 may BE hT (and c0 cT):
+//                       the state carried across windows in place (truncated BPTT); partial
+//                       overlaps are not allowed.
+//   w: RnnWeights       heap offsets of the direction's parameters, exactly as in PyTorch:
+//                         wih weight_ih_l{l}[_reverse] (G*U, F)   rows gate-major: i f g o / r z n
+//                         whh weight_hh_l{l}[_reverse] (G*U, U)
+//                         bih bias_ih_l{l}[_reverse] (G*U) or -1 (bias=False)
+//                         bhh bias_hh_l{l}[_reverse] (G*U) or -1
+//   g: RnnWeights       their gradients (same shapes; a bias gradient may be -1 to skip it)
+//
+// Cells (sigma = logistic sigmoid; P = W_ih x_t + b_ih and R = W_hh h_{t-1} + b_hh, split in G
+// slices of U):
+//   LSTM  i = sigma(P_i + R_i), f = sigma(P_f + R_f), g = tanh(P_g + R_g), o = sigma(P_o + R_o)
+//         c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+//   GRU   r = sigma(P_r + R_r), z = sigma(P_z + R_z), m = tanh(P_n + r * R_n)   (R_n includes b_hn)
+//         h_t = (1 - z) * m + z * h_{t-1}
+//
+// Lengths (pack_padded_sequence semantics): at a padded step (t >= len[s]) the state is not
+// updated, the output is 0, and no gradient flows through the step (dy there is ignored). The
+// forward direction runs t = 0..len-1 and then holds its state; the reverse direction holds its
+// initial state until t = len-1 and runs down to t = 0. Padded input rows must be finite (they
+// meet zero gradients in the weight-gradient GEMMs).
+//
+// Calls (nothing is allocated; the kernels only write their outputs, save and scratch):
+//   lstmForward(H, gemm, cfg, w, x, len, h0, c0, y, hT, cT, save, scratch, n)
+//   lstmBackward(H, gemm, cfg, w, g, x, len, save, dy, dhT, dcT, dx, dh0, dc0, scratch, n, beta, betaX)
+//   gruForward(H, gemm, cfg, w, x, len, h0, y, hT, save, scratch, n)
+//   gruBackward(H, gemm, cfg, w, g, x, len, save, dy, dhT, dx, dh0, scratch, n, beta, betaX)
+// The backward reads the save area its forward wrote (with the same cfg, w, x, len, n) and
+// leaves it intact, so it may run more than once. dy (n, T, D*U) and dhT, dcT (n, U) are the
+// gradients of the loss with respect to y and the final state, -1 when zero. Gradients written:
+//   g.wih, g.whh, g.bih, g.bhh  beta 0: overwritten, beta 1: added to (accumulation over windows
+//                               or calls); the bias gradients may be -1
+//   dx (n, T, F) or -1          betaX 0: overwritten, 1: added to (the second direction of a
+//                               bidirectional layer adds its share of the input gradient)
+//   dh0, dc0 (n, U) or -1       overwritten: the gradient with respect to the initial state
+// Sizes, in floats, for a batch of (at most) n samples:
+//   lstmSaveSize(cfg, n) = 6 n T U   gruSaveSize(cfg, n) = 5 n T U
+//   lstmScratchSize(cfg, n), gruScratchSize(cfg, n): the larger of the forward's and the
+//   backward's (rnnForwardScratchSize / rnnBackwardScratchSize give each); the scratch needs
+//   nothing kept between calls, so layers may share it.
+// Save area, each block (n, T, .) batch-major with row s*T + t (a padded step's rows hold the
+// held state and unused gates):
+//   LSTM  [gates (n,T,4U): i f g o after their nonlinearity][hprev (n,T,U): h entering step t]
+//         [cprev (n,T,U): c entering step t]
+//   GRU   [gates (n,T,3U): r z m after their nonlinearity][hn (n,T,U): R_n = W_hn h + b_hn]
+//         [hprev (n,T,U)]
+// Work per call (M = n*T): forward one GEMM (M, G*U, F) for the input projection of all steps
+// into the gates block, then per step one GEMM (n, G*U, U) of h_{t-1} W_hh^T and one sweep that
+// adds the biases, applies the gate math and writes state, output and save. Backward per step one
+// sweep writing the pre-activation gradients dG (batch-major, and step t's rows contiguous) and
+// one GEMM dh_{t-1} += dG_t W_hh; then four whole-window GEMMs: dx = dG W_ih, dW_ih = dG^T x,
+// dW_hh = dG^T hprev, db = 1^T dG. Steps where no sample is valid skip their GEMM.
+//
+// Stacked layers: rnnStackPlan / rnnStackForward / rnnStackBackward (at the end) chain these
+// calls over layers and directions exactly as nn.LSTM(num_layers, bidirectional) does, without
+// dropout between layers (the op module inserts it between the layers' output sequences).
+import type { GemmFn } from "../backend";
+
+export interface RnnConfig {
+  /** time steps of the window */
+  T: number;
+  /** input features per step */
+  F: number;
+  /** hidden units U (hidden_size) */
+  hidden: number;
+  /** directions of the layer (1 or 2): an output position holds dirs * hidden floats */
+  dirs: 1 | 2;
+  /**
+   * this call runs the reverse direction; with dirs 2 it writes the second half of each output
+   * position (with dirs 1, a layer that reads time backwards, the whole position)
+   */
+  reverse: boolean;
+}
+
+/** Heap offsets of one direction's parameters (or their gradients), PyTorch's four tensors. */
+export interface RnnWeights {
+  wih: number;
+  whh: number;
+  bih: number;
+  bhh: number;
+}
+
+export const LSTM_GATES = 4;
+export const GRU_GATES = 3;
+
+const align16 = (v: number): number => (v + 15) & ~15;
+
+/** Floats of one direction's save area (LSTM): gates 4U + hprev U + cprev U per position. */
+export function lstmSaveSize(c: RnnConfig, n: number): number {
+  return n * c.T * 6 * c.hidden;
+}
+
+/** Floats of one direction's save area (GRU): gates 3U + hn U + hprev U per position. */
+export function gruSaveSize(c: RnnConfig, n: number): number {
+  return n * c.T * 5 * c.hidden;
+}
+
+/** Forward scratch: the step GEMM's output (n, G*U), the bias sum (G*U), h and c (n, U). */
+export function rnnForwardScratchSize(c: RnnConfig, n: number, G: number): number {
+  const U = c.hidden;
+  return align16(n * G * U) + align16(G * U) + 2 * align16(n * U);
+}
+
+/**
+ * Backward scratch: dG (n, T, G*U) (GRU: twice, the input side and the recurrent side differ in
+ * the n slice), step t's dG rows (n, G*U), dh and dc (n, U), a row of n*T ones (bias sums).
+ */
+export function rnnBackwardScratchSize(c: RnnConfig, n: number, G: number): number {
+  const U = c.hidden;
+  const dG = align16(n * c.T * G * U) * (G === GRU_GATES ? 2 : 1);
+  return dG + align16(n * G * U) + 2 * align16(n * U) + align16(n * c.T);
+}
+
+export function lstmScratchSize(c: RnnConfig, n: number): number {
+  return Math.max(rnnForwardScratchSize(c, n, LSTM_GATES), rnnBackwardScratchSize(c, n, LSTM_GATES));
+}
+
+export function gruScratchSize(c: RnnConfig, n: number): number {
+  return Math.max(rnnForwardScratchSize(c, n, GRU_GATES), rnnBackwardScratchSize(c, n, GRU_GATES));
+}
+
+/**
+ * The longest valid length (T when len < 0), after checking every length is an integer in 1..T:
+ * a bad length would otherwise read and write outside the sequence.
+ */
+export function rnnMaxLength(H: Float32Array, c: RnnConfig, len: number, n: number): number {
+  if (len < 0) return c.T;
+  let m = 0;
+  for (let s = 0; s < n; s++) {
+    const L = H[len + s];
+    if (!(Number.isInteger(L) && L >= 1 && L <= c.T)) throw new Error(`rnn: length ${L} of sample ${s} is not an integer in 1..${c.T}`);
+    if (L > m) m = L;
+  }
+  return m;
+}
+
+const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+
+/** Copies the (n, U) initial state at `src` to `dst`, or zeroes dst when src < 0. */
+function initState(H: Float32Array, src: number, dst: number, len: number): void {
+  if (src < 0) H.fill(0, dst, dst + len);
+  else if (src !== dst) H.copyWithin(dst, src, src + len);
+}
+
+/** bsum = b_ih + b_hh over the first `k` floats (either bias may be -1). */
+function biasSum(H: Float32Array, bih: number, bhh: number, bsum: number, k: number): void {
+  for (let j = 0; j < k; j++) H[bsum + j] = (bih >= 0 ? H[bih + j] : 0) + (bhh >= 0 ? H[bhh + j] : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LSTM
+
+// x is (n, T, F); y is (n, T, D*U) or -1; h0, c0, hT, cT are (n, U) or -1; save is
+// lstmSaveSize(cfg, n) floats; scratch at least rnnForwardScratchSize(cfg, n, 4).
+//   gates[s,t] = x[s,t] W_ih^T (one GEMM), then per step t (direction order):
+//   rec = h W_hh^T (n, 4U); for valid (s, t): a = gates[s,t] + rec[s] + b_ih + b_hh,
+//   i f g o = sigma, sigma, tanh, sigma (a); c = f c + i g; h = o tanh(c); y[s,t] = h.
+export function lstmForward(
+  H: Float32Array,
+  gemm: GemmFn,
+  c: RnnConfig,
+  w: RnnWeights,
+  x: number,
+  len: number,
+  h0: number,
+  c0: number,
+  y: number,
+  hT: number,
+  cT: number,
+  save: number,
+  scratch: number,
+  n: number,
+): void {
+  const { T, F, hidden: U, dirs, reverse } = c;
+  const G = 4 * U;
+  const maxLen = rnnMaxLength(H, c, len, n);
+  const gates = save;
+  const hprev = save + n * T * G;
+  const cprev = hprev + n * T * U;
+  const rec = scratch;
+  const bsum = rec + align16(n * G);
+  const hs = hT >= 0 ? hT : bsum + align16(G);
+  const cs = cT >= 0 ? cT : bsum + align16(G) + align16(n * U);
+  initState(H, h0, hs, n * U);
+  initState(H, c0, cs, n * U);
+  biasSum(H, w.bih, w.bhh, bsum, G);
+  gemm(0, 1, n * T, G, F, x, w.wih, gates, 0);
+  const ldy = dirs * U;
+  const yoff = reverse && dirs === 2 ? U : 0;
+  for (let k = 0; k < T; k++) {
+    const t = reverse ? T - 1 - k : k;
+    if (t < maxLen) gemm(0, 1, n, G, U, hs, w.whh, rec, 0);
+    for (let s = 0; s < n; s++) {
+      const row = s * T + t;
+      const hp = hprev + row * U;
+      const cp = cprev + row * U;
+      const hv = hs + s * U;
+      const cv = cs + s * U;
+      H.copyWithin(hp, hv, hv + U);
+      H.copyWithin(cp, cv, cv + U);
+      const yo = y + row * ldy + yoff;
+      if (len >= 0 && t >= H[len + s]) {
+        if (y >= 0) H.fill(0, yo, yo + U);
+        continue;
+      }
+      const gi = gates + row * G;
+      const gf = gi + U;
+      const gg = gf + U;
+      const go = gg + U;
+      const ri = rec + s * G;
+      const rf = ri + U;
+      const rg = rf + U;
+      const ro = rg + U;
+      for (let j = 0; j < U; j++) {
+        const iv = sigmoid(H[gi + j] + H[ri + j] + H[bsum + j]);
+        const fv = sigmoid(H[gf + j] + H[rf + j] + H[bsum + U + j]);
+        const gv = Math.tanh(H[gg + j] + H[rg + j] + H[bsum + 2 * U + j]);
+        const ov = sigmoid(H[go + j] + H[ro + j] + H[bsum + 3 * U + j]);
+        H[gi + j] = iv;
+        H[gf + j] = fv;
+        H[gg + j] = gv;
+        H[go + j] = ov;
+        const cn = fv * H[cv + j] + iv * gv;
+        H[cv + j] = cn;
+        const hn = ov * Math.tanh(H[cv + j]);
+        H[hv + j] = hn;
+      }
+      if (y >= 0) H.copyWithin(yo, hv, hv + U);
+    }
+  }
+}
+
+// Backward through time of lstmForward (same cfg, w, x, len, save, n). dy (n, T, D*U), dhT and
+// dcT (n, U) may be -1 (zero). Per step t (reverse direction order), for a valid (s, t) with
+// dh = dh_rec + dy[s,t], c = f cprev + i g (recomputed), tc = tanh(c):
+//   do = dh tc, dc = dc_rec + dh o (1 - tc^2), di = dc g, dg = dc i, df = dc cprev,
+//   dc_rec = dc f, dG = (di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)), dh_rec = dG W_hh;
+// a padded step passes dh_rec and dc_rec through and has dG = 0.
+export function lstmBackward(
+  H: Float32Array,
+  gemm: GemmFn,
+  c: RnnConfig,
+  w: RnnWeights,
+  g: RnnWeights,
+  x: number,
+  len: number,
+  save: number,
+  dy: number,
+  dhT: number,
+  dcT: number,
+  dx: number,
+  dh0: number,
+  dc0: number,
+  scratch: number,
+  n: number,
+  beta: 0 | 1,
+  betaX: 0 | 1,
+): void {
+  const { T, F, hidden: U, dirs, reverse } = c;
+  const G = 4 * U;
+  const M = n * T;
+  const maxLen = rnnMaxLength(H, c, len, n);
+  const gates = save;
+  const hprev = save + M * G;
+  const cprev = hprev + M * U;
+  const dG = scratch;
+  const dGt = dG + align16(M * G);
+  const dh = dGt + align16(n * G);
+  const dc = dh + align16(n * U);
+  const ones = dc + align16(n * U);
+  initState(H, dhT, dh, n * U);
+  initState(H, dcT, dc, n * U);
+  const ldy = dirs * U;
+  const yoff = reverse && dirs === 2 ? U : 0;
+  for (let k = T - 1; k >= 0; k--) {
+    const t = reverse ? T - 1 - k : k;
+    for (let s = 0; s < n; s++) {
+      const row = s * T + t;
+      const dr = dG + row * G;
+      const dt = dGt + s * G;
+      if (len >= 0 && t >= H[len + s]) {
+        H.fill(0, dr, dr + G);
+        H.fill(0, dt, dt + G);
+        continue;
+      }
+      const gi = gates + row * G;
+      const gf = gi + U;
+      const gg = gf + U;
+      const go = gg + U;
+      const cp = cprev + row * U;
+      const dhv = dh + s * U;
+      const dcv = dc + s * U;
+      const dyo = dy + row * ldy + yoff;
+      for (let j = 0; j < U; j++) {
+        const iv = H[gi + j];
+        const fv = H[gf + j];
+        const gv = H[gg + j];
+        const ov = H[go + j];
+        const cpv = H[cp + j];
+        // c as the forward stored it: through the heap (float32 rounding on a float32 heap),
+        // staged in step t's dG row, which is written after the sweep
+        H[dt + j] = fv * cpv + iv * gv;
+        const tc = Math.tanh(H[dt + j]);
+        const dhj = dy >= 0 ? H[dhv + j] + H[dyo + j] : H[dhv + j];
+        const dcj = H[dcv + j] + dhj * ov * (1 - tc * tc);
+        H[dcv + j] = dcj * fv;
+        H[dhv + j] = 0;
+        const a = dcj * gv * iv * (1 - iv);
+        const b = dcj * cpv * fv * (1 - fv);
+        const d = dcj * iv * (1 - gv * gv);
+        const e = dhj * tc * ov * (1 - ov);
+        H[dr + j] = a;
+        H[dr + U + j] = b;
+        H[dr + 2 * U + j] = d;
+        H[dr + 3 * U + j] = e;
+      }
+      H.copyWithin(dt, dr, dr + G);
+    }
+    // valid samples had dh zeroed above: dh = dG_t W_hh for them, unchanged (+0) for the others
+    if (t < maxLen) gemm(0, 0, n, U, G, dGt, w.whh, dh, 1);
+  }
+  if (dh0 >= 0) H.copyWithin(dh0, dh, dh + n * U);
+  if (dc0 >= 0) H.copyWithin(dc0, dc, dc + n * U);
+  weightGrads(H, gemm, F, U, G, M, x, w.wih, g, dG, dG, hprev, dx, ones, beta, betaX);
+}
+
+// The whole-window GEMMs of both cells: dG (M, G*U) is the pre-activation gradient of the input
+// side, dGh that of the recurrent side (the same block for LSTM).
+//   dx = dG W_ih, dW_ih = dG^T x, dW_hh = dGh^T hprev, db_ih = 1^T dG, db_hh = 1^T dGh.
+function weightGrads(
+  H: Float32Array,
+  gemm: GemmFn,
+  F: number,
+  U: number,
+  G: number,
+  M: number,
+  x: number,
+  wih: number,
+  g: RnnWeights,
+  dG: number,
+  dGh: number,
+  hprev: number,
+  dx: number,
+  ones: number,
+  beta: 0 | 1,
+  betaX: 0 | 1,
+): void {
+  if (dx >= 0) gemm(0, 0, M, F, G, dG, wih, dx, betaX);
+  if (g.wih >= 0) gemm(1, 0, G, F, M, dG, x, g.wih, beta);
+  if (g.whh >= 0) gemm(1, 0, G, U, M, dGh, hprev, g.whh, beta);
+  if (g.bih >= 0 || g.bhh >= 0) H.fill(1, ones, ones + M);
+  if (g.bih >= 0) gemm(0, 0, 1, G, M, ones, dG, g.bih, beta);
+  if (g.bhh >= 0) gemm(0, 0, 1, G, M, ones, dGh, g.bhh, beta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GRU
+
+// x is (n, T, F); y is (n, T, D*U) or -1; h0, hT are (n, U) or -1; save is gruSaveSize(cfg, n)
+// floats; scratch at least rnnForwardScratchSize(cfg, n, 3).
+//   gates[s,t] = x[s,t] W_ih^T (one GEMM), then per step t (direction order):
+//   rec = h W_hh^T (n, 3U); for valid (s, t): r = sigma(P_r + rec_r + b_ir + b_hr),
+//   z likewise, hn = rec_n + b_hn, m = tanh(P_n + b_in + r hn), h = (1 - z) m + z h.
+export function gruForward(
+  H: Float32Array,
+  gemm: GemmFn,
+  c: RnnConfig,
+  w: RnnWeights,
+  x: number,
+  len: number,
+  h0: number,
+  y: number,
+  hT: number,
+  save: number,
+  scratch: number,
+  n: number,
+): void {
+  const { T, F, hidden: U, dirs, reverse } = c;
+  const G = 3 * U;
+  const maxLen = rnnMaxLength(H, c, len, n);
+  const gates = save;
+  const hnS = save + n * T * G;
+  const hprev = hnS + n * T * U;
+  const rec = scratch;
+  const bsum = rec + align16(n * G);
+  const hs = hT >= 0 ? hT : bsum + align16(G);
+  initState(H, h0, hs, n * U);
+  // bsum: b_ir + b_hr, b_iz + b_hz, then b_in and b_hn apart (r multiplies W_hn h + b_hn only)
+  biasSum(H, w.bih, w.bhh, bsum, 2 * U);
+  for (let j = 0; j < U; j++) {
+    H[bsum + 2 * U + j] = w.bih >= 0 ? H[w.bih + 2 * U + j] : 0;
+    H[bsum + 3 * U + j] = w.bhh >= 0 ? H[w.bhh + 2 * U + j] : 0;
+  }
+  gemm(0, 1, n * T, G, F, x, w.wih, gates, 0);
+  const ldy = dirs * U;
+  const yoff = reverse && dirs === 2 ? U : 0;
+  for (let k = 0; k < T; k++) {
+    const t = reverse ? T - 1 - k : k;
+    if (t < maxLen) gemm(0, 1, n, G, U, hs, w.whh, rec, 0);
+    for (let s = 0; s < n; s++) {
+      const row = s * T + t;
+      const hp = hprev + row * U;
+      const hv = hs + s * U;
+      H.copyWithin(hp, hv, hv + U);
+      const yo = y + row * ldy + yoff;
+      if (len >= 0 && t >= H[len + s]) {
+        if (y >= 0) H.fill(0, yo, yo + U);
+        continue;
+      }
+      const gr = gates + row * G;
+      const gz = gr + U;
+      const gn = gz + U;
+      const rr = rec + s * G;
+      const rz = rr + U;
+      const rn = rz + U;
+      const hno = hnS + row * U;
+      for (let j = 0; j < U; j++) {
+        const rv = sigmoid(H[gr + j] + H[rr + j] + H[bsum + j]);
+        const zv = sigmoid(H[gz + j] + H[rz + j] + H[bsum + U + j]);
+        H[hno + j] = H[rn + j] + H[bsum + 3 * U + j];
+        const hn = H[hno + j]; // as saved (the backward reads it)
+        const mv = Math.tanh(H[gn + j] + H[bsum + 2 * U + j] + rv * hn);
+        H[gr + j] = rv;
+        H[gz + j] = zv;
+        H[gn + j] = mv;
+        H[hv + j] = (1 - zv) * mv + zv * H[hv + j];
+      }
+      if (y >= 0) H.copyWithin(yo, hv, hv + U);
+    }
+  }
+}
+
+// Backward through time of gruForward (same cfg, w, x, len, save, n). dy (n, T, D*U) and dhT
+// (n, U) may be -1 (zero). Per step t (reverse direction order), for a valid (s, t) with
+// dh = dh_rec + dy[s,t]:
+//   dm = dh (1 - z), dz = dh (hprev - m), dm' = dm (1 - m^2), dz' = dz z (1 - z),
+//   dr' = dm' hn r (1 - r); input side dG = (dr', dz', dm'), recurrent side dGh = (dr', dz', dm' r);
+//   dh_rec = dh z + dGh W_hh; a padded step passes dh_rec through and has dG = dGh = 0.
+export function gruBackward(
+  H: Float32Array,
+  gemm: GemmFn,
+  c: RnnConfig,
+  w: RnnWeights,
+  g: RnnWeights,
+  x: number,
+  len: number,
+  save: number,
+  dy: number,
+  dhT: number,
+  dx: number,
+  dh0: number,
+  scratch: number,
+  n: number,
+  beta: 0 | 1,
+  betaX: 0 | 1,
+): void {
+  const { T, F, hidden: U, dirs, reverse } = c;
+  const G = 3 * U;
+  const M = n * T;
+  const maxLen = rnnMaxLength(H, c, len, n);
+  const gates = save;
+  const hnS = save + M * G;
+  const hprev = hnS + M * U;
+  const dG = scratch;
+  const dGh = dG + align16(M * G);
+  const dGt = dGh + align16(M * G);
+  const dh = dGt + align16(n * G);
+  const ones = dh + 2 * align16(n * U);
+  initState(H, dhT, dh, n * U);
+  const ldy = dirs * U;
+  const yoff = reverse && dirs === 2 ? U : 0;
+  for (let k = T - 1; k >= 0; k--) {
+    const t = reverse ? T - 1 - k : k;
+    for (let s = 0; s < n; s++) {
+      const row = s * T + t;
+      const di = dG + row * G;
+      const dr = dGh + row * G;
+      const dt = dGt + s * G;
+      if (len >= 0 && t >= H[len + s]) {
+        H.fill(0, di, di + G);
+        H.fill(0, dr, dr + G);
+        H.fill(0, dt, dt + G);
+        continue;
+      }
+      const gr = gates + row * G;
+      const gz = gr + U;
+      const gn = gz + U;
+      const hno = hnS + row * U;
+      const hp = hprev + row * U;
+      const dhv = dh + s * U;
+      const dyo = dy + row * ldy + yoff;
+      for (let j = 0; j < U; j++) {
+        const rv = H[gr + j];
+        const zv = H[gz + j];
+        const mv = H[gn + j];
+        const dhj = dy >= 0 ? H[dhv + j] + H[dyo + j] : H[dhv + j];
+        const dm = dhj * (1 - zv) * (1 - mv * mv);
+        const dz = dhj * (H[hp + j] - mv) * zv * (1 - zv);
+        const drr = dm * H[hno + j] * rv * (1 - rv);
+        H[dhv + j] = dhj * zv;
+        H[di + j] = drr;
+        H[di + U + j] = dz;
+        H[di + 2 * U + j] = dm;
+        H[dr + j] = drr;
+        H[dr + U + j] = dz;
+        H[dr + 2 * U + j] = dm * rv;
+      }
+      H.copyWithin(dt, dr, dr + G);
+    }
+    if (t < maxLen) gemm(0, 0, n, U, G, dGt, w.whh, dh, 1);
+  }
+  if (dh0 >= 0) H.copyWithin(dh0, dh, dh + n * U);
+  weightGrads(H, gemm, F, U, G, M, x, w.wih, g, dG, dGh, hprev, dx, ones, beta, betaX);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stacked layers: nn.LSTM / nn.GRU with num_layers and bidirectional, without dropout
+
+export interface RnnStackConfig {
+  cell: "lstm" | "gru";
+  layers: number;
+  dirs: 1 | 2;
+  T: number;
+  /** input features of the first layer (the others take dirs * hidden) */
+  F: number;
+  hidden: number;
+}
+
+/** Heap layout of a stack for a batch of (at most) n samples, from its base offset. */
+export interface RnnStackPlan {
+  /** configuration of layer l, direction d at index l * dirs + d */
+  cfgs: RnnConfig[];
+  /** output sequences (n, T, dirs*U) of layers 0 .. layers-2 (the last layer writes the caller's y) */
+  ys: number[];
+  /** save area of layer l, direction d at index l * dirs + d */
+  saves: number[];
+  /** two (n, T, dirs*U) gradient sequences the backward alternates between (from 2 layers on) */
+  dseq: [number, number];
+  /** scratch shared by every call */
+  scratch: number;
+  /** floats from base to the end of the plan */
+  size: number;
+}
+
+/** Offset of (layer, direction) i's (n, U) state in a (layers*dirs, n, U) block, or -1. */
+const stateAt = (o: number, i: number, nU: number): number => (o >= 0 ? o + i * nU : -1);
+
+export function rnnStackPlan(s: RnnStackConfig, n: number, base: number): RnnStackPlan {
+  const { layers, dirs, T, hidden: U } = s;
+  const cfgs: RnnConfig[] = [];
+  for (let l = 0; l < layers; l++) for (let d = 0; d < dirs; d++) cfgs.push({ T, F: l === 0 ? s.F : dirs * U, hidden: U, dirs, reverse: d === 1 });
+  let top = base;
+  const take = (k: number): number => {
+    const o = top;
+    top += align16(k);
+    return o;
+  };
+  const seq = n * T * dirs * U;
+  const ys: number[] = [];
+  for (let l = 0; l + 1 < layers; l++) ys.push(take(seq));
+  const saveSize = s.cell === "lstm" ? lstmSaveSize : gruSaveSize;
+  const saves = cfgs.map((c) => take(saveSize(c, n)));
+  const dseq: [number, number] = layers > 1 ? [take(seq), take(seq)] : [-1, -1];
+  const scratchSize = s.cell === "lstm" ? lstmScratchSize : gruScratchSize;
+  const scratch = take(Math.max(...cfgs.map((c) => scratchSize(c, n))));
+  return { cfgs, ys, saves, dseq, scratch, size: top - base };
+}
+
+// x (n, T, F), y (n, T, dirs*U) or -1; w[l*dirs + d] the parameters of layer l, direction d;
+// h0, c0, hT, cT are (layers*dirs, n, U) (PyTorch's h_n / c_n layout) or -1; c0, cT LSTM only.
+export function rnnStackForward(
+  H: Float32Array,
+  gemm: GemmFn,
+  s: RnnStackConfig,
+  p: RnnStackPlan,
+  w: readonly RnnWeights[],
+  x: number,
+  len: number,
+  h0: number,
+  c0: number,
+  y: number,
+  hT: number,
+  cT: number,
+  n: number,
+): void {
+  const nU = n * s.hidden;
+  for (let l = 0; l < s.layers; l++) {
+    const xin = l === 0 ? x : p.ys[l - 1];
+    const out = l === s.layers - 1 ? y : p.ys[l];
+    for (let d = 0; d < s.dirs; d++) {
+      const i = l * s.dirs + d;
+      if (s.cell === "lstm")
+        lstmForward(
+          H,
+          gemm,
+          p.cfgs[i],
+          w[i],
+          xin,
+          len,
+          stateAt(h0, i, nU),
+          stateAt(c0, i, nU),
+          out,
+          stateAt(hT, i, nU),
+          stateAt(cT, i, nU),
+          p.saves[i],
+          p.scratch,
+          n,
+        );
+      else gruForward(H, gemm, p.cfgs[i], w[i], xin, len, stateAt(h0, i, nU), out, stateAt(hT, i, nU), p.saves[i], p.scratch, n);
+    }
+  }
+}
+
+// Backward of rnnStackForward (same s, p, w, x, len, n). dy (n, T, dirs*U), dhT and dcT
+// (layers*dirs, n, U) may be -1; g[l*dirs + d] receives the parameter gradients (beta as in
+// lstmBackward); dx (n, T, F) or -1 and dh0, dc0 (layers*dirs, n, U) or -1 are overwritten.
+export function rnnStackBackward(
+  H: Float32Array,
+  gemm: GemmFn,
+  s: RnnStackConfig,
+  p: RnnStackPlan,
+  w: readonly RnnWeights[],
+  g: readonly RnnWeights[],
+  x: number,
+  len: number,
+  dy: number,
+  dhT: number,
+  dcT: number,
+  dx: number,
+  dh0: number,
+  dc0: number,
+  n: number,
+  beta: 0 | 1,
+): void {
+  const nU = n * s.hidden;
+  const last = s.layers - 1;
+  for (let l = last; l >= 0; l--) {
+    const xin = l === 0 ? x : p.ys[l - 1];
+    const dyl = l === last ? dy : p.dseq[(l + 1) % 2];
+    const dxl = l === 0 ? dx : p.dseq[l % 2];
+    for (let d = 0; d < s.dirs; d++) {
+      const i = l * s.dirs + d;
+      const bx: 0 | 1 = d === 0 ? 0 : 1;
+      if (s.cell === "lstm") {
+        lstmBackward(
+          H,
+          gemm,
+          p.cfgs[i],
+          w[i],
+          g[i],
+          xin,
+          len,
+          p.saves[i],
+          dyl,
+          stateAt(dhT, i, nU),
+          stateAt(dcT, i, nU),
+          dxl,
+          stateAt(dh0, i, nU),
+          stateAt(dc0, i, nU),
+          p.scratch,
+          n,
+          beta,
+          bx,
+        );
+      } else {
+        gruBackward(H, gemm, p.cfgs[i], w[i], g[i], xin, len, p.saves[i], dyl, stateAt(dhT, i, nU), dxl, stateAt(dh0, i, nU), p.scratch, n, beta, bx);
+      }
+    }
+  }
+}
