@@ -109,7 +109,7 @@ export function layout(k: DirCase, double = false): { hp: GuardedHeap; L: DirLay
     16 * n * U +
     40 * GUARD;
   const hp = new GuardedHeap(size, double);
-  const rng = new Rng(k.seed);
+  const rng = new Rng(k.seed, 0);
   const rand = (len: number, scale = 1): number => {
     const o = hp.alloc(len);
     for (let i = 0; i < len; i++) hp.H[o + i] = scale * (2 * rng.uniform() - 1);
