@@ -3,12 +3,16 @@
 // (fast-check: n = 1, T = 1, hidden sizes that are not multiples of 4, lengths, both
 // directions, initial state, state carried in place, accumulated gradients), write nothing but
 // their outputs, save and scratch, and their gradients match central finite differences.
-import { describe, it, expect } from "vitest";
+import { afterAll, describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { makeGemm } from "../runtime/kernels/gemm";
+import { createBackend } from "../runtime/backend-create";
 import { lstmForward, rnnMaxLength, type RnnConfig } from "../runtime/kernels/rnn";
 import { expectClose, naiveGemm } from "./reference/conv_norm/harness";
-import { layout, runFast, runNaive, gatesOf, type DirCase } from "./reference/rnn/harness";
+import { layout, runFast, runForward, runNaive, gatesOf, type DirCase } from "./reference/rnn/harness";
+
+const wasm = await createBackend(1 << 16, { backend: "wasm" });
+afterAll(() => wasm.close());
 
 const arbCase: fc.Arbitrary<DirCase> = fc
   .record({
@@ -43,10 +47,10 @@ function describeCase(k: DirCase): string {
   return `${k.cell} n=${k.n} T=${T} F=${F} U=${hidden} dirs=${dirs}${reverse ? " reverse" : ""} lens=${k.lens ?? "-"} bias=${k.bias} h0=${k.h0}${k.alias ? " (=hT)" : ""} dy=${k.dy} dhT=${k.dhT} beta=${k.beta}/${k.betaX}`;
 }
 
-function compareFastNaive(k: DirCase, gemmKind: "blocked" | "naive"): void {
-  const { hp, L } = layout(k);
-  const ref = new Float32Array(hp.H);
-  const gemm = gemmKind === "blocked" ? makeGemm(hp.H, "blocked") : naiveGemm(hp.H);
+function compareFastNaive(k: DirCase, gemmKind: "blocked" | "naive" | "wasm"): void {
+  const { hp, L } = layout(k, false, gemmKind === "wasm" ? wasm.H : undefined);
+  const ref = hp.H.slice(0, hp.top);
+  const gemm = gemmKind === "blocked" ? makeGemm(hp.H, "blocked") : gemmKind === "wasm" ? wasm.gemm : naiveGemm(hp.H);
   runFast(k, hp.H, gemm, L);
   runNaive(k, ref, L);
   const tag = describeCase(k);
@@ -68,6 +72,12 @@ describe("rnn kernels: fast equals the naive oracle", () => {
     fc.assert(
       fc.property(arbCase, (k) => compareFastNaive(k, "blocked")),
       { numRuns: 300, seed: 20260518 },
+    );
+  });
+  it("on random configurations (wasm backend: its GEMM and the float32 wasm gate sweeps)", () => {
+    fc.assert(
+      fc.property(arbCase, (k) => compareFastNaive(k, "wasm")),
+      { numRuns: 150, seed: 5150 },
     );
   });
   it("on the edge sizes n = 1, T = 1, U = 1 and with every length 1 (naive GEMM)", () => {
@@ -154,72 +164,78 @@ describe("rnn kernels: lengths", () => {
   });
 });
 
-// Central finite differences of L = sum(y * dy) + sum(hT * dhT) (+ sum(cT * dcT)) on a float64
-// heap with the naive GEMM: every parameter, x and the initial state.
+// Central finite differences of L = sum(y * dy) + sum(hT * dhT) (+ sum(cT * dcT)) with respect to
+// every parameter, x and the initial state:
+// - of the naive oracle on a float64 heap (step 1e-6, tight): its backward is the gradient of its
+//   forward, which the fast kernels equal (above);
+// - of the fast kernels themselves, TypeScript path (float64 sweeps on a float64 heap), alike.
 describe("rnn kernels: gradients match finite differences", () => {
-  for (const cell of ["lstm", "gru"] as const)
-    for (const [dirs, reverse, lens] of [
-      [1, false, undefined],
-      [2, true, [3, 1]],
-      [2, false, [2, 3]],
-    ] as const)
-      it(`${cell} dirs=${dirs}${reverse ? " reverse" : ""} lengths=${lens ?? "-"}`, () => {
-        const k: DirCase = {
-          cell,
-          n: 2,
-          cfg: { T: 3, F: 2, hidden: 3, dirs, reverse },
-          lens: lens ? [...lens] : undefined,
-          bias: true,
-          h0: true,
-          alias: false,
-          dy: true,
-          dhT: true,
-          beta: 0,
-          betaX: 0,
-          seed: 17,
-        };
-        const { hp, L } = layout(k, true);
-        const H = hp.H;
-        const gemm = naiveGemm(H);
-        // padded dy must be finite here: the loss reads it (times a zero output)
-        for (let i = 0; i < k.n * k.cfg.T * dirs * k.cfg.hidden; i++) if (Number.isNaN(H[L.dy + i])) H[L.dy + i] = 0.5;
-        const U = k.cfg.hidden;
-        const nU = k.n * U;
-        const loss = (): number => {
-          runFast({ ...k }, H, gemm, L);
-          let s = 0;
-          const ylen = k.n * k.cfg.T * dirs * U;
-          for (let i = 0; i < ylen; i++) s += H[L.y + i] * H[L.dy + i];
-          for (let i = 0; i < nU; i++) s += H[L.hT + i] * H[L.dhT + i];
-          if (L.cT >= 0) for (let i = 0; i < nU; i++) s += H[L.cT + i] * H[L.dcT + i];
-          return s;
-        };
-        loss();
-        const G = gatesOf(cell) * U;
-        const F = k.cfg.F;
-        const wrt: [string, number, number, number][] = [
-          ["W_ih", L.w.wih, L.g.wih, G * F],
-          ["W_hh", L.w.whh, L.g.whh, G * U],
-          ["b_ih", L.w.bih, L.g.bih, G],
-          ["b_hh", L.w.bhh, L.g.bhh, G],
-          ["x", L.x, L.dx, k.n * k.cfg.T * F],
-          ["h0", L.h0, L.dh0, nU],
-        ];
-        if (L.c0 >= 0) wrt.push(["c0", L.c0, L.dc0, nU]);
-        const got = wrt.map(([, , g, len]) => hp.get(g, len));
-        const h = 1e-6;
-        wrt.forEach(([name, p, , len], wi) => {
-          const want: number[] = [];
-          for (let i = 0; i < len; i++) {
-            const v = H[p + i];
-            H[p + i] = v + h;
-            const lp = loss();
-            H[p + i] = v - h;
-            const lm = loss();
-            H[p + i] = v;
-            want.push((lp - lm) / (2 * h));
-          }
-          expectClose(got[wi], want, `${cell} d${name}`, 1e-6, 1e-7);
+  for (const impl of ["naive oracle", "fast"] as const)
+    for (const cell of ["lstm", "gru"] as const)
+      for (const [dirs, reverse, lens] of [
+        [1, false, undefined],
+        [2, true, [3, 1]],
+        [2, false, [2, 3]],
+      ] as const)
+        it(`${impl}: ${cell} dirs=${dirs}${reverse ? " reverse" : ""} lengths=${lens ?? "-"}`, () => {
+          const naive = impl === "naive oracle";
+          const k: DirCase = {
+            cell,
+            n: 2,
+            cfg: { T: 3, F: 2, hidden: 3, dirs, reverse },
+            lens: lens ? [...lens] : undefined,
+            bias: true,
+            h0: true,
+            alias: false,
+            dy: true,
+            dhT: true,
+            beta: 0,
+            betaX: 0,
+            seed: 17,
+          };
+          const { hp, L } = layout(k, true);
+          const H = hp.H;
+          const gemm = naiveGemm(H);
+          // padded dy must be finite here: the loss reads it (times a zero output)
+          for (let i = 0; i < k.n * k.cfg.T * dirs * k.cfg.hidden; i++) if (Number.isNaN(H[L.dy + i])) H[L.dy + i] = 0.5;
+          const U = k.cfg.hidden;
+          const nU = k.n * U;
+          const loss = (): number => {
+            runForward(k, H, naive ? undefined : gemm, L);
+            let s = 0;
+            const ylen = k.n * k.cfg.T * dirs * U;
+            for (let i = 0; i < ylen; i++) s += H[L.y + i] * H[L.dy + i];
+            for (let i = 0; i < nU; i++) s += H[L.hT + i] * H[L.dhT + i];
+            if (L.cT >= 0) for (let i = 0; i < nU; i++) s += H[L.cT + i] * H[L.dcT + i];
+            return s;
+          };
+          if (naive) runNaive(k, H, L);
+          else runFast(k, H, gemm, L);
+          const G = gatesOf(cell) * U;
+          const F = k.cfg.F;
+          const wrt: [string, number, number, number][] = [
+            ["W_ih", L.w.wih, L.g.wih, G * F],
+            ["W_hh", L.w.whh, L.g.whh, G * U],
+            ["b_ih", L.w.bih, L.g.bih, G],
+            ["b_hh", L.w.bhh, L.g.bhh, G],
+            ["x", L.x, L.dx, k.n * k.cfg.T * F],
+            ["h0", L.h0, L.dh0, nU],
+          ];
+          if (L.c0 >= 0) wrt.push(["c0", L.c0, L.dc0, nU]);
+          const got = wrt.map(([, , g, len]) => hp.get(g, len));
+          const h = 1e-6;
+          wrt.forEach(([name, p, , len], wi) => {
+            const want: number[] = [];
+            for (let i = 0; i < len; i++) {
+              const v = H[p + i];
+              H[p + i] = v + h;
+              const lp = loss();
+              H[p + i] = v - h;
+              const lm = loss();
+              H[p + i] = v;
+              want.push((lp - lm) / (2 * h));
+            }
+            expectClose(got[wi], want, `${impl} ${cell} d${name}`, 1e-6, 1e-7);
+          });
         });
-      });
 });

@@ -48,14 +48,14 @@
 //                               bidirectional layer adds its share of the input gradient)
 //   dh0, dc0 (n, U) or -1       overwritten: the gradient with respect to the initial state
 // Sizes, in floats, for a batch of (at most) n samples:
-//   lstmSaveSize(cfg, n) = 6 n T U   gruSaveSize(cfg, n) = 5 n T U
+//   lstmSaveSize(cfg, n) = 7 n T U   gruSaveSize(cfg, n) = 5 n T U
 //   lstmScratchSize(cfg, n), gruScratchSize(cfg, n): the larger of the forward's and the
 //   backward's (rnnForwardScratchSize / rnnBackwardScratchSize give each); the scratch needs
 //   nothing kept between calls, so layers may share it.
 // Save area, each block (n, T, .) batch-major with row s*T + t (a padded step's rows hold the
 // held state and unused gates):
 //   LSTM  [gates (n,T,4U): i f g o after their nonlinearity][hprev (n,T,U): h entering step t]
-//         [cprev (n,T,U): c entering step t]
+//         [cprev (n,T,U): c entering step t][tanhc (n,T,U): tanh(c) leaving step t]
 //   GRU   [gates (n,T,3U): r z m after their nonlinearity][hn (n,T,U): R_n = W_hn h + b_hn]
 //         [hprev (n,T,U)]
 // Work per call (M = n*T): forward one GEMM (M, G*U, F) for the input projection of all steps
@@ -65,10 +65,22 @@
 // one GEMM dh_{t-1} += dG_t W_hh; then four whole-window GEMMs: dx = dG W_ih, dW_ih = dG^T x,
 // dW_hh = dG^T hprev, db = 1^T dG. Steps where no sample is valid skip their GEMM.
 //
+// The forward's gate sweep runs in wasm SIMD on the wasm backend (runtime/wasm/rnn.wat, in
+// float32 operations with polynomial exp / tanh: expF32, sigmoidF32, tanhF32 below, within 2.4
+// ulps; lstmRowF32 / gruRowF32 are its byte-identical TypeScript twins) and in float64 with
+// Math.exp / Math.tanh elsewhere (lstmRow / gruRow). Measured with bench/rnn.mjs (batch 32,
+// T 64, 64 -> 256, wasm backend on one thread, CPU time on a shared 2-core machine, one run):
+// the LSTM forward's sweeps take 66 ms in TypeScript and 16 ms in wasm, the training step 228
+// and 162 ms; GRU 42 and 10 ms, steps 141 and 124 ms. The backward's sweeps have no
+// transcendental (tanh(c) is saved) and take about 7 ms; the GEMMs, at about 30 GFLOP/s for
+// every shape here, take the rest.
+//
 // Stacked layers: rnnStackPlan / rnnStackForward / rnnStackBackward (at the end) chain these
 // calls over layers and directions exactly as nn.LSTM(num_layers, bidirectional) does, without
 // dropout between layers (the op module inserts it between the layers' output sequences).
 import type { GemmFn } from "../backend";
+import { checkRange } from "../wasm/conv-kernels";
+import { rnnExportsOf, type RnnExports } from "../wasm/rnn-kernels";
 
 export interface RnnConfig {
   /** time steps of the window */
@@ -99,9 +111,9 @@ export const GRU_GATES = 3;
 
 const align16 = (v: number): number => (v + 15) & ~15;
 
-/** Floats of one direction's save area (LSTM): gates 4U + hprev U + cprev U per position. */
+/** Floats of one direction's save area (LSTM): gates 4U + hprev U + cprev U + tanh(c) U per position. */
 export function lstmSaveSize(c: RnnConfig, n: number): number {
-  return n * c.T * 6 * c.hidden;
+  return n * c.T * 7 * c.hidden;
 }
 
 /** Floats of one direction's save area (GRU): gates 3U + hn U + hprev U per position. */
@@ -148,7 +160,114 @@ export function rnnMaxLength(H: Float32Array, c: RnnConfig, len: number, n: numb
   return m;
 }
 
-const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+// ---------------------------------------------------------------------------------------------
+// The gate nonlinearities in float32, operation by operation as runtime/wasm/rnn.wat computes
+// them (every + - * / rounded to float32, no fused multiply-add), so that the wasm sweep and this
+// TypeScript one write the same bytes. Accuracy against the exact functions (float64), measured
+// over [-40, 40] and near 0 (test/wasm-rnn-kernels.test.ts): exp < 1 ulp, tanh < 1.3 ulp,
+// sigmoid < 2.4 ulp (for x < -8, rounding 1 + e^-x adds about one).
+//   exp(x): x clamped to [-87, 88]; n = round(x log2 e) (adding and subtracting 1.5 * 2^23 rounds
+//     to nearest even); r = x - n C1 - n C2 (Cody-Waite, C1 + C2 = ln 2); p the Cephes expf
+//     polynomial; exp = (p r^2 + r + 1) 2^n.
+//   sigmoid(x) = 1 / (1 + exp(-x))
+//   tanh(x): |x| < 0.625: x + (p(z) z) x, z = x^2 (Cephes tanhf); else sign(x) (1 - 2 / (exp(2|x|) + 1))
+const f32 = Math.fround;
+const LOG2E = f32(1.44269504088896341);
+const ROUND = 12582912; // 1.5 * 2^23
+const C1 = f32(0.693359375);
+const C2 = f32(-2.1219444e-4);
+const E0 = f32(1.98756915e-4);
+const E1 = f32(1.3981999507e-3);
+const E2 = f32(8.3334519073e-3);
+const E3 = f32(4.1665795894e-2);
+const E4 = f32(1.6666665459e-1);
+const E5 = f32(5.0000001201e-1);
+const T0 = f32(-5.70498872745e-3);
+const T1 = f32(2.06390887954e-2);
+const T2 = f32(-5.37397155531e-2);
+const T3 = f32(1.33314422036e-1);
+const T4 = f32(-3.33332819422e-1);
+/** 2^k for k = -127..128 at index k + 127 (exact) */
+const POW2 = new Float64Array(256);
+for (let k = 0, v = 1; k <= 128; k++, v *= 2) POW2[127 + k] = v;
+for (let k = 0, v = 1; k <= 127; k++, v /= 2) POW2[127 - k] = v;
+
+/** e^x in float32 (x a float32 value). */
+export function expF32(x: number): number {
+  x = Math.min(Math.max(x, -87), 88);
+  const n = f32(f32(f32(x * LOG2E) + ROUND) - ROUND);
+  const r = f32(f32(x - f32(n * C1)) - f32(n * C2));
+  let p = f32(f32(E0 * r) + E1);
+  p = f32(f32(p * r) + E2);
+  p = f32(f32(p * r) + E3);
+  p = f32(f32(p * r) + E4);
+  p = f32(f32(p * r) + E5);
+  return f32(f32(f32(f32(p * f32(r * r)) + r) + 1) * POW2[n + 127]);
+}
+
+/** The logistic function in float32. */
+export function sigmoidF32(x: number): number {
+  return f32(1 / f32(1 + expF32(-x)));
+}
+
+/** tanh in float32. */
+export function tanhF32(x: number): number {
+  const a = Math.abs(x);
+  if (a < 0.625) {
+    const z = f32(x * x);
+    let p = f32(f32(T0 * z) + T1);
+    p = f32(f32(p * z) + T2);
+    p = f32(f32(p * z) + T3);
+    p = f32(f32(p * z) + T4);
+    return f32(f32(f32(p * z) * x) + x);
+  }
+  const y = f32(1 - f32(2 / f32(expF32(f32(a + a)) + 1)));
+  return x < 0 ? -y : y;
+}
+
+/**
+ * LSTM gate sweep of one (sample, step) in float32 operations, lanes [j0, U): the reference of
+ * rnn.wat lstm_row, and the lanes it leaves (U4..U) on the wasm backend:
+ * g holds the input projections of gates i f g o (at j, U+j, 2U+j, 3U+j) and receives their
+ * activations of g + r + b; c and h (U) are the state, updated; tc receives tanh(c).
+ */
+export function lstmRowF32(H: Float32Array, g: number, r: number, b: number, c: number, h: number, tc: number, U: number, j0: number): void {
+  for (let j = j0; j < U; j++) {
+    const iv = sigmoidF32(f32(f32(H[g + j] + H[r + j]) + H[b + j]));
+    const fv = sigmoidF32(f32(f32(H[g + U + j] + H[r + U + j]) + H[b + U + j]));
+    const gv = tanhF32(f32(f32(H[g + 2 * U + j] + H[r + 2 * U + j]) + H[b + 2 * U + j]));
+    const ov = sigmoidF32(f32(f32(H[g + 3 * U + j] + H[r + 3 * U + j]) + H[b + 3 * U + j]));
+    H[g + j] = iv;
+    H[g + U + j] = fv;
+    H[g + 2 * U + j] = gv;
+    H[g + 3 * U + j] = ov;
+    const cn = f32(f32(fv * H[c + j]) + f32(iv * gv));
+    H[c + j] = cn;
+    const t = tanhF32(cn);
+    H[tc + j] = t;
+    H[h + j] = f32(ov * t);
+  }
+}
+
+/**
+ * GRU gate sweep of one (sample, step) in float32 operations, lanes [j0, U): the reference of
+ * rnn.wat gru_row, and the lanes it leaves on the wasm backend. g holds
+ * the input projections of gates r z n and receives r z m; r is h W_hh^T; b holds b_ir + b_hr,
+ * b_iz + b_hz, b_in, b_hn (4U); hn receives W_hn h + b_hn; h (U) is the state, updated.
+ */
+export function gruRowF32(H: Float32Array, g: number, r: number, b: number, hn: number, h: number, U: number, j0: number): void {
+  for (let j = j0; j < U; j++) {
+    const rv = sigmoidF32(f32(f32(H[g + j] + H[r + j]) + H[b + j]));
+    const zv = sigmoidF32(f32(f32(H[g + U + j] + H[r + U + j]) + H[b + U + j]));
+    const n = f32(H[r + 2 * U + j] + H[b + 3 * U + j]);
+    const mv = tanhF32(f32(f32(H[g + 2 * U + j] + H[b + 2 * U + j]) + f32(rv * n)));
+    H[g + j] = rv;
+    H[g + U + j] = zv;
+    H[g + 2 * U + j] = mv;
+    H[hn + j] = n;
+    H[h + j] = f32(f32(f32(1 - zv) * mv) + f32(zv * H[h + j]));
+  }
+}
 
 /** Copies the (n, U) initial state at `src` to `dst`, or zeroes dst when src < 0. */
 function initState(H: Float32Array, src: number, dst: number, len: number): void {
@@ -159,6 +278,69 @@ function initState(H: Float32Array, src: number, dst: number, len: number): void
 /** bsum = b_ih + b_hh over the first `k` floats (either bias may be -1). */
 function biasSum(H: Float32Array, bih: number, bhh: number, bsum: number, k: number): void {
   for (let j = 0; j < k; j++) H[bsum + j] = (bih >= 0 ? H[bih + j] : 0) + (bhh >= 0 ? H[bhh + j] : 0);
+}
+
+// The sweeps of the TypeScript path (the ts backend, any heap without the wasm module): the same
+// cells in float64 with Math.exp / Math.tanh, each value rounded once when stored. In plain
+// JavaScript the float32 functions above cost 2.3-2.6x these (every operation rounded by
+// Math.fround: the LSTM forward's sweeps of bench/rnn.mjs, 140-160 ms against 61), and on a
+// float64 heap (the finite-difference tests) these are exact to float64.
+const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+
+/** lstmRowF32's cell in float64, all lanes. */
+function lstmRow(H: Float32Array, g: number, r: number, b: number, c: number, h: number, tc: number, U: number): void {
+  for (let j = 0; j < U; j++) {
+    const iv = sigmoid(H[g + j] + H[r + j] + H[b + j]);
+    const fv = sigmoid(H[g + U + j] + H[r + U + j] + H[b + U + j]);
+    const gv = Math.tanh(H[g + 2 * U + j] + H[r + 2 * U + j] + H[b + 2 * U + j]);
+    const ov = sigmoid(H[g + 3 * U + j] + H[r + 3 * U + j] + H[b + 3 * U + j]);
+    H[g + j] = iv;
+    H[g + U + j] = fv;
+    H[g + 2 * U + j] = gv;
+    H[g + 3 * U + j] = ov;
+    H[c + j] = fv * H[c + j] + iv * gv;
+    const t = Math.tanh(H[c + j]);
+    H[tc + j] = t;
+    H[h + j] = ov * t;
+  }
+}
+
+/** gruRowF32's cell in float64, all lanes. */
+function gruRow(H: Float32Array, g: number, r: number, b: number, hn: number, h: number, U: number): void {
+  for (let j = 0; j < U; j++) {
+    const rv = sigmoid(H[g + j] + H[r + j] + H[b + j]);
+    const zv = sigmoid(H[g + U + j] + H[r + U + j] + H[b + U + j]);
+    H[hn + j] = H[r + 2 * U + j] + H[b + 3 * U + j];
+    const mv = Math.tanh(H[g + 2 * U + j] + H[b + 2 * U + j] + rv * H[hn + j]);
+    H[g + j] = rv;
+    H[g + U + j] = zv;
+    H[g + 2 * U + j] = mv;
+    H[h + j] = (1 - zv) * mv + zv * H[h + j];
+  }
+}
+
+/**
+ * The wasm gate sweeps for H (a wasm backend's heap), after checking that the areas they write
+ * (save, scratch, the final state) lie inside H (the module would not notice); undefined: run
+ * the TypeScript sweeps.
+ */
+function rnnSweepOf(
+  H: Float32Array,
+  save: number,
+  saveLen: number,
+  scratch: number,
+  scratchLen: number,
+  hT: number,
+  cT: number,
+  nU: number,
+): RnnExports | undefined {
+  const k = rnnExportsOf(H);
+  if (!k) return undefined;
+  checkRange(H, save, save + saveLen, "rnn save area");
+  checkRange(H, scratch, scratch + scratchLen, "rnn scratch");
+  if (hT >= 0) checkRange(H, hT, hT + nU, "rnn final state h");
+  if (cT >= 0) checkRange(H, cT, cT + nU, "rnn final state c");
+  return k;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,6 +373,7 @@ export function lstmForward(
   const gates = save;
   const hprev = save + n * T * G;
   const cprev = hprev + n * T * U;
+  const tanhc = cprev + n * T * U;
   const rec = scratch;
   const bsum = rec + align16(n * G);
   const hs = hT >= 0 ? hT : bsum + align16(G);
@@ -201,6 +384,8 @@ export function lstmForward(
   gemm(0, 1, n * T, G, F, x, w.wih, gates, 0);
   const ldy = dirs * U;
   const yoff = reverse && dirs === 2 ? U : 0;
+  const k4 = rnnSweepOf(H, save, lstmSaveSize(c, n), scratch, rnnForwardScratchSize(c, n, 4), hT, cT, n * U);
+  const U4 = U & ~3;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
     if (t < maxLen) gemm(0, 1, n, G, U, hs, w.whh, rec, 0);
@@ -218,27 +403,12 @@ export function lstmForward(
         continue;
       }
       const gi = gates + row * G;
-      const gf = gi + U;
-      const gg = gf + U;
-      const go = gg + U;
       const ri = rec + s * G;
-      const rf = ri + U;
-      const rg = rf + U;
-      const ro = rg + U;
-      for (let j = 0; j < U; j++) {
-        const iv = sigmoid(H[gi + j] + H[ri + j] + H[bsum + j]);
-        const fv = sigmoid(H[gf + j] + H[rf + j] + H[bsum + U + j]);
-        const gv = Math.tanh(H[gg + j] + H[rg + j] + H[bsum + 2 * U + j]);
-        const ov = sigmoid(H[go + j] + H[ro + j] + H[bsum + 3 * U + j]);
-        H[gi + j] = iv;
-        H[gf + j] = fv;
-        H[gg + j] = gv;
-        H[go + j] = ov;
-        const cn = fv * H[cv + j] + iv * gv;
-        H[cv + j] = cn;
-        const hn = ov * Math.tanh(H[cv + j]);
-        H[hv + j] = hn;
-      }
+      const tco = tanhc + row * U;
+      if (k4) {
+        k4.lstm_row(gi, ri, bsum, cv, hv, tco, U, U4);
+        if (U4 < U) lstmRowF32(H, gi, ri, bsum, cv, hv, tco, U, U4);
+      } else lstmRow(H, gi, ri, bsum, cv, hv, tco, U);
       if (y >= 0) H.copyWithin(yo, hv, hv + U);
     }
   }
@@ -277,6 +447,7 @@ export function lstmBackward(
   const gates = save;
   const hprev = save + M * G;
   const cprev = hprev + M * U;
+  const tanhc = cprev + M * U;
   const dG = scratch;
   const dGt = dG + align16(M * G);
   const dh = dGt + align16(n * G);
@@ -302,6 +473,7 @@ export function lstmBackward(
       const gg = gf + U;
       const go = gg + U;
       const cp = cprev + row * U;
+      const tco = tanhc + row * U;
       const dhv = dh + s * U;
       const dcv = dc + s * U;
       const dyo = dy + row * ldy + yoff;
@@ -311,10 +483,7 @@ export function lstmBackward(
         const gv = H[gg + j];
         const ov = H[go + j];
         const cpv = H[cp + j];
-        // c as the forward stored it: through the heap (float32 rounding on a float32 heap),
-        // staged in step t's dG row, which is written after the sweep
-        H[dt + j] = fv * cpv + iv * gv;
-        const tc = Math.tanh(H[dt + j]);
+        const tc = H[tco + j];
         const dhj = dy >= 0 ? H[dhv + j] + H[dyo + j] : H[dhv + j];
         const dcj = H[dcv + j] + dhj * ov * (1 - tc * tc);
         H[dcv + j] = dcj * fv;
@@ -408,6 +577,8 @@ export function gruForward(
   gemm(0, 1, n * T, G, F, x, w.wih, gates, 0);
   const ldy = dirs * U;
   const yoff = reverse && dirs === 2 ? U : 0;
+  const k4 = rnnSweepOf(H, save, gruSaveSize(c, n), scratch, rnnForwardScratchSize(c, n, 3), hT, -1, n * U);
+  const U4 = U & ~3;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
     if (t < maxLen) gemm(0, 1, n, G, U, hs, w.whh, rec, 0);
@@ -422,23 +593,12 @@ export function gruForward(
         continue;
       }
       const gr = gates + row * G;
-      const gz = gr + U;
-      const gn = gz + U;
       const rr = rec + s * G;
-      const rz = rr + U;
-      const rn = rz + U;
       const hno = hnS + row * U;
-      for (let j = 0; j < U; j++) {
-        const rv = sigmoid(H[gr + j] + H[rr + j] + H[bsum + j]);
-        const zv = sigmoid(H[gz + j] + H[rz + j] + H[bsum + U + j]);
-        H[hno + j] = H[rn + j] + H[bsum + 3 * U + j];
-        const hn = H[hno + j]; // as saved (the backward reads it)
-        const mv = Math.tanh(H[gn + j] + H[bsum + 2 * U + j] + rv * hn);
-        H[gr + j] = rv;
-        H[gz + j] = zv;
-        H[gn + j] = mv;
-        H[hv + j] = (1 - zv) * mv + zv * H[hv + j];
-      }
+      if (k4) {
+        k4.gru_row(gr, rr, bsum, hno, hv, U, U4);
+        if (U4 < U) gruRowF32(H, gr, rr, bsum, hno, hv, U, U4);
+      } else gruRow(H, gr, rr, bsum, hno, hv, U);
       if (y >= 0) H.copyWithin(yo, hv, hv + U);
     }
   }

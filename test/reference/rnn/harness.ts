@@ -27,8 +27,10 @@ export class GuardedHeap {
   H: Float32Array;
   top = 0;
   guards: number[] = [];
-  constructor(size: number, double = false) {
-    this.H = double ? (new Float64Array(size) as unknown as Float32Array) : new Float32Array(size);
+  /** `on`: lay out on this heap (a wasm backend's) instead of a new one */
+  constructor(size: number, double = false, on?: Float32Array) {
+    if (on && on.length < size) throw new Error(`heap of ${on.length} floats, ${size} needed`);
+    this.H = on ?? (double ? (new Float64Array(size) as unknown as Float32Array) : new Float32Array(size));
   }
   alloc(n: number, fill = NaN): number {
     const o = this.top;
@@ -97,7 +99,7 @@ export interface DirLayout {
 export const gatesOf = (cell: Cell): number => (cell === "lstm" ? 4 : 3);
 
 /** Lays a case out on a fresh heap with random inputs (uniform in +-scale for weights). */
-export function layout(k: DirCase, double = false): { hp: GuardedHeap; L: DirLayout } {
+export function layout(k: DirCase, double = false, on?: Float32Array): { hp: GuardedHeap; L: DirLayout } {
   const { T, F, hidden: U, dirs } = k.cfg;
   const n = k.n;
   const G = gatesOf(k.cell) * U;
@@ -108,7 +110,7 @@ export function layout(k: DirCase, double = false): { hp: GuardedHeap; L: DirLay
     4 * G * (F + U + 2) +
     16 * n * U +
     40 * GUARD;
-  const hp = new GuardedHeap(size, double);
+  const hp = new GuardedHeap(size, double, on);
   const rng = new Rng(k.seed, 0);
   const rand = (len: number, scale = 1): number => {
     const o = hp.alloc(len);
@@ -152,6 +154,15 @@ export function layout(k: DirCase, double = false): { hp: GuardedHeap; L: DirLay
   if (lstm) outputs.push(["cT", cT, n * U], ["dc0", dc0, n * U]);
   if (k.bias) outputs.push(["db_ih", g.bih, G], ["db_hh", g.bhh, G]);
   return { hp, L: { x, len, w, g, h0, c0, y, hT, cT, save, scratch, dy, dhT, dcT, dx, dh0, dc0, outputs } };
+}
+
+/** The forward alone, fast (gemm given) or naive. */
+export function runForward(k: DirCase, H: Float32Array, gemm: GemmFn | undefined, L: DirLayout): void {
+  if (gemm) {
+    if (k.cell === "lstm") lstmForward(H, gemm, k.cfg, L.w, L.x, L.len, L.h0, L.c0, L.y, L.hT, L.cT, L.save, L.scratch, k.n);
+    else gruForward(H, gemm, k.cfg, L.w, L.x, L.len, L.h0, L.y, L.hT, L.save, L.scratch, k.n);
+  } else if (k.cell === "lstm") lstmForwardNaive(H, k.cfg, L.w, L.x, L.len, L.h0, L.c0, L.y, L.hT, L.cT, k.n);
+  else gruForwardNaive(H, k.cfg, L.w, L.x, L.len, L.h0, L.y, L.hT, k.n);
 }
 
 export function runFast(k: DirCase, H: Float32Array, gemm: GemmFn, L: DirLayout): void {
