@@ -32,19 +32,22 @@ const arbCase: fc.Arbitrary<DirCase> = fc
     dhT: fc.boolean(),
     beta: fc.constantFrom<0 | 1>(0, 1),
     betaX: fc.constantFrom<0 | 1>(0, 1),
+    skip: fc.record({ y: fc.boolean(), final: fc.boolean(), dx: fc.boolean(), dh0: fc.boolean() }),
     seed: fc.integer({ min: 1, max: 1 << 30 }),
   })
   .map((r) => {
     const cfg: RnnConfig = { T: r.T, F: r.F, hidden: r.U, dirs: r.dirs, reverse: r.dirs === 2 && r.second };
     const lens = r.lengths ? Array.from({ length: r.n }, (_, s) => 1 + (r.lenDraws[s] % r.T)) : undefined;
-    // some gradient must flow
-    const dy = r.dy || !r.dhT;
-    return { cell: r.cell, cfg, n: r.n, lens, bias: r.bias, h0: r.h0, alias: r.alias, dy, dhT: r.dhT, beta: r.beta, betaX: r.betaX, seed: r.seed };
+    // at most one of y and the final state is left out, and a gradient flows into what is kept
+    const skip = { ...r.skip, final: r.skip.final && !r.skip.y };
+    const dy = !skip.y && (r.dy || !r.dhT || skip.final);
+    const dhT = !skip.final && (r.dhT || skip.y);
+    return { cell: r.cell, cfg, n: r.n, lens, bias: r.bias, h0: r.h0, alias: r.alias, dy, dhT, beta: r.beta, betaX: r.betaX, skip, seed: r.seed };
   });
 
 function describeCase(k: DirCase): string {
   const { T, F, hidden, dirs, reverse } = k.cfg;
-  return `${k.cell} n=${k.n} T=${T} F=${F} U=${hidden} dirs=${dirs}${reverse ? " reverse" : ""} lens=${k.lens ?? "-"} bias=${k.bias} h0=${k.h0}${k.alias ? " (=hT)" : ""} dy=${k.dy} dhT=${k.dhT} beta=${k.beta}/${k.betaX}`;
+  return `${k.cell} n=${k.n} T=${T} F=${F} U=${hidden} dirs=${dirs}${reverse ? " reverse" : ""} lens=${k.lens ?? "-"} bias=${k.bias} h0=${k.h0}${k.alias ? " (=hT)" : ""} dy=${k.dy} dhT=${k.dhT} beta=${k.beta}/${k.betaX} skip=${JSON.stringify(k.skip ?? {})}`;
 }
 
 function compareFastNaive(k: DirCase, gemmKind: "blocked" | "naive" | "wasm"): void {
@@ -58,13 +61,14 @@ function compareFastNaive(k: DirCase, gemmKind: "blocked" | "naive" | "wasm"): v
   for (const [name, o, len] of L.outputs) expectClose(hp.get(o, len), Array.from(ref.subarray(o, o + len)), `${tag}: ${name}`, 2e-5, 2e-6);
   // padded positions of this direction are 0, the other direction's half is untouched
   const { T, hidden: U, dirs, reverse } = k.cfg;
-  for (let s = 0; s < k.n; s++)
-    for (let t = 0; t < T; t++) {
-      const row = L.y + (s * T + t) * dirs * U;
-      const mine = row + (reverse && dirs === 2 ? U : 0);
-      if (k.lens && t >= k.lens[s]) for (let j = 0; j < U; j++) expect(hp.H[mine + j], `${tag}: y[${s},${t}] padded`).toBe(0);
-      if (dirs === 2) for (let j = 0; j < U; j++) expect(hp.H[row + (reverse ? 0 : U) + j], `${tag}: other half`).toBe(-7);
-    }
+  if (L.y >= 0)
+    for (let s = 0; s < k.n; s++)
+      for (let t = 0; t < T; t++) {
+        const row = L.y + (s * T + t) * dirs * U;
+        const mine = row + (reverse && dirs === 2 ? U : 0);
+        if (k.lens && t >= k.lens[s]) for (let j = 0; j < U; j++) expect(hp.H[mine + j], `${tag}: y[${s},${t}] padded`).toBe(0);
+        if (dirs === 2) for (let j = 0; j < U; j++) expect(hp.H[row + (reverse ? 0 : U) + j], `${tag}: other half`).toBe(-7);
+      }
 }
 
 describe("rnn kernels: fast equals the naive oracle", () => {

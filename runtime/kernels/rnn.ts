@@ -121,10 +121,13 @@ export function gruSaveSize(c: RnnConfig, n: number): number {
   return n * c.T * 5 * c.hidden;
 }
 
-/** Forward scratch: the step GEMM's output (n, G*U), the bias sum (G*U), h and c (n, U). */
+/**
+ * Forward scratch: the step GEMM's output (n, G*U), the biases as the sweep reads them (4U: LSTM
+ * b_ih + b_hh; GRU b_ir + b_hr, b_iz + b_hz, b_in, b_hn), h and c (n, U).
+ */
 export function rnnForwardScratchSize(c: RnnConfig, n: number, G: number): number {
   const U = c.hidden;
-  return align16(n * G * U) + align16(G * U) + 2 * align16(n * U);
+  return align16(n * G * U) + align16(4 * U) + 2 * align16(n * U);
 }
 
 /**
@@ -376,8 +379,8 @@ export function lstmForward(
   const tanhc = cprev + n * T * U;
   const rec = scratch;
   const bsum = rec + align16(n * G);
-  const hs = hT >= 0 ? hT : bsum + align16(G);
-  const cs = cT >= 0 ? cT : bsum + align16(G) + align16(n * U);
+  const hs = hT >= 0 ? hT : bsum + align16(4 * U);
+  const cs = cT >= 0 ? cT : bsum + align16(4 * U) + align16(n * U);
   initState(H, h0, hs, n * U);
   initState(H, c0, cs, n * U);
   biasSum(H, w.bih, w.bhh, bsum, G);
@@ -566,7 +569,7 @@ export function gruForward(
   const hprev = hnS + n * T * U;
   const rec = scratch;
   const bsum = rec + align16(n * G);
-  const hs = hT >= 0 ? hT : bsum + align16(G);
+  const hs = hT >= 0 ? hT : bsum + align16(4 * U);
   initState(H, h0, hs, n * U);
   // bsum: b_ir + b_hr, b_iz + b_hz, then b_in and b_hn apart (r multiplies W_hn h + b_hn only)
   biasSum(H, w.bih, w.bhh, bsum, 2 * U);

@@ -67,6 +67,8 @@ export interface DirCase {
   alias: boolean;
   dy: boolean;
   dhT: boolean;
+  /** optional outputs left out (-1): y (then dy too), the final state, dx, dh0 / dc0 */
+  skip?: { y?: boolean; final?: boolean; dx?: boolean; dh0?: boolean };
   /** parameter gradients added to (beta 1) or overwritten */
   beta: 0 | 1;
   betaX: 0 | 1;
@@ -125,24 +127,25 @@ export function layout(k: DirCase, double = false, on?: Float32Array): { hp: Gua
   const g: RnnWeights = { wih: gInit(G * F), whh: gInit(G * U), bih: k.bias ? gInit(G) : -1, bhh: k.bias ? gInit(G) : -1 };
   const h0 = k.h0 ? rand(n * U) : -1;
   const c0 = k.h0 && lstm ? rand(n * U) : -1;
-  const y = hp.alloc(n * T * dirs * U);
+  const skip = k.skip ?? {};
+  const y = skip.y ? -1 : hp.alloc(n * T * dirs * U);
   // the other direction's half of y must stay as it was
-  if (dirs === 2) for (let s = 0; s < n * T; s++) hp.H.fill(-7, y + s * 2 * U + (k.cfg.reverse ? 0 : U), y + s * 2 * U + (k.cfg.reverse ? U : 2 * U));
-  const hT = k.alias && h0 >= 0 ? h0 : hp.alloc(n * U);
-  const cT = lstm ? (k.alias && c0 >= 0 ? c0 : hp.alloc(n * U)) : -1;
+  if (dirs === 2 && y >= 0) for (let s = 0; s < n * T; s++) hp.H.fill(-7, y + s * 2 * U + (k.cfg.reverse ? 0 : U), y + s * 2 * U + (k.cfg.reverse ? U : 2 * U));
+  const hT = skip.final ? -1 : k.alias && h0 >= 0 ? h0 : hp.alloc(n * U);
+  const cT = lstm && !skip.final ? (k.alias && c0 >= 0 ? c0 : hp.alloc(n * U)) : -1;
   const save = hp.alloc(lstm ? lstmSaveSize(k.cfg, n) : gruSaveSize(k.cfg, n));
   const scratch = hp.alloc(lstm ? lstmScratchSize(k.cfg, n) : gruScratchSize(k.cfg, n));
   let dy = -1;
-  if (k.dy) {
+  if (k.dy && y >= 0) {
     dy = rand(n * T * dirs * U);
     // padded positions carry garbage: it must be ignored
     if (k.lens) for (let s = 0; s < n; s++) for (let t = k.lens[s]; t < T; t++) hp.H.fill(NaN, dy + (s * T + t) * dirs * U, dy + (s * T + t + 1) * dirs * U);
   }
   const dhT = k.dhT ? rand(n * U) : -1;
   const dcT = k.dhT && lstm ? rand(n * U) : -1;
-  const dx = k.betaX ? rand(n * T * F) : hp.alloc(n * T * F);
-  const dh0 = hp.alloc(n * U);
-  const dc0 = lstm ? hp.alloc(n * U) : -1;
+  const dx = skip.dx ? -1 : k.betaX ? rand(n * T * F) : hp.alloc(n * T * F);
+  const dh0 = skip.dh0 ? -1 : hp.alloc(n * U);
+  const dc0 = lstm && !skip.dh0 ? hp.alloc(n * U) : -1;
   const outputs: [string, number, number][] = [
     ["y", y, n * T * dirs * U],
     ["hT", hT, n * U],
@@ -150,9 +153,11 @@ export function layout(k: DirCase, double = false, on?: Float32Array): { hp: Gua
     ["dW_hh", g.whh, G * U],
     ["dx", dx, n * T * F],
     ["dh0", dh0, n * U],
-  ];
-  if (lstm) outputs.push(["cT", cT, n * U], ["dc0", dc0, n * U]);
-  if (k.bias) outputs.push(["db_ih", g.bih, G], ["db_hh", g.bhh, G]);
+    ["cT", cT, n * U],
+    ["dc0", dc0, n * U],
+    ["db_ih", g.bih, G],
+    ["db_hh", g.bhh, G],
+  ].filter(([, o]) => (o as number) >= 0) as [string, number, number][];
   return { hp, L: { x, len, w, g, h0, c0, y, hT, cT, save, scratch, dy, dhT, dcT, dx, dh0, dc0, outputs } };
 }
 
