@@ -123,7 +123,8 @@ export function gruSaveSize(c: RnnConfig, n: number): number {
 
 /**
  * Forward scratch: the step GEMM's output (n, G*U), the biases as the sweep reads them (4U: LSTM
- * b_ih + b_hh; GRU b_ir + b_hr, b_iz + b_hz, b_in, b_hn), h and c (n, U).
+ * b_ih + b_hh; GRU b_ir + b_hr, b_iz + b_hz, b_in, b_hn), h and c (n, U). G: gates per unit
+ * (LSTM_GATES 4, GRU_GATES 3).
  */
 export function rnnForwardScratchSize(c: RnnConfig, n: number, G: number): number {
   const U = c.hidden;
@@ -133,6 +134,7 @@ export function rnnForwardScratchSize(c: RnnConfig, n: number, G: number): numbe
 /**
  * Backward scratch: dG (n, T, G*U) (GRU: twice, the input side and the recurrent side differ in
  * the n slice), step t's dG rows (n, G*U), dh and dc (n, U), a row of n*T ones (bias sums).
+ * G: gates per unit (LSTM_GATES 4, GRU_GATES 3).
  */
 export function rnnBackwardScratchSize(c: RnnConfig, n: number, G: number): number {
   const U = c.hidden;
@@ -371,27 +373,27 @@ export function lstmForward(
   n: number,
 ): void {
   const { T, F, hidden: U, dirs, reverse } = c;
-  const G = 4 * U;
+  const GU = 4 * U;
   const maxLen = rnnMaxLength(H, c, len, n);
   const gates = save;
-  const hprev = save + n * T * G;
+  const hprev = save + n * T * GU;
   const cprev = hprev + n * T * U;
   const tanhc = cprev + n * T * U;
   const rec = scratch;
-  const bsum = rec + align16(n * G);
+  const bsum = rec + align16(n * GU);
   const hs = hT >= 0 ? hT : bsum + align16(4 * U);
   const cs = cT >= 0 ? cT : bsum + align16(4 * U) + align16(n * U);
   initState(H, h0, hs, n * U);
   initState(H, c0, cs, n * U);
-  biasSum(H, w.bih, w.bhh, bsum, G);
-  gemm(0, 1, n * T, G, F, x, w.wih, gates, 0);
+  biasSum(H, w.bih, w.bhh, bsum, GU);
+  gemm(0, 1, n * T, GU, F, x, w.wih, gates, 0);
   const ldy = dirs * U;
   const yoff = reverse && dirs === 2 ? U : 0;
   const k4 = rnnSweepOf(H, save, lstmSaveSize(c, n), scratch, rnnForwardScratchSize(c, n, 4), hT, cT, n * U);
   const U4 = U & ~3;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
-    if (t < maxLen) gemm(0, 1, n, G, U, hs, w.whh, rec, 0);
+    if (t < maxLen) gemm(0, 1, n, GU, U, hs, w.whh, rec, 0);
     for (let s = 0; s < n; s++) {
       const row = s * T + t;
       const hp = hprev + row * U;
@@ -405,8 +407,8 @@ export function lstmForward(
         if (y >= 0) H.fill(0, yo, yo + U);
         continue;
       }
-      const gi = gates + row * G;
-      const ri = rec + s * G;
+      const gi = gates + row * GU;
+      const ri = rec + s * GU;
       const tco = tanhc + row * U;
       if (k4) {
         k4.lstm_row(gi, ri, bsum, cv, hv, tco, U, U4);
@@ -444,16 +446,16 @@ export function lstmBackward(
   betaX: 0 | 1,
 ): void {
   const { T, F, hidden: U, dirs, reverse } = c;
-  const G = 4 * U;
+  const GU = 4 * U;
   const M = n * T;
   const maxLen = rnnMaxLength(H, c, len, n);
   const gates = save;
-  const hprev = save + M * G;
+  const hprev = save + M * GU;
   const cprev = hprev + M * U;
   const tanhc = cprev + M * U;
   const dG = scratch;
-  const dGt = dG + align16(M * G);
-  const dh = dGt + align16(n * G);
+  const dGt = dG + align16(M * GU);
+  const dh = dGt + align16(n * GU);
   const dc = dh + align16(n * U);
   const ones = dc + align16(n * U);
   initState(H, dhT, dh, n * U);
@@ -464,14 +466,14 @@ export function lstmBackward(
     const t = reverse ? T - 1 - k : k;
     for (let s = 0; s < n; s++) {
       const row = s * T + t;
-      const dr = dG + row * G;
-      const dt = dGt + s * G;
+      const dr = dG + row * GU;
+      const dt = dGt + s * GU;
       if (len >= 0 && t >= H[len + s]) {
-        H.fill(0, dr, dr + G);
-        H.fill(0, dt, dt + G);
+        H.fill(0, dr, dr + GU);
+        H.fill(0, dt, dt + GU);
         continue;
       }
-      const gi = gates + row * G;
+      const gi = gates + row * GU;
       const gf = gi + U;
       const gg = gf + U;
       const go = gg + U;
@@ -500,14 +502,14 @@ export function lstmBackward(
         H[dr + 2 * U + j] = d;
         H[dr + 3 * U + j] = e;
       }
-      H.copyWithin(dt, dr, dr + G);
+      H.copyWithin(dt, dr, dr + GU);
     }
     // valid samples had dh zeroed above: dh = dG_t W_hh for them, unchanged (+0) for the others
-    if (t < maxLen) gemm(0, 0, n, U, G, dGt, w.whh, dh, 1);
+    if (t < maxLen) gemm(0, 0, n, U, GU, dGt, w.whh, dh, 1);
   }
   if (dh0 >= 0) H.copyWithin(dh0, dh, dh + n * U);
   if (dc0 >= 0) H.copyWithin(dc0, dc, dc + n * U);
-  weightGrads(H, gemm, F, U, G, M, x, w.wih, g, dG, dG, hprev, dx, ones, beta, betaX);
+  weightGrads(H, gemm, F, U, GU, M, x, w.wih, g, dG, dG, hprev, dx, ones, beta, betaX);
 }
 
 // The whole-window GEMMs of both cells: dG (M, G*U) is the pre-activation gradient of the input
@@ -518,7 +520,7 @@ function weightGrads(
   gemm: GemmFn,
   F: number,
   U: number,
-  G: number,
+  GU: number,
   M: number,
   x: number,
   wih: number,
@@ -531,12 +533,12 @@ function weightGrads(
   beta: 0 | 1,
   betaX: 0 | 1,
 ): void {
-  if (dx >= 0) gemm(0, 0, M, F, G, dG, wih, dx, betaX);
-  if (g.wih >= 0) gemm(1, 0, G, F, M, dG, x, g.wih, beta);
-  if (g.whh >= 0) gemm(1, 0, G, U, M, dGh, hprev, g.whh, beta);
+  if (dx >= 0) gemm(0, 0, M, F, GU, dG, wih, dx, betaX);
+  if (g.wih >= 0) gemm(1, 0, GU, F, M, dG, x, g.wih, beta);
+  if (g.whh >= 0) gemm(1, 0, GU, U, M, dGh, hprev, g.whh, beta);
   if (g.bih >= 0 || g.bhh >= 0) H.fill(1, ones, ones + M);
-  if (g.bih >= 0) gemm(0, 0, 1, G, M, ones, dG, g.bih, beta);
-  if (g.bhh >= 0) gemm(0, 0, 1, G, M, ones, dGh, g.bhh, beta);
+  if (g.bih >= 0) gemm(0, 0, 1, GU, M, ones, dG, g.bih, beta);
+  if (g.bhh >= 0) gemm(0, 0, 1, GU, M, ones, dGh, g.bhh, beta);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,13 +564,13 @@ export function gruForward(
   n: number,
 ): void {
   const { T, F, hidden: U, dirs, reverse } = c;
-  const G = 3 * U;
+  const GU = 3 * U;
   const maxLen = rnnMaxLength(H, c, len, n);
   const gates = save;
-  const hnS = save + n * T * G;
+  const hnS = save + n * T * GU;
   const hprev = hnS + n * T * U;
   const rec = scratch;
-  const bsum = rec + align16(n * G);
+  const bsum = rec + align16(n * GU);
   const hs = hT >= 0 ? hT : bsum + align16(4 * U);
   initState(H, h0, hs, n * U);
   // bsum: b_ir + b_hr, b_iz + b_hz, then b_in and b_hn apart (r multiplies W_hn h + b_hn only)
@@ -577,14 +579,14 @@ export function gruForward(
     H[bsum + 2 * U + j] = w.bih >= 0 ? H[w.bih + 2 * U + j] : 0;
     H[bsum + 3 * U + j] = w.bhh >= 0 ? H[w.bhh + 2 * U + j] : 0;
   }
-  gemm(0, 1, n * T, G, F, x, w.wih, gates, 0);
+  gemm(0, 1, n * T, GU, F, x, w.wih, gates, 0);
   const ldy = dirs * U;
   const yoff = reverse && dirs === 2 ? U : 0;
   const k4 = rnnSweepOf(H, save, gruSaveSize(c, n), scratch, rnnForwardScratchSize(c, n, 3), hT, -1, n * U);
   const U4 = U & ~3;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
-    if (t < maxLen) gemm(0, 1, n, G, U, hs, w.whh, rec, 0);
+    if (t < maxLen) gemm(0, 1, n, GU, U, hs, w.whh, rec, 0);
     for (let s = 0; s < n; s++) {
       const row = s * T + t;
       const hp = hprev + row * U;
@@ -595,8 +597,8 @@ export function gruForward(
         if (y >= 0) H.fill(0, yo, yo + U);
         continue;
       }
-      const gr = gates + row * G;
-      const rr = rec + s * G;
+      const gr = gates + row * GU;
+      const rr = rec + s * GU;
       const hno = hnS + row * U;
       if (k4) {
         k4.gru_row(gr, rr, bsum, hno, hv, U, U4);
@@ -632,16 +634,16 @@ export function gruBackward(
   betaX: 0 | 1,
 ): void {
   const { T, F, hidden: U, dirs, reverse } = c;
-  const G = 3 * U;
+  const GU = 3 * U;
   const M = n * T;
   const maxLen = rnnMaxLength(H, c, len, n);
   const gates = save;
-  const hnS = save + M * G;
+  const hnS = save + M * GU;
   const hprev = hnS + M * U;
   const dG = scratch;
-  const dGh = dG + align16(M * G);
-  const dGt = dGh + align16(M * G);
-  const dh = dGt + align16(n * G);
+  const dGh = dG + align16(M * GU);
+  const dGt = dGh + align16(M * GU);
+  const dh = dGt + align16(n * GU);
   const ones = dh + 2 * align16(n * U);
   initState(H, dhT, dh, n * U);
   const ldy = dirs * U;
@@ -650,16 +652,16 @@ export function gruBackward(
     const t = reverse ? T - 1 - k : k;
     for (let s = 0; s < n; s++) {
       const row = s * T + t;
-      const di = dG + row * G;
-      const dr = dGh + row * G;
-      const dt = dGt + s * G;
+      const di = dG + row * GU;
+      const dr = dGh + row * GU;
+      const dt = dGt + s * GU;
       if (len >= 0 && t >= H[len + s]) {
-        H.fill(0, di, di + G);
-        H.fill(0, dr, dr + G);
-        H.fill(0, dt, dt + G);
+        H.fill(0, di, di + GU);
+        H.fill(0, dr, dr + GU);
+        H.fill(0, dt, dt + GU);
         continue;
       }
-      const gr = gates + row * G;
+      const gr = gates + row * GU;
       const gz = gr + U;
       const gn = gz + U;
       const hno = hnS + row * U;
@@ -682,12 +684,12 @@ export function gruBackward(
         H[dr + U + j] = dz;
         H[dr + 2 * U + j] = dm * rv;
       }
-      H.copyWithin(dt, dr, dr + G);
+      H.copyWithin(dt, dr, dr + GU);
     }
-    if (t < maxLen) gemm(0, 0, n, U, G, dGt, w.whh, dh, 1);
+    if (t < maxLen) gemm(0, 0, n, U, GU, dGt, w.whh, dh, 1);
   }
   if (dh0 >= 0) H.copyWithin(dh0, dh, dh + n * U);
-  weightGrads(H, gemm, F, U, G, M, x, w.wih, g, dG, dGh, hprev, dx, ones, beta, betaX);
+  weightGrads(H, gemm, F, U, GU, M, x, w.wih, g, dG, dGh, hprev, dx, ones, beta, betaX);
 }
 
 // ---------------------------------------------------------------------------------------------
