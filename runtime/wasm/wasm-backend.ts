@@ -22,6 +22,7 @@ import {
   type OptimExports,
 } from "./instance";
 import { registerConvExports } from "./conv-kernels";
+import { instantiateRnn, registerRnnExports } from "./rnn-kernels";
 import {
   CTRL_ARGS,
   CTRL_CONV,
@@ -131,6 +132,8 @@ export async function createWasmBackend(floats: number, threads = 1, opts: WasmB
   const optim = await instantiateOptim(memory, shared);
   // the loops around the conv GEMMs (im2col, ReLU, max pool) run in wasm on this heap
   const convEx = await instantiateConv(memory, shared, ex.gemm);
+  // the gate sweeps of the recurrent layers (runtime/kernels/rnn.ts) run in wasm on this heap
+  registerRnnExports(H, await instantiateRnn(memory, shared));
   const wasmGemm = ex.gemm;
   const scratch0 = layout.scratchByte[0];
 
