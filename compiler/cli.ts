@@ -47,16 +47,18 @@ export function buildProgram(act: (code: number) => void): Command {
 
   verb("check", "report diagnostics only (exit 1 on any error)")
     .argument("<spec...>", "spec files (.dnn)")
+    .option("--data <path>", "the data a sequence source's `auto` sizes are read from (default: each spec's data source)")
     .addOption(json("one document: {ok, errors, warnings, files: [{file, ok, diagnostics: [{file, line, col, code, message, ...}]}]}"))
     .addHelpText("after", example(["dnnc check specs/fashion-mlp.dnn", "dnnc check --json specs/*.dnn"]))
-    .action(async (files: string[], _o, cmd: Command) => {
+    .action(async (files: string[], o: { data?: string }, cmd: Command) => {
       const { checkCommand } = await import("./cli/front");
-      act(checkCommand(files, globals(cmd)));
+      act(checkCommand(files, globals(cmd), o.data));
     });
 
   verb("compile", "write the trainer: OUT/<name>.trainer.ts and .trainer.mjs (or .trainer.py), and report its memory")
     .argument("<spec>", "spec file (.dnn)")
     .option("-o, --out <dir>", "output directory", "out")
+    .option("--data <path>", "the data a sequence source's `auto` sizes and vocabulary are read from (default: the spec's data source)")
     .addOption(
       new Option("--emit <what>", "ts: the trainer; all: and OUT/<name>.ir.txt; ir: print the IR and write nothing")
         .choices(["ts", "ir", "all"])
@@ -65,7 +67,7 @@ export function buildProgram(act: (code: number) => void): Command {
     .addOption(new Option("--target <target>", "ts: TypeScript trainer; pytorch: a torchrun-ready trainer.py").choices(["ts", "pytorch"]).default("ts"))
     .addOption(json("one document: {ok, spec, target, files: {ts, mjs, ir} or {py}, memory: {batch, heapFloats, heapBytes, params, report}}"))
     .addHelpText("after", example(["dnnc compile specs/fashion-mlp.dnn -o out", "dnnc compile specs/fashion-cnn.dnn --target pytorch -o out"]))
-    .action(async (spec: string, o: { out: string; emit: "ts" | "ir" | "all"; target: "ts" | "pytorch" }, cmd: Command) => {
+    .action(async (spec: string, o: { out: string; data?: string; emit: "ts" | "ir" | "all"; target: "ts" | "pytorch" }, cmd: Command) => {
       const { compileCommand } = await import("./cli/front");
       act(await compileCommand(spec, o, globals(cmd)));
     });

@@ -7,6 +7,8 @@
 import { resolve, dirname, isAbsolute } from "node:path";
 import { loadTokenCsv } from "../runtime/node/load-csv";
 import { loadTextClasses, loadTextCorpus } from "../runtime/node/load-text";
+import { vocabFromMetadata } from "../runtime/data/vocab";
+import { DnncError } from "../runtime/errors";
 import type { DataFacts, Spec } from "./spec";
 
 /** Where a spec's data is: `override` (--data), else the source's path against the spec's directory. */
@@ -46,4 +48,30 @@ export function readDataFacts(spec: Spec, dataPath: string): DataFacts {
   } catch (e) {
     return { unreadable: `cannot be read (${(e as Error).message})` };
   }
+}
+
+/**
+ * The sizes a trained model's `auto` arguments took (its model.safetensors metadata "auto", written
+ * by the trainer): dnnc export recompiles the run's spec without its data. The character
+ * vocabulary comes back too when it is stored.
+ */
+export function factsFromMetadata(meta: Record<string, string>, file: string): DataFacts {
+  const facts: DataFacts = {};
+  const v = vocabFromMetadata(meta, file);
+  if (v) facts.vocab = { size: v.size, json: v.toJSON() };
+  if (meta.auto !== undefined) {
+    let a: unknown;
+    try {
+      a = JSON.parse(meta.auto);
+    } catch {
+      a = undefined;
+    }
+    const size = (x: unknown) => x === undefined || (Number.isInteger(x) && (x as number) > 0);
+    const o = a as { vocab?: unknown; classes?: unknown } | undefined;
+    if (typeof a !== "object" || a === null || !size(o!.vocab) || !size(o!.classes))
+      throw new DnncError(`${file}: metadata "auto" is not {"vocab"?: size, "classes"?: size} (a damaged model file)`);
+    if (o!.vocab !== undefined) facts.vocab = { size: o!.vocab as number, json: facts.vocab?.json ?? "" };
+    if (o!.classes !== undefined) facts.classes = o!.classes as number;
+  }
+  return facts;
 }

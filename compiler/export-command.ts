@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { DnncError } from "../runtime/errors";
 import { readBytes } from "../runtime/node/files";
 import { decodeSafetensors } from "../runtime/safetensors";
+import { factsFromMetadata } from "./data-facts";
 import { compileToIr } from "./pipeline";
 import { exportOnnx, ONNX_OPSET, type OnnxExport, type OnnxExportOptions } from "./export/onnx";
 import { DNNC_VERSION } from "./version";
@@ -30,14 +31,16 @@ export function exportRun(run: string, opts: OnnxExportOptions = {}): OnnxExport
   const specPath = join(run, specFile);
   // as readFileSync(path, "utf8") (a byte order mark stays: it is part of the spec's hash), but a
   // directory or a missing file is an error naming it
+  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
+  const facts = factsFromMetadata(metadata, weights);
   const r = compileToIr(new TextDecoder("utf-8", { ignoreBOM: true }).decode(readBytes(specPath)), specPath, {
     passes: "lower",
+    facts: () => facts,
   });
   if (!r.ir) throw new DnncError(`${specPath}: does not compile (${r.diagnostics[0]?.message ?? "unknown error"})`);
   // an op the exporter cannot map: the uniform diagnostic (E0405), at its layer
   const refused = checkTarget(r.ir, "onnx", r.spec)[0];
   if (refused) throw new DnncError(`${specPath}:${refused.span.line}:${refused.span.col}: ${refused.message}`);
-  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
   if (metadata.spec_sha256 !== undefined && metadata.spec_sha256 !== r.ir.specHash) throw new DnncError(`${weights}: written by another spec than ${specPath}`);
   return exportOnnx(r.ir, tensors, metadata, {
     producerVersion: DNNC_VERSION,

@@ -116,6 +116,8 @@ export interface IR {
     lengths?: true;
     /** A character source's vocabulary, fixed at compile time (the trainer encodes any corpus with it: other characters become id 0). */
     vocab?: { size: number; json: string };
+    /** The sizes `auto` arguments took from the data (saved with the model as metadata "auto"). */
+    auto?: { vocab?: number; classes?: number };
   };
   layout?: IRLayout;
 }

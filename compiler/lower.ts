@@ -16,6 +16,8 @@ class Lowerer implements LowerCtx {
   stats: IRStat[] = [];
   counters = new Map<string, number>();
   diags: Diagnostic[] = [];
+  /** The `auto` sizes taken from the data (saved with the model: dnnc export recompiles with them). */
+  autoSizes: { vocab?: number; classes?: number } = {};
   constructor(
     private spec: Spec,
     private facts: DataFacts | undefined,
@@ -27,7 +29,10 @@ class Lowerer implements LowerCtx {
     // everything else is still checked
     if (this.facts === undefined) return 2;
     const v = name === "vocab" ? this.facts.vocab?.size : this.facts.classes;
-    if (v !== undefined) return v;
+    if (v !== undefined) {
+      this.autoSizes[name] = v;
+      return v;
+    }
     this.diags.push(
       diag(
         "E0403",
@@ -310,6 +315,7 @@ class Lowerer implements LowerCtx {
         augment: augment.map((p) => ({ kind: p.kind, args: p.args })),
         ...(PADDED_SOURCES.has(source.kind) ? { lengths: true as const } : {}),
         ...(this.facts?.vocab !== undefined && (source.kind === "text" || source.kind === "text_classes") ? { vocab: this.facts.vocab } : {}),
+        ...(Object.keys(this.autoSizes).length > 0 ? { auto: this.autoSizes } : {}),
       },
     };
   }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { readDataFacts } from "./data-facts";
 import { compileToIr } from "./pipeline";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { generateTrainer } from "./codegen/emit-trainer";
@@ -34,7 +35,7 @@ export async function runTrial(job: TrialJob): Promise<{ metrics: Record<string,
 }
 
 async function trial(job: TrialJob): Promise<{ metrics: Record<string, number | null> }> {
-  const r = compileToIr(job.specText, job.specPath);
+  const r = compileToIr(job.specText, job.specPath, { facts: (spec) => readDataFacts(spec, job.dataDir) });
   if (!r.ir) throw new DnncError(renderDiagnostics(r.diagnostics, job.specText));
   const ts = (await generateTrainer(r.ir, { dataPath: job.dataDir })).text;
   const dir = mkdtempSync(join(tmpdir(), "dnnc-trial-"));

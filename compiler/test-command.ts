@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { dataPathOf, readDataFacts } from "./data-facts";
 import { compileToIr } from "./pipeline";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { generateTrainer } from "./codegen/emit-trainer";
@@ -96,7 +97,7 @@ export async function runSpecTest(specPath: string, update: boolean, backend: "a
   } catch (e) {
     return fail(describeFsError(e, specPath) ?? `${specPath}: cannot read (${(e as Error).message})`);
   }
-  const r = compileToIr(text, specPath);
+  const r = compileToIr(text, specPath, { facts: (spec) => readDataFacts(spec, dataPathOf(spec, specPath)) });
   if (!r.ir) return fail(renderDiagnostics(r.diagnostics, text));
   const goldenPath = goldenPathOf(specPath);
   let want: Golden | undefined;

@@ -23,6 +23,8 @@ export interface CompileJob {
   dir: string;
   /** The run directory the trainer will run from (its default data path is relative to it). */
   runDir: string;
+  /** --data: read for the compiler's `auto` sizes and vocabulary (default: the spec's source). */
+  data?: string;
   quiet: boolean;
   verbose: boolean;
   json: boolean;
@@ -37,7 +39,7 @@ export type CompileResult =
 export async function runCompileJob(job: CompileJob): Promise<CompileResult> {
   try {
     const out = { ...makeOut(job), color: job.color };
-    const files = await compileSpec(job.spec, job.dir, "ts", out, job.runDir);
+    const files = await compileSpec(job.spec, job.dir, "ts", out, job.runDir, job.data);
     writeFileSync(join(job.dir, "spec.dnn"), readSpec(job.spec));
     return { t: "done", mjs: files.mjs!, pid: process.pid };
   } catch (e) {

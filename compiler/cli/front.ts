@@ -93,8 +93,9 @@ export async function compileSpec(
   emit: "ts" | "ir" | "all" = "all",
   out: Out = quietOut,
   dataBase = outDir,
+  data?: string,
 ): Promise<CompiledFiles> {
-  const fe = frontEnd(specPath, out);
+  const fe = frontEnd(specPath, out, "all", undefined, data);
   const stem = specStem(specPath);
   ensureDir(outDir);
   const files: CompiledFiles = { program: fe.ir };
@@ -124,8 +125,8 @@ export async function compileSpec(
   return files;
 }
 
-/** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). */
-export function checkCommand(files: string[], out: Out): number {
+/** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). `data`: --data, for every spec. */
+export function checkCommand(files: string[], out: Out, data?: string): number {
   const results: { file: string; ok: boolean; error?: string; diagnostics: ReturnType<typeof jsonDiag>[] }[] = [];
   for (const f of files) {
     let source: string;
@@ -137,7 +138,9 @@ export function checkCommand(files: string[], out: Out): number {
       results.push({ file: f, ok: false, error: e.message, diagnostics: [] });
       continue;
     }
-    const r = out.time(`check ${f}`, () => compileToIr(source, f, { passes: "lower", onPass: passTimer(out) }));
+    const r = out.time(`check ${f}`, () =>
+      compileToIr(source, f, { passes: "lower", onPass: passTimer(out), facts: (spec) => readDataFacts(spec, dataPathOf(spec, f, data)) }),
+    );
     report(out, r.diagnostics, source);
     results.push({ file: f, ok: !!r.ir, diagnostics: r.diagnostics.map(jsonDiag) });
     if (r.ir && r.diagnostics.length === 0) out.say(`${f}: ok`);
@@ -153,6 +156,8 @@ export function checkCommand(files: string[], out: Out): number {
 
 export interface CompileOptions {
   out: string;
+  /** --data: the data the trainer's `auto` sizes and vocabulary are read from (default: the spec's source). */
+  data?: string;
   emit: "ts" | "ir" | "all";
   target: "ts" | "pytorch";
 }
@@ -160,7 +165,7 @@ export interface CompileOptions {
 /** `dnnc compile SPEC`: the trainer files and the memory report. */
 export async function compileCommand(spec: string, o: CompileOptions, out: Out): Promise<number> {
   if (o.emit === "ir") {
-    const fe = frontEnd(spec, out);
+    const fe = frontEnd(spec, out, "all", undefined, o.data);
     const { printIr } = await import("../ir");
     const text = printIr(fe.ir);
     if (out.json) out.emit({ ok: true, spec, ir: text });
@@ -168,7 +173,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     return 0;
   }
   if (o.target === "pytorch") {
-    const fe = frontEnd(spec, out, "all", "pytorch");
+    const fe = frontEnd(spec, out, "all", "pytorch", o.data);
     const { generatePytorchTrainer } = await import("../codegen-pytorch/emit-python");
     let py: string;
     try {
@@ -183,7 +188,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     if (out.json) out.emit({ ok: true, spec, target: "pytorch", files: { py: f } });
     return 0;
   }
-  const files = await compileSpec(spec, o.out, o.emit, out);
+  const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data);
   for (const f of [files.ts, files.mjs, files.ir]) if (f) out.say(`wrote ${f}`);
   // the memory the trainer will use (its heap; the data set comes on top)
   const { memoryReport, estimateMemory } = await import("../check-resources");

@@ -120,10 +120,10 @@ export function compileChildEntry(): { file: string; execArgv: string[] } {
  * order); a user error comes back as the same DnncError (with its diagnostics, for --json), any
  * other failure as an internal error.
  */
-export async function compileInChild(spec: string, dir: string, out: Out, runDir = dir): Promise<{ mjs: string; pid: number }> {
+export async function compileInChild(spec: string, dir: string, out: Out, runDir = dir, data?: string): Promise<{ mjs: string; pid: number }> {
   const { fork } = await import("node:child_process");
   const { file, execArgv } = compileChildEntry();
-  const job: CompileJob = { spec, dir, runDir, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color };
+  const job: CompileJob = { spec, dir, runDir, data, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color };
   const child = fork(file, [], {
     execArgv,
     env: { ...process.env, DNNC_COMPILE_CHILD: "1" },
@@ -181,7 +181,7 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   planRun({ out: dir, resume: o.resume });
   const staging = makeStaging(processAlive);
   try {
-    const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, staging, out, dir));
+    const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, staging, out, dir, o.data));
     const [{ runTrainer }, { writeReport }, { writeFileAtomicSync }] = await loading;
     if (out.verbose)
       out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);

@@ -489,6 +489,8 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
             steps: String(result.steps),
             ...(result.preprocess ? preprocessMetadata(result.preprocess) : {}),
             ...(data.metadata ?? {}),
+            // the sizes `auto` took from the data: dnnc export recompiles the spec with them
+            ...(p.data.auto !== undefined ? { auto: JSON.stringify(p.data.auto) } : {}),
           }),
         ),
       );
