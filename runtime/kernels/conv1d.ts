@@ -11,7 +11,7 @@
 //   dW' (K, kCg)     += dyᵀ · cols              gemm(1, 0, K, kCg, rows, dy, cols, dW', beta)
 //   dcols (rows, kCg) = dy · W'                 gemm(0, 0, rows, kCg, K, dy, W', dcols, 0), then col2im
 // and dW' is permuted back to (K, C/g, k). A pointwise conv (k = 1, stride 1, no padding, one
-// group) reads x as its columns directly. Grouped convs run one GEMM per group through a staging
+// group) on unpadded data reads x as its columns directly. Grouped convs run one GEMM per group through a staging
 // area (the group's columns of y or dy are not contiguous).
 //
 // Padded sequences (len >= 0; runtime/kernels/sequence.ts): the input positions t >= L_b of a
@@ -51,19 +51,23 @@ export const conv1dLength = (T: number, k: number, s: number, p: number, d: numb
 export const CONV1D_COL_TARGET = 1 << 20;
 
 const align16 = (x: number): number => (x + 15) & ~15;
+// (the columns are x itself: k = 1, stride 1, no padding, one group; padded data still copy, to read zeros past each length)
 const isPointwise = (c: Conv1dConfig) => c.k === 1 && c.s === 1 && c.p === 0 && c.groups === 1;
 
-/** Samples per chunk for a batch of B: as many as CONV1D_COL_TARGET floats of columns hold (at least 1). */
+/**
+ * Samples per chunk for a batch of B: the batch in as few chunks as CONV1D_COL_TARGET floats of
+ * columns allow (at least one sample each), split evenly (32 samples that 25 fit: 2 chunks of 16).
+ */
 export function conv1dChunk(c: Omit<Conv1dConfig, "chunk">, B: number): number {
-  const perSample = c.OT * c.k * (c.C / c.groups);
-  return Math.max(1, Math.min(B, Math.floor(CONV1D_COL_TARGET / perSample)));
+  const fit = Math.max(1, Math.floor(CONV1D_COL_TARGET / (c.OT * c.k * (c.C / c.groups))));
+  return Math.ceil(B / Math.ceil(B / fit));
 }
 
 /** Floats of scratch the kernels need at `col`. */
 export function conv1dScratchSize(c: Conv1dConfig): number {
   const kCg = c.k * (c.C / c.groups);
   const w = align16(c.K * kCg);
-  const cols = isPointwise(c) ? 0 : align16(c.chunk * c.OT * kCg);
+  const cols = align16(c.chunk * c.OT * kCg);
   const stage = c.groups > 1 ? c.chunk * c.OT * (c.K / c.groups) : 0;
   return 2 * w + cols + stage;
 }
@@ -73,7 +77,7 @@ function areas(c: Conv1dConfig, col: number) {
   const kCg = c.k * (c.C / c.groups);
   const w = align16(c.K * kCg);
   const cols = col + 2 * w;
-  return { wt: col, dwt: col + w, cols, stage: cols + (isPointwise(c) ? 0 : align16(c.chunk * c.OT * kCg)) };
+  return { wt: col, dwt: col + w, cols, stage: cols + align16(c.chunk * c.OT * kCg) };
 }
 
 // w (K, Cg, k) -> wt (K, k, Cg)
@@ -167,7 +171,7 @@ export function conv1dForward(
   const Kg = K / groups;
   const kCg = k * Cg;
   const { wt, cols, stage } = areas(c, col);
-  const direct = isPointwise(c);
+  const direct = isPointwise(c) && len < 0;
   permuteIn(H, c, w, wt);
   for (let b0 = 0; b0 < n; b0 += chunk) {
     const nb = Math.min(chunk, n - b0);
@@ -212,7 +216,7 @@ export function conv1dBackward(
   const Kg = K / groups;
   const kCg = k * Cg;
   const { wt, dwt, cols, stage } = areas(c, col);
-  const direct = isPointwise(c);
+  const direct = isPointwise(c) && len < 0;
   if (dx >= 0) {
     permuteIn(H, c, w, wt);
     if (!direct) H.fill(0, dx, dx + n * T * C);
