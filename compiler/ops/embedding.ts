@@ -8,6 +8,7 @@
 // ONNX: Gather of the table by Cast(x, int64).
 import type { NodeOf } from "../ir";
 import { tsJson } from "../escape";
+import { shapeText } from "../shape";
 import { int } from "../export/onnx-graph";
 import type { EmbeddingConfig } from "../../runtime/kernels/embedding";
 import { INITS, nonNeg, posInt } from "./args";
@@ -28,7 +29,8 @@ export const embedding = layer({
     init: { type: "string", enum: [...INITS] },
   },
   required: ["vocab", "dim"],
-  rank: 1,
+  // (checked in lower, with a hint of its own: the token ids are the model's input [T])
+  rank: "any",
   doc: "A learned vector per token id: ids [T] → [T, dim], weight [vocab, dim] as nn.Embedding.",
   shape: "`[T] → [T, dim]`",
   notes:
@@ -38,6 +40,13 @@ export const embedding = layer({
     const vocab = l.args.vocab as number;
     const dim = l.args.dim as number;
     const pad = l.args.padding_idx as number | undefined;
+    if (shape.length !== 1)
+      return c.error(
+        "E0302",
+        l.span,
+        { name: "embedding", expected: "1 ([T]: token ids)", shape: shapeText(shape) },
+        "a sample of token ids is `input [T]`; `embedding` comes first",
+      );
     if (input !== "x")
       return c.error(
         "E0301",
