@@ -65,20 +65,12 @@ export function conv1dChunk(c: Omit<Conv1dConfig, "chunk">, B: number): number {
 
 /** Floats of scratch the kernels need at `col`. */
 export function conv1dScratchSize(c: Conv1dConfig): number {
-  const kCg = c.k * (c.C / c.groups);
-  const w = align16(c.K * kCg);
-  const cols = align16(c.chunk * c.OT * kCg);
-  const stage = c.groups > 1 ? c.chunk * c.OT * (c.K / c.groups) : 0;
-  return 2 * w + cols + stage;
+  return 2 * weightArea(c) + colArea(c) + (c.groups > 1 ? c.chunk * c.OT * (c.K / c.groups) : 0);
 }
 
-/** Where the scratch areas are. */
-function areas(c: Conv1dConfig, col: number) {
-  const kCg = c.k * (c.C / c.groups);
-  const w = align16(c.K * kCg);
-  const cols = col + 2 * w;
-  return { wt: col, dwt: col + w, cols, stage: cols + align16(c.chunk * c.OT * kCg) };
-}
+/** Floats of each weight area (W', dW') at the start of the scratch; the columns follow them, the staging area the columns. */
+const weightArea = (c: Conv1dConfig) => align16(c.K * c.k * (c.C / c.groups));
+const colArea = (c: Conv1dConfig) => align16(c.chunk * c.OT * c.k * (c.C / c.groups));
 
 // w (K, Cg, k) -> wt (K, k, Cg)
 function permuteIn(H: Float32Array, c: Conv1dConfig, w: number, wt: number): void {
@@ -170,7 +162,9 @@ export function conv1dForward(
   const Cg = C / groups;
   const Kg = K / groups;
   const kCg = k * Cg;
-  const { wt, cols, stage } = areas(c, col);
+  const wt = col;
+  const cols = col + 2 * weightArea(c);
+  const stage = cols + colArea(c);
   const direct = isPointwise(c) && len < 0;
   permuteIn(H, c, w, wt);
   for (let b0 = 0; b0 < n; b0 += chunk) {
@@ -215,7 +209,10 @@ export function conv1dBackward(
   const Cg = C / groups;
   const Kg = K / groups;
   const kCg = k * Cg;
-  const { wt, dwt, cols, stage } = areas(c, col);
+  const wt = col;
+  const dwt = col + weightArea(c);
+  const cols = col + 2 * weightArea(c);
+  const stage = cols + colArea(c);
   const direct = isPointwise(c) && len < 0;
   if (dx >= 0) {
     permuteIn(H, c, w, wt);
