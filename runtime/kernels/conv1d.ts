@@ -10,16 +10,22 @@
 //   y (rows, K)       = cols · W'ᵀ              gemm(0, 1, rows, K, kCg, cols, W', y, 1) onto the bias
 //   dW' (K, kCg)     += dyᵀ · cols              gemm(1, 0, K, kCg, rows, dy, cols, dW', beta)
 //   dcols (rows, kCg) = dy · W'                 gemm(0, 0, rows, kCg, K, dy, W', dcols, 0), then col2im
-// and dW' is permuted back to (K, C/g, k). A pointwise conv (k = 1, stride 1, no padding, one
-// group) on unpadded data reads x as its columns directly. Grouped convs run one GEMM per group through a staging
-// area (the group's columns of y or dy are not contiguous).
+// and dW' is permuted back to (K, C/g, k). With stride 1 and one group the input gradient is instead
+// the correlation of dy with the weights turned around, as one more im2col and GEMM:
+//   dx (n·T, C)       = dycols · Wrᵀ            dycols row (b, t) = dy[b, t + p − j·d] for each j,
+//                                                Wr (C, k·K) with Wr[c, j, f] = w[f, c, j]
+// which writes dx straight (no scalar col2im scatter: 1.1 → 0.15 ms at batch 32, T 64, C 64, k 5).
+// A pointwise conv (k = 1, stride 1, no padding, one group) on unpadded data reads x as its columns
+// directly. Grouped convs run one GEMM per group through a staging area (the group's columns of y
+// or dy are not contiguous).
 //
 // Padded sequences (len >= 0; runtime/kernels/sequence.ts): the input positions t >= L_b of a
 // sample read as zeros (as past the end of the sequence cut at L_b) and get no gradient, so the
 // valid outputs equal PyTorch's on the cut sequence; the outputs past them are zeroed after the
 // layer (compiler/ops/sequence.ts seqmask).
 //
-// Scratch (col, conv1dScratchSize floats): W' | dW' | the columns of `chunk` samples | staging.
+// Scratch (col, conv1dScratchSize floats): W' (or Wr) | dW' | the columns of `chunk` samples (x's,
+// or dy's for the correlation) | staging.
 // Nothing is allocated. The naive direct loops are conv1dForwardNaive / conv1dBackwardNaive.
 import type { GemmFn } from "../backend";
 import { validLength } from "./sequence";
@@ -53,13 +59,17 @@ export const CONV1D_COL_TARGET = 1 << 20;
 const align16 = (x: number): number => (x + 15) & ~15;
 // (the columns are x itself: k = 1, stride 1, no padding, one group; padded data still copy, to read zeros past each length)
 const isPointwise = (c: Conv1dConfig) => c.k === 1 && c.s === 1 && c.p === 0 && c.groups === 1;
+/** The input gradient runs as a correlation (stride 1, one group). */
+const correlates = (c: Pick<Conv1dConfig, "s" | "groups">) => c.s === 1 && c.groups === 1;
+/** Floats of columns per sample: x's (OT rows of k·C/g), or dy's for the correlation (T rows of k·K). */
+const colsPerSample = (c: Omit<Conv1dConfig, "chunk">) => Math.max(c.OT * c.k * (c.C / c.groups), correlates(c) ? c.T * c.k * c.K : 0);
 
 /**
  * Samples per chunk for a batch of B: the batch in as few chunks as CONV1D_COL_TARGET floats of
  * columns allow (at least one sample each), split evenly (32 samples that 25 fit: 2 chunks of 16).
  */
 export function conv1dChunk(c: Omit<Conv1dConfig, "chunk">, B: number): number {
-  const fit = Math.max(1, Math.floor(CONV1D_COL_TARGET / (c.OT * c.k * (c.C / c.groups))));
+  const fit = Math.max(1, Math.floor(CONV1D_COL_TARGET / colsPerSample(c)));
   return Math.ceil(B / Math.ceil(B / fit));
 }
 
@@ -70,7 +80,7 @@ export function conv1dScratchSize(c: Conv1dConfig): number {
 
 /** Floats of each weight area (W', dW') at the start of the scratch; the columns follow them, the staging area the columns. */
 const weightArea = (c: Conv1dConfig) => align16(c.K * c.k * (c.C / c.groups));
-const colArea = (c: Conv1dConfig) => align16(c.chunk * c.OT * c.k * (c.C / c.groups));
+const colArea = (c: Conv1dConfig) => align16(c.chunk * colsPerSample(c));
 
 // w (K, Cg, k) -> wt (K, k, Cg)
 function permuteIn(H: Float32Array, c: Conv1dConfig, w: number, wt: number): void {
@@ -94,6 +104,42 @@ function permuteOut(H: Float32Array, c: Conv1dConfig, dwt: number, dw: number): 
       const src = dwt + f * k * Cg + ch;
       for (let j = 0; j < k; j++) H[dst + j] = H[src + j * Cg];
     }
+}
+
+// w (K, C, k) -> wr (C, k, K): the weights of the correlation that gives dx
+function rotate(H: Float32Array, c: Conv1dConfig, w: number, wr: number): void {
+  const { K, C, k } = c;
+  for (let f = 0; f < K; f++)
+    for (let ch = 0; ch < C; ch++) {
+      const src = w + (f * C + ch) * k;
+      const dst = wr + ch * k * K + f;
+      for (let j = 0; j < k; j++) H[dst + j * K] = H[src + j];
+    }
+}
+
+// The correlation's columns of samples b0 .. b0+nb: row (bi, t) = dy[b, t + p − j·d] for j = 0 .. k−1
+// (zeros outside [0, OT), and the whole row for t >= L_b: no gradient past the valid length).
+function dyCols(H: Float32Array, c: Conv1dConfig, dy: number, b0: number, nb: number, cols: number, len: number): void {
+  const { T, K, k, p, d, OT } = c;
+  const kK = k * K;
+  for (let bi = 0; bi < nb; bi++) {
+    const b = b0 + bi;
+    const L = validLength(H, len, b, c.maps, T);
+    const yb = dy + b * OT * K;
+    for (let t = 0; t < T; t++) {
+      const row = cols + (bi * T + t) * kK;
+      if (t >= L) {
+        H.fill(0, row, row + kK);
+        continue;
+      }
+      for (let j = 0; j < k; j++) {
+        const o = t + p - j * d;
+        const dst = row + j * K;
+        if (o < 0 || o >= OT) H.fill(0, dst, dst + K);
+        else H.copyWithin(dst, yb + o * K, yb + (o + 1) * K);
+      }
+    }
+  }
 }
 
 // The columns of samples b0 .. b0+nb, group g: row (bi, o) = the k input rows of window o.
@@ -139,7 +185,14 @@ function col2im(H: Float32Array, c: Conv1dConfig, cols: number, b0: number, nb: 
         if (t < 0 || t >= L) continue;
         const src = row + j * Cg;
         const dst = xb + t * C;
-        for (let ch = 0; ch < Cg; ch++) H[dst + ch] += H[src + ch];
+        let ch = 0;
+        for (; ch + 4 <= Cg; ch += 4) {
+          H[dst + ch] += H[src + ch];
+          H[dst + ch + 1] += H[src + ch + 1];
+          H[dst + ch + 2] += H[src + ch + 2];
+          H[dst + ch + 3] += H[src + ch + 3];
+        }
+        for (; ch < Cg; ch++) H[dst + ch] += H[src + ch];
       }
     }
   }
@@ -214,9 +267,11 @@ export function conv1dBackward(
   const cols = col + 2 * weightArea(c);
   const stage = cols + colArea(c);
   const direct = isPointwise(c) && len < 0;
+  const corr = !direct && correlates(c);
   if (dx >= 0) {
-    permuteIn(H, c, w, wt);
-    if (!direct) H.fill(0, dx, dx + n * T * C);
+    if (corr) rotate(H, c, w, wt);
+    else permuteIn(H, c, w, wt);
+    if (!direct && !corr) H.fill(0, dx, dx + n * T * C);
   }
   for (let b0 = 0; b0 < n; b0 += chunk) {
     const nb = Math.min(chunk, n - b0);
@@ -234,7 +289,10 @@ export function conv1dBackward(
       }
       if (dx >= 0) {
         if (direct) gemm(0, 0, rows, C, K, D, wt, dx + b0 * T * C, 0);
-        else {
+        else if (corr) {
+          dyCols(H, c, dy, b0, nb, cols, len);
+          gemm(0, 1, nb * T, C, k * K, cols, wt, dx + b0 * T * C, 0);
+        } else {
           gemm(0, 0, rows, kCg, Kg, D, wt + g * Kg * kCg, cols, 0);
           col2im(H, c, cols, b0, nb, g, dx, len);
         }
@@ -242,12 +300,35 @@ export function conv1dBackward(
     }
   }
   if (dw >= 0) permuteOut(H, c, dwt, dw);
-  if (db >= 0)
-    for (let f = 0; f < K; f++) {
-      let s = 0;
-      for (let r = 0, rows = n * OT; r < rows; r++) s += H[dy + r * K + f];
-      H[db + f] = s;
+  if (db >= 0) biasGrad(H, dy, db, n * OT, K);
+}
+
+// db[f] = Σ_r dy[r, f], each sum in double over r in order; four features a sweep (3.5x the
+// one-feature strided loop, measured; the same sums).
+function biasGrad(H: Float32Array, dy: number, db: number, rows: number, K: number): void {
+  let f = 0;
+  for (; f + 4 <= K; f += 4) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = dy + r * K + f;
+      s0 += H[o];
+      s1 += H[o + 1];
+      s2 += H[o + 2];
+      s3 += H[o + 3];
     }
+    H[db + f] = s0;
+    H[db + f + 1] = s1;
+    H[db + f + 2] = s2;
+    H[db + f + 3] = s3;
+  }
+  for (; f < K; f++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += H[dy + r * K + f];
+    H[db + f] = s;
+  }
 }
 
 // ---- the references: direct loops over every output and weight, sums in double ------------------
