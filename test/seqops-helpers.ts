@@ -16,7 +16,9 @@ import type { Program } from "../runtime/program";
 export function seqIr(source: string, opts: { lengths?: boolean } = {}): IR {
   const r = compileToIr(source, "seq.dnn", { passes: "lower" });
   if (!r.ir) throw new Error(renderDiagnostics(r.diagnostics, source));
-  let ir: IR = { ...r.ir, data: { ...r.ir.data, ...(opts.lengths ? { lengths: true as const } : {}) } };
+  // (a copy: the passes compileToIr ran already must not have left anything in the IR we run them on again)
+  const low = structuredClone(r.ir);
+  let ir: IR = { ...low, data: { ...low.data, ...(opts.lengths ? { lengths: true as const } : {}) } };
   for (const p of PASSES) {
     if ("check" in p) {
       const d = p.check(ir, r.spec!);

@@ -49,11 +49,17 @@ describe("sequence layers against PyTorch", () => {
     expect(ref.cases.filter((c) => c.lengths).length).toBeGreaterThanOrEqual(10);
   });
 
+  // each case compiled once, run on both backends
+  const compiled = new Map<Case, ReturnType<typeof seqProgram>>();
+  const compile = (c: Case) => {
+    if (!compiled.has(c)) compiled.set(c, seqProgram(spec(c), { lengths: c.lengths !== null }));
+    return compiled.get(c)!;
+  };
   for (const c of ref.cases)
     for (const backend of ["ts", "wasm"] as const)
       it(`${c.name} (${c.spec.replace(/\s+/g, " ")}), ${backend}`, async () => {
         const padded = c.lengths !== null;
-        const { program: p, ir } = await seqProgram(spec(c), { lengths: padded });
+        const { program: p, ir } = await compile(c);
         expect(p.meta.outputShape).toEqual(c.outShape);
         const be = await createBackend(p.meta.heapFloats, { backend, relaxed: false });
         try {
