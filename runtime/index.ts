@@ -9,6 +9,19 @@ export { initTensor } from "./init";
 export * from "./kernels/activations";
 export { conv2dForward, conv2dBackward } from "./kernels/conv";
 export { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPoolForward, globalAvgPoolBackward } from "./kernels/pool";
+// sequences: each sample's valid length, embedding, conv1d, pooling over time, last
+export { seqLength, lastForward, lastBackward } from "./kernels/sequence";
+export { embeddingForward, embeddingBackward } from "./kernels/embedding";
+export { conv1dForward, conv1dBackward } from "./kernels/conv1d";
+export { maxPool1dForward, maxPool1dBackward, avgPool1dForward, avgPool1dBackward } from "./kernels/pool1d";
+export {
+  timeAvgPoolForward,
+  timeAvgPoolBackward,
+  timeMaxPoolForward,
+  timeMaxPoolBackward,
+  globalMaxPoolForward,
+  globalMaxPoolBackward,
+} from "./kernels/global-pool";
 export {
   batchNormForwardTrain,
   batchNormForwardEval,

@@ -44,6 +44,8 @@ export interface InitSpec {
   high?: number;
   /** torch_default_bias: fan_in of the layer's weight (the bias shape [out] does not carry it). */
   fanIn?: number;
+  /** Any kind: this row (of the first dimension) is then set to zero (an embedding's padding_idx, as nn.Embedding). */
+  zeroRow?: number;
 }
 
 export function numel(shape: readonly number[]): number {
@@ -91,6 +93,13 @@ function fillNormal(H: Float32Array, off: number, len: number, mean: number, std
 
 export function initTensor(H: Float32Array, off: number, shape: readonly number[], spec: InitSpec, rng: Rng): void {
   const len = numel(shape);
+  if (spec.zeroRow !== undefined) {
+    const { zeroRow, ...rest } = spec;
+    initTensor(H, off, shape, rest, rng);
+    const cols = len / shape[0];
+    H.fill(0, off + zeroRow * cols, off + (zeroRow + 1) * cols);
+    return;
+  }
   switch (spec.kind) {
     case "zeros":
       H.fill(0, off, off + len);

@@ -61,11 +61,25 @@ describe("the op registry", () => {
 }
 data { source idx("d") }
 train { batch 4 }`;
-    const r = compileToIr(src, "all.dnn", { passes: "lower" });
-    expect(r.diagnostics).toEqual([]);
-    const used = new Set(r.ir!.nodes.map((n) => n.op));
+    // and one with the sequence layers (token ids [T] first)
+    const seq = `model s {
+  input [16]
+  embedding(10, 8, padding_idx=0)
+  conv1d(8, 3, padding=same) -> relu -> maxpool1d(2) -> avgpool1d(2)
+  residual { conv1d(8, 1) -> tanh }
+  last
+  dense(3)
+  loss softmax_cross_entropy
+}
+data { source idx("d") }
+train { batch 4 }`;
+    const seqPools = seq.replace("last", "global_maxpool");
+    const irs = [src, seq, seqPools].map((t) => compileToIr(t, "all.dnn", { passes: "lower" }));
+    for (const r of irs) expect(r.diagnostics).toEqual([]);
+    const nodes = irs.flatMap((r) => r.ir!.nodes);
+    const used = new Set(nodes.map((n) => n.op));
     for (const l of layers) if (l !== "repeat" && l !== "residual") expect(used.has(l as never), l).toBe(true);
-    for (const n of r.ir!.nodes) expect(!!findNodeOp(n.op) || !!findTailOp(n.op), n.op).toBe(true);
+    for (const n of nodes) expect(!!findNodeOp(n.op) || !!findTailOp(n.op), n.op).toBe(true);
   });
 });
 

@@ -38,6 +38,8 @@ def init_tensor(name, t, tensors):
         t.copy_(v.flatten(1).norm(dim=1).reshape(t.shape))  # g = ||v|| per row: w = v at the start
     else:
         fail(f"unknown initializer {kind}")
+    if "zeroRow" in spec:
+        t[spec["zeroRow"]].zero_()  # an embedding's padding_idx row, as nn.Embedding
 
 
 def init_parameters(model):

@@ -7,6 +7,8 @@
 // Adding an op: docs/architecture.md, "Adding an op".
 import { ACTIVATION_LAYERS, ACTIVATION_TAILS, ACTIVATIONS, type ActivationName, type ActivationNode, type ActivationTail } from "./activations";
 import { conv2d, conv2dNode, type Conv2dNode } from "./conv";
+import { conv1d, conv1dNode, type Conv1dNode } from "./conv1d";
+import { embedding, embeddingNode, type EmbeddingNode } from "./embedding";
 import { dense, denseNode, type DenseNode } from "./dense";
 import { dropout, dropoutTail, spatial_dropout, spatialDropoutTail, type DropoutNode, type DropoutTail } from "./dropout";
 import {
@@ -28,15 +30,19 @@ import {
   avgpool2d,
   avgpool2dNode,
   global_avgpool,
+  global_maxpool,
   globalAvgPoolNode,
+  globalMaxPoolNode,
   maxpool2d,
   maxpool2dNode,
   type AvgPool2dNode,
   type GlobalAvgPoolNode,
+  type GlobalMaxPoolNode,
   type MaxPool2dNode,
 } from "./pool";
+import { avgpool1d, avgpool1dNode, maxpool1d, maxpool1dNode, type AvgPool1dNode, type MaxPool1dNode } from "./pool1d";
 import { addNode, flatten, flattenNode, identityNode, repeat, residual, type AddNode, type FlattenNode, type IdentityNode } from "./structure";
-import { seqMaskTail, type SeqMaskTail } from "./sequence";
+import { last, lastNode, seqMaskTail, type LastNode, type SeqMaskTail } from "./sequence";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";
 
@@ -47,6 +53,12 @@ export type IRNode =
   | MaxPool2dNode
   | AvgPool2dNode
   | GlobalAvgPoolNode
+  | GlobalMaxPoolNode
+  | EmbeddingNode
+  | Conv1dNode
+  | MaxPool1dNode
+  | AvgPool1dNode
+  | LastNode
   | FlattenNode
   | BnNode
   | IterNormNode
@@ -71,6 +83,12 @@ export const OPS: Record<string, LayerOp> = {
   maxpool2d,
   avgpool2d,
   global_avgpool,
+  global_maxpool,
+  embedding,
+  conv1d,
+  maxpool1d,
+  avgpool1d,
+  last,
   flatten,
   bn,
   iternorm,
@@ -90,6 +108,12 @@ export const NODES: Producers = {
   maxpool2d: maxpool2dNode,
   avgpool2d: avgpool2dNode,
   global_avgpool: globalAvgPoolNode,
+  global_maxpool: globalMaxPoolNode,
+  embedding: embeddingNode,
+  conv1d: conv1dNode,
+  maxpool1d: maxpool1dNode,
+  avgpool1d: avgpool1dNode,
+  last: lastNode,
   flatten: flattenNode,
   bn: bnNode,
   iternorm: iterNormNode,

@@ -1,8 +1,9 @@
-// What dense and conv2d share: a weight (or weight norm's g and v) and an optional bias, the
+// What dense, conv2d and conv1d share: a weight (or weight norm's g and v) and an optional bias, the
 // weight-norm buffers and kernels around the layer's own, the PyTorch module wrapper, and the
 // ONNX Gemm/Conv with a batch norm folded in.
 import type { IRNode } from "../ir";
 import type { Conv2dNode } from "./conv";
+import type { Conv1dNode } from "./conv1d";
 import type { DenseNode } from "./dense";
 import type { BnNode } from "./norm";
 import type { LayerSpec } from "../spec";
@@ -15,7 +16,7 @@ export interface LinearAttrs {
   bias: boolean;
   weight_norm: boolean;
 }
-type LinearNode = DenseNode | Conv2dNode;
+type LinearNode = DenseNode | Conv2dNode | Conv1dNode;
 
 /** Declare the weight (or g and v), then the bias, with the layer's initializers. */
 export function linearParams(c: LowerCtx, n: IRNode, l: LayerSpec, wShape: number[]): void {
@@ -95,8 +96,8 @@ export function onnxLinear(
 
 export { int, ints };
 
-/** Rows of the weight: dense (out, in), conv (K, C/g*kh*kw). */
-function rows(n: DenseNode | Conv2dNode): number {
+/** Rows of the weight: dense (out, in), conv (K, C/g*kh*kw), conv1d (K, C/g*k). */
+function rows(n: LinearNode): number {
   return n.op === "dense" ? n.attrs.units : n.attrs.K;
 }
 
@@ -104,7 +105,7 @@ function rows(n: DenseNode | Conv2dNode): number {
  * ONNX: the effective weight and bias of a dense/conv node (bias undefined when the layer has none and
  * nothing is folded into it), optionally with a batch norm folded in.
  */
-export function linearWeights(n: DenseNode | Conv2dNode, get: TensorLookup, fold?: Affine): { weight: Float32Array; bias?: Float32Array } {
+export function linearWeights(n: LinearNode, get: TensorLookup, fold?: Affine): { weight: Float32Array; bias?: Float32Array } {
   const out = rows(n);
   let w: Float64Array;
   if (n.attrs.weight_norm) {

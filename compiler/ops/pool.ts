@@ -1,14 +1,17 @@
-// Pooling: maxpool2d, avgpool2d (count_include_pad=True, as PyTorch's default) and
-// global_avgpool ([C,H,W] -> [C]). Kernels: runtime/kernels/pool.ts (wasm twins in conv.wat).
+// Pooling: maxpool2d, avgpool2d (count_include_pad=True, as PyTorch's default), and global_avgpool
+// and global_maxpool over images ([C,H,W] -> [C]) or over time ([T, F] -> [F], over each sample's
+// valid positions when the data are padded). Kernels: runtime/kernels/pool.ts (wasm twins in
+// conv.wat) and runtime/kernels/global-pool.ts.
 // A 2x2 max pool may apply the ReLU that ends its producer (schedule below: the same bytes, one
-// sweep less). PyTorch: nn.MaxPool2d / nn.AvgPool2d / mean. ONNX: MaxPool / AveragePool /
-// GlobalAveragePool + Flatten.
+// sweep less). PyTorch: nn.MaxPool2d / nn.AvgPool2d / mean / max(dim). ONNX: MaxPool /
+// AveragePool / GlobalAveragePool or GlobalMaxPool + Flatten / ReduceMean or ReduceMax over time.
 import type { IRNode, NodeOf } from "../ir";
 import { int, ints } from "../export/onnx-graph";
 import { pair, prod, shapeText } from "../shape";
 import { tsJson } from "../escape";
 import { intOrPair, nonNegIntOrPair } from "./args";
 import { layer, type EmitCtx, type LayerOp, type NodeOp, type PenaltyCtx } from "./op";
+import { lengthsArg, seqCfg } from "./sequence";
 
 export interface PoolAttrs {
   kh: number;
@@ -21,6 +24,7 @@ export interface PoolAttrs {
 export type MaxPool2dNode = NodeOf<"maxpool2d", PoolAttrs>;
 export type AvgPool2dNode = NodeOf<"avgpool2d", PoolAttrs>;
 export type GlobalAvgPoolNode = NodeOf<"global_avgpool", Record<string, never>>;
+export type GlobalMaxPoolNode = NodeOf<"global_maxpool", Record<string, never>>;
 type Pool2dNode = MaxPool2dNode | AvgPool2dNode;
 
 function pool2dLayer(name: "maxpool2d" | "avgpool2d", doc: string, notes: string): LayerOp {
@@ -65,12 +69,28 @@ export const global_avgpool = layer({
   name: "global_avgpool",
   positional: [],
   args: {},
-  rank: 3,
-  doc: "Mean over H×W per channel: [C,H,W] → [C].",
-  shape: "`[C,H,W] → [C]`",
+  rank: [2, 3],
+  doc: "Mean over H×W per channel ([C,H,W] → [C]), or over time ([T, F] → [F]).",
+  shape: "`[C,H,W] → [C]`, `[T, F] → [F]`",
+  notes: "over time: the mean of each sample's valid positions when the data are padded (divided by its length)",
   lower(c, l, input, shape) {
-    const out = [shape[0]];
+    const out = [shape.length === 2 ? shape[1] : shape[0]];
     const n = c.node<GlobalAvgPoolNode>("global_avgpool", input, shape, out, l, {});
+    return [n.output, out];
+  },
+});
+export const global_maxpool = layer({
+  name: "global_maxpool",
+  positional: [],
+  args: {},
+  rank: [2, 3],
+  doc: "Maximum over H×W per channel ([C,H,W] → [C]), or over time ([T, F] → [F]).",
+  shape: "`[C,H,W] → [C]`, `[T, F] → [F]`",
+  notes:
+    "over time: the maximum of each sample's valid positions when the data are padded; ties: the first maximum (the gradient goes there, as `torch.max(dim)`)",
+  lower(c, l, input, shape) {
+    const out = [shape.length === 2 ? shape[1] : shape[0]];
+    const n = c.node<GlobalMaxPoolNode>("global_maxpool", input, shape, out, l, {});
     return [n.output, out];
   },
 });
@@ -192,19 +212,31 @@ export const avgpool2dNode: NodeOp<AvgPool2dNode> = {
   onnx: pool2dOnnx("AveragePool", { count_include_pad: int(1) }),
 };
 
-const chw = (n: GlobalAvgPoolNode) => `{ C: ${n.inShape[0]}, H: ${n.inShape[1]}, W: ${n.inShape[2]} }`;
+const chw = (n: GlobalAvgPoolNode | GlobalMaxPoolNode) => `{ C: ${n.inShape[0]}, H: ${n.inShape[1]}, W: ${n.inShape[2]} }`;
+/** Over time: a sequence input [T, F] (the penalties do not take those). */
+const overTime = (n: IRNode) => n.inShape.length === 2;
 
 export const globalAvgPoolNode: NodeOp<GlobalAvgPoolNode> = {
   readsInputInBackward: false,
   forward(n, c) {
+    if (overTime(n)) {
+      c.uses.add("timeAvgPoolForward");
+      c.consts.push(`const CFG_${n.id} = ${seqCfg(n, c)};`);
+      return [`timeAvgPoolForward(H, CFG_${n.id}, ${c.off(n.inputs[0])}, ${c.off(`z:${n.id}`)}, n, ${lengthsArg(c)});`, ...c.tailForward(n, prod(n.outShape))];
+    }
     c.uses.add("globalAvgPoolForward");
     return [`globalAvgPoolForward(H, ${chw(n)}, ${c.off(n.inputs[0])}, ${c.off(`z:${n.id}`)}, n);`, ...c.tailForward(n, prod(n.outShape))];
   },
   backward(n, c) {
+    if (overTime(n)) {
+      c.uses.add("timeAvgPoolBackward");
+      return c.gradInto(n.inputs[0], inSize(n), (dst) => [`timeAvgPoolBackward(H, CFG_${n.id}, ${c.off(`grad:${n.output}`)}, ${dst}, n, ${lengthsArg(c)});`]);
+    }
     c.uses.add("globalAvgPoolBackward");
     return c.gradInto(n.inputs[0], inSize(n), (dst) => [`globalAvgPoolBackward(H, ${chw(n)}, ${c.off(`grad:${n.output}`)}, ${dst}, n);`]);
   },
   penalty: {
+    refuse: (n) => (overTime(n) ? "a sequence input" : undefined),
     consts: (n) => [`const PCFG_${n.id} = ${chw(n)};`],
     primalBackward(n, c, dz) {
       c.uses.add("globalAvgPoolBackward");
@@ -219,8 +251,65 @@ export const globalAvgPoolNode: NodeOp<GlobalAvgPoolNode> = {
       return c.tangentInto(n.inputs[0], inSize(n), (dst) => `globalAvgPoolBackward(H, PCFG_${n.id}, ${tdz}, ${dst}, n);`, false);
     },
   },
-  pytorch: (n) => ({ init: [], forward: [`${n.output} = ${n.inputs[0]}.mean(dim=(2, 3))`] }),
-  onnx: (n, c) => c.g.op("Flatten", [c.g.op("GlobalAveragePool", [c.inp(n)], `${n.id}/pool`)], n.id, { axis: int(1) }),
+  pytorch: (n) => ({ init: [], forward: [`${n.output} = ${n.inputs[0]}.mean(dim=${overTime(n) ? "1" : "(2, 3)"})`] }),
+  onnx: (n, c) =>
+    overTime(n)
+      ? c.g.op("ReduceMean", [c.inp(n)], n.id, { axes: ints([1]), keepdims: int(0) })
+      : c.g.op("Flatten", [c.g.op("GlobalAveragePool", [c.inp(n)], `${n.id}/pool`)], n.id, { axis: int(1) }),
+};
+
+export const globalMaxPoolNode: NodeOp<GlobalMaxPoolNode> = {
+  buffers: (n, B) => [{ kind: "idx", size: B * prod(n.outShape) }],
+  readsInputInBackward: false,
+  forward(n, c) {
+    const I = c.off(`idx:${n.id}`);
+    if (overTime(n)) {
+      c.uses.add("timeMaxPoolForward");
+      c.consts.push(`const CFG_${n.id} = ${seqCfg(n, c)};`);
+      return [
+        `timeMaxPoolForward(H, CFG_${n.id}, ${c.off(n.inputs[0])}, ${c.off(`z:${n.id}`)}, ${I}, n, ${lengthsArg(c)});`,
+        ...c.tailForward(n, prod(n.outShape)),
+      ];
+    }
+    c.uses.add("globalMaxPoolForward");
+    return [`globalMaxPoolForward(H, ${chw(n)}, ${c.off(n.inputs[0])}, ${c.off(`z:${n.id}`)}, ${I}, n);`, ...c.tailForward(n, prod(n.outShape))];
+  },
+  backward(n, c) {
+    const D = c.off(`grad:${n.output}`);
+    const I = c.off(`idx:${n.id}`);
+    if (overTime(n)) {
+      c.uses.add("timeMaxPoolBackward");
+      return c.gradInto(n.inputs[0], inSize(n), (dst) => [`timeMaxPoolBackward(H, CFG_${n.id}, ${D}, ${I}, ${dst}, n);`]);
+    }
+    c.uses.add("globalMaxPoolBackward");
+    return c.gradInto(n.inputs[0], inSize(n), (dst) => [`globalMaxPoolBackward(H, ${chw(n)}, ${D}, ${I}, ${dst}, n);`]);
+  },
+  penalty: {
+    refuse: (n) => (overTime(n) ? "a sequence input" : undefined),
+    consts: (n) => [`const PCFG_${n.id} = ${chw(n)};`],
+    primalBackward(n, c, dz) {
+      c.uses.add("globalMaxPoolBackward");
+      return c.primalInto(c.D(n.inputs[0]), inSize(n), (dst) => `globalMaxPoolBackward(H, PCFG_${n.id}, ${dz}, ${c.off(`idx:${n.id}`)}, ${dst}, n);`, false);
+    },
+    tangentForward(n, c, tz) {
+      // linear along the forward's argmax
+      const S = n.inShape[1] * n.inShape[2];
+      const I = c.off(`idx:${n.id}`);
+      return [`for (let p = 0, e = n * ${n.inShape[0]}; p < e; p++) H[${tz} + p] = H[${c.T(n.inputs[0])} + p * ${S} + H[${I} + p]];`];
+    },
+    tangentBackward(n, c, _dz, tdz) {
+      c.uses.add("globalMaxPoolBackward");
+      return c.tangentInto(n.inputs[0], inSize(n), (dst) => `globalMaxPoolBackward(H, PCFG_${n.id}, ${tdz}, ${c.off(`idx:${n.id}`)}, ${dst}, n);`, false);
+    },
+  },
+  pytorch: (n) => ({
+    init: [],
+    forward: [overTime(n) ? `${n.output} = ${n.inputs[0]}.max(dim=1).values` : `${n.output} = ${n.inputs[0]}.flatten(2).max(dim=2).values`],
+  }),
+  onnx: (n, c) =>
+    overTime(n)
+      ? c.g.op("ReduceMax", [c.inp(n)], n.id, { axes: ints([1]), keepdims: int(0) })
+      : c.g.op("Flatten", [c.g.op("GlobalMaxPool", [c.inp(n)], `${n.id}/pool`)], n.id, { axis: int(1) }),
 };
 
 export type { EmitCtx, PenaltyCtx };
