@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cut specs/data/fortunes-small/ from Debian's fortunes package (see its README.md)."""
+"""Cut specs/data/fortunes-small/ from Debian's fortunes package (see specs/data/fortunes-small.md)."""
 import os
 import sys
 
