@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileToIr } from "../compiler/pipeline";
+import { dataPathOf, readDataFacts } from "../compiler/data-facts";
 import { printIr } from "../compiler/ir";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { generateTrainer } from "../compiler/codegen/emit-trainer";
@@ -34,7 +35,8 @@ describe("specs compile to their golden IR and trainer", () => {
     it(f, async () => {
       const path = `specs/${f}`;
       const src = readFileSync(path, "utf8");
-      const r = compileToIr(src, path);
+      // with the data's facts, as dnnc compile reads them (the `auto` sizes of sequence specs)
+      const r = compileToIr(src, path, { facts: (spec) => readDataFacts(spec, dataPathOf(spec, path)) });
       expect(renderDiagnostics(r.diagnostics, src)).toBe("");
       golden(f.replace(/\.dnn$/, ".ir.txt"), printIr(r.ir!));
       const t = await generateTrainer(r.ir!, { dataPath: "../specs/data/fashion-mnist-small" });

@@ -384,6 +384,9 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     say(
       `${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`,
     );
+    // a directory of classes: which files became which class (a stray file is a class too)
+    if (data.metadata?.classes !== undefined)
+      say(`classes (by file): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`);
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
     let curEpoch = resume?.state.epoch ?? 1;
     let winStart = performance.now();
