@@ -14,10 +14,41 @@ import { decodePng } from "../runtime/node/png";
 import { applyPreprocess, preprocessFromStored, preprocessScratchSize } from "../runtime/preprocess";
 import type { Program } from "../runtime/program";
 import { bindWeights, openRun } from "./load-run";
+import { vocabFromMetadata } from "../runtime/data/vocab";
+import { decodeUtf8CodePoints } from "../runtime/data/utf8";
+import { splitDocuments } from "../runtime/data/text";
 
 interface Inputs {
   x: Float32Array;
   n: number;
+  /** Each sample's valid length (padded sequences), else absent. */
+  lengths?: Int32Array;
+}
+
+/**
+ * Documents to classify, for a model trained on a `text_classes(...)` source: each input file is
+ * split into documents by the source's separator lines (a file without one is one document), each
+ * encoded with the model's vocabulary (model.safetensors metadata; other characters: id 0) and cut
+ * or padded to its context, as in training.
+ */
+function textDocuments(files: string[], p: Program, metadata: Record<string, string>, weights: string): Inputs {
+  const vocab = vocabFromMetadata(metadata, weights);
+  if (!vocab || vocab.pad === undefined) throw new DnncError(`${weights}: no padded vocabulary in its metadata (written by a dnnc before text_classes?)`);
+  const T = p.meta.inputShape[0];
+  const separator = (p.data.source.args?.separator as string | undefined) ?? "%";
+  const docs: { cps: Int32Array; start: number; end: number }[] = [];
+  for (const f of files) {
+    const { cps, length } = decodeUtf8CodePoints(readMaybeGzip(f), f);
+    for (const d of splitDocuments(cps, length, separator)) docs.push({ cps, start: d.start, end: d.end });
+  }
+  if (docs.length === 0) throw new DnncError(`${files.join(", ")}: no documents (every piece between separator lines "${separator}" is blank)`);
+  const x = new Float32Array(docs.length * T).fill(vocab.pad);
+  const lengths = new Int32Array(docs.length);
+  docs.forEach((d, i) => {
+    lengths[i] = Math.min(T, d.end - d.start);
+    vocab.encodeCodePoints(d.cps, d.start, d.start + lengths[i], x, i * T);
+  });
+  return { x, n: docs.length, lengths };
 }
 
 /** The model's image size [C, H, W] for PNG input, or the reason it takes no images. */
@@ -66,7 +97,12 @@ function csvFeatures(f: string, p: Program, F: number): { x: Float32Array; n: nu
 
 /** `F` is the number of raw values per sample: the model's input size, or the fitted preprocessing's
  * input size when it changes the dimension (pca/whiten with k < d). */
-function loadInputs(files: string[], p: Program, F: number): Inputs {
+function loadInputs(files: string[], p: Program, F: number, metadata: Record<string, string>, weights: string): Inputs {
+  if (p.data.source.kind === "text_classes") return textDocuments(files, p, metadata, weights);
+  if (p.data.source.kind !== "idx" && p.data.source.kind !== "csv")
+    throw new DnncError(
+      `predict: a model trained on a ${p.data.source.kind}(...) source is not supported by predict${p.data.source.kind === "text" ? " (use dnnc generate)" : ""}`,
+    );
   const scale = p.data.scale;
   const shift = p.data.shift;
   if (files.every((f) => f.toLowerCase().endsWith(".png"))) {
@@ -99,6 +135,22 @@ function loadInputs(files: string[], p: Program, F: number): Inputs {
   return { x, n };
 }
 
+/** The class names stored with a model (metadata "classes": a JSON array of k strings). */
+function classNames(json: string, file: string, k: number): string[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    v = undefined;
+  }
+  if (!Array.isArray(v) || v.length !== k || !v.every((x) => typeof x === "string"))
+    throw new DnncError(`${file}: metadata "classes" is not a JSON array of ${k} class names (a damaged model file)`);
+  return v as string[];
+}
+
+/** A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break. */
+const csvField = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
 /** `opts.json`: one JSON document {ok, run, n, predictions} on stdout (the file, with `out`, stays CSV). */
 export async function predictCommand(runDir: string, inputs: string[], out?: string, opts: { json?: boolean; quiet?: boolean } = {}): Promise<number> {
   const run = await openRun(runDir);
@@ -109,7 +161,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
       throw new DnncError(`${f}: is a directory, expected ${/\.csv(\.gz)?$/i.test(f) ? "a CSV" : /\.png$/i.test(f) ? "a PNG" : "an IDX"} file`);
   }
   const pre = preprocessFromStored(metadata, tensors);
-  const inp = loadInputs(inputs, p, pre ? pre.inDim : p.meta.inputSize);
+  const inp = loadInputs(inputs, p, pre ? pre.inDim : p.meta.inputSize, metadata, run.weightsFile);
   const be = await createBackend(p.meta.heapFloats, { backend: "auto" });
   try {
     const H = be.H;
@@ -119,8 +171,10 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
     const B = p.meta.batch;
     const k = p.meta.outputSize;
     const F = p.meta.inputSize;
-    const lines: string[] = [k > 1 ? "index,class,probability" : "index,output"];
-    const preds: ({ index: number; class: number; probability: number } | { index: number; output: number })[] = [];
+    // classes with names (a directory of classes: the file names, saved with the model): a last column
+    const names = metadata.classes !== undefined ? classNames(metadata.classes, run.weightsFile, k) : undefined;
+    const lines: string[] = [k > 1 ? `index,class,probability${names ? ",name" : ""}` : "index,output"];
+    const preds: ({ index: number; class: number; probability: number; name?: string } | { index: number; output: number })[] = [];
     const raw = pre ? new Float32Array(B * Math.max(pre.inDim, F)) : undefined;
     for (let s = 0; s < inp.n; s += B) {
       const n = Math.min(B, inp.n - s);
@@ -129,6 +183,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
         applyPreprocess(pre, raw, 0, n, scratch);
         H.set(raw.subarray(0, n * F), p.layout.x);
       } else H.set(inp.x.subarray(s * F, (s + n) * F), p.layout.x);
+      if (inp.lengths && p.layout.lengths !== undefined) for (let i = 0; i < n; i++) H[p.layout.lengths + i] = inp.lengths[s + i];
       model.forward(n, false, 0);
       for (let i = 0; i < n; i++) {
         const o = p.layout.out + i * k;
@@ -143,8 +198,8 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
         let z = 0;
         for (let j = 0; j < k; j++) z += Math.exp(H[o + j] - m);
         const prob = p.loss.kind === "softmax_cross_entropy" ? 1 / z : 1 / (1 + Math.exp(-H[o + a]));
-        lines.push(`${s + i},${a},${prob.toFixed(6)}`);
-        if (opts.json) preds.push({ index: s + i, class: a, probability: Number(prob.toFixed(6)) });
+        lines.push(`${s + i},${a},${prob.toFixed(6)}${names ? "," + csvField(names[a]) : ""}`);
+        if (opts.json) preds.push({ index: s + i, class: a, probability: Number(prob.toFixed(6)), ...(names ? { name: names[a] } : {}) });
       }
     }
     const text = lines.join("\n") + "\n";

@@ -84,7 +84,13 @@ export interface Program {
     earlyStopping?: { monitor: string; mode: "min" | "max"; patience: number; minDelta: number; every: number; everySteps?: number };
   };
   /** The spec's data block (source, validation fraction, scale, shift). */
-  data: Record<string, Json> & { validation: number; scale: number; shift: number; source: { kind: string; path: string; label?: string | number } };
+  data: Record<string, Json> & {
+    validation: number;
+    scale: number;
+    shift: number;
+    /** args: a sequence source's settings (context, window, separator, ...). */
+    source: { kind: string; path: string; label?: string | number; args?: Record<string, Json> };
+  };
   layout: ProgramLayout;
   tensors: ProgramTensor[];
   segments: Segment[];
