@@ -126,7 +126,9 @@ describe("dnnc train: deterministic, and padding_idx's row stays zero", () => {
     writeFileSync(join(dir, "train.csv"), lines.join("\n") + "\n");
     writeFileSync(join(dir, "m.dnn"), SPEC(dir));
     const run = (out: string) => {
-      const r = spawnSync(process.execPath, ["bin/dnnc.mjs", "train", join(dir, "m.dnn"), "-o", join(dir, out), "--no-report", "--quiet"], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, ["bin/dnnc.mjs", "train", join(dir, "m.dnn"), "-o", join(dir, out), "--no-report", "--quiet"], {
+        encoding: "utf8",
+      });
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
       return readFileSync(join(dir, out, "model.safetensors"));
