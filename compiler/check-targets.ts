@@ -21,13 +21,15 @@ const TARGET_NAMES: Record<Target, string> = {
 };
 
 /** Why `target` cannot take node n (its op, an argument of it, or an op of its tail), or undefined. */
-function refusal(n: IRNode, target: Target): { op: string; why: string } | undefined {
+function refusal(ir: IR, n: IRNode, target: Target): { op: string; why: string } | undefined {
   for (const op of [n.op, ...n.tail.map((t) => t.op)]) {
     const m = mapping(op, target);
     if (m === undefined) return { op, why: "no op module defines it" };
     if (isUnsupported(m)) return { op, why: m.unsupported };
   }
   const node = findNodeOp(n.op);
+  const refused = target !== "penalty" ? node?.refuseTarget?.(n as never, target, ir) : undefined;
+  if (refused) return { op: n.op, why: refused };
   if (target === "penalty" && node && !isUnsupported(node.penalty)) {
     const refused = node.penalty.refuse?.(n as never);
     if (refused) return { op: n.op, why: `${refused} is not differentiated twice` };
@@ -38,7 +40,7 @@ function refusal(n: IRNode, target: Target): { op: string; why: string } | undef
 /** The first node `target` cannot take, with the reason. */
 export function findUnsupported(ir: IR, target: Target): { node: IRNode; op: string; why: string } | undefined {
   for (const n of ir.nodes) {
-    const r = refusal(n, target);
+    const r = refusal(ir, n, target);
     if (r) return { node: n, ...r };
   }
   return undefined;

@@ -262,6 +262,8 @@ export interface NodeOp<N extends IRNode> {
   /** The producer's backward, after its tail's (the gradient buffer already holds dZ). */
   backward(n: N, c: EmitCtx): string[];
   penalty: PenaltyOp<N> | Unsupported;
+  /** Why the PyTorch target or the ONNX exporter cannot take this node in this IR although the op maps (padded data, say), else undefined. */
+  refuseTarget?(n: N, target: "pytorch" | "onnx", ir: IR): string | undefined;
   pytorch: ((n: N, c: PyCtx) => PyCode) | Unsupported;
   onnx: ((n: N, c: OnnxCtx) => string) | Unsupported;
 }
