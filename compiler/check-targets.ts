@@ -39,6 +39,9 @@ function refusal(ir: IR, n: IRNode, target: Target): { op: string; why: string }
 
 /** The first node `target` cannot take, with the reason. */
 export function findUnsupported(ir: IR, target: Target): { node: IRNode; op: string; why: string } | undefined {
+  // padded sequences: the exported graph would take no lengths, so it would read padding as data
+  if (target === "onnx" && ir.data.lengths && ir.nodes.length > 0)
+    return { node: ir.nodes[0], op: ir.nodes[0].op, why: `on padded sequences (a ${ir.data.source.kind}(...) source): the graph has no input for the lengths` };
   for (const n of ir.nodes) {
     const r = refusal(ir, n, target);
     if (r) return { node: n, ...r };

@@ -7,7 +7,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { asUserError } from "../runtime/node/fs-errors";
 import { MAX_THREADS } from "../runtime/limits";
-import { collect, intIn } from "./cli/args";
+import { collect, intIn, numberIn } from "./cli/args";
 import { makeOut, usageError, type Out } from "./cli/io";
 import { DNNC_VERSION } from "./version";
 
@@ -108,6 +108,22 @@ export function buildProgram(act: (code: number) => void): Command {
     .action(async (specs: string[], o: { update?: boolean }, cmd: Command) => {
       const { testVerb } = await import("./cli/verbs");
       act(await testVerb(specs, { update: !!o.update }, globals(cmd)));
+    });
+
+  verb("generate", "sample text from a character language model trained by dnnc train (a text(...) source)")
+    .argument("<run>", "run directory written by dnnc train")
+    .option("-p, --prompt <text>", "the text to continue", "")
+    .option("-n, --length <n>", "characters to generate", intIn(1, 1_000_000), 200)
+    .option("-t, --temperature <x>", "softmax temperature (0: always the most likely character)", numberIn(0, 100), 1)
+    .option("-k, --top-k <k>", "sample among the k most likely characters (0: all)", intIn(0), 0)
+    .option("--seed <n>", "random seed of the draws", intIn(0), 0)
+    .option("--samples <n>", "independent samples (run side by side, the model's batch at a time)", intIn(1), 1)
+    .addOption(new Option("--backend <kind>", "auto, wasm or ts").choices(["auto", "wasm", "ts"]).default("auto"))
+    .addOption(json("one document: {ok, run, prompt, samples: [text], unknownInPrompt}"))
+    .addHelpText("after", example(['dnnc generate runs/char-lstm-20260101-120000 --prompt "The " --length 300 --temperature 0.8']))
+    .action(async (run: string, o: Parameters<typeof import("./cli/verbs").generateVerb>[1], cmd: Command) => {
+      const { generateVerb } = await import("./cli/verbs");
+      act(await generateVerb(run, o, globals(cmd)));
     });
 
   verb("predict", "predict IDX, CSV or PNG inputs with a trained run's weights (index,class,probability lines)")

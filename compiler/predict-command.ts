@@ -2,10 +2,7 @@
 // (model.safetensors, with its fitted preprocessing) and predict the inputs of an IDX images
 // file, a CSV file of features (with or without the spec's label column), or one or more PNG
 // images. Prints `index,class,probability` (or the raw outputs for regression) per sample.
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { decodeSafetensors } from "../runtime/safetensors";
+import { existsSync, statSync } from "node:fs";
 import { createBackend } from "../runtime/backend-create";
 import { DnncError } from "../runtime/errors";
 import { parseIdx } from "../runtime/data/idx";
@@ -16,6 +13,7 @@ import { loadCsvFile } from "../runtime/node/load-csv";
 import { decodePng } from "../runtime/node/png";
 import { applyPreprocess, preprocessFromStored, preprocessScratchSize } from "../runtime/preprocess";
 import type { Program } from "../runtime/program";
+import { bindWeights, openRun } from "./load-run";
 
 interface Inputs {
   x: Float32Array;
@@ -103,15 +101,8 @@ function loadInputs(files: string[], p: Program, F: number): Inputs {
 
 /** `opts.json`: one JSON document {ok, run, n, predictions} on stdout (the file, with `out`, stays CSV). */
 export async function predictCommand(runDir: string, inputs: string[], out?: string, opts: { json?: boolean; quiet?: boolean } = {}): Promise<number> {
-  if (!existsSync(runDir)) throw new DnncError(`${runDir}: no such run directory`);
-  if (!statSync(runDir).isDirectory()) throw new DnncError(`${runDir}: is not a directory (expected a run directory written by dnnc train)`);
-  const trainerFile = readdirSync(runDir).find((f) => f.endsWith(".trainer.mjs") && statSync(join(runDir, f)).isFile());
-  if (!trainerFile) throw new DnncError(`${runDir}: no *.trainer.mjs (is this a directory written by dnnc train?)`);
-  const weights = join(runDir, "model.safetensors");
-  if (!existsSync(weights)) throw new DnncError(`${runDir}: no model.safetensors`);
-  const { program: p } = (await import(pathToFileURL(join(runDir, trainerFile)).href)) as { program: Program };
-  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
-  if (metadata.spec_sha256 !== p.meta.specHash) throw new DnncError(`${weights}: written by another spec than ${trainerFile}`);
+  const run = await openRun(runDir);
+  const { program: p, tensors, metadata } = run;
   for (const f of inputs) {
     if (!existsSync(f)) throw new DnncError(`${f}: no such file`);
     if (statSync(f).isDirectory())
@@ -122,12 +113,7 @@ export async function predictCommand(runDir: string, inputs: string[], out?: str
   const be = await createBackend(p.meta.heapFloats, { backend: "auto" });
   try {
     const H = be.H;
-    const byName = new Map(tensors.map((t) => [t.name, t]));
-    for (const t of p.tensors) {
-      const w = byName.get(t.name);
-      if (!w || w.data.length !== t.size) throw new DnncError(`${weights}: tensor ${t.name} is missing or has the wrong size`);
-      H.set(w.data, t.offset);
-    }
+    bindWeights(run, H);
     const scratch = new Float32Array(pre ? preprocessScratchSize(pre) : 0);
     const model = p.create(be, 0);
     const B = p.meta.batch;

@@ -30,6 +30,12 @@ export interface ProgramMeta {
    * loss and accuracy then count the n·T positions whose label is not -1 (padding is ignored).
    */
   positions?: number;
+  /**
+   * Sequence models: whether the output at position t reads inputs at positions <= t only (every
+   * layer causal along time; dnnc generate needs it); `acausal` names the first layer that is not.
+   */
+  causal?: boolean;
+  acausal?: string;
   heapFloats: number;
   /** Default data location, relative to the trainer file's directory (or absolute). */
   dataPath: string;

@@ -96,7 +96,7 @@ describe("language server over streams", () => {
     const hv = h.result as { contents: { kind: string; value: string }; range: unknown };
     expect(hv.contents.kind).toBe("markdown");
     expect(hv.contents.value).toContain(OPS.dense.doc);
-    expect(hv.contents.value).toMatch(/\| `units` \*\(positional 1\)\* \| integer ≥ 1 \| \*\*required\*\* \|/);
+    expect(hv.contents.value).toMatch(/\| `units` \*\(positional 1\)\* \| integer ≥ 1, or one of: auto \| \*\*required\*\* \|/);
     expect(hv.contents.value).toMatch(/\| `bias` \| true or false \| `true` \|/);
     expect(hv.range).toEqual({ start: at(SPEC, "dense"), end: at(SPEC, "dense", 5) });
 

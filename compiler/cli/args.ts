@@ -13,6 +13,15 @@ export function intIn(min: number, max = 2 ** 31 - 1): (v: string) => number {
   };
 }
 
+/** A finite decimal number in [min, max]. */
+export function numberIn(min: number, max: number): (v: string) => number {
+  return (v: string) => {
+    const x = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isFinite(x) || x < min || x > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}]`);
+    return x;
+  };
+}
+
 /** A value that may be given several times: collected into an array. */
 export function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];

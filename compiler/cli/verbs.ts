@@ -25,6 +25,21 @@ export async function predictVerb(run: string, o: { input: string[]; out?: strin
   return predictCommand(run, o.input, o.out, { json: out.json, quiet: out.quiet });
 }
 
+export async function generateVerb(
+  run: string,
+  o: { prompt: string; length: number; temperature: number; topK: number; seed: number; samples: number; backend: "auto" | "wasm" | "ts" },
+  out: Out,
+): Promise<number> {
+  const { generateFromRun } = await import("../generate-command");
+  const r = await out.time("generate", () => generateFromRun(run, o));
+  if (r.unknownInPrompt > 0 && !out.quiet)
+    process.stderr.write(`warning: ${r.unknownInPrompt} character(s) of the prompt are not in the model's vocabulary (read as unknown, id 0)\n`);
+  if (out.json) out.emit({ ok: true, run, prompt: r.prompt, samples: r.samples, unknownInPrompt: r.unknownInPrompt });
+  else if (r.samples.length === 1) process.stdout.write(r.prompt + r.samples[0] + "\n");
+  else r.samples.forEach((s, i) => process.stdout.write(`--- sample ${i + 1} ---\n${r.prompt}${s}\n`));
+  return 0;
+}
+
 export async function augmentPreviewVerb(spec: string, o: { out: string; samples: number }, out: Out): Promise<number> {
   const { augmentPreview } = await import("../augment-preview");
   await out.time("augment-preview", () => augmentPreview(spec, o.out, o.samples));

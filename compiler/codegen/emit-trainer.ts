@@ -6,7 +6,7 @@ import { lossPositions, type IR } from "../ir";
 import { emitModel } from "./emit-model";
 import { emitPenalty } from "./emit-penalty";
 import { hasPenalty } from "../check-targets";
-import { asProducer, nodeOp } from "../ops";
+import { asProducer, firstAcausalNode, nodeOp } from "../ops";
 import { WINO_SCRATCH_MAX } from "../../runtime/kernels/winograd";
 import { DNNC_VERSION } from "../version";
 import { assertNoRawUnsafe, tsComment, tsJson } from "../escape";
@@ -17,6 +17,11 @@ export interface TrainerSource {
 }
 
 /** The program's constant part, as plain JSON. */
+function causality(ir: IR): { causal: boolean; acausal?: string } {
+  const n = firstAcausalNode(ir.nodes);
+  return n ? { causal: false, acausal: `${n.op} at spec line ${n.line}` } : { causal: true };
+}
+
 export function programConstants(ir: IR, dataPath: string) {
   const L = ir.layout!;
   const tensors = [
@@ -60,6 +65,8 @@ export function programConstants(ir: IR, dataPath: string) {
     outputSize: ir.output.size,
     // a class at every position of a sequence output [T, classes]
     ...(lossPositions(ir) > 1 ? { positions: lossPositions(ir) } : {}),
+    // a language model's: whether dnnc generate may run it one growing window at a time
+    ...(ir.data.source.kind === "text" ? causality(ir) : {}),
     heapFloats: L.heapFloats,
     dataPath,
     maxGemmMacs,

@@ -106,6 +106,8 @@ const cfgOf = (n: Conv1dNode, c: EmitCtx) => conv1dCfg(n, c.ir.batch, lengthMaps
 const wShape = (n: Conv1dNode) => [n.attrs.K, n.inShape[1] / n.attrs.groups, n.attrs.k];
 
 export const conv1dNode: NodeOp<Conv1dNode> = {
+  // only a pointwise conv: PyTorch's padding is on both sides, so a wider kernel reads later positions
+  causal: (n) => n.attrs.k === 1 && n.attrs.s === 1 && n.attrs.p === 0 && n.attrs.pr === 0,
   buffers: (n, B) => [{ kind: "col", size: conv1dScratchSize(conv1dCfg(n, B, [])), scratch: true }, ...weightNormBuffers(n, wShape(n))],
   readsInputInBackward: true,
   gemmMacs: (n, B) => (B * n.outShape[0] * n.attrs.K * n.attrs.k * n.inShape[1]) / n.attrs.groups,

@@ -39,6 +39,7 @@ const rows = (n: DenseNode) => (positions(n) === 1 ? "n" : `n * ${positions(n)}`
 const inFeatures = (n: DenseNode) => n.inShape[n.inShape.length - 1];
 
 export const denseNode: NodeOp<DenseNode> = {
+  causal: () => true,
   buffers: (n) => weightNormBuffers(n, [n.attrs.units, inFeatures(n)]),
   absorbsAffine: true,
   readsInputInBackward: true,

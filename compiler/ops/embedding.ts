@@ -3,8 +3,8 @@
 // `padding_idx`, that row starts at zero and gets no gradient (it stays zero). The gradient is
 // scattered row by row (no one-hot GEMM); the optimizer's step is a sweep over the whole parameter
 // arena, this table included. With padded data the layer zeroes its own padded positions and skips
-// their ids (masksPadding). `vocab` is an integer for now; `auto` (sized from the data source) is
-// the lead's to add. Kernel: runtime/kernels/embedding.ts. PyTorch: nn.Embedding on x.long().
+// their ids (masksPadding). `embedding(auto, dim)`: the data source's vocabulary size (compiler/
+// data-facts.ts), so the spec trains unchanged on another corpus. Kernel: runtime/kernels/embedding.ts. PyTorch: nn.Embedding on x.long().
 // ONNX: Gather of the table by Cast(x, int64).
 import type { NodeOf } from "../ir";
 import { tsJson } from "../escape";
@@ -21,7 +21,7 @@ export const embedding = layer({
   name: "embedding",
   positional: ["vocab", "dim"],
   args: {
-    vocab: posInt,
+    vocab: { anyOf: [posInt, { type: "string", enum: ["auto"] }] },
     dim: posInt,
     padding_idx: { type: "integer", minimum: 0 },
     weight_decay: nonNeg,
@@ -34,10 +34,11 @@ export const embedding = layer({
   doc: "A learned vector per token id: ids [T] → [T, dim], weight [vocab, dim] as nn.Embedding.",
   shape: "`[T] → [T, dim]`",
   notes:
-    "takes the model's input of token ids (floats holding integers; an id outside `[0, vocab)` stops training with an error naming it); initialized N(0, 1) as PyTorch; `padding_idx`'s row starts at zero and gets no gradient; the gradient scatters rows, the optimizer then sweeps the whole table; `vocab` will also accept `auto` (the data source's vocabulary)",
+    "takes the model's input of token ids (floats holding integers; an id outside `[0, vocab)` stops training with an error naming it); initialized N(0, 1) as PyTorch; `padding_idx`'s row starts at zero and gets no gradient; the gradient scatters rows, the optimizer then sweeps the whole table; `embedding(auto, dim)`: the data source's vocabulary size (text, text_classes, tokens), so the spec trains unchanged on another corpus given with `--data`",
   docDefaults: { init: "normal(0, 1)" },
   lower(c, l, input, shape) {
-    const vocab = l.args.vocab as number;
+    const vocab = l.args.vocab === "auto" ? c.fact("vocab", l.span, "embedding(auto)") : (l.args.vocab as number);
+    if (vocab === undefined) return undefined;
     const dim = l.args.dim as number;
     const pad = l.args.padding_idx as number | undefined;
     if (shape.length !== 1)
@@ -80,6 +81,7 @@ const cfgConst = (n: EmbeddingNode, c: EmitCtx) => {
 };
 
 export const embeddingNode: NodeOp<EmbeddingNode> = {
+  causal: () => true,
   masksPadding: true,
   readsInputInBackward: true,
   forward(n, c) {

@@ -150,6 +150,11 @@ export function findNodeOp(op: string): NodeOp<ProducerNode> | undefined {
   return Object.hasOwn(NODES, op) ? (NODES as unknown as Record<string, NodeOp<ProducerNode>>)[op] : undefined;
 }
 
+/** The first node whose output at a position reads later positions of its input (NodeOp.causal), if any. */
+export function firstAcausalNode(nodes: IRNode[]): IRNode | undefined {
+  return nodes.find((n) => !isElementwise(n) && !(nodeOp(n).causal?.(n) ?? false));
+}
+
 /** The tail op of an elementwise kind, or undefined. */
 export function findTailOp(op: string): TailOp | undefined {
   return Object.hasOwn(TAILS, op) ? (TAILS as Record<string, TailOp>)[op] : undefined;

@@ -191,6 +191,7 @@ const meanInvstd = (size: number) => [
 ];
 
 export const bnNode: NodeOp<BnNode> = {
+  causal: () => true,
   buffers: (n) => meanInvstd(n.inShape[0]),
   foldsIntoProducer: true,
   readsInputInBackward: true,
@@ -367,6 +368,7 @@ const lnRows = (n: LayerNormNode) => (n.attrs.perPosition ? { T: n.inShape[0], D
 const lnN = (n: LayerNormNode) => (lnRows(n).T === 1 ? "n" : `n * ${lnRows(n).T}`);
 
 export const layerNormNode: NodeOp<LayerNormNode> = {
+  causal: () => true,
   buffers: (n, B) => meanInvstd(B * lnRows(n).T),
   readsInputInBackward: true,
   alwaysWritesDx: true,

@@ -240,6 +240,11 @@ export interface NodeOp<N extends IRNode> {
   schedule?(n: N, c: ScheduleCtx): Partial<NonNullable<IRNode["sched"]>>;
   /** It zeroes the padded positions of its sequence output itself (no seqmask tail needed). */
   masksPadding?: boolean;
+  /**
+   * Along time: its output at position t reads its input at positions <= t only (pointwise layers,
+   * a forward recurrence). dnnc generate needs every node of a language model to be; absent: not.
+   */
+  causal?(n: N): boolean;
   /** Its kernel writes the output of a lone ReLU tail only when asked (a max pool after it may apply the ReLU instead). */
   reluOutputOptional?: boolean;
   /** With its ReLU applied by the pool, it can leave its bias to the pool too (the same single rounding). */

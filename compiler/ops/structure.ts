@@ -140,6 +140,7 @@ const passPenalty = {
 };
 
 export const identityNode: NodeOp<IdentityNode> = {
+  causal: () => true,
   readsInputInBackward: false,
   forward(n, c) {
     const size = prod(n.outShape);
@@ -159,6 +160,7 @@ export const identityNode: NodeOp<IdentityNode> = {
 };
 
 export const addNode: NodeOp<AddNode> = {
+  causal: () => true,
   readsInputInBackward: false,
   reluOutputOptional: true,
   forward(n, c) {
