@@ -194,7 +194,7 @@ train { seed 5; batch 8; epochs 1; optimizer adamw(lr=0.01, weight_decay=0.05); 
   }, 60_000);
 });
 
-describe("padded data: the PyTorch target and the ONNX exporter refuse it at the recurrent layer", () => {
+describe("padded data: the PyTorch target refuses it at the recurrent layer (the ONNX exporter at the first layer)", () => {
   for (const [what, body] of [
     ["return_sequences", "embedding(9, 4)\n  gru(5)\n  dense(9)"],
     ["return_sequences=false (no masked layer anywhere)", "embedding(9, 4)\n  lstm(5, return_sequences=false)\n  dense(3)"],
@@ -202,13 +202,15 @@ describe("padded data: the PyTorch target and the ONNX exporter refuse it at the
     it(what, () => {
       const s = { name: "padded", input: [8], body, loss: "mse" };
       const ir = seqIr(text(s), { lengths: true });
-      for (const target of ["pytorch", "onnx"] as const) {
-        const d = checkTarget(ir, target);
-        expect(d).toHaveLength(1);
-        expect(d[0].code).toBe("E0405");
-        expect(d[0].span.line).toBe(4);
-        expect(d[0].message).toMatch(new RegExp(`^\`(lstm|gru)\` \\((lstm|gru)_0\\) is not supported by the (PyTorch target|ONNX exporter): padded sequences`));
-      }
+      const d = checkTarget(ir, "pytorch");
+      expect(d).toHaveLength(1);
+      expect(d[0].code).toBe("E0405");
+      expect(d[0].span.line).toBe(4);
+      expect(d[0].message).toMatch(/^`(lstm|gru)` \((lstm|gru)_0\) is not supported by the PyTorch target: padded sequences/);
+      const o = checkTarget(ir, "onnx");
+      expect(o).toHaveLength(1);
+      expect(o[0].code).toBe("E0405");
+      expect(o[0].message).toContain("padded sequences");
       // the same spec unpadded is taken
       const plain = seqIr(text(s));
       for (const target of ["pytorch", "onnx"] as const) expect(checkTarget(plain, target)).toEqual([]);

@@ -14,7 +14,7 @@
 // are two buffers the memory planner places: `save` (kept from forward to backward) and `tmp`
 // (scratch). PyTorch: nn.LSTM / nn.GRU (padded data refused: its Net has no lengths). ONNX: LSTM /
 // GRU nodes (gates reordered to i o f c / z r h, GRU linear_before_reset=1) between Transposes,
-// one node per stacked layer (padded data refused: the graph has no lengths input).
+// one node per stacked layer (the exporter refuses padded models: the graph has no lengths input).
 import type { IR, NodeOf } from "../ir";
 import { tsJson } from "../escape";
 import { shapeText } from "../shape";
@@ -243,6 +243,8 @@ function onnxRnn(n: RnnNode, c: OnnxCtx): string {
 
 export const rnnNode: NodeOp<RnnNode> = {
   masksPadding: true,
+  // a forward recurrence's output at t reads steps 0..t; the reverse direction reads the later ones
+  causal: (n) => n.attrs.dirs === 1 && n.attrs.seq,
   readsInputInBackward: true,
   buffers(n, B) {
     const p = planOf(n, B);
@@ -273,12 +275,11 @@ export const rnnNode: NodeOp<RnnNode> = {
 
   penalty: unsupported("sequence layers are not differentiated twice yet"),
 
-  refuseTarget(_n, target, ir) {
-    if (!ir.data.lengths) return undefined;
-    return target === "pytorch"
+  // (the ONNX exporter refuses padded models as a whole, at their first layer: compiler/check-targets.ts)
+  refuseTarget: (_n, target, ir) =>
+    target === "pytorch" && ir.data.lengths
       ? "padded sequences (a spec whose data source pads): the PyTorch target's Net takes no lengths to pack the sequences with"
-      : "padded sequences (a spec whose data source pads): the graph would need each sample's length as an input";
-  },
+      : undefined,
 
   pytorch(n, c) {
     const a = n.attrs;
