@@ -21,7 +21,9 @@ import { Rng } from "../runtime/rng";
 import { decodeSafetensors } from "../runtime/safetensors";
 import type { IR } from "../compiler/ir";
 import { closeTo, seqIr, seqProgram } from "./seqops-helpers";
-import { ourInitialTensors, runOurs, safetensorsOf } from "./reference/networks/harness";
+import { safetensorsOf, tsProgram } from "./reference/networks/harness";
+import { loadData } from "../runtime/node/main";
+import { train } from "../runtime/train-loop";
 
 const specs: { name: string; input: number[]; vocab?: number; body: string; loss: string }[] = [
   { name: "lstm-seq", input: [6, 3], body: "lstm(5)\n  dense(2)", loss: "mse" },
@@ -173,24 +175,31 @@ train { seed 5; batch 8; epochs 1; optimizer adamw(lr=0.01, weight_decay=0.05); 
     expect(fe.diagnostics).toEqual([]);
     const trainer = join(dir, "rnn.trainer.py");
     writeFileSync(trainer, generatePytorchTrainer(fe.ir!, { dataPath: data }));
-    const { program, tensors } = await ourInitialTensors(spec);
-    writeFileSync(join(dir, "init.safetensors"), safetensorsOf(program, tensors));
+    // our trainer, compiled once: its seeded initial weights, then one epoch from them
+    const { program } = await tsProgram(spec);
+    const be = await createBackend(program.meta.heapFloats, { backend: "ts" });
+    const read = () => Object.fromEntries(program.tensors.map((t) => [t.name, Array.from(be.H.subarray(t.offset, t.offset + t.size))]));
+    const model = program.create(be, program.train.seed);
+    model.init();
+    writeFileSync(join(dir, "init.safetensors"), safetensorsOf(program, read()));
+    const ours = train(program, be, model, loadData(program, data), { epochs: 1 });
+    const final = read();
+    be.close();
     const r = spawnSync(PY, [trainer, "--init-from", join(dir, "init.safetensors"), "--epochs", "1", "--out", join(dir, "py"), "--quiet"], {
       encoding: "utf8",
       env: { ...process.env, OMP_NUM_THREADS: "1" },
     });
     expect(r.status, r.stderr).toBe(0);
-    const run = await runOurs(spec, { epochs: 1 });
     const pm = JSON.parse(
       readFileSync(join(dir, "py", "metrics.jsonl"), "utf8")
         .trim()
         .split("\n")[0],
     ) as Record<string, number>;
-    const om = run.result.epochs[0] as unknown as Record<string, number>;
+    const om = ours.epochs[0] as unknown as Record<string, number>;
     for (const k of ["train_loss", "val_loss", "train_acc", "val_acc"]) expect(Math.abs(pm[k] - om[k]) / Math.max(1, Math.abs(om[k])), k).toBeLessThan(1e-4);
     const st = decodeSafetensors(readFileSync(join(dir, "py", "model.safetensors")), "model.safetensors");
-    expect(st.tensors.map((t) => t.name)).toEqual(Object.keys(run.final));
-    for (const t of st.tensors) expect(closeTo(t.data, run.final[t.name], 1e-4), t.name).toBeUndefined();
+    expect(st.tensors.map((t) => t.name)).toEqual(Object.keys(final));
+    for (const t of st.tensors) expect(closeTo(t.data, final[t.name], 1e-4), t.name).toBeUndefined();
   }, 60_000);
 });
 
