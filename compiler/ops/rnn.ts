@@ -36,6 +36,8 @@ export interface RnnAttrs {
   /** return_sequences */
   seq: boolean;
   bias: boolean;
+  /** tbptt: the state is carried from one batch to the next (a persistent `state` area) */
+  stateful: boolean;
 }
 export type LstmNode = NodeOf<"lstm", RnnAttrs>;
 export type GruNode = NodeOf<"gru", RnnAttrs>;
@@ -64,6 +66,7 @@ function rnnLayer(cell: "lstm" | "gru"): LayerOp {
     required: ["units"],
     // (checked in lower, with a hint of its own)
     rank: "any",
+    recurrent: true,
     doc:
       cell === "lstm"
         ? "LSTM over a sequence [T, F] (gates i f g o, two bias vectors), as nn.LSTM(batch_first=True): the output at every step, or the final state."
@@ -97,10 +100,17 @@ function rnnLayer(cell: "lstm" | "gru"): LayerOp {
           "stack layers (`layers=2`), or put `dropout(p)` after the layer",
         );
       const dirs: 1 | 2 = a.bidirectional === true ? 2 : 1;
+      if (c.tbptt && dirs === 2)
+        return c.error(
+          "E0403",
+          l.span,
+          { detail: `tbptt carries each layer's final state into the next window, but a bidirectional ${cell}'s reverse direction ends at the window's start` },
+          "drop bidirectional=true, or tbptt",
+        );
       const seq = a.return_sequences !== false;
       const bias = a.bias !== false;
       const out = seq ? [shape[0], dirs * units] : [dirs * units];
-      const n = c.node<RnnNode>(cell, input, shape, out, l, { units, layers, dirs, dropout, seq, bias });
+      const n = c.node<RnnNode>(cell, input, shape, out, l, { units, layers, dirs, dropout, seq, bias, stateful: c.tbptt });
       const k = 1 / Math.sqrt(units);
       const init = { kind: "uniform", low: -k, high: k };
       for (let li = 0; li < layers; li++)
@@ -125,7 +135,7 @@ export const gru = rnnLayer("gru");
 /** The runtime's shape of a node (everything but heap offsets). */
 function shapeOf(n: RnnNode): RnnLayerShape {
   const a = n.attrs;
-  return { cell: n.op, layers: a.layers, dirs: a.dirs, T: n.inShape[0], F: n.inShape[1], hidden: a.units, seq: a.seq, p: a.dropout, stateful: false };
+  return { cell: n.op, layers: a.layers, dirs: a.dirs, T: n.inShape[0], F: n.inShape[1], hidden: a.units, seq: a.seq, p: a.dropout, stateful: a.stateful };
 }
 
 /** The floats of the node's areas for a batch of B. */
@@ -147,7 +157,7 @@ function weights(n: RnnNode, at: (name: string) => number, grad: boolean): RnnWe
 export function rnnLayerConfig(n: RnnNode, ir: IR, off: (name: string) => number): RnnLayerConfig {
   const s = shapeOf(n);
   const B = ir.batch;
-  const p = rnnLayerPlan(s, B, { save: off(`save:${n.id}`), tmp: off(`tmp:${n.id}`), state: -1 });
+  const p = rnnLayerPlan(s, B, { save: off(`save:${n.id}`), tmp: off(`tmp:${n.id}`), state: s.stateful ? off(`state:${n.id}`) : -1 });
   const maps = lengthMaps(ir, n.inputs[0]);
   return {
     ...s,
@@ -251,7 +261,13 @@ export const rnnNode: NodeOp<RnnNode> = {
     return [
       { kind: "save", size: p.saveFloats },
       { kind: "tmp", size: p.tmpFloats, scratch: true },
+      ...(n.attrs.stateful ? [{ kind: "state" as const, size: p.stateFloats, persistent: true }] : []),
     ];
+  },
+  resetState(n, c) {
+    if (!n.attrs.stateful) return [];
+    c.uses.add("rnnLayerResetState");
+    return [`rnnLayerResetState(H, ${cfgConst(n, c)});`];
   },
   // the input projection of the first layer (or a wider later one): (B·T, G·U, F)
   gemmMacs: (n, B) => {
@@ -262,7 +278,7 @@ export const rnnNode: NodeOp<RnnNode> = {
   forward(n, c) {
     c.uses.add("rnnLayerForward");
     return [
-      `rnnLayerForward(H, gemm, ${cfgConst(n, c)}, ${c.off(n.inputs[0])}, ${c.off(`z:${n.id}`)}, ${lengthsArg(c)}, n, train, seed, step);`,
+      `rnnLayerForward(H, gemm, ${cfgConst(n, c)}, ${c.off(n.inputs[0])}, ${c.off(`z:${n.id}`)}, ${lengthsArg(c)}, n, train, seed, step${n.attrs.stateful ? ", carry" : ""});`,
       ...c.tailForward(n, outSize(n)),
     ];
   },

@@ -161,7 +161,9 @@ function finalH(c: RnnLayerConfig, l: number, d: number): number {
 const finalC = (c: RnnLayerConfig, l: number, d: number): number => (c.stateC >= 0 ? c.stateC + (l * c.dirs + d) * c.B * c.hidden : -1);
 
 // x is (n, T, F), y is (n, T, D*U) (seq) or (n, D*U); len: the batch's lengths (-1: none).
-// `train` draws the dropout masks between layers (seed and step key them).
+// `train` draws the dropout masks between layers (seed and step key them). A stateful layer
+// (c.stateH >= 0) writes each (layer, direction)'s final state into its state area, and with
+// `carry` starts from it (else from zero).
 export function rnnLayerForward(
   H: Float32Array,
   gemm: GemmFn,
@@ -173,6 +175,7 @@ export function rnnLayerForward(
   train: boolean,
   seed: number,
   step: number,
+  carry = false,
 ): void {
   const L = layerLengths(H, c, len, n);
   const D = c.dirs;
@@ -185,10 +188,10 @@ export function rnnLayerForward(
       const i = l * D + d;
       const h = finalH(c, l, d);
       // the carried state is this call's initial state, overwritten in place by its final state
-      const h0 = c.stateH >= 0 ? h : -1;
+      const h0 = carry && c.stateH >= 0 ? h : -1;
       if (c.cell === "lstm") {
         const cs = finalC(c, l, d);
-        lstmForward(H, gemm, c.cfgs[i], c.w[i], xin, L, h0, cs, out, h, cs, c.saves[i], c.scratch, n);
+        lstmForward(H, gemm, c.cfgs[i], c.w[i], xin, L, h0, carry ? cs : -1, out, h, cs, c.saves[i], c.scratch, n);
       } else gruForward(H, gemm, c.cfgs[i], c.w[i], xin, L, h0, out, h, c.saves[i], c.scratch, n);
     }
     if (l < last && train && c.p > 0) {
