@@ -21,13 +21,15 @@ const TARGET_NAMES: Record<Target, string> = {
 };
 
 /** Why `target` cannot take node n (its op, an argument of it, or an op of its tail), or undefined. */
-function refusal(n: IRNode, target: Target): { op: string; why: string } | undefined {
+function refusal(ir: IR, n: IRNode, target: Target): { op: string; why: string } | undefined {
   for (const op of [n.op, ...n.tail.map((t) => t.op)]) {
     const m = mapping(op, target);
     if (m === undefined) return { op, why: "no op module defines it" };
     if (isUnsupported(m)) return { op, why: m.unsupported };
   }
   const node = findNodeOp(n.op);
+  const refused = target !== "penalty" ? node?.refuseTarget?.(n as never, target, ir) : undefined;
+  if (refused) return { op: n.op, why: refused };
   if (target === "penalty" && node && !isUnsupported(node.penalty)) {
     const refused = node.penalty.refuse?.(n as never);
     if (refused) return { op: n.op, why: `${refused} is not differentiated twice` };
@@ -41,7 +43,7 @@ export function findUnsupported(ir: IR, target: Target): { node: IRNode; op: str
   if (target === "onnx" && ir.data.lengths && ir.nodes.length > 0)
     return { node: ir.nodes[0], op: ir.nodes[0].op, why: `on padded sequences (a ${ir.data.source.kind}(...) source): the graph has no input for the lengths` };
   for (const n of ir.nodes) {
-    const r = refusal(n, target);
+    const r = refusal(ir, n, target);
     if (r) return { node: n, ...r };
   }
   return undefined;

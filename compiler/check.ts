@@ -429,6 +429,7 @@ class Checker {
     let schedulePer: "epoch" | "step" = "epoch";
     let esSpan: Span | undefined;
     let wdSpan: Span | undefined;
+    let tbpttSpan: Span | undefined;
     let warmup = 0;
     if (tb) {
       this.settings("train", tb.body, {
@@ -554,6 +555,11 @@ class Checker {
             ...(b.every_steps !== undefined ? { everySteps: b.every_steps as number } : {}),
           };
         },
+        tbptt: (el) => {
+          tbpttSpan = el.span;
+          const x = this.bool(el);
+          if (x) train.tbptt = true;
+        },
       });
     }
     const ts = train.schedule!;
@@ -573,6 +579,8 @@ class Checker {
         ),
       );
 
+    if (train.tbptt && tbpttSpan) this.checkTbptt(tbpttSpan, data as DataSpec, layers, train.earlyStopping);
+
     const search = blocks.get("search") ? this.searchBlock(blocks.get("search")!) : undefined;
 
     if (this.diags.some((d) => d.severity === "error")) return undefined;
@@ -591,6 +599,34 @@ class Checker {
       hash: createHash("sha256").update(this.f.source).digest("hex"),
       ...(search ? { search } : {}),
     };
+  }
+
+  /**
+   * `tbptt true` carries the recurrent layers' state from one window to the next: the windows must
+   * follow each other in one corpus (a text source, stride = context), the model must have a layer
+   * that carries a state (LayerDef.recurrent), and the state may only be interrupted at an epoch's
+   * end (no early stopping every N steps in the middle of one).
+   */
+  checkTbptt(span: Span, data: DataSpec, layers: LayerSpec[], es: EarlyStoppingSpec | undefined): void {
+    const src = data.source;
+    const bad = (detail: string, hint?: string): void => void this.diags.push(diag("E0403", span, { detail }, hint));
+    if (!src) return;
+    if (src.kind !== "text")
+      return bad(
+        `tbptt carries the recurrent state across consecutive windows of one corpus; a ${src.kind}(...) source gives separate samples`,
+        'use a text("...", context=N) source, or drop tbptt',
+      );
+    const stride = src.args.stride as number | undefined;
+    if (stride !== undefined && stride !== src.args.context)
+      return bad(`tbptt needs each window to start where the previous one ends: stride ${stride} differs from context ${src.args.context}`, "drop stride");
+    const recurrent = (ls: LayerSpec[]): boolean => ls.some((l) => OPS[l.op]?.recurrent === true || (l.body !== undefined && recurrent(l.body)));
+    if (layers.length > 0 && !recurrent(layers))
+      return bad("tbptt carries the state of recurrent layers, and the model has none", "add lstm(...) or gru(...), or drop tbptt");
+    if (es?.everySteps !== undefined)
+      return bad(
+        "tbptt evaluates the validation windows in order from a zero state at each epoch's end; early stopping every N steps would cut the carried state",
+        "use early_stopping per epoch",
+      );
   }
 
   searchBlock(b: (typeof this.f.blocks)[number]): Spec["search"] {

@@ -18,10 +18,13 @@ class Lowerer implements LowerCtx {
   diags: Diagnostic[] = [];
   /** The `auto` sizes taken from the data (saved with the model: dnnc export recompiles with them). */
   autoSizes: { vocab?: number; classes?: number } = {};
+  readonly tbptt: boolean;
   constructor(
     private spec: Spec,
     private facts: DataFacts | undefined,
-  ) {}
+  ) {
+    this.tbptt = spec.train.tbptt === true;
+  }
 
   /** A size the data determines (`auto` arguments): from the facts read off the data source, else a diagnostic at the argument. */
   fact(name: keyof DataFacts & ("vocab" | "classes"), span: Span, what: string): number | undefined {

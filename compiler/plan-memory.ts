@@ -5,7 +5,8 @@
 // argmax, norm statistics). Everything is sized for the compiled batch B; nothing is allocated
 // later. flatten is a view: its output aliases its input. Next: code generation.
 //
-// The arena, the statistics, x and labels have fixed places at the bottom. Every other buffer is
+// The arena, the statistics, x, labels, lengths and the state a node carries from step to step
+// (BufferDecl.persistent) have fixed places at the bottom. Every other buffer is
 // live only during part of a training step, and buffers that are never live at the same moment
 // share memory (liveness below, then first-fit placement, largest first). One step is a sequence
 // of moments: the batch is fed, node 0..N-1 run forward, the loss writes dL/d(out), node N-1..0
@@ -124,6 +125,7 @@ export function bufferLiveness(ir: IR): { buffers: PlannedBuffer[]; aliases: Map
       }
     }
     for (const b of nodeOp(asProducer(n)).buffers?.(asProducer(n), B) ?? []) {
+      if (b.persistent) continue; // placed with the fixed buffers (planMemory)
       def(`${b.kind}:${n.id}`, b.size, b.scratch);
       own.push(`${b.kind}:${n.id}`);
     }
@@ -292,6 +294,9 @@ export function planMemory(ir: IR, opts: PlanOptions = {}): IR {
   put("x", B * ir.input.size);
   put("labels", B * targetFloats(ir));
   if (ir.data.lengths) put("lengths", B); // each sample's valid length (padded sequences)
+  // state carried from step to step (a recurrent layer's, with tbptt): a place of its own
+  for (const n of ir.nodes)
+    if (!isView(n)) for (const b of nodeOp(asProducer(n)).buffers?.(asProducer(n), B) ?? []) if (b.persistent) put(`${b.kind}:${n.id}`, b.size);
   // everything else: placed by liveness
   const { buffers, aliases } = bufferLiveness(ir);
   const placed = placeBuffers(buffers, top, opts.reuse ?? true);

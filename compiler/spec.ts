@@ -87,6 +87,12 @@ export interface TrainSpec {
   golden?: { steps: number; tolerance: number };
   /** What a non-finite loss or gradient does: stop (default, naming the tensor), skip the batch, or halve the rate and skip. */
   onDivergence?: "stop" | "skip" | "lower_lr";
+  /**
+   * Truncated backpropagation through time (a text source, recurrent layers): the windows are read
+   * in order as `batch` contiguous tracks and each recurrent layer starts from its state at the end
+   * of the previous batch, with no gradient flowing into it (zero at each epoch's start).
+   */
+  tbptt?: boolean;
 }
 
 export interface Spec {

@@ -13,6 +13,8 @@ export { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackwar
 export { seqLength, lastForward, lastBackward } from "./kernels/sequence";
 export { embeddingForward, embeddingBackward } from "./kernels/embedding";
 export { conv1dForward, conv1dBackward } from "./kernels/conv1d";
+// recurrent layers (lstm, gru): the kernels of kernels/rnn.ts over layers, directions, dropout and lengths
+export { rnnLayerForward, rnnLayerBackward, rnnLayerResetState } from "./kernels/rnn-layer";
 export { maxPool1dForward, maxPool1dBackward, avgPool1dForward, avgPool1dBackward } from "./kernels/pool1d";
 export {
   timeAvgPoolForward,

@@ -106,4 +106,11 @@ export interface Model {
   backward(n: number, step: number): void;
   /** After forward(n, true, step) and backward: adds the smoothness penalties' gradients, returns their value. */
   penalty?(n: number, step: number): number;
+  /**
+   * Models whose recurrent layers carry their state across batches (the train block's tbptt): zero
+   * that state, and turn the carrying on or off (off when created: each forward starts from zero,
+   * as for predict, generate and test; the training loop turns it on).
+   */
+  resetState?(): void;
+  carryState?(on: boolean): void;
 }

@@ -293,6 +293,20 @@ export function prepareTargets(p: Program, H: Float32Array, n: number, ds: Datas
   }
 }
 
+/**
+ * Truncated BPTT's batch order (PyTorch's word_language_model `batchify`): the rows, in order, cut
+ * into `tracks` = min(B, rows) contiguous tracks of K = ⌊rows / tracks⌋ rows (the remainder is not
+ * used); batch j holds row j of every track, so row b of batch j + 1 continues row b of batch j.
+ * order[j * tracks + b] = rows[b * K + j].
+ */
+export function trackOrder(rows: Int32Array, B: number): Int32Array {
+  const tracks = Math.min(B, rows.length);
+  const K = tracks > 0 ? Math.floor(rows.length / tracks) : 0;
+  const order = new Int32Array(tracks * K);
+  for (let j = 0; j < K; j++) for (let b = 0; b < tracks; b++) order[j * tracks + b] = rows[b * K + j];
+  return order;
+}
+
 function range(n: number): Int32Array {
   const a = new Int32Array(n);
   for (let i = 0; i < n; i++) a[i] = i;
@@ -410,8 +424,19 @@ export function* trainSteps(
     pre,
     data.train.shape.reduce((a, b) => a * b, 1),
   );
-  const order = split.train;
+  // truncated BPTT (p.train.tbptt): the windows in order as contiguous tracks, never shuffled; the
+  // recurrent layers carry their state from one batch to the next, from zero at each epoch's start,
+  // and the validation and test windows are evaluated the same way (tracks, from a zero state)
+  const tbptt = p.train.tbptt === true && model.resetState !== undefined && model.carryState !== undefined;
+  if (tbptt) model.carryState!(true);
+  const order = tbptt ? trackOrder(split.train, B) : split.train;
   if (order.length === 0) throw new DnncError("training data: no training samples");
+  const valOrder = tbptt ? trackOrder(split.val, B) : split.val;
+  /** Loss and accuracy on `ds` in eval mode (stateful models: from a zero state, in track order). */
+  const evalOn = (ds: Dataset, rows: Int32Array, confusion?: number[][]) => {
+    if (tbptt) model.resetState!();
+    return evaluate(p, be, model, ds, rows, feeder, confusion);
+  };
   const layout = optimLayout(p);
   const opt = optimizerConfig(p);
   const sched = scheduleConfig(p, p.train.schedule.per === "step" ? epochs * Math.ceil(order.length / B) : epochs);
@@ -475,7 +500,7 @@ export function* trainSteps(
   const shuffleStream = streamId("data:shuffle");
   const firstEpoch = resume?.epoch ?? 1;
   // the order is shuffled in place every epoch: replay the shuffles of the epochs before the first
-  for (let e = 1; e < firstEpoch; e++) new Rng(seed, shuffleStream ^ e).shuffle(order);
+  if (!tbptt) for (let e = 1; e < firstEpoch; e++) new Rng(seed, shuffleStream ^ e).shuffle(order);
   let reachedMax = false;
   let stopNow = false;
   let lossSum = 0;
@@ -504,7 +529,9 @@ export function* trainSteps(
   for (; epoch <= epochs && !reachedMax && !result.stoppedEarly; epoch++) {
     const resuming = resume !== undefined && epoch === firstEpoch;
     epochStart = Date.now();
-    new Rng(seed, shuffleStream ^ epoch).shuffle(order);
+    // (a run resumed within an epoch restarts the carried state from zero at its batch)
+    if (tbptt) model.resetState!();
+    else new Rng(seed, shuffleStream ^ epoch).shuffle(order);
     lossSum = resuming ? resume.lossSum : 0;
     correct = resuming ? resume.correct : 0;
     seen = resuming ? resume.seen : 0;
@@ -569,8 +596,10 @@ export function* trainSteps(
                 ? `skipping a step cannot undo a non-finite parameter (on_divergence ${onDiv}); lower the learning rate or add clip_norm`
                 : undefined),
           );
-        // skip this batch: undo the running statistics its forward pass moved; optionally cut the rate
+        // skip this batch: undo the running statistics its forward pass moved (and the state it would
+        // carry); optionally cut the rate
         copyStats(H, statTensorsAll, statsBackup, false);
+        if (tbptt) model.resetState!();
         result.divergences++;
         if (onDiv === "lower_lr") lrFactor *= 0.5;
         batchStart = s + B;
@@ -595,7 +624,7 @@ export function* trainSteps(
       }
       if (stopper && es?.everySteps && step % es.everySteps === 0 && split.val.length > 0) {
         // early stopping evaluated every N steps (eval mode: running statistics are not touched)
-        const v = evaluate(p, be, model, valSet, split.val, feeder);
+        const v = evalOn(valSet, valOrder);
         const u = stopper.update(es.monitor === "val_acc" ? (v.acc ?? NaN) : v.loss, step);
         if (u.improved) {
           snapshot(true);
@@ -631,7 +660,7 @@ export function* trainSteps(
       m.val_ppl = m.val_bpc = null;
     }
     if (split.val.length > 0) {
-      const v = evaluate(p, be, model, valSet, split.val, feeder);
+      const v = evalOn(valSet, valOrder);
       m.val_loss = v.loss;
       m.val_acc = v.acc;
       if (p.meta.positions) {
@@ -678,7 +707,8 @@ export function* trainSteps(
     const k = p.meta.outputSize;
     const confusion =
       data.test.classes !== undefined && k >= 2 && !p.meta.positions ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
-    const t = evaluate(p, be, model, data.test, range(data.test.n), feeder, confusion);
+    const rows = range(data.test.n);
+    const t = evalOn(data.test, tbptt ? trackOrder(rows, B) : rows, confusion);
     result.confusion = confusion;
     result.test_loss = t.loss;
     result.test_acc = t.acc;

@@ -37,7 +37,7 @@ const arbCase: fc.Arbitrary<DirCase> = fc
   })
   .map((r) => {
     const cfg: RnnConfig = { T: r.T, F: r.F, hidden: r.U, dirs: r.dirs, reverse: r.dirs === 2 && r.second };
-    const lens = r.lengths ? Array.from({ length: r.n }, (_, s) => 1 + (r.lenDraws[s] % r.T)) : undefined;
+    const lens = r.lengths ? Array.from({ length: r.n }, (_, s) => r.lenDraws[s] % (r.T + 1)) : undefined;
     // at most one of y and the final state is left out, and a gradient flows into what is kept
     const skip = { ...r.skip, final: r.skip.final && !r.skip.y };
     const dy = !skip.y && (r.dy || !r.dhT || skip.final);
@@ -120,11 +120,13 @@ describe("rnn kernels: fast equals the naive oracle", () => {
 });
 
 describe("rnn kernels: lengths", () => {
-  it("refuse a length outside 1..T, naming it", () => {
+  it("refuse a length outside 0..T, naming it", () => {
     const H = new Float32Array(64);
     const cfg: RnnConfig = { T: 4, F: 1, hidden: 1, dirs: 1, reverse: false };
-    H.set([4, 0], 10);
-    expect(() => rnnMaxLength(H, cfg, 10, 2)).toThrow(/length 0 of sample 1 is not an integer in 1\.\.4/);
+    H.set([4, -1], 10);
+    expect(() => rnnMaxLength(H, cfg, 10, 2)).toThrow(/length -1 of sample 1 is not an integer in 0\.\.4/);
+    H.set([0, 0], 10);
+    expect(rnnMaxLength(H, cfg, 10, 2)).toBe(0);
     H.set([2.5], 10);
     expect(() => rnnMaxLength(H, cfg, 10, 1)).toThrow(/length 2.5 of sample 0/);
     H.set([5], 10);

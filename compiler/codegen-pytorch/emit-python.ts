@@ -35,6 +35,8 @@ function refuseUnsupported(ir: IR): void {
   if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0))
     no("sgd(nesterov=true) without momentum or with dampening (PyTorch refuses it)");
   if (!["softmax_cross_entropy", "mse", "bce_with_logits", "l1", "huber"].includes(ir.loss.kind)) no(`the loss \`${ir.loss.kind}\``);
+  // (its loop shuffles windows and starts every batch's recurrent state at zero)
+  if (ir.train.tbptt) no("tbptt (the recurrent state carried across windows in track order)");
 }
 
 const AUGMENT_KINDS = ["flip_h", "flip_v", "translate", "crop", "rotate", "noise", "blur", "cutout", "brightness", "contrast"];

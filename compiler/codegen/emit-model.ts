@@ -17,6 +17,8 @@ export interface Emitted {
   forward: string[];
   backward: string[];
   init: string[];
+  /** Statements that zero the state carried from step to step (tbptt), empty when nothing carries one. */
+  reset: string[];
   /** runtime names the generated code uses (for the import list). */
   uses: Set<string>;
   /** per-node configs hoisted to module constants. */
@@ -93,6 +95,7 @@ export function emitModel(ir: IR): Emitted {
     forward.push(`// ${n.kernel}: ${n.inputs.join(", ")} -> ${n.output}  [${n.inShape.join(",")}] -> [${n.outShape.join(",")}]  (spec line ${n.line})`);
     forward.push(...nodeOp(asProducer(n)).forward(asProducer(n), c));
   }
+  const reset = ir.nodes.flatMap((n) => nodeOp(asProducer(n)).resetState?.(asProducer(n), c) ?? []);
   for (let k = ir.nodes.length - 1; k >= 0; k--) {
     const n = ir.nodes[k];
     if (!needsGrad.has(n.output)) continue;
@@ -100,7 +103,7 @@ export function emitModel(ir: IR): Emitted {
     const op = nodeOp(asProducer(n));
     backward.push(...(op.view ? [] : tailBackward(n, prod(n.outShape))), ...op.backward(asProducer(n), c));
   }
-  return { forward, backward, init, uses, consts };
+  return { forward, backward, init, reset, uses, consts };
 
   // ------------------------------------------------------------------------------------------
   /** Per-step setup of a tail: dropout seeds for this step (all of them first), spatial-dropout channel masks. */

@@ -129,7 +129,7 @@ export async function generateTrainer(ir: IR, opts: { dataPath: string }): Promi
   segments: ${tsJson(c.segments)},
   create(be: Backend, seed: number): Model {
     const H = be.H;
-    const gemm = be.gemm;${em.uses.has("makeDenseEpilogues") ? "\n    const E = makeDenseEpilogues(be);" : ""}
+    const gemm = be.gemm;${em.uses.has("makeDenseEpilogues") ? "\n    const E = makeDenseEpilogues(be);" : ""}${em.reset.length > 0 ? "\n    let carry = false;" : ""}
     return {
       init(): void {
 ${indent(em.init)}
@@ -141,6 +141,16 @@ ${indent(em.forward)}
         void step;
 ${indent(em.backward)}
       },${
+        em.reset.length > 0
+          ? `
+      resetState(): void {
+${indent(em.reset)}
+      },
+      carryState(on: boolean): void {
+        carry = on;
+      },`
+          : ""
+      }${
         penalty
           ? `
       penalty(n: number, step: number): number {

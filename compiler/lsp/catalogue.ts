@@ -180,6 +180,11 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
       input_grad_penalty: setting("input_grad_penalty", "Penalty λ·‖∇ₓ loss‖² (double backprop)."),
       jacobian_penalty: setting("jacobian_penalty", JACOBIAN_PENALTY.doc),
       early_stopping: setting("early_stopping", EARLY_STOPPING.doc),
+      tbptt: setting(
+        "tbptt",
+        "Truncated backpropagation through time (a text source, lstm/gru): the windows are read in order as `batch` contiguous tracks and each recurrent layer starts from its state at the end of the previous batch, detached (default false).",
+        ["true", "false"],
+      ),
     }),
   },
   search: {

@@ -43,6 +43,7 @@ import {
 import { avgpool1d, avgpool1dNode, maxpool1d, maxpool1dNode, type AvgPool1dNode, type MaxPool1dNode } from "./pool1d";
 import { addNode, flatten, flattenNode, identityNode, repeat, residual, type AddNode, type FlattenNode, type IdentityNode } from "./structure";
 import { last, lastNode, seqMaskTail, type LastNode, type SeqMaskTail } from "./sequence";
+import { gru, lstm, rnnNode, type GruNode, type LstmNode } from "./rnn";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";
 
@@ -59,6 +60,8 @@ export type IRNode =
   | MaxPool1dNode
   | AvgPool1dNode
   | LastNode
+  | LstmNode
+  | GruNode
   | FlattenNode
   | BnNode
   | IterNormNode
@@ -89,6 +92,8 @@ export const OPS: Record<string, LayerOp> = {
   maxpool1d,
   avgpool1d,
   last,
+  lstm,
+  gru,
   flatten,
   bn,
   iternorm,
@@ -114,6 +119,8 @@ export const NODES: Producers = {
   maxpool1d: maxpool1dNode,
   avgpool1d: avgpool1dNode,
   last: lastNode,
+  lstm: rnnNode,
+  gru: rnnNode,
   flatten: flattenNode,
   bn: bnNode,
   iternorm: iterNormNode,

@@ -38,6 +38,8 @@ export interface LayerDef {
   dropsValues?: boolean;
   /** Normalizes with statistics of the batch (batch norm): refused at batch size 1. */
   batchStatistics?: boolean;
+  /** Carries a state along time (lstm, gru): what `tbptt` carries across windows. */
+  recurrent?: boolean;
   /** One line: what it computes (hover, completion). */
   doc: string;
   /** docs/language.md's layer table (scripts/build-docs.ts): the shape rule ("same" when it keeps the shape)... */
@@ -74,6 +76,8 @@ export interface LowerCtx {
   param(name: string, shape: number[], init: Record<string, Json>, group: IRParam["group"], l: LayerSpec): string;
   /** Declare a running statistic (buffer, not trained). */
   stat(name: string, shape: number[], fill: number, eye?: number): string;
+  /** The train block's `tbptt`: the recurrent layers carry their state across windows. */
+  readonly tbptt: boolean;
   /** The weight and bias initializers a layer asks for (`init=`, its mode, nonlinearity and gain). */
   weightInit(l: LayerSpec, fanInShape: number[]): { w: Record<string, Json>; b: Record<string, Json> };
   /** Report a diagnostic at a span; returns undefined so that `return c.error(...)` ends a lowering. */
@@ -99,10 +103,12 @@ export function isUnsupported(x: unknown): x is Unsupported {
 
 /** A buffer a node needs beside its output and gradient: `${kind}:${node id}`, its floats. */
 export interface BufferDecl {
-  kind: "col" | "w" | "wnorm" | "scratch:wn" | "idx" | "mean" | "invstd" | "save" | "tmp";
+  kind: "col" | "w" | "wnorm" | "scratch:wn" | "idx" | "mean" | "invstd" | "save" | "tmp" | "state";
   size: number;
   /** Content never survives one moment (live only at the moments that use it). */
   scratch?: boolean;
+  /** Content survives from one step to the next (a recurrent layer's carried state): a fixed place of its own, never shared. */
+  persistent?: boolean;
 }
 
 // ---- the TypeScript trainer ---------------------------------------------------------------------
@@ -253,6 +259,8 @@ export interface NodeOp<N extends IRNode> {
   view?: boolean;
   /** Buffers beside the node's output and gradient, in layout order. */
   buffers?(n: N, B: number): BufferDecl[];
+  /** Statements that zero the state it carries from step to step (tbptt: Model.resetState), if any. */
+  resetState?(n: N, c: EmitCtx): string[];
   /** Multiply-adds of its largest GEMM that a second thread could split (the trainer stays on one thread when none is large enough). */
   gemmMacs?(n: N, B: number): number;
   /** Its backward reads its input activation (weight gradients, norm statistics). */
@@ -267,6 +275,8 @@ export interface NodeOp<N extends IRNode> {
   /** The producer's backward, after its tail's (the gradient buffer already holds dZ). */
   backward(n: N, c: EmitCtx): string[];
   penalty: PenaltyOp<N> | Unsupported;
+  /** Why the PyTorch target or the ONNX exporter cannot take this node in this IR although the op maps (padded data, say), else undefined. */
+  refuseTarget?(n: N, target: "pytorch" | "onnx", ir: IR): string | undefined;
   pytorch: ((n: N, c: PyCtx) => PyCode) | Unsupported;
   onnx: ((n: N, c: OnnxCtx) => string) | Unsupported;
 }

@@ -32,7 +32,7 @@ function runSample(H: Float32Array, cell: Cell, c: RnnConfig, w: RnnWeights, x: 
   const { T, F, hidden: U } = c;
   const G = (cell === "lstm" ? 4 : 3) * U;
   const L = len >= 0 ? H[len + s] : T;
-  if (!(Number.isInteger(L) && L >= 1 && L <= T)) throw new Error(`rnn: length ${L} of sample ${s} is not an integer in 1..${T}`);
+  if (!(Number.isInteger(L) && L >= 0 && L <= T)) throw new Error(`rnn: length ${L} of sample ${s} is not an integer in 0..${T}`);
   const hist: History = { times: [], hprev: [], cprev: [], gates: [], hn: [], h: readState(H, h0, s, U), c: readState(H, c0, s, U) };
   let h = hist.h;
   let cc = hist.c;

@@ -8,7 +8,9 @@
 //   y     (n, T, D*U)   output sequence; the forward direction writes the first U floats of each
 //                       position, the reverse direction the last U (PyTorch's output layout).
 //                       -1: not written (only the final state is wanted)
-//   len   (n)           valid length of each sample, integers 1..T stored as floats; -1: all T
+//   len   (n)           valid length of each sample, integers 0..T stored as floats; -1: all T
+//                       (0: an empty sequence, every step padded: zero output, final state =
+//                       initial state, no gradient but into the final state's)
 //   h0,c0 (n, U)        initial state of this direction; -1: zeros (c0/cT/dcT/dc0: LSTM only)
 //   hT,cT (n, U)        final state: the state after the sample's last valid step (forward: at
 //                       t = len-1, reverse: at t = 0); -1: not written. h0 may BE hT (and c0 cT):
@@ -151,7 +153,7 @@ export function gruScratchSize(c: RnnConfig, n: number): number {
 }
 
 /**
- * The longest valid length (T when len < 0), after checking every length is an integer in 1..T:
+ * The longest valid length (T when len < 0), after checking every length is an integer in 0..T:
  * a bad length would otherwise read and write outside the sequence.
  */
 export function rnnMaxLength(H: Float32Array, c: RnnConfig, len: number, n: number): number {
@@ -159,7 +161,7 @@ export function rnnMaxLength(H: Float32Array, c: RnnConfig, len: number, n: numb
   let m = 0;
   for (let s = 0; s < n; s++) {
     const L = H[len + s];
-    if (!(Number.isInteger(L) && L >= 1 && L <= c.T)) throw new Error(`rnn: length ${L} of sample ${s} is not an integer in 1..${c.T}`);
+    if (!(Number.isInteger(L) && L >= 0 && L <= c.T)) throw new Error(`rnn: length ${L} of sample ${s} is not an integer in 0..${c.T}`);
     if (L > m) m = L;
   }
   return m;

@@ -1,0 +1,227 @@
+// lstm and gru on the targets, from random weights:
+// - the ONNX exporter (LSTM / GRU nodes, gates reordered, GRU linear_before_reset=1, one node per
+//   stacked layer, Transposes around them) run by onnxruntime-node gives our forward's output;
+// - the PyTorch target's Net (nn.LSTM / nn.GRU, imported by /usr/bin/python3) loads our tensors by
+//   their names (state_dict, strict) and gives our forward's output; its state_dict names are ours;
+//   one epoch of the generated trainer from our initial weights gives our metrics and weights;
+// - padded data: both refuse it with E0405 at the recurrent layer, return_sequences or not (their
+//   graph and Net take no lengths).
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import * as ort from "onnxruntime-node";
+import { compileToIr } from "../compiler/pipeline";
+import { exportOnnx } from "../compiler/export/onnx";
+import { generatePytorchTrainer } from "../compiler/codegen-pytorch/emit-python";
+import { checkTarget } from "../compiler/check-targets";
+import { createBackend } from "../runtime/backend-create";
+import { Rng } from "../runtime/rng";
+import { decodeSafetensors } from "../runtime/safetensors";
+import type { IR } from "../compiler/ir";
+import { closeTo, seqIr, seqProgram } from "./seqops-helpers";
+import { safetensorsOf, tsProgram } from "./reference/networks/harness";
+import { loadData } from "../runtime/node/main";
+import { train } from "../runtime/train-loop";
+
+const specs: { name: string; input: number[]; vocab?: number; body: string; loss: string }[] = [
+  { name: "lstm-seq", input: [6, 3], body: "lstm(5)\n  dense(2)", loss: "mse" },
+  { name: "gru-stack-bi", input: [5, 4], body: "gru(3, layers=2, bidirectional=true)", loss: "mse" },
+  { name: "lstm-final-bi", input: [7, 2], body: "dense(3) -> tanh\n  lstm(4, layers=2, bidirectional=true, return_sequences=false)\n  dense(2)", loss: "mse" },
+  { name: "gru-final-nobias", input: [4, 3], body: "gru(6, bias=false, return_sequences=false)", loss: "mse" },
+  { name: "lm", input: [8], vocab: 9, body: "embedding(9, 4)\n  lstm(6, layers=2, dropout=0.3)\n  dense(9)", loss: "softmax_cross_entropy" },
+];
+
+const text = (s: (typeof specs)[number]) => `model ${s.name.replace(/-/g, "_")} {
+  input [${s.input.join(", ")}]
+  ${s.body}
+  loss ${s.loss}
+}
+data { source csv("d.csv") }
+train { batch 4 }
+`;
+
+const N = 3;
+
+/** Random weights for every parameter, and an input batch (token ids for a vocabulary). */
+function weightsAndInput(ir: IR, s: (typeof specs)[number], seed: number) {
+  const rng = new Rng(seed, 9);
+  const tensors = ir.params.map((p) => ({ name: p.name, shape: p.shape, data: Float32Array.from({ length: p.size }, () => rng.range(-0.8, 0.8)) }));
+  const size = s.input.reduce((a, b) => a * b, 1);
+  const x = Float32Array.from({ length: N * size }, () => (s.vocab ? Math.floor(rng.range(0, s.vocab)) : rng.range(-2, 2)));
+  return { tensors, x };
+}
+
+// each spec compiled to a trainer once (for the ONNX and the PyTorch comparisons)
+const programs = new Map<string, ReturnType<typeof seqProgram>>();
+
+/** Our forward (eval mode) from these weights. */
+async function ours(s: (typeof specs)[number], tensors: { name: string; data: Float32Array }[], x: Float32Array): Promise<Float32Array> {
+  if (!programs.has(s.name)) programs.set(s.name, seqProgram(text(s)));
+  const { program: p } = await programs.get(s.name)!;
+  const be = await createBackend(p.meta.heapFloats, { backend: "ts" });
+  try {
+    const model = p.create(be, 0);
+    model.init();
+    for (const t of tensors) be.H.set(t.data, p.tensors.find((q) => q.name === t.name)!.offset);
+    be.H.set(x, p.layout.x);
+    model.forward(N, false, 0);
+    return be.H.slice(p.layout.out, p.layout.out + N * p.meta.outputSize);
+  } finally {
+    be.close();
+  }
+}
+
+describe("ONNX export of lstm and gru, run by onnxruntime-node, equals our forward", () => {
+  for (const s of specs)
+    it(s.name, async () => {
+      const r = compileToIr(text(s), `${s.name}.dnn`, { passes: "lower" });
+      expect(r.diagnostics).toEqual([]);
+      expect(checkTarget(r.ir!, "onnx")).toEqual([]);
+      const { tensors, x } = weightsAndInput(r.ir!, s, 5);
+      const e = exportOnnx(r.ir!, tensors, {});
+      const kinds = e.model.graph.nodes.map((n) => n.opType);
+      const layers = /layers=2/.test(s.body) ? 2 : 1;
+      expect(kinds.filter((k) => k === "LSTM" || k === "GRU")).toHaveLength(layers);
+      const session = await ort.InferenceSession.create(e.bytes);
+      const got = (await session.run({ input: new ort.Tensor("float32", x, [N, ...s.input]) })).logits.data as Float32Array;
+      expect(closeTo(got, await ours(s, tensors, x), 2e-5)).toBeUndefined();
+    });
+});
+
+const PY = "/usr/bin/python3";
+const hasTorch = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" }).status === 0;
+if (!hasTorch) console.warn("rnn-op-targets: the PyTorch runs are skipped: /usr/bin/python3 -c 'import torch' failed");
+
+const RUN_NET = `
+import importlib.util, json, sys
+import torch
+job = json.load(open(sys.argv[1]))
+out = {}
+for case in job:
+    spec = importlib.util.spec_from_file_location("trainer_" + case["name"].replace("-", "_"), case["path"])
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    net = m.Net()
+    state = {k: torch.tensor(v["data"], dtype=torch.float32).reshape(v["shape"]) for k, v in case["params"].items()}
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    x = torch.tensor(case["x"], dtype=torch.float32).reshape([len(case["x"]) // case["size"]] + case["shape"])
+    with torch.no_grad():
+        y = net(x)
+    out[case["name"]] = {"y": [float(v) for v in y.reshape(-1).tolist()], "names": list(net.state_dict().keys())}
+print(json.dumps(out))
+`;
+
+describe.skipIf(!hasTorch)("the PyTorch target's Net (nn.LSTM / nn.GRU) equals our forward", () => {
+  it("every spec, one Python run: our tensors load by name, the same outputs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnnc-rnnop-py-"));
+    const job = [];
+    const want: Record<string, Float32Array> = {};
+    const names: Record<string, string[]> = {};
+    for (const s of specs) {
+      const r = compileToIr(text(s), `${s.name}.dnn`);
+      expect(r.diagnostics).toEqual([]);
+      expect(checkTarget(r.ir!, "pytorch")).toEqual([]);
+      const path = join(dir, `${s.name}.trainer.py`);
+      writeFileSync(path, generatePytorchTrainer(r.ir!, { dataPath: "data" }));
+      const { tensors, x } = weightsAndInput(r.ir!, s, 6);
+      want[s.name] = await ours(s, tensors, x);
+      names[s.name] = tensors.map((t) => t.name);
+      const params = Object.fromEntries(tensors.map((t) => [t.name, { shape: t.shape, data: Array.from(t.data) }]));
+      job.push({ name: s.name, path, params, x: Array.from(x), shape: s.input, size: s.input.reduce((a, b) => a * b, 1) });
+    }
+    writeFileSync(join(dir, "job.json"), JSON.stringify(job));
+    writeFileSync(join(dir, "run.py"), RUN_NET);
+    const p = spawnSync(PY, [join(dir, "run.py"), join(dir, "job.json")], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
+    expect(p.status, p.stderr).toBe(0);
+    const got = JSON.parse(p.stdout) as Record<string, { y: number[]; names: string[] }>;
+    for (const s of specs) {
+      expect(closeTo(got[s.name].y, want[s.name], 2e-5), s.name).toBeUndefined();
+      // the same names in the same order: PyTorch's named_parameters order is ours
+      expect(got[s.name].names, s.name).toEqual(names[s.name]);
+    }
+  }, 60_000);
+
+  it("one epoch from our initial weights (embedding -> lstm(return_sequences=false) -> dense, AdamW with decay, clip_norm): the same metrics and weights", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnnc-rnnop-epoch-"));
+    const data = join(dir, "data");
+    mkdirSync(data);
+    const rng = new Rng(18, 1);
+    const lines = ["t0,t1,t2,t3,t4,t5,t6,t7,t8,t9,label"];
+    for (let i = 0; i < 64; i++) {
+      const ids = Array.from({ length: 10 }, () => Math.floor(rng.range(0, 6)));
+      lines.push([...ids, ids.filter((v) => v === 2).length % 3].join(","));
+    }
+    writeFileSync(join(data, "train.csv"), lines.join("\n") + "\n");
+    const src = `model rnn_epoch {
+  input [10]
+  embedding(6, 5)
+  gru(4, bidirectional=true) -> tanh
+  lstm(6, return_sequences=false)
+  dense(3)
+  loss softmax_cross_entropy
+}
+data {
+  source csv("${data}", label="label")
+  validation 0.25
+}
+train { seed 5; batch 8; epochs 1; optimizer adamw(lr=0.01, weight_decay=0.05); clip_norm 1 }
+`;
+    const spec = join(dir, "rnn.dnn");
+    writeFileSync(spec, src);
+    const fe = compileToIr(src, spec);
+    expect(fe.diagnostics).toEqual([]);
+    const trainer = join(dir, "rnn.trainer.py");
+    writeFileSync(trainer, generatePytorchTrainer(fe.ir!, { dataPath: data }));
+    // our trainer, compiled once: its seeded initial weights, then one epoch from them
+    const { program } = await tsProgram(spec);
+    const be = await createBackend(program.meta.heapFloats, { backend: "ts" });
+    const read = () => Object.fromEntries(program.tensors.map((t) => [t.name, Array.from(be.H.subarray(t.offset, t.offset + t.size))]));
+    const model = program.create(be, program.train.seed);
+    model.init();
+    writeFileSync(join(dir, "init.safetensors"), safetensorsOf(program, read()));
+    const ours = train(program, be, model, loadData(program, data), { epochs: 1 });
+    const final = read();
+    be.close();
+    const r = spawnSync(PY, [trainer, "--init-from", join(dir, "init.safetensors"), "--epochs", "1", "--out", join(dir, "py"), "--quiet"], {
+      encoding: "utf8",
+      env: { ...process.env, OMP_NUM_THREADS: "1" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const pm = JSON.parse(
+      readFileSync(join(dir, "py", "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")[0],
+    ) as Record<string, number>;
+    const om = ours.epochs[0] as unknown as Record<string, number>;
+    for (const k of ["train_loss", "val_loss", "train_acc", "val_acc"]) expect(Math.abs(pm[k] - om[k]) / Math.max(1, Math.abs(om[k])), k).toBeLessThan(1e-4);
+    const st = decodeSafetensors(readFileSync(join(dir, "py", "model.safetensors")), "model.safetensors");
+    expect(st.tensors.map((t) => t.name)).toEqual(Object.keys(final));
+    for (const t of st.tensors) expect(closeTo(t.data, final[t.name], 1e-4), t.name).toBeUndefined();
+  }, 60_000);
+});
+
+describe("padded data: the PyTorch target refuses it at the recurrent layer (the ONNX exporter at the first layer)", () => {
+  for (const [what, body] of [
+    ["return_sequences", "embedding(9, 4)\n  gru(5)\n  dense(9)"],
+    ["return_sequences=false (no masked layer anywhere)", "embedding(9, 4)\n  lstm(5, return_sequences=false)\n  dense(3)"],
+  ])
+    it(what, () => {
+      const s = { name: "padded", input: [8], body, loss: "mse" };
+      const ir = seqIr(text(s), { lengths: true });
+      const d = checkTarget(ir, "pytorch");
+      expect(d).toHaveLength(1);
+      expect(d[0].code).toBe("E0405");
+      expect(d[0].span.line).toBe(4);
+      expect(d[0].message).toMatch(/^`(lstm|gru)` \((lstm|gru)_0\) is not supported by the PyTorch target: padded sequences/);
+      const o = checkTarget(ir, "onnx");
+      expect(o).toHaveLength(1);
+      expect(o[0].code).toBe("E0405");
+      expect(o[0].message).toContain("padded sequences");
+      // the same spec unpadded is taken
+      const plain = seqIr(text(s));
+      for (const target of ["pytorch", "onnx"] as const) expect(checkTarget(plain, target)).toEqual([]);
+    });
+});
