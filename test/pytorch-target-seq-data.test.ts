@@ -1,5 +1,5 @@
 // The PyTorch target's sequence loaders against ours (needs /usr/bin/python3 with torch; skipped
-// with one line otherwise): the generated trainer's load_data, called in one Python process, gives
+// with one line otherwise): the generated trainer's load_splits, called in one Python process, gives
 // byte for byte the samples of runtime/node/main.ts loadData for the same spec and data: x, y and
 // the lengths of every split in order (so the same splits), the vocabulary and class names stored
 // with the model, a series' fitted statistics. Fixtures (test/fixtures/seq-pytorch/): a corpus with

@@ -1,7 +1,7 @@
 // Shared by test/pytorch-target-seq*.test.ts: compile a sequence spec as `dnnc compile` does (the
 // data's facts read first: the character vocabulary, auto sizes), run OUR trainer in-process on its
 // data, and drive one persistent /usr/bin/python3 worker (torch is imported once per test file) that
-// imports generated PyTorch trainers and calls their load_data or main.
+// imports generated PyTorch trainers and calls their load_splits, main or Net.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,9 +49,8 @@ export async function ourProgram(ir: IR, dataPath: string): Promise<Program> {
 
 export type Tensors = Record<string, number[]>;
 
-/** Our trainer on `dataPath` from its seeded initial weights: the initial and final tensors and the result. */
-export async function trainOurs(ir: IR, dataPath: string, opts: { maxSteps?: number; epochs?: number }) {
-  const program = await ourProgram(ir, dataPath);
+/** Our trainer (a compiled Program) on `dataPath` from its seeded initial weights: the initial and final tensors and the result. */
+export async function trainOurs(program: Program, dataPath: string, opts: { maxSteps?: number; epochs?: number }) {
   const data = loadData(program, dataPath);
   const be = await createBackend(program.meta.heapFloats, { backend: "ts" });
   try {
@@ -112,9 +111,16 @@ for line in sys.stdin:
     try:
         m = module(job["trainer"])
         if job["call"] == "load":
-            d = m.load_data(job["data"])
+            d = m.load_splits(job["data"])
             out = {k: dump(m, d[k]) for k in ("train", "validation", "test")}
             out.update(meta=d["meta"], tensors={k: v.tolist() for k, v in d["tensors"]})
+        elif job["call"] == "net":
+            net = m.Net()
+            net.load_state_dict({k: torch.tensor(v["data"], dtype=torch.float32).reshape(v["shape"]) for k, v in job["params"].items()}, strict=True)
+            net.eval()
+            x = torch.tensor(job["x"], dtype=torch.float32).reshape([len(job["lengths"])] + m.INPUT_SHAPE)
+            with torch.no_grad():
+                out = {"y": net(x, torch.tensor(job["lengths"], dtype=torch.int64)).reshape(-1).tolist()}
         else:
             m.main(job["args"])
             out = {}
@@ -167,6 +173,9 @@ export function startPyWorker() {
   return {
     load: (trainer: string, data: string) => job({ trainer, call: "load", data }) as unknown as Promise<PyLoaded>,
     main: (trainer: string, args: string[]) => job({ trainer, call: "main", args }).then(() => undefined),
+    /** The trainer's Net in eval mode with these parameters on a padded batch: its output, flat. */
+    net: (trainer: string, params: Record<string, { shape: number[]; data: number[] }>, x: number[], lengths: number[]) =>
+      job({ trainer, call: "net", params, x, lengths }).then((r) => r.y as number[]),
     close: () => p.stdin.end(),
   };
 }

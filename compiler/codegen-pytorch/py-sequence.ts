@@ -551,14 +551,14 @@ def label_value(cell, line, where, regression, classes):
 
 
 # ---- timeseries: windows by column name (runtime/data/timeseries.ts) ------------------------------
-DATE_TIME = re.compile(r"(\d{4})([-/])(\d{2})\2(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?", re.ASCII)
+DATE_TIME = re.compile(r"([0-9]{4})([-/])([0-9]{2})\2([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?[" + JS_SPACE + r"]*(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?")
 MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 
 def days_from_civil(y, m, d):
     """Days since 1970-01-01 of a proleptic Gregorian date (any year)."""
     y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
+    era = y // 400
     yoe = y - era * 400
     doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
@@ -593,7 +593,7 @@ def iso_string(t):
     """Date.prototype.toISOString of ms since the epoch."""
     days, ms = divmod(int(t), 86400000)
     z = days + 719468
-    era = (z if z >= 0 else z - 146096) // 146097
+    era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)

@@ -218,6 +218,12 @@ class EarlyStopping:
 
 
 def load_data(directory):
+    """(training set, test set or None)."""
+    found = load_splits(directory)
+    return found["train"], found["test"]
+
+
+def load_splits(directory):
     """{train, validation (a source's own, or None), test, tensors and metadata to store with the model}."""
     found = {"validation": None, "tensors": [], "meta": {}}
     if DATA["source"]["kind"] in ("text", "text_classes", "tokens", "timeseries"):
@@ -300,7 +306,7 @@ def main(argv=None):
     seed = SEED if args.seed is None else args.seed
     epochs = EPOCHS if args.epochs is None else args.epochs
     data_dir = args.data or (DATA_PATH if os.path.isabs(DATA_PATH) else os.path.join(os.path.dirname(os.path.abspath(__file__)), DATA_PATH))
-    data = load_data(data_dir)
+    data = load_splits(data_dir)
     train_ds, test_ds = data["train"], data["test"]
 
     torch.manual_seed(seed)
@@ -441,7 +447,7 @@ def main(argv=None):
              "val_loss": None, "val_acc": None, "lr": lr, "seconds": 0.0}
         if POSITIONS > 1:  # a class at every position: perplexity and bits per token too
             m["train_ppl"], m["train_bpc"] = per_token(m["train_loss"])
-            m["val_ppl"] = m["val_bpc"] = None
+            m["val_bpc"] = m["val_ppl"] = None  # (the keys in the TypeScript trainer's order)
         if val:
             sync_buffers()
             m["val_loss"], m["val_acc"] = evaluate(model, val_ds, val, device, pre)
@@ -452,7 +458,8 @@ def main(argv=None):
         m["seconds"] = time.time() - t0
         lines.append(json.dumps({k: json_number(v) for k, v in m.items()}))
         fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
-        say(f"epoch {epoch}: train_loss {fmt(m['train_loss'])} train_acc {fmt(m['train_acc'])} val_loss {fmt(m['val_loss'])} val_acc {fmt(m['val_acc'])} lr {lr:.3g} ({m['seconds']:.1f} s)")
+        per = f" train_bpc {fmt(m['train_bpc'])} val_bpc {fmt(m['val_bpc'])} val_ppl {fmt(m['val_ppl'])}" if POSITIONS > 1 else ""
+        say(f"epoch {epoch}: train_loss {fmt(m['train_loss'])} train_acc {fmt(m['train_acc'])} val_loss {fmt(m['val_loss'])} val_acc {fmt(m['val_acc'])}{per} lr {lr:.3g} ({m['seconds']:.1f} s)")
         if lead and args.out:
             os.makedirs(args.out, exist_ok=True)
             write_atomic(os.path.join(args.out, "metrics.jsonl"), ("\n".join(lines) + "\n").encode())
@@ -476,7 +483,8 @@ def main(argv=None):
             final["test_ppl"], final["test_bpc"] = per_token(test_loss)
     lines.append(json.dumps({k: json_number(v) for k, v in final.items()}))
     fmt = lambda v: "-" if v is None else f"{v:.4f}"
-    say(f"test_loss {fmt(test_loss)} test_acc {fmt(test_acc)}" + (f" (stopped early; best epoch {best_epoch} restored)" if stopped_early else f" (best epoch {best_epoch} restored)" if best_epoch else ""))
+    per = f" test_bpc {fmt(final['test_bpc'])} test_ppl {fmt(final['test_ppl'])}" if "test_bpc" in final else ""
+    say(f"test_loss {fmt(test_loss)} test_acc {fmt(test_acc)}{per}" + (f" (stopped early; best epoch {best_epoch} restored)" if stopped_early else f" (best epoch {best_epoch} restored)" if best_epoch else ""))
     if lead and args.out:
         os.makedirs(args.out, exist_ok=True)
         write_atomic(os.path.join(args.out, "metrics.jsonl"), ("\n".join(lines) + "\n").encode())
