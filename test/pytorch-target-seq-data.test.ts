@@ -17,7 +17,17 @@ import { programConstants } from "../compiler/codegen/emit-trainer";
 import type { Program } from "../runtime/program";
 import type { Dataset } from "../runtime/data/dataset";
 import { loadData } from "../runtime/node/main";
-import { firstDifference, hasTorch, noTorchReason, PyWorkerError, seqSpecIr, startPyWorker, writePyTrainer, type PyLoaded, type Split } from "./pytorch-target-seq-helpers";
+import {
+  firstDifference,
+  hasTorch,
+  noTorchReason,
+  PyWorkerError,
+  seqSpecIr,
+  startPyWorker,
+  writePyTrainer,
+  type PyLoaded,
+  type Split,
+} from "./pytorch-target-seq-helpers";
 
 if (!hasTorch) console.warn(`pytorch-target-seq-data: skipped: /usr/bin/python3 -c "import torch" failed (${noTorchReason})`);
 
@@ -36,7 +46,13 @@ train { seed 3; batch 8 }
 `;
 
 const SPECS = {
-  text: spec("lm", "16", "embedding(64, 8)\n  dense(64)\n  loss softmax_cross_entropy", `text("${FIX}/corpus.txt", context=16, stride=5, test=0.1)`, "validation 0.1"),
+  text: spec(
+    "lm",
+    "16",
+    "embedding(64, 8)\n  dense(64)\n  loss softmax_cross_entropy",
+    `text("${FIX}/corpus.txt", context=16, stride=5, test=0.1)`,
+    "validation 0.1",
+  ),
   classes: spec(
     "docs",
     "24",
@@ -207,21 +223,52 @@ describe.skipIf(!hasTorch)("the PyTorch target's sequence loaders give our sampl
       expect(got).toBe(want);
     });
 
-  bad("invalid UTF-8 (line:col in characters)", "text", { "c.txt": Buffer.concat([Buffer.from("ab\r\nné x\r\n日本 "), Buffer.from([0xe6, 0x97]), Buffer.from("z")]) }, /:3:4: invalid UTF-8: bad sequence 0xe6 0x97 0x7a/);
+  bad(
+    "invalid UTF-8 (line:col in characters)",
+    "text",
+    { "c.txt": Buffer.concat([Buffer.from("ab\r\nné x\r\n日本 "), Buffer.from([0xe6, 0x97]), Buffer.from("z")]) },
+    /:3:4: invalid UTF-8: bad sequence 0xe6 0x97 0x7a/,
+  );
   bad("a byte that cannot start a character", "text", { "c.txt": Buffer.from([0x61, 0x0a, 0x62, 0xc0, 0x80]) }, /:2:2: invalid UTF-8: byte 0xc0 cannot start/);
-  bad("a truncated character at the end", "text", { "c.txt": Buffer.concat([Buffer.from("abc\n"), Buffer.from([0xf0, 0x9f, 0x98])]) }, /:2:1: invalid UTF-8: truncated sequence/);
+  bad(
+    "a truncated character at the end",
+    "text",
+    { "c.txt": Buffer.concat([Buffer.from("abc\n"), Buffer.from([0xf0, 0x9f, 0x98])]) },
+    /:2:1: invalid UTF-8: truncated sequence/,
+  );
   bad("an encoded surrogate", "text", { "c.txt": Buffer.from([0x41, 0xed, 0xa0, 0x80, 0x42]) }, /:1:2: invalid UTF-8: bad sequence 0xed 0xa0 0x80/);
   bad("a corpus shorter than one window", "text", { "c.txt": "short" }, /fewer than one window needs/);
   bad("an empty file", "text", { "c.txt": "" }, /: empty file$/);
   bad("a class directory with one class", "classes", { "one/only": "a\n%\nb\n" }, /one: 1 class; classification needs at least 2/, "one");
   bad("a class without documents", "classes", { "cls/a": "x\n%\ny\n", "cls/b": "  \n%\n\n" }, /cls\/b: no documents \(class "b" is empty\)/, "cls");
-  bad("a document directory holding a directory", "classes", { "cls/a": "x\n", "cls/b/c/d.txt": "y\n" }, /cls\/b\/c: a directory inside class directory/, "cls");
+  bad(
+    "a document directory holding a directory",
+    "classes",
+    { "cls/a": "x\n", "cls/b/c/d.txt": "y\n" },
+    /cls\/b\/c: a directory inside class directory/,
+    "cls",
+  );
   bad("a token id that is not an integer", "tokens", { "t.csv": "label,tokens\n1,2,3\n0,4,x5\n" }, /t\.csv:3:5: "x5" is not a token id/);
   bad("a label out of range", "tokens", { "t.csv": "label,tokens\n1,2,3\n2,4,5\n" }, /t\.csv:3:1: label 2 out of range \(expected 0\.\.1\)/);
   bad("a row without tokens", "tokens", { "t.csv": "label,tokens\n1,2,3\n0\n" }, /t\.csv:3: no token ids in this row/);
-  bad("a series without the target column", "series", { "s.csv": "date,temperature,humidity\n2010-01-01,1,2\n" }, /s\.csv:1: no column named "temp" \(target\)/);
-  bad("a series cell that is not a number", "series", { "s.csv": "date,temp,humidity\n2010-01-01,1,2\n2010-01-02,n/a,3\n" }, /s\.csv:3:12: "n\/a" is not a number \(column "temp"\)/);
-  bad("a series going back in time", "series", { "s.csv": "date,temp,humidity\n2010-01-02,1,2\n2010-01-01 23:00,2,3\n" }, /s\.csv:3:1: time "2010-01-01 23:00" is earlier than the row before it \(line 2\)/);
+  bad(
+    "a series without the target column",
+    "series",
+    { "s.csv": "date,temperature,humidity\n2010-01-01,1,2\n" },
+    /s\.csv:1: no column named "temp" \(target\)/,
+  );
+  bad(
+    "a series cell that is not a number",
+    "series",
+    { "s.csv": "date,temp,humidity\n2010-01-01,1,2\n2010-01-02,n/a,3\n" },
+    /s\.csv:3:12: "n\/a" is not a number \(column "temp"\)/,
+  );
+  bad(
+    "a series going back in time",
+    "series",
+    { "s.csv": "date,temp,humidity\n2010-01-02,1,2\n2010-01-01 23:00,2,3\n" },
+    /s\.csv:3:1: time "2010-01-01 23:00" is earlier than the row before it \(line 2\)/,
+  );
   bad(
     "a series span too short for a window",
     "series",

@@ -156,8 +156,14 @@ export function startPyWorker() {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!line.startsWith("{")) continue; // a trainer's own printing
-      const r = JSON.parse(line) as Record<string, unknown> & { ok: boolean; user?: boolean; error?: string };
       const q = waiting.shift();
+      let r: Record<string, unknown> & { ok: boolean; user?: boolean; error?: string };
+      try {
+        r = JSON.parse(line) as typeof r;
+      } catch (e) {
+        q?.rej(new Error(`the worker's answer is not JSON (${(e as Error).message}): ${line.slice(0, 200)}`));
+        continue;
+      }
       if (r.ok) q?.res(r);
       else q?.rej(new PyWorkerError(`${r.error}${r.user ? "" : `\n${err}`}`, r.user === true));
     }

@@ -26,8 +26,21 @@ import { createBackend } from "../runtime/backend-create";
 import { Rng } from "../runtime/rng";
 import { seqProgram } from "./seqops-helpers";
 import type { IR } from "../compiler/ir";
+import { generatePytorchTrainer } from "../compiler/codegen-pytorch/emit-python";
+import { pyString } from "../compiler/escape";
 import type { Program } from "../runtime/program";
-import { hasTorch, noTorchReason, ourProgram, PY, PyWorkerError, seqSpecIr, startPyWorker, trainOurs, worstRel, writePyTrainer } from "./pytorch-target-seq-helpers";
+import {
+  hasTorch,
+  noTorchReason,
+  ourProgram,
+  PY,
+  PyWorkerError,
+  seqSpecIr,
+  startPyWorker,
+  trainOurs,
+  worstRel,
+  writePyTrainer,
+} from "./pytorch-target-seq-helpers";
 
 if (!hasTorch) console.warn(`pytorch-target-seq: the PyTorch runs are skipped: /usr/bin/python3 -c "import torch" failed (${noTorchReason})`);
 
@@ -129,13 +142,15 @@ function close(a: number | null | undefined, b: number | null | undefined, tol: 
 }
 
 describe.skipIf(!hasTorch)("the PyTorch target trains the sequence specs as our trainer does", () => {
-
   // each spec compiled once for both backends
   const compiled = new Map<string, Promise<{ ir: IR; program: Program }>>();
   const compile = (name: keyof typeof SPECS) => {
     if (!compiled.has(name)) {
       const ir = seqSpecIr(SPECS[name].text, join(dir, `${name}.dnn`));
-      compiled.set(name, ourProgram(ir, SPECS[name].data).then((program) => ({ ir, program })));
+      compiled.set(
+        name,
+        ourProgram(ir, SPECS[name].data).then((program) => ({ ir, program })),
+      );
     }
     return compiled.get(name)!;
   };
@@ -185,7 +200,8 @@ describe.skipIf(!hasTorch)("the PyTorch target trains the sequence specs as our 
       expect(r.metrics.length).toBe(epochs + 1);
       for (let e = 0; e < epochs; e++) {
         expect(Object.keys(r.metrics[e])).toEqual(Object.keys(om[e]));
-        for (const k of Object.keys(om[e])) if (k !== "seconds") expect(close(r.metrics[e][k], om[e][k], 1e-4), `epoch ${e + 1} ${k}: ${r.metrics[e][k]} vs ${om[e][k]}`).toBe(true);
+        for (const k of Object.keys(om[e]))
+          if (k !== "seconds") expect(close(r.metrics[e][k], om[e][k], 1e-4), `epoch ${e + 1} ${k}: ${r.metrics[e][k]} vs ${om[e][k]}`).toBe(true);
       }
       const res = r.ours.result;
       const want: Record<string, number | null | undefined> = {
@@ -305,8 +321,48 @@ describe.skipIf(!hasTorch)("bad inputs to the Python trainer: one line naming th
       (x: PyWorkerError) => x,
     );
     expect(e?.user).toBe(true);
-    expect(e?.message).toMatch(/^embedding_0 \(spec line 3\): token id 16 \(sample \d of the batch, position 2\) is not an integer in \[0, 16\); the vocabulary has 16 tokens$/);
+    expect(e?.message).toMatch(
+      /^embedding_0 \(spec line 3\): token id 16 \(sample \d of the batch, position 2\) is not an integer in \[0, 16\); the vocabulary has 16 tokens$/,
+    );
   }, 60_000);
+});
+
+// ---- the emitted file (no Python needed) -------------------------------------------------------------
+
+describe("the PyTorch trainer of a sequence spec: what it holds", () => {
+  const gen = (name: keyof typeof SPECS) => {
+    const ir = seqSpecIr(SPECS[name].text, join(dir, `${name}.dnn`));
+    return { ir, py: generatePytorchTrainer(ir, { dataPath: "data" }) };
+  };
+  it("the loaders of the sequence sources (only for them), the compiled vocabulary, torch and the standard library only, the same bytes twice", () => {
+    const { ir, py: text } = gen("lm");
+    expect(text).toBe(gen("lm").py);
+    expect(text).toContain("def load_text_corpus(");
+    expect(text).toContain(`VOCAB = ${pyString(ir.data.vocab!.json)}`);
+    expect(text).toContain("POSITIONS = 16");
+    expect(text).toContain("F.cross_entropy(out.reshape(-1, " + ir.output.shape[1] + '), y.reshape(-1), label_smoothing=0, ignore_index=-1, reduction="sum")');
+    const imported = new Set([...text.matchAll(/^(?:import|from) ([\w.]+)/gm)].map((m) => m[1].split(".")[0]));
+    expect(imported).toEqual(new Set(["argparse", "array", "csv", "gzip", "json", "math", "os", "re", "struct", "sys", "time", "torch"]));
+    const csv = seqSpecIr(padText(PADDED[0]), join(dir, "csv.dnn"));
+    expect(generatePytorchTrainer(csv, { dataPath: "data" })).not.toContain("def load_text_corpus(");
+  });
+  it("padded data: forward takes the lengths; each length map and mask is computed once, before the first layer that reads it", () => {
+    const { py: text } = gen("docs");
+    expect(text).toContain("PADDED = True");
+    expect(text).toContain("    def forward(self, x, lengths=None):");
+    expect(text).toContain('embedding_ids(x, 64, "embedding_0 (spec line 3)", valid_x)).masked_fill(~valid_x.unsqueeze(-1), 0)');
+    // maxpool1d(3, 2, padding=1) maps L to floor((L - 1) / 2) + 1; then conv1d(stride 2, padding 1) the same
+    expect(text).toContain("len_maxpool1d_0 = seq_lengths(lengths, [-1, 2], 12)");
+    expect(text).toContain("len_conv1d_1 = seq_lengths(lengths, [-1, 2, -1, 2], 6)");
+    expect(text).toContain("global_maxpool_0 = max_valid(conv1d_1, len_conv1d_1)");
+    expect(text.match(/^ +valid_x = /gm)).toHaveLength(1); // conv1d_0 (same padding) shares the input's mask
+    expect(text).toContain('conv1d_0.masked_fill(~valid_x.unsqueeze(-1), float("-inf"))');
+    expect(text).not.toContain("valid_conv1d_0");
+    const { py: series } = gen("series");
+    expect(series).toContain("PADDED = False");
+    expect(series).toContain("    def forward(self, x):");
+    expect(series).not.toContain("seq_lengths(");
+  });
 });
 
 // ---- what the PyTorch target refuses on padded data ------------------------------------------------

@@ -91,8 +91,8 @@ export function emitPyModel(ir: IR): PyModel {
   const preambles = new Set<string>();
   const padded = ir.data.lengths === true;
   // padded data: the Python variables holding each tensor's valid lengths and mask, emitted on first use
-  const lenVars = new Map<string, string>();
-  const maskVars = new Map<string, string>();
+  const lenVars = new Map<string, string>(); // tensor -> its lengths
+  const maskVars = new Map<string, string>(); // lengths/T -> the mask
   let pending: string[] = [];
   const steps = (t: string) => (t === "x" ? ir.input.shape : ir.nodes.find((m) => m.output === t)!.outShape)[0];
   const c: PyCtx = {
@@ -117,11 +117,13 @@ export function emitPyModel(ir: IR): PyModel {
     mask(t) {
       const len = c.lengths(t);
       if (len === undefined) return undefined;
-      let v = maskVars.get(t);
+      // one mask per (lengths, T): a layer that keeps the time axis shares its input's
+      const key = `${len}/${steps(t)}`;
+      let v = maskVars.get(key);
       if (v === undefined) {
         v = `valid_${t}`;
         pending.push(`${v} = valid_positions(${len}, ${steps(t)})  # (n, ${steps(t)}): the valid positions of ${t}`);
-        maskVars.set(t, v);
+        maskVars.set(key, v);
       }
       return v;
     },

@@ -129,9 +129,9 @@ def decode_utf8(data, path):
         return data[start:].decode("utf-8")
     except UnicodeDecodeError as e:
         i = start + e.start  # the lead byte of the first invalid sequence
-    line_start = data.rfind(b"\n", start, i) + 1 or start
+    line_start = max(data.rfind(b"\n", start, i) + 1, start)
     line = data.count(b"\n", start, i) + 1
-    col = len(data[max(line_start, start) : i].decode("utf-8")) + 1
+    col = len(data[line_start:i].decode("utf-8")) + 1
     need = utf8_need(data[i])
     if need < 0:
         what = f"byte 0x{data[i]:02x} cannot start a character"
@@ -153,11 +153,12 @@ def code_points(text):
 # ---- which files of a directory are read (runtime/node/load-text.ts listTextFiles) ----------------
 def is_directory(path):
     try:
-        return os.path.isdir(path) if os.stat(path) else False
+        os.stat(path)
     except FileNotFoundError:
         fail(f"{path}: no such file or directory")
     except OSError as e:
         fail(f"{path}: cannot read ({fs_reason(e)})")
+    return os.path.isdir(path)
 
 
 def list_text_files(directory):
@@ -171,13 +172,8 @@ def list_text_files(directory):
         fail(f"{directory}: cannot read ({fs_reason(e)})")
     names = sorted((n for n in names if not n.startswith(".")), key=lambda n: n.encode("utf-16-be", "surrogatepass"))
     present = set(names)
-    info = []
-    for name in names:
-        path = path_join(directory, name)
-        try:
-            info.append((name, path, os.path.islink(path) and os.lstat(path) is not None))
-        except OSError as e:
-            fail(f"{path}: cannot read ({fs_reason(e)})")
+    info = [(name, path_join(directory, name)) for name in names]
+    info = [(name, path, os.path.islink(path)) for name, path in info]
     real = {}
     for name, path, link in info:
         if not link:
@@ -380,10 +376,11 @@ def load_text_classes(directory, context, seed, val, test, separator, vocab):
             classes.append((name, path, [text[s:e] for s, e in split_documents(text, separator)]))
             continue
         docs = []
-        for _, p, k in list_text_files(path):
+        inner = list_text_files(path)
+        for _, p, k in inner:
             if k == "dir":
                 fail(f"{p}: a directory inside class directory {path} (each file of it is one document)")
-        for _, p, _ in list_text_files(path):
+        for _, p, _ in inner:
             text = decode_utf8(read_data_bytes(p), p)
             ranges = split_documents(text, None)
             if not ranges:

@@ -253,7 +253,10 @@ export const globalAvgPoolNode: NodeOp<GlobalAvgPoolNode> = {
   },
   pytorch: (n, c) => {
     const len = overTime(n) ? c.lengths(n.inputs[0]) : undefined;
-    return { init: [], forward: [len ? `${n.output} = mean_valid(${n.inputs[0]}, ${len})` : `${n.output} = ${n.inputs[0]}.mean(dim=${overTime(n) ? "1" : "(2, 3)"})`] };
+    return {
+      init: [],
+      forward: [len ? `${n.output} = mean_valid(${n.inputs[0]}, ${len})` : `${n.output} = ${n.inputs[0]}.mean(dim=${overTime(n) ? "1" : "(2, 3)"})`],
+    };
   },
   onnx: (n, c) =>
     overTime(n)
