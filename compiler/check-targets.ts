@@ -4,11 +4,13 @@
 // what it cannot map with `unsupported("why")` (compiler/ops/op.ts); this check turns the first
 // such op of a model into one uniform diagnostic, E0405, at its layer's span. The penalties' check
 // runs in the pipeline (checkPenalty, when the spec has a penalty); `compile --target pytorch`
-// and `export` run theirs before emitting anything.
+// and `export` run theirs before emitting anything. On padded data (ir.data.lengths) the PyTorch
+// target also refuses a layer that masks its own padding (NodeOp.masksPadding: recurrent layers)
+// unless its mapping reads each sample's length (NodeOp.pytorchPadded).
 import { diag, type Diagnostic } from "../grammar/diagnostics";
 import type { IR, IRNode } from "./ir";
 import { findNodeOp, findTailOp, OPS } from "./ops";
-import { isUnsupported } from "./ops/op";
+import { isUnsupported, type NodeOp } from "./ops/op";
 import { nodeSpan } from "./spans";
 import type { Spec } from "./spec";
 
@@ -20,8 +22,16 @@ const TARGET_NAMES: Record<Target, string> = {
   penalty: "the smoothness penalties",
 };
 
-/** Why `target` cannot take node n (its op, an argument of it, or an op of its tail), or undefined. */
-function refusal(ir: IR, n: IRNode, target: Target): { op: string; why: string } | undefined {
+/** Why the PyTorch target refuses padded data at a layer that masks its own padding without a padded mapping. */
+export const PADDED_WHY = "on padded sequences its PyTorch mapping must read each sample's length, and it does not";
+
+/** Whether the PyTorch target takes a node of this op on padded data (see the top of the file). */
+export function pytorchTakesPadded(op: Pick<NodeOp<IRNode>, "masksPadding" | "pytorchPadded">): boolean {
+  return !op.masksPadding || op.pytorchPadded === true;
+}
+
+/** Why `target` cannot take node n (its op, an argument of it, or an op of its tail), or undefined. `padded`: the data are padded sequences. */
+function refusal(ir: IR, n: IRNode, target: Target, padded = false): { op: string; why: string } | undefined {
   for (const op of [n.op, ...n.tail.map((t) => t.op)]) {
     const m = mapping(op, target);
     if (m === undefined) return { op, why: "no op module defines it" };
@@ -30,6 +40,7 @@ function refusal(ir: IR, n: IRNode, target: Target): { op: string; why: string }
   const node = findNodeOp(n.op);
   const refused = target !== "penalty" ? node?.refuseTarget?.(n as never, target, ir) : undefined;
   if (refused) return { op: n.op, why: refused };
+  if (target === "pytorch" && padded && node && !pytorchTakesPadded(node)) return { op: n.op, why: PADDED_WHY };
   if (target === "penalty" && node && !isUnsupported(node.penalty)) {
     const refused = node.penalty.refuse?.(n as never);
     if (refused) return { op: n.op, why: `${refused} is not differentiated twice` };
@@ -43,7 +54,7 @@ export function findUnsupported(ir: IR, target: Target): { node: IRNode; op: str
   if (target === "onnx" && ir.data.lengths && ir.nodes.length > 0)
     return { node: ir.nodes[0], op: ir.nodes[0].op, why: `on padded sequences (a ${ir.data.source.kind}(...) source): the graph has no input for the lengths` };
   for (const n of ir.nodes) {
-    const r = refusal(ir, n, target);
+    const r = refusal(ir, n, target, ir.data.lengths === true);
     if (r) return { node: n, ...r };
   }
   return undefined;

@@ -2,11 +2,18 @@
 // nodes (`dense_0`, `bn_1`, ...), so that its state_dict names are exactly the IR's parameter and
 // statistic names (`dense_0.weight`, `bn_1.running_var`, `dense_2.weight_g`): a model trained by
 // either backend loads in the other. Fused tails (activations, dropout) become plain modules or
-// functional calls after their producer. Input: the IR after lower + fuseElementwise.
+// functional calls after their producer. Input: the IR after lower + fuseElementwise (+ maskPadding).
+// Padded sequences (ir.data.lengths): forward takes each sample's valid length at the input
+// (`lengths`, (n,) int64); an op's mapping asks PyCtx.lengths(t) / mask(t) for those of the tensor
+// it reads (the input's lengths through the time maps of the layers before it, emitted once as
+// `len_<t>` / `valid_<t>` right before the first layer that needs them), as the TypeScript kernels
+// read the heap's `lengths` through the same maps (compiler/ops/sequence.ts).
 import type { IR, IRNode, IRParam } from "../ir";
 import type { Json } from "../spec";
 import { asProducer, findNodeOp, findTailOp } from "../ops";
 import { isUnsupported, type PyCode, type PyCtx } from "../ops/op";
+import { lengthMaps } from "../ops/sequence";
+import { PADDED_WHY, pytorchTakesPadded } from "../check-targets";
 import { pyIdentifier, pyString } from "../escape";
 
 /** A Python literal for a JSON value (strings and keys through pyString: they hold the text exactly). */
@@ -39,12 +46,55 @@ export interface PyModel {
   hasBatchNorm: boolean;
 }
 
+/**
+ * Padded sequences in the model (emitted before Net when the data are padded): the valid lengths
+ * through the layers that change the time axis, and the valid positions as a mask.
+ */
+const PY_LENGTHS = String.raw`
+def seq_lengths(lengths, maps, steps):
+    """Valid lengths after layers that change the time axis (runtime/kernels/sequence.ts seqLength): for each
+    [add, stride] in maps a length L > 0 becomes max(0, floor((L + add) / stride) + 1); then at most steps."""
+    for k in range(0, len(maps), 2):
+        mapped = torch.clamp(torch.div(lengths + maps[k], maps[k + 1], rounding_mode="floor") + 1, min=0)
+        lengths = torch.where(lengths > 0, mapped, lengths)
+    return lengths.clamp(max=steps)
+
+
+def valid_positions(lengths, steps):
+    """(n, steps) bool: position t of sample b is valid when t < lengths[b]."""
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def last_valid(x, lengths):
+    """x (n, T, F) at each sample's last valid position, zeros for an empty sequence (runtime/kernels/sequence.ts lastForward)."""
+    picked = x[torch.arange(x.shape[0], device=x.device), (lengths - 1).clamp(min=0)]
+    return torch.where((lengths > 0).unsqueeze(1), picked, torch.zeros_like(picked))
+
+
+def mean_valid(x, lengths):
+    """The mean over each sample's valid positions of x (n, T, F), zeros for an empty sequence (timeAvgPoolForward)."""
+    kept = x.masked_fill(~valid_positions(lengths, x.shape[1]).unsqueeze(-1), 0)
+    return kept.sum(dim=1) / lengths.clamp(min=1).unsqueeze(1).to(x.dtype)
+
+
+def max_valid(x, lengths):
+    """The maximum over each sample's valid positions of x (n, T, F), zeros for an empty sequence (timeMaxPoolForward)."""
+    top = x.masked_fill(~valid_positions(lengths, x.shape[1]).unsqueeze(-1), float("-inf")).max(dim=1).values
+    return torch.where((lengths > 0).unsqueeze(1), top, torch.zeros_like(top))
+`.trim();
+
 /** Each node's module and forward lines from its op module (compiler/ops/), then its tail's. */
 export function emitPyModel(ir: IR): PyModel {
   const init: string[] = [];
   const fwd: string[] = [];
   let hasBatchNorm = false;
   const preambles = new Set<string>();
+  const padded = ir.data.lengths === true;
+  // padded data: the Python variables holding each tensor's valid lengths and mask, emitted on first use
+  const lenVars = new Map<string, string>(); // tensor -> its lengths
+  const maskVars = new Map<string, string>(); // lengths/T -> the mask
+  let pending: string[] = [];
+  const steps = (t: string) => (t === "x" ? ir.input.shape : ir.nodes.find((m) => m.output === t)!.outShape)[0];
   const c: PyCtx = {
     py,
     expectParams(n, names) {
@@ -53,10 +103,35 @@ export function emitPyModel(ir: IR): PyModel {
       if (want.join() !== got.join()) unsupported(`${n.op} ${n.id} with parameters [${got.join(", ")}] (expected [${want.join(", ")}])`, n);
     },
     unsupported: (what, n) => unsupported(what, n),
+    lengths(t) {
+      if (!padded) return undefined;
+      let v = lenVars.get(t);
+      if (v === undefined) {
+        const maps = lengthMaps(ir, t);
+        v = maps.length === 0 ? "lengths" : `len_${t}`;
+        if (maps.length > 0) pending.push(`${v} = seq_lengths(lengths, ${py(maps)}, ${steps(t)})  # valid lengths of ${t}`);
+        lenVars.set(t, v);
+      }
+      return v;
+    },
+    mask(t) {
+      const len = c.lengths(t);
+      if (len === undefined) return undefined;
+      // one mask per (lengths, T): a layer that keeps the time axis shares its input's
+      const key = `${len}/${steps(t)}`;
+      let v = maskVars.get(key);
+      if (v === undefined) {
+        v = `valid_${t}`;
+        pending.push(`${v} = valid_positions(${len}, ${steps(t)})  # (n, ${steps(t)}): the valid positions of ${t}`);
+        maskVars.set(key, v);
+      }
+      return v;
+    },
   };
   const take = (code: PyCode) => {
     init.push(...code.init);
-    fwd.push(...code.forward);
+    fwd.push(...pending, ...code.forward);
+    pending = [];
     if (code.batchNorm) hasBatchNorm = true;
     if (code.preamble) preambles.add(code.preamble);
   };
@@ -66,6 +141,7 @@ export function emitPyModel(ir: IR): PyModel {
     const p = asProducer(n);
     const comment = `# ${n.kernel}: [${n.inShape.join(", ")}] -> [${n.outShape.join(", ")}]  (spec line ${n.line})`;
     if (isUnsupported(op.pytorch)) unsupported(`the layer \`${n.op}\` (${op.pytorch.unsupported})`, n);
+    if (padded && !pytorchTakesPadded(op)) unsupported(`the layer \`${n.op}\` (${PADDED_WHY})`, n);
     const code = op.pytorch(p, c);
     // a comment above the submodule (ops that have none, such as flatten, get it in forward only)
     if (code.init.length > 0) init.push(comment.replace(/ {2}\(spec/, " (spec"));
@@ -79,7 +155,9 @@ export function emitPyModel(ir: IR): PyModel {
     }
   }
   const last = ir.nodes[ir.nodes.length - 1].output;
+  const T = ir.input.shape[0];
   const text = [
+    ...(padded ? [PY_LENGTHS, ``, ``] : []),
     ...[...preambles].flatMap((p) => [p, ``, ``]),
     `class Net(nn.Module):`,
     `    """${pyIdentifier(ir.name)}: input [${ir.input.shape.join(", ")}] -> output [${ir.output.shape.join(", ")}]. Submodules are named after the`,
@@ -89,7 +167,14 @@ export function emitPyModel(ir: IR): PyModel {
     `        super().__init__()`,
     ...init.map((l) => `        ${l}`),
     ``,
-    `    def forward(self, x):`,
+    ...(padded
+      ? [
+          `    def forward(self, x, lengths=None):`,
+          `        # lengths: each sample's valid length (n,) int64; positions at and after it are padding`,
+          `        if lengths is None:`,
+          `            lengths = torch.full((x.shape[0],), ${T}, dtype=torch.int64, device=x.device)`,
+        ]
+      : [`    def forward(self, x):`]),
     ...fwd.map((l) => `        ${l}`),
     `        return ${last}`,
   ].join("\n");

@@ -15,9 +15,9 @@ export const PY_PREPROCESS = String.raw`
 def training_chunks(ds, rows):
     """The training rows as float64 (r, d) chunks of x * scale + shift, as runtime/preprocess.ts reads them
     (float data is scaled in float32 first, as the TypeScript trainer's scaled copy)."""
-    d = ds["x"][0].numel()
+    d = sample_size(ds)
     for s in range(0, len(rows), 4096):
-        x = ds["x"][rows[s : s + 4096]].reshape(-1, d)
+        x = sample_x(ds, rows[s : s + 4096]).reshape(-1, d)
         if x.dtype == torch.uint8:
             yield x.to(torch.float64) * DATA["scale"] + DATA["shift"]
         elif DATA["scale"] == 1 and DATA["shift"] == 0:
@@ -41,7 +41,7 @@ def fit_preprocess(ds, rows):
     """Fit PREPROCESS on rows 'rows' of ds (the training split). Returns {kind, out_dim, apply: tensors,
     tensors: [(safetensors name, tensor)], meta: {metadata key: string}}."""
     kind = PREPROCESS["kind"]
-    d = ds["x"][0].numel()
+    d = sample_size(ds)
     m = len(rows)
     if m == 0:
         fail("data: cannot fit preprocessing on an empty training set")

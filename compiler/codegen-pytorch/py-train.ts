@@ -104,18 +104,60 @@ def apply_max_norm(model):
                 p.copy_(torch.renorm(p, 2, 0, s["max_norm"]))  # rows with norm > c scaled by c / (norm + 1e-7)
 
 
+def sample_x(ds, idx):
+    """Samples idx of ds as stored (bytes, floats, token ids); windows over one series are read from it."""
+    w = ds.get("windows")
+    if w is None:
+        return ds["x"][idx]
+    return w["series"][window_rows(w, idx, 0, w["length"])]
+
+
+def sample_y(ds, idx):
+    w = ds.get("windows")
+    if w is None:
+        return ds["y"][idx]
+    return w["target"][window_rows(w, idx, w["offset"], w["target_length"])]
+
+
+def window_rows(w, idx, offset, length):
+    """(n, length) positions in the series of windows idx, from offset (runtime/data/batch.ts gatherWindow)."""
+    starts = torch.as_tensor(idx, dtype=torch.int64) * w["stride"] + offset
+    return starts.reshape(-1, 1) + torch.arange(length, dtype=torch.int64).reshape(1, -1)
+
+
+def sample_size(ds):
+    return math.prod(ds["shape"]) if "shape" in ds else ds["x"][0].numel() if ds["n"] else 0
+
+
 def targets(ds, idx, device):
-    y = ds["y"][idx]
+    y = sample_y(ds, idx)
     if LOSS["kind"] == "softmax_cross_entropy":
-        return y.to(device)
+        return y.to(device, torch.int64)
     if ds["classes"] is not None and OUTPUT_SIZE > 1:
-        return F.one_hot(y, OUTPUT_SIZE).to(device, torch.float32)
-    return y.to(device, torch.float32).reshape(-1, 1)
+        return F.one_hot(y.to(torch.int64), OUTPUT_SIZE).to(device, torch.float32)
+    return y.to(device, torch.float32).reshape([len(idx)] + OUTPUT_SHAPE)
+
+
+def target_count(y):
+    """The targets a batch's mean loss is over: its samples, or with a class at every position the positions
+    whose label is not -1 (padding: ignored, as runtime/kernels/losses.ts)."""
+    return int((y != -1).sum()) if POSITIONS > 1 else len(y)
+
+
+def batch_lengths(ds, idx, device):
+    """Padded sequences: each sample's valid length (the full length for data without lengths)."""
+    if ds.get("lengths") is None:
+        return torch.full((len(idx),), INPUT_SHAPE[0], dtype=torch.int64, device=device)
+    return ds["lengths"][idx].to(device)
+
+
+def forward(net, ds, idx, device, x):
+    return net(x, batch_lengths(ds, idx, device)) if PADDED else net(x)
 
 
 def count_correct(out, y):
     if LOSS["kind"] == "softmax_cross_entropy":
-        return int((out.argmax(dim=1) == y).sum())
+        return int((out.argmax(dim=-1) == y).sum())
     if LOSS["kind"] == "bce_with_logits":
         return int(((out > 0) == (y >= 0.5)).sum())  # elementwise, as the TypeScript trainer counts
     if OUTPUT_SIZE < 2:
@@ -127,7 +169,7 @@ def batch_x(ds, idx, device, pre=None, aug=None):
     """Samples as float32: x * scale + shift computed in double and rounded once (gatherBatch), then
     augmented when aug = (seed, epoch) (training batches only), then preprocessed with the statistics
     fitted on the training rows (runtime/train-loop.ts BatchFeeder.feed)."""
-    x = (ds["x"][idx].to(torch.float64) * DATA["scale"] + DATA["shift"]).to(torch.float32)
+    x = (sample_x(ds, idx).to(torch.float64) * DATA["scale"] + DATA["shift"]).to(torch.float32)
     if aug is not None:
         x = augment_batch(x.reshape([len(idx)] + INPUT_SHAPE), aug[0], aug[1], idx).reshape(len(idx), -1)
     if pre is not None:
@@ -139,15 +181,15 @@ def batch_x(ds, idx, device, pre=None, aug=None):
 def evaluate(model, ds, order, device, pre):
     """(mean loss, accuracy or None) in eval mode over rows 'order' of ds, in batches of BATCH."""
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, count = 0.0, 0, 0
     with torch.no_grad():
         for s in range(0, len(order), BATCH):
             idx = order[s : s + BATCH]
-            out = model(batch_x(ds, idx, device, pre))
+            out = forward(model, ds, idx, device, batch_x(ds, idx, device, pre))
             y = targets(ds, idx, device)
             loss_sum += float(loss_sum_of(out, y)) / ELEMS
             correct += count_correct(out, y)
-    count = len(order)
+            count += target_count(y)
     loss = loss_sum / count if count else float("nan")
     return loss, (correct / count if ds["classes"] is not None and count else None)
 
@@ -176,7 +218,18 @@ class EarlyStopping:
 
 
 def load_data(directory):
-    if DATA["source"]["kind"] == "idx":
+    """(training set, test set or None)."""
+    found = load_splits(directory)
+    return found["train"], found["test"]
+
+
+def load_splits(directory):
+    """{train, validation (a source's own, or None), test, tensors and metadata to store with the model}."""
+    found = {"validation": None, "tensors": [], "meta": {}}
+    if DATA["source"]["kind"] in ("text", "text_classes", "tokens", "timeseries"):
+        found = load_sequence_data(directory)
+        train, test = found["train"], found["test"]
+    elif DATA["source"]["kind"] == "idx":
         train, test = load_idx_dir(directory)
     else:
         label = DATA["source"].get("label", "label")
@@ -192,19 +245,21 @@ def load_data(directory):
     for ds, what in ((train, "training data"), (test, "test data")):
         if ds is None:
             continue
-        size = ds["x"][0].numel() if ds["n"] else 0
+        size = sample_size(ds)
         if PREPROCESS is not None and PREPROCESS["kind"] in ("pca", "whiten"):
             # the model sees k features; the rows keep the training data's length (checked at the fit)
-            if ds is test and size != train["x"][0].numel():
-                fail(f"{what}: samples have {size} values but the training samples have {train['x'][0].numel()}")
+            if ds is test and size != sample_size(train):
+                fail(f"{what}: samples have {size} values but the training samples have {sample_size(train)}")
         elif size != math.prod(INPUT_SHAPE):
+            if "shape" in ds:
+                fail(f"{what}: samples have shape [{', '.join(map(str, ds['shape']))}] but the model's input is [{', '.join(map(str, INPUT_SHAPE))}]")
             fail(f"{what}: samples have {size} values but the model's input is {INPUT_SHAPE}")
         if LOSS["kind"] == "softmax_cross_entropy":
             if ds["classes"] is None:
                 fail(f"{what}: softmax_cross_entropy needs class labels, but the targets are real values")
-            if ds["classes"] > OUTPUT_SIZE:
-                fail(f"{what}: the data has {ds['classes']} classes but the model outputs {OUTPUT_SIZE} logits")
-    return train, test
+            if ds["classes"] > OUTPUT_SIZE // POSITIONS:
+                fail(f"{what}: the data has {ds['classes']} classes but the model outputs {OUTPUT_SIZE // POSITIONS} logits" + (" at each position" if POSITIONS > 1 else ""))
+    return {**found, "train": train, "test": test}
 
 
 def parse_args(argv):
@@ -223,7 +278,12 @@ def parse_args(argv):
 
 
 def json_number(v):
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v  # JSON.stringify writes null for both
+
+
+def per_token(loss):
+    """Perplexity and bits per token of a mean cross-entropy in nats (runtime/train-loop.ts)."""
+    return (math.exp(loss) if loss < 709 else math.inf) if loss == loss else loss, loss / math.log(2)
 
 
 def main(argv=None):
@@ -246,7 +306,8 @@ def main(argv=None):
     seed = SEED if args.seed is None else args.seed
     epochs = EPOCHS if args.epochs is None else args.epochs
     data_dir = args.data or (DATA_PATH if os.path.isabs(DATA_PATH) else os.path.join(os.path.dirname(os.path.abspath(__file__)), DATA_PATH))
-    train_ds, test_ds = load_data(data_dir)
+    data = load_splits(data_dir)
+    train_ds, test_ds = data["train"], data["test"]
 
     torch.manual_seed(seed)
     model = Net()
@@ -265,7 +326,12 @@ def main(argv=None):
     net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world > 1 and not by_hand else model
     torch.manual_seed(seed + 1 + rank)  # dropout masks: torch's generator (not dnnc's masks)
 
-    order, val = split_validation(train_ds["n"], DATA["validation"], seed)
+    # a source that splits by position (a corpus, a time series) or by class gives its own validation set
+    val_ds = data["validation"] if data["validation"] is not None else train_ds
+    if data["validation"] is not None:
+        order, val = list(range(train_ds["n"])), list(range(val_ds["n"]))
+    else:
+        order, val = split_validation(train_ds["n"], DATA["validation"], seed)
     if not order:
         fail("training data: no training samples")
     pre = fit_preprocess(train_ds, order) if PREPROCESS is not None else None
@@ -310,17 +376,23 @@ def main(argv=None):
             x, y = batch_x(train_ds, mine, device, pre, (seed, epoch) if AUGMENT else None), targets(train_ds, mine, device)
             if PENALTY is not None:
                 x.requires_grad_(True)
-            out = net(x)
+            out = forward(net, train_ds, mine, device, x)
             total = loss_sum_of(out, y)
             batch_loss = total.detach().to(torch.float64) / ELEMS
+            count = target_count(y)  # this rank's targets; m: the global batch's
+            m = n if POSITIONS == 1 else count
             if world > 1:
                 dist.all_reduce(batch_loss)  # every rank takes the same decision below
+                if POSITIONS > 1:
+                    m_all = torch.tensor([count], dtype=torch.float64)
+                    dist.all_reduce(m_all)
+                    m = int(m_all)
             bad = None
             if not math.isfinite(float(batch_loss)):
-                bad = f"the loss is {float(batch_loss) / n}"
+                bad = f"the loss is {float(batch_loss) / m}"
             else:
                 # scaled so that DDP's average over ranks is the gradient of the global batch's mean loss
-                objective = total / (n * ELEMS)
+                objective = total / (m * ELEMS)
                 if PENALTY is not None:
                     pen = smoothness_penalty(objective, out, x, n, seed, step, list(range(rank, n, world)))
                     pen_value = pen.detach().to(torch.float64)
@@ -350,7 +422,7 @@ def main(argv=None):
                     lr_factor *= 0.5
                 continue
             if args.trace:
-                trace.append(float(batch_loss) / n)
+                trace.append(float(batch_loss) / m)
             if CLIP_VALUE > 0:
                 nn.utils.clip_grad_value_(model.parameters(), CLIP_VALUE)
             if CLIP_NORM > 0:
@@ -362,7 +434,7 @@ def main(argv=None):
             opt.step()
             opt.zero_grad(set_to_none=True)
             apply_max_norm(model)
-            sums += torch.tensor([float(total.detach()) / ELEMS, count_correct(out.detach(), y), len(mine)], dtype=torch.float64)
+            sums += torch.tensor([float(total.detach()) / ELEMS, count_correct(out.detach(), y), count], dtype=torch.float64)
             if args.max_steps is not None and step >= args.max_steps:
                 done = True
                 break
@@ -373,15 +445,21 @@ def main(argv=None):
         seen = max(1.0, float(sums[2]))
         m = {"epoch": epoch, "train_loss": float(sums[0]) / seen, "train_acc": float(sums[1]) / seen if train_ds["classes"] is not None else None,
              "val_loss": None, "val_acc": None, "lr": lr, "seconds": 0.0}
+        if POSITIONS > 1:  # a class at every position: perplexity and bits per token too
+            m["train_ppl"], m["train_bpc"] = per_token(m["train_loss"])
+            m["val_bpc"] = m["val_ppl"] = None  # (the keys in the TypeScript trainer's order)
         if val:
             sync_buffers()
-            m["val_loss"], m["val_acc"] = evaluate(model, train_ds, val, device, pre)
+            m["val_loss"], m["val_acc"] = evaluate(model, val_ds, val, device, pre)
+            if POSITIONS > 1:
+                m["val_ppl"], m["val_bpc"] = per_token(m["val_loss"])
             if plateau is not None:
                 plateau.observe((m["val_acc"] or 0) if PLATEAU["mode"] == "max" else m["val_loss"])
         m["seconds"] = time.time() - t0
         lines.append(json.dumps({k: json_number(v) for k, v in m.items()}))
         fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
-        say(f"epoch {epoch}: train_loss {fmt(m['train_loss'])} train_acc {fmt(m['train_acc'])} val_loss {fmt(m['val_loss'])} val_acc {fmt(m['val_acc'])} lr {lr:.3g} ({m['seconds']:.1f} s)")
+        per = f" train_bpc {fmt(m['train_bpc'])} val_bpc {fmt(m['val_bpc'])} val_ppl {fmt(m['val_ppl'])}" if POSITIONS > 1 else ""
+        say(f"epoch {epoch}: train_loss {fmt(m['train_loss'])} train_acc {fmt(m['train_acc'])} val_loss {fmt(m['val_loss'])} val_acc {fmt(m['val_acc'])}{per} lr {lr:.3g} ({m['seconds']:.1f} s)")
         if lead and args.out:
             os.makedirs(args.out, exist_ok=True)
             write_atomic(os.path.join(args.out, "metrics.jsonl"), ("\n".join(lines) + "\n").encode())
@@ -397,11 +475,16 @@ def main(argv=None):
         model.load_state_dict(best_state)  # restore the best weights, always
     sync_buffers()
     test_loss = test_acc = None
+    final = {"test_loss": None, "test_acc": None}
     if test_ds is not None:
         test_loss, test_acc = evaluate(model, test_ds, list(range(test_ds["n"])), device, pre)
-    lines.append(json.dumps({"test_loss": json_number(test_loss), "test_acc": json_number(test_acc)}))
+        final = {"test_loss": test_loss, "test_acc": test_acc}
+        if POSITIONS > 1:
+            final["test_ppl"], final["test_bpc"] = per_token(test_loss)
+    lines.append(json.dumps({k: json_number(v) for k, v in final.items()}))
     fmt = lambda v: "-" if v is None else f"{v:.4f}"
-    say(f"test_loss {fmt(test_loss)} test_acc {fmt(test_acc)}" + (f" (stopped early; best epoch {best_epoch} restored)" if stopped_early else f" (best epoch {best_epoch} restored)" if best_epoch else ""))
+    per = f" test_bpc {fmt(final['test_bpc'])} test_ppl {fmt(final['test_ppl'])}" if "test_bpc" in final else ""
+    say(f"test_loss {fmt(test_loss)} test_acc {fmt(test_acc)}{per}" + (f" (stopped early; best epoch {best_epoch} restored)" if stopped_early else f" (best epoch {best_epoch} restored)" if best_epoch else ""))
     if lead and args.out:
         os.makedirs(args.out, exist_ok=True)
         write_atomic(os.path.join(args.out, "metrics.jsonl"), ("\n".join(lines) + "\n").encode())
@@ -412,6 +495,11 @@ def main(argv=None):
         if pre is not None:  # stored with the model, as the TypeScript trainer does
             tensors += pre["tensors"]
             meta.update(pre["meta"])
+        # what the data source fitted: a series' standardization (tensors), the vocabulary, class names (metadata)
+        tensors += data["tensors"]
+        meta.update(data["meta"])
+        if AUTO is not None:
+            meta["auto"] = AUTO
         write_atomic(os.path.join(args.out, "model.safetensors"), encode_safetensors(tensors, meta))
         say(f"wrote {os.path.join(args.out, 'metrics.jsonl')} and {os.path.join(args.out, 'model.safetensors')}")
     if lead and args.trace:

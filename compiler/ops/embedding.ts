@@ -4,7 +4,9 @@
 // scattered row by row (no one-hot GEMM); the optimizer's step is a sweep over the whole parameter
 // arena, this table included. With padded data the layer zeroes its own padded positions and skips
 // their ids (masksPadding). `embedding(auto, dim)`: the data source's vocabulary size (compiler/
-// data-facts.ts), so the spec trains unchanged on another corpus. Kernel: runtime/kernels/embedding.ts. PyTorch: nn.Embedding on x.long().
+// data-facts.ts), so the spec trains unchanged on another corpus. Kernel: runtime/kernels/embedding.ts.
+// PyTorch: nn.Embedding on the ids checked as the kernel checks them (embedding_ids), its padded
+// positions zeroed.
 // ONNX: Gather of the table by Cast(x, int64).
 import type { NodeOf } from "../ir";
 import { tsJson } from "../escape";
@@ -96,13 +98,37 @@ export const embeddingNode: NodeOp<EmbeddingNode> = {
     ];
   },
   penalty: unsupported("sequence layers are not differentiated twice yet"),
+  pytorchPadded: true,
   pytorch(n, c) {
     c.expectParams(n, ["weight"]);
     const pad = n.attrs.padding_idx >= 0 ? `, padding_idx=${n.attrs.padding_idx}` : "";
-    return { init: [`self.${n.id} = nn.Embedding(${n.attrs.vocab}, ${n.attrs.dim}${pad})`], forward: [`${n.output} = self.${n.id}(${n.inputs[0]}.long())`] };
+    // the ids checked as the kernel checks them; padded data: the positions past each length are zeros
+    const valid = c.mask(n.inputs[0]);
+    const ids = `embedding_ids(${n.inputs[0]}, ${n.attrs.vocab}, ${c.py(`${n.id} (spec line ${n.line})`)}${valid ? `, ${valid}` : ""})`;
+    return {
+      init: [`self.${n.id} = nn.Embedding(${n.attrs.vocab}, ${n.attrs.dim}${pad})`],
+      forward: [valid ? `${n.output} = self.${n.id}(${ids}).masked_fill(~${valid}.unsqueeze(-1), 0)` : `${n.output} = self.${n.id}(${ids})`],
+      preamble: EMBEDDING_IDS_PY,
+    };
   },
   onnx(n, c) {
     const ids = c.g.op("Cast", [c.inp(n)], `${n.id}/ids`, { to: int(7) });
     return c.g.op("Gather", [c.g.init(`${n.id}.weight`, [n.attrs.vocab, n.attrs.dim], c.get(`${n.id}.weight`)), ids], n.id, { axis: int(0) });
   },
 };
+
+/** The token ids of the PyTorch target's nn.Embedding, checked as runtime/kernels/embedding.ts checks them. Python source. */
+const EMBEDDING_IDS_PY = String.raw`
+def embedding_ids(x, vocab, what, valid=None):
+    """Token ids x (n, T) (floats holding integers) as int64. An id outside [0, vocab) or not an integer is an
+    error naming it, as runtime/kernels/embedding.ts; with valid (padded data) only the valid positions are
+    read (the others look up row 0, and the layer zeroes them)."""
+    ids = x if valid is None else torch.where(valid, x, torch.zeros_like(x))
+    bad = ~((ids >= 0) & (ids < vocab) & (ids == torch.floor(ids)))
+    if bool(bad.any()):
+        b, t = (int(v) for v in bad.nonzero()[0])
+        v = float(ids[b, t])
+        shown = "NaN" if v != v else ("-" if v < 0 else "") + "Infinity" if abs(v) == math.inf else str(int(v)) if v == int(v) else repr(v)
+        fail(f"{what}: token id {shown} (sample {b} of the batch, position {t}) is not an integer in [0, {vocab}); the vocabulary has {vocab} tokens")
+    return ids.long()
+`.trim();

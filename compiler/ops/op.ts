@@ -190,6 +190,15 @@ export interface PyCtx {
   expectParams(n: IRNode, names: string[]): void;
   /** Throw: this configuration of the op cannot be expressed identically. */
   unsupported(what: string, n: IRNode): never;
+  /**
+   * Padded data (ir.data.lengths): a Python expression of the valid lengths of tensor t, an (n,)
+   * int64 tensor on the model's device (the input's lengths through the time maps of the layers
+   * before t, at most t's T); undefined when the data are not padded. A recurrent layer passes
+   * `c.lengths(n.inputs[0])` (on the CPU: `.cpu()`) to pack_padded_sequence.
+   */
+  lengths(t: string): string | undefined;
+  /** Padded data: a Python expression of tensor t's valid positions, an (n, T) bool tensor; undefined when not padded. */
+  mask(t: string): string | undefined;
 }
 
 export interface PyCode {
@@ -251,6 +260,12 @@ export interface NodeOp<N extends IRNode> {
    * a forward recurrence). dnnc generate needs every node of a language model to be; absent: not.
    */
   causal?(n: N): boolean;
+  /**
+   * Its PyTorch mapping honours padded data: it reads each sample's valid length (PyCtx.lengths,
+   * PyCtx.mask) and zeroes its padded positions itself. Required of an op that masks its own
+   * padding (masksPadding): without it the PyTorch target refuses padded data at that layer (E0405).
+   */
+  pytorchPadded?: boolean;
   /** Its kernel writes the output of a lone ReLU tail only when asked (a max pool after it may apply the ReLU instead). */
   reluOutputOptional?: boolean;
   /** With its ReLU applied by the pool, it can leave its bias to the pool too (the same single rounding). */

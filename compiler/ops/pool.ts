@@ -3,7 +3,7 @@
 // valid positions when the data are padded). Kernels: runtime/kernels/pool.ts (wasm twins in
 // conv.wat) and runtime/kernels/global-pool.ts.
 // A 2x2 max pool may apply the ReLU that ends its producer (schedule below: the same bytes, one
-// sweep less). PyTorch: nn.MaxPool2d / nn.AvgPool2d / mean / max(dim). ONNX: MaxPool /
+// sweep less). PyTorch: nn.MaxPool2d / nn.AvgPool2d / mean / max(dim) (padded: over the valid positions). ONNX: MaxPool /
 // AveragePool / GlobalAveragePool or GlobalMaxPool + Flatten / ReduceMean or ReduceMax over time.
 import type { IRNode, NodeOf } from "../ir";
 import { int, ints } from "../export/onnx-graph";
@@ -251,7 +251,13 @@ export const globalAvgPoolNode: NodeOp<GlobalAvgPoolNode> = {
       return c.tangentInto(n.inputs[0], inSize(n), (dst) => `globalAvgPoolBackward(H, PCFG_${n.id}, ${tdz}, ${dst}, n);`, false);
     },
   },
-  pytorch: (n) => ({ init: [], forward: [`${n.output} = ${n.inputs[0]}.mean(dim=${overTime(n) ? "1" : "(2, 3)"})`] }),
+  pytorch: (n, c) => {
+    const len = overTime(n) ? c.lengths(n.inputs[0]) : undefined;
+    return {
+      init: [],
+      forward: [len ? `${n.output} = mean_valid(${n.inputs[0]}, ${len})` : `${n.output} = ${n.inputs[0]}.mean(dim=${overTime(n) ? "1" : "(2, 3)"})`],
+    };
+  },
   onnx: (n, c) =>
     overTime(n)
       ? c.g.op("ReduceMean", [c.inp(n)], n.id, { axes: ints([1]), keepdims: int(0) })
@@ -302,10 +308,11 @@ export const globalMaxPoolNode: NodeOp<GlobalMaxPoolNode> = {
       return c.tangentInto(n.inputs[0], inSize(n), (dst) => `globalMaxPoolBackward(H, PCFG_${n.id}, ${tdz}, ${c.off(`idx:${n.id}`)}, ${dst}, n);`, false);
     },
   },
-  pytorch: (n) => ({
-    init: [],
-    forward: [overTime(n) ? `${n.output} = ${n.inputs[0]}.max(dim=1).values` : `${n.output} = ${n.inputs[0]}.flatten(2).max(dim=2).values`],
-  }),
+  pytorch: (n, c) => {
+    const len = overTime(n) ? c.lengths(n.inputs[0]) : undefined;
+    const over = overTime(n) ? `${n.inputs[0]}.max(dim=1).values` : `${n.inputs[0]}.flatten(2).max(dim=2).values`;
+    return { init: [], forward: [len ? `${n.output} = max_valid(${n.inputs[0]}, ${len})` : `${n.output} = ${over}`] };
+  },
   onnx: (n, c) =>
     overTime(n)
       ? c.g.op("ReduceMax", [c.inp(n)], n.id, { axes: ints([1]), keepdims: int(0) })

@@ -10,7 +10,7 @@ import { pool1dLength, type Pool1dConfig } from "../../runtime/kernels/pool1d";
 import { prod, shapeText } from "../shape";
 import { tsJson } from "../escape";
 import { posInt } from "./args";
-import { layer, unsupported, type EmitCtx, type LayerOp, type NodeOp, type OnnxCtx } from "./op";
+import { layer, unsupported, type EmitCtx, type LayerOp, type NodeOp, type OnnxCtx, type PyCtx } from "./op";
 import { lengthMaps, lengthsArg } from "./sequence";
 
 export interface Pool1dAttrs {
@@ -70,10 +70,16 @@ function cfg(n: Pool1dNode, c: EmitCtx): Pool1dConfig {
 
 const inSize = (n: Pool1dNode) => prod(n.inShape);
 
-const pytorch = (module: string) => (n: Pool1dNode) => ({
-  init: [`self.${n.id} = ${module}(${n.attrs.k}, stride=${n.attrs.s}, padding=${n.attrs.p}${module === "nn.AvgPool1d" ? ", count_include_pad=True" : ""})`],
-  forward: [`${n.output} = self.${n.id}(${n.inputs[0]}.transpose(1, 2)).transpose(1, 2)`],
-});
+// padded data: the maximum reads the positions past each sample's length as −∞ (the average reads
+// them as the zeros the layer before left there); the outputs past the new length are zeroed after
+const pytorch = (module: string) => (n: Pool1dNode, c: PyCtx) => {
+  const valid = module === "nn.MaxPool1d" ? c.mask(n.inputs[0]) : undefined;
+  const x = valid ? `${n.inputs[0]}.masked_fill(~${valid}.unsqueeze(-1), float("-inf"))` : n.inputs[0];
+  return {
+    init: [`self.${n.id} = ${module}(${n.attrs.k}, stride=${n.attrs.s}, padding=${n.attrs.p}${module === "nn.AvgPool1d" ? ", count_include_pad=True" : ""})`],
+    forward: [`${n.output} = self.${n.id}(${x}.transpose(1, 2)).transpose(1, 2)`],
+  };
+};
 
 const onnx = (opType: string, extra: Record<string, ReturnType<typeof int>>) => (n: Pool1dNode, c: OnnxCtx) => {
   const perm = { perm: ints([0, 2, 1]) };

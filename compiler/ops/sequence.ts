@@ -13,7 +13,7 @@
 // maps of the layers before it (lengthMaps), which the mask and the kernels apply.
 //
 // last: [T, F] → [F], the output at each sample's last valid position (T − 1 without padding).
-// Kernel: runtime/kernels/sequence.ts. PyTorch: x[:, -1]. ONNX: Gather on axis 1.
+// Kernel: runtime/kernels/sequence.ts. PyTorch: x[:, -1] (padded: at each sample's length − 1). ONNX: Gather on axis 1.
 import type { IR, IRNode, NodeOf, TailOf } from "../ir";
 import { int } from "../export/onnx-graph";
 import { tsJson } from "../escape";
@@ -69,7 +69,8 @@ export const seqMaskTail: TailOp = {
   forward: (_t, n, c, i) => [`if (${padded(n, c, i)}) v = 0;`],
   backward: (_t, n, c) => [`if (${padded(n, c, "i")}) d = 0;`],
   second: unsupported("padded sequences are not supported by the smoothness penalties"),
-  pytorch: unsupported("padded sequences (a spec whose data source pads) are not supported by the PyTorch target yet"),
+  // (n, T, F): zero where t >= the sample's valid length; the gradient there is zero too
+  pytorch: (_t, n, v, c) => ({ init: [], forward: [`${v} = ${v}.masked_fill(~${c.mask(n.output)}.unsqueeze(-1), 0)`] }),
   onnx: unsupported("padded sequences are not exported to ONNX yet (the graph would need each sample's length as an input)"),
 };
 
@@ -110,6 +111,9 @@ export const lastNode: NodeOp<LastNode> = {
     return c.gradInto(n.inputs[0], size, (dst) => [`lastBackward(H, CFG_${n.id}, ${c.off(`grad:${n.output}`)}, ${dst}, n, ${lengthsArg(c)});`]);
   },
   penalty: unsupported("sequence layers are not differentiated twice yet"),
-  pytorch: (n) => ({ init: [], forward: [`${n.output} = ${n.inputs[0]}[:, -1]`] }),
+  pytorch: (n, c) => {
+    const len = c.lengths(n.inputs[0]);
+    return { init: [], forward: [len ? `${n.output} = last_valid(${n.inputs[0]}, ${len})` : `${n.output} = ${n.inputs[0]}[:, -1]`] };
+  },
   onnx: (n, c) => c.g.op("Gather", [c.inp(n), c.g.init(`${n.id}.index`, [], [n.inShape[0] - 1])], n.id, { axis: int(1) }),
 };
