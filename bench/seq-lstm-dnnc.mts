@@ -45,7 +45,10 @@ if (!a.data) {
 const m = SEQ_MODELS.s1;
 const meta = JSON.parse(readFileSync(join(a.data, "meta.json"), "utf8")).s1;
 const raw = readFileSync(join(a.data, "s1-ids.bin"));
-const series = meta.idBytes === 1 ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) : new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+const series =
+  meta.idBytes === 1
+    ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+    : new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 const V: number = meta.vocab;
 const T: number = m.context;
 const E: number = m.embed;
