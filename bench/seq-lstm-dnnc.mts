@@ -242,7 +242,8 @@ if (a.profile) {
   process.exit(0);
 }
 
-emit({ event: "start", backend: be.name, threads: be.threads, label: "dnnc (kernel harness)", vocab: V, heap_floats: heapFloats });
+emit({ event: "info", system: "dnnc", label: "dnnc (kernel harness)", vocab: V, heap_floats: heapFloats });
+emit({ event: "start", backend: be.name, threads: be.threads });
 const windowMs = Number(a.window) * 1000;
 let winStart = performance.now();
 let winSamples = 0;
