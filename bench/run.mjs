@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run bench`: dnnc against its peers (tfjs CPU, tfjs WASM, PyTorch 1 and 2 threads) on the
-// full Fashion-MNIST, models M1..M4 of bench/models.mjs, in one session with alternating runs.
+// full Fashion-MNIST, models M1..M4 of bench/models.mjs, and on Debian's fortunes, the sequence
+// models S1 (character LSTM) and S2 (1-D CNN text classifier) of bench/seq-models.mjs (against
+// tfjs WASM, jax-js and PyTorch), in one session with alternating runs.
 //
-//   node bench/run.mjs [--quick] [--models m1,m2] [--systems dnnc,tfjs-cpu,tfjs-wasm,pytorch]
+//   node bench/run.mjs [--quick] [--models m1,m2,s1] [--systems dnnc,tfjs-cpu,tfjs-wasm,jax-js,pytorch]
 //                      [--reps N] [--peak 60 | --peak 1:60,2:110] [--run-limit SECONDS] [--out FILE]
 //
 // Every system is a child process speaking JSON lines on stdout ({"event":"window"|"done"|...}).
@@ -17,18 +19,21 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MODELS, MODEL_NAMES, trainFlopsPerSample } from "./models.mjs";
+import { SEQ_MODELS, SEQ_MODEL_NAMES, seqSpec, seqTrainFlopsPerSample } from "./seq-models.mjs";
 import { DATA_DIR, missingDataFiles } from "./idx.mjs";
 import { formatTable, median, parseEvents, parsePeakArg, peakReader, steadyRates } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const PY = "/usr/bin/python3";
-const SYSTEMS = ["dnnc", "tfjs-cpu", "tfjs-wasm", "pytorch"];
+const SYSTEMS = ["dnnc", "tfjs-cpu", "tfjs-wasm", "jax-js", "pytorch"];
+/** Debian's fortunes (apt-get install fortunes): the corpus of the sequence models. */
+const FORTUNES = "/usr/share/games/fortunes";
 
 const { values: opt } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
-    models: { type: "string", default: MODEL_NAMES.join(",") },
+    models: { type: "string", default: [...MODEL_NAMES, ...SEQ_MODEL_NAMES].join(",") },
     systems: { type: "string", default: SYSTEMS.join(",") },
     reps: { type: "string" },
     peak: { type: "string" },
@@ -41,7 +46,7 @@ if (opt.help) {
   console.log(
     readFileSync(fileURLToPath(import.meta.url), "utf8")
       .split("\n")
-      .slice(0, 11)
+      .slice(0, 13)
       .join("\n"),
   );
   process.exit(0);
@@ -55,7 +60,7 @@ const systems = opt.systems
   .split(",")
   .map((s) => s.trim())
   .filter(Boolean);
-for (const m of models) if (!MODELS[m]) fail(`unknown model "${m}" (known: ${MODEL_NAMES.join(", ")})`);
+for (const m of models) if (!MODELS[m] && !SEQ_MODELS[m]) fail(`unknown model "${m}" (known: ${[...MODEL_NAMES, ...SEQ_MODEL_NAMES].join(", ")})`);
 for (const s of systems) if (!SYSTEMS.includes(s)) fail(`unknown system "${s}" (known: ${SYSTEMS.join(", ")})`);
 const reps = Number(opt.reps ?? (quick ? 1 : 2));
 /** Wall-time cap of one run (s): a run stopped there keeps its windows but reports no accuracy. */
@@ -66,10 +71,15 @@ function fail(msg) {
   process.exit(1);
 }
 
-const missing = missingDataFiles(DATA_DIR);
+const missing = models.some((m) => MODELS[m]) ? missingDataFiles(DATA_DIR) : [];
 if (missing.length) {
   console.error(`bench: Fashion-MNIST not found in ${DATA_DIR} (missing ${missing.join(", ")}).`);
   console.error("Install it with: apt-get install dataset-fashion-mnist");
+  process.exit(1);
+}
+if (models.some((m) => SEQ_MODELS[m]) && !existsSync(FORTUNES)) {
+  console.error(`bench: the sequence models (${SEQ_MODEL_NAMES.join(", ")}) train on Debian's fortunes, not found in ${FORTUNES}.`);
+  console.error(`Install them with: apt-get install fortunes (or leave them out: --models ${MODEL_NAMES.join(",")})`);
   process.exit(1);
 }
 
@@ -199,6 +209,117 @@ function plan(m) {
   return entries;
 }
 
+// ---- the sequence models (bench/seq-models.mjs) --------------------------------------------------
+/** The prepared data of the sequence models (bench/seq-prep.mts, run once): { dir, meta } or { skip }. */
+let seqPrepared = null;
+function seqData() {
+  if (seqPrepared) return seqPrepared;
+  const dir = join(work, "seq-data");
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(here, "seq-prep.mts"), FORTUNES, dir], { cwd: root, encoding: "utf8", timeout: 120000 });
+  if (r.status !== 0) seqPrepared = { skip: `data preparation failed: ${(r.stderr || r.stdout || String(r.error)).trim().split("\n").slice(-2).join(" / ")}` };
+  else seqPrepared = { dir, meta: JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) };
+  return seqPrepared;
+}
+
+/** The sizes the data gave a sequence model (its vocabulary; S2: its classes). */
+function seqFacts(m) {
+  const d = seqData();
+  if (d.skip) return null;
+  return m === "s1" ? { vocab: d.meta.s1.vocab } : { vocab: d.meta.s2.vocab, classes: d.meta.s2.classes };
+}
+
+/**
+ * Training steps of one run of a sequence model per system (each run is also cut at --run-limit):
+ * enough windows after warm-up for a steady median, at each system's speed on this machine.
+ */
+const SEQ_STEPS = {
+  s1: { dnnc: 150, pytorch: 150, "jax-js": 40, "tfjs-wasm": 12 },
+  s2: { dnnc: 400, pytorch: 400, "jax-js": 100, "tfjs-wasm": 40 },
+};
+const seqSteps = (m, system) => Math.max(4, Math.round(SEQ_STEPS[m][system] / (quick ? 5 : 1)));
+
+/**
+ * dnnc's S1/S2 trainer: the spec of seqSpec compiled (S1 needs the lstm layer: while the compiler
+ * refuses it, S1 runs bench/seq-lstm-dnnc.mts, the same step on the runtime's kernels, labelled
+ * "dnnc (kernel harness)"). Returns { trainer } or { harness } or { skip }.
+ */
+function compileSeqDnnc(m, facts) {
+  if (!existsSync(dnncBin)) return { skip: "not built yet (bin/dnnc.mjs missing)" };
+  const dir = join(work, m);
+  mkdirSync(dir, { recursive: true });
+  const spec = join(dir, `${m}.dnn`);
+  writeFileSync(spec, seqSpec(SEQ_MODELS[m], facts, FORTUNES));
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [dnncBin, "compile", spec, "-o", dir], { cwd: root, encoding: "utf8", timeout: (quick ? 60 : 180) * 1000 });
+  process.stderr.write(`  ${m}: dnnc compile ${((performance.now() - t0) / 1000).toFixed(1)} s${r.status === 0 ? "" : " (refused)"}\n`);
+  if (r.status === 0 && existsSync(join(dir, `${m}.trainer.mjs`))) return { trainer: join(dir, `${m}.trainer.mjs`) };
+  if (m === "s1") return { harness: join(here, "seq-lstm-dnnc.mts") };
+  return { skip: `compile failed: ${(r.stderr || r.stdout || String(r.error)).trim().split("\n").slice(0, 3).join(" / ")}` };
+}
+
+/** The runs of one sequence model, as plan() for the image models. */
+function planSeq(m) {
+  const model = SEQ_MODELS[m];
+  const entries = [];
+  const win = quick ? "0.25" : "1";
+  const d = seqData();
+  const facts = seqFacts(m);
+  const budgetOf = (system) => ({ samples: seqSteps(m, system) * model.batch, test: 0, steps: seqSteps(m, system) });
+  if (systems.includes("dnnc")) {
+    const c = d.skip ? d : compileSeqDnnc(m, facts);
+    const b = budgetOf("dnnc");
+    for (const t of [1, 2]) {
+      if (c.skip) entries.push({ system: "dnnc", threads: t, skip: c.skip });
+      else if (c.harness) {
+        const args = ["--import", "tsx", c.harness, "--data", d.dir, "--threads", String(t), "--steps", String(b.steps), "--window", win];
+        entries.push({ system: "dnnc", threads: t, cmd: process.execPath, args, env: process.env, budget: b });
+      } else {
+        const args = [c.trainer, "--data", FORTUNES, "--epochs", "1", "--bench", "--threads", String(t), "--max-steps", String(b.steps)];
+        entries.push({ system: "dnnc", threads: t, cmd: process.execPath, args, env: process.env, budget: b });
+      }
+    }
+  }
+  if (systems.includes("tfjs-cpu"))
+    entries.push({ system: "tfjs-cpu", threads: 1, skip: "not run for the sequence models (tfjs-wasm is the JavaScript peer the issue names)" });
+  for (const [system, script] of [
+    ["tfjs-wasm", "tfjs-seq.mjs"],
+    ["jax-js", "jax-seq.mjs"],
+  ]) {
+    if (!systems.includes(system)) continue;
+    if (d.skip) {
+      entries.push({ system, threads: 1, skip: d.skip });
+      continue;
+    }
+    const b = budgetOf(system);
+    const args = [join(here, "peers", script), "--model", m, "--data", d.dir, "--steps", String(b.steps), "--window", win];
+    entries.push({ system, threads: 1, cmd: process.execPath, args, env: process.env, budget: b });
+  }
+  if (systems.includes("pytorch")) {
+    const b = budgetOf("pytorch");
+    for (const t of [1, 2]) {
+      if (!torchOk || d.skip) {
+        entries.push({ system: "pytorch", threads: t, skip: d.skip ? d.skip : `${PY} cannot import torch` });
+        continue;
+      }
+      const args = [
+        join(here, "peers", "torch_seq.py"),
+        "--model-json",
+        JSON.stringify(model),
+        "--data",
+        d.dir,
+        "--threads",
+        String(t),
+        "--steps",
+        String(b.steps),
+        "--window",
+        quick ? "0.1" : "0.25",
+      ];
+      entries.push({ system: "pytorch", threads: t, cmd: PY, args, env: peerEnvTorch(t), budget: b });
+    }
+  }
+  return entries;
+}
+
 /** The child running now, stopped with us on Ctrl-C or SIGTERM. */
 let current = null;
 for (const sig of ["SIGINT", "SIGTERM"]) {
@@ -255,8 +376,8 @@ function runOne(e) {
   });
 }
 
-/** One table row from the runs of one entry. */
-function summarize(e, runs, model) {
+/** One table row from the runs of one entry (flops: FLOPs per training sample). */
+function summarize(e, runs, flops, seq) {
   const row = { system: e.system, threads: e.threads, rate: null, gflops: null, peakShare: null, rssMb: null, acc: null, note: "" };
   if (e.skip) return { ...row, note: e.skip };
   const rates = [];
@@ -295,13 +416,16 @@ function summarize(e, runs, model) {
   if (rates.length) {
     row.rate = median(rates);
     row.bestWindow = Math.max(...rates);
-    row.gflops = (row.rate * trainFlopsPerSample(model)) / 1e9;
+    row.gflops = (row.rate * flops) / 1e9;
     const p = peak(e.threads);
     row.peakShare = p ? row.gflops / p : null;
   }
   row.rssMb = rss ? rss / 1024 : null;
   row.acc = accs.length ? median(accs) : null;
-  if (!accs.length && rates.length) notes.add(`${trained.toLocaleString("en-US")} samples, no 1-epoch accuracy`);
+  if (seq && rates.length) {
+    const last = runs.map((r) => r.events.find((x) => x.event === "done")?.train_loss).filter((v) => typeof v === "number");
+    notes.add(`${trained.toLocaleString("en-US")} samples${last.length ? `, last train loss ${last[last.length - 1].toFixed(3)}` : ""}`);
+  } else if (!accs.length && rates.length) notes.add(`${trained.toLocaleString("en-US")} samples, no 1-epoch accuracy`);
   row.windows = rates.length;
   row.note = [...notes].join("; ");
   return row;
@@ -329,9 +453,11 @@ const results = {
 };
 
 for (const m of models) {
-  const model = MODELS[m];
-  const flops = trainFlopsPerSample(model);
-  const entries = plan(m);
+  const seq = !!SEQ_MODELS[m];
+  const model = seq ? SEQ_MODELS[m] : MODELS[m];
+  const facts = seq ? seqFacts(m) : null;
+  const flops = seq ? (facts ? seqTrainFlopsPerSample(model, facts) : NaN) : trainFlopsPerSample(model);
+  const entries = seq ? planSeq(m) : plan(m);
   const runs = entries.map(() => []);
   for (let rep = 0; rep < reps; rep++) {
     // Alternate: every system once per repetition, starting one later each time.
@@ -345,7 +471,7 @@ for (const m of models) {
       process.stderr.write(` ${r.wallSeconds.toFixed(1)} s\n`);
     }
   }
-  const rows = entries.map((e, i) => summarize(e, runs[i], model));
+  const rows = entries.map((e, i) => summarize(e, runs[i], flops, seq));
   const dnncRate = (t) => rows.find((r) => r.system === "dnnc" && r.threads === t)?.rate ?? null;
   const bestDnnc = Math.max(...rows.filter((r) => r.system === "dnnc" && r.rate).map((r) => r.rate), -Infinity);
   for (const r of rows) {
@@ -353,7 +479,15 @@ for (const m of models) {
     const d = dnncRate(r.threads) ?? (Number.isFinite(bestDnnc) ? bestDnnc : null);
     r.ratio = d ? d / r.rate : null;
   }
-  console.log(`\n${model.title}; ${(flops / 1e6).toFixed(3)} MFLOP per training sample`);
+  console.log(
+    `\n${model.title}; ${(flops / 1e6).toFixed(3)} MFLOP per training sample${
+      facts
+        ? ` (${Object.entries(facts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")})`
+        : ""
+    }`,
+  );
   console.log(formatTable(rows));
   const torchBlas = rows.find((r) => r.blas)?.blas;
   if (torchBlas) console.log(`PyTorch measured with BLAS: ${torchBlas.join(", ")}`);
@@ -362,6 +496,7 @@ for (const m of models) {
   results.models[m] = {
     title: model.title,
     flops_per_sample: flops,
+    ...(facts ? { facts } : {}),
     rows,
     runs: entries.map((e, i) => ({ system: e.system, threads: e.threads, skip: e.skip, args: e.args?.filter((a) => !a.startsWith("{")), runs: runs[i] })),
   };
