@@ -74,7 +74,7 @@ const ALL = readdirSync(SPECS)
 function variant(text: string, keepAugment: boolean): string {
   let t = text.replace(/\b(spatial_dropout|dropout)\([^)]*\)/g, "$1(0)");
   if (!keepAugment) t = t.replace(/\n\s*augment\s*\{[^}]*\}/, "");
-  return t.replace(/source (idx|csv)\("([^"]+)"/, (_m, kind: string, path: string) => `source ${kind}("${resolve(SPECS, path)}"`);
+  return t.replace(/source (\w+)\("([^"]+)"/, (_m, kind: string, path: string) => `source ${kind}("${resolve(SPECS, path)}"`);
 }
 
 interface Outcome {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { compileToIr } from "../../../compiler/pipeline";
+import { dataPathOf, readDataFacts } from "../../../compiler/data-facts";
 import type { IR } from "../../../compiler/ir";
 import { generateTrainer } from "../../../compiler/codegen/emit-trainer";
 import { bundleTrainer } from "../../../compiler/codegen/bundle";
@@ -19,7 +20,8 @@ import { encodeSafetensors } from "../../../runtime/safetensors";
 export const NETWORKS_DIR = dirname(fileURLToPath(import.meta.url));
 
 export function irOf(specPath: string): IR {
-  const r = compileToIr(readFileSync(specPath, "utf8"), specPath);
+  // with the data's facts, as dnnc compile reads them (the `auto` sizes of sequence specs)
+  const r = compileToIr(readFileSync(specPath, "utf8"), specPath, { facts: (spec) => readDataFacts(spec, dataPathOf(spec, specPath)) });
   if (!r.ir) throw new Error(`${specPath}: ${r.diagnostics.map((d) => d.message).join("; ")}`);
   return r.ir;
 }
