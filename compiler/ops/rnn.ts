@@ -12,9 +12,11 @@
 // Kernels: runtime/kernels/rnn.ts (one direction of one layer), composed by
 // runtime/kernels/rnn-layer.ts (layers, directions, dropout, lengths, final state); their areas
 // are two buffers the memory planner places: `save` (kept from forward to backward) and `tmp`
-// (scratch). PyTorch: nn.LSTM / nn.GRU (padded data refused: its Net has no lengths). ONNX: LSTM /
-// GRU nodes (gates reordered to i o f c / z r h, GRU linear_before_reset=1) between Transposes,
-// one node per stacked layer (the exporter refuses padded models: the graph has no lengths input).
+// (scratch). PyTorch: nn.LSTM / nn.GRU; padded data packed by each sample's length
+// (pack_padded_sequence(enforce_sorted=False), pad_packed_sequence(total_length=T)), an empty
+// sample packed with one step and its output and final state zeroed after. ONNX: LSTM / GRU nodes
+// (gates reordered to i o f c / z r h, GRU linear_before_reset=1) between Transposes, one node per
+// stacked layer (the exporter refuses padded models: the graph has no lengths input).
 import type { IR, NodeOf } from "../ir";
 import { tsJson } from "../escape";
 import { shapeText } from "../shape";
@@ -292,10 +294,7 @@ export const rnnNode: NodeOp<RnnNode> = {
   penalty: unsupported("sequence layers are not differentiated twice yet"),
 
   // (the ONNX exporter refuses padded models as a whole, at their first layer: compiler/check-targets.ts)
-  refuseTarget: (_n, target, ir) =>
-    target === "pytorch" && ir.data.lengths
-      ? "padded sequences (a spec whose data source pads): the PyTorch target's Net takes no lengths to pack the sequences with"
-      : undefined,
+  pytorchPadded: true,
 
   pytorch(n, c) {
     const a = n.attrs;
@@ -309,13 +308,40 @@ export const rnnNode: NodeOp<RnnNode> = {
     const m =
       `${n.op === "lstm" ? "nn.LSTM" : "nn.GRU"}(${n.inShape[1]}, ${a.units}, num_layers=${a.layers}, bias=${c.py(a.bias)}, batch_first=True, ` +
       `dropout=${c.py(a.dropout)}, bidirectional=${c.py(a.dirs === 2)})`;
-    const x = n.inputs[0];
-    if (a.seq) return { init: [`self.${n.id} = ${m}`], forward: [`${n.output}, _ = self.${n.id}(${x})`] };
+    const init = [`self.${n.id} = ${m}`];
+    const len = c.lengths(n.inputs[0]);
+    // padded data: the module reads each sample's first `len` steps packed (an empty sample is packed
+    // with one step, as pack_padded_sequence takes no length 0, and its output and state zeroed after)
+    const x = len === undefined ? n.inputs[0] : `${n.id}_packed`;
+    const pack =
+      len === undefined
+        ? []
+        : [
+            `# each sample's first ${len} steps (an empty sample runs one, then its output and state are zeroed)`,
+            `${x} = nn.utils.rnn.pack_padded_sequence(${n.inputs[0]}, ${len}.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)`,
+          ];
+    const empty = (dims: number) => `(${len} == 0).view(-1${", 1".repeat(dims)})`;
+    if (a.seq) {
+      const y = n.output;
+      if (len === undefined) return { init, forward: [`${y}, _ = self.${n.id}(${x})`] };
+      return {
+        init,
+        forward: [
+          ...pack,
+          `${y}, _ = nn.utils.rnn.pad_packed_sequence(self.${n.id}(${x})[0], batch_first=True, total_length=${n.inShape[0]})`,
+          `${y} = ${y}.masked_fill(${empty(2)}, 0.0)`,
+        ],
+      };
+    }
     // the last layer's final state: h_n[-1], or torch.cat([h_n[-2], h_n[-1]], 1) for both directions
+    // (packed: the forward direction's after each sample's last valid step, the reverse's after t = 0)
     const h = `${n.id}_h`;
     const state = n.op === "lstm" ? `(${h}, _)` : h;
     const pick = a.dirs === 2 ? `torch.cat([${h}[-2], ${h}[-1]], 1)` : `${h}[-1]`;
-    return { init: [`self.${n.id} = ${m}`], forward: [`_, ${state} = self.${n.id}(${x})`, `${n.output} = ${pick}`] };
+    return {
+      init,
+      forward: [...pack, `_, ${state} = self.${n.id}(${x})`, `${n.output} = ${pick}${len === undefined ? "" : `.masked_fill(${empty(1)}, 0.0)`}`],
+    };
   },
 
   onnx: onnxRnn,
