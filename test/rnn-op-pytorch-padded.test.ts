@@ -9,7 +9,7 @@
 //   20 steps and our final tensors: a text_classes spec (documents shorter than the context padded)
 //   with a strided conv1d before a stacked bidirectional lstm's final state, and a tokens spec whose
 //   valid conv1d maps the shortest rows to length 0 before a bidirectional gru; one whole epoch of
-//   the first gives our metrics.jsonl;
+//   the first gives our metrics.jsonl; with dropout between its layers (torch's masks) it trains;
 // - the generated forward packs at each recurrent layer and zeroes the empty samples after it; the
 //   ONNX exporter still refuses padded models.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -51,7 +51,7 @@ const NETS: NetCase[] = [
     name: "gru_stack_bi_final",
     input: [8],
     vocab: 7,
-    body: "embedding(7, 4)\n  gru(4, layers=2, bidirectional=true, return_sequences=false)\n  dense(3)",
+    body: "embedding(7, 4)\n  gru(4, layers=2, bidirectional=true, dropout=0.25, return_sequences=false)\n  dense(3)",
     out: 3,
   },
   { name: "gru_stack_bi_seq_out", input: [6, 2], body: "gru(3, layers=2, bidirectional=true)", out: 36 },
@@ -236,6 +236,20 @@ describe.skipIf(!hasTorch)("padded data: the PyTorch target's trainer with lstm 
           t.name,
         ).toBe(true);
     }, 120_000);
+
+  it("dropout between stacked layers on padded data: nn.LSTM's own (torch's masks, as on unpadded data), in training", async () => {
+    const d = join(dir, "drop");
+    mkdirSync(d, { recursive: true });
+    const text = TRAIN.docs_lstm.text.replace("docs_lstm", "docs_drop").replace("layers=2,", "layers=2, dropout=0.3,");
+    const ir = seqSpecIr(text, join(d, "docs_drop.dnn"));
+    expect(checkTarget(ir, "pytorch")).toEqual([]);
+    const trainer = writePyTrainer(ir, d, TRAIN.docs_lstm.data);
+    expect(readFileSync(trainer, "utf8")).toContain("self.lstm_0 = nn.LSTM(8, 5, num_layers=2, bias=True, batch_first=True, dropout=0.3, bidirectional=True)");
+    await py.main(trainer, ["--out", join(d, "py"), "--quiet", "--trace", join(d, "trace.json"), "--epochs", "100", "--max-steps", "3"]);
+    const trace = JSON.parse(readFileSync(join(d, "trace.json"), "utf8")) as { loss: number[]; steps: number };
+    expect(trace.steps).toBe(3);
+    for (const l of trace.loss) expect(Number.isFinite(l) && l > 0).toBe(true);
+  }, 60_000);
 
   it("docs_lstm: one whole epoch: the same metrics.jsonl (the source's validation and test splits)", async () => {
     const r = await both("docs_lstm", { epochs: 1 });
