@@ -10,20 +10,10 @@ import { CsvParser, parseCsv, parseCsvBytes, type CsvDataset, type CsvOptions } 
 import { loadCsvFile } from "../runtime/node/load-csv";
 import { DnncError } from "../runtime/errors";
 import { parseCsvReference } from "./helpers/csv-reference";
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 const MOONS = join(__dirname, "../specs/data/two-moons");
 const ref = JSON.parse(readFileSync(join(__dirname, "reference/data/reference.json"), "utf8"));
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
-}
 
 describe("parseCsv", () => {
   it("reads features and a label column by name or by index", () => {

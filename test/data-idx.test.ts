@@ -8,7 +8,7 @@ import { featureSize } from "../runtime/data/dataset";
 import { loadIdxDir, loadIdxPair } from "../runtime/node/load-idx";
 import { readMaybeGzip } from "../runtime/node/files";
 import { gunzipIfNeeded } from "../runtime/data/gzip";
-import { DnncError } from "../runtime/errors";
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 const SUBSET = join(__dirname, "../specs/data/fashion-mnist-small");
 const ref = JSON.parse(readFileSync(join(__dirname, "reference/data/reference.json"), "utf8"));
@@ -22,17 +22,6 @@ function idx(code: number, dims: number[], payload: number[]): Uint8Array {
   dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
   b.set(payload, 4 + 4 * dims.length);
   return b;
-}
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
 }
 
 function tempDir(): string {

@@ -10,17 +10,7 @@ import { charCorpus, documentClasses, splitDocuments, type ClassDocs } from "../
 import { codePointsOf } from "../runtime/data/vocab";
 import { listTextFiles, loadTextClasses, loadTextCorpus } from "../runtime/node/load-text";
 import { DnncError } from "../runtime/errors";
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
-}
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 /** All samples of a dataset through gatherBatch: x rows and y rows as arrays. */
 function samples(ds: Dataset): { x: number[][]; y: number[][] } {

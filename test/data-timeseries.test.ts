@@ -19,18 +19,7 @@ import {
 } from "../runtime/data/timeseries";
 import { loadTimeSeries } from "../runtime/node/load-timeseries";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors";
-import { DnncError } from "../runtime/errors";
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
-}
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 /** All samples through gatherBatch. */
 function samples(ds: Dataset): { x: number[][]; y: number[][] } {

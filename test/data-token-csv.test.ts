@@ -7,18 +7,7 @@ import fc from "fast-check";
 import { parseTokenCsvBytes, type TokenCsvOptions } from "../runtime/data/token-csv";
 import { loadTokenCsv } from "../runtime/node/load-csv";
 import { gatherBatch, gatherLengths } from "../runtime/data/batch";
-import { DnncError } from "../runtime/errors";
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
-}
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 const parse = (text: string | Uint8Array, opts: TokenCsvOptions) =>
   parseTokenCsvBytes(typeof text === "string" ? new TextEncoder().encode(text) : text, "t.csv", opts);

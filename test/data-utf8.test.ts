@@ -1,18 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { decodeUtf8, decodeUtf8CodePoints, decodeUtf8Into } from "../runtime/data/utf8";
-import { DnncError } from "../runtime/errors";
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
-}
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -2,18 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { buildVocab, buildVocabFromText, codePointsOf, Vocab, VocabBuilder, vocabFromMetadata, vocabMetadata, VOCAB_METADATA_KEY } from "../runtime/data/vocab";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors";
-import { DnncError } from "../runtime/errors";
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
-}
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 /** The vocabulary's characters in id order, as one string per id ("" for unknown and pad). */
 const table = (v: Vocab) => Array.from({ length: v.size }, (_, id) => v.char(id));

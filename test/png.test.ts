@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { decodePng, encodePng, PNG_SIGNATURE } from "../runtime/node/png";
 import { crc32 } from "../runtime/data/crc32";
 import { imageToSample } from "../runtime/data/image";
-import { DnncError } from "../runtime/errors";
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 const ref = JSON.parse(readFileSync(join(__dirname, "reference/data/reference.json"), "utf8"));
 
@@ -29,17 +29,6 @@ function chunks(png: Uint8Array): Chunk[] {
     p += 12 + len;
   }
   return out;
-}
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
 }
 
 describe("crc32", () => {

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "../runtime/safetensors";
 import { writeFileAtomic, writeFileAtomicSync } from "../runtime/node/atomic";
 import { DnncError } from "../runtime/errors";
+import { expectDnnc } from "./helpers/expect-dnnc";
 
 const ref = JSON.parse(readFileSync(join(__dirname, "reference/data/reference.json"), "utf8")).safetensors;
 const refBytes = Uint8Array.from(Buffer.from(ref.hex, "hex"));
@@ -14,17 +15,6 @@ const refTensors: NamedTensor[] = ref.tensors.map((t: { name: string; shape: num
   shape: t.shape,
   data: Float32Array.from(t.data),
 }));
-
-function expectDnnc(f: () => unknown, ...parts: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DnncError);
-  for (const p of parts) expect((err as Error).message).toMatch(p);
-}
 
 /** A file built here by hand, byte by byte, from the format description. */
 function handBuilt(): Uint8Array {
