@@ -20,13 +20,12 @@ import { checkTarget } from "../compiler/check-targets";
 import { createBackend } from "../runtime/backend-create";
 import { Rng } from "../runtime/rng";
 import { decodeSafetensors } from "../runtime/safetensors";
-import type { IR } from "../compiler/ir";
-import { closeTo, seqIr, seqProgram } from "./seqops-helpers";
+import { caseText, closeTo, hasTorch, netAndOurs, ourForward, PY, seqIr, weightsAndInput, type LayerCase } from "./seqops-helpers";
 import { safetensorsOf, tsProgram } from "./reference/networks/harness";
 import { loadData } from "../runtime/node/main";
 import { train } from "../runtime/train-loop";
 
-const specs: { name: string; input: number[]; vocab?: number; body: string; loss: string }[] = [
+const specs: LayerCase[] = [
   { name: "lstm-seq", input: [6, 3], body: "lstm(5)\n  dense(2)", loss: "mse" },
   { name: "gru-stack-bi", input: [5, 4], body: "gru(3, layers=2, bidirectional=true)", loss: "mse" },
   { name: "lstm-final-bi", input: [7, 2], body: "dense(3) -> tanh\n  lstm(4, layers=2, bidirectional=true, return_sequences=false)\n  dense(2)", loss: "mse" },
@@ -34,45 +33,9 @@ const specs: { name: string; input: number[]; vocab?: number; body: string; loss
   { name: "lm", input: [8], vocab: 9, body: "embedding(9, 4)\n  lstm(6, layers=2, dropout=0.3)\n  dense(9)", loss: "softmax_cross_entropy" },
 ];
 
-const text = (s: (typeof specs)[number]) => `model ${s.name.replace(/-/g, "_")} {
-  input [${s.input.join(", ")}]
-  ${s.body}
-  loss ${s.loss}
-}
-data { source csv("d.csv") }
-train { batch 4 }
-`;
+const text = caseText;
 
 const N = 3;
-
-/** Random weights for every parameter, and an input batch (token ids for a vocabulary). */
-function weightsAndInput(ir: IR, s: (typeof specs)[number], seed: number) {
-  const rng = new Rng(seed, 9);
-  const tensors = ir.params.map((p) => ({ name: p.name, shape: p.shape, data: Float32Array.from({ length: p.size }, () => rng.range(-0.8, 0.8)) }));
-  const size = s.input.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: N * size }, () => (s.vocab ? Math.floor(rng.range(0, s.vocab)) : rng.range(-2, 2)));
-  return { tensors, x };
-}
-
-// each spec compiled to a trainer once (for the ONNX and the PyTorch comparisons)
-const programs = new Map<string, ReturnType<typeof seqProgram>>();
-
-/** Our forward (eval mode) from these weights. */
-async function ours(s: (typeof specs)[number], tensors: { name: string; data: Float32Array }[], x: Float32Array): Promise<Float32Array> {
-  if (!programs.has(s.name)) programs.set(s.name, seqProgram(text(s)));
-  const { program: p } = await programs.get(s.name)!;
-  const be = await createBackend(p.meta.heapFloats, { backend: "ts" });
-  try {
-    const model = p.create(be, 0);
-    model.init();
-    for (const t of tensors) be.H.set(t.data, p.tensors.find((q) => q.name === t.name)!.offset);
-    be.H.set(x, p.layout.x);
-    model.forward(N, false, 0);
-    return be.H.slice(p.layout.out, p.layout.out + N * p.meta.outputSize);
-  } finally {
-    be.close();
-  }
-}
 
 describe("ONNX export of lstm and gru, run by onnxruntime-node, equals our forward", () => {
   for (const s of specs)
@@ -80,68 +43,26 @@ describe("ONNX export of lstm and gru, run by onnxruntime-node, equals our forwa
       const r = compileToIr(text(s), `${s.name}.dnn`, { passes: "lower" });
       expect(r.diagnostics).toEqual([]);
       expect(checkTarget(r.ir!, "onnx")).toEqual([]);
-      const { tensors, x } = weightsAndInput(r.ir!, s, 5);
+      const { tensors, x } = weightsAndInput(r.ir!, s, 5, N);
       const e = exportOnnx(r.ir!, tensors, {});
       const kinds = e.model.graph.nodes.map((n) => n.opType);
       const layers = /layers=2/.test(s.body) ? 2 : 1;
       expect(kinds.filter((k) => k === "LSTM" || k === "GRU")).toHaveLength(layers);
       const session = await ort.InferenceSession.create(e.bytes);
       const got = (await session.run({ input: new ort.Tensor("float32", x, [N, ...s.input]) })).logits.data as Float32Array;
-      expect(closeTo(got, await ours(s, tensors, x), 2e-5)).toBeUndefined();
+      expect(closeTo(got, await ourForward(s, tensors, x, N), 2e-5)).toBeUndefined();
     });
 });
 
-const PY = "/usr/bin/python3";
-const hasTorch = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" }).status === 0;
 if (!hasTorch) console.warn("rnn-op-targets: the PyTorch runs are skipped: /usr/bin/python3 -c 'import torch' failed");
-
-const RUN_NET = `
-import importlib.util, json, sys
-import torch
-job = json.load(open(sys.argv[1]))
-out = {}
-for case in job:
-    spec = importlib.util.spec_from_file_location("trainer_" + case["name"].replace("-", "_"), case["path"])
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    net = m.Net()
-    state = {k: torch.tensor(v["data"], dtype=torch.float32).reshape(v["shape"]) for k, v in case["params"].items()}
-    net.load_state_dict(state, strict=True)
-    net.eval()
-    x = torch.tensor(case["x"], dtype=torch.float32).reshape([len(case["x"]) // case["size"]] + case["shape"])
-    with torch.no_grad():
-        y = net(x)
-    out[case["name"]] = {"y": [float(v) for v in y.reshape(-1).tolist()], "names": list(net.state_dict().keys())}
-print(json.dumps(out))
-`;
 
 describe.skipIf(!hasTorch)("the PyTorch target's Net (nn.LSTM / nn.GRU) equals our forward", () => {
   it("every spec, one Python run: our tensors load by name, the same outputs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "dnnc-rnnop-py-"));
-    const job = [];
-    const want: Record<string, Float32Array> = {};
-    const names: Record<string, string[]> = {};
+    const got = await netAndOurs(specs, N, 6);
     for (const s of specs) {
-      const r = compileToIr(text(s), `${s.name}.dnn`);
-      expect(r.diagnostics).toEqual([]);
-      expect(checkTarget(r.ir!, "pytorch")).toEqual([]);
-      const path = join(dir, `${s.name}.trainer.py`);
-      writeFileSync(path, generatePytorchTrainer(r.ir!, { dataPath: "data" }));
-      const { tensors, x } = weightsAndInput(r.ir!, s, 6);
-      want[s.name] = await ours(s, tensors, x);
-      names[s.name] = tensors.map((t) => t.name);
-      const params = Object.fromEntries(tensors.map((t) => [t.name, { shape: t.shape, data: Array.from(t.data) }]));
-      job.push({ name: s.name, path, params, x: Array.from(x), shape: s.input, size: s.input.reduce((a, b) => a * b, 1) });
-    }
-    writeFileSync(join(dir, "job.json"), JSON.stringify(job));
-    writeFileSync(join(dir, "run.py"), RUN_NET);
-    const p = spawnSync(PY, [join(dir, "run.py"), join(dir, "job.json")], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
-    expect(p.status, p.stderr).toBe(0);
-    const got = JSON.parse(p.stdout) as Record<string, { y: number[]; names: string[] }>;
-    for (const s of specs) {
-      expect(closeTo(got[s.name].y, want[s.name], 2e-5), s.name).toBeUndefined();
+      expect(closeTo(got[s.name].y, got[s.name].want, 2e-5), s.name).toBeUndefined();
       // the same names in the same order: PyTorch's named_parameters order is ours
-      expect(got[s.name].names, s.name).toEqual(names[s.name]);
+      expect(got[s.name].names, s.name).toEqual(got[s.name].ourNames);
     }
   }, 60_000);
 

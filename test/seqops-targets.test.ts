@@ -16,14 +16,12 @@ import { compileToIr } from "../compiler/pipeline";
 import { exportOnnx } from "../compiler/export/onnx";
 import { generatePytorchTrainer } from "../compiler/codegen-pytorch/emit-python";
 import { checkTarget } from "../compiler/check-targets";
-import { createBackend } from "../runtime/backend-create";
 import { Rng } from "../runtime/rng";
-import type { IR } from "../compiler/ir";
-import { closeTo, seqIr, seqProgram } from "./seqops-helpers";
+import { caseText, closeTo, hasTorch, netAndOurs, ourForward, PY, seqIr, weightsAndInput, type LayerCase } from "./seqops-helpers";
 import { ourInitialTensors, runOurs, safetensorsOf } from "./reference/networks/harness";
 import { decodeSafetensors } from "../runtime/safetensors";
 
-const specs: { name: string; input: number[]; vocab?: number; body: string; loss: string }[] = [
+const specs: LayerCase[] = [
   {
     name: "text-max",
     input: [12],
@@ -69,45 +67,9 @@ const specs: { name: string; input: number[]; vocab?: number; body: string; loss
   },
 ];
 
-const text = (s: (typeof specs)[number]) => `model ${s.name.replace("-", "_")} {
-  input [${s.input.join(", ")}]
-  ${s.body}
-  loss ${s.loss}
-}
-data { source csv("d.csv") }
-train { batch 4 }
-`;
+const text = caseText;
 
 const N = 3;
-
-/** Random weights for every parameter (weight norm's g positive), and an input batch (token ids for a vocabulary). */
-function weightsAndInput(ir: IR, s: (typeof specs)[number], seed: number) {
-  const rng = new Rng(seed, 9);
-  const tensors = ir.params.map((p) => ({
-    name: p.name,
-    shape: p.shape,
-    data: Float32Array.from({ length: p.size }, () => (p.name.endsWith("weight_g") ? rng.range(0.5, 1.5) : rng.range(-0.8, 0.8))),
-  }));
-  const size = s.input.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: N * size }, () => (s.vocab ? Math.floor(rng.range(0, s.vocab)) : rng.range(-2, 2)));
-  return { tensors, x };
-}
-
-/** Our forward (eval mode) from these weights. */
-async function ours(s: (typeof specs)[number], tensors: { name: string; data: Float32Array }[], x: Float32Array): Promise<Float32Array> {
-  const { program: p } = await seqProgram(text(s));
-  const be = await createBackend(p.meta.heapFloats, { backend: "ts" });
-  try {
-    const model = p.create(be, 0);
-    model.init();
-    for (const t of tensors) be.H.set(t.data, p.tensors.find((q) => q.name === t.name)!.offset);
-    be.H.set(x, p.layout.x);
-    model.forward(N, false, 0);
-    return be.H.slice(p.layout.out, p.layout.out + N * p.meta.outputSize);
-  } finally {
-    be.close();
-  }
-}
 
 describe("ONNX export of the sequence layers, run by onnxruntime-node, equals our forward", () => {
   for (const s of specs)
@@ -115,59 +77,20 @@ describe("ONNX export of the sequence layers, run by onnxruntime-node, equals ou
       const r = compileToIr(text(s), `${s.name}.dnn`, { passes: "lower" });
       expect(r.diagnostics).toEqual([]);
       expect(checkTarget(r.ir!, "onnx")).toEqual([]);
-      const { tensors, x } = weightsAndInput(r.ir!, s, 5);
+      const { tensors, x } = weightsAndInput(r.ir!, s, 5, N);
       const e = exportOnnx(r.ir!, tensors, {});
       const session = await ort.InferenceSession.create(e.bytes);
       const got = (await session.run({ input: new ort.Tensor("float32", x, [N, ...s.input]) })).logits.data as Float32Array;
-      expect(closeTo(got, await ours(s, tensors, x), 1e-5)).toBeUndefined();
+      expect(closeTo(got, await ourForward(s, tensors, x, N), 1e-5)).toBeUndefined();
     });
 });
 
-const PY = "/usr/bin/python3";
-const hasTorch = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" }).status === 0;
 if (!hasTorch) console.warn("seqops-targets: the PyTorch runs are skipped: /usr/bin/python3 -c 'import torch' failed");
-
-const RUN_NET = `
-import importlib.util, json, sys
-import torch
-job = json.load(open(sys.argv[1]))
-out = {}
-for case in job:
-    spec = importlib.util.spec_from_file_location("trainer_" + case["name"].replace("-", "_"), case["path"])
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    net = m.Net()
-    state = {k: torch.tensor(v["data"], dtype=torch.float32).reshape(v["shape"]) for k, v in case["params"].items()}
-    net.load_state_dict(state, strict=True)
-    net.eval()
-    x = torch.tensor(case["x"], dtype=torch.float32).reshape([len(case["x"]) // case["size"]] + case["shape"])
-    with torch.no_grad():
-        out[case["name"]] = [float(v) for v in net(x).reshape(-1).tolist()]
-print(json.dumps(out))
-`;
 
 describe.skipIf(!hasTorch)("the PyTorch target's Net on the sequence layers equals our forward", () => {
   it("every spec, one Python run", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "dnnc-seqops-py-"));
-    const job = [];
-    const want: Record<string, Float32Array> = {};
-    for (const s of specs) {
-      const r = compileToIr(text(s), `${s.name}.dnn`);
-      expect(r.diagnostics).toEqual([]);
-      expect(checkTarget(r.ir!, "pytorch")).toEqual([]);
-      const path = join(dir, `${s.name}.trainer.py`);
-      writeFileSync(path, generatePytorchTrainer(r.ir!, { dataPath: "data" }));
-      const { tensors, x } = weightsAndInput(r.ir!, s, 6);
-      want[s.name] = await ours(s, tensors, x);
-      const params = Object.fromEntries(tensors.map((t) => [t.name, { shape: t.shape, data: Array.from(t.data) }]));
-      job.push({ name: s.name, path, params, x: Array.from(x), shape: s.input, size: s.input.reduce((a, b) => a * b, 1) });
-    }
-    writeFileSync(join(dir, "job.json"), JSON.stringify(job));
-    writeFileSync(join(dir, "run.py"), RUN_NET);
-    const p = spawnSync(PY, [join(dir, "run.py"), join(dir, "job.json")], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
-    expect(p.status, p.stderr).toBe(0);
-    const got = JSON.parse(p.stdout) as Record<string, number[]>;
-    for (const s of specs) expect(closeTo(got[s.name], want[s.name], 1e-5), s.name).toBeUndefined();
+    const got = await netAndOurs(specs, N, 6);
+    for (const s of specs) expect(closeTo(got[s.name].y, got[s.name].want, 1e-5), s.name).toBeUndefined();
   }, 60_000);
 });
 
