@@ -39,7 +39,7 @@ const CFG_lstm_0 = {
   hT: -1,
   stateH: -1,
   stateC: -1,
-};
+} as Parameters<typeof rnnLayerForward>[2];
 export const program: Program = {
   meta: {
     name: "char_lstm",

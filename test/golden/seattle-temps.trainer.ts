@@ -36,7 +36,7 @@ const CFG_gru_0 = {
   hT: 1258112,
   stateH: -1,
   stateC: -1,
-};
+} as Parameters<typeof rnnLayerForward>[2];
 export const program: Program = {
   meta: {
     name: "seattle_temps",
