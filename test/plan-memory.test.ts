@@ -131,11 +131,15 @@ function touches(ir: IR): { at: Map<string, number[]>; need: Map<string, number>
   }
   if (ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined)
     for (const [k, v] of at) if (!k.startsWith("grad:") && k !== "scratch:grad") v.push(2 * N + 2);
+  // a recurrent layer's tmp is its kernels' transient scratch (runtime/kernels/rnn-layer.ts): what
+  // survives from its forward to its backward is in save; norm.ts's tmp (IterNorm) does survive
+  const rnnTmp = new Set(ir.nodes.filter((n) => n.op === "lstm" || n.op === "gru").map((n) => `tmp:${n.id}`));
   return {
     at,
     need,
     persistent: (name) =>
-      !/^(col|scratch:wn|scratch:grad)\b/.test(name) || ((ir.train.inputGradPenalty ?? ir.train.jacobianPenalty) !== undefined && name.startsWith("col:")),
+      (!/^(col|scratch:wn|scratch:grad)\b/.test(name) && !rnnTmp.has(name)) ||
+      ((ir.train.inputGradPenalty ?? ir.train.jacobianPenalty) !== undefined && name.startsWith("col:")),
   };
 }
 

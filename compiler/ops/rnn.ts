@@ -182,7 +182,8 @@ export function rnnLayerConfig(n: RnnNode, ir: IR, off: (name: string) => number
 }
 
 const cfgConst = (n: RnnNode, c: EmitCtx) => {
-  const line = `const CFG_${n.id} = ${tsJson(rnnLayerConfig(n, c.ir, c.off) as never)};`;
+  // typed by the kernel's parameter: the literal's numbers (dirs) and strings (cell) would widen
+  const line = `const CFG_${n.id} = ${tsJson(rnnLayerConfig(n, c.ir, c.off) as never)} as Parameters<typeof rnnLayerForward>[2];`;
   if (!c.consts.includes(line)) c.consts.push(line);
   return `CFG_${n.id}`;
 };
