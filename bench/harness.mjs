@@ -116,3 +116,33 @@ export function formatTable(rows) {
       .trimEnd();
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
+
+/**
+ * Garbage collected during the steady state of a run started with node's `--trace-gc`: the GC
+ * lines ("Scavenge 6.8 (9.1) -> 4.8 (9.1) MB, ..." and Mark-Compact alike) printed after the
+ * first `skip` windows (warm-up: the loader's garbage and tier-up land in the first two) and
+ * before the last window line, with the samples those windows trained. Each collection frees what was allocated and died since the one before, so
+ * `mbFreed / steps` bounds what a step allocates (zero collections over many steps: nothing is).
+ * @param {string} text the child's stdout @param {number} batch @param {number} skip
+ * @returns {{ gcs: number, mbFreed: number, steps: number } | null} null without skip + 1 windows
+ */
+export function steadyGc(text, batch, skip = 2) {
+  const lines = text.split("\n");
+  const win = [];
+  lines.forEach((l, i) => {
+    if (/"event":\s*"window"/.test(l) && !/"partial":\s*true/.test(l)) win.push(i);
+  });
+  if (win.length < skip + 1) return null;
+  let gcs = 0;
+  let mbFreed = 0;
+  let samples = 0;
+  for (let i = win[skip - 1] + 1; i <= win[win.length - 1]; i++) {
+    const l = lines[i];
+    const m = /(Scavenge|Mark-Compact|Minor Mark-Compact)[^:]*?\s([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/.exec(l);
+    if (m) {
+      gcs++;
+      mbFreed += Math.max(0, Number(m[2]) - Number(m[3]));
+    } else if (win.includes(i)) samples += JSON.parse(l.trim()).samples;
+  }
+  return { gcs, mbFreed, steps: samples / batch };
+}

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { MODELS, MODEL_NAMES, trainFlopsPerSample } from "./models.mjs";
 import { SEQ_MODELS, SEQ_MODEL_NAMES, seqSpec, seqTrainFlopsPerSample } from "./seq-models.mjs";
 import { DATA_DIR, missingDataFiles } from "./idx.mjs";
-import { formatTable, median, parseEvents, parsePeakArg, peakReader, steadyRates } from "./harness.mjs";
+import { formatTable, median, parseEvents, parsePeakArg, peakReader, steadyGc, steadyRates } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -233,15 +233,14 @@ function seqFacts(m) {
  * enough windows after warm-up for a steady median, at each system's speed on this machine.
  */
 const SEQ_STEPS = {
-  s1: { dnnc: 150, pytorch: 150, "jax-js": 40, "tfjs-wasm": 12 },
-  s2: { dnnc: 400, pytorch: 400, "jax-js": 100, "tfjs-wasm": 40 },
+  s1: { dnnc: 150, "dnnc-ts": 40, pytorch: 150, "jax-js": 40, "tfjs-wasm": 12 },
+  s2: { dnnc: 400, "dnnc-ts": 150, pytorch: 400, "jax-js": 100, "tfjs-wasm": 40 },
 };
 const seqSteps = (m, system) => Math.max(4, Math.round(SEQ_STEPS[m][system] / (quick ? 5 : 1)));
 
 /**
- * dnnc's S1/S2 trainer: the spec of seqSpec compiled (S1 needs the lstm layer: while the compiler
- * refuses it, S1 runs bench/seq-lstm-dnnc.mts, the same step on the runtime's kernels, labelled
- * "dnnc (kernel harness)"). Returns { trainer } or { harness } or { skip }.
+ * dnnc's S1/S2 trainer: the spec of seqSpec with the sizes the data gave, compiled by `dnnc
+ * compile` as the image models' specs are. Returns { trainer } or { skip }.
  */
 function compileSeqDnnc(m, facts) {
   if (!existsSync(dnncBin)) return { skip: "not built yet (bin/dnnc.mjs missing)" };
@@ -253,7 +252,6 @@ function compileSeqDnnc(m, facts) {
   const r = spawnSync(process.execPath, [dnncBin, "compile", spec, "-o", dir], { cwd: root, encoding: "utf8", timeout: (quick ? 60 : 180) * 1000 });
   process.stderr.write(`  ${m}: dnnc compile ${((performance.now() - t0) / 1000).toFixed(1)} s${r.status === 0 ? "" : " (refused)"}\n`);
   if (r.status === 0 && existsSync(join(dir, `${m}.trainer.mjs`))) return { trainer: join(dir, `${m}.trainer.mjs`) };
-  if (m === "s1") return { harness: join(here, "seq-lstm-dnnc.mts") };
   return { skip: `compile failed: ${(r.stderr || r.stdout || String(r.error)).trim().split("\n").slice(0, 3).join(" / ")}` };
 }
 
@@ -268,14 +266,20 @@ function planSeq(m) {
   if (systems.includes("dnnc")) {
     const c = d.skip ? d : compileSeqDnnc(m, facts);
     const b = budgetOf("dnnc");
-    for (const t of [1, 2]) {
-      if (c.skip) entries.push({ system: "dnnc", threads: t, skip: c.skip });
-      else if (c.harness) {
-        const args = ["--import", "tsx", c.harness, "--data", d.dir, "--threads", String(t), "--steps", String(b.steps), "--window", win];
-        entries.push({ system: "dnnc", threads: t, cmd: process.execPath, args, env: process.env, budget: b });
-      } else {
-        const args = [c.trainer, "--data", FORTUNES, "--epochs", "1", "--bench", "--threads", String(t), "--max-steps", String(b.steps)];
-        entries.push({ system: "dnnc", threads: t, cmd: process.execPath, args, env: process.env, budget: b });
+    // the wasm backend (the default) at 1 and 2 threads, and the TypeScript backend (one thread:
+    // its GEMM does not split) for what WebAssembly gains on these models
+    for (const [backend, t] of [
+      ["wasm", 1],
+      ["wasm", 2],
+      ["ts", 1],
+    ]) {
+      if (c.skip) entries.push({ system: "dnnc", backend, threads: t, skip: c.skip });
+      else {
+        // --trace-gc: the collections during the steady state tell whether a step allocates (steadyGc)
+        const args = ["--trace-gc", c.trainer, "--data", FORTUNES, "--epochs", "1", "--bench", "--threads", String(t), "--backend", backend];
+        args.push("--max-steps", String(b.steps));
+        const budget = backend === "ts" ? budgetOf("dnnc-ts") : b;
+        entries.push({ system: "dnnc", backend, threads: t, cmd: process.execPath, args, env: process.env, budget, gcBatch: model.batch });
       }
     }
   }
@@ -371,7 +375,8 @@ function runOne(e) {
       clearInterval(sampler);
       clearTimeout(timer);
       const { events } = parseEvents(out);
-      resolve({ code, stopped, events, stderr: err.trim().split("\n").slice(-3).join(" / "), hwm, wallSeconds: (performance.now() - t0) / 1000, load });
+      const gc = e.gcBatch ? steadyGc(out, e.gcBatch) : null;
+      resolve({ code, stopped, events, gc, stderr: err.trim().split("\n").slice(-3).join(" / "), hwm, wallSeconds: (performance.now() - t0) / 1000, load });
     });
   });
 }
@@ -379,6 +384,8 @@ function runOne(e) {
 /** One table row from the runs of one entry (flops: FLOPs per training sample). */
 function summarize(e, runs, flops, seq) {
   const row = { system: e.system, threads: e.threads, rate: null, gflops: null, peakShare: null, rssMb: null, acc: null, note: "" };
+  // dnnc on the TypeScript backend (sequence models): its own row, not the one the ratios use
+  if (e.backend === "ts") Object.assign(row, { label: "dnnc (ts backend)", tsBackend: true });
   if (e.skip) return { ...row, note: e.skip };
   const rates = [];
   const notes = new Set();
@@ -422,6 +429,14 @@ function summarize(e, runs, flops, seq) {
   }
   row.rssMb = rss ? rss / 1024 : null;
   row.acc = accs.length ? median(accs) : null;
+  const gcs = runs.map((r) => r.gc).filter(Boolean);
+  if (gcs.length) {
+    // allocation per step: what the collections of the steady state freed, per step trained there
+    const sum = (k) => gcs.reduce((a, g) => a + g[k], 0);
+    row.gc = { collections: sum("gcs"), mbFreed: sum("mbFreed"), steps: sum("steps") };
+    const kb = (1024 * row.gc.mbFreed) / Math.max(1, row.gc.steps);
+    notes.add(row.gc.collections ? `GC: ${row.gc.collections} in ${row.gc.steps} steps, <= ${kb.toFixed(1)} KB/step` : `no GC in ${row.gc.steps} steps`);
+  }
   if (seq && rates.length) {
     const last = runs.map((r) => r.events.find((x) => x.event === "done")?.train_loss).filter((v) => typeof v === "number");
     notes.add(`${trained.toLocaleString("en-US")} samples${last.length ? `, last train loss ${last[last.length - 1].toFixed(3)}` : ""}`);
@@ -472,8 +487,8 @@ for (const m of models) {
     }
   }
   const rows = entries.map((e, i) => summarize(e, runs[i], flops, seq));
-  const dnncRate = (t) => rows.find((r) => r.system === "dnnc" && r.threads === t)?.rate ?? null;
-  const bestDnnc = Math.max(...rows.filter((r) => r.system === "dnnc" && r.rate).map((r) => r.rate), -Infinity);
+  const dnncRate = (t) => rows.find((r) => r.system === "dnnc" && !r.tsBackend && r.threads === t)?.rate ?? null;
+  const bestDnnc = Math.max(...rows.filter((r) => r.system === "dnnc" && !r.tsBackend && r.rate).map((r) => r.rate), -Infinity);
   for (const r of rows) {
     if (r.system === "dnnc" || !r.rate) continue;
     const d = dnncRate(r.threads) ?? (Number.isFinite(bestDnnc) ? bestDnnc : null);

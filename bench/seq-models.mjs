@@ -78,8 +78,7 @@ export function seqCountParams(m, facts) {
 /**
  * The dnnc spec of a sequence model, with the sizes the data gave (facts) and the source reading
  * `dataDir` (the corpus directory bench/seq-prep.mts read: the trainer reads it with the same loaders).
- * S1 needs the `lstm` layer (compiler/ops/rnn.ts); until the language has it, run.mjs trains S1
- * with the kernel harness bench/seq-lstm-dnnc.mts instead.
+ * bench/run.mjs compiles it with `dnnc compile` and runs the trainer.
  * @param {any} m @param {{vocab: number, classes?: number}} facts @param {string} dataDir
  */
 export function seqSpec(m, facts, dataDir) {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { MODELS, MODEL_NAMES, countParams, trainFlopsPerSample, walkShapes, type BenchModel } from "../bench/models.mjs";
-import { formatTable, median, parseEvents, parsePeakArg, peakReader, steadyRates } from "../bench/harness.mjs";
+import { formatTable, median, parseEvents, parsePeakArg, peakReader, steadyGc, steadyRates } from "../bench/harness.mjs";
 import { parseIdx } from "../bench/idx.mjs";
 import { buildTfjsModel, trainableParams } from "../bench/peers/tfjs-model.mjs";
 
@@ -108,6 +108,32 @@ describe("bench harness", () => {
     expect(steadyRates(w)).toEqual([400, 300]);
     expect(steadyRates([{ samples: 50, seconds: 1 }])).toEqual([50]);
     expect(steadyRates([])).toEqual([]);
+  });
+
+  it("counts the collections of the steady state from node's --trace-gc lines (after the warm-up windows, up to the last window)", () => {
+    const gc = (a: number, b: number, kind = "Scavenge") =>
+      `[1:0x1]   100 ms: ${kind} ${a} (9.1) -> ${b} (9.1) MB, 0.10 / 0.00 ms  (average mu = 1.000) allocation failure;`;
+    const win = (samples: number, partial = false) => JSON.stringify({ event: "window", samples, seconds: 1, ...(partial ? { partial } : {}) });
+    const text = [
+      gc(6.8, 4.8),
+      win(64),
+      gc(5, 4),
+      win(64),
+      gc(6.4, 4.4),
+      win(128),
+      gc(6.0, 5.5, "Mark-Compact"),
+      win(96),
+      gc(9, 1),
+      win(10, true),
+      gc(9, 1),
+    ].join("\n");
+    const r = steadyGc(text, 32)!;
+    expect(r.gcs).toBe(2);
+    expect(r.mbFreed).toBeCloseTo(2.5, 10);
+    expect(r.steps).toBe(7);
+    expect(steadyGc(text, 32, 1)!.gcs).toBe(3);
+    expect(steadyGc([win(64), win(64), win(64)].join("\n"), 32)).toEqual({ gcs: 0, mbFreed: 0, steps: 2 });
+    expect(steadyGc(win(64), 32)).toBeNull();
   });
 
   it("reads the SGEMM peak in the shapes it may come in", () => {

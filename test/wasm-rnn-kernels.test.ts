@@ -1,5 +1,6 @@
-// The gate sweeps of the recurrent kernels in wasm (runtime/wasm/rnn.wat lstm_row, gru_row) write
-// the same bytes as their TypeScript references (runtime/kernels/rnn.ts lstmRowF32, gruRowF32) on
+// The gate sweeps of the recurrent kernels in wasm (runtime/wasm/rnn.wat lstm_row, gru_row,
+// lstm_bwd_row) write the same bytes as their TypeScript references (runtime/kernels/rnn.ts
+// lstmRowF32, gruRowF32, lstmBackRow: the backward's on finite values) on
 // random widths (tails of 1-3 lanes) and values over the whole float32 range (tiny, huge, around
 // the tanh branch point 0.625 and the exp clamps, zeros of both signs, NaN, infinities), on a
 // plain and on a shared memory. (Whole kernels on a wasm heap are compared with the naive oracle
@@ -9,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createBackend } from "../runtime/backend-create";
 import { rnnExportsOf } from "../runtime/wasm/rnn-kernels";
-import { expF32, gruRowF32, lstmRowF32, sigmoidF32, tanhF32 } from "../runtime/kernels/rnn";
+import { expF32, gruRowF32, lstmBackRow, lstmRowF32, sigmoidF32, tanhF32 } from "../runtime/kernels/rnn";
 
 const FLOATS = 1 << 18;
 const plain = await createBackend(FLOATS, { backend: "wasm" });
@@ -73,6 +74,36 @@ describe.each([
         sameBytes(H.subarray(0, REGION), R, `gru U=${U}`);
       }),
       { numRuns: 300, seed: 4711 },
+    );
+  });
+
+  it("lstm_bwd_row: same bytes as lstmBackRow (float64 lanes), with and without an output gradient", () => {
+    // finite values: the gradients a training step meets (NaN payloads are not compared)
+    const finite = fc.oneof(
+      { weight: 10, arbitrary: fc.float({ min: -4, max: 4, noNaN: true }) },
+      { weight: 3, arbitrary: fc.float({ min: 0, max: 1, noNaN: true }) },
+      { weight: 2, arbitrary: fc.float({ min: -1e6, max: 1e6, noNaN: true }) },
+      { weight: 1, arbitrary: fc.constantFrom(0, -0, 1, -1, 1e-30, -1e-30, 3e38, -3e38) },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 23 }), fc.array(finite, { minLength: 211, maxLength: 211 }), fc.boolean(), (U, values, withDy) => {
+        for (let i = 0; i < REGION; i++) H[i] = values[(i * 7) % values.length];
+        const R = H.slice(0, REGION);
+        // gi (4U), cp, tco, dh, dc, dy (U each), dr (4U), unaligned on purpose
+        const gi = 5;
+        const cp = gi + 4 * U + 1;
+        const tco = cp + U + 2;
+        const dh = tco + U + 3;
+        const dc = dh + U + 1;
+        const dy = withDy ? dc + U + 2 : -1;
+        const dr = dc + 2 * U + 7;
+        const U2 = U & ~1;
+        k.lstm_bwd_row(gi, cp, tco, dh, dc, dy, dr, U, U2);
+        lstmBackRow(H, gi, cp, tco, dh, dc, dy, dr, U, U2);
+        lstmBackRow(R, gi, cp, tco, dh, dc, dy, dr, U, 0);
+        sameBytes(H.subarray(0, REGION), R, `lstm backward U=${U}`);
+      }),
+      { numRuns: 300, seed: 4712 },
     );
   });
 });

@@ -74,8 +74,13 @@
 // T 64, 64 -> 256, wasm backend on one thread, CPU time on a shared 2-core machine, one run):
 // the LSTM forward's sweeps take 66 ms in TypeScript and 16 ms in wasm, the training step 228
 // and 162 ms; GRU 42 and 10 ms, steps 141 and 124 ms. The backward's sweeps have no
-// transcendental (tanh(c) is saved) and take about 7 ms; the GEMMs, at about 30 GFLOP/s for
-// every shape here, take the rest.
+// transcendental (tanh(c) is saved) and took about 7 ms; the GEMMs, at about 30 GFLOP/s for
+// every shape here, take the rest. Since then (2026-12-08, same bench, machine loaded): rnn.wat
+// inlines its nonlinearities (runtime/wasm/rnn-gen.mjs), LSTM forward sweeps 16 -> 10.5 ms, and
+// the LSTM backward's sweep runs in wasm on f64x2 lanes (lstm_bwd_row, the same bytes as
+// lstmBackRow), 6.8 -> 3.9 ms; the per-step recurrent GEMM (32, 1024, 256) runs at the module's
+// rate for large shapes (40 vs 42 GFLOP/s at 16x the rows, loaded): packing W_hh at every step
+// costs little, so it is not kept packed.
 //
 // Stacked layers: rnnStackPlan / rnnStackForward / rnnStackBackward (at the end) chain these
 // calls over layers and directions exactly as nn.LSTM(num_layers, bidirectional) does, without
@@ -421,6 +426,47 @@ export function lstmForward(
   }
 }
 
+/**
+ * LSTM backward sweep of one (sample, step), lanes [j0, U), in float64 (each float32 read exact,
+ * each result rounded once when stored): gi the step's activations i f g o (4U), cp c entering
+ * the step, tco tanh(c) leaving it; dh, dc (U) the state gradients (dh zeroed: the step's GEMM
+ * adds dG W_hh, dc = dc f); dyo the output gradient (U) or -1; dr receives dG (4U). The
+ * reference of rnn.wat lstm_bwd_row (f64x2 lanes, the same operations in the same order: the
+ * same bytes) and the lane it leaves when U is odd.
+ */
+export function lstmBackRow(
+  H: Float32Array,
+  gi: number,
+  cp: number,
+  tco: number,
+  dhv: number,
+  dcv: number,
+  dyo: number,
+  dr: number,
+  U: number,
+  j0: number,
+): void {
+  const gf = gi + U;
+  const gg = gf + U;
+  const go = gg + U;
+  for (let j = j0; j < U; j++) {
+    const iv = H[gi + j];
+    const fv = H[gf + j];
+    const gv = H[gg + j];
+    const ov = H[go + j];
+    const cpv = H[cp + j];
+    const tc = H[tco + j];
+    const dhj = dyo >= 0 ? H[dhv + j] + H[dyo + j] : H[dhv + j];
+    const dcj = H[dcv + j] + dhj * ov * (1 - tc * tc);
+    H[dcv + j] = dcj * fv;
+    H[dhv + j] = 0;
+    H[dr + j] = dcj * gv * iv * (1 - iv);
+    H[dr + U + j] = dcj * cpv * fv * (1 - fv);
+    H[dr + 2 * U + j] = dcj * iv * (1 - gv * gv);
+    H[dr + 3 * U + j] = dhj * tc * ov * (1 - ov);
+  }
+}
+
 // Backward through time of lstmForward (same cfg, w, x, len, save, n). dy (n, T, D*U), dhT and
 // dcT (n, U) may be -1 (zero). Per step t (reverse direction order), for a valid (s, t) with
 // dh = dh_rec + dy[s,t], c = f cprev + i g (recomputed), tc = tanh(c):
@@ -464,6 +510,8 @@ export function lstmBackward(
   initState(H, dcT, dc, n * U);
   const ldy = dirs * U;
   const yoff = reverse && dirs === 2 ? U : 0;
+  const kb = rnnSweepOf(H, save, lstmSaveSize(c, n), scratch, rnnBackwardScratchSize(c, n, 4), -1, -1, 0);
+  const U2 = U & ~1;
   for (let k = T - 1; k >= 0; k--) {
     const t = reverse ? T - 1 - k : k;
     for (let s = 0; s < n; s++) {
@@ -476,34 +524,15 @@ export function lstmBackward(
         continue;
       }
       const gi = gates + row * GU;
-      const gf = gi + U;
-      const gg = gf + U;
-      const go = gg + U;
       const cp = cprev + row * U;
       const tco = tanhc + row * U;
       const dhv = dh + s * U;
       const dcv = dc + s * U;
-      const dyo = dy + row * ldy + yoff;
-      for (let j = 0; j < U; j++) {
-        const iv = H[gi + j];
-        const fv = H[gf + j];
-        const gv = H[gg + j];
-        const ov = H[go + j];
-        const cpv = H[cp + j];
-        const tc = H[tco + j];
-        const dhj = dy >= 0 ? H[dhv + j] + H[dyo + j] : H[dhv + j];
-        const dcj = H[dcv + j] + dhj * ov * (1 - tc * tc);
-        H[dcv + j] = dcj * fv;
-        H[dhv + j] = 0;
-        const a = dcj * gv * iv * (1 - iv);
-        const b = dcj * cpv * fv * (1 - fv);
-        const d = dcj * iv * (1 - gv * gv);
-        const e = dhj * tc * ov * (1 - ov);
-        H[dr + j] = a;
-        H[dr + U + j] = b;
-        H[dr + 2 * U + j] = d;
-        H[dr + 3 * U + j] = e;
-      }
+      const dyo = dy >= 0 ? dy + row * ldy + yoff : -1;
+      if (kb) {
+        kb.lstm_bwd_row(gi, cp, tco, dhv, dcv, dyo, dr, U, U2);
+        if (U2 < U) lstmBackRow(H, gi, cp, tco, dhv, dcv, dyo, dr, U, U2);
+      } else lstmBackRow(H, gi, cp, tco, dhv, dcv, dyo, dr, U, 0);
       H.copyWithin(dt, dr, dr + GU);
     }
     // valid samples had dh zeroed above: dh = dG_t W_hh for them, unchanged (+0) for the others

@@ -9,6 +9,8 @@ import { RNN_WASM, RNN_WASM_SHARED } from "./rnn-module";
 export interface RnnExports {
   /** LSTM gate sweep of one (sample, step), lanes [0, u4) (rnn.ts lstmRowF32) */
   lstm_row(g: number, r: number, b: number, c: number, h: number, tc: number, U: number, u4: number): void;
+  /** LSTM backward sweep of one (sample, step), lanes [0, u2) (rnn.ts lstmBackRow); dy -1: none */
+  lstm_bwd_row(gi: number, cp: number, tco: number, dh: number, dc: number, dy: number, dr: number, U: number, u2: number): void;
   /** GRU gate sweep of one (sample, step), lanes [0, u4) (rnn.ts gruRowF32) */
   gru_row(g: number, r: number, b: number, hn: number, h: number, U: number, u4: number): void;
 }
