@@ -10,7 +10,7 @@ export * from "./kernels/activations";
 export { conv2dForward, conv2dBackward } from "./kernels/conv";
 export { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPoolForward, globalAvgPoolBackward } from "./kernels/pool";
 // sequences: each sample's valid length, embedding, conv1d, pooling over time, last
-export { seqLength, lastForward, lastBackward } from "./kernels/sequence";
+export { seqLength, zeroPadded, lastForward, lastBackward } from "./kernels/sequence";
 export { embeddingForward, embeddingBackward } from "./kernels/embedding";
 export { conv1dForward, conv1dBackward } from "./kernels/conv1d";
 // recurrent layers (lstm, gru): the kernels of kernels/rnn.ts over layers, directions, dropout and lengths

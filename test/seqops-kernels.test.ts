@@ -36,7 +36,16 @@ import {
   timeMaxPoolForward,
   timeMaxPoolForwardNaive,
 } from "../runtime/kernels/global-pool";
-import { lastBackward, lastBackwardNaive, lastForward, lastForwardNaive, seqLength, validLength } from "../runtime/kernels/sequence";
+import {
+  lastBackward,
+  lastBackwardNaive,
+  lastForward,
+  lastForwardNaive,
+  seqLength,
+  validLength,
+  zeroPadded,
+  zeroPaddedNaive,
+} from "../runtime/kernels/sequence";
 import { makeGemm } from "../runtime/kernels/gemm";
 import { createBackend, type ClosableBackend } from "../runtime/backend-create";
 import { DnncError } from "../runtime/errors";
@@ -365,6 +374,33 @@ describe("time maps", () => {
           expect(seqLength(T, maps)).toBe(len);
           expect(seqLength(0, maps)).toBe(0);
           for (let L = 1; L <= T; L++) expect(seqLength(L, maps)).toBeGreaterThanOrEqual(seqLength(L - 1, maps));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("zeroPadded (the seqmask tail as one fill per sample)", () => {
+  it("equals the per-element test on random lengths (0..beyond T) and maps, NaN and -0 in the data; the valid positions keep their bytes", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom<number[]>([], [-2, 2], [-3, 1, -2, 2], [0, 1]),
+        fc.integer({ min: 0, max: 1000 }),
+        (n, T, F, maps, seed) => {
+          const rng = new Rng(seed, 3);
+          const L = n * T * F + 4; // lengths after the data
+          const H = Float32Array.from({ length: L + n }, () => rng.range(-2, 2));
+          for (let i = 0; i < n * T * F; i += 7) H[i] = i % 2 ? NaN : -0;
+          for (let b = 0; b < n; b++) H[L + b] = Math.floor(rng.range(0, 2 * T + 2));
+          const a = H.slice();
+          const want = H.slice();
+          zeroPadded(a, 0, n, T, F, L, maps);
+          zeroPaddedNaive(want, 0, n, T, F, L, maps);
+          expect(Buffer.from(a.buffer).equals(Buffer.from(want.buffer))).toBe(true);
         },
       ),
       { numRuns: 300 },

@@ -120,6 +120,14 @@ export function emitModel(ir: IR): Emitted {
   function tailForward(n: IRNode, size: number): string[] {
     if (n.tail.length === 0) return [];
     const Z = off(`z:${n.id}`);
+    const last = n.tail[n.tail.length - 1];
+    const sweep = TAILS[last.op].sweep;
+    if (sweep) {
+      // the ops before it, then the last op over the whole output (TailOp.sweep)
+      const rest = { ...n, tail: n.tail.slice(0, -1) };
+      const head = rest.tail.length === 0 ? [`H.copyWithin(${off(n.output)}, ${Z}, ${Z} + n * ${size});`] : tailForward(rest, size);
+      return [...head, ...sweep.forward(last, n, c, off(n.output))];
+    }
     if (n.tail.length === 1 && n.tail[0].op === "relu") {
       // a lone ReLU (after a conv, a norm, add, ...): one SIMD sweep on the wasm backend, the
       // same bytes as Math.max(v, 0) (NaN stays NaN)
@@ -136,6 +144,9 @@ export function emitModel(ir: IR): Emitted {
     if (n.sched!.reluByPool) return [];
     const Z = off(`z:${n.id}`);
     const D = off(`grad:${n.output}`);
+    const last = n.tail[n.tail.length - 1];
+    const sweep = TAILS[last.op].sweep;
+    if (sweep) return [...sweep.backward(last, n, c, D), ...tailBackward({ ...n, tail: n.tail.slice(0, -1) }, size)];
     if (n.tail.length === 1 && n.tail[0].op === "relu") {
       uses.add("makeDenseEpilogues");
       return [`E.reluBackward(${Z}, ${D}, n * ${size});`];

@@ -320,6 +320,13 @@ export interface TailOp {
   prelude?(t: TailNode, n: IRNode, c: EmitCtx): string[];
   /** A mask buffer of this many floats (dropout). */
   mask?(n: IRNode, B: number): number;
+  /**
+   * A whole-buffer form of the op, used instead of the per-element one when it is the last op of a
+   * tail (codegen/emit-model.ts): statements applied to the node's output Y after the element sweep
+   * of the ops before it (forward), and to its gradient dY before their backward sweep. Only for an
+   * op that multiplies by a fixed 0/1 mask, which is then its own derivative (seqmask).
+   */
+  sweep?: { forward(t: TailNode, n: IRNode, c: EmitCtx, Y: number): string[]; backward(t: TailNode, n: IRNode, c: EmitCtx, D: number): string[] };
   /** The penalties' derivative parts (null: the identity, e.g. dropout with p = 0). */
   second: ((t: TailNode, n: IRNode, c: PenaltyCtx, k: number) => SecondParts | null) | Unsupported;
   /** PyTorch: a module (`init`) and the forward line, or a functional expression of `v`. */

@@ -65,9 +65,22 @@ function padded(n: IRNode, c: EmitCtx, i: string): string {
   return `((${i} / ${F}) | 0) % ${T} >= ${maps ? `seqLength(${len}, ${maps})` : len}`;
 }
 
+/** zeroPadded over the (n, T, F) buffer at `at` (the node's output or its gradient). */
+function zeroPaddedCall(n: IRNode, c: EmitCtx, at: number): string {
+  const [T, F] = n.outShape;
+  const maps = mapsConst(c, n.output);
+  c.uses.add("zeroPadded");
+  return `zeroPadded(H, ${at}, n, ${T}, ${F}, ${c.off("lengths")}${maps ? `, ${maps}` : ""});`;
+}
+
 export const seqMaskTail: TailOp = {
   forward: (_t, n, c, i) => [`if (${padded(n, c, i)}) v = 0;`],
   backward: (_t, n, c) => [`if (${padded(n, c, "i")}) d = 0;`],
+  // always the last op of its tail (maskPadding): one fill per sample instead of a test per element
+  sweep: {
+    forward: (_t, n, c, Y) => [zeroPaddedCall(n, c, Y)],
+    backward: (_t, n, c, D) => [zeroPaddedCall(n, c, D)],
+  },
   second: unsupported("padded sequences are not supported by the smoothness penalties"),
   // (n, T, F): zero where t >= the sample's valid length; the gradient there is zero too
   pytorch: (_t, n, v, c) => ({ init: [], forward: [`${v} = ${v}.masked_fill(~${c.mask(n.output)}.unsqueeze(-1), 0)`] }),

@@ -20,6 +20,21 @@ export function validLength(H: Float32Array, len: number, b: number, maps: reado
   return len < 0 ? T : Math.min(T, seqLength(H[len + b], maps));
 }
 
+/**
+ * Zero the padded positions of n samples of [T, F] at `at` (an output, or its gradient): position t
+ * of sample b is padded when t >= its valid length (lengths at `len`, through `maps`). One fill per
+ * sample: the padded positions of a sample are the tail of its rows.
+ */
+export function zeroPadded(H: Float32Array, at: number, n: number, T: number, F: number, len: number, maps: readonly number[] = NO_MAPS): void {
+  for (let b = 0; b < n; b++) H.fill(0, at + (b * T + validLength(H, len, b, maps, T)) * F, at + (b + 1) * T * F);
+}
+const NO_MAPS: readonly number[] = [];
+
+/** The reference of zeroPadded: the per-element test the fused sweep made before (seqmask). */
+export function zeroPaddedNaive(H: Float32Array, at: number, n: number, T: number, F: number, len: number, maps: readonly number[] = NO_MAPS): void {
+  for (let i = 0; i < n * T * F; i++) if (((i / F) | 0) % T >= seqLength(H[len + ((i / (T * F)) | 0)], maps)) H[at + i] = 0;
+}
+
 export interface SeqConfig {
   /** positions and features of the input sequence */
   T: number;

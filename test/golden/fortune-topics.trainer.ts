@@ -18,6 +18,7 @@ import {
   timeMaxPoolBackward,
   timeMaxPoolForward,
   uniformAt,
+  zeroPadded,
 } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_embedding_0 = { T: 256, vocab: 92, dim: 32, pad: 1, what: "embedding_0 (spec line 6)" };
@@ -252,27 +253,16 @@ export const program: Program = {
         embeddingForward(H, CFG_embedding_0, 136256, 0, 144512, n, 144480);
         // fused_conv1d_relu_seqmask: embedding_0 -> conv1d_0  [256,32] -> [256,64]  (spec line 7)
         conv1dForward(H, gemm, CFG_conv1d_0, 144512, 2944, 13184, 1328256, 406656, n, 144480);
-        for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[1328256 + i];
-          v = Math.max(v, 0);
-          if (((i / 64) | 0) % 256 >= H[144480 + ((i / 16384) | 0)]) v = 0;
-          H[1852544 + i] = v;
-        }
+        E.relu(1328256, 1852544, n * 16384);
+        zeroPadded(H, 1852544, n, 256, 64, 144480);
         // fused_maxpool1d_seqmask: conv1d_0 -> maxpool1d_0  [256,64] -> [128,64]  (spec line 8)
         maxPool1dForward(H, CFG_maxpool1d_0, 1852544, 406656, 930944, n, 144480);
-        for (let i = 0, e = n * 8192; i < e; i++) {
-          let v = H[406656 + i];
-          if (((i / 64) | 0) % 128 >= seqLength(H[144480 + ((i / 8192) | 0)], LMAP_maxpool1d_0)) v = 0;
-          H[668800 + i] = v;
-        }
+        H.copyWithin(668800, 406656, 406656 + n * 8192);
+        zeroPadded(H, 668800, n, 128, 64, 144480, LMAP_maxpool1d_0);
         // fused_conv1d_relu_seqmask: maxpool1d_0 -> conv1d_1  [128,64] -> [128,64]  (spec line 9)
         conv1dForward(H, gemm, CFG_conv1d_1, 668800, 13248, 33728, 2548864, 1852544, n, 144480);
-        for (let i = 0, e = n * 8192; i < e; i++) {
-          let v = H[2548864 + i];
-          v = Math.max(v, 0);
-          if (((i / 64) | 0) % 128 >= seqLength(H[144480 + ((i / 8192) | 0)], LMAP_conv1d_1)) v = 0;
-          H[2811008 + i] = v;
-        }
+        E.relu(2548864, 2811008, n * 8192);
+        zeroPadded(H, 2811008, n, 128, 64, 144480, LMAP_conv1d_1);
         // fused_global_maxpool_dropout: conv1d_1 -> global_maxpool_0  [128,64] -> [64]  (spec line 10)
         timeMaxPoolForward(H, CFG_global_maxpool_0, 2811008, 1193088, 1199232, n, 144480);
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
@@ -307,32 +297,15 @@ export const program: Program = {
         }
         timeMaxPoolBackward(H, CFG_global_maxpool_0, 1201536, 1199232, 2811008, n);
         // backward of fused_conv1d_relu_seqmask (conv1d_1)
-        for (let i = 0, e = n * 8192; i < e; i++) {
-          let v = H[2548864 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = Math.max(v, 0);
-          if (((i / 64) | 0) % 128 >= seqLength(H[144480 + ((i / 8192) | 0)], LMAP_conv1d_1)) d = 0;
-          H[2811008 + i] *= d;
-        }
+        zeroPadded(H, 2811008, n, 128, 64, 144480, LMAP_conv1d_1);
+        E.reluBackward(2548864, 2811008, n * 8192);
         conv1dBackward(H, gemm, CFG_conv1d_1, 668800, 13248, 2811008, 3073152, 47312, 67792, 1852544, n, 144480);
         // backward of fused_maxpool1d_seqmask (maxpool1d_0)
-        for (let i = 0, e = n * 8192; i < e; i++) {
-          let v = H[406656 + i];
-          let d = 1;
-          if (((i / 64) | 0) % 128 >= seqLength(H[144480 + ((i / 8192) | 0)], LMAP_maxpool1d_0)) d = 0;
-          H[3073152 + i] *= d;
-        }
+        zeroPadded(H, 3073152, n, 128, 64, 144480, LMAP_maxpool1d_0);
         maxPool1dBackward(H, CFG_maxpool1d_0, 3073152, 930944, 1852544, n);
         // backward of fused_conv1d_relu_seqmask (conv1d_0)
-        for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[1328256 + i];
-          let d = 1;
-          d *= v > 0 ? 1 : 0;
-          v = Math.max(v, 0);
-          if (((i / 64) | 0) % 256 >= H[144480 + ((i / 16384) | 0)]) d = 0;
-          H[1852544 + i] *= d;
-        }
+        zeroPadded(H, 1852544, n, 256, 64, 144480);
+        E.reluBackward(1328256, 1852544, n * 16384);
         conv1dBackward(H, gemm, CFG_conv1d_0, 144512, 2944, 1852544, 2376832, 37008, 47248, 406656, n, 144480);
         // backward of embedding (embedding_0)
         embeddingBackward(H, CFG_embedding_0, 136256, 2376832, 34064, n, 144480);
