@@ -49,13 +49,14 @@ export function pythonTrainer(specPath: string, ir = irOf(specPath)): string {
 export type Tensors = Record<string, number[]>;
 
 /**
- * Our trainer on the spec's data: init from the seed, then (if given) overwrite the parameters
- * with `init`; train `maxSteps` steps. Returns the initial and final tensors and the loss trace.
+ * Our trainer on the spec's data (the TypeScript backend unless told): init from the seed, then
+ * (if given) overwrite the parameters with `init`; train `maxSteps` steps. Returns the initial and final tensors and the loss trace.
  */
-export async function runOurs(specPath: string, opts: { maxSteps?: number; epochs?: number; init?: Tensors } = {}) {
+export async function runOurs(specPath: string, opts: { maxSteps?: number; epochs?: number; init?: Tensors; backend?: "ts" | "wasm" } = {}) {
   const { ir, program } = await tsProgram(specPath);
   const data = loadData(program, dataDirOf(specPath, ir));
-  const be = await createBackend(program.meta.heapFloats, { backend: "ts" });
+  // (wasm: the plain SIMD build, whose bytes are the same on every machine)
+  const be = await createBackend(program.meta.heapFloats, { backend: opts.backend ?? "ts", relaxed: false });
   try {
     const model = program.create(be, program.train.seed);
     model.init();
