@@ -105,7 +105,10 @@ describe("batch norm folding: folded and unfolded graphs agree (random weights a
     [false, true, false],
     [true, true, true],
   ] as const) {
-    it(`conv2d and dense (bias=${bias}, weight_norm=${wn}) followed by bn(affine=${affine})`, async () => {
+    // (5 runs take ~0.4 s; twice in full-suite runs on a loaded machine one of these hung until the
+    // 60 s timeout, inside onnxruntime as far as we can tell: 900 runs alone never failed. A hung
+    // attempt now costs 15 s and is retried instead of failing the suite.)
+    it(`conv2d and dense (bias=${bias}, weight_norm=${wn}) followed by bn(affine=${affine})`, { timeout: 15_000, retry: 2 }, async () => {
       const src = `model fold {
   input [2, 5, 5]
   conv2d(3, 3, padding=1, bias=${bias}, weight_norm=${wn}) -> bn(affine=${affine})
