@@ -108,12 +108,7 @@ def read_data_bytes(path):
         fail(f"{path}: cannot read ({fs_reason(e)})")
     if len(data) == 0:
         fail(f"{path}: empty file")
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            fail(f"{path}: corrupt gzip data ({e})")
-    return data
+    return gunzip_if_magic(path, data)
 
 
 def utf8_need(c):

@@ -115,15 +115,19 @@ def find_idx(directory, base):
     fail(f"{directory}: missing {base}.gz (or {base}); an IDX dataset directory holds {', '.join(IDX_FILES)}")
 
 
-def read_maybe_gzip(path):
-    with open(path, "rb") as f:
-        data = f.read()
+def gunzip_if_magic(path, data):
+    """data gunzipped when it starts with the gzip magic (path names the file in the message)."""
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as e:
             fail(f"{path}: corrupt gzip data ({e})")
     return data
+
+
+def read_maybe_gzip(path):
+    with open(path, "rb") as f:
+        return gunzip_if_magic(path, f.read())
 
 
 def read_idx(path):
