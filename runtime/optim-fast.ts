@@ -44,10 +44,12 @@ export function makeClipGradNorm(be: Backend): ClipGradNormFn {
   };
 }
 
-/** Throws unless every segment's params, grads and `slots` state slots lie inside H. */
+const ok = (x: number): boolean => Number.isInteger(x) && x >= 0;
+
+/** Throws unless every segment's params, grads and `slots` state slots lie inside H. (Runs every step: no closure, no iterator.) */
 function checkBounds(H: Float32Array, L: OptimLayout, slots: number): void {
-  const ok = (x: number) => Number.isInteger(x) && x >= 0;
-  for (const s of L.segments) {
+  for (let i = 0; i < L.segments.length; i++) {
+    const s = L.segments[i];
     const end = s.offset + s.size;
     const lastState = L.S + Math.max(slots - 1, 0) * L.N + end;
     if (
