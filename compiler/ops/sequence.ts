@@ -52,7 +52,6 @@ function mapsConst(c: EmitCtx, t: string): string | undefined {
   const name = `LMAP_${t.replace(/[^A-Za-z0-9_]/g, "_")}`;
   const line = `const ${name} = ${tsJson(maps)};`;
   if (!c.consts.includes(line)) c.consts.push(line);
-  c.uses.add("seqLength");
   return name;
 }
 
@@ -62,6 +61,7 @@ function padded(n: IRNode, c: EmitCtx, i: string): string {
   const L = c.off("lengths");
   const len = `H[${L} + ((${i} / ${T * F}) | 0)]`;
   const maps = mapsConst(c, n.output);
+  if (maps) c.uses.add("seqLength");
   return `((${i} / ${F}) | 0) % ${T} >= ${maps ? `seqLength(${len}, ${maps})` : len}`;
 }
 
@@ -74,9 +74,10 @@ function zeroPaddedCall(n: IRNode, c: EmitCtx, at: number): string {
 }
 
 export const seqMaskTail: TailOp = {
+  // the per-element form, which codegen uses only if seqmask is not last (maskPadding always puts it
+  // last, so the sweep below runs: one fill per sample instead of a test per element)
   forward: (_t, n, c, i) => [`if (${padded(n, c, i)}) v = 0;`],
   backward: (_t, n, c) => [`if (${padded(n, c, "i")}) d = 0;`],
-  // always the last op of its tail (maskPadding): one fill per sample instead of a test per element
   sweep: {
     forward: (_t, n, c, Y) => [zeroPaddedCall(n, c, Y)],
     backward: (_t, n, c, D) => [zeroPaddedCall(n, c, D)],

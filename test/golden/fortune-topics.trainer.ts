@@ -13,7 +13,6 @@ import {
   makeDenseEpilogues,
   maxPool1dBackward,
   maxPool1dForward,
-  seqLength,
   streamId,
   timeMaxPoolBackward,
   timeMaxPoolForward,
