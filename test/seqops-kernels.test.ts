@@ -13,6 +13,7 @@ import {
   conv1dForwardNaive,
   conv1dLength,
   conv1dScratchSize,
+  conv1dValidRows,
 } from "../runtime/kernels/conv1d";
 import type { Conv1dConfig } from "../runtime/kernels/conv1d";
 import { embeddingBackward, embeddingBackwardNaive, embeddingForward, embeddingForwardNaive, type EmbeddingConfig } from "../runtime/kernels/embedding";
@@ -130,6 +131,8 @@ describe("conv1d: im2col + GEMM equals the direct loops", () => {
         const b = a.bias ? h.fill(h.take(K), K, rng) : -1;
         const dy = h.fill(h.take(a.n * OT * K), a.n * OT * K, rng);
         const { len } = a.padded ? putLengths(h, a.n, 2 * a.T, rng) : { len: -1 };
+        // dy's padded rows are zero, as the layer's seqmask leaves them (the kernels take them as zero)
+        if (len >= 0) for (let bb = 0; bb < a.n; bb++) h.H.fill(0, dy + (bb * OT + conv1dValidRows(h.H, c, len, bb)) * K, dy + (bb + 1) * OT * K);
         const col = h.take(conv1dScratchSize(c));
         const y = h.take(a.n * OT * K);
         const y0 = h.take(a.n * OT * K);
