@@ -10,14 +10,14 @@
 import type { Backend } from "./backend";
 import { optimizerStep, stateSlots, type OptimLayout, type OptimizerConfig } from "./optim";
 import { clipGradNorm } from "./regularize";
-import type { OptimExports } from "./wasm/instance";
+import type { OptimKernels } from "./wasm/instance";
 
 export type OptimizerStepFn = (H: Float32Array, layout: OptimLayout, opt: OptimizerConfig, lr: number, t: number) => void;
 export type ClipGradNormFn = (H: Float32Array, layout: OptimLayout, maxNorm: number, normType?: number) => number;
 
 /** The wasm optimizer exports of `be` when it is the wasm backend (wasm-backend.ts adds `optim`). */
-export function wasmOptimExports(be: Backend): OptimExports | undefined {
-  const w = be as Backend & { optim?: OptimExports; memory?: WebAssembly.Memory };
+export function wasmOptimExports(be: Backend): OptimKernels | undefined {
+  const w = be as Backend & { optim?: OptimKernels; memory?: WebAssembly.Memory };
   if (!w.optim || !w.memory || w.H.buffer !== w.memory.buffer || w.H.byteOffset !== 0) return undefined;
   return w.optim;
 }
@@ -46,6 +46,28 @@ export function makeClipGradNorm(be: Backend): ClipGradNormFn {
 
 const ok = (x: number): boolean => Number.isInteger(x) && x >= 0;
 
+// The f64 scalars of a kernel call, in the order of its `scalars` (runtime/wasm/optim-gen.mjs), into
+// its argument block: no double crosses the JS-wasm boundary (each would be a HeapNumber per call).
+function put4(A: Float64Array, a: number, b: number, c: number, d: number): void {
+  A[0] = a;
+  A[1] = b;
+  A[2] = c;
+  A[3] = d;
+}
+function put5(A: Float64Array, a: number, b: number, c: number, d: number, e: number): void {
+  put4(A, a, b, c, d);
+  A[4] = e;
+}
+function put7(A: Float64Array, a: number, b: number, c: number, d: number, e: number, f: number, g: number): void {
+  put5(A, a, b, c, d, e);
+  A[5] = f;
+  A[6] = g;
+}
+function put8(A: Float64Array, a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number): void {
+  put7(A, a, b, c, d, e, f, g);
+  A[7] = h;
+}
+
 /** Throws unless every segment's params, grads and `slots` state slots lie inside H. (Runs every step: no closure, no iterator.) */
 function checkBounds(H: Float32Array, L: OptimLayout, slots: number): void {
   for (let i = 0; i < L.segments.length; i++) {
@@ -72,7 +94,7 @@ function checkBounds(H: Float32Array, L: OptimLayout, slots: number): void {
  * optimizerStep (runtime/optim.ts) on the wasm module `k` whose memory H views (from byte 0).
  * Same arguments, same semantics, same bytes; one module call per segment; no allocation.
  */
-export function wasmOptimizerStep(k: OptimExports, H: Float32Array, L: OptimLayout, opt: OptimizerConfig, lr0: number, t: number): void {
+export function wasmOptimizerStep(k: OptimKernels, H: Float32Array, L: OptimLayout, opt: OptimizerConfig, lr0: number, t: number): void {
   if (!(t >= 1)) throw new RangeError(`optimizerStep: t must be >= 1 (1-based step count), got ${t}`);
   checkBounds(H, L, stateSlots(opt));
   const N = L.N;
@@ -91,7 +113,8 @@ export function wasmOptimizerStep(k: OptimExports, H: Float32Array, L: OptimLayo
       case "sgd": {
         const mu = opt.momentum ?? 0;
         if (mu === 0) {
-          k.sgd(p, g, n, wd, l1, keep, lr);
+          put4(k.args, wd, l1, keep, lr);
+          k.sgd(p, g, n, k.argsByte);
           break;
         }
         if (t === 1) H.fill(0, s0, s0 + n);
@@ -99,16 +122,21 @@ export function wasmOptimizerStep(k: OptimExports, H: Float32Array, L: OptimLayo
           cG = t === 1 ? 1 : 1 - (opt.dampening ?? 0);
         const nesterov = opt.nesterov === true;
         if (l1 === 0 && keep === 1) {
-          if (nesterov) k.sgd_nesterov(p, g, s0, n, wd, lr, cMu, cG, mu);
-          else k.sgd_momentum(p, g, s0, n, wd, lr, cMu, cG);
-        } else if (nesterov) k.sgd_nesterov_general(p, g, s0, n, wd, l1, keep, lr, cMu, cG, mu);
-        else k.sgd_momentum_general(p, g, s0, n, wd, l1, keep, lr, cMu, cG, mu);
+          put5(k.args, wd, lr, cMu, cG, mu);
+          if (nesterov) k.sgd_nesterov(p, g, s0, n, k.argsByte);
+          else k.sgd_momentum(p, g, s0, n, k.argsByte);
+        } else {
+          put7(k.args, wd, l1, keep, lr, cMu, cG, mu);
+          if (nesterov) k.sgd_nesterov_general(p, g, s0, n, k.argsByte);
+          else k.sgd_momentum_general(p, g, s0, n, k.argsByte);
+        }
         break;
       }
       case "adagrad": {
         const clr = lr / (1 + (t - 1) * (opt.lrDecay ?? 0));
         if (t === 1) H.fill(opt.initialAccumulatorValue ?? 0, s0, s0 + n);
-        k.adagrad(p, g, s0, n, wd, l1, keep, clr, opt.eps ?? 1e-10);
+        put5(k.args, wd, l1, keep, clr, opt.eps ?? 1e-10);
+        k.adagrad(p, g, s0, n, k.argsByte);
         break;
       }
       case "rmsprop": {
@@ -124,11 +152,12 @@ export function wasmOptimizerStep(k: OptimExports, H: Float32Array, L: OptimLayo
           if (centered) H.fill(0, ga0, ga0 + n);
         }
         const a1 = 1 - alpha;
+        put8(k.args, wd, l1, keep, lr, alpha, a1, eps, mu);
         if (centered) {
-          if (mu > 0) k.rmsprop_centered_momentum(p, g, s0, b0, ga0, n, wd, l1, keep, lr, alpha, a1, eps, mu);
-          else k.rmsprop_centered(p, g, s0, ga0, n, wd, l1, keep, lr, alpha, a1, eps);
-        } else if (mu > 0) k.rmsprop_momentum(p, g, s0, b0, n, wd, l1, keep, lr, alpha, a1, eps, mu);
-        else k.rmsprop(p, g, s0, n, wd, l1, keep, lr, alpha, a1, eps);
+          if (mu > 0) k.rmsprop_centered_momentum(p, g, s0, b0, ga0, n, k.argsByte);
+          else k.rmsprop_centered(p, g, s0, ga0, n, k.argsByte);
+        } else if (mu > 0) k.rmsprop_momentum(p, g, s0, b0, n, k.argsByte);
+        else k.rmsprop(p, g, s0, n, k.argsByte);
         break;
       }
       case "adam":
@@ -145,8 +174,15 @@ export function wasmOptimizerStep(k: OptimExports, H: Float32Array, L: OptimLayo
           H.fill(0, v0, v0 + n);
           if (opt.amsgrad) H.fill(0, vmax0, vmax0 + n);
         }
-        if (opt.amsgrad) k.adam_amsgrad(p, g, s0, v0, vmax0, n, wd, l1, keep, b1, 1 - b1, b2, 1 - b2, step, bc2, eps);
-        else k.adam(p, g, s0, v0, n, wd, l1, keep, b1, 1 - b1, b2, 1 - b2, step, bc2, eps);
+        const A = k.args;
+        put5(A, wd, l1, keep, b1, 1 - b1);
+        A[5] = b2;
+        A[6] = 1 - b2;
+        A[7] = step;
+        A[8] = bc2;
+        A[9] = eps;
+        if (opt.amsgrad) k.adam_amsgrad(p, g, s0, v0, vmax0, n, k.argsByte);
+        else k.adam(p, g, s0, v0, n, k.argsByte);
         break;
       }
     }
@@ -158,13 +194,19 @@ export function wasmOptimizerStep(k: OptimExports, H: Float32Array, L: OptimLayo
  * squares in float64, in 4 partial sums, so it may differ from the TypeScript's sequential sum in
  * the last bits of a double), then g *= maxNorm / (total + 1e-6) if that is < 1. Returns the total.
  */
-export function wasmClipGradNorm(k: OptimExports, H: Float32Array, L: OptimLayout, maxNorm: number): number {
+export function wasmClipGradNorm(k: OptimKernels, H: Float32Array, L: OptimLayout, maxNorm: number): number {
   checkBounds(H, L, 0);
   const segs = L.segments;
   let total = 0;
-  for (let s = 0; s < segs.length; s++) total += k.sumsq(L.G + segs[s].offset, segs[s].size);
+  for (let s = 0; s < segs.length; s++) {
+    k.sumsq(L.G + segs[s].offset, segs[s].size, k.argsByte);
+    total += k.args[0];
+  }
   total = Math.sqrt(total);
   const coef = maxNorm / (total + 1e-6);
-  if (coef < 1) for (let s = 0; s < segs.length; s++) k.scale(L.G + segs[s].offset, segs[s].size, coef);
+  if (coef < 1) {
+    k.args[0] = coef;
+    for (let s = 0; s < segs.length; s++) k.scale(L.G + segs[s].offset, segs[s].size, k.argsByte);
+  }
   return total;
 }

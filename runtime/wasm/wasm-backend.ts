@@ -19,7 +19,7 @@ import {
   instantiateOptim,
   relaxedSimdValid,
   wasmLayout,
-  type OptimExports,
+  type OptimKernels,
 } from "./instance";
 import { registerConvExports } from "./conv-kernels";
 import { instantiateRnn, registerRnnExports } from "./rnn-kernels";
@@ -53,7 +53,7 @@ export type WasmBackend = Backend & {
   relaxed: boolean;
   stats: SplitStats;
   /** The optimizer sweep on this memory (runtime/optim-fast.ts picks it up). */
-  optim: OptimExports;
+  optim: OptimKernels;
   close(): void;
 };
 
@@ -124,12 +124,15 @@ export async function createWasmBackend(floats: number, threads = 1, opts: WasmB
   const relaxed = opts.relaxed === true && (await enableRelaxedSimd());
   const module = await gemmModule(shared, relaxed);
   // the scratch size is a constant of the module; instantiate once on a 1-page memory to read it
-  const probe = await instantiate(module, createMemory({ floats: 0, ctrlByte: 0, scratchByte: [], colFloat0: 0, colFloats: 0, pages: 1 }, shared));
+  const probe = await instantiate(
+    module,
+    createMemory({ floats: 0, ctrlByte: 0, optimArgsByte: 0, scratchByte: [], colFloat0: 0, colFloats: 0, pages: 1 }, shared),
+  );
   const layout = wasmLayout(floats, T, probe.scratch_bytes(), opts.convColFloats);
   const memory = createMemory(layout, shared);
   const ex = await instantiate(module, memory);
   const H = new Float32Array(memory.buffer, 0, floats);
-  const optim = await instantiateOptim(memory, shared);
+  const optim = await instantiateOptim(memory, shared, layout.optimArgsByte);
   // the loops around the conv GEMMs (im2col, ReLU, max pool) run in wasm on this heap
   const convEx = await instantiateConv(memory, shared, ex.gemm);
   // the gate sweeps of the recurrent layers (runtime/kernels/rnn.ts) run in wasm on this heap
