@@ -214,11 +214,13 @@ export const bnNode: NodeOp<BnNode> = {
     const eta = a.momentum;
     const CS = C * S;
     const onlyRelu = n.tail.length === 1 && n.tail[0].op === "relu";
+    // frozen (fine-tuning): evaluation mode in training too, the running statistics used and kept (PyTorch's bn.eval())
+    const mode = n.frozen ? "false" : "train";
     if (n.tail.length === 0 || onlyRelu) {
       // the same loop as below in runtime/kernels/norm.ts batchNormNodeForward (wasm SIMD on
       // the wasm backend, the same bytes)
       c.uses.add("makeDenseEpilogues");
-      return [`E.bnForward(CFG_${n.id}, ${X}, ${Z}, ${c.off(n.output)}, ${g}, ${b}, ${mean}, ${invstd}, ${rm}, ${rv}, ${onlyRelu}, train, n);`];
+      return [`E.bnForward(CFG_${n.id}, ${X}, ${Z}, ${c.off(n.output)}, ${g}, ${b}, ${mean}, ${invstd}, ${rm}, ${rv}, ${onlyRelu}, ${mode}, n);`];
     }
     const prelude = c.tailPrelude(n);
     const sweepBody = c.tailBody(n, size, "i").join(" ");
@@ -226,7 +228,7 @@ export const bnNode: NodeOp<BnNode> = {
       ...prelude,
       `for (let c = 0; c < ${C}; c++) {`,
       `  let scale: number, shift: number;`,
-      `  if (train) {`,
+      `  if (${mode}) {`,
       `    const m = n * ${S};`,
       `    let s = 0;`,
       `    for (let r = 0; r < n; r++) { const o = ${X} + r * ${CS} + c * ${S}; for (let k = 0; k < ${S}; k++) s += H[o + k]; }`,
@@ -309,7 +311,7 @@ export const iterNormNode: NodeOp<IterNormNode> = {
     // the running mean and whitening matrix in evaluation
     const a = n.attrs;
     const size = prod(n.outShape);
-    c.uses.add("iterNormForwardTrain");
+    if (!n.frozen) c.uses.add("iterNormForwardTrain");
     c.uses.add("iterNormForwardEval");
     const C = n.inShape[0];
     c.consts.push(`const CFG_${n.id} = { C: ${C}, S: ${size / C}, G: ${a.groups}, T: ${a.iters}, eps: ${lit(a.eps)}, momentum: ${lit(a.momentum)} };`);
@@ -318,6 +320,8 @@ export const iterNormNode: NodeOp<IterNormNode> = {
     const Z = c.off(`z:${n.id}`);
     const rm = c.off(`${n.id}.running_mean`);
     const rw = c.off(`${n.id}.running_wm`);
+    // frozen (fine-tuning): evaluation mode in training too (the running mean and whitening matrix, kept)
+    if (n.frozen) return [`iterNormForwardEval(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${rm}, ${rw}, n);`, ...c.tailForward(n, size)];
     return [
       `if (train) iterNormForwardTrain(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${c.off(`save:${n.id}`)}, ${c.off(`tmp:${n.id}`)}, ${rm}, ${rw}, n);`,
       `else iterNormForwardEval(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${rm}, ${rw}, n);`,
