@@ -586,6 +586,10 @@ class Checker {
             }
             finetune.initFrom = { path: v.value, span: v.span };
           },
+          // repeatable: finetuneStatement (below) takes every such statement before this table is
+          // consulted; the entries name them in the did-you-mean list of an unknown setting
+          freeze: () => {},
+          lr_scale: () => {},
         },
         (st) => this.finetuneStatement(st, finetune),
       );

@@ -1,0 +1,205 @@
+// Fine-tuning (the train block's init_from, freeze, lr_scale): what the language accepts and
+// refuses, what the compiler makes of it (no optimizer segment and no backward for a frozen prefix,
+// the learning-rate scale on the segments, batch norm in evaluation mode), what a few training
+// steps do to frozen and scaled tensors, and how a file's tensors are matched by name.
+import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { compileToIr } from "../compiler/pipeline";
+import { renderDiagnostics } from "../grammar/diagnostics";
+import { compileProgram } from "./helpers/compile";
+import { expectDnnc } from "./helpers/expect-dnnc";
+import { createBackend } from "../runtime/backend-create";
+import { loadData } from "../runtime/node/main";
+import { train } from "../runtime/train-loop";
+import { applyInitFrom, describeInitFrom } from "../runtime/init-from";
+
+const MOONS = resolve("specs/data/two-moons");
+const spec = (trainExtra: string, opt = "sgd(lr=0.1)", head = 2) => `model m {
+  input [2]
+  dense(16) -> bn -> relu
+  dense(16) -> relu
+  dense(${head})
+  loss softmax_cross_entropy
+}
+data { source csv("${MOONS}") }
+train {
+  seed 3
+  batch 16
+  epochs 1
+  optimizer ${opt}
+${trainExtra}
+}
+`;
+
+const diagsOf = (src: string) => {
+  const r = compileToIr(src, "ft.dnn");
+  return { ir: r.ir, text: renderDiagnostics(r.diagnostics, src), diagnostics: r.diagnostics };
+};
+
+describe("the language", () => {
+  it("freezes names and inclusive ranges of node ids, and scales learning rates", () => {
+    const { ir, text } = diagsOf(spec("  freeze dense_0 to bn_0\n  lr_scale 0.5 dense_1\n  lr_scale 0.25 dense_2"));
+    expect(text).toBe("");
+    const p = Object.fromEntries(ir!.params.map((x) => [x.name, x]));
+    expect(["dense_0.weight", "dense_0.bias", "bn_0.weight", "bn_0.bias"].every((n) => p[n].frozen)).toBe(true);
+    expect(p["dense_1.weight"].frozen).toBeUndefined();
+    expect([p["dense_1.weight"].lrScale, p["dense_2.bias"].lrScale, p["dense_0.weight"].lrScale]).toEqual([0.5, 0.25, undefined]);
+    // the frozen prefix carries no gradient: no backward, down to the first trained layer
+    const sched = Object.fromEntries(ir!.nodes.map((n) => [n.id, n.sched!.grad]));
+    expect(sched).toMatchObject({ dense_0: false, bn_0: false, dense_1: true, dense_2: true });
+  });
+
+  it("refuses an unknown layer name at its line:col, with the closest name", () => {
+    const { ir, text } = diagsOf(spec("  freeze dense_0 to bn_9"));
+    expect(ir).toBeUndefined();
+    expect(text).toMatch(/error\[E0802\]: unknown layer `bn_9` in `freeze`\n\s+--> ft\.dnn:14:21/);
+    expect(text).toMatch(/did you mean `bn_0`\?/);
+    expect(diagsOf(spec("  lr_scale 0.1 conv2d_0")).text).toMatch(/E0802\]: unknown layer `conv2d_0` in `lr_scale`\n\s+--> ft\.dnn:14:16/);
+  });
+
+  it("refuses a reversed range, a missing factor, a bad init_from and freezing everything", () => {
+    expect(diagsOf(spec("  freeze dense_1 to dense_0")).text).toMatch(
+      /E0803\]: fine-tuning: `dense_1 to dense_0`: dense_0 comes before dense_1[\s\S]*ft\.dnn:14:21/,
+    );
+    expect(diagsOf(spec("  lr_scale dense_0")).text).toMatch(/E0106\]: `lr_scale` expects lr_scale 0\.1/);
+    expect(diagsOf(spec("  lr_scale -1 dense_0")).text).toMatch(/E0106|E0402/);
+    expect(diagsOf(spec("  freeze")).text).toMatch(/E0106\]: `freeze` expects/);
+    expect(diagsOf(spec("  freeze dense_0 to")).text).toMatch(/E0106/);
+    expect(diagsOf(spec("  init_from runs")).text).toMatch(/E0106\]: `init_from` expects a path in quotes[\s\S]*ft\.dnn:14:13/);
+    expect(diagsOf(spec('  init_from "a"\n  init_from "b"')).text).toMatch(/E0105/);
+    expect(diagsOf(spec("  freeze dense_0 to dense_2")).text).toMatch(/E0803\]: fine-tuning: every parameter is frozen/);
+  });
+
+  it("refuses a frozen batch norm that a gradient would reach (its evaluation-mode backward is not written)", () => {
+    const { text } = diagsOf(spec("  freeze bn_0"));
+    expect(text).toMatch(/E0803\]: fine-tuning: `bn_0` \(line 3\) is frozen[\s\S]*the trained layer `dense_0` comes before it/);
+  });
+
+  it("refuses the smoothness penalties with freeze", () => {
+    expect(diagsOf(spec("  freeze dense_0\n  input_grad_penalty 0.1")).text).toMatch(/E0803\]: fine-tuning: the smoothness penalties/);
+  });
+
+  it("leaves a spec without fine-tuning as it was (no field in the IR)", () => {
+    const { ir } = diagsOf(spec(""));
+    expect(ir!.params.some((p) => "frozen" in p || "lrScale" in p)).toBe(false);
+    expect(ir!.nodes.some((n) => "frozen" in n)).toBe(false);
+    expect("initFrom" in ir!).toBe(false);
+  });
+});
+
+describe("the trainer", () => {
+  it("never changes frozen tensors nor the running statistics of a frozen batch norm; trains the rest", async () => {
+    const { program, ts } = await compileProgram(spec("  freeze dense_0 to bn_0", "adam(lr=0.01)"), "ft.dnn");
+    // no optimizer segment and no backward for the frozen prefix
+    expect(program.segments.map((s) => s.name)).toEqual(["dense_1.weight", "dense_1.bias", "dense_2.weight", "dense_2.bias"]);
+    expect(ts).not.toMatch(/backward of .*\(dense_0\)|backward of .*\(bn_0\)/);
+    expect(ts).toMatch(/backward of .*\(dense_1\)/);
+    const data = loadData(program, MOONS);
+    const be = await createBackend(program.meta.heapFloats, { backend: "ts" });
+    const model = program.create(be, 3);
+    model.init();
+    const snap = () => Object.fromEntries(program.tensors.map((t) => [t.name, Float32Array.from(be.H.subarray(t.offset, t.offset + t.size))]));
+    const before = snap();
+    train(program, be, model, data, { maxSteps: 5 });
+    const after = snap();
+    for (const n of ["dense_0.weight", "dense_0.bias", "bn_0.weight", "bn_0.bias", "bn_0.running_mean", "bn_0.running_var"])
+      expect(Buffer.compare(Buffer.from(after[n].buffer), Buffer.from(before[n].buffer)), n).toBe(0);
+    for (const n of ["dense_1.weight", "dense_2.weight", "dense_2.bias"])
+      expect(Buffer.compare(Buffer.from(after[n].buffer), Buffer.from(before[n].buffer)), n).not.toBe(0);
+  });
+
+  it("scales the first SGD step of a tensor by its lr_scale", async () => {
+    const step = async (extra: string) => {
+      const { program } = await compileProgram(spec(extra), "ft.dnn");
+      const be = await createBackend(program.meta.heapFloats, { backend: "ts" });
+      const model = program.create(be, 3);
+      model.init();
+      const t = program.tensors.find((x) => x.name === "dense_2.weight")!;
+      const w0 = Float32Array.from(be.H.subarray(t.offset, t.offset + t.size));
+      train(program, be, model, loadData(program, MOONS), { maxSteps: 1 });
+      return Array.from(be.H.subarray(t.offset, t.offset + t.size), (v, i) => v - w0[i]);
+    };
+    const full = await step("");
+    const scaled = await step("  lr_scale 0.25 dense_2");
+    expect(full.some((d) => d !== 0)).toBe(true);
+    for (let i = 0; i < full.length; i++) expect(scaled[i]).toBeCloseTo(0.25 * full[i], 6);
+  });
+});
+
+describe("init_from: matching by name", () => {
+  const tensors = (shapes: Record<string, number[]>) =>
+    Object.entries(shapes).map(([name, shape]) => ({ name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i + 0.5) }));
+  const program = {
+    tensors: [
+      { name: "a.weight", shape: [2, 3], offset: 0, size: 6, kind: "param" as const },
+      { name: "head.weight", shape: [5, 2], offset: 6, size: 10, kind: "param" as const },
+      { name: "bn.running_mean", shape: [2], offset: 16, size: 2, kind: "stat" as const },
+    ],
+  };
+  it("loads same-named same-shaped tensors, skips another shape, reports missing and extra", () => {
+    const H = new Float32Array(18).fill(-1);
+    const r = applyInitFrom(program, H, tensors({ "a.weight": [2, 3], "head.weight": [10, 2], "old.bias": [4] }), "w.safetensors");
+    expect(r).toEqual({
+      file: "w.safetensors",
+      loaded: ["a.weight"],
+      missing: ["bn.running_mean"],
+      extra: ["old.bias"],
+      mismatched: [{ name: "head.weight", model: [5, 2], file: [10, 2] }],
+    });
+    expect(Array.from(H.subarray(0, 7))).toEqual([0.5, 1.5, 2.5, 3.5, 4.5, 5.5, -1]);
+    expect(describeInitFrom(r, ["a.weight"]).join("\n")).toBe(
+      [
+        "init_from w.safetensors: loaded 1 tensor, skipped 1 for their shape, 1 missing from the file, 1 extra in the file (ignored)",
+        "  shape: head.weight is [5, 2] here but [10, 2] in the file: skipped, freshly initialised",
+        "  missing: bn.running_mean (freshly initialised)",
+        "  extra: old.bias",
+        "  frozen: a.weight",
+      ].join("\n"),
+    );
+  });
+  it("refuses a file with nothing to load, naming it", () => {
+    expectDnnc(() => applyInitFrom(program, new Float32Array(18), tensors({ "x.weight": [1] }), "w.safetensors"), "w.safetensors", /no tensor matches/);
+  });
+});
+
+describe("the CLI", () => {
+  const dnnc = resolve("bin/dnnc.mjs");
+  const dir = mkdtempSync(join(tmpdir(), "dnnc-ft-"));
+  const run = (args: string[]) => spawnSync(process.execPath, [dnnc, ...args], { cwd: dir, encoding: "utf8" });
+
+  it("names the spec's line:col for a missing path, a directory that is no run, a file that is not safetensors", () => {
+    writeFileSync(join(dir, "junk.safetensors"), "not a safetensors file at all");
+    mkdirSync(join(dir, "empty"), { recursive: true });
+    for (const [path, msg] of [
+      ["nope/model.safetensors", /no such file or directory/],
+      ["empty", /a directory without model\.safetensors/],
+      ["junk.safetensors", /not a valid safetensors file/],
+    ] as const) {
+      writeFileSync(join(dir, "t.dnn"), spec(`  init_from "${path}"`));
+      const r = run(["check", "t.dnn"]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/error\[E0801\]: init_from: /);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).toMatch(/--> t\.dnn:14:13/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("trains from another run with a new head: loaded, skipped and frozen are printed and recorded in run.json", () => {
+    writeFileSync(join(dir, "base.dnn"), spec("", "adam(lr=0.01)", 3));
+    let r = run(["train", "base.dnn", "--out", "runs/base", "--max-steps", "3", "--backend", "ts"]);
+    expect(r.status, r.stderr).toBe(0);
+    writeFileSync(join(dir, "tune.dnn"), spec('  init_from "runs/base"\n  freeze dense_0 to bn_0', "adam(lr=0.01)", 2));
+    r = run(["train", "tune.dnn", "--out", "runs/tune", "--max-steps", "3", "--backend", "ts"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/init_from .*runs\/base\/model\.safetensors: loaded 8 tensors, skipped 2 for their shape/);
+    expect(r.stdout).toMatch(/shape: dense_2\.weight is \[2, 16\] here but \[3, 16\] in the file: skipped, freshly initialised/);
+    expect(r.stdout).toMatch(/frozen: dense_0\.weight, dense_0\.bias, bn_0\.weight, bn_0\.bias/);
+    const runJson = JSON.parse(readFileSync(join(dir, "runs/tune/run.json"), "utf8"));
+    expect(runJson.initFrom.mismatched.map((m: { name: string }) => m.name)).toEqual(["dense_2.weight", "dense_2.bias"]);
+    expect(runJson.initFrom.loaded).toContain("bn_0.running_var");
+  });
+});
