@@ -5,6 +5,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DnncError } from "../errors";
 import { describeFsError } from "./fs-errors";
+import { initFromBytes, type InitFromReport } from "../init-from";
+import type { Program } from "../program";
 
 /** The file a path names: itself, or DIR/model.safetensors for a directory (a run). */
 export function initFromFile(path: string): string {
@@ -25,4 +27,10 @@ export function readInitFrom(path: string): { file: string; bytes: Uint8Array } 
   } catch (e) {
     throw new DnncError(describeFsError(e, file) ?? `${file}: cannot read (${(e as Error).message})`);
   }
+}
+
+/** Read the file a path names and copy its tensors that match the program's by name and shape into H (runtime/init-from.ts). */
+export function loadInitFromFile(p: Pick<Program, "tensors">, H: Float32Array, path: string): InitFromReport {
+  const { file, bytes } = readInitFrom(path);
+  return initFromBytes(p, H, bytes, file);
 }

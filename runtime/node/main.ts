@@ -13,8 +13,8 @@ import type { Dataset } from "../data/dataset";
 import { DnncError } from "../errors";
 import type { Program } from "../program";
 import { encodeSafetensors } from "../safetensors";
-import { describeInitFrom, initFromBytes, type InitFromReport } from "../init-from";
-import { readInitFrom } from "./init-from-file";
+import { describeInitFrom, type InitFromReport } from "../init-from";
+import { loadInitFromFile } from "./init-from-file";
 import { preprocessMetadata, preprocessTensors } from "../preprocess";
 import { checkDataFits, trainAsync, type EpochMetrics, type LoopState, type TrainResult } from "../train-loop";
 import { MAX_THREADS } from "../limits";
@@ -277,8 +277,7 @@ export async function loadDataStreaming(p: Program, dataDir: string): Promise<Lo
 /** Fine-tuning: read the program's init_from (relative to the trainer's directory) and copy its matching tensors into H. */
 function loadInitFrom(p: Program, H: Float32Array, trainerUrl: string): InitFromReport {
   const path = p.meta.initFrom!;
-  const { file, bytes } = readInitFrom(isAbsolute(path) ? path : resolve(dirname(fileURLToPath(trainerUrl)), path));
-  return initFromBytes(p, H, bytes, file);
+  return loadInitFromFile(p, H, isAbsolute(path) ? path : resolve(dirname(fileURLToPath(trainerUrl)), path));
 }
 
 export function defaultDataDir(p: Program, trainerUrl: string): string {
