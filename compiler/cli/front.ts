@@ -201,7 +201,12 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     const { generatePytorchTrainer } = await import("../codegen-pytorch/emit-python");
     let py: string;
     try {
-      py = out.time("emit trainer.py", () => generatePytorchTrainer(fe.ir, { dataPath: dataPathFor(spec, fe.ir.data.source.path, o.out) }));
+      py = out.time("emit trainer.py", () =>
+        generatePytorchTrainer(fe.ir, {
+          dataPath: dataPathFor(spec, fe.ir.data.source.path, o.out),
+          ...(fe.ir.initFrom !== undefined ? { initFrom: dataPathFor(spec, initFromFile(resolve(dirname(spec), fe.ir.initFrom)), o.out) } : {}),
+        }),
+      );
     } catch (e) {
       throw new DnncError(`${spec}: cannot compile for PyTorch: ${(e as Error).message}`);
     }
