@@ -5,9 +5,9 @@
 set -e
 cd "$(dirname "$0")"
 DNNC="node ../../bin/dnnc.mjs"
-node split-classes.mjs "${FMNIST:-/usr/share/datasets/fashion-mnist}" data 100 500
+node split-classes.mjs "${FMNIST:-/usr/share/datasets/fashion-mnist}" data 20 100 500
 [ -f runs/base/model.safetensors ] || $DNNC train base.dnn --out runs/base --no-report
-for n in 100 500; do
+for n in 20 100 500; do
   for s in scratch finetune finetune-probe finetune-all; do
     [ -f runs/$s-$n/model.safetensors ] || $DNNC train $s.dnn --data data/new$n --out runs/$s-$n --no-report
   done
