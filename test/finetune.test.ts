@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { compileToIr } from "../compiler/pipeline";
+import { generatePytorchTrainer } from "../compiler/codegen-pytorch/emit-python";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { compileProgram } from "./helpers/compile";
 import { expectDnnc } from "./helpers/expect-dnnc";
@@ -80,6 +81,43 @@ describe("the language", () => {
 
   it("refuses the smoothness penalties with freeze", () => {
     expect(diagsOf(spec("  freeze dense_0\n  input_grad_penalty 0.1")).text).toMatch(/E0803\]: fine-tuning: the smoothness penalties/);
+  });
+
+  it("stops the input gradient below the first trained conv, and plans a smaller heap", () => {
+    const cnn = (extra: string) => `model c {
+  input [1, 8, 8]
+  conv2d(4, 3, padding=same) -> bn -> relu
+  conv2d(4, 3, padding=same) -> relu
+  flatten
+  dense(2)
+  loss softmax_cross_entropy
+}
+data { source idx("d") }
+train { batch 4
+${extra} }
+`;
+    const full = diagsOf(cnn("")).ir!;
+    const frozen = diagsOf(cnn("freeze conv2d_0 to bn_0")).ir!;
+    const conv1 = (ir: typeof full) => ir.nodes.find((n) => n.id === "conv2d_1")!.sched!.conv!.dx;
+    expect([conv1(full), conv1(frozen)]).toEqual([true, false]);
+    // the frozen prefix's activation gradients are never live: planMemory gives them no room of their own
+    expect(frozen.layout!.heapFloats).toBeLessThan(full.layout!.heapFloats);
+  });
+
+  it("emits the same for the PyTorch target: requires_grad off, scaled groups, frozen batch norms in eval mode", () => {
+    const { ir } = diagsOf(spec("  freeze dense_0 to bn_0\n  lr_scale 0.5 dense_1"));
+    const py = generatePytorchTrainer(ir!, { dataPath: ".", initFrom: "../base/model.safetensors" });
+    expect(py).toMatch(/"dense_0\.weight": \{[^\n]*"frozen": True\}/);
+    expect(py).toMatch(/"dense_1\.weight": \{[^\n]*"lr_scale": 0\.5\}/);
+    expect(py).toMatch(/^FROZEN_NORMS = \["bn_0"\]/m);
+    expect(py).toMatch(/^INIT_FROM = "\.\.\/base\/model\.safetensors"/m);
+    expect(py).toMatch(/net\.train\(\)\n\s+frozen_norms_eval\(model\)/);
+    expect(py).toMatch(/g\["lr"\] = lr \* lr_factor \* g\["lr_scale"\]/);
+    // and nothing of it without fine-tuning
+    const plain = generatePytorchTrainer(diagsOf(spec("")).ir!, { dataPath: "." });
+    expect(plain).toMatch(/^FROZEN_NORMS = \[\]/m);
+    expect(plain).toMatch(/^INIT_FROM = None/m);
+    expect(plain).not.toMatch(/"frozen": True|"lr_scale": \d/);
   });
 
   it("leaves a spec without fine-tuning as it was (no field in the IR)", () => {
