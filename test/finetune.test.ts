@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { compileToIr } from "../compiler/pipeline";
 import { generatePytorchTrainer } from "../compiler/codegen-pytorch/emit-python";
+import { generateTrainer } from "../compiler/codegen/emit-trainer";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { compileProgram } from "./helpers/compile";
 import { expectDnnc } from "./helpers/expect-dnnc";
@@ -118,6 +119,29 @@ ${extra} }
     expect(plain).toMatch(/^FROZEN_NORMS = \[\]/m);
     expect(plain).toMatch(/^INIT_FROM = None/m);
     expect(plain).not.toMatch(/"frozen": True|"lr_scale": \d/);
+  });
+
+  it("runs frozen batch norms in evaluation mode in the trainer's forward (bn and iternorm), the others by the train flag", async () => {
+    const src = `model n {
+  input [2, 4, 4]
+  iternorm(groups=1, iters=3) -> bn -> relu
+  bn
+  flatten
+  dense(2)
+  loss softmax_cross_entropy
+}
+data { source idx("d") }
+train { batch 4
+freeze iternorm_0 to bn_0 }
+`;
+    const { ir, text } = diagsOf(src);
+    expect(text).toBe("");
+    const ts = (await generateTrainer(ir!, { dataPath: "." })).text;
+    const fwd = ts.slice(ts.indexOf("forward(n: number"), ts.indexOf("backward(n: number"));
+    expect(fwd).not.toMatch(/iterNormForwardTrain/);
+    expect(fwd).toMatch(/iterNormForwardEval\(H, CFG_iternorm_0/);
+    expect(fwd).toMatch(/bnForward\(CFG_bn_0,[^;]*, false, n\)/);
+    expect(fwd).toMatch(/bnForward\(CFG_bn_1,[^;]*, train, n\)/);
   });
 
   it("leaves a spec without fine-tuning as it was (no field in the IR)", () => {
