@@ -6,7 +6,6 @@
 // the file, E0802 an unknown name, E0803 what fine-tuning cannot do here). lower.ts calls it last.
 import { diag, didYouMean, type Diagnostic } from "../grammar/diagnostics";
 import type { IRNode, IRParam } from "./ir";
-import { OPS } from "./ops";
 import type { DataFacts, LayerSelection, Spec } from "./spec";
 
 /** The node ids a selection names, in chain order; undefined after a diagnostic. */
@@ -76,19 +75,20 @@ export function applyFinetune(spec: Spec, nodes: IRNode[], params: IRParam[], fa
       diags.push(diag("E0803", span, { detail: "every parameter is frozen: nothing would be trained" }, "leave the head (at least) out of `freeze`"));
     if (spec.train.inputGradPenalty || spec.train.jacobianPenalty)
       diags.push(diag("E0803", span, { detail: "the smoothness penalties differentiate through every layer; they are not combined with `freeze`" }));
-    // a frozen batch norm runs in evaluation mode; its backward in that mode is not written, so a
-    // gradient must not reach it: every parameter before it must be frozen too (a frozen body)
+    // a frozen iternorm runs in evaluation mode; its backward in that mode is not written, so a
+    // gradient must not reach it: every parameter before it must be frozen too (a frozen body).
+    // (A frozen bn has one: compiler/ops/norm.ts bnEvalBackward.)
     const trained = new Set<string>();
     for (const n of nodes) {
       const reached = n.params.some((p) => !byName.get(p)!.frozen) || n.inputs.some((i) => trained.has(i));
-      if (n.frozen && OPS[n.op]?.batchStatistics && n.inputs.some((i) => trained.has(i))) {
+      if (n.frozen && n.op === "iternorm" && n.inputs.some((i) => trained.has(i))) {
         const first = nodes.find((m) => m.params.some((p) => !byName.get(p)!.frozen));
         diags.push(
           diag(
             "E0803",
             span,
             {
-              detail: `\`${n.id}\` (line ${n.line}) is frozen, so it normalizes with its running statistics, but the trained layer \`${first?.id}\` comes before it: the backward of an evaluation-mode ${n.op} is not implemented`,
+              detail: `\`${n.id}\` (line ${n.line}) is frozen, so it normalizes with its running statistics, but the trained layer \`${first?.id}\` comes before it: the backward of an evaluation-mode iternorm is not implemented`,
             },
             `freeze the layers before ${n.id} too, or leave ${n.id} trainable`,
           ),

@@ -75,9 +75,22 @@ describe("the language", () => {
     expect(diagsOf(spec("  freeze dense_0 to dense_2")).text).toMatch(/E0803\]: fine-tuning: every parameter is frozen/);
   });
 
-  it("refuses a frozen batch norm that a gradient would reach (its evaluation-mode backward is not written)", () => {
-    const { text } = diagsOf(spec("  freeze bn_0"));
-    expect(text).toMatch(/E0803\]: fine-tuning: `bn_0` \(line 3\) is frozen[\s\S]*the trained layer `dense_0` comes before it/);
+  it("accepts a frozen batch norm after trained layers (its evaluation-mode backward), refuses a frozen iternorm there", () => {
+    const { ir, text } = diagsOf(spec("  freeze bn_0"));
+    expect(text).toBe("");
+    expect(ir!.nodes.find((n) => n.id === "bn_0")!.sched!.grad).toBe(true);
+    const iter = `model n {
+  input [2, 4, 4]
+  conv2d(2, 3, padding=same) -> iternorm(groups=1, iters=3) -> relu
+  flatten
+  dense(2)
+  loss softmax_cross_entropy
+}
+data { source idx("d") }
+train { batch 4
+freeze iternorm_0 }
+`;
+    expect(diagsOf(iter).text).toMatch(/E0803\]: fine-tuning: `iternorm_0` \(line 3\) is frozen[\s\S]*the trained layer `conv2d_0` comes before it/);
   });
 
   it("refuses the smoothness penalties with freeze", () => {

@@ -183,6 +183,29 @@ function normBackward(fn: string, rowsExpr: (n: never) => string = () => "n") {
   };
 }
 
+/**
+ * The backward of a frozen batch norm (fine-tuning: evaluation mode, its parameters not trained)
+ * that a gradient reaches from trained layers before it: y = x·s + t per channel with constant
+ * s = gamma / sqrt(running_var + eps), so dx = dy·s, as the forward's evaluation branch computes s.
+ */
+function bnEvalBackward(n: BnNode, c: EmitCtx): string[] {
+  const src = n.inputs[0];
+  const C = n.inShape[0];
+  const S = prod(n.inShape) / C;
+  const t = c.dxTarget(src, prod(n.inShape));
+  if (t.dx < 0) return [];
+  const g = gammaBeta(n, c).g;
+  const rv = c.off(`${n.id}.running_var`);
+  const dy = c.off(`grad:${n.output}`);
+  return [
+    `for (let c = 0; c < ${C}; c++) {`,
+    `  const s = ${g >= 0 ? `(1 / Math.sqrt(H[${rv} + c] + ${lit(n.attrs.eps)})) * H[${g} + c]` : `1 / Math.sqrt(H[${rv} + c] + ${lit(n.attrs.eps)})`};`,
+    `  for (let r = 0; r < n; r++) { const o = r * ${C * S} + c * ${S}; for (let k = 0; k < ${S}; k++) H[${t.dx} + o + k] = H[${dy} + o + k] * s; }`,
+    `}`,
+    ...t.post,
+  ];
+}
+
 const noPenalty = unsupported("it has no second derivative here (the penalties differentiate every op twice)");
 
 const meanInvstd = (size: number) => [
@@ -253,7 +276,9 @@ export const bnNode: NodeOp<BnNode> = {
       `}`,
     ];
   },
-  backward: normBackward("batchNormBackward"),
+  backward(n, c) {
+    return n.frozen ? bnEvalBackward(n, c) : normBackward("batchNormBackward")(n, c);
+  },
   penalty: noPenalty,
   pytorch(n, c) {
     const a = n.attrs;
