@@ -657,7 +657,7 @@ class Checker {
             "E0402",
             f.span,
             { name: "lr_scale", detail: `${f.value.text} is out of range` },
-            "expected a number >= 0 (0 freezes the layer's update, but not its decay: use `freeze`)",
+            "expected a number >= 0 (to stop a layer training, `freeze` it: that also skips its backward)",
           ),
         );
         return true;
