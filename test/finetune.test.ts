@@ -17,6 +17,7 @@ import { createBackend } from "../runtime/backend-create";
 import { loadData } from "../runtime/node/main";
 import { train } from "../runtime/train-loop";
 import { applyInitFrom, describeInitFrom } from "../runtime/init-from";
+import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors";
 
 const MOONS = resolve("specs/data/two-moons");
 const spec = (trainExtra: string, opt = "sgd(lr=0.1)", head = 2) => `model m {
@@ -263,12 +264,29 @@ describe("the CLI", () => {
     }
   });
 
-  it("trains from another run with a new head: loaded, skipped and frozen are printed and recorded in run.json", () => {
-    writeFileSync(join(dir, "base.dnn"), spec("", "adam(lr=0.01)", 3));
-    let r = run(["train", "base.dnn", "--out", "runs/base", "--max-steps", "3", "--backend", "ts"]);
-    expect(r.status, r.stderr).toBe(0);
+  it("trains from another run's directory with a new head: loaded, skipped and frozen are printed and recorded in run.json", () => {
+    // a base run's model: this network with a head of 3 classes (written here rather than trained: the test stays short)
+    const shapes: Record<string, number[]> = {
+      "dense_0.weight": [16, 2],
+      "dense_0.bias": [16],
+      "bn_0.weight": [16],
+      "bn_0.bias": [16],
+      "dense_1.weight": [16, 16],
+      "dense_1.bias": [16],
+      "dense_2.weight": [3, 16],
+      "dense_2.bias": [3],
+      "bn_0.running_mean": [16],
+      "bn_0.running_var": [16],
+    };
+    const base = Object.entries(shapes).map(([name, shape], k) => ({
+      name,
+      shape,
+      data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (name.endsWith("running_var") ? 1.5 : Math.sin(7 * i + k) * 0.3)),
+    }));
+    mkdirSync(join(dir, "runs/base"), { recursive: true });
+    writeFileSync(join(dir, "runs/base/model.safetensors"), encodeSafetensors(base, { format: "dnnc" }));
     writeFileSync(join(dir, "tune.dnn"), spec('  init_from "runs/base"\n  freeze dense_0 to bn_0', "adam(lr=0.01)", 2));
-    r = run(["train", "tune.dnn", "--out", "runs/tune", "--max-steps", "3", "--backend", "ts"]);
+    const r = run(["train", "tune.dnn", "--out", "runs/tune", "--max-steps", "3", "--backend", "ts"]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/init_from .*runs\/base\/model\.safetensors: loaded 8 tensors, skipped 2 for their shape/);
     expect(r.stdout).toMatch(/shape: dense_2\.weight is \[2, 16\] here but \[3, 16\] in the file: skipped, freshly initialised/);
@@ -276,5 +294,10 @@ describe("the CLI", () => {
     const runJson = JSON.parse(readFileSync(join(dir, "runs/tune/run.json"), "utf8"));
     expect(runJson.initFrom.mismatched.map((m: { name: string }) => m.name)).toEqual(["dense_2.weight", "dense_2.bias"]);
     expect(runJson.initFrom.loaded).toContain("bn_0.running_var");
+    // the frozen tensors are the file's, the loaded trained ones moved on
+    const { tensors } = decodeSafetensors(readFileSync(join(dir, "runs/tune/model.safetensors")), "tune");
+    const got = Object.fromEntries(tensors.map((t) => [t.name, t.data]));
+    for (const t of base.filter((t) => /^(dense_0|bn_0)\./.test(t.name))) expect(Array.from(got[t.name]), t.name).toEqual(Array.from(t.data));
+    expect(Array.from(got["dense_1.weight"])).not.toEqual(Array.from(base[4].data));
   });
 });
