@@ -10,7 +10,20 @@ import * as SETTINGS from "./settings";
 import type { SettingCall } from "./settings";
 import { applyPath } from "./search-apply";
 import { grid, gridOverBudget, MAX_TRIALS, type Space } from "./search/space";
-import type { DataSpec, EarlyStoppingSpec, Json, LayerSpec, LossSpec, OptimizerSpec, ScheduleSpec, SourceKind, Spec, TrainSpec } from "./spec";
+import type {
+  DataSpec,
+  EarlyStoppingSpec,
+  FinetuneSpec,
+  Json,
+  LayerSelection,
+  LayerSpec,
+  LossSpec,
+  OptimizerSpec,
+  ScheduleSpec,
+  SourceKind,
+  Spec,
+  TrainSpec,
+} from "./spec";
 import type { ErrorObject, ValidateFunction } from "ajv";
 
 export function valueToJson(v: Value): Json {
@@ -431,136 +444,155 @@ class Checker {
     let wdSpan: Span | undefined;
     let tbpttSpan: Span | undefined;
     let warmup = 0;
+    const finetune: FinetuneSpec = { freeze: [], lrScale: [] };
     if (tb) {
-      this.settings("train", tb.body, {
-        seed: (el) => {
-          const x = this.number(el, { min: 0, max: 4294967295, int: true });
-          if (x !== undefined) train.seed = x;
+      this.settings(
+        "train",
+        tb.body,
+        {
+          seed: (el) => {
+            const x = this.number(el, { min: 0, max: 4294967295, int: true });
+            if (x !== undefined) train.seed = x;
+          },
+          batch: (el) => {
+            const x = this.number(el, { min: 1, max: 65536, int: true });
+            if (x !== undefined) train.batch = x;
+          },
+          epochs: (el) => {
+            const x = this.number(el, { min: 1, max: 100000, int: true });
+            if (x !== undefined) train.epochs = x;
+          },
+          optimizer: (el) => {
+            const c = this.call(el, "optimizer", OPTIMIZERS);
+            if (!c) return;
+            train.optimizer = optimizerFrom(c.name, c.args);
+            const o = train.optimizer;
+            if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0))
+              this.diags.push(
+                diag(
+                  "E0403",
+                  c.span,
+                  { detail: "Nesterov momentum needs momentum > 0 and dampening 0 (as in PyTorch)" },
+                  "add momentum=0.9, or drop nesterov=true",
+                ),
+              );
+          },
+          weight_decay: (el) => {
+            wdSpan = el.span;
+            const x = this.number(el, { min: 0 });
+            if (x !== undefined) train.weightDecay = x;
+          },
+          l1: (el) => {
+            const x = this.number(el, { min: 0 });
+            if (x !== undefined) train.l1 = x;
+          },
+          decay_bias: (el) => {
+            const x = this.bool(el);
+            if (x !== undefined) train.decayBias = x;
+          },
+          decay_norm: (el) => {
+            const x = this.bool(el);
+            if (x !== undefined) train.decayNorm = x;
+          },
+          clip_norm: (el) => {
+            const x = this.number(el, { min: 0, exclusiveMin: true });
+            if (x !== undefined) train.clipNorm = x;
+          },
+          clip_value: (el) => {
+            const x = this.number(el, { min: 0, exclusiveMin: true });
+            if (x !== undefined) train.clipValue = x;
+          },
+          schedule: (el) => {
+            const c = this.call(el, "schedule", SCHEDULES);
+            if (c) train.schedule = { kind: c.name as ScheduleSpec["kind"], args: c.args, warmup: 0, per: "epoch" };
+          },
+          schedule_per: (el) => {
+            const v = this.single(el, "epoch or step");
+            if (v && v.kind === "ident" && (v.name === "epoch" || v.name === "step")) schedulePer = v.name;
+            else if (v) this.diags.push(diag("E0106", v.span, { name: "schedule_per", expected: "epoch or step" }));
+          },
+          warmup: (el) => {
+            const x = this.number(el, { min: 0, int: true });
+            if (x !== undefined) warmup = x;
+          },
+          golden: (el) => {
+            const v: Value | undefined =
+              el.args !== undefined && el.values.length === 0
+                ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
+                : this.single(el, "golden(steps=20, tolerance=1e-4)");
+            if (!v) return;
+            const args = v.kind === "call" ? v.args : [];
+            const b = bindArgs("golden", args, GOLDEN.positional, GOLDEN.schema, GOLDEN.validate, v.span, this.diags);
+            if (b) train.golden = { steps: b.steps as number, tolerance: b.tolerance as number };
+          },
+          on_divergence: (el) => {
+            const v = this.single(el, "stop, skip or lower_lr");
+            if (v?.kind === "ident" && ["stop", "skip", "lower_lr"].includes(v.name)) train.onDivergence = v.name as TrainSpec["onDivergence"];
+            else if (v) this.diags.push(diag("E0106", v.span, { name: "on_divergence", expected: "stop, skip or lower_lr" }));
+          },
+          input_grad_penalty: (el) => {
+            const x = this.number(el, { min: 0, exclusiveMin: true });
+            if (x !== undefined) train.inputGradPenalty = { lambda: x };
+          },
+          jacobian_penalty: (el) => {
+            const v: Value | undefined =
+              el.args !== undefined && el.values.length === 0
+                ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
+                : this.single(el, "jacobian_penalty(lambda, projections=1)");
+            if (!v) return;
+            if (v.kind !== "call") {
+              this.diags.push(diag("E0106", v.span, { name: "jacobian_penalty", expected: "jacobian_penalty(lambda, projections=1)" }));
+              return;
+            }
+            const b = bindArgs("jacobian_penalty", v.args, JAC.positional, JAC.schema, JAC.validate, v.span, this.diags);
+            if (b) train.jacobianPenalty = { lambda: b.lambda as number, projections: b.projections as number };
+          },
+          early_stopping: (el) => {
+            esSpan = el.span;
+            const v: Value | undefined =
+              el.args !== undefined && el.values.length === 0 && !el.body
+                ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
+                : this.single(el, "early_stopping(patience=5, monitor=val_loss, min_delta=0, every=1)");
+            if (!v) return;
+            const args = v.kind === "call" ? v.args : [];
+            if (v.kind !== "call" && !(v.kind === "ident" && v.name === "on")) {
+              this.diags.push(diag("E0106", v.span, { name: "early_stopping", expected: "on, or (patience=..., monitor=..., min_delta=..., every=...)" }));
+              return;
+            }
+            const b = bindArgs("early_stopping", args, EARLY.positional, EARLY.schema, EARLY.validate, v.span, this.diags);
+            if (!b) return;
+            const monitor = b.monitor as EarlyStoppingSpec["monitor"];
+            const mode = b.mode === "auto" ? (monitor === "val_acc" ? "max" : "min") : (b.mode as "min" | "max");
+            train.earlyStopping = {
+              monitor,
+              mode,
+              patience: b.patience as number,
+              minDelta: b.min_delta as number,
+              every: b.every as number,
+              ...(b.every_steps !== undefined ? { everySteps: b.every_steps as number } : {}),
+            };
+          },
+          tbptt: (el) => {
+            tbpttSpan = el.span;
+            const x = this.bool(el);
+            if (x) train.tbptt = true;
+          },
+          init_from: (el) => {
+            const v = this.single(el, 'a path in quotes: a .safetensors file or a run directory, e.g. init_from "runs/base"');
+            if (!v) return;
+            if (v.kind !== "string" || v.value === "") {
+              this.diags.push(diag("E0106", v.span, { name: "init_from", expected: 'a path in quotes, e.g. init_from "runs/base/model.safetensors"' }));
+              return;
+            }
+            finetune.initFrom = { path: v.value, span: v.span };
+          },
+          // repeatable: finetuneStatement (below) takes every such statement before this table is
+          // consulted; the entries name them in the did-you-mean list of an unknown setting
+          freeze: () => {},
+          lr_scale: () => {},
         },
-        batch: (el) => {
-          const x = this.number(el, { min: 1, max: 65536, int: true });
-          if (x !== undefined) train.batch = x;
-        },
-        epochs: (el) => {
-          const x = this.number(el, { min: 1, max: 100000, int: true });
-          if (x !== undefined) train.epochs = x;
-        },
-        optimizer: (el) => {
-          const c = this.call(el, "optimizer", OPTIMIZERS);
-          if (!c) return;
-          train.optimizer = optimizerFrom(c.name, c.args);
-          const o = train.optimizer;
-          if (o.kind === "sgd" && o.nesterov && (o.momentum <= 0 || o.dampening !== 0))
-            this.diags.push(
-              diag(
-                "E0403",
-                c.span,
-                { detail: "Nesterov momentum needs momentum > 0 and dampening 0 (as in PyTorch)" },
-                "add momentum=0.9, or drop nesterov=true",
-              ),
-            );
-        },
-        weight_decay: (el) => {
-          wdSpan = el.span;
-          const x = this.number(el, { min: 0 });
-          if (x !== undefined) train.weightDecay = x;
-        },
-        l1: (el) => {
-          const x = this.number(el, { min: 0 });
-          if (x !== undefined) train.l1 = x;
-        },
-        decay_bias: (el) => {
-          const x = this.bool(el);
-          if (x !== undefined) train.decayBias = x;
-        },
-        decay_norm: (el) => {
-          const x = this.bool(el);
-          if (x !== undefined) train.decayNorm = x;
-        },
-        clip_norm: (el) => {
-          const x = this.number(el, { min: 0, exclusiveMin: true });
-          if (x !== undefined) train.clipNorm = x;
-        },
-        clip_value: (el) => {
-          const x = this.number(el, { min: 0, exclusiveMin: true });
-          if (x !== undefined) train.clipValue = x;
-        },
-        schedule: (el) => {
-          const c = this.call(el, "schedule", SCHEDULES);
-          if (c) train.schedule = { kind: c.name as ScheduleSpec["kind"], args: c.args, warmup: 0, per: "epoch" };
-        },
-        schedule_per: (el) => {
-          const v = this.single(el, "epoch or step");
-          if (v && v.kind === "ident" && (v.name === "epoch" || v.name === "step")) schedulePer = v.name;
-          else if (v) this.diags.push(diag("E0106", v.span, { name: "schedule_per", expected: "epoch or step" }));
-        },
-        warmup: (el) => {
-          const x = this.number(el, { min: 0, int: true });
-          if (x !== undefined) warmup = x;
-        },
-        golden: (el) => {
-          const v: Value | undefined =
-            el.args !== undefined && el.values.length === 0
-              ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
-              : this.single(el, "golden(steps=20, tolerance=1e-4)");
-          if (!v) return;
-          const args = v.kind === "call" ? v.args : [];
-          const b = bindArgs("golden", args, GOLDEN.positional, GOLDEN.schema, GOLDEN.validate, v.span, this.diags);
-          if (b) train.golden = { steps: b.steps as number, tolerance: b.tolerance as number };
-        },
-        on_divergence: (el) => {
-          const v = this.single(el, "stop, skip or lower_lr");
-          if (v?.kind === "ident" && ["stop", "skip", "lower_lr"].includes(v.name)) train.onDivergence = v.name as TrainSpec["onDivergence"];
-          else if (v) this.diags.push(diag("E0106", v.span, { name: "on_divergence", expected: "stop, skip or lower_lr" }));
-        },
-        input_grad_penalty: (el) => {
-          const x = this.number(el, { min: 0, exclusiveMin: true });
-          if (x !== undefined) train.inputGradPenalty = { lambda: x };
-        },
-        jacobian_penalty: (el) => {
-          const v: Value | undefined =
-            el.args !== undefined && el.values.length === 0
-              ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
-              : this.single(el, "jacobian_penalty(lambda, projections=1)");
-          if (!v) return;
-          if (v.kind !== "call") {
-            this.diags.push(diag("E0106", v.span, { name: "jacobian_penalty", expected: "jacobian_penalty(lambda, projections=1)" }));
-            return;
-          }
-          const b = bindArgs("jacobian_penalty", v.args, JAC.positional, JAC.schema, JAC.validate, v.span, this.diags);
-          if (b) train.jacobianPenalty = { lambda: b.lambda as number, projections: b.projections as number };
-        },
-        early_stopping: (el) => {
-          esSpan = el.span;
-          const v: Value | undefined =
-            el.args !== undefined && el.values.length === 0 && !el.body
-              ? { kind: "call", name: el.name, nameSpan: el.nameSpan, args: el.args, span: el.span }
-              : this.single(el, "early_stopping(patience=5, monitor=val_loss, min_delta=0, every=1)");
-          if (!v) return;
-          const args = v.kind === "call" ? v.args : [];
-          if (v.kind !== "call" && !(v.kind === "ident" && v.name === "on")) {
-            this.diags.push(diag("E0106", v.span, { name: "early_stopping", expected: "on, or (patience=..., monitor=..., min_delta=..., every=...)" }));
-            return;
-          }
-          const b = bindArgs("early_stopping", args, EARLY.positional, EARLY.schema, EARLY.validate, v.span, this.diags);
-          if (!b) return;
-          const monitor = b.monitor as EarlyStoppingSpec["monitor"];
-          const mode = b.mode === "auto" ? (monitor === "val_acc" ? "max" : "min") : (b.mode as "min" | "max");
-          train.earlyStopping = {
-            monitor,
-            mode,
-            patience: b.patience as number,
-            minDelta: b.min_delta as number,
-            every: b.every as number,
-            ...(b.every_steps !== undefined ? { everySteps: b.every_steps as number } : {}),
-          };
-        },
-        tbptt: (el) => {
-          tbpttSpan = el.span;
-          const x = this.bool(el);
-          if (x) train.tbptt = true;
-        },
-      });
+        (st) => this.finetuneStatement(st, finetune),
+      );
     }
     const ts = train.schedule!;
     ts.per = schedulePer;
@@ -598,7 +630,58 @@ class Checker {
       train: train as TrainSpec,
       hash: createHash("sha256").update(this.f.source).digest("hex"),
       ...(search ? { search } : {}),
+      ...(finetune.initFrom || finetune.freeze.length > 0 || finetune.lrScale.length > 0 ? { finetune } : {}),
     };
+  }
+
+  /**
+   * The train block's repeatable fine-tuning statements: `freeze SEL` and `lr_scale X SEL`, where SEL
+   * is one or more layer names (node ids, as in the state dict) and inclusive ranges `a to b`. The
+   * names are resolved against the lowered chain (lower.ts); here only the form is checked.
+   */
+  finetuneStatement(st: Statement, ft: FinetuneSpec): boolean {
+    const el = st.elements[0];
+    if (st.elements.length !== 1 || (el.name !== "freeze" && el.name !== "lr_scale")) return false;
+    const form =
+      el.name === "freeze" ? "freeze conv2d_0 to dense_0 (layer names, or ranges `a to b`)" : "lr_scale 0.1 conv2d_0 to dense_0 (a factor, then layers)";
+    const bad = (span: Span) => void this.diags.push(diag("E0106", span, { name: el.name, expected: form }));
+    if (el.args !== undefined || el.body || el.values.length === 0) return (bad(el.span), true);
+    let vals = el.values;
+    let scale = 1;
+    if (el.name === "lr_scale") {
+      const f = vals[0];
+      if (f.key !== undefined || f.value.kind !== "number") return (bad(f.span), true);
+      if (!(Number.isFinite(f.value.value) && f.value.value >= 0)) {
+        this.diags.push(
+          diag(
+            "E0402",
+            f.span,
+            { name: "lr_scale", detail: `${f.value.text} is out of range` },
+            "expected a number >= 0 (to stop a layer training, `freeze` it: that also skips its backward)",
+          ),
+        );
+        return true;
+      }
+      scale = f.value.value;
+      vals = vals.slice(1);
+      if (vals.length === 0) return (bad(el.span), true);
+    }
+    const sel: LayerSelection = { items: [], span: el.span };
+    for (let i = 0; i < vals.length; i++) {
+      const a = vals[i];
+      if (a.key !== undefined || a.value.kind !== "ident" || a.value.name === "to") return (bad(a.span), true);
+      const one = { name: a.value.name, span: a.value.span };
+      const next = vals[i + 1];
+      if (next && next.key === undefined && next.value.kind === "ident" && next.value.name === "to") {
+        const end = vals[i + 2];
+        if (!end || end.key !== undefined || end.value.kind !== "ident") return (bad(end?.span ?? next.span), true);
+        sel.items.push({ from: one, to: { name: end.value.name, span: end.value.span } });
+        i += 2;
+      } else sel.items.push({ one });
+    }
+    if (el.name === "freeze") ft.freeze.push(sel);
+    else ft.lrScale.push({ scale, sel });
+    return true;
   }
 
   /**

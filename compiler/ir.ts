@@ -26,6 +26,8 @@ export interface NodeBase {
   kernel: string;
   /** The decisions of scheduleKernels (absent before it runs). */
   sched?: NodeSchedule;
+  /** Named by the train block's `freeze`: its parameters are not trained; a batch norm here runs in evaluation mode. */
+  frozen?: true;
 }
 
 /** An IR node of kind `Op` with attributes A. */
@@ -67,6 +69,10 @@ export interface IRParam {
   l1: number;
   maxNorm: number;
   decoupledDecay: number;
+  /** Fine-tuning: not trained (no optimizer segment: no update, no decay, no gradient of its own). */
+  frozen?: true;
+  /** Fine-tuning: the learning rate's multiplier for this tensor (`lr_scale`; absent: 1). */
+  lrScale?: number;
 }
 
 export interface IRStat {
@@ -120,6 +126,8 @@ export interface IR {
     auto?: { vocab?: number; classes?: number };
   };
   layout?: IRLayout;
+  /** The train block's init_from, as written (relative to the spec's directory): the weights the trainer starts from. */
+  initFrom?: string;
 }
 
 const intArr = { type: "array", items: { type: "integer", minimum: 0 } };
@@ -225,6 +233,7 @@ function schedText(s: NodeSchedule | undefined): string {
 export function printIr(ir: IR): string {
   const lines: string[] = [];
   lines.push(`ir ${ir.name} (batch ${ir.batch}, input [${ir.input.shape.join(", ")}], output [${ir.output.shape.join(", ")}])`);
+  if (ir.initFrom !== undefined) lines.push(`init_from ${JSON.stringify(ir.initFrom)}`);
   lines.push(
     `loss ${ir.loss.kind}${ir.loss.kind === "softmax_cross_entropy" ? `(label_smoothing=${ir.loss.labelSmoothing})` : ir.loss.kind === "huber" ? `(delta=${ir.loss.delta})` : ""}`,
   );
@@ -232,13 +241,13 @@ export function printIr(ir: IR): string {
     const tail = n.tail.length > 0 ? ` +[${n.tail.map((t) => t.op + (Object.keys(t.attrs).length ? `(${attrText(t.attrs)})` : "")).join(", ")}]` : "";
     lines.push(
       `  ${n.output} = ${n.kernel}(${n.inputs.join(", ")}${n.params.length ? "; " + n.params.join(", ") : ""})${tail}  ` +
-        `[${n.inShape.join(",")}] -> [${n.outShape.join(",")}]${Object.keys(n.attrs).length ? "  {" + attrText(n.attrs as Record<string, Json>) + "}" : ""}  @${n.line}:${n.col}${schedText(n.sched)}`,
+        `[${n.inShape.join(",")}] -> [${n.outShape.join(",")}]${Object.keys(n.attrs).length ? "  {" + attrText(n.attrs as Record<string, Json>) + "}" : ""}  @${n.line}:${n.col}${schedText(n.sched)}${n.frozen ? "  frozen" : ""}`,
     );
   }
   lines.push("params");
   for (const p of ir.params)
     lines.push(
-      `  ${p.name} [${p.shape.join(", ")}] init=${attrText(p.init)} group=${p.group} wd=${p.weightDecay} l1=${p.l1}${p.maxNorm ? ` max_norm=${p.maxNorm}` : ""}${p.decoupledDecay ? ` decoupled=${p.decoupledDecay}` : ""}`,
+      `  ${p.name} [${p.shape.join(", ")}] init=${attrText(p.init)} group=${p.group} wd=${p.weightDecay} l1=${p.l1}${p.maxNorm ? ` max_norm=${p.maxNorm}` : ""}${p.decoupledDecay ? ` decoupled=${p.decoupledDecay}` : ""}${p.frozen ? " frozen" : ""}${p.lrScale !== undefined ? ` lr_scale=${p.lrScale}` : ""}`,
     );
   if (ir.stats.length > 0) {
     lines.push("stats");

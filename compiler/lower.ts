@@ -5,6 +5,7 @@
 import type { Span } from "../grammar/ast";
 import { diag, type Code, type Diagnostic } from "../grammar/diagnostics";
 import type { IR, IRNode, IRParam, IRStat } from "./ir";
+import { applyFinetune } from "./finetune";
 import { OPS } from "./ops";
 import type { LowerCtx } from "./ops/op";
 import { prod, shapeText } from "./shape";
@@ -291,6 +292,7 @@ class Lowerer implements LowerCtx {
       }
     }
     if (!this.checkSource(spec, shape)) return undefined;
+    if (!applyFinetune(spec, this.nodes, this.params, this.facts, this.diags)) return undefined;
     const { source, preprocess, augment, ...restData } = spec.data;
     return {
       version: 1,
@@ -320,6 +322,7 @@ class Lowerer implements LowerCtx {
         ...(this.facts?.vocab !== undefined && (source.kind === "text" || source.kind === "text_classes") ? { vocab: this.facts.vocab } : {}),
         ...(Object.keys(this.autoSizes).length > 0 ? { auto: this.autoSizes } : {}),
       },
+      ...(spec.finetune?.initFrom ? { initFrom: spec.finetune.initFrom.path } : {}),
     };
   }
 }

@@ -10,10 +10,11 @@ import type { IR, IRNode, NodeSchedule } from "./ir";
 import { asProducer, nodeOp } from "./ops";
 import type { ScheduleCtx } from "./ops/op";
 
-/** The tensors that carry a gradient: every node output downstream of a parameter. */
+/** The tensors that carry a gradient: every node output downstream of a trained parameter (a frozen prefix has none: no backward). */
 export function gradTensors(ir: IR): Set<string> {
   const needsGrad = new Set<string>();
-  for (const n of ir.nodes) if (n.params.length > 0 || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
+  const frozen = new Set(ir.params.filter((p) => p.frozen).map((p) => p.name));
+  for (const n of ir.nodes) if (n.params.some((p) => !frozen.has(p)) || n.inputs.some((i) => needsGrad.has(i))) needsGrad.add(n.output);
   return needsGrad;
 }
 

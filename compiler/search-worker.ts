@@ -2,7 +2,8 @@
 // train it for the trial's budget of epochs with the trial's seed, and return its metrics.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { initFromFile, loadInitFromFile } from "../runtime/node/init-from-file";
 import { pathToFileURL } from "node:url";
 import { readDataFacts } from "./data-facts";
 import { compileToIr } from "./pipeline";
@@ -37,7 +38,9 @@ export async function runTrial(job: TrialJob): Promise<{ metrics: Record<string,
 async function trial(job: TrialJob): Promise<{ metrics: Record<string, number | null> }> {
   const r = compileToIr(job.specText, job.specPath, { facts: (spec) => readDataFacts(spec, job.dataDir) });
   if (!r.ir) throw new DnncError(renderDiagnostics(r.diagnostics, job.specText));
-  const ts = (await generateTrainer(r.ir, { dataPath: job.dataDir })).text;
+  // fine-tuning: the trial starts from the spec's init_from like a run (an absolute path: the trainer runs from a temporary directory)
+  const initFrom = r.ir.initFrom !== undefined ? initFromFile(resolve(dirname(job.specPath), r.ir.initFrom)) : undefined;
+  const ts = (await generateTrainer(r.ir, { dataPath: job.dataDir, ...(initFrom ? { initFrom } : {}) })).text;
   const dir = mkdtempSync(join(tmpdir(), "dnnc-trial-"));
   try {
     const file = join(dir, "trial.trainer.mjs");
@@ -48,6 +51,7 @@ async function trial(job: TrialJob): Promise<{ metrics: Record<string, number | 
     try {
       const model = program.create(be, job.seed);
       model.init();
+      if (program.meta.initFrom !== undefined) loadInitFromFile(program, be.H, program.meta.initFrom);
       const res = train(program, be, model, data, { epochs: job.epochs, seed: job.seed });
       const last = res.epochs[res.epochs.length - 1];
       return {

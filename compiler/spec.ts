@@ -106,6 +106,29 @@ export interface Spec {
   search?: { entries: { path: string; dist: Json; span: Span }[]; settings: Record<string, Json> };
   /** sha256 of the spec source. */
   hash: string;
+  /** Fine-tuning (the train block's init_from, freeze, lr_scale); absent when the spec uses none. */
+  finetune?: FinetuneSpec;
+}
+
+/** A layer named in `freeze` or `lr_scale`: a node id as in the state dict (`conv2d_0`, `bn_1`, `dense_0`). */
+export interface LayerRef {
+  name: string;
+  span: Span;
+}
+
+/** One `freeze` or `lr_scale` statement's layers: single names and inclusive ranges `a to b` of the chain. */
+export interface LayerSelection {
+  items: ({ one: LayerRef } | { from: LayerRef; to: LayerRef })[];
+  span: Span;
+}
+
+export interface FinetuneSpec {
+  /** Initial weights: a .safetensors file, or a run directory (its model.safetensors); relative to the spec's directory. */
+  initFrom?: { path: string; span: Span };
+  /** Layers whose parameters are not trained (no update, no decay; batch norm there uses and keeps its running statistics). */
+  freeze: LayerSelection[];
+  /** Learning-rate multipliers of layers (a later statement overrides an earlier one for the same layer). */
+  lrScale: { scale: number; sel: LayerSelection }[];
 }
 
 /**
@@ -118,4 +141,6 @@ export interface DataFacts {
   classes?: number;
   /** Why the data could not be read (the diagnostic of an `auto` says it). */
   unreadable?: string;
+  /** The train block's init_from as read by the CLI: the file's tensor shapes, or why it cannot be used. */
+  initFrom?: { file: string; shapes?: Record<string, number[]>; error?: string };
 }

@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { initFromFile, loadInitFromFile } from "../runtime/node/init-from-file";
 import { pathToFileURL } from "node:url";
 import { dataPathOf, readDataFacts } from "./data-facts";
 import { compileToIr } from "./pipeline";
@@ -115,13 +116,15 @@ export async function runSpecTest(specPath: string, update: boolean, backend: "a
   let got: Golden;
   try {
     const file = join(dir, "t.trainer.mjs");
-    writeFileSync(file, await bundleTrainer((await generateTrainer(r.ir, { dataPath: dataDir })).text, "t.trainer.ts"));
+    const initFrom = r.ir.initFrom !== undefined ? initFromFile(resolve(dirname(specPath), r.ir.initFrom)) : undefined;
+    writeFileSync(file, await bundleTrainer((await generateTrainer(r.ir, { dataPath: dataDir, ...(initFrom ? { initFrom } : {}) })).text, "t.trainer.ts"));
     const { program } = (await import(pathToFileURL(file).href)) as { program: Program };
     const data = loadData(program, dataDir);
     const be = await createBackend(program.meta.heapFloats, { backend, threads: 1 });
     try {
       const model = program.create(be, program.train.seed);
       model.init();
+      if (program.meta.initFrom !== undefined) loadInitFromFile(program, be.H, program.meta.initFrom);
       const res = train(program, be, model, data, { maxSteps: steps, epochs: 1_000_000 });
       got = { spec: specPath, steps, lossTrace: res.lossTrace, test_loss: res.test_loss, test_acc: res.test_acc };
     } finally {

@@ -52,6 +52,9 @@ export const messages = {
   E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",
   E0602: "the model has {estimate} parameters, more than the limit of {limit}",
   E0603: "the training data takes {estimate}, more than the limit of {limit}",
+  E0801: "init_from: {detail}",
+  E0802: "unknown layer `{name}` in `{setting}`",
+  E0803: "fine-tuning: {detail}",
 } as const;
 
 export type Code = keyof typeof messages;

@@ -39,6 +39,11 @@ export interface ProgramMeta {
   heapFloats: number;
   /** Default data location, relative to the trainer file's directory (or absolute). */
   dataPath: string;
+  /**
+   * Fine-tuning (the train block's init_from): the .safetensors file whose tensors start the run,
+   * matched by name (runtime/init-from.ts), relative to the trainer file's directory (or absolute).
+   */
+  initFrom?: string;
   /** Multiply-adds of the largest GEMM in a step (decides whether a second thread can pay). */
   maxGemmMacs?: number;
   /**

@@ -191,6 +191,17 @@ describe("every diagnostic code fires", () => {
     /^the model has 140,140,000 parameters, more than the limit of 134,217,728$/,
   );
   expectDiag(spec(), "E0603", "6:15", /^the training data takes 1001 B, more than the limit of 1000 B$/, withDataset(1001, 1000));
+
+  // fine-tuning (compiler/finetune.ts): the init_from file as the CLI read it, layer names, what cannot be frozen
+  expectDiag(
+    spec({ train: 'train { batch 2; init_from "w.safetensors" }' }),
+    "E0801",
+    "7:28",
+    /^init_from: w\.safetensors: no such file or directory$/,
+    (source) => compileToIr(source, FILE, { facts: { initFrom: { file: "w.safetensors", error: "w.safetensors: no such file or directory" } } }),
+  );
+  expectDiag(spec({ train: "train { batch 2; freeze dense_9 }" }), "E0802", "7:25", /^unknown layer `dense_9` in `freeze`$/);
+  expectDiag(spec({ train: "train { batch 2; freeze dense_0 }" }), "E0803", "7:18", /^fine-tuning: every parameter is frozen: nothing would be trained$/);
 });
 
 describe("the catalogue", () => {

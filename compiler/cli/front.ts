@@ -5,7 +5,9 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from "node:pat
 import { compileToIr } from "../pipeline";
 import { checkTarget, type Target } from "../check-targets";
 import { dataPathOf, readDataFacts } from "../data-facts";
-import type { Spec } from "../spec";
+import type { DataFacts, Spec } from "../spec";
+import { decodeSafetensors } from "../../runtime/safetensors";
+import { initFromFile, readInitFrom } from "../../runtime/node/init-from-file";
 import type { IR } from "../ir";
 import { renderDiagnostics, type Diagnostic } from "../../grammar/diagnostics";
 import { DnncError } from "../../runtime/errors";
@@ -54,7 +56,7 @@ export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "low
   const source = readSpec(path);
   out.info(`spec ${resolve(path)} (${source.length} characters)`);
   // the data's vocabulary and classes, for `auto` sizes (read only for the sequence sources)
-  const facts = (spec: Spec) => readDataFacts(spec, dataPathOf(spec, path, data));
+  const facts = (spec: Spec) => withInitFrom(readDataFacts(spec, dataPathOf(spec, path, data)), spec, path);
   const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () =>
     compileToIr(source, path, { passes, onPass: passTimer(out), facts }),
   );
@@ -66,6 +68,21 @@ export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "low
   // under --json the diagnostics travel in the error document (cli.ts)
   if (!r.ir) throw Object.assign(new DnncError(`${path}: compilation failed`, 1), { diagnostics: r.diagnostics.map(jsonDiag) });
   return { ...r, ir: r.ir, source };
+}
+
+/** The facts with the spec's init_from file read (fine-tuning): its tensor shapes, or why it cannot be used (E0801 at the spec's init_from). */
+function withInitFrom(facts: DataFacts, spec: Spec, specPath: string): DataFacts {
+  const p = spec.finetune?.initFrom?.path;
+  if (p === undefined) return facts;
+  const abs = resolve(dirname(specPath), p);
+  try {
+    const { file, bytes } = readInitFrom(abs);
+    const shapes = Object.fromEntries(decodeSafetensors(bytes, file).tensors.map((t) => [t.name, t.shape]));
+    return { ...facts, initFrom: { file, shapes } };
+  } catch (e) {
+    if (!(e instanceof DnncError)) throw e;
+    return { ...facts, initFrom: { file: abs, error: e.message } };
+  }
 }
 
 export function specStem(path: string): string {
@@ -108,7 +125,10 @@ export async function compileSpec(
   const { generateTrainer } = await import("../codegen/emit-trainer");
   const { bundleTrainer } = await import("../codegen/bundle");
   const src = await out.time("emit trainer.ts (ts-morph and prettier, loaded on first use)", () =>
-    generateTrainer(fe.ir, { dataPath: dataPathFor(specPath, fe.ir.data.source.path, dataBase) }),
+    generateTrainer(fe.ir, {
+      dataPath: dataPathFor(specPath, fe.ir.data.source.path, dataBase),
+      ...(fe.ir.initFrom !== undefined ? { initFrom: dataPathFor(specPath, initFromFile(resolve(dirname(specPath), fe.ir.initFrom)), dataBase) } : {}),
+    }),
   );
   files.ts = join(outDir, `${stem}.trainer.ts`);
   // every generated file is written atomically (a temporary file renamed over it): a full disk or a
@@ -139,7 +159,11 @@ export function checkCommand(files: string[], out: Out, data?: string): number {
       continue;
     }
     const r = out.time(`check ${f}`, () =>
-      compileToIr(source, f, { passes: "lower", onPass: passTimer(out), facts: (spec) => readDataFacts(spec, dataPathOf(spec, f, data)) }),
+      compileToIr(source, f, {
+        passes: "lower",
+        onPass: passTimer(out),
+        facts: (spec) => withInitFrom(readDataFacts(spec, dataPathOf(spec, f, data)), spec, f),
+      }),
     );
     report(out, r.diagnostics, source);
     results.push({ file: f, ok: !!r.ir, diagnostics: r.diagnostics.map(jsonDiag) });
@@ -177,7 +201,12 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     const { generatePytorchTrainer } = await import("../codegen-pytorch/emit-python");
     let py: string;
     try {
-      py = out.time("emit trainer.py", () => generatePytorchTrainer(fe.ir, { dataPath: dataPathFor(spec, fe.ir.data.source.path, o.out) }));
+      py = out.time("emit trainer.py", () =>
+        generatePytorchTrainer(fe.ir, {
+          dataPath: dataPathFor(spec, fe.ir.data.source.path, o.out),
+          ...(fe.ir.initFrom !== undefined ? { initFrom: dataPathFor(spec, initFromFile(resolve(dirname(spec), fe.ir.initFrom)), o.out) } : {}),
+        }),
+      );
     } catch (e) {
       throw new DnncError(`${spec}: cannot compile for PyTorch: ${(e as Error).message}`);
     }

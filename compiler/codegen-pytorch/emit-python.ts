@@ -148,7 +148,7 @@ function targetKind(ir: IR): { regression: boolean; classes: number | null } {
 }
 
 /** The Python trainer for `ir`. `dataPath`: the default data location, relative to the .py file (or absolute). */
-export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): string {
+export function generatePytorchTrainer(ir: IR, opts: { dataPath: string; initFrom?: string }): string {
   refuseUnsupported(ir);
   const model = emitPyModel(ir);
   const t = ir.train;
@@ -214,6 +214,8 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
     `EARLY_STOPPING = ${es ? py(es as never) : "None"}`,
     `HAS_BATCH_NORM = ${py(model.hasBatchNorm)}`,
     `STATS = ${py(ir.stats.map((s) => s.name))}  # running statistics, saved after the parameters`,
+    `INIT_FROM = ${opts.initFrom !== undefined ? py(opts.initFrom) : "None"}  # fine-tuning (init_from): the weights to start from, matched by name, relative to this file unless absolute`,
+    `FROZEN_NORMS = ${py(ir.nodes.filter((n) => n.frozen && (n.op === "bn" || n.op === "iternorm")).map((n) => n.id))}  # frozen batch norms: in evaluation mode while training (bn.eval())`,
   ];
   const sections = [
     header.join("\n"),

@@ -186,13 +186,15 @@ export function emitParamTable(params: IRParam[]): string {
   const rows = params.map(
     (p) =>
       `    ${py(p.name)}: {"shape": ${py(p.shape)}, "init": ${py(p.init as Json)}, "weight_decay": ${py(p.weightDecay)}, ` +
-      `"decoupled_decay": ${py(p.decoupledDecay)}, "l1": ${py(p.l1)}, "max_norm": ${py(p.maxNorm)}},`,
+      `"decoupled_decay": ${py(p.decoupledDecay)}, "l1": ${py(p.l1)}, "max_norm": ${py(p.maxNorm)}` +
+      `${p.frozen ? `, "frozen": True` : ""}${p.lrScale !== undefined ? `, "lr_scale": ${py(p.lrScale)}` : ""}},`,
   );
   return [
     `# Every trainable tensor, in dnnc's order (the order of the safetensors file), with its initializer and`,
     `# its own decay settings: weight_decay is coupled L2 (added to the gradient, torch's weight_decay),`,
     `# decoupled_decay is AdamW's p *= 1 - lr * wd, l1 adds l1 * sign(p) to the gradient, max_norm`,
-    `# renormalizes each output row after every step (torch.renorm).`,
+    `# renormalizes each output row after every step (torch.renorm); fine-tuning: frozen (requires_grad False,`,
+    `# no group), lr_scale (the group's lr multiplier).`,
     `PARAMS = {`,
     ...rows,
     `}`,

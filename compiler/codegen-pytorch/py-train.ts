@@ -65,6 +65,41 @@ def load_initial(model, path):
             state[name].copy_(found[name])
 
 
+def load_matching(model, path):
+    """Fine-tuning (the spec's init_from): copy the file's tensors that match the model's by name and shape,
+    as runtime/init-from.ts; another shape (a replaced head) is skipped and keeps its fresh initialisation."""
+    found = decode_safetensors(path)
+    state = model.state_dict()
+    names = list(PARAMS) + STATS
+    report = {"file": path, "loaded": [], "missing": [], "extra": [k for k in found if k not in names], "mismatched": []}
+    with torch.no_grad():
+        for name in names:
+            if name not in found:
+                report["missing"].append(name)
+            elif list(found[name].shape) != list(state[name].shape):
+                report["mismatched"].append({"name": name, "model": list(state[name].shape), "file": list(found[name].shape)})
+            else:
+                state[name].copy_(found[name])
+                report["loaded"].append(name)
+    if not report["loaded"]:
+        fail(f"{path}: no tensor matches a tensor of this model by name and shape")
+    return report
+
+
+def freeze_parameters(model):
+    """Fine-tuning: frozen tensors get no gradient (requires_grad False) and no optimizer group."""
+    named = dict(model.named_parameters())
+    for name, p in PARAMS.items():
+        if p.get("frozen", False):
+            named[name].requires_grad_(False)
+
+
+def frozen_norms_eval(model):
+    """After net.train(): the frozen batch norms normalize with, and keep, their running statistics."""
+    for name in FROZEN_NORMS:
+        getattr(model, name).eval()
+
+
 def model_tensors(model):
     state = model.state_dict()
     return [(name, state[name]) for name in list(PARAMS) + STATS]
@@ -75,8 +110,10 @@ def param_groups(model):
     named = dict(model.named_parameters())
     groups = []
     for name, p in PARAMS.items():
+        if p.get("frozen", False):
+            continue  # fine-tuning: no update, no decay, no optimizer state
         decay = p["decoupled_decay"] if OPTIMIZER["kind"] == "adamw" else p["weight_decay"]
-        groups.append({"params": [named[name]], "weight_decay": decay, "name": name})
+        groups.append({"params": [named[name]], "weight_decay": decay, "name": name, "lr_scale": p.get("lr_scale", 1)})
     return groups
 
 
@@ -87,19 +124,22 @@ def add_gradient_terms(model, lr):
     with torch.no_grad():
         for name, s in PARAMS.items():
             p = named[name]
+            if s.get("frozen", False):
+                continue
+            lr_t = lr * s.get("lr_scale", 1)
             if s["l1"] != 0:
                 p.grad.add_(torch.sign(p), alpha=s["l1"])
             if OPTIMIZER["kind"] == "adamw" and s["weight_decay"] != 0:
                 p.grad.add_(p, alpha=s["weight_decay"])
             if OPTIMIZER["kind"] != "adamw" and s["decoupled_decay"] != 0:
-                p.mul_(1 - lr * s["decoupled_decay"])
+                p.mul_(1 - lr_t * s["decoupled_decay"])
 
 
 def apply_max_norm(model):
     named = dict(model.named_parameters())
     with torch.no_grad():
         for name, s in PARAMS.items():
-            if s["max_norm"] > 0:
+            if s["max_norm"] > 0 and not s.get("frozen", False):
                 p = named[name]
                 p.copy_(torch.renorm(p, 2, 0, s["max_norm"]))  # rows with norm > c scaled by c / (norm + 1e-7)
 
@@ -314,6 +354,11 @@ def main(argv=None):
     init_parameters(model)
     if args.init_from:
         load_initial(model, args.init_from)
+    elif INIT_FROM is not None:
+        path = INIT_FROM if os.path.isabs(INIT_FROM) else os.path.join(os.path.dirname(os.path.abspath(__file__)), INIT_FROM)
+        init_report = load_matching(model, path)
+        say(f"init_from {path}: loaded {len(init_report['loaded'])} tensors, skipped {len(init_report['mismatched'])} for their shape, {len(init_report['missing'])} missing, {len(init_report['extra'])} extra")
+    freeze_parameters(model)
     if args.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
@@ -373,6 +418,7 @@ def main(argv=None):
             if ON_DIVERGENCE != "stop":
                 stats_backup = [b.detach().clone() for b in stat_buffers]
             net.train()
+            frozen_norms_eval(model)
             x, y = batch_x(train_ds, mine, device, pre, (seed, epoch) if AUGMENT else None), targets(train_ds, mine, device)
             if PENALTY is not None:
                 x.requires_grad_(True)
@@ -430,7 +476,7 @@ def main(argv=None):
             step += 1
             add_gradient_terms(model, lr * lr_factor)
             for g in opt.param_groups:
-                g["lr"] = lr * lr_factor
+                g["lr"] = lr * lr_factor * g["lr_scale"]
             opt.step()
             opt.zero_grad(set_to_none=True)
             apply_max_norm(model)

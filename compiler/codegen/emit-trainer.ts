@@ -22,24 +22,27 @@ function causality(ir: IR): { causal: boolean; acausal?: string } {
   return n ? { causal: false, acausal: `${n.op} at spec line ${n.line}` } : { causal: true };
 }
 
-export function programConstants(ir: IR, dataPath: string) {
+export function programConstants(ir: IR, dataPath: string, initFrom?: string) {
   const L = ir.layout!;
   const tensors = [
     ...ir.params.map((p) => ({ name: p.name, shape: p.shape, offset: L.offsets[p.name], size: p.size, kind: "param" as const })),
     ...ir.stats.map((s) => ({ name: s.name, shape: s.shape, offset: L.offsets[s.name], size: s.size, kind: "stat" as const })),
   ];
-  const segments = ir.params.map((p) => ({
-    name: p.name,
-    offset: L.offsets[p.name] - L.P,
-    size: p.size,
-    rows: p.shape[0],
-    cols: p.size / p.shape[0],
-    weightDecay: p.weightDecay,
-    decoupledDecay: p.decoupledDecay,
-    l1: p.l1,
-    lrScale: 1,
-    maxNorm: p.maxNorm,
-  }));
+  // a frozen tensor (fine-tuning) is no segment: the optimizer, decay, clipping and the divergence checks never see it
+  const segments = ir.params
+    .filter((p) => !p.frozen)
+    .map((p) => ({
+      name: p.name,
+      offset: L.offsets[p.name] - L.P,
+      size: p.size,
+      rows: p.shape[0],
+      cols: p.size / p.shape[0],
+      weightDecay: p.weightDecay,
+      decoupledDecay: p.decoupledDecay,
+      l1: p.l1,
+      lrScale: p.lrScale ?? 1,
+      maxNorm: p.maxNorm,
+    }));
   const last = ir.nodes[ir.nodes.length - 1];
   // the largest splittable work of a step (multiply-adds): dense layers over the batch; convolutions
   // with groups = 1 over the batch too (the wasm backend splits them across threads by samples or
@@ -69,6 +72,8 @@ export function programConstants(ir: IR, dataPath: string) {
     ...(ir.data.source.kind === "text" ? causality(ir) : {}),
     heapFloats: L.heapFloats,
     dataPath,
+    // the weights to start from (the train block's init_from), relative to the trainer's directory (or absolute)
+    ...(initFrom !== undefined ? { initFrom } : {}),
     maxGemmMacs,
     ...(convColFloats > WINO_SCRATCH_MAX ? { convColFloats } : {}),
   };
@@ -91,11 +96,11 @@ export function programConstants(ir: IR, dataPath: string) {
 }
 
 /** Generate the trainer's TypeScript source (unformatted assembly, then prettier). */
-export async function generateTrainer(ir: IR, opts: { dataPath: string }): Promise<TrainerSource> {
+export async function generateTrainer(ir: IR, opts: { dataPath: string; initFrom?: string }): Promise<TrainerSource> {
   const em = emitModel(ir);
   const penalty = hasPenalty(ir);
   const pe = penalty ? emitPenalty(ir) : { code: [], uses: new Set<string>(), consts: [] };
-  const c = programConstants(ir, opts.dataPath);
+  const c = programConstants(ir, opts.dataPath, opts.initFrom);
   const runtimeImports = [...new Set([...em.uses, ...pe.uses])].sort();
   const { Project, StructureKind, VariableDeclarationKind } = await import("ts-morph");
   const project = new Project({ useInMemoryFileSystem: true });

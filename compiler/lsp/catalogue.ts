@@ -185,6 +185,18 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
         "Truncated backpropagation through time (a text source, lstm/gru): the windows are read in order as `batch` contiguous tracks and each recurrent layer starts from its state at the end of the previous batch, detached (default false).",
         ["true", "false"],
       ),
+      init_from: setting(
+        "init_from",
+        'Fine-tuning: start from another run\'s weights, `init_from "runs/base"` (a run directory) or a .safetensors file, relative to the spec. Tensors are matched by name; one of another shape (a replaced head) is skipped and freshly initialised; the trainer prints what was loaded, skipped, missing and extra, and records it in run.json.',
+      ),
+      freeze: setting(
+        "freeze",
+        "Fine-tuning: layers whose parameters are not trained, by node id as in the state dict (`conv2d_0`, `bn_1`, `dense_0`; `dnnc compile --emit ir` lists them): `freeze conv2d_0 to dense_0` (an inclusive range of the chain), or names. No update, no decay, no backward below the first trained layer; a frozen batch norm uses and keeps its running statistics. May be repeated.",
+      ),
+      lr_scale: setting(
+        "lr_scale",
+        "Fine-tuning: a learning-rate multiplier for layers, `lr_scale 0.1 conv2d_0 to dense_0` (PyTorch param groups with a scaled lr). May be repeated; a later one wins for a layer named twice.",
+      ),
     }),
   },
   search: {

@@ -183,6 +183,29 @@ function normBackward(fn: string, rowsExpr: (n: never) => string = () => "n") {
   };
 }
 
+/**
+ * The backward of a frozen batch norm (fine-tuning: evaluation mode, its parameters not trained)
+ * that a gradient reaches from trained layers before it: y = x·s + t per channel with constant
+ * s = gamma / sqrt(running_var + eps), so dx = dy·s, as the forward's evaluation branch computes s.
+ */
+function bnEvalBackward(n: BnNode, c: EmitCtx): string[] {
+  const src = n.inputs[0];
+  const C = n.inShape[0];
+  const S = prod(n.inShape) / C;
+  const t = c.dxTarget(src, prod(n.inShape));
+  if (t.dx < 0) return [];
+  const g = gammaBeta(n, c).g;
+  const rv = c.off(`${n.id}.running_var`);
+  const dy = c.off(`grad:${n.output}`);
+  return [
+    `for (let c = 0; c < ${C}; c++) {`,
+    `  const s = ${g >= 0 ? `(1 / Math.sqrt(H[${rv} + c] + ${lit(n.attrs.eps)})) * H[${g} + c]` : `1 / Math.sqrt(H[${rv} + c] + ${lit(n.attrs.eps)})`};`,
+    `  for (let r = 0; r < n; r++) { const o = r * ${C * S} + c * ${S}; for (let k = 0; k < ${S}; k++) H[${t.dx} + o + k] = H[${dy} + o + k] * s; }`,
+    `}`,
+    ...t.post,
+  ];
+}
+
 const noPenalty = unsupported("it has no second derivative here (the penalties differentiate every op twice)");
 
 const meanInvstd = (size: number) => [
@@ -214,11 +237,13 @@ export const bnNode: NodeOp<BnNode> = {
     const eta = a.momentum;
     const CS = C * S;
     const onlyRelu = n.tail.length === 1 && n.tail[0].op === "relu";
+    // frozen (fine-tuning): evaluation mode in training too, the running statistics used and kept (PyTorch's bn.eval())
+    const mode = n.frozen ? "false" : "train";
     if (n.tail.length === 0 || onlyRelu) {
       // the same loop as below in runtime/kernels/norm.ts batchNormNodeForward (wasm SIMD on
       // the wasm backend, the same bytes)
       c.uses.add("makeDenseEpilogues");
-      return [`E.bnForward(CFG_${n.id}, ${X}, ${Z}, ${c.off(n.output)}, ${g}, ${b}, ${mean}, ${invstd}, ${rm}, ${rv}, ${onlyRelu}, train, n);`];
+      return [`E.bnForward(CFG_${n.id}, ${X}, ${Z}, ${c.off(n.output)}, ${g}, ${b}, ${mean}, ${invstd}, ${rm}, ${rv}, ${onlyRelu}, ${mode}, n);`];
     }
     const prelude = c.tailPrelude(n);
     const sweepBody = c.tailBody(n, size, "i").join(" ");
@@ -226,7 +251,7 @@ export const bnNode: NodeOp<BnNode> = {
       ...prelude,
       `for (let c = 0; c < ${C}; c++) {`,
       `  let scale: number, shift: number;`,
-      `  if (train) {`,
+      `  if (${mode}) {`,
       `    const m = n * ${S};`,
       `    let s = 0;`,
       `    for (let r = 0; r < n; r++) { const o = ${X} + r * ${CS} + c * ${S}; for (let k = 0; k < ${S}; k++) s += H[o + k]; }`,
@@ -251,7 +276,9 @@ export const bnNode: NodeOp<BnNode> = {
       `}`,
     ];
   },
-  backward: normBackward("batchNormBackward"),
+  backward(n, c) {
+    return n.frozen ? bnEvalBackward(n, c) : normBackward("batchNormBackward")(n, c);
+  },
   penalty: noPenalty,
   pytorch(n, c) {
     const a = n.attrs;
@@ -309,7 +336,7 @@ export const iterNormNode: NodeOp<IterNormNode> = {
     // the running mean and whitening matrix in evaluation
     const a = n.attrs;
     const size = prod(n.outShape);
-    c.uses.add("iterNormForwardTrain");
+    if (!n.frozen) c.uses.add("iterNormForwardTrain");
     c.uses.add("iterNormForwardEval");
     const C = n.inShape[0];
     c.consts.push(`const CFG_${n.id} = { C: ${C}, S: ${size / C}, G: ${a.groups}, T: ${a.iters}, eps: ${lit(a.eps)}, momentum: ${lit(a.momentum)} };`);
@@ -318,6 +345,8 @@ export const iterNormNode: NodeOp<IterNormNode> = {
     const Z = c.off(`z:${n.id}`);
     const rm = c.off(`${n.id}.running_mean`);
     const rw = c.off(`${n.id}.running_wm`);
+    // frozen (fine-tuning): evaluation mode in training too (the running mean and whitening matrix, kept)
+    if (n.frozen) return [`iterNormForwardEval(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${rm}, ${rw}, n);`, ...c.tailForward(n, size)];
     return [
       `if (train) iterNormForwardTrain(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${c.off(`save:${n.id}`)}, ${c.off(`tmp:${n.id}`)}, ${rm}, ${rw}, n);`,
       `else iterNormForwardEval(H, CFG_${n.id}, ${X}, ${g}, ${b}, ${Z}, ${rm}, ${rw}, n);`,

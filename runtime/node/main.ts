@@ -13,6 +13,8 @@ import type { Dataset } from "../data/dataset";
 import { DnncError } from "../errors";
 import type { Program } from "../program";
 import { encodeSafetensors } from "../safetensors";
+import { describeInitFrom, type InitFromReport } from "../init-from";
+import { loadInitFromFile } from "./init-from-file";
 import { preprocessMetadata, preprocessTensors } from "../preprocess";
 import { checkDataFits, trainAsync, type EpochMetrics, type LoopState, type TrainResult } from "../train-loop";
 import { MAX_THREADS } from "../limits";
@@ -272,6 +274,12 @@ export async function loadDataStreaming(p: Program, dataDir: string): Promise<Lo
   return loadData(p, dataDir);
 }
 
+/** Fine-tuning: read the program's init_from (relative to the trainer's directory) and copy its matching tensors into H. */
+function loadInitFrom(p: Program, H: Float32Array, trainerUrl: string): InitFromReport {
+  const path = p.meta.initFrom!;
+  return loadInitFromFile(p, H, isAbsolute(path) ? path : resolve(dirname(fileURLToPath(trainerUrl)), path));
+}
+
 export function defaultDataDir(p: Program, trainerUrl: string): string {
   const path = p.meta.dataPath;
   if (isAbsolute(path)) return path;
@@ -366,6 +374,8 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     const seed = resume?.state.seed ?? seed0;
     const model = p.create(be, seed);
     if (!resume) model.init(); // when resuming, the heap already holds the checkpoint's state
+    // fine-tuning: the tensors of another run's model, matched by name, over the fresh initialisation
+    const initFrom = !resume && p.meta.initFrom !== undefined ? loadInitFrom(p, be.H, trainerUrl) : undefined;
     let lastCheckpoint: string | undefined = plan.resume ? (out !== undefined ? join(out, CHECKPOINT_FILE) : plan.resume.checkpoint.path) : undefined;
     // the first write: create and lock the output directory, then its first files
     if (out !== undefined) run = openRunDir({ ...plan, out }, hooks.install);
@@ -387,6 +397,14 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     // a directory of classes: which files became which class (a stray file is a class too)
     if (data.metadata?.classes !== undefined)
       say(`classes (by file): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`);
+    if (initFrom) {
+      const trained = new Set(p.segments.map((s) => s.name));
+      for (const line of describeInitFrom(
+        initFrom,
+        p.tensors.filter((t) => t.kind === "param" && !trained.has(t.name)).map((t) => t.name),
+      ))
+        say(line);
+    }
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
     let curEpoch = resume?.state.epoch ?? 1;
     let winStart = performance.now();
@@ -481,6 +499,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
           steps: result.steps,
           seed,
           divergences: result.divergences,
+          ...(initFrom ? { initFrom } : {}),
         }) + "\n",
       );
       writeFileAtomicSync(
