@@ -28,7 +28,7 @@ import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
 import { Vocab, vocabMetadata } from "../data/vocab";
 import type { Json } from "../program";
 import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
-import { LrRecord, PredictionCollector } from "./run-record";
+import { LrRecord, PredictionCollector, resumedRunInfo, RUN_INFO_FILE } from "./run-record";
 
 export interface TrainerArgs {
   data?: string;
@@ -372,6 +372,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     let lastCheckpoint: string | undefined = plan.resume ? (out !== undefined ? join(out, CHECKPOINT_FILE) : plan.resume.checkpoint.path) : undefined;
     // the first write: create and lock the output directory, then its first files
     if (out !== undefined) run = openRunDir({ ...plan, out }, hooks.install);
+    const resumedFrom = plan.resume?.from;
     plan.resume = undefined; // its tensors are in the heap now: let the checkpoint's bytes go
     const lines: string[] = resume ? resume.state.metrics.map((m) => JSON.stringify(m)) : [];
     let interrupted = false;
@@ -393,8 +394,8 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
     let curEpoch = resume?.state.epoch ?? 1;
     // for the report (run-record.ts): the rate of every step, and a sample of the test predictions
-    const started = new Date().toISOString();
-    const lrRecord = new LrRecord();
+    const info = resumedRunInfo(resumedFrom, resume?.state.step ?? 0);
+    const lrRecord = new LrRecord(info.lrSteps);
     const predictions = data.test ? new PredictionCollector(p, data.test, isRegression(p)) : undefined;
     let winStart = performance.now();
     let winSamples = 0;
@@ -500,8 +501,13 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
           steps: result.steps,
           seed,
           divergences: result.divergences,
-          // for the report: when, with which settings (the epochs in effect), and the rate of each step
-          started,
+        }) + "\n",
+      );
+      // for the report: when, with which settings (the epochs in effect), and the rate of each step
+      writeFileAtomicSync(
+        join(out, RUN_INFO_FILE),
+        JSON.stringify({
+          started: info.started,
           finished: new Date().toISOString(),
           train: { ...p.train, epochs: args.epochs ?? p.train.epochs },
           data: { ...p.data, vocab: undefined },

@@ -2,12 +2,16 @@
 // writes them): the learning rate of every step, kept compact, and a sample of the test set's
 // predictions (the misclassified images for a gallery, predicted-vs-true pairs for regression).
 //
-//   run.json "lr_steps": [[step, lr], ...]  the rate is linear between two listed steps (a
-//     warm-up is two points, a staircase two per stair, a cosine every step, thinned to at most
-//     LR_POINTS); the steps are those this process trained (a resumed run starts at its checkpoint).
+//   run-info.json: {"started", "finished" (ISO dates), "train", "data" (the settings in effect),
+//     "lr_steps": [[step, lr], ...]}: the rate is linear between two listed steps (a warm-up is two
+//     points, a staircase two per stair, a cosine every step, thinned to at most LR_POINTS). A
+//     resumed run keeps the start date and the rates up to its checkpoint from the run it resumes.
+//     (Not in run.json: a run that early stopping ended, resumed, leaves run.json as it was.)
 //   predictions.json: {"kind": "classification", "seen", "wrong", "shape": [C, H, W] (images only),
 //     "samples": [{"row", "true", "pred", "prob", "pixels" (images: base64 of C·H·W bytes 0..255)}]} or
 //     {"kind": "regression", "seen", "pairs": [[true, predicted], ...]} (first PRED_POINTS test rows).
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Dataset } from "../data/dataset";
 import { unpackRowScaled } from "../data/packed";
 import type { Program } from "../program";
@@ -26,6 +30,10 @@ export const PRED_POINTS = 2000;
 export class LrRecord {
   private buf = new Float64Array(256);
   private n = 0; // floats used (pairs × 2)
+
+  constructor(start: [number, number][] = []) {
+    for (const [s, lr] of start) this.add(s, lr);
+  }
 
   add(step: number, lr: number): void {
     const k = this.n / 2;
@@ -61,6 +69,29 @@ export class LrRecord {
       out.push([this.buf[2 * i], this.buf[2 * i + 1]]);
     }
     return out;
+  }
+}
+
+export const RUN_INFO_FILE = "run-info.json";
+
+/**
+ * What a resumed run keeps of the run-info.json beside the checkpoint it resumes (`from`: a run
+ * directory or a checkpoint file): the start date and the rates of the steps up to `step`. A
+ * missing or unreadable file gives a fresh start (the report then lacks the earlier rates).
+ */
+export function resumedRunInfo(from: string | undefined, step: number): { started: string; lrSteps: [number, number][] } {
+  const fresh = { started: new Date().toISOString(), lrSteps: [] as [number, number][] };
+  if (from === undefined) return fresh;
+  try {
+    const path = join(statSync(from).isDirectory() ? from : dirname(from), RUN_INFO_FILE);
+    if (!existsSync(path)) return fresh;
+    const v = JSON.parse(readFileSync(path, "utf8")) as { started?: unknown; lr_steps?: unknown };
+    const lrSteps = Array.isArray(v.lr_steps)
+      ? (v.lr_steps as unknown[]).filter((p): p is [number, number] => Array.isArray(p) && typeof p[0] === "number" && typeof p[1] === "number" && p[0] <= step)
+      : [];
+    return { started: typeof v.started === "string" ? v.started : fresh.started, lrSteps };
+  } catch {
+    return fresh;
   }
 }
 
