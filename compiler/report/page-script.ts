@@ -3,7 +3,7 @@
 // <script type="application/json" id="dnnc-steps">, mapping them with each plot's data-* attributes
 // (svg.ts); the log-scale checkbox switches between the linear and log renderings of the loss plots
 // (both drawn by svg.ts); both settings live in the address's #fragment, so a reload (the live
-// report's, every few seconds) keeps them.
+// report's: <body data-live="MS">) keeps them.
 export const LIVE_RELOAD_MS = 3000;
 
 export const PAGE_SCRIPT = `
@@ -82,6 +82,7 @@ export const PAGE_SCRIPT = `
   apply();
   if (slider) slider.addEventListener("input", function () { apply(); save(); });
   if (logBox) logBox.addEventListener("change", function () { apply(); save(); });
-  if (document.body.dataset.live === "1") setTimeout(function () { location.reload(); }, ${LIVE_RELOAD_MS});
+  var live = Number(document.body.dataset.live);
+  if (live > 0) setTimeout(function () { location.reload(); }, live);
 })();
 `;

@@ -10,7 +10,7 @@
 import { assertNoRawUnsafe, htmlAttr, htmlText } from "../escape";
 import { PALETTE, confusionChart, lineChart, type LegendEntry, type Series, type VLine } from "./svg";
 import { extent } from "./series";
-import { PAGE_SCRIPT } from "./page-script";
+import { LIVE_RELOAD_MS, PAGE_SCRIPT } from "./page-script";
 import {
   DEFAULT_SMOOTHING,
   gallery,
@@ -82,6 +82,8 @@ export type RunPredictions =
 export interface RenderOptions {
   /** The run is in progress: the page reloads itself every few seconds (dnnc train --report-live). */
   live?: boolean;
+  /** Milliseconds between the live page's reloads (default LIVE_RELOAD_MS). */
+  liveReloadMs?: number;
 }
 
 export interface Report {
@@ -333,7 +335,7 @@ export function renderReport(runs: Run[], opts: RenderOptions = {}): Report {
     `<title>dnnc report: ${htmlText(names)}</title>`,
     `<style>${CSS}</style>`,
     `</head>`,
-    `<body${opts.live ? ` data-live="1"` : ""}>`,
+    `<body${opts.live ? ` data-live="${Math.max(100, Math.round(opts.liveReloadMs ?? LIVE_RELOAD_MS))}"` : ""}>`,
     ...body.filter((s) => s !== ""),
     `</body>`,
     `</html>`,
