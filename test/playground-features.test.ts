@@ -168,6 +168,7 @@ describe.skipIf(!have)("playground features in headless Chromium", () => {
     expect(tints.blue / tints.total).toBeGreaterThan(0.2);
     expect(tints.red / tints.total).toBeGreaterThan(0.2);
 
+    await page.screenshot({ path: join(work, "moons.png"), fullPage: true });
     // accuracy axis: spans the data, not 0..1
     const yMin = Number(await page.getAttribute("#acc-chart", "data-y-min"));
     expect(yMin).toBeGreaterThan(0.3);
@@ -215,6 +216,8 @@ describe.skipIf(!have)("playground features in headless Chromium", () => {
     });
     expect(ink.slice(0, 2)).toEqual([28, 28]);
     expect(ink[2]).toBeGreaterThan(100);
+    await page.screenshot({ path: join(work, "features.png"), fullPage: true });
+    process.stderr.write(`playground-features: screenshot ${join(work, "features.png")}\n`);
     expect(problems).toEqual([]);
   }, 120_000);
 });

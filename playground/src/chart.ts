@@ -72,8 +72,10 @@ export class LineChart {
     g.stroke();
     g.fillStyle = "#666";
     g.textAlign = "right";
-    g.fillText(y1.toPrecision(3), L - 4, T + 4);
-    g.fillText(y0.toPrecision(3), L - 4, h - B);
+    // short labels: the axis has ~40 pixels for them
+    const tick = (v: number) => (v !== 0 && (Math.abs(v) < 0.01 || Math.abs(v) >= 1e5) ? v.toExponential(1) : v.toPrecision(3));
+    g.fillText(tick(y1), L - 4, T + 4);
+    g.fillText(tick(y0), L - 4, h - B);
     g.textAlign = "left";
     g.fillText(`${this.opts.xLabel} ${Math.round(x0)}`, L, h - 6);
     g.textAlign = "right";

@@ -111,6 +111,7 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 editor.addEventListener("input", () => {
   render(); // colours at once, diagnostics debounced
   clearTimeout(timer);
+  $("share-url").hidden = true; // the link no longer holds this spec
   timer = setTimeout(() => {
     check();
     save();
