@@ -37,6 +37,23 @@ describe("LrRecord", () => {
     }
     expect(warmupEnd(r.points())).toBe(40);
     expect(warmupEnd(c.points())).toBeUndefined();
+    // a warm-up over epochs: a staircase of rises, then a decay
+    const stairs: [number, number][] = [
+      [1, 0.001],
+      [10, 0.001],
+      [11, 0.002],
+      [20, 0.002],
+      [21, 0.003],
+      [30, 0.003],
+      [31, 0.001],
+    ];
+    expect(warmupEnd(stairs)).toBe(21);
+    expect(
+      warmupEnd([
+        [1, 0.1],
+        [50, 0.1],
+      ]),
+    ).toBeUndefined();
   });
 
   it("thins a long record to at most the limit, keeping the first and last steps", () => {

@@ -76,11 +76,14 @@ export function stepLossCharts(runs: Run[]): { linear: string; log: string | und
   return { linear, log, data };
 }
 
-/** The step where a warm-up ends: the last step of the rising stretch the rate starts with (undefined when it does not rise). */
+/**
+ * The step where a warm-up ends: where the rate last rises in the non-decreasing stretch it starts
+ * with (a per-step ramp, or a staircase of per-epoch rises); undefined when it does not rise.
+ */
 export function warmupEnd(points: [number, number][]): number | undefined {
-  let i = 0;
-  while (i + 1 < points.length && points[i + 1][1] > points[i][1]) i++;
-  return i > 0 ? points[i][0] : undefined;
+  let end: number | undefined;
+  for (let i = 0; i + 1 < points.length && points[i + 1][1] >= points[i][1]; i++) if (points[i + 1][1] > points[i][1]) end = points[i + 1][0];
+  return end;
 }
 
 /** The learning rate of every step (runs with lr_steps), with the end of each warm-up marked. */
