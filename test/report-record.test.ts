@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LrRecord, PredictionCollector, resumedRunInfo } from "../runtime/node/run-record";
+import { classNamesFile, LrRecord, PredictionCollector, resumedRunInfo } from "../runtime/node/run-record";
 import { classScores, loadRun, regressionScores, settingRows, smooth, warmupEnd } from "../compiler/report";
 import type { Program } from "../runtime/program";
 import type { Dataset } from "../runtime/data/dataset";
@@ -88,6 +88,20 @@ describe("LrRecord", () => {
     writeFileSync(join(dir, "run-info.json"), "{not json");
     expect(resumedRunInfo(dir, 25).lrSteps).toEqual([]);
     expect(resumedRunInfo(undefined, 0).lrSteps).toEqual([]);
+  });
+});
+
+describe("class names from the data", () => {
+  it("reads classes.txt in label order when it names every class, and says why when it does not", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnnc-classes-"));
+    const notes: string[] = [];
+    expect(classNamesFile(dir, 2, (l) => notes.push(l))).toBeUndefined();
+    writeFileSync(join(dir, "classes.txt"), "cat\r\n dog \n\n");
+    expect(classNamesFile(dir, 2, (l) => notes.push(l))).toEqual(["cat", "dog"]);
+    expect(classNamesFile(dir, 3, (l) => notes.push(l))).toBeUndefined();
+    expect(notes).toEqual([`note: ${join(dir, "classes.txt")} has 2 class names for 3 classes; the report numbers the classes instead`]);
+    expect(classNamesFile(join(dir, "classes.txt"), 2, () => {})).toBeUndefined(); // a file (a CSV source), not a directory
+    expect(classNamesFile("specs/data/fashion-mnist-small", 10, () => {})?.[9]).toBe("Ankle boot");
   });
 });
 

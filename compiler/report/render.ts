@@ -205,7 +205,7 @@ table.summary tr.avg td{background:#f7f7f7;font-style:italic}
 .live{background:#fff4d6;border:1px solid #e6c36a;padding:6px 10px;border-radius:4px;display:inline-block;margin:0 0 12px}
 .cm{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}
-figure.sample{padding:4px;text-align:center}
+figure.sample{padding:4px;text-align:center;width:108px}
 figure.sample img{width:84px;height:84px;image-rendering:pixelated;display:block;margin:0 auto}
 figure.sample figcaption{font-size:11px;max-width:110px;padding:2px}
 figure.sample .t{color:#0a6e3a}figure.sample .p{color:#b02a00}

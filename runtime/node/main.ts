@@ -28,7 +28,7 @@ import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
 import { Vocab, vocabMetadata } from "../data/vocab";
 import type { Json } from "../program";
 import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
-import { LrRecord, PredictionCollector, resumedRunInfo, RUN_INFO_FILE } from "./run-record";
+import { classNamesFile, LrRecord, PredictionCollector, resumedRunInfo, RUN_INFO_FILE } from "./run-record";
 
 export interface TrainerArgs {
   data?: string;
@@ -485,7 +485,12 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
       const nf = tensors.find((t) => !t.data.every(Number.isFinite));
       if (nf) throw new DnncError(`not writing ${join(out, "model.safetensors")}: tensor ${nf.name} holds ${nf.data.find((v) => !Number.isFinite(v))}`);
       writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
-      const classes = data.metadata?.classes !== undefined ? (JSON.parse(data.metadata.classes) as string[]) : undefined;
+      const classes =
+        data.metadata?.classes !== undefined
+          ? (JSON.parse(data.metadata.classes) as string[])
+          : result.confusion
+            ? classNamesFile(dataDir, result.confusion.length, (l) => !args.quiet && process.stderr.write(l + "\n"))
+            : undefined;
       if (result.confusion)
         writeFileAtomicSync(
           join(out, "confusion.json"),

@@ -95,6 +95,28 @@ export function resumedRunInfo(from: string | undefined, step: number): { starte
   }
 }
 
+/**
+ * Class names from a data directory's `classes.txt` (one name per line, in label order), for the
+ * confusion matrix and the gallery. Undefined when there is none; a file whose number of names is
+ * not `k` is not used, and `warn` says so.
+ */
+export function classNamesFile(dataPath: string, k: number, warn: (line: string) => void): string[] | undefined {
+  try {
+    if (!statSync(dataPath).isDirectory()) return undefined;
+    const file = join(dataPath, "classes.txt");
+    if (!existsSync(file)) return undefined;
+    const names = readFileSync(file, "utf8")
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== "");
+    if (names.length === k) return names;
+    warn(`note: ${file} has ${names.length} class name${names.length === 1 ? "" : "s"} for ${k} classes; the report numbers the classes instead`);
+  } catch {
+    // an unreadable directory: the classes are numbered
+  }
+  return undefined;
+}
+
 export interface ClassSample {
   row: number;
   true: number;
