@@ -217,7 +217,8 @@ table.settings td{font-family:ui-monospace,Menlo,Consolas,monospace;padding:1px 
 pre.spec{background:#f5f5f5;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow:auto;max-height:420px}
 h3{font-size:15px;margin:16px 0 6px}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px;vertical-align:baseline}
-.grid{display:flex;flex-wrap:wrap;gap:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px;max-width:1400px}
+.grid figure svg{width:100%;height:auto}
 figure{margin:0;background:#fff;border:1px solid #e3e3e3;border-radius:4px;padding:4px}
 figcaption{font-size:12px;color:#555;padding:2px 6px 4px;max-width:620px}
 `;
