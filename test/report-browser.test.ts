@@ -139,7 +139,34 @@ describe.skipIf(!have)("report.html in headless Chromium (content)", () => {
     const s9 = await points("#loss-steps", "smooth-0");
     expect(s9.length).toBe(STEPS);
     expect(roughness(s9)).toBeLessThan(roughness(raw) / 4);
-    expect(page.url()).toContain("#s=0.9");
+    expect(await page.evaluate(() => location.hash)).toBe("#s=0.9");
+  });
+
+  it("a drag across the per-step plot zooms into those steps (axis and curves), a double click zooms out", async () => {
+    const svg = page.locator("#loss-steps svg");
+    const box = (await svg.boundingBox())!;
+    const d = await page.$eval("#loss-steps g.plot", (g) => ({ ...(g as SVGGElement).dataset }));
+    const W = Number(await svg.getAttribute("width"));
+    const k = box.width / W;
+    const at = (step: number) => box.x + (Number(d.left) + ((step - Number(d.xMin)) / (Number(d.xMax) - Number(d.xMin))) * Number(d.width)) * k;
+    const y = box.y + (Number(d.top) + Number(d.height) / 2) * k;
+    await page.mouse.move(at(30.4), y);
+    await page.mouse.down();
+    await page.mouse.move(at(45), y);
+    await page.mouse.move(at(59.6), y);
+    await page.mouse.up();
+    expect(await page.evaluate(() => location.hash)).toBe("#s=0.9&z=30-60");
+    expect((await points("#loss-steps", "smooth-0")).length).toBe(31);
+    expect((await points("#loss-steps", "raw-0")).length).toBe(31);
+    const xt = (await page.$$eval("#loss-steps g.xticks text", (ts) => ts.map((t) => Number(t.textContent)))).sort((a, b) => a - b);
+    expect(xt[0]).toBeGreaterThanOrEqual(30);
+    expect(xt[xt.length - 1]).toBeLessThanOrEqual(60);
+    expect(xt.length).toBeGreaterThanOrEqual(3);
+    // the first raw point sits at the plot's left edge (step 30 is the range's start)
+    expect((await points("#loss-steps", "raw-0"))[0][0]).toBeCloseTo(Number(d.left), 1);
+    await svg.dblclick();
+    expect((await points("#loss-steps", "smooth-0")).length).toBe(STEPS);
+    expect(await page.evaluate(() => location.hash)).toBe("#s=0.9");
   });
 
   it("the log-scale checkbox swaps the loss plots for ones with decade labels", async () => {
@@ -154,7 +181,7 @@ describe.skipIf(!have)("report.html in headless Chromium (content)", () => {
     expect(await visibleTicks("#loss-log")).toContain("1e0");
     // the smoothed curve is redrawn on the log axes too, one point per step
     expect((await points("#loss-steps-log", "smooth-0")).length).toBe(STEPS);
-    expect(page.url()).toContain("log=1");
+    expect(await page.evaluate(() => location.hash)).toBe("#s=0.9&log=1");
     await page.locator("#log-toggle").uncheck();
   });
 

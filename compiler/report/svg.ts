@@ -218,12 +218,14 @@ export function lineChart(o: ChartOptions): string | undefined {
     out.push(`<line x1="${left}" y1="${y}" x2="${px(left + plotW)}" y2="${y}" stroke="#e3e3e3"/>`);
     out.push(`<text x="${left - 6}" y="${px(ty(t) + 4)}" text-anchor="end">${htmlText(formatTick(t, yScale))}</text>`);
   }
+  out.push(`<g class="xticks">`);
   for (const t of xScale.ticks) {
     const x = px(tx(t));
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${px(top + plotH)}" stroke="#f0f0f0"/>`);
     out.push(`<line x1="${x}" y1="${px(top + plotH)}" x2="${x}" y2="${px(top + plotH + 5)}" stroke="#888"/>`);
     out.push(`<text x="${x}" y="${px(top + plotH + 18)}" text-anchor="middle">${htmlText(formatTick(t, xScale))}</text>`);
   }
+  out.push(`</g>`);
   out.push(`<rect x="${left}" y="${top}" width="${px(plotW)}" height="${plotH}" fill="none" stroke="#888"/>`);
   out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + 38)}" text-anchor="middle" font-size="12">${htmlText(o.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-size="12">${htmlText(o.yLabel)}</text>`);
