@@ -89,6 +89,7 @@ export function buildProgram(act: (code: number) => void): Command {
     .option("--checkpoint-every <n>", "write a checkpoint every N epochs", intIn(1), 1)
     .option("--checkpoint-steps <n>", "also write one every N optimizer steps", intIn(1))
     .option("--no-report", "do not render report.html and the SVG plots")
+    .option("--report-live", "rewrite report.html after every epoch; open it in a browser: it reloads itself until the run ends")
     .option("--bench", "print throughput windows as JSON lines (for bench/)")
     .addOption(json("JSON lines: one per epoch {epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds}, then {test_loss, test_acc}, then {run, files}"))
     .addHelpText(

@@ -90,7 +90,13 @@ export interface TrainOptions {
   /** Stop after this many optimizer steps (golden tests, quick runs). */
   maxSteps?: number;
   onEpoch?: (m: EpochMetrics) => void;
-  onStep?: (step: number, loss: number, samplesInEpoch: number, epochSamples: number) => void;
+  /** After every optimizer step; `lr`: the rate that step used (the schedule's, times on_divergence's cuts). */
+  onStep?: (step: number, loss: number, samplesInEpoch: number, epochSamples: number, lr: number) => void;
+  /**
+   * In the final test evaluation, for each test sample: its row in the test set, and the heap with
+   * the model's k outputs for it at `out` (the run report's misclassified samples and predicted-vs-true plots).
+   */
+  onTestOutput?: (row: number, H: Float32Array, out: number, k: number) => void;
   /** The path of the last checkpoint written (named when training diverges). */
   lastCheckpoint?: () => string | undefined;
 }
@@ -245,6 +251,7 @@ export function evaluate(
   order: Int32Array,
   feeder?: BatchFeeder,
   confusion?: number[][],
+  sink?: (row: number, H: Float32Array, out: number, k: number) => void,
 ): { loss: number; acc: number | null } {
   const B = p.meta.batch;
   const H = be.H;
@@ -276,6 +283,7 @@ export function evaluate(
         if (confusion[t]) confusion[t][a]++;
       }
     }
+    if (sink) for (let i = 0; i < n; i++) sink(order[s + i], H, p.layout.out + i * p.meta.outputSize, p.meta.outputSize);
   }
   return { loss: count > 0 ? lossSum / count : NaN, acc: ds.classes !== undefined && count > 0 ? correct / count : null };
 }
@@ -433,9 +441,9 @@ export function* trainSteps(
   if (order.length === 0) throw new DnncError("training data: no training samples");
   const valOrder = tbptt ? trackOrder(split.val, B) : split.val;
   /** Loss and accuracy on `ds` in eval mode (stateful models: from a zero state, in track order). */
-  const evalOn = (ds: Dataset, rows: Int32Array, confusion?: number[][]) => {
+  const evalOn = (ds: Dataset, rows: Int32Array, confusion?: number[][], sink?: TrainOptions["onTestOutput"]) => {
     if (tbptt) model.resetState!();
-    return evaluate(p, be, model, ds, rows, feeder, confusion);
+    return evaluate(p, be, model, ds, rows, feeder, confusion, sink);
   };
   const layout = optimLayout(p);
   const opt = optimizerConfig(p);
@@ -617,7 +625,7 @@ export function* trainSteps(
       correct += r.correct;
       seen += r.count;
       batchStart = s + B;
-      opts.onStep?.(step, r.loss, s + n, order.length);
+      opts.onStep?.(step, r.loss, s + n, order.length, lr * lrFactor);
       if (opts.maxSteps !== undefined && step >= opts.maxSteps) {
         reachedMax = true;
         break;
@@ -708,7 +716,7 @@ export function* trainSteps(
     const confusion =
       data.test.classes !== undefined && k >= 2 && !p.meta.positions ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
     const rows = range(data.test.n);
-    const t = evalOn(data.test, tbptt ? trackOrder(rows, B) : rows, confusion);
+    const t = evalOn(data.test, tbptt ? trackOrder(rows, B) : rows, confusion, opts.onTestOutput);
     result.confusion = confusion;
     result.test_loss = t.loss;
     result.test_acc = t.acc;

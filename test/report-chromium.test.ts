@@ -94,8 +94,9 @@ describe.skipIf(!have)("report.html in headless Chromium", () => {
 
     const dom = chromium(["--dump-dom"], html, work);
     expect(consoleLines(dom.stderr)).toEqual([]);
-    expect((dom.stdout.match(/<svg /g) ?? []).length).toBe(4); // loss, accuracy, lr, confusion
-    expect(dom.stdout).not.toMatch(/<img|<script/); // the run name stayed text
+    expect((dom.stdout.match(/<svg /g) ?? []).length).toBe(5); // loss (linear and log), accuracy, lr, confusion
+    expect(dom.stdout).not.toMatch(/<img/); // the run name stayed text
+    expect((dom.stdout.match(/<script/g) ?? []).length).toBe(1); // the page's own, constant script
     expect(dom.stdout).toContain("BN &lt;img src=x onerror=\"console.error('xss')\"&gt;");
     expect((dom.stdout.match(/<polyline /g) ?? []).length).toBeGreaterThanOrEqual(4 + 4 + 2);
   });

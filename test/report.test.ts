@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { disambiguate, loadRun, niceScale, logScale, parseMetrics, renderReport, writeReport, type Run } from "../compiler/report";
+import { PAGE_SCRIPT } from "../compiler/report/page-script";
 import type { EpochMetrics } from "../runtime/train-loop";
 
 // ---- a small XML well-formedness checker ------------------------------------------------------
@@ -31,8 +32,8 @@ function checkWellFormed(doc: string, opts: { html?: boolean } = {}): XmlElement
   const stack: string[] = [];
   let i = 0;
   const src = doc.replace(/^<\?xml[^>]*\?>\s*/, "").replace(/^<!DOCTYPE html>\s*/i, "");
-  // <style> holds CSS, which is not checked as XML text
-  const body = src.replace(/<style>[\s\S]*?<\/style>/g, "<style></style>");
+  // <style> holds CSS and <script> the page's constant script or JSON numbers, neither checked as XML text
+  const body = src.replace(/<style>[\s\S]*?<\/style>/g, "<style></style>").replace(/(<script[^>]*>)[\s\S]*?<\/script>/g, "$1</script>");
   while (i < body.length) {
     const lt = body.indexOf("<", i);
     const text = lt < 0 ? body.slice(i) : body.slice(i, lt);
@@ -183,7 +184,7 @@ describe("renderReport", () => {
   };
   const rep = renderReport([runA, runB]);
 
-  it("writes well-formed SVG and HTML with no scripts and every user string escaped", () => {
+  it("writes well-formed SVG and HTML with no script but the page's constant one, and every user string escaped", () => {
     expect(Object.keys(rep.svgs).sort()).toEqual(["accuracy", "confusion-bn-script-alert-x-script-co", "loss", "lr"]);
     for (const svg of Object.values(rep.svgs)) {
       checkWellFormed(svg);
@@ -191,9 +192,12 @@ describe("renderReport", () => {
       expect(svg).not.toContain("<script");
     }
     const els = checkWellFormed(rep.html, { html: true });
-    expect(rep.html).not.toMatch(/<script|src=|href="http|@import|url\(/i);
+    expect(rep.html).not.toMatch(/src=|href="http|@import|url\(/i);
+    // the one script is the constant PAGE_SCRIPT: no user string reaches it
+    expect(rep.html.match(/<script[^>]*>/g)).toEqual(["<script>"]);
+    expect(rep.html).toContain(`<script>${PAGE_SCRIPT}</script>`);
     expect(rep.html).toContain("bn &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;");
-    expect(els.filter((e) => e.name === "svg").length).toBe(4);
+    expect(els.filter((e) => e.name === "svg").length).toBe(5); // loss (linear and log), accuracy, lr, confusion
     const titles = els.filter((e) => e.name === "title").map((e) => unescapeXml(e.text));
     expect(titles).toContain(EVIL);
     expect(titles).toContain("best epoch (weights kept)");

@@ -32,6 +32,8 @@ export interface TrainOptions {
   bench?: boolean;
   json?: boolean;
   report: boolean;
+  /** Rewrite report.html after every epoch, reloading itself while the run goes on. */
+  reportLive?: boolean;
 }
 
 /** A per-epoch progress bar with throughput, ETA and running loss (terminal only). */
@@ -227,9 +229,32 @@ async function trainAndReport(
       if (!quiet) out.say(`report: ${report}`);
     }
   };
+  // --report-live: the report after every epoch (atomically replaced; it reloads itself until the
+  // final one, written by finish, which does not); a failure to render is said once, never fatal
+  let liveFailed = false;
+  const afterEpoch =
+    o.report && o.reportLive
+      ? (d: string) => {
+          try {
+            const html = writeReport([d], d, { live: true }).html;
+            if (report === undefined && !quiet) out.say(`live report: ${html}`);
+            report = html;
+          } catch (e) {
+            if (!liveFailed && !out.quiet) process.stderr.write(`dnnc: warning: live report not written: ${(e as Error).message}\n`);
+            liveFailed = true;
+          }
+        }
+      : undefined;
   try {
-    await runTrainer(program, argv, pathToFileURL(mjs).href, { ...bar?.hooks, install, finish });
+    await runTrainer(program, argv, pathToFileURL(mjs).href, { ...bar?.hooks, install, finish, afterEpoch });
   } catch (e) {
+    // a live report must not go on reloading a run that ended: the last one, without the reload
+    if (afterEpoch && report !== undefined)
+      try {
+        writeReport([dir], dir);
+      } catch {
+        // the run's own error is the one to report
+      }
     // SIGINT: the trainer wrote a checkpoint; say where and how to go on (a plain line, exit 130)
     const step = (e as { step?: unknown }).step;
     if (e instanceof DnncError && e.exitCode === 130 && typeof step === "number")

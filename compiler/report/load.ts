@@ -7,14 +7,20 @@
 //   confusion.json  optional: a square matrix of counts (rows true, columns predicted), or
 //                   {"matrix": [[...]], "classes": ["T-shirt", ...]}.
 //   run.json        optional: {"name", "bestEpoch" (or "best_epoch"), "stoppedEarly", "lrs": [per-step
-//                   rates], "classes": [...]}; other keys are ignored.
+//                   rates], "classes": [...], "steps", "seed"}; other keys are ignored.
+//   run-info.json   optional: {"started", "finished" (ISO dates), "train", "data" (the settings),
+//                   "lr_steps": [[step, lr], ...]} (runtime/node/run-record.ts).
+//   loss-trace.f64  optional: the loss of every step (float64 little-endian; run-dir.ts).
+//   predictions.json optional: a sample of the test predictions (runtime/node/run-record.ts).
+//   spec.dnn        optional: the spec, shown in the report.
 // Every problem is a DnncError naming the file (and line for metrics.jsonl).
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve, sep } from "node:path";
 import { DnncError } from "../../runtime/errors";
 import { writeFileAtomicSync } from "../../runtime/node/atomic";
 import { describeFsError, ensureDir } from "../../runtime/node/fs-errors";
-import { renderReport, type Run, type RunEpoch } from "./render";
+import { encodePng } from "../../runtime/node/png";
+import { renderReport, type RenderOptions, type Run, type RunEpoch, type RunPredictions } from "./render";
 import { extent } from "./series";
 
 type Obj = Record<string, unknown>;
@@ -137,7 +143,15 @@ export function loadRun(dir: string): Run {
       run.lrs = r.lrs as number[];
     }
     if (r.classes !== undefined) run.classes = checkClasses(r.classes, undefined, runPath);
+    readRunDetails(r, run, runPath);
   }
+  const infoPath = join(dir, "run-info.json");
+  if (existsSync(infoPath)) {
+    const r = readJson(infoPath);
+    if (!isObj(r)) throw new DnncError(`${infoPath}: expected a JSON object`);
+    readRunDetails(r, run, infoPath);
+  }
+  readStepFiles(dir, run);
 
   const confPath = join(dir, "confusion.json");
   if (existsSync(confPath)) {
@@ -150,6 +164,74 @@ export function loadRun(dir: string): Run {
       throw new DnncError(`${runPath}: "classes" has ${run.classes.length} names for a ${run.confusion.length}×${run.confusion.length} confusion matrix`);
   }
   return run;
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** run.json's steps and seed, run-info.json's dates, settings and per-step rates (written by runtime/node/main.ts). */
+function readRunDetails(r: Obj, run: Run, file: string): void {
+  if (isNum(r.steps)) run.steps = r.steps;
+  if (isNum(r.seed)) run.seed = r.seed;
+  for (const k of ["started", "finished"] as const) if (typeof r[k] === "string") run[k] = r[k];
+  if (isObj(r.train)) run.train = r.train;
+  if (isObj(r.data)) run.data = r.data;
+  if (r.lr_steps !== undefined) {
+    const ok =
+      Array.isArray(r.lr_steps) &&
+      r.lr_steps.every((p) => Array.isArray(p) && p.length === 2 && isNum(p[0]) && isNum(p[1])) &&
+      r.lr_steps.every((p, i, a) => i === 0 || (p as number[])[0] > (a[i - 1] as number[])[0]);
+    if (!ok) throw new DnncError(`${file}: "lr_steps" must be a list of [step, lr] pairs with increasing steps`);
+    run.lrSteps = r.lr_steps as [number, number][];
+  }
+}
+
+/** The per-step loss (loss-trace.f64), the test predictions (predictions.json) and the spec (spec.dnn). */
+function readStepFiles(dir: string, run: Run): void {
+  const trace = join(dir, "loss-trace.f64");
+  if (existsSync(trace)) {
+    const b = readFileSync(trace);
+    // a trace being appended to may end inside a value: the whole values only
+    const n = Math.floor(b.length / 8);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = b.readDoubleLE(8 * i);
+    if (n > 0) run.stepLoss = out;
+  }
+  const specPath = join(dir, "spec.dnn");
+  if (existsSync(specPath)) run.spec = readText(specPath);
+  const predPath = join(dir, "predictions.json");
+  if (existsSync(predPath)) run.predictions = readPredictions(readJson(predPath), predPath);
+}
+
+function readPredictions(v: unknown, file: string): RunPredictions {
+  if (!isObj(v) || (v.kind !== "classification" && v.kind !== "regression"))
+    throw new DnncError(`${file}: expected {"kind": "classification" | "regression", ...}`);
+  const seen = isNum(v.seen) ? v.seen : 0;
+  if (v.kind === "regression") {
+    if (!Array.isArray(v.pairs) || !v.pairs.every((p) => Array.isArray(p) && p.length === 2 && isNum(p[0]) && isNum(p[1])))
+      throw new DnncError(`${file}: "pairs" must be a list of [true, predicted] number pairs`);
+    return { kind: "regression", seen, pairs: v.pairs as [number, number][] };
+  }
+  const shape = v.shape;
+  const img =
+    Array.isArray(shape) && shape.length === 3 && shape.every((d) => Number.isInteger(d) && (d as number) > 0) && (shape[0] === 1 || shape[0] === 3)
+      ? (shape as number[])
+      : undefined;
+  if (!Array.isArray(v.samples)) throw new DnncError(`${file}: "samples" must be a list`);
+  const samples = v.samples.map((s, i) => {
+    if (!isObj(s) || ![s.row, s.true, s.pred, s.prob].every(isNum)) throw new DnncError(`${file}: sample ${i} must have numbers row, true, pred, prob`);
+    const out = { row: s.row as number, true: s.true as number, pred: s.pred as number, prob: s.prob as number, image: undefined as string | undefined };
+    if (img && typeof s.pixels === "string") {
+      const bytes = Buffer.from(s.pixels, "base64");
+      const [C, H, W] = img;
+      if (bytes.length !== C * H * W) throw new DnncError(`${file}: sample ${i}: "pixels" holds ${bytes.length} bytes, not ${C}×${H}×${W}`);
+      // CHW planes → interleaved rows
+      const px = new Uint8Array(C * H * W);
+      for (let c = 0; c < C; c++) for (let k = 0; k < H * W; k++) px[k * C + c] = bytes[c * H * W + k];
+      out.image = `data:image/png;base64,${Buffer.from(encodePng(W, H, C as 1 | 3, px)).toString("base64")}`;
+    }
+    return out;
+  });
+  return { kind: "classification", seen, wrong: isNum(v.wrong) ? v.wrong : samples.length, samples };
 }
 
 /** Make run names unique by appending the shortest distinguishing tail of their directories. */
@@ -180,11 +262,11 @@ export function disambiguate(runs: Run[], dirs: string[]): void {
  * many trailing path components as it takes to tell them apart: `fashion_mlp (bn)`.
  * Returns the paths written.
  */
-export function writeReport(dirs: string[], outDir: string): { html: string; svgs: string[] } {
+export function writeReport(dirs: string[], outDir: string, opts: RenderOptions = {}): { html: string; svgs: string[] } {
   if (dirs.length === 0) throw new DnncError("report: no run directories given");
   const runs = dirs.map(loadRun);
   disambiguate(runs, dirs);
-  const rep = renderReport(runs);
+  const rep = renderReport(runs, opts);
   ensureDir(outDir);
   const html = join(outDir, "report.html");
   writeFileAtomicSync(html, rep.html);

@@ -1,10 +1,28 @@
-// Runs → one self-contained report.html (inline SVG and CSS; no scripts, fonts or network) and
-// the same plots as standalone SVG documents: loss and accuracy per epoch (training dashed,
-// validation solid, one colour per run, best epoch marked), the learning rate, and a confusion
-// matrix per run that has one. Several runs overlay in the same plots, to compare tricks.
+// Runs → one self-contained report.html (inline SVG, CSS, PNG data URIs and one constant script;
+// no fonts or network) and the same plots as standalone SVG documents: the training loss of every
+// step (raw and smoothed; a slider sets the smoothing), loss and accuracy per epoch (training
+// dashed, validation solid, one colour per run, best epoch marked; a checkbox puts the losses on a
+// log axis), the learning rate (per step where the run recorded it, warm-up marked), a confusion
+// matrix and a precision/recall/F1 table per run that has one, misclassified test images,
+// predicted-vs-true and residual plots for regression, and each run's dates, seed, settings and
+// spec. Several runs overlay in the same plots, to compare tricks. A live report (the run still
+// training) reloads itself.
 import { assertNoRawUnsafe, htmlAttr, htmlText } from "../escape";
 import { PALETTE, confusionChart, lineChart, type LegendEntry, type Series, type VLine } from "./svg";
 import { extent } from "./series";
+import { LIVE_RELOAD_MS, PAGE_SCRIPT } from "./page-script";
+import {
+  DEFAULT_SMOOTHING,
+  gallery,
+  regressionCharts,
+  regressionScores,
+  regressionTable,
+  runDetails,
+  scoreTable,
+  stepLossCharts,
+  stepLrChart,
+  type RegressionScores,
+} from "./sections";
 
 /** One epoch's numbers, as the trainer writes them to metrics.jsonl (EpochMetrics). */
 export interface RunEpoch {
@@ -31,6 +49,41 @@ export interface Run {
   bestEpoch?: number | null;
   /** Early stopping ended the run before its last epoch. */
   stoppedEarly?: boolean;
+  /** The training loss of every optimizer step, in order (loss-trace.f64). */
+  stepLoss?: ArrayLike<number>;
+  /** The learning rate at these steps, linear between them (run.json lr_steps). */
+  lrSteps?: [number, number][];
+  /** Optimizer steps taken, the seed, and when the run started and finished (ISO dates; run.json). */
+  steps?: number;
+  seed?: number;
+  started?: string;
+  finished?: string;
+  /** The spec's train and data settings as the run used them (run.json train, data). */
+  train?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+  /** The spec (spec.dnn). */
+  spec?: string;
+  /** A sample of the test predictions (predictions.json); images as PNG data URIs. */
+  predictions?: RunPredictions;
+}
+
+export interface RunSample {
+  row: number;
+  true: number;
+  pred: number;
+  prob: number;
+  /** data:image/png;base64,... */
+  image?: string;
+}
+
+export type RunPredictions =
+  { kind: "classification"; seen: number; wrong: number; samples: RunSample[] } | { kind: "regression"; seen: number; pairs: [number, number][] };
+
+export interface RenderOptions {
+  /** The run is in progress: the page reloads itself every few seconds (dnnc train --report-live). */
+  live?: boolean;
+  /** Milliseconds between the live page's reloads (default LIVE_RELOAD_MS). */
+  liveReloadMs?: number;
 }
 
 export interface Report {
@@ -55,7 +108,14 @@ export function slug(name: string, taken: Set<string>): string {
   return s;
 }
 
-function metricChart(runs: Run[], title: string, yLabel: string, trainKey: "train_loss" | "train_acc", valKey: "val_loss" | "val_acc"): string | undefined {
+function metricChart(
+  runs: Run[],
+  title: string,
+  yLabel: string,
+  trainKey: "train_loss" | "train_acc",
+  valKey: "val_loss" | "val_acc",
+  yLog = false,
+): string | undefined {
   const series: Series[] = [];
   const vlines: VLine[] = [];
   // one legend entry per run (its colour), then the key to the line styles in grey
@@ -69,7 +129,7 @@ function metricChart(runs: Run[], title: string, yLabel: string, trainKey: "trai
     if (r.bestEpoch != null) vlines.push({ x: r.bestEpoch, color, label: `${r.name} — best epoch ${r.bestEpoch}` });
   });
   if (vlines.length > 0) legend.push({ name: "best epoch (weights kept)", color: "#777", kind: "vline" });
-  return lineChart({ title, xLabel: "epoch", yLabel, series, vlines, legend, xInteger: true });
+  return lineChart({ title, xLabel: "epoch", yLabel: yLog ? `${yLabel} (log scale)` : yLabel, series, vlines, legend, xInteger: true, yLog });
 }
 
 function lrChart(runs: Run[]): string | undefined {
@@ -138,23 +198,49 @@ table.summary{border-collapse:collapse;background:#fff;font-size:13px}
 table.summary th,table.summary td{border:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}
 table.summary th{background:#f0f0f0}
 table.summary td:first-child,table.summary th:first-child{text-align:left}
+table.summary tr.avg td{background:#f7f7f7;font-style:italic}
+.controls{display:flex;gap:24px;align-items:center;margin:4px 0 12px;font-size:14px}
+.controls input[type=range]{width:180px;vertical-align:middle}
+.v-log{display:none}body.log .v-log{display:block}body.log .v-lin{display:none}
+.live{background:#fff4d6;border:1px solid #e6c36a;padding:6px 10px;border-radius:4px;display:inline-block;margin:0 0 12px}
+.cm{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
+.gallery{display:flex;flex-wrap:wrap;gap:8px}
+figure.sample{padding:4px;text-align:center;width:108px}
+figure.sample img{width:84px;height:84px;image-rendering:pixelated;display:block;margin:0 auto}
+figure.sample figcaption{font-size:11px;max-width:110px;padding:2px}
+figure.sample .t{color:#0a6e3a}figure.sample .p{color:#b02a00}
+details.run{background:#fff;border:1px solid #e3e3e3;border-radius:4px;padding:6px 10px;margin:0 0 10px}
+details.run summary{font-weight:600;cursor:pointer}
+table.settings{border-collapse:collapse;font-size:12px;margin:6px 0}
+table.settings th{text-align:left;font-weight:normal;color:#555;padding:1px 12px 1px 0;font-family:ui-monospace,Menlo,Consolas,monospace}
+table.settings td{font-family:ui-monospace,Menlo,Consolas,monospace;padding:1px 0}
+pre.spec{background:#f5f5f5;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow:auto;max-height:420px}
+h3{font-size:15px;margin:16px 0 6px}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px;vertical-align:baseline}
-.grid{display:flex;flex-wrap:wrap;gap:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px;max-width:1400px}
+.grid figure svg{width:100%;height:auto}
 figure{margin:0;background:#fff;border:1px solid #e3e3e3;border-radius:4px;padding:4px}
 figcaption{font-size:12px;color:#555;padding:2px 6px 4px;max-width:620px}
 `;
 
 /** Render runs to report HTML and standalone SVGs. Runs with no epochs are listed but not plotted. */
-export function renderReport(runs: Run[]): Report {
+export function renderReport(runs: Run[], opts: RenderOptions = {}): Report {
   const svgs: Record<string, string> = {};
+  const inline: Record<string, string> = {}; // renderings only the page shows (the log-scale variants)
   const plotted = runs.filter((r) => r.metrics.length > 0);
   const loss = metricChart(plotted, "Loss", "loss", "train_loss", "val_loss");
+  const lossLog = loss ? metricChart(plotted, "Loss", "loss", "train_loss", "val_loss", true) : undefined;
   const acc = metricChart(plotted, "Accuracy", "accuracy", "train_acc", "val_acc");
-  const lr = lrChart(plotted);
+  const steps = stepLossCharts(plotted);
+  const lrSteps = stepLrChart(plotted);
+  const lr = lrSteps ?? lrChart(plotted);
+  if (steps) svgs["loss-steps"] = steps.linear;
+  if (steps?.log) inline["loss-steps-log"] = steps.log;
   if (loss) svgs.loss = loss;
+  if (lossLog) inline["loss-log"] = lossLog;
   if (acc) svgs.accuracy = acc;
   if (lr) svgs.lr = lr;
-  const taken = new Set(["loss", "accuracy", "lr"]);
+  const taken = new Set(["loss", "accuracy", "lr", "loss-steps"]);
   const confusion: { key: string; run: Run }[] = [];
   for (const r of runs)
     if (r.confusion && r.confusion.length > 0) {
@@ -162,32 +248,84 @@ export function renderReport(runs: Run[]): Report {
       svgs[key] = confusionChart(`Confusion matrix: ${r.name}`, r.confusion, r.classes);
       confusion.push({ key, run: r });
     }
+  const regression: { r: Run; s: RegressionScores; seen: number; keys: string[] }[] = [];
+  runs.forEach((r, i) => {
+    if (r.predictions?.kind !== "regression" || r.predictions.pairs.length === 0) return;
+    const c = regressionCharts(r, i, r.predictions.pairs);
+    const keys: string[] = [];
+    if (c.scatter) keys.push(slug(`predicted-vs-true-${r.name}`, taken));
+    if (c.scatter) svgs[keys[0]] = c.scatter;
+    if (c.residual) {
+      keys.push(slug(`residuals-${r.name}`, taken));
+      svgs[keys[keys.length - 1]] = c.residual;
+    }
+    regression.push({ r, s: regressionScores(r.predictions.pairs), seen: r.predictions.seen, keys });
+  });
 
-  const fig = (key: string, caption: string) => (svgs[key] ? `<figure id="${htmlAttr(key)}">${svgs[key]}<figcaption>${caption}</figcaption></figure>` : "");
+  const fig = (key: string, caption: string, cls = "") => {
+    const svg = svgs[key] ?? inline[key];
+    return svg ? `<figure id="${htmlAttr(key)}"${cls ? ` class="${cls}"` : ""}>${svg}<figcaption>${caption}</figcaption></figure>` : "";
+  };
   const names = runs.map((r) => r.name).join(", ");
   const body: string[] = [];
   body.push(`<h1>dnnc training report</h1>`);
   body.push(`<p class="sub">${runs.length} run${runs.length === 1 ? "" : "s"}: ${htmlText(names)}</p>`);
+  if (opts.live) body.push(`<p class="live" id="live">Training in progress: this page reloads itself every few seconds.</p>`);
   body.push(summaryTable(runs));
+  if (regression.length > 0) {
+    body.push(`<h2>Regression on the test set</h2>`);
+    body.push(regressionTable(regression));
+  }
   body.push(`<h2>Curves</h2>`);
+  const controls: string[] = [];
+  if (lossLog || steps?.log) controls.push(`<label><input type="checkbox" id="log-toggle"> log-scale loss</label>`);
+  if (steps)
+    controls.push(
+      `<label>smoothing <input type="range" id="smoothing" min="0" max="0.99" step="0.01" value="${DEFAULT_SMOOTHING}"> <output id="smoothing-value">${DEFAULT_SMOOTHING.toFixed(2)}</output></label>`,
+    );
+  if (controls.length > 0) body.push(`<div class="controls">${controls.join("")}</div>`);
   body.push(`<div class="grid">`);
   const marked = plotted.some((r) => r.bestEpoch != null);
+  const stepCaption = "Faint: the loss of every optimizer step; solid: its exponential moving average (the slider's weight, debiased as TensorBoard does).";
+  body.push(fig("loss-steps", stepCaption, steps?.log ? "v-lin" : ""));
+  body.push(fig("loss-steps-log", stepCaption, "v-log"));
+  const lossCaption = `Dashed: training (mean over the epoch's steps); solid: validation (end of epoch).${marked ? " Dotted vertical lines: the epoch whose weights were kept." : ""}`;
+  body.push(fig("loss", lossCaption, lossLog ? "v-lin" : ""));
+  body.push(fig("loss-log", lossCaption, "v-log"));
+  body.push(fig("accuracy", "Dashed: training; solid: validation."));
   body.push(
     fig(
-      "loss",
-      `Dashed: training (mean over the epoch's steps); solid: validation (end of epoch).${marked ? " Dotted vertical lines: the epoch whose weights were kept." : ""}`,
+      "lr",
+      lrSteps ? "The learning rate of every optimizer step. Dotted vertical lines: where a warm-up ends." : "The learning rate in use at each epoch (or step).",
     ),
   );
-  body.push(fig("accuracy", "Dashed: training; solid: validation."));
-  body.push(fig("lr", "The learning rate in use at each epoch (or step)."));
   body.push(`</div>`);
   if (!loss) body.push(`<p>No finite loss values to plot.</p>`);
   if (confusion.length > 0) {
-    body.push(`<h2>Confusion matrices</h2>`);
+    body.push(`<h2>Confusion matrices and per-class scores</h2>`);
+    for (const c of confusion)
+      body.push(
+        `<div class="cm">${fig(c.key, "Rows: true class; columns: predicted class; shade: fraction of the row.")}${scoreTable(c.run.confusion!, c.run.classes)}</div>`,
+      );
+  }
+  const galleries = runs.map((r) => (r.predictions?.kind === "classification" ? gallery(r, r.predictions) : "")).filter((g) => g !== "");
+  if (galleries.length > 0) {
+    body.push(`<h2>Misclassified test samples</h2>`);
+    body.push(...galleries);
+  }
+  if (regression.length > 0) {
+    body.push(`<h2>Predictions against the truth</h2>`);
     body.push(`<div class="grid">`);
-    for (const c of confusion) body.push(fig(c.key, "Rows: true class; columns: predicted class; shade: fraction of the row."));
+    for (const g of regression) {
+      const note = `The first ${g.s.n} test samples, in the units the model is trained on.`;
+      if (g.keys[0]) body.push(fig(g.keys[0], `${note} Dashed: a perfect prediction.`));
+      if (g.keys[1]) body.push(fig(g.keys[1], `${note} Dashed: no error; a slope or a curve is a bias the model did not learn.`));
+    }
     body.push(`</div>`);
   }
+  body.push(runDetails(runs));
+  if (steps) body.push(`<script type="application/json" id="dnnc-steps">${steps.data}</script>`);
+  body.push(`<script>${PAGE_SCRIPT}</script>`);
   const html = [
     `<!DOCTYPE html>`,
     `<html lang="en">`,
@@ -198,7 +336,7 @@ export function renderReport(runs: Run[]): Report {
     `<title>dnnc report: ${htmlText(names)}</title>`,
     `<style>${CSS}</style>`,
     `</head>`,
-    `<body>`,
+    `<body${opts.live ? ` data-live="${Math.max(100, Math.round(opts.liveReloadMs ?? LIVE_RELOAD_MS))}"` : ""}>`,
     ...body.filter((s) => s !== ""),
     `</body>`,
     `</html>`,

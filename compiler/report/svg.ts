@@ -96,6 +96,13 @@ export interface Series {
   dash?: string;
   /** Points in data coordinates; null or non-finite y leaves a gap. */
   points: { x: number; y: number | null }[];
+  /** A `data-key` on its polylines (the report's script finds the smoothed curves by it). */
+  key?: string;
+  /** Stroke opacity (faint raw curves behind smoothed ones) and width (default 1, 2). */
+  opacity?: number;
+  strokeWidth?: number;
+  /** No point markers, however few the points. */
+  noMarkers?: boolean;
 }
 
 export interface VLine {
@@ -125,6 +132,8 @@ export interface ChartOptions {
   /** x ticks at integers only (epochs). */
   xInteger?: boolean;
   width?: number;
+  /** Extra data-* attributes of the <svg> element (name without "data-" → value). */
+  data?: Record<string, string>;
 }
 
 const FONT = `font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"`;
@@ -195,7 +204,10 @@ export function lineChart(o: ChartOptions): string | undefined {
   const H = legendTop + lg.height + 4;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${htmlAttr(o.title)}">`);
+  const extra = Object.entries(o.data ?? {})
+    .map(([k, v]) => ` data-${k}="${htmlAttr(v)}"`)
+    .join("");
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${htmlAttr(o.title)}"${extra}>`);
   out.push(`<title>${htmlText(o.title)}</title>`);
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${left}" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${htmlText(o.title)}</text>`);
@@ -206,12 +218,14 @@ export function lineChart(o: ChartOptions): string | undefined {
     out.push(`<line x1="${left}" y1="${y}" x2="${px(left + plotW)}" y2="${y}" stroke="#e3e3e3"/>`);
     out.push(`<text x="${left - 6}" y="${px(ty(t) + 4)}" text-anchor="end">${htmlText(formatTick(t, yScale))}</text>`);
   }
+  out.push(`<g class="xticks">`);
   for (const t of xScale.ticks) {
     const x = px(tx(t));
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${px(top + plotH)}" stroke="#f0f0f0"/>`);
     out.push(`<line x1="${x}" y1="${px(top + plotH)}" x2="${x}" y2="${px(top + plotH + 5)}" stroke="#888"/>`);
     out.push(`<text x="${x}" y="${px(top + plotH + 18)}" text-anchor="middle">${htmlText(formatTick(t, xScale))}</text>`);
   }
+  out.push(`</g>`);
   out.push(`<rect x="${left}" y="${top}" width="${px(plotW)}" height="${plotH}" fill="none" stroke="#888"/>`);
   out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + 38)}" text-anchor="middle" font-size="12">${htmlText(o.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-size="12">${htmlText(o.yLabel)}</text>`);
@@ -228,11 +242,13 @@ export function lineChart(o: ChartOptions): string | undefined {
   }
   for (const s of o.series) {
     const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
+    const key = s.key !== undefined ? ` data-key="${htmlAttr(s.key)}"` : "";
+    const opacity = s.opacity !== undefined ? ` stroke-opacity="${s.opacity}"` : "";
     let seg: string[] = [];
     const flush = () => {
       if (seg.length > 0)
         out.push(
-          `<polyline class="series" data-series="${htmlAttr(s.name)}" points="${seg.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
+          `<polyline class="series" data-series="${htmlAttr(s.name)}"${key} points="${seg.join(" ")}" fill="none" stroke="${s.color}" stroke-width="${s.strokeWidth ?? 2}"${opacity} stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
         );
       seg = [];
     };
@@ -242,7 +258,7 @@ export function lineChart(o: ChartOptions): string | undefined {
     }
     flush();
     const shown = s.points.filter((p) => finite(p.y) && Number.isFinite(p.x));
-    if (shown.length <= 60)
+    if (shown.length <= 60 && !s.noMarkers)
       for (const p of shown)
         out.push(
           `<circle cx="${px(tx(p.x))}" cy="${px(ty(p.y as number))}" r="2.5" fill="${s.color}"><title>${htmlText(s.name)}: ${htmlText(o.xLabel)} ${p.x}, ${htmlText(String(p.y))}</title></circle>`,
@@ -322,6 +338,92 @@ export function confusionChart(title: string, m: number[][], classes?: string[])
     }
   }
   out.push(`<rect x="${left}" y="${top}" width="${size}" height="${size}" fill="none" stroke="#888"/>`);
+  out.push(`</g></svg>`);
+  return out.join("\n");
+}
+
+export interface ScatterOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  points: { x: number; y: number }[];
+  color: string;
+  /** A reference line y = slope·x + intercept (the diagonal, or zero residual), dashed grey. */
+  line?: { slope: number; intercept: number; label: string };
+  /** Same range on both axes (predicted against true). */
+  square?: boolean;
+  width?: number;
+}
+
+/**
+ * A scatter plot as a standalone SVG: `<g class="plot" ...>` as lineChart's, each point a
+ * `<circle class="point" data-x data-y>`, the reference line `<line class="ref">`.
+ */
+export function scatterChart(o: ScatterOptions): string | undefined {
+  const pts = o.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  if (pts.length === 0) return undefined;
+  const W = o.width ?? 420;
+  const left = 68;
+  const right = 20;
+  const top = 36;
+  const plotW = W - left - right;
+  const plotH = o.square ? plotW : 240;
+  let [x0, x1] = extent(pts.map((p) => p.x));
+  let [y0, y1] = extent(pts.map((p) => p.y));
+  if (o.square) {
+    x0 = y0 = Math.min(x0, y0);
+    x1 = y1 = Math.max(x1, y1);
+  } else if (o.line) {
+    // the reference line is in view
+    const ya = o.line.slope * x0 + o.line.intercept;
+    const yb = o.line.slope * x1 + o.line.intercept;
+    y0 = Math.min(y0, ya, yb);
+    y1 = Math.max(y1, ya, yb);
+  }
+  const xs = niceScale(x0, x1, 6);
+  const ys = o.square ? xs : niceScale(y0, y1, 6);
+  const tx = (x: number) => left + ((x - xs.lo) / (xs.hi - xs.lo)) * plotW;
+  const ty = (y: number) => top + plotH - ((y - ys.lo) / (ys.hi - ys.lo)) * plotH;
+  const H = top + plotH + 48;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${htmlAttr(o.title)}">`);
+  out.push(`<title>${htmlText(o.title)}</title>`);
+  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(`<text x="${left}" y="22" ${FONT} font-size="15" font-weight="600" fill="#222">${htmlText(o.title)}</text>`);
+  out.push(`<g class="axes" ${FONT} font-size="11" fill="#444">`);
+  for (const t of ys.ticks) {
+    out.push(`<line x1="${left}" y1="${px(ty(t))}" x2="${px(left + plotW)}" y2="${px(ty(t))}" stroke="#e3e3e3"/>`);
+    out.push(`<text x="${left - 6}" y="${px(ty(t) + 4)}" text-anchor="end">${htmlText(formatTick(t, ys))}</text>`);
+  }
+  for (const t of xs.ticks) {
+    out.push(`<line x1="${px(tx(t))}" y1="${top}" x2="${px(tx(t))}" y2="${px(top + plotH)}" stroke="#f0f0f0"/>`);
+    out.push(`<text x="${px(tx(t))}" y="${px(top + plotH + 18)}" text-anchor="middle">${htmlText(formatTick(t, xs))}</text>`);
+  }
+  out.push(`<rect x="${left}" y="${top}" width="${px(plotW)}" height="${px(plotH)}" fill="none" stroke="#888"/>`);
+  out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + 38)}" text-anchor="middle" font-size="12">${htmlText(o.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-size="12">${htmlText(o.yLabel)}</text>`);
+  out.push(`</g>`);
+  out.push(
+    `<g class="plot" data-x-min="${xs.lo}" data-x-max="${xs.hi}" data-y-min="${ys.lo}" data-y-max="${ys.hi}" data-y-log="0" data-left="${left}" data-top="${top}" data-width="${px(plotW)}" data-height="${px(plotH)}">`,
+  );
+  if (o.line) {
+    // clipped to the plot: from the x range's ends, cut where it leaves the y range
+    const f = (x: number) => o.line!.slope * x + o.line!.intercept;
+    let a = xs.lo;
+    let b = xs.hi;
+    if (o.line.slope !== 0) {
+      const xa = (ys.lo - o.line.intercept) / o.line.slope;
+      const xb = (ys.hi - o.line.intercept) / o.line.slope;
+      a = Math.max(a, Math.min(xa, xb));
+      b = Math.min(b, Math.max(xa, xb));
+    }
+    if (a < b)
+      out.push(
+        `<line class="ref" x1="${px(tx(a))}" y1="${px(ty(f(a)))}" x2="${px(tx(b))}" y2="${px(ty(f(b)))}" stroke="#888" stroke-width="1.5" stroke-dasharray="5 4"><title>${htmlText(o.line.label)}</title></line>`,
+      );
+  }
+  for (const p of pts)
+    out.push(`<circle class="point" data-x="${p.x}" data-y="${p.y}" cx="${px(tx(p.x))}" cy="${px(ty(p.y))}" r="2.2" fill="${o.color}" fill-opacity="0.55"/>`);
   out.push(`</g></svg>`);
   return out.join("\n");
 }

@@ -1,5 +1,8 @@
 // A small line chart on a canvas (no chart library): several series of (x, y) points, axes with
-// min/max labels, redrawn in full on each update (a few hundred points at most).
+// min/max labels, redrawn in full on each update (a few hundred points at most). The y axis spans
+// the data, padded by 8% and kept inside `clamp` (accuracy: [0, 1]), so curves that move within a
+// few percent are not flattened against a fixed 0..1 axis; the range drawn is on the canvas as
+// data-y-min / data-y-max.
 export interface Series {
   name: string;
   color: string;
@@ -11,7 +14,7 @@ export class LineChart {
   constructor(
     private canvas: HTMLCanvasElement,
     private title: string,
-    private opts: { yMin?: number; yMax?: number; xLabel: string } = { xLabel: "step" },
+    private opts: { yMin?: number; yMax?: number; clamp?: [number, number]; xLabel: string } = { xLabel: "step" },
   ) {
     this.draw();
   }
@@ -48,7 +51,14 @@ export class LineChart {
       if (this.opts.yMin === undefined) y0 = Math.min(...pts.map((p) => p[1]));
       if (this.opts.yMax === undefined) y1 = Math.max(...pts.map((p) => p[1]));
     }
-    if (!Number.isFinite(y0) || !Number.isFinite(y1)) [y0, y1] = [0, 1];
+    if (!Number.isFinite(y0) || !Number.isFinite(y1)) [y0, y1] = this.opts.clamp ?? [0, 1];
+    else if (this.opts.clamp && pts.length > 0) {
+      const pad = 0.08 * Math.max(y1 - y0, 0.01);
+      y0 = Math.max(this.opts.clamp[0], y0 - pad);
+      y1 = Math.min(this.opts.clamp[1], y1 + pad);
+    }
+    c.dataset.yMin = String(y0);
+    c.dataset.yMax = String(y1);
     if (x1 <= x0) x1 = x0 + 1;
     if (y1 <= y0) y1 = y0 + 1e-6 + Math.abs(y0) * 0.1;
     const X = (x: number) => L + ((x - x0) / (x1 - x0)) * (w - L - R);
@@ -62,8 +72,10 @@ export class LineChart {
     g.stroke();
     g.fillStyle = "#666";
     g.textAlign = "right";
-    g.fillText(y1.toPrecision(3), L - 4, T + 4);
-    g.fillText(y0.toPrecision(3), L - 4, h - B);
+    // short labels: the axis has ~40 pixels for them
+    const tick = (v: number) => (v !== 0 && (Math.abs(v) < 0.01 || Math.abs(v) >= 1e5) ? v.toExponential(1) : v.toPrecision(3));
+    g.fillText(tick(y1), L - 4, T + 4);
+    g.fillText(tick(y0), L - 4, h - B);
     g.textAlign = "left";
     g.fillText(`${this.opts.xLabel} ${Math.round(x0)}`, L, h - 6);
     g.textAlign = "right";

@@ -5,7 +5,12 @@ import { DEFAULT_SPEC } from "./default-spec";
 import { diagnose, type ShownDiagnostic } from "./diagnostics";
 import { highlight } from "./highlight";
 import { LineChart, type Series } from "./chart";
-import type { FromWorker, ToWorker } from "./protocol";
+import type { FromWorker, ToWorker, UploadedCsv } from "./protocol";
+import { compileToIr } from "../../compiler/pipeline";
+import type { IR } from "../../compiler/ir";
+import { networkDiagram } from "./diagram";
+import { drawBoundary, renderSamples } from "./model-view";
+import { bundledClassNames } from "./datasets";
 
 const FILE = "playground.dnn";
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -22,8 +27,45 @@ const set = (id: string, text: string, value?: number | null) => {
   if (value !== undefined) el.dataset.value = value === null ? "" : String(value);
 };
 
+// ---- the spec kept across visits (localStorage) and shared by link (#spec=...) ----
+const STORE_KEY = "dnnc-playground-spec";
+/** The spec as base64url of its UTF-8 bytes (fits a URL fragment; nothing is sent to a server). */
+export function encodeSpec(text: string): string {
+  let bin = "";
+  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+export function decodeSpec(s: string): string {
+  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
+  return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+}
+function initialSpec(): { text: string; from: "link" | "saved" | "default" } {
+  const m = /[#&]spec=([A-Za-z0-9_-]*)/.exec(location.hash);
+  if (m)
+    try {
+      return { text: decodeSpec(m[1]), from: "link" };
+    } catch {
+      // a damaged link: fall back to what this browser kept
+    }
+  let saved: string | null = null;
+  try {
+    saved = localStorage.getItem(STORE_KEY);
+  } catch {
+    // storage disabled (private mode): the default
+  }
+  return saved !== null ? { text: saved, from: "saved" } : { text: DEFAULT_SPEC, from: "default" };
+}
+const save = () => {
+  try {
+    localStorage.setItem(STORE_KEY, editor.value);
+  } catch {
+    // storage full or disabled: the edit stays on the page only
+  }
+};
+
 // ---- editor and diagnostics ----
 let diags: ShownDiagnostic[] = [];
+let ir: IR | undefined; // the last spec without errors, for the diagram and the class names
 function render(): void {
   hl.innerHTML = highlight(
     editor.value,
@@ -56,12 +98,24 @@ function check(): void {
       : `${errors} error${errors === 1 ? "" : "s"}`;
   count.dataset.errors = String(errors);
   render();
+  if (errors === 0) {
+    try {
+      ir = compileToIr(editor.value, FILE).ir ?? ir;
+      if (ir) $("diagram").innerHTML = networkDiagram(ir);
+    } catch {
+      // the diagnostics above already said what the front end could
+    }
+  }
 }
 let timer: ReturnType<typeof setTimeout> | undefined;
 editor.addEventListener("input", () => {
   render(); // colours at once, diagnostics debounced
   clearTimeout(timer);
-  timer = setTimeout(check, 250);
+  $("share-url").hidden = true; // the link no longer holds this spec
+  timer = setTimeout(() => {
+    check();
+    save();
+  }, 250);
 });
 editor.addEventListener("scroll", () => {
   hl.scrollTop = editor.scrollTop;
@@ -75,12 +129,55 @@ editor.addEventListener("keydown", (e) => {
     editor.dispatchEvent(new Event("input"));
   }
 });
-editor.value = DEFAULT_SPEC;
+const start = initialSpec();
+editor.value = start.text;
+document.body.dataset.specFrom = start.from;
 check();
+$("reset").addEventListener("click", () => {
+  editor.value = DEFAULT_SPEC;
+  history.replaceState(null, "", location.pathname + location.search);
+  check();
+  save();
+});
+$("share").addEventListener("click", () => {
+  history.replaceState(null, "", `${location.pathname}${location.search}#spec=${encodeSpec(editor.value)}`);
+  const field = $<HTMLInputElement>("share-url");
+  field.value = location.href;
+  field.hidden = false;
+  field.select();
+  navigator.clipboard?.writeText(location.href).catch(() => {});
+});
+
+// ---- an uploaded CSV (replaces the spec's csv(...) source) ----
+let uploaded: UploadedCsv | undefined;
+const csvInput = $<HTMLInputElement>("csv-file");
+csvInput.addEventListener("change", async () => {
+  const f = csvInput.files?.[0];
+  if (!f) return;
+  uploaded = { name: f.name, text: await f.text() };
+  const rows = uploaded.text.split(/\r?\n/).filter((l) => l.trim() !== "").length;
+  set("csv-name", `${f.name}: ${rows} lines, used instead of the spec's csv(...) source (20% held out for testing)`);
+  $("csv-clear").hidden = false;
+});
+$("csv-clear").addEventListener("click", () => {
+  uploaded = undefined;
+  csvInput.value = "";
+  set("csv-name", "");
+  $("csv-clear").hidden = true;
+});
+
+// ---- downloads: the generated trainer, and the weights once trained ----
+const offer = (id: string, bytes: BlobPart, file: string, type: string) => {
+  const a = $<HTMLAnchorElement>(id);
+  if (a.href.startsWith("blob:")) URL.revokeObjectURL(a.href);
+  a.href = URL.createObjectURL(new Blob([bytes], { type }));
+  a.download = file;
+  a.hidden = false;
+};
 
 // ---- training ----
 const lossChart = new LineChart($("loss-chart"), "training loss (mean over ~1/25 epoch)", { xLabel: "step" });
-const accChart = new LineChart($("acc-chart"), "accuracy per epoch", { xLabel: "step", yMin: 0, yMax: 1 });
+const accChart = new LineChart($("acc-chart"), "accuracy per epoch", { xLabel: "step", clamp: [0, 1] });
 let lossPts: [number, number][] = [];
 let trainAcc: [number, number][] = [];
 let valAcc: [number, number][] = [];
@@ -108,6 +205,7 @@ function onMessage(m: FromWorker): void {
       break;
     case "compiled":
       $("trainer-code").textContent = m.info.trainerTs;
+      offer("dl-trainer", m.info.trainerTs, `${ir?.name ?? "playground"}.trainer.ts`, "text/typescript");
       $("compile-info").textContent =
         `compiled: ${m.info.params.toLocaleString("en")} parameters; front end ${m.info.frontMs.toFixed(0)} ms, codegen ${m.info.codegenMs.toFixed(0)} ms, transpile+load ${m.info.transpileMs.toFixed(0)} ms`;
       break;
@@ -142,6 +240,17 @@ function onMessage(m: FromWorker): void {
       worker?.terminate();
       worker = undefined;
       break;
+    case "boundary":
+      $("boundary-wrap").hidden = false;
+      drawBoundary($<HTMLCanvasElement>("boundary"), m);
+      break;
+    case "samples":
+      $("samples-wrap").hidden = false;
+      renderSamples($("samples"), m, ir ? bundledClassNames(ir.data.source.path) : undefined);
+      break;
+    case "weights":
+      offer("dl-weights", m.bytes as Uint8Array<ArrayBuffer>, "model.safetensors", "application/octet-stream");
+      break;
     case "error":
       setState("error");
       status.textContent = m.diagnostics?.length
@@ -160,12 +269,15 @@ trainBtn.addEventListener("click", () => {
   valAcc = [];
   for (const id of ["m-step", "m-epoch", "m-loss", "m-speed", "m-acc", "m-test"]) set(id, "–", null);
   drawCharts();
+  $("dl-weights").hidden = true;
+  $("boundary-wrap").hidden = true;
+  $("samples-wrap").hidden = true;
   setState("compiling");
   status.textContent = "starting the worker…";
   worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
   worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
   worker.onerror = (e) => onMessage({ type: "error", message: e.message || "the worker failed to start" });
-  const msg: ToWorker = { type: "train", source: editor.value, file: FILE, baseUrl: document.baseURI };
+  const msg: ToWorker = { type: "train", source: editor.value, file: FILE, baseUrl: document.baseURI, ...(uploaded ? { csv: uploaded } : {}) };
   worker.postMessage(msg);
 });
 stopBtn.addEventListener("click", () => {

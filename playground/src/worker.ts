@@ -7,6 +7,7 @@ import { createBackend, type ClosableBackend } from "../../runtime/backend-creat
 import { trainSteps } from "../../runtime/train-loop";
 import { compileTrainer, SpecError } from "./compile-trainer";
 import { loadBundled } from "./datasets";
+import { insight, weightsFile } from "./insights";
 import type { FromWorker, ToWorker } from "./protocol";
 
 const SLICE_MS = 60;
@@ -34,7 +35,7 @@ async function train(msg: Extract<ToWorker, { type: "train" }>): Promise<void> {
     info: { frontMs: c.frontMs, codegenMs: c.codegenMs, transpileMs: c.transpileMs, trainerTs: c.trainerTs, params: p.layout.N, heapFloats: p.meta.heapFloats },
   });
   post({ type: "status", text: "loading the bundled data…" });
-  const data = await loadBundled(p, msg.baseUrl);
+  const data = await loadBundled(p, msg.baseUrl, msg.csv);
   let be: ClosableBackend | undefined;
   try {
     be = await createBackend(p.meta.heapFloats, { backend: "auto", threads: 1 });
@@ -52,6 +53,11 @@ async function train(msg: Extract<ToWorker, { type: "train" }>): Promise<void> {
     let samples = 0;
     let lastStep = 0;
     let epoch = 1;
+    let showModel = false; // an epoch ended: post the model's picture after the slice (src/insights.ts)
+    const postInsight = () => {
+      const i = insight(p, be!, model, data);
+      if (i) post(i);
+    };
     post({
       type: "started",
       backend: be.name,
@@ -76,6 +82,7 @@ async function train(msg: Extract<ToWorker, { type: "train" }>): Promise<void> {
       onEpoch: (m) => {
         epoch = m.epoch + 1;
         post({ type: "epoch", step: lastStep, metrics: m });
+        showModel = true;
       },
     });
     const t0 = performance.now();
@@ -93,7 +100,10 @@ async function train(msg: Extract<ToWorker, { type: "train" }>): Promise<void> {
         post({ type: "progress", step: lastStep, epoch: Math.min(epoch, epochs), points, samplesPerSec: dt > 0 ? samples / dt : 0 });
         points = [];
       }
+      if (showModel || r?.done) postInsight();
+      showModel = false;
       if (r?.done) {
+        post({ type: "weights", bytes: weightsFile(p, be) });
         post({
           type: "done",
           stopped: false,

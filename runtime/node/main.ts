@@ -30,6 +30,7 @@ import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
 import { Vocab, vocabMetadata } from "../data/vocab";
 import type { Json } from "../program";
 import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
+import { classNamesFile, LrRecord, PredictionCollector, resumedRunInfo, RUN_INFO_FILE } from "./run-record";
 
 export interface TrainerArgs {
   data?: string;
@@ -315,6 +316,8 @@ export interface TrainerHooks {
    * and before the run's own files are written: dnnc train installs the spec and trainer there.
    */
   install?: (dir: string) => void;
+  /** Called after each epoch's line was written to DIR/metrics.jsonl (dnnc train --report-live: the report). */
+  afterEpoch?: (dir: string) => void;
   /** Called after the model is written, while the run directory is still locked (dnnc train: the report). */
   finish?: (dir: string) => void;
 }
@@ -379,6 +382,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     let lastCheckpoint: string | undefined = plan.resume ? (out !== undefined ? join(out, CHECKPOINT_FILE) : plan.resume.checkpoint.path) : undefined;
     // the first write: create and lock the output directory, then its first files
     if (out !== undefined) run = openRunDir({ ...plan, out }, hooks.install);
+    const resumedFrom = plan.resume?.from;
     plan.resume = undefined; // its tensors are in the heap now: let the checkpoint's bytes go
     const lines: string[] = resume ? resume.state.metrics.map((m) => JSON.stringify(m)) : [];
     let interrupted = false;
@@ -407,6 +411,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     }
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
     let curEpoch = resume?.state.epoch ?? 1;
+    // for the report (run-record.ts): the rate of every step, and a sample of the test predictions
+    const info = resumedRunInfo(resumedFrom, resume?.state.step ?? 0);
+    const lrRecord = new LrRecord(info.lrSteps);
+    const predictions = data.test ? new PredictionCollector(p, data.test, isRegression(p)) : undefined;
     let winStart = performance.now();
     let winSamples = 0;
     const t0 = performance.now();
@@ -434,8 +442,9 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         if (kind !== "best") lastCheckpoint = path;
       },
       lastCheckpoint: () => lastCheckpoint,
-      onStep: (_step, loss, done, total) => {
+      onStep: (step, loss, done, total, lr) => {
         run?.appendLoss(loss);
+        lrRecord.add(step, lr);
         hooks.onStep?.(curEpoch, done, total, loss);
         if (!args.bench) return;
         winSamples += p.meta.batch;
@@ -457,8 +466,13 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
               (m.train_bpc !== undefined ? ` train_bpc ${fmt(m.train_bpc)} val_bpc ${fmt(m.val_bpc ?? null)} val_ppl ${fmt(m.val_ppl ?? null, 2)}` : "") +
               ` lr ${m.lr.toPrecision(3)} (${m.seconds.toFixed(1)} s)`,
           );
-        if (out) writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
+        if (out) {
+          writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
+          run?.flushTrace(false);
+          hooks.afterEpoch?.(out);
+        }
       },
+      onTestOutput: predictions?.active ? predictions.sink : undefined,
     });
     const final = {
       test_loss: result.test_loss,
@@ -489,7 +503,18 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
       const nf = tensors.find((t) => !t.data.every(Number.isFinite));
       if (nf) throw new DnncError(`not writing ${join(out, "model.safetensors")}: tensor ${nf.name} holds ${nf.data.find((v) => !Number.isFinite(v))}`);
       writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
-      if (result.confusion) writeFileAtomicSync(join(out, "confusion.json"), JSON.stringify({ matrix: result.confusion }) + "\n");
+      const classes =
+        data.metadata?.classes !== undefined
+          ? (JSON.parse(data.metadata.classes) as string[])
+          : result.confusion
+            ? classNamesFile(dataDir, result.confusion.length, (l) => !args.quiet && process.stderr.write(l + "\n"))
+            : undefined;
+      if (result.confusion)
+        writeFileAtomicSync(
+          join(out, "confusion.json"),
+          JSON.stringify({ matrix: result.confusion, ...(classes?.length === result.confusion.length ? { classes } : {}) }) + "\n",
+        );
+      if (predictions?.active) writeFileAtomicSync(join(out, "predictions.json"), JSON.stringify(predictions.toJSON()) + "\n");
       writeFileAtomicSync(
         join(out, "run.json"),
         JSON.stringify({
@@ -500,6 +525,17 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
           seed,
           divergences: result.divergences,
           ...(initFrom ? { initFrom } : {}),
+        }) + "\n",
+      );
+      // for the report: when, with which settings (the epochs in effect), and the rate of each step
+      writeFileAtomicSync(
+        join(out, RUN_INFO_FILE),
+        JSON.stringify({
+          started: info.started,
+          finished: new Date().toISOString(),
+          train: { ...p.train, epochs: args.epochs ?? p.train.epochs },
+          data: { ...p.data, vocab: undefined },
+          lr_steps: lrRecord.points(),
         }) + "\n",
       );
       writeFileAtomicSync(

@@ -12,6 +12,7 @@
 //                         fsync'ed before each checkpoint, so it is never shorter than the
 //                         checkpoint's step; a resume cuts what a kill left after it
 //   metrics.jsonl, run.json, confusion.json, model.safetensors   (main.ts)
+//   run-info.json, predictions.json   (main.ts; for the report: run-record.ts)
 //   run.lock              the pid of the process writing here (lock.ts)
 import {
   accessSync,
@@ -43,7 +44,17 @@ export const TRACE_FILE = "loss-trace.f64";
 export const METRICS_FILE = "metrics.jsonl";
 
 /** What a run writes besides its spec and trainer: cleared when a new run takes over a directory. */
-export const RUN_STATE_FILES = [CHECKPOINT_FILE, BEST_FILE, TRACE_FILE, METRICS_FILE, "run.json", "confusion.json", "model.safetensors"];
+export const RUN_STATE_FILES = [
+  CHECKPOINT_FILE,
+  BEST_FILE,
+  TRACE_FILE,
+  METRICS_FILE,
+  "run.json",
+  "run-info.json",
+  "confusion.json",
+  "predictions.json",
+  "model.safetensors",
+];
 
 const busy = (dir: string) => (h: LockHolder) =>
   `${dir}: another training run (pid ${h.pid} on ${h.host}) is writing to this run directory; wait for it to end or name another directory with -o/--out (if no such process runs, delete ${h.path})`;
