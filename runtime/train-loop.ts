@@ -93,6 +93,8 @@ export interface TrainOptions {
   onStep?: (step: number, loss: number, samplesInEpoch: number, epochSamples: number) => void;
   /** The path of the last checkpoint written (named when training diverges). */
   lastCheckpoint?: () => string | undefined;
+  /** Polled after every step: when true, the run ends there as at maxSteps (the library's AbortSignal). */
+  stop?: () => boolean;
 }
 
 /**
@@ -618,7 +620,7 @@ export function* trainSteps(
       seen += r.count;
       batchStart = s + B;
       opts.onStep?.(step, r.loss, s + n, order.length);
-      if (opts.maxSteps !== undefined && step >= opts.maxSteps) {
+      if ((opts.maxSteps !== undefined && step >= opts.maxSteps) || opts.stop?.()) {
         reachedMax = true;
         break;
       }

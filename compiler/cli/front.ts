@@ -117,6 +117,9 @@ export async function compileSpec(
   files.mjs = join(outDir, `${stem}.trainer.mjs`);
   const bundled = await out.time("bundle trainer.mjs (esbuild)", () => bundleTrainer(src.text, `${stem}.trainer.ts`));
   writeFileAtomicSync(files.mjs, bundled);
+  // its declarations (a compiled trainer is a library when imported: docs/library.md)
+  const { generateTrainerTypes } = await import("../codegen/emit-trainer-types");
+  writeFileAtomicSync(join(outDir, `${stem}.trainer.d.ts`), generateTrainerTypes(fe.ir, `${stem}.trainer.mjs`));
   if (emit === "all") {
     files.ir = join(outDir, `${stem}.ir.txt`);
     writeFileAtomicSync(files.ir, printIr(fe.ir));
