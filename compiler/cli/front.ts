@@ -162,7 +162,7 @@ export interface CompileOptions {
   /** --data: the data the trainer's `auto` sizes and vocabulary are read from (default: the spec's source). */
   data?: string;
   emit: "ts" | "ir" | "all";
-  target: "ts" | "pytorch";
+  target: "ts" | "pytorch" | "browser";
 }
 
 /** `dnnc compile SPEC`: the trainer files and the memory report. */
@@ -191,6 +191,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     if (out.json) out.emit({ ok: true, spec, target: "pytorch", files: { py: f } });
     return 0;
   }
+  if (o.target === "browser") return compileBrowser(spec, o, out);
   const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data);
   for (const f of [files.ts, files.mjs, files.ir]) if (f) out.say(`wrote ${f}`);
   // the memory the trainer will use (its heap; the data set comes on top)
@@ -208,5 +209,24 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
       memory: { batch: files.program.batch, heapFloats, heapBytes: heapFloats * 4, params: est.params, report: text.split("\n") },
     });
   }
+  return 0;
+}
+
+/** `dnnc compile SPEC --target browser`: NAME.browser.mjs (one ES module, no Node built-ins; docs/browser.md) and its .d.ts. */
+async function compileBrowser(spec: string, o: CompileOptions, out: Out): Promise<number> {
+  const fe = frontEnd(spec, out, "all", undefined, o.data);
+  const stem = specStem(spec);
+  const { generateTrainer } = await import("../codegen/emit-trainer");
+  const { bundleBrowserTrainer } = await import("../codegen/bundle-browser");
+  const { generateTrainerTypes } = await import("../codegen/emit-trainer-types");
+  const src = await out.time("emit trainer.ts (browser entry)", () => generateTrainer(fe.ir, { dataPath: fe.ir.data.source.path, entry: "browser" }));
+  const js = await out.time("bundle browser.mjs (esbuild)", () => bundleBrowserTrainer(src.text, `${stem}.browser.ts`));
+  ensureDir(o.out);
+  const mjs = join(o.out, `${stem}.browser.mjs`);
+  const dts = join(o.out, `${stem}.browser.d.ts`);
+  writeFileAtomicSync(mjs, js);
+  writeFileAtomicSync(dts, generateTrainerTypes(fe.ir, `${stem}.browser.mjs`, true));
+  for (const f of [mjs, dts]) out.say(`wrote ${f}`);
+  if (out.json) out.emit({ ok: true, spec, target: "browser", files: { mjs, dts } });
   return 0;
 }

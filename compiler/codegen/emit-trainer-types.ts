@@ -9,8 +9,43 @@ import { DNNC_VERSION } from "../version";
 import { tsComment } from "../escape";
 import { runtimeDir } from "./bundle";
 
-/** The declarations of `${ir.name}`'s trainer module; `extra`: more declarations (the browser target's). */
-export function generateTrainerTypes(ir: IR, moduleFile: string, extra = ""): string {
+/** The browser target's own declarations (runtime/browser/index.ts, data.ts). */
+const BROWSER = `
+/** The backend that trained a model, and where. */
+export interface TrainedOn {
+  name: string;
+  threads: number;
+  /** Whether fit trained in a Web Worker. */
+  worker: boolean;
+  /** Whether the page was cross-origin isolated (SharedArrayBuffer usable: a second thread possible). */
+  crossOriginIsolated: boolean;
+}
+export interface BrowserFitOptions extends FitOptions {
+  /** Where fit trains when called on a page: a module Worker of this module (default), a function that starts one, or false (this thread). */
+  worker?: Worker | (() => Worker) | false;
+}
+export interface BrowserModel extends TrainedModel {
+  readonly trainedOn: TrainedOn | null;
+}
+export declare const fit: (data: ArrayData, options?: BrowserFitOptions) => Promise<BrowserModel>;
+export interface CsvOptions {
+  label?: string | number;
+  regression?: boolean;
+  delimiter?: string;
+  header?: boolean;
+  name?: string;
+}
+export type ImageSource = ImageData | HTMLCanvasElement | OffscreenCanvas | ImageBitmap | HTMLImageElement;
+/** Images to rows of bytes for an input [C, H, W] (scaled to W x H; gray by luma when C = 1). */
+export declare function fromImages(images: ArrayLike<ImageSource>, labels: ArrayLike<number> | undefined, shape: readonly number[]): ArrayData;
+/** Rows of a CSV text, File or Blob. */
+export declare function fromCsv(source: string | Blob, options?: CsvOptions): Promise<ArrayData & { x: Float32Array; y: Float32Array; features: string[] }>;
+/** Rows of a CSV file fetched from a URL. */
+export declare function fetchCsv(url: string | URL, options?: CsvOptions): Promise<ArrayData & { x: Float32Array; y: Float32Array; features: string[] }>;
+`;
+
+/** The declarations of `${ir.name}`'s trainer module (`browser`: the --target browser module's). */
+export function generateTrainerTypes(ir: IR, moduleFile: string, browser = false): string {
   const api = readFileSync(join(runtimeDir, "api-types.ts"), "utf8");
   // the API's declarations without their header comment (its first lines, up to the first blank line)
   const body = api.slice(api.indexOf("\n\n") + 2);
@@ -20,11 +55,11 @@ export function generateTrainerTypes(ir: IR, moduleFile: string, extra = ""): st
     "",
     "/** The compiled program: its name and shapes (and the code that trains it). */",
     'export declare const program: { readonly meta: Readonly<Omit<TrainerInfo, "params">> };',
-    'export declare const fit: Trainer["fit"];',
+    browser ? BROWSER.trim() : 'export declare const fit: Trainer["fit"];',
     'export declare const load: Trainer["load"];',
     'export declare const predict: Trainer["predict"];',
     'export declare const evaluate: Trainer["evaluate"];',
     'export declare const save: Trainer["save"];',
-    extra,
+    "",
   ].join("\n");
 }

@@ -94,11 +94,13 @@ export function programConstants(ir: IR, dataPath: string) {
 /**
  * Generate the trainer's TypeScript source (unformatted assembly, then prettier). `entry`: "node"
  * (default) runs the trainer's command line when the file is the process's entry point; "none"
- * leaves the Node entry point out (the library's compile, the browser target, the playground): the
- * module then imports nothing but the platform-neutral runtime.
+ * leaves the Node entry point out (the library's compile, the playground): the module then imports
+ * nothing but the platform-neutral runtime; "browser" (`--target browser`): fit trains in a Web
+ * Worker of the module itself (runtime/browser/index.ts), and the browser data helpers are exported.
  */
-export async function generateTrainer(ir: IR, opts: { dataPath: string; entry?: "node" | "none" }): Promise<TrainerSource> {
+export async function generateTrainer(ir: IR, opts: { dataPath: string; entry?: "node" | "none" | "browser" }): Promise<TrainerSource> {
   const node = (opts.entry ?? "node") === "node";
+  const browser = opts.entry === "browser";
   const em = emitModel(ir);
   const penalty = hasPenalty(ir);
   const pe = penalty ? emitPenalty(ir) : { code: [], uses: new Set<string>(), consts: [] };
@@ -117,7 +119,9 @@ export async function generateTrainer(ir: IR, opts: { dataPath: string; entry?: 
         namedImports: ["type Backend", "type Model", "type Program", ...runtimeImports],
       },
       // the library face (fit, load, predict, evaluate, save: runtime/api.ts), on a line of its own
-      { kind: StructureKind.ImportDeclaration, moduleSpecifier: "dnnc/runtime", namedImports: ["trainerApi"] },
+      browser
+        ? { kind: StructureKind.ImportDeclaration, moduleSpecifier: "dnnc/runtime/browser", namedImports: ["browserTrainer", "serveTraining"] }
+        : { kind: StructureKind.ImportDeclaration, moduleSpecifier: "dnnc/runtime", namedImports: ["trainerApi"] },
       ...(node ? [nodeImport] : []),
       ...em.consts,
       ...pe.consts,
@@ -175,7 +179,13 @@ ${indent(pe.code)}
         ],
       },
       // a library when imported (docs/library.md), a command line when run
-      `export const { fit, load, predict, evaluate, save } = trainerApi(program);`,
+      ...(browser
+        ? [
+            `export const { fit, load, predict, evaluate, save } = browserTrainer(program, import.meta.url);`,
+            `export { fromCsv, fromImages, fetchCsv } from "dnnc/runtime/browser";`,
+            `serveTraining(program, import.meta.url);`,
+          ]
+        : [`export const { fit, load, predict, evaluate, save } = trainerApi(program);`]),
       ...(node ? [`runMain(program, import.meta.url);`] : []),
     ],
   });

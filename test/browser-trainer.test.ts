@@ -1,0 +1,159 @@
+// `dnnc compile --target browser` in headless Chromium (playwright-core with Debian's chromium, as
+// test/playground-e2e.test.ts): a page imports the compiled module with <script type="module">,
+// makes its arrays (a CSV string through fromCsv, and fetchCsv from the server), trains in a Web
+// Worker with the WebAssembly backend, predicts on the page, and reports the backend and thread
+// count: two threads on a cross-origin isolated page (COOP/COEP headers), one on a plain page.
+// The module imports no Node built-in. Skipped, with one line on stderr, when /usr/bin/chromium is absent.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Browser } from "playwright-core";
+
+const CHROMIUM = "/usr/bin/chromium";
+const have = (() => {
+  try {
+    readFileSync(CHROMIUM);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!have) process.stderr.write(`browser-trainer: skipped, ${CHROMIUM} not found (apt-get install -y chromium)\n`);
+
+const repo = fileURLToPath(new URL("..", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "dnnc-browser-"));
+
+const SPEC = `model quad {
+  input [2]
+  dense(64) -> relu
+  dense(2)
+  loss softmax_cross_entropy
+}
+data {
+  source csv("never-read.csv", label="label")
+  validation 0.2
+}
+train {
+  seed 4
+  batch 16
+  epochs 3
+  optimizer adam(lr=2e-2)
+}
+`;
+
+// the page: a CSV string made here, fit in a worker, predict on the page; results on window.__result
+const PAGE = `<!doctype html><meta charset="utf-8"><title>dnnc browser test</title>
+<script type="module">
+import { fit, predict, evaluate, fromCsv, fetchCsv } from "./quad.browser.mjs";
+try {
+  const rows = ["a,b,label"];
+  for (let i = 0; i < 200; i++) { const a = Math.sin(i * 1.3), b = Math.cos(i * 0.7); rows.push(a + "," + b + "," + (a * b > 0 ? 1 : 0)); }
+  const data = await fromCsv(rows.join("\\n"));
+  const steps = [];
+  const threads = new URLSearchParams(location.search).get("threads");
+  const model = await fit(data, { epochs: 3, onStep: (s) => steps.push(s), ...(threads ? { threads: Number(threads) } : {}) });
+  const fetched = await fetchCsv("./test.csv");
+  const out = predict(model, fetched.x);
+  window.__result = {
+    trainedOn: model.trainedOn,
+    pageBackend: model.backend,
+    steps: steps.length,
+    last: steps[steps.length - 1],
+    outputs: out.length,
+    evaluate: evaluate(model, data),
+    isolated: self.crossOriginIsolated,
+  };
+} catch (e) {
+  window.__result = { error: String(e && e.stack || e) };
+}
+</script>`;
+
+describe.skipIf(!have)("a browser trainer module in headless Chromium", () => {
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  let base = "";
+  let mjs = "";
+
+  beforeAll(async () => {
+    writeFileSync(join(work, "quad.dnn"), SPEC);
+    execFileSync(process.execPath, [join(repo, "bin", "dnnc.mjs"), "compile", join(work, "quad.dnn"), "--target", "browser", "-o", work], { stdio: "pipe" });
+    mjs = readFileSync(join(work, "quad.browser.mjs"), "utf8");
+    writeFileSync(join(work, "index.html"), PAGE);
+    writeFileSync(join(work, "test.csv"), "a,b,label\n0.5,0.5,1\n-0.5,0.5,0\n0.25,-0.75,0\n");
+    const types: Record<string, string> = { html: "text/html", mjs: "text/javascript", csv: "text/csv" };
+    // /iso/...: cross-origin isolated (COOP + COEP on every response); /plain/...: not
+    server = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      const [, mode, file] = url.pathname.split("/");
+      let body: Buffer;
+      try {
+        body = readFileSync(join(work, file || "index.html"));
+      } catch {
+        res.writeHead(404).end();
+        return;
+      }
+      const headers: Record<string, string> = { "content-type": types[(file || "index.html").split(".").pop()!] ?? "application/octet-stream" };
+      if (mode === "iso") Object.assign(headers, { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" });
+      res.writeHead(200, headers).end(body);
+    });
+    await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+    const addr = server.address() as { port: number };
+    base = `http://127.0.0.1:${addr.port}`;
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => server?.close(r));
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("is one ES module with no Node built-in", () => {
+    const hit = /\b(?:from|import)\s*\(?\s*["']node:[\w/]+["']/.exec(mjs);
+    expect(hit?.[0]).toBeUndefined();
+    expect(mjs).not.toMatch(/\brequire\(["'](?!node:worker_threads)/); // the Node worker's source is a string, never run here
+    expect(mjs).toMatch(/export\s*\{[^}]*\bfit\b/);
+  });
+
+  async function run(path: string): Promise<Record<string, any>> {
+    const page = await browser!.newPage();
+    try {
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(base + path);
+      await page.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, { timeout: 60_000 });
+      const r = (await page.evaluate(() => (window as { __result?: unknown }).__result)) as Record<string, any>;
+      expect(errors).toEqual([]);
+      return r;
+    } finally {
+      await page.close();
+    }
+  }
+
+  it("trains in a worker on 2 threads on a cross-origin isolated page, and predicts on the page", async () => {
+    const r = await run("/iso/index.html?threads=2");
+    expect(r.error).toBeUndefined();
+    expect(r.isolated).toBe(true);
+    expect(r.trainedOn).toEqual({ name: expect.stringMatching(/^wasm-(relaxed-simd|simd128) x2$/), threads: 2, worker: true, crossOriginIsolated: true });
+    expect(r.pageBackend.threads).toBe(1);
+    expect(r.steps).toBe(30); // 160 training rows (200 less 20% validation), batch 16, 3 epochs
+    expect(r.last).toMatchObject({ step: 30, epoch: 3, epochs: 3, totalSteps: 30, samples: 160, epochSamples: 160 });
+    expect(r.last.samplesPerSec).toBeGreaterThan(0);
+    expect(r.last.eta).toBe(0);
+    expect(r.outputs).toBe(6);
+    expect(r.evaluate.acc).toBeGreaterThan(0.5);
+  }, 90_000);
+
+  it("trains on 1 thread on a page that is not isolated, and says so", async () => {
+    const r = await run("/plain/index.html");
+    expect(r.error).toBeUndefined();
+    expect(r.isolated).toBe(false);
+    expect(r.trainedOn).toMatchObject({ threads: 1, worker: true, crossOriginIsolated: false, name: expect.stringMatching(/^wasm-/) });
+    expect(r.steps).toBe(30);
+  }, 90_000);
+});
