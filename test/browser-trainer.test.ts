@@ -48,8 +48,16 @@ train {
 // the page: a CSV string made here, fit in a worker, predict on the page; results on window.__result
 const PAGE = `<!doctype html><meta charset="utf-8"><title>dnnc browser test</title>
 <script type="module">
-import { fit, predict, evaluate, fromCsv, fetchCsv } from "./quad.browser.mjs";
+import { fit, predict, evaluate, fromCsv, fetchCsv, fromImages } from "./quad.browser.mjs";
 try {
+  // images: a solid red 4x4 canvas (scaled to 2x2) and 2x2 ImageData of gray 200, as [1, 2, 2] gray bytes
+  const c = document.createElement("canvas");
+  c.width = c.height = 4;
+  const g = c.getContext("2d");
+  g.fillStyle = "rgb(255,0,0)";
+  g.fillRect(0, 0, 4, 4);
+  const gray = new ImageData(new Uint8ClampedArray(16).fill(200), 2, 2);
+  const img = fromImages([c, gray], [1, 0], [1, 2, 2]);
   const rows = ["a,b,label"];
   for (let i = 0; i < 200; i++) { const a = Math.sin(i * 1.3), b = Math.cos(i * 0.7); rows.push(a + "," + b + "," + (a * b > 0 ? 1 : 0)); }
   const data = await fromCsv(rows.join("\\n"));
@@ -66,6 +74,7 @@ try {
     outputs: out.length,
     evaluate: evaluate(model, data),
     isolated: self.crossOriginIsolated,
+    images: { x: Array.from(img.x), y: Array.from(img.y) },
   };
 } catch (e) {
   window.__result = { error: String(e && e.stack || e) };
@@ -147,6 +156,8 @@ describe.skipIf(!have)("a browser trainer module in headless Chromium", () => {
     expect(r.last.eta).toBe(0);
     expect(r.outputs).toBe(6);
     expect(r.evaluate.acc).toBeGreaterThan(0.5);
+    // fromImages: red by luma (PIL's convert("L"): (255 * 19595 + 2^15) >> 16 = 76), gray 200 as is
+    expect(r.images).toEqual({ x: [76, 76, 76, 76, 200, 200, 200, 200], y: [1, 0] });
   }, 90_000);
 
   it("trains on 1 thread on a page that is not isolated, and says so", async () => {
