@@ -91,6 +91,11 @@ describe.skipIf(!have)("a browser trainer module in headless Chromium", () => {
     writeFileSync(join(work, "quad.dnn"), SPEC);
     execFileSync(process.execPath, [join(repo, "bin", "dnnc.mjs"), "compile", join(work, "quad.dnn"), "--target", "browser", "-o", work], { stdio: "pipe" });
     mjs = readFileSync(join(work, "quad.browser.mjs"), "utf8");
+    // docs/browser.md's page, as written, with docs/library.md's moons.dnn compiled beside it
+    const block = (file: string, lang: string) => new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(readFileSync(join(repo, "docs", file), "utf8"))![1];
+    writeFileSync(join(work, "moons.dnn"), block("library.md", "dnn"));
+    execFileSync(process.execPath, [join(repo, "bin", "dnnc.mjs"), "compile", join(work, "moons.dnn"), "--target", "browser", "-o", work], { stdio: "pipe" });
+    writeFileSync(join(work, "moons.html"), block("browser.md", "html"));
     writeFileSync(join(work, "index.html"), PAGE);
     writeFileSync(join(work, "test.csv"), "a,b,label\n0.5,0.5,1\n-0.5,0.5,0\n0.25,-0.75,0\n");
     const types: Record<string, string> = { html: "text/html", mjs: "text/javascript", csv: "text/csv" };
@@ -166,5 +171,22 @@ describe.skipIf(!have)("a browser trainer module in headless Chromium", () => {
     expect(r.isolated).toBe(false);
     expect(r.trainedOn).toMatchObject({ threads: 1, worker: true, crossOriginIsolated: false, name: expect.stringMatching(/^wasm-/) });
     expect(r.steps).toBe(30);
+  }, 90_000);
+
+  it("runs docs/browser.md's page as written", async () => {
+    const page = await browser!.newPage();
+    try {
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(base + "/iso/moons.html");
+      await page.waitForFunction(() => /\ndone$/.test(document.getElementById("log")?.textContent ?? ""), undefined, { timeout: 60_000 });
+      const text = await page.evaluate(() => document.getElementById("log")!.textContent!);
+      expect(errors).toEqual([]);
+      expect(text).toMatch(/step 20\/65 loss \d\.\d{3} \d+ rows\/s, \d+\.\d s left/);
+      expect(text).toMatch(/trained on wasm-\S+, 1 thread\(s\), in a worker: true, isolated: true/);
+      expect(text).toContain("predict: 8 outputs");
+    } finally {
+      await page.close();
+    }
   }, 90_000);
 });
