@@ -51,6 +51,17 @@ export interface StepProgress {
   eta: number;
 }
 
+/** What fit reports once, before its first step: where it trains, and how long the run is. */
+export interface FitStart {
+  backend: { name: string; threads: number };
+  /** Training rows (after the validation split), validation rows, and steps. */
+  trainRows: number;
+  validationRows: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
 export interface FitOptions {
   /** Default: the spec's `epochs`. */
   epochs?: number;
@@ -60,6 +71,7 @@ export interface FitOptions {
   maxSteps?: number;
   /** Held-out rows; without it, the spec's `validation` fraction of the training rows (drawn by the seed). */
   validation?: ArrayData;
+  onStart?: (s: FitStart) => void;
   onEpoch?: (m: EpochMetrics) => void;
   onStep?: (s: StepProgress) => void;
   /** Aborting stops training after the current step; fit then resolves with the model as trained so far (history.aborted). */

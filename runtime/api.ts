@@ -239,7 +239,16 @@ export function trainerApi(p: Program): Trainer {
       model.init();
       const B = p.meta.batch;
       const trainRows = validation ? train.n : train.n - Math.round(train.n * p.data.validation);
-      const totalSteps = Math.min(epochs * Math.ceil(trainRows / B), o.maxSteps ?? Infinity);
+      const stepsPerEpoch = Math.ceil(trainRows / B);
+      const totalSteps = Math.min(epochs * stepsPerEpoch, o.maxSteps ?? Infinity);
+      o.onStart?.({
+        backend: { name: be.name, threads: be.threads },
+        trainRows,
+        validationRows: validation ? validation.n : train.n - trainRows,
+        epochs,
+        stepsPerEpoch,
+        totalSteps,
+      });
       let epoch = 1;
       const t0 = Date.now();
       let aborted = false;

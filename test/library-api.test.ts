@@ -96,14 +96,18 @@ describe("library API from the sources", () => {
   it("reports step progress with samples/s and ETA, and stops after the step an AbortSignal is aborted in", async () => {
     const ac = new AbortController();
     const seen: { step: number; eta: number; samplesPerSec: number; totalSteps: number; epoch: number }[] = [];
+    const starts: unknown[] = [];
     const model = await bare.fit(data, {
       signal: ac.signal,
+      onStart: (s) => starts.push(s),
       onStep: (s) => {
         seen.push(s);
         if (s.step === 3) ac.abort();
       },
     });
     expect(model.history).toMatchObject({ steps: 3, aborted: true });
+    // no data block: no validation split; 160 rows, batch 16, 4 epochs
+    expect(starts).toEqual([{ backend: model.backend, trainRows: 160, validationRows: 0, epochs: 4, stepsPerEpoch: 10, totalSteps: 40 }]);
     expect(seen.map((s) => s.step)).toEqual([1, 2, 3]);
     expect(seen[0]).toMatchObject({ epoch: 1, totalSteps: 40 });
     expect(seen[2].samplesPerSec).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
 // WebAssembly backend, on two threads when the page is cross-origin isolated (SharedArrayBuffer)
 // and one otherwise, posts its progress and finally the model's bytes; the page loads them
 // (predict runs on the page). Called in a worker (or with worker: false), fit trains in place.
-import type { ArrayData, EpochMetrics, FitHistory, FitOptions, StepProgress, TrainedModel, Trainer } from "../api-types";
+import type { ArrayData, EpochMetrics, FitHistory, FitOptions, FitStart, StepProgress, TrainedModel, Trainer } from "../api-types";
 import { trainerApi } from "../api";
 import { sharedMemorySupported } from "../backend-create";
 import { DnncError } from "../errors";
@@ -46,9 +46,10 @@ type ToWorker = {
   x: ArrayData["x"];
   y: ArrayData["y"];
   validation?: ArrayData;
-  options: Omit<FitOptions, "onStep" | "onEpoch" | "signal" | "validation">;
+  options: Omit<FitOptions, "onStart" | "onStep" | "onEpoch" | "signal" | "validation">;
 };
 type FromWorker =
+  | { type: "start"; start: FitStart }
   | { type: "steps"; steps: StepProgress[] }
   | { type: "epoch"; metrics: EpochMetrics }
   | { type: "done"; bytes: Uint8Array; history: FitHistory; trainedOn: TrainedOn }
@@ -79,7 +80,7 @@ export function browserTrainer(p: Program, moduleUrl: string): Trainer & { fit(d
     if (o.worker === false || inWorker() || typeof Worker !== "function") return here(data, o);
     const w = typeof o.worker === "function" ? o.worker() : (o.worker ?? new Worker(moduleUrl, { type: "module", name: WORKER_NAME }));
     const own = o.worker === undefined || typeof o.worker === "function";
-    const { onStep, onEpoch, signal, validation, worker, ...options } = o;
+    const { onStart, onStep, onEpoch, signal, validation, worker, ...options } = o;
     void worker;
     try {
       const done = await new Promise<Extract<FromWorker, { type: "done" }>>((resolve, reject) => {
@@ -88,7 +89,8 @@ export function browserTrainer(p: Program, moduleUrl: string): Trainer & { fit(d
         w.onmessage = (e: MessageEvent<FromWorker>) => {
           const m = e.data;
           try {
-            if (m.type === "steps") for (const s of m.steps) onStep?.(s);
+            if (m.type === "start") onStart?.(m.start);
+            else if (m.type === "steps") for (const s of m.steps) onStep?.(s);
             else if (m.type === "epoch") onEpoch?.(m.metrics);
             else {
               signal?.removeEventListener("abort", onAbort);
@@ -141,6 +143,7 @@ export function serveTraining(p: Program, moduleUrl: string): void {
           validation: msg.validation,
           worker: false,
           signal: ac.signal,
+          onStart: (start) => scope.postMessage({ type: "start", start }),
           onStep: (s) => {
             steps.push(s);
             if (Date.now() - last > 50) flush();
