@@ -2,7 +2,7 @@
 // here, predict, evaluate, save, load; a bad spec's diagnostics; an AbortSignal; bad arrays. And
 // the two faces agree byte for byte: model.save() after fit equals the model.safetensors that the
 // compiled trainer's command line writes from the same rows as a CSV file, and the compiled
-// trainer module, imported, exports the same fit (with its .d.ts beside it).
+// trainer module, imported, exports the same fit (with its .d.mts beside it).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -147,7 +147,7 @@ describe("library API from the sources", () => {
     const bin = join(__dirname, "..", "bin", "dnnc.mjs");
     execFileSync(process.execPath, [bin, "compile", join(work, "quad.dnn"), "-o", join(work, "out")], { stdio: "pipe" });
     const mjs = join(work, "out", "quad.trainer.mjs");
-    expect(existsSync(join(work, "out", "quad.trainer.d.ts"))).toBe(true);
+    expect(existsSync(join(work, "out", "quad.trainer.d.mts"))).toBe(true);
     execFileSync(process.execPath, [mjs, "--out", join(work, "run"), "--max-steps", "7", "--quiet"], { stdio: "pipe" });
     const cli = readFileSync(join(work, "run", "model.safetensors"));
     const lib = await full.fit(data, { maxSteps: 7 });

@@ -119,7 +119,7 @@ export async function compileSpec(
   writeFileAtomicSync(files.mjs, bundled);
   // its declarations (a compiled trainer is a library when imported: docs/library.md)
   const { generateTrainerTypes } = await import("../codegen/emit-trainer-types");
-  writeFileAtomicSync(join(outDir, `${stem}.trainer.d.ts`), generateTrainerTypes(fe.ir, `${stem}.trainer.mjs`));
+  writeFileAtomicSync(join(outDir, `${stem}.trainer.d.mts`), generateTrainerTypes(fe.ir, `${stem}.trainer.mjs`));
   if (emit === "all") {
     files.ir = join(outDir, `${stem}.ir.txt`);
     writeFileAtomicSync(files.ir, printIr(fe.ir));
@@ -212,7 +212,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
   return 0;
 }
 
-/** `dnnc compile SPEC --target browser`: NAME.browser.mjs (one ES module, no Node built-ins; docs/browser.md) and its .d.ts. */
+/** `dnnc compile SPEC --target browser`: NAME.browser.mjs (one ES module, no Node built-ins; docs/browser.md) and its .d.mts (the declaration file TypeScript reads for a .mjs). */
 async function compileBrowser(spec: string, o: CompileOptions, out: Out): Promise<number> {
   const fe = frontEnd(spec, out, "all", undefined, o.data);
   const stem = specStem(spec);
@@ -223,7 +223,7 @@ async function compileBrowser(spec: string, o: CompileOptions, out: Out): Promis
   const js = await out.time("bundle browser.mjs (esbuild)", () => bundleBrowserTrainer(src.text, `${stem}.browser.ts`));
   ensureDir(o.out);
   const mjs = join(o.out, `${stem}.browser.mjs`);
-  const dts = join(o.out, `${stem}.browser.d.ts`);
+  const dts = join(o.out, `${stem}.browser.d.mts`);
   writeFileAtomicSync(mjs, js);
   writeFileAtomicSync(dts, generateTrainerTypes(fe.ir, `${stem}.browser.mjs`, true));
   for (const f of [mjs, dts]) out.say(`wrote ${f}`);

@@ -1,4 +1,4 @@
-// Code generation, part 4: the declarations of a compiled trainer module (NAME.trainer.d.ts beside
+// Code generation, part 4: the declarations of a compiled trainer module (NAME.trainer.d.mts beside
 // NAME.trainer.mjs): what it exports as a library (fit, load, predict, evaluate, save and the
 // program's shapes; docs/library.md). Self-contained: runtime/api-types.ts (declarations only, no
 // imports) is inlined, so the types need nothing installed.
