@@ -65,6 +65,11 @@ try {
   const threads = new URLSearchParams(location.search).get("threads");
   const model = await fit(data, { epochs: 3, onStep: (s) => steps.push(s), ...(threads ? { threads: Number(threads) } : {}) });
   const fetched = await fetchCsv("./test.csv");
+  // a bad label: the worker's error reaches the page as fit's rejection
+  const bad = await fit({ x: [0.1, 0.2], y: [7] }).then(() => "resolved", (e) => e.message);
+  // an AbortSignal stops the worker after the step it sees the abort in
+  const ac = new AbortController();
+  const stopped = await fit(data, { epochs: 2000, signal: ac.signal, onStep: (s) => s.step >= 5 && ac.abort() });
   const out = predict(model, fetched.x);
   window.__result = {
     trainedOn: model.trainedOn,
@@ -75,6 +80,8 @@ try {
     evaluate: evaluate(model, data),
     isolated: self.crossOriginIsolated,
     images: { x: Array.from(img.x), y: Array.from(img.y) },
+    bad,
+    stopped: stopped.history,
   };
 } catch (e) {
   window.__result = { error: String(e && e.stack || e) };
@@ -163,6 +170,10 @@ describe.skipIf(!have)("a browser trainer module in headless Chromium", () => {
     expect(r.evaluate.acc).toBeGreaterThan(0.5);
     // fromImages: red by luma (PIL's convert("L"): (255 * 19595 + 2^15) >> 16 = 76), gray 200 as is
     expect(r.images).toEqual({ x: [76, 76, 76, 76, 200, 200, 200, 200], y: [1, 0] });
+    expect(r.bad).toBe("fit.y: row 0 has label 7; the model takes class ids 0..1");
+    expect(r.stopped.aborted).toBe(true);
+    expect(r.stopped.steps).toBeGreaterThanOrEqual(5);
+    expect(r.stopped.steps).toBeLessThan(20000);
   }, 90_000);
 
   it("trains on 1 thread on a page that is not isolated, and says so", async () => {
