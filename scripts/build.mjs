@@ -81,12 +81,18 @@ export async function build() {
     entryPoints: [join(root, "compiler", "cli", "compile-child.ts")],
     outfile: join(dist, "compile-child.mjs"),
   });
-  await buildLibrary(validators);
+  const lib = await buildLibrary(validators);
   // chunks of earlier builds: removed after a day (a long `dnnc train` started before this build
-  // may still load one; train loads the ones it needs up front, but other verbs may not)
-  const current = new Set(Object.keys(r.metafile.outputs).map((p) => basename(p)));
-  for (const f of readdirSync(dist))
-    if (/^chunk-.*\.mjs$/.test(f) && !current.has(f) && Date.now() - statSync(join(dist, f)).mtimeMs > 86_400_000) rmSync(join(dist, f), { force: true });
+  // may still load one; train loads the ones it needs up front, but other verbs may not), and at
+  // once when npm packs or publishes (the tarball ships dist/: only this build's chunks)
+  const packing = process.env.npm_command === "pack" || process.env.npm_command === "publish";
+  const stale = (dir, current) => {
+    for (const f of readdirSync(dir))
+      if (/^chunk-.*\.mjs$/.test(f) && !current.has(f) && (packing || Date.now() - statSync(join(dir, f)).mtimeMs > 86_400_000))
+        rmSync(join(dir, f), { force: true });
+  };
+  stale(dist, new Set(Object.keys(r.metafile.outputs).map((p) => basename(p))));
+  stale(join(dist, "lib"), new Set(Object.keys(lib.metafile.outputs).map((p) => basename(p))));
 }
 
 /**
@@ -98,9 +104,8 @@ export async function build() {
  */
 async function buildLibrary(validators) {
   const out = join(dist, "lib");
-  rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  await esbuild({
+  const r = await esbuild({
     ...common,
     plugins: [precompiledValidators(validators)],
     entryPoints: {
@@ -112,6 +117,7 @@ async function buildLibrary(validators) {
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunk-[hash]",
     splitting: true,
+    metafile: true,
   });
   const types = readFileSync(join(root, "runtime", "api-types.ts"), "utf8");
   writeFileSync(join(out, "api-types.d.ts"), types);
@@ -138,6 +144,7 @@ async function buildLibrary(validators) {
     head +
       "/** Run a generated trainer's command line when its file is the process's entry point. */\nexport declare function runMain(program: object, trainerUrl: string): void;\n",
   );
+  return r;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await build();
