@@ -95,6 +95,8 @@ export function arrayDataset(p: Program, d: ArrayData, what: string, features?: 
   const F = x.length / n;
   const want = F0 ?? F;
   if (F !== want) throw new DnncError(`${what}.x: ${n} rows of ${F} values, but the model takes ${want} per row ([${p.meta.inputShape.join(", ")}])`);
+  expectFinite(x, F, `${what}.x`);
+  expectFinite(y, per, `${what}.y`);
   if (cls !== undefined)
     for (let i = 0; i < y.length; i++) {
       const c = y[i];
@@ -112,6 +114,13 @@ export function arrayDataset(p: Program, d: ArrayData, what: string, features?: 
     classes: cls,
     ...(targetShape ? { targetShape } : {}),
   };
+}
+
+/** Every value finite (as a CSV file's must be), else an error naming the row and the value. */
+function expectFinite(v: Float32Array | Uint8Array, perRow: number, what: string): void {
+  if (v instanceof Uint8Array) return;
+  for (let i = 0; i < v.length; i++)
+    if (!Number.isFinite(v[i])) throw new DnncError(`${what}: row ${Math.floor(i / perRow)} holds ${v[i]}; every value must be finite`);
 }
 
 function rowsOf(n: number): Int32Array {
@@ -150,6 +159,7 @@ function predictWith(s: ModelState, xIn: ArrayLike<number>): Float32Array {
   const F = rawFeatures(p, pre);
   if (x.length % F !== 0) throw new DnncError(`predict: x has ${x.length} values, not a whole number of rows of ${F}`);
   const n = x.length / F;
+  expectFinite(x, F, "predict: x");
   const k = p.meta.outputSize;
   const out = new Float32Array(n * k);
   const ds: Dataset = { x, y: new Float32Array(n), n, shape: F === p.meta.inputSize ? p.meta.inputShape : [F] };
@@ -325,8 +335,8 @@ export function trainerApi(p: Program): Trainer {
     info: trainerInfo(p),
     fit,
     load,
-    predict: (m, x) => stateOf(m) && m.predict(x),
-    evaluate: (m, d) => stateOf(m) && m.evaluate(d),
-    save: (m) => stateOf(m) && m.save(),
+    predict: (m, x) => predictWith(stateOf(m), x),
+    evaluate: (m, d) => evaluateWith(stateOf(m), d),
+    save: (m) => saveWith(stateOf(m)),
   };
 }

@@ -132,10 +132,14 @@ describe("library API from the sources", () => {
     await expect(bare.fit({ x: data.x.subarray(1), y: data.y })).rejects.toThrow(/fit\.x: 319 values are not 160 rows/);
     await expect(bare.fit({ x: new Float32Array(30), y: new Float32Array(10) })).rejects.toThrow(/10 rows of 3 values, but the model takes 2/);
     await expect(bare.fit(data, { epochs: 0 })).rejects.toThrow(/epochs must be an integer >= 1/);
+    await expect(bare.fit({ x: data.x.map((v, i) => (i === 7 ? NaN : v)), y: data.y })).rejects.toThrow(/fit\.x: row 3 holds NaN; every value must be finite/);
+    await expect(bare.fit({ x: data.x, y: [1, 0] })).rejects.toThrow(/fit\.x: 2 rows of 160 values, but the model takes 2 per row \(\[2\]\)/);
     await expect(bare.load(new Uint8Array([1, 2, 3]))).rejects.toThrow(/model/);
     const other = await compile(MODEL.replace("dense(16)", "dense(8)") + TRAIN, { file: "other.dnn" });
     const m = await other.fit(data, { maxSteps: 1 });
     await expect(bare.load(m.save())).rejects.toThrow(/tensor "[^"]+" has \d+ values, the program's has \d+/);
+    expect(() => m.predict([1, 2, 3])).toThrow(/predict: x has 3 values, not a whole number of rows of 2/);
+    expect(() => bare.predict({} as never, [1, 2])).toThrow(/expected a model made by fit or load/);
     m.dispose();
   });
 
