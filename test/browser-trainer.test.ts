@@ -67,6 +67,13 @@ try {
   const fetched = await fetchCsv("./test.csv");
   // a bad label: the worker's error reaches the page as fit's rejection
   const bad = await fit({ x: [0.1, 0.2], y: [7] }).then(() => "resolved", (e) => e.message);
+  // the data helpers' errors name what is wrong
+  const message = (f) => f().then(() => "resolved", (e) => e.message);
+  const helperErrors = [
+    await message(() => fetchCsv("./missing.csv")),
+    await message(() => fromCsv("a,label\\n1,0\\nx,1")),
+    await message(async () => fromImages([c], [0], [2])),
+  ];
   // an AbortSignal stops the worker after the step it sees the abort in
   const ac = new AbortController();
   const stopped = await fit(data, { epochs: 2000, signal: ac.signal, onStep: (s) => s.step >= 5 && ac.abort() });
@@ -81,6 +88,7 @@ try {
     isolated: self.crossOriginIsolated,
     images: { x: Array.from(img.x), y: Array.from(img.y) },
     bad,
+    helperErrors,
     stopped: stopped.history,
   };
 } catch (e) {
@@ -171,6 +179,9 @@ describe.skipIf(!have)("a browser trainer module in headless Chromium", () => {
     // fromImages: red by luma (PIL's convert("L"): (255 * 19595 + 2^15) >> 16 = 76), gray 200 as is
     expect(r.images).toEqual({ x: [76, 76, 76, 76, 200, 200, 200, 200], y: [1, 0] });
     expect(r.bad).toBe("fit.y: row 0 has label 7; the model takes class ids 0..1");
+    expect(r.helperErrors[0]).toBe("./missing.csv: HTTP 404 Not Found");
+    expect(r.helperErrors[1]).toMatch(/^csv:3:1: .*x/);
+    expect(r.helperErrors[2]).toBe("fromImages: the model input is [2], not an image [C, H, W] of 1 or 3 channels");
     expect(r.stopped.aborted).toBe(true);
     expect(r.stopped.steps).toBeGreaterThanOrEqual(5);
     expect(r.stopped.steps).toBeLessThan(20000);
