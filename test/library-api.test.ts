@@ -123,6 +123,9 @@ describe("library API from the sources", () => {
     // the missing data block is not an error from code: only the misspelt layer is
     expect(d).toEqual([{ code: "E0201", message: "unknown layer `reluu`", line: 3, col: 16, hint: "did you mean `relu`?" }]);
     expect((e as Error).message).toContain("bad.dnn:3:16");
+    // compile reads no data: an `auto` size asks for the number
+    const auto = await compile(MODEL.replace("dense(2)", "dense(auto)") + TRAIN, { file: "auto.dnn" }).catch((x: unknown) => x);
+    expect((auto as SpecError).diagnostics).toMatchObject([{ code: "E0403", line: 4, message: expect.stringContaining("compile() does not read") }]);
   });
 
   it("refuses bad arrays and bad bytes with a message naming the value", async () => {

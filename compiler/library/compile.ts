@@ -9,6 +9,9 @@ import type { Program } from "../../runtime/program";
 import { compileToIr } from "../pipeline";
 import { DnncError } from "../../runtime/errors";
 
+/** compile reads no data: an `auto` size (the data's vocabulary or classes) is a diagnostic asking for the number. */
+const FACTS = { unreadable: "compile() does not read (the arrays come from fit): write the size instead of `auto`" };
+
 /** What a spec used from code gets when it has no `data` block: a source fit never reads. */
 const NO_DATA = `\ndata {\n  source csv("(arrays given to fit)")\n}\n`;
 
@@ -21,13 +24,13 @@ export async function compileTrainer(spec: string, options: CompileOptions, spec
   const file = options.file ?? "spec.dnn";
   if (typeof file !== "string" || file === "") throw new DnncError(`compile: options.file must be a non-empty string`);
   const noData = (d: { code: string; message: string }) => d.code === "E0103" && d.message.includes("`data`");
-  let fe = compileToIr(spec, file);
+  let fe = compileToIr(spec, file, { facts: FACTS });
   let errors = fe.diagnostics.filter((d) => d.severity === "error");
   // a spec used from code may leave its data block out: the arrays come from fit
   if (errors.some(noData)) {
     errors = errors.filter((d) => !noData(d));
     if (errors.length === 0) {
-      fe = compileToIr(spec + NO_DATA, file);
+      fe = compileToIr(spec + NO_DATA, file, { facts: FACTS });
       errors = fe.diagnostics.filter((d) => d.severity === "error");
     }
   }
