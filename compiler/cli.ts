@@ -64,10 +64,14 @@ export function buildProgram(act: (code: number) => void): Command {
         .choices(["ts", "ir", "all"])
         .default("all"),
     )
-    .addOption(new Option("--target <target>", "ts: TypeScript trainer; pytorch: a torchrun-ready trainer.py").choices(["ts", "pytorch"]).default("ts"))
+    .addOption(
+      new Option("--target <target>", "ts: TypeScript trainer; pytorch: a torchrun-ready trainer.py; browser: one ES module for pages and workers")
+        .choices(["ts", "pytorch", "browser"])
+        .default("ts"),
+    )
     .addOption(json("one document: {ok, spec, target, files: {ts, mjs, ir} or {py}, memory: {batch, heapFloats, heapBytes, params, report}}"))
     .addHelpText("after", example(["dnnc compile specs/fashion-mlp.dnn -o out", "dnnc compile specs/fashion-cnn.dnn --target pytorch -o out"]))
-    .action(async (spec: string, o: { out: string; data?: string; emit: "ts" | "ir" | "all"; target: "ts" | "pytorch" }, cmd: Command) => {
+    .action(async (spec: string, o: { out: string; data?: string; emit: "ts" | "ir" | "all"; target: "ts" | "pytorch" | "browser" }, cmd: Command) => {
       const { compileCommand } = await import("./cli/front");
       act(await compileCommand(spec, o, globals(cmd)));
     });

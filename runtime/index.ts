@@ -40,3 +40,6 @@ export { train, evaluate } from "./train-loop";
 export { DnncError } from "./errors";
 export { makeOptimizerStep, makeClipGradNorm } from "./optim-fast";
 export { makeDenseEpilogues, type DenseEpilogues } from "./wasm-kernels";
+// the library face of a program (docs/library.md): every generated trainer exports trainerApi(program)'s functions
+export { trainerApi } from "./api";
+export type * from "./api-types";

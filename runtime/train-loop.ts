@@ -99,6 +99,8 @@ export interface TrainOptions {
   onTestOutput?: (row: number, H: Float32Array, out: number, k: number) => void;
   /** The path of the last checkpoint written (named when training diverges). */
   lastCheckpoint?: () => string | undefined;
+  /** Polled after every step: when true, the run ends there as at maxSteps (the library's AbortSignal). */
+  stop?: () => boolean;
 }
 
 /**
@@ -626,7 +628,7 @@ export function* trainSteps(
       seen += r.count;
       batchStart = s + B;
       opts.onStep?.(step, r.loss, s + n, order.length, lr * lrFactor);
-      if (opts.maxSteps !== undefined && step >= opts.maxSteps) {
+      if ((opts.maxSteps !== undefined && step >= opts.maxSteps) || opts.stop?.()) {
         reachedMax = true;
         break;
       }

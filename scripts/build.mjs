@@ -12,7 +12,7 @@
 // in it), and `__DNNC_BUNDLE__` tells the grammar to skip chevrotain's self-validation (the tests
 // build the parser with it).
 import { build as esbuild } from "esbuild";
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { basename, dirname, join } from "node:path";
 
@@ -81,11 +81,70 @@ export async function build() {
     entryPoints: [join(root, "compiler", "cli", "compile-child.ts")],
     outfile: join(dist, "compile-child.mjs"),
   });
+  const lib = await buildLibrary(validators);
   // chunks of earlier builds: removed after a day (a long `dnnc train` started before this build
-  // may still load one; train loads the ones it needs up front, but other verbs may not)
-  const current = new Set(Object.keys(r.metafile.outputs).map((p) => basename(p)));
-  for (const f of readdirSync(dist))
-    if (/^chunk-.*\.mjs$/.test(f) && !current.has(f) && Date.now() - statSync(join(dist, f)).mtimeMs > 86_400_000) rmSync(join(dist, f), { force: true });
+  // may still load one; train loads the ones it needs up front, but other verbs may not), and at
+  // once when npm packs or publishes (the tarball ships dist/: only this build's chunks)
+  const packing = process.env.npm_command === "pack" || process.env.npm_command === "publish";
+  const stale = (dir, current) => {
+    for (const f of readdirSync(dir))
+      if (/^chunk-.*\.mjs$/.test(f) && !current.has(f) && (packing || Date.now() - statSync(join(dir, f)).mtimeMs > 86_400_000))
+        rmSync(join(dir, f), { force: true });
+  };
+  stale(dist, new Set(Object.keys(r.metafile.outputs).map((p) => basename(p))));
+  stale(join(dist, "lib"), new Set(Object.keys(lib.metafile.outputs).map((p) => basename(p))));
+}
+
+/**
+ * The package's library entry points (package.json "exports", docs/library.md), in dist/lib/:
+ * index.mjs (`import { compile } from "dnnc"`; the compiler is a chunk loaded on the first
+ * compile), runtime.mjs (`dnnc/runtime`, what generated trainer sources import) and
+ * runtime-node.mjs (`dnnc/runtime/node`), sharing one runtime chunk; with their declarations
+ * (runtime/api-types.ts is declarations only, copied as api-types.d.ts).
+ */
+async function buildLibrary(validators) {
+  const out = join(dist, "lib");
+  mkdirSync(out, { recursive: true });
+  const r = await esbuild({
+    ...common,
+    plugins: [precompiledValidators(validators)],
+    entryPoints: {
+      index: join(root, "compiler", "library", "index.ts"),
+      runtime: join(root, "runtime", "index.ts"),
+      "runtime-node": join(root, "runtime", "node", "index.ts"),
+    },
+    outdir: out,
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "chunk-[hash]",
+    splitting: true,
+    metafile: true,
+  });
+  const types = readFileSync(join(root, "runtime", "api-types.ts"), "utf8");
+  writeFileSync(join(out, "api-types.d.ts"), types);
+  const head = "// Declarations of dnnc's library API (docs/library.md); written by scripts/build.mjs.\n";
+  writeFileSync(
+    join(out, "index.d.ts"),
+    head +
+      'import type { CompileOptions, SpecDiagnostic, Trainer } from "./api-types.js";\n' +
+      'export type * from "./api-types.js";\n' +
+      "/** A spec that does not compile: `diagnostics` holds every error, with its line, column and hint. */\n" +
+      "export declare class SpecError extends Error {\n  readonly diagnostics: SpecDiagnostic[];\n}\n" +
+      "/** Compile a spec's text to a trainer (reads no file and no data). Throws SpecError on a bad spec. */\n" +
+      "export declare function compile(spec: string, options?: CompileOptions): Promise<Trainer>;\n",
+  );
+  const runtimeTypes =
+    head +
+    'import type { Trainer } from "./api-types.js";\n' +
+    'export type * from "./api-types.js";\n' +
+    "/** fit, load, predict, evaluate and save for a generated trainer's `program`. */\n" +
+    "export declare function trainerApi(program: object): Trainer;\n";
+  writeFileSync(join(out, "runtime.d.ts"), runtimeTypes);
+  writeFileSync(
+    join(out, "runtime-node.d.ts"),
+    head +
+      "/** Run a generated trainer's command line when its file is the process's entry point. */\nexport declare function runMain(program: object, trainerUrl: string): void;\n",
+  );
+  return r;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await build();

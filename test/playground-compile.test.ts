@@ -24,7 +24,17 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 async function linkTargets(): Promise<{ runtime: string; node: string }> {
   const esbuild = await import("esbuild");
   const rt = join(work, "runtime.mjs");
-  await esbuild.build({ entryPoints: [join(repo, "runtime/index.ts")], bundle: true, format: "esm", platform: "neutral", outfile: rt, logLevel: "silent" });
+  // node:* stays external: the wasm backend's Node adapter (imported only under Node) asks for it, and
+  // the runtime's library face (runtime/api.ts) creates backends
+  await esbuild.build({
+    entryPoints: [join(repo, "runtime/index.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    external: ["node:*"],
+    outfile: rt,
+    logLevel: "silent",
+  });
   const node = join(work, "node.mjs");
   writeFileSync(node, "export function runMain() {}\n");
   return { runtime: pathToFileURL(rt).href, node: pathToFileURL(node).href };

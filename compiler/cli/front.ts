@@ -137,6 +137,9 @@ export async function compileSpec(
   files.mjs = join(outDir, `${stem}.trainer.mjs`);
   const bundled = await out.time("bundle trainer.mjs (esbuild)", () => bundleTrainer(src.text, `${stem}.trainer.ts`));
   writeFileAtomicSync(files.mjs, bundled);
+  // its declarations (a compiled trainer is a library when imported: docs/library.md)
+  const { generateTrainerTypes } = await import("../codegen/emit-trainer-types");
+  writeFileAtomicSync(join(outDir, `${stem}.trainer.d.mts`), generateTrainerTypes(fe.ir, `${stem}.trainer.mjs`));
   if (emit === "all") {
     files.ir = join(outDir, `${stem}.ir.txt`);
     writeFileAtomicSync(files.ir, printIr(fe.ir));
@@ -183,7 +186,7 @@ export interface CompileOptions {
   /** --data: the data the trainer's `auto` sizes and vocabulary are read from (default: the spec's source). */
   data?: string;
   emit: "ts" | "ir" | "all";
-  target: "ts" | "pytorch";
+  target: "ts" | "pytorch" | "browser";
 }
 
 /** `dnnc compile SPEC`: the trainer files and the memory report. */
@@ -217,6 +220,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     if (out.json) out.emit({ ok: true, spec, target: "pytorch", files: { py: f } });
     return 0;
   }
+  if (o.target === "browser") return compileBrowser(spec, o, out);
   const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data);
   for (const f of [files.ts, files.mjs, files.ir]) if (f) out.say(`wrote ${f}`);
   // the memory the trainer will use (its heap; the data set comes on top)
@@ -234,5 +238,24 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
       memory: { batch: files.program.batch, heapFloats, heapBytes: heapFloats * 4, params: est.params, report: text.split("\n") },
     });
   }
+  return 0;
+}
+
+/** `dnnc compile SPEC --target browser`: NAME.browser.mjs (one ES module, no Node built-ins; docs/browser.md) and its .d.mts (the declaration file TypeScript reads for a .mjs). */
+async function compileBrowser(spec: string, o: CompileOptions, out: Out): Promise<number> {
+  const fe = frontEnd(spec, out, "all", undefined, o.data);
+  const stem = specStem(spec);
+  const { generateTrainer } = await import("../codegen/emit-trainer");
+  const { bundleBrowserTrainer } = await import("../codegen/bundle-browser");
+  const { generateTrainerTypes } = await import("../codegen/emit-trainer-types");
+  const src = await out.time("emit trainer.ts (browser entry)", () => generateTrainer(fe.ir, { dataPath: fe.ir.data.source.path, entry: "browser" }));
+  const js = await out.time("bundle browser.mjs (esbuild)", () => bundleBrowserTrainer(src.text, `${stem}.browser.ts`));
+  ensureDir(o.out);
+  const mjs = join(o.out, `${stem}.browser.mjs`);
+  const dts = join(o.out, `${stem}.browser.d.mts`);
+  writeFileAtomicSync(mjs, js);
+  writeFileAtomicSync(dts, generateTrainerTypes(fe.ir, `${stem}.browser.mjs`, true));
+  for (const f of [mjs, dts]) out.say(`wrote ${f}`);
+  if (out.json) out.emit({ ok: true, spec, target: "browser", files: { mjs, dts } });
   return 0;
 }

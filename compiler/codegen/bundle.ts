@@ -15,7 +15,7 @@ function findRuntimeDir(): string {
   }
   throw new Error("dnnc: cannot find the runtime sources (runtime/index.ts)");
 }
-const runtimeDir = findRuntimeDir();
+export const runtimeDir = findRuntimeDir();
 
 export async function bundleTrainer(tsSource: string, fileName: string): Promise<string> {
   const esbuild = await import("esbuild");

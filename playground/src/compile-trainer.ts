@@ -1,9 +1,9 @@
 // The spec → the trainer dnnc generates for it → a live `Program`, in the browser (worker side).
 // Same path as `dnnc compile`: compileToIr (grammar + check + passes) and generateTrainer
 // (ts-morph + prettier) give the very trainer.ts the CLI writes; TypeScript's transpileModule
-// strips its types; the two imports of the generated module ("dnnc/runtime", "dnnc/runtime/node")
-// are pointed at blob modules: the runtime this worker bundles, and a no-op runMain (the Node
-// entry point parses argv and reads files; the worker drives the runtime's training loop itself).
+// strips its types; the trainer is generated without its Node entry point (entry "none": the
+// worker trains through the library API it exports, runtime/api.ts), so its one import,
+// "dnnc/runtime", is pointed at a blob module re-exporting the runtime this worker bundles.
 import { compileToIr } from "../../compiler/pipeline";
 import { generateTrainer } from "../../compiler/codegen/emit-trainer";
 import type { Program } from "../../runtime/program";
@@ -26,22 +26,22 @@ export class SpecError extends Error {
 
 const blobUrl = (code: string) => URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
 
-let runtimeUrls: { runtime: string; node: string } | undefined;
-/** Blob modules standing for "dnnc/runtime" (every export of runtime/index.ts) and "dnnc/runtime/node". */
-function linkTargets(): { runtime: string; node: string } {
+let runtimeUrls: { runtime: string } | undefined;
+/** A blob module standing for "dnnc/runtime" (every export of runtime/index.ts). */
+function linkTargets(): { runtime: string } {
   if (runtimeUrls) return runtimeUrls;
   (globalThis as { __dnncRuntime?: unknown }).__dnncRuntime = runtime;
   const names = Object.keys(runtime).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k));
   const re = `const R = globalThis.__dnncRuntime;\n${names.map((n) => `export const ${n} = R.${n};`).join("\n")}\n`;
-  runtimeUrls = {
-    runtime: blobUrl(re),
-    node: blobUrl(`// the playground worker drives training itself\nexport function runMain() {}\n`),
-  };
+  runtimeUrls = { runtime: blobUrl(re) };
   return runtimeUrls;
 }
 
-/** TypeScript → JavaScript with its "dnnc/runtime*" imports rewritten to `targets` (module specifiers found on the syntax tree). */
-export async function transpileAndLink(tsText: string, fileName: string, targets: { runtime: string; node: string }): Promise<string> {
+/**
+ * TypeScript → JavaScript with its "dnnc/runtime*" imports rewritten to `targets` (module specifiers
+ * found on the syntax tree); `node` is only needed for a trainer generated with its Node entry.
+ */
+export async function transpileAndLink(tsText: string, fileName: string, targets: { runtime: string; node?: string }): Promise<string> {
   const { ts } = await import("ts-morph");
   const out = ts.transpileModule(tsText, {
     fileName,
@@ -71,7 +71,7 @@ export async function compileTrainer(source: string, file: string): Promise<Comp
   if (!fe.ir || errors.length > 0) throw new SpecError(errors.map((d) => ({ line: d.span.line, col: d.span.col, message: d.message })));
   const t1 = performance.now();
   // dataPath: as `dnnc compile` does for a trainer written next to the spec
-  const { text } = await generateTrainer(fe.ir, { dataPath: fe.ir.data.source.path });
+  const { text } = await generateTrainer(fe.ir, { dataPath: fe.ir.data.source.path, entry: "none" });
   const t2 = performance.now();
   const fileName = `${fe.ir.name}.trainer.ts`;
   const js = await transpileAndLink(text, fileName, linkTargets());

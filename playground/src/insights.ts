@@ -1,13 +1,11 @@
-// What the worker shows of the model besides its curves (called between training slices, when the
-// loop is paused after a whole step, and once at the end): for two input features, the model's
-// class probability over a grid spanning the data (TensorFlow Playground's decision boundary) with
-// the test points; for images, the first test images with the predicted class; at the end the
-// weights as a safetensors file (the format `dnnc train` writes).
-import type { Backend } from "../../runtime/backend";
+// What the worker shows of the trained model besides its curves, through the library API's
+// predict (runtime/api.ts: raw features in, the data's scale and shift applied there): for two
+// input features, the model's class probability over a grid spanning the data (TensorFlow
+// Playground's decision boundary) with the test points; for images, the first test images with the
+// predicted class. (The weights come from the model's save(): the file `dnnc train` writes.)
 import type { Dataset } from "../../runtime/data/dataset";
 import { unpackRowScaled } from "../../runtime/data/packed";
-import type { Model, Program } from "../../runtime/program";
-import { encodeSafetensors } from "../../runtime/safetensors";
+import type { Program } from "../../runtime/program";
 
 /** Grid cells per side of the decision-boundary picture. */
 export const GRID = 64;
@@ -38,45 +36,26 @@ export type Insight =
     };
 
 /** Classes of the model's output: argmax of k logits, or a sigmoid of one (binary). */
-function classify(H: Float32Array, out: number, k: number): [number, number] {
+function classify(out: Float32Array, o: number, k: number): [number, number] {
   if (k === 1) {
-    const q = 1 / (1 + Math.exp(-H[out]));
+    const q = 1 / (1 + Math.exp(-out[o]));
     return q >= 0.5 ? [1, q] : [0, 1 - q];
   }
   let a = 0;
-  for (let j = 1; j < k; j++) if (H[out + j] > H[out + a]) a = j;
+  for (let j = 1; j < k; j++) if (out[o + j] > out[o + a]) a = j;
   let z = 0;
-  for (let j = 0; j < k; j++) z += Math.exp(H[out + j] - H[out + a]);
+  for (let j = 0; j < k; j++) z += Math.exp(out[o + j] - out[o + a]);
   return [a, 1 / z];
 }
 
-/** Run the model in eval mode on `n` feature rows written by `fill(i, dst)` (already scaled), `B` at a time. */
-function predictRows(
-  p: Program,
-  H: Float32Array,
-  model: Model,
-  n: number,
-  fill: (i: number, dst: number) => void,
-  each: (i: number, out: number) => void,
-): void {
-  const B = p.meta.batch;
-  const F = p.meta.inputSize;
-  const k = p.meta.outputSize;
-  for (let s = 0; s < n; s += B) {
-    const m = Math.min(B, n - s);
-    for (let i = 0; i < m; i++) fill(s + i, p.layout.x + i * F);
-    model.forward(m, false, 0);
-    for (let i = 0; i < m; i++) each(s + i, p.layout.out + i * k);
-  }
-}
+/** A model's predict: rows of raw features in, k outputs per row out. */
+export type Predict = (x: Float32Array) => Float32Array;
 
 /** The picture for this model and data, or undefined (a sequence model, preprocessing, another shape). */
-export function insight(p: Program, be: Backend, model: Model, data: { train: Dataset; test?: Dataset }): Insight | undefined {
-  const H = be.H;
+export function insight(p: Program, predict: Predict, data: { train: Dataset; test?: Dataset }): Insight | undefined {
   const k = p.meta.outputSize;
   if (((p.data.preprocess ?? []) as unknown[]).length > 0 || p.meta.positions || p.layout.lengths !== undefined) return undefined;
   if (data.train.classes === undefined) return undefined;
-  const { scale, shift } = p.data;
   const shape = p.meta.inputShape;
   const ds = data.test ?? data.train;
   if (shape.length === 1 && shape[0] === 2 && !(ds.x instanceof Uint8Array)) {
@@ -96,21 +75,13 @@ export function insight(p: Program, be: Backend, model: Model, data: { train: Da
     [x0, x1, y0, y1] = [x0 - px, x1 + px, y0 - py, y1 + py];
     const cls = new Uint8Array(GRID * GRID);
     const prob = new Float32Array(GRID * GRID);
-    predictRows(
-      p,
-      H,
-      model,
-      GRID * GRID,
-      (i, dst) => {
-        H[dst] = (x0 + (((i % GRID) + 0.5) / GRID) * (x1 - x0)) * scale + shift;
-        H[dst + 1] = (y0 + ((Math.floor(i / GRID) + 0.5) / GRID) * (y1 - y0)) * scale + shift;
-      },
-      (i, out) => {
-        const [c, q] = classify(H, out, k);
-        cls[i] = c;
-        prob[i] = q;
-      },
-    );
+    const grid = new Float32Array(GRID * GRID * 2);
+    for (let i = 0; i < GRID * GRID; i++) {
+      grid[2 * i] = x0 + (((i % GRID) + 0.5) / GRID) * (x1 - x0);
+      grid[2 * i + 1] = y0 + ((Math.floor(i / GRID) + 0.5) / GRID) * (y1 - y0);
+    }
+    const out = predict(grid);
+    for (let i = 0; i < GRID * GRID; i++) [cls[i], prob[i]] = classify(out, i * k, k);
     const points: [number, number, number][] = [];
     for (let i = 0; i < Math.min(ds.n, 400); i++) points.push([x[2 * i], x[2 * i + 1], ds.y[i]]);
     return { type: "boundary", x0, x1, y0, y1, n: GRID, cls, prob, classes: Math.max(2, k), points };
@@ -127,40 +98,15 @@ export function insight(p: Program, be: Backend, model: Model, data: { train: Da
       return Uint8Array.from(ds.x.subarray(i * F, (i + 1) * F), (v) => Math.max(0, Math.min(255, Math.round(v))));
     };
     const images: Extract<Insight, { type: "samples" }>["images"] = [];
-    predictRows(
-      p,
-      H,
-      model,
-      n,
-      (i, dst) => {
-        const b = bytes(i);
-        for (let j = 0; j < F; j++) H[dst + j] = b[j] * scale + shift;
-        images.push({ pixels: b, label: ds.y[i], pred: 0, prob: 0 });
-      },
-      (i, out) => {
-        const [c, q] = classify(H, out, k);
-        images[i].pred = c;
-        images[i].prob = q;
-      },
-    );
+    const x = new Float32Array(n * F);
+    for (let i = 0; i < n; i++) {
+      const b = bytes(i);
+      x.set(b, i * F);
+      images.push({ pixels: b, label: ds.y[i], pred: 0, prob: 0 });
+    }
+    const out = predict(x);
+    for (let i = 0; i < n; i++) [images[i].pred, images[i].prob] = classify(out, i * k, k);
     return { type: "samples", shape, images };
   }
   return undefined;
-}
-
-/** The model's tensors as a safetensors file, with dnnc's metadata. */
-export function weightsFile(p: Program, be: Backend): Uint8Array {
-  const H = be.H;
-  return encodeSafetensors(
-    p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: H.subarray(t.offset, t.offset + t.size) })),
-    {
-      format: "dnnc",
-      dnnc_version: p.meta.dnncVersion,
-      spec: p.meta.file,
-      spec_name: p.meta.name,
-      spec_sha256: p.meta.specHash,
-      input_shape: JSON.stringify(p.meta.inputShape),
-      seed: String(p.train.seed),
-    },
-  );
 }

@@ -1,30 +1,22 @@
 // The training worker (a module worker): compiles the spec to the trainer dnnc generates
-// (src/compile-trainer.ts), loads the bundled data, and runs the runtime's training loop
-// (trainSteps, one optimizer step per next()) in slices of ~SLICE_MS, posting the mean loss of
-// each slice and every epoch's metrics, and yielding to its event loop between slices so that a
-// "stop" message is seen within one slice. The page never trains; it only draws.
-import { createBackend, type ClosableBackend } from "../../runtime/backend-create";
-import { trainSteps } from "../../runtime/train-loop";
+// (src/compile-trainer.ts), loads the bundled data, and trains with the library API every trainer
+// exports (runtime/api.ts, docs/library.md): fit on the data's arrays, with onStep/onEpoch for the
+// chart and an AbortSignal for "stop" (fit yields to this worker's event loop every ~50 ms, so a
+// "stop" message is seen within one slice and training ends after the current step); then
+// evaluate on the test split; the trained model's picture (src/insights.ts) and weights are posted
+// at the end. The page never trains; it only draws.
+import { trainerApi } from "../../runtime/api";
 import { compileTrainer, SpecError } from "./compile-trainer";
 import { loadBundled } from "./datasets";
-import { insight, weightsFile } from "./insights";
+import { insight } from "./insights";
 import type { FromWorker, ToWorker } from "./protocol";
 
-const SLICE_MS = 60;
-let stopRequested = false;
+/** Progress messages at most this often (the chart redraws on each). */
+const POST_MS = 60;
+let abort: AbortController | undefined;
 let busy = false;
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
-
-// a macrotask without setTimeout's clamping: lets queued messages ("stop") run
-const channel = new MessageChannel();
-const waiting: (() => void)[] = [];
-channel.port1.onmessage = () => waiting.shift()?.();
-const yieldToEvents = () =>
-  new Promise<void>((res) => {
-    waiting.push(res);
-    channel.port2.postMessage(0);
-  });
 
 async function train(msg: Extract<ToWorker, { type: "train" }>): Promise<void> {
   post({ type: "status", text: "compiling the spec to its trainer (ts-morph, prettier, TypeScript)…" });
@@ -36,106 +28,79 @@ async function train(msg: Extract<ToWorker, { type: "train" }>): Promise<void> {
   });
   post({ type: "status", text: "loading the bundled data…" });
   const data = await loadBundled(p, msg.baseUrl, msg.csv);
-  let be: ClosableBackend | undefined;
-  try {
-    be = await createBackend(p.meta.heapFloats, { backend: "auto", threads: 1 });
-    const seed = p.train.seed;
-    const model = p.create(be, seed);
-    model.init();
-    const epochs = msg.epochs ?? p.train.epochs;
-    const valRows = Math.round(data.train.n * p.data.validation); // as splitValidation
-    // one loss point per `every` steps (about 25 per epoch), sent in batches at the end of each slice
-    const stepsPerEpoch = Math.ceil((data.train.n - valRows) / p.meta.batch);
-    const every = Math.max(1, Math.round(stepsPerEpoch / 25));
-    let points: [number, number][] = [];
-    let lossSum = 0;
-    let lossCount = 0;
-    let samples = 0;
-    let lastStep = 0;
-    let epoch = 1;
-    let showModel = false; // an epoch ended: post the model's picture after the slice (src/insights.ts)
-    const postInsight = () => {
-      const i = insight(p, be!, model, data);
-      if (i) post(i);
-    };
-    post({
-      type: "started",
-      backend: be.name,
-      trainRows: data.train.n - valRows,
-      testRows: data.test?.n ?? 0,
+  const api = trainerApi(p);
+  const epochs = msg.epochs ?? p.train.epochs;
+  const ac = (abort = new AbortController());
+  // one loss point per `every` steps (about 25 per epoch), sent in batches at most every POST_MS
+  let every = 1;
+  let points: [number, number][] = [];
+  let lossSum = 0;
+  let lossCount = 0;
+  let lastPost = performance.now();
+  let lastStep = 0;
+  let lastEpoch = 1;
+  let lastRate = 0;
+  const t0 = performance.now();
+  const model = await api.fit(
+    { x: data.train.x, y: data.train.y },
+    {
       epochs,
-      stepsPerEpoch,
-    });
-    const gen = trainSteps(p, be, model, data, {
-      epochs,
-      seed,
-      onStep: (step, loss) => {
-        lossSum += loss;
+      seed: p.train.seed,
+      backend: "auto",
+      threads: 1,
+      signal: ac.signal,
+      onStart: (s) => {
+        every = Math.max(1, Math.round(s.stepsPerEpoch / 25));
+        post({ type: "started", backend: s.backend.name, trainRows: s.trainRows, testRows: data.test?.n ?? 0, epochs, stepsPerEpoch: s.stepsPerEpoch });
+      },
+      onStep: (s) => {
+        lastStep = s.step;
+        lastEpoch = s.epoch;
+        lastRate = s.samplesPerSec;
+        lossSum += s.loss;
         lossCount++;
-        lastStep = step;
         if (lossCount === every) {
-          points.push([step, lossSum / lossCount]);
+          points.push([s.step, lossSum / lossCount]);
           lossSum = 0;
           lossCount = 0;
         }
+        const now = performance.now();
+        if (points.length > 0 && (now - lastPost >= POST_MS || s.step === s.totalSteps)) {
+          post({ type: "progress", step: s.step, epoch: s.epoch, points, samplesPerSec: s.samplesPerSec });
+          points = [];
+          lastPost = now;
+        }
       },
-      onEpoch: (m) => {
-        epoch = m.epoch + 1;
-        post({ type: "epoch", step: lastStep, metrics: m });
-        showModel = true;
-      },
-    });
-    const t0 = performance.now();
-    for (;;) {
-      const s0 = performance.now();
-      let r: IteratorResult<void, import("../../runtime/train-loop").TrainResult> | undefined;
-      const before = lastStep;
-      while (performance.now() - s0 < SLICE_MS) {
-        r = gen.next();
-        if (r.done) break;
-      }
-      const dt = (performance.now() - s0) / 1000;
-      samples = (lastStep - before) * p.meta.batch;
-      if (points.length > 0 || r?.done) {
-        post({ type: "progress", step: lastStep, epoch: Math.min(epoch, epochs), points, samplesPerSec: dt > 0 ? samples / dt : 0 });
-        points = [];
-      }
-      if (showModel || r?.done) postInsight();
-      showModel = false;
-      if (r?.done) {
-        post({ type: "weights", bytes: weightsFile(p, be) });
-        post({
-          type: "done",
-          stopped: false,
-          steps: r.value.steps,
-          testLoss: r.value.test_loss,
-          testAcc: r.value.test_acc,
-          seconds: (performance.now() - t0) / 1000,
-        });
-        return;
-      }
-      await yieldToEvents();
-      if (stopRequested) {
-        gen.return(undefined as never);
-        post({ type: "done", stopped: true, steps: lastStep, testLoss: null, testAcc: null, seconds: (performance.now() - t0) / 1000 });
-        return;
-      }
+      onEpoch: (m) => post({ type: "epoch", step: lastStep, metrics: m }),
+    },
+  );
+  try {
+    if (points.length > 0) post({ type: "progress", step: lastStep, epoch: lastEpoch, points, samplesPerSec: lastRate });
+    const h = model.history!;
+    if (h.aborted) {
+      post({ type: "done", stopped: true, steps: h.steps, testLoss: null, testAcc: null, seconds: (performance.now() - t0) / 1000 });
+      return;
     }
+    // the trained model's picture (src/insights.ts) and its weights (the file `dnnc train` writes)
+    const i = insight(p, (x) => model.predict(x), data);
+    if (i) post(i);
+    post({ type: "weights", bytes: model.save() });
+    const t = data.test ? model.evaluate({ x: data.test.x, y: data.test.y }) : { loss: null, acc: null };
+    post({ type: "done", stopped: false, steps: h.steps, testLoss: t.loss, testAcc: t.acc, seconds: (performance.now() - t0) / 1000 });
   } finally {
-    be?.close();
+    model.dispose();
   }
 }
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
   if (msg.type === "stop") {
-    stopRequested = true;
+    abort?.abort();
     return;
   }
   if (msg.type === "train") {
     if (busy) return post({ type: "error", message: "this worker is already training" });
     busy = true;
-    stopRequested = false;
     train(msg)
       .catch((err: unknown) => {
         if (err instanceof SpecError) post({ type: "error", message: "the spec has errors", diagnostics: err.diagnostics });

@@ -12,6 +12,7 @@ import {
   rnnLayerForward,
   streamId,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_embedding_0 = { T: 64, vocab: 92, dim: 64, pad: -1, what: "embedding_0 (spec line 6)" };
 const CFG_lstm_0 = {
@@ -289,4 +290,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

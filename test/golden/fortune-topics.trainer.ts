@@ -19,6 +19,7 @@ import {
   uniformAt,
   zeroPadded,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_embedding_0 = { T: 256, vocab: 92, dim: 32, pad: 1, what: "embedding_0 (spec line 6)" };
 const CFG_conv1d_0 = { T: 256, C: 32, K: 64, k: 5, s: 1, p: 2, d: 1, groups: 1, OT: 256, maps: [], chunk: 11 };
@@ -312,4 +313,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

@@ -10,6 +10,7 @@ import {
   rnnLayerForward,
   streamId,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_gru_0 = {
   cell: "gru",
@@ -258,4 +259,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

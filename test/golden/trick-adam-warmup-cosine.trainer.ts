@@ -12,6 +12,7 @@ import {
   makeDenseEpilogues,
   streamId,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_layernorm_0 = { D: 128, eps: 0.00001 };
 const CFG_layernorm_1 = { D: 64, eps: 0.00001 };
@@ -318,4 +319,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

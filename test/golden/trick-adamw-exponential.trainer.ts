@@ -9,6 +9,7 @@ import {
   makeDenseEpilogues,
   streamId,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_bn_0 = { C: 128, S: 1, eps: 0.00001, momentum: 0.1 };
 export const program: Program = {
@@ -258,4 +259,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

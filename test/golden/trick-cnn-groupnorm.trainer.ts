@@ -16,6 +16,7 @@ import {
   streamId,
   uniformAt,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_conv2d_0 = {
   C: 1,
@@ -386,4 +387,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

@@ -15,6 +15,7 @@ import {
   maxPool2dForward,
   streamId,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_conv2d_0 = {
   C: 1,
@@ -358,4 +359,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

@@ -14,6 +14,7 @@ import {
   weightNormBackward,
   weightNormForward,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_conv2d_0 = {
   C: 1,
@@ -627,4 +628,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

@@ -10,6 +10,7 @@ import {
   streamId,
   uniformAt,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const S_dropout_0 = streamId("dropout:dropout_0");
 export const program: Program = {
@@ -209,4 +210,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

@@ -11,6 +11,7 @@ import {
   streamId,
   uniformAt,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_bn_0 = { C: 128, S: 1, eps: 0.00001, momentum: 0.1 };
 const S_dropout_0 = streamId("dropout:dropout_0");
@@ -413,4 +414,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);

@@ -10,6 +10,7 @@ import {
   streamId,
   uniformAt,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const S_PEN_JAC = streamId("penalty:jacobian");
 export const program: Program = {
@@ -529,4 +530,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);
