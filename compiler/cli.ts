@@ -137,6 +137,16 @@ export function buildProgram(act: (code: number) => void): Command {
       act(await predictVerb(run, o, globals(cmd)));
     });
 
+  verb("evaluate", "score a trained run's model on data (its test split, or every sample) without touching the run")
+    .argument("<run>", "run directory written by dnnc train or by the PyTorch target")
+    .option("--data <path>", "data directory or file, read as the spec's source reads it (default: the run's own data)")
+    .addOption(json("one document: {ok, run, data, split, n, loss, acc} (regression: and mae, rmse, r2)"))
+    .addHelpText("after", example(["dnnc evaluate runs/fashion-mlp-20260101-120000", "dnnc evaluate runs/moons --data new-moons.csv --json"]))
+    .action(async (run: string, o: { data?: string }, cmd: Command) => {
+      const { evaluateVerb } = await import("./cli/verbs");
+      act(await evaluateVerb(run, o, globals(cmd)));
+    });
+
   verb("augment-preview", "a PNG grid: originals in the first column, then augmented versions")
     .argument("<spec>", "spec file with an augment { ... } block and an idx source")
     .option("-o, --out <file>", "PNG file", "augment-preview.png")
