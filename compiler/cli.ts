@@ -159,13 +159,26 @@ export function buildProgram(act: (code: number) => void): Command {
     });
 
   verb("report", "re-render report.html and the SVG plots; several runs are overlaid")
-    .argument("<run...>", "run directories")
+    .argument("<run...>", "run directories, or a directory of runs (each of its runs is overlaid)")
     .option("-o, --out <dir>", "output directory (default: the run directory, or report/ for several runs)")
     .addOption(json("one document: {ok, runs, html, svgs}"))
     .addHelpText("after", example(["dnnc report runs/with-bn runs/without-bn -o compare"]))
     .action(async (runs: string[], o: { out?: string }, cmd: Command) => {
       const { reportVerb } = await import("./cli/verbs");
       act(await reportVerb(runs, o, globals(cmd)));
+    });
+
+  verb("runs", "list the runs in a directory with their key figures (spec, status, epochs, best and last validation, test)")
+    .argument("[dir]", "a directory of run directories", "runs")
+    .addOption(
+      json(
+        "one document: {ok, dir, runs: [{run, spec, updated, status, epochs, best_val_loss, best_val_acc, last_val_loss, last_val_acc, test_loss, test_acc}]}",
+      ),
+    )
+    .addHelpText("after", example(["dnnc runs", "dnnc runs experiments/ --json"]))
+    .action(async (dir: string, _o: unknown, cmd: Command) => {
+      const { runsVerb } = await import("./cli/verbs");
+      act(await runsVerb(dir, globals(cmd)));
     });
 
   verb("search", "run the spec's search block (random, grid, successive halving) on worker threads; resumable")

@@ -63,6 +63,11 @@ export async function reportVerb(runs: string[], o: { out?: string }, out: Out):
   return 0;
 }
 
+export async function runsVerb(dir: string, out: Out): Promise<number> {
+  const { runsCommand } = await import("../runs-command");
+  return runsCommand(dir, { json: out.json });
+}
+
 export async function searchVerb(spec: string, o: { out?: string; data?: string; parallel?: number }, out: Out): Promise<number> {
   const { searchCommand } = await import("../search-command");
   return searchCommand(spec, { out: o.out, data: o.data, parallel: o.parallel, quiet: out.quiet, json: out.json });

@@ -4,7 +4,7 @@
 // (run-dir.ts): every check that can refuse the run (flags, the checkpoint to resume, the output
 // directory and its lock, the data) passes before the first byte is written; --resume A --out B
 // reads A and writes B only.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createBackend, type BackendKind } from "../backend-create";
@@ -28,6 +28,9 @@ import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
 import { Vocab, vocabMetadata } from "../data/vocab";
 import type { Json } from "../program";
 import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
+
+/** Written when training diverged (read by `dnnc runs`); removed when the directory is opened again. */
+export const STATUS_FILE = "status.json";
 
 export interface TrainerArgs {
   data?: string;
@@ -368,7 +371,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     if (!resume) model.init(); // when resuming, the heap already holds the checkpoint's state
     let lastCheckpoint: string | undefined = plan.resume ? (out !== undefined ? join(out, CHECKPOINT_FILE) : plan.resume.checkpoint.path) : undefined;
     // the first write: create and lock the output directory, then its first files
-    if (out !== undefined) run = openRunDir({ ...plan, out }, hooks.install);
+    if (out !== undefined) {
+      run = openRunDir({ ...plan, out }, hooks.install);
+      rmSync(join(out, STATUS_FILE), { force: true }); // a divergence of an earlier attempt is history now
+    }
     plan.resume = undefined; // its tensors are in the heap now: let the checkpoint's bytes go
     const lines: string[] = resume ? resume.state.metrics.map((m) => JSON.stringify(m)) : [];
     let interrupted = false;
@@ -441,6 +447,11 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
           );
         if (out) writeFileAtomicSync(join(out, "metrics.jsonl"), lines.join("\n") + "\n");
       },
+    }).catch((e: unknown) => {
+      // `dnnc runs` tells a diverged run from an interrupted one by this file (the run is locked still)
+      if (out !== undefined && e instanceof DnncError && e.message.startsWith("training diverged"))
+        writeFileAtomicSync(join(out, STATUS_FILE), JSON.stringify({ status: "diverged", error: e.message }) + "\n");
+      throw e;
     });
     const final = {
       test_loss: result.test_loss,
