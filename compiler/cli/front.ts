@@ -12,6 +12,7 @@ import { DnncError } from "../../runtime/errors";
 import { writeFileAtomicSync } from "../../runtime/node/atomic";
 import { describeFsError, ensureDir } from "../../runtime/node/fs-errors";
 import { makeOut, type Out } from "./io";
+import { runSpecText, type SetFlag } from "./run-spec";
 
 const quietOut = makeOut({ quiet: true });
 
@@ -49,12 +50,27 @@ function passTimer(out: Out): ((name: string, ms: number) => void) | undefined {
   return out.verbose ? (name, ms) => out.info(`  pass ${name}: ${ms.toFixed(1)} ms`) : undefined;
 }
 
+/**
+ * A spec's text other than its file's: `source` (overridden by --set, a run's spec with its data
+ * path rewritten), whose relative paths are relative to `baseDir` (default: the file's directory).
+ * Diagnostics still name the file.
+ */
+export interface SpecText {
+  source?: string;
+  baseDir?: string;
+  /** The flags that changed the text (`--set train.batch=0`), named in the error line. */
+  overrides?: string;
+}
+
+/** Where a spec's relative paths are relative to, as a path in that directory (for dataPathOf and dataPathFor). */
+const resolvedAs = (path: string, t: SpecText) => (t.baseDir !== undefined ? join(t.baseDir, "spec.dnn") : path);
+
 /** The pipeline on a spec file, its diagnostics reported; with `target`, also what that target cannot map (E0405). */
-export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target, data?: string) {
-  const source = readSpec(path);
-  out.info(`spec ${resolve(path)} (${source.length} characters)`);
+export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target, data?: string, text: SpecText = {}) {
+  const source = text.source ?? readSpec(path);
+  out.info(`spec ${resolve(path)} (${source.length} characters${text.source !== undefined ? ", with the command line's overrides" : ""})`);
   // the data's vocabulary and classes, for `auto` sizes (read only for the sequence sources)
-  const facts = (spec: Spec) => readDataFacts(spec, dataPathOf(spec, path, data));
+  const facts = (spec: Spec) => readDataFacts(spec, dataPathOf(spec, resolvedAs(path, text), data));
   const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () =>
     compileToIr(source, path, { passes, onPass: passTimer(out), facts }),
   );
@@ -64,7 +80,10 @@ export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "low
   }
   report(out, r.diagnostics, source);
   // under --json the diagnostics travel in the error document (cli.ts)
-  if (!r.ir) throw Object.assign(new DnncError(`${path}: compilation failed`, 1), { diagnostics: r.diagnostics.map(jsonDiag) });
+  if (!r.ir)
+    throw Object.assign(new DnncError(`${path}${text.overrides ? ` (with ${text.overrides})` : ""}: compilation failed`, 1), {
+      diagnostics: r.diagnostics.map(jsonDiag),
+    });
   return { ...r, ir: r.ir, source };
 }
 
@@ -94,8 +113,9 @@ export async function compileSpec(
   out: Out = quietOut,
   dataBase = outDir,
   data?: string,
+  text: SpecText = {},
 ): Promise<CompiledFiles> {
-  const fe = frontEnd(specPath, out, "all", undefined, data);
+  const fe = frontEnd(specPath, out, "all", undefined, data, text);
   const stem = specStem(specPath);
   ensureDir(outDir);
   const files: CompiledFiles = { program: fe.ir };
@@ -108,7 +128,7 @@ export async function compileSpec(
   const { generateTrainer } = await import("../codegen/emit-trainer");
   const { bundleTrainer } = await import("../codegen/bundle");
   const src = await out.time("emit trainer.ts (ts-morph and prettier, loaded on first use)", () =>
-    generateTrainer(fe.ir, { dataPath: dataPathFor(specPath, fe.ir.data.source.path, dataBase) }),
+    generateTrainer(fe.ir, { dataPath: dataPathFor(resolvedAs(specPath, text), fe.ir.data.source.path, dataBase) }),
   );
   files.ts = join(outDir, `${stem}.trainer.ts`);
   // every generated file is written atomically (a temporary file renamed over it): a full disk or a
@@ -125,14 +145,16 @@ export async function compileSpec(
   return files;
 }
 
-/** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). `data`: --data, for every spec. */
-export function checkCommand(files: string[], out: Out, data?: string): number {
+/** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). `data`: --data, `sets`: --set, for every spec. */
+export function checkCommand(files: string[], out: Out, data?: string, sets: SetFlag[] = []): number {
   const results: { file: string; ok: boolean; error?: string; diagnostics: ReturnType<typeof jsonDiag>[] }[] = [];
   for (const f of files) {
     let source: string;
     try {
       source = readSpec(f);
+      if (sets.length > 0) source = runSpecText(source, { specPath: f, sets, verb: "check" });
     } catch (e) {
+      if (e instanceof DnncError && e.exitCode === 2) throw e; // a --set path that names nothing: usage
       if (!(e instanceof DnncError)) throw e;
       if (!out.json) process.stderr.write(`error: ${e.message}\n`);
       results.push({ file: f, ok: false, error: e.message, diagnostics: [] });
@@ -142,6 +164,7 @@ export function checkCommand(files: string[], out: Out, data?: string): number {
       compileToIr(source, f, { passes: "lower", onPass: passTimer(out), facts: (spec) => readDataFacts(spec, dataPathOf(spec, f, data)) }),
     );
     report(out, r.diagnostics, source);
+    if (!r.ir && sets.length > 0 && !out.json) process.stderr.write(`note: ${f} as changed by ${sets.map((x) => `--set ${x.text}`).join(" ")}\n`);
     results.push({ file: f, ok: !!r.ir, diagnostics: r.diagnostics.map(jsonDiag) });
     if (r.ir && r.diagnostics.length === 0) out.say(`${f}: ok`);
   }
@@ -160,12 +183,17 @@ export interface CompileOptions {
   data?: string;
   emit: "ts" | "ir" | "all";
   target: "ts" | "pytorch";
+  /** --set PATH=VALUE overrides, applied to the spec's text before it is compiled. */
+  set?: SetFlag[];
 }
 
 /** `dnnc compile SPEC`: the trainer files and the memory report. */
 export async function compileCommand(spec: string, o: CompileOptions, out: Out): Promise<number> {
+  const given: SpecText = o.set?.length
+    ? { source: runSpecText(readSpec(spec), { specPath: spec, sets: o.set, verb: "compile" }), overrides: o.set.map((x) => `--set ${x.text}`).join(" ") }
+    : {};
   if (o.emit === "ir") {
-    const fe = frontEnd(spec, out, "all", undefined, o.data);
+    const fe = frontEnd(spec, out, "all", undefined, o.data, given);
     const { printIr } = await import("../ir");
     const text = printIr(fe.ir);
     if (out.json) out.emit({ ok: true, spec, ir: text });
@@ -173,7 +201,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     return 0;
   }
   if (o.target === "pytorch") {
-    const fe = frontEnd(spec, out, "all", "pytorch", o.data);
+    const fe = frontEnd(spec, out, "all", "pytorch", o.data, given);
     const { generatePytorchTrainer } = await import("../codegen-pytorch/emit-python");
     let py: string;
     try {
@@ -188,7 +216,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     if (out.json) out.emit({ ok: true, spec, target: "pytorch", files: { py: f } });
     return 0;
   }
-  const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data);
+  const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data, given);
   for (const f of [files.ts, files.mjs, files.ir]) if (f) out.say(`wrote ${f}`);
   // the memory the trainer will use (its heap; the data set comes on top)
   const { memoryReport, estimateMemory } = await import("../check-resources");
