@@ -262,6 +262,7 @@ async function trainAndReport(
   }
   if (o.json)
     out.emit({
+      event: "run",
       run: dir,
       files: {
         spec: join(dir, "spec.dnn"),

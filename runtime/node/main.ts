@@ -28,6 +28,8 @@ import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
 import { Vocab, vocabMetadata } from "../data/vocab";
 import type { Json } from "../program";
 import { loadIdxDir, loadIdxDirStreaming } from "./load-idx";
+import { scoreDataset } from "../score";
+import { splitValidation } from "../data/batch";
 
 /** Written when training diverged (read by `dnnc runs`); removed when the directory is opened again. */
 export const STATUS_FILE = "status.json";
@@ -301,6 +303,51 @@ function fmt(x: number | null, d = 4): string {
   return x === null || Number.isNaN(x) ? "-" : x.toFixed(d);
 }
 
+/**
+ * The first line's sample counts: those trained on, those held out for validation (drawn from the
+ * training data by the seed, or the source's own validation part), and the test split.
+ */
+function samplesLine(p: Program, data: LoadedData): string {
+  const n = data.train.n;
+  const held = data.validation ? 0 : Math.round(n * p.data.validation);
+  const val = data.validation ? `, ${data.validation.n} validation` : held > 0 ? ` (of ${n}: ${held} held out for validation)` : "";
+  return `${n - held} training samples${val}${data.test ? `, ${data.test.n} test` : ""}`;
+}
+
+/**
+ * A regression run's last figures (runtime/score.ts): on the test split when there is one, else on
+ * the validation rows (the same the loop held out). `figures` go into the final metrics line
+ * (test_mae, test_rmse, test_r2, or val_*), `text` onto the printed one.
+ */
+function regressionFigures(
+  p: Program,
+  be: Awaited<ReturnType<typeof createBackend>>,
+  model: ReturnType<Program["create"]>,
+  data: LoadedData,
+  seed: number,
+  result: TrainResult,
+): { figures: Record<string, number | null>; text: string } | undefined {
+  let ds = data.test;
+  let rows: Int32Array | undefined;
+  let split = "test";
+  if (!ds) {
+    split = "val";
+    if (data.validation) ds = data.validation;
+    else if (p.data.validation > 0) {
+      ds = data.train;
+      rows = splitValidation(data.train.n, p.data.validation, seed).val;
+    }
+  }
+  if (!ds || (rows ?? { length: ds.n }).length === 0) return undefined;
+  const s = scoreDataset(p, be, model, ds, result.preprocess, rows);
+  const num = (x: number | null | undefined) => (x === undefined || x === null || !Number.isFinite(x) ? null : x);
+  const figures = { [`${split}_mae`]: num(s.mae), [`${split}_rmse`]: num(s.rmse), [`${split}_r2`]: num(s.r2) };
+  const text =
+    (split === "val" ? ` (no test split) val_loss ${fmt(s.loss)}` : "") +
+    ` ${split}_mae ${fmt(s.mae ?? null)} ${split}_rmse ${fmt(s.rmse ?? null)} ${split}_r2 ${fmt(s.r2 ?? null)}`;
+  return { figures, text };
+}
+
 export interface TrainerHooks {
   /** Called after every step (the CLI draws its progress bar from it). */
   onStep?: (epoch: number, samplesDone: number, epochSamples: number, loss: number) => void;
@@ -387,13 +434,12 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     const say = (s: string) => {
       if (!args.quiet && !args.bench && !args.json) process.stdout.write(s + "\n");
     };
-    say(
-      `${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`,
-    );
+    say(`${p.meta.name}: ${samplesLine(p, data)}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`);
     // a directory of classes: which files became which class (a stray file is a class too)
     if (data.metadata?.classes !== undefined)
       say(`classes (by file): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`);
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
+    const regression = isRegression(p) && p.meta.positions === undefined;
     let curEpoch = resume?.state.epoch ?? 1;
     let winStart = performance.now();
     let winSamples = 0;
@@ -438,10 +484,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         curEpoch = m.epoch + 1;
         hooks.onEpoch?.(m);
         lines.push(JSON.stringify(m));
-        if (args.json) process.stdout.write(JSON.stringify(m) + "\n");
+        if (args.json) process.stdout.write(JSON.stringify({ event: "epoch", ...m }) + "\n");
         else
           say(
-            `epoch ${m.epoch}: train_loss ${fmt(m.train_loss)} train_acc ${fmt(m.train_acc)} val_loss ${fmt(m.val_loss)} val_acc ${fmt(m.val_acc)}` +
+            `epoch ${m.epoch}: train_loss ${fmt(m.train_loss)}${regression ? "" : ` train_acc ${fmt(m.train_acc)}`} val_loss ${fmt(m.val_loss)}${regression ? "" : ` val_acc ${fmt(m.val_acc)}`}` +
               (m.train_bpc !== undefined ? ` train_bpc ${fmt(m.train_bpc)} val_bpc ${fmt(m.val_bpc ?? null)} val_ppl ${fmt(m.val_ppl ?? null, 2)}` : "") +
               ` lr ${m.lr.toPrecision(3)} (${m.seconds.toFixed(1)} s)`,
           );
@@ -453,10 +499,14 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         writeFileAtomicSync(join(out, STATUS_FILE), JSON.stringify({ status: "diverged", error: e.message }) + "\n");
       throw e;
     });
+    // regression: the mean absolute error, RMSE and R² of the test split (else of the validation
+    // split), with the weights the run keeps
+    const reg = regression ? regressionFigures(p, be, model, data, seed, result) : undefined;
     const final = {
       test_loss: result.test_loss,
       test_acc: result.test_acc,
       ...(result.test_bpc !== undefined ? { test_ppl: result.test_ppl, test_bpc: result.test_bpc } : {}),
+      ...(reg?.figures ?? {}),
     };
     lines.push(JSON.stringify(final));
     if (args.bench)
@@ -469,10 +519,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
           seconds: (performance.now() - t0) / 1000,
         }) + "\n",
       );
-    else if (args.json) process.stdout.write(JSON.stringify(final) + "\n");
+    else if (args.json) process.stdout.write(JSON.stringify({ event: "test", ...final }) + "\n");
     else
       say(
-        `test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.test_bpc !== undefined ? ` test_bpc ${fmt(result.test_bpc ?? null)} test_ppl ${fmt(result.test_ppl ?? null, 2)}` : ""}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`,
+        `test_loss ${fmt(result.test_loss)}${reg ? reg.text : ` test_acc ${fmt(result.test_acc)}`}${result.test_bpc !== undefined ? ` test_bpc ${fmt(result.test_bpc ?? null)} test_ppl ${fmt(result.test_ppl ?? null, 2)}` : ""}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`,
       );
     if (out) {
       run?.flushTrace(true);
