@@ -3,7 +3,7 @@
 // `dnnc train` writes: the spec (spec.dnn, or the one *.dnn file) and model.safetensors with the
 // trained parameters, running statistics and fitted preprocessing; or one the PyTorch target wrote
 // (model.safetensors, whose metadata names the spec: compiler/load-run.ts findRunSpec).
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DnncError } from "../runtime/errors";
 import { readBytes } from "../runtime/node/files";
@@ -26,7 +26,10 @@ export interface ExportOptions {
 export function exportRun(run: string, opts: OnnxExportOptions = {}): OnnxExport {
   if (!existsSync(run) || !statSync(run).isDirectory()) throw new DnncError(`${run}: no such run directory`);
   const weights = join(run, "model.safetensors");
-  if (!existsSync(weights)) throw new DnncError(`${run}: no model.safetensors (has the run finished training?)`);
+  if (!existsSync(weights)) {
+    if (!readdirSync(run).some((f) => f.endsWith(".dnn"))) throw new DnncError(`${run}: no spec.dnn (is this a directory written by dnnc train?)`);
+    throw new DnncError(`${run}: no model.safetensors (has the run finished training?)`);
+  }
   const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
   // RUN/spec.dnn, the one *.dnn in RUN, or (a run of the PyTorch target) the spec the weights name
   const specPath = findRunSpec(run, metadata);

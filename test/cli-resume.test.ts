@@ -71,13 +71,20 @@ describe("dnnc train --resume RUN", () => {
     expect(lrs(A)).toHaveLength(3); // 3 epochs, not the spec's 4
   });
 
-  it("more epochs where the schedule does not span the run: kept, and recorded for the next resume", () => {
+  it("more epochs where the schedule does not span the run: kept, and recorded for the next resume; --data is kept", () => {
     const flat = join(tmp, "flat.dnn");
-    writeFileSync(flat, readFileSync(MOONS, "utf8").replace("  schedule cosine\n", "").replace("../../../specs", resolve("specs")));
+    // its own data path leads nowhere: the run reads --data, and so does its resume
+    writeFileSync(flat, readFileSync(MOONS, "utf8").replace("  schedule cosine\n", "").replace("../../../specs/data", "nowhere"));
     const B = join(tmp, "b");
-    ok(dnnc("train", flat, "--out", B, "--epochs", "1", "--quiet", "--no-report"));
+    ok(dnnc("train", flat, "--out", B, "--epochs", "1", "--data", "specs/data/two-moons", "--quiet", "--no-report"));
     ok(dnnc("train", "--resume", B, "--epochs", "2", "--quiet", "--no-report"));
     expect(readFileSync(join(B, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(3); // 2 epochs and the test line
-    expect(JSON.parse(readFileSync(join(B, "run-command.json"), "utf8"))).toMatchObject({ spec: flat, epochs: 2, set: [] });
+    expect(JSON.parse(readFileSync(join(B, "run-command.json"), "utf8"))).toEqual({
+      spec: flat,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      epochs: 2,
+      set: [],
+      data: resolve("specs/data/two-moons"),
+    });
   });
 });

@@ -9,7 +9,7 @@
 // (diagnostics, --verbose lines) to its stderr, which is the parent's, sends one CompileResult
 // and exits. It also exits when the parent goes away.
 import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { DnncError } from "../../runtime/errors";
 import { asUserError } from "../../runtime/node/fs-errors";
@@ -61,7 +61,14 @@ function runText(job: CompileJob): { spec: string; text: SpecText; record?: RunR
     const source = readSpec(job.spec);
     const sets = job.sets.map((s) => parseSetFlag(s));
     const text = runSpecText(source, { specPath: job.spec, sets, writtenTo: job.runDir });
-    const record: RunRecord = { spec: job.spec, sha256: sha256(source), epochs: job.epochs, seed: job.seed, set: job.sets };
+    const record: RunRecord = {
+      spec: job.spec,
+      sha256: sha256(source),
+      epochs: job.epochs,
+      seed: job.seed,
+      set: job.sets,
+      data: job.data && resolve(job.data),
+    };
     const overrides = job.sets.map((x) => `--set ${x}`).join(" ");
     return { spec: job.spec, text: { source: text, baseDir: job.runDir, ...(overrides ? { overrides } : {}) }, record };
   }
@@ -108,7 +115,11 @@ export async function runCompileJob(job: CompileJob): Promise<CompileResult> {
     const flags = job.resume !== undefined ? resumeFlags(job, files.program, record) : { epochs: job.epochs, seed: job.seed };
     writeFileSync(join(job.dir, "spec.dnn"), text.source!);
     // the record travels with the run (a resume into another directory too), with the epochs it now runs to
-    if (record) writeFileSync(join(job.dir, RUN_RECORD), JSON.stringify({ ...record, epochs: flags.epochs, seed: flags.seed }) + "\n");
+    if (record)
+      writeFileSync(
+        join(job.dir, RUN_RECORD),
+        JSON.stringify({ ...record, epochs: flags.epochs, seed: flags.seed, data: job.data && resolve(job.data) }) + "\n",
+      );
     return { t: "done", mjs: files.mjs!, pid: process.pid, ...flags };
   } catch (e) {
     const user = asUserError(e); // a DnncError, or an expected system error (EROFS, ENOSPC, ...) naming its file

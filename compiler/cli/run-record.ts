@@ -31,6 +31,8 @@ export interface RunRecord {
   seed?: number;
   /** --set PATH=VALUE as given (already written into spec.dnn). */
   set: string[];
+  /** --data, as an absolute path (absent: the spec's source). */
+  data?: string;
 }
 
 export const RUN_RECORD = "run-command.json";
@@ -55,18 +57,19 @@ export function readRunRecord(runDir: string, read: (path: string) => string = r
     !int(o.epochs, 1) ||
     !int(o.seed, 0) ||
     !Array.isArray(o.set) ||
-    !o.set.every((x) => typeof x === "string")
+    !o.set.every((x) => typeof x === "string") ||
+    (o.data !== undefined && typeof o.data !== "string")
   )
-    throw new DnncError(`${path}: expected {"spec", "sha256", "epochs"?, "seed"?, "set": [...]} as dnnc train writes it`);
+    throw new DnncError(`${path}: expected {"spec", "sha256", "epochs"?, "seed"?, "set": [...], "data"?} as dnnc train writes it`);
   return o as RunRecord;
 }
 
 /**
- * What a resume refuses before anything compiles (dnnc train, in its own process: no parser
+ * The run's record, after what a resume refuses before anything compiles (dnnc train, in its own process: no parser
  * needed): --set (the run keeps the overrides it was started with), and a spec named that is
  * neither the one the run was started from (the record's sha256) nor the run's spec.dnn.
  */
-export function checkResume(o: { resume: string; spec?: string; sets: string[] }, read: (path: string) => string = readText): void {
+export function checkResume(o: { resume: string; spec?: string; sets: string[] }, read: (path: string) => string = readText): RunRecord | undefined {
   const own = join(o.resume, "spec.dnn");
   if (o.sets.length > 0)
     throw usageError(
@@ -74,9 +77,9 @@ export function checkResume(o: { resume: string; spec?: string; sets: string[] }
       `--set cannot change a run being resumed (it trains ${own}, with the overrides it was started with); start a new run with --set instead`,
     );
   const record = readRunRecord(o.resume, read);
-  if (!record || o.spec === undefined) return;
+  if (!record || o.spec === undefined) return record;
   const given = sha256(read(o.spec));
-  if (given === record.sha256 || (existsSync(own) && given === sha256(read(own)))) return;
+  if (given === record.sha256 || (existsSync(own) && given === sha256(read(own)))) return record;
   throw new DnncError(
     `${join(o.resume, "checkpoint.safetensors")}: this checkpoint was written by another spec (${record.spec}, sha256 ${record.sha256.slice(0, 12)}), not by ${o.spec} (sha256 ${given.slice(0, 12)}): ` +
       `resume with \`dnnc train --resume ${o.resume}\` (it trains ${own}, with the run's overrides), or start a new run`,

@@ -194,7 +194,9 @@ export async function trainCommand(specArg: string | undefined, o: TrainOptions,
   planRun({ out: dir, resume: o.resume });
   if (resumed !== undefined) {
     const { checkResume } = await import("./run-record");
-    checkResume({ resume: resumed, spec: specArg, sets: o.set ?? [] });
+    // the data the run was started on, unless --data names other data now
+    const record = checkResume({ resume: resumed, spec: specArg, sets: o.set ?? [] });
+    if (o.data === undefined && record?.data !== undefined) o = { ...o, data: record.data };
   }
   const staging = makeStaging(processAlive);
   try {
