@@ -86,10 +86,15 @@ describe("dnnc evaluate", () => {
   });
 
   it("works on a run of the PyTorch target: weights and metrics only, the spec compiled again", () => {
+    // what a trainer compiled by dnnc compile writes with --out, as the PyTorch target's does: the
+    // metrics and the weights, whose metadata names the spec as it was given (relative to the
+    // working directory) and its hash
+    const compiled = join(tmp, "compiled");
+    expect(dnnc("compile", MOONS, "-o", compiled, "--quiet").status).toBe(0);
     const pt = join(tmp, "pytorch-run");
-    mkdirSync(pt);
-    for (const f of ["model.safetensors", "metrics.jsonl"]) copyFileSync(join(moons, f), join(pt, f));
-    // the weights' metadata names the spec as it was given (relative to the working directory)
+    const t = spawnSync(process.execPath, [join(compiled, "moons.trainer.mjs"), "--out", pt, "--quiet"], { encoding: "utf8" });
+    expect(t.status, t.stderr).toBe(0);
+    expect(readdirSync(pt).filter((f) => f.endsWith(".dnn") || f.includes(".trainer."))).toEqual([]);
     const want = JSON.parse(dnnc("evaluate", moons, "--json").stdout);
     const r = dnnc("evaluate", pt, "--json");
     expect(r.status, r.stderr).toBe(0);

@@ -37,7 +37,7 @@ beforeAll(() => {
     "--no-report",
   );
   expect(r.status, r.stderr).toBe(0);
-  expect(r.stdout).toMatch(/^moons: 400 training samples.*, batch 64,/);
+  expect(r.stdout).toMatch(/^moons: 320 training samples \(of 400: 80 held out for validation\), 200 test, batch 64,/);
 }, 60_000);
 
 describe("dnnc train --set", () => {
