@@ -72,7 +72,10 @@ async function recompile(
   if (!r.ir) throw new DnncError(`${specPath}: does not compile (${r.diagnostics.find((d) => d.severity === "error")?.message ?? "unknown error"})`);
   if (metadata.spec_sha256 !== undefined && metadata.spec_sha256 !== r.ir.specHash)
     throw new DnncError(
-      `${weightsFile}: written by another spec than ${specPath} (sha256 ${metadata.spec_sha256.slice(0, 12)}, the spec's ${r.ir.specHash.slice(0, 12)})`,
+      `${weightsFile}: written by another spec than ${specPath} (sha256 ${metadata.spec_sha256.slice(0, 12)}, the spec's ${r.ir.specHash.slice(0, 12)})` +
+        (dirname(resolve(specPath)) !== resolve(runDir)
+          ? `; if the spec changed since (or was compiled with --set), put the text it was compiled from in ${join(runDir, "spec.dnn")}`
+          : ""),
     );
   const src = r.ir.data.source.path;
   const dataPath = isAbsolute(src) ? src : resolve(dirname(specPath), src);
