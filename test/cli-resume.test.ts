@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -86,5 +86,16 @@ describe("dnnc train --resume RUN", () => {
       set: [],
       data: resolve("specs/data/two-moons"),
     });
+  });
+
+  it("a run without run-command.json (an earlier dnnc's) resumes as before: from the spec named, with the flags given", () => {
+    const spec = join(tmp, "absolute.dnn"); // an absolute data path: its spec.dnn is the spec, byte for byte
+    writeFileSync(spec, readFileSync(MOONS, "utf8").replace("../../../specs", resolve("specs")));
+    const C = join(tmp, "c");
+    ok(dnnc("train", spec, "--out", C, "--epochs", "2", "--seed", "9", "--max-steps", "20", "--checkpoint-steps", "4", "--quiet", "--no-report"));
+    expect(readFileSync(join(C, "spec.dnn"), "utf8")).toBe(readFileSync(spec, "utf8"));
+    rmSync(join(C, "run-command.json"));
+    ok(dnnc("train", spec, "--resume", C, "--epochs", "2", "--seed", "9", "--quiet", "--no-report"));
+    expect(readFileSync(join(C, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(3);
   });
 });

@@ -49,11 +49,11 @@ export type CompileResult =
   | { t: "crash"; stack: string };
 
 /**
- * The spec a run trains, the file its diagnostics name, and its record (run-spec.ts). A new run:
+ * The spec a run trains, the file its diagnostics name, and its record (run-record.ts). A new run:
  * the spec with the --set overrides written in and its data path relative to the run directory.
  * A resume: the run's own spec.dnn, byte for byte (its hash is the checkpoint's), with the record's
  * --epochs and --seed (train.ts has refused --set and a spec named that is not the run's: checkResume
- * in run-spec.ts). A run without a record (written by a dnnc before it) resumes as it always did: from the
+ * in run-record.ts). A run without a record (written by a dnnc before it) resumes as it always did: from the
  * spec named, as it is.
  */
 function runText(job: CompileJob): { spec: string; text: SpecText; record?: RunRecord } {
@@ -91,19 +91,21 @@ function runText(job: CompileJob): { spec: string; text: SpecText; record?: RunR
  * that a later resume goes on to them). Returns the epochs and seed the trainer runs with.
  */
 function resumeFlags(job: CompileJob, ir: import("../ir").IR, record: RunRecord | undefined): { epochs?: number; seed?: number } {
+  // a run of an earlier dnnc recorded nothing: its flags pass as they always did
+  if (!record) return { epochs: job.epochs, seed: job.seed };
   const run = job.resume!;
-  const seed = record?.seed ?? ir.train.seed;
+  const seed = record.seed ?? ir.train.seed;
   if (job.seed !== undefined && job.seed !== seed)
     throw usageError("train", `--seed ${job.seed}: ${run} was trained with seed ${seed}, which a resume keeps; leave --seed out`);
-  const E = record?.epochs ?? ir.train.epochs;
-  if (job.epochs === undefined || job.epochs === E) return { epochs: record?.epochs, seed: record?.seed };
+  const E = record.epochs ?? ir.train.epochs;
+  if (job.epochs === undefined || job.epochs === E) return { epochs: record.epochs, seed: record.seed };
   const s = ir.train.schedule;
   if (s.kind === "cosine" && (s.args as Record<string, unknown>).t_max === undefined)
     throw new DnncError(
       `--epochs ${job.epochs}: ${run} was started for ${E} epochs, and its cosine schedule spans them: resuming for ${job.epochs} would ${job.epochs > E ? "stretch" : "squeeze"} the learning rates still to come. ` +
         `Resume without --epochs (or with --epochs ${E}); to train longer, start a new run with --epochs ${job.epochs}, or give the schedule its own horizon (schedule cosine(t_max=${E})) so that epochs can be added later`,
     );
-  return { epochs: job.epochs, seed: record?.seed };
+  return { epochs: job.epochs, seed: record.seed };
 }
 
 /** Compile `job.spec` into `job.dir`: trainer.ts, trainer.mjs and a copy of the spec (spec.dnn), for a trainer that runs from `job.runDir`. */
