@@ -104,7 +104,11 @@ export function buildProgram(act: (code: number) => void): Command {
     .option("--checkpoint-steps <n>", "also write one every N optimizer steps", intIn(1))
     .option("--no-report", "do not render report.html and the SVG plots")
     .option("--bench", "print throughput windows as JSON lines (for bench/)")
-    .addOption(json("JSON lines: one per epoch {epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds}, then {test_loss, test_acc}, then {run, files}"))
+    .addOption(
+      json(
+        'JSON lines: one per epoch {event: "epoch", epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds}, then {event: "test", test_loss, test_acc}, then {event: "run", run, files}',
+      ),
+    )
     .addHelpText(
       "after",
       example([
