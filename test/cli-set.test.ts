@@ -90,6 +90,30 @@ describe("dnnc train --set", () => {
 });
 
 describe("dnnc compile and check --set", () => {
+  it("compile --set writes the overridden spec beside the trainer, which names it: its runs are evaluated from it", () => {
+    const out = join(tmp, "compiled");
+    const c = dnnc("compile", MOONS, "-o", out, "--set", "train.batch=16", "--json");
+    expect(c.status, c.stderr).toBe(0);
+    expect(JSON.parse(c.stdout).files.spec).toBe(join(out, "moons.dnn"));
+    const text = readFileSync(join(out, "moons.dnn"), "utf8");
+    expect(text).toContain("  batch 16\n");
+    expect(join(out, /csv\("([^"]*)"/.exec(text)![1])).toBe(join(process.cwd(), "specs/data/two-moons"));
+    // what the trainer writes (as the PyTorch target's does): weights that name OUT/moons.dnn
+    const run = join(tmp, "compiled-run");
+    const t = spawnSync(process.execPath, [join(out, "moons.trainer.mjs"), "--out", run, "--max-steps", "3", "--quiet"], { encoding: "utf8" });
+    expect(t.status, t.stderr).toBe(0);
+    const e = dnnc("evaluate", run, "--json");
+    expect(e.status, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout)).toMatchObject({ ok: true, split: "test", n: 200 });
+    // -o naming the spec's own directory: refused rather than replacing the spec
+    const again = dnnc("compile", join(out, "moons.dnn"), "-o", out, "--set", "train.batch=8");
+    expect(again.status).toBe(1);
+    expect(again.stderr).toBe(
+      `error: ${join(out, "moons.dnn")}: compile --set would replace the spec itself with the overridden one; give another -o directory\n`,
+    );
+    expect(readFileSync(join(out, "moons.dnn"), "utf8")).toBe(text);
+  });
+
   it("compile --set: the trainer of the overridden spec; check --set: its diagnostics", () => {
     const ir = dnnc("compile", MOONS, "--emit", "ir", "--set", "model.dense[0].units=8", "--set", "train.batch=16");
     expect(ir.status, ir.stderr).toBe(0);

@@ -188,15 +188,30 @@ export interface CompileOptions {
 }
 
 /** `dnnc compile SPEC`: the trainer files and the memory report. */
-export async function compileCommand(spec: string, o: CompileOptions, out: Out): Promise<number> {
-  const given: SpecText = o.set?.length
-    ? { source: runSpecText(readSpec(spec), { specPath: spec, sets: o.set, verb: "compile" }), overrides: o.set.map((x) => `--set ${x.text}`).join(" ") }
-    : {};
+export async function compileCommand(specArg: string, o: CompileOptions, out: Out): Promise<number> {
+  const overrides = (o.set ?? []).map((x) => `--set ${x.text}`).join(" ");
+  let given: SpecText = overrides ? { source: runSpecText(readSpec(specArg), { specPath: specArg, sets: o.set, verb: "compile" }), overrides } : {};
+  // with --set, the trainer is compiled from OUT/<name>.dnn, the spec as overridden (its data path
+  // relative to OUT), written first: the trainer and the weights it writes name that file, whose
+  // hash they carry (dnnc evaluate, predict and export find it there)
+  let spec = specArg;
+  let written: string | undefined;
+  if (overrides && o.emit !== "ir") {
+    written = join(o.out, `${specStem(specArg)}.dnn`);
+    if (resolve(written) === resolve(specArg))
+      throw new DnncError(`${written}: compile --set would replace the spec itself with the overridden one; give another -o directory`);
+    const text = runSpecText(readSpec(specArg), { specPath: specArg, sets: o.set, verb: "compile", writtenTo: o.out });
+    ensureDir(o.out);
+    writeFileAtomicSync(written, text);
+    out.say(`wrote ${written} (${specArg} with ${overrides})`);
+    spec = written;
+    given = { overrides };
+  }
   if (o.emit === "ir") {
     const fe = frontEnd(spec, out, "all", undefined, o.data, given);
     const { printIr } = await import("../ir");
     const text = printIr(fe.ir);
-    if (out.json) out.emit({ ok: true, spec, ir: text });
+    if (out.json) out.emit({ ok: true, spec: specArg, ir: text });
     else process.stdout.write(text);
     return 0;
   }
@@ -213,7 +228,7 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     const f = join(o.out, `${specStem(spec)}.trainer.py`);
     writeFileAtomicSync(f, py);
     out.say(`wrote ${f}`);
-    if (out.json) out.emit({ ok: true, spec, target: "pytorch", files: { py: f } });
+    if (out.json) out.emit({ ok: true, spec: specArg, target: "pytorch", files: { py: f, ...(written ? { spec: written } : {}) } });
     return 0;
   }
   const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data, given);
@@ -227,9 +242,9 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     const heapFloats = files.program.layout?.heapFloats ?? est.total;
     out.emit({
       ok: true,
-      spec,
+      spec: specArg,
       target: "ts",
-      files: { ts: files.ts, mjs: files.mjs, ...(files.ir ? { ir: files.ir } : {}) },
+      files: { ts: files.ts, mjs: files.mjs, ...(files.ir ? { ir: files.ir } : {}), ...(written ? { spec: written } : {}) },
       memory: { batch: files.program.batch, heapFloats, heapBytes: heapFloats * 4, params: est.params, report: text.split("\n") },
     });
   }
