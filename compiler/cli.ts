@@ -48,11 +48,19 @@ export function buildProgram(act: (code: number) => void): Command {
   verb("check", "report diagnostics only (exit 1 on any error)")
     .argument("<spec...>", "spec files (.dnn)")
     .option("--data <path>", "the data a sequence source's `auto` sizes are read from (default: each spec's data source)")
+    .option("--set <path=value>", "check each spec with this override (as dnnc train --set); repeatable", collect)
     .addOption(json("one document: {ok, errors, warnings, files: [{file, ok, diagnostics: [{file, line, col, code, message, ...}]}]}"))
     .addHelpText("after", example(["dnnc check specs/fashion-mlp.dnn", "dnnc check --json specs/*.dnn"]))
-    .action(async (files: string[], o: { data?: string }, cmd: Command) => {
-      const { checkCommand } = await import("./cli/front");
-      act(checkCommand(files, globals(cmd), o.data));
+    .action(async (files: string[], o: { data?: string; set?: string[] }, cmd: Command) => {
+      const [{ checkCommand }, { parseSetFlag }] = await Promise.all([import("./cli/front"), import("./cli/run-spec")]);
+      act(
+        checkCommand(
+          files,
+          globals(cmd),
+          o.data,
+          (o.set ?? []).map((s) => parseSetFlag(s, "check")),
+        ),
+      );
     });
 
   verb("compile", "write the trainer: OUT/<name>.trainer.ts and .trainer.mjs (or .trainer.py), and report its memory")
@@ -69,15 +77,22 @@ export function buildProgram(act: (code: number) => void): Command {
         .choices(["ts", "pytorch", "browser"])
         .default("ts"),
     )
+    .option("--set <path=value>", "compile with this override (as dnnc train --set); repeatable", collect)
     .addOption(json("one document: {ok, spec, target, files: {ts, mjs, ir} or {py}, memory: {batch, heapFloats, heapBytes, params, report}}"))
     .addHelpText("after", example(["dnnc compile specs/fashion-mlp.dnn -o out", "dnnc compile specs/fashion-cnn.dnn --target pytorch -o out"]))
-    .action(async (spec: string, o: { out: string; data?: string; emit: "ts" | "ir" | "all"; target: "ts" | "pytorch" | "browser" }, cmd: Command) => {
-      const { compileCommand } = await import("./cli/front");
-      act(await compileCommand(spec, o, globals(cmd)));
-    });
+    .action(
+      async (
+        spec: string,
+        o: { out: string; data?: string; emit: "ts" | "ir" | "all"; target: "ts" | "pytorch" | "browser"; set?: string[] },
+        cmd: Command,
+      ) => {
+        const [{ compileCommand }, { parseSetFlag }] = await Promise.all([import("./cli/front"), import("./cli/run-spec")]);
+        act(await compileCommand(spec, { ...o, set: (o.set ?? []).map((s) => parseSetFlag(s, "compile")) }, globals(cmd)));
+      },
+    );
 
   verb("train", "compile and train in a run directory (the spec, the trainer, metrics.jsonl, checkpoints, model.safetensors, report.html)")
-    .argument("<spec>", "spec file (.dnn)")
+    .argument("[spec]", "spec file (.dnn); with --resume, may be left out (the run's spec.dnn)")
     .option("-o, --out <dir>", "run directory (default: runs/<spec>-<time>/, or the --resume directory)")
     .option("--data <dir>", "data directory or CSV file (default: the spec's data source)")
     .option("--epochs <n>", "number of epochs (default: the spec's)", intIn(1))
@@ -89,18 +104,31 @@ export function buildProgram(act: (code: number) => void): Command {
     .option("--fma", "wasm: relaxed SIMD's fused multiply-add in the GEMM where the engine has it (the default)")
     .option("--no-fma", "wasm: plain SIMD multiply and add in the GEMM instead (the same bytes on every machine, ~10% slower on conv models)")
     .option("--max-steps <n>", "stop after N optimizer steps", intIn(1))
-    .option("--resume <dir>", "continue the run whose checkpoint is in DIR (DIR/checkpoint.safetensors)")
+    .option(
+      "--set <path=value>",
+      "override a setting, as a search path (train.optimizer.lr=0.01, model.dense[0].units=64); repeatable; recorded in the run's spec.dnn",
+      collect,
+    )
+    .option("--resume <dir>", "continue the run whose checkpoint is in DIR (DIR/checkpoint.safetensors), with its spec.dnn and overrides")
     .option("--checkpoint-every <n>", "write a checkpoint every N epochs", intIn(1), 1)
     .option("--checkpoint-steps <n>", "also write one every N optimizer steps", intIn(1))
     .option("--no-report", "do not render report.html and the SVG plots")
     .option("--report-live", "rewrite report.html after every epoch; open it in a browser: it reloads itself until the run ends")
     .option("--bench", "print throughput windows as JSON lines (for bench/)")
-    .addOption(json("JSON lines: one per epoch {epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds}, then {test_loss, test_acc}, then {run, files}"))
+    .addOption(
+      json(
+        'JSON lines: one per epoch {event: "epoch", epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds}, then {event: "test", test_loss, test_acc}, then {event: "run", run, files}',
+      ),
+    )
     .addHelpText(
       "after",
-      example(["dnnc train specs/fashion-mlp.dnn --epochs 2", "dnnc train specs/fashion-mlp.dnn --resume runs/fashion-mlp-20260101-120000"]),
+      example([
+        "dnnc train specs/fashion-mlp.dnn --epochs 2",
+        "dnnc train specs/fashion-mlp.dnn --set train.optimizer.lr=0.01 --set train.batch=64",
+        "dnnc train --resume runs/fashion-mlp-20260101-120000",
+      ]),
     )
-    .action(async (spec: string, o: import("./cli/train").TrainOptions, cmd: Command) => {
+    .action(async (spec: string | undefined, o: import("./cli/train").TrainOptions, cmd: Command) => {
       const { trainCommand } = await import("./cli/train");
       act(await trainCommand(spec, o, globals(cmd)));
     });
@@ -142,6 +170,16 @@ export function buildProgram(act: (code: number) => void): Command {
       act(await predictVerb(run, o, globals(cmd)));
     });
 
+  verb("evaluate", "score a trained run's model on data (its test split, or every sample) without touching the run")
+    .argument("<run>", "run directory written by dnnc train or by the PyTorch target")
+    .option("--data <path>", "data directory or file, read as the spec's source reads it (default: the run's own data)")
+    .addOption(json("one document: {ok, run, data, split, n, loss, acc} (regression: and mae, rmse, r2)"))
+    .addHelpText("after", example(["dnnc evaluate runs/fashion-mlp-20260101-120000", "dnnc evaluate runs/moons --data new-moons.csv --json"]))
+    .action(async (run: string, o: { data?: string }, cmd: Command) => {
+      const { evaluateVerb } = await import("./cli/verbs");
+      act(await evaluateVerb(run, o, globals(cmd)));
+    });
+
   verb("augment-preview", "a PNG grid: originals in the first column, then augmented versions")
     .argument("<spec>", "spec file with an augment { ... } block and an idx source")
     .option("-o, --out <file>", "PNG file", "augment-preview.png")
@@ -154,13 +192,26 @@ export function buildProgram(act: (code: number) => void): Command {
     });
 
   verb("report", "re-render report.html and the SVG plots; several runs are overlaid")
-    .argument("<run...>", "run directories")
+    .argument("<run...>", "run directories, or a directory of runs (each of its runs is overlaid)")
     .option("-o, --out <dir>", "output directory (default: the run directory, or report/ for several runs)")
     .addOption(json("one document: {ok, runs, html, svgs}"))
     .addHelpText("after", example(["dnnc report runs/with-bn runs/without-bn -o compare"]))
     .action(async (runs: string[], o: { out?: string }, cmd: Command) => {
       const { reportVerb } = await import("./cli/verbs");
       act(await reportVerb(runs, o, globals(cmd)));
+    });
+
+  verb("runs", "list the runs in a directory with their key figures (spec, status, epochs, best and last validation, test)")
+    .argument("[dir]", "a directory of run directories", "runs")
+    .addOption(
+      json(
+        "one document: {ok, dir, runs: [{run, spec, updated, status, epochs, best_val_loss, best_val_acc, last_val_loss, last_val_acc, test_loss, test_acc}]}",
+      ),
+    )
+    .addHelpText("after", example(["dnnc runs", "dnnc runs experiments/ --json"]))
+    .action(async (dir: string, _o: unknown, cmd: Command) => {
+      const { runsVerb } = await import("./cli/verbs");
+      act(await runsVerb(dir, globals(cmd)));
     });
 
   verb("search", "run the spec's search block (random, grid, successive halving) on worker threads; resumable")

@@ -1,7 +1,8 @@
 // `dnnc export RUN [-o FILE] [--format onnx]`: write a run directory's trained model as ONNX
 // (compiler/export/onnx.ts; conventions in docs/export.md). The run directory is what
 // `dnnc train` writes: the spec (spec.dnn, or the one *.dnn file) and model.safetensors with the
-// trained parameters, running statistics and fitted preprocessing.
+// trained parameters, running statistics and fitted preprocessing; or one the PyTorch target wrote
+// (model.safetensors, whose metadata names the spec: compiler/load-run.ts findRunSpec).
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DnncError } from "../runtime/errors";
@@ -12,6 +13,7 @@ import { compileToIr } from "./pipeline";
 import { exportOnnx, ONNX_OPSET, type OnnxExport, type OnnxExportOptions } from "./export/onnx";
 import { DNNC_VERSION } from "./version";
 import { checkTarget } from "./check-targets";
+import { findRunSpec } from "./load-run";
 
 export interface ExportOptions {
   run: string;
@@ -23,15 +25,16 @@ export interface ExportOptions {
 /** Read a run directory and build its ONNX model (throws DnncError on a bad run directory). */
 export function exportRun(run: string, opts: OnnxExportOptions = {}): OnnxExport {
   if (!existsSync(run) || !statSync(run).isDirectory()) throw new DnncError(`${run}: no such run directory`);
-  const specs = readdirSync(run).filter((f) => f.endsWith(".dnn"));
-  const specFile = specs.includes("spec.dnn") ? "spec.dnn" : specs.length === 1 ? specs[0] : undefined;
-  if (!specFile) throw new DnncError(`${run}: no spec.dnn (is this a directory written by dnnc train?)`);
   const weights = join(run, "model.safetensors");
-  if (!existsSync(weights)) throw new DnncError(`${run}: no model.safetensors (has the run finished training?)`);
-  const specPath = join(run, specFile);
+  if (!existsSync(weights)) {
+    if (!readdirSync(run).some((f) => f.endsWith(".dnn"))) throw new DnncError(`${run}: no spec.dnn (is this a directory written by dnnc train?)`);
+    throw new DnncError(`${run}: no model.safetensors (has the run finished training?)`);
+  }
+  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
+  // RUN/spec.dnn, the one *.dnn in RUN, or (a run of the PyTorch target) the spec the weights name
+  const specPath = findRunSpec(run, metadata);
   // as readFileSync(path, "utf8") (a byte order mark stays: it is part of the spec's hash), but a
   // directory or a missing file is an error naming it
-  const { tensors, metadata } = decodeSafetensors(readBytes(weights), weights);
   const facts = factsFromMetadata(metadata, weights);
   const r = compileToIr(new TextDecoder("utf-8", { ignoreBOM: true }).decode(readBytes(specPath)), specPath, {
     passes: "lower",

@@ -2,11 +2,11 @@
 // worker threads (each compiles its concrete spec and trains it), append every finished trial to
 // DIR/results.jsonl (resumable), print progress and the leaderboard, and write the best
 // configuration as a concrete spec, DIR/best.dnn.
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { parseSpec } from "../grammar/to-ast";
-import { printSpec } from "../grammar/ast";
+import { printSpec, type SpecFile } from "../grammar/ast";
 import { check } from "./check";
 import { renderDiagnostics } from "../grammar/diagnostics";
 import { applyConfig, type ConfigValue } from "./search-apply";
@@ -17,6 +17,8 @@ import { writeFileAtomicSync } from "../runtime/node/atomic";
 import { ensureDir } from "../runtime/node/fs-errors";
 import { jsonDiag, readSpec } from "./cli/front";
 import type { TrialJob } from "./search-worker";
+import type { TrialRecord } from "./search/results";
+import { initFromPath, sourcePath } from "./cli/run-spec";
 
 function workerModule(): string {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -31,7 +33,30 @@ function workerModule(): string {
 
 /** best.dnn: one comment line naming the searched spec (whatever its path holds), then the concrete spec. */
 export function bestSpecText(specPath: string, concreteSpec: string): string {
-  return `# best configuration found by dnnc search over ${dnnComment(specPath)}\n` + concreteSpec;
+  return (
+    `# best configuration found by dnnc search over ${dnnComment(specPath)}\n` +
+    "# with the winning trial's seed and epochs (dnnc train reproduces its figure); the data path is relative to this file\n" +
+    concreteSpec
+  );
+}
+
+/**
+ * best.dnn's spec: the winning trial's configuration, its seed and its budget of epochs (a halving
+ * trial's rung), so that `dnnc train DIR/best.dnn` trains that trial again and reproduces its figure
+ * on the leaderboard; the data the trials read (--data, or the spec's source), as a path relative
+ * to DIR, so that the file trains where it lies.
+ */
+export function bestSpec(ast: SpecFile, best: TrialRecord, dataDir: string, out: string, specDir = "."): string {
+  const config: Record<string, ConfigValue> = { ...(best.config as Record<string, ConfigValue>), "train.seed": best.seed };
+  if (best.budget !== null) config["train.epochs"] = best.budget;
+  const r = applyConfig(ast, config);
+  if (r.errors.length) throw new DnncError(r.errors.join("; "));
+  const path = sourcePath(r.ast);
+  if (path && !isAbsolute(path.value)) path.set(relative(resolve(out), resolve(dataDir)).split("\\").join("/") || ".");
+  // init_from's file (fine-tuning), relative to the spec's directory: relative to DIR too
+  const init = initFromPath(r.ast);
+  if (init && !isAbsolute(init.value)) init.set(relative(resolve(out), resolve(specDir, init.value)).split("\\").join("/") || ".");
+  return printSpec(r.ast);
 }
 
 /** `opts.json`: JSON lines on stdout, {event: "trial", ...} per finished trial, then {event: "summary", ...}. */
@@ -97,8 +122,7 @@ export async function searchCommand(
     });
     if (!opts.json && !opts.quiet) for (const line of formatLeaderboard(summary, space)) process.stdout.write(line + "\n");
     if (summary.best) {
-      const best = concrete(summary.best.config as Record<string, ConfigValue>);
-      writeFileAtomicSync(join(out, "best.dnn"), bestSpecText(specPath, best));
+      writeFileAtomicSync(join(out, "best.dnn"), bestSpecText(specPath, bestSpec(parsed.ast!, summary.best, dataDir, out, dirname(specPath))));
       if (!opts.json && !opts.quiet) process.stdout.write(`wrote ${join(out, "best.dnn")}\n`);
     }
     // no trial gave a finite objective (every one failed, or diverged): nothing was found, and

@@ -13,7 +13,7 @@ import { colorAllowed } from "../compiler/cli/io";
 import { DnncError } from "../runtime/errors";
 import { DNNC_VERSION } from "../compiler/version";
 
-const VERBS = ["check", "compile", "train", "test", "generate", "predict", "augment-preview", "report", "search", "export", "lsp"];
+const VERBS = ["check", "compile", "train", "test", "generate", "predict", "evaluate", "augment-preview", "report", "runs", "search", "export", "lsp"];
 const tmp = mkdtempSync(join(tmpdir(), "dnnc-cli-args-"));
 const ESC = /\x1b\[/;
 

@@ -20,7 +20,7 @@ describe("dnnc", () => {
     expect(dnnc("compile").status).toBe(2);
     expect(dnnc("compile", "specs/fashion-mlp.dnn", "--emit", "xml").status).toBe(2);
     expect(dnnc("help").status).toBe(0);
-    expect(dnnc("train", "--help").stdout).toContain("Usage: dnnc train [options] <spec>");
+    expect(dnnc("train", "--help").stdout).toContain("Usage: dnnc train [options] [spec]");
   });
   it("check reports diagnostics with exit 1, a missing file too", () => {
     const r = dnnc("check", "specs/errors/typo-layer.dnn");

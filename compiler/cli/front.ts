@@ -14,6 +14,7 @@ import { DnncError } from "../../runtime/errors";
 import { writeFileAtomicSync } from "../../runtime/node/atomic";
 import { describeFsError, ensureDir } from "../../runtime/node/fs-errors";
 import { makeOut, type Out } from "./io";
+import { runSpecText, type SetFlag } from "./run-spec";
 
 const quietOut = makeOut({ quiet: true });
 
@@ -51,12 +52,27 @@ function passTimer(out: Out): ((name: string, ms: number) => void) | undefined {
   return out.verbose ? (name, ms) => out.info(`  pass ${name}: ${ms.toFixed(1)} ms`) : undefined;
 }
 
+/**
+ * A spec's text other than its file's: `source` (overridden by --set, a run's spec with its data
+ * path rewritten), whose relative paths are relative to `baseDir` (default: the file's directory).
+ * Diagnostics still name the file.
+ */
+export interface SpecText {
+  source?: string;
+  baseDir?: string;
+  /** The flags that changed the text (`--set train.batch=0`), named in the error line. */
+  overrides?: string;
+}
+
+/** Where a spec's relative paths are relative to, as a path in that directory (for dataPathOf and dataPathFor). */
+const resolvedAs = (path: string, t: SpecText) => (t.baseDir !== undefined ? join(t.baseDir, "spec.dnn") : path);
+
 /** The pipeline on a spec file, its diagnostics reported; with `target`, also what that target cannot map (E0405). */
-export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target, data?: string) {
-  const source = readSpec(path);
-  out.info(`spec ${resolve(path)} (${source.length} characters)`);
+export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "lower" = "all", target?: Target, data?: string, text: SpecText = {}) {
+  const source = text.source ?? readSpec(path);
+  out.info(`spec ${resolve(path)} (${source.length} characters${text.source !== undefined ? ", with the command line's overrides" : ""})`);
   // the data's vocabulary and classes, for `auto` sizes (read only for the sequence sources)
-  const facts = (spec: Spec) => withInitFrom(readDataFacts(spec, dataPathOf(spec, path, data)), spec, path);
+  const facts = (spec: Spec) => withInitFrom(readDataFacts(spec, dataPathOf(spec, resolvedAs(path, text), data)), spec, resolvedAs(path, text));
   const r = out.time(`front end (parse, check, lower${passes === "all" ? ", fuse, plan memory" : ""})`, () =>
     compileToIr(source, path, { passes, onPass: passTimer(out), facts }),
   );
@@ -66,7 +82,10 @@ export function frontEnd(path: string, out: Out = quietOut, passes: "all" | "low
   }
   report(out, r.diagnostics, source);
   // under --json the diagnostics travel in the error document (cli.ts)
-  if (!r.ir) throw Object.assign(new DnncError(`${path}: compilation failed`, 1), { diagnostics: r.diagnostics.map(jsonDiag) });
+  if (!r.ir)
+    throw Object.assign(new DnncError(`${path}${text.overrides ? ` (with ${text.overrides})` : ""}: compilation failed`, 1), {
+      diagnostics: r.diagnostics.map(jsonDiag),
+    });
   return { ...r, ir: r.ir, source };
 }
 
@@ -111,8 +130,9 @@ export async function compileSpec(
   out: Out = quietOut,
   dataBase = outDir,
   data?: string,
+  text: SpecText = {},
 ): Promise<CompiledFiles> {
-  const fe = frontEnd(specPath, out, "all", undefined, data);
+  const fe = frontEnd(specPath, out, "all", undefined, data, text);
   const stem = specStem(specPath);
   ensureDir(outDir);
   const files: CompiledFiles = { program: fe.ir };
@@ -126,8 +146,10 @@ export async function compileSpec(
   const { bundleTrainer } = await import("../codegen/bundle");
   const src = await out.time("emit trainer.ts (ts-morph and prettier, loaded on first use)", () =>
     generateTrainer(fe.ir, {
-      dataPath: dataPathFor(specPath, fe.ir.data.source.path, dataBase),
-      ...(fe.ir.initFrom !== undefined ? { initFrom: dataPathFor(specPath, initFromFile(resolve(dirname(specPath), fe.ir.initFrom)), dataBase) } : {}),
+      dataPath: dataPathFor(resolvedAs(specPath, text), fe.ir.data.source.path, dataBase),
+      ...(fe.ir.initFrom !== undefined
+        ? { initFrom: dataPathFor(resolvedAs(specPath, text), initFromFile(resolve(dirname(resolvedAs(specPath, text)), fe.ir.initFrom)), dataBase) }
+        : {}),
     }),
   );
   files.ts = join(outDir, `${stem}.trainer.ts`);
@@ -148,14 +170,16 @@ export async function compileSpec(
   return files;
 }
 
-/** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). `data`: --data, for every spec. */
-export function checkCommand(files: string[], out: Out, data?: string): number {
+/** `dnnc check SPEC...`: exit 1 when any spec has an error (or cannot be read). `data`: --data, `sets`: --set, for every spec. */
+export function checkCommand(files: string[], out: Out, data?: string, sets: SetFlag[] = []): number {
   const results: { file: string; ok: boolean; error?: string; diagnostics: ReturnType<typeof jsonDiag>[] }[] = [];
   for (const f of files) {
     let source: string;
     try {
       source = readSpec(f);
+      if (sets.length > 0) source = runSpecText(source, { specPath: f, sets, verb: "check" });
     } catch (e) {
+      if (e instanceof DnncError && e.exitCode === 2) throw e; // a --set path that names nothing: usage
       if (!(e instanceof DnncError)) throw e;
       if (!out.json) process.stderr.write(`error: ${e.message}\n`);
       results.push({ file: f, ok: false, error: e.message, diagnostics: [] });
@@ -169,6 +193,7 @@ export function checkCommand(files: string[], out: Out, data?: string): number {
       }),
     );
     report(out, r.diagnostics, source);
+    if (!r.ir && sets.length > 0 && !out.json) process.stderr.write(`note: ${f} as changed by ${sets.map((x) => `--set ${x.text}`).join(" ")}\n`);
     results.push({ file: f, ok: !!r.ir, diagnostics: r.diagnostics.map(jsonDiag) });
     if (r.ir && r.diagnostics.length === 0) out.say(`${f}: ok`);
   }
@@ -187,20 +212,40 @@ export interface CompileOptions {
   data?: string;
   emit: "ts" | "ir" | "all";
   target: "ts" | "pytorch" | "browser";
+  /** --set PATH=VALUE overrides, applied to the spec's text before it is compiled. */
+  set?: SetFlag[];
 }
 
 /** `dnnc compile SPEC`: the trainer files and the memory report. */
-export async function compileCommand(spec: string, o: CompileOptions, out: Out): Promise<number> {
+export async function compileCommand(specArg: string, o: CompileOptions, out: Out): Promise<number> {
+  const overrides = (o.set ?? []).map((x) => `--set ${x.text}`).join(" ");
+  let given: SpecText = overrides ? { source: runSpecText(readSpec(specArg), { specPath: specArg, sets: o.set, verb: "compile" }), overrides } : {};
+  // with --set, the trainer is compiled from OUT/<name>.dnn, the spec as overridden (its data path
+  // relative to OUT), written first: the trainer and the weights it writes name that file, whose
+  // hash they carry (dnnc evaluate, predict and export find it there)
+  let spec = specArg;
+  let written: string | undefined;
+  if (overrides && o.emit !== "ir") {
+    written = join(o.out, `${specStem(specArg)}.dnn`);
+    if (resolve(written) === resolve(specArg))
+      throw new DnncError(`${written}: compile --set would replace the spec itself with the overridden one; give another -o directory`);
+    const text = runSpecText(readSpec(specArg), { specPath: specArg, sets: o.set, verb: "compile", writtenTo: o.out });
+    ensureDir(o.out);
+    writeFileAtomicSync(written, text);
+    out.say(`wrote ${written} (${specArg} with ${overrides})`);
+    spec = written;
+    given = { overrides };
+  }
   if (o.emit === "ir") {
-    const fe = frontEnd(spec, out, "all", undefined, o.data);
+    const fe = frontEnd(spec, out, "all", undefined, o.data, given);
     const { printIr } = await import("../ir");
     const text = printIr(fe.ir);
-    if (out.json) out.emit({ ok: true, spec, ir: text });
+    if (out.json) out.emit({ ok: true, spec: specArg, ir: text });
     else process.stdout.write(text);
     return 0;
   }
   if (o.target === "pytorch") {
-    const fe = frontEnd(spec, out, "all", "pytorch", o.data);
+    const fe = frontEnd(spec, out, "all", "pytorch", o.data, given);
     const { generatePytorchTrainer } = await import("../codegen-pytorch/emit-python");
     let py: string;
     try {
@@ -217,11 +262,11 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     const f = join(o.out, `${specStem(spec)}.trainer.py`);
     writeFileAtomicSync(f, py);
     out.say(`wrote ${f}`);
-    if (out.json) out.emit({ ok: true, spec, target: "pytorch", files: { py: f } });
+    if (out.json) out.emit({ ok: true, spec: specArg, target: "pytorch", files: { py: f, ...(written ? { spec: written } : {}) } });
     return 0;
   }
-  if (o.target === "browser") return compileBrowser(spec, o, out);
-  const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data);
+  if (o.target === "browser") return compileBrowser(spec, o, out, given);
+  const files = await compileSpec(spec, o.out, o.emit, out, o.out, o.data, given);
   for (const f of [files.ts, files.mjs, files.ir]) if (f) out.say(`wrote ${f}`);
   // the memory the trainer will use (its heap; the data set comes on top)
   const { memoryReport, estimateMemory } = await import("../check-resources");
@@ -232,9 +277,9 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
     const heapFloats = files.program.layout?.heapFloats ?? est.total;
     out.emit({
       ok: true,
-      spec,
+      spec: specArg,
       target: "ts",
-      files: { ts: files.ts, mjs: files.mjs, ...(files.ir ? { ir: files.ir } : {}) },
+      files: { ts: files.ts, mjs: files.mjs, ...(files.ir ? { ir: files.ir } : {}), ...(written ? { spec: written } : {}) },
       memory: { batch: files.program.batch, heapFloats, heapBytes: heapFloats * 4, params: est.params, report: text.split("\n") },
     });
   }
@@ -242,8 +287,8 @@ export async function compileCommand(spec: string, o: CompileOptions, out: Out):
 }
 
 /** `dnnc compile SPEC --target browser`: NAME.browser.mjs (one ES module, no Node built-ins; docs/browser.md) and its .d.mts (the declaration file TypeScript reads for a .mjs). */
-async function compileBrowser(spec: string, o: CompileOptions, out: Out): Promise<number> {
-  const fe = frontEnd(spec, out, "all", undefined, o.data);
+async function compileBrowser(spec: string, o: CompileOptions, out: Out, given: SpecText = {}): Promise<number> {
+  const fe = frontEnd(spec, out, "all", undefined, o.data, given);
   const stem = specStem(spec);
   const { generateTrainer } = await import("../codegen/emit-trainer");
   const { bundleBrowserTrainer } = await import("../codegen/bundle-browser");

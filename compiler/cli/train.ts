@@ -15,7 +15,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DnncError } from "../../runtime/errors";
 import type { CompileJob, CompileResult } from "./compile-child";
-import type { Out } from "./io";
+import { usageError, type Out } from "./io";
 
 export interface TrainOptions {
   out?: string;
@@ -34,6 +34,8 @@ export interface TrainOptions {
   report: boolean;
   /** Rewrite report.html after every epoch, reloading itself while the run goes on. */
   reportLive?: boolean;
+  /** --set PATH=VALUE, repeatable: written into the run's spec.dnn. */
+  set?: string[];
 }
 
 /** A per-epoch progress bar with throughput, ETA and running loss (terminal only). */
@@ -122,10 +124,17 @@ export function compileChildEntry(): { file: string; execArgv: string[] } {
  * order); a user error comes back as the same DnncError (with its diagnostics, for --json), any
  * other failure as an internal error.
  */
-export async function compileInChild(spec: string, dir: string, out: Out, runDir = dir, data?: string): Promise<{ mjs: string; pid: number }> {
+export async function compileInChild(
+  spec: string,
+  dir: string,
+  out: Out,
+  runDir = dir,
+  data?: string,
+  run: Pick<CompileJob, "specGiven" | "sets" | "epochs" | "seed" | "resume"> = { specGiven: true, sets: [] },
+): Promise<{ mjs: string; pid: number; epochs?: number; seed?: number }> {
   const { fork } = await import("node:child_process");
   const { file, execArgv } = compileChildEntry();
-  const job: CompileJob = { spec, dir, runDir, data, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color };
+  const job: CompileJob = { spec, dir, runDir, data, quiet: out.quiet, verbose: out.verbose, json: out.json, color: out.color, ...run };
   const child = fork(file, [], {
     execArgv,
     env: { ...process.env, DNNC_COMPILE_CHILD: "1" },
@@ -139,7 +148,7 @@ export async function compileInChild(spec: string, dir: string, out: Out, runDir
     child.on("exit", (code, signal) => res({ code, signal }));
     child.send(job);
   });
-  if (result?.t === "done") return { mjs: result.mjs, pid: result.pid };
+  if (result?.t === "done") return { mjs: result.mjs, pid: result.pid, epochs: result.epochs, seed: result.seed };
   if (result?.t === "error") throw Object.assign(new DnncError(result.message, result.exitCode), result.diagnostics ? { diagnostics: result.diagnostics } : {});
   if (result?.t === "crash") throw Object.assign(new Error("the compiler failed"), { stack: result.stack });
   throw new Error(
@@ -166,12 +175,16 @@ function makeStaging(isAlive: (pid: number) => boolean): string {
   return mkdtempSync(join(tmp, `${STAGING_PREFIX}${process.pid}-`));
 }
 
-export async function trainCommand(spec: string, o: TrainOptions, out: Out): Promise<number> {
+export async function trainCommand(specArg: string | undefined, o: TrainOptions, out: Out): Promise<number> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   // resuming continues in the run's own directory unless --out names another (which the run then
   // writes; the resumed directory is only read)
   const { planRun, resumeOutDir } = await import("../../runtime/node/run-dir");
-  const dir = o.out ?? (o.resume !== undefined ? resumeOutDir(o.resume) : join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`));
+  if (specArg === undefined && o.resume === undefined) throw usageError("train", "missing required argument 'spec' (or --resume RUN to continue a run)");
+  const resumed = o.resume !== undefined ? resumeOutDir(o.resume) : undefined;
+  // without a spec, a resume trains the run's own spec.dnn
+  const spec = specArg ?? join(resumed!, "spec.dnn");
+  const dir = o.out ?? resumed ?? join("runs", `${basename(spec).replace(/\.dnn$/, "")}-${stamp}`);
   out.info(`run directory ${resolve(dir)}${o.resume !== undefined && o.out !== undefined ? ` (resuming ${resolve(o.resume)}, which is only read)` : ""}`);
   // the runtime and the report load while the child compiles (and before training: a rebuild of
   // dist/ during a long run may replace their chunks)
@@ -181,9 +194,20 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
   // an output directory that is a file or locked by a live run
   const { processAlive } = await import("../../runtime/node/lock");
   planRun({ out: dir, resume: o.resume });
+  if (resumed !== undefined) {
+    const { checkResume } = await import("./run-record");
+    // the data the run was started on, unless --data names other data now
+    const record = checkResume({ resume: resumed, spec: specArg, sets: o.set ?? [] });
+    if (o.data === undefined && record?.data !== undefined) o = { ...o, data: record.data };
+  }
   const staging = makeStaging(processAlive);
   try {
-    const { mjs, pid } = await out.time("compile (in a child process, ended before training)", () => compileInChild(spec, staging, out, dir, o.data));
+    const run = { specGiven: specArg !== undefined, sets: o.set ?? [], epochs: o.epochs, seed: o.seed, resume: resumed };
+    const { mjs, pid, epochs, seed } = await out.time("compile (in a child process, ended before training)", () =>
+      compileInChild(spec, staging, out, dir, o.data, run),
+    );
+    // a resume runs with the epochs and seed its run was started with (recorded in run-command.json)
+    o = { ...o, epochs, seed };
     const [{ runTrainer }, { writeReport }, { writeFileAtomicSync }] = await loading;
     if (out.verbose)
       out.info(`compiled by process ${pid} (exited); training in process ${process.pid}, rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
@@ -197,14 +221,14 @@ export async function trainCommand(spec: string, o: TrainOptions, out: Out): Pro
       for (const name of names) writeFileAtomicSync(join(d, name), readFileSync(join(staging, name)));
       out.info(`installed ${names.join(", ")} in ${resolve(d)}`);
     };
-    return await trainAndReport(spec, o, out, dir, trainer, mod.program, runTrainer, writeReport, install);
+    return await trainAndReport(specArg, o, out, dir, trainer, mod.program, runTrainer, writeReport, install);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
 
 async function trainAndReport(
-  spec: string,
+  spec: string | undefined,
   o: TrainOptions,
   out: Out,
   dir: string,
@@ -258,13 +282,14 @@ async function trainAndReport(
     // SIGINT: the trainer wrote a checkpoint; say where and how to go on (a plain line, exit 130)
     const step = (e as { step?: unknown }).step;
     if (e instanceof DnncError && e.exitCode === 130 && typeof step === "number")
-      e.message = `interrupted after step ${step}; checkpoint written to ${join(dir, "checkpoint.safetensors")}; resume with: dnnc train ${spec} --resume ${dir}`;
+      e.message = `interrupted after step ${step}; checkpoint written to ${join(dir, "checkpoint.safetensors")}; resume with: dnnc train ${spec !== undefined ? spec + " " : ""}--resume ${dir}`;
     throw e;
   } finally {
     bar?.stop();
   }
   if (o.json)
     out.emit({
+      event: "run",
       run: dir,
       files: {
         spec: join(dir, "spec.dnn"),

@@ -25,6 +25,12 @@ export async function predictVerb(run: string, o: { input: string[]; out?: strin
   return predictCommand(run, o.input, o.out, { json: out.json, quiet: out.quiet });
 }
 
+export async function evaluateVerb(run: string, o: { data?: string }, out: Out): Promise<number> {
+  const { evaluateCommand } = await import("../evaluate-command");
+  out.info(`evaluate ${run}${o.data ? ` on ${o.data}` : ""}`);
+  return out.time("evaluate", () => evaluateCommand(run, { data: o.data, json: out.json }));
+}
+
 export async function generateVerb(
   run: string,
   o: { prompt: string; length: number; temperature: number; topK: number; seed: number; samples: number; backend: "auto" | "wasm" | "ts" },
@@ -55,6 +61,11 @@ export async function reportVerb(runs: string[], o: { out?: string }, out: Out):
   out.say(`wrote ${r.html}`);
   if (out.json) out.emit({ ok: true, runs, html: r.html, svgs: r.svgs });
   return 0;
+}
+
+export async function runsVerb(dir: string, out: Out): Promise<number> {
+  const { runsCommand } = await import("../runs-command");
+  return runsCommand(dir, { json: out.json });
 }
 
 export async function searchVerb(spec: string, o: { out?: string; data?: string; parallel?: number }, out: Out): Promise<number> {

@@ -14,7 +14,7 @@
 //   predictions.json optional: a sample of the test predictions (runtime/node/run-record.ts).
 //   spec.dnn        optional: the spec, shown in the report.
 // Every problem is a DnncError naming the file (and line for metrics.jsonl).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve, sep } from "node:path";
 import { DnncError } from "../../runtime/errors";
 import { writeFileAtomicSync } from "../../runtime/node/atomic";
@@ -257,13 +257,35 @@ export function disambiguate(runs: Run[], dirs: string[]): void {
 }
 
 /**
- * Load every run directory, render, and write OUT/report.html and OUT/<plot>.svg (atomically).
+ * A directory of runs (runs/: no metrics.jsonl of its own) stands for its runs: the subdirectories
+ * with a metrics.jsonl that has an epoch line (a run that has just started has nothing to plot),
+ * in name order. Run directories stay as they are.
+ */
+export function expandRunDirs(dirs: string[]): string[] {
+  return dirs.flatMap((d) => {
+    if (!existsSync(d) || !statSync(d).isDirectory() || existsSync(join(d, "metrics.jsonl"))) return [d];
+    const runs = readdirSync(d)
+      .sort()
+      .map((f) => join(d, f))
+      .filter((r) => existsSync(join(r, "metrics.jsonl")) && statSync(r).isDirectory())
+      .filter((r) => parseMetrics(readText(join(r, "metrics.jsonl")), join(r, "metrics.jsonl")).metrics.length > 0);
+    if (runs.length === 0)
+      throw new DnncError(
+        `${d}: no metrics.jsonl, and no run directory in it has one (is this a directory a trainer wrote with --out, or a directory of them?)`,
+      );
+    return runs;
+  });
+}
+
+/**
+ * Load every run directory (a directory of runs: each of them), render, and write OUT/report.html and OUT/<plot>.svg (atomically).
  * Runs whose names collide (two runs of the same model) get their directory appended, with as
  * many trailing path components as it takes to tell them apart: `fashion_mlp (bn)`.
  * Returns the paths written.
  */
 export function writeReport(dirs: string[], outDir: string, opts: RenderOptions = {}): { html: string; svgs: string[] } {
   if (dirs.length === 0) throw new DnncError("report: no run directories given");
+  dirs = expandRunDirs(dirs);
   const runs = dirs.map(loadRun);
   disambiguate(runs, dirs);
   const rep = renderReport(runs, opts);

@@ -4,7 +4,7 @@
 // (run-dir.ts): every check that can refuse the run (flags, the checkpoint to resume, the output
 // directory and its lock, the data) passes before the first byte is written; --resume A --out B
 // reads A and writes B only.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createBackend, type BackendKind } from "../backend-create";
@@ -34,6 +34,11 @@ import { classNamesFile, LrRecord, PredictionCollector, resumedRunInfo, RUN_INFO
 import { isRegression, modelClasses, modelMetadata, modelTensors } from "../model-file";
 
 export { modelClasses, modelMetadata, modelTensors };
+import { scoreDataset } from "../score";
+import { splitValidation } from "../data/batch";
+
+/** Written when training diverged (read by `dnnc runs`); removed when the directory is opened again. */
+export const STATUS_FILE = "status.json";
 
 export interface TrainerArgs {
   data?: string;
@@ -276,6 +281,51 @@ function fmt(x: number | null, d = 4): string {
   return x === null || Number.isNaN(x) ? "-" : x.toFixed(d);
 }
 
+/**
+ * The first line's sample counts: those trained on, those held out for validation (drawn from the
+ * training data by the seed, or the source's own validation part), and the test split.
+ */
+function samplesLine(p: Program, data: LoadedData): string {
+  const n = data.train.n;
+  const held = data.validation ? 0 : Math.round(n * p.data.validation);
+  const val = data.validation ? `, ${data.validation.n} validation` : held > 0 ? ` (of ${n}: ${held} held out for validation)` : "";
+  return `${n - held} training samples${val}${data.test ? `, ${data.test.n} test` : ""}`;
+}
+
+/**
+ * A regression run's last figures (runtime/score.ts): on the test split when there is one, else on
+ * the validation rows (the same the loop held out). `figures` go into the final metrics line
+ * (test_mae, test_rmse, test_r2, or val_*), `text` onto the printed one.
+ */
+function regressionFigures(
+  p: Program,
+  be: Awaited<ReturnType<typeof createBackend>>,
+  model: ReturnType<Program["create"]>,
+  data: LoadedData,
+  seed: number,
+  result: TrainResult,
+): { figures: Record<string, number | null>; text: string } | undefined {
+  let ds = data.test;
+  let rows: Int32Array | undefined;
+  let split = "test";
+  if (!ds) {
+    split = "val";
+    if (data.validation) ds = data.validation;
+    else if (p.data.validation > 0) {
+      ds = data.train;
+      rows = splitValidation(data.train.n, p.data.validation, seed).val;
+    }
+  }
+  if (!ds || (rows ?? { length: ds.n }).length === 0) return undefined;
+  const s = scoreDataset(p, be, model, ds, result.preprocess, rows);
+  const num = (x: number | null | undefined) => (x === undefined || x === null || !Number.isFinite(x) ? null : x);
+  const figures = { [`${split}_mae`]: num(s.mae), [`${split}_rmse`]: num(s.rmse), [`${split}_r2`]: num(s.r2) };
+  const text =
+    (split === "val" ? ` (no test split) val_loss ${fmt(s.loss)}` : "") +
+    ` ${split}_mae ${fmt(s.mae ?? null)} ${split}_rmse ${fmt(s.rmse ?? null)} ${split}_r2 ${fmt(s.r2 ?? null)}`;
+  return { figures, text };
+}
+
 export interface TrainerHooks {
   /** Called after every step (the CLI draws its progress bar from it). */
   onStep?: (epoch: number, samplesDone: number, epochSamples: number, loss: number) => void;
@@ -350,7 +400,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     const initFrom = !resume && p.meta.initFrom !== undefined ? loadInitFrom(p, be.H, trainerUrl) : undefined;
     let lastCheckpoint: string | undefined = plan.resume ? (out !== undefined ? join(out, CHECKPOINT_FILE) : plan.resume.checkpoint.path) : undefined;
     // the first write: create and lock the output directory, then its first files
-    if (out !== undefined) run = openRunDir({ ...plan, out }, hooks.install);
+    if (out !== undefined) {
+      run = openRunDir({ ...plan, out }, hooks.install);
+      rmSync(join(out, STATUS_FILE), { force: true }); // a divergence of an earlier attempt is history now
+    }
     const resumedFrom = plan.resume?.from;
     plan.resume = undefined; // its tensors are in the heap now: let the checkpoint's bytes go
     const lines: string[] = resume ? resume.state.metrics.map((m) => JSON.stringify(m)) : [];
@@ -364,9 +417,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     const say = (s: string) => {
       if (!args.quiet && !args.bench && !args.json) process.stdout.write(s + "\n");
     };
-    say(
-      `${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`,
-    );
+    say(`${p.meta.name}: ${samplesLine(p, data)}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`);
     // a directory of classes: which files became which class (a stray file is a class too)
     if (data.metadata?.classes !== undefined)
       say(`classes (by file): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`);
@@ -379,6 +430,7 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         say(line);
     }
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
+    const regression = isRegression(p) && p.meta.positions === undefined;
     let curEpoch = resume?.state.epoch ?? 1;
     // for the report (run-record.ts): the rate of every step, and a sample of the test predictions
     const info = resumedRunInfo(resumedFrom, resume?.state.step ?? 0);
@@ -428,10 +480,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         curEpoch = m.epoch + 1;
         hooks.onEpoch?.(m);
         lines.push(JSON.stringify(m));
-        if (args.json) process.stdout.write(JSON.stringify(m) + "\n");
+        if (args.json) process.stdout.write(JSON.stringify({ event: "epoch", ...m }) + "\n");
         else
           say(
-            `epoch ${m.epoch}: train_loss ${fmt(m.train_loss)} train_acc ${fmt(m.train_acc)} val_loss ${fmt(m.val_loss)} val_acc ${fmt(m.val_acc)}` +
+            `epoch ${m.epoch}: train_loss ${fmt(m.train_loss)}${regression ? "" : ` train_acc ${fmt(m.train_acc)}`} val_loss ${fmt(m.val_loss)}${regression ? "" : ` val_acc ${fmt(m.val_acc)}`}` +
               (m.train_bpc !== undefined ? ` train_bpc ${fmt(m.train_bpc)} val_bpc ${fmt(m.val_bpc ?? null)} val_ppl ${fmt(m.val_ppl ?? null, 2)}` : "") +
               ` lr ${m.lr.toPrecision(3)} (${m.seconds.toFixed(1)} s)`,
           );
@@ -442,11 +494,20 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
         }
       },
       onTestOutput: predictions?.active ? predictions.sink : undefined,
+    }).catch((e: unknown) => {
+      // `dnnc runs` tells a diverged run from an interrupted one by this file (the run is locked still)
+      if (out !== undefined && e instanceof DnncError && e.message.startsWith("training diverged"))
+        writeFileAtomicSync(join(out, STATUS_FILE), JSON.stringify({ status: "diverged", error: e.message }) + "\n");
+      throw e;
     });
+    // regression: the mean absolute error, RMSE and R² of the test split (else of the validation
+    // split), with the weights the run keeps
+    const reg = regression ? regressionFigures(p, be, model, data, seed, result) : undefined;
     const final = {
       test_loss: result.test_loss,
       test_acc: result.test_acc,
       ...(result.test_bpc !== undefined ? { test_ppl: result.test_ppl, test_bpc: result.test_bpc } : {}),
+      ...(reg?.figures ?? {}),
     };
     lines.push(JSON.stringify(final));
     if (args.bench)
@@ -459,10 +520,10 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
           seconds: (performance.now() - t0) / 1000,
         }) + "\n",
       );
-    else if (args.json) process.stdout.write(JSON.stringify(final) + "\n");
+    else if (args.json) process.stdout.write(JSON.stringify({ event: "test", ...final }) + "\n");
     else
       say(
-        `test_loss ${fmt(result.test_loss)} test_acc ${fmt(result.test_acc)}${result.test_bpc !== undefined ? ` test_bpc ${fmt(result.test_bpc ?? null)} test_ppl ${fmt(result.test_ppl ?? null, 2)}` : ""}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`,
+        `test_loss ${fmt(result.test_loss)}${reg ? reg.text : ` test_acc ${fmt(result.test_acc)}`}${result.test_bpc !== undefined ? ` test_bpc ${fmt(result.test_bpc ?? null)} test_ppl ${fmt(result.test_ppl ?? null, 2)}` : ""}${result.stoppedEarly ? ` (stopped early; best epoch ${result.bestEpoch} restored)` : result.bestEpoch !== null ? ` (best epoch ${result.bestEpoch} restored)` : ""}`,
       );
     if (out) {
       run?.flushTrace(true);
