@@ -99,12 +99,19 @@ export function wasmOptimizerStep(k: OptimKernels, H: Float32Array, L: OptimLayo
   checkBounds(H, L, stateSlots(opt));
   const N = L.N;
   const segs = L.segments;
+  // Adam's bias corrections, once per step (the same values as per segment). This function runs
+  // once per step, too rarely at a recurrent model's step rate for V8 to optimize it: every float
+  // temporary here is a heap number, so the common cases compute none (x·1 = x and 1 − x·0 = 1 for a
+  // finite x, exactly)
+  const adam = opt.kind === "adam" || opt.kind === "adamw";
+  const bias1 = adam ? 1 - Math.pow(opt.beta1 ?? 0.9, t) : 1;
+  const bc2 = adam ? Math.sqrt(1 - Math.pow(opt.beta2 ?? 0.999, t)) : 1;
   for (let s = 0; s < segs.length; s++) {
     const seg = segs[s];
-    const lr = lr0 * seg.lrScale;
+    const lr = seg.lrScale === 1 ? lr0 : lr0 * seg.lrScale;
     const wd = seg.weightDecay,
       l1 = seg.l1,
-      keep = 1 - lr * seg.decoupledDecay;
+      keep = seg.decoupledDecay === 0 && Number.isFinite(lr) ? 1 : 1 - lr * seg.decoupledDecay;
     const p = L.P + seg.offset,
       g = L.G + seg.offset,
       s0 = L.S + seg.offset,
@@ -165,8 +172,7 @@ export function wasmOptimizerStep(k: OptimKernels, H: Float32Array, L: OptimLayo
         const b1 = opt.beta1 ?? 0.9,
           b2 = opt.beta2 ?? 0.999,
           eps = opt.eps ?? 1e-8;
-        const step = lr / (1 - Math.pow(b1, t));
-        const bc2 = Math.sqrt(1 - Math.pow(b2, t));
+        const step = lr / bias1;
         const v0 = s0 + N,
           vmax0 = s0 + 2 * N;
         if (t === 1) {
