@@ -358,6 +358,7 @@ class Checker {
       augment: [],
     };
     const db = blocks.get("data");
+    let testSpan: Span | undefined;
     if (db) {
       this.settings("data", db.body, {
         source: (el) => {
@@ -374,6 +375,13 @@ class Checker {
         validation: (el) => {
           const x = this.number(el, { min: 0, max: 0.9 });
           if (x !== undefined) data.validation = x;
+        },
+        test: (el) => {
+          const x = this.number(el, { min: 0, max: 0.9 });
+          if (x !== undefined) {
+            data.test = x;
+            testSpan = el.span;
+          }
         },
         scale: (el) => {
           const x = this.number(el, { min: 0, exclusiveMin: true });
@@ -410,6 +418,7 @@ class Checker {
         },
       });
       if (!data.source) this.diags.push(diag("E0107", db.kindSpan, { name: "source", block: "data" }, 'add `source idx("path/to/dir")`'));
+      if (data.source && testSpan) this.checkTestSplit(data, testSpan);
     }
 
     // train
@@ -599,6 +608,35 @@ class Checker {
       hash: createHash("sha256").update(this.f.source).digest("hex"),
       ...(search ? { search } : {}),
     };
+  }
+
+  /**
+   * The data block's `test F`: a held-out test split of a source of separate samples (csv, tokens);
+   * for the sources that split by position or class it is their own `test=` argument (given once);
+   * an idx source has its test files.
+   */
+  checkTestSplit(data: Partial<DataSpec>, span: Span): void {
+    const src = data.source!;
+    if (src.kind === "idx") {
+      this.diags.push(
+        diag("E0403", span, { detail: "an idx source has its own test set (the t10k-* files); `test` splits a source that has none" }, "drop `test`"),
+      );
+      return;
+    }
+    if (src.kind === "text" || src.kind === "text_classes" || src.kind === "timeseries") {
+      if (src.args.test !== undefined && src.args.test !== 0 && src.args.test !== data.test) {
+        this.diags.push(
+          diag(
+            "E0403",
+            span,
+            { detail: `the test fraction is given twice: \`test ${data.test}\` here and \`test=${String(src.args.test)}\` in ${src.kind}(...)` },
+            "keep one",
+          ),
+        );
+        return;
+      }
+      src.args = { ...src.args, test: data.test! };
+    }
   }
 
   /**

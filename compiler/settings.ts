@@ -160,9 +160,21 @@ export const SOURCES = table([
   call(
     "csv",
     ["path", "label"],
-    { path: { type: "string", minLength: 1 }, label: { anyOf: [{ type: "string" }, int({ minimum: 0 })], default: "label" } },
-    "train.csv (and optionally test.csv) in a directory, or one CSV file; label: the target column's name or 0-based index.",
-    { required: ["path"] },
+    {
+      path: { type: "string", minLength: 1 },
+      label: { anyOf: [{ type: "string" }, int()], default: "label" },
+      header: { type: "boolean", description: "whether the first line is a header (default: detected: a cell that is not a number)" },
+      delimiter: { type: "string", minLength: 1, maxLength: 1, not: { const: '"' }, description: "the cell separator, one character (default `,`)" },
+      features: {
+        type: "array",
+        items: { anyOf: [{ type: "string", minLength: 1 }, int()] },
+        minItems: 1,
+        description: "the feature columns in this order, by name or 0-based index (default: every column but the label)",
+      },
+      skip_rows: int({ minimum: 0, description: "lines skipped at the top, such as a metadata line (default 0)" }),
+    },
+    "train.csv (and optionally test.csv) in a directory, or one CSV file; label: the target column's name or 0-based index (negative: from the end); features: which columns are read, by name or index.",
+    { required: ["path"], docDefaults: { delimiter: '","', skip_rows: "0" } },
   ),
   call(
     "text",

@@ -62,6 +62,8 @@ export type SourceKind = "idx" | "csv" | "text" | "text_classes" | "tokens" | "t
 export interface DataSpec {
   source: { kind: SourceKind; path: string; span: Span; label?: string | number; args: Record<string, Json> };
   validation: number;
+  /** The data block's `test F` (absent: 0): a single file's test split (csv, tokens); text, text_classes and timeseries take it as their test= argument. */
+  test?: number;
   scale: number;
   shift: number;
   preprocess: { kind: "standardize" | "pca" | "whiten" | "zca"; args: Record<string, Json>; span: Span }[];

@@ -40,6 +40,14 @@ export interface CsvOptions {
    * largest label + 1 (pass the training split's value when loading a test split).
    */
   classes?: number;
+  /**
+   * The feature columns, in this order (header names, or 0-based indices, negative from the end).
+   * Default: every column but the label. Columns that are neither a feature nor the label are not
+   * read at all (they may hold anything, text included).
+   */
+  features?: (string | number)[];
+  /** Lines at the top of the file skipped before the header or the first data row (a metadata line). Default 0. */
+  skipRows?: number;
 }
 
 export interface CsvDataset extends Dataset {
@@ -53,6 +61,10 @@ export interface CsvDataset extends Dataset {
   /** Whether the file has a header row. */
   hasHeader: boolean;
 }
+
+/** Column roles: SKIPPED (not read), LABEL (the target); a feature column's role is its slot, 0 .. F-1. */
+const SKIPPED = -1;
+const LABEL = -2;
 
 /**
  * Limits of what one CSV file may hold, and why. Values: a Float32Array has at most 2^32 elements
@@ -170,6 +182,8 @@ export class CsvParser {
   private width = 0;
   private F = 0;
   private labelCol = -1;
+  /** Per column: its feature slot, or SKIPPED, or LABEL. */
+  private role = new Int32Array(0);
   private firstLine = 0;
   private x = new Float32Array(0);
   private y = new Float32Array(0);
@@ -231,7 +245,8 @@ export class CsvParser {
     const hasLabel = this.labelCol >= 0;
     const x = this.bounded ? this.x.subarray(0, n * F) : this.x.slice(0, n * F);
     const y = !hasLabel ? new Float32Array(0) : this.bounded ? this.y.subarray(0, n) : this.y.slice(0, n);
-    const featureNames = this.names.filter((_, k) => k !== this.labelCol);
+    const featureNames = new Array<string>(F);
+    for (let k = 0; k < this.width; k++) if (this.role[k] >= 0) featureNames[this.role[k]] = this.names[k];
     const classes = this.regression || !hasLabel ? undefined : (this.opts.classes ?? this.maxLabel + 1);
     return {
       x,
@@ -266,6 +281,7 @@ export class CsvParser {
     this.generalLines++;
     const next = nl < end ? nl + 1 : end;
     if (text.endsWith("\r")) text = text.slice(0, -1);
+    if (lineNo <= (this.opts.skipRows ?? 0)) return next;
     if (text.trim() === "") return next;
     const cells = splitLine(text, this.delim, where);
     if (!this.shaped) this.firstRow(cells, lineNo, this.base + next);
@@ -278,29 +294,50 @@ export class CsvParser {
     const { file, opts } = this;
     const width = cells.length;
     const hasHeader = opts.header ?? cells.some((c) => !NUMBER.test(c.text));
+    if (opts.header !== false) this.refuseMetadataLine(cells, lineNo);
     this.names = hasHeader ? cells.map((c) => c.text) : cells.map((_, k) => `c${k}`);
     this.hasHeader = hasHeader;
     this.firstLine = lineNo;
     this.width = width;
+    /** A column named in the options: its index, or an error naming what the file has. */
+    const column = (c: string | number, what: string): number => {
+      if (typeof c === "string") {
+        if (!hasHeader)
+          throw new DnncError(`${file}:${lineNo}: ${what} column "${c}" given by name, but the file has no header row (give a 0-based index, or header=true)`);
+        const k = this.names.indexOf(c);
+        if (k < 0) throw new DnncError(`${file}:${lineNo}: no column named "${c}" in the header (columns: ${this.names.join(", ")})`);
+        return k;
+      }
+      const k = c < 0 ? width + c : c;
+      if (!Number.isInteger(k) || k < 0 || k >= width)
+        throw new DnncError(
+          `${file}:${lineNo}: ${what} column index ${c} is out of range for the ${width} columns of this line (0..${width - 1}, or -1 for the last)`,
+        );
+      return k;
+    };
+    const role = new Int32Array(width).fill(SKIPPED);
     if (opts.label === null) {
       this.labelCol = -1;
     } else {
-      if (width < 2) throw new DnncError(`${file}:${lineNo}: need at least one feature column and a label column, found ${width} column`);
-      if (typeof opts.label === "string") {
-        if (!hasHeader) throw new DnncError(`${file}: label column "${opts.label}" given by name, but the file has no header row`);
-        this.labelCol = this.names.indexOf(opts.label);
-        if (this.labelCol < 0) {
-          throw new DnncError(`${file}:${lineNo}: no column named "${opts.label}" in the header (columns: ${this.names.join(", ")})`);
-        }
-      } else {
-        const col = opts.label < 0 ? width + opts.label : opts.label;
-        if (!Number.isInteger(col) || col < 0 || col >= width) {
-          throw new DnncError(`${file}: label column index ${opts.label} is out of range for ${width} columns`);
-        }
-        this.labelCol = col;
-      }
+      if (width < 2 && opts.features === undefined)
+        throw new DnncError(`${file}:${lineNo}: need at least one feature column and a label column, found ${width} column`);
+      this.labelCol = column(opts.label, "label");
+      role[this.labelCol] = LABEL;
     }
-    this.F = this.labelCol >= 0 ? width - 1 : width;
+    let F = 0;
+    if (opts.features !== undefined) {
+      if (opts.features.length === 0) throw new DnncError(`${file}: features: the list of feature columns is empty`);
+      for (const c of opts.features) {
+        const k = column(c, "feature");
+        if (role[k] === LABEL) throw new DnncError(`${file}:${lineNo}: column "${this.names[k]}" is the label; it cannot be a feature too`);
+        if (role[k] !== SKIPPED) throw new DnncError(`${file}:${lineNo}: column "${this.names[k]}" is listed twice in features`);
+        role[k] = F++;
+      }
+    } else {
+      for (let k = 0; k < width; k++) if (role[k] !== LABEL) role[k] = F++;
+    }
+    this.role = role;
+    this.F = F;
     this.shaped = true;
     // Every data row holds `width` numbers of at least one byte each and width - 1 delimiters, and
     // all but the last end with a newline: at most (rest + 1) / (2 width) rows follow. Arrays of that
@@ -308,6 +345,22 @@ export class CsvParser {
     const rowsFromHere = this.totalBytes !== undefined ? Math.floor((this.totalBytes - offsetAfter + 1) / (2 * width)) : 1023;
     this.allocate((hasHeader ? 0 : 1) + rowsFromHere, this.totalBytes !== undefined);
     if (!hasHeader) this.dataRow(cells, lineNo);
+  }
+
+  /**
+   * scikit-learn's CSV files (load_iris, load_breast_cancer, ...) open with a line of metadata,
+   * "n_samples,n_features,class names...": neither a header nor a data row. Two whole numbers
+   * followed by names is refused here, naming the line, rather than read as a header of 4 columns.
+   */
+  private refuseMetadataLine(cells: Cell[], lineNo: number): void {
+    if (cells.length < 3 || !/^\d+$/.test(cells[0].text) || !/^\d+$/.test(cells[1].text)) return;
+    const rest = cells.slice(2).map((c) => c.text);
+    if (rest.some((t) => t === "" || NUMBER.test(t))) return;
+    throw new DnncError(
+      `${this.file}:${lineNo}: this line looks like scikit-learn's metadata line (${show(cells.map((c) => c.text).join(this.delim))}: ` +
+        `${cells[0].text} samples, ${cells[1].text} features, classes ${rest.join(", ")}), not a header or a data row; ` +
+        `skip it with csv(..., skip_rows=${lineNo}) (the columns are then numbered from 0, the label last: label=-1)`,
+    );
   }
 
   /** Size x and y for `rows` rows (capped by the limits), copying what they hold. */
@@ -355,14 +408,16 @@ export class CsvParser {
 
   /** One data row from the general path (the original parser's checks and messages). */
   private dataRow(cells: Cell[], line: number): void {
-    const { file, width, names, labelCol } = this;
+    const { file, width, names, role } = this;
     if (cells.length !== width) {
       throw new DnncError(`${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${this.firstLine})`);
     }
     if (this.n === this.cap) this.grow();
     const r = this.n;
-    let f = r * this.F;
+    const f = r * this.F;
     for (let k = 0; k < width; k++) {
+      const slot = role[k];
+      if (slot === SKIPPED) continue;
       const c = cells[k];
       if (!NUMBER.test(c.text)) {
         const what = c.text === "" ? "empty cell" : `${show(c.text)} is not a number`;
@@ -375,7 +430,7 @@ export class CsvParser {
             `the largest float32 is 3.4028235e38) (column "${names[k]}")`,
         );
       }
-      if (k === labelCol) {
+      if (slot === LABEL) {
         if (!this.regression) {
           if (!Number.isInteger(v) || v < 0) {
             throw new DnncError(
@@ -391,7 +446,7 @@ export class CsvParser {
         }
         this.y[r] = v;
       } else {
-        this.x[f++] = v;
+        this.x[f + slot] = v;
       }
     }
     this.n++;
@@ -413,7 +468,7 @@ export class CsvParser {
     const cls = this.cls;
     const delim = this.delimByte;
     const width = this.width;
-    const labelCol = this.labelCol;
+    const role = this.role;
     const regression = this.regression;
     const classes = this.opts.classes ?? Infinity;
     let x = this.x;
@@ -433,7 +488,7 @@ export class CsvParser {
         y = this.y;
       }
       let p = row;
-      let f = n * F;
+      const f = n * F;
       let k = 0;
       let c = b[p];
       for (;;) {
@@ -445,83 +500,95 @@ export class CsvParser {
           row = p + 1;
           continue rows;
         }
-        // the number (see the top of the file)
-        const s = p;
-        let neg = false;
-        if (c === 45 || c === 43) {
-          neg = c === 45;
-          c = b[++p];
-        }
-        // mantissa digits accumulate into w, exactly while there are at most 15 of them
-        const i0 = p;
-        let w = 0;
-        while (c >= 48 && c <= 57) {
-          w = w * 10 + (c - 48);
-          c = b[++p];
-        }
-        let digits = p - i0;
-        let e10 = 0;
-        if (c === 46) {
-          const f0 = ++p;
-          c = b[p];
-          while (c >= 48 && c <= 57) {
-            w = w * 10 + (c - 48);
-            c = b[++p];
-          }
-          e10 = f0 - p;
-          digits += p - f0;
-        }
-        if (c === 101 || c === 69) {
-          c = b[++p];
-          let eneg = false;
-          if (c === 45 || c === 43) {
-            eneg = c === 45;
-            c = b[++p];
-          }
-          if (!(c >= 48 && c <= 57)) digits = 0; // no exponent digits: not a number (or not yet complete)
-          let ex = 0;
-          while (c >= 48 && c <= 57) {
-            if (ex < 1e6) ex = ex * 10 + (c - 48);
-            c = b[++p];
-          }
-          e10 += eneg ? -ex : ex;
-        }
-        if (digits === 0) {
-          need = GENERAL;
-          break rows;
-        }
-        const e = p;
-        while (cls[c] === SPACE) c = b[++p];
-        if (c !== 10 && c !== delim) {
-          need = GENERAL;
-          break rows;
-        }
         if (k >= width) {
           need = GENERAL;
           break rows;
         }
-        let v: number;
-        if (digits <= 15 && e10 >= -22 && e10 <= 22) {
-          // |v| < 10^15 * 10^22: finite in float32
-          v = e10 === 0 ? w : e10 > 0 ? w * POW10[e10] : w / POW10[-e10];
-          if (neg) v = -v;
-        } else {
-          v = Number(ascii(b, s, e));
-          if (!(v < F32_OVERFLOW && v > -F32_OVERFLOW)) {
-            need = GENERAL;
-            break rows;
-          }
-        }
-        if (k === labelCol) {
-          if (!regression) {
-            if (!(v >= 0 && v < classes && Number.isInteger(v))) {
+        const slot = role[k];
+        if (slot === SKIPPED) {
+          // a column that is not read: to the delimiter or the end of the line (quotes and non-ASCII bytes: general path)
+          while (c !== 10 && c !== delim) {
+            if (c === 34 || c >= 128) {
               need = GENERAL;
               break rows;
             }
-            if (v > maxLabel) maxLabel = v;
+            c = b[++p];
           }
-          y[n] = v;
-        } else x[f++] = v;
+        } else {
+          // the number (see the top of the file)
+          const s = p;
+          let neg = false;
+          if (c === 45 || c === 43) {
+            neg = c === 45;
+            c = b[++p];
+          }
+          // mantissa digits accumulate into w, exactly while there are at most 15 of them
+          const i0 = p;
+          let w = 0;
+          while (c >= 48 && c <= 57) {
+            w = w * 10 + (c - 48);
+            c = b[++p];
+          }
+          let digits = p - i0;
+          let e10 = 0;
+          if (c === 46) {
+            const f0 = ++p;
+            c = b[p];
+            while (c >= 48 && c <= 57) {
+              w = w * 10 + (c - 48);
+              c = b[++p];
+            }
+            e10 = f0 - p;
+            digits += p - f0;
+          }
+          if (c === 101 || c === 69) {
+            c = b[++p];
+            let eneg = false;
+            if (c === 45 || c === 43) {
+              eneg = c === 45;
+              c = b[++p];
+            }
+            if (!(c >= 48 && c <= 57)) digits = 0; // no exponent digits: not a number (or not yet complete)
+            let ex = 0;
+            while (c >= 48 && c <= 57) {
+              if (ex < 1e6) ex = ex * 10 + (c - 48);
+              c = b[++p];
+            }
+            e10 += eneg ? -ex : ex;
+          }
+          if (digits === 0) {
+            need = GENERAL;
+            break rows;
+          }
+          const e = p;
+          while (cls[c] === SPACE) c = b[++p];
+          if (c !== 10 && c !== delim) {
+            need = GENERAL;
+            break rows;
+          }
+          let v: number;
+          if (digits <= 15 && e10 >= -22 && e10 <= 22) {
+            // |v| < 10^15 * 10^22: finite in float32
+            v = e10 === 0 ? w : e10 > 0 ? w * POW10[e10] : w / POW10[-e10];
+            if (neg) v = -v;
+          } else {
+            v = Number(ascii(b, s, e));
+            if (!(v < F32_OVERFLOW && v > -F32_OVERFLOW)) {
+              need = GENERAL;
+              break rows;
+            }
+          }
+          if (slot === LABEL) {
+            if (!regression) {
+              if (!(v >= 0 && v < classes && Number.isInteger(v))) {
+                need = GENERAL;
+                break rows;
+              }
+              if (v > maxLabel) maxLabel = v;
+            }
+            y[n] = v;
+          } else x[f + slot] = v;
+        }
         k++;
         if (c === delim) {
           c = b[++p];

@@ -4,12 +4,15 @@
 // magic bytes) is inflated in memory first, then parsed the same way; so is a pipe. On a terminal, files of
 // 64 MiB or more show a progress line on stderr while they load (erased when done).
 // CSV files of token-id sequences: loadTokenCsv, at the end.
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { DnncError } from "../errors";
 import { bytesText, CSV_LIMITS, CsvParser, type CsvDataset, type CsvLimits, type CsvOptions } from "../data/csv";
 import { isGzip } from "../data/gzip";
 import { readMaybeGzip } from "./files";
+import { takeRows } from "../data/dataset";
+import { splitTestRows } from "../data/split";
 import { parseTokenCsvBytes, type TokenCsvDataset, type TokenCsvOptions } from "../data/token-csv";
 
 export interface LoadCsvOptions extends CsvOptions {
@@ -133,6 +136,38 @@ export function loadCsvFile(path: string, opts: LoadCsvOptions): CsvDataset {
     progress.clear();
     if (fd >= 0) closeSync(fd);
   }
+}
+
+export interface CsvSourceOptions extends CsvOptions {
+  /** Fraction of a single file's rows held out as the test split (the data block's `test`). Default 0. */
+  test?: number;
+  /** The spec's seed: it picks the test rows (runtime/data/split.ts splitTestRows). */
+  seed: number;
+}
+
+/**
+ * A csv(...) source: a directory with train.csv (and optionally test.csv), or one file. With a
+ * `test` fraction the test rows are drawn from the training file (a directory that has its own
+ * test.csv is then an error: one test set or the other).
+ */
+export function loadCsvSource(path: string, opts: CsvSourceOptions): { train: CsvDataset; test?: CsvDataset } {
+  const { test: fraction = 0, seed, ...csv } = opts;
+  let trainPath = path;
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    trainPath = join(path, "train.csv");
+    const testPath = join(path, "test.csv");
+    if (existsSync(testPath)) {
+      if (fraction > 0)
+        throw new DnncError(`${testPath}: the data block asks for a test split (test ${fraction}) but the directory has its own test.csv; drop one of them`);
+      const train = loadCsvFile(trainPath, csv);
+      // the test file is read with the training file's class count: a label the model has no output for is an error there
+      return { train, test: loadCsvFile(testPath, { ...csv, classes: csv.classes ?? train.classes }) };
+    }
+  }
+  const all = loadCsvFile(trainPath, csv);
+  if (fraction === 0) return { train: all };
+  const rows = splitTestRows(all.n, fraction, seed, trainPath);
+  return { train: takeRows(all, rows.train), test: takeRows(all, rows.test) };
 }
 
 /**

@@ -4,12 +4,12 @@
 // (run-dir.ts): every check that can refuse the run (flags, the checkpoint to resume, the output
 // directory and its lock, the data) passes before the first byte is written; --resume A --out B
 // reads A and writes B only.
-import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createBackend, type BackendKind } from "../backend-create";
 import { PARALLEL_MIN_MACS } from "../wasm/wasm-backend";
-import type { Dataset } from "../data/dataset";
+import { takeRows, type Dataset } from "../data/dataset";
+import { splitTestRows } from "../data/split";
 import { DnncError } from "../errors";
 import type { Program } from "../program";
 import { encodeSafetensors } from "../safetensors";
@@ -21,7 +21,7 @@ import { openRunDir, planRun, type RunDir, type RunPlan } from "./run-dir";
 import { describeNonFinite, findNonFiniteCheckpoint } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { asUserError } from "./fs-errors";
-import { loadCsvFile, loadTokenCsv } from "./load-csv";
+import { loadCsvSource, loadTokenCsv } from "./load-csv";
 import { loadTextClasses, loadTextCorpus } from "./load-text";
 import { loadTimeSeries } from "./load-timeseries";
 import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
@@ -217,7 +217,10 @@ function loadSequenceData(p: Program, dataDir: string): LoadedData {
         throw new DnncError(
           `${dataDir}: the longest row has ${ds.shape[0]} tokens, but the model's input is [${p.meta.inputShape[0]}]; set max_length=${p.meta.inputShape[0]} to pad (or cut) every row to it`,
         );
-      return { train: ds };
+      const test = (p.data.test as number | undefined) ?? 0;
+      if (test === 0) return { train: ds };
+      const rows = splitTestRows(ds.n, test, p.train.seed, dataDir);
+      return { train: takeRows(ds, rows.train), test: takeRows(ds, rows.test) };
     }
     case "timeseries": {
       const t = a.target as string | string[];
@@ -247,16 +250,19 @@ export function loadData(p: Program, dataDir: string): LoadedData {
   const classes = modelClasses(p);
   if (p.data.source.kind === "idx") return loadIdxDir(dataDir, { classes });
   if (p.data.source.kind !== "csv") return loadSequenceData(p, dataDir);
-  // csv: a directory with train.csv (and optionally test.csv), or a single file
-  const label = p.data.source.label ?? "label";
-  const regression = isRegression(p);
-  if (existsSync(dataDir) && statSync(dataDir).isDirectory()) {
-    const trainSet = loadCsvFile(join(dataDir, "train.csv"), { label, regression, classes });
-    const testPath = join(dataDir, "test.csv");
-    const test = existsSync(testPath) ? loadCsvFile(testPath, { label, regression, classes }) : undefined;
-    return { train: trainSet, test };
-  }
-  return { train: loadCsvFile(dataDir, { label, regression, classes }) };
+  // csv: a directory with train.csv (and optionally test.csv), or a single file (runtime/node/load-csv.ts)
+  const a = p.data.source.args ?? {};
+  return loadCsvSource(dataDir, {
+    label: p.data.source.label ?? "label",
+    regression: isRegression(p),
+    classes,
+    header: a.header as boolean | undefined,
+    delimiter: a.delimiter as string | undefined,
+    features: a.features as (string | number)[] | undefined,
+    skipRows: a.skip_rows as number | undefined,
+    test: (p.data.test as number | undefined) ?? 0,
+    seed: p.train.seed,
+  });
 }
 
 /**

@@ -124,13 +124,18 @@ export function parseCsvReference(text: string, file: string, opts: CsvOptions):
     if (opts.label !== null) {
       if (width < 2) throw new DnncError(`${file}:${i + 1}: need at least one feature column and a label column, found ${width} column`);
       if (typeof opts.label === "string") {
-        if (!hasHeader) throw new DnncError(`${file}: label column "${opts.label}" given by name, but the file has no header row`);
+        if (!hasHeader)
+          throw new DnncError(
+            `${file}:${i + 1}: label column "${opts.label}" given by name, but the file has no header row (give a 0-based index, or header=true)`,
+          );
         labelCol = names.indexOf(opts.label);
         if (labelCol < 0) throw new DnncError(`${file}:${i + 1}: no column named "${opts.label}" in the header (columns: ${names.join(", ")})`);
       } else {
         labelCol = opts.label < 0 ? width + opts.label : opts.label;
         if (!Number.isInteger(labelCol) || labelCol < 0 || labelCol >= width)
-          throw new DnncError(`${file}: label column index ${opts.label} is out of range for ${width} columns`);
+          throw new DnncError(
+            `${file}:${i + 1}: label column index ${opts.label} is out of range for the ${width} columns of this line (0..${width - 1}, or -1 for the last)`,
+          );
       }
     }
     if (!hasHeader) row(i + 1, cells);

@@ -1,0 +1,170 @@
+// PyTorch target: the csv(...) source, a port of runtime/data/csv.ts (the general path: the same
+// cells, header detection, column choice, numbers and messages) and of runtime/node/load-csv.ts
+// loadCsvSource (train.csv and test.csv in a directory, or one file, with the data block's test
+// split drawn by runtime/data/split.ts splitTestRows from the spec's seed). It gives the same rows
+// in the same order, as float32 values rounded once from the double of each cell's text. Uses the
+// CSV helpers of py-sequence.ts (split_line, csv_lines, decode_utf8, show), included with it.
+// Python source, kept verbatim; no dollar-brace may appear in it.
+
+export const PY_CSV = String.raw`
+# ---- csv(...): numeric columns chosen by name or index (runtime/data/csv.ts, runtime/node/load-csv.ts) ----
+CSV_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+CSV_SKIPPED, CSV_LABEL = -1, -2
+
+
+def csv_metadata_line(path, cells, line_no, delim):
+    """scikit-learn's "n_samples,n_features,class names..." first line is refused, naming it (runtime/data/csv.ts refuseMetadataLine)."""
+    texts = [c[0] for c in cells]
+    if len(texts) < 3 or not re.fullmatch(r"[0-9]+", texts[0]) or not re.fullmatch(r"[0-9]+", texts[1]):
+        return
+    rest = texts[2:]
+    if any(t == "" or CSV_NUMBER.fullmatch(t) for t in rest):
+        return
+    fail(
+        f"{path}:{line_no}: this line looks like scikit-learn's metadata line ({show(delim.join(texts))}: "
+        f"{texts[0]} samples, {texts[1]} features, classes {', '.join(rest)}), not a header or a data row; "
+        f"skip it with csv(..., skip_rows={line_no}) (the columns are then numbered from 0, the label last: label=-1)"
+    )
+
+
+def load_csv_file(path, label, regression, classes, args):
+    """One CSV file: {x [n, F] float32, y, n, classes, feature_names, ...} as runtime/data/csv.ts CsvParser."""
+    delim = args.get("delimiter") or ","
+    skip = args.get("skip_rows") or 0
+    header_opt = args.get("header")
+    text = decode_utf8(read_data_bytes(path), path)
+    role, names, width, first_line, has_header = None, None, 0, 0, False
+    xs, ys, max_label = [], [], -1
+    for line_no, line in csv_lines(text):
+        if line_no <= skip:
+            continue
+        where = f"{path}:{line_no}"
+        cells = split_line(line, delim, where)
+        if role is None:
+            width, first_line = len(cells), line_no
+            has_header = header_opt if header_opt is not None else any(not CSV_NUMBER.fullmatch(c[0]) for c in cells)
+            if header_opt is not False:
+                csv_metadata_line(path, cells, line_no, delim)
+            names = [c[0] for c in cells] if has_header else [f"c{k}" for k in range(width)]
+
+            def column(c, what):
+                if isinstance(c, str):
+                    if not has_header:
+                        fail(f'{where}: {what} column "{c}" given by name, but the file has no header row (give a 0-based index, or header=true)')
+                    if c not in names:
+                        fail(f'{where}: no column named "{c}" in the header (columns: {", ".join(names)})')
+                    return names.index(c)
+                k = width + c if c < 0 else c
+                if k < 0 or k >= width:
+                    fail(f"{where}: {what} column index {c} is out of range for the {width} columns of this line (0..{width - 1}, or -1 for the last)")
+                return k
+
+            role = [CSV_SKIPPED] * width
+            features = args.get("features")
+            if label is not None:
+                if width < 2 and features is None:
+                    fail(f"{where}: need at least one feature column and a label column, found {width} column")
+                role[column(label, "label")] = CSV_LABEL
+            F = 0
+            if features is not None:
+                for c in features:
+                    k = column(c, "feature")
+                    if role[k] == CSV_LABEL:
+                        fail(f'{where}: column "{names[k]}" is the label; it cannot be a feature too')
+                    if role[k] != CSV_SKIPPED:
+                        fail(f'{where}: column "{names[k]}" is listed twice in features')
+                    role[k] = F
+                    F += 1
+            else:
+                for k in range(width):
+                    if role[k] != CSV_LABEL:
+                        role[k] = F
+                        F += 1
+            if has_header:
+                continue
+        if len(cells) != width:
+            fail(f"{where}: ragged row: {len(cells)} cells, expected {width} (as in line {first_line})")
+        row = [0.0] * F
+        for k, (t, start) in enumerate(cells):
+            r = role[k]
+            if r == CSV_SKIPPED:
+                continue
+            col = u16col(line, start)
+            if not CSV_NUMBER.fullmatch(t):
+                what = "empty cell" if t == "" else f"{show(t)} is not a number"
+                fail(f'{where}:{col}: {what} (column "{names[k]}")')
+            v = float(t)
+            if not (-F32_OVERFLOW < v < F32_OVERFLOW):
+                fail(
+                    f"{where}:{col}: {show(t)} is not a finite float32 (it would be {'' if v > 0 else '-'}Infinity; "
+                    f'the largest float32 is 3.4028235e38) (column "{names[k]}")'
+                )
+            if r == CSV_LABEL:
+                if not regression:
+                    if v != math.floor(v) or v < 0:
+                        fail(f"{where}:{col}: label {show(t)} is not a class index (an integer >= 0); for a real-valued target load with regression: true")
+                    if classes is not None and v >= classes:
+                        fail(f"{where}:{col}: label out of range at row {len(ys)}: {js_num(v)} (expected 0..{classes - 1})")
+                    max_label = max(max_label, v)
+                ys.append(v)
+            else:
+                row[r] = v
+        xs.append(row)
+    if role is None:
+        fail(f"{path}: empty file (no CSV rows)")
+    if not xs:
+        fail(f"{path}: no data rows (only a header)")
+    x = torch.tensor(xs, dtype=torch.float32)
+    if label is None:
+        return {"x": x, "y": torch.zeros(0), "n": len(xs), "classes": None, "file": path}
+    if regression:
+        return {"x": x, "y": torch.tensor(ys, dtype=torch.float32), "n": len(xs), "classes": None, "file": path}
+    k = classes if classes is not None else int(max_label) + 1
+    return {"x": x, "y": torch.tensor([int(v) for v in ys], dtype=torch.int64), "n": len(xs), "classes": k, "file": path}
+
+
+def split_test_rows(n, fraction, seed, what):
+    """runtime/data/split.ts splitTestRows: the test rows from the spec's seed, both parts sorted."""
+    n_test = js_round(n * fraction)
+    if fraction > 0 and n_test == 0:
+        fail(f"{what}: test fraction {js_num(fraction)} of {n} samples gives no test sample")
+    if n > 0 and n_test >= n:
+        fail(f"{what}: test fraction {js_num(fraction)} of {n} samples leaves none for training")
+    perm = list(range(n))
+    shuffle(perm, seed, stream_id("data:test-split"))
+    return sorted(perm[n_test:]), sorted(perm[:n_test])
+
+
+def take_rows(ds, rows):
+    """The samples rows of a dataset, in that order (runtime/data/dataset.ts takeRows)."""
+    idx = torch.tensor(rows, dtype=torch.int64)
+    out = dict(ds)
+    out["x"], out["n"] = ds["x"][idx], len(rows)
+    if len(ds["y"]):
+        out["y"] = ds["y"][idx]
+    if ds.get("lengths") is not None:
+        out["lengths"] = ds["lengths"][idx]
+    return out
+
+
+def load_csv_source(path, label, regression, classes):
+    """(train, test or None) of a csv(...) source: train.csv and test.csv in a directory, or one file."""
+    args = DATA["source"].get("args") or {}
+    fraction = DATA.get("test") or 0
+    train_path = path
+    if os.path.isdir(path):
+        train_path = path_join(path, "train.csv")
+        test_path = path_join(path, "test.csv")
+        if os.path.exists(test_path):
+            if fraction > 0:
+                fail(f"{test_path}: the data block asks for a test split (test {js_num(fraction)}) but the directory has its own test.csv; drop one of them")
+            train = load_csv_file(train_path, label, regression, classes, args)
+            return train, load_csv_file(test_path, label, regression, classes if classes is not None else train["classes"], args)
+    elif not os.path.exists(path):
+        fail(f"{path}: no such file")
+    every = load_csv_file(train_path, label, regression, classes, args)
+    if fraction == 0:
+        return every, None
+    tr, te = split_test_rows(every["n"], fraction, SEED, train_path)
+    return take_rows(every, tr), take_rows(every, te)
+`;
