@@ -74,7 +74,15 @@ function imageShape(p: Program, F: number): { C: number; H: number; W: number } 
  */
 function csvFeatures(f: string, p: Program, F: number): { x: Float32Array; n: number } {
   const label = p.data.source.label ?? "label";
-  const ds = loadCsvFile(f, { label: null, regression: true });
+  // the spec's csv(...) reading settings; with `features` the file is read as train.csv was: those columns, in that order
+  const a = p.data.source.args ?? {};
+  const read = { header: a.header as boolean | undefined, delimiter: a.delimiter as string | undefined, skipRows: a.skip_rows as number | undefined };
+  if (a.features !== undefined && p.data.source.kind === "csv") {
+    const ds = loadCsvFile(f, { label: null, regression: true, ...read, features: a.features as (string | number)[] });
+    if (ds.shape[0] !== F) throw new DnncError(`${f}: the spec's features give ${ds.shape[0]} values per row, the model takes ${F}`);
+    return { x: ds.x, n: ds.n };
+  }
+  const ds = loadCsvFile(f, { label: null, regression: true, ...read });
   const W = ds.shape[0];
   let drop = -1;
   if (typeof label === "string") drop = ds.hasHeader ? ds.featureNames.indexOf(label) : -1;

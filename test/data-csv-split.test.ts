@@ -112,9 +112,9 @@ train { seed 1; batch 4 }
     expect(d.test!.lengths).toHaveLength(5);
   });
 
-  it("a trainer reports test_loss and test_acc for a single file with `test`", () => {
+  it("a trainer reports test_loss and test_acc for a single file with `test`; predict reads the same feature columns", () => {
     const specPath = join(dir, "run.dnn");
-    writeFileSync(specPath, spec(`csv("all.csv")`, "test 0.2"));
+    writeFileSync(specPath, spec(`csv("all.csv", features=["b", "a"])`, "test 0.2"));
     const r = spawnSync(process.execPath, ["bin/dnnc.mjs", "train", specPath, "--out", join(dir, "run"), "--quiet"], { encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -124,6 +124,14 @@ train { seed 1; batch 4 }
     const last = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
     expect(typeof last.test_loss).toBe("number");
     expect(typeof last.test_acc).toBe("number");
+    // predict reads a CSV as the spec's csv(...) does: the features by name, in their order
+    const pr = spawnSync(process.execPath, ["bin/dnnc.mjs", "predict", join(dir, "run"), "-i", join(dir, "all.csv")], { encoding: "utf8" });
+    expect(pr.stderr).toBe("");
+    expect(pr.stdout.trim().split("\n")).toHaveLength(51);
+    writeFileSync(join(dir, "wrong.csv"), "a,c\n1,2\n");
+    const bad = spawnSync(process.execPath, ["bin/dnnc.mjs", "predict", join(dir, "run"), "-i", join(dir, "wrong.csv")], { encoding: "utf8" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`${join(dir, "wrong.csv")}:1: no column named "b" in the header (columns: a, c)`);
   });
 });
 
