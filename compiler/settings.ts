@@ -172,6 +172,13 @@ export const SOURCES = table([
         description: "the feature columns in this order, by name or 0-based index (default: every column but the label)",
       },
       skip_rows: int({ minimum: 0, description: "lines skipped at the top, such as a metadata line (default 0)" }),
+      categorical: {
+        type: "array",
+        items: { anyOf: [{ type: "string", minLength: 1 }, int()] },
+        minItems: 1,
+        description:
+          "feature columns holding categories, one-hot encoded (vocabulary: the training rows' categories, sorted; an unknown category is all zeros)",
+      },
     },
     "train.csv (and optionally test.csv) in a directory, or one CSV file; label: the target column's name or 0-based index (negative: from the end); features: which columns are read, by name or index.",
     { required: ["path"], docDefaults: { delimiter: '","', skip_rows: "0" } },

@@ -17,6 +17,10 @@ const dir = mkdtempSync(join(tmpdir(), "dnnc-csv-pt-"));
 const rows = Array.from({ length: 40 }, (_, i) => [i, `n${i}`, ((i * 37) % 17) / 4, -i / 8, i % 3]);
 writeFileSync(join(dir, "named.csv"), "id,name,x1,x2,y\n" + rows.map((r) => r.join(",")).join("\n") + "\n");
 writeFileSync(join(dir, "sk.csv"), "40,3,a,b,c\n" + rows.map((r) => [r[2], r[3], r[0], r[4]].join(",")).join("\n") + "\n");
+writeFileSync(
+  join(dir, "cat.csv"),
+  "size,colour,y\n" + rows.map((r) => [r[2], ["red", "Ärger", '"b, c"', "zz"][(r[0] as number) % 4], r[4]].join(",")).join("\n") + "\n",
+);
 writeFileSync(join(dir, "semi.csv"), rows.map((r) => [r[2], r[3], r[4]].join(";")).join("\r\n") + "\r\n");
 
 const spec = (input: number, source: string, data = "") =>
@@ -25,6 +29,7 @@ const spec = (input: number, source: string, data = "") =>
 const CASES: [string, string, string][] = [
   ["features by name, test split", spec(2, `csv("named.csv", label="y", features=["x2", "x1"])`, "validation 0.1\ntest 0.25"), "named.csv"],
   ["skip_rows, label -1", spec(3, `csv("sk.csv", label=-1, skip_rows=1)`, "test 0.1"), "sk.csv"],
+  ["categorical columns one-hot, vocabulary of the training rows", spec(5, `csv("cat.csv", label="y", categorical=["colour"])`, "test 0.2"), "cat.csv"],
   ["delimiter, header=false, features by index", spec(2, `csv("semi.csv", label=2, delimiter=";", header=false, features=[1, 0])`), "semi.csv"],
 ];
 
@@ -51,6 +56,7 @@ describe.skipIf(!hasTorch)("the PyTorch target's csv loader gives our rows", () 
         expect(firstDifference(g.x, Array.from(w.x))).toBeUndefined();
         expect(firstDifference(g.y, Array.from(w.y))).toBeUndefined();
       }
+      expect(got.meta).toEqual(want.metadata ?? {});
     });
 
   const bad = (name: string, text: string, file: string, content: string, expected: RegExp) =>

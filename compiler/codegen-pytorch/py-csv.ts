@@ -80,6 +80,12 @@ def load_csv_file(path, label, regression, classes, args):
                     if role[k] != CSV_LABEL:
                         role[k] = F
                         F += 1
+            cats = {}
+            for c in args.get("categorical") or []:
+                k = column(c, "categorical")
+                if role[k] < 0:
+                    fail(f'{where}: categorical column "{names[k]}" is not a feature' + (" (it is the label)" if role[k] == CSV_LABEL else ""))
+                cats[k] = {}
             if has_header:
                 continue
         if len(cells) != width:
@@ -88,6 +94,9 @@ def load_csv_file(path, label, regression, classes, args):
         for k, (t, start) in enumerate(cells):
             r = role[k]
             if r == CSV_SKIPPED:
+                continue
+            if k in cats:
+                row[r] = float(cats[k].setdefault(t, len(cats[k])))
                 continue
             col = u16col(line, start)
             if not CSV_NUMBER.fullmatch(t):
@@ -114,13 +123,47 @@ def load_csv_file(path, label, regression, classes, args):
         fail(f"{path}: empty file (no CSV rows)")
     if not xs:
         fail(f"{path}: no data rows (only a header)")
+    categories = sorted(((names[k], role[k], list(m.keys())) for k, m in cats.items()), key=lambda c: c[1])
     x = torch.tensor(xs, dtype=torch.float32)
     if label is None:
-        return {"x": x, "y": torch.zeros(0), "n": len(xs), "classes": None, "file": path}
-    if regression:
-        return {"x": x, "y": torch.tensor(ys, dtype=torch.float32), "n": len(xs), "classes": None, "file": path}
-    k = classes if classes is not None else int(max_label) + 1
-    return {"x": x, "y": torch.tensor([int(v) for v in ys], dtype=torch.int64), "n": len(xs), "classes": k, "file": path}
+        y, k = torch.zeros(0), None
+    elif regression:
+        y, k = torch.tensor(ys, dtype=torch.float32), None
+    else:
+        y, k = torch.tensor([int(v) for v in ys], dtype=torch.int64), classes if classes is not None else int(max_label) + 1
+    return {"x": x, "y": y, "n": len(xs), "classes": k, "file": path, "categories": categories}
+
+
+def fit_categories(ds, rows):
+    """runtime/data/categorical.ts fitCategories: each column's categories among the training rows, sorted
+    as JavaScript sorts strings (by UTF-16 code units)."""
+    out = []
+    for name, slot, values in ds["categories"]:
+        seen = {int(ds["x"][r, slot]) for r in rows} if rows is not None else set(range(len(values)))
+        out.append({"column": name, "values": sorted((values[i] for i in seen), key=lambda v: v.encode("utf-16-be"))})
+    return out
+
+
+def one_hot(ds, vocab):
+    """runtime/data/categorical.ts oneHot: each categorical slot becomes one column per category (an unknown one: zeros)."""
+    F = ds["x"].shape[1]
+    blocks = {slot: (values, {v: j for j, v in enumerate(vocab[i]["values"])}, len(vocab[i]["values"])) for i, (_, slot, values) in enumerate(ds["categories"])}
+    cols = []
+    for s in range(F):
+        if s not in blocks:
+            cols.append(ds["x"][:, s : s + 1])
+            continue
+        values, index, K = blocks[s]
+        block = torch.zeros((ds["n"], K), dtype=torch.float32)
+        for r in range(ds["n"]):
+            j = index.get(values[int(ds["x"][r, s])])
+            if j is not None:
+                block[r, j] = 1.0
+        cols.append(block)
+    out = dict(ds)
+    out["x"] = torch.cat(cols, 1) if cols else ds["x"]
+    out["categories"] = []
+    return out
 
 
 def split_test_rows(n, fraction, seed, what):
@@ -148,23 +191,33 @@ def take_rows(ds, rows):
 
 
 def load_csv_source(path, label, regression, classes):
-    """(train, test or None) of a csv(...) source: train.csv and test.csv in a directory, or one file."""
+    """(train, test or None, metadata) of a csv(...) source: train.csv and test.csv in a directory, or one file."""
     args = DATA["source"].get("args") or {}
     fraction = DATA.get("test") or 0
-    train_path = path
+    train_path, test_path, train_rows, test = path, None, None, None
     if os.path.isdir(path):
         train_path = path_join(path, "train.csv")
         test_path = path_join(path, "test.csv")
-        if os.path.exists(test_path):
-            if fraction > 0:
-                fail(f"{test_path}: the data block asks for a test split (test {js_num(fraction)}) but the directory has its own test.csv; drop one of them")
-            train = load_csv_file(train_path, label, regression, classes, args)
-            return train, load_csv_file(test_path, label, regression, classes if classes is not None else train["classes"], args)
     elif not os.path.exists(path):
         fail(f"{path}: no such file")
-    every = load_csv_file(train_path, label, regression, classes, args)
-    if fraction == 0:
-        return every, None
-    tr, te = split_test_rows(every["n"], fraction, SEED, train_path)
-    return take_rows(every, tr), take_rows(every, te)
+    if test_path is not None and os.path.exists(test_path):
+        if fraction > 0:
+            fail(f"{test_path}: the data block asks for a test split (test {js_num(fraction)}) but the directory has its own test.csv; drop one of them")
+        train = load_csv_file(train_path, label, regression, classes, args)
+        test = load_csv_file(test_path, label, regression, classes if classes is not None else train["classes"], args)
+    else:
+        train = load_csv_file(train_path, label, regression, classes, args)
+        if fraction > 0:
+            train_rows, te = split_test_rows(train["n"], fraction, SEED, train_path)
+            test = take_rows(train, te)
+    if not train["categories"]:
+        return (take_rows(train, train_rows) if train_rows is not None else train), test, {}
+    vocab = fit_categories(train, train_rows)
+    encoded = one_hot(take_rows(train, train_rows) if train_rows is not None else train, vocab)
+    width = encoded["x"].shape[1]
+    if PREPROCESS is None and width != math.prod(INPUT_SHAPE):
+        numeric = train["x"].shape[1] - len(vocab)
+        parts = ([f"{numeric} numeric"] if numeric > 0 else []) + [f"{v['column']} ({len(v['values'])} categor{'y' if len(v['values']) == 1 else 'ies'})" for v in vocab]
+        fail(f"{train_path}: the rows give {' + '.join(parts)} = {width} features, but the model's input is [{math.prod(INPUT_SHAPE)}]; set \x60input [{width}]\x60")
+    return encoded, (one_hot(test, vocab) if test is not None else None), {"csv.categories": js_json(vocab)}
 `;

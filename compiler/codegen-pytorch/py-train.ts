@@ -232,7 +232,7 @@ def load_splits(directory):
     elif DATA["source"]["kind"] == "idx":
         train, test = load_idx_dir(directory)
     else:
-        train, test = load_csv_source(directory, DATA["source"].get("label", "label"), REGRESSION, MODEL_CLASSES)
+        train, test, found["meta"] = load_csv_source(directory, DATA["source"].get("label", "label"), REGRESSION, MODEL_CLASSES)
     for ds, what in ((train, "training data"), (test, "test data")):
         if ds is None:
             continue

@@ -48,6 +48,20 @@ export interface CsvOptions {
   features?: (string | number)[];
   /** Lines at the top of the file skipped before the header or the first data row (a metadata line). Default 0. */
   skipRows?: number;
+  /**
+   * Feature columns that hold categories (names or indices; each must be a feature): each cell's
+   * text (unquoted, trimmed; "" too) is a category, stored in x as its index in the column's
+   * `categories` list (in order of first appearance). runtime/data/categorical.ts one-hot encodes them.
+   */
+  categorical?: (string | number)[];
+}
+
+/** A categorical feature column as the parser leaves it: x holds each row's index into `values` at `slot`. */
+export interface CsvCategories {
+  column: string;
+  slot: number;
+  /** The distinct texts, in order of first appearance. */
+  values: string[];
 }
 
 export interface CsvDataset extends Dataset {
@@ -60,6 +74,8 @@ export interface CsvDataset extends Dataset {
   labelName: string;
   /** Whether the file has a header row. */
   hasHeader: boolean;
+  /** The categorical feature columns (options.categorical), in slot order; absent without them. */
+  categories?: CsvCategories[];
 }
 
 /** Column roles: SKIPPED (not read), LABEL (the target); a feature column's role is its slot, 0 .. F-1. */
@@ -184,6 +200,8 @@ export class CsvParser {
   private labelCol = -1;
   /** Per column: its feature slot, or SKIPPED, or LABEL. */
   private role = new Int32Array(0);
+  /** Per column: its categories' index by text (categorical columns only; they take the general path). */
+  private cats: (Map<string, number> | undefined)[] = [];
   private firstLine = 0;
   private x = new Float32Array(0);
   private y = new Float32Array(0);
@@ -257,6 +275,14 @@ export class CsvParser {
       featureNames,
       labelName: hasLabel ? this.names[this.labelCol] : "",
       hasHeader: this.hasHeader,
+      ...(this.cats.some((m) => m)
+        ? {
+            categories: this.cats
+              .map((m, k) => (m ? { column: this.names[k], slot: this.role[k], values: [...m.keys()] } : undefined))
+              .filter((c): c is CsvCategories => c !== undefined)
+              .sort((a, b) => a.slot - b.slot),
+          }
+        : {}),
     };
   }
 
@@ -335,6 +361,13 @@ export class CsvParser {
       }
     } else {
       for (let k = 0; k < width; k++) if (role[k] !== LABEL) role[k] = F++;
+    }
+    this.cats = new Array(width).fill(undefined);
+    for (const c of opts.categorical ?? []) {
+      const k = column(c, "categorical");
+      if (role[k] < 0)
+        throw new DnncError(`${file}:${lineNo}: categorical column "${this.names[k]}" is not a feature${role[k] === LABEL ? " (it is the label)" : ""}`);
+      this.cats[k] = new Map();
     }
     this.role = role;
     this.F = F;
@@ -419,6 +452,13 @@ export class CsvParser {
       const slot = role[k];
       if (slot === SKIPPED) continue;
       const c = cells[k];
+      const cat = this.cats[k];
+      if (cat) {
+        let id = cat.get(c.text);
+        if (id === undefined) cat.set(c.text, (id = cat.size));
+        this.x[f + slot] = id;
+        continue;
+      }
       if (!NUMBER.test(c.text)) {
         const what = c.text === "" ? "empty cell" : `${show(c.text)} is not a number`;
         throw new DnncError(`${file}:${line}:${c.col}: ${what} (column "${names[k]}")`);
@@ -469,6 +509,7 @@ export class CsvParser {
     const delim = this.delimByte;
     const width = this.width;
     const role = this.role;
+    const cats = this.cats;
     const regression = this.regression;
     const classes = this.opts.classes ?? Infinity;
     let x = this.x;
@@ -505,6 +546,10 @@ export class CsvParser {
           break rows;
         }
         const slot = role[k];
+        if (cats[k] !== undefined) {
+          need = GENERAL;
+          break rows;
+        }
         if (slot === SKIPPED) {
           // a column that is not read: to the delimiter or the end of the line (quotes and non-ASCII bytes: general path)
           while (c !== 10 && c !== delim) {

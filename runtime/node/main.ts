@@ -260,8 +260,10 @@ export function loadData(p: Program, dataDir: string): LoadedData {
     delimiter: a.delimiter as string | undefined,
     features: a.features as (string | number)[] | undefined,
     skipRows: a.skip_rows as number | undefined,
+    categorical: a.categorical as (string | number)[] | undefined,
     test: (p.data.test as number | undefined) ?? 0,
     seed: p.train.seed,
+    inputSize: ((p.data.preprocess ?? []) as unknown[]).length > 0 ? undefined : p.meta.inputSize,
   });
 }
 
