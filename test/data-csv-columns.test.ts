@@ -134,6 +134,17 @@ describe("header, delimiter, skip_rows", () => {
     const d = parseCsv(text, "breast_cancer.csv", { label: -1, skipRows: 1 });
     expect(d.n).toBe(3);
     expect(d.shape).toEqual([30]);
+    // scikit-learn's digits: its class names are numbers, so the line is read as data; the next row's width (64 + 1) gives it away
+    const digits = "1797,64,0,1,2,3,4,5,6,7,8,9\n" + Array.from({ length: 65 }, (_, k) => k % 16).join(",") + "\n";
+    expectDnnc(
+      () => parseCsv(digits, "digits.csv", { label: -1 }),
+      "digits.csv:1: this line looks like scikit-learn's metadata line",
+      "1797 samples, 64 features",
+      "skip_rows=1",
+    );
+    // not for a plain ragged file, nor for a line of two numbers and one name
+    expectDnnc(() => parseCsv("3,5,1\n1,2\n", "r.csv", { label: -1 }), "r.csv:2: ragged row: 2 cells, expected 3 (as in line 1)");
+    expectDnnc(() => parseCsv('0,"7",0x10\n', "z.csv", { label: -1 }), "z.csv: no data rows (only a header)");
     // a real header is not mistaken for it
     expect(parseCsv("n,k,colour,label\n1,2,3,0\n", "h.csv", { label: "label" }).n).toBe(1);
   });

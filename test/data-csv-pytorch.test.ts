@@ -86,6 +86,13 @@ describe.skipIf(!hasTorch)("the PyTorch target's csv loader gives our rows", () 
     "569,30,malignant,benign\n1,2,3,0\n",
     /b\.csv:1: this line looks like scikit-learn's metadata line/,
   );
+  bad(
+    "metadata line of numbers (rule B)",
+    spec(3, `csv("b.csv", label=-1)`),
+    "b.csv",
+    "10,2,0,1\n1,2,0\n",
+    /b\.csv:1: this line looks like scikit-learn's metadata line \("10,2,0,1": 10 samples, 2 features, classes 0, 1\)/,
+  );
   bad("a text cell in a feature", spec(2, `csv("b.csv", label="y")`), "b.csv", "a,b,y\n1,2,0\n3,cat,1\n", /b\.csv:3:3: "cat" is not a number \(column "b"\)/);
   bad("an unknown feature column", spec(2, `csv("b.csv", label="y", features=["a", "z"])`), "b.csv", "a,b,y\n1,2,0\n", /no column named "z"/);
 });

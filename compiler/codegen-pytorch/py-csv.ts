@@ -12,17 +12,21 @@ CSV_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 CSV_SKIPPED, CSV_LABEL = -1, -2
 
 
-def csv_metadata_line(path, cells, line_no, delim):
-    """scikit-learn's "n_samples,n_features,class names..." first line is refused, naming it (runtime/data/csv.ts refuseMetadataLine)."""
-    texts = [c[0] for c in cells]
-    if len(texts) < 3 or not re.fullmatch(r"[0-9]+", texts[0]) or not re.fullmatch(r"[0-9]+", texts[1]):
-        return
+def csv_metadata_line(texts, next_width=None):
+    """runtime/data/csv.ts metadataLine: scikit-learn's "n_samples,n_features,class names..." first line."""
+    if len(texts) < 2 or not re.fullmatch(r"[1-9][0-9]*", texts[0]) or not re.fullmatch(r"[1-9][0-9]*", texts[1]):
+        return False
+    if next_width is not None:
+        return next_width == int(texts[1]) + 1
     rest = texts[2:]
-    if any(t == "" or CSV_NUMBER.fullmatch(t) for t in rest):
-        return
+    return len(rest) >= 2 and all(t != "" and not CSV_NUMBER.fullmatch(t) for t in rest)
+
+
+def csv_metadata_fail(path, line_no, texts, delim):
+    rest = texts[2:]
     fail(
         f"{path}:{line_no}: this line looks like scikit-learn's metadata line ({show(delim.join(texts))}: "
-        f"{texts[0]} samples, {texts[1]} features, classes {', '.join(rest)}), not a header or a data row; "
+        f"{texts[0]} samples, {texts[1]} features" + (f", classes {', '.join(rest)}" if rest else "") + "), not a header or a data row; "
         f"skip it with csv(..., skip_rows={line_no}) (the columns are then numbered from 0, the label last: label=-1)"
     )
 
@@ -43,8 +47,9 @@ def load_csv_file(path, label, regression, classes, args):
         if role is None:
             width, first_line = len(cells), line_no
             has_header = header_opt if header_opt is not None else any(not CSV_NUMBER.fullmatch(c[0]) for c in cells)
-            if header_opt is not False:
-                csv_metadata_line(path, cells, line_no, delim)
+            first_texts = [c[0] for c in cells]
+            if header_opt is not False and csv_metadata_line(first_texts):
+                csv_metadata_fail(path, line_no, first_texts, delim)
             names = [c[0] for c in cells] if has_header else [f"c{k}" for k in range(width)]
 
             def column(c, what):
@@ -89,6 +94,8 @@ def load_csv_file(path, label, regression, classes, args):
             if has_header:
                 continue
         if len(cells) != width:
+            if len(xs) == 1 and not has_header and csv_metadata_line(first_texts, len(cells)):
+                csv_metadata_fail(path, first_line, first_texts, delim)
             fail(f"{where}: ragged row: {len(cells)} cells, expected {width} (as in line {first_line})")
         row = [0.0] * F
         for k, (t, start) in enumerate(cells):

@@ -166,6 +166,30 @@ function ascii(b: Uint8Array, s: number, e: number): string {
   return t;
 }
 
+/**
+ * Whether a first line is scikit-learn's metadata line (load_iris, load_breast_cancer, ... ship CSV
+ * files that open with "n_samples,n_features,class names..."): neither a header nor a data row.
+ * Rule A (the line alone): two whole numbers >= 1, then two or more names ("569,30,malignant,benign").
+ * Rule B (`next`: the width of the row after it, which does not match): two whole numbers >= 1 and
+ * the next row has n_features + 1 cells (digits' class names are numbers: "1797,64,0,1,...,9").
+ */
+export function metadataLine(cells: readonly string[], next?: number): boolean {
+  if (cells.length < 2 || !/^[1-9]\d*$/.test(cells[0]) || !/^[1-9]\d*$/.test(cells[1])) return false;
+  if (next !== undefined) return next === Number(cells[1]) + 1;
+  const rest = cells.slice(2);
+  return rest.length >= 2 && rest.every((t) => t !== "" && !NUMBER.test(t));
+}
+
+/** The error for a metadata line at `line`: what it looks like, and skip_rows. */
+export function metadataLineMessage(file: string, line: number, cells: readonly string[], delim: string): string {
+  const rest = cells.slice(2);
+  return (
+    `${file}:${line}: this line looks like scikit-learn's metadata line (${show(cells.join(delim))}: ${cells[0]} samples, ${cells[1]} features` +
+    `${rest.length > 0 ? `, classes ${rest.join(", ")}` : ""}), not a header or a data row; ` +
+    `skip it with csv(..., skip_rows=${line}) (the columns are then numbered from 0, the label last: label=-1)`
+  );
+}
+
 /** Byte classes of the fast path (0: anything else). */
 const SPACE = 1; // what String.prototype.trim removes, in ASCII (\n ends the line first)
 const DELIM = 2; // the delimiter, even when it is a space or a tab
@@ -203,6 +227,7 @@ export class CsvParser {
   /** Per column: its categories' index by text (categorical columns only; they take the general path). */
   private cats: (Map<string, number> | undefined)[] = [];
   private firstLine = 0;
+  private firstCells: string[] = [];
   private x = new Float32Array(0);
   private y = new Float32Array(0);
   /** Rows x and y have room for. */
@@ -322,6 +347,7 @@ export class CsvParser {
     const hasHeader = opts.header ?? cells.some((c) => !NUMBER.test(c.text));
     if (opts.header !== false) this.refuseMetadataLine(cells, lineNo);
     this.names = hasHeader ? cells.map((c) => c.text) : cells.map((_, k) => `c${k}`);
+    this.firstCells = cells.map((c) => c.text);
     this.hasHeader = hasHeader;
     this.firstLine = lineNo;
     this.width = width;
@@ -380,20 +406,10 @@ export class CsvParser {
     if (!hasHeader) this.dataRow(cells, lineNo);
   }
 
-  /**
-   * scikit-learn's CSV files (load_iris, load_breast_cancer, ...) open with a line of metadata,
-   * "n_samples,n_features,class names...": neither a header nor a data row. Two whole numbers
-   * followed by names is refused here, naming the line, rather than read as a header of 4 columns.
-   */
+  /** Refuse scikit-learn's metadata line when the first row is one (rule A of metadataLine). */
   private refuseMetadataLine(cells: Cell[], lineNo: number): void {
-    if (cells.length < 3 || !/^\d+$/.test(cells[0].text) || !/^\d+$/.test(cells[1].text)) return;
-    const rest = cells.slice(2).map((c) => c.text);
-    if (rest.some((t) => t === "" || NUMBER.test(t))) return;
-    throw new DnncError(
-      `${this.file}:${lineNo}: this line looks like scikit-learn's metadata line (${show(cells.map((c) => c.text).join(this.delim))}: ` +
-        `${cells[0].text} samples, ${cells[1].text} features, classes ${rest.join(", ")}), not a header or a data row; ` +
-        `skip it with csv(..., skip_rows=${lineNo}) (the columns are then numbered from 0, the label last: label=-1)`,
-    );
+    const texts = cells.map((c) => c.text);
+    if (metadataLine(texts)) throw new DnncError(metadataLineMessage(this.file, lineNo, texts, this.delim));
   }
 
   /** Size x and y for `rows` rows (capped by the limits), copying what they hold. */
@@ -443,6 +459,9 @@ export class CsvParser {
   private dataRow(cells: Cell[], line: number): void {
     const { file, width, names, role } = this;
     if (cells.length !== width) {
+      // rule B of metadataLine: the first line announced this row's width
+      if (this.n === 1 && !this.hasHeader && metadataLine(this.firstCells, cells.length))
+        throw new DnncError(metadataLineMessage(file, this.firstLine, this.firstCells, this.delim));
       throw new DnncError(`${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${this.firstLine})`);
     }
     if (this.n === this.cap) this.grow();
