@@ -419,6 +419,15 @@ class Checker {
       });
       if (!data.source) this.diags.push(diag("E0107", db.kindSpan, { name: "source", block: "data" }, 'add `source idx("path/to/dir")`'));
       if (data.source && testSpan) this.checkTestSplit(data, testSpan);
+      if (data.source?.kind === "image_folder" && input && (input.length !== 3 || (input[0] !== 1 && input[0] !== 3)))
+        this.diags.push(
+          diag(
+            "E0403",
+            data.source.span,
+            { detail: `image_folder gives images [C, H, W] with C = 1 (gray) or 3 (RGB), but the model's input is [${input.join(", ")}]` },
+            "write `input [1, H, W]` or `input [3, H, W]`",
+          ),
+        );
     }
 
     // train

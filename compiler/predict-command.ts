@@ -123,7 +123,7 @@ function csvFeatures(f: string, p: Program, F: number, metadata: Record<string, 
  * input size when it changes the dimension (pca/whiten with k < d). */
 function loadInputs(files: string[], p: Program, F: number, metadata: Record<string, string>, weights: string): Inputs {
   if (p.data.source.kind === "text_classes") return textDocuments(files, p, metadata, weights);
-  if (p.data.source.kind !== "idx" && p.data.source.kind !== "csv")
+  if (p.data.source.kind !== "idx" && p.data.source.kind !== "csv" && p.data.source.kind !== "image_folder")
     throw new DnncError(
       `predict: a model trained on a ${p.data.source.kind}(...) source is not supported by predict${p.data.source.kind === "text" ? " (use dnnc generate)" : ""}`,
     );

@@ -184,6 +184,13 @@ export const SOURCES = table([
     { required: ["path"], docDefaults: { delimiter: '","', skip_rows: "0" } },
   ),
   call(
+    "image_folder",
+    ["path"],
+    { path: { type: "string", minLength: 1 } },
+    "One folder of PNG files per class (class names: the folder names, in name order, saved with the model), or train/ and test/ folders of them; images must have the input's height and width; colour or gray, converted to the input's channels.",
+    { required: ["path"] },
+  ),
+  call(
     "text",
     ["path", "context"],
     {

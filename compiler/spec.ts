@@ -57,7 +57,7 @@ export interface EarlyStoppingSpec {
 }
 
 /** The data sources (compiler/settings.ts SOURCES): images, CSV rows, and the sequence sources. */
-export type SourceKind = "idx" | "csv" | "text" | "text_classes" | "tokens" | "timeseries";
+export type SourceKind = "idx" | "csv" | "image_folder" | "text" | "text_classes" | "tokens" | "timeseries";
 
 export interface DataSpec {
   source: { kind: SourceKind; path: string; span: Span; label?: string | number; args: Record<string, Json> };

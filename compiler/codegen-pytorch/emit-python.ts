@@ -18,6 +18,7 @@ import { PY_AUGMENT } from "./py-augment";
 import { PY_PENALTY } from "./py-penalty";
 import { PY_SEQUENCE } from "./py-sequence";
 import { PY_CSV } from "./py-csv";
+import { PY_IMAGE } from "./py-image";
 import { lossPositions } from "../ir";
 
 export { UnsupportedConstruct };
@@ -225,9 +226,9 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string }): stri
     emitPySchedule(ir),
     emitLoss(ir),
     PY_SUPPORT.trim(),
-    // the csv source reads its cells with the sequence sources' CSV helpers
-    ...(sequence || ir.data.source.kind === "csv" ? [PY_SEQUENCE.trim()] : []),
-    ...(sequence || ir.data.source.kind === "csv" ? [PY_CSV.trim()] : []),
+    // the csv and image_folder sources use the sequence sources' file and CSV helpers (and the test split of PY_CSV)
+    ...(sequence || ir.data.source.kind === "csv" || ir.data.source.kind === "image_folder" ? [PY_SEQUENCE.trim(), PY_CSV.trim()] : []),
+    ...(ir.data.source.kind === "image_folder" ? [PY_IMAGE.trim()] : []),
     ...(ir.data.preprocess.length > 0 ? [PY_PREPROCESS.trim()] : []),
     ...(ir.data.augment.length > 0 ? [PY_AUGMENT.trim()] : []),
     ...(ir.train.inputGradPenalty || ir.train.jacobianPenalty ? [PY_PENALTY.trim()] : []),

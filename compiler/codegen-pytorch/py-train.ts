@@ -231,6 +231,8 @@ def load_splits(directory):
         train, test = found["train"], found["test"]
     elif DATA["source"]["kind"] == "idx":
         train, test = load_idx_dir(directory)
+    elif DATA["source"]["kind"] == "image_folder":
+        train, test, found["meta"] = load_image_folder(directory)
     else:
         train, test, found["meta"] = load_csv_source(directory, DATA["source"].get("label", "label"), REGRESSION, MODEL_CLASSES)
     for ds, what in ((train, "training data"), (test, "test data")):

@@ -22,6 +22,7 @@ import { describeNonFinite, findNonFiniteCheckpoint } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { asUserError } from "./fs-errors";
 import { loadCsvSource, loadTokenCsv } from "./load-csv";
+import { loadImageFolder } from "./load-image-folder";
 import { loadTextClasses, loadTextCorpus } from "./load-text";
 import { loadTimeSeries } from "./load-timeseries";
 import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
@@ -249,6 +250,12 @@ function loadSequenceData(p: Program, dataDir: string): LoadedData {
 export function loadData(p: Program, dataDir: string): LoadedData {
   const classes = modelClasses(p);
   if (p.data.source.kind === "idx") return loadIdxDir(dataDir, { classes });
+  if (p.data.source.kind === "image_folder") {
+    const f = loadImageFolder(dataDir, { shape: p.meta.inputShape, test: (p.data.test as number | undefined) ?? 0, seed: p.train.seed });
+    if (classes !== undefined && f.classNames.length > classes)
+      throw new DnncError(`${dataDir}: ${f.classNames.length} class folders (${f.classNames.join(", ")}), but the model has ${classes} outputs`);
+    return { train: f.train, ...(f.test ? { test: f.test } : {}), metadata: { classes: JSON.stringify(f.classNames) } };
+  }
   if (p.data.source.kind !== "csv") return loadSequenceData(p, dataDir);
   // csv: a directory with train.csv (and optionally test.csv), or a single file (runtime/node/load-csv.ts)
   const a = p.data.source.args ?? {};
@@ -392,9 +399,11 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
     say(
       `${p.meta.name}: ${data.train.n} training samples${data.test ? `, ${data.test.n} test` : ""}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`,
     );
-    // a directory of classes: which files became which class (a stray file is a class too)
+    // a directory of classes: which files (or folders) became which class (a stray file is a class too)
     if (data.metadata?.classes !== undefined)
-      say(`classes (by file): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`);
+      say(
+        `classes (by ${p.data.source.kind === "image_folder" ? "folder" : "file"}): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`,
+      );
     if (args.bench) process.stdout.write(JSON.stringify({ event: "start", backend: be.name, threads: be.threads }) + "\n");
     let curEpoch = resume?.state.epoch ?? 1;
     let winStart = performance.now();
