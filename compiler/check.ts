@@ -310,6 +310,7 @@ class Checker {
     // model
     const mb = blocks.get("model");
     let input: number[] | undefined;
+    let inputSpan: Span | undefined;
     let loss: LossSpec | undefined;
     const layers: LayerSpec[] = [];
     if (mb) {
@@ -322,7 +323,10 @@ class Checker {
               const j = valueToJson(v);
               if (!Array.isArray(j) || j.length === 0 || !j.every((x) => typeof x === "number" && Number.isInteger(x) && x > 0))
                 this.diags.push(diag("E0305", v.span));
-              else input = j as number[];
+              else {
+                input = j as number[];
+                inputSpan = v.span;
+              }
             }
           } else {
             const c = this.call(head, "loss", LOSSES);
@@ -610,6 +614,7 @@ class Checker {
       file: this.f.file,
       name: mb!.name ?? "model",
       input: input!,
+      ...(inputSpan ? { inputSpan } : {}),
       layers,
       loss: loss!,
       data: data as DataSpec,

@@ -101,6 +101,8 @@ export interface Spec {
   file: string;
   name: string;
   input: number[];
+  /** Where `input [...]` is written (dnnc check's data checks point at it). */
+  inputSpan?: Span;
   layers: LayerSpec[];
   loss: LossSpec;
   data: DataSpec;

@@ -52,6 +52,9 @@ export const messages = {
   E0601: "the trainer needs {estimate} of heap memory, more than the limit of {limit}",
   E0602: "the model has {estimate} parameters, more than the limit of {limit}",
   E0603: "the training data takes {estimate}, more than the limit of {limit}",
+  E0701: "cannot read the data: {detail}",
+  E0702: "the data source is refused: {detail}",
+  E0703: "the data does not fit the model: {detail}",
 } as const;
 
 export type Code = keyof typeof messages;

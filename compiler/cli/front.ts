@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from "node:pat
 import { compileToIr } from "../pipeline";
 import { checkTarget, type Target } from "../check-targets";
 import { dataPathOf, readDataFacts } from "../data-facts";
+import { checkData } from "../check-data";
 import type { Spec } from "../spec";
 import type { IR } from "../ir";
 import { renderDiagnostics, type Diagnostic } from "../../grammar/diagnostics";
@@ -141,9 +142,13 @@ export function checkCommand(files: string[], out: Out, data?: string): number {
     const r = out.time(`check ${f}`, () =>
       compileToIr(source, f, { passes: "lower", onPass: passTimer(out), facts: (spec) => readDataFacts(spec, dataPathOf(spec, f, data)) }),
     );
-    report(out, r.diagnostics, source);
-    results.push({ file: f, ok: !!r.ir, diagnostics: r.diagnostics.map(jsonDiag) });
-    if (r.ir && r.diagnostics.length === 0) out.say(`${f}: ok`);
+    // the data, when it can be reached: what would stop `train` is reported here (compiler/check-data.ts)
+    const diagnostics =
+      r.ir && r.spec ? [...r.diagnostics, ...out.time(`check the data of ${f}`, () => checkData(r.spec!, r.ir!, dataPathOf(r.spec!, f, data)))] : r.diagnostics;
+    report(out, diagnostics, source);
+    const ok = !!r.ir && !diagnostics.some((d) => d.severity === "error");
+    results.push({ file: f, ok, diagnostics: diagnostics.map(jsonDiag) });
+    if (ok && diagnostics.length === 0) out.say(`${f}: ok`);
   }
   const ok = results.every((r) => r.ok);
   if (out.json) {
