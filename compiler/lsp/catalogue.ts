@@ -147,7 +147,11 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
   data: {
     doc: "`data { ... }`: where the samples come from and how inputs are scaled.",
     settings: table({
-      source: setting("source", 'Required: `idx("DIR")` or `csv("PATH", label="label")`; relative paths are resolved against the spec.', SOURCES),
+      source: setting(
+        "source",
+        'Required: `idx("DIR")`, `csv("PATH", label="label")`, `image_folder("DIR")` or a sequence source; relative paths are resolved against the spec.',
+        SOURCES,
+      ),
       validation: setting("validation", "Fraction of the training set held out for validation, 0 ≤ F ≤ 0.9 (default 0), chosen from the seed."),
       test: setting(
         "test",
