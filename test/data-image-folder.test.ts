@@ -100,6 +100,11 @@ describe("an image_folder spec", () => {
     expect(renderDiagnostics(compileToIr(text, join(dir, "m.dnn")).diagnostics, text)).toMatch(/E0403.*image_folder gives images \[C, H, W\]/);
   });
 
+  it("gives dense(auto) its number of class folders (no image decoded)", () => {
+    const text = spec("3, 3, 4").replace("dense(2)", "dense(auto)");
+    expect(seqSpecIr(text, join(dir, "m.dnn")).output.shape).toEqual([2]);
+  });
+
   it("saves the class names with the data; a model with fewer outputs than folders is refused", () => {
     expect(loadData(program(spec("3, 3, 4")), ROOT).metadata).toEqual({ classes: '["bars","dots"]' });
     const three = join(dir, "three");

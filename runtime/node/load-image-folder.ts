@@ -93,6 +93,13 @@ function readFolder(dir: string, shape: number[], names?: string[]): { ds: Datas
   return { ds: { x, y, n, shape: [...shape], classes: classes.length }, classNames: classes.map((c) => c.name) };
 }
 
+/** The class names of an image_folder source (its folders, or its train/ folder's), without reading an image: `dense(auto)`'s size. */
+export function imageFolderClasses(dir: string): string[] {
+  const top = entries(dir);
+  const trainTest = top.includes("train") && isDirectory(join(dir, "train")) && top.includes("test") && isDirectory(join(dir, "test"));
+  return listClasses(trainTest ? join(dir, "train") : dir).map((c) => c.name);
+}
+
 /** An image_folder source at `dir` for a model of input `shape`. */
 export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageFolderData {
   const { shape } = opts;
