@@ -323,6 +323,7 @@ class Checker {
     // model
     const mb = blocks.get("model");
     let input: number[] | undefined;
+    let inputSpan: Span | undefined;
     let loss: LossSpec | undefined;
     const layers: LayerSpec[] = [];
     if (mb) {
@@ -335,7 +336,10 @@ class Checker {
               const j = valueToJson(v);
               if (!Array.isArray(j) || j.length === 0 || !j.every((x) => typeof x === "number" && Number.isInteger(x) && x > 0))
                 this.diags.push(diag("E0305", v.span));
-              else input = j as number[];
+              else {
+                input = j as number[];
+                inputSpan = v.span;
+              }
             }
           } else {
             const c = this.call(head, "loss", LOSSES);
@@ -371,6 +375,7 @@ class Checker {
       augment: [],
     };
     const db = blocks.get("data");
+    let testSpan: Span | undefined;
     if (db) {
       this.settings("data", db.body, {
         source: (el) => {
@@ -387,6 +392,13 @@ class Checker {
         validation: (el) => {
           const x = this.number(el, { min: 0, max: 0.9 });
           if (x !== undefined) data.validation = x;
+        },
+        test: (el) => {
+          const x = this.number(el, { min: 0, max: 0.9 });
+          if (x !== undefined) {
+            data.test = x;
+            testSpan = el.span;
+          }
         },
         scale: (el) => {
           const x = this.number(el, { min: 0, exclusiveMin: true });
@@ -423,6 +435,16 @@ class Checker {
         },
       });
       if (!data.source) this.diags.push(diag("E0107", db.kindSpan, { name: "source", block: "data" }, 'add `source idx("path/to/dir")`'));
+      if (data.source && testSpan) this.checkTestSplit(data, testSpan);
+      if (data.source?.kind === "image_folder" && input && (input.length !== 3 || (input[0] !== 1 && input[0] !== 3)))
+        this.diags.push(
+          diag(
+            "E0403",
+            data.source.span,
+            { detail: `image_folder gives images [C, H, W] with C = 1 (gray) or 3 (RGB), but the model's input is [${input.join(", ")}]` },
+            "write `input [1, H, W]` or `input [3, H, W]`",
+          ),
+        );
     }
 
     // train
@@ -624,6 +646,7 @@ class Checker {
       file: this.f.file,
       name: mb!.name ?? "model",
       input: input!,
+      ...(inputSpan ? { inputSpan } : {}),
       layers,
       loss: loss!,
       data: data as DataSpec,
@@ -682,6 +705,35 @@ class Checker {
     if (el.name === "freeze") ft.freeze.push(sel);
     else ft.lrScale.push({ scale, sel });
     return true;
+  }
+
+  /**
+   * The data block's `test F`: a held-out test split of a source of separate samples (csv, tokens);
+   * for the sources that split by position or class it is their own `test=` argument (given once);
+   * an idx source has its test files.
+   */
+  checkTestSplit(data: Partial<DataSpec>, span: Span): void {
+    const src = data.source!;
+    if (src.kind === "idx") {
+      this.diags.push(
+        diag("E0403", span, { detail: "an idx source has its own test set (the t10k-* files); `test` splits a source that has none" }, "drop `test`"),
+      );
+      return;
+    }
+    if (src.kind === "text" || src.kind === "text_classes" || src.kind === "timeseries") {
+      if (src.args.test !== undefined && src.args.test !== 0 && src.args.test !== data.test) {
+        this.diags.push(
+          diag(
+            "E0403",
+            span,
+            { detail: `the test fraction is given twice: \`test ${data.test}\` here and \`test=${String(src.args.test)}\` in ${src.kind}(...)` },
+            "keep one",
+          ),
+        );
+        return;
+      }
+      src.args = { ...src.args, test: data.test! };
+    }
   }
 
   /**

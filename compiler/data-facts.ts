@@ -2,10 +2,12 @@
 // trainer is compiled with it: its embedding and output sizes, and the encoding of any corpus it
 // later reads), the number of classes. `auto` arguments (embedding(auto, 64), dense(auto)) take
 // their sizes from here, so a spec trains unchanged on another corpus given with --data. Only the
-// sequence sources are read (an idx or csv spec compiles without touching its data); a source that
-// cannot be read is not an error here, only for an `auto` that needs it (lower.ts says why).
+// sequence sources and an image folder's class folders are read (an idx or csv spec compiles
+// without touching its data); a source that cannot be read is not an error here, only for an
+// `auto` that needs it (lower.ts says why).
 import { resolve, dirname, isAbsolute } from "node:path";
 import { loadTokenCsv } from "../runtime/node/load-csv";
+import { imageFolderClasses } from "../runtime/node/load-image-folder";
 import { loadTextClasses, loadTextCorpus } from "../runtime/node/load-text";
 import { vocabFromMetadata } from "../runtime/data/vocab";
 import { DnncError } from "../runtime/errors";
@@ -42,6 +44,9 @@ export function readDataFacts(spec: Spec, dataPath: string): DataFacts {
         const d = loadTokenCsv(dataPath, { label: s.label ?? "label", pad: num("pad"), maxLength: num("max_length") });
         return { vocab: { size: d.vocabSize, json: "" }, ...(d.classes !== undefined ? { classes: d.classes } : {}) };
       }
+      case "image_folder":
+        // the class folders only (no image is decoded): dense(auto) takes their number
+        return { classes: imageFolderClasses(dataPath).length };
       default:
         return {};
     }

@@ -315,6 +315,8 @@ class Lowerer implements LowerCtx {
           ...(source.label !== undefined ? { label: source.label } : {}),
           // the sequence sources' settings (context, window, ...) travel to the trainer's loader
           ...(SEQUENCE_SOURCES.has(source.kind) ? { args: source.args } : {}),
+          // a csv source's reading settings (header, delimiter, features, ...), when any is given
+          ...(source.kind === "csv" && Object.keys(source.args).some((k) => k !== "path" && k !== "label") ? { args: csvArgs(source.args) } : {}),
         },
         preprocess: preprocess.map((p) => ({ kind: p.kind, args: p.args })),
         augment: augment.map((p) => ({ kind: p.kind, args: p.args })),
@@ -325,6 +327,11 @@ class Lowerer implements LowerCtx {
       ...(spec.finetune?.initFrom ? { initFrom: spec.finetune.initFrom.path } : {}),
     };
   }
+}
+
+/** A csv source's settings other than its path and label (defaults were filled in by the checker). */
+function csvArgs(args: Record<string, Json>): Record<string, Json> {
+  return Object.fromEntries(Object.entries(args).filter(([k]) => k !== "path" && k !== "label"));
 }
 
 /** The sources whose samples are sequences (their settings reach the trainer), and those that pad them. */

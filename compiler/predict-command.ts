@@ -10,6 +10,7 @@ import { imageToSample } from "../runtime/data/image";
 import { readBytes, readMaybeGzip } from "../runtime/node/files";
 import { writeFileAtomicSync } from "../runtime/node/atomic";
 import { loadCsvFile } from "../runtime/node/load-csv";
+import { categoriesFromMetadata, describeWidth, oneHot } from "../runtime/data/categorical";
 import { decodePng } from "../runtime/node/png";
 import { applyPreprocess, preprocessFromStored, preprocessScratchSize } from "../runtime/preprocess";
 import type { Program } from "../runtime/program";
@@ -72,9 +73,32 @@ function imageShape(p: Program, F: number): { C: number; H: number; W: number } 
  * an index and the file has one column more than the model's inputs. Anything else is refused
  * with the counts, rather than guessed.
  */
-function csvFeatures(f: string, p: Program, F: number): { x: Float32Array; n: number } {
+function csvFeatures(f: string, p: Program, F: number, metadata: Record<string, string>): { x: Float32Array; n: number } {
   const label = p.data.source.label ?? "label";
-  const ds = loadCsvFile(f, { label: null, regression: true });
+  // the spec's csv(...) reading settings; with `features` the file is read as train.csv was: those columns, in that order
+  const a = p.data.source.args ?? {};
+  const read = { header: a.header as boolean | undefined, delimiter: a.delimiter as string | undefined, skipRows: a.skip_rows as number | undefined };
+  if (a.categorical !== undefined && p.data.source.kind === "csv") {
+    // categorical columns: one-hot by the vocabulary saved with the model (an unknown category: zeros)
+    const vocab = categoriesFromMetadata(metadata, f);
+    const raw = loadCsvFile(f, {
+      label: null,
+      regression: true,
+      ...read,
+      features: a.features as (string | number)[] | undefined,
+      categorical: a.categorical as (string | number)[],
+    });
+    const ds = oneHot(raw, vocab, f).ds;
+    if (ds.shape[0] !== F)
+      throw new DnncError(`${f}: the rows give ${describeWidth(raw, vocab)}, the model takes ${F}; give the feature columns only, as named by the spec`);
+    return { x: ds.x, n: ds.n };
+  }
+  if (a.features !== undefined && p.data.source.kind === "csv") {
+    const ds = loadCsvFile(f, { label: null, regression: true, ...read, features: a.features as (string | number)[] });
+    if (ds.shape[0] !== F) throw new DnncError(`${f}: the spec's features give ${ds.shape[0]} values per row, the model takes ${F}`);
+    return { x: ds.x, n: ds.n };
+  }
+  const ds = loadCsvFile(f, { label: null, regression: true, ...read });
   const W = ds.shape[0];
   let drop = -1;
   if (typeof label === "string") drop = ds.hasHeader ? ds.featureNames.indexOf(label) : -1;
@@ -99,7 +123,7 @@ function csvFeatures(f: string, p: Program, F: number): { x: Float32Array; n: nu
  * input size when it changes the dimension (pca/whiten with k < d). */
 function loadInputs(files: string[], p: Program, F: number, metadata: Record<string, string>, weights: string): Inputs {
   if (p.data.source.kind === "text_classes") return textDocuments(files, p, metadata, weights);
-  if (p.data.source.kind !== "idx" && p.data.source.kind !== "csv")
+  if (p.data.source.kind !== "idx" && p.data.source.kind !== "csv" && p.data.source.kind !== "image_folder")
     throw new DnncError(
       `predict: a model trained on a ${p.data.source.kind}(...) source is not supported by predict${p.data.source.kind === "text" ? " (use dnnc generate)" : ""}`,
     );
@@ -119,7 +143,7 @@ function loadInputs(files: string[], p: Program, F: number, metadata: Record<str
   if (files.length !== 1) throw new DnncError("predict: give one IDX or CSV file, or PNG images");
   const f = files[0];
   if (/\.csv(\.gz)?$/i.test(f)) {
-    const { x, n } = csvFeatures(f, p, F);
+    const { x, n } = csvFeatures(f, p, F, metadata);
     for (let i = 0; i < x.length; i++) x[i] = x[i] * scale + shift;
     return { x, n };
   }

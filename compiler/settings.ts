@@ -160,8 +160,34 @@ export const SOURCES = table([
   call(
     "csv",
     ["path", "label"],
-    { path: { type: "string", minLength: 1 }, label: { anyOf: [{ type: "string" }, int({ minimum: 0 })], default: "label" } },
-    "train.csv (and optionally test.csv) in a directory, or one CSV file; label: the target column's name or 0-based index.",
+    {
+      path: { type: "string", minLength: 1 },
+      label: { anyOf: [{ type: "string" }, int()], default: "label" },
+      header: { type: "boolean", description: "whether the first line is a header (default: detected: a cell that is not a number)" },
+      delimiter: { type: "string", minLength: 1, maxLength: 1, not: { const: '"' }, description: "the cell separator, one character (default `,`)" },
+      features: {
+        type: "array",
+        items: { anyOf: [{ type: "string", minLength: 1 }, int()] },
+        minItems: 1,
+        description: "the feature columns in this order, by name or 0-based index (default: every column but the label)",
+      },
+      skip_rows: int({ minimum: 0, description: "lines skipped at the top, such as a metadata line (default 0)" }),
+      categorical: {
+        type: "array",
+        items: { anyOf: [{ type: "string", minLength: 1 }, int()] },
+        minItems: 1,
+        description:
+          "feature columns holding categories, one-hot encoded (vocabulary: the training rows' categories, sorted; an unknown category is all zeros)",
+      },
+    },
+    "train.csv (and optionally test.csv) in a directory, or one CSV file; label: the target column's name or 0-based index (negative: from the end); features: which columns are read, by name or index.",
+    { required: ["path"], docDefaults: { delimiter: '","', skip_rows: "0" } },
+  ),
+  call(
+    "image_folder",
+    ["path"],
+    { path: { type: "string", minLength: 1 } },
+    "One folder of PNG files per class (class names: the folder names, in name order, saved with the model), or train/ and test/ folders of them; images must have the input's height and width; colour or gray, converted to the input's channels.",
     { required: ["path"] },
   ),
   call(

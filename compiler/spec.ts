@@ -57,11 +57,13 @@ export interface EarlyStoppingSpec {
 }
 
 /** The data sources (compiler/settings.ts SOURCES): images, CSV rows, and the sequence sources. */
-export type SourceKind = "idx" | "csv" | "text" | "text_classes" | "tokens" | "timeseries";
+export type SourceKind = "idx" | "csv" | "image_folder" | "text" | "text_classes" | "tokens" | "timeseries";
 
 export interface DataSpec {
   source: { kind: SourceKind; path: string; span: Span; label?: string | number; args: Record<string, Json> };
   validation: number;
+  /** The data block's `test F` (absent: 0): a single file's test split (csv, tokens); text, text_classes and timeseries take it as their test= argument. */
+  test?: number;
   scale: number;
   shift: number;
   preprocess: { kind: "standardize" | "pca" | "whiten" | "zca"; args: Record<string, Json>; span: Span }[];
@@ -99,6 +101,8 @@ export interface Spec {
   file: string;
   name: string;
   input: number[];
+  /** Where `input [...]` is written (dnnc check's data checks point at it). */
+  inputSpan?: Span;
   layers: LayerSpec[];
   loss: LossSpec;
   data: DataSpec;

@@ -83,7 +83,7 @@ describe("parseCsv", () => {
     expectDnnc(() => parseCsv("a,b\n1,4\n", "l.csv", { label: "b", classes: 3 }), "l.csv:2:3", "label out of range", "0..2");
     expectDnnc(() => parseCsv("a,b\n1,0\n", "c.csv", { label: "y" }), 'no column named "y"', "columns: a, b");
     expectDnnc(() => parseCsv("1,0\n", "c.csv", { label: "y" }), "has no header row");
-    expectDnnc(() => parseCsv("a,b\n1,0\n", "c.csv", { label: 2 }), "index 2 is out of range for 2 columns");
+    expectDnnc(() => parseCsv("a,b\n1,0\n", "c.csv", { label: 2 }), "c.csv:1: label column index 2 is out of range for the 2 columns of this line");
     expectDnnc(() => parseCsv('a,b\n"1,0\n', "q.csv", { label: 1 }), "q.csv:2:1", "unterminated quoted cell");
   });
 });

@@ -8,6 +8,10 @@ import { describe, expect, it } from "vitest";
 import { compileToIr, type FrontEndResult } from "../compiler/pipeline";
 import { messages, renderDiagnostics, type Code } from "../grammar/diagnostics";
 import { checkResources, DEFAULT_LIMITS } from "../compiler/check-resources";
+import { checkData } from "../compiler/check-data";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
 const FILE = "t.dnn";
 
@@ -54,7 +58,7 @@ const templatePattern = (code: Code) =>
 const covered = new Set<string>();
 
 /** `source` raises `code` at `at` ("line:col") with a message matching `message`; errors give no IR. */
-function expectDiag(source: string, code: Code, at: string, message: RegExp, front: Front = compile) {
+function expectDiag(source: string, code: Code, at: string, message: RegExp, front: Front = compile, severity = code.startsWith("W") ? "warning" : "error") {
   covered.add(code);
   it(`${code} at ${at}: ${message.source}`, () => {
     const r = front(source);
@@ -64,7 +68,7 @@ function expectDiag(source: string, code: Code, at: string, message: RegExp, fro
     expect(d!.message).toMatch(message);
     expect(d!.message).toMatch(templatePattern(code));
     expect(d!.span.file).toBe(FILE);
-    expect(d!.severity).toBe(code.startsWith("W") ? "warning" : "error");
+    expect(d!.severity).toBe(severity);
     if (d!.severity === "error" && front === compile) expect(r.ir).toBeUndefined();
   });
 }
@@ -202,6 +206,40 @@ describe("every diagnostic code fires", () => {
   );
   expectDiag(spec({ train: "train { batch 2; freeze dense_9 }" }), "E0802", "7:25", /^unknown layer `dense_9` in `freeze`$/);
   expectDiag(spec({ train: "train { batch 2; freeze dense_0 }" }), "E0803", "7:18", /^fine-tuning: every parameter is frozen: nothing would be trained$/);
+});
+
+// the data checks of dnnc check (compiler/check-data.ts), on data written beside the test
+describe("data checks", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dnnc-codes-data-"));
+  writeFileSync(join(dir, "d.csv"), "a,b,c,d,label\n1,2,3,4,0\n5,6,7,8,1\n");
+  const withData: Front = (source) => {
+    const r = compileToIr(source, FILE);
+    if (!r.ir || !r.spec) return r;
+    return { ...r, diagnostics: checkData(r.spec, r.ir, resolve(dir, r.spec.data.source.path)) };
+  };
+  // E0701 is a warning: check still passes where the data is not (a spec may be checked without it)
+  expectDiag(
+    spec({ data: 'data { source csv("nothere.csv") }' }),
+    "E0701",
+    "6:15",
+    /^cannot read the data: .*nothere\.csv: no such file or directory$/,
+    withData,
+    "warning",
+  );
+  expectDiag(
+    spec({ data: 'data { source csv("d.csv", label="y") }' }),
+    "E0702",
+    "6:15",
+    /^the data source is refused: .*d\.csv:1: no column named "y"/,
+    withData,
+  );
+  expectDiag(
+    spec({ input: "  input [5]", data: 'data { source csv("d.csv") }' }),
+    "E0703",
+    "2:9",
+    /^the data does not fit the model: training data: samples have shape \[4\]/,
+    withData,
+  );
 });
 
 describe("the catalogue", () => {

@@ -207,12 +207,12 @@ describe.skipIf(!hasTorch)("PyTorch target under python3 and torchrun (gloo, loo
     r = run(["--sync-bn", "--epochs", "1"]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe("error: --sync-bn needs --device cuda (SyncBatchNorm in PyTorch 1.13 runs on GPUs only)");
-    // a CSV value that float32 rounds to infinity is refused, as by our loader (not trained on as inf)
+    // a CSV value that float32 rounds to infinity is refused with our loader's message (not trained on as inf)
     const big = join(dir, "big.csv");
     writeFileSync(big, "a,b,c,d,label\n1,2,3,4,0\n1,1e39,3,4,1\n");
     r = run(["--data", big, "--epochs", "1"]);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`error: ${big}:3: "1e39" is not a finite float32 (the largest float32 is 3.4028235e38) (column "b")`);
+    expect(r.stderr.trim()).toBe(`error: ${big}:3:3: "1e39" is not a finite float32 (it would be Infinity; the largest float32 is 3.4028235e38) (column "b")`);
   }, 30_000);
 
   it("schedules and the RNG port equal the TypeScript runtime", () => {

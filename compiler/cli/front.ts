@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from "node:pat
 import { compileToIr } from "../pipeline";
 import { checkTarget, type Target } from "../check-targets";
 import { dataPathOf, readDataFacts } from "../data-facts";
+import { checkData } from "../check-data";
 import type { DataFacts, Spec } from "../spec";
 import { decodeSafetensors } from "../../runtime/safetensors";
 import { initFromFile, readInitFrom } from "../../runtime/node/init-from-file";
@@ -192,10 +193,14 @@ export function checkCommand(files: string[], out: Out, data?: string, sets: Set
         facts: (spec) => withInitFrom(readDataFacts(spec, dataPathOf(spec, f, data)), spec, f),
       }),
     );
-    report(out, r.diagnostics, source);
-    if (!r.ir && sets.length > 0 && !out.json) process.stderr.write(`note: ${f} as changed by ${sets.map((x) => `--set ${x.text}`).join(" ")}\n`);
-    results.push({ file: f, ok: !!r.ir, diagnostics: r.diagnostics.map(jsonDiag) });
-    if (r.ir && r.diagnostics.length === 0) out.say(`${f}: ok`);
+    // the data, when it can be reached: what would stop `train` is reported here (compiler/check-data.ts)
+    const diagnostics =
+      r.ir && r.spec ? [...r.diagnostics, ...out.time(`check the data of ${f}`, () => checkData(r.spec!, r.ir!, dataPathOf(r.spec!, f, data)))] : r.diagnostics;
+    report(out, diagnostics, source);
+    const ok = !!r.ir && !diagnostics.some((d) => d.severity === "error");
+    if (!ok && sets.length > 0 && !out.json) process.stderr.write(`note: ${f} as changed by ${sets.map((x) => `--set ${x.text}`).join(" ")}\n`);
+    results.push({ file: f, ok, diagnostics: diagnostics.map(jsonDiag) });
+    if (ok && diagnostics.length === 0) out.say(`${f}: ok`);
   }
   const ok = results.every((r) => r.ok);
   if (out.json) {

@@ -17,6 +17,8 @@ import { PY_PREPROCESS } from "./py-preprocess";
 import { PY_AUGMENT } from "./py-augment";
 import { PY_PENALTY } from "./py-penalty";
 import { PY_SEQUENCE } from "./py-sequence";
+import { PY_CSV } from "./py-csv";
+import { PY_IMAGE } from "./py-image";
 import { lossPositions } from "../ir";
 
 export { UnsupportedConstruct };
@@ -193,7 +195,7 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string; initFro
     `# ---- the spec's settings ---------------------------------------------------------------------------`,
     `SPEC = {"name": ${py(ir.name)}, "file": ${py(ir.file)}, "sha256": ${py(ir.specHash)}, "dnnc_version": ${py(DNNC_VERSION)}}`,
     `DATA_PATH = ${py(opts.dataPath)}  # relative to this file, unless absolute`,
-    `DATA = {"source": ${py(ir.data.source as never)}, "validation": ${py(ir.data.validation)}, "scale": ${py(ir.data.scale)}, "shift": ${py(ir.data.shift)}}`,
+    `DATA = {"source": ${py(ir.data.source as never)}, "validation": ${py(ir.data.validation)}, "test": ${py(ir.data.test ?? 0)}, "scale": ${py(ir.data.scale)}, "shift": ${py(ir.data.shift)}}`,
     `INPUT_SHAPE = ${py(ir.input.shape)}`,
     `OUTPUT_SHAPE = ${py(ir.output.shape)}`,
     `OUTPUT_SIZE = ${ir.output.size}`,
@@ -226,7 +228,9 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string; initFro
     emitPySchedule(ir),
     emitLoss(ir),
     PY_SUPPORT.trim(),
-    ...(sequence ? [PY_SEQUENCE.trim()] : []),
+    // the csv and image_folder sources use the sequence sources' file and CSV helpers (and the test split of PY_CSV)
+    ...(sequence || ir.data.source.kind === "csv" || ir.data.source.kind === "image_folder" ? [PY_SEQUENCE.trim(), PY_CSV.trim()] : []),
+    ...(ir.data.source.kind === "image_folder" ? [PY_IMAGE.trim()] : []),
     ...(ir.data.preprocess.length > 0 ? [PY_PREPROCESS.trim()] : []),
     ...(ir.data.augment.length > 0 ? [PY_AUGMENT.trim()] : []),
     ...(ir.train.inputGradPenalty || ir.train.jacobianPenalty ? [PY_PENALTY.trim()] : []),

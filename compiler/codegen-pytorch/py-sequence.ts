@@ -740,7 +740,11 @@ def load_sequence_data(path):
     if kind == "tokens":
         label = src.get("label", "label")
         ds = load_token_csv(path, label, a.get("pad") or 0, a.get("max_length") or INPUT_SHAPE[0], REGRESSION, MODEL_CLASSES)
-        return {"train": ds, "validation": None, "test": None, "tensors": [], "meta": {}}
+        if not DATA.get("test"):
+            return {"train": ds, "validation": None, "test": None, "tensors": [], "meta": {}}
+        # the data block's test split (py-csv.ts split_test_rows, from the spec's seed)
+        tr, te = split_test_rows(ds["n"], DATA["test"], SEED, path)
+        return {"train": take_rows(ds, tr), "validation": None, "test": take_rows(ds, te), "tensors": [], "meta": {}}
     t = a["target"]
     c = load_timeseries(path, t if isinstance(t, list) else [t], a.get("inputs"), a.get("time"), a["window"], a.get("horizon") or 1, a.get("stride") or 1, val, test)
     return c

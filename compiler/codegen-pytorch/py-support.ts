@@ -170,50 +170,6 @@ def load_idx_dir(directory):
 
 
 F32_OVERFLOW = 3.4028235677973366e38  # the least double that float32 rounds to infinity
-NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
-
-
-def load_csv(path, label, regression, classes=None):
-    """Numeric CSV: optional header (detected), the target column by name or index (runtime/data/csv.ts)."""
-    text = read_maybe_gzip(path).decode("utf-8-sig")
-    rows = [(i + 1, [c.strip() for c in cells]) for i, cells in enumerate(csv.reader(text.split("\n"))) if cells and any(c.strip() for c in cells)]
-    if not rows:
-        fail(f"{path}: empty file (no CSV rows)")
-    first = rows[0][1]
-    header = any(not NUMBER.match(c) for c in first)
-    names = first if header else [f"c{k}" for k in range(len(first))]
-    data = rows[1:] if header else rows
-    if not data:
-        fail(f"{path}: no data rows (only a header)")
-    if isinstance(label, str):
-        if label not in names:
-            fail(f'{path}: no column named "{label}" in the header (columns: {", ".join(names)})')
-        col = names.index(label)
-    else:
-        col = label + len(names) if label < 0 else label
-    xs, ys = [], []
-    for line, cells in data:
-        if len(cells) != len(names):
-            fail(f"{path}:{line}: ragged row: {len(cells)} cells, expected {len(names)}")
-        for k, c in enumerate(cells):
-            if not NUMBER.match(c):
-                fail(f'{path}:{line}: "{c}" is not a number (column "{names[k]}")')
-            # as runtime/data/csv.ts: a value that float32 rounds to infinity is refused, not trained on
-            if not abs(float(c)) < F32_OVERFLOW:
-                fail(f'{path}:{line}: "{c}" is not a finite float32 (the largest float32 is 3.4028235e38) (column "{names[k]}")')
-        ys.append(float(cells[col]))
-        xs.append([float(c) for k, c in enumerate(cells) if k != col])
-    x = torch.tensor(xs, dtype=torch.float32)
-    if regression:
-        return {"x": x, "y": torch.tensor(ys, dtype=torch.float32), "n": len(ys), "classes": None, "file": path}
-    for line_value in ys:
-        if line_value != int(line_value) or line_value < 0:
-            fail(f"{path}: label {line_value} is not a class index (an integer >= 0)")
-    y = torch.tensor([int(v) for v in ys], dtype=torch.int64)
-    classes = classes if classes is not None else int(y.max()) + 1
-    if int(y.max()) >= classes:
-        fail(f"{path}: label {int(y.max())} out of range (expected 0..{classes - 1})")
-    return {"x": x, "y": y, "n": len(ys), "classes": classes, "file": path}
 
 
 # ---- safetensors (F32), written and read by hand -------------------------------------------------

@@ -271,17 +271,10 @@ def load_splits(directory):
         train, test = found["train"], found["test"]
     elif DATA["source"]["kind"] == "idx":
         train, test = load_idx_dir(directory)
+    elif DATA["source"]["kind"] == "image_folder":
+        train, test, found["meta"] = load_image_folder(directory)
     else:
-        label = DATA["source"].get("label", "label")
-        regression = LOSS["kind"] not in ("softmax_cross_entropy", "bce_with_logits") and OUTPUT_SIZE == 1
-        if os.path.isdir(directory):
-            train = load_csv(os.path.join(directory, "train.csv"), label, regression)
-            tp = os.path.join(directory, "test.csv")
-            test = load_csv(tp, label, regression, train["classes"]) if os.path.exists(tp) else None
-        elif os.path.exists(directory):
-            train, test = load_csv(directory, label, regression), None
-        else:
-            fail(f"{directory}: no such file or directory")
+        train, test, found["meta"] = load_csv_source(directory, DATA["source"].get("label", "label"), REGRESSION, MODEL_CLASSES)
     for ds, what in ((train, "training data"), (test, "test data")):
         if ds is None:
             continue

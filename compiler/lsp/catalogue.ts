@@ -147,8 +147,16 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
   data: {
     doc: "`data { ... }`: where the samples come from and how inputs are scaled.",
     settings: table({
-      source: setting("source", 'Required: `idx("DIR")` or `csv("PATH", label="label")`; relative paths are resolved against the spec.', SOURCES),
+      source: setting(
+        "source",
+        'Required: `idx("DIR")`, `csv("PATH", label="label")`, `image_folder("DIR")` or a sequence source; relative paths are resolved against the spec.',
+        SOURCES,
+      ),
       validation: setting("validation", "Fraction of the training set held out for validation, 0 ≤ F ≤ 0.9 (default 0), chosen from the seed."),
+      test: setting(
+        "test",
+        "Fraction of a single file's samples held out as the test split, 0 ≤ F ≤ 0.9 (default 0), chosen from the spec's seed; for text, text_classes and timeseries the same as their test= argument.",
+      ),
       scale: setting("scale", "Inputs are multiplied by S (default 1; `1/255` for bytes)."),
       shift: setting("shift", "Then T is added (default 0)."),
       preprocess: setting("preprocess", "Input preprocessing fitted on the training rows only: standardize, pca, whiten or zca (may be repeated).", PREPROCESS),

@@ -40,6 +40,28 @@ export interface CsvOptions {
    * largest label + 1 (pass the training split's value when loading a test split).
    */
   classes?: number;
+  /**
+   * The feature columns, in this order (header names, or 0-based indices, negative from the end).
+   * Default: every column but the label. Columns that are neither a feature nor the label are not
+   * read at all (they may hold anything, text included).
+   */
+  features?: (string | number)[];
+  /** Lines at the top of the file skipped before the header or the first data row (a metadata line). Default 0. */
+  skipRows?: number;
+  /**
+   * Feature columns that hold categories (names or indices; each must be a feature): each cell's
+   * text (unquoted, trimmed; "" too) is a category, stored in x as its index in the column's
+   * `categories` list (in order of first appearance). runtime/data/categorical.ts one-hot encodes them.
+   */
+  categorical?: (string | number)[];
+}
+
+/** A categorical feature column as the parser leaves it: x holds each row's index into `values` at `slot`. */
+export interface CsvCategories {
+  column: string;
+  slot: number;
+  /** The distinct texts, in order of first appearance. */
+  values: string[];
 }
 
 export interface CsvDataset extends Dataset {
@@ -52,7 +74,13 @@ export interface CsvDataset extends Dataset {
   labelName: string;
   /** Whether the file has a header row. */
   hasHeader: boolean;
+  /** The categorical feature columns (options.categorical), in slot order; absent without them. */
+  categories?: CsvCategories[];
 }
+
+/** Column roles: SKIPPED (not read), LABEL (the target); a feature column's role is its slot, 0 .. F-1. */
+const SKIPPED = -1;
+const LABEL = -2;
 
 /**
  * Limits of what one CSV file may hold, and why. Values: a Float32Array has at most 2^32 elements
@@ -138,6 +166,30 @@ function ascii(b: Uint8Array, s: number, e: number): string {
   return t;
 }
 
+/**
+ * Whether a first line is scikit-learn's metadata line (load_iris, load_breast_cancer, ... ship CSV
+ * files that open with "n_samples,n_features,class names..."): neither a header nor a data row.
+ * Rule A (the line alone): two whole numbers >= 1, then two or more names ("569,30,malignant,benign").
+ * Rule B (`next`: the width of the row after it, which does not match): two whole numbers >= 1 and
+ * the next row has n_features + 1 cells (digits' class names are numbers: "1797,64,0,1,...,9").
+ */
+export function metadataLine(cells: readonly string[], next?: number): boolean {
+  if (cells.length < 2 || !/^[1-9]\d*$/.test(cells[0]) || !/^[1-9]\d*$/.test(cells[1])) return false;
+  if (next !== undefined) return next === Number(cells[1]) + 1;
+  const rest = cells.slice(2);
+  return rest.length >= 2 && rest.every((t) => t !== "" && !NUMBER.test(t));
+}
+
+/** The error for a metadata line at `line`: what it looks like, and skip_rows. */
+export function metadataLineMessage(file: string, line: number, cells: readonly string[], delim: string): string {
+  const rest = cells.slice(2);
+  return (
+    `${file}:${line}: this line looks like scikit-learn's metadata line (${show(cells.join(delim))}: ${cells[0]} samples, ${cells[1]} features` +
+    `${rest.length > 0 ? `, classes ${rest.join(", ")}` : ""}), not a header or a data row; ` +
+    `skip it with csv(..., skip_rows=${line}) (the columns are then numbered from 0, the label last: label=-1)`
+  );
+}
+
 /** Byte classes of the fast path (0: anything else). */
 const SPACE = 1; // what String.prototype.trim removes, in ASCII (\n ends the line first)
 const DELIM = 2; // the delimiter, even when it is a space or a tab
@@ -170,7 +222,12 @@ export class CsvParser {
   private width = 0;
   private F = 0;
   private labelCol = -1;
+  /** Per column: its feature slot, or SKIPPED, or LABEL. */
+  private role = new Int32Array(0);
+  /** Per column: its categories' index by text (categorical columns only; they take the general path). */
+  private cats: (Map<string, number> | undefined)[] = [];
   private firstLine = 0;
+  private firstCells: string[] = [];
   private x = new Float32Array(0);
   private y = new Float32Array(0);
   /** Rows x and y have room for. */
@@ -231,7 +288,8 @@ export class CsvParser {
     const hasLabel = this.labelCol >= 0;
     const x = this.bounded ? this.x.subarray(0, n * F) : this.x.slice(0, n * F);
     const y = !hasLabel ? new Float32Array(0) : this.bounded ? this.y.subarray(0, n) : this.y.slice(0, n);
-    const featureNames = this.names.filter((_, k) => k !== this.labelCol);
+    const featureNames = new Array<string>(F);
+    for (let k = 0; k < this.width; k++) if (this.role[k] >= 0) featureNames[this.role[k]] = this.names[k];
     const classes = this.regression || !hasLabel ? undefined : (this.opts.classes ?? this.maxLabel + 1);
     return {
       x,
@@ -242,6 +300,14 @@ export class CsvParser {
       featureNames,
       labelName: hasLabel ? this.names[this.labelCol] : "",
       hasHeader: this.hasHeader,
+      ...(this.cats.some((m) => m)
+        ? {
+            categories: this.cats
+              .map((m, k) => (m ? { column: this.names[k], slot: this.role[k], values: [...m.keys()] } : undefined))
+              .filter((c): c is CsvCategories => c !== undefined)
+              .sort((a, b) => a.slot - b.slot),
+          }
+        : {}),
     };
   }
 
@@ -266,6 +332,7 @@ export class CsvParser {
     this.generalLines++;
     const next = nl < end ? nl + 1 : end;
     if (text.endsWith("\r")) text = text.slice(0, -1);
+    if (lineNo <= (this.opts.skipRows ?? 0)) return next;
     if (text.trim() === "") return next;
     const cells = splitLine(text, this.delim, where);
     if (!this.shaped) this.firstRow(cells, lineNo, this.base + next);
@@ -278,29 +345,58 @@ export class CsvParser {
     const { file, opts } = this;
     const width = cells.length;
     const hasHeader = opts.header ?? cells.some((c) => !NUMBER.test(c.text));
+    if (opts.header !== false) this.refuseMetadataLine(cells, lineNo);
     this.names = hasHeader ? cells.map((c) => c.text) : cells.map((_, k) => `c${k}`);
+    this.firstCells = cells.map((c) => c.text);
     this.hasHeader = hasHeader;
     this.firstLine = lineNo;
     this.width = width;
+    /** A column named in the options: its index, or an error naming what the file has. */
+    const column = (c: string | number, what: string): number => {
+      if (typeof c === "string") {
+        if (!hasHeader)
+          throw new DnncError(`${file}:${lineNo}: ${what} column "${c}" given by name, but the file has no header row (give a 0-based index, or header=true)`);
+        const k = this.names.indexOf(c);
+        if (k < 0) throw new DnncError(`${file}:${lineNo}: no column named "${c}" in the header (columns: ${this.names.join(", ")})`);
+        return k;
+      }
+      const k = c < 0 ? width + c : c;
+      if (!Number.isInteger(k) || k < 0 || k >= width)
+        throw new DnncError(
+          `${file}:${lineNo}: ${what} column index ${c} is out of range for the ${width} columns of this line (0..${width - 1}, or -1 for the last)`,
+        );
+      return k;
+    };
+    const role = new Int32Array(width).fill(SKIPPED);
     if (opts.label === null) {
       this.labelCol = -1;
     } else {
-      if (width < 2) throw new DnncError(`${file}:${lineNo}: need at least one feature column and a label column, found ${width} column`);
-      if (typeof opts.label === "string") {
-        if (!hasHeader) throw new DnncError(`${file}: label column "${opts.label}" given by name, but the file has no header row`);
-        this.labelCol = this.names.indexOf(opts.label);
-        if (this.labelCol < 0) {
-          throw new DnncError(`${file}:${lineNo}: no column named "${opts.label}" in the header (columns: ${this.names.join(", ")})`);
-        }
-      } else {
-        const col = opts.label < 0 ? width + opts.label : opts.label;
-        if (!Number.isInteger(col) || col < 0 || col >= width) {
-          throw new DnncError(`${file}: label column index ${opts.label} is out of range for ${width} columns`);
-        }
-        this.labelCol = col;
-      }
+      if (width < 2 && opts.features === undefined)
+        throw new DnncError(`${file}:${lineNo}: need at least one feature column and a label column, found ${width} column`);
+      this.labelCol = column(opts.label, "label");
+      role[this.labelCol] = LABEL;
     }
-    this.F = this.labelCol >= 0 ? width - 1 : width;
+    let F = 0;
+    if (opts.features !== undefined) {
+      if (opts.features.length === 0) throw new DnncError(`${file}: features: the list of feature columns is empty`);
+      for (const c of opts.features) {
+        const k = column(c, "feature");
+        if (role[k] === LABEL) throw new DnncError(`${file}:${lineNo}: column "${this.names[k]}" is the label; it cannot be a feature too`);
+        if (role[k] !== SKIPPED) throw new DnncError(`${file}:${lineNo}: column "${this.names[k]}" is listed twice in features`);
+        role[k] = F++;
+      }
+    } else {
+      for (let k = 0; k < width; k++) if (role[k] !== LABEL) role[k] = F++;
+    }
+    this.cats = new Array(width).fill(undefined);
+    for (const c of opts.categorical ?? []) {
+      const k = column(c, "categorical");
+      if (role[k] < 0)
+        throw new DnncError(`${file}:${lineNo}: categorical column "${this.names[k]}" is not a feature${role[k] === LABEL ? " (it is the label)" : ""}`);
+      this.cats[k] = new Map();
+    }
+    this.role = role;
+    this.F = F;
     this.shaped = true;
     // Every data row holds `width` numbers of at least one byte each and width - 1 delimiters, and
     // all but the last end with a newline: at most (rest + 1) / (2 width) rows follow. Arrays of that
@@ -308,6 +404,12 @@ export class CsvParser {
     const rowsFromHere = this.totalBytes !== undefined ? Math.floor((this.totalBytes - offsetAfter + 1) / (2 * width)) : 1023;
     this.allocate((hasHeader ? 0 : 1) + rowsFromHere, this.totalBytes !== undefined);
     if (!hasHeader) this.dataRow(cells, lineNo);
+  }
+
+  /** Refuse scikit-learn's metadata line when the first row is one (rule A of metadataLine). */
+  private refuseMetadataLine(cells: Cell[], lineNo: number): void {
+    const texts = cells.map((c) => c.text);
+    if (metadataLine(texts)) throw new DnncError(metadataLineMessage(this.file, lineNo, texts, this.delim));
   }
 
   /** Size x and y for `rows` rows (capped by the limits), copying what they hold. */
@@ -355,15 +457,27 @@ export class CsvParser {
 
   /** One data row from the general path (the original parser's checks and messages). */
   private dataRow(cells: Cell[], line: number): void {
-    const { file, width, names, labelCol } = this;
+    const { file, width, names, role } = this;
     if (cells.length !== width) {
+      // rule B of metadataLine: the first line announced this row's width
+      if (this.n === 1 && !this.hasHeader && metadataLine(this.firstCells, cells.length))
+        throw new DnncError(metadataLineMessage(file, this.firstLine, this.firstCells, this.delim));
       throw new DnncError(`${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${this.firstLine})`);
     }
     if (this.n === this.cap) this.grow();
     const r = this.n;
-    let f = r * this.F;
+    const f = r * this.F;
     for (let k = 0; k < width; k++) {
+      const slot = role[k];
+      if (slot === SKIPPED) continue;
       const c = cells[k];
+      const cat = this.cats[k];
+      if (cat) {
+        let id = cat.get(c.text);
+        if (id === undefined) cat.set(c.text, (id = cat.size));
+        this.x[f + slot] = id;
+        continue;
+      }
       if (!NUMBER.test(c.text)) {
         const what = c.text === "" ? "empty cell" : `${show(c.text)} is not a number`;
         throw new DnncError(`${file}:${line}:${c.col}: ${what} (column "${names[k]}")`);
@@ -375,7 +489,7 @@ export class CsvParser {
             `the largest float32 is 3.4028235e38) (column "${names[k]}")`,
         );
       }
-      if (k === labelCol) {
+      if (slot === LABEL) {
         if (!this.regression) {
           if (!Number.isInteger(v) || v < 0) {
             throw new DnncError(
@@ -391,7 +505,7 @@ export class CsvParser {
         }
         this.y[r] = v;
       } else {
-        this.x[f++] = v;
+        this.x[f + slot] = v;
       }
     }
     this.n++;
@@ -413,7 +527,8 @@ export class CsvParser {
     const cls = this.cls;
     const delim = this.delimByte;
     const width = this.width;
-    const labelCol = this.labelCol;
+    const role = this.role;
+    const cats = this.cats;
     const regression = this.regression;
     const classes = this.opts.classes ?? Infinity;
     let x = this.x;
@@ -433,7 +548,7 @@ export class CsvParser {
         y = this.y;
       }
       let p = row;
-      let f = n * F;
+      const f = n * F;
       let k = 0;
       let c = b[p];
       for (;;) {
@@ -445,83 +560,99 @@ export class CsvParser {
           row = p + 1;
           continue rows;
         }
-        // the number (see the top of the file)
-        const s = p;
-        let neg = false;
-        if (c === 45 || c === 43) {
-          neg = c === 45;
-          c = b[++p];
-        }
-        // mantissa digits accumulate into w, exactly while there are at most 15 of them
-        const i0 = p;
-        let w = 0;
-        while (c >= 48 && c <= 57) {
-          w = w * 10 + (c - 48);
-          c = b[++p];
-        }
-        let digits = p - i0;
-        let e10 = 0;
-        if (c === 46) {
-          const f0 = ++p;
-          c = b[p];
-          while (c >= 48 && c <= 57) {
-            w = w * 10 + (c - 48);
-            c = b[++p];
-          }
-          e10 = f0 - p;
-          digits += p - f0;
-        }
-        if (c === 101 || c === 69) {
-          c = b[++p];
-          let eneg = false;
-          if (c === 45 || c === 43) {
-            eneg = c === 45;
-            c = b[++p];
-          }
-          if (!(c >= 48 && c <= 57)) digits = 0; // no exponent digits: not a number (or not yet complete)
-          let ex = 0;
-          while (c >= 48 && c <= 57) {
-            if (ex < 1e6) ex = ex * 10 + (c - 48);
-            c = b[++p];
-          }
-          e10 += eneg ? -ex : ex;
-        }
-        if (digits === 0) {
-          need = GENERAL;
-          break rows;
-        }
-        const e = p;
-        while (cls[c] === SPACE) c = b[++p];
-        if (c !== 10 && c !== delim) {
-          need = GENERAL;
-          break rows;
-        }
         if (k >= width) {
           need = GENERAL;
           break rows;
         }
-        let v: number;
-        if (digits <= 15 && e10 >= -22 && e10 <= 22) {
-          // |v| < 10^15 * 10^22: finite in float32
-          v = e10 === 0 ? w : e10 > 0 ? w * POW10[e10] : w / POW10[-e10];
-          if (neg) v = -v;
-        } else {
-          v = Number(ascii(b, s, e));
-          if (!(v < F32_OVERFLOW && v > -F32_OVERFLOW)) {
-            need = GENERAL;
-            break rows;
-          }
+        const slot = role[k];
+        if (cats[k] !== undefined) {
+          need = GENERAL;
+          break rows;
         }
-        if (k === labelCol) {
-          if (!regression) {
-            if (!(v >= 0 && v < classes && Number.isInteger(v))) {
+        if (slot === SKIPPED) {
+          // a column that is not read: to the delimiter or the end of the line (quotes and non-ASCII bytes: general path)
+          while (c !== 10 && c !== delim) {
+            if (c === 34 || c >= 128) {
               need = GENERAL;
               break rows;
             }
-            if (v > maxLabel) maxLabel = v;
+            c = b[++p];
           }
-          y[n] = v;
-        } else x[f++] = v;
+        } else {
+          // the number (see the top of the file)
+          const s = p;
+          let neg = false;
+          if (c === 45 || c === 43) {
+            neg = c === 45;
+            c = b[++p];
+          }
+          // mantissa digits accumulate into w, exactly while there are at most 15 of them
+          const i0 = p;
+          let w = 0;
+          while (c >= 48 && c <= 57) {
+            w = w * 10 + (c - 48);
+            c = b[++p];
+          }
+          let digits = p - i0;
+          let e10 = 0;
+          if (c === 46) {
+            const f0 = ++p;
+            c = b[p];
+            while (c >= 48 && c <= 57) {
+              w = w * 10 + (c - 48);
+              c = b[++p];
+            }
+            e10 = f0 - p;
+            digits += p - f0;
+          }
+          if (c === 101 || c === 69) {
+            c = b[++p];
+            let eneg = false;
+            if (c === 45 || c === 43) {
+              eneg = c === 45;
+              c = b[++p];
+            }
+            if (!(c >= 48 && c <= 57)) digits = 0; // no exponent digits: not a number (or not yet complete)
+            let ex = 0;
+            while (c >= 48 && c <= 57) {
+              if (ex < 1e6) ex = ex * 10 + (c - 48);
+              c = b[++p];
+            }
+            e10 += eneg ? -ex : ex;
+          }
+          if (digits === 0) {
+            need = GENERAL;
+            break rows;
+          }
+          const e = p;
+          while (cls[c] === SPACE) c = b[++p];
+          if (c !== 10 && c !== delim) {
+            need = GENERAL;
+            break rows;
+          }
+          let v: number;
+          if (digits <= 15 && e10 >= -22 && e10 <= 22) {
+            // |v| < 10^15 * 10^22: finite in float32
+            v = e10 === 0 ? w : e10 > 0 ? w * POW10[e10] : w / POW10[-e10];
+            if (neg) v = -v;
+          } else {
+            v = Number(ascii(b, s, e));
+            if (!(v < F32_OVERFLOW && v > -F32_OVERFLOW)) {
+              need = GENERAL;
+              break rows;
+            }
+          }
+          if (slot === LABEL) {
+            if (!regression) {
+              if (!(v >= 0 && v < classes && Number.isInteger(v))) {
+                need = GENERAL;
+                break rows;
+              }
+              if (v > maxLabel) maxLabel = v;
+            }
+            y[n] = v;
+          } else x[f + slot] = v;
+        }
         k++;
         if (c === delim) {
           c = b[++p];

@@ -142,3 +142,23 @@ export function featureSize(ds: Pick<Dataset, "shape">): number {
   for (const d of ds.shape) f *= d;
   return f;
 }
+
+/**
+ * The samples `rows` of a dataset held as arrays (not windows, not packed), in that order: x, y
+ * and the lengths copied row by row. For a split made where the data is loaded (a test split).
+ */
+export function takeRows<D extends Dataset>(ds: D, rows: Int32Array): D {
+  if (ds.windows || ds.packed) throw new RangeError("takeRows: windowed or packed datasets are not copied by rows");
+  const F = featureSize(ds);
+  const T = ds.y.length === 0 ? 0 : targetSize(ds);
+  const x = new (ds.x.constructor as Float32ArrayConstructor)(rows.length * F);
+  const y = new (ds.y.constructor as Float32ArrayConstructor)(rows.length * T);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    x.set(ds.x.subarray(r * F, (r + 1) * F), i * F);
+    if (T > 0) y.set(ds.y.subarray(r * T, (r + 1) * T), i * T);
+  }
+  const out = { ...ds, x, y, n: rows.length };
+  if (ds.lengths) out.lengths = Int32Array.from(rows, (r) => ds.lengths![r]);
+  return out;
+}

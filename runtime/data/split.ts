@@ -103,3 +103,22 @@ export function splitStratified(
   const sorted = (a: number[]) => Int32Array.from(a).sort();
   return { train: sorted(tr), validation: sorted(va), test: sorted(te) };
 }
+
+/**
+ * The test rows of a source of separate samples (a single CSV file, a tokens file, an image
+ * folder): a Fisher-Yates shuffle of 0..n-1 on the stream "data:test-split" of the SPEC's seed
+ * (--seed does not move it: runs with different seeds are scored on the same rows) picks
+ * round(n * fraction) test rows; the validation rows are drawn later from the rest, as from any
+ * training set. Both parts sorted ascending. A positive fraction that gives no test row, or leaves
+ * no training row, is an error naming `what`.
+ */
+export function splitTestRows(n: number, fraction: number, seed: number, what: string): { train: Int32Array; test: Int32Array } {
+  if (!(fraction >= 0 && fraction < 1)) throw new DnncError(`${what}: test fraction must be in [0, 1), got ${fraction}`);
+  const nTest = Math.round(n * fraction);
+  if (fraction > 0 && nTest === 0) throw new DnncError(`${what}: test fraction ${fraction} of ${n} samples gives no test sample`);
+  if (nTest >= n && n > 0) throw new DnncError(`${what}: test fraction ${fraction} of ${n} samples leaves none for training`);
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  new Rng(seed >>> 0, streamId("data:test-split")).shuffle(perm);
+  return { train: perm.slice(nTest).sort(), test: perm.slice(0, nTest).sort() };
+}

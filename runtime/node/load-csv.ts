@@ -4,12 +4,16 @@
 // magic bytes) is inflated in memory first, then parsed the same way; so is a pipe. On a terminal, files of
 // 64 MiB or more show a progress line on stderr while they load (erased when done).
 // CSV files of token-id sequences: loadTokenCsv, at the end.
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { DnncError } from "../errors";
 import { bytesText, CSV_LIMITS, CsvParser, type CsvDataset, type CsvLimits, type CsvOptions } from "../data/csv";
 import { isGzip } from "../data/gzip";
 import { readMaybeGzip } from "./files";
+import { takeRows } from "../data/dataset";
+import { splitTestRows } from "../data/split";
+import { CATEGORIES_METADATA, describeWidth, fitCategories, oneHot } from "../data/categorical";
 import { parseTokenCsvBytes, type TokenCsvDataset, type TokenCsvOptions } from "../data/token-csv";
 
 export interface LoadCsvOptions extends CsvOptions {
@@ -133,6 +137,66 @@ export function loadCsvFile(path: string, opts: LoadCsvOptions): CsvDataset {
     progress.clear();
     if (fd >= 0) closeSync(fd);
   }
+}
+
+export interface CsvSourceOptions extends CsvOptions {
+  /** Fraction of a single file's rows held out as the test split (the data block's `test`). Default 0. */
+  test?: number;
+  /** The spec's seed: it picks the test rows (runtime/data/split.ts splitTestRows). */
+  seed: number;
+  /** The model's number of inputs: with categorical columns, a mismatch is explained by the sum of the columns. */
+  inputSize?: number;
+}
+
+export interface CsvSource {
+  train: CsvDataset;
+  test?: CsvDataset;
+  /** With categorical columns: their vocabulary (runtime/data/categorical.ts), saved with the model. */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * A csv(...) source: a directory with train.csv (and optionally test.csv), or one file. With a
+ * `test` fraction the test rows are drawn from the training file (a directory that has its own
+ * test.csv is then an error: one test set or the other). Categorical columns are one-hot encoded
+ * with a vocabulary fitted on the training rows (those of the training file outside the test split).
+ */
+export function loadCsvSource(path: string, opts: CsvSourceOptions): CsvSource {
+  const { test: fraction = 0, seed, inputSize, ...csv } = opts;
+  let trainPath = path;
+  let train: CsvDataset;
+  let test: CsvDataset | undefined;
+  let trainRows: Int32Array | undefined;
+  if (existsSync(path) && statSync(path).isDirectory()) trainPath = join(path, "train.csv");
+  const testPath = trainPath !== path ? join(path, "test.csv") : undefined;
+  if (testPath !== undefined && existsSync(testPath)) {
+    if (fraction > 0)
+      throw new DnncError(`${testPath}: the data block asks for a test split (test ${fraction}) but the directory has its own test.csv; drop one of them`);
+    train = loadCsvFile(trainPath, csv);
+    // the test file is read with the training file's class count: a label the model has no output for is an error there
+    test = loadCsvFile(testPath, { ...csv, classes: csv.classes ?? train.classes });
+  } else {
+    const all = loadCsvFile(trainPath, csv);
+    if (fraction === 0) train = all;
+    else {
+      const rows = splitTestRows(all.n, fraction, seed, trainPath);
+      train = all;
+      trainRows = rows.train;
+      test = takeRows(all, rows.test);
+    }
+  }
+  if (!train.categories) return { train: trainRows ? takeRows(train, trainRows) : train, ...(test ? { test } : {}) };
+  const vocab = fitCategories(train, trainRows);
+  const encoded = oneHot(trainRows ? takeRows(train, trainRows) : train, vocab, trainPath).ds;
+  if (inputSize !== undefined && encoded.shape[0] !== inputSize)
+    throw new DnncError(
+      `${trainPath}: the rows give ${describeWidth(train, vocab)}, but the model's input is [${inputSize}]; set \`input [${encoded.shape[0]}]\``,
+    );
+  return {
+    train: encoded,
+    ...(test ? { test: oneHot(test, vocab, testPath ?? trainPath).ds } : {}),
+    metadata: { [CATEGORIES_METADATA]: JSON.stringify(vocab) },
+  };
 }
 
 /**

@@ -9,7 +9,8 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createBackend, type BackendKind } from "../backend-create";
 import { PARALLEL_MIN_MACS } from "../wasm/wasm-backend";
-import type { Dataset } from "../data/dataset";
+import { takeRows, type Dataset } from "../data/dataset";
+import { splitTestRows } from "../data/split";
 import { DnncError } from "../errors";
 import type { Program } from "../program";
 import { encodeSafetensors } from "../safetensors";
@@ -23,7 +24,8 @@ import { openRunDir, planRun, type RunDir, type RunPlan } from "./run-dir";
 import { describeNonFinite, findNonFiniteCheckpoint } from "../divergence";
 import { writeFileAtomicSync } from "./atomic";
 import { asUserError } from "./fs-errors";
-import { loadCsvFile, loadTokenCsv } from "./load-csv";
+import { loadCsvSource, loadTokenCsv } from "./load-csv";
+import { loadImageFolder } from "./load-image-folder";
 import { loadTextClasses, loadTextCorpus } from "./load-text";
 import { loadTimeSeries } from "./load-timeseries";
 import { seriesStatsMetadata, seriesStatsTensors } from "../data/timeseries";
@@ -210,7 +212,10 @@ function loadSequenceData(p: Program, dataDir: string): LoadedData {
         throw new DnncError(
           `${dataDir}: the longest row has ${ds.shape[0]} tokens, but the model's input is [${p.meta.inputShape[0]}]; set max_length=${p.meta.inputShape[0]} to pad (or cut) every row to it`,
         );
-      return { train: ds };
+      const test = (p.data.test as number | undefined) ?? 0;
+      if (test === 0) return { train: ds };
+      const rows = splitTestRows(ds.n, test, p.train.seed, dataDir);
+      return { train: takeRows(ds, rows.train), test: takeRows(ds, rows.test) };
     }
     case "timeseries": {
       const t = a.target as string | string[];
@@ -239,17 +244,28 @@ function loadSequenceData(p: Program, dataDir: string): LoadedData {
 export function loadData(p: Program, dataDir: string): LoadedData {
   const classes = modelClasses(p);
   if (p.data.source.kind === "idx") return loadIdxDir(dataDir, { classes });
-  if (p.data.source.kind !== "csv") return loadSequenceData(p, dataDir);
-  // csv: a directory with train.csv (and optionally test.csv), or a single file
-  const label = p.data.source.label ?? "label";
-  const regression = isRegression(p);
-  if (existsSync(dataDir) && statSync(dataDir).isDirectory()) {
-    const trainSet = loadCsvFile(join(dataDir, "train.csv"), { label, regression, classes });
-    const testPath = join(dataDir, "test.csv");
-    const test = existsSync(testPath) ? loadCsvFile(testPath, { label, regression, classes }) : undefined;
-    return { train: trainSet, test };
+  if (p.data.source.kind === "image_folder") {
+    const f = loadImageFolder(dataDir, { shape: p.meta.inputShape, test: (p.data.test as number | undefined) ?? 0, seed: p.train.seed });
+    if (classes !== undefined && f.classNames.length > classes)
+      throw new DnncError(`${dataDir}: ${f.classNames.length} class folders (${f.classNames.join(", ")}), but the model has ${classes} outputs`);
+    return { train: f.train, ...(f.test ? { test: f.test } : {}), metadata: { classes: JSON.stringify(f.classNames) } };
   }
-  return { train: loadCsvFile(dataDir, { label, regression, classes }) };
+  if (p.data.source.kind !== "csv") return loadSequenceData(p, dataDir);
+  // csv: a directory with train.csv (and optionally test.csv), or a single file (runtime/node/load-csv.ts)
+  const a = p.data.source.args ?? {};
+  return loadCsvSource(dataDir, {
+    label: p.data.source.label ?? "label",
+    regression: isRegression(p),
+    classes,
+    header: a.header as boolean | undefined,
+    delimiter: a.delimiter as string | undefined,
+    features: a.features as (string | number)[] | undefined,
+    skipRows: a.skip_rows as number | undefined,
+    categorical: a.categorical as (string | number)[] | undefined,
+    test: (p.data.test as number | undefined) ?? 0,
+    seed: p.train.seed,
+    inputSize: ((p.data.preprocess ?? []) as unknown[]).length > 0 ? undefined : p.meta.inputSize,
+  });
 }
 
 /**
@@ -418,9 +434,11 @@ export async function runTrainer(p: Program, argv: string[], trainerUrl: string,
       if (!args.quiet && !args.bench && !args.json) process.stdout.write(s + "\n");
     };
     say(`${p.meta.name}: ${samplesLine(p, data)}, batch ${p.meta.batch}, backend ${be.name} (${be.threads} thread${be.threads > 1 ? "s" : ""})`);
-    // a directory of classes: which files became which class (a stray file is a class too)
+    // a directory of classes: which files (or folders) became which class (a stray file is a class too)
     if (data.metadata?.classes !== undefined)
-      say(`classes (by file): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`);
+      say(
+        `classes (by ${p.data.source.kind === "image_folder" ? "folder" : "file"}): ${(JSON.parse(data.metadata.classes) as string[]).map((c, i) => `${i} ${c}`).join(", ")}`,
+      );
     if (initFrom) {
       const trained = new Set(p.segments.map((s) => s.name));
       for (const line of describeInitFrom(

@@ -5,7 +5,7 @@
 // stream must), and a value that is not finite in float32 (1e39, 1e400) is an error.
 // Same values, errors and messages as runtime/data/csv.ts; tests only.
 import { DnncError } from "../../runtime/errors";
-import type { CsvOptions } from "../../runtime/data/csv";
+import { metadataLine, metadataLineMessage, type CsvOptions } from "../../runtime/data/csv";
 
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const F32_OVERFLOW = 3.4028235677973366e38;
@@ -81,7 +81,25 @@ export function parseCsvReference(text: string, file: string, opts: CsvOptions):
   let maxLabel = -1;
   const regression = opts.regression ?? false;
   const row = (line: number, cells: Cell[]) => {
-    if (cells.length !== width) throw new DnncError(`${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${first!.line})`);
+    if (cells.length !== width) {
+      if (
+        n === 1 &&
+        !hasHeader &&
+        metadataLine(
+          first!.cells.map((c) => c.text),
+          cells.length,
+        )
+      )
+        throw new DnncError(
+          metadataLineMessage(
+            file,
+            first!.line,
+            first!.cells.map((c) => c.text),
+            delim,
+          ),
+        );
+      throw new DnncError(`${file}:${line}: ragged row: ${cells.length} cells, expected ${width} (as in line ${first!.line})`);
+    }
     for (let k = 0; k < width; k++) {
       const c = cells[k];
       if (!NUMBER.test(c.text)) {
@@ -120,17 +138,31 @@ export function parseCsvReference(text: string, file: string, opts: CsvOptions):
     first = { line: i + 1, cells };
     width = cells.length;
     hasHeader = opts.header ?? cells.some((c) => !NUMBER.test(c.text));
+    if (opts.header !== false && metadataLine(cells.map((c) => c.text)))
+      throw new DnncError(
+        metadataLineMessage(
+          file,
+          i + 1,
+          cells.map((c) => c.text),
+          delim,
+        ),
+      );
     names = hasHeader ? cells.map((c) => c.text) : cells.map((_, k) => `c${k}`);
     if (opts.label !== null) {
       if (width < 2) throw new DnncError(`${file}:${i + 1}: need at least one feature column and a label column, found ${width} column`);
       if (typeof opts.label === "string") {
-        if (!hasHeader) throw new DnncError(`${file}: label column "${opts.label}" given by name, but the file has no header row`);
+        if (!hasHeader)
+          throw new DnncError(
+            `${file}:${i + 1}: label column "${opts.label}" given by name, but the file has no header row (give a 0-based index, or header=true)`,
+          );
         labelCol = names.indexOf(opts.label);
         if (labelCol < 0) throw new DnncError(`${file}:${i + 1}: no column named "${opts.label}" in the header (columns: ${names.join(", ")})`);
       } else {
         labelCol = opts.label < 0 ? width + opts.label : opts.label;
         if (!Number.isInteger(labelCol) || labelCol < 0 || labelCol >= width)
-          throw new DnncError(`${file}: label column index ${opts.label} is out of range for ${width} columns`);
+          throw new DnncError(
+            `${file}:${i + 1}: label column index ${opts.label} is out of range for the ${width} columns of this line (0..${width - 1}, or -1 for the last)`,
+          );
       }
     }
     if (!hasHeader) row(i + 1, cells);
