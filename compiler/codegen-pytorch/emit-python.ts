@@ -16,7 +16,7 @@ import { PY_TRAIN } from "./py-train";
 import { PY_PREPROCESS } from "./py-preprocess";
 import { PY_AUGMENT } from "./py-augment";
 import { PY_PENALTY } from "./py-penalty";
-import { PY_SEQUENCE } from "./py-sequence";
+import { PY_SEQUENCE, PY_SEQUENCE_COMMON } from "./py-sequence";
 import { PY_CSV } from "./py-csv";
 import { PY_IMAGE } from "./py-image";
 import { lossPositions } from "../ir";
@@ -229,7 +229,8 @@ export function generatePytorchTrainer(ir: IR, opts: { dataPath: string; initFro
     emitLoss(ir),
     PY_SUPPORT.trim(),
     // the csv and image_folder sources use the sequence sources' file and CSV helpers (and the test split of PY_CSV)
-    ...(sequence || ir.data.source.kind === "csv" || ir.data.source.kind === "image_folder" ? [PY_SEQUENCE.trim(), PY_CSV.trim()] : []),
+    ...(sequence ? [PY_SEQUENCE.trim(), PY_CSV.trim()] : []),
+    ...(!sequence && (ir.data.source.kind === "csv" || ir.data.source.kind === "image_folder") ? [PY_SEQUENCE_COMMON.trim(), PY_CSV.trim()] : []),
     ...(ir.data.source.kind === "image_folder" ? [PY_IMAGE.trim()] : []),
     ...(ir.data.preprocess.length > 0 ? [PY_PREPROCESS.trim()] : []),
     ...(ir.data.augment.length > 0 ? [PY_AUGMENT.trim()] : []),

@@ -12,7 +12,8 @@
 // a batch is gathered from the series (window_x / window_y). Included only for these sources.
 // Python source, kept verbatim; no dollar-brace may appear in it.
 
-export const PY_SEQUENCE = String.raw`
+/** The helpers of the sequence sources that csv(...) and image_folder(...) use too (files, UTF-8, splits, CSV lines). */
+export const PY_SEQUENCE_COMMON = String.raw`
 # ---- the sequence sources (runtime/data/{text,token-csv,timeseries,split,vocab,utf8}.ts) ----------
 JS_SPACE = " \t\n\x0b\x0c\r\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 SEQ_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -289,6 +290,57 @@ def windows_ds(series, target, length, stride, offset, target_length, n, shape, 
             "target_length": target_length}, "shape": shape, "target_shape": target_shape, "lengths": None}
 
 
+# ---- CSV lines (runtime/data/token-csv.ts, shared with csv(...)) ---------------------------------
+def split_line(line, delim, where):
+    """Cells (text, start index) of one CSV line (runtime/data/csv.ts splitLine): quotes, "" inside them, trimmed."""
+    cells, i, n = [], 0, len(line)
+    while True:
+        start = j = i
+        while j < n and line[j] in " \t":
+            j += 1
+        if j < n and line[j] == '"':
+            j += 1
+            parts = []
+            while True:
+                if j >= n:
+                    fail(f"{where}:{u16col(line, start)}: unterminated quoted cell")
+                if line[j] == '"':
+                    if j + 1 < n and line[j + 1] == '"':
+                        parts.append('"')
+                        j += 2
+                        continue
+                    j += 1
+                    break
+                parts.append(line[j])
+                j += 1
+            while j < n and line[j] in " \t":
+                j += 1
+            if j < n and line[j] != delim:
+                fail(f"{where}:{u16col(line, j)}: unexpected text after a quoted cell")
+            i, text = j, "".join(parts)
+        else:
+            end = line.find(delim, i)
+            i = n if end < 0 else end
+            text = js_trim(line[start:i])
+        cells.append((text, start))
+        if i >= n:
+            return cells
+        i += 1
+
+
+def csv_lines(text):
+    """(line number, line without its CR) of the non-blank lines."""
+    for k, line in enumerate(text.split("\n")):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if js_trim(line) != "":
+            yield k + 1, line
+
+
+`;
+
+/** The sequence sources' loaders (text, text_classes, tokens, timeseries), after PY_SEQUENCE_COMMON. */
+const PY_SEQUENCE_LOADERS = String.raw`
 # ---- text: a character corpus (charCorpus, loadTextCorpus) ----------------------------------------
 def load_text_corpus(path, context, stride, val, test, vocab, separator="\n"):
     if is_directory(path):
@@ -413,52 +465,6 @@ def load_text_classes(directory, context, seed, val, test, separator, vocab):
 
 
 # ---- tokens: a CSV of token-id sequences (runtime/data/token-csv.ts) -------------------------------
-def split_line(line, delim, where):
-    """Cells (text, start index) of one CSV line (runtime/data/csv.ts splitLine): quotes, "" inside them, trimmed."""
-    cells, i, n = [], 0, len(line)
-    while True:
-        start = j = i
-        while j < n and line[j] in " \t":
-            j += 1
-        if j < n and line[j] == '"':
-            j += 1
-            parts = []
-            while True:
-                if j >= n:
-                    fail(f"{where}:{u16col(line, start)}: unterminated quoted cell")
-                if line[j] == '"':
-                    if j + 1 < n and line[j + 1] == '"':
-                        parts.append('"')
-                        j += 2
-                        continue
-                    j += 1
-                    break
-                parts.append(line[j])
-                j += 1
-            while j < n and line[j] in " \t":
-                j += 1
-            if j < n and line[j] != delim:
-                fail(f"{where}:{u16col(line, j)}: unexpected text after a quoted cell")
-            i, text = j, "".join(parts)
-        else:
-            end = line.find(delim, i)
-            i = n if end < 0 else end
-            text = js_trim(line[start:i])
-        cells.append((text, start))
-        if i >= n:
-            return cells
-        i += 1
-
-
-def csv_lines(text):
-    """(line number, line without its CR) of the non-blank lines."""
-    for k, line in enumerate(text.split("\n")):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if js_trim(line) != "":
-            yield k + 1, line
-
-
 def load_token_csv(path, label, pad, max_length, regression, classes):
     text = decode_utf8(read_data_bytes(path), path)
     rows, labels, lengths = [], [], []
@@ -749,3 +755,6 @@ def load_sequence_data(path):
     c = load_timeseries(path, t if isinstance(t, list) else [t], a.get("inputs"), a.get("time"), a["window"], a.get("horizon") or 1, a.get("stride") or 1, val, test)
     return c
 `;
+
+/** Everything a sequence source's trainer needs: the helpers, then the loaders. */
+export const PY_SEQUENCE = PY_SEQUENCE_COMMON + PY_SEQUENCE_LOADERS;
