@@ -68,6 +68,7 @@ train { batch 4 }`;
   conv1d(8, 3, padding=same) -> relu -> maxpool1d(2) -> avgpool1d(2)
   residual { conv1d(8, 1) -> tanh }
   lstm(6, layers=2, bidirectional=true) -> gru(8)
+  attention(2, causal=true)
   last
   dense(3)
   loss softmax_cross_entropy

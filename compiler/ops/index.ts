@@ -44,6 +44,7 @@ import { avgpool1d, avgpool1dNode, maxpool1d, maxpool1dNode, type AvgPool1dNode,
 import { addNode, flatten, flattenNode, identityNode, repeat, residual, type AddNode, type FlattenNode, type IdentityNode } from "./structure";
 import { last, lastNode, seqMaskTail, type LastNode, type SeqMaskTail } from "./sequence";
 import { gru, lstm, rnnNode, type GruNode, type LstmNode } from "./rnn";
+import { attention, attentionNode, type AttentionNode } from "./attention";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";
 
@@ -62,6 +63,7 @@ export type IRNode =
   | LastNode
   | LstmNode
   | GruNode
+  | AttentionNode
   | FlattenNode
   | BnNode
   | IterNormNode
@@ -94,6 +96,7 @@ export const OPS: Record<string, LayerOp> = {
   last,
   lstm,
   gru,
+  attention,
   flatten,
   bn,
   iternorm,
@@ -121,6 +124,7 @@ export const NODES: Producers = {
   last: lastNode,
   lstm: rnnNode,
   gru: rnnNode,
+  attention: attentionNode,
   flatten: flattenNode,
   bn: bnNode,
   iternorm: iterNormNode,
