@@ -145,7 +145,7 @@ function onnxAttention(n: AttentionNode, c: OnnxCtx): string {
   const k = part(1, "k");
   const v = part(2, "v");
   const kt = g.op("Transpose", [k], `${n.id}/kT`, { perm: ints([0, 1, 3, 2]) });
-  let s = g.op("Mul", [g.op("MatMul", [q, kt], `${n.id}/qk`), g.init(`${n.id}/scale`, [], [1 / Math.sqrt(dh)])], `${n.id}/scores`);
+  let s = g.op("Mul", [g.op("MatMul", [q, kt], `${n.id}/qk`), g.scalar(`${n.id}/scale`, 1 / Math.sqrt(dh))], `${n.id}/scores`);
   if (causal) {
     const m = new Float32Array(T * T);
     for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -Infinity;
