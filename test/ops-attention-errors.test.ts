@@ -1,0 +1,75 @@
+// attention's user errors, each fed its bad input: a diagnostic with its code, message, span and hint;
+// and `dnnc check` on a bad spec exits 1 naming file:line:col without a stack trace.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compileToIr } from "../compiler/pipeline";
+
+const spec = (input: string, body: string) => `model m {
+  input [${input}]
+  ${body}
+  loss mse
+}
+data { source csv("d.csv") }
+train { batch 4 }
+`;
+
+function diagnose(input: string, body: string) {
+  const r = compileToIr(spec(input, body), "s.dnn");
+  expect(r.ir).toBeUndefined();
+  expect(r.diagnostics).toHaveLength(1);
+  const d = r.diagnostics[0];
+  return { code: d.code, message: d.message, at: `${d.span.line}:${d.span.col}`, hint: d.hint };
+}
+
+describe("compile-time errors of attention", () => {
+  const cases: [string, string, string, { code: string; message: string; at?: string; hint?: string }][] = [
+    ["heads 0", "16, 8", "attention(0)", { code: "E0205", message: "bad value for `heads` of `attention`: 0 must be >= 1", at: "3:13" }],
+    [
+      "heads not dividing F",
+      "16, 10",
+      "attention(4)",
+      {
+        code: "E0205",
+        message: "bad value for `heads` of `attention`: 4 heads do not divide the 10 features of its input [16, 10] (each head takes F / heads of them)",
+        at: "3:3",
+        hint: "use a number of heads that divides 10, or change the width before it",
+      },
+    ],
+    ["dropout 1", "16, 8", "attention(2, dropout=1)", { code: "E0205", message: "bad value for `dropout` of `attention`: 1 must be <= 0.99" }],
+    ["causal not a boolean", "16, 8", "attention(2, causal=1)", { code: "E0205", message: "bad value for `causal` of `attention`: 1 must be boolean" }],
+    [
+      "on features [F]",
+      "16",
+      "attention(2)",
+      {
+        code: "E0302",
+        message: "`attention` needs input of rank 2 ([T, F]: a sequence), got shape [16]",
+        at: "3:3",
+        hint: "attention reads a sequence: put `embedding(vocab, dim)` before it for token ids [T], or give it `input [T, F]`",
+      },
+    ],
+    ["on images", "3, 8, 8", "attention(2)", { code: "E0302", message: "`attention` needs input of rank 2 ([T, F]: a sequence), got shape [3, 8, 8]" }],
+  ];
+  for (const [name, input, body, want] of cases)
+    it(name, () => {
+      const got = diagnose(input, body);
+      expect(got.code).toBe(want.code);
+      expect(got.message).toBe(want.message);
+      if (want.at) expect(got.at).toBe(want.at);
+      if (want.hint) expect(got.hint).toBe(want.hint);
+    });
+
+  it("dnnc check exits 1 with file:line:col and no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnnc-attn-err-"));
+    const f = join(dir, "bad.dnn");
+    writeFileSync(f, spec("16, 10", "attention(4)"));
+    const r = spawnSync(process.execPath, [resolve("bin/dnnc.mjs"), "check", f], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr + r.stdout).toContain("bad.dnn:3:3");
+    expect(r.stderr + r.stdout).toContain("4 heads do not divide the 10 features");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
