@@ -1,4 +1,4 @@
-// attention on the targets, from random weights:
+// attention and transformer blocks on the targets, from random weights:
 // - the ONNX exporter (MatMul / Softmax over (N, heads, T, dh), the causal mask an added constant)
 //   run by onnxruntime-node gives our forward's output;
 // - the PyTorch target's Net (nn.MultiheadAttention with boolean masks, imported by /usr/bin/python3)
@@ -29,6 +29,14 @@ const specs: LayerCase[] = [
     input: [7, 4],
     body: "residual { layernorm\n  attention(4, causal=true, dropout=0.1) }\n  residual { layernorm\n  dense(8) -> gelu\n  dense(4) }",
     loss: "mse",
+  },
+  { name: "block-post-relu", input: [6, 4], body: "repeat(2) { transformer(2, ff=6) }", loss: "mse" },
+  {
+    name: "block-pre-gelu-lm",
+    input: [7],
+    vocab: 5,
+    body: "embedding(5, 6)\n  transformer(3, norm=pre, activation=gelu, causal=true, dropout=0.2)\n  layernorm\n  dense(5)",
+    loss: "softmax_cross_entropy",
   },
   { name: "attn-lm", input: [8], vocab: 9, body: "embedding(9, 4)\n  attention(1, causal=true)\n  dense(9)", loss: "softmax_cross_entropy" },
 ];

@@ -1,7 +1,9 @@
 // The attention layer of the language against PyTorch 1.13's nn.MultiheadAttention
 // (test/reference/attention/make_cases.py): one and several heads, causal, bias=false, padded batches
 // with and without causal (PyTorch ran each sample cut at its length alone: a padded position changes
-// nothing), a pre-norm residual block, and small language models (embedding -> attention -> dense,
+// nothing), a pre-norm residual block, transformer blocks (nn.TransformerEncoder of
+// nn.TransformerEncoderLayer(batch_first=True), pre- and post-norm, relu and gelu, causal, padded, two
+// blocks by repeat(2), dnnc's names its state-dict names under `layers.k.` -> `transformer_k_`), and small language models (embedding -> attention -> dense,
 // cross-entropy at every position, padded and not). Each case is compiled once through the real
 // pipeline and run on both backends: from the same weights, the output, the loss, every parameter's
 // gradient and the gradient at the attention layer's input; then three steps of the compiled
@@ -56,7 +58,21 @@ describe("attention against PyTorch", () => {
   it("the reference holds every variant", () => {
     expect(ref.torch).toMatch(/^1\.13/);
     const names = ref.cases.map((c) => c.name).join(" | ");
-    for (const v of ["one head", "heads=2", "causal", "bias=false", "padded", "padded causal", "residual pre-norm", "lm causal", "lm causal padded"])
+    for (const v of [
+      "one head",
+      "heads=2",
+      "causal",
+      "bias=false",
+      "padded",
+      "padded causal",
+      "residual pre-norm",
+      "lm causal",
+      "lm causal padded",
+      "transformer post-norm",
+      "pre-norm gelu causal repeat(2)",
+      "post-norm gelu causal padded",
+      "pre-norm relu padded repeat(2)",
+    ])
       expect(names).toContain(v);
     expect(ref.cases.filter((c) => c.lengths).length).toBeGreaterThanOrEqual(3);
   });
@@ -99,7 +115,7 @@ describe("attention against PyTorch", () => {
           }
           // the gradient at the attention layer's input (in the residual block: the dense's output, which the skip reads too)
           const att = ir.nodes.find((m) => m.op === "attention")!;
-          const at = c.name.startsWith("residual") ? ir.nodes.find((m) => m.op === "dense")!.output : att.inputs[0];
+          const at = c.name.startsWith("residual") || c.name.startsWith("transformer") ? ir.nodes.find((m) => m.op === "dense")!.output : att.inputs[0];
           const o = ir.layout!.offsets[`grad:${at}`];
           expect(closeTo(H.subarray(o, o + c.dx.length), c.dx, 1e-4), "dx").toBeUndefined();
 

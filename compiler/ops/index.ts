@@ -45,6 +45,7 @@ import { addNode, flatten, flattenNode, identityNode, repeat, residual, type Add
 import { last, lastNode, seqMaskTail, type LastNode, type SeqMaskTail } from "./sequence";
 import { gru, lstm, rnnNode, type GruNode, type LstmNode } from "./rnn";
 import { attention, attentionNode, type AttentionNode } from "./attention";
+import { transformer } from "./transformer";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";
 
@@ -97,6 +98,7 @@ export const OPS: Record<string, LayerOp> = {
   lstm,
   gru,
   attention,
+  transformer,
   flatten,
   bn,
   iternorm,

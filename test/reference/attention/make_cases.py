@@ -38,16 +38,17 @@ def mha(m, x, causal):
     return m(x, x, x, need_weights=False, attn_mask=mask)[0]
 
 
-def case(name, spec, shape, n, modules, fwd, loss="mse", lengths=None, ids=False, vocab=None, garbage=None):
+def case(name, spec, shape, n, modules, fwd, loss="mse", lengths=None, ids=False, vocab=None, garbage=None, rename=lambda k: k):
     """
     spec: the model's layer lines (dnnc); shape: the input shape; modules: {dnnc name: module};
-    fwd(x) -> (out, pre): the model on a batch, pre = the attention layer's input.
+    fwd(x) -> (out, pre): the model on a batch, pre = the attention layer's input; rename: PyTorch's
+    parameter name -> dnnc's.
     """
     T = shape[0]
     params = {}
     for mname, m in modules.items():
         for pname, p in m.named_parameters():
-            params[f"{mname}.{pname}"] = p
+            params[rename(f"{mname}.{pname}")] = p
     initial = {k: flat(v) for k, v in params.items()}
     if ids:
         x = torch.randint(0, vocab, (n, T)).float()
@@ -104,7 +105,7 @@ def case(name, spec, shape, n, modules, fwd, loss="mse", lengths=None, ids=False
         dx[b, : p.shape[1]] = p.grad[0]
     c["dx"] = flat(dx)
     # STEPS optimizer steps on this batch: AdamW, decoupled decay on the weights (not biases, not norms), clip_norm
-    is_decayed = lambda k: "weight" in k.split(".")[-1] and not k.startswith("layernorm")
+    is_decayed = lambda k: "weight" in k.split(".")[-1] and not k.startswith("layernorm") and "_norm" not in k
     decayed = [p for k, p in params.items() if is_decayed(k)]
     rest = [p for k, p in params.items() if not is_decayed(k)]
     opt = torch.optim.AdamW([{"params": decayed, "weight_decay": DECAY}, {"params": rest, "weight_decay": 0.0}], lr=LR)
@@ -184,6 +185,38 @@ for (name, causal, lengths) in [("lm causal", True, None), ("lm causal padded", 
     spec = f"embedding({V}, {E})\n  attention(2{', causal=true' if causal else ''})\n  dense({V})"
     nb = 4 if lengths else 3
     cases.append(case(name, spec, [T3], nb, {"embedding_0": emb, "attention_0": m, "dense_0": head}, lm, loss="ce", lengths=lengths, ids=True, vocab=V, garbage=999 if lengths else None))
+
+# ---- transformer blocks: nn.TransformerEncoder(nn.TransformerEncoderLayer(batch_first=True), N) -----
+# dnnc's names are nn.TransformerEncoder's under the rename `layers.k.` -> `transformer_k_`
+import re
+
+
+def encoder_names(k):
+    return re.sub(r"^encoder\.layers\.(\d+)\.", r"transformer_\1_", k)
+
+
+def block_case(name, layers, norm_first, activation, causal, lengths=None, heads=2, ff=8):
+    pre = nn.Linear(Fin, C)
+    layer = nn.TransformerEncoderLayer(C, heads, dim_feedforward=ff, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first)
+    enc = nn.TransformerEncoder(layer, layers)
+    randomize_biases(enc)
+    args = f"{heads}, ff={ff}, dropout=0, norm={'pre' if norm_first else 'post'}, activation={activation}" + (", causal=true" if causal else "")
+    body = f"transformer({args})" if layers == 1 else f"repeat({layers}) {{ transformer({args}) }}"
+
+    def fwd(x, pre=pre, enc=enc):
+        p = pre(x)
+        T = p.shape[1]
+        return enc(p, mask=torch.ones(T, T, dtype=torch.bool).triu(1) if causal else None), p
+
+    cases.append(
+        case(name, f"dense({C})\n  {body}", [T, Fin], n, {"dense_0": pre, "encoder": enc}, fwd, lengths=lengths, garbage=6.0 if lengths else None, rename=encoder_names)
+    )
+
+
+block_case("transformer post-norm relu", 1, False, "relu", False)
+block_case("transformer pre-norm gelu causal repeat(2)", 2, True, "gelu", True)
+block_case("transformer post-norm gelu causal padded", 1, False, "gelu", True, lengths=[5, 1, 3])
+block_case("transformer pre-norm relu padded repeat(2)", 2, True, "relu", False, lengths=[2, 5, 4], heads=3, ff=5)
 
 with open(os.path.join(HERE, "cases.json"), "w") as f:
     json.dump({"torch": torch.__version__, "lr": LR, "decay": DECAY, "clip": CLIP, "steps": STEPS, "cases": cases}, f, separators=(",", ":"))
