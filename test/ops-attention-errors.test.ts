@@ -1,4 +1,4 @@
-// attention's user errors, each fed its bad input: a diagnostic with its code, message, span and hint;
+// attention's, transformer's and pos_embedding's user errors, each fed its bad input: a diagnostic with its code, message, span and hint;
 // and `dnnc check` on a bad spec exits 1 naming file:line:col without a stack trace.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -24,7 +24,7 @@ function diagnose(input: string, body: string) {
   return { code: d.code, message: d.message, at: `${d.span.line}:${d.span.col}`, hint: d.hint };
 }
 
-describe("compile-time errors of attention", () => {
+describe("compile-time errors of attention, transformer and pos_embedding", () => {
   const cases: [string, string, string, { code: string; message: string; at?: string; hint?: string }][] = [
     ["heads 0", "16, 8", "attention(0)", { code: "E0205", message: "bad value for `heads` of `attention`: 0 must be >= 1", at: "3:13" }],
     [
@@ -52,6 +52,58 @@ describe("compile-time errors of attention", () => {
       },
     ],
     ["on images", "3, 8, 8", "attention(2)", { code: "E0302", message: "`attention` needs input of rank 2 ([T, F]: a sequence), got shape [3, 8, 8]" }],
+    [
+      "pos_embedding T not the input's",
+      "16, 8",
+      "pos_embedding(32, 8)",
+      {
+        code: "E0205",
+        message: "bad value for `T` of `pos_embedding`: 32 is not the length of its input [16, 8]",
+        at: "3:3",
+        hint: "write pos_embedding(16, 8), or leave the sizes out",
+      },
+    ],
+    [
+      "pos_embedding dim not the input's",
+      "16, 8",
+      "pos_embedding(16, 4)",
+      { code: "E0205", message: "bad value for `dim` of `pos_embedding`: 4 is not the width of its input [16, 8]" },
+    ],
+    [
+      "pos_embedding kind",
+      "16, 8",
+      "pos_embedding(kind=rotary)",
+      { code: "E0205", message: 'bad value for `kind` of `pos_embedding`: "rotary" must be equal to one of the allowed values' },
+    ],
+    [
+      "pos_embedding on token ids",
+      "16",
+      "pos_embedding",
+      { code: "E0302", message: "`pos_embedding` needs input of rank 2 ([T, F]: a sequence), got shape [16]" },
+    ],
+    ["transformer on features", "16", "transformer(2)", { code: "E0302", message: "`transformer` needs input of rank 2 ([T, F]: a sequence), got shape [16]" }],
+    [
+      "transformer heads not dividing F",
+      "16, 10",
+      "transformer(4, norm=pre)",
+      {
+        code: "E0205",
+        message: "bad value for `heads` of `attention`: 4 heads do not divide the 10 features of its input [16, 10] (each head takes F / heads of them)",
+        at: "3:3",
+      },
+    ],
+    [
+      "transformer norm",
+      "16, 8",
+      "transformer(2, norm=middle)",
+      { code: "E0205", message: 'bad value for `norm` of `transformer`: "middle" must be equal to one of the allowed values' },
+    ],
+    [
+      "transformer activation",
+      "16, 8",
+      "transformer(2, activation=tanh)",
+      { code: "E0205", message: 'bad value for `activation` of `transformer`: "tanh" must be equal to one of the allowed values' },
+    ],
   ];
   for (const [name, input, body, want] of cases)
     it(name, () => {

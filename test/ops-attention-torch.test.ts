@@ -3,7 +3,8 @@
 // with and without causal (PyTorch ran each sample cut at its length alone: a padded position changes
 // nothing), a pre-norm residual block, transformer blocks (nn.TransformerEncoder of
 // nn.TransformerEncoderLayer(batch_first=True), pre- and post-norm, relu and gelu, causal, padded, two
-// blocks by repeat(2), dnnc's names its state-dict names under `layers.k.` -> `transformer_k_`), and small language models (embedding -> attention -> dense,
+// blocks by repeat(2), dnnc's names its state-dict names under `layers.k.` -> `transformer_k_`), and small language models (embedding -> attention -> dense, embedding -> pos_embedding (learned,
+// sinusoidal) -> transformer -> dense,
 // cross-entropy at every position, padded and not). Each case is compiled once through the real
 // pipeline and run on both backends: from the same weights, the output, the loss, every parameter's
 // gradient and the gradient at the attention layer's input; then three steps of the compiled
@@ -34,6 +35,7 @@ interface Case {
   dx: number[];
   losses: number[];
   final: Record<string, number[]>;
+  dx_at: "attention" | "dense" | "embedding";
 }
 
 const ref = JSON.parse(readFileSync(new URL("./reference/attention/cases.json", import.meta.url), "utf8")) as {
@@ -113,9 +115,8 @@ describe("attention against PyTorch", () => {
             const g = H.subarray(p.layout.G + (t.offset - p.layout.P), p.layout.G + (t.offset - p.layout.P) + t.size);
             expect(closeTo(g, c.grads[t.name], 1e-4), `grad ${t.name}`).toBeUndefined();
           }
-          // the gradient at the attention layer's input (in the residual block: the dense's output, which the skip reads too)
-          const att = ir.nodes.find((m) => m.op === "attention")!;
-          const at = c.name.startsWith("residual") || c.name.startsWith("transformer") ? ir.nodes.find((m) => m.op === "dense")!.output : att.inputs[0];
+          // the gradient at the attention layer's input, or at the output of the dense or embedding before the blocks
+          const at = c.dx_at === "attention" ? ir.nodes.find((m) => m.op === "attention")!.inputs[0] : ir.nodes.find((m) => m.op === c.dx_at)!.output;
           const o = ir.layout!.offsets[`grad:${at}`];
           expect(closeTo(H.subarray(o, o + c.dx.length), c.dx, 1e-4), "dx").toBeUndefined();
 

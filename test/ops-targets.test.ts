@@ -68,7 +68,8 @@ train { batch 4 }`;
   conv1d(8, 3, padding=same) -> relu -> maxpool1d(2) -> avgpool1d(2)
   residual { conv1d(8, 1) -> tanh }
   lstm(6, layers=2, bidirectional=true) -> gru(8)
-  attention(2, causal=true)
+  pos_embedding -> attention(2, causal=true)
+  pos_embedding(kind=sinusoidal)
   transformer(2, norm=pre, activation=gelu)
   last
   dense(3)

@@ -46,6 +46,7 @@ import { last, lastNode, seqMaskTail, type LastNode, type SeqMaskTail } from "./
 import { gru, lstm, rnnNode, type GruNode, type LstmNode } from "./rnn";
 import { attention, attentionNode, type AttentionNode } from "./attention";
 import { transformer } from "./transformer";
+import { pos_embedding, posEmbeddingNode, type PosEmbeddingNode } from "./positional";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";
 
@@ -65,6 +66,7 @@ export type IRNode =
   | LstmNode
   | GruNode
   | AttentionNode
+  | PosEmbeddingNode
   | FlattenNode
   | BnNode
   | IterNormNode
@@ -99,6 +101,7 @@ export const OPS: Record<string, LayerOp> = {
   gru,
   attention,
   transformer,
+  pos_embedding,
   flatten,
   bn,
   iternorm,
@@ -127,6 +130,7 @@ export const NODES: Producers = {
   lstm: rnnNode,
   gru: rnnNode,
   attention: attentionNode,
+  pos_embedding: posEmbeddingNode,
   flatten: flattenNode,
   bn: bnNode,
   iternorm: iterNormNode,

@@ -218,6 +218,38 @@ block_case("transformer pre-norm gelu causal repeat(2)", 2, True, "gelu", True)
 block_case("transformer post-norm gelu causal padded", 1, False, "gelu", True, lengths=[5, 1, 3])
 block_case("transformer pre-norm relu padded repeat(2)", 2, True, "relu", False, lengths=[2, 5, 4], heads=3, ff=5)
 
+# ---- positions: embedding -> pos_embedding (learned or sinusoidal) -> transformer -> dense ---------
+def sinusoid_table(T, F):
+    t = torch.arange(T, dtype=torch.float64).unsqueeze(1)
+    i = torch.arange(F, dtype=torch.float64).unsqueeze(0)
+    a = t * torch.pow(torch.tensor(10000.0, dtype=torch.float64), -2 * torch.div(i, 2, rounding_mode="floor") / F)
+    return torch.where(i.long() % 2 == 0, torch.sin(a), torch.cos(a)).float()
+
+
+for (name, kind, lengths) in [("lm pos_embedding learned", "learned", None), ("lm pos_embedding sinusoidal padded", "sinusoidal", [6, 2, 5, 1])]:
+    emb = nn.Embedding(V, E)
+    pe = nn.Embedding(T3, E)
+    layer = nn.TransformerEncoderLayer(E, 2, dim_feedforward=8, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+    enc = nn.TransformerEncoder(layer, 1)
+    randomize_biases(enc)
+    head = nn.Linear(E, V)
+
+    def lm(x, emb=emb, pe=pe, enc=enc, head=head, kind=kind):
+        p = emb(x.long())
+        L = p.shape[1]
+        h = p + (pe.weight[:L] if kind == "learned" else sinusoid_table(T3, E)[:L])
+        return head(enc(h, mask=torch.ones(L, L, dtype=torch.bool).triu(1))), p
+
+    spec = f"embedding({V}, {E})\n  pos_embedding({T3}, {E}{', kind=sinusoidal' if kind == 'sinusoidal' else ''})\n  transformer(2, ff=8, dropout=0, norm=pre, activation=gelu, causal=true)\n  dense({V})"
+    mods = {"embedding_0": emb, "encoder": enc, "dense_0": head}
+    if kind == "learned":
+        mods["pos_embedding_0"] = pe
+    nb = 4 if lengths else 3
+    cases.append(case(name, spec, [T3], nb, mods, lm, loss="ce", lengths=lengths, ids=True, vocab=V, garbage=999 if lengths else None, rename=encoder_names))
+
+for c in cases:
+    c["dx_at"] = "embedding" if c["name"].startswith("lm") else "dense" if c["name"].startswith(("residual", "transformer")) else "attention"
+
 with open(os.path.join(HERE, "cases.json"), "w") as f:
     json.dump({"torch": torch.__version__, "lr": LR, "decay": DECAY, "clip": CLIP, "steps": STEPS, "cases": cases}, f, separators=(",", ":"))
     f.write("\n")
