@@ -422,6 +422,7 @@ class Checker {
       l1: 0,
       decayBias: false,
       decayNorm: false,
+      decayEmbedding: true,
       clipNorm: 0,
       clipValue: 0,
       schedule: { kind: "constant", args: {}, warmup: 0, per: "epoch" },
@@ -476,6 +477,10 @@ class Checker {
         decay_norm: (el) => {
           const x = this.bool(el);
           if (x !== undefined) train.decayNorm = x;
+        },
+        decay_embedding: (el) => {
+          const x = this.bool(el);
+          if (x !== undefined) train.decayEmbedding = x;
         },
         clip_norm: (el) => {
           const x = this.number(el, { min: 0, exclusiveMin: true });

@@ -104,7 +104,9 @@ class Lowerer implements LowerCtx {
     const t = this.spec.train;
     const layerWd = layer.args.weight_decay as number | undefined;
     const wd = layerWd ?? t.weightDecay;
-    const decayed = group === "weight" || (group === "bias" && t.decayBias) || (group === "norm" && t.decayNorm);
+    // (decay_embedding false: the token and position tables join biases and norms, undecayed)
+    const table = layer.op === "embedding" || layer.op === "pos_embedding";
+    const decayed = (group === "weight" && (t.decayEmbedding || !table)) || (group === "bias" && t.decayBias) || (group === "norm" && t.decayNorm);
     this.params.push({
       name,
       shape,
