@@ -422,7 +422,6 @@ class Checker {
       l1: 0,
       decayBias: false,
       decayNorm: false,
-      decayEmbedding: true,
       clipNorm: 0,
       clipValue: 0,
       schedule: { kind: "constant", args: {}, warmup: 0, per: "epoch" },

@@ -78,8 +78,8 @@ export interface TrainSpec {
   l1: number;
   decayBias: boolean;
   decayNorm: boolean;
-  /** Whether the token and position tables (embedding, pos_embedding) get weight decay (default true; false: the minGPT idiom). */
-  decayEmbedding: boolean;
+  /** Whether the token and position tables (embedding, pos_embedding) get weight decay (absent: true; false: the minGPT idiom; absent unless given, so trainers without it are unchanged). */
+  decayEmbedding?: boolean;
   clipNorm: number;
   clipValue: number;
   schedule: ScheduleSpec;

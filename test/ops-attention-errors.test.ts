@@ -104,6 +104,39 @@ describe("compile-time errors of attention, transformer and pos_embedding", () =
       "transformer(2, activation=tanh)",
       { code: "E0205", message: 'bad value for `activation` of `transformer`: "tanh" must be equal to one of the allowed values' },
     ],
+    [
+      "tie to nothing",
+      "16",
+      "embedding(10, 8)\n  dense(10, tie=embedding_1)",
+      {
+        code: "E0205",
+        message: "bad value for `tie` of `dense`: no embedding layer `embedding_1` comes before this layer",
+        at: "4:3",
+        hint: "tie to an embedding earlier in the model: the first one is `embedding_0`",
+      },
+    ],
+    [
+      "tie with another shape",
+      "16",
+      "embedding(10, 8)\n  dense(12, tie=embedding_0)",
+      {
+        code: "E0205",
+        message: "bad value for `tie` of `dense`: embedding_0's table is [10, 8] but this layer's weight is [12, 8] (units, input features)",
+        hint: "the embedding's vocabulary must be the units and its dim the input's features",
+      },
+    ],
+    [
+      "tie with weight_norm",
+      "16",
+      "embedding(10, 8)\n  dense(10, tie=embedding_0, weight_norm=true)",
+      { code: "E0205", message: "bad value for `tie` of `dense`: a tied weight cannot be weight-normalized" },
+    ],
+    [
+      "tie to a dense",
+      "16",
+      "embedding(10, 8)\n  dense(8)\n  dense(10, tie=dense_0)",
+      { code: "E0205", message: 'bad value for `tie` of `dense`: "dense_0" must match pattern "^embedding_[0-9]+$"' },
+    ],
   ];
   for (const [name, input, body, want] of cases)
     it(name, () => {

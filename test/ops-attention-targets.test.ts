@@ -1,4 +1,4 @@
-// attention, transformer blocks and pos_embedding (learned, sinusoidal) on the targets, from random weights:
+// attention, transformer blocks, pos_embedding (learned, sinusoidal) and weight tying on the targets, from random weights:
 // - the ONNX exporter (MatMul / Softmax over (N, heads, T, dh), the causal mask an added constant)
 //   run by onnxruntime-node gives our forward's output;
 // - the PyTorch target's Net (nn.MultiheadAttention with boolean masks, imported by /usr/bin/python3)
@@ -36,6 +36,13 @@ const specs: LayerCase[] = [
     input: [7],
     vocab: 5,
     body: "embedding(5, 6)\n  pos_embedding(7, 6, kind=sinusoidal)\n  transformer(3, norm=pre, activation=gelu, causal=true, dropout=0.2)\n  layernorm\n  dense(5)",
+    loss: "softmax_cross_entropy",
+  },
+  {
+    name: "tied-lm",
+    input: [8],
+    vocab: 9,
+    body: "embedding(9, 6)\n  pos_embedding\n  transformer(2, norm=pre, causal=true)\n  dense(9, tie=embedding_0)",
     loss: "softmax_cross_entropy",
   },
   { name: "attn-lm", input: [8], vocab: 9, body: "embedding(9, 4)\n  pos_embedding\n  attention(1, causal=true)\n  dense(9)", loss: "softmax_cross_entropy" },

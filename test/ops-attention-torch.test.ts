@@ -4,7 +4,8 @@
 // nothing), a pre-norm residual block, transformer blocks (nn.TransformerEncoder of
 // nn.TransformerEncoderLayer(batch_first=True), pre- and post-norm, relu and gelu, causal, padded, two
 // blocks by repeat(2), dnnc's names its state-dict names under `layers.k.` -> `transformer_k_`), and small language models (embedding -> attention -> dense, embedding -> pos_embedding (learned,
-// sinusoidal) -> transformer -> dense,
+// sinusoidal) -> transformer -> dense, the dense tied to the embedding's table (tie=embedding_0: one
+// parameter, its gradient summed),
 // cross-entropy at every position, padded and not). Each case is compiled once through the real
 // pipeline and run on both backends: from the same weights, the output, the loss, every parameter's
 // gradient and the gradient at the attention layer's input; then three steps of the compiled

@@ -4,7 +4,7 @@
 //   dropout 0 as the two sides draw different masks; everything else as committed: pre-norm gelu
 //   causal blocks, learned positions, final layernorm, AdamW with decay_embedding false, warm-up then
 //   cosine per step, clip_norm) on the bundled fortunes, and a post-norm relu twin with sinusoidal
-//   positions and label smoothing: 20 steps from our initial weights on the same batches give the same
+//   positions, label smoothing and the output layer tied to the embedding (tie=embedding_0): 20 steps from our initial weights on the same batches give the same
 //   loss trace (relative 1e-4) and the same final tensors (1e-3, relative to max(1, |v|)), which moved.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,11 +37,12 @@ function shrunk(): string {
 
 const SPECS: Record<string, () => string> = {
   "char-transformer (shrunk)": shrunk,
-  "post-norm relu, sinusoidal, label smoothing": () =>
+  "post-norm relu, sinusoidal, label smoothing, tied": () =>
     shrunk()
       .replace("pos_embedding(16, 16)", "pos_embedding(kind=sinusoidal)")
       .replace("norm=pre, activation=gelu", "norm=post, activation=relu")
-      .replace("loss softmax_cross_entropy", "loss softmax_cross_entropy(label_smoothing=0.1)"),
+      .replace("loss softmax_cross_entropy", "loss softmax_cross_entropy(label_smoothing=0.1)")
+      .replace("dense(auto)", "dense(auto, tie=embedding_0)"),
 };
 
 const dir = mkdtempSync(join(tmpdir(), "dnnc-attnpt-"));

@@ -48,7 +48,9 @@ def case(name, spec, shape, n, modules, fwd, loss="mse", lengths=None, ids=False
     params = {}
     for mname, m in modules.items():
         for pname, p in m.named_parameters():
-            params[rename(f"{mname}.{pname}")] = p
+            k = rename(f"{mname}.{pname}")
+            if k is not None:
+                params[k] = p
     initial = {k: flat(v) for k, v in params.items()}
     if ids:
         x = torch.randint(0, vocab, (n, T)).float()
@@ -246,6 +248,26 @@ for (name, kind, lengths) in [("lm pos_embedding learned", "learned", None), ("l
         mods["pos_embedding_0"] = pe
     nb = 4 if lengths else 3
     cases.append(case(name, spec, [T3], nb, mods, lm, loss="ce", lengths=lengths, ids=True, vocab=V, garbage=999 if lengths else None, rename=encoder_names))
+
+# ---- weight tying: the output layer's weight is the embedding's table (one Parameter, its gradient the sum) --
+for (name, lengths) in [("lm tied", None), ("lm tied padded", [6, 4, 1, 3])]:
+    emb = nn.Embedding(V, E)
+    pe = nn.Embedding(T3, E)
+    layer = nn.TransformerEncoderLayer(E, 2, dim_feedforward=8, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+    enc = nn.TransformerEncoder(layer, 1)
+    randomize_biases(enc)
+    head = nn.Linear(E, V)
+    head.weight = emb.weight
+
+    def lm(x, emb=emb, pe=pe, enc=enc, head=head):
+        p = emb(x.long())
+        L = p.shape[1]
+        return head(enc(p + pe.weight[:L], mask=torch.ones(L, L, dtype=torch.bool).triu(1))), p
+
+    spec = f"embedding({V}, {E})\n  pos_embedding\n  transformer(2, ff=8, dropout=0, norm=pre, activation=gelu, causal=true)\n  dense({V}, tie=embedding_0)"
+    nb = 4 if lengths else 3
+    tied = lambda k: None if k == "dense_0.weight" else encoder_names(k)
+    cases.append(case(name, spec, [T3], nb, {"embedding_0": emb, "pos_embedding_0": pe, "encoder": enc, "dense_0": head}, lm, loss="ce", lengths=lengths, ids=True, vocab=V, garbage=999 if lengths else None, rename=tied))
 
 for c in cases:
     c["dx_at"] = "embedding" if c["name"].startswith("lm") else "dense" if c["name"].startswith(("residual", "transformer")) else "attention"
