@@ -9,7 +9,7 @@
 // weights in training.
 // Kernels: runtime/kernels/attention.ts (GEMM-based, one head's T x T scores at a time), its oracle
 // runtime/kernels/attention-reference.ts; areas `save` (q, k, v, the head outputs, each score
-// row's log-sum-exp) and `tmp` (scratch). PyTorch: nn.MultiheadAttention with boolean masks.
+// row's maximum and inverse sum) and `tmp` (scratch). PyTorch: nn.MultiheadAttention with boolean masks.
 // ONNX: MatMul/Softmax over (N, heads, T, dh) (causal mask as an added constant); padded models are
 // refused as a whole (compiler/check-targets.ts).
 import type { IR, NodeOf } from "../ir";

@@ -13,14 +13,14 @@
 // This is the fast kernel: the projections are GEMMs over the n·T rows, and each (sample, head)'s
 // scores are one GEMM into a single L x L scratch (never more than one head's scores at a time).
 // Forward keeps q, k, v (head-major, so each head's block is a dense [T, dh] matrix a GEMM takes),
-// the concatenated head outputs (out_proj's input) and each score row's log-sum-exp; backward
-// recomputes each head's P from them (P = exp(S − lse), the same floats as forward), so nothing of
+// the concatenated head outputs (out_proj's input) and each score row's maximum and inverse sum;
+// backward recomputes each head's P from them (the same floats as forward), so nothing of
 // size T x T survives a step. The dropout mask is regenerated from the counter-based RNG (key
 // hash3(seed, stream, step), counter ((b·heads + h)·T + i)·T + j), not stored.
 // The reference, plain loops over every formula above: ./attention-reference.ts.
 //
 // Heap areas (AttentionConfig; sizes from attentionPlan for the batch B):
-//   save (kept from forward to backward): qkv (B, 3, heads, T, dh), att (B, T, F), lse (B, heads, T)
+//   save (kept from forward to backward): qkv (B, 3, heads, T, dh), att (B, T, F), lse (B, heads, T, 2)
 //   tmp (scratch): raw (B, T, 3F) the projection's output or its gradient, datt (B, T, F),
 //                  S, P2, dP (T, T) each, oh (T, dh), dq, dk, dv (T, dh) each
 // Nothing is allocated per call.
@@ -53,7 +53,7 @@ export interface AttentionConfig extends AttentionShape {
   gbin: number;
   gwout: number;
   gbout: number;
-  /** save areas */
+  /** save areas (lse: each score row's maximum and inverse sum, (B, heads, T, 2)) */
   qkv: number;
   att: number;
   lse: number;
@@ -86,7 +86,7 @@ export function attentionPlan(
   };
   const qkv = save(B * 3 * T * F);
   const att = save(B * T * F);
-  const lse = save(B * heads * T);
+  const lse = save(B * heads * T * 2);
   const saveFloats = top - bases.save;
   top = bases.tmp;
   const raw = save(B * T * 3 * F);
@@ -125,26 +125,33 @@ function colSums(H: Float32Array, at: number, g: number, rows: number, cols: num
 }
 
 /**
- * Row i of a head's scores (at row, L of them, raw q·k) → the attention weights P (in place) and
- * the row's log-sum-exp (returned). Keys past `lim` (causal) get weight 0.
+ * Row i of a head's scores (at row, L of them, raw q·k) → the attention weights P (in place); its
+ * statistics, the row's maximum m and the inverse of its sum of exp(s − m), both float32, go to
+ * stat and stat + 1. One exp per weight: P = fround(exp(s·scale − m)) · inv. Keys past `lim`
+ * (causal) get weight 0.
  */
-function softmaxRow(H: Float32Array, row: number, L: number, lim: number, scale: number): number {
-  let m = -Infinity;
-  for (let j = 0; j < lim; j++) {
-    const v = H[row + j] * scale;
-    if (v > m) m = v;
-  }
+function softmaxRow(H: Float32Array, row: number, L: number, lim: number, scale: number, stat: number): void {
+  let mx = -Infinity;
+  for (let j = 0; j < lim; j++) if (H[row + j] > mx) mx = H[row + j];
+  const m = Math.fround(mx * scale);
   let sum = 0;
-  for (let j = 0; j < lim; j++) sum += Math.exp(H[row + j] * scale - m);
-  const lse = m + Math.log(sum);
-  for (let j = 0; j < lim; j++) H[row + j] = Math.exp(H[row + j] * scale - lse);
+  for (let j = 0; j < lim; j++) {
+    const e = Math.exp(H[row + j] * scale - m);
+    H[row + j] = e;
+    sum += e;
+  }
+  const inv = Math.fround(1 / sum);
+  for (let j = 0; j < lim; j++) H[row + j] *= inv;
   H.fill(0, row + lim, row + L);
-  return lse;
+  H[stat] = m;
+  H[stat + 1] = inv;
 }
 
-/** P from saved scores and lse: the same floats softmaxRow wrote. */
-function expRow(H: Float32Array, row: number, L: number, lim: number, scale: number, lse: number): void {
-  for (let j = 0; j < lim; j++) H[row + j] = Math.exp(H[row + j] * scale - lse);
+/** P from the saved scores and the row's statistics: the same floats softmaxRow wrote. */
+function expRow(H: Float32Array, row: number, L: number, lim: number, scale: number, stat: number): void {
+  const m = H[stat];
+  const inv = H[stat + 1];
+  for (let j = 0; j < lim; j++) H[row + j] = Math.fround(Math.exp(H[row + j] * scale - m)) * inv;
   H.fill(0, row + lim, row + L);
 }
 
@@ -190,10 +197,10 @@ export function attentionForward(
     if (L === 0) continue;
     for (let h = 0; h < heads; h++) {
       gemm(0, 1, L, L, dh, block(c, b, 0, h), block(c, b, 1, h), c.s, 0);
-      const lse = c.lse + (b * heads + h) * T;
+      const st = c.lse + (b * heads + h) * T * 2;
       for (let i = 0; i < L; i++) {
         const row = c.s + i * L;
-        H[lse + i] = softmaxRow(H, row, L, c.causal ? i + 1 : L, scale);
+        softmaxRow(H, row, L, c.causal ? i + 1 : L, scale, st + 2 * i);
         if (drop) for (let j = 0; j < L; j++) H[row + j] = attentionKeep(key, c.stream, c.p, T, heads, b, h, i, j) ? H[row + j] * keep : 0;
       }
       gemm(0, 0, L, dh, L, c.s, block(c, b, 2, h), c.oh, 0);
@@ -242,10 +249,10 @@ export function attentionBackward(
       const k = block(c, b, 1, h);
       const v = block(c, b, 2, h);
       gemm(0, 1, L, L, dh, q, k, c.s, 0);
-      const lse = c.lse + (b * heads + h) * T;
+      const st = c.lse + (b * heads + h) * T * 2;
       for (let i = 0; i < L; i++) {
         const row = c.s + i * L;
-        expRow(H, row, L, c.causal ? i + 1 : L, scale, H[lse + i]);
+        expRow(H, row, L, c.causal ? i + 1 : L, scale, st + 2 * i);
         if (drop) {
           const r2 = c.p2 + i * L;
           for (let j = 0; j < L; j++) H[r2 + j] = attentionKeep(key, c.stream, c.p, T, heads, b, h, i, j) ? H[row + j] * keep : 0;
