@@ -75,9 +75,9 @@ const CFG_transformer_1_self_attn = {
   gbin: 1109216,
   gwout: 1109600,
   gbout: 1125984,
-  qkv: 5508480,
-  att: 6294912,
-  lse: 6557056,
+  qkv: 5516672,
+  att: 6303104,
+  lse: 6565248,
   raw: 3337600,
   datt: 4124032,
   s: 4386176,
@@ -110,9 +110,9 @@ const CFG_transformer_2_self_attn = {
   gbin: 1307488,
   gwout: 1307872,
   gbout: 1324256,
-  qkv: 6565248,
-  att: 7351680,
-  lse: 7613824,
+  qkv: 6581632,
+  att: 7368064,
+  lse: 7630208,
   raw: 3337600,
   datt: 4124032,
   s: 4386176,
@@ -145,9 +145,9 @@ const CFG_transformer_3_self_attn = {
   gbin: 1505760,
   gwout: 1506144,
   gbout: 1522528,
-  qkv: 7622016,
-  att: 8408448,
-  lse: 8670592,
+  qkv: 7646592,
+  att: 8433024,
+  lse: 8695168,
   raw: 3337600,
   datt: 4124032,
   s: 4386176,
@@ -176,7 +176,7 @@ export const program: Program = {
     outputSize: 11776,
     positions: 128,
     causal: true,
-    heapFloats: 30203264,
+    heapFloats: 30236032,
     dataPath: "../specs/data/fashion-mnist-small",
     maxGemmMacs: 134217728,
   },
@@ -234,9 +234,9 @@ export const program: Program = {
     slots: 2,
     x: 3333504,
     labels: 3335552,
-    out: 20737408,
-    gradOut: 20999552,
-    scratch: 20475264,
+    out: 20770176,
+    gradOut: 21032320,
+    scratch: 20508032,
   },
   tensors: [
     { name: "embedding_0.weight", shape: [92, 128], offset: 0, size: 11776, kind: "param" },
@@ -1225,186 +1225,186 @@ export const program: Program = {
         // embedding: x -> embedding_0  [128] -> [128,128]  (spec line 10)
         embeddingForward(H, CFG_embedding_0, 3333504, 0, 3337600, n, -1);
         // pos_embedding: embedding_0 -> pos_embedding_0  [128,128] -> [128,128]  (spec line 11)
-        posEmbeddingForward(H, 128, 128, 3337600, 11776, 21261696, n);
+        posEmbeddingForward(H, 128, 128, 3337600, 11776, 21294464, n);
         // layernorm: pos_embedding_0 -> transformer_0_norm1  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_0_norm1, 21261696, 28160, 28288, 21523840, 30174592, 30176640, n * 128);
+        layerNormForward(H, CFG_transformer_0_norm1, 21294464, 28160, 28288, 21556608, 30207360, 30209408, n * 128);
         // fused_attention_dropout: transformer_0_norm1 -> transformer_0_self_attn  [128,128] -> [128,128]  (spec line 12)
-        attentionForward(H, gemm, CFG_transformer_0_self_attn, 21523840, 21785984, n, -1, train, seed, step);
+        attentionForward(H, gemm, CFG_transformer_0_self_attn, 21556608, 21818752, n, -1, train, seed, step);
         const ds_dropout_0 = hash3(seed, S_dropout_0, step);
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[21785984 + i];
+          let v = H[21818752 + i];
           if (train) {
             const m = uniformAt(ds_dropout_0, S_dropout_0, i) >= 0.1 ? 1.1111111111111112 : 0;
-            H[22048128 + i] = m;
+            H[22080896 + i] = m;
             v *= m;
           }
-          H[5508480 + i] = v;
+          H[5516672 + i] = v;
         }
         // add: transformer_0_self_attn, pos_embedding_0 -> transformer_0_add1  [128,128] -> [128,128]  (spec line 12)
-        E.add(5508480, 21261696, 22310272, -1, n * 16384);
+        E.add(5516672, 21294464, 22343040, -1, n * 16384);
         // layernorm: transformer_0_add1 -> transformer_0_norm2  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_0_norm2, 22310272, 94464, 94592, 22572416, 30178688, 30180736, n * 128);
+        layerNormForward(H, CFG_transformer_0_norm2, 22343040, 94464, 94592, 22605184, 30211456, 30213504, n * 128);
         // fused_dense_gelu_dropout: transformer_0_norm2 -> transformer_0_linear1  [128,128] -> [128,512]  (spec line 12)
-        gemm(0, 1, n * 128, 512, 128, 22572416, 94720, 8678784, 0);
+        gemm(0, 1, n * 128, 512, 128, 22605184, 94720, 8711552, 0);
         const ds_dropout_1 = hash3(seed, S_dropout_1, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 512; j++) {
             const i = r * 512 + j;
-            let v = H[8678784 + i] + H[160256 + j];
-            H[8678784 + i] = v;
+            let v = H[8711552 + i] + H[160256 + j];
+            H[8711552 + i] = v;
             v = gelu(v);
             if (train) {
               const m = uniformAt(ds_dropout_1, S_dropout_1, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[10775936 + i] = m;
+              H[10808704 + i] = m;
               v *= m;
             }
-            H[9727360 + i] = v;
+            H[9760128 + i] = v;
           }
         }
         // fused_dense_dropout: transformer_0_linear1 -> transformer_0_linear2  [128,512] -> [128,128]  (spec line 12)
-        gemm(0, 1, n * 128, 128, 512, 9727360, 160768, 22834560, 0);
+        gemm(0, 1, n * 128, 128, 512, 9760128, 160768, 22867328, 0);
         const ds_dropout_2 = hash3(seed, S_dropout_2, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 128; j++) {
             const i = r * 128 + j;
-            let v = H[22834560 + i] + H[226304 + j];
-            H[22834560 + i] = v;
+            let v = H[22867328 + i] + H[226304 + j];
+            H[22867328 + i] = v;
             if (train) {
               const m = uniformAt(ds_dropout_2, S_dropout_2, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[23096704 + i] = m;
+              H[23129472 + i] = m;
               v *= m;
             }
             H[3337600 + i] = v;
           }
         }
         // add: transformer_0_linear2, transformer_0_add1 -> transformer_0_add2  [128,128] -> [128,128]  (spec line 12)
-        E.add(3337600, 22310272, 23358848, -1, n * 16384);
+        E.add(3337600, 22343040, 23391616, -1, n * 16384);
         // layernorm: transformer_0_add2 -> transformer_1_norm1  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_1_norm1, 23358848, 226432, 226560, 23620992, 30182784, 30184832, n * 128);
+        layerNormForward(H, CFG_transformer_1_norm1, 23391616, 226432, 226560, 23653760, 30215552, 30217600, n * 128);
         // fused_attention_dropout: transformer_1_norm1 -> transformer_1_self_attn  [128,128] -> [128,128]  (spec line 12)
-        attentionForward(H, gemm, CFG_transformer_1_self_attn, 23620992, 23883136, n, -1, train, seed, step);
+        attentionForward(H, gemm, CFG_transformer_1_self_attn, 23653760, 23915904, n, -1, train, seed, step);
         const ds_dropout_3 = hash3(seed, S_dropout_3, step);
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[23883136 + i];
+          let v = H[23915904 + i];
           if (train) {
             const m = uniformAt(ds_dropout_3, S_dropout_3, i) >= 0.1 ? 1.1111111111111112 : 0;
-            H[24145280 + i] = m;
+            H[24178048 + i] = m;
             v *= m;
           }
-          H[6565248 + i] = v;
+          H[6581632 + i] = v;
         }
         // add: transformer_1_self_attn, transformer_0_add2 -> transformer_1_add1  [128,128] -> [128,128]  (spec line 12)
-        E.add(6565248, 23358848, 24407424, -1, n * 16384);
+        E.add(6581632, 23391616, 24440192, -1, n * 16384);
         // layernorm: transformer_1_add1 -> transformer_1_norm2  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_1_norm2, 24407424, 292736, 292864, 24669568, 30186880, 30188928, n * 128);
+        layerNormForward(H, CFG_transformer_1_norm2, 24440192, 292736, 292864, 24702336, 30219648, 30221696, n * 128);
         // fused_dense_gelu_dropout: transformer_1_norm2 -> transformer_1_linear1  [128,128] -> [128,512]  (spec line 12)
-        gemm(0, 1, n * 128, 512, 128, 24669568, 292992, 11824512, 0);
+        gemm(0, 1, n * 128, 512, 128, 24702336, 292992, 11857280, 0);
         const ds_dropout_4 = hash3(seed, S_dropout_4, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 512; j++) {
             const i = r * 512 + j;
-            let v = H[11824512 + i] + H[358528 + j];
-            H[11824512 + i] = v;
+            let v = H[11857280 + i] + H[358528 + j];
+            H[11857280 + i] = v;
             v = gelu(v);
             if (train) {
               const m = uniformAt(ds_dropout_4, S_dropout_4, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[13921664 + i] = m;
+              H[13954432 + i] = m;
               v *= m;
             }
-            H[12873088 + i] = v;
+            H[12905856 + i] = v;
           }
         }
         // fused_dense_dropout: transformer_1_linear1 -> transformer_1_linear2  [128,512] -> [128,128]  (spec line 12)
-        gemm(0, 1, n * 128, 128, 512, 12873088, 359040, 24931712, 0);
+        gemm(0, 1, n * 128, 128, 512, 12905856, 359040, 24964480, 0);
         const ds_dropout_5 = hash3(seed, S_dropout_5, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 128; j++) {
             const i = r * 128 + j;
-            let v = H[24931712 + i] + H[424576 + j];
-            H[24931712 + i] = v;
+            let v = H[24964480 + i] + H[424576 + j];
+            H[24964480 + i] = v;
             if (train) {
               const m = uniformAt(ds_dropout_5, S_dropout_5, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[25193856 + i] = m;
+              H[25226624 + i] = m;
               v *= m;
             }
             H[3337600 + i] = v;
           }
         }
         // add: transformer_1_linear2, transformer_1_add1 -> transformer_1_add2  [128,128] -> [128,128]  (spec line 12)
-        E.add(3337600, 24407424, 25456000, -1, n * 16384);
+        E.add(3337600, 24440192, 25488768, -1, n * 16384);
         // layernorm: transformer_1_add2 -> transformer_2_norm1  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_2_norm1, 25456000, 424704, 424832, 25718144, 30190976, 30193024, n * 128);
+        layerNormForward(H, CFG_transformer_2_norm1, 25488768, 424704, 424832, 25750912, 30223744, 30225792, n * 128);
         // fused_attention_dropout: transformer_2_norm1 -> transformer_2_self_attn  [128,128] -> [128,128]  (spec line 12)
-        attentionForward(H, gemm, CFG_transformer_2_self_attn, 25718144, 25980288, n, -1, train, seed, step);
+        attentionForward(H, gemm, CFG_transformer_2_self_attn, 25750912, 26013056, n, -1, train, seed, step);
         const ds_dropout_6 = hash3(seed, S_dropout_6, step);
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[25980288 + i];
+          let v = H[26013056 + i];
           if (train) {
             const m = uniformAt(ds_dropout_6, S_dropout_6, i) >= 0.1 ? 1.1111111111111112 : 0;
-            H[26242432 + i] = m;
+            H[26275200 + i] = m;
             v *= m;
           }
-          H[7622016 + i] = v;
+          H[7646592 + i] = v;
         }
         // add: transformer_2_self_attn, transformer_1_add2 -> transformer_2_add1  [128,128] -> [128,128]  (spec line 12)
-        E.add(7622016, 25456000, 26504576, -1, n * 16384);
+        E.add(7646592, 25488768, 26537344, -1, n * 16384);
         // layernorm: transformer_2_add1 -> transformer_2_norm2  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_2_norm2, 26504576, 491008, 491136, 26766720, 30195072, 30197120, n * 128);
+        layerNormForward(H, CFG_transformer_2_norm2, 26537344, 491008, 491136, 26799488, 30227840, 30229888, n * 128);
         // fused_dense_gelu_dropout: transformer_2_norm2 -> transformer_2_linear1  [128,128] -> [128,512]  (spec line 12)
-        gemm(0, 1, n * 128, 512, 128, 26766720, 491264, 14970240, 0);
+        gemm(0, 1, n * 128, 512, 128, 26799488, 491264, 15003008, 0);
         const ds_dropout_7 = hash3(seed, S_dropout_7, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 512; j++) {
             const i = r * 512 + j;
-            let v = H[14970240 + i] + H[556800 + j];
-            H[14970240 + i] = v;
+            let v = H[15003008 + i] + H[556800 + j];
+            H[15003008 + i] = v;
             v = gelu(v);
             if (train) {
               const m = uniformAt(ds_dropout_7, S_dropout_7, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[17067392 + i] = m;
+              H[17100160 + i] = m;
               v *= m;
             }
-            H[16018816 + i] = v;
+            H[16051584 + i] = v;
           }
         }
         // fused_dense_dropout: transformer_2_linear1 -> transformer_2_linear2  [128,512] -> [128,128]  (spec line 12)
-        gemm(0, 1, n * 128, 128, 512, 16018816, 557312, 27028864, 0);
+        gemm(0, 1, n * 128, 128, 512, 16051584, 557312, 27061632, 0);
         const ds_dropout_8 = hash3(seed, S_dropout_8, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 128; j++) {
             const i = r * 128 + j;
-            let v = H[27028864 + i] + H[622848 + j];
-            H[27028864 + i] = v;
+            let v = H[27061632 + i] + H[622848 + j];
+            H[27061632 + i] = v;
             if (train) {
               const m = uniformAt(ds_dropout_8, S_dropout_8, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[27291008 + i] = m;
+              H[27323776 + i] = m;
               v *= m;
             }
             H[3337600 + i] = v;
           }
         }
         // add: transformer_2_linear2, transformer_2_add1 -> transformer_2_add2  [128,128] -> [128,128]  (spec line 12)
-        E.add(3337600, 26504576, 27553152, -1, n * 16384);
+        E.add(3337600, 26537344, 27585920, -1, n * 16384);
         // layernorm: transformer_2_add2 -> transformer_3_norm1  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_3_norm1, 27553152, 622976, 623104, 27815296, 30199168, 30201216, n * 128);
+        layerNormForward(H, CFG_transformer_3_norm1, 27585920, 622976, 623104, 27848064, 30231936, 30233984, n * 128);
         // fused_attention_dropout: transformer_3_norm1 -> transformer_3_self_attn  [128,128] -> [128,128]  (spec line 12)
-        attentionForward(H, gemm, CFG_transformer_3_self_attn, 27815296, 28077440, n, -1, train, seed, step);
+        attentionForward(H, gemm, CFG_transformer_3_self_attn, 27848064, 28110208, n, -1, train, seed, step);
         const ds_dropout_9 = hash3(seed, S_dropout_9, step);
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[28077440 + i];
+          let v = H[28110208 + i];
           if (train) {
             const m = uniformAt(ds_dropout_9, S_dropout_9, i) >= 0.1 ? 1.1111111111111112 : 0;
-            H[28339584 + i] = m;
+            H[28372352 + i] = m;
             v *= m;
           }
-          H[18115968 + i] = v;
+          H[18148736 + i] = v;
         }
         // add: transformer_3_self_attn, transformer_2_add2 -> transformer_3_add1  [128,128] -> [128,128]  (spec line 12)
-        E.add(18115968, 27553152, 28601728, -1, n * 16384);
+        E.add(18148736, 27585920, 28634496, -1, n * 16384);
         // layernorm: transformer_3_add1 -> transformer_3_norm2  [128,128] -> [128,128]  (spec line 12)
-        layerNormForward(H, CFG_transformer_3_norm2, 28601728, 689280, 689408, 28863872, 4386176, 4388224, n * 128);
+        layerNormForward(H, CFG_transformer_3_norm2, 28634496, 689280, 689408, 28896640, 4386176, 4388224, n * 128);
         // fused_dense_gelu_dropout: transformer_3_norm2 -> transformer_3_linear1  [128,128] -> [128,512]  (spec line 12)
-        gemm(0, 1, n * 128, 512, 128, 28863872, 689536, 3337600, 0);
+        gemm(0, 1, n * 128, 512, 128, 28896640, 689536, 3337600, 0);
         const ds_dropout_10 = hash3(seed, S_dropout_10, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 512; j++) {
@@ -1414,356 +1414,356 @@ export const program: Program = {
             v = gelu(v);
             if (train) {
               const m = uniformAt(ds_dropout_10, S_dropout_10, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[19164544 + i] = m;
+              H[19197312 + i] = m;
               v *= m;
             }
-            H[18115968 + i] = v;
+            H[18148736 + i] = v;
           }
         }
         // fused_dense_dropout: transformer_3_linear1 -> transformer_3_linear2  [128,512] -> [128,128]  (spec line 12)
-        gemm(0, 1, n * 128, 128, 512, 18115968, 755584, 29126016, 0);
+        gemm(0, 1, n * 128, 128, 512, 18148736, 755584, 29158784, 0);
         const ds_dropout_11 = hash3(seed, S_dropout_11, step);
         for (let r = 0; r < n * 128; r++) {
           for (let j = 0; j < 128; j++) {
             const i = r * 128 + j;
-            let v = H[29126016 + i] + H[821120 + j];
-            H[29126016 + i] = v;
+            let v = H[29158784 + i] + H[821120 + j];
+            H[29158784 + i] = v;
             if (train) {
               const m = uniformAt(ds_dropout_11, S_dropout_11, i) >= 0.1 ? 1.1111111111111112 : 0;
-              H[29388160 + i] = m;
+              H[29420928 + i] = m;
               v *= m;
             }
-            H[20213120 + i] = v;
+            H[20245888 + i] = v;
           }
         }
         // add: transformer_3_linear2, transformer_3_add1 -> transformer_3_add2  [128,128] -> [128,128]  (spec line 12)
-        E.add(20213120, 28601728, 20475264, -1, n * 16384);
+        E.add(20245888, 28634496, 20508032, -1, n * 16384);
         // layernorm: transformer_3_add2 -> layernorm_0  [128,128] -> [128,128]  (spec line 13)
-        layerNormForward(H, CFG_layernorm_0, 20475264, 821248, 821376, 20213120, 4390272, 4392320, n * 128);
+        layerNormForward(H, CFG_layernorm_0, 20508032, 821248, 821376, 20245888, 4390272, 4392320, n * 128);
         // dense: layernorm_0 -> dense_0  [128,128] -> [128,92]  (spec line 14)
-        gemm(0, 1, n * 128, 92, 128, 20213120, 821504, 20737408, 0);
-        E.biasAdd(20737408, 833280, n * 128, 92);
+        gemm(0, 1, n * 128, 92, 128, 20245888, 821504, 20770176, 0);
+        E.biasAdd(20770176, 833280, n * 128, 92);
       },
       backward(n: number, step: number): void {
         void step;
         // backward of dense (dense_0)
         H.fill(0, 1666656, 1666748);
-        E.biasGrad(20999552, 1666656, n * 128, 92);
-        gemm(1, 0, 92, 128, n * 128, 20999552, 20213120, 1654880, 0);
-        gemm(0, 0, n * 128, 128, 92, 20999552, 821504, 20737408, 0);
+        E.biasGrad(21032320, 1666656, n * 128, 92);
+        gemm(1, 0, 92, 128, n * 128, 21032320, 20245888, 1654880, 0);
+        gemm(0, 0, n * 128, 128, 92, 21032320, 821504, 20770176, 0);
         // backward of layernorm (layernorm_0)
         layerNormBackward(
           H,
           CFG_layernorm_0,
-          20475264,
+          20508032,
           821248,
           4390272,
           4392320,
-          20737408,
-          20213120,
+          20770176,
+          20245888,
           1654624,
           1654752,
           n * 128,
         );
         // backward of add (transformer_3_add2)
-        H.copyWithin(29912448, 20213120, 20213120 + n * 16384);
-        H.copyWithin(29650304, 20213120, 20213120 + n * 16384);
+        H.copyWithin(29945216, 20245888, 20245888 + n * 16384);
+        H.copyWithin(29683072, 20245888, 20245888 + n * 16384);
         // backward of fused_dense_dropout (transformer_3_linear2)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[29126016 + i];
+          let v = H[29158784 + i];
           let d = 1;
-          const m_dropout_11 = H[29388160 + i];
+          const m_dropout_11 = H[29420928 + i];
           d *= m_dropout_11;
           v *= m_dropout_11;
-          H[29912448 + i] *= d;
+          H[29945216 + i] *= d;
         }
         H.fill(0, 1654496, 1654624);
-        E.biasGrad(29912448, 1654496, n * 128, 128);
-        gemm(1, 0, 128, 512, n * 128, 29912448, 18115968, 1588960, 0);
-        gemm(0, 0, n * 128, 512, 128, 29912448, 755584, 20213120, 0);
+        E.biasGrad(29945216, 1654496, n * 128, 128);
+        gemm(1, 0, 128, 512, n * 128, 29945216, 18148736, 1588960, 0);
+        gemm(0, 0, n * 128, 512, 128, 29945216, 755584, 20245888, 0);
         // backward of fused_dense_gelu_dropout (transformer_3_linear1)
         for (let i = 0, e = n * 65536; i < e; i++) {
           let v = H[3337600 + i];
           let d = 1;
           d *= geluGrad(v);
           v = gelu(v);
-          const m_dropout_10 = H[19164544 + i];
+          const m_dropout_10 = H[19197312 + i];
           d *= m_dropout_10;
           v *= m_dropout_10;
-          H[20213120 + i] *= d;
+          H[20245888 + i] *= d;
         }
         H.fill(0, 1588448, 1588960);
-        E.biasGrad(20213120, 1588448, n * 128, 512);
-        gemm(1, 0, 512, 128, n * 128, 20213120, 28863872, 1522912, 0);
-        gemm(0, 0, n * 128, 128, 512, 20213120, 689536, 18115968, 0);
+        E.biasGrad(20245888, 1588448, n * 128, 512);
+        gemm(1, 0, 512, 128, n * 128, 20245888, 28896640, 1522912, 0);
+        gemm(0, 0, n * 128, 128, 512, 20245888, 689536, 18148736, 0);
         // backward of layernorm (transformer_3_norm2)
         layerNormBackward(
           H,
           CFG_transformer_3_norm2,
-          28601728,
+          28634496,
           689280,
           4386176,
           4388224,
-          18115968,
-          20475264,
+          18148736,
+          20508032,
           1522656,
           1522784,
           n * 128,
         );
-        E.accumulate(29650304, 20475264, n * 16384);
+        E.accumulate(29683072, 20508032, n * 16384);
         // backward of add (transformer_3_add1)
-        H.copyWithin(18378112, 29650304, 29650304 + n * 16384);
-        H.copyWithin(18115968, 29650304, 29650304 + n * 16384);
+        H.copyWithin(18410880, 29683072, 29683072 + n * 16384);
+        H.copyWithin(18148736, 29683072, 29683072 + n * 16384);
         // backward of fused_attention_dropout (transformer_3_self_attn)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[28077440 + i];
+          let v = H[28110208 + i];
           let d = 1;
-          const m_dropout_9 = H[28339584 + i];
+          const m_dropout_9 = H[28372352 + i];
           d *= m_dropout_9;
           v *= m_dropout_9;
-          H[18378112 + i] *= d;
+          H[18410880 + i] *= d;
         }
-        attentionBackward(H, gemm, CFG_transformer_3_self_attn, 27815296, 18378112, 18640256, n, -1, seed, step);
+        attentionBackward(H, gemm, CFG_transformer_3_self_attn, 27848064, 18410880, 18673024, n, -1, seed, step);
         // backward of layernorm (transformer_3_norm1)
         layerNormBackward(
           H,
           CFG_transformer_3_norm1,
-          27553152,
+          27585920,
           622976,
-          30199168,
-          30201216,
-          18640256,
-          20475264,
+          30231936,
+          30233984,
+          18673024,
+          20508032,
           1456352,
           1456480,
           n * 128,
         );
-        E.accumulate(18115968, 20475264, n * 16384);
+        E.accumulate(18148736, 20508032, n * 16384);
         // backward of add (transformer_2_add2)
-        H.copyWithin(7884160, 18115968, 18115968 + n * 16384);
-        H.copyWithin(7622016, 18115968, 18115968 + n * 16384);
+        H.copyWithin(7908736, 18148736, 18148736 + n * 16384);
+        H.copyWithin(7646592, 18148736, 18148736 + n * 16384);
         // backward of fused_dense_dropout (transformer_2_linear2)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[27028864 + i];
+          let v = H[27061632 + i];
           let d = 1;
-          const m_dropout_8 = H[27291008 + i];
+          const m_dropout_8 = H[27323776 + i];
           d *= m_dropout_8;
           v *= m_dropout_8;
-          H[7884160 + i] *= d;
+          H[7908736 + i] *= d;
         }
         H.fill(0, 1456224, 1456352);
-        E.biasGrad(7884160, 1456224, n * 128, 128);
-        gemm(1, 0, 128, 512, n * 128, 7884160, 16018816, 1390688, 0);
-        gemm(0, 0, n * 128, 512, 128, 7884160, 557312, 3337600, 0);
+        E.biasGrad(7908736, 1456224, n * 128, 128);
+        gemm(1, 0, 128, 512, n * 128, 7908736, 16051584, 1390688, 0);
+        gemm(0, 0, n * 128, 512, 128, 7908736, 557312, 3337600, 0);
         // backward of fused_dense_gelu_dropout (transformer_2_linear1)
         for (let i = 0, e = n * 65536; i < e; i++) {
-          let v = H[14970240 + i];
+          let v = H[15003008 + i];
           let d = 1;
           d *= geluGrad(v);
           v = gelu(v);
-          const m_dropout_7 = H[17067392 + i];
+          const m_dropout_7 = H[17100160 + i];
           d *= m_dropout_7;
           v *= m_dropout_7;
           H[3337600 + i] *= d;
         }
         H.fill(0, 1390176, 1390688);
         E.biasGrad(3337600, 1390176, n * 128, 512);
-        gemm(1, 0, 512, 128, n * 128, 3337600, 26766720, 1324640, 0);
-        gemm(0, 0, n * 128, 128, 512, 3337600, 491264, 7884160, 0);
+        gemm(1, 0, 512, 128, n * 128, 3337600, 26799488, 1324640, 0);
+        gemm(0, 0, n * 128, 128, 512, 3337600, 491264, 7908736, 0);
         // backward of layernorm (transformer_2_norm2)
         layerNormBackward(
           H,
           CFG_transformer_2_norm2,
-          26504576,
+          26537344,
           491008,
-          30195072,
-          30197120,
-          7884160,
-          20475264,
+          30227840,
+          30229888,
+          7908736,
+          20508032,
           1324384,
           1324512,
           n * 128,
         );
-        E.accumulate(7622016, 20475264, n * 16384);
+        E.accumulate(7646592, 20508032, n * 16384);
         // backward of add (transformer_2_add1)
-        H.copyWithin(8146304, 7622016, 7622016 + n * 16384);
-        H.copyWithin(7884160, 7622016, 7622016 + n * 16384);
+        H.copyWithin(8170880, 7646592, 7646592 + n * 16384);
+        H.copyWithin(7908736, 7646592, 7646592 + n * 16384);
         // backward of fused_attention_dropout (transformer_2_self_attn)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[25980288 + i];
+          let v = H[26013056 + i];
           let d = 1;
-          const m_dropout_6 = H[26242432 + i];
+          const m_dropout_6 = H[26275200 + i];
           d *= m_dropout_6;
           v *= m_dropout_6;
-          H[8146304 + i] *= d;
+          H[8170880 + i] *= d;
         }
-        attentionBackward(H, gemm, CFG_transformer_2_self_attn, 25718144, 8146304, 7622016, n, -1, seed, step);
+        attentionBackward(H, gemm, CFG_transformer_2_self_attn, 25750912, 8170880, 7646592, n, -1, seed, step);
         // backward of layernorm (transformer_2_norm1)
         layerNormBackward(
           H,
           CFG_transformer_2_norm1,
-          25456000,
+          25488768,
           424704,
-          30190976,
-          30193024,
-          7622016,
-          20475264,
+          30223744,
+          30225792,
+          7646592,
+          20508032,
           1258080,
           1258208,
           n * 128,
         );
-        E.accumulate(7884160, 20475264, n * 16384);
+        E.accumulate(7908736, 20508032, n * 16384);
         // backward of add (transformer_1_add2)
-        H.copyWithin(6827392, 7884160, 7884160 + n * 16384);
-        H.copyWithin(6565248, 7884160, 7884160 + n * 16384);
+        H.copyWithin(6843776, 7908736, 7908736 + n * 16384);
+        H.copyWithin(6581632, 7908736, 7908736 + n * 16384);
         // backward of fused_dense_dropout (transformer_1_linear2)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[24931712 + i];
+          let v = H[24964480 + i];
           let d = 1;
-          const m_dropout_5 = H[25193856 + i];
+          const m_dropout_5 = H[25226624 + i];
           d *= m_dropout_5;
           v *= m_dropout_5;
-          H[6827392 + i] *= d;
+          H[6843776 + i] *= d;
         }
         H.fill(0, 1257952, 1258080);
-        E.biasGrad(6827392, 1257952, n * 128, 128);
-        gemm(1, 0, 128, 512, n * 128, 6827392, 12873088, 1192416, 0);
-        gemm(0, 0, n * 128, 512, 128, 6827392, 359040, 3337600, 0);
+        E.biasGrad(6843776, 1257952, n * 128, 128);
+        gemm(1, 0, 128, 512, n * 128, 6843776, 12905856, 1192416, 0);
+        gemm(0, 0, n * 128, 512, 128, 6843776, 359040, 3337600, 0);
         // backward of fused_dense_gelu_dropout (transformer_1_linear1)
         for (let i = 0, e = n * 65536; i < e; i++) {
-          let v = H[11824512 + i];
+          let v = H[11857280 + i];
           let d = 1;
           d *= geluGrad(v);
           v = gelu(v);
-          const m_dropout_4 = H[13921664 + i];
+          const m_dropout_4 = H[13954432 + i];
           d *= m_dropout_4;
           v *= m_dropout_4;
           H[3337600 + i] *= d;
         }
         H.fill(0, 1191904, 1192416);
         E.biasGrad(3337600, 1191904, n * 128, 512);
-        gemm(1, 0, 512, 128, n * 128, 3337600, 24669568, 1126368, 0);
-        gemm(0, 0, n * 128, 128, 512, 3337600, 292992, 6827392, 0);
+        gemm(1, 0, 512, 128, n * 128, 3337600, 24702336, 1126368, 0);
+        gemm(0, 0, n * 128, 128, 512, 3337600, 292992, 6843776, 0);
         // backward of layernorm (transformer_1_norm2)
         layerNormBackward(
           H,
           CFG_transformer_1_norm2,
-          24407424,
+          24440192,
           292736,
-          30186880,
-          30188928,
-          6827392,
-          20475264,
+          30219648,
+          30221696,
+          6843776,
+          20508032,
           1126112,
           1126240,
           n * 128,
         );
-        E.accumulate(6565248, 20475264, n * 16384);
+        E.accumulate(6581632, 20508032, n * 16384);
         // backward of add (transformer_1_add1)
-        H.copyWithin(7089536, 6565248, 6565248 + n * 16384);
-        H.copyWithin(6827392, 6565248, 6565248 + n * 16384);
+        H.copyWithin(7105920, 6581632, 6581632 + n * 16384);
+        H.copyWithin(6843776, 6581632, 6581632 + n * 16384);
         // backward of fused_attention_dropout (transformer_1_self_attn)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[23883136 + i];
+          let v = H[23915904 + i];
           let d = 1;
-          const m_dropout_3 = H[24145280 + i];
+          const m_dropout_3 = H[24178048 + i];
           d *= m_dropout_3;
           v *= m_dropout_3;
-          H[7089536 + i] *= d;
+          H[7105920 + i] *= d;
         }
-        attentionBackward(H, gemm, CFG_transformer_1_self_attn, 23620992, 7089536, 6565248, n, -1, seed, step);
+        attentionBackward(H, gemm, CFG_transformer_1_self_attn, 23653760, 7105920, 6581632, n, -1, seed, step);
         // backward of layernorm (transformer_1_norm1)
         layerNormBackward(
           H,
           CFG_transformer_1_norm1,
-          23358848,
+          23391616,
           226432,
-          30182784,
-          30184832,
-          6565248,
-          20475264,
+          30215552,
+          30217600,
+          6581632,
+          20508032,
           1059808,
           1059936,
           n * 128,
         );
-        E.accumulate(6827392, 20475264, n * 16384);
+        E.accumulate(6843776, 20508032, n * 16384);
         // backward of add (transformer_0_add2)
-        H.copyWithin(5770624, 6827392, 6827392 + n * 16384);
-        H.copyWithin(5508480, 6827392, 6827392 + n * 16384);
+        H.copyWithin(5778816, 6843776, 6843776 + n * 16384);
+        H.copyWithin(5516672, 6843776, 6843776 + n * 16384);
         // backward of fused_dense_dropout (transformer_0_linear2)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[22834560 + i];
+          let v = H[22867328 + i];
           let d = 1;
-          const m_dropout_2 = H[23096704 + i];
+          const m_dropout_2 = H[23129472 + i];
           d *= m_dropout_2;
           v *= m_dropout_2;
-          H[5770624 + i] *= d;
+          H[5778816 + i] *= d;
         }
         H.fill(0, 1059680, 1059808);
-        E.biasGrad(5770624, 1059680, n * 128, 128);
-        gemm(1, 0, 128, 512, n * 128, 5770624, 9727360, 994144, 0);
-        gemm(0, 0, n * 128, 512, 128, 5770624, 160768, 3337600, 0);
+        E.biasGrad(5778816, 1059680, n * 128, 128);
+        gemm(1, 0, 128, 512, n * 128, 5778816, 9760128, 994144, 0);
+        gemm(0, 0, n * 128, 512, 128, 5778816, 160768, 3337600, 0);
         // backward of fused_dense_gelu_dropout (transformer_0_linear1)
         for (let i = 0, e = n * 65536; i < e; i++) {
-          let v = H[8678784 + i];
+          let v = H[8711552 + i];
           let d = 1;
           d *= geluGrad(v);
           v = gelu(v);
-          const m_dropout_1 = H[10775936 + i];
+          const m_dropout_1 = H[10808704 + i];
           d *= m_dropout_1;
           v *= m_dropout_1;
           H[3337600 + i] *= d;
         }
         H.fill(0, 993632, 994144);
         E.biasGrad(3337600, 993632, n * 128, 512);
-        gemm(1, 0, 512, 128, n * 128, 3337600, 22572416, 928096, 0);
-        gemm(0, 0, n * 128, 128, 512, 3337600, 94720, 5770624, 0);
+        gemm(1, 0, 512, 128, n * 128, 3337600, 22605184, 928096, 0);
+        gemm(0, 0, n * 128, 128, 512, 3337600, 94720, 5778816, 0);
         // backward of layernorm (transformer_0_norm2)
         layerNormBackward(
           H,
           CFG_transformer_0_norm2,
-          22310272,
+          22343040,
           94464,
-          30178688,
-          30180736,
-          5770624,
-          20475264,
+          30211456,
+          30213504,
+          5778816,
+          20508032,
           927840,
           927968,
           n * 128,
         );
-        E.accumulate(5508480, 20475264, n * 16384);
+        E.accumulate(5516672, 20508032, n * 16384);
         // backward of add (transformer_0_add1)
-        H.copyWithin(6032768, 5508480, 5508480 + n * 16384);
-        H.copyWithin(5770624, 5508480, 5508480 + n * 16384);
+        H.copyWithin(6040960, 5516672, 5516672 + n * 16384);
+        H.copyWithin(5778816, 5516672, 5516672 + n * 16384);
         // backward of fused_attention_dropout (transformer_0_self_attn)
         for (let i = 0, e = n * 16384; i < e; i++) {
-          let v = H[21785984 + i];
+          let v = H[21818752 + i];
           let d = 1;
-          const m_dropout_0 = H[22048128 + i];
+          const m_dropout_0 = H[22080896 + i];
           d *= m_dropout_0;
           v *= m_dropout_0;
-          H[6032768 + i] *= d;
+          H[6040960 + i] *= d;
         }
-        attentionBackward(H, gemm, CFG_transformer_0_self_attn, 21523840, 6032768, 5508480, n, -1, seed, step);
+        attentionBackward(H, gemm, CFG_transformer_0_self_attn, 21556608, 6040960, 5516672, n, -1, seed, step);
         // backward of layernorm (transformer_0_norm1)
         layerNormBackward(
           H,
           CFG_transformer_0_norm1,
-          21261696,
+          21294464,
           28160,
-          30174592,
-          30176640,
-          5508480,
-          20475264,
+          30207360,
+          30209408,
+          5516672,
+          20508032,
           861536,
           861664,
           n * 128,
         );
-        E.accumulate(5770624, 20475264, n * 16384);
+        E.accumulate(5778816, 20508032, n * 16384);
         // backward of pos_embedding (pos_embedding_0)
-        posEmbeddingBackward(H, 128, 128, 5770624, 845152, n);
-        H.copyWithin(3337600, 5770624, 5770624 + n * 16384);
+        posEmbeddingBackward(H, 128, 128, 5778816, 845152, n);
+        H.copyWithin(3337600, 5778816, 5778816 + n * 16384);
         // backward of embedding (embedding_0)
         embeddingBackward(H, CFG_embedding_0, 3333504, 3337600, 833376, n, -1);
       },
