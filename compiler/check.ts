@@ -516,6 +516,10 @@ class Checker {
             const x = this.bool(el);
             if (x !== undefined) train.decayNorm = x;
           },
+          decay_embedding: (el) => {
+            const x = this.bool(el);
+            if (x !== undefined) train.decayEmbedding = x;
+          },
           clip_norm: (el) => {
             const x = this.number(el, { min: 0, exclusiveMin: true });
             if (x !== undefined) train.clipNorm = x;

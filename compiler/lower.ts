@@ -101,11 +101,17 @@ class Lowerer implements LowerCtx {
     return `${op}_${k}`;
   }
 
+  paramShape(name: string): number[] | undefined {
+    return this.params.find((p) => p.name === name)?.shape;
+  }
+
   param(name: string, shape: number[], init: Record<string, Json>, group: IRParam["group"], layer: LayerSpec): string {
     const t = this.spec.train;
     const layerWd = layer.args.weight_decay as number | undefined;
     const wd = layerWd ?? t.weightDecay;
-    const decayed = group === "weight" || (group === "bias" && t.decayBias) || (group === "norm" && t.decayNorm);
+    // (decay_embedding false: the token and position tables join biases and norms, undecayed)
+    const table = layer.op === "embedding" || layer.op === "pos_embedding";
+    const decayed = (group === "weight" && (t.decayEmbedding !== false || !table)) || (group === "bias" && t.decayBias) || (group === "norm" && t.decayNorm);
     this.params.push({
       name,
       shape,

@@ -80,6 +80,8 @@ export interface TrainSpec {
   l1: number;
   decayBias: boolean;
   decayNorm: boolean;
+  /** Whether the token and position tables (embedding, pos_embedding) get weight decay (absent: true; false: the minGPT idiom; absent unless given, so trainers without it are unchanged). */
+  decayEmbedding?: boolean;
   clipNorm: number;
   clipValue: number;
   schedule: ScheduleSpec;

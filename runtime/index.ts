@@ -15,6 +15,9 @@ export { embeddingForward, embeddingBackward } from "./kernels/embedding";
 export { conv1dForward, conv1dBackward } from "./kernels/conv1d";
 // recurrent layers (lstm, gru): the kernels of kernels/rnn.ts over layers, directions, dropout and lengths
 export { rnnLayerForward, rnnLayerBackward, rnnLayerResetState } from "./kernels/rnn-layer";
+// multi-head self-attention (attention): GEMM-based, one head's scores at a time
+export { attentionForward, attentionBackward } from "./kernels/attention";
+export { posEmbeddingForward, posEmbeddingBackward, sinusoidForward } from "./kernels/positional";
 export { maxPool1dForward, maxPool1dBackward, avgPool1dForward, avgPool1dBackward } from "./kernels/pool1d";
 export {
   timeAvgPoolForward,

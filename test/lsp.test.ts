@@ -193,7 +193,18 @@ describe("hover and completion (pure functions)", () => {
     expect(complete1(t, "data {", 0)).toEqual(["model", "data", "train", "search"]); // top level: blocks
     expect(complete1(t, "data {", 2)).toEqual(["data"]);
     // inside dense( after the positional units: named arguments not yet given
-    expect(complete1(t, "init=", 0)).toEqual(["bias", "weight_decay", "l1", "max_norm", "weight_norm", "init", "init_mode", "init_nonlinearity", "init_gain"]);
+    expect(complete1(t, "init=", 0)).toEqual([
+      "bias",
+      "weight_decay",
+      "l1",
+      "max_norm",
+      "weight_norm",
+      "init",
+      "init_mode",
+      "init_nonlinearity",
+      "init_gain",
+      "tie",
+    ]);
     expect(complete1(t, "init=", 5)).toEqual((OPS.dense.schema.properties.init as { enum: string[] }).enum);
     expect(complete1(t, "init=", 6)).toEqual(["kaiming_normal", "kaiming_uniform"]); // prefix "k"
     expect(complete1(t, "momentum=", 0)).toEqual(["momentum", "dampening", "nesterov"]); // lr is given

@@ -68,6 +68,9 @@ train { batch 4 }`;
   conv1d(8, 3, padding=same) -> relu -> maxpool1d(2) -> avgpool1d(2)
   residual { conv1d(8, 1) -> tanh }
   lstm(6, layers=2, bidirectional=true) -> gru(8)
+  pos_embedding -> attention(2, causal=true)
+  pos_embedding(kind=sinusoidal)
+  transformer(2, norm=pre, activation=gelu)
   last
   dense(3)
   loss softmax_cross_entropy
@@ -79,7 +82,8 @@ train { batch 4 }`;
     for (const r of irs) expect(r.diagnostics).toEqual([]);
     const nodes = irs.flatMap((r) => r.ir!.nodes);
     const used = new Set(nodes.map((n) => n.op));
-    for (const l of layers) if (l !== "repeat" && l !== "residual") expect(used.has(l as never), l).toBe(true);
+    // (repeat, residual and transformer lower to the nodes of the layers they are made of)
+    for (const l of layers) if (l !== "repeat" && l !== "residual" && l !== "transformer") expect(used.has(l as never), l).toBe(true);
     for (const n of nodes) expect(!!findNodeOp(n.op) || !!findTailOp(n.op), n.op).toBe(true);
   });
 });

@@ -174,6 +174,10 @@ export const BLOCKS: Record<string, { doc: string; settings: Record<string, Sett
       l1: setting("l1", "g += λ·sign(W)."),
       decay_bias: setting("decay_bias", "Whether biases get weight decay (default false).", ["true", "false"]),
       decay_norm: setting("decay_norm", "Whether norm gammas/betas get weight decay (default false).", ["true", "false"]),
+      decay_embedding: setting("decay_embedding", "Whether the embedding and pos_embedding tables get weight decay (default true; false: as minGPT).", [
+        "true",
+        "false",
+      ]),
       clip_norm: setting("clip_norm", "Clip the global gradient norm (all tensors together) to c, as clip_grad_norm_."),
       clip_value: setting("clip_value", "Clamp every gradient element to [−c, c]."),
       schedule: setting("schedule", "Learning-rate schedule (default constant).", SCHEDULES),

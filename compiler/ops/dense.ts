@@ -6,28 +6,66 @@
 import type { NodeOf } from "../ir";
 import { decayArgs, posInt } from "./args";
 import { layer, type NodeOp } from "./op";
-import { linearParams, onnxLinear, pyLinear, refuseWeightNorm, weightNormBackward, weightNormBuffers, weightNormForward, weightOf, int } from "./linear";
+import {
+  linearParams,
+  onnxLinear,
+  pyLinear,
+  refuseWeightNorm,
+  weightName,
+  weightNormBackward,
+  weightNormBuffers,
+  weightNormForward,
+  weightOf,
+  int,
+} from "./linear";
 
-export type DenseNode = NodeOf<"dense", { units: number; bias: boolean; weight_norm: boolean }>;
+export type DenseNode = NodeOf<
+  "dense",
+  { units: number; bias: boolean; weight_norm: boolean; /** weight tying: the embedding table used as W (its name) */ tie?: string }
+>;
 
 export const dense = layer({
   name: "dense",
   positional: ["units"],
-  args: { units: { anyOf: [posInt, { type: "string", enum: ["auto"] }] }, bias: { type: "boolean", default: true }, ...decayArgs },
+  args: {
+    units: { anyOf: [posInt, { type: "string", enum: ["auto"] }] },
+    bias: { type: "boolean", default: true },
+    ...decayArgs,
+    tie: { type: "string", pattern: "^embedding_[0-9]+$", description: "an embedding layer's id (embedding_0): its table [vocab, dim] is this layer's weight" },
+  },
   required: ["units"],
   rank: [1, 2],
   doc: "Fully connected layer y = x Wᵀ + b, W stored [units, in] as in PyTorch; on a sequence [T, F], at every position.",
   shape: "`[F] → [units]`, `[T, F] → [T, units]`",
   notes:
-    "`y = x Wᵀ + b`, W stored `[units, F]` as PyTorch; `weight_norm` reparameterizes each row as g·v/‖v‖ (PyTorch's `weight_norm(dim=0)`); `dense(auto)`: as many units as the data source has classes (a text source: its vocabulary)",
+    "`y = x Wᵀ + b`, W stored `[units, F]` as PyTorch; `weight_norm` reparameterizes each row as g·v/‖v‖ (PyTorch's `weight_norm(dim=0)`); `dense(auto)`: as many units as the data source has classes (a text source: its vocabulary); " +
+    "`tie=embedding_0`: W is that embedding's table [vocab, dim] (weight tying, as small language models do: one parameter, its gradient the sum of both uses)",
   docDefaults: { init: "torch_default" },
   lower(c, l, input, shape) {
     // auto: the data's classes (a language model's: its vocabulary)
     const units = l.args.units === "auto" ? c.fact("classes", l.span, "dense(auto)") : (l.args.units as number);
     if (units === undefined) return undefined;
     const out = [...shape.slice(0, -1), units];
+    const tie = l.args.tie as string | undefined;
+    const wShape = [units, shape[shape.length - 1]];
+    if (tie !== undefined) {
+      const name = `${tie}.weight`;
+      const ts = c.paramShape(name);
+      const bad = (detail: string, hint?: string) => c.error("E0205", l.span, { arg: "tie", name: "dense", detail }, hint);
+      if (ts === undefined)
+        return bad(`no embedding layer \`${tie}\` comes before this layer`, "tie to an embedding earlier in the model: the first one is `embedding_0`");
+      if (l.args.weight_norm === true) return bad("a tied weight cannot be weight-normalized", "drop weight_norm=true or tie");
+      if (ts[0] !== wShape[0] || ts[1] !== wShape[1])
+        return bad(
+          `${tie}'s table is [${ts.join(", ")}] but this layer's weight is [${wShape.join(", ")}] (units, input features)`,
+          `the embedding's vocabulary must be the units and its dim the input's features`,
+        );
+      const n = c.node<DenseNode>("dense", input, shape, out, l, { units, bias: l.args.bias as boolean, weight_norm: false, tie: name });
+      if (n.attrs.bias) n.params.push(c.param(`${n.id}.bias`, [units], c.weightInit(l, wShape).b, "bias", l));
+      return [n.output, out];
+    }
     const n = c.node<DenseNode>("dense", input, shape, out, l, { units, bias: l.args.bias as boolean, weight_norm: l.args.weight_norm === true });
-    linearParams(c, n, l, [units, shape[shape.length - 1]]);
+    linearParams(c, n, l, wShape);
     return [n.output, out];
   },
 });
@@ -87,7 +125,8 @@ export const denseNode: NodeOp<DenseNode> = {
     const src = n.inputs[0];
     const X = c.off(src);
     const D = c.off(`grad:${n.output}`);
-    const dW = a.weight_norm ? c.off(`scratch:wn:${n.id}`) : c.off(`grad:${n.id}.weight`);
+    // (tied: the table's gradient, written first here; the embedding's backward, later, adds its own)
+    const dW = a.weight_norm ? c.off(`scratch:wn:${n.id}`) : c.off(`grad:${weightName(n)}`);
     const lines: string[] = [];
     if (a.bias) {
       const db = c.off(`grad:${n.id}.bias`);
@@ -110,7 +149,7 @@ export const denseNode: NodeOp<DenseNode> = {
   },
 
   penalty: {
-    refuse: (n) => refuseWeightNorm(n) ?? (positions(n) > 1 ? "a sequence input" : undefined),
+    refuse: (n) => refuseWeightNorm(n) ?? (positions(n) > 1 ? "a sequence input" : n.attrs.tie ? "a tied weight" : undefined),
     primalBackward(n, c, dz) {
       const src = n.inputs[0];
       return c.primalInto(
@@ -139,6 +178,15 @@ export const denseNode: NodeOp<DenseNode> = {
   },
 
   pytorch(n, c) {
+    if (n.attrs.tie) {
+      // the embedding's own Parameter as the weight (one tensor, no second state-dict entry); the bias in a module of its own
+      c.expectParams(n, n.attrs.bias ? ["bias"] : []);
+      const inn = inFeatures(n);
+      const init = [`self.${n.id} = nn.Module()  # tied to ${n.attrs.tie}`];
+      if (n.attrs.bias) init.push(`self.${n.id}.bias = nn.Parameter(torch.empty(${n.attrs.units}).uniform_(-1 / math.sqrt(${inn}), 1 / math.sqrt(${inn})))`);
+      const w = `self.${n.attrs.tie.replace(/\.weight$/, "")}.weight`;
+      return { init, forward: [`${n.output} = F.linear(${n.inputs[0]}, ${w}, ${n.attrs.bias ? `self.${n.id}.bias` : "None"})`] };
+    }
     return {
       init: [`self.${n.id} = ${pyLinear(n, c, `nn.Linear(${inFeatures(n)}, ${n.attrs.units}, bias=${c.py(n.attrs.bias)})`)}`],
       forward: [`${n.output} = self.${n.id}(${n.inputs[0]})`],

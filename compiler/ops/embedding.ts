@@ -82,6 +82,9 @@ const cfgConst = (n: EmbeddingNode, c: EmitCtx) => {
   return `CFG_${n.id}`;
 };
 
+/** Whether a dense layer uses this table as its weight (`tie=`): its backward, earlier, wrote the table's gradient first. */
+const tiedTo = (n: EmbeddingNode, c: EmitCtx) => c.ir.nodes.some((m) => m.op === "dense" && m.attrs.tie === `${n.id}.weight`);
+
 export const embeddingNode: NodeOp<EmbeddingNode> = {
   causal: () => true,
   masksPadding: true,
@@ -94,7 +97,7 @@ export const embeddingNode: NodeOp<EmbeddingNode> = {
   backward(n, c) {
     c.uses.add("embeddingBackward");
     return [
-      `embeddingBackward(H, ${cfgConst(n, c)}, ${c.off(n.inputs[0])}, ${c.off(`grad:${n.output}`)}, ${c.off(`grad:${n.id}.weight`)}, n, ${lengthsArg(c)});`,
+      `embeddingBackward(H, ${cfgConst(n, c)}, ${c.off(n.inputs[0])}, ${c.off(`grad:${n.output}`)}, ${c.off(`grad:${n.id}.weight`)}, n, ${lengthsArg(c)}${tiedTo(n, c) ? ", true" : ""});`,
     ];
   },
   penalty: unsupported("sequence layers are not differentiated twice yet"),

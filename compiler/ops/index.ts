@@ -44,6 +44,9 @@ import { avgpool1d, avgpool1dNode, maxpool1d, maxpool1dNode, type AvgPool1dNode,
 import { addNode, flatten, flattenNode, identityNode, repeat, residual, type AddNode, type FlattenNode, type IdentityNode } from "./structure";
 import { last, lastNode, seqMaskTail, type LastNode, type SeqMaskTail } from "./sequence";
 import { gru, lstm, rnnNode, type GruNode, type LstmNode } from "./rnn";
+import { attention, attentionNode, type AttentionNode } from "./attention";
+import { transformer } from "./transformer";
+import { pos_embedding, posEmbeddingNode, type PosEmbeddingNode } from "./positional";
 import { lazyValidator } from "../schema";
 import type { LayerOp, NodeOp, TailOp } from "./op";
 
@@ -62,6 +65,8 @@ export type IRNode =
   | LastNode
   | LstmNode
   | GruNode
+  | AttentionNode
+  | PosEmbeddingNode
   | FlattenNode
   | BnNode
   | IterNormNode
@@ -94,6 +99,9 @@ export const OPS: Record<string, LayerOp> = {
   last,
   lstm,
   gru,
+  attention,
+  transformer,
+  pos_embedding,
   flatten,
   bn,
   iternorm,
@@ -121,6 +129,8 @@ export const NODES: Producers = {
   last: lastNode,
   lstm: rnnNode,
   gru: rnnNode,
+  attention: attentionNode,
+  pos_embedding: posEmbeddingNode,
   flatten: flattenNode,
   bn: bnNode,
   iternorm: iterNormNode,

@@ -42,7 +42,12 @@ export function weightNormBuffers(n: LinearNode, wShape: number[]): BufferDecl[]
 
 /** The weight the kernels read: w (weight norm's effective weight) or the parameter itself. */
 export function weightOf(n: LinearNode, c: EmitCtx): number {
-  return n.attrs.weight_norm ? c.off(`w:${n.id}`) : c.off(`${n.id}.weight`);
+  return n.attrs.weight_norm ? c.off(`w:${n.id}`) : c.off(weightName(n));
+}
+
+/** The weight parameter's name: the layer's own, or the embedding table a dense layer is tied to (`tie=`). */
+export function weightName(n: LinearNode): string {
+  return (n.attrs as { tie?: string }).tie ?? `${n.id}.weight`;
 }
 
 /** w = g v / ||v|| per output row, into w (before the layer's forward). */
@@ -81,7 +86,7 @@ export function onnxLinear(
   const bn = c.foldedInto(n);
   const affine: Affine | undefined = bn ? bnAffine(bn as BnNode, c.get) : undefined;
   const { weight, bias } = linearWeights(n, c.get, affine);
-  const wDims = c.ir.params.find((p) => p.name === `${n.id}.weight` || p.name === `${n.id}.weight_v`)!.shape;
+  const wDims = c.ir.params.find((p) => p.name === weightName(n) || p.name === `${n.id}.weight_v`)!.shape;
   if (opType === "MatMul") {
     const [out, inn] = wDims;
     const wt = new Float32Array(inn * out);
@@ -120,7 +125,7 @@ export function linearWeights(n: LinearNode, get: TensorLookup, fold?: Affine): 
       // the trainer rounds w to float32 before using it; so do we (then fold in float64)
       for (let j = 0; j < inn; j++) w[o * inn + j] = Math.fround(s * v[o * inn + j]);
     }
-  } else w = Float64Array.from(get(`${n.id}.weight`));
+  } else w = Float64Array.from(get(weightName(n)));
   const b = n.attrs.bias ? Float64Array.from(get(`${n.id}.bias`)) : fold ? new Float64Array(out) : undefined;
   if (fold) {
     const inn = w.length / out;

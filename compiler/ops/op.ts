@@ -74,6 +74,8 @@ export interface LowerCtx {
   node<N extends IRNode>(op: N["op"], input: string, inShape: number[], outShape: number[], l: LayerSpec, attrs: N["attrs"], idOverride?: string): N;
   /** Declare a parameter (with the spec's decay settings for its group); returns its name. */
   param(name: string, shape: number[], init: Record<string, Json>, group: IRParam["group"], l: LayerSpec): string;
+  /** The shape of a parameter declared so far (a layer earlier in the model), or undefined (weight tying). */
+  paramShape(name: string): number[] | undefined;
   /** Declare a running statistic (buffer, not trained). */
   stat(name: string, shape: number[], fill: number, eye?: number): string;
   /** The train block's `tbptt`: the recurrent layers carry their state across windows. */

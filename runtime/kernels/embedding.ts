@@ -52,9 +52,10 @@ export function embeddingForward(H: Float32Array, c: EmbeddingConfig, ids: numbe
 }
 
 // ids is (n, T), dy is (n, T, dim), dw is (vocab, dim) (overwritten).
-export function embeddingBackward(H: Float32Array, c: EmbeddingConfig, ids: number, dy: number, dw: number, n: number, len = -1): void {
+export function embeddingBackward(H: Float32Array, c: EmbeddingConfig, ids: number, dy: number, dw: number, n: number, len = -1, accumulate = false): void {
   const { T, dim, pad } = c;
-  H.fill(0, dw, dw + c.vocab * dim);
+  // (accumulate: dw already holds a gradient, a tied output layer's, and the rows add to it)
+  if (!accumulate) H.fill(0, dw, dw + c.vocab * dim);
   for (let b = 0; b < n; b++) {
     const L = validLength(H, len, b, NO_MAPS, T);
     for (let t = 0; t < L; t++) {
