@@ -54,7 +54,9 @@ const EXCLUDED: Record<string, string> = {};
  */
 // (attention models too: char-transformer's 20 steps are GEMM-bound as well)
 const RECURRENT = /^\s*(lstm|gru|attention|transformer)\(|\{\s*transformer\(/m;
-const STEPS_OF: Record<string, number> = { "trick-ic-layer.dnn": 10, "trick-iternorm.dnn": 15 };
+// char-transformer: 8 steps (about 1.4 s of CPU a step on each side; its warm-up moves the weights by
+// ~1e-3 by then); the 20-step parity of the same blocks at a small width is test/pytorch-target-attention.test.ts
+const STEPS_OF: Record<string, number> = { "trick-ic-layer.dnn": 10, "trick-iternorm.dnn": 15, "char-transformer.dnn": 8 };
 const TENSOR_TOL: Record<string, number> = { "trick-resnet-weightnorm.dnn": 2e-2, "trick-iternorm.dnn": 3e-3 };
 const BIAS_BEFORE_BN_TOL = 5e-2;
 const TENSOR_TOL_OF: Record<string, Record<string, number>> = {
