@@ -49,6 +49,7 @@ const BACKWARD_READS_INPUT: Record<string, boolean> = {
   maxpool1d: false,
   avgpool1d: false,
   last: false,
+  pos_embedding: false, // x + a table: its backward passes dy through
   dense: true,
   conv2d: true,
   bn: true,
@@ -131,9 +132,9 @@ function touches(ir: IR): { at: Map<string, number[]>; need: Map<string, number>
   }
   if (ir.train.inputGradPenalty !== undefined || ir.train.jacobianPenalty !== undefined)
     for (const [k, v] of at) if (!k.startsWith("grad:") && k !== "scratch:grad") v.push(2 * N + 2);
-  // a recurrent layer's tmp is its kernels' transient scratch (runtime/kernels/rnn-layer.ts): what
-  // survives from its forward to its backward is in save; norm.ts's tmp (IterNorm) does survive
-  const rnnTmp = new Set(ir.nodes.filter((n) => n.op === "lstm" || n.op === "gru").map((n) => `tmp:${n.id}`));
+  // a recurrent or attention layer's tmp is its kernels' transient scratch (runtime/kernels/rnn-layer.ts,
+  // attention.ts): what survives from its forward to its backward is in save; norm.ts's tmp (IterNorm) does survive
+  const rnnTmp = new Set(ir.nodes.filter((n) => n.op === "lstm" || n.op === "gru" || n.op === "attention").map((n) => `tmp:${n.id}`));
   return {
     at,
     need,

@@ -20,6 +20,7 @@ import {
   streamId,
   uniformAt,
 } from "dnnc/runtime";
+import { trainerApi } from "dnnc/runtime";
 import { runMain } from "dnnc/runtime/node";
 const CFG_embedding_0 = { T: 128, vocab: 92, dim: 128, pad: -1, what: "embedding_0 (spec line 10)" };
 const CFG_transformer_0_norm1 = { D: 128, eps: 0.00001 };
@@ -1770,4 +1771,5 @@ export const program: Program = {
     };
   },
 };
+export const { fit, load, predict, evaluate, save } = trainerApi(program);
 runMain(program, import.meta.url);
