@@ -13,29 +13,10 @@
 // the final parameters.
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { createBackend } from "../runtime/backend-create";
-import { lossForward } from "../runtime/loss";
-import { train } from "../runtime/train-loop";
-import type { Dataset } from "../runtime/data/dataset";
-import { closeTo, seqProgram } from "./seqops-helpers";
+import { seqProgram } from "./seqops-helpers";
+import { checkTorchCase, type TorchCase } from "./torch-case-helpers";
 
-interface Case {
-  name: string;
-  spec: string;
-  loss: "mse" | "ce";
-  shape: number[];
-  n: number;
-  x: number[];
-  lengths: number[] | null;
-  y: number[];
-  out: number[];
-  outShape: number[];
-  value: number;
-  params: Record<string, number[]>;
-  grads: Record<string, number[]>;
-  dx: number[];
-  losses: number[];
-  final: Record<string, number[]>;
+interface Case extends TorchCase {
   dx_at: "attention" | "dense" | "embedding";
 }
 
@@ -89,69 +70,13 @@ describe("attention against PyTorch", () => {
   for (const c of ref.cases)
     for (const backend of ["ts", "wasm"] as const)
       it(`${c.name} (${c.spec.replace(/\s+/g, " ")}), ${backend}`, async () => {
-        const padded = c.lengths !== null;
-        const { program: p, ir } = await compile(c);
-        expect(p.meta.outputShape).toEqual(c.outShape);
-        const be = await createBackend(p.meta.heapFloats, { backend, relaxed: false });
-        try {
-          const H = be.H;
-          const model = p.create(be, 0);
-          model.init();
-          const setParams = () => {
-            for (const t of p.tensors) if (t.kind === "param") H.set(c.params[t.name], t.offset);
-          };
-          setParams();
-          H.set(c.x, p.layout.x);
-          H.set(c.y, p.layout.labels);
-          if (padded) H.set(c.lengths!, p.layout.lengths!);
-          else expect(p.layout.lengths).toBeUndefined();
-          model.forward(c.n, true, 0);
-          const outSize = c.outShape.reduce((a, b) => a * b, 1);
-          expect(closeTo(H.subarray(p.layout.out, p.layout.out + c.n * outSize), c.out, 2e-5), "output").toBeUndefined();
-          H.fill(0, p.layout.G, p.layout.G + p.layout.N);
-          const r = lossForward(H, p, c.n, true);
-          expect(Math.abs(r.loss - c.value)).toBeLessThanOrEqual(2e-5 * Math.max(1, c.value));
-          model.backward(c.n, 0);
-          for (const t of p.tensors.filter((t) => t.kind === "param")) {
-            const g = H.subarray(p.layout.G + (t.offset - p.layout.P), p.layout.G + (t.offset - p.layout.P) + t.size);
-            expect(closeTo(g, c.grads[t.name], 1e-4), `grad ${t.name}`).toBeUndefined();
-          }
+        await checkTorchCase(c, ref, await compile(c), backend, {
           // the gradient at the attention layer's input, or at the output of the dense or embedding before the blocks
-          const at = c.dx_at === "attention" ? ir.nodes.find((m) => m.op === "attention")!.inputs[0] : ir.nodes.find((m) => m.op === c.dx_at)!.output;
-          const o = ir.layout!.offsets[`grad:${at}`];
-          expect(closeTo(H.subarray(o, o + c.dx.length), c.dx, 1e-4), "dx").toBeUndefined();
-
-          // three optimizer steps of the trainer's loop on this batch
-          setParams();
-          H.fill(0, p.layout.S, p.layout.S + p.layout.slots * p.layout.N);
-          const T = c.shape[0];
-          const data: Dataset = {
-            x: Float32Array.from(c.x),
-            y: Float32Array.from(c.y),
-            n: c.n,
-            shape: c.shape,
-            targetShape: c.loss === "ce" ? [T] : c.outShape,
-            ...(c.loss === "ce" ? { classes: c.outShape[1] } : {}),
-            ...(padded ? { lengths: Int32Array.from(c.lengths!) } : {}),
-          };
-          const res = train(p, be, model, { train: data }, { maxSteps: ref.steps });
-          expect(res.steps).toBe(ref.steps);
-          expect(closeTo(res.lossTrace, c.losses, 1e-4), "losses").toBeUndefined();
-          for (const t of p.tensors.filter((t) => t.kind === "param")) {
-            let got = Array.from(H.subarray(t.offset, t.offset + t.size));
-            let want = c.final[t.name];
-            if (t.name.endsWith("in_proj_bias")) {
-              // the key bias adds the same q·b_k to every score of a row, which softmax ignores: its gradient
-              // is zero up to rounding (checked above), and Adam scales that rounding noise to steps of ±lr,
-              // differently in each implementation; its q and v thirds are compared
-              const F = t.size / 3;
-              got = [...got.slice(0, F), ...got.slice(2 * F)];
-              want = [...want.slice(0, F), ...want.slice(2 * F)];
-            }
-            expect(closeTo(got, want, 1e-4), `after ${ref.steps} steps: ${t.name}`).toBeUndefined();
-          }
-        } finally {
-          be.close();
-        }
+          dxAt: (ir) => (c.dx_at === "attention" ? ir.nodes.find((m) => m.op === "attention")!.inputs[0] : ir.nodes.find((m) => m.op === c.dx_at)!.output),
+          // the key bias adds the same q·b_k to every score of a row, which softmax ignores: its gradient
+          // is zero up to rounding (checked), and Adam scales that rounding noise to steps of ±lr,
+          // differently in each implementation; its q and v thirds are compared
+          finalView: (name, v) => (name.endsWith("in_proj_bias") ? [...v.slice(0, v.length / 3), ...v.slice((2 * v.length) / 3)] : v),
+        });
       });
 });
